@@ -1,0 +1,100 @@
+# midsops: operations console for the Mids Hero Web data-import system.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BINDIR    := $(PREFIX)/bin
+SHAREDIR  := $(PREFIX)/share/midsops
+MANDIR    := $(PREFIX)/share/man/man1
+
+CC        ?= gcc
+PKGS      := ncursesw libpq libcjson readline
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS    ?= -O2 -g
+# Truncation by snprintf is deliberate everywhere (bounded buffers), so that warning is off.
+CFLAGS    += -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+             -DMIDSOPS_SHAREDIR='"$(SHAREDIR)"' -MMD -MP
+LDLIBS    += $(PKG_LIBS) -lm
+BUILD     ?= build
+
+SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
+OBJS      := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+LIBOBJS   := $(filter-out $(BUILD)/src/main.o,$(OBJS))
+SQL       := $(sort $(wildcard sql/*.sql))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test check check-asan unit clean install uninstall lint-man format \
+        bench-import bench-console bench-query bench-backup drill-dr
+
+all: midsops
+
+midsops: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql.sh
+	@mkdir -p $(dir $@)
+	sh tools/embed-sql.sh $(SQL) > $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmidsops.a: $(LIBOBJS)
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libmidsops.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmidsops.a $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+# Install what is missing from Debian (as root), or say exactly what to run.
+deps:
+	@sh tools/deps.sh
+
+run: deps all
+	@sh tools/run.sh
+
+test: deps all unit
+	@sh tests/run.sh
+
+check: test
+
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" midsops-asan
+
+midsops-asan: deps
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" all unit
+	UNIT_DIR=build-asan/tests ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
+
+lint-man:
+	mandoc -Tlint -W warning midsops.1
+
+format:
+	clang-format -i $(SRCS) $(wildcard include/*.h) $(UNIT_SRCS)
+
+bench-import bench-console bench-query bench-backup drill-dr: all
+	@sh bench/$@.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(SHAREDIR)/themes \
+		$(DESTDIR)$(SHAREDIR)/runbooks
+	install -m 0755 midsops $(DESTDIR)$(BINDIR)/midsops
+	install -m 0644 midsops.1 $(DESTDIR)$(MANDIR)/midsops.1
+	for f in themes/*.theme; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(SHAREDIR)/themes/; done; true
+	for f in runbooks/*.json; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(SHAREDIR)/runbooks/; done; true
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/midsops $(DESTDIR)$(MANDIR)/midsops.1
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build build-asan midsops
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

@@ -1,0 +1,37 @@
+/* The embedded PostgreSQL cluster: $XDG_DATA_HOME/midsops/pg, Unix socket only. */
+#ifndef MIDSOPS_CLUSTER_H
+#define MIDSOPS_CLUSTER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct cluster {
+	char root[4096];    /* paths_data_dir() */
+	char datadir[4096]; /* root/pg */
+	char sockdir[4096]; /* root/run */
+	char logdir[4096];  /* state/log */
+	char logfile[4096];
+	char archive_dir[4096]; /* WAL archive, set up by the backup family */
+	int port;
+	uid_t uid; /* the server's user (postgres when we are root) */
+	gid_t gid;
+};
+
+enum cluster_state { CLUSTER_ABSENT, CLUSTER_STOPPED, CLUSTER_RUNNING };
+
+/* Fill paths for the default cluster (or root dir when given). */
+int cluster_locate(struct cluster *c, const char *root, char *err, size_t errlen);
+enum cluster_state cluster_state(const struct cluster *c, pid_t *pid);
+int cluster_init(struct cluster *c, char *err, size_t errlen);
+/* Start if not running; *already set when it was. Initialises first if absent. */
+int cluster_start(struct cluster *c, int *already, char *err, size_t errlen);
+int cluster_stop(struct cluster *c, const char *mode, char *err, size_t errlen);
+/* libpq conninfo for the cluster. */
+void cluster_conninfo(const struct cluster *c, char *buf, size_t n);
+/* Append a line to postgresql.auto.conf-like settings and reload (used by backups). */
+int cluster_set(struct cluster *c, const char *name, const char *value, char *err,
+		size_t errlen);
+/* Make dir (and what midsops created above it) reachable for the server user. */
+int cluster_make_reachable(const struct cluster *c, const char *dir, char *err, size_t errlen);
+
+#endif

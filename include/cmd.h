@@ -1,0 +1,88 @@
+/* The one command table. Every command is declared once, as an entry in its family's
+ * table (src/cmd/cmd_<family>.c). The same entries serve the CLI, the console command
+ * bar, tab completion, help and the man page test. */
+#ifndef MIDSOPS_CMD_H
+#define MIDSOPS_CMD_H
+
+#include "args.h"
+#include "out.h"
+
+struct config;
+struct target;
+
+/* Exit statuses besides the check convention (0..3 in out.h). */
+#define EXIT_FAIL 1
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+
+enum cmd_flags {
+	CMD_DESTRUCTIVE = 1 << 0, /* changes or destroys data: full name required */
+	CMD_CHECK = 1 << 1,	  /* exits 0/1/2/3 by the monitoring convention */
+	CMD_LONG = 1 << 2,	  /* the console runs it as a child process */
+	CMD_NODB = 1 << 3,	  /* never needs the database */
+	CMD_HIDDEN = 1 << 4,	  /* internal (e.g. wal-push): not in help */
+	CMD_RAWARGS = 1 << 5,	  /* arguments pass through untouched (db-shell) */
+};
+
+/* Argument completion kinds for the command bar. */
+enum cmd_complete {
+	COMPLETE_NONE = 0,
+	COMPLETE_FILE,
+	COMPLETE_ENV,
+	COMPLETE_RUN,
+	COMPLETE_BACKUP,
+	COMPLETE_RUNBOOK,
+	COMPLETE_THEME,
+	COMPLETE_COMMAND,
+};
+
+struct cmd_ctx {
+	struct out *out;
+	struct config *cfg;
+	struct target *target;
+	struct args *args;    /* parsed options and positionals of this command */
+	int interactive;      /* stdin and stdout are a terminal */
+	int in_console;       /* run from the console command bar */
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *options;  /* args spec, see args.h: "dry-run no-promote max-errors=" */
+	int min_args, max_args; /* positional counts; max -1 = unlimited */
+	const char *summary;  /* one line */
+	const char *usage;    /* "import DIR [--dry-run] [--no-promote] [--max-errors N]" */
+	int flags;
+	enum cmd_complete complete; /* what positional arguments complete to */
+	int (*exec)(struct cmd_ctx *ctx);
+};
+
+/* Each family file defines one NULL-terminated table (an entry with name == NULL). */
+extern const struct cmd_entry cmd_misc_table[];
+extern const struct cmd_entry cmd_cluster_table[];
+extern const struct cmd_entry cmd_db_table[];
+extern const struct cmd_entry cmd_import_table[];
+extern const struct cmd_entry cmd_cache_table[];
+extern const struct cmd_entry cmd_report_table[];
+extern const struct cmd_entry cmd_backup_table[];
+extern const struct cmd_entry cmd_runbook_table[];
+extern const struct cmd_entry cmd_dr_table[];
+extern const struct cmd_entry cmd_console_table[];
+
+/* Iterate over every command of every family, in help order. Returns NULL at the end. */
+const struct cmd_entry *cmd_next(const struct cmd_entry *prev);
+int cmd_count(void);
+
+/* Look a name up: exact match, or a unique prefix unless the command is destructive.
+ * On failure writes "unknown command 'x'; did you mean 'y'?" (or the ambiguity) into err. */
+const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen);
+
+/* Parse argv (argv[0] is the command name), run it, return its exit status.
+ * Handles --help / -h for the command itself. */
+int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
+	    struct config *cfg, struct target *target, int in_console);
+
+/* Print "usage: midsops USAGE" through out_err. */
+void cmd_usage(const struct cmd_entry *ce, struct out *out);
+void cmd_help(const struct cmd_entry *ce, struct out *out);
+
+#endif

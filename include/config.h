@@ -1,0 +1,79 @@
+/* The INI config file, $XDG_CONFIG_HOME/midsops/midsops.conf.
+ * Sections: [midsops], [env NAME], [thresholds], plus [maintenance], [backup] and
+ * [cache] for later families. A missing file means defaults; a malformed one is
+ * "file:line: what is wrong" and exit 78. */
+#ifndef MIDSOPS_CONFIG_H
+#define MIDSOPS_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_ENVS 16
+
+struct threshold {
+	double warning, critical;
+	int higher_is_worse; /* 1: value above critical is critical (query ms, memory) */
+};
+
+struct config_env {
+	char name[64];
+	char dsn[1024];
+};
+
+struct config {
+	char path[4096];
+	int loaded; /* the file existed */
+
+	/* [midsops] */
+	char default_env[64];
+	double refresh;	   /* seconds, console refresh */
+	char theme[64];
+	char backup_dir[4096];
+	char log_dir[4096];
+	char reports_dir[4096];
+	char incidents_dir[4096];
+	char notify_command[1024];
+	char focus[32]; /* console: focused pane saved by :save */
+
+	/* [env NAME] */
+	int nenvs;
+	struct config_env envs[CONFIG_MAX_ENVS];
+
+	/* [thresholds]: the runbook's tuning table, plus database health figures */
+	struct threshold import_speed;	   /* records/s, lower is worse: 1000 / 500 */
+	struct threshold query_time;	   /* ms: 50 / 100 */
+	struct threshold cache_hit_rate;   /* %, lower is worse: 95 / 90 */
+	struct threshold memory;	   /* GB: 2 / 4 */
+	struct threshold connections;	   /* % of max_connections: 80 / 95 */
+	struct threshold buffer_hit_ratio; /* %, lower is worse: 95 / 90 */
+	struct threshold dead_tuples;	   /* % of a table's tuples: 10 / 20 */
+	struct threshold long_txn;	   /* seconds: 300 / 3600 */
+	struct threshold waiting_locks;	   /* count: 1 / 5 */
+	struct threshold disk_free;	   /* %, lower is worse: 15 / 5 */
+	struct threshold backup_age;	   /* hours: 26 / 192 */
+
+	/* [maintenance] window, e.g. "Sun 02:00-04:00" */
+	char maintenance_window[64];
+
+	/* [backup] retention */
+	int keep_daily, keep_weekly, keep_monthly;
+
+	/* [cache] */
+	long cache_max_entries;
+	long cache_max_bytes;
+	long cache_ttl; /* seconds */
+};
+
+void config_defaults(struct config *cfg);
+/* path NULL: the default path. Returns 0, or -1 with "file:line: reason" in err. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+/* Parse from memory (for tests); name is used in messages. */
+int config_parse(struct config *cfg, const char *name, const char *text, char *err,
+		 size_t errlen);
+/* Rewrite one key in the file, creating it if needed (used by the console's :save). */
+int config_save_key(const struct config *cfg, const char *section, const char *key,
+		    const char *value, char *err, size_t errlen);
+const struct config_env *config_env(const struct config *cfg, const char *name);
+/* status for a value against a threshold */
+int threshold_judge(const struct threshold *t, double value);
+
+#endif

@@ -1,0 +1,44 @@
+/* libpq helpers. Values always go through parameters; identifiers through
+ * PQescapeIdentifier (db_ident). */
+#ifndef MIDSOPS_DB_H
+#define MIDSOPS_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct target;
+
+/* Connect (synchronously), starting the embedded cluster first when that is the target.
+ * application_name is set to "midsops <app>". On failure returns NULL and writes
+ * "cannot connect to <masked target>: <libpq reason>" into err. */
+PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen);
+/* Same, but makes sure the schema is created/migrated (commands that need tables). */
+PGconn *db_connect_ready(const struct target *t, const char *app, char *err, size_t errlen);
+
+/* Execute with text parameters. Returns a result (PGRES_COMMAND_OK or TUPLES_OK), or
+ * NULL with the server's message in err (the failed result is cleared). */
+PGresult *db_query(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		   const char *const *params);
+/* Convenience: run, discard result, return 0 or -1. */
+int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+	    const char *const *params);
+/* First column of the first row as a malloc'ed string (NULL on error or SQL NULL). */
+char *db_scalar(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		const char *const *params);
+
+int db_begin(PGconn *c, char *err, size_t errlen);
+int db_commit(PGconn *c, char *err, size_t errlen);
+void db_rollback(PGconn *c);
+
+/* Quoted identifier, malloc'ed via PQescapeIdentifier (caller PQfreemem). */
+char *db_ident(PGconn *c, const char *name);
+
+/* Record an event in ops.events (level: info|warning|error) and the log file. Never
+ * fails the caller: a journal that cannot be written goes to stderr. */
+void db_event(PGconn *c, const char *level, const char *source, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Where db_event also appends (the configured log_dir). */
+void db_set_log_dir(const char *dir);
+
+#endif

@@ -1,0 +1,75 @@
+/* Output interface: every command writes through this, never printf.
+ * Text (aligned, coloured on a tty unless NO_COLOR) or JSON (--json, built with cJSON).
+ * The same calls produce both, so the data is identical either way. */
+#ifndef MIDSOPS_OUT_H
+#define MIDSOPS_OUT_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+/* Monitoring-plugin convention (check_postgres, Nagios). */
+enum status { ST_OK = 0, ST_WARNING = 1, ST_CRITICAL = 2, ST_UNKNOWN = 3 };
+
+enum out_format { OUT_TEXT, OUT_JSON };
+
+/* Where finished text goes. The CLI writes to a FILE; the console passes a sink that
+ * appends to its output area. */
+struct out_sink {
+	void (*write)(void *ctx, const char *s, size_t n);
+	void *ctx;
+};
+
+struct out;
+
+struct out *out_new_file(enum out_format fmt, FILE *fp, int colour);
+struct out *out_new_sink(enum out_format fmt, struct out_sink sink);
+void out_free(struct out *o); /* flushes (JSON is printed here) */
+enum out_format out_format(const struct out *o);
+
+const char *status_name(enum status st); /* "OK", "WARNING", ... */
+enum status status_worst(enum status a, enum status b);
+
+/* A section groups key/values and tables: text prints a heading, JSON nests an object. */
+void out_section(struct out *o, const char *name);
+void out_section_end(struct out *o);
+
+void out_kv(struct out *o, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void out_kv_int(struct out *o, const char *key, long long v);
+void out_kv_num(struct out *o, const char *key, double v, const char *unit);
+void out_kv_bool(struct out *o, const char *key, int v);
+/* A judged figure: value plus its status; text colours it, JSON adds {"value","status"}. */
+void out_kv_status(struct out *o, const char *key, enum status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Tables: text aligns columns at out_table_end; JSON emits an array of objects.
+ * Cells are strings; a NULL cell prints as "" and becomes JSON null. Cells that parse
+ * fully as numbers become JSON numbers. */
+void out_table_begin(struct out *o, const char *name, int ncols, const char *const *cols);
+void out_row(struct out *o, const char *const *cells);
+void out_rowf(struct out *o, ...); /* ncols char* arguments */
+void out_table_end(struct out *o);
+
+/* Free text. JSON collects lines into a "lines" array. */
+void out_line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_vline(struct out *o, const char *fmt, va_list ap);
+
+/* Progress of long work: a bar on a tty, plain lines elsewhere (at most one per second),
+ * nothing in JSON. total <= 0 means unknown. */
+void out_progress(struct out *o, const char *label, double done, double total,
+		  const char *detail);
+void out_progress_end(struct out *o);
+
+/* The overall result of a check command: text prints "STATUS: summary", JSON sets
+ * "status" and "summary" at the top level. */
+void out_status(struct out *o, enum status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Diagnostics go to stderr (or the console's error pane), never into JSON data. */
+void out_err(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void out_warn(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Set the process-wide diagnostic sink (stderr by default). */
+void out_set_err_sink(struct out_sink sink);
+
+#endif

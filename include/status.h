@@ -1,0 +1,29 @@
+/* Rendering of probe snapshots as judged figures, shared by db-check, system-resources,
+ * status and watch. Each family adds a section renderer to status_sections[] in
+ * src/cmd/status.c; status shows them all. */
+#ifndef MIDSOPS_STATUS_H
+#define MIDSOPS_STATUS_H
+
+#include <libpq-fe.h>
+
+#include "out.h"
+#include "probe.h"
+
+struct config;
+struct target;
+
+void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
+		      struct db_judgement *j);
+enum status status_render_system(struct out *o, const struct config *cfg,
+				 const struct sys_snapshot *s);
+
+/* A section of `status`: renders its figures into a section of its own name and returns
+ * its worst status. conn is NULL when the database is unreachable. */
+struct status_section {
+	const char *name;
+	enum status (*render)(struct out *o, const struct config *cfg, PGconn *conn);
+};
+
+int status_render_all(struct out *o, const struct config *cfg, const struct target *t);
+
+#endif

@@ -1,0 +1,4 @@
+#ifndef MIDSOPS_VERSION_H
+#define MIDSOPS_VERSION_H
+#define MIDSOPS_VERSION "0.1.0"
+#endif

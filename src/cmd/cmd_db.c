@@ -1,0 +1,192 @@
+/* Database commands: db-create, db-migrate, db-check, system-resources, status, db-shell. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "migrate.h"
+#include "probe.h"
+#include "proc.h"
+#include "status.h"
+#include "target.h"
+
+static int db_schema_exec(struct cmd_ctx *ctx, const char *what)
+{
+	char err[1024];
+	PGconn *c = db_connect(ctx->target, what, err, sizeof err);
+	if (!c) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	int before = migrate_current(c, err, sizeof err), applied = 0;
+	if (before < 0 || migrate_up(c, &applied, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s: %s", what, err);
+		PQfinish(c);
+		return EXIT_FAIL;
+	}
+	if (applied)
+		db_event(c, "info", what, "schema migrated from version %d to %d", before,
+			 migrate_latest());
+	out_kv_int(ctx->out, "schema_version", migrate_latest());
+	out_kv_int(ctx->out, "migrations_applied", applied);
+	out_line(ctx->out, applied ? "schema upgraded from version %d to %d"
+				   : "schema is up to date (version %d%.0d)",
+		 before, applied ? migrate_latest() : 0);
+	PQfinish(c);
+	return 0;
+}
+
+static int cmd_db_create_exec(struct cmd_ctx *ctx)
+{
+	return db_schema_exec(ctx, "db-create");
+}
+
+static int cmd_db_migrate_exec(struct cmd_ctx *ctx)
+{
+	return db_schema_exec(ctx, "db-migrate");
+}
+
+static int cmd_db_check_exec(struct cmd_ctx *ctx)
+{
+	char err[1024];
+	PGconn *c = db_connect(ctx->target, "db-check", err, sizeof err);
+	if (!c) {
+		out_kv_status(ctx->out, "connection", ST_CRITICAL, "failed");
+		out_status(ctx->out, ST_CRITICAL, "%s", err);
+		return ST_CRITICAL;
+	}
+	struct db_snapshot s;
+	if (probe_db(c, &s) < 0) {
+		out_status(ctx->out, ST_UNKNOWN, "health query failed: %s", s.error);
+		PQfinish(c);
+		return ST_UNKNOWN;
+	}
+	PQfinish(c);
+	struct db_judgement j;
+	status_render_db(ctx->out, ctx->cfg, &s, &j);
+	out_status(ctx->out, j.overall, "database %s", j.overall == ST_OK ? "healthy" : "needs attention");
+	return j.overall;
+}
+
+static int cmd_system_resources_exec(struct cmd_ctx *ctx)
+{
+	struct sys_snapshot s;
+	probe_system(ctx->cfg, &s);
+	enum status st = status_render_system(ctx->out, ctx->cfg, &s);
+	out_status(ctx->out, st, "system resources");
+	return st;
+}
+
+static int cmd_status_exec(struct cmd_ctx *ctx)
+{
+	return status_render_all(ctx->out, ctx->cfg, ctx->target);
+}
+
+/* psql on the resolved target: the conninfo goes in PGDATABASE-style via the
+ * environment-free "dbname=" argument, which psql expands; a password in the conninfo
+ * would then be visible in argv, so it moves to PGPASSWORD in the child's environment. */
+static int cmd_db_shell_exec(struct cmd_ctx *ctx)
+{
+	char err[1024];
+	if (ctx->target->embedded) {
+		PGconn *c = db_connect(ctx->target, "db-shell", err, sizeof err);
+		if (!c) {
+			out_err(ctx->out, "%s", err);
+			return EXIT_FAIL;
+		}
+		PQfinish(c);
+	}
+	PQconninfoOption *opts = NULL;
+	char *perr = NULL;
+	if (ctx->target->conninfo[0]) {
+		opts = PQconninfoParse(ctx->target->conninfo, &perr);
+		if (!opts) {
+			out_err(ctx->out, "invalid conninfo: %s", perr ? perr : "parse error");
+			PQfreemem(perr);
+			return EXIT_CONFIG;
+		}
+	}
+	char *envs[16];
+	int nenv = 0;
+	static const struct {
+		const char *key, *var;
+	} map[] = {{"host", "PGHOST"},	      {"hostaddr", "PGHOSTADDR"}, {"port", "PGPORT"},
+		   {"dbname", "PGDATABASE"}, {"user", "PGUSER"},	  {"password", "PGPASSWORD"},
+		   {"sslmode", "PGSSLMODE"}, {"service", "PGSERVICE"},
+		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val)
+			continue;
+		for (size_t i = 0; i < sizeof map / sizeof map[0] && nenv < 15; i++)
+			if (strcmp(o->keyword, map[i].key) == 0) {
+				size_t n = strlen(map[i].var) + strlen(o->val) + 2;
+				envs[nenv] = malloc(n);
+				snprintf(envs[nenv++], n, "%s=%s", map[i].var, o->val);
+			}
+	}
+	envs[nenv] = NULL;
+	PQconninfoFree(opts);
+	for (int i = 0; i < nenv; i++)
+		putenv(envs[i]);
+	fflush(NULL);
+	char **argv = calloc((size_t)ctx->args->argc + 2, sizeof *argv);
+	argv[0] = "psql";
+	for (int i = 0; i < ctx->args->argc; i++)
+		argv[i + 1] = ctx->args->argv[i];
+	execvp("psql", argv);
+	out_err(ctx->out, "cannot run psql: install postgresql-client-15 (make deps)");
+	return EXIT_FAIL;
+}
+
+const struct cmd_entry cmd_db_table[] = {
+	{
+		.name = "db-check",
+		.options = "",
+		.summary = "Check database health: connection, size, connections, hit ratio, dead tuples, "
+			   "long transactions, locks",
+		.usage = "db-check [--json]",
+		.flags = CMD_CHECK,
+		.exec = cmd_db_check_exec,
+	},
+	{
+		.name = "status",
+		.summary = "Every probe in one summary (database, imports, cache, backups, system)",
+		.usage = "status [--json]",
+		.flags = CMD_CHECK,
+		.exec = cmd_status_exec,
+	},
+	{
+		.name = "system-resources",
+		.summary = "Load, memory and free disk for the data, backup and log directories",
+		.usage = "system-resources [--json]",
+		.flags = CMD_CHECK | CMD_NODB,
+		.exec = cmd_system_resources_exec,
+	},
+	{
+		.name = "db-create",
+		.summary = "Create the database objects (schemas game, builds, ops, cache, stage); idempotent",
+		.usage = "db-create",
+		.flags = CMD_DESTRUCTIVE,
+		.exec = cmd_db_create_exec,
+	},
+	{
+		.name = "db-migrate",
+		.summary = "Upgrade the schema to this version of midsops; idempotent",
+		.usage = "db-migrate",
+		.flags = CMD_DESTRUCTIVE,
+		.exec = cmd_db_migrate_exec,
+	},
+	{
+		.name = "db-shell",
+		.max_args = -1,
+		.summary = "Run psql on the resolved target, passing its arguments through",
+		.usage = "db-shell [PSQL-ARGS...]",
+		.flags = CMD_RAWARGS,
+		.exec = cmd_db_shell_exec,
+	},
+	{0},
+};

@@ -1,0 +1,140 @@
+/* Judged rendering of snapshots, and the `status` summary. */
+#include "status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "target.h"
+
+void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
+		      struct db_judgement *j)
+{
+	char a[64], b[64];
+	probe_db_judge(s, cfg, j);
+	out_kv_status(o, "connection", ST_OK, "ok");
+	out_kv(o, "server_version", "%s", s->version);
+	fmt_duration(a, sizeof a, s->uptime_s);
+	out_kv(o, "uptime", "%s", a);
+	fmt_bytes(b, sizeof b, (double)s->db_size);
+	out_kv(o, "database_size", "%s", b);
+	out_kv_int(o, "database_size_bytes", s->db_size);
+	out_kv_status(o, "connections", j->conn, "%d of %d (%.0f%%)", s->connections,
+		      s->max_connections, j->conn_pct);
+	if (isnan(s->hit_ratio))
+		out_kv_status(o, "buffer_hit_ratio", ST_OK, "n/a (no reads yet)");
+	else
+		out_kv_status(o, "buffer_hit_ratio", j->hit, "%.2f%%", s->hit_ratio);
+	out_kv_status(o, "dead_tuples", j->dead, "%lld (%.1f%% of %lld)", s->dead_tuples,
+		      j->dead_pct, s->dead_tuples + s->live_tuples);
+	fmt_duration(a, sizeof a, s->longest_txn_s);
+	out_kv_status(o, "longest_transaction", j->txn, "%s%s%s", a,
+		      s->longest_txn_pid ? " pid " : "",
+		      s->longest_txn_pid ? (snprintf(b, sizeof b, "%d", s->longest_txn_pid), b) : "");
+	out_kv_status(o, "waiting_locks", j->locks, "%d", s->waiting_locks);
+	out_kv(o, "role", "%s", s->in_recovery ? "standby" : "primary");
+	if (s->in_recovery && !isnan(s->replay_lag_s)) {
+		fmt_duration(a, sizeof a, s->replay_lag_s);
+		out_kv(o, "replay_lag", "%s", a);
+	}
+	if (s->nreplicas)
+		out_kv(o, "replicas", "%d (max lag %lld bytes)", s->nreplicas,
+		       s->max_replica_lag_bytes);
+	if (s->ndead_top) {
+		const char *cols[] = {"table", "dead", "live"};
+		out_table_begin(o, "dead_tuples_top", 3, cols);
+		for (int i = 0; i < s->ndead_top; i++) {
+			char d[32], l[32];
+			snprintf(d, sizeof d, "%lld", s->dead_top[i].dead);
+			snprintf(l, sizeof l, "%lld", s->dead_top[i].live);
+			out_rowf(o, s->dead_top[i].name, d, l);
+		}
+		out_table_end(o);
+	}
+}
+
+enum status status_render_system(struct out *o, const struct config *cfg,
+				 const struct sys_snapshot *s)
+{
+	char a[64], b[64];
+	enum status worst = ST_OK;
+	out_kv(o, "load", "%.2f %.2f %.2f (%d cpus)", s->load1, s->load5, s->load15, s->ncpu);
+	fmt_bytes(a, sizeof a, (double)(s->mem_total - s->mem_avail));
+	fmt_bytes(b, sizeof b, (double)s->mem_total);
+	/* The runbook's memory figure is what the import system uses; on a shared box the
+	 * whole machine's use is what an operator can act on. */
+	double used_gb = (double)(s->mem_total - s->mem_avail) / (1024.0 * 1024 * 1024);
+	enum status mst = threshold_judge(&cfg->memory, used_gb);
+	/* Judge memory only relative to a machine that can hold the threshold. */
+	if ((double)s->mem_total / (1024.0 * 1024 * 1024) < cfg->memory.critical * 2)
+		mst = ST_OK;
+	out_kv_status(o, "memory_used", mst, "%s of %s", a, b);
+	worst = status_worst(worst, mst);
+	out_kv_int(o, "memory_available_bytes", (long long)s->mem_avail);
+	const char *cols[] = {"directory", "path", "free", "free_pct", "status"};
+	out_table_begin(o, "disks", 5, cols);
+	for (int i = 0; i < s->nfs; i++) {
+		const struct fs_usage *f = &s->fs[i];
+		char pct[32];
+		enum status st = f->ok ? threshold_judge(&cfg->disk_free, f->free_pct) : ST_UNKNOWN;
+		worst = status_worst(worst, st);
+		fmt_bytes(a, sizeof a, (double)f->avail);
+		snprintf(pct, sizeof pct, "%.1f", f->free_pct);
+		out_rowf(o, f->label, f->path, f->ok ? a : "n/a", f->ok ? pct : NULL, status_name(st));
+	}
+	out_table_end(o);
+	return worst;
+}
+
+static enum status section_database(struct out *o, const struct config *cfg, PGconn *c)
+{
+	struct db_snapshot s;
+	struct db_judgement j;
+	if (!c)
+		return ST_CRITICAL;
+	if (probe_db(c, &s) < 0) {
+		out_kv_status(o, "probe", ST_UNKNOWN, "%s", s.error);
+		return ST_UNKNOWN;
+	}
+	status_render_db(o, cfg, &s, &j);
+	return j.overall;
+}
+
+static enum status section_system(struct out *o, const struct config *cfg, PGconn *c)
+{
+	(void)c;
+	struct sys_snapshot s;
+	probe_system(cfg, &s);
+	return status_render_system(o, cfg, &s);
+}
+
+/* Families add their sections here (import, cache, backups, dr). */
+static const struct status_section status_sections[] = {
+	{"database", section_database},
+	{"system", section_system},
+};
+
+int status_render_all(struct out *o, const struct config *cfg, const struct target *t)
+{
+	char err[1024], shown[2048];
+	enum status worst = ST_OK;
+	target_display(t, shown, sizeof shown);
+	out_kv(o, "environment", "%s", t->env);
+	out_kv(o, "target", "%s", shown);
+	PGconn *c = db_connect(t, "status", err, sizeof err);
+	if (!c) {
+		out_kv_status(o, "connection", ST_CRITICAL, "%s", err);
+		worst = ST_CRITICAL;
+	}
+	for (size_t i = 0; i < sizeof status_sections / sizeof status_sections[0]; i++) {
+		out_section(o, status_sections[i].name);
+		enum status st = status_sections[i].render(o, cfg, c);
+		out_section_end(o);
+		worst = status_worst(worst, st);
+	}
+	PQfinish(c);
+	out_status(o, worst, "%s", c ? "all probes ran" : "database unreachable");
+	return worst;
+}

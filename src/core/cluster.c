@@ -1,0 +1,398 @@
+/* The embedded PostgreSQL cluster. Unix socket only, trust auth on a socket directory
+ * that only the server's user (and root) can enter. */
+#include "cluster.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "paths.h"
+#include "proc.h"
+
+#define CLUSTER_DB "midsops"
+#define CLUSTER_USER "midsops"
+
+static int read_port(const char *root)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/port", root);
+	FILE *f = fopen(path, "r");
+	int port = 0;
+	if (f) {
+		if (fscanf(f, "%d", &port) != 1)
+			port = 0;
+		fclose(f);
+	}
+	if (port > 0 && port < 65536)
+		return port;
+	const char *e = getenv("MIDSOPS_PGPORT");
+	port = e ? atoi(e) : 0;
+	return port > 0 && port < 65536 ? port : 5432;
+}
+
+int cluster_locate(struct cluster *c, const char *root, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->root, sizeof c->root, "%s", root ? root : paths_data_dir());
+	snprintf(c->datadir, sizeof c->datadir, "%s/pg", c->root);
+	snprintf(c->sockdir, sizeof c->sockdir, "%s/run", c->root);
+	snprintf(c->logdir, sizeof c->logdir, "%s/log", paths_state_dir());
+	snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir);
+	snprintf(c->archive_dir, sizeof c->archive_dir, "%s/wal-archive", c->root);
+	c->port = read_port(c->root);
+	c->uid = geteuid();
+	c->gid = getegid();
+	if (geteuid() == 0) {
+		/* PostgreSQL refuses to run as root. */
+		struct passwd *pw = getpwnam("postgres");
+		if (!pw) {
+			snprintf(err, errlen,
+				 "running as root, but there is no 'postgres' user for the server; "
+				 "install postgresql-15 or run midsops as an ordinary user");
+			return -1;
+		}
+		c->uid = pw->pw_uid;
+		c->gid = pw->pw_gid;
+	}
+	return 0;
+}
+
+static pid_t read_pid(const struct cluster *c)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/postmaster.pid", c->datadir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	long pid = 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+/* A pid file can outlive its server (kill -9, reboot) and the pid can be reused. */
+static int pid_is_postgres(pid_t pid)
+{
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return 0;
+	char path[64], comm[64] = "";
+	snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = 0;
+	fclose(f);
+	return strncmp(comm, "postgres", 8) == 0 || strncmp(comm, "postmaster", 10) == 0;
+}
+
+enum cluster_state cluster_state(const struct cluster *c, pid_t *pid)
+{
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/PG_VERSION", c->datadir);
+	if (pid)
+		*pid = 0;
+	if (stat(path, &st) < 0)
+		return CLUSTER_ABSENT;
+	pid_t p = read_pid(c);
+	if (p && pid_is_postgres(p)) {
+		if (pid)
+			*pid = p;
+		return CLUSTER_RUNNING;
+	}
+	return CLUSTER_STOPPED;
+}
+
+static int can_traverse(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	if (st->st_gid == gid)
+		return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+int cluster_make_reachable(const struct cluster *c, const char *dir, char *err, size_t errlen)
+{
+	if (geteuid() != 0 || c->uid == 0)
+		return 0;
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", dir);
+	const char *home = getenv("HOME");
+	struct passwd *pw = getpwuid(0);
+	for (;;) {
+		char *slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			break;
+		*slash = 0;
+		struct stat st;
+		if (stat(buf, &st) < 0)
+			continue;
+		if (can_traverse(&st, c->uid, c->gid))
+			continue;
+		/* Opening up root's home would expose it; say why instead. */
+		if ((home && strcmp(buf, home) == 0) || (pw && strcmp(buf, pw->pw_dir) == 0) ||
+		    st.st_uid != 0) {
+			snprintf(err, errlen,
+				 "the server runs as user 'postgres', which cannot reach %s: %s is "
+				 "mode %04o. Choose another XDG_DATA_HOME/XDG_STATE_HOME, or allow "
+				 "traversal with: chmod o+x %s",
+				 dir, buf, (unsigned)(st.st_mode & 07777), buf);
+			return -1;
+		}
+		/* Traverse only (x, not r): the server can pass through, not list. */
+		if (chmod(buf, (st.st_mode & 07777) | S_IXOTH) < 0) {
+			snprintf(err, errlen, "cannot make %s reachable for user postgres: %s", buf,
+				 strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int own_dir(const struct cluster *c, const char *dir, mode_t mode, char *err,
+		   size_t errlen)
+{
+	if (paths_mkdir_p(dir, 0711) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (chmod(dir, mode) < 0 || (geteuid() == 0 && chown(dir, c->uid, c->gid) < 0)) {
+		snprintf(err, errlen, "cannot set up %s for the server's user: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	return cluster_make_reachable(c, dir, err, errlen);
+}
+
+static int lock_root(const struct cluster *c)
+{
+	char path[4200];
+	paths_mkdir_p(c->root, 0711);
+	snprintf(path, sizeof path, "%s/cluster.lock", c->root);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		flock(fd, LOCK_EX);
+	return fd;
+}
+
+static int append_conf(const struct cluster *c, char *err, size_t errlen)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/postgresql.conf", c->datadir);
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f,
+		"\n# midsops embedded cluster\n"
+		"listen_addresses = ''\n"
+		"unix_socket_directories = '%s'\n"
+		"unix_socket_permissions = 0700\n"
+		"port = %d\n"
+		"shared_preload_libraries = 'pg_stat_statements'\n"
+		"pg_stat_statements.track = all\n"
+		"track_io_timing = on\n"
+		"wal_level = replica\n"
+		"max_wal_senders = 10\n"
+		"max_replication_slots = 10\n"
+		"log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
+		"log_min_duration_statement = 1000\n",
+		c->sockdir, c->port);
+	/* For test clusters only: extra settings such as fsync = off. */
+	const char *extra = getenv("MIDSOPS_CLUSTER_EXTRA_CONF");
+	if (extra && *extra)
+		fprintf(f, "%s\n", extra);
+	fclose(f);
+	return 0;
+}
+
+int cluster_init(struct cluster *c, char *err, size_t errlen)
+{
+	if (cluster_state(c, NULL) != CLUSTER_ABSENT)
+		return 0;
+	char initdb[1024];
+	if (!proc_pg_bin("initdb", initdb, sizeof initdb)) {
+		snprintf(err, errlen,
+			 "PostgreSQL server binaries not found (pg_config --bindir, "
+			 "/usr/lib/postgresql/*/bin); install postgresql-15 (make deps)");
+		return -1;
+	}
+	if (paths_mkdir_p(c->root, 0711) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", c->root, strerror(errno));
+		return -1;
+	}
+	chmod(c->root, 0711);
+	if (cluster_make_reachable(c, c->root, err, errlen) < 0 ||
+	    own_dir(c, c->datadir, 0700, err, errlen) < 0 ||
+	    own_dir(c, c->sockdir, 0700, err, errlen) < 0 ||
+	    own_dir(c, c->logdir, 0700, err, errlen) < 0)
+		return -1;
+	char portfile[4200];
+	snprintf(portfile, sizeof portfile, "%s/port", c->root);
+	FILE *pf = fopen(portfile, "w");
+	if (pf) {
+		fprintf(pf, "%d\n", c->port);
+		fclose(pf);
+		chmod(portfile, 0644);
+	}
+	char initlog[4300];
+	snprintf(initlog, sizeof initlog, "%s/initdb.log", c->logdir);
+	char *argv[] = {initdb,	      "-D",	  c->datadir, "-U",	    CLUSTER_USER,
+			"-E",	      "UTF8",	  "--no-locale", "--auth-local=trust",
+			"--auth-host=reject", "--no-instructions", NULL};
+	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = initlog, .cwd = "/"};
+	int rc = proc_run(argv, &o, NULL);
+	if (geteuid() == 0)
+		chown(initlog, c->uid, c->gid);
+	if (rc != 0) {
+		snprintf(err, errlen, "initdb failed (exit %d); see %s", rc, initlog);
+		return -1;
+	}
+	return append_conf(c, err, errlen);
+}
+
+static int ensure_database(const struct cluster *c, char *err, size_t errlen)
+{
+	char ci[4400];
+	snprintf(ci, sizeof ci, "host=%s port=%d dbname=postgres user=%s connect_timeout=10",
+		 c->sockdir, c->port, CLUSTER_USER);
+	PGconn *conn = PQconnectdb(ci);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to the embedded cluster: %s",
+			 PQerrorMessage(conn));
+		PQfinish(conn);
+		return -1;
+	}
+	const char *params[] = {CLUSTER_DB};
+	PGresult *r =
+		PQexecParams(conn, "select 1 from pg_database where datname = $1", 1, NULL, params,
+			     NULL, NULL, 0);
+	int exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+	PQclear(r);
+	int rc = 0;
+	if (!exists) {
+		r = PQexec(conn, "create database " CLUSTER_DB);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "cannot create database %s: %s", CLUSTER_DB,
+				 PQresultErrorMessage(r));
+			rc = -1;
+		}
+		PQclear(r);
+	}
+	PQfinish(conn);
+	return rc;
+}
+
+int cluster_start(struct cluster *c, int *already, char *err, size_t errlen)
+{
+	int lock = lock_root(c);
+	int rc = -1;
+	if (already)
+		*already = 0;
+	if (cluster_init(c, err, errlen) < 0)
+		goto out;
+	if (cluster_state(c, NULL) == CLUSTER_RUNNING) {
+		if (already)
+			*already = 1;
+		rc = 0;
+		goto out;
+	}
+	char pgctl[1024];
+	if (!proc_pg_bin("pg_ctl", pgctl, sizeof pgctl)) {
+		snprintf(err, errlen, "pg_ctl not found; install postgresql-15 (make deps)");
+		goto out;
+	}
+	/* The socket and log directories may have been removed (tmpfs /run, cleanup). */
+	if (own_dir(c, c->sockdir, 0700, err, errlen) < 0 ||
+	    own_dir(c, c->logdir, 0700, err, errlen) < 0)
+		goto out;
+	char startlog[4300];
+	snprintf(startlog, sizeof startlog, "%s/pg_ctl.log", c->logdir);
+	char *argv[] = {pgctl, "-D", c->datadir, "-l", c->logfile, "-w", "-t", "60", "start", NULL};
+	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = startlog, .cwd = "/"};
+	int st = proc_run(argv, &o, NULL);
+	if (geteuid() == 0)
+		chown(startlog, c->uid, c->gid);
+	if (st != 0) {
+		snprintf(err, errlen, "the embedded cluster did not start (pg_ctl exit %d); see %s",
+			 st, c->logfile);
+		goto out;
+	}
+	rc = ensure_database(c, err, errlen);
+out:
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
+int cluster_stop(struct cluster *c, const char *mode, char *err, size_t errlen)
+{
+	int lock = lock_root(c);
+	int rc = 0;
+	if (cluster_state(c, NULL) == CLUSTER_RUNNING) {
+		char pgctl[1024];
+		proc_pg_bin("pg_ctl", pgctl, sizeof pgctl);
+		char *argv[] = {pgctl, "-D", c->datadir, "-m", (char *)(mode ? mode : "fast"),
+				"-w", "-t", "120", "stop", NULL};
+		struct proc_opts o = {.uid = c->uid, .gid = c->gid, .quiet = 1, .cwd = "/"};
+		int st = proc_run(argv, &o, NULL);
+		if (st != 0) {
+			snprintf(err, errlen, "pg_ctl stop failed (exit %d); see %s", st, c->logfile);
+			rc = -1;
+		}
+	}
+	if (lock >= 0)
+		close(lock);
+	return rc;
+}
+
+void cluster_conninfo(const struct cluster *c, char *buf, size_t n)
+{
+	snprintf(buf, n, "host=%s port=%d dbname=%s user=%s", c->sockdir, c->port, CLUSTER_DB,
+		 CLUSTER_USER);
+}
+
+int cluster_set(struct cluster *c, const char *name, const char *value, char *err,
+		size_t errlen)
+{
+	char ci[4400];
+	cluster_conninfo(c, ci, sizeof ci);
+	PGconn *conn = PQconnectdb(ci);
+	int rc = -1;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to the embedded cluster: %s",
+			 PQerrorMessage(conn));
+		goto out;
+	}
+	char *id = PQescapeIdentifier(conn, name, strlen(name));
+	char *lit = PQescapeLiteral(conn, value, strlen(value));
+	if (id && lit) {
+		char sql[8192];
+		snprintf(sql, sizeof sql, "alter system set %s = %s", id, lit);
+		PGresult *r = PQexec(conn, sql);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+			PQclear(r);
+			r = PQexec(conn, "select pg_reload_conf()");
+			rc = 0;
+		} else
+			snprintf(err, errlen, "cannot set %s: %s", name, PQresultErrorMessage(r));
+		PQclear(r);
+	}
+	PQfreemem(id);
+	PQfreemem(lit);
+out:
+	PQfinish(conn);
+	return rc;
+}

@@ -1,0 +1,171 @@
+/* Command table lookup and dispatch. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct cmd_entry *const families[] = {
+	cmd_misc_table,	  cmd_cluster_table, cmd_db_table,    cmd_import_table,
+	cmd_cache_table,  cmd_report_table,  cmd_backup_table, cmd_runbook_table,
+	cmd_dr_table,	  cmd_console_table,
+};
+#define NFAMILIES (sizeof families / sizeof families[0])
+
+const struct cmd_entry *cmd_next(const struct cmd_entry *prev)
+{
+	size_t f = 0;
+	if (prev) {
+		for (f = 0; f < NFAMILIES; f++) {
+			const struct cmd_entry *t = families[f];
+			size_t n = 0;
+			while (t[n].name)
+				n++;
+			if (prev >= t && prev < t + n)
+				break;
+		}
+		if (f == NFAMILIES)
+			return NULL;
+		if ((prev + 1)->name)
+			return prev + 1;
+		f++;
+	}
+	for (; f < NFAMILIES; f++)
+		if (families[f][0].name)
+			return &families[f][0];
+	return NULL;
+}
+
+int cmd_count(void)
+{
+	int n = 0;
+	for (const struct cmd_entry *ce = cmd_next(NULL); ce; ce = cmd_next(ce))
+		n++;
+	return n;
+}
+
+/* Optimal string alignment distance, for "did you mean". */
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return 99;
+	int d[64][64];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int cost = a[i - 1] != b[j - 1];
+			int v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen)
+{
+	const struct cmd_entry *prefix = NULL, *best = NULL;
+	int nprefix = 0, bestd = 1 << 30;
+	size_t len = strlen(name);
+	for (const struct cmd_entry *ce = cmd_next(NULL); ce; ce = cmd_next(ce)) {
+		if (strcmp(ce->name, name) == 0)
+			return ce;
+		if (len > 0 && strncmp(ce->name, name, len) == 0) {
+			nprefix++;
+			prefix = ce;
+		}
+		int d = edit_distance(name, ce->name);
+		if (d < bestd && !(ce->flags & CMD_HIDDEN)) {
+			bestd = d;
+			best = ce;
+		}
+	}
+	if (nprefix == 1) {
+		if (!(prefix->flags & CMD_DESTRUCTIVE))
+			return prefix;
+		snprintf(err, errlen,
+			 "'%s' changes data and needs its full name; did you mean '%s'?", name,
+			 prefix->name);
+		return NULL;
+	}
+	if (nprefix > 1) {
+		snprintf(err, errlen, "ambiguous command '%s'; %d commands start with it", name,
+			 nprefix);
+		return NULL;
+	}
+	if (best && bestd <= 3 + (int)len / 4)
+		snprintf(err, errlen, "unknown command '%s'; did you mean '%s'?", name, best->name);
+	else
+		snprintf(err, errlen, "unknown command '%s'; try 'midsops help'", name);
+	return NULL;
+}
+
+void cmd_usage(const struct cmd_entry *ce, struct out *out)
+{
+	out_err(out, "usage: midsops %s", ce->usage);
+}
+
+void cmd_help(const struct cmd_entry *ce, struct out *out)
+{
+	out_line(out, "usage: midsops %s", ce->usage);
+	out_line(out, "%s", "");
+	out_line(out, "%s", ce->summary);
+	if (ce->flags & CMD_CHECK)
+		out_line(out, "%s",
+			 "This is a check: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
+	if (ce->flags & CMD_DESTRUCTIVE)
+		out_line(out, "%s", "This command changes data; it must be given by its full name.");
+	out_line(out, "%s", "See midsops(1) for details.");
+}
+
+int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
+	    struct config *cfg, struct target *target, int in_console)
+{
+	struct args a;
+	char err[512];
+	if ((ce->flags & CMD_RAWARGS) && !(argc == 2 && strcmp(argv[1], "--help") == 0)) {
+		/* Pass everything through (db-shell hands it to psql). */
+		memset(&a, 0, sizeof a);
+		a.argv = calloc((size_t)argc, sizeof *a.argv);
+		for (int i = 1; i < argc; i++)
+			a.argv[a.argc++] = argv[i];
+	} else if (args_parse(ce->options, argc, argv, &a, err, sizeof err) < 0) {
+		out_err(out, "%s: %s", ce->name, err);
+		cmd_usage(ce, out);
+		args_free(&a);
+		return EXIT_USAGE;
+	}
+	if (a.help) {
+		cmd_help(ce, out);
+		args_free(&a);
+		return 0;
+	}
+	if (a.argc < ce->min_args || (ce->max_args >= 0 && a.argc > ce->max_args)) {
+		out_err(out, "%s: %s", ce->name,
+			a.argc < ce->min_args ? "missing argument" : "too many arguments");
+		cmd_usage(ce, out);
+		args_free(&a);
+		return EXIT_USAGE;
+	}
+	struct cmd_ctx ctx = {
+		.out = out,
+		.cfg = cfg,
+		.target = target,
+		.args = &a,
+		.interactive = isatty(0) && isatty(1),
+		.in_console = in_console,
+	};
+	int rc = ce->exec(&ctx);
+	args_free(&a);
+	return rc;
+}

@@ -1,0 +1,194 @@
+/* libpq helpers shared by every command. */
+#include "db.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "migrate.h"
+#include "paths.h"
+#include "target.h"
+
+static char log_path[4200];
+
+void db_set_log_dir(const char *dir)
+{
+	if (dir && *dir)
+		snprintf(log_path, sizeof log_path, "%s/midsops.log", dir);
+}
+
+static void conn_error(const struct target *t, PGconn *c, char *err, size_t errlen)
+{
+	char shown[2048];
+	target_display(t, shown, sizeof shown);
+	const char *msg = c ? PQerrorMessage(c) : "out of memory";
+	char reason[1024];
+	snprintf(reason, sizeof reason, "%s", msg);
+	/* libpq messages are multi-line; the first line carries the reason. */
+	for (char *p = reason; *p; p++)
+		if (*p == '\n') {
+			if (p[1])
+				*p = ' ';
+			else
+				*p = 0;
+		}
+	snprintf(err, errlen, "cannot connect to %s (%s): %s", shown, t->source, reason);
+}
+
+PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen)
+{
+	if (t->embedded) {
+		struct cluster c;
+		if (cluster_locate(&c, NULL, err, errlen) < 0 ||
+		    cluster_start(&c, NULL, err, errlen) < 0)
+			return NULL;
+	}
+	char appname[128];
+	snprintf(appname, sizeof appname, "midsops %s", app ? app : "");
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {t->conninfo[0] ? t->conninfo : NULL, appname, "10", NULL};
+	/* expand_dbname lets the conninfo (or URI) sit in dbname; without one, libpq's
+	 * environment decides. */
+	PGconn *c = t->conninfo[0] ? PQconnectdbParams(keys, vals, 1)
+				   : PQconnectdbParams(keys + 1, vals + 1, 0);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		conn_error(t, c, err, errlen);
+		PQfinish(c);
+		return NULL;
+	}
+	PGresult *r = PQexec(c, "set client_min_messages = warning");
+	PQclear(r);
+	return c;
+}
+
+PGconn *db_connect_ready(const struct target *t, const char *app, char *err, size_t errlen)
+{
+	PGconn *c = db_connect(t, app, err, errlen);
+	if (!c)
+		return NULL;
+	int applied = 0;
+	if (migrate_up(c, &applied, err, errlen) < 0) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void result_error(PGconn *c, PGresult *r, char *err, size_t errlen)
+{
+	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+	if (!m || !*m)
+		m = PQerrorMessage(c);
+	snprintf(err, errlen, "%s", m);
+	size_t n = strlen(err);
+	while (n > 0 && err[n - 1] == '\n')
+		err[--n] = 0;
+}
+
+PGresult *db_query(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		   const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	result_error(c, r, err, errlen);
+	PQclear(r);
+	return NULL;
+}
+
+int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+	    const char *const *params)
+{
+	PGresult *r = db_query(c, err, errlen, sql, nparams, params);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+char *db_scalar(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		const char *const *params)
+{
+	PGresult *r = db_query(c, err, errlen, sql, nparams, params);
+	if (!r)
+		return NULL;
+	char *v = NULL;
+	if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+int db_begin(PGconn *c, char *err, size_t errlen)
+{
+	return db_exec(c, err, errlen, "begin", 0, NULL);
+}
+
+int db_commit(PGconn *c, char *err, size_t errlen)
+{
+	return db_exec(c, err, errlen, "commit", 0, NULL);
+}
+
+void db_rollback(PGconn *c)
+{
+	PGresult *r = PQexec(c, "rollback");
+	PQclear(r);
+}
+
+char *db_ident(PGconn *c, const char *name)
+{
+	return PQescapeIdentifier(c, name, strlen(name));
+}
+
+static void log_line(const char *level, const char *source, const char *msg)
+{
+	if (!log_path[0])
+		return;
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s", log_path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		paths_mkdir_p(dir, 0700);
+	}
+	FILE *f = fopen(log_path, "a");
+	if (!f)
+		return;
+	fchmod(fileno(f), 0600);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	char ts[32];
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "%s %s %s[%ld]: %s\n", ts, level, source, (long)getpid(), msg);
+	fclose(f);
+}
+
+void db_event(PGconn *c, const char *level, const char *source, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_line(level, source, msg);
+	if (!c || PQstatus(c) != CONNECTION_OK)
+		return;
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	const char *p[] = {level, source, msg, host, pid};
+	char err[256];
+	PGresult *r = db_query(c, err, sizeof err,
+			       "insert into ops.events(level, source, message, host, pid) "
+			       "values ($1, $2, $3, $4, $5::int)",
+			       5, p);
+	PQclear(r);
+}

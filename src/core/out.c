@@ -1,0 +1,596 @@
+/* The output interface: text (aligned, optionally coloured) or JSON (cJSON). */
+#include "out.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUT_MAX_DEPTH 8
+
+struct out_table {
+	char *name;
+	int ncols;
+	char **cols;
+	int nrows, cap;
+	char **cells; /* nrows * ncols, NULL allowed */
+};
+
+struct out {
+	enum out_format fmt;
+	FILE *fp;
+	struct out_sink sink;
+	int colour;
+	int tty;
+
+	/* JSON: a stack of objects; sections nest */
+	cJSON *root;
+	cJSON *stack[OUT_MAX_DEPTH];
+	int depth;
+	cJSON *lines;
+
+	/* text: indentation by section depth */
+	int tdepth;
+	struct out_table *table;
+
+	time_t last_progress;
+	int progress_shown;
+};
+
+static struct out_sink err_sink;
+
+static void file_write(void *ctx, const char *s, size_t n)
+{
+	fwrite(s, 1, n, (FILE *)ctx);
+}
+
+static void emit(struct out *o, const char *s, size_t n)
+{
+	o->sink.write(o->sink.ctx, s, n);
+}
+
+static void emits(struct out *o, const char *s)
+{
+	emit(o, s, strlen(s));
+}
+
+static struct out *out_alloc(enum out_format fmt)
+{
+	struct out *o = calloc(1, sizeof *o);
+	if (!o)
+		abort();
+	o->fmt = fmt;
+	if (fmt == OUT_JSON) {
+		o->root = cJSON_CreateObject();
+		o->stack[0] = o->root;
+	}
+	return o;
+}
+
+struct out *out_new_file(enum out_format fmt, FILE *fp, int colour)
+{
+	struct out *o = out_alloc(fmt);
+	o->fp = fp;
+	o->sink.write = file_write;
+	o->sink.ctx = fp;
+	o->tty = isatty(fileno(fp));
+	o->colour = colour && o->tty && !getenv("NO_COLOR");
+	return o;
+}
+
+struct out *out_new_sink(enum out_format fmt, struct out_sink sink)
+{
+	struct out *o = out_alloc(fmt);
+	o->sink = sink;
+	return o;
+}
+
+enum out_format out_format(const struct out *o)
+{
+	return o->fmt;
+}
+
+void out_free(struct out *o)
+{
+	if (!o)
+		return;
+	if (o->table)
+		out_table_end(o);
+	out_progress_end(o);
+	if (o->fmt == OUT_JSON) {
+		char *s = cJSON_Print(o->root);
+		if (s) {
+			emits(o, s);
+			emits(o, "\n");
+			free(s);
+		}
+		cJSON_Delete(o->root);
+	}
+	if (o->fp)
+		fflush(o->fp);
+	free(o);
+}
+
+const char *status_name(enum status st)
+{
+	switch (st) {
+	case ST_OK:
+		return "OK";
+	case ST_WARNING:
+		return "WARNING";
+	case ST_CRITICAL:
+		return "CRITICAL";
+	default:
+		return "UNKNOWN";
+	}
+}
+
+/* UNKNOWN ranks between WARNING and CRITICAL for "worst": an unknown figure is worse than
+ * a warning but a confirmed critical still wins. */
+static int status_rank(enum status st)
+{
+	static const int rank[] = {0, 1, 3, 2};
+	return (st >= 0 && st <= 3) ? rank[st] : 2;
+}
+
+enum status status_worst(enum status a, enum status b)
+{
+	return status_rank(a) >= status_rank(b) ? a : b;
+}
+
+static const char *status_colour(enum status st)
+{
+	switch (st) {
+	case ST_OK:
+		return "\033[32m";
+	case ST_WARNING:
+		return "\033[33m";
+	case ST_CRITICAL:
+		return "\033[31;1m";
+	default:
+		return "\033[35m";
+	}
+}
+
+static cJSON *json_top(struct out *o)
+{
+	return o->stack[o->depth];
+}
+
+/* Adding the same key twice to a JSON object would give invalid-looking output;
+ * replace instead, so repeated figures keep the last value. */
+static void json_put(struct out *o, const char *key, cJSON *item)
+{
+	cJSON *top = json_top(o);
+	if (cJSON_GetObjectItemCaseSensitive(top, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(top, key, item);
+	else
+		cJSON_AddItemToObject(top, key, item);
+}
+
+static void text_indent(struct out *o)
+{
+	for (int i = 0; i < o->tdepth; i++)
+		emits(o, "  ");
+}
+
+void out_section(struct out *o, const char *name)
+{
+	if (o->fmt == OUT_JSON) {
+		if (o->depth + 1 >= OUT_MAX_DEPTH)
+			return;
+		cJSON *obj = cJSON_CreateObject();
+		json_put(o, name, obj);
+		o->stack[++o->depth] = obj;
+		return;
+	}
+	text_indent(o);
+	if (o->colour)
+		emits(o, "\033[1m");
+	emits(o, name);
+	if (o->colour)
+		emits(o, "\033[0m");
+	emits(o, "\n");
+	o->tdepth++;
+}
+
+void out_section_end(struct out *o)
+{
+	if (o->fmt == OUT_JSON) {
+		if (o->depth > 0)
+			o->depth--;
+		return;
+	}
+	if (o->tdepth > 0)
+		o->tdepth--;
+}
+
+static void text_kv(struct out *o, const char *key, const char *val, const char *colour)
+{
+	char buf[64];
+	text_indent(o);
+	snprintf(buf, sizeof buf, "%-24s ", key);
+	emits(o, buf);
+	if (colour && o->colour)
+		emits(o, colour);
+	emits(o, val);
+	if (colour && o->colour)
+		emits(o, "\033[0m");
+	emits(o, "\n");
+}
+
+void out_kv(struct out *o, const char *key, const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (o->fmt == OUT_JSON)
+		json_put(o, key, cJSON_CreateString(buf));
+	else
+		text_kv(o, key, buf, NULL);
+}
+
+void out_kv_int(struct out *o, const char *key, long long v)
+{
+	if (o->fmt == OUT_JSON) {
+		json_put(o, key, cJSON_CreateNumber((double)v));
+		return;
+	}
+	char buf[32];
+	snprintf(buf, sizeof buf, "%lld", v);
+	text_kv(o, key, buf, NULL);
+}
+
+void out_kv_num(struct out *o, const char *key, double v, const char *unit)
+{
+	if (o->fmt == OUT_JSON) {
+		json_put(o, key, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+		return;
+	}
+	char buf[64];
+	if (!isfinite(v))
+		snprintf(buf, sizeof buf, "n/a");
+	else
+		snprintf(buf, sizeof buf, "%.2f%s%s", v, unit && *unit && *unit != '%' ? " " : "",
+			 unit ? unit : "");
+	text_kv(o, key, buf, NULL);
+}
+
+void out_kv_bool(struct out *o, const char *key, int v)
+{
+	if (o->fmt == OUT_JSON)
+		json_put(o, key, cJSON_CreateBool(v));
+	else
+		text_kv(o, key, v ? "yes" : "no", NULL);
+}
+
+void out_kv_status(struct out *o, const char *key, enum status st, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (o->fmt == OUT_JSON) {
+		cJSON *obj = cJSON_CreateObject();
+		cJSON_AddStringToObject(obj, "value", buf);
+		cJSON_AddStringToObject(obj, "status", status_name(st));
+		json_put(o, key, obj);
+		return;
+	}
+	char line[2200];
+	snprintf(line, sizeof line, "%-40s [%s]", buf, status_name(st));
+	text_kv(o, key, line, status_colour(st));
+}
+
+static char *xstrdup(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *d = strdup(s);
+	if (!d)
+		abort();
+	return d;
+}
+
+void out_table_begin(struct out *o, const char *name, int ncols, const char *const *cols)
+{
+	if (o->table)
+		out_table_end(o);
+	struct out_table *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->name = xstrdup(name);
+	t->ncols = ncols;
+	t->cols = calloc((size_t)ncols, sizeof *t->cols);
+	if (!t->cols)
+		abort();
+	for (int i = 0; i < ncols; i++)
+		t->cols[i] = xstrdup(cols[i]);
+	o->table = t;
+}
+
+void out_row(struct out *o, const char *const *cells)
+{
+	struct out_table *t = o->table;
+	if (!t)
+		return;
+	if (t->nrows == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->cells = realloc(t->cells, (size_t)t->cap * (size_t)t->ncols * sizeof *t->cells);
+		if (!t->cells)
+			abort();
+	}
+	for (int i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i]);
+	t->nrows++;
+}
+
+void out_rowf(struct out *o, ...)
+{
+	struct out_table *t = o->table;
+	if (!t)
+		return;
+	const char *cells[64];
+	va_list ap;
+	va_start(ap, o);
+	for (int i = 0; i < t->ncols && i < 64; i++)
+		cells[i] = va_arg(ap, const char *);
+	va_end(ap);
+	out_row(o, cells);
+}
+
+static int is_number(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	char *end;
+	errno = 0;
+	double d = strtod(s, &end);
+	(void)d;
+	/* Leading zeros ("007") and hex are identifiers, not numbers. */
+	if (s[0] == '0' && s[1] && s[1] != '.')
+		return 0;
+	if (strchr(s, 'x') || strchr(s, 'X') || strchr(s, 'n') || strchr(s, 'N'))
+		return 0;
+	return *end == '\0' && errno == 0;
+}
+
+/* Display width of UTF-8 text: count code points that are not continuation bytes.
+ * Good enough for alignment of names; the console does real wcwidth. */
+static int text_width(const char *s)
+{
+	int w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+static void emit_padded(struct out *o, const char *s, int width, int last)
+{
+	emits(o, s);
+	if (last)
+		return;
+	for (int n = text_width(s); n < width + 2; n++)
+		emit(o, " ", 1);
+}
+
+static void table_free(struct out_table *t)
+{
+	for (int i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	for (int i = 0; i < t->ncols; i++)
+		free(t->cols[i]);
+	free(t->cells);
+	free(t->cols);
+	free(t->name);
+	free(t);
+}
+
+void out_table_end(struct out *o)
+{
+	struct out_table *t = o->table;
+	if (!t)
+		return;
+	o->table = NULL;
+	if (o->fmt == OUT_JSON) {
+		cJSON *arr = cJSON_CreateArray();
+		for (int r = 0; r < t->nrows; r++) {
+			cJSON *row = cJSON_CreateObject();
+			for (int c = 0; c < t->ncols; c++) {
+				const char *v = t->cells[r * t->ncols + c];
+				if (!v)
+					cJSON_AddNullToObject(row, t->cols[c]);
+				else if (is_number(v))
+					cJSON_AddNumberToObject(row, t->cols[c], strtod(v, NULL));
+				else
+					cJSON_AddStringToObject(row, t->cols[c], v);
+			}
+			cJSON_AddItemToArray(arr, row);
+		}
+		json_put(o, t->name, arr);
+		table_free(t);
+		return;
+	}
+	int *w = calloc((size_t)t->ncols, sizeof *w);
+	if (!w)
+		abort();
+	for (int c = 0; c < t->ncols; c++)
+		w[c] = text_width(t->cols[c]);
+	for (int r = 0; r < t->nrows; r++)
+		for (int c = 0; c < t->ncols; c++) {
+			const char *v = t->cells[r * t->ncols + c];
+			int n = v ? text_width(v) : 0;
+			if (n > w[c])
+				w[c] = n;
+		}
+	text_indent(o);
+	if (o->colour)
+		emits(o, "\033[1m");
+	for (int c = 0; c < t->ncols; c++)
+		emit_padded(o, t->cols[c], w[c], c == t->ncols - 1);
+	if (o->colour)
+		emits(o, "\033[0m");
+	emits(o, "\n");
+	for (int r = 0; r < t->nrows; r++) {
+		text_indent(o);
+		for (int c = 0; c < t->ncols; c++) {
+			const char *v = t->cells[r * t->ncols + c];
+			emit_padded(o, v ? v : "", w[c], c == t->ncols - 1);
+		}
+		emits(o, "\n");
+	}
+	if (t->nrows == 0) {
+		text_indent(o);
+		emits(o, "(none)\n");
+	}
+	free(w);
+	table_free(t);
+}
+
+void out_vline(struct out *o, const char *fmt, va_list ap)
+{
+	char buf[8192];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (o->fmt == OUT_JSON) {
+		if (!o->lines) {
+			o->lines = cJSON_CreateArray();
+			cJSON_AddItemToObject(o->root, "lines", o->lines);
+		}
+		cJSON_AddItemToArray(o->lines, cJSON_CreateString(buf));
+		return;
+	}
+	out_progress_end(o);
+	text_indent(o);
+	emits(o, buf);
+	emits(o, "\n");
+}
+
+void out_line(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	out_vline(o, fmt, ap);
+	va_end(ap);
+}
+
+void out_progress(struct out *o, const char *label, double done, double total,
+		  const char *detail)
+{
+	if (o->fmt == OUT_JSON)
+		return;
+	char buf[512];
+	if (o->tty) {
+		int width = 30, fill = 0;
+		double pct = total > 0 ? done / total * 100.0 : 0;
+		if (total > 0)
+			fill = (int)(width * (done / total));
+		if (fill > width)
+			fill = width;
+		char bar[64];
+		memset(bar, '#', (size_t)fill);
+		memset(bar + fill, '-', (size_t)(width - fill));
+		bar[width] = 0;
+		snprintf(buf, sizeof buf, "\r%-10s [%s] %5.1f%% %s\033[K", label, bar, pct,
+			 detail ? detail : "");
+		emits(o, buf);
+		o->progress_shown = 1;
+		if (o->fp)
+			fflush(o->fp);
+		return;
+	}
+	time_t now = time(NULL);
+	if (now == o->last_progress && done < total)
+		return;
+	o->last_progress = now;
+	if (total > 0)
+		snprintf(buf, sizeof buf, "%s: %.0f/%.0f (%.1f%%) %s\n", label, done, total,
+			 done / total * 100.0, detail ? detail : "");
+	else
+		snprintf(buf, sizeof buf, "%s: %.0f %s\n", label, done, detail ? detail : "");
+	emits(o, buf);
+}
+
+void out_progress_end(struct out *o)
+{
+	if (o->progress_shown) {
+		emits(o, "\n");
+		o->progress_shown = 0;
+	}
+}
+
+void out_status(struct out *o, enum status st, const char *fmt, ...)
+{
+	char buf[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (o->fmt == OUT_JSON) {
+		cJSON *r = o->root;
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "status");
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "summary");
+		cJSON_AddStringToObject(r, "status", status_name(st));
+		cJSON_AddStringToObject(r, "summary", buf);
+		return;
+	}
+	out_progress_end(o);
+	if (o->colour)
+		emits(o, status_colour(st));
+	emits(o, status_name(st));
+	if (o->colour)
+		emits(o, "\033[0m");
+	emits(o, ": ");
+	emits(o, buf);
+	emits(o, "\n");
+}
+
+void out_set_err_sink(struct out_sink sink)
+{
+	err_sink = sink;
+}
+
+static void err_emit(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[4096];
+	int n = snprintf(buf, sizeof buf, "midsops: %s", prefix);
+	vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	size_t len = strlen(buf);
+	if (len + 1 < sizeof buf) {
+		buf[len++] = '\n';
+		buf[len] = 0;
+	}
+	if (err_sink.write)
+		err_sink.write(err_sink.ctx, buf, len);
+	else {
+		fflush(stdout);
+		fwrite(buf, 1, len, stderr);
+	}
+}
+
+void out_err(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	if (o)
+		out_progress_end(o);
+	va_start(ap, fmt);
+	err_emit("", fmt, ap);
+	va_end(ap);
+}
+
+void out_warn(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	if (o)
+		out_progress_end(o);
+	va_start(ap, fmt);
+	err_emit("warning: ", fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,81 @@
+/* System resources from /proc and statvfs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "paths.h"
+#include "probe.h"
+
+static unsigned long long meminfo(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	if (!p)
+		return 0;
+	return strtoull(p + strlen(key), NULL, 10) * 1024ULL;
+}
+
+/* statvfs the nearest existing ancestor: a backup dir that does not exist yet still
+ * lives on some file system. */
+static void fs_probe(struct fs_usage *f, const char *label, const char *path)
+{
+	snprintf(f->label, sizeof f->label, "%s", label);
+	snprintf(f->path, sizeof f->path, "%s", path);
+	char buf[4096];
+	snprintf(buf, sizeof buf, "%s", path);
+	struct statvfs sv;
+	while (statvfs(buf, &sv) < 0) {
+		char *slash = strrchr(buf, '/');
+		if (!slash)
+			return;
+		if (slash == buf) {
+			buf[1] = 0;
+			if (statvfs(buf, &sv) < 0)
+				return;
+			break;
+		}
+		*slash = 0;
+	}
+	f->ok = 1;
+	f->total = (unsigned long long)sv.f_blocks * sv.f_frsize;
+	f->avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	f->free_pct = f->total ? 100.0 * (double)f->avail / (double)f->total : 0;
+}
+
+int probe_system(const struct config *cfg, struct sys_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%lf %lf %lf", &s->load1, &s->load5, &s->load15) != 3)
+			s->load1 = s->load5 = s->load15 = 0;
+		fclose(f);
+	}
+	s->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	char text[8192];
+	f = fopen("/proc/meminfo", "r");
+	if (f) {
+		size_t n = fread(text, 1, sizeof text - 1, f);
+		text[n] = 0;
+		fclose(f);
+		s->mem_total = meminfo(text, "MemTotal:");
+		s->mem_avail = meminfo(text, "MemAvailable:");
+		s->swap_total = meminfo(text, "SwapTotal:");
+		s->swap_free = meminfo(text, "SwapFree:");
+	}
+	f = fopen("/proc/self/status", "r");
+	if (f) {
+		size_t n = fread(text, 1, sizeof text - 1, f);
+		text[n] = 0;
+		fclose(f);
+		s->self_rss = meminfo(text, "VmRSS:");
+	}
+	char data[4096];
+	snprintf(data, sizeof data, "%s/pg", paths_data_dir());
+	fs_probe(&s->fs[s->nfs++], "data", data);
+	fs_probe(&s->fs[s->nfs++], "backup", cfg->backup_dir);
+	fs_probe(&s->fs[s->nfs++], "log", cfg->log_dir);
+	return 0;
+}
