@@ -11,7 +11,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    ?= -O2 -g
 # Truncation by snprintf is deliberate everywhere (bounded buffers), so that warning is off.
-CFLAGS    += -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+XCFLAGS   := -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
              -DMIDSOPS_SHAREDIR='"$(SHAREDIR)"' -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lm
 BUILD     ?= build
@@ -26,28 +26,30 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all deps run test check check-asan unit clean install uninstall lint-man format \
         bench-import bench-console bench-query bench-backup drill-dr
 
-all: midsops
+BIN       ?= midsops
 
-midsops: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 $(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql.sh
 	@mkdir -p $(dir $@)
 	sh tools/embed-sql.sh $(SQL) > $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
 $(BUILD)/libmidsops.a: $(LIBOBJS)
 	ar rcs $@ $^
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libmidsops.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmidsops.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(XCFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmidsops.a $(LDLIBS)
 
 unit: $(UNIT_BINS)
 
@@ -63,15 +65,14 @@ test: deps all unit
 
 check: test
 
-check-asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" midsops-asan
-
-midsops-asan: deps
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" all unit
-	UNIT_DIR=build-asan/tests ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh
+# The same tests with AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+check-asan: deps
+	$(MAKE) BUILD=build-asan BIN=build-asan/midsops CFLAGS="$(ASAN_FLAGS)" \
+		LDFLAGS="-fsanitize=address,undefined" build-asan/midsops unit
+	MIDSOPS=$(CURDIR)/build-asan/midsops UNIT_DIR=$(CURDIR)/build-asan/tests \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		sh tests/run.sh
 
 lint-man:
 	mandoc -Tlint -W warning midsops.1
@@ -95,6 +96,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -rf build build-asan midsops
+	rm -rf build build-asan build-fuzz midsops
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

@@ -62,11 +62,20 @@ static int take_global(struct globals *g, int argc, char **argv, int i, int *bad
 	return 0;
 }
 
+static int run(int argc, char **argv, char **rest);
+
 int main(int argc, char **argv)
+{
+	char **rest = calloc((size_t)argc + 2, sizeof *rest);
+	int rc = run(argc, argv, rest);
+	free(rest);
+	return rc;
+}
+
+static int run(int argc, char **argv, char **rest)
 {
 	struct globals g = {0};
 	int bad = 0;
-	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	int nrest = 0;
 	const struct cmd_entry *ce = NULL;
 	char err[1024] = "";
@@ -155,6 +164,5 @@ int main(int argc, char **argv)
 	}
 	int rc = cmd_run(ce, nrest, rest, out, &cfg, &target, 0);
 	out_free(out);
-	free(rest);
 	return rc;
 }

@@ -21,6 +21,7 @@ int migrate_latest(void)
 
 int migrate_current(PGconn *c, char *err, size_t errlen)
 {
+	err[0] = 0; /* db_scalar leaves it alone for SQL NULL, which means "no schema" here */
 	char *reg = db_scalar(c, err, errlen, "select to_regclass('ops.schema_version')::text", 0,
 			      NULL);
 	if (!reg)
