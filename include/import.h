@@ -1,0 +1,131 @@
+/* The import engine: export reader, mappers, staging COPY, validate, promote, rollback,
+ * export and diff. Commands in src/cmd/cmd_import.c drive it; it writes through out.h. */
+#ifndef MIDSOPS_IMPORT_H
+#define MIDSOPS_IMPORT_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "out.h"
+
+struct config;
+struct target;
+
+/* ---- SHA-256 (ops.import_files, unchanged-file detection) ---- */
+struct import_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char buf[64];
+	size_t nbuf;
+};
+void import_sha256_init(struct import_sha256 *s);
+void import_sha256_update(struct import_sha256 *s, const void *data, size_t n);
+void import_sha256_hex(struct import_sha256 *s, char hex[65]);
+void import_sha256_buf(const void *data, size_t n, char hex[65]);
+
+/* ---- Entity kinds: one per per-file game table ---- */
+enum import_kind {
+	IK_UNKNOWN = 0,
+	IK_DOCUMENT, /* index and manifest files: kept whole for export */
+	IK_ARCHETYPE,
+	IK_ARCHETYPE_TABLE,
+	IK_POWER_CATEGORY,
+	IK_POWERSET,
+	IK_POWER,
+	IK_ENHANCEMENT_SET,
+	IK_TAG,
+	IK_EXCLUSION_GROUP,
+	IK_RECHARGE_GROUP,
+	IK_COUNT
+};
+const char *import_kind_name(enum import_kind k);  /* "power" */
+const char *import_kind_table(enum import_kind k); /* "powers" (in schema game) */
+enum import_kind import_kind_from_name(const char *name);
+
+/* Classify an export-relative path ("powers/a/b/c.json"). Fills the natural key when it
+ * comes from the path (documents, tables, categories, powersets). Returns IK_UNKNOWN with
+ * a reason in why when the path has no place in the layout. */
+enum import_kind import_classify(const char *relpath, char *key, size_t keylen, char *why,
+				 size_t whylen);
+
+/* Errors of one file: the engine records them in ops.import_errors, export-validate
+ * prints them. */
+typedef void (*import_error_fn)(void *ctx, const char *path, const char *json_path,
+				const char *code, const char *msg);
+
+#define IMPORT_MAX_KEY 512	     /* natural keys are indexed */
+#define IMPORT_MAX_STRING (1 << 20) /* any string value */
+
+/* A growable byte buffer. */
+struct import_buf {
+	char *p;
+	size_t n, cap;
+};
+void import_buf_reserve(struct import_buf *b, size_t more);
+void import_buf_add(struct import_buf *b, const void *s, size_t n);
+void import_buf_free(struct import_buf *b);
+
+/* Check one file's text and map it: UTF-8, strings PostgreSQL accepts, JSON syntax, the
+ * kind's required keys and value types. On success returns 0, fills key, and appends to
+ * copy the minified JSON escaped for COPY text format. Returns the number of errors
+ * reported through fn otherwise (the file is then not staged). copy may be NULL. */
+int import_map_file(enum import_kind kind, const char *relpath, const char *text, size_t len,
+		    char *key, size_t keylen, struct import_buf *copy, import_error_fn fn,
+		    void *ctx);
+
+/* Read a whole file with one read() into buf (reused between files). Returns 0, or -1
+ * with errno set. */
+int import_read_file(const char *path, struct import_buf *buf, size_t *len);
+
+/* ---- Scan ---- */
+struct import_file {
+	char *rel;  /* path inside the export */
+	long long size;
+	enum import_kind kind;
+	char key[IMPORT_MAX_KEY + 1]; /* from the path, when the kind takes it from there */
+};
+struct import_scan {
+	struct import_file *files;
+	size_t n, cap;
+	long long bytes;
+};
+/* Walk dir (never following directory symlinks, so loops cannot trap it). Files that
+ * have no place in the layout, unreadable entries and symlink loops are reported through
+ * fn. Returns 0, or -1 with err set when the directory is missing or unreadable. */
+int import_scan_dir(const char *dir, struct import_scan *s, import_error_fn fn, void *ctx,
+		    char *err, size_t errlen);
+void import_scan_free(struct import_scan *s);
+
+/* ---- Runs ---- */
+struct import_opts {
+	const char *dir;
+	int dry_run;
+	int no_promote;
+	long max_errors;
+	long resume_run; /* >0: resume this run instead of starting one */
+	int verbose;
+};
+
+/* Full pipeline; returns an exit status. */
+int import_run(struct out *o, const struct config *cfg, const struct target *t,
+	       const struct import_opts *opts);
+/* Rebuild generation `to` (<= 0: the one before the current) and promote it. */
+int import_rollback(struct out *o, const struct config *cfg, const struct target *t, int to);
+/* Ask a run (<= 0: the running one) to stop at its next batch boundary. */
+int import_request_stop(PGconn *c, long run, char *err, size_t errlen, long *stopped_run);
+
+/* Rows per game table, generation, last import; zeros until there is an import. Also
+ * used by the foundation's status and reports. */
+int import_stats_render(struct out *o, PGconn *c, int checksums);
+/* `status` section: the last run, its state and age. */
+enum status import_status_section(struct out *o, const struct config *cfg, PGconn *c);
+
+/* ---- Export tools ---- */
+int import_export_dir(struct out *o, PGconn *c, const char *dir);
+int import_validate_dir(struct out *o, const char *dir);
+int import_diff_dirs(struct out *o, const char *olddir, const char *newdir);
+/* cJSON parse of every file and nothing else: the benchmark's yardstick. */
+int import_parse_only(struct out *o, const char *dir);
+
+#endif

@@ -1,0 +1,710 @@
+/* Mappers: where a file belongs in the layout, and whether its text is a record the
+ * database will take. Pure code (no database), so unit tests and export-validate use it. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "import.h"
+
+static const struct {
+	const char *name, *table;
+} kinds[IK_COUNT] = {
+	[IK_UNKNOWN] = {"unknown", NULL},
+	[IK_DOCUMENT] = {"document", "documents"},
+	[IK_ARCHETYPE] = {"archetype", "archetypes"},
+	[IK_ARCHETYPE_TABLE] = {"archetype_table", "archetype_tables"},
+	[IK_POWER_CATEGORY] = {"power_category", "power_categories"},
+	[IK_POWERSET] = {"powerset", "powersets"},
+	[IK_POWER] = {"power", "powers"},
+	[IK_ENHANCEMENT_SET] = {"enhancement_set", "enhancement_sets"},
+	[IK_TAG] = {"tag", "tags"},
+	[IK_EXCLUSION_GROUP] = {"exclusion_group", "exclusion_groups"},
+	[IK_RECHARGE_GROUP] = {"recharge_group", "recharge_groups"},
+};
+
+const char *import_kind_name(enum import_kind k)
+{
+	return k > 0 && k < IK_COUNT ? kinds[k].name : "unknown";
+}
+
+const char *import_kind_table(enum import_kind k)
+{
+	return k > 0 && k < IK_COUNT ? kinds[k].table : NULL;
+}
+
+enum import_kind import_kind_from_name(const char *name)
+{
+	for (int k = 1; k < IK_COUNT; k++)
+		if (strcmp(kinds[k].name, name) == 0)
+			return (enum import_kind)k;
+	return IK_UNKNOWN;
+}
+
+void import_buf_reserve(struct import_buf *b, size_t more)
+{
+	if (b->n + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 65536;
+	while (cap < b->n + more)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		abort();
+	b->p = p;
+	b->cap = cap;
+}
+
+void import_buf_add(struct import_buf *b, const void *s, size_t n)
+{
+	import_buf_reserve(b, n);
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+void import_buf_free(struct import_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->n = b->cap = 0;
+}
+
+int import_read_file(const char *path, struct import_buf *buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = errno;
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? e : EISDIR;
+		return -1;
+	}
+	buf->n = 0;
+	import_buf_reserve(buf, (size_t)st.st_size + 1);
+	size_t got = 0;
+	for (;;) {
+		/* One read() for the common case; loop only if the file grew or read short. */
+		import_buf_reserve(buf, 4096 + 1);
+		ssize_t r = read(fd, buf->p + got, buf->cap - got - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		buf->n = got;
+	}
+	close(fd);
+	buf->p[got] = 0;
+	buf->n = got;
+	*len = got;
+	return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Lower-cased copy of [s, s+n) into key. */
+static void set_key(char *key, size_t keylen, const char *s, size_t n)
+{
+	if (n >= keylen)
+		n = keylen - 1;
+	for (size_t i = 0; i < n; i++)
+		key[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	key[n] = 0;
+}
+
+enum import_kind import_classify(const char *rel, char *key, size_t keylen, char *why,
+				 size_t whylen)
+{
+	const char *parts[8];
+	size_t lens[8];
+	int n = 0;
+	key[0] = 0;
+	why[0] = 0;
+	for (const char *p = rel; *p && n < 8;) {
+		const char *s = strchr(p, '/');
+		size_t l = s ? (size_t)(s - p) : strlen(p);
+		parts[n] = p;
+		lens[n++] = l;
+		p += l + (s ? 1 : 0);
+		if (!s)
+			break;
+	}
+	if (!ends_with(rel, ".json")) {
+		snprintf(why, whylen, "not a .json file");
+		return IK_UNKNOWN;
+	}
+	const char *last = parts[n - 1];
+	size_t stem = lens[n - 1] - 5;
+	int is_index = lens[n - 1] == 10 && strncmp(last, "index.json", 10) == 0;
+#define DIR_IS(i, s) (lens[i] == strlen(s) && strncmp(parts[i], s, lens[i]) == 0)
+	if (n == 1) {
+		/* Top-level manifests: stale hints, kept whole so an export round-trips. */
+		snprintf(key, keylen, "%s", rel);
+		return IK_DOCUMENT;
+	}
+	if (n == 2) {
+		if (is_index && (DIR_IS(0, "archetypes") || DIR_IS(0, "boost_sets"))) {
+			snprintf(key, keylen, "%s", rel);
+			return IK_DOCUMENT;
+		}
+		if (DIR_IS(0, "archetypes"))
+			return IK_ARCHETYPE;
+		if (DIR_IS(0, "tables")) {
+			set_key(key, keylen, last, stem);
+			return IK_ARCHETYPE_TABLE;
+		}
+		if (DIR_IS(0, "boost_sets"))
+			return IK_ENHANCEMENT_SET;
+		if (DIR_IS(0, "tags"))
+			return IK_TAG;
+		if (DIR_IS(0, "exclusion_groups"))
+			return IK_EXCLUSION_GROUP;
+		if (DIR_IS(0, "recharge_groups"))
+			return IK_RECHARGE_GROUP;
+	}
+	if (DIR_IS(0, "powers")) {
+		if (n == 3 && is_index) {
+			set_key(key, keylen, parts[1], lens[1]);
+			return IK_POWER_CATEGORY;
+		}
+		if (n == 4 && is_index) {
+			/* Powers name their set "Category.Set"; the directories are those names in
+			 * lower case, so the key is the directories. */
+			char tmp[2 * 256 + 2];
+			snprintf(tmp, sizeof tmp, "%.*s.%.*s", (int)lens[1], parts[1], (int)lens[2],
+				 parts[2]);
+			set_key(key, keylen, tmp, strlen(tmp));
+			return IK_POWERSET;
+		}
+		if (n == 4)
+			return IK_POWER;
+		snprintf(why, whylen, "unexpected depth under powers/ (expected "
+				      "powers/CATEGORY/index.json, powers/CATEGORY/SET/index.json or "
+				      "powers/CATEGORY/SET/POWER.json)");
+		return IK_UNKNOWN;
+	}
+#undef DIR_IS
+	snprintf(why, whylen, "unknown directory '%.*s' (expected archetypes, tables, powers, "
+			      "boost_sets, tags, exclusion_groups or recharge_groups)",
+		 (int)lens[0], parts[0]);
+	return IK_UNKNOWN;
+}
+
+/* ---- Checks ---- */
+
+enum { T_STR = 1, T_NUM = 2, T_BOOL = 4, T_NULL = 8, T_ARR = 16, T_OBJ = 32 };
+
+struct field {
+	const char *path; /* "effects[].templates[].scale"; "[]" walks every element */
+	int types;
+	int required;
+};
+
+static const struct field f_archetype[] = {
+	{"name", T_STR, 1},
+	{"display_name", T_STR | T_NULL, 0},
+	{"primary_category", T_STR | T_NULL, 0},
+	{"secondary_category", T_STR | T_NULL, 0},
+	{"is_villain", T_BOOL, 0},
+	{0}};
+static const struct field f_table[] = {
+	{"named_tables", T_OBJ, 1},
+	{"base_perception", T_NUM | T_NULL, 0},
+	{0}};
+static const struct field f_category[] = {
+	{"name", T_STR, 1},
+	{"display_name", T_STR | T_NULL, 0},
+	{"archetypes", T_ARR | T_NULL, 0},
+	{"archetypes[]", T_STR, 0},
+	{0}};
+static const struct field f_powerset[] = {
+	{"name", T_STR, 1},
+	{"display_name", T_STR | T_NULL, 0},
+	{"display_fullname", T_STR | T_NULL, 0},
+	{"power_names", T_ARR | T_NULL, 0},
+	{"power_names[]", T_STR, 0},
+	{0}};
+static const struct field f_power[] = {
+	{"full_name", T_STR, 1},
+	{"name", T_STR, 1},
+	{"powerset", T_STR, 1},
+	{"display_name", T_STR | T_NULL, 0},
+	{"type", T_STR | T_NULL, 0},
+	{"available_level", T_NUM | T_NULL, 0},
+	{"accuracy", T_NUM | T_NULL, 0},
+	{"endurance_cost", T_NUM | T_NULL, 0},
+	{"recharge_time", T_NUM | T_NULL, 0},
+	{"activation_time", T_NUM | T_NULL, 0},
+	{"range", T_NUM | T_NULL, 0},
+	{"radius", T_NUM | T_NULL, 0},
+	{"arc", T_NUM | T_NULL, 0},
+	{"max_targets_hit", T_NUM | T_NULL, 0},
+	{"max_boosts", T_NUM | T_NULL, 0},
+	{"effect_area", T_STR | T_NULL, 0},
+	{"target_type", T_STR | T_NULL, 0},
+	{"archetypes", T_ARR | T_NULL, 0},
+	{"effects", T_ARR | T_NULL, 0},
+	{"effects[]", T_OBJ, 0},
+	{"effects[].chance", T_NUM | T_NULL, 0},
+	{"effects[].templates", T_ARR | T_NULL, 0},
+	{"effects[].templates[]", T_OBJ, 0},
+	{"effects[].templates[].attribs", T_ARR | T_NULL, 0},
+	{"effects[].templates[].scale", T_NUM | T_NULL, 0},
+	{"effects[].templates[].magnitude", T_NUM | T_NULL, 0},
+	{0}};
+static const struct field f_set[] = {
+	{"name", T_STR, 1},
+	{"display_name", T_STR | T_NULL, 0},
+	{"group_name", T_STR | T_NULL, 0},
+	{"min_level", T_NUM | T_NULL, 0},
+	{"max_level", T_NUM | T_NULL, 0},
+	{"bonuses", T_ARR | T_NULL, 0},
+	{"bonuses[]", T_OBJ, 0},
+	{"bonuses[].min_boosts", T_NUM | T_NULL, 0},
+	{"bonuses[].auto_powers", T_ARR | T_NULL, 0},
+	{"computed", T_OBJ | T_NULL, 0},
+	{"computed.boost_infos", T_OBJ | T_NULL, 0},
+	{"computed.boost_infos[]", T_OBJ, 0},
+	{0}};
+static const struct field f_tag[] = {
+	{"tag", T_STR, 1},
+	{"bears", T_ARR | T_NULL, 0},
+	{"bears[]", T_ARR, 0},
+	{"bears[][]", T_STR | T_NULL, 0},
+	{"affects", T_ARR | T_NULL, 0},
+	{"affects[]", T_ARR, 0},
+	{"affects[][]", T_STR | T_NULL, 0},
+	{0}};
+static const struct field f_group[] = {
+	{"group", T_STR, 1},
+	{"powers", T_ARR | T_NULL, 0},
+	{"powers[]", T_ARR, 0},
+	{"powers[][]", T_STR | T_NULL, 0},
+	{0}};
+
+static const struct field *kind_fields(enum import_kind k)
+{
+	switch (k) {
+	case IK_ARCHETYPE:
+		return f_archetype;
+	case IK_ARCHETYPE_TABLE:
+		return f_table;
+	case IK_POWER_CATEGORY:
+		return f_category;
+	case IK_POWERSET:
+		return f_powerset;
+	case IK_POWER:
+		return f_power;
+	case IK_ENHANCEMENT_SET:
+		return f_set;
+	case IK_TAG:
+		return f_tag;
+	case IK_EXCLUSION_GROUP:
+	case IK_RECHARGE_GROUP:
+		return f_group;
+	default:
+		return NULL;
+	}
+}
+
+/* The JSON key naming the record, for kinds whose key is in the content. */
+static const char *kind_key_field(enum import_kind k)
+{
+	switch (k) {
+	case IK_ARCHETYPE:
+	case IK_ENHANCEMENT_SET:
+		return "name";
+	case IK_POWER:
+		return "full_name";
+	case IK_TAG:
+		return "tag";
+	case IK_EXCLUSION_GROUP:
+	case IK_RECHARGE_GROUP:
+		return "group";
+	default:
+		return NULL;
+	}
+}
+
+static int type_bit(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return T_STR;
+	if (cJSON_IsNumber(v))
+		return T_NUM;
+	if (cJSON_IsBool(v))
+		return T_BOOL;
+	if (cJSON_IsNull(v))
+		return T_NULL;
+	if (cJSON_IsArray(v))
+		return T_ARR;
+	return T_OBJ;
+}
+
+static void types_text(int t, char *buf, size_t n)
+{
+	static const char *names[] = {"string", "number", "boolean", "null", "array", "object"};
+	buf[0] = 0;
+	for (int i = 0; i < 6; i++)
+		if (t & (1 << i)) {
+			size_t l = strlen(buf);
+			snprintf(buf + l, n - l, "%s%s", l ? " or " : "", names[i]);
+		}
+}
+
+struct checker {
+	const char *relpath;
+	import_error_fn fn;
+	void *ctx;
+	int nerr;
+};
+
+static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt,
+		   ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ck->nerr++;
+	if (ck->fn)
+		ck->fn(ck->ctx, ck->relpath, jpath, code, msg);
+}
+
+/* Walk spec path `rest` from v (whose JSON path is jp). */
+static void check_path(struct checker *ck, const cJSON *v, const char *rest, char *jp,
+		       size_t jplen, const struct field *f)
+{
+	if (ck->nerr >= 20)
+		return;
+	size_t base = strlen(jp);
+	if (!*rest) {
+		int t = type_bit(v);
+		if (!(t & f->types)) {
+			char want[96], got[32];
+			types_text(f->types, want, sizeof want);
+			types_text(t, got, sizeof got);
+			report(ck, jp, "wrong_type", "%s must be %s, found %s", jp, want, got);
+		}
+		return;
+	}
+	if (rest[0] == '[' && rest[1] == ']') {
+		if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
+			return; /* the container's own type is checked by its own field */
+		int i = 0;
+		for (const cJSON *e = v->child; e; e = e->next, i++) {
+			if (cJSON_IsObject(v))
+				snprintf(jp + base, jplen - base, ".%s", e->string ? e->string : "");
+			else
+				snprintf(jp + base, jplen - base, "[%d]", i);
+			check_path(ck, e, rest[2] == '.' ? rest + 3 : rest + 2, jp, jplen, f);
+			jp[base] = 0;
+		}
+		return;
+	}
+	const char *end = rest + strcspn(rest, ".[");
+	char name[64];
+	snprintf(name, sizeof name, "%.*s", (int)(end - rest), rest);
+	if (!cJSON_IsObject(v))
+		return;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, name);
+	snprintf(jp + base, jplen - base, ".%s", name);
+	if (!c) {
+		if (f->required && base == 1)
+			report(ck, jp, "missing_key", "required key '%s' is missing", name);
+	} else {
+		check_path(ck, c, *end == '.' ? end + 1 : end, jp, jplen, f);
+	}
+	jp[base] = 0;
+}
+
+/* Strings longer than the limit anywhere in the document. */
+static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t jplen)
+{
+	if (ck->nerr >= 20)
+		return;
+	if (cJSON_IsString(v)) {
+		size_t l = strlen(v->valuestring);
+		if (l > IMPORT_MAX_STRING)
+			report(ck, jp, "too_long", "string of %zu bytes exceeds the limit of %d", l,
+			       IMPORT_MAX_STRING);
+		return;
+	}
+	if (!v->child)
+		return;
+	size_t base = strlen(jp);
+	int i = 0;
+	for (const cJSON *e = v->child; e; e = e->next, i++) {
+		if (cJSON_IsString(e) && strlen(e->valuestring) <= 4096)
+			continue; /* fast path: nearly every string */
+		if (!cJSON_IsString(e) && !e->child)
+			continue;
+		if (cJSON_IsObject(v))
+			snprintf(jp + base, jplen - base, ".%s", e->string ? e->string : "");
+		else
+			snprintf(jp + base, jplen - base, "[%d]", i);
+		check_lengths(ck, e, jp, jplen);
+		jp[base] = 0;
+	}
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Line and column of a byte offset, for messages. */
+static void line_col(const char *text, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/* One pass over the text: reject what PostgreSQL's jsonb input rejects and cJSON may let
+ * through (invalid UTF-8, raw control characters in strings, \u0000, lone surrogates),
+ * drop insignificant whitespace and escape backslashes for COPY text format. Shrinking
+ * the pretty-printed export roughly halves what the server parses. */
+static int minify_copy(struct checker *ck, const char *text, size_t len, struct import_buf *out)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	if (out)
+		import_buf_reserve(out, len * 2 + 2);
+	char *o = out ? out->p + out->n : NULL;
+	int in_str = 0;
+	size_t i = 0;
+	char where[64];
+	int line, col;
+#define FAIL(code, ...)                                                                            \
+	do {                                                                                       \
+		line_col(text, i, &line, &col);                                                    \
+		snprintf(where, sizeof where, "line %d, column %d", line, col);                    \
+		report(ck, where, code, __VA_ARGS__);                                              \
+		return -1;                                                                         \
+	} while (0)
+	while (i < len) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			if (!in_str) {
+				if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+					i++;
+					continue;
+				}
+				if (c == '"')
+					in_str = 1;
+				if (c == 0)
+					FAIL("invalid_json", "NUL byte in the file");
+				if (o)
+					*o++ = (char)c;
+				i++;
+				continue;
+			}
+			if (c == '"') {
+				in_str = 0;
+			} else if (c < 0x20) {
+				FAIL("invalid_json",
+				     "control character 0x%02x inside a string must be escaped", c);
+			} else if (c == '\\') {
+				if (i + 1 >= len)
+					FAIL("truncated", "file ends inside a string escape");
+				if (s[i + 1] == 'u') {
+					if (i + 6 > len)
+						FAIL("truncated", "file ends inside a \\u escape");
+					int v = 0;
+					for (int k = 2; k < 6; k++) {
+						int h = hexval(s[i + k]);
+						if (h < 0)
+							FAIL("invalid_json", "bad \\u escape");
+						v = v * 16 + h;
+					}
+					if (v == 0)
+						FAIL("invalid_string",
+						     "\\u0000 is not allowed in text (PostgreSQL rejects "
+						     "it)");
+					if (v >= 0xD800 && v <= 0xDBFF) {
+						int ok = i + 12 <= len && s[i + 6] == '\\' &&
+							 s[i + 7] == 'u';
+						int lo = 0;
+						for (int k = 8; ok && k < 12; k++) {
+							int h = hexval(s[i + k]);
+							if (h < 0)
+								ok = 0;
+							lo = lo * 16 + h;
+						}
+						if (!ok || lo < 0xDC00 || lo > 0xDFFF)
+							FAIL("invalid_string",
+							     "unpaired UTF-16 high surrogate \\u%04x", v);
+					} else if (v >= 0xDC00 && v <= 0xDFFF) {
+						/* a low surrogate only after a high one, which skips it
+						 * below */
+						FAIL("invalid_string", "unpaired UTF-16 low surrogate \\u%04x",
+						     v);
+					}
+					if (o) {
+						*o++ = '\\';
+						*o++ = '\\';
+						memcpy(o, s + i + 1, 5);
+						o += 5;
+					}
+					i += 6;
+					if (v >= 0xD800 && v <= 0xDBFF) {
+						if (o) {
+							*o++ = '\\';
+							*o++ = '\\';
+							memcpy(o, s + i + 1, 5);
+							o += 5;
+						}
+						i += 6;
+					}
+					continue;
+				}
+				if (o) {
+					*o++ = '\\';
+					*o++ = '\\';
+					*o++ = (char)s[i + 1];
+				}
+				i += 2;
+				continue;
+			}
+			if (o)
+				*o++ = (char)c;
+			i++;
+			continue;
+		}
+		/* UTF-8 multibyte sequence */
+		int n;
+		unsigned int cp;
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 2;
+			cp = c & 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 3;
+			cp = c & 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 4;
+			cp = c & 0x07;
+		} else {
+			FAIL("invalid_utf8", "invalid UTF-8 byte 0x%02x", c);
+		}
+		if (i + (size_t)n > len)
+			FAIL("invalid_utf8", "truncated UTF-8 sequence");
+		for (int k = 1; k < n; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				FAIL("invalid_utf8", "invalid UTF-8 continuation byte 0x%02x",
+				     s[i + k]);
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+		    (cp >= 0xD800 && cp <= 0xDFFF))
+			FAIL("invalid_utf8", "invalid UTF-8 sequence (overlong or surrogate)");
+		if (o) {
+			memcpy(o, s + i, (size_t)n);
+			o += n;
+		}
+		i += (size_t)n;
+	}
+#undef FAIL
+	if (out)
+		out->n = (size_t)(o - out->p);
+	return 0;
+}
+
+int import_map_file(enum import_kind kind, const char *relpath, const char *text, size_t len,
+		    char *key, size_t keylen, struct import_buf *copy, import_error_fn fn,
+		    void *ctx)
+{
+	struct checker ck = {.relpath = relpath, .fn = fn, .ctx = ctx};
+	size_t start = copy ? copy->n : 0;
+	if (len == 0) {
+		report(&ck, "$", "empty_file", "the file is empty");
+		return ck.nerr;
+	}
+	if (minify_copy(&ck, text, len, copy) < 0) {
+		if (copy)
+			copy->n = start;
+		return ck.nerr;
+	}
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
+		/* cJSON stops where it gave up: at the very end means the file was cut short. */
+		const char *p = text + off;
+		while (p < text + len && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+			p++;
+		int line, col;
+		line_col(text, off, &line, &col);
+		char where[64];
+		snprintf(where, sizeof where, "line %d, column %d", line, col);
+		if (p >= text + len)
+			report(&ck, where, "truncated", "unexpected end of file: the JSON is incomplete "
+				       "(truncated file?)");
+		else
+			report(&ck, where, "invalid_json", "invalid JSON near '%.20s'", text + off);
+		if (copy)
+			copy->n = start;
+		return ck.nerr;
+	}
+	char jp[1024] = "$";
+	if (kind != IK_DOCUMENT && !cJSON_IsObject(root)) {
+		report(&ck, "$", "wrong_type", "the file must hold a JSON object");
+		goto done;
+	}
+	const struct field *fs = kind_fields(kind);
+	for (const struct field *f = fs; f && f->path; f++)
+		check_path(&ck, root, f->path, jp, sizeof jp, f);
+	check_lengths(&ck, root, jp, sizeof jp);
+	const char *kf = kind_key_field(kind);
+	if (!ck.nerr && kf) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, kf);
+		const char *ks = cJSON_IsString(k) ? k->valuestring : "";
+		size_t kl = strlen(ks);
+		if (kl == 0)
+			report(&ck, kf, "missing_key", "the natural key '%s' is empty", kf);
+		else if (kl > IMPORT_MAX_KEY || kl >= keylen)
+			report(&ck, kf, "too_long", "the natural key '%s' is %zu bytes (limit %d)", kf,
+			       kl, IMPORT_MAX_KEY);
+		else
+			memcpy(key, ks, kl + 1);
+	}
+	if (!ck.nerr && !kf && !key[0])
+		report(&ck, "$", "missing_key", "no natural key for this file");
+done:
+	cJSON_Delete(root);
+	if (ck.nerr && copy)
+		copy->n = start;
+	return ck.nerr;
+}
