@@ -23,7 +23,9 @@ SQL       := $(sort $(wildcard sql/*.sql))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test check check-asan unit clean install uninstall lint-man format \
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps run test check check-asan unit fuzz clean install uninstall lint-man format \
         bench-import bench-console bench-query bench-backup drill-dr
 
 BIN       ?= midsops
@@ -73,6 +75,10 @@ check-asan: deps
 	MIDSOPS=$(CURDIR)/build-asan/midsops UNIT_DIR=$(CURDIR)/build-asan/tests \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run.sh
+
+# libFuzzer targets (clang + libclang-rt-14-dev), FUZZ_SECONDS each.
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
 lint-man:
 	mandoc -Tlint -W warning midsops.1
