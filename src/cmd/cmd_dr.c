@@ -1,6 +1,1094 @@
-/* The dr command family. */
+/* The dr command family: dr-setup, dr-assess, dr-report, dr-activate, dr-restore,
+ * dr-validate, dr-verify-all, dr-perf-test. The runbook's "DR site" is a streaming
+ * standby (the `dr` environment), or a site restored from backups when there is none. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
 #include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "dr.h"
+#include "dr_site.h"
+#include "paths.h"
+#include "probe.h"
+#include "proc.h"
+#include "target.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void state_set_str(cJSON *o, const char *key, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON_AddStringToObject(o, key, v);
+}
+
+static void state_set_num(cJSON *o, const char *key, double v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON_AddNumberToObject(o, key, v);
+}
+
+/* perf-test --json of a target, kept as the baseline for dr-perf-test. */
+static void record_perf_baseline(struct cmd_ctx *ctx, const char *dsn)
+{
+	if (!dr_have_command("perf-test"))
+		return;
+	const char *cmd[] = {"perf-test", NULL};
+	char *out = NULL, err[512];
+	int rc = dr_run_child(ctx->cfg, dsn, 1, cmd, &out);
+	cJSON *j = out ? cJSON_Parse(out) : NULL;
+	if (j && rc <= 3) {
+		char at[64];
+		dr_now(at, sizeof at);
+		cJSON *b = cJSON_CreateObject();
+		cJSON_AddStringToObject(b, "at", at);
+		cJSON_AddItemToObject(b, "result", j);
+		dr_save("perf-baseline.json", b, err, sizeof err);
+		cJSON_Delete(b);
+		out_kv(ctx->out, "perf_baseline", "recorded");
+	} else {
+		cJSON_Delete(j);
+		out_warn(ctx->out, "perf-test gave no JSON (exit %d); no performance baseline", rc);
+	}
+	free(out);
+}
+
+/* ---------------------------------------------------------------- dr-setup */
+
+static int wait_streaming(PGconn *pc, int seconds)
+{
+	for (int i = 0; i < seconds * 5; i++) {
+		struct dr_primary_snap p;
+		if (probe_dr_primary(pc, &p) == 0 && p.streaming &&
+		    strcmp(p.state, "streaming") == 0)
+			return 0;
+		usleep(200000);
+	}
+	return -1;
+}
+
+static int setup_managed(struct cmd_ctx *ctx, const char *site)
+{
+	char err[1024];
+	PGconn *c = probe_dr_connect(site, "dr-setup", 5, err, sizeof err);
+	if (!c) {
+		out_err(ctx->out, "dr-setup: the [env dr] standby: %s", err);
+		return EXIT_FAIL;
+	}
+	struct dr_standby_snap s;
+	probe_dr_standby(c, &s);
+	PQfinish(c);
+	if (!s.ok || !s.in_recovery) {
+		out_err(ctx->out, "dr-setup: [env dr] is not a standby (%s)",
+			s.ok ? "it accepts writes" : s.error);
+		return EXIT_FAIL;
+	}
+	cJSON *st = dr_load("state.json");
+	char at[64];
+	dr_now(at, sizeof at);
+	state_set_str(st, "kind", "managed");
+	state_set_str(st, "setup_at", at);
+	dr_save("state.json", st, err, sizeof err);
+	cJSON_Delete(st);
+	out_kv(ctx->out, "dr_site", "the [env dr] standby (managed; not created by midsops)");
+	out_kv(ctx->out, "wal_receiver", "%s", s.receiver_status);
+	return 0;
+}
+
+static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], dir[PATH_MAX];
+	const char *tdir = args_get(ctx->args, "target-dir");
+	const char *site = dr_site_dsn(ctx->cfg);
+	long port = 0;
+	if (args_get_long(ctx->args, "port", &port, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_USAGE;
+	}
+	if (!tdir && site)
+		return setup_managed(ctx, site);
+	if (tdir) {
+		if (tdir[0] != '/') {
+			char cwd[PATH_MAX];
+			if (!getcwd(cwd, sizeof cwd))
+				cwd[0] = 0;
+			snprintf(dir, sizeof dir, "%s/%s", cwd, tdir);
+		} else
+			snprintf(dir, sizeof dir, "%s", tdir);
+	} else
+		snprintf(dir, sizeof dir, "%s/dr", paths_data_dir());
+	double t0 = now_s();
+
+	PGconn *pc = db_connect_ready(ctx->target, "dr-setup", err, sizeof err);
+	if (!pc) {
+		out_err(ctx->out, "dr-setup: the primary: %s", err);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_FAIL;
+	PGresult *r = db_query(pc, err, sizeof err,
+			       "select pg_is_in_recovery(), current_setting('wal_level'),\n"
+			       "  current_setting('max_wal_senders')::int, inet_server_port()",
+			       0, NULL);
+	if (!r) {
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
+	}
+	int in_rec = PQgetvalue(r, 0, 0)[0] == 't';
+	char wal_level[32];
+	snprintf(wal_level, sizeof wal_level, "%s", PQgetvalue(r, 0, 1));
+	int senders = atoi(PQgetvalue(r, 0, 2));
+	PQclear(r);
+	if (in_rec || strcmp(wal_level, "minimal") == 0 || senders < 1) {
+		out_err(
+		    ctx->out,
+		    "dr-setup: the primary cannot feed a standby (in recovery: %s, wal_level %s, "
+		    "max_wal_senders %d); it needs wal_level = replica and max_wal_senders > 0",
+		    in_rec ? "yes" : "no", wal_level, senders);
+		goto out;
+	}
+	/* initdb --auth-local=trust writes "local replication all trust"; a hand-edited
+	 * pg_hba.conf may not have it. Only a superuser can read the rules. */
+	char *hba =
+	    db_scalar(pc, err, sizeof err,
+		      "select count(*) from pg_hba_file_rules\n"
+		      "where 'replication' = any(database) and type = 'local' and error is null",
+		      0, NULL);
+	if (hba && atoi(hba) == 0 && ctx->target->embedded) {
+		out_err(ctx->out,
+			"dr-setup: pg_hba.conf of the primary has no 'local replication' rule; add "
+			"'local replication all trust' and reload");
+		free(hba);
+		goto out;
+	}
+	if (!hba)
+		out_warn(ctx->out, "cannot read pg_hba.conf rules (%s); trying anyway", err);
+	free(hba);
+	r = db_query(pc, err, sizeof err,
+		     "select active from pg_replication_slots where slot_name = '" DR_SLOT "'", 0,
+		     NULL);
+	if (r && PQntuples(r) == 1) {
+		if (PQgetvalue(r, 0, 0)[0] == 't' && !args_has(ctx->args, "force")) {
+			out_err(ctx->out,
+				"dr-setup: slot %s is in use by a running standby; pass --force to "
+				"rebuild the DR site",
+				DR_SLOT);
+			PQclear(r);
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+	}
+	PQclear(r);
+
+	struct cluster dr;
+	int primary_port = PQport(pc) ? atoi(PQport(pc)) : 5432;
+	char portfile[PATH_MAX + 16];
+	snprintf(portfile, sizeof portfile, "%s/port", dir);
+	if (!port && access(portfile, R_OK) != 0)
+		port = primary_port + 1;
+	if (dr_site_locate(&dr, dir, (int)port, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
+	}
+	if (cluster_state(&dr, NULL) != CLUSTER_ABSENT) {
+		if (!args_has(ctx->args, "force")) {
+			out_err(
+			    ctx->out,
+			    "dr-setup: a DR site already exists at %s; pass --force to rebuild it",
+			    dr.datadir);
+			goto out;
+		}
+		if (dr_site_remove(&dr, err, sizeof err) < 0) {
+			out_err(ctx->out, "dr-setup: %s", err);
+			goto out;
+		}
+	}
+	/* An inactive slot of an earlier site would keep its WAL forever. */
+	db_exec(pc, err, sizeof err,
+		"select pg_drop_replication_slot(slot_name) from pg_replication_slots\n"
+		"where slot_name = '" DR_SLOT "' and not active",
+		0, NULL);
+	if (cluster_make_reachable(&dr, dir, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
+	}
+	char pci[2048];
+	snprintf(pci, sizeof pci, "%s", ctx->target->conninfo);
+	out_progress(ctx->out, "base backup", 0, 0, dr.datadir);
+	if (dr_site_basebackup(&dr, pci, DR_SLOT, err, sizeof err) < 0 ||
+	    dr_site_configure(&dr, 1, err, sizeof err) < 0 ||
+	    dr_site_pg_ctl(&dr, "start", NULL, err, sizeof err) < 0) {
+		out_progress_end(ctx->out);
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
+	}
+	out_progress_end(ctx->out);
+	if (wait_streaming(pc, 30) < 0)
+		out_warn(ctx->out, "the standby started but is not streaming yet; see %s",
+			 dr.logfile);
+
+	char dsn[1200];
+	const char *db = PQdb(pc), *user = PQuser(pc);
+	snprintf(dsn, sizeof dsn, "host=%s port=%d dbname=%s user=%s", dr.sockdir, dr.port,
+		 db ? db : "postgres", user ? user : "postgres");
+	if (dr_config_set_env(ctx->cfg, DR_ENV, dsn, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
+	}
+	cJSON *st = cJSON_CreateObject();
+	char at[64], shown[2048];
+	dr_now(at, sizeof at);
+	target_display(ctx->target, shown, sizeof shown);
+	cJSON_AddStringToObject(st, "kind", "standby");
+	cJSON_AddStringToObject(st, "site_dir", dir);
+	cJSON_AddStringToObject(st, "datadir", dr.datadir);
+	cJSON_AddNumberToObject(st, "port", dr.port);
+	cJSON_AddStringToObject(st, "slot", DR_SLOT);
+	cJSON_AddStringToObject(st, "dsn", dsn);
+	cJSON_AddStringToObject(st, "primary", shown);
+	cJSON_AddBoolToObject(st, "primary_embedded", ctx->target->embedded);
+	cJSON_AddStringToObject(st, "setup_at", at);
+	cJSON_AddArrayToObject(st, "phases");
+	dr_save("state.json", st, err, sizeof err);
+	cJSON_Delete(st);
+
+	cJSON *fig = dr_figures(pc, err, sizeof err);
+	if (fig) {
+		dr_save("figures.json", fig, err, sizeof err);
+		cJSON_Delete(fig);
+	}
+	db_event(pc, "info", "dr-setup", "DR standby created at %s (port %d, slot %s)", dr.datadir,
+		 dr.port, DR_SLOT);
+	out_kv(ctx->out, "dr_site", "%s", dir);
+	out_kv(ctx->out, "data_directory", "%s", dr.datadir);
+	out_kv_int(ctx->out, "port", dr.port);
+	out_kv(ctx->out, "slot", "%s", DR_SLOT);
+	out_kv(ctx->out, "environment", "dr = %s (written to %s)", dsn, ctx->cfg->path);
+	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
+	if (!args_has(ctx->args, "no-baseline"))
+		record_perf_baseline(ctx, NULL);
+	dr_phase("setup", ST_OK, "standby created at %s", dir);
+	out_line(ctx->out,
+		 "DR standby streaming from the primary; check it with: midsops dr-assess");
+	rc = 0;
+out:
+	PQfinish(pc);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- dr-assess */
+
+static int cmd_dr_assess_exec(struct cmd_ctx *ctx)
+{
+	struct dr_assessment a;
+	dr_assess(ctx->cfg, ctx->target, &a);
+	dr_assess_render(ctx->out, &a);
+	dr_assess_record(ctx->cfg, ctx->target, &a);
+	dr_phase("assess", a.overall, "%s", a.summary);
+	out_status(ctx->out, a.overall, "%s", a.summary);
+	return a.overall;
+}
+
+/* ---------------------------------------------------------------- dr-report */
+
+static void md_assessment(FILE *f, const struct dr_assessment *a)
+{
+	const struct dr_snapshot *s = &a->snap;
+	fprintf(f, "| Item | State |\n| --- | --- |\n");
+	fprintf(f, "| Primary (%s) | %s%s%s |\n", a->primary_shown,
+		s->p.ok ? (s->p.in_recovery ? "reachable, in recovery" : "reachable")
+			: "**unreachable**",
+		s->p.ok ? "" : ": ", s->p.ok ? "" : s->p.error);
+	if (s->configured)
+		fprintf(f, "| Standby (%s) | %s |\n", a->standby_shown,
+			!s->s.ok	   ? "**unreachable**"
+			: s->s.in_recovery ? "streaming standby (read-only)"
+					   : "promoted (read-write)");
+	else
+		fprintf(f, "| Standby | none configured |\n");
+	if (s->s.ok && s->s.in_recovery)
+		fprintf(f, "| Standby received / replayed | %s / %s (last transaction %s) |\n",
+			s->s.receive_lsn, s->s.replay_lsn,
+			s->s.last_replay_at[0] ? s->s.last_replay_at : "none");
+	if (s->lag_bytes >= 0)
+		fprintf(f, "| Replication lag | %lld bytes, %.1f s |\n", s->lag_bytes,
+			isnan(s->lag_s) ? 0.0 : s->lag_s);
+	if (a->b.catalogue_rows > 0 || a->b.repo_backups > 0)
+		fprintf(f, "| Last backup | %s %s %s (%.1f h old) |\n",
+			a->b.last_id[0] ? a->b.last_id : a->b.repo_last, a->b.last_type,
+			a->b.last_at, isnan(a->b.last_age_h) ? 0.0 : a->b.last_age_h);
+	else
+		fprintf(f, "| Last backup | no backups |\n");
+	fprintf(f, "| WAL archive | %s |\n",
+		a->b.wal_files ? (a->b.wal_gaps ? "gaps in the archive" : "continuous")
+			       : "no archived WAL");
+	if (a->loss_bytes >= 0)
+		fprintf(f, "| Estimated data loss if activated now | %lld bytes |\n",
+			a->loss_bytes);
+	else
+		fprintf(f, "| Estimated data loss if activated now | unknown |\n");
+	fprintf(f, "| Basis | %s |\n", a->loss_basis);
+	fprintf(f, "\n**Overall: %s** -- %s\n", status_name(a->overall), a->summary);
+}
+
+static int cmd_dr_report_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], path[PATH_MAX + 64], at[64];
+	struct dr_assessment a;
+	dr_assess(ctx->cfg, ctx->target, &a);
+	cJSON *st = dr_load("state.json");
+	dr_now(at, sizeof at);
+	FILE *f = NULL;
+	int initial = args_has(ctx->args, "initial");
+	if (initial) {
+		const char *dir =
+		    ctx->cfg->incidents_dir[0] ? ctx->cfg->incidents_dir : ctx->cfg->reports_dir;
+		if (paths_mkdir_p(dir, 0700) < 0) {
+			out_err(ctx->out, "dr-report: cannot create %s: %s", dir, strerror(errno));
+			cJSON_Delete(st);
+			return EXIT_FAIL;
+		}
+		time_t now = time(NULL);
+		struct tm tm;
+		char stamp[32];
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
+		snprintf(path, sizeof path, "%s/%s_disaster_recovery.md", dir, stamp);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f) {
+			out_err(ctx->out, "dr-report: cannot create %s: %s", path, strerror(errno));
+			cJSON_Delete(st);
+			return EXIT_FAIL;
+		}
+		const char *user = getenv("USER");
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		fprintf(f, "# Disaster recovery: initial impact report\n\n");
+		fprintf(f, "- Opened: %s\n- Operator: %s@%s\n- Severity: %s\n\n", at,
+			user ? user : "unknown", host,
+			!a.snap.p.ok		   ? "1 (complete outage of the primary)"
+			: a.overall >= ST_CRITICAL ? "2 (major degradation)"
+						   : "3 (minor)");
+		fprintf(f, "## Assessment (%s)\n\n", a.at);
+		md_assessment(f, &a);
+		fprintf(
+		    f,
+		    "\n## Objectives (runbook)\n\n| Component | RTO | RPO |\n| --- | --- | --- |\n"
+		    "| Database | 4 hours | 1 hour |\n| Import System | 6 hours | 24 hours |\n"
+		    "| Cache Layer | 2 hours | N/A |\n\n");
+		fprintf(f, "Estimated loss %s the database RPO of 1 hour.\n\n",
+			!isnan(a.loss_s) && a.loss_s > 3600	? "**exceeds**"
+			: a.loss_bytes >= 0 || !isnan(a.loss_s) ? "is within"
+								: "cannot yet be judged against");
+		fprintf(f, "## Plan\n\n1. Assessment: `midsops dr-assess`, this report.\n"
+			   "2. Recovery: `midsops dr-activate` (standby) or `midsops dr-restore "
+			   "--latest` (no standby), then `midsops dr-validate`.\n"
+			   "3. Verification: `midsops dr-verify-all`, `midsops dr-perf-test`.\n"
+			   "4. Communication: status page every 30 minutes, #dr-updates.\n\n"
+			   "## Progress\n\n");
+		state_set_str(st, "report", path);
+		cJSON *ph = cJSON_GetObjectItemCaseSensitive(st, "phases");
+		state_set_num(st, "report_phases", cJSON_IsArray(ph) ? cJSON_GetArraySize(ph) : 0);
+	} else {
+		snprintf(path, sizeof path, "%s", dr_str(st, "report"));
+		if (!path[0]) {
+			out_err(ctx->out,
+				"dr-report: no report open; start one with dr-report --initial");
+			cJSON_Delete(st);
+			return EXIT_FAIL;
+		}
+		f = fopen(path, "a");
+		if (!f) {
+			out_err(ctx->out, "dr-report: cannot append to %s: %s", path,
+				strerror(errno));
+			cJSON_Delete(st);
+			return EXIT_FAIL;
+		}
+		fprintf(f, "### Update %s\n\n", at);
+		cJSON *ph = cJSON_GetObjectItemCaseSensitive(st, "phases");
+		int from = (int)dr_num(st, "report_phases", 0), n = cJSON_GetArraySize(ph);
+		for (int i = from; i < n; i++) {
+			cJSON *e = cJSON_GetArrayItem(ph, i);
+			fprintf(f, "- %s **%s** (%s): %s\n", dr_str(e, "at"), dr_str(e, "phase"),
+				dr_str(e, "status"), dr_str(e, "summary"));
+		}
+		if (from >= n)
+			fprintf(f, "- no new phases since the last update\n");
+		fprintf(f, "\nCurrent state:\n\n");
+		md_assessment(f, &a);
+		fprintf(f, "\n");
+		state_set_num(st, "report_phases", n);
+	}
+	int bad = fclose(f) != 0;
+	if (bad || dr_save("state.json", st, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-report: %s", bad ? strerror(errno) : err);
+		cJSON_Delete(st);
+		return EXIT_FAIL;
+	}
+	cJSON_Delete(st);
+	out_kv(ctx->out, "report", "%s", path);
+	out_kv(ctx->out, "assessment", "%s: %s", status_name(a.overall), a.summary);
+	out_line(ctx->out,
+		 initial ? "initial impact report written to %s" : "progress appended to %s", path);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- dr-activate */
+
+static int confirm(struct cmd_ctx *ctx, const char *what)
+{
+	if (args_has(ctx->args, "yes"))
+		return 1;
+	if (!ctx->interactive || ctx->in_console) {
+		out_err(ctx->out, "%s needs confirmation: pass --yes", what);
+		return 0;
+	}
+	out_err(ctx->out, "%s. Type 'activate' to confirm: ", what);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin))
+		return 0;
+	line[strcspn(line, "\r\n")] = 0;
+	return strcmp(line, "activate") == 0;
+}
+
+static int cmd_dr_activate_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], at[64], shown_old[2048], shown_site[1200];
+	const char *site = dr_site_dsn(ctx->cfg);
+	if (!site) {
+		out_err(ctx->out,
+			"dr-activate: no DR site ([env dr]); create one with dr-setup, or "
+			"restore one with dr-restore --latest");
+		return EXIT_FAIL;
+	}
+	double t0 = now_s();
+	conninfo_mask(site, shown_site, sizeof shown_site);
+	target_display(ctx->target, shown_old, sizeof shown_old);
+	PGconn *sc = probe_dr_connect(site, "dr-activate", 5, err, sizeof err);
+	if (!sc) {
+		out_err(ctx->out, "dr-activate: the DR site: %s", err);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_FAIL;
+	struct dr_standby_snap s;
+	probe_dr_standby(sc, &s);
+	cJSON *st = dr_load("state.json");
+	int same = strcmp(site, ctx->target->conninfo) == 0;
+	if (!s.ok) {
+		out_err(ctx->out, "dr-activate: %s", s.error);
+		goto out;
+	}
+	if (!s.in_recovery && same) {
+		out_line(ctx->out, "the DR site is already the active primary%s%s",
+			 dr_str(st, "activated_at")[0] ? " since " : "",
+			 dr_str(st, "activated_at"));
+		rc = 0;
+		goto out;
+	}
+	/* Split-brain guard: two primaries taking writes cannot be merged afterwards. */
+	int old_alive = 0, forced = 0;
+	if (!same) {
+		PGconn *oc =
+		    probe_dr_connect(ctx->target->conninfo, "dr-activate", 3, err, sizeof err);
+		if (oc) {
+			char *rec =
+			    db_scalar(oc, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
+			old_alive = rec && rec[0] == 'f';
+			free(rec);
+			if (old_alive && !args_has(ctx->args, "force")) {
+				PQfinish(oc);
+				out_err(
+				    ctx->out,
+				    "dr-activate: refused: the primary %s is reachable and accepts "
+				    "writes; activating the DR site now would split the brain. "
+				    "Stop the "
+				    "primary first, or pass --force to fence it read-only and "
+				    "activate",
+				    shown_old);
+				goto out;
+			}
+			if (old_alive) {
+				forced = 1;
+				/* Fence: new transactions on the old primary are read-only. */
+				db_exec(oc, err, sizeof err,
+					"alter system set default_transaction_read_only = on", 0,
+					NULL);
+				db_exec(oc, err, sizeof err, "select pg_reload_conf()", 0, NULL);
+				db_event(oc, "warning", "dr-activate",
+					 "fenced read-only: the DR site %s is being activated",
+					 shown_site);
+			}
+			PQfinish(oc);
+		}
+	}
+	char what[2600];
+	snprintf(what, sizeof what, "dr-activate promotes %s and re-points production to it",
+		 shown_site);
+	if (!confirm(ctx, what)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (s.in_recovery) {
+		char *ok = db_scalar(sc, err, sizeof err, "select pg_promote(true, 60)", 0, NULL);
+		if (!ok || ok[0] != 't') {
+			out_err(ctx->out, "dr-activate: promotion failed: %s",
+				ok ? "timed out" : err);
+			free(ok);
+			goto out;
+		}
+		free(ok);
+	}
+	char *lsn = db_scalar(sc, err, sizeof err,
+			      "select pg_current_wal_lsn()::text || ' timeline ' || timeline_id "
+			      "from pg_control_checkpoint()",
+			      0, NULL);
+	dr_now(at, sizeof at);
+	/* Re-point production; with the embedded default, make production the default too,
+	 * so the old embedded cluster is no longer anybody's target. */
+	if (dr_config_set_env(ctx->cfg, "production", site, err, sizeof err) < 0 ||
+	    ((ctx->target->embedded || !ctx->cfg->default_env[0]) &&
+	     config_save_key(ctx->cfg, "midsops", "default_env", "production", err, sizeof err) <
+		 0)) {
+		out_err(ctx->out, "dr-activate: promoted, but the config was not updated: %s", err);
+		free(lsn);
+		goto out;
+	}
+	if (ctx->target->embedded || !ctx->cfg->default_env[0])
+		snprintf(ctx->cfg->default_env, sizeof ctx->cfg->default_env, "production");
+	if (getenv("MIDSOPS_DSN"))
+		out_warn(ctx->out,
+			 "MIDSOPS_DSN is set and still overrides the production environment");
+	else if (strcmp(ctx->cfg->default_env, "production") != 0)
+		out_warn(ctx->out, "default_env is '%s', not production", ctx->cfg->default_env);
+
+	cJSON *fence = cJSON_CreateObject();
+	cJSON_AddStringToObject(fence, "primary", shown_old);
+	cJSON_AddBoolToObject(fence, "embedded", ctx->target->embedded);
+	cJSON_AddStringToObject(fence, "at", at);
+	cJSON_AddBoolToObject(fence, "was_reachable", old_alive);
+	cJSON_AddBoolToObject(fence, "forced", forced);
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "fenced");
+	cJSON_AddItemToObject(st, "fenced", fence);
+	state_set_str(st, "activated_at", at);
+	state_set_str(st, "activated_lsn", lsn ? lsn : "");
+	state_set_str(st, "previous_production", shown_old);
+	if (dr_save("state.json", st, err, sizeof err) < 0)
+		out_warn(ctx->out, "%s", err);
+	db_event(sc, "warning", "dr-activate",
+		 "DR site promoted at %s; production re-pointed; old primary %s fenced%s",
+		 lsn ? lsn : "?", shown_old, forced ? " (forced read-only)" : "");
+	double secs = now_s() - t0;
+	out_kv(ctx->out, "promoted", "%s", shown_site);
+	out_kv(ctx->out, "position", "%s", lsn ? lsn : "unknown");
+	out_kv(ctx->out, "production", "%s (in %s)", shown_site, ctx->cfg->path);
+	out_kv(ctx->out, "fenced", "%s%s", shown_old,
+	       forced ? " (was alive: set read-only)" : " (unreachable)");
+	out_kv_num(ctx->out, "seconds", secs, "s");
+	free(lsn);
+	cJSON_Delete(st);
+	st = NULL;
+	dr_phase("activate", ST_OK,
+		 "DR site promoted; production re-pointed to it; old primary "
+		 "fenced%s",
+		 forced ? " (forced)" : "");
+	out_line(ctx->out, "DR site active. Next: midsops dr-validate");
+	rc = 0;
+out:
+	cJSON_Delete(st);
+	PQfinish(sc);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- dr-validate */
+
+/* The DR site: [env dr], else the resolved target (a site restored in place). */
+static const char *site_or_target(struct cmd_ctx *ctx)
+{
+	const char *site = dr_site_dsn(ctx->cfg);
+	return site ? site : ctx->target->conninfo;
+}
+
+static void last_lines(char *dst, size_t n, const char *text, int lines)
+{
+	dst[0] = 0;
+	if (!text)
+		return;
+	size_t len = strlen(text);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	size_t start = len;
+	for (int k = 0; start > 0; start--)
+		if (text[start - 1] == '\n' && ++k == lines)
+			break;
+	snprintf(dst, n, "%.*s", (int)(len - start), text + start);
+	for (char *p = dst; *p; p++)
+		if (*p == '\n')
+			*p = ';';
+}
+
+static int cmd_dr_validate_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], shown[1200];
+	const char *dsn = site_or_target(ctx);
+	conninfo_mask(dsn && *dsn ? dsn : "(libpq environment)", shown, sizeof shown);
+	out_kv(ctx->out, "dr_site", "%s", shown);
+	PGconn *c = probe_dr_connect(dsn, "dr-validate", 5, err, sizeof err);
+	if (!c) {
+		out_status(ctx->out, ST_CRITICAL, "%s", err);
+		dr_phase("validate", ST_CRITICAL, "DR site unreachable");
+		return ST_CRITICAL;
+	}
+	enum status worst = ST_OK;
+	char *rec = db_scalar(c, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
+	int standby = rec && rec[0] == 't';
+	free(rec);
+	out_kv_status(ctx->out, "role", standby ? ST_WARNING : ST_OK, "%s",
+		      standby ? "standby (read-only; not activated)" : "primary (read-write)");
+	worst = status_worst(worst, standby ? ST_WARNING : ST_OK);
+	if (!standby) {
+		int wok =
+		    db_exec(
+			c, err, sizeof err,
+			"insert into ops.events (level, source, message, host, pid)\n"
+			"values ('info', 'dr-validate', 'write test', inet_server_addr()::text,\n"
+			"  pg_backend_pid())",
+			0, NULL) == 0;
+		out_kv_status(ctx->out, "writes", wok ? ST_OK : ST_CRITICAL, "%s",
+			      wok ? "ok" : err);
+		worst = status_worst(worst, wok ? ST_OK : ST_CRITICAL);
+	}
+
+	/* Counts and checksums against the old primary's last known figures. */
+	cJSON *then = dr_load("figures.json");
+	cJSON *now = dr_figures(c, err, sizeof err);
+	cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
+	int ndiff = 0, nless = 0, nsame = 0;
+	if (!now) {
+		out_kv_status(ctx->out, "figures", ST_CRITICAL, "cannot compute: %s", err);
+		worst = ST_CRITICAL;
+	} else if (!cJSON_IsObject(tt) || !tt->child) {
+		out_kv_status(ctx->out, "figures", ST_UNKNOWN,
+			      "no recorded figures of the old primary (dr-setup and dr-assess "
+			      "record them)");
+		worst = status_worst(worst, ST_UNKNOWN);
+	} else {
+		out_kv(ctx->out, "figures_of", "%s (primary at %s)", dr_str(then, "at"),
+		       dr_str(then, "lsn"));
+		cJSON *nt = cJSON_GetObjectItemCaseSensitive(now, "tables");
+		const char *cols[] = {"table", "rows_before", "rows_now", "checksum", "status"};
+		out_table_begin(ctx->out, "tables", 5, cols);
+		cJSON *e;
+		cJSON_ArrayForEach(e, tt)
+		{
+			cJSON *n = cJSON_GetObjectItemCaseSensitive(nt, e->string);
+			double r0 = dr_num(e, "rows", 0), r1 = n ? dr_num(n, "rows", 0) : -1;
+			int same = n && strcmp(dr_str(e, "checksum"), dr_str(n, "checksum")) == 0;
+			enum status ts = !n	   ? ST_CRITICAL
+					 : r1 < r0 ? ST_CRITICAL
+					 : same	   ? ST_OK
+						   : ST_WARNING;
+			char a[32], b[32];
+			snprintf(a, sizeof a, "%.0f", r0);
+			snprintf(b, sizeof b, "%.0f", r1);
+			out_rowf(ctx->out, e->string, a, n ? b : NULL,
+				 !n	? "missing"
+				 : same ? "identical"
+					: "differs",
+				 status_name(ts));
+			worst = status_worst(worst, ts);
+			if (same)
+				nsame++;
+			else if (!n || r1 < r0)
+				nless++;
+			else
+				ndiff++;
+		}
+		out_table_end(ctx->out);
+		out_kv_int(ctx->out, "tables_identical", nsame);
+		out_kv_int(ctx->out, "tables_changed", ndiff);
+		out_kv_int(ctx->out, "tables_short", nless);
+		if (ndiff && !nless)
+			out_line(ctx->out,
+				 "changed tables have more rows than when the figures were "
+				 "taken: writes after %s",
+				 dr_str(then, "at"));
+	}
+	cJSON_Delete(then);
+	cJSON_Delete(now);
+	PQfinish(c);
+
+	if (dr_have_command("validate-all-data")) {
+		const char *cmd[] = {"validate-all-data", NULL};
+		char *out = NULL, tail[600];
+		int rc = dr_run_child(ctx->cfg, dsn, 0, cmd, &out);
+		enum status vs = rc >= 0 && rc <= 3 ? (enum status)rc : ST_CRITICAL;
+		last_lines(tail, sizeof tail, out, 2);
+		out_kv_status(ctx->out, "validate_all_data", vs, "exit %d: %s", rc, tail);
+		free(out);
+		worst = status_worst(worst, vs);
+	} else
+		out_kv(ctx->out, "validate_all_data", "skipped: not in this build of midsops");
+	dr_phase("validate", worst, "%d tables identical, %d changed, %d short", nsame, ndiff,
+		 nless);
+	out_status(ctx->out, worst, "DR site validation: %d tables identical, %d changed, %d short",
+		   nsame, ndiff, nless);
+	return worst;
+}
+
+/* ---------------------------------------------------------------- dr-verify-all */
+
+static int cmd_dr_verify_all_exec(struct cmd_ctx *ctx)
+{
+	/* Every check that exists in this build, against the DR site. */
+	static const char *const checks[][3] = {
+	    {"dr-assess", NULL},	{"dr-validate", NULL},	 {"db-check", NULL},
+	    {"system-resources", NULL}, {"import-health", NULL}, {"cache-stats", NULL},
+	    {"diag-quick", NULL},	{"status", NULL},
+	};
+	const char *dsn = dr_site_dsn(ctx->cfg);
+	enum status worst = ST_OK;
+	int ran = 0;
+	const char *cols[] = {"check", "exit", "status", "detail"};
+	out_table_begin(ctx->out, "checks", 4, cols);
+	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+		if (!dr_have_command(checks[i][0]))
+			continue;
+		char *out = NULL, tail[300], code[16];
+		/* dr-assess judges the primary target, the rest the DR site. */
+		int rc = dr_run_child(ctx->cfg, strcmp(checks[i][0], "dr-assess") ? dsn : NULL, 0,
+				      checks[i], &out);
+		enum status st = rc >= 0 && rc <= 3 ? (enum status)rc : ST_CRITICAL;
+		last_lines(tail, sizeof tail, out, 1);
+		snprintf(code, sizeof code, "%d", rc);
+		out_rowf(ctx->out, checks[i][0], code, status_name(st), tail);
+		free(out);
+		worst = status_worst(worst, st);
+		ran++;
+	}
+	out_table_end(ctx->out);
+	dr_phase("verify-all", worst, "%d checks, worst %s", ran, status_name(worst));
+	out_status(ctx->out, worst, "%d checks ran against the DR site", ran);
+	return worst;
+}
+
+/* ---------------------------------------------------------------- dr-perf-test */
+
+/* Numeric leaves of a JSON document as dotted keys. */
+static void flatten(const cJSON *j, const char *prefix, cJSON *flat)
+{
+	const cJSON *e;
+	int i = 0;
+	cJSON_ArrayForEach(e, j)
+	{
+		char key[256];
+		if (e->string)
+			snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", e->string);
+		else
+			snprintf(key, sizeof key, "%s[%d]", prefix, i);
+		i++;
+		if (cJSON_IsNumber(e))
+			cJSON_AddNumberToObject(flat, key, e->valuedouble);
+		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
+			flatten(e, key, flat);
+	}
+}
+
+static int higher_is_worse(const char *k)
+{
+	return strstr(k, "ms") || strstr(k, "time") || strstr(k, "latency") ||
+	       strstr(k, "duration") || strstr(k, "seconds") || strstr(k, "p95") ||
+	       strstr(k, "p99");
+}
+
+static int lower_is_worse(const char *k)
+{
+	return strstr(k, "per_s") || strstr(k, "qps") || strstr(k, "tps") || strstr(k, "rate") ||
+	       strstr(k, "throughput") || strstr(k, "hit");
+}
+
+static int cmd_dr_perf_test_exec(struct cmd_ctx *ctx)
+{
+	char err[512];
+	if (!dr_have_command("perf-test")) {
+		out_status(
+		    ctx->out, ST_UNKNOWN,
+		    "skipped: perf-test is not in this build of midsops; nothing to compare");
+		return ST_UNKNOWN;
+	}
+	const char *dsn = site_or_target(ctx);
+	if (args_has(ctx->args, "baseline")) {
+		record_perf_baseline(ctx, NULL);
+		out_status(ctx->out, ST_OK, "baseline of the current target recorded");
+		return ST_OK;
+	}
+	cJSON *base = dr_load("perf-baseline.json");
+	const cJSON *bres = cJSON_GetObjectItemCaseSensitive(base, "result");
+	const char *cmd[] = {"perf-test", NULL};
+	char *out = NULL;
+	int rc = dr_run_child(ctx->cfg, dsn, 1, cmd, &out);
+	cJSON *now = out ? cJSON_Parse(out) : NULL;
+	free(out);
+	enum status worst = rc >= 0 && rc <= 3 ? (enum status)rc : ST_CRITICAL;
+	out_kv_status(ctx->out, "perf_test", worst, "exit %d on the DR site", rc);
+	if (!now) {
+		cJSON_Delete(base);
+		out_status(ctx->out, ST_CRITICAL, "perf-test gave no JSON");
+		return ST_CRITICAL;
+	}
+	if (!bres) {
+		out_kv(ctx->out, "baseline", "none recorded (dr-setup or dr-perf-test --baseline)");
+		worst = status_worst(worst, ST_UNKNOWN);
+	} else {
+		out_kv(ctx->out, "baseline", "%s", dr_str(base, "at"));
+		cJSON *fb = cJSON_CreateObject(), *fn = cJSON_CreateObject();
+		flatten(bres, "", fb);
+		flatten(now, "", fn);
+		const char *cols[] = {"figure", "baseline", "dr_site", "ratio", "status"};
+		out_table_begin(ctx->out, "comparison", 5, cols);
+		const cJSON *e;
+		cJSON_ArrayForEach(e, fb)
+		{
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(fn, e->string);
+			if (!cJSON_IsNumber(n))
+				continue;
+			double b = e->valuedouble, v = n->valuedouble;
+			double ratio = b != 0 ? v / b : (v == 0 ? 1 : INFINITY);
+			enum status st = ST_OK;
+			if (higher_is_worse(e->string) && b > 0)
+				st = ratio > 3 ? ST_CRITICAL : ratio > 1.5 ? ST_WARNING : ST_OK;
+			else if (lower_is_worse(e->string) && b > 0)
+				st = ratio < 1.0 / 3   ? ST_CRITICAL
+				     : ratio < 1 / 1.5 ? ST_WARNING
+						       : ST_OK;
+			char sb[32], sv[32], sr[32];
+			snprintf(sb, sizeof sb, "%g", b);
+			snprintf(sv, sizeof sv, "%g", v);
+			snprintf(sr, sizeof sr, "%.2f", ratio);
+			out_rowf(ctx->out, e->string, sb, sv, sr, status_name(st));
+			worst = status_worst(worst, st);
+		}
+		out_table_end(ctx->out);
+		cJSON_Delete(fb);
+		cJSON_Delete(fn);
+	}
+	(void)err;
+	cJSON_Delete(now);
+	cJSON_Delete(base);
+	dr_phase("perf-test", worst, "perf-test on the DR site compared with the baseline: %s",
+		 status_name(worst));
+	out_status(ctx->out, worst, "DR site performance against the pre-disaster baseline");
+	return worst;
+}
+
+/* ---------------------------------------------------------------- dr-restore */
+
+#include "backup.h"
+
+/* The backup family's point-in-time restore does the work (newest physical backup, WAL
+ * fetched from the repository to its end, then promotion); here it lands in the DR site's
+ * data directory, gets the site's own socket and port, starts and is registered. */
+static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], dir[PATH_MAX];
+	const char *want = args_get(ctx->args, "backup");
+	if (!args_has(ctx->args, "latest") && !want) {
+		out_err(ctx->out, "dr-restore: say which backup: --latest or --backup ID");
+		return EXIT_USAGE;
+	}
+	double t0 = now_s();
+	const char *tdir = args_get(ctx->args, "target-dir");
+	if (tdir)
+		snprintf(dir, sizeof dir, "%s", tdir);
+	else
+		snprintf(dir, sizeof dir, "%s/dr", paths_data_dir());
+	long port = 0;
+	if (args_get_long(ctx->args, "port", &port, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_USAGE;
+	}
+	char portfile[PATH_MAX + 16];
+	snprintf(portfile, sizeof portfile, "%s/port", dir);
+	if (!port && access(portfile, R_OK) != 0) {
+		struct cluster pc;
+		port = cluster_locate(&pc, NULL, err, sizeof err) == 0 ? pc.port + 1 : 5433;
+	}
+	struct cluster dr;
+	if (dr_site_locate(&dr, dir, (int)port, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-restore: %s", err);
+		return EXIT_FAIL;
+	}
+	struct stat sb;
+	if (stat(dr.datadir, &sb) == 0) {
+		if (!args_has(ctx->args, "force")) {
+			out_err(
+			    ctx->out,
+			    "dr-restore: %s already exists (a DR site is there); pass --force to "
+			    "replace it",
+			    dr.datadir);
+			return EXIT_FAIL;
+		}
+		if (dr_site_remove(&dr, err, sizeof err) < 0) {
+			out_err(ctx->out, "dr-restore: %s", err);
+			return EXIT_FAIL;
+		}
+	}
+	if (cluster_make_reachable(&dr, dir, err, sizeof err) < 0 ||
+	    dr_site_own_dir(&dr, dr.logdir, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-restore: %s", err);
+		return EXIT_FAIL;
+	}
+	int rc = backup_restore_pitr(ctx, want, NULL, dr.datadir);
+	if (rc != 0 || stat(dr.datadir, &sb) < 0) {
+		out_err(ctx->out, "dr-restore: the restore from the backup repository %s failed",
+			ctx->cfg->backup_dir);
+		dr_phase("restore", ST_CRITICAL, "restore from %s failed", ctx->cfg->backup_dir);
+		return rc ? rc : EXIT_FAIL;
+	}
+	if (geteuid() == 0) {
+		char owner[64];
+		snprintf(owner, sizeof owner, "%d:%d", (int)dr.uid, (int)dr.gid);
+		char *argv[] = {"chown", "-R", "--", owner, dr.datadir, NULL};
+		struct proc_opts q = {.quiet = 1};
+		proc_run(argv, &q, NULL);
+	}
+	char path[PATH_MAX + 64];
+	/* A standby's leftovers must not turn the restored site into a standby. */
+	snprintf(path, sizeof path, "%s/standby.signal", dr.datadir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/postmaster.pid", dr.datadir);
+	unlink(path);
+	if (dr_site_configure(&dr, 0, err, sizeof err) < 0 ||
+	    dr_site_pg_ctl(&dr, "start", NULL, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-restore: %s", err);
+		return EXIT_FAIL;
+	}
+	char dsn[1200];
+	cluster_conninfo(&dr, dsn, sizeof dsn);
+	/* Recovery ends by itself at the end of the archived WAL, then promotes. */
+	int done = 0;
+	for (int i = 0; i < 3000 && !done; i++) {
+		PGconn *c = probe_dr_connect(dsn, "dr-restore", 2, err, sizeof err);
+		if (c) {
+			char *r =
+			    db_scalar(c, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
+			done = r && r[0] == 'f';
+			free(r);
+			PQfinish(c);
+		}
+		if (!done)
+			usleep(200000);
+	}
+	if (!done) {
+		out_err(ctx->out, "dr-restore: the restored site did not finish recovery; see %s",
+			dr.logfile);
+		return EXIT_FAIL;
+	}
+	if (dr_config_set_env(ctx->cfg, DR_ENV, dsn, err, sizeof err) < 0)
+		out_warn(ctx->out, "%s", err);
+	cJSON *st = dr_load("state.json");
+	char at[64];
+	dr_now(at, sizeof at);
+	state_set_str(st, "kind", "restored");
+	state_set_str(st, "site_dir", dir);
+	state_set_str(st, "datadir", dr.datadir);
+	state_set_num(st, "port", dr.port);
+	state_set_str(st, "dsn", dsn);
+	state_set_str(st, "restored_at", at);
+	state_set_str(st, "restored_from", want ? want : "latest");
+	dr_save("state.json", st, err, sizeof err);
+	cJSON_Delete(st);
+	out_kv(ctx->out, "dr_site", "%s", dir);
+	out_kv(ctx->out, "environment", "dr = %s", dsn);
+	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
+	dr_phase("restore", ST_OK, "latest backup and WAL restored into %s", dir);
+	out_line(ctx->out, "DR site restored and running. Next: midsops dr-activate, then "
+			   "dr-validate");
+	return 0;
+}
 
 const struct cmd_entry cmd_dr_table[] = {
-	{0},
+    {
+	.name = "dr-setup",
+	.options = "target-dir= port= force no-baseline",
+	.summary = "Create the DR site: a streaming standby of the primary (pg_basebackup -R, "
+		   "replication slot), registered as environment dr",
+	.usage = "dr-setup [--target-dir DIR] [--port N] [--force] [--no-baseline]",
+	.flags = CMD_DESTRUCTIVE | CMD_LONG,
+	.complete = COMPLETE_FILE,
+	.exec = cmd_dr_setup_exec,
+    },
+    {
+	.name = "dr-assess",
+	.summary = "Disaster assessment: primary and standby reachable, replication lag in "
+		   "bytes and time, last backup, WAL archive continuity, estimated data loss",
+	.usage = "dr-assess [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_dr_assess_exec,
+    },
+    {
+	.name = "dr-report",
+	.options = "initial",
+	.summary = "Write the initial DR impact report (--initial), or append the progress of "
+		   "the recovery phases to it",
+	.usage = "dr-report [--initial]",
+	.exec = cmd_dr_report_exec,
+    },
+    {
+	.name = "dr-activate",
+	.options = "yes force",
+	.summary = "Promote the DR site and re-point production to it; refuses while the old "
+		   "primary accepts writes (--force fences it read-only)",
+	.usage = "dr-activate [--yes] [--force]",
+	.flags = CMD_DESTRUCTIVE,
+	.exec = cmd_dr_activate_exec,
+    },
+    {
+	.name = "dr-restore",
+	.options = "latest backup= target-dir= port= force",
+	.summary = "Without a standby: restore the latest physical backup and its WAL into the "
+		   "DR site and start it",
+	.usage = "dr-restore --latest|--backup ID [--target-dir DIR] [--port N] [--force]",
+	.flags = CMD_DESTRUCTIVE | CMD_LONG,
+	.exec = cmd_dr_restore_exec,
+    },
+    {
+	.name = "dr-validate",
+	.summary = "Validate the DR site: writes, row counts and checksums against the old "
+		   "primary's last figures, validate-all-data",
+	.usage = "dr-validate [--json]",
+	.flags = CMD_CHECK | CMD_LONG,
+	.exec = cmd_dr_validate_exec,
+    },
+    {
+	.name = "dr-verify-all",
+	.summary = "Run every check against the DR site",
+	.usage = "dr-verify-all [--json]",
+	.flags = CMD_CHECK | CMD_LONG,
+	.exec = cmd_dr_verify_all_exec,
+    },
+    {
+	.name = "dr-perf-test",
+	.options = "baseline",
+	.summary = "perf-test on the DR site compared with the baseline recorded before the "
+		   "disaster (--baseline records it now)",
+	.usage = "dr-perf-test [--baseline] [--json]",
+	.flags = CMD_CHECK | CMD_LONG,
+	.exec = cmd_dr_perf_test_exec,
+    },
+    {0},
 };

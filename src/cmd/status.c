@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "dr.h"
 #include "target.h"
 
 void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
@@ -114,6 +115,7 @@ static enum status section_system(struct out *o, const struct config *cfg, PGcon
 static const struct status_section status_sections[] = {
 	{"database", section_database},
 	{"system", section_system},
+	{"dr", dr_status_section},
 };
 
 int status_render_all(struct out *o, const struct config *cfg, const struct target *t)

@@ -1,0 +1,105 @@
+/* Disaster recovery: the DR site (a streaming standby, or a site restored from backups),
+ * its assessment, activation, restore and validation.
+ *
+ * State lives in $XDG_STATE_HOME/midsops/dr/ (0700; files 0600) so it survives the loss of
+ * the primary: state.json (the site, the activation, the fence, the phase log, the open
+ * incident report), figures.json (per-table row counts and checksums of the primary's
+ * game and builds tables, taken by dr-setup and every dr-assess that reaches the primary)
+ * and perf-baseline.json (perf-test --json of the primary before the disaster).
+ *
+ * The switch after dr-activate: the config's [env production] dsn is re-pointed to the DR
+ * site. When the primary was the embedded cluster (no environment configured), dr-activate
+ * also sets [midsops] default_env = production, so every later command -- whose target
+ * resolution is --dsn > MIDSOPS_DSN > --env/default_env > embedded -- reaches the promoted
+ * site, and the old embedded cluster is never started again implicitly. */
+#ifndef MIDSOPS_DR_H
+#define MIDSOPS_DR_H
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "out.h"
+#include "probe_dr.h"
+
+struct config;
+struct target;
+
+#define DR_ENV "dr"
+#define DR_APP "midsops_dr"
+
+/* ---- state (src/dr/dr_state.c) ---- */
+const char *dr_state_dir(void);
+/* Load a JSON file of the state dir (an empty object when absent or unreadable). */
+cJSON *dr_load(const char *name);
+int dr_save(const char *name, const cJSON *obj, char *err, size_t errlen);
+/* Append {phase, at, status, summary} to state.json's phase log. */
+void dr_phase(const char *phase, enum status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* ISO-8601 local time. */
+void dr_now(char *buf, size_t n);
+const char *dr_str(const cJSON *o, const char *key); /* "" when absent */
+double dr_num(const cJSON *o, const char *key, double dflt);
+
+/* The standby / DR site conninfo: [env dr], else NULL. */
+const char *dr_site_dsn(const struct config *cfg);
+/* The primary's conninfo: the resolved target. */
+const char *dr_primary_dsn(const struct target *t);
+/* libpq variables (PGHOST=..., PGPASSWORD=...) for a child from a conninfo, so that no
+ * password appears in argv. Returns the count; entries are malloc'ed, list NULL-ended. */
+int dr_conninfo_env(const char *conninfo, char **envs, int max);
+void dr_env_free(char **envs);
+/* Write [env NAME] dsn, and keep cfg in memory in step. */
+int dr_config_set_env(struct config *cfg, const char *name, const char *dsn, char *err,
+		      size_t errlen);
+
+/* Per-table count + checksum of the game and builds tables (logged tables only). */
+cJSON *dr_figures(PGconn *c, char *err, size_t errlen);
+/* Path of this binary, for child commands. */
+const char *dr_self_exe(void);
+/* Whether a command exists in this build (perf-test, validate-all-data, ...). */
+int dr_have_command(const char *name);
+/* Run `midsops [--json] CMD ARGS` with MIDSOPS_DSN=dsn (when dsn) in the environment;
+ * *output is the captured stdout+stderr (caller frees). Returns the exit status. */
+int dr_run_child(const struct config *cfg, const char *dsn, int json, const char *const *cmd,
+		 char **output);
+
+/* ---- assessment (src/dr/dr_assess.c) ---- */
+struct dr_backups {
+	int catalogue_rows; /* ops.backups rows; -1 when the table does not exist */
+	char last_id[128], last_type[32], last_at[64], last_status[32];
+	double last_age_h; /* NAN unknown */
+	int repo_backups;  /* folders with manifest.json in cfg->backup_dir */
+	char repo_last[256];
+	int wal_files; /* WAL segments in the archive */
+	char wal_first[32], wal_last[32];
+	int wal_gaps; /* missing segments between first and last */
+	char wal_dir[4096];
+};
+
+struct dr_assessment {
+	char at[64];
+	char primary_shown[1100], standby_shown[1100];
+	struct dr_snapshot snap;
+	int activated; /* state says dr-activate ran */
+	char activated_at[64];
+	struct dr_backups b;
+	/* data loss if the standby were activated now */
+	long long loss_bytes; /* -1 unknown */
+	double loss_s;	      /* NAN unknown */
+	char loss_basis[256];
+	enum status st_primary, st_standby, st_replication, st_backups, overall;
+	char summary[256];
+};
+
+void dr_assess(const struct config *cfg, const struct target *t, struct dr_assessment *a);
+/* Records figures and the primary's position when the primary answers. */
+void dr_assess_record(const struct config *cfg, const struct target *t,
+		      const struct dr_assessment *a);
+void dr_assess_render(struct out *o, const struct dr_assessment *a);
+void dr_backups_scan(const struct config *cfg, PGconn *c, struct dr_backups *b);
+
+/* The `dr` section of `status` (status_sections[] in src/cmd/status.c). */
+enum status dr_status_section(struct out *o, const struct config *cfg, PGconn *conn);
+
+#endif

@@ -1,0 +1,178 @@
+/* The DR site as a local cluster: a streaming standby made with pg_basebackup -R and a
+ * replication slot, on its own socket directory and port, run as the cluster's user. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "dr.h"
+#include "dr_site.h"
+#include "paths.h"
+#include "proc.h"
+
+int dr_site_locate(struct cluster *c, const char *dir, int port, char *err, size_t errlen)
+{
+	char portfile[PATH_MAX + 16];
+	if (paths_mkdir_p(dir, 0711) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	chmod(dir, 0711);
+	if (port > 0) {
+		snprintf(portfile, sizeof portfile, "%s/port", dir);
+		FILE *f = fopen(portfile, "w");
+		if (!f) {
+			snprintf(err, errlen, "cannot write %s: %s", portfile, strerror(errno));
+			return -1;
+		}
+		fprintf(f, "%d\n", port);
+		fclose(f);
+		chmod(portfile, 0644);
+	}
+	if (cluster_locate(c, dir, err, errlen) < 0)
+		return -1;
+	/* Its own log, not the primary's. */
+	snprintf(c->logdir, sizeof c->logdir, "%s/log", dir);
+	snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir);
+	return 0;
+}
+
+int dr_site_own_dir(const struct cluster *c, const char *dir, char *err, size_t errlen)
+{
+	if (paths_mkdir_p(dir, 0700) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (chmod(dir, 0700) < 0 || (geteuid() == 0 && chown(dir, c->uid, c->gid) < 0)) {
+		snprintf(err, errlen, "cannot set up %s for the server's user: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	return cluster_make_reachable(c, dir, err, errlen);
+}
+
+int dr_site_pg_ctl(const struct cluster *c, const char *action, const char *mode, char *err,
+		   size_t errlen)
+{
+	char pgctl[1024], log[PATH_MAX + 32];
+	if (!proc_pg_bin("pg_ctl", pgctl, sizeof pgctl)) {
+		snprintf(err, errlen, "pg_ctl not found; install postgresql-15 (make deps)");
+		return -1;
+	}
+	if (dr_site_own_dir(c, c->logdir, err, errlen) < 0 ||
+	    dr_site_own_dir(c, c->sockdir, err, errlen) < 0)
+		return -1;
+	snprintf(log, sizeof log, "%s/pg_ctl.log", c->logdir);
+	char *argv[14];
+	int n = 0;
+	argv[n++] = pgctl;
+	argv[n++] = "-D";
+	argv[n++] = (char *)c->datadir;
+	if (strcmp(action, "start") == 0) {
+		argv[n++] = "-l";
+		argv[n++] = (char *)c->logfile;
+	}
+	if (mode) {
+		argv[n++] = "-m";
+		argv[n++] = (char *)mode;
+	}
+	argv[n++] = "-w";
+	argv[n++] = "-t";
+	argv[n++] = "120";
+	argv[n++] = (char *)action;
+	argv[n] = NULL;
+	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = log, .cwd = "/"};
+	int st = proc_run(argv, &o, NULL);
+	if (geteuid() == 0)
+		chown(log, c->uid, c->gid);
+	if (st != 0) {
+		snprintf(err, errlen, "pg_ctl %s of %s failed (exit %d); see %s", action,
+			 c->datadir, st, c->logfile);
+		return -1;
+	}
+	return 0;
+}
+
+int dr_site_configure(const struct cluster *c, int standby, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/postgresql.conf", c->datadir);
+	FILE *f = fopen(path, "a");
+	if (!f) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Later lines win: the copy carries the primary's socket directory and port. */
+	fprintf(f,
+		"\n# midsops DR site\n"
+		"listen_addresses = ''\n"
+		"unix_socket_directories = '%s'\n"
+		"unix_socket_permissions = 0700\n"
+		"port = %d\n"
+		"cluster_name = '%s'\n"
+		"hot_standby = on\n",
+		c->sockdir, c->port, standby ? DR_APP : "midsops_dr_site");
+	fclose(f);
+	return 0;
+}
+
+int dr_site_remove(const struct cluster *c, char *err, size_t errlen)
+{
+	if (cluster_state(c, NULL) == CLUSTER_RUNNING)
+		dr_site_pg_ctl(c, "stop", "immediate", err, errlen);
+	char *argv[] = {"rm", "-rf", "--", (char *)c->datadir, NULL};
+	struct proc_opts o = {.quiet = 1};
+	if (proc_run(argv, &o, NULL) != 0) {
+		snprintf(err, errlen, "cannot remove %s", c->datadir);
+		return -1;
+	}
+	return 0;
+}
+
+int dr_site_basebackup(const struct cluster *c, const char *primary_conninfo, const char *slot,
+		       char *err, size_t errlen)
+{
+	char bin[1024], log[PATH_MAX + 32];
+	if (!proc_pg_bin("pg_basebackup", bin, sizeof bin)) {
+		snprintf(err, errlen, "pg_basebackup not found; install postgresql-15 (make deps)");
+		return -1;
+	}
+	if (dr_site_own_dir(c, c->logdir, err, errlen) < 0 ||
+	    dr_site_own_dir(c, c->datadir, err, errlen) < 0)
+		return -1;
+	snprintf(log, sizeof log, "%s/basebackup.log", c->logdir);
+	/* The connection travels in PG* variables: no password in argv. */
+	char *envs[16];
+	dr_conninfo_env(primary_conninfo, envs, 16);
+	char *argv[] = {bin,
+			"-D",
+			(char *)c->datadir,
+			"-R",
+			"-X",
+			"stream",
+			"-C",
+			"-S",
+			(char *)slot,
+			"-c",
+			"fast",
+			"-d",
+			"application_name=" DR_APP,
+			"--no-password",
+			NULL};
+	struct proc_opts o = {
+	    .uid = c->uid, .gid = c->gid, .stdout_file = log, .cwd = "/", .envp_add = envs};
+	int st = proc_run(argv, &o, NULL);
+	dr_env_free(envs);
+	if (geteuid() == 0)
+		chown(log, c->uid, c->gid);
+	if (st != 0) {
+		snprintf(err, errlen, "pg_basebackup failed (exit %d); see %s", st, log);
+		return -1;
+	}
+	return 0;
+}

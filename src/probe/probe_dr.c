@@ -1,0 +1,223 @@
+/* Disaster-recovery probe: replication as the primary and the standby each see it. */
+#include "probe_dr.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "target.h"
+
+/* The walsender row is found through our slot; a standby set up without it (a managed
+ * one) still shows as the first walsender. Lags are NULL while the standby is idle. */
+const char probe_dr_primary_sql[] =
+    "select pg_is_in_recovery(),\n"
+    "  case when not pg_is_in_recovery() then pg_current_wal_lsn()::text end,\n"
+    "  (select count(*) from pg_stat_replication),\n"
+    "  r.application_name, r.state, r.sync_state,\n"
+    "  coalesce(r.client_addr::text, case when r.pid is not null then 'local' end),\n"
+    "  r.sent_lsn::text, r.replay_lsn::text,\n"
+    "  case when not pg_is_in_recovery() and r.replay_lsn is not null\n"
+    "    then pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::bigint end,\n"
+    "  extract(epoch from r.write_lag), extract(epoch from r.flush_lag),\n"
+    "  extract(epoch from r.replay_lag),\n"
+    "  s.slot_name is not null, coalesce(s.active, false),\n"
+    "  case when not pg_is_in_recovery() and s.restart_lsn is not null\n"
+    "    then pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint end,\n"
+    "  r.pid is not null\n"
+    "from (select 1) one\n"
+    "left join pg_replication_slots s on s.slot_name = '" DR_SLOT "'\n"
+    "left join lateral (select * from pg_stat_replication x\n"
+    "  where (s.slot_name is not null and x.pid = s.active_pid) or s.slot_name is null\n"
+    "  order by x.pid limit 1) r on true";
+
+const char probe_dr_standby_sql[] =
+    "select pg_is_in_recovery(),\n"
+    "  pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,\n"
+    "  pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint,\n"
+    "  pg_last_xact_replay_timestamp()::text,\n"
+    "  extract(epoch from now() - pg_last_xact_replay_timestamp()),\n"
+    "  w.status, w.sender_host,\n"
+    "  extract(epoch from now() - w.last_msg_receipt_time),\n"
+    "  pg_wal_lsn_diff(w.latest_end_lsn, w.flushed_lsn)::bigint,\n"
+    "  case when not pg_is_in_recovery() then pg_current_wal_lsn()::text end\n"
+    "from (select 1) one left join pg_stat_wal_receiver w on true";
+
+uint64_t lsn_parse(const char *s)
+{
+	unsigned int hi, lo;
+	if (!s || sscanf(s, "%X/%X", &hi, &lo) != 2)
+		return 0;
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static const char *val(PGresult *r, int col)
+{
+	return PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col);
+}
+
+static double dnum(PGresult *r, int col)
+{
+	return PQgetisnull(r, 0, col) ? NAN : strtod(PQgetvalue(r, 0, col), NULL);
+}
+
+static long long lnum(PGresult *r, int col, long long dflt)
+{
+	return PQgetisnull(r, 0, col) ? dflt : strtoll(PQgetvalue(r, 0, col), NULL, 10);
+}
+
+static int tf(PGresult *r, int col)
+{
+	return !PQgetisnull(r, 0, col) && PQgetvalue(r, 0, col)[0] == 't';
+}
+
+#define CP(dst, src) snprintf(dst, sizeof dst, "%s", src)
+
+int probe_dr_primary_parse(PGresult *r, struct dr_primary_snap *p)
+{
+	memset(p, 0, sizeof *p);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 17) {
+		CP(p->error,
+		   PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
+		p->error[strcspn(p->error, "\n")] = 0;
+		return -1;
+	}
+	p->in_recovery = tf(r, 0);
+	CP(p->current_lsn, val(r, 1));
+	p->nstandbys = (int)lnum(r, 2, 0);
+	CP(p->app, val(r, 3));
+	CP(p->state, val(r, 4));
+	CP(p->sync_state, val(r, 5));
+	CP(p->client, val(r, 6));
+	CP(p->sent_lsn, val(r, 7));
+	CP(p->replay_lsn, val(r, 8));
+	p->lag_bytes = lnum(r, 9, -1);
+	p->write_lag_s = dnum(r, 10);
+	p->flush_lag_s = dnum(r, 11);
+	p->replay_lag_s = dnum(r, 12);
+	p->slot_exists = tf(r, 13);
+	p->slot_active = tf(r, 14);
+	p->slot_retained_bytes = lnum(r, 15, -1);
+	p->streaming = tf(r, 16);
+	p->ok = 1;
+	return 0;
+}
+
+int probe_dr_standby_parse(PGresult *r, struct dr_standby_snap *s)
+{
+	memset(s, 0, sizeof *s);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 11) {
+		CP(s->error,
+		   PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
+		s->error[strcspn(s->error, "\n")] = 0;
+		return -1;
+	}
+	s->in_recovery = tf(r, 0);
+	CP(s->receive_lsn, val(r, 1));
+	CP(s->replay_lsn, val(r, 2));
+	s->apply_gap_bytes = lnum(r, 3, 0);
+	CP(s->last_replay_at, val(r, 4));
+	s->replay_age_s = dnum(r, 5);
+	CP(s->receiver_status, val(r, 6));
+	CP(s->sender, val(r, 7));
+	s->last_msg_age_s = dnum(r, 8);
+	s->unreceived_bytes = lnum(r, 9, -1);
+	CP(s->current_lsn, val(r, 10));
+	s->ok = 1;
+	return 0;
+}
+
+void probe_dr_combine(struct dr_snapshot *s)
+{
+	s->lag_bytes = -1;
+	s->lag_s = NAN;
+	if (s->p.ok && s->p.streaming) {
+		s->lag_bytes = s->p.lag_bytes;
+		s->lag_s = isnan(s->p.replay_lag_s) ? 0 : s->p.replay_lag_s;
+	}
+	if (s->p.ok && s->s.ok && s->s.in_recovery && s->p.current_lsn[0]) {
+		uint64_t cur = lsn_parse(s->p.current_lsn);
+		/* The standby's own replay position is fresher than the walsender's report. */
+		uint64_t rep = lsn_parse(s->s.replay_lsn);
+		if (rep)
+			s->lag_bytes = cur > rep ? (long long)(cur - rep) : 0;
+	}
+}
+
+static void one_line(char *err, size_t n, const char *msg)
+{
+	snprintf(err, n, "%s", msg);
+	for (char *p = err; *p; p++)
+		if (*p == '\n')
+			*p = p[1] ? ' ' : 0;
+}
+
+PGconn *probe_dr_connect(const char *conninfo, const char *app, int timeout_s, char *err,
+			 size_t errlen)
+{
+	char appname[128], to[16], shown[1100];
+	snprintf(appname, sizeof appname, "midsops %s", app ? app : "dr");
+	snprintf(to, sizeof to, "%d", timeout_s > 0 ? timeout_s : 5);
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {conninfo && *conninfo ? conninfo : NULL, appname, to, NULL};
+	PGconn *c = conninfo && *conninfo ? PQconnectdbParams(keys, vals, 1)
+					  : PQconnectdbParams(keys + 1, vals + 1, 0);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		char reason[600];
+		one_line(reason, sizeof reason, c ? PQerrorMessage(c) : "out of memory");
+		conninfo_mask(conninfo && *conninfo ? conninfo : "(libpq environment)", shown,
+			      sizeof shown);
+		snprintf(err, errlen, "cannot connect to %s: %s", shown, reason);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(PQexec(c, "set client_min_messages = warning"));
+	return c;
+}
+
+int probe_dr_primary(PGconn *c, struct dr_primary_snap *p)
+{
+	PGresult *r = PQexec(c, probe_dr_primary_sql);
+	int rc = probe_dr_primary_parse(r, p);
+	PQclear(r);
+	return rc;
+}
+
+int probe_dr_standby(PGconn *c, struct dr_standby_snap *s)
+{
+	PGresult *r = PQexec(c, probe_dr_standby_sql);
+	int rc = probe_dr_standby_parse(r, s);
+	PQclear(r);
+	return rc;
+}
+
+int probe_dr(const char *primary_conninfo, const char *standby_conninfo, struct dr_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	s->taken = time(NULL);
+	s->configured = standby_conninfo != NULL;
+	s->p.lag_bytes = s->p.slot_retained_bytes = -1;
+	s->s.unreceived_bytes = -1;
+	s->p.write_lag_s = s->p.flush_lag_s = s->p.replay_lag_s = NAN;
+	s->s.replay_age_s = s->s.last_msg_age_s = NAN;
+	if (primary_conninfo) {
+		PGconn *c = probe_dr_connect(primary_conninfo, "dr-probe", 3, s->p.error,
+					     sizeof s->p.error);
+		if (c) {
+			probe_dr_primary(c, &s->p);
+			PQfinish(c);
+		}
+	}
+	if (standby_conninfo) {
+		PGconn *c = probe_dr_connect(standby_conninfo, "dr-probe", 3, s->s.error,
+					     sizeof s->s.error);
+		if (c) {
+			probe_dr_standby(c, &s->s);
+			PQfinish(c);
+		}
+	}
+	probe_dr_combine(s);
+	return s->p.ok || s->s.ok ? 0 : -1;
+}
