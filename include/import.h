@@ -42,6 +42,8 @@ enum import_kind {
 const char *import_kind_name(enum import_kind k);  /* "power" */
 const char *import_kind_table(enum import_kind k); /* "powers" (in schema game) */
 enum import_kind import_kind_from_name(const char *name);
+/* The JSON key holding the natural key ("full_name"), NULL when the path gives it. */
+const char *import_kind_key_field(enum import_kind k);
 
 /* Classify an export-relative path ("powers/a/b/c.json"). Fills the natural key when it
  * comes from the path (documents, tables, categories, powersets). Returns IK_UNKNOWN with
@@ -54,8 +56,9 @@ enum import_kind import_classify(const char *relpath, char *key, size_t keylen, 
 typedef void (*import_error_fn)(void *ctx, const char *path, const char *json_path,
 				const char *code, const char *msg);
 
-#define IMPORT_MAX_KEY 512	     /* natural keys are indexed */
+#define IMPORT_MAX_KEY	  512	    /* natural keys are indexed */
 #define IMPORT_MAX_STRING (1 << 20) /* any string value */
+#define IMPORT_MAX_DEPTH  256	    /* JSON nesting: the real export needs under 20 */
 
 /* A growable byte buffer. */
 struct import_buf {
@@ -80,7 +83,7 @@ int import_read_file(const char *path, struct import_buf *buf, size_t *len);
 
 /* ---- Scan ---- */
 struct import_file {
-	char *rel;  /* path inside the export */
+	char *rel; /* path inside the export */
 	long long size;
 	enum import_kind kind;
 	char key[IMPORT_MAX_KEY + 1]; /* from the path, when the kind takes it from there */
@@ -123,6 +126,8 @@ enum status import_status_section(struct out *o, const struct config *cfg, PGcon
 
 /* ---- Export tools ---- */
 int import_export_dir(struct out *o, PGconn *c, const char *dir);
+/* 1 when dir is missing or has no entries. */
+int import_dir_is_empty(const char *dir);
 int import_validate_dir(struct out *o, const char *dir);
 int import_diff_dirs(struct out *o, const char *olddir, const char *newdir);
 /* cJSON parse of every file and nothing else: the benchmark's yardstick. */

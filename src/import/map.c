@@ -14,17 +14,17 @@
 static const struct {
 	const char *name, *table;
 } kinds[IK_COUNT] = {
-	[IK_UNKNOWN] = {"unknown", NULL},
-	[IK_DOCUMENT] = {"document", "documents"},
-	[IK_ARCHETYPE] = {"archetype", "archetypes"},
-	[IK_ARCHETYPE_TABLE] = {"archetype_table", "archetype_tables"},
-	[IK_POWER_CATEGORY] = {"power_category", "power_categories"},
-	[IK_POWERSET] = {"powerset", "powersets"},
-	[IK_POWER] = {"power", "powers"},
-	[IK_ENHANCEMENT_SET] = {"enhancement_set", "enhancement_sets"},
-	[IK_TAG] = {"tag", "tags"},
-	[IK_EXCLUSION_GROUP] = {"exclusion_group", "exclusion_groups"},
-	[IK_RECHARGE_GROUP] = {"recharge_group", "recharge_groups"},
+    [IK_UNKNOWN] = {"unknown", NULL},
+    [IK_DOCUMENT] = {"document", "documents"},
+    [IK_ARCHETYPE] = {"archetype", "archetypes"},
+    [IK_ARCHETYPE_TABLE] = {"archetype_table", "archetype_tables"},
+    [IK_POWER_CATEGORY] = {"power_category", "power_categories"},
+    [IK_POWERSET] = {"powerset", "powersets"},
+    [IK_POWER] = {"power", "powers"},
+    [IK_ENHANCEMENT_SET] = {"enhancement_set", "enhancement_sets"},
+    [IK_TAG] = {"tag", "tags"},
+    [IK_EXCLUSION_GROUP] = {"exclusion_group", "exclusion_groups"},
+    [IK_RECHARGE_GROUP] = {"recharge_group", "recharge_groups"},
 };
 
 const char *import_kind_name(enum import_kind k)
@@ -194,14 +194,16 @@ enum import_kind import_classify(const char *rel, char *key, size_t keylen, char
 		}
 		if (n == 4)
 			return IK_POWER;
-		snprintf(why, whylen, "unexpected depth under powers/ (expected "
-				      "powers/CATEGORY/index.json, powers/CATEGORY/SET/index.json or "
-				      "powers/CATEGORY/SET/POWER.json)");
+		snprintf(why, whylen,
+			 "unexpected depth under powers/ (expected "
+			 "powers/CATEGORY/index.json, powers/CATEGORY/SET/index.json or "
+			 "powers/CATEGORY/SET/POWER.json)");
 		return IK_UNKNOWN;
 	}
 #undef DIR_IS
-	snprintf(why, whylen, "unknown directory '%.*s' (expected archetypes, tables, powers, "
-			      "boost_sets, tags, exclusion_groups or recharge_groups)",
+	snprintf(why, whylen,
+		 "unknown directory '%.*s' (expected archetypes, tables, powers, "
+		 "boost_sets, tags, exclusion_groups or recharge_groups)",
 		 (int)lens[0], parts[0]);
 	return IK_UNKNOWN;
 }
@@ -216,87 +218,78 @@ struct field {
 	int required;
 };
 
-static const struct field f_archetype[] = {
-	{"name", T_STR, 1},
-	{"display_name", T_STR | T_NULL, 0},
-	{"primary_category", T_STR | T_NULL, 0},
-	{"secondary_category", T_STR | T_NULL, 0},
-	{"is_villain", T_BOOL, 0},
-	{0}};
+static const struct field f_archetype[] = {{"name", T_STR, 1},
+					   {"display_name", T_STR | T_NULL, 0},
+					   {"primary_category", T_STR | T_NULL, 0},
+					   {"secondary_category", T_STR | T_NULL, 0},
+					   {"is_villain", T_BOOL, 0},
+					   {0}};
 static const struct field f_table[] = {
-	{"named_tables", T_OBJ, 1},
-	{"base_perception", T_NUM | T_NULL, 0},
-	{0}};
-static const struct field f_category[] = {
-	{"name", T_STR, 1},
-	{"display_name", T_STR | T_NULL, 0},
-	{"archetypes", T_ARR | T_NULL, 0},
-	{"archetypes[]", T_STR, 0},
-	{0}};
-static const struct field f_powerset[] = {
-	{"name", T_STR, 1},
-	{"display_name", T_STR | T_NULL, 0},
-	{"display_fullname", T_STR | T_NULL, 0},
-	{"power_names", T_ARR | T_NULL, 0},
-	{"power_names[]", T_STR, 0},
-	{0}};
-static const struct field f_power[] = {
-	{"full_name", T_STR, 1},
-	{"name", T_STR, 1},
-	{"powerset", T_STR, 1},
-	{"display_name", T_STR | T_NULL, 0},
-	{"type", T_STR | T_NULL, 0},
-	{"available_level", T_NUM | T_NULL, 0},
-	{"accuracy", T_NUM | T_NULL, 0},
-	{"endurance_cost", T_NUM | T_NULL, 0},
-	{"recharge_time", T_NUM | T_NULL, 0},
-	{"activation_time", T_NUM | T_NULL, 0},
-	{"range", T_NUM | T_NULL, 0},
-	{"radius", T_NUM | T_NULL, 0},
-	{"arc", T_NUM | T_NULL, 0},
-	{"max_targets_hit", T_NUM | T_NULL, 0},
-	{"max_boosts", T_NUM | T_NULL, 0},
-	{"effect_area", T_STR | T_NULL, 0},
-	{"target_type", T_STR | T_NULL, 0},
-	{"archetypes", T_ARR | T_NULL, 0},
-	{"effects", T_ARR | T_NULL, 0},
-	{"effects[]", T_OBJ, 0},
-	{"effects[].chance", T_NUM | T_NULL, 0},
-	{"effects[].templates", T_ARR | T_NULL, 0},
-	{"effects[].templates[]", T_OBJ, 0},
-	{"effects[].templates[].attribs", T_ARR | T_NULL, 0},
-	{"effects[].templates[].scale", T_NUM | T_NULL, 0},
-	{"effects[].templates[].magnitude", T_NUM | T_NULL, 0},
-	{0}};
-static const struct field f_set[] = {
-	{"name", T_STR, 1},
-	{"display_name", T_STR | T_NULL, 0},
-	{"group_name", T_STR | T_NULL, 0},
-	{"min_level", T_NUM | T_NULL, 0},
-	{"max_level", T_NUM | T_NULL, 0},
-	{"bonuses", T_ARR | T_NULL, 0},
-	{"bonuses[]", T_OBJ, 0},
-	{"bonuses[].min_boosts", T_NUM | T_NULL, 0},
-	{"bonuses[].auto_powers", T_ARR | T_NULL, 0},
-	{"computed", T_OBJ | T_NULL, 0},
-	{"computed.boost_infos", T_OBJ | T_NULL, 0},
-	{"computed.boost_infos[]", T_OBJ, 0},
-	{0}};
-static const struct field f_tag[] = {
-	{"tag", T_STR, 1},
-	{"bears", T_ARR | T_NULL, 0},
-	{"bears[]", T_ARR, 0},
-	{"bears[][]", T_STR | T_NULL, 0},
-	{"affects", T_ARR | T_NULL, 0},
-	{"affects[]", T_ARR, 0},
-	{"affects[][]", T_STR | T_NULL, 0},
-	{0}};
-static const struct field f_group[] = {
-	{"group", T_STR, 1},
-	{"powers", T_ARR | T_NULL, 0},
-	{"powers[]", T_ARR, 0},
-	{"powers[][]", T_STR | T_NULL, 0},
-	{0}};
+    {"named_tables", T_OBJ, 1}, {"base_perception", T_NUM | T_NULL, 0}, {0}};
+static const struct field f_category[] = {{"name", T_STR, 1},
+					  {"display_name", T_STR | T_NULL, 0},
+					  {"archetypes", T_ARR | T_NULL, 0},
+					  {"archetypes[]", T_STR, 0},
+					  {0}};
+static const struct field f_powerset[] = {{"name", T_STR, 1},
+					  {"display_name", T_STR | T_NULL, 0},
+					  {"display_fullname", T_STR | T_NULL, 0},
+					  {"power_names", T_ARR | T_NULL, 0},
+					  {"power_names[]", T_STR, 0},
+					  {0}};
+static const struct field f_power[] = {{"full_name", T_STR, 1},
+				       {"name", T_STR, 1},
+				       {"powerset", T_STR, 1},
+				       {"display_name", T_STR | T_NULL, 0},
+				       {"type", T_STR | T_NULL, 0},
+				       {"available_level", T_NUM | T_NULL, 0},
+				       {"accuracy", T_NUM | T_NULL, 0},
+				       {"endurance_cost", T_NUM | T_NULL, 0},
+				       {"recharge_time", T_NUM | T_NULL, 0},
+				       {"activation_time", T_NUM | T_NULL, 0},
+				       {"range", T_NUM | T_NULL, 0},
+				       {"radius", T_NUM | T_NULL, 0},
+				       {"arc", T_NUM | T_NULL, 0},
+				       {"max_targets_hit", T_NUM | T_NULL, 0},
+				       {"max_boosts", T_NUM | T_NULL, 0},
+				       {"effect_area", T_STR | T_NULL, 0},
+				       {"target_type", T_STR | T_NULL, 0},
+				       {"archetypes", T_ARR | T_NULL, 0},
+				       {"effects", T_ARR | T_NULL, 0},
+				       {"effects[]", T_OBJ, 0},
+				       {"effects[].chance", T_NUM | T_NULL, 0},
+				       {"effects[].templates", T_ARR | T_NULL, 0},
+				       {"effects[].templates[]", T_OBJ, 0},
+				       {"effects[].templates[].attribs", T_ARR | T_NULL, 0},
+				       {"effects[].templates[].scale", T_NUM | T_NULL, 0},
+				       {"effects[].templates[].magnitude", T_NUM | T_NULL, 0},
+				       {0}};
+static const struct field f_set[] = {{"name", T_STR, 1},
+				     {"display_name", T_STR | T_NULL, 0},
+				     {"group_name", T_STR | T_NULL, 0},
+				     {"min_level", T_NUM | T_NULL, 0},
+				     {"max_level", T_NUM | T_NULL, 0},
+				     {"bonuses", T_ARR | T_NULL, 0},
+				     {"bonuses[]", T_OBJ, 0},
+				     {"bonuses[].min_boosts", T_NUM | T_NULL, 0},
+				     {"bonuses[].auto_powers", T_ARR | T_NULL, 0},
+				     {"computed", T_OBJ | T_NULL, 0},
+				     {"computed.boost_infos", T_OBJ | T_NULL, 0},
+				     {"computed.boost_infos[]", T_OBJ, 0},
+				     {0}};
+static const struct field f_tag[] = {{"tag", T_STR, 1},
+				     {"bears", T_ARR | T_NULL, 0},
+				     {"bears[]", T_ARR, 0},
+				     {"bears[][]", T_STR | T_NULL, 0},
+				     {"affects", T_ARR | T_NULL, 0},
+				     {"affects[]", T_ARR, 0},
+				     {"affects[][]", T_STR | T_NULL, 0},
+				     {0}};
+static const struct field f_group[] = {{"group", T_STR, 1},
+				       {"powers", T_ARR | T_NULL, 0},
+				       {"powers[]", T_ARR, 0},
+				       {"powers[][]", T_STR | T_NULL, 0},
+				       {0}};
 
 static const struct field *kind_fields(enum import_kind k)
 {
@@ -323,8 +316,7 @@ static const struct field *kind_fields(enum import_kind k)
 	}
 }
 
-/* The JSON key naming the record, for kinds whose key is in the content. */
-static const char *kind_key_field(enum import_kind k)
+const char *import_kind_key_field(enum import_kind k)
 {
 	switch (k) {
 	case IK_ARCHETYPE:
@@ -375,10 +367,9 @@ struct checker {
 	int nerr;
 };
 
-static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
-static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt,
-		   ...)
+static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -391,8 +382,8 @@ static void report(struct checker *ck, const char *jpath, const char *code, cons
 }
 
 /* Walk spec path `rest` from v (whose JSON path is jp). */
-static void check_path(struct checker *ck, const cJSON *v, const char *rest, char *jp,
-		       size_t jplen, const struct field *f)
+static void check_path(struct checker *ck, const cJSON *v, const char *rest, char *jp, size_t jplen,
+		       const struct field *f)
 {
 	if (ck->nerr >= 20)
 		return;
@@ -413,7 +404,8 @@ static void check_path(struct checker *ck, const cJSON *v, const char *rest, cha
 		int i = 0;
 		for (const cJSON *e = v->child; e; e = e->next, i++) {
 			if (cJSON_IsObject(v))
-				snprintf(jp + base, jplen - base, ".%s", e->string ? e->string : "");
+				snprintf(jp + base, jplen - base, ".%s",
+					 e->string ? e->string : "");
 			else
 				snprintf(jp + base, jplen - base, "[%d]", i);
 			check_path(ck, e, rest[2] == '.' ? rest + 3 : rest + 2, jp, jplen, f);
@@ -437,7 +429,48 @@ static void check_path(struct checker *ck, const cJSON *v, const char *rest, cha
 	jp[base] = 0;
 }
 
-/* Strings longer than the limit anywhere in the document. */
+static size_t hash_key(const char *s)
+{
+	size_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+/* A key twice in one object: parsers disagree on which value wins, and jsonb keeps the
+ * last, so the record would not be what the file seems to say. */
+static void check_dup_keys(struct checker *ck, const cJSON *v, char *jp)
+{
+	const char *small[512];
+	size_t n = 0;
+	for (const cJSON *e = v->child; e; e = e->next)
+		n++;
+	if (n < 2)
+		return;
+	size_t cap = 16;
+	while (cap < n * 2)
+		cap *= 2;
+	const char **slots = cap <= 512 ? small : calloc(cap, sizeof *slots);
+	if (slots == small)
+		memset(small, 0, cap * sizeof *small);
+	for (const cJSON *e = v->child; e; e = e->next) {
+		if (!e->string)
+			continue;
+		size_t i = hash_key(e->string) & (cap - 1);
+		while (slots[i] && strcmp(slots[i], e->string) != 0)
+			i = (i + 1) & (cap - 1);
+		if (slots[i]) {
+			report(ck, jp, "duplicate_object_key",
+			       "duplicate key %s in the same object", e->string);
+			break;
+		}
+		slots[i] = e->string;
+	}
+	if (slots != small)
+		free(slots);
+}
+
+/* Strings longer than the limit and duplicate keys anywhere in the document. */
 static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t jplen)
 {
 	if (ck->nerr >= 20)
@@ -445,12 +478,16 @@ static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t j
 	if (cJSON_IsString(v)) {
 		size_t l = strlen(v->valuestring);
 		if (l > IMPORT_MAX_STRING)
-			report(ck, jp, "too_long", "string of %zu bytes exceeds the limit of %d", l,
-			       IMPORT_MAX_STRING);
+			report(ck, jp, "too_long",
+			       "value too long: string of %zu bytes exceeds the "
+			       "limit of %d",
+			       l, IMPORT_MAX_STRING);
 		return;
 	}
 	if (!v->child)
 		return;
+	if (cJSON_IsObject(v))
+		check_dup_keys(ck, v, jp);
 	size_t base = strlen(jp);
 	int i = 0;
 	for (const cJSON *e = v->child; e; e = e->next, i++) {
@@ -503,7 +540,7 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 	if (out)
 		import_buf_reserve(out, len * 2 + 2);
 	char *o = out ? out->p + out->n : NULL;
-	int in_str = 0;
+	int in_str = 0, depth = 0;
 	size_t i = 0;
 	char where[64];
 	int line, col;
@@ -524,6 +561,13 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 				}
 				if (c == '"')
 					in_str = 1;
+				else if (c == '[' || c == '{') {
+					if (++depth > IMPORT_MAX_DEPTH)
+						FAIL("too_deep",
+						     "nesting too deep (over %d levels)",
+						     IMPORT_MAX_DEPTH);
+				} else if (c == ']' || c == '}')
+					depth--;
 				if (c == 0)
 					FAIL("invalid_json", "NUL byte in the file");
 				if (o)
@@ -550,9 +594,9 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 						v = v * 16 + h;
 					}
 					if (v == 0)
-						FAIL("invalid_string",
-						     "\\u0000 is not allowed in text (PostgreSQL rejects "
-						     "it)");
+						FAIL("invalid_string", "\\u0000 is not allowed in "
+								       "text (PostgreSQL rejects "
+								       "it)");
 					if (v >= 0xD800 && v <= 0xDBFF) {
 						int ok = i + 12 <= len && s[i + 6] == '\\' &&
 							 s[i + 7] == 'u';
@@ -565,12 +609,14 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 						}
 						if (!ok || lo < 0xDC00 || lo > 0xDFFF)
 							FAIL("invalid_string",
-							     "unpaired UTF-16 high surrogate \\u%04x", v);
+							     "unpaired UTF-16 high surrogate "
+							     "\\u%04x",
+							     v);
 					} else if (v >= 0xDC00 && v <= 0xDFFF) {
-						/* a low surrogate only after a high one, which skips it
-						 * below */
-						FAIL("invalid_string", "unpaired UTF-16 low surrogate \\u%04x",
-						     v);
+						/* a low surrogate only after a high one, which
+						 * skips it below */
+						FAIL("invalid_string",
+						     "unpaired UTF-16 low surrogate \\u%04x", v);
 					}
 					if (o) {
 						*o++ = '\\';
@@ -651,13 +697,36 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 		report(&ck, "$", "empty_file", "the file is empty");
 		return ck.nerr;
 	}
+	/* A UTF-8 byte order mark is skipped: it is not JSON, but harmless. */
+	if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+	    (unsigned char)text[2] == 0xBF) {
+		text += 3;
+		len -= 3;
+	}
 	if (minify_copy(&ck, text, len, copy) < 0) {
 		if (copy)
 			copy->n = start;
 		return ck.nerr;
 	}
 	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (root && end) {
+		/* Only whitespace may follow the value. */
+		const char *q = end;
+		while (q < text + len && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+			q++;
+		if (q < text + len) {
+			int line, col;
+			char where[64];
+			line_col(text, (size_t)(q - text), &line, &col);
+			snprintf(where, sizeof where, "line %d, column %d", line, col);
+			report(&ck, where, "invalid_json", "unexpected text after the JSON value");
+			cJSON_Delete(root);
+			if (copy)
+				copy->n = start;
+			return ck.nerr;
+		}
+	}
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr();
 		size_t off = at && at >= text && at <= text + len ? (size_t)(at - text) : len;
@@ -670,8 +739,9 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 		char where[64];
 		snprintf(where, sizeof where, "line %d, column %d", line, col);
 		if (p >= text + len)
-			report(&ck, where, "truncated", "unexpected end of file: the JSON is incomplete "
-				       "(truncated file?)");
+			report(&ck, where, "truncated",
+			       "unexpected end of file: the JSON is incomplete "
+			       "(truncated file?)");
 		else
 			report(&ck, where, "invalid_json", "invalid JSON near '%.20s'", text + off);
 		if (copy)
@@ -687,7 +757,7 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 	for (const struct field *f = fs; f && f->path; f++)
 		check_path(&ck, root, f->path, jp, sizeof jp, f);
 	check_lengths(&ck, root, jp, sizeof jp);
-	const char *kf = kind_key_field(kind);
+	const char *kf = import_kind_key_field(kind);
 	if (!ck.nerr && kf) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, kf);
 		const char *ks = cJSON_IsString(k) ? k->valuestring : "";
@@ -695,8 +765,8 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 		if (kl == 0)
 			report(&ck, kf, "missing_key", "the natural key '%s' is empty", kf);
 		else if (kl > IMPORT_MAX_KEY || kl >= keylen)
-			report(&ck, kf, "too_long", "the natural key '%s' is %zu bytes (limit %d)", kf,
-			       kl, IMPORT_MAX_KEY);
+			report(&ck, kf, "too_long", "the natural key '%s' is %zu bytes (limit %d)",
+			       kf, kl, IMPORT_MAX_KEY);
 		else
 			memcpy(key, ks, kl + 1);
 	}

@@ -16,8 +16,8 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(x->rel, y->rel);
 }
 
-static void add_file(struct import_scan *s, const char *rel, long long size,
-		     enum import_kind kind, const char *key)
+static void add_file(struct import_scan *s, const char *rel, long long size, enum import_kind kind,
+		     const char *key)
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
@@ -47,7 +47,8 @@ static void walk(const char *root, const char *rel, struct import_scan *s, impor
 	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+		/* Dotfiles (.keep, editor droppings) are not part of the export. */
+		if (e->d_name[0] == '.')
 			continue;
 		char sub[4096], full[8192];
 		snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", e->d_name);
@@ -77,8 +78,25 @@ static void walk(const char *root, const char *rel, struct import_scan *s, impor
 			st = lst;
 		}
 		if (S_ISDIR(st.st_mode)) {
+			static const char *const known[] = {
+			    "archetypes", "tables",	      "powers",		 "boost_sets",
+			    "tags",	  "exclusion_groups", "recharge_groups", NULL};
+			int ok = depth > 0;
+			for (int k = 0; !ok && known[k]; k++)
+				ok = strcmp(e->d_name, known[k]) == 0;
+			if (!ok) {
+				/* Nothing is read from a directory the layout does not define. */
+				char msg[600];
+				snprintf(msg, sizeof msg,
+					 "unknown directory %s/ skipped (not part of the "
+					 "export layout)",
+					 sub);
+				fn(ctx, sub, NULL, "unknown_directory", msg);
+				continue;
+			}
 			if (depth >= 3) {
-				fn(ctx, sub, NULL, "unknown_directory", "directory nested too deep");
+				fn(ctx, sub, NULL, "unknown_directory",
+				   "directory nested too deep");
 				continue;
 			}
 			walk(root, sub, s, fn, ctx, depth + 1);
@@ -92,7 +110,8 @@ static void walk(const char *root, const char *rel, struct import_scan *s, impor
 		enum import_kind k = import_classify(sub, key, sizeof key, why, sizeof why);
 		if (k == IK_UNKNOWN) {
 			fn(ctx, sub, NULL,
-			   strstr(why, "unknown directory") ? "unknown_directory" : "unexpected_file",
+			   strstr(why, "unknown directory") ? "unknown_directory"
+							    : "unexpected_file",
 			   why);
 			continue;
 		}
@@ -116,8 +135,7 @@ int import_scan_dir(const char *dir, struct import_scan *s, import_error_fn fn, 
 	}
 	walk(dir, "", s, fn, ctx, 0);
 	if (s->n == 0) {
-		snprintf(err, errlen, "export directory %s holds no JSON files of the export layout",
-			 dir);
+		snprintf(err, errlen, "empty export: no archetypes/ or powers/ found in %s", dir);
 		return -1;
 	}
 	/* Sorted order: deterministic runs, and index files before the files they list. */

@@ -1,0 +1,1117 @@
+/* The import run: scan, stage (COPY into stage.records, a batch per transaction together
+ * with its ops.import_files rows), validate, promote. Progress goes to ops.import_runs on
+ * a second connection every 250 ms with a NOTIFY, so other terminals and the console see
+ * it while a batch is open. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "import_int.h"
+#include "paths.h"
+#include "target.h"
+
+#define BATCH_FILES 200
+#define BATCH_BYTES (8 << 20)
+
+static volatile sig_atomic_t import_signalled;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	import_signalled = 1;
+}
+
+double import_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void import_log(struct import_run_state *r, const char *fmt, ...)
+{
+	if (!r->log)
+		return;
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(r->log, "%s run %ld: ", ts, r->id);
+	vfprintf(r->log, fmt, ap);
+	fputc('\n', r->log);
+	va_end(ap);
+	fflush(r->log);
+}
+
+void import_record_error(void *ctx, const char *path, const char *json_path, const char *code,
+			 const char *msg)
+{
+	struct import_run_state *r = ctx;
+	/* Skipped directories and symlinks the walk does not follow are warnings: the rest of
+	 * the export imports normally. */
+	int warning = strcmp(code, "unknown_directory") == 0 || strcmp(code, "symlink_dir") == 0 ||
+		      strcmp(code, "symlink_loop") == 0;
+	if (warning)
+		r->warnings++;
+	else
+		r->errors++;
+	import_log(r, "error %s %s %s: %s", code, path ? path : "-", json_path ? json_path : "",
+		   msg);
+	if (r->shown_errors++ < 20)
+		out_err(r->o, "%s%s%s: %s", path ? path : "", json_path ? ": " : "",
+			json_path ? json_path : "", msg);
+	else if (r->shown_errors == 21)
+		out_err(r->o, "more errors: see midsops import-errors --run %ld", r->id);
+	if (!r->pc)
+		return;
+	const char *p[] = {r->idtxt, path, json_path, code, msg, warning ? "warning" : "error"};
+	char err[256];
+	PGresult *res = db_query(r->pc, err, sizeof err,
+				 "insert into ops.import_errors (run_id, path, json_path, code, "
+				 "message, severity) values ($1, $2, $3, $4, $5, $6)",
+				 6, p);
+	PQclear(res);
+}
+
+void import_progress(struct import_run_state *r, int force)
+{
+	double now = import_now();
+	if (!force && now - r->last_progress < 0.25)
+		return;
+	r->last_progress = now;
+	double el = now - r->t0;
+	double rate = el > 0 ? (double)r->records_done / el : 0;
+	double brate = el > 0 ? (double)r->bytes_done / el : 0;
+	double eta = brate > 0 ? (double)(r->bytes_total - r->bytes_done) / brate : -1;
+	char v[10][32];
+	snprintf(v[0], 32, "%lld", r->files_done);
+	snprintf(v[1], 32, "%lld", r->files_total);
+	snprintf(v[2], 32, "%lld", r->bytes_done);
+	snprintf(v[3], 32, "%lld", r->bytes_total);
+	snprintf(v[4], 32, "%lld", r->records_done);
+	snprintf(v[5], 32, "%lld", r->records_total);
+	snprintf(v[6], 32, "%.1f", rate);
+	snprintf(v[7], 32, "%.1f", eta < 0 ? 0 : eta);
+	snprintf(v[8], 32, "%d", r->errors);
+	snprintf(v[9], 32, "%d", r->warnings);
+	const char *p[] = {r->idtxt, r->phase, v[0], v[1], v[2],
+			   v[3],     v[4],     v[5], v[6], eta < 0 ? NULL : v[7],
+			   v[8],     v[9]};
+	char err[256];
+	if (r->pc) {
+		PGresult *res = db_query(
+		    r->pc, err, sizeof err,
+		    "with u as (update ops.import_runs set phase = $2, files_done = $3, "
+		    "files_total "
+		    "= $4, bytes_done = $5, bytes_total = $6, records_done = $7, records_total = "
+		    "$8, "
+		    "rate = $9, eta_s = $10, errors = $11, warnings = $12, updated_at = now() "
+		    "where "
+		    "id = $1 returning stop_requested) select stop_requested, "
+		    "pg_notify('midsops_import', json_build_object('run', $1::bigint, 'phase', $2, "
+		    "'files_done', $3::bigint, 'files_total', $4::bigint, 'errors', "
+		    "$11::int)::text) "
+		    "from u",
+		    12, p);
+		if (res && PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't')
+			r->stop_requested = 1;
+		PQclear(res);
+	}
+	if (import_signalled)
+		r->stop_requested = 1;
+	char detail[128];
+	snprintf(detail, sizeof detail, "%lld/%lld files, %.0f rec/s, %d errors", r->files_done,
+		 r->files_total, rate, r->errors);
+	out_progress(r->o, r->phase, (double)r->bytes_done, (double)r->bytes_total, detail);
+}
+
+void import_set_state(struct import_run_state *r, const char *state, const char *msg)
+{
+	const char *p[] = {r->idtxt, state, msg, r->phase};
+	char err[256];
+	PGresult *res =
+	    db_query(r->pc ? r->pc : r->c, err, sizeof err,
+		     "update ops.import_runs set state = $2, message = $3, phase = $4, "
+		     "updated_at = now(), finished_at = case when $2 in ('running') then "
+		     "null else now() end where id = $1",
+		     4, p);
+	PQclear(res);
+	import_log(r, "state %s: %s", state, msg ? msg : "");
+}
+
+/* ---- COPY text format ---- */
+
+static void copy_field(struct import_buf *b, const char *s)
+{
+	if (!s) {
+		import_buf_add(b, "\\N", 2);
+		return;
+	}
+	size_t n = strlen(s);
+	import_buf_reserve(b, n * 2);
+	for (; *s; s++) {
+		char c = *s;
+		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+			b->p[b->n++] = '\\';
+			c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+		}
+		b->p[b->n++] = c;
+	}
+}
+
+/* ---- path -> current record, to skip files that did not change ---- */
+
+struct known {
+	char *path, *sha, *key;
+	int kind;
+};
+struct known_map {
+	struct known *slots;
+	size_t cap;
+};
+
+static size_t hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void known_put(struct known_map *m, const char *path, const char *sha, const char *key,
+		      int kind)
+{
+	size_t i = hash_str(path) & (m->cap - 1);
+	while (m->slots[i].path)
+		i = (i + 1) & (m->cap - 1);
+	m->slots[i].path = strdup(path);
+	m->slots[i].sha = sha ? strdup(sha) : NULL;
+	m->slots[i].key = key ? strdup(key) : NULL;
+	m->slots[i].kind = kind;
+}
+
+static struct known *known_get(const struct known_map *m, const char *path)
+{
+	if (!m->cap)
+		return NULL;
+	size_t i = hash_str(path) & (m->cap - 1);
+	for (; m->slots[i].path; i = (i + 1) & (m->cap - 1))
+		if (strcmp(m->slots[i].path, path) == 0)
+			return &m->slots[i];
+	return NULL;
+}
+
+static void known_init(struct known_map *m, size_t n)
+{
+	m->cap = 16;
+	while (m->cap < n * 2 + 16)
+		m->cap *= 2;
+	m->slots = calloc(m->cap, sizeof *m->slots);
+}
+
+static void known_free(struct known_map *m)
+{
+	for (size_t i = 0; i < m->cap; i++) {
+		free(m->slots[i].path);
+		free(m->slots[i].sha);
+		free(m->slots[i].key);
+	}
+	free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+static const char current_sql[] =
+    "select path, sha, key, kind from ("
+    "select path, sha, key, 'document' kind from game.documents where not retired union all "
+    "select path, sha, key, 'archetype' from game.archetypes where not retired union all "
+    "select path, sha, key, 'archetype_table' from game.archetype_tables where not retired "
+    "union all select path, sha, key, 'power_category' from game.power_categories where not "
+    "retired union all select path, sha, key, 'powerset' from game.powersets where not retired "
+    "union all select path, sha, key, 'power' from game.powers where not retired union all "
+    "select path, sha, key, 'enhancement_set' from game.enhancement_sets where not retired "
+    "union all select path, sha, key, 'tag' from game.tags where not retired union all "
+    "select path, sha, key, 'exclusion_group' from game.exclusion_groups where not retired "
+    "union all select path, sha, key, 'recharge_group' from game.recharge_groups where not "
+    "retired) x";
+
+/* ---- staging ---- */
+
+struct batch {
+	struct import_buf rows;	 /* pending COPY data for stage.records */
+	struct import_buf files; /* COPY data for ops.import_files */
+	int nfiles;
+	long long bytes;
+	int copying;
+};
+
+static int batch_begin(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+{
+	if (db_begin(r->c, err, errlen) < 0)
+		return -1;
+	/* Staging is repeatable (resume re-stages what a crash lost), so its commits need not
+	 * wait for the WAL flush. Promote keeps full durability. */
+	if (db_exec(r->c, err, errlen, "set local synchronous_commit = off", 0, NULL) < 0)
+		return -1;
+	PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, raw) "
+				     "from stdin");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	b->copying = 1;
+	return 0;
+}
+
+static int copy_end(PGconn *c, const char *fail, char *err, size_t errlen)
+{
+	if (PQputCopyEnd(c, fail) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		return -1;
+	}
+	int rc = 0;
+	PGresult *res;
+	while ((res = PQgetResult(c))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	return rc;
+}
+
+static int flush_rows(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+{
+	if (b->rows.n && PQputCopyData(r->c, b->rows.p, (int)b->rows.n) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+		return -1;
+	}
+	b->rows.n = 0;
+	return 0;
+}
+
+static int batch_commit(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+{
+	if (!b->copying)
+		return 0;
+	b->copying = 0;
+	if (flush_rows(r, b, err, errlen) < 0 || copy_end(r->c, NULL, err, errlen) < 0)
+		goto fail;
+	PGresult *res =
+	    PQexec(r->c, "copy ops.import_files (run_id, path, size, sha256) from stdin");
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+		PQclear(res);
+		goto fail;
+	}
+	PQclear(res);
+	if ((b->files.n && PQputCopyData(r->c, b->files.p, (int)b->files.n) != 1) ||
+	    copy_end(r->c, NULL, err, errlen) < 0)
+		goto fail;
+	if (db_commit(r->c, err, errlen) < 0)
+		goto fail;
+	r->files_done += b->nfiles;
+	b->files.n = 0;
+	b->nfiles = 0;
+	b->bytes = 0;
+	return 0;
+fail:
+	db_rollback(r->c);
+	b->files.n = 0;
+	b->nfiles = 0;
+	b->bytes = 0;
+	return -1;
+}
+
+struct stage_ctx {
+	struct import_run_state *r;
+	const char *dir;
+	struct import_scan *scan;
+	struct known_map known;	    /* current generation, by path */
+	struct known_map committed; /* files this run already committed */
+	struct known_map bad;	    /* files that failed: their current rows must stay */
+	struct import_buf text;
+	long delay_ms;
+};
+
+/* Stage file i into the open batch. Returns 0 staged, 1 bad file. */
+static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
+{
+	struct import_run_state *r = sc->r;
+	struct import_file *f = &sc->scan->files[i];
+	char full[8192], sha[65], key[IMPORT_MAX_KEY + 1];
+	snprintf(full, sizeof full, "%s/%s", sc->dir, f->rel);
+	size_t len;
+	if (import_read_file(full, &sc->text, &len) < 0) {
+		char msg[512];
+		int loop = errno == ELOOP;
+		snprintf(msg, sizeof msg, "cannot read: %s",
+			 loop ? "symlink loop" : strerror(errno));
+		import_record_error(r, f->rel, NULL, loop ? "symlink_loop" : "unreadable", msg);
+		return 1;
+	}
+	import_sha256_buf(sc->text.p, len, sha);
+	struct known *k = known_get(&sc->known, f->rel);
+	const char *kind = import_kind_name(f->kind);
+	char run[32];
+	snprintf(run, sizeof run, "%ld", r->id);
+	size_t mark = b->rows.n;
+	copy_field(&b->rows, run);
+	import_buf_add(&b->rows, "\t", 1);
+	copy_field(&b->rows, kind);
+	import_buf_add(&b->rows, "\t", 1);
+	if (k && k->sha && k->kind == (int)f->kind && strcmp(k->sha, sha) == 0) {
+		/* Same bytes as the current generation: already checked then, nothing to parse. */
+		copy_field(&b->rows, k->key);
+		import_buf_add(&b->rows, "\t", 1);
+		copy_field(&b->rows, f->rel);
+		import_buf_add(&b->rows, "\t", 1);
+		copy_field(&b->rows, sha);
+		import_buf_add(&b->rows, "\t\\N\n", 4);
+	} else {
+		/* Key first into a scratch buffer: it comes from the parse. */
+		struct import_buf raw = {0};
+		snprintf(key, sizeof key, "%s", f->key);
+		static struct import_buf rawbuf;
+		rawbuf.n = 0;
+		raw = rawbuf;
+		int nerr = import_map_file(f->kind, f->rel, sc->text.p, len, key, sizeof key, &raw,
+					   import_record_error, r);
+		rawbuf = raw;
+		if (nerr) {
+			b->rows.n = mark;
+			return 1;
+		}
+		copy_field(&b->rows, key);
+		import_buf_add(&b->rows, "\t", 1);
+		copy_field(&b->rows, f->rel);
+		import_buf_add(&b->rows, "\t", 1);
+		copy_field(&b->rows, sha);
+		import_buf_add(&b->rows, "\t", 1);
+		import_buf_add(&b->rows, raw.p, raw.n);
+		import_buf_add(&b->rows, "\n", 1);
+	}
+	char size[32];
+	snprintf(size, sizeof size, "%lld", (long long)len);
+	copy_field(&b->files, run);
+	import_buf_add(&b->files, "\t", 1);
+	copy_field(&b->files, f->rel);
+	import_buf_add(&b->files, "\t", 1);
+	copy_field(&b->files, size);
+	import_buf_add(&b->files, "\t", 1);
+	copy_field(&b->files, sha);
+	import_buf_add(&b->files, "\n", 1);
+	b->nfiles++;
+	b->bytes += (long long)len;
+	return 0;
+}
+
+static long env_long(const char *name, long def)
+{
+	const char *v = getenv(name);
+	return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+/* Stage every file not yet committed. Returns 0 done, 1 stopped, -1 failed (err). */
+static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
+{
+	struct import_run_state *r = sc->r;
+	struct batch b = {0};
+	long bfiles = env_long("MIDSOPS_IMPORT_BATCH_FILES", BATCH_FILES);
+	int rc = 0;
+	size_t first = 0; /* first file of the open batch, to redo it file by file */
+	for (size_t i = 0; i < sc->scan->n; i++) {
+		struct import_file *f = &sc->scan->files[i];
+		if (known_get(&sc->committed, f->rel))
+			continue;
+		if (!b.copying) {
+			if (batch_begin(r, &b, err, errlen) < 0) {
+				rc = -1;
+				break;
+			}
+			first = i;
+		}
+		if (sc->delay_ms)
+			usleep((useconds_t)sc->delay_ms * 1000);
+		if (stage_one(sc, i, &b)) {
+			if (!known_get(&sc->bad, f->rel))
+				known_put(&sc->bad, f->rel, NULL, NULL, 0);
+			r->files_done++;
+		} else {
+			r->records_done++;
+		}
+		r->bytes_done += f->size;
+		if (r->errors > r->max_errors) {
+			snprintf(
+			    err, errlen,
+			    "%d errors exceed --max-errors %ld: run stopped, production untouched",
+			    r->errors, r->max_errors);
+			batch_commit(r, &b, err + strlen(err), 1);
+			rc = -1;
+			break;
+		}
+		if (b.rows.n > (1 << 20) && flush_rows(r, &b, err, errlen) < 0) {
+			rc = -1;
+			break;
+		}
+		import_progress(r, 0);
+		if (b.nfiles >= bfiles || b.bytes >= BATCH_BYTES || i + 1 == sc->scan->n ||
+		    r->stop_requested) {
+			if (batch_commit(r, &b, err, errlen) < 0) {
+				/* A file the server refused despite our checks: find it by
+				 * committing the batch's files one by one. */
+				import_log(r, "batch failed (%s); retrying file by file", err);
+				PGresult *res = PQexec(r->c, "select 1");
+				PQclear(res);
+				if (strstr(err, "canceling statement")) {
+					rc = -1;
+					break;
+				}
+				for (size_t j = first; j <= i; j++) {
+					if (known_get(&sc->committed, sc->scan->files[j].rel) ||
+					    known_get(&sc->bad, sc->scan->files[j].rel))
+						continue;
+					if (batch_begin(r, &b, err, errlen) < 0) {
+						rc = -1;
+						break;
+					}
+					if (stage_one(sc, j, &b) == 0 &&
+					    batch_commit(r, &b, err, errlen) < 0) {
+						import_record_error(r, sc->scan->files[j].rel, NULL,
+								    "rejected_by_server", err);
+						known_put(&sc->bad, sc->scan->files[j].rel, NULL,
+							  NULL, 0);
+					} else if (b.copying) {
+						batch_commit(r, &b, err, errlen);
+					}
+				}
+				if (rc < 0 || r->errors > r->max_errors) {
+					rc = -1;
+					break;
+				}
+			}
+			if (r->stop_requested) {
+				rc = 1;
+				break;
+			}
+		}
+	}
+	if (b.copying) {
+		char e2[256];
+		copy_end(r->c, "stopped", e2, sizeof e2);
+		db_rollback(r->c);
+	}
+	import_buf_free(&b.rows);
+	import_buf_free(&b.files);
+	import_progress(r, 1);
+	return rc;
+}
+
+static int load_map(PGconn *c, struct known_map *m, const char *sql, const char *run, char *err,
+		    size_t errlen)
+{
+	const char *p[] = {run};
+	PGresult *res = db_query(c, err, errlen, sql, run ? 1 : 0, run ? p : NULL);
+	if (!res)
+		return -1;
+	known_init(m, (size_t)PQntuples(res));
+	for (int i = 0; i < PQntuples(res); i++)
+		known_put(m, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			  PQnfields(res) > 2 ? PQgetvalue(res, i, 2) : NULL,
+			  PQnfields(res) > 3 ? (int)import_kind_from_name(PQgetvalue(res, i, 3))
+					     : 0);
+	PQclear(res);
+	return 0;
+}
+
+static FILE *open_run_log(const struct config *cfg, long id)
+{
+	char dir[4200], path[4300];
+	snprintf(dir, sizeof dir, "%s/import", cfg->log_dir);
+	if (paths_mkdir_p(dir, 0700) < 0)
+		return NULL;
+	snprintf(path, sizeof path, "%s/run-%ld.log", dir, id);
+	FILE *f = fopen(path, "a");
+	if (f)
+		fchmod(fileno(f), 0600);
+	return f;
+}
+
+/* Take the one-import-per-target lock, or say who holds it. */
+static int take_lock(PGconn *c, struct out *o)
+{
+	char err[512];
+	char *v = db_scalar(c, err, sizeof err, "select pg_try_advisory_lock(" IMPORT_LOCK_KEY ")",
+			    0, NULL);
+	if (v && v[0] == 't') {
+		free(v);
+		return 0;
+	}
+	free(v);
+	PGresult *res =
+	    db_query(c, err, sizeof err,
+		     "select id, coalesce(host, '?'), coalesce(pid::text, '?'), kind from "
+		     "ops.import_runs where state in ('running', 'stopping') order by id "
+		     "desc limit 1",
+		     0, NULL);
+	if (res && PQntuples(res))
+		out_err(
+		    o,
+		    "another %s is running: run %s on host %s, pid %s (midsops import-status %s)",
+		    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+		    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0));
+	else
+		out_err(o, "another import or rollback holds the import lock on this target");
+	PQclear(res);
+	return -1;
+}
+
+static int connect_both(struct import_run_state *r, const struct target *t, char *err,
+			size_t errlen)
+{
+	r->c = db_connect_ready(t, "import", err, errlen);
+	if (!r->c)
+		return -1;
+	r->pc = db_connect(t, "import-progress", err, errlen);
+	if (!r->pc)
+		return -1;
+	return 0;
+}
+
+static void finish(struct import_run_state *r)
+{
+	if (r->log)
+		fclose(r->log);
+	if (r->pc)
+		PQfinish(r->pc);
+	if (r->c)
+		PQfinish(r->c);
+}
+
+static void summary_out(struct import_run_state *r, int gen)
+{
+	double el = import_now() - r->t0;
+	out_kv_int(r->o, "run", r->id);
+	out_kv(r->o, "state", "%s", "completed");
+	if (gen > 0)
+		out_kv_int(r->o, "generation", gen);
+	out_kv_int(r->o, "files", r->files_total);
+	out_kv_int(r->o, "bytes", r->bytes_total);
+	out_kv_int(r->o, "records", r->records_total);
+	out_kv_num(r->o, "duration", el, "s");
+	out_kv_num(r->o, "records_per_second", el > 0 ? (double)r->records_total / el : 0, NULL);
+	out_kv_int(r->o, "errors", r->errors);
+	out_kv_int(r->o, "warnings", r->warnings);
+}
+
+/* Rows now in the game tables, for the records figure of a run. */
+static long long count_records(PGconn *c)
+{
+	char err[256];
+	char *v = db_scalar(
+	    c, err, sizeof err,
+	    "select (select count(*) from game.documents) + (select count(*) from game.archetypes) "
+	    "+ "
+	    "(select count(*) from game.archetype_tables) + (select count(*) from "
+	    "game.power_categories) + (select count(*) from game.powersets) + (select count(*) "
+	    "from game.powers) + (select count(*) from game.power_effects) + (select count(*) from "
+	    "game.effect_templates) + (select count(*) from game.enhancement_sets) + (select "
+	    "count(*) from game.set_bonuses) + (select count(*) from game.enhancements) + (select "
+	    "count(*) from game.tags) + (select count(*) from game.tag_links) + (select count(*) "
+	    "from game.exclusion_groups) + (select count(*) from game.exclusion_group_members) + "
+	    "(select count(*) from game.recharge_groups) + (select count(*) from "
+	    "game.recharge_group_members)",
+	    0, NULL);
+	long long n = v ? atoll(v) : 0;
+	free(v);
+	return n;
+}
+
+/* Validate then promote (or report, for a dry run). Returns an exit status. */
+static int validate_promote(struct import_run_state *r, int dry_run, int no_promote,
+			    const char *kind)
+{
+	char err[2048];
+	r->phase = "validate";
+	import_progress(r, 1);
+	int nerr = import_validate(r, err, sizeof err);
+	if (nerr < 0) {
+		import_set_state(r, "failed", err);
+		out_err(r->o, "validate: %s", err);
+		return EXIT_FAIL;
+	}
+	if (nerr > 0) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "validation failed: %d errors; production untouched",
+			 nerr);
+		import_set_state(r, "failed", msg);
+		out_err(r->o, "run %ld: %s", r->id, msg);
+		return EXIT_FAIL;
+	}
+	if (dry_run || no_promote) {
+		r->phase = dry_run ? "done" : "staged";
+		import_progress(r, 1);
+		if (dry_run) {
+			const char *p[] = {r->idtxt};
+			PGresult *res =
+			    db_query(r->c, err, sizeof err,
+				     "delete from stage.records where run_id = $1", 1, p);
+			PQclear(res);
+		}
+		import_set_state(r, dry_run ? "completed" : "stopped",
+				 dry_run ? "dry run: checked, nothing promoted"
+					 : "staged and validated; promote with import-resume");
+		out_kv_int(r->o, "run", r->id);
+		out_kv(r->o, "state", "%s",
+		       dry_run ? "dry run completed" : "staged (not promoted)");
+		out_kv_int(r->o, "files", r->files_total);
+		out_kv_int(r->o, "errors", r->errors);
+		out_kv_int(r->o, "warnings", r->warnings);
+		return r->errors ? EXIT_FAIL : 0;
+	}
+	r->phase = "promote";
+	import_progress(r, 1);
+	if (db_begin(r->c, err, sizeof err) < 0) {
+		import_set_state(r, "failed", err);
+		return EXIT_FAIL;
+	}
+	int gen = import_promote(r, kind, err, sizeof err);
+	if (gen < 0) {
+		db_rollback(r->c);
+		int cancelled = strstr(err, "canceling statement") != NULL;
+		import_set_state(r, cancelled ? "stopped" : "failed", err);
+		out_err(r->o, "promote: %s", err);
+		return EXIT_FAIL;
+	}
+	char gen_s[32], warn[32];
+	snprintf(gen_s, sizeof gen_s, "%d", gen);
+	snprintf(warn, sizeof warn, "%d", r->warnings);
+	const char *p[] = {r->idtxt, gen_s, warn};
+	/* The run's terminal state commits with the generation: a kill after this commit
+	 * leaves nothing to resume, a kill before it leaves the old generation whole. */
+	if (db_exec(
+		r->c, err, sizeof err,
+		"update ops.import_runs set state = 'completed', phase = 'done', generation = "
+		"$2::int, warnings = $3::int, finished_at = now(), updated_at = now(), summary = "
+		"(select counts from ops.import_generations where generation = $2::int), message "
+		"= 'promoted to generation ' || $2 where id = $1",
+		3, p) < 0 ||
+	    db_exec(r->c, err, sizeof err,
+		    "select pg_notify('midsops_import', json_build_object('run', $1::bigint, "
+		    "'phase', 'done', 'generation', $2::int)::text)",
+		    2, p) < 0 ||
+	    db_commit(r->c, err, sizeof err) < 0) {
+		db_rollback(r->c);
+		import_set_state(r, "failed", err);
+		out_err(r->o, "promote: %s", err);
+		return EXIT_FAIL;
+	}
+	r->records_total = count_records(r->c);
+	r->records_done = r->records_total;
+	r->phase = "done";
+	import_progress(r, 1);
+	out_progress_end(r->o);
+	db_event(r->c, "info", "import",
+		 "run %ld promoted generation %d (%lld files, %d errors, %d "
+		 "warnings)",
+		 r->id, gen, r->files_total, r->errors, r->warnings);
+	import_log(r, "promoted generation %d", gen);
+	summary_out(r, gen);
+	return 0;
+}
+
+int import_run(struct out *o, const struct config *cfg, const struct target *t,
+	       const struct import_opts *opts)
+{
+	struct import_run_state r = {
+	    .o = o, .cfg = cfg, .phase = "scan", .max_errors = opts->max_errors};
+	char err[2048];
+	r.t0 = import_now();
+	if (connect_both(&r, t, err, sizeof err) < 0) {
+		out_err(o, "%s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	if (take_lock(r.c, o) < 0) {
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	char host[256] = "", pid[32], dir[4096];
+	gethostname(host, sizeof host - 1);
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	int dry_run = opts->dry_run, no_promote = opts->no_promote;
+	if (opts->resume_run >= 0) {
+		/* resume: 0 means the most recent run that did not complete */
+		char rid[32];
+		snprintf(rid, sizeof rid, "%ld", opts->resume_run);
+		const char *p[] = {rid};
+		PGresult *res = db_query(
+		    r.c, err, sizeof err,
+		    "select id, source_dir, state, coalesce((options->>'max_errors')::bigint, 0), "
+		    "phase from ops.import_runs where kind = 'import' and (($1::bigint = 0 and "
+		    "state <> 'completed') or id = $1::bigint) order by id desc limit 1",
+		    1, p);
+		if (!res || !PQntuples(res)) {
+			out_err(o, "%s",
+				res ? (opts->resume_run ? "no such run" : "no import run to resume")
+				    : err);
+			PQclear(res);
+			finish(&r);
+			return EXIT_FAIL;
+		}
+		if (strcmp(PQgetvalue(res, 0, 2), "completed") == 0) {
+			out_err(o, "run %s is already completed", PQgetvalue(res, 0, 0));
+			PQclear(res);
+			finish(&r);
+			return EXIT_FAIL;
+		}
+		r.id = atol(PQgetvalue(res, 0, 0));
+		snprintf(dir, sizeof dir, "%s", PQgetvalue(res, 0, 1));
+		if (opts->max_errors == 0)
+			r.max_errors = atol(PQgetvalue(res, 0, 3));
+		PQclear(res);
+	} else {
+		if (!realpath(opts->dir, dir))
+			snprintf(dir, sizeof dir, "%s", opts->dir);
+	}
+	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
+	char maxe[32];
+	snprintf(maxe, sizeof maxe, "%ld", r.max_errors);
+	if (r.id == 0) {
+		/* A new run supersedes runs that were stopped or failed: their staged rows go. */
+		db_exec(
+		    r.c, err, sizeof err,
+		    "update ops.import_runs set state = 'failed', message = coalesce(message || "
+		    "'; ', '') || 'superseded by a newer run', finished_at = coalesce(finished_at, "
+		    "now()) where kind = 'import' and state in ('running', 'stopping', 'stopped')",
+		    0, NULL);
+		db_exec(r.c, err, sizeof err, "truncate stage.records", 0, NULL);
+		const char *p[] = {
+		    dir, host, pid, dry_run ? "true" : "false", no_promote ? "true" : "false",
+		    maxe};
+		char *id =
+		    db_scalar(r.c, err, sizeof err,
+			      "insert into ops.import_runs (source_dir, host, pid, backend_pid, "
+			      "options) values ($1, $2, $3::int, pg_backend_pid(), "
+			      "jsonb_build_object('dry_run', $4::boolean, 'no_promote', "
+			      "$5::boolean, 'max_errors', $6::bigint)) returning id",
+			      6, p);
+		if (!id) {
+			out_err(o, "cannot record the run: %s", err);
+			finish(&r);
+			return EXIT_FAIL;
+		}
+		r.id = atol(id);
+		free(id);
+		snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
+	} else {
+		const char *p[] = {r.idtxt, host, pid};
+		db_exec(
+		    r.c, err, sizeof err,
+		    "update ops.import_runs set state = 'running', host = $2, pid = $3::int, "
+		    "backend_pid = pg_backend_pid(), stop_requested = false, finished_at = null, "
+		    "message = 'resumed', updated_at = now() where id = $1",
+		    3, p);
+		no_promote = 0;
+	}
+	r.log = open_run_log(cfg, r.id);
+	import_log(&r, "%s %s (host %s, pid %s)", opts->resume_run >= 0 ? "resume" : "import", dir,
+		   host, pid);
+	db_event(r.c, "info", "import", "run %ld %s %s", r.id,
+		 opts->resume_run >= 0 ? "resumed on" : "started on", dir);
+	struct sigaction sa = {0}, old_int, old_term;
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	import_signalled = 0;
+
+	struct stage_ctx sc = {
+	    .r = &r, .dir = dir, .delay_ms = env_long("MIDSOPS_IMPORT_DELAY_MS", 0)};
+	struct import_scan scan = {0};
+	int rc = EXIT_FAIL;
+	if (opts->resume_run >= 0) {
+		/* Files of this run already committed are skipped, unless the staging rows are
+		 * gone (an immediate server stop empties UNLOGGED tables): then stage again. */
+		const char *p[] = {r.idtxt};
+		PGresult *res =
+		    db_query(r.c, err, sizeof err,
+			     "select (select count(*) from ops.import_files where run_id "
+			     "= $1), (select count(*) from stage.records where run_id = $1)",
+			     1, p);
+		if (res && strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
+			out_line(o,
+				 "staged rows of run %ld are gone (server restart?): staging again",
+				 r.id);
+			import_log(&r, "staging rows lost (%s files committed, %s rows): restaging",
+				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			db_exec(r.c, err, sizeof err,
+				"delete from ops.import_files where run_id = $1", 1, p);
+			db_exec(r.c, err, sizeof err, "delete from stage.records where run_id = $1",
+				1, p);
+		}
+		PQclear(res);
+		db_exec(
+		    r.c, err, sizeof err,
+		    "delete from ops.import_errors where run_id = $1 and severity = 'warning' or "
+		    "(run_id = $1 and (path is null or path not in (select path from "
+		    "ops.import_files where run_id = $1)))",
+		    1, p);
+		if (load_map(r.c, &sc.committed,
+			     "select path, sha256 from ops.import_files where run_id = $1", r.idtxt,
+			     err, sizeof err) < 0)
+			goto fail;
+	} else {
+		known_init(&sc.committed, 0);
+	}
+	known_init(&sc.bad, 64);
+	if (load_map(r.c, &sc.known, current_sql, NULL, err, sizeof err) < 0)
+		goto fail;
+	r.phase = "scan";
+	import_progress(&r, 1);
+	if (import_scan_dir(dir, &scan, import_record_error, &r, err, sizeof err) < 0) {
+		import_record_error(&r, dir, NULL, "empty_export", err);
+		goto fail;
+	}
+	r.files_total = (long long)scan.n;
+	r.bytes_total = scan.bytes;
+	r.records_total = (long long)scan.n;
+	for (size_t i = 0; i < scan.n; i++)
+		if (known_get(&sc.committed, scan.files[i].rel)) {
+			r.files_done++;
+			r.bytes_done += scan.files[i].size;
+			r.records_done++;
+		}
+	if (r.errors > r.max_errors) {
+		snprintf(err, sizeof err, "%d errors during the scan exceed --max-errors %ld",
+			 r.errors, r.max_errors);
+		goto fail;
+	}
+	sc.scan = &scan;
+	r.phase = "stage";
+	int st = stage_all(&sc, err, sizeof err);
+	if (st < 0)
+		goto fail;
+	if (st == 1) {
+		import_set_state(&r, "stopped",
+				 "stopped at a batch boundary; resume with import-resume");
+		db_event(r.c, "warning", "import", "run %ld stopped at %lld of %lld files", r.id,
+			 r.files_done, r.files_total);
+		out_progress_end(o);
+		out_kv_int(o, "run", r.id);
+		out_kv(o, "state", "%s", "stopped");
+		out_kv(o, "files", "%lld of %lld", r.files_done, r.files_total);
+		out_line(o, "stopped; continue with: midsops import-resume %ld", r.id);
+		rc = 0;
+		goto out;
+	}
+	/* Files that failed keep their current rows: stage them unchanged, so promote does
+	 * not retire a record just because its new version was bad. */
+	if (r.errors) {
+		struct import_buf rows = {0};
+		for (size_t i = 0; i < sc.bad.cap; i++) {
+			struct known *k = sc.bad.slots[i].path
+					      ? known_get(&sc.known, sc.bad.slots[i].path)
+					      : NULL;
+			if (!k)
+				continue;
+			copy_field(&rows, r.idtxt);
+			import_buf_add(&rows, "\t", 1);
+			copy_field(&rows, import_kind_name((enum import_kind)k->kind));
+			import_buf_add(&rows, "\t", 1);
+			copy_field(&rows, k->key);
+			import_buf_add(&rows, "\t", 1);
+			copy_field(&rows, k->path);
+			import_buf_add(&rows, "\t", 1);
+			copy_field(&rows, k->sha);
+			import_buf_add(&rows, "\t\\N\n", 4);
+		}
+		if (rows.n) {
+			PGresult *res =
+			    PQexec(r.c, "copy stage.records (run_id, kind, key, path, sha, "
+					"raw) from stdin");
+			PQclear(res);
+			PQputCopyData(r.c, rows.p, (int)rows.n);
+			copy_end(r.c, NULL, err, sizeof err);
+		}
+		import_buf_free(&rows);
+	}
+	rc = validate_promote(&r, dry_run, no_promote, "import");
+	goto out;
+fail:
+	out_progress_end(o);
+	{
+		int cancelled = strstr(err, "canceling statement") != NULL;
+		import_set_state(&r, cancelled ? "stopped" : "failed", err);
+		db_event(r.c, "error", "import", "run %ld %s: %s", r.id,
+			 cancelled ? "cancelled" : "failed", err);
+		out_err(o, "import run %ld %s: %s", r.id, cancelled ? "cancelled" : "failed", err);
+	}
+	rc = EXIT_FAIL;
+out:
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	import_scan_free(&scan);
+	known_free(&sc.known);
+	known_free(&sc.committed);
+	known_free(&sc.bad);
+	import_buf_free(&sc.text);
+	finish(&r);
+	return rc;
+}
+
+int import_request_stop(PGconn *c, long run, char *err, size_t errlen, long *stopped)
+{
+	char rid[32];
+	snprintf(rid, sizeof rid, "%ld", run);
+	const char *p[] = {rid};
+	char *v =
+	    db_scalar(c, err, errlen,
+		      "with u as (update ops.import_runs set stop_requested = true, updated_at "
+		      "= now() where id = (select id from ops.import_runs where state = "
+		      "'running' and ($1::bigint <= 0 or id = $1::bigint) order by id desc "
+		      "limit 1) returning id) select coalesce((select id from u), 0)",
+		      1, p);
+	if (!v)
+		return -1;
+	*stopped = atol(v);
+	free(v);
+	if (*stopped == 0) {
+		snprintf(err, errlen, "%s",
+			 run > 0 ? "that run is not running" : "no import is running");
+		return -1;
+	}
+	return 0;
+}
+
+/* Rollback: rebuild the record set of generation `to` from the current rows and the
+ * history of every later generation, stage it, and promote it like an import, so the
+ * rollback is itself a generation that can be rolled back. */
+int import_rollback(struct out *o, const struct config *cfg, const struct target *t, int to)
+{
+	struct import_run_state r = {.o = o, .cfg = cfg, .phase = "rollback"};
+	char err[2048];
+	r.t0 = import_now();
+	if (connect_both(&r, t, err, sizeof err) < 0) {
+		out_err(o, "%s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	if (take_lock(r.c, o) < 0) {
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	char *cur =
+	    db_scalar(r.c, err, sizeof err,
+		      "select coalesce(max(generation), 0) from ops.import_generations", 0, NULL);
+	int current = cur ? atoi(cur) : 0;
+	free(cur);
+	if (current == 0) {
+		out_err(o, "nothing to roll back: no import generation yet");
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	if (to <= 0) {
+		char *prev = db_scalar(r.c, err, sizeof err,
+				       "select coalesce(previous, 0) from ops.import_generations "
+				       "where generation = (select max(generation) from "
+				       "ops.import_generations)",
+				       0, NULL);
+		to = prev ? atoi(prev) : 0;
+		free(prev);
+	}
+	if (to >= current || to < 0) {
+		out_err(o, "generation %d is not before the current generation %d", to, current);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	char host[256] = "", pid[32], to_s[32];
+	gethostname(host, sizeof host - 1);
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	snprintf(to_s, sizeof to_s, "%d", to);
+	const char *p[] = {host, pid, to_s};
+	char *id =
+	    db_scalar(r.c, err, sizeof err,
+		      "insert into ops.import_runs (kind, source_dir, host, pid, backend_pid, "
+		      "phase, options) values ('rollback', 'generation ' || $3, $1, $2::int, "
+		      "pg_backend_pid(), 'rollback', jsonb_build_object('to', $3::int)) "
+		      "returning id",
+		      3, p);
+	if (!id) {
+		out_err(o, "%s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	r.id = atol(id);
+	free(id);
+	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
+	r.log = open_run_log(cfg, r.id);
+	import_log(&r, "rollback from generation %d to %d", current, to);
+	const char *q[] = {r.idtxt, to_s};
+	/* Later generations are undone newest first: the oldest saved version of a key wins.
+	 * Keys untouched since `to` are staged without raw: promote leaves them as they are. */
+	if (db_begin(r.c, err, sizeof err) < 0 ||
+	    db_exec(
+		r.c, err, sizeof err,
+		"create temp table rb_cur on commit drop as "
+		"select 'document' kind, key, path, sha from game.documents where not retired "
+		"union all select 'archetype', key, path, sha from game.archetypes where not "
+		"retired "
+		"union all select 'archetype_table', key, path, sha from game.archetype_tables "
+		"where not retired "
+		"union all select 'power_category', key, path, sha from game.power_categories "
+		"where not retired "
+		"union all select 'powerset', key, path, sha from game.powersets where not retired "
+		"union all select 'power', key, path, sha from game.powers where not retired "
+		"union all select 'enhancement_set', key, path, sha from game.enhancement_sets "
+		"where not retired "
+		"union all select 'tag', key, path, sha from game.tags where not retired "
+		"union all select 'exclusion_group', key, path, sha from game.exclusion_groups "
+		"where not retired "
+		"union all select 'recharge_group', key, path, sha from game.recharge_groups where "
+		"not retired",
+		0, NULL) < 0 ||
+	    db_exec(
+		r.c, err, sizeof err,
+		"insert into stage.records (run_id, kind, key, path, sha, raw) "
+		"select $1, c.kind, c.key, c.path, c.sha, null from rb_cur c where not exists "
+		"(select 1 from game.history h where h.generation > $2::int and h.kind = c.kind "
+		"and h.key = c.key) "
+		"union all select $1, h.kind, h.key, h.path, h.sha, h.raw from (select distinct "
+		"on (kind, key) kind, key, path, sha, raw from game.history where generation > "
+		"$2::int order by kind, key, generation) h where h.raw is not null",
+		2, q) < 0 ||
+	    db_commit(r.c, err, sizeof err) < 0) {
+		db_rollback(r.c);
+		import_set_state(&r, "failed", err);
+		out_err(o, "rollback: %s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	char *n = db_scalar(r.c, err, sizeof err,
+			    "select count(*) from stage.records where run_id = $1", 1, q);
+	r.files_total = r.files_done = r.records_total = n ? atoll(n) : 0;
+	free(n);
+	int rc = validate_promote(&r, 0, 0, "rollback");
+	if (rc == 0) {
+		out_kv_int(o, "rolled_back_to", to);
+		db_event(r.c, "warning", "import", "rollback run %ld restored generation %d", r.id,
+			 to);
+	}
+	finish(&r);
+	return rc;
+}

@@ -1,0 +1,582 @@
+/* Export tools: write the current generation back out (proof that nothing was lost),
+ * check an export without a database, compare two exports, figures per table. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "db.h"
+#include "import.h"
+#include "paths.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- import-stats ---- */
+
+static const struct {
+	const char *table;
+	const char *checksum; /* over natural keys and content, never ids or generations */
+} stat_tables[] = {
+    {"archetypes", NULL},
+    {"archetype_tables", NULL},
+    {"power_categories", NULL},
+    {"powersets", NULL},
+    {"powers", NULL},
+    {"power_effects", "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || e.raw::text, "
+		      "',' order by p.key, e.idx), '')) from game.power_effects e join game.powers "
+		      "p on p.id = e.power_id"},
+    {"effect_templates", "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || t.idx "
+			 "|| ':' || t.raw::text, ',' order by p.key, e.idx, t.idx), '')) from "
+			 "game.effect_templates t join game.power_effects e on e.id = t.effect_id "
+			 "join game.powers p on p.id = e.power_id"},
+    {"enhancement_sets", NULL},
+    {"set_bonuses", "select md5(coalesce(string_agg(s.key || ':' || b.idx || ':' || b.raw::text, "
+		    "',' order by s.key, b.idx), '')) from game.set_bonuses b join "
+		    "game.enhancement_sets s on s.id = b.set_id"},
+    {"enhancements", "select md5(coalesce(string_agg(e.key || ':' || e.retired || ':' || "
+		     "e.raw::text, ',' order by e.key), '')) from game.enhancements e"},
+    {"tags", NULL},
+    {"tag_links",
+     "select md5(coalesce(string_agg(t.key || ':' || l.rel || l.idx || ':' || "
+     "l.raw::text || ':' || coalesce(l.power_id::text, '-') || coalesce(l.enhancement_id::text, "
+     "'-'), ',' order by t.key, l.rel, l.idx), '')) from "
+     "game.tag_links l join game.tags t on t.id = l.tag_id"},
+    {"exclusion_groups", NULL},
+    {"exclusion_group_members", "select md5(coalesce(string_agg(g.key || ':' || m.idx || ':' || "
+				"m.raw::text, ',' order by g.key, m.idx), '')) from "
+				"game.exclusion_group_members m join game.exclusion_groups g on "
+				"g.id = m.group_id"},
+    {"recharge_groups", NULL},
+    {"recharge_group_members", "select md5(coalesce(string_agg(g.key || ':' || m.idx || ':' || "
+			       "m.raw::text, ',' order by g.key, m.idx), '')) from "
+			       "game.recharge_group_members m join game.recharge_groups g on g.id "
+			       "= m.group_id"},
+    {"documents", NULL},
+};
+
+int import_stats_render(struct out *o, PGconn *c, int checksums)
+{
+	char err[1024], sql[2048];
+	const char *cols[] = {"table", "rows", "retired", "checksum"};
+	out_table_begin(o, "tables", checksums ? 4 : 3, cols);
+	long long total = 0;
+	for (size_t i = 0; i < sizeof stat_tables / sizeof stat_tables[0]; i++) {
+		const char *t = stat_tables[i].table;
+		int has_retired = !stat_tables[i].checksum || strcmp(t, "enhancements") == 0;
+		snprintf(sql, sizeof sql, "select count(*), %s from game.%s",
+			 has_retired ? "count(*) filter (where retired)" : "0", t);
+		PGresult *r = db_query(c, err, sizeof err, sql, 0, NULL);
+		if (!r) {
+			out_err(o, "import-stats: %s", err);
+			out_table_end(o);
+			return -1;
+		}
+		char sum[64] = "";
+		if (checksums) {
+			if (stat_tables[i].checksum)
+				snprintf(sql, sizeof sql, "%s", stat_tables[i].checksum);
+			else
+				snprintf(
+				    sql, sizeof sql,
+				    "select md5(coalesce(string_agg(key || ':' || retired || ':' "
+				    "|| path || ':' || raw::text, ',' order by key), '')) from "
+				    "game.%s",
+				    t);
+			char *v = db_scalar(c, err, sizeof err, sql, 0, NULL);
+			snprintf(sum, sizeof sum, "%s", v ? v : "?");
+			free(v);
+		}
+		total += atoll(PQgetvalue(r, 0, 0));
+		out_rowf(o, t, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), sum);
+		PQclear(r);
+	}
+	out_table_end(o);
+	out_kv_int(o, "total_rows", total);
+	PGresult *r =
+	    db_query(c, err, sizeof err,
+		     "select coalesce(max(g.generation), 0), (select to_char(max(finished_at) "
+		     "at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from "
+		     "ops.import_runs where state = 'completed' and generation is not "
+		     "null), (select max(id) from ops.import_runs where state = "
+		     "'completed' and generation is not null) from ops.import_generations g",
+		     0, NULL);
+	if (r) {
+		out_kv_int(o, "generation", atoll(PQgetvalue(r, 0, 0)));
+		out_kv(o, "last_import", "%s",
+		       PQgetisnull(r, 0, 1) ? "never" : PQgetvalue(r, 0, 1));
+		if (!PQgetisnull(r, 0, 2))
+			out_kv_int(o, "last_run", atoll(PQgetvalue(r, 0, 2)));
+		PQclear(r);
+	}
+	return 0;
+}
+
+/* ---- export DIR ---- */
+
+int import_dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 1;
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+static int write_file(const char *dir, const char *rel, const char *data, size_t n, char *err,
+		      size_t errlen)
+{
+	if (strstr(rel, "..") || rel[0] == '/') {
+		snprintf(err, errlen, "refusing unsafe path %s", rel);
+		return -1;
+	}
+	char path[8192];
+	snprintf(path, sizeof path, "%s/%s", dir, rel);
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	if (paths_mkdir_p(path, 0700) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	*slash = '/';
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < n) {
+		ssize_t w = write(fd, data + off, n - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
+int import_export_dir(struct out *o, PGconn *c, const char *dir)
+{
+	char err[1024];
+	long long files = 0, bytes = 0;
+	double t0 = now_s();
+	if (paths_mkdir_p(dir, 0700) < 0) {
+		out_err(o, "export: %s: %s", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	/* One row at a time: the export is larger than the memory we allow ourselves. */
+	static const char sql[] =
+	    "select path, raw::text from game.documents where not retired union all "
+	    "select path, raw::text from game.archetypes where not retired union all "
+	    "select path, raw::text from game.archetype_tables where not retired union all "
+	    "select path, raw::text from game.power_categories where not retired union all "
+	    "select path, raw::text from game.powersets where not retired union all "
+	    "select path, raw::text from game.powers where not retired union all "
+	    "select path, raw::text from game.enhancement_sets where not retired union all "
+	    "select path, raw::text from game.tags where not retired union all "
+	    "select path, raw::text from game.exclusion_groups where not retired union all "
+	    "select path, raw::text from game.recharge_groups where not retired";
+	if (!PQsendQuery(c, sql) || !PQsetSingleRowMode(c)) {
+		out_err(o, "export: %s", PQerrorMessage(c));
+		return EXIT_FAIL;
+	}
+	int rc = 0;
+	PGresult *r;
+	while ((r = PQgetResult(c))) {
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_SINGLE_TUPLE && rc == 0) {
+			size_t n = (size_t)PQgetlength(r, 0, 1);
+			if (write_file(dir, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), n, err,
+				       sizeof err) < 0) {
+				out_err(o, "export: %s", err);
+				rc = EXIT_FAIL;
+			} else {
+				files++;
+				bytes += (long long)n;
+			}
+		} else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE) {
+			out_err(o, "export: %s", PQresultErrorMessage(r));
+			rc = EXIT_FAIL;
+		}
+		PQclear(r);
+	}
+	char *gen =
+	    db_scalar(c, err, sizeof err,
+		      "select coalesce(max(generation), 0) from ops.import_generations", 0, NULL);
+	out_kv(o, "directory", "%s", dir);
+	out_kv(o, "generation", "%s", gen ? gen : "0");
+	free(gen);
+	out_kv_int(o, "files", files);
+	out_kv_int(o, "bytes", bytes);
+	out_kv_num(o, "duration", now_s() - t0, "s");
+	return rc;
+}
+
+/* ---- export-validate DIR ---- */
+
+struct vctx {
+	struct out *o;
+	int errors, warnings;
+};
+
+static void validate_error(void *ctx, const char *path, const char *json_path, const char *code,
+			   const char *msg)
+{
+	struct vctx *v = ctx;
+	int warning = strcmp(code, "unknown_directory") == 0 || strcmp(code, "symlink_dir") == 0 ||
+		      strcmp(code, "symlink_loop") == 0;
+	if (warning)
+		v->warnings++;
+	else
+		v->errors++;
+	out_rowf(v->o, path ? path : "", json_path ? json_path : "", warning ? "warning" : "error",
+		 code, msg);
+}
+
+/* A small string set for duplicate natural keys. */
+struct sset {
+	char **slots;
+	char **vals;
+	size_t cap, n;
+};
+
+static size_t shash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Returns the value stored with key, or stores val and returns NULL. */
+static const char *sset_put(struct sset *s, const char *key, const char *val)
+{
+	if (s->n * 2 >= s->cap) {
+		struct sset ns = {0};
+		ns.cap = s->cap ? s->cap * 2 : 1024;
+		ns.slots = calloc(ns.cap, sizeof *ns.slots);
+		ns.vals = calloc(ns.cap, sizeof *ns.vals);
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slots[i]) {
+				size_t j = shash(s->slots[i]) & (ns.cap - 1);
+				while (ns.slots[j])
+					j = (j + 1) & (ns.cap - 1);
+				ns.slots[j] = s->slots[i];
+				ns.vals[j] = s->vals[i];
+			}
+		ns.n = s->n;
+		free(s->slots);
+		free(s->vals);
+		*s = ns;
+	}
+	size_t i = shash(key) & (s->cap - 1);
+	for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+		if (strcmp(s->slots[i], key) == 0)
+			return s->vals[i];
+	s->slots[i] = strdup(key);
+	s->vals[i] = val ? strdup(val) : strdup("");
+	s->n++;
+	return NULL;
+}
+
+static const char *sset_get(const struct sset *s, const char *key)
+{
+	if (!s->cap)
+		return NULL;
+	size_t i = shash(key) & (s->cap - 1);
+	for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+		if (strcmp(s->slots[i], key) == 0)
+			return s->vals[i];
+	return NULL;
+}
+
+static void sset_free(struct sset *s)
+{
+	for (size_t i = 0; i < s->cap; i++) {
+		free(s->slots[i]);
+		free(s->vals[i]);
+	}
+	free(s->slots);
+	free(s->vals);
+	memset(s, 0, sizeof *s);
+}
+
+int import_validate_dir(struct out *o, const char *dir)
+{
+	struct vctx v = {.o = o};
+	struct import_scan scan;
+	struct import_buf text = {0};
+	struct sset keys = {0};
+	char err[1024];
+	const char *cols[] = {"path", "json_path", "severity", "code", "message"};
+	out_table_begin(o, "problems", 5, cols);
+	if (import_scan_dir(dir, &scan, validate_error, &v, err, sizeof err) < 0) {
+		validate_error(&v, dir, NULL, "empty_export", err);
+		out_table_end(o);
+		out_status(o, ST_CRITICAL, "%s", err);
+		return ST_CRITICAL;
+	}
+	for (size_t i = 0; i < scan.n; i++) {
+		char full[8192], key[IMPORT_MAX_KEY + 1];
+		snprintf(full, sizeof full, "%s/%s", dir, scan.files[i].rel);
+		size_t len;
+		if (import_read_file(full, &text, &len) < 0) {
+			validate_error(&v, scan.files[i].rel, NULL,
+				       errno == ELOOP ? "symlink_loop" : "unreadable",
+				       strerror(errno));
+			continue;
+		}
+		snprintf(key, sizeof key, "%s", scan.files[i].key);
+		if (import_map_file(scan.files[i].kind, scan.files[i].rel, text.p, len, key,
+				    sizeof key, NULL, validate_error, &v))
+			continue;
+		char kk[IMPORT_MAX_KEY + 64];
+		snprintf(kk, sizeof kk, "%s\t%s", import_kind_name(scan.files[i].kind), key);
+		const char *prev = sset_put(&keys, kk, scan.files[i].rel);
+		if (prev) {
+			char msg[2048];
+			snprintf(msg, sizeof msg, "duplicate natural key '%s' (%s), also in %s",
+				 key, import_kind_name(scan.files[i].kind), prev);
+			validate_error(&v, scan.files[i].rel, "$", "duplicate_key", msg);
+		}
+	}
+	out_table_end(o);
+	out_kv_int(o, "files", (long long)scan.n);
+	out_kv_int(o, "bytes", scan.bytes);
+	out_kv_int(o, "errors", v.errors);
+	out_kv_int(o, "warnings", v.warnings);
+	enum status st = v.errors ? ST_CRITICAL : v.warnings ? ST_WARNING : ST_OK;
+	out_status(o, st, "%zu files checked: %d errors, %d warnings", scan.n, v.errors,
+		   v.warnings);
+	import_scan_free(&scan);
+	import_buf_free(&text);
+	sset_free(&keys);
+	return st;
+}
+
+/* ---- export-diff OLD NEW ---- */
+
+struct side {
+	struct sset recs;	      /* kind \t key -> path */
+	struct sset fields[IK_COUNT]; /* top-level keys seen per kind */
+	long long counts[IK_COUNT];
+};
+
+static void ignore_error(void *ctx, const char *path, const char *json_path, const char *code,
+			 const char *msg)
+{
+	(void)json_path;
+	(void)code;
+	struct vctx *v = ctx;
+	v->errors++;
+	if (v->errors <= 10)
+		out_warn(v->o, "%s: %s", path, msg);
+}
+
+static cJSON *load_record(const char *dir, const struct import_file *f, struct import_buf *text,
+			  char *key, size_t keylen)
+{
+	char full[8192];
+	snprintf(full, sizeof full, "%s/%s", dir, f->rel);
+	size_t len;
+	if (import_read_file(full, text, &len) < 0)
+		return NULL;
+	cJSON *root = cJSON_ParseWithLength(text->p, len);
+	if (!root)
+		return NULL;
+	snprintf(key, keylen, "%s", f->key);
+	const char *kf = import_kind_key_field(f->kind);
+	if (kf) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, kf);
+		if (!cJSON_IsString(k)) {
+			cJSON_Delete(root);
+			return NULL;
+		}
+		snprintf(key, keylen, "%s", k->valuestring);
+	}
+	return root;
+}
+
+static int scan_side(struct out *o, const char *dir, struct import_scan *scan, struct side *s,
+		     struct import_buf *text)
+{
+	char err[1024];
+	struct vctx v = {.o = o};
+	if (import_scan_dir(dir, scan, ignore_error, &v, err, sizeof err) < 0) {
+		out_err(o, "export-diff: %s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < scan->n; i++) {
+		char key[IMPORT_MAX_KEY + 1], kk[IMPORT_MAX_KEY + 64];
+		cJSON *root = load_record(dir, &scan->files[i], text, key, sizeof key);
+		if (!root) {
+			ignore_error(&v, scan->files[i].rel, NULL, "invalid",
+				     "unreadable or invalid JSON");
+			continue;
+		}
+		enum import_kind k = scan->files[i].kind;
+		if (k != IK_DOCUMENT)
+			for (const cJSON *e = root->child; e; e = e->next)
+				if (e->string)
+					sset_put(&s->fields[k], e->string, NULL);
+		snprintf(kk, sizeof kk, "%s\t%s", import_kind_name(k), key);
+		sset_put(&s->recs, kk, scan->files[i].rel);
+		s->counts[k]++;
+		cJSON_Delete(root);
+	}
+	return 0;
+}
+
+int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
+{
+	struct side a = {0}, b = {0};
+	struct import_scan sa = {0}, sb = {0};
+	struct import_buf text = {0}, text2 = {0};
+	long long added[IK_COUNT] = {0}, removed[IK_COUNT] = {0}, changed[IK_COUNT] = {0};
+	int rc = 0;
+	if (scan_side(o, olddir, &sa, &a, &text) < 0 || scan_side(o, newdir, &sb, &b, &text) < 0) {
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	/* Records in NEW: added, or changed when their JSON values differ (key order aside). */
+	for (size_t i = 0; i < sb.n; i++) {
+		char key[IMPORT_MAX_KEY + 1], kk[IMPORT_MAX_KEY + 64], k2[IMPORT_MAX_KEY + 1];
+		cJSON *nr = load_record(newdir, &sb.files[i], &text, key, sizeof key);
+		if (!nr)
+			continue;
+		enum import_kind k = sb.files[i].kind;
+		snprintf(kk, sizeof kk, "%s\t%s", import_kind_name(k), key);
+		const char *oldpath = sset_get(&a.recs, kk);
+		if (!oldpath) {
+			added[k]++;
+		} else {
+			struct import_file of = sb.files[i];
+			of.rel = (char *)oldpath;
+			cJSON *orr = load_record(olddir, &of, &text2, k2, sizeof k2);
+			if (!orr || !cJSON_Compare(orr, nr, 1))
+				changed[k]++;
+			cJSON_Delete(orr);
+		}
+		cJSON_Delete(nr);
+	}
+	for (size_t i = 0; i < a.recs.cap; i++)
+		if (a.recs.slots[i] && !sset_get(&b.recs, a.recs.slots[i])) {
+			char kind[64];
+			snprintf(kind, sizeof kind, "%.*s", (int)strcspn(a.recs.slots[i], "\t"),
+				 a.recs.slots[i]);
+			removed[import_kind_from_name(kind)]++;
+		}
+	const char *cols[] = {"entity", "old", "new", "added", "removed", "changed"};
+	out_table_begin(o, "records", 6, cols);
+	long long tot = 0;
+	for (int k = 1; k < IK_COUNT; k++) {
+		if (!a.counts[k] && !b.counts[k])
+			continue;
+		char v[5][32];
+		snprintf(v[0], 32, "%lld", a.counts[k]);
+		snprintf(v[1], 32, "%lld", b.counts[k]);
+		snprintf(v[2], 32, "%lld", added[k]);
+		snprintf(v[3], 32, "%lld", removed[k]);
+		snprintf(v[4], 32, "%lld", changed[k]);
+		tot += added[k] + removed[k] + changed[k];
+		out_rowf(o, import_kind_name((enum import_kind)k), v[0], v[1], v[2], v[3], v[4]);
+	}
+	out_table_end(o);
+	/* Schema changes: top-level keys that appear on one side only. */
+	const char *cols2[] = {"entity", "change", "key"};
+	out_table_begin(o, "schema_changes", 3, cols2);
+	int nschema = 0;
+	for (int k = 1; k < IK_COUNT; k++) {
+		for (size_t i = 0; i < b.fields[k].cap; i++)
+			if (b.fields[k].slots[i] && a.counts[k] &&
+			    !sset_get(&a.fields[k], b.fields[k].slots[i])) {
+				out_rowf(o, import_kind_name((enum import_kind)k), "key added",
+					 b.fields[k].slots[i]);
+				nschema++;
+			}
+		for (size_t i = 0; i < a.fields[k].cap; i++)
+			if (a.fields[k].slots[i] && b.counts[k] &&
+			    !sset_get(&b.fields[k], a.fields[k].slots[i])) {
+				out_rowf(o, import_kind_name((enum import_kind)k), "key removed",
+					 a.fields[k].slots[i]);
+				nschema++;
+			}
+	}
+	out_table_end(o);
+	out_kv_int(o, "records_differing", tot);
+	out_kv_int(o, "schema_changes", nschema);
+out:
+	for (int k = 0; k < IK_COUNT; k++) {
+		sset_free(&a.fields[k]);
+		sset_free(&b.fields[k]);
+	}
+	sset_free(&a.recs);
+	sset_free(&b.recs);
+	import_scan_free(&sa);
+	import_scan_free(&sb);
+	import_buf_free(&text);
+	import_buf_free(&text2);
+	return rc;
+}
+
+/* ---- parse-only yardstick ---- */
+
+static void quiet_error(void *ctx, const char *path, const char *json_path, const char *code,
+			const char *msg)
+{
+	(void)ctx, (void)path, (void)json_path, (void)code, (void)msg;
+}
+
+int import_parse_only(struct out *o, const char *dir)
+{
+	struct import_scan scan;
+	struct import_buf text = {0};
+	char err[1024];
+	double t0 = now_s();
+	if (import_scan_dir(dir, &scan, quiet_error, NULL, err, sizeof err) < 0) {
+		out_err(o, "%s", err);
+		return EXIT_FAIL;
+	}
+	long long bad = 0;
+	for (size_t i = 0; i < scan.n; i++) {
+		char full[8192];
+		snprintf(full, sizeof full, "%s/%s", dir, scan.files[i].rel);
+		size_t len;
+		if (import_read_file(full, &text, &len) < 0) {
+			bad++;
+			continue;
+		}
+		cJSON *root = cJSON_ParseWithLength(text.p, len);
+		if (!root)
+			bad++;
+		cJSON_Delete(root);
+	}
+	double el = now_s() - t0;
+	out_kv_int(o, "files", (long long)scan.n);
+	out_kv_int(o, "bytes", scan.bytes);
+	out_kv_int(o, "invalid", bad);
+	out_kv_num(o, "seconds", el, NULL);
+	import_scan_free(&scan);
+	import_buf_free(&text);
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* Internal interface between the import engine's files. */
+#ifndef MIDSOPS_IMPORT_INT_H
+#define MIDSOPS_IMPORT_INT_H
+
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "import.h"
+
+#define IMPORT_LOCK_KEY "7013370001" /* pg advisory lock: one import per target */
+
+struct import_run_state {
+	struct out *o;
+	const struct config *cfg;
+	PGconn *c;  /* lock, staging, promote */
+	PGconn *pc; /* progress and errors, autocommit, so they show while a batch is open */
+	long id;
+	char idtxt[32];
+	const char *phase;
+	long long files_total, files_done, bytes_total, bytes_done, records_done, records_total;
+	int errors, warnings, shown_errors;
+	long max_errors;
+	double t0, last_progress;
+	int stop_requested;
+	FILE *log;
+};
+
+double import_now(void);
+void import_log(struct import_run_state *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void import_progress(struct import_run_state *r, int force);
+void import_record_error(void *ctx, const char *path, const char *json_path, const char *code,
+			 const char *msg);
+void import_set_state(struct import_run_state *r, const char *state, const char *msg);
+
+/* Promote the staged records of run into a new generation, in the caller's transaction.
+ * Returns the generation, or -1 with err. */
+int import_promote(struct import_run_state *r, const char *kind, char *err, size_t errlen);
+/* Checks on the staged data before promote; returns the number of errors found. */
+int import_validate(struct import_run_state *r, char *err, size_t errlen);
+
+/* Run the SQL, log it in verbose mode. */
+PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
+		   const char *const *p);
+
+#endif

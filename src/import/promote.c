@@ -1,0 +1,412 @@
+/* Validate and promote: set-based SQL over stage.records, one statement per step, so no
+ * work is per row on the client. Nested records (effects, templates, set bonuses,
+ * enhancements, tag links, group members) are derived here from their parent's raw jsonb
+ * and only for parents this generation changed, which is what makes a re-import of an
+ * unchanged export cheap. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "import_int.h"
+
+struct kspec {
+	enum import_kind kind;
+	const char *cols;  /* typed columns */
+	const char *exprs; /* their values from s.raw, same order */
+	const char *keep; /* SQL condition on t: a row a build references is retired, not deleted */
+};
+
+static const struct kspec kspecs[] = {
+    {IK_DOCUMENT, "", "", NULL},
+    {IK_ARCHETYPE, "name, display_name, primary_category, secondary_category, is_villain",
+     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
+     "game.j_txt(s.raw->'primary_category'), game.j_txt(s.raw->'secondary_category'), "
+     "game.j_bool(s.raw->'is_villain')",
+     "exists (select 1 from builds.builds b where b.archetype_id = t.id)"},
+    {IK_ARCHETYPE_TABLE, "base_perception, table_count",
+     "game.j_num(s.raw->'base_perception'), "
+     "(select count(*) from jsonb_object_keys(game.j_obj(s.raw->'named_tables')))::int",
+     NULL},
+    {IK_POWER_CATEGORY, "name, display_name, archetypes",
+     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
+     "game.j_txtarr(s.raw->'archetypes')",
+     NULL},
+    {IK_POWERSET, "name, display_name, display_fullname, power_count",
+     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
+     "game.j_txt(s.raw->'display_fullname'), jsonb_array_length(game.j_arr(s.raw->'power_names'))",
+     NULL},
+    {IK_POWER,
+     "full_name, name, display_name, powerset_name, type, available_level, accuracy, "
+     "endurance_cost, recharge_time, activation_time, range, radius, arc, max_targets_hit, "
+     "max_boosts, effect_area, target_type, archetypes",
+     "game.j_txt(s.raw->'full_name'), game.j_txt(s.raw->'name'), "
+     "game.j_txt(s.raw->'display_name'), game.j_txt(s.raw->'powerset'), "
+     "game.j_txt(s.raw->'type'), game.j_int(s.raw->'available_level'), "
+     "game.j_num(s.raw->'accuracy'), game.j_num(s.raw->'endurance_cost'), "
+     "game.j_num(s.raw->'recharge_time'), game.j_num(s.raw->'activation_time'), "
+     "game.j_num(s.raw->'range'), game.j_num(s.raw->'radius'), game.j_num(s.raw->'arc'), "
+     "game.j_int(s.raw->'max_targets_hit'), game.j_int(s.raw->'max_boosts'), "
+     "game.j_txt(s.raw->'effect_area'), game.j_txt(s.raw->'target_type'), "
+     "game.j_txtarr(s.raw->'archetypes')",
+     "exists (select 1 from builds.build_powers b where b.power_id = t.id)"},
+    {IK_ENHANCEMENT_SET, "name, display_name, group_name, min_level, max_level",
+     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
+     "game.j_txt(s.raw->'group_name'), game.j_int(s.raw->'min_level'), "
+     "game.j_int(s.raw->'max_level')",
+     NULL},
+    {IK_TAG, "name", "game.j_txt(s.raw->'tag')", NULL},
+    {IK_EXCLUSION_GROUP, "name", "game.j_txt(s.raw->'group')", NULL},
+    {IK_RECHARGE_GROUP, "name", "game.j_txt(s.raw->'group')", NULL},
+};
+
+PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
+		   const char *const *p)
+{
+	double t = import_now();
+	PGresult *res = db_query(r->c, err, errlen, sql, n, p);
+	if (r->log)
+		fprintf(r->log, "  sql %.3fs %s: %.100s\n", import_now() - t,
+			res ? PQcmdTuples(res) : "failed", sql);
+	return res;
+}
+
+static int q_exec(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
+		  const char *const *p)
+{
+	PGresult *res = import_q(r, err, errlen, sql, n, p);
+	if (!res)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* "a, b" -> "a = excluded.a, b = excluded.b" */
+static void update_list(const char *cols, char *buf, size_t n)
+{
+	buf[0] = 0;
+	char tmp[1024];
+	snprintf(tmp, sizeof tmp, "%s", cols);
+	for (char *save = NULL, *c = strtok_r(tmp, ", ", &save); c;
+	     c = strtok_r(NULL, ", ", &save)) {
+		size_t l = strlen(buf);
+		snprintf(buf + l, n - l, ", %s = excluded.%s", c, c);
+	}
+}
+
+static int promote_kind(struct import_run_state *r, const struct kspec *ks, const char *gen,
+			char *err, size_t errlen)
+{
+	const char *kind = import_kind_name(ks->kind), *table = import_kind_table(ks->kind);
+	const char *p[] = {r->idtxt, kind, gen};
+	char sql[8192], upd[2048];
+	/* What this generation replaces: changed and gone rows keep their old version, new
+	 * keys are recorded as absent, so undoing a generation is mechanical. */
+	snprintf(sql, sizeof sql,
+		 "insert into game.history (generation, kind, key, path, sha, raw) "
+		 "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t "
+		 "where not t.retired and not exists (select 1 from stage.records s where "
+		 "s.run_id = $1 and s.kind = $2 and s.key = t.key and s.sha = t.sha and s.path = "
+		 "t.path) "
+		 "union all select $3::int, $2, s.key, null, null, null from stage.records s "
+		 "where s.run_id = $1 and s.kind = $2 and not exists (select 1 from game.%s t "
+		 "where t.key = s.key and not t.retired)",
+		 table, table);
+	if (q_exec(r, err, errlen, sql, 3, p) < 0)
+		return -1;
+	update_list(ks->cols, upd, sizeof upd);
+	snprintf(
+	    sql, sizeof sql,
+	    "insert into game.%s as t (key, path, sha, raw, generation, retired%s%s) "
+	    "select s.key, s.path, s.sha, s.raw, $3::int, false%s%s from stage.records s "
+	    "where s.run_id = $1 and s.kind = $2 and s.raw is not null "
+	    "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
+	    "raw = excluded.raw, generation = excluded.generation, retired = false%s "
+	    "where t.sha is distinct from excluded.sha or t.retired or t.path <> excluded.path",
+	    table, ks->cols[0] ? ", " : "", ks->cols, ks->exprs[0] ? ", " : "", ks->exprs, upd);
+	if (q_exec(r, err, errlen, sql, 3, p) < 0)
+		return -1;
+	/* Rows that left the export: deleted, unless a build still points at them. */
+	snprintf(sql, sizeof sql,
+		 "with gone as (select t.id, %s as keep from game.%s t where not t.retired and "
+		 "not exists (select 1 from stage.records s where s.run_id = $1 and s.kind = $2 "
+		 "and s.key = t.key)), "
+		 "del as (delete from game.%s d using gone where d.id = gone.id and not gone.keep) "
+		 "update game.%s u set retired = true, generation = $3::int from gone "
+		 "where u.id = gone.id and gone.keep",
+		 ks->keep ? ks->keep : "false", table, table, table);
+	return q_exec(r, err, errlen, sql, 3, p);
+}
+
+/* Children of parents changed in generation $1. */
+static const char *const child_sql[] = {
+    /* effects of changed powers */
+    "insert into game.power_effects as e (power_id, idx, raw, generation, chance, ppm, delay, "
+    "is_pvp, requires_expression) "
+    "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
+    "game.j_num(x.v->'delay'), game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression') "
+    "from game.powers p cross join lateral jsonb_array_elements(game.j_arr(p.raw->'effects')) "
+    "with ordinality x(v, ord) where p.generation = $1::int and not p.retired "
+    "on conflict (power_id, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = excluded.delay, "
+    "is_pvp = excluded.is_pvp, requires_expression = excluded.requires_expression "
+    "where e.raw is distinct from excluded.raw",
+    "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
+    "p.generation = $1::int and not p.retired and "
+    "e.idx >= jsonb_array_length(game.j_arr(p.raw->'effects'))",
+    /* templates of changed effects */
+    "insert into game.effect_templates as t (effect_id, idx, raw, generation, attribs, type, "
+    "application_type, aspect, target, table_name, scale, magnitude, duration) "
+    "select e.id, x.ord - 1, x.v, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
+    "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
+    "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
+    "game.j_txt(x.v->'duration') "
+    "from game.power_effects e cross join lateral "
+    "jsonb_array_elements(game.j_arr(e.raw->'templates')) with ordinality x(v, ord) "
+    "where e.generation = $1::int "
+    "on conflict (effect_id, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, attribs = excluded.attribs, type = excluded.type, application_type = "
+    "excluded.application_type, aspect = excluded.aspect, target = excluded.target, table_name "
+    "= excluded.table_name, scale = excluded.scale, magnitude = excluded.magnitude, duration = "
+    "excluded.duration where t.raw is distinct from excluded.raw",
+    "delete from game.effect_templates t using game.power_effects e where t.effect_id = e.id "
+    "and e.generation = $1::int and t.idx >= jsonb_array_length(game.j_arr(e.raw->'templates'))",
+    /* set bonuses */
+    "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, max_boosts, "
+    "auto_powers, is_pvp) "
+    "select s.id, x.ord - 1, x.v, $1::int, game.j_int(x.v->'min_boosts'), "
+    "game.j_int(x.v->'max_boosts'), game.j_txtarr(x.v->'auto_powers'), "
+    "game.j_bool(x.v->'is_pvp_bonus') from game.enhancement_sets s cross join lateral "
+    "jsonb_array_elements(game.j_arr(s.raw->'bonuses')) with ordinality x(v, ord) "
+    "where s.generation = $1::int and not s.retired "
+    "on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = excluded.max_boosts, "
+    "auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
+    "where b.raw is distinct from excluded.raw",
+    "delete from game.set_bonuses b using game.enhancement_sets s where b.set_id = s.id and "
+    "s.generation = $1::int and b.idx >= jsonb_array_length(game.j_arr(s.raw->'bonuses'))",
+    /* enhancements: keyed globally, so one that moves between sets keeps its id */
+    "insert into game.enhancements as e (key, set_id, raw, generation, retired, computed_name, "
+    "boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
+    "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
+    "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
+    "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
+    "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') "
+    "from game.enhancement_sets s cross join lateral "
+    "jsonb_each(game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos')) x "
+    "where s.generation = $1::int and not s.retired "
+    "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, generation "
+    "= excluded.generation, retired = false, computed_name = excluded.computed_name, "
+    "boost_type = excluded.boost_type, min_slot_level = excluded.min_slot_level, max_level = "
+    "excluded.max_level, is_proc = excluded.is_proc, is_unique = excluded.is_unique, attuned = "
+    "excluded.attuned where e.raw is distinct from excluded.raw or e.retired "
+    "or e.set_id is distinct from excluded.set_id",
+    /* enhancements whose set dropped them or went away: deleted unless slotted in a build */
+    "with gone as (select e.id, exists (select 1 from builds.build_enhancements b where "
+    "b.enhancement_id = e.id) as keep from game.enhancements e left join game.enhancement_sets s "
+    "on s.id = e.set_id where not e.retired and (s.id is null or s.retired or "
+    "(s.generation = $1::int and not (game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos') ? "
+    "e.key)))), del as (delete from game.enhancements d using gone where d.id = gone.id and not "
+    "gone.keep) update game.enhancements u set retired = true, generation = $1::int from gone "
+    "where u.id = gone.id and gone.keep",
+    /* tag links */
+    "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
+    "internal_name) select t.id, r.rel, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
+    "game.j_txt(x.v->1) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
+    "cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) with ordinality x(v, ord) "
+    "where t.generation = $1::int and not t.retired "
+    "on conflict (tag_id, rel, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, display_name = excluded.display_name, internal_name = "
+    "excluded.internal_name where l.raw is distinct from excluded.raw",
+    "delete from game.tag_links l using game.tags t where l.tag_id = t.id and t.generation = "
+    "$1::int and l.idx >= jsonb_array_length(game.j_arr(t.raw->l.rel))",
+    /* group members */
+    "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
+    "display_name, internal_name) select g.id, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
+    "game.j_txt(x.v->1) from game.exclusion_groups g cross join lateral "
+    "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
+    "where g.generation = $1::int and not g.retired "
+    "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, display_name = excluded.display_name, internal_name = "
+    "excluded.internal_name where m.raw is distinct from excluded.raw",
+    "delete from game.exclusion_group_members m using game.exclusion_groups g where m.group_id "
+    "= g.id and g.generation = $1::int and m.idx >= "
+    "jsonb_array_length(game.j_arr(g.raw->'powers'))",
+    "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
+    "display_name, internal_name) select g.id, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
+    "game.j_txt(x.v->1) from game.recharge_groups g cross join lateral "
+    "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
+    "where g.generation = $1::int and not g.retired "
+    "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
+    "excluded.generation, display_name = excluded.display_name, internal_name = "
+    "excluded.internal_name where m.raw is distinct from excluded.raw",
+    "delete from game.recharge_group_members m using game.recharge_groups g where m.group_id "
+    "= g.id and g.generation = $1::int and m.idx >= "
+    "jsonb_array_length(game.j_arr(g.raw->'powers'))",
+    NULL,
+};
+
+/* References by name resolved to ids, over every row (they may point at rows another
+ * generation changed); only rows whose target changed are written. */
+static const char *const resolve_sql[] = {
+    "update game.archetype_tables x set archetype_id = m.aid from (select t.id, a.id aid from "
+    "game.archetype_tables t left join game.archetypes a on a.key = t.key and not a.retired) m "
+    "where x.id = m.id and x.archetype_id is distinct from m.aid",
+    "update game.powersets x set category_id = m.cid from (select t.id, c.id cid from "
+    "game.powersets t left join game.power_categories c on c.key = split_part(t.key, '.', 1) "
+    "and not c.retired) m where x.id = m.id and x.category_id is distinct from m.cid",
+    "update game.powers x set powerset_id = m.sid from (select t.id, s.id sid from game.powers t "
+    "left join game.powersets s on s.key = lower(t.powerset_name) and not s.retired) m "
+    "where x.id = m.id and x.powerset_id is distinct from m.sid",
+    "update game.tag_links x set power_id = m.pid, enhancement_id = m.eid from (select l.id, "
+    "p.id pid, e.id eid from game.tag_links l left join game.powers p on lower(p.key) = "
+    "l.internal_name and not p.retired left join game.enhancements e on l.internal_name like "
+    "'boosts.%' and e.key = split_part(l.internal_name, '.', 2) and l.internal_name = 'boosts.' "
+    "|| e.key || '.' || e.key and not e.retired) m where x.id = m.id and (x.power_id is "
+    "distinct from m.pid or x.enhancement_id is distinct from m.eid)",
+    "update game.exclusion_group_members x set power_id = m.pid from (select g.id, p.id pid from "
+    "game.exclusion_group_members g left join game.powers p on lower(p.key) = g.internal_name "
+    "and not p.retired) m where x.id = m.id and x.power_id is distinct from m.pid",
+    "update game.recharge_group_members x set power_id = m.pid from (select g.id, p.id pid from "
+    "game.recharge_group_members g left join game.powers p on lower(p.key) = g.internal_name "
+    "and not p.retired) m where x.id = m.id and x.power_id is distinct from m.pid",
+    NULL,
+};
+
+/* Dangling references: stored with an empty target, counted as warnings. */
+static const char dangling_sql[] =
+    "with d(what, n, sample) as ("
+    "select 'powers name a powerset', count(*), string_agg(key, ', ' order by key) filter "
+    "(where true) from (select key from game.powers where powerset_id is null and not retired) a "
+    "union all select 'powersets have no category', count(*), string_agg(key, ', ') from "
+    "(select key from game.powersets where category_id is null and not retired) a "
+    "union all select 'archetype tables have no archetype', count(*), string_agg(key, ', ') "
+    "from (select key from game.archetype_tables where archetype_id is null and not retired) a "
+    "union all select 'tag links name a power or enhancement', count(*), "
+    "string_agg(internal_name, ', ') from (select internal_name from game.tag_links where "
+    "power_id is null and enhancement_id is null) a "
+    "union all select 'exclusion group members name a power', count(*), "
+    "string_agg(internal_name, ', ') from (select internal_name from "
+    "game.exclusion_group_members where power_id is null) a "
+    "union all select 'recharge group members name a power', count(*), "
+    "string_agg(internal_name, ', ') from (select internal_name from "
+    "game.recharge_group_members where power_id is null) a) "
+    "insert into ops.import_errors (run_id, severity, code, message) "
+    "select $1, 'warning', 'dangling_reference', n || ' ' || what || ' that is not in the export "
+    "(stored with an empty target), e.g. ' || left(sample, 200) from d where n > 0 "
+    "returning (regexp_match(message, '^[0-9]+'))[1]::int";
+
+int import_validate(struct import_run_state *r, char *err, size_t errlen)
+{
+	const char *p[] = {r->idtxt};
+	int nerr = 0;
+	PGresult *res = import_q(r, err, errlen,
+				 "select kind, key, array_to_string(array_agg(path order by path), "
+				 "', ') from stage.records where run_id = $1 group by kind, key "
+				 "having count(*) > 1 order by 1, 2 limit 1000",
+				 1, p);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++) {
+		char msg[2048];
+		snprintf(msg, sizeof msg, "duplicate natural key '%s' (%s) in: %s",
+			 PQgetvalue(res, i, 1), PQgetvalue(res, i, 0), PQgetvalue(res, i, 2));
+		char *comma = strstr(PQgetvalue(res, i, 2), ", ");
+		import_record_error(r, comma ? comma + 2 : PQgetvalue(res, i, 2), "$",
+				    "duplicate_key", msg);
+		nerr++;
+	}
+	PQclear(res);
+	/* Counts plausible against the current generation: a kind that shrinks by more than
+	 * half is worth a warning. */
+	res =
+	    import_q(r, err, errlen,
+		     "with s as (select kind, count(*) n from stage.records where run_id = $1 "
+		     "group by kind), g as (select 'power' kind, count(*) n from game.powers "
+		     "where not retired union all select 'powerset', count(*) from game.powersets "
+		     "where not retired union all select 'enhancement_set', count(*) from "
+		     "game.enhancement_sets where not retired union all select 'archetype', "
+		     "count(*) from game.archetypes where not retired union all select 'tag', "
+		     "count(*) from game.tags where not retired) "
+		     "insert into ops.import_errors (run_id, severity, code, message) "
+		     "select $1, 'warning', 'count_drop', g.kind || ': ' || coalesce(s.n, 0) || "
+		     "' records staged, the current generation has ' || g.n from g left join s "
+		     "using (kind) where g.n >= 10 and coalesce(s.n, 0) * 2 < g.n",
+		     1, p);
+	if (!res)
+		return -1;
+	r->warnings += atoi(PQcmdTuples(res));
+	PQclear(res);
+	/* Each powerset index against its power files. */
+	res = import_q(
+	    r, err, errlen,
+	    "with ps as (select s.key, coalesce(s.raw, g.raw) raw from stage.records s left join "
+	    "game.powersets g on g.key = s.key where s.run_id = $1 and s.kind = 'powerset'), "
+	    "pw as (select lower(key) k from stage.records where run_id = $1 and kind = 'power'), "
+	    "miss as (select ps.key, n from ps, jsonb_array_elements_text(game.j_arr(ps.raw->"
+	    "'power_names')) n where not exists (select 1 from pw where pw.k = lower(n))) "
+	    "insert into ops.import_errors (run_id, severity, code, message) "
+	    "select $1, 'warning', 'index_mismatch', count(distinct key) || ' powerset indexes "
+	    "list ' || count(*) || ' powers that have no file, e.g. ' || left(string_agg(n, ', '), "
+	    "200) from miss having count(*) > 0",
+	    1, p);
+	if (!res)
+		return -1;
+	r->warnings += atoi(PQcmdTuples(res));
+	PQclear(res);
+	return nerr;
+}
+
+int import_promote(struct import_run_state *r, const char *kind, char *err, size_t errlen)
+{
+	const char *p[] = {r->idtxt};
+	char *g = db_scalar(r->c, err, errlen,
+			    "select coalesce(max(generation), 0) + 1 from ops.import_generations",
+			    0, NULL);
+	if (!g)
+		return -1;
+	int gen = atoi(g);
+	char gen_s[32];
+	snprintf(gen_s, sizeof gen_s, "%d", gen);
+	free(g);
+	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++)
+		if (promote_kind(r, &kspecs[i], gen_s, err, errlen) < 0)
+			return -1;
+	const char *gp[] = {gen_s};
+	for (int i = 0; child_sql[i]; i++)
+		if (q_exec(r, err, errlen, child_sql[i], 1, gp) < 0)
+			return -1;
+	for (int i = 0; resolve_sql[i]; i++)
+		if (q_exec(r, err, errlen, resolve_sql[i], 0, NULL) < 0)
+			return -1;
+	PGresult *res = import_q(r, err, errlen, dangling_sql, 1, p);
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		r->warnings += atoi(PQgetvalue(res, i, 0));
+	PQclear(res);
+	const char *pp[] = {gen_s, r->idtxt, kind};
+	if (q_exec(
+		r, err, errlen,
+		"insert into ops.import_generations (generation, run_id, kind, previous, counts) "
+		"select $1::int, $2, $3, (select max(generation) from ops.import_generations), "
+		"coalesce((select jsonb_object_agg(kind, jsonb_build_object('added', a, "
+		"'changed', c, 'removed', d)) from (select h.kind, count(*) filter (where h.raw "
+		"is null) a, count(*) filter (where h.raw is not null and s.key is not null) c, "
+		"count(*) filter (where h.raw is not null and s.key is null) d from game.history "
+		"h left join stage.records s on s.run_id = $2 and s.kind = h.kind and s.key = "
+		"h.key where h.generation = $1::int group by h.kind) x), '{}')",
+		3, pp) < 0)
+		return -1;
+	/* Derived API results are stale now. */
+	char *cache =
+	    db_scalar(r->c, err, errlen, "select to_regclass('cache.entries')::text", 0, NULL);
+	if (cache) {
+		free(cache);
+		if (q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
+			return -1;
+	}
+	if (q_exec(r, err, errlen, "delete from stage.records where run_id = $1", 1, p) < 0)
+		return -1;
+	return gen;
+}
