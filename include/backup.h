@@ -1,0 +1,89 @@
+/* Backups: the repository (cfg->backup_dir, source of truth, works with the database
+ * down), the catalogue mirror ops.backups, the backup types, verify, retention and the
+ * restores. One folder per backup, YYYYMMDDTHHMMSSZ-TYPE, with manifest.json. */
+#ifndef MIDSOPS_BACKUP_H
+#define MIDSOPS_BACKUP_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "out.h"
+
+struct config;
+struct target;
+
+/* Types; the folder suffix is the name. */
+enum backup_type {
+	BT_FULL,	/* weekly physical base backup + its WAL */
+	BT_INCREMENTAL, /* daily: seals the WAL archived since the previous backup */
+	BT_ARCHIVE,	/* monthly logical dump */
+	BT_EMERGENCY,	/* fastest consistent backup now (physical) */
+	BT_SAFETY,	/* logical dump taken before a restore in place */
+	BT_NTYPES
+};
+
+const char *backup_type_name(enum backup_type t);
+int backup_type_parse(const char *s); /* -1 if unknown */
+int backup_type_physical(enum backup_type t);
+
+/* What retention and listing need of one backup. */
+struct backup_info {
+	char id[64];
+	enum backup_type type;
+	time_t start, stop;
+	long long size;
+	int verified;  /* 1 verified ok, 0 never, -1 verify failed */
+	char base[64]; /* incremental: the full backup it extends */
+	char wal_first[32], wal_last[32];
+	/* point-in-time window this backup allows (physical chains) */
+	time_t window_start, window_end;
+};
+
+/* Retention (pure). keep[i] is set to 1 for backups to keep. Policy: the newest
+ * keep_daily incrementals, keep_weekly full (and emergency) backups, keep_monthly
+ * archives (and safety dumps count as archives' companions: newest keep_daily), plus
+ * the newest verified full backup and the full backups that kept incrementals extend.
+ * Returns the number kept. */
+int backup_retention(const struct backup_info *b, int n, int keep_daily, int keep_weekly,
+		     int keep_monthly, int *keep);
+
+/* Backup id resolution: exact, unique prefix, or a runbook-style near name
+ * (backup_20250119_full.sql). Returns the index or -1 with a message listing near
+ * matches in err. */
+int backup_resolve_id(const struct backup_info *b, int n, const char *want, char *err,
+		      size_t errlen);
+
+/* SHA-256 of a file as 64 hex chars. Returns size or -1. */
+long long backup_sha256_file(const char *path, char hex[65]);
+void backup_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* Libpq connection parameters from a conninfo as "PGHOST=..." environment strings
+ * (NULL-terminated, malloc'ed; free with backup_env_free), so that external tools get
+ * the connection, and a password, without argv. dbname overrides the database. */
+char **backup_conninfo_env(const char *conninfo, const char *dbname);
+void backup_env_free(char **env);
+
+/* Load every backup of the repository (sorted by id, oldest first). *out malloc'ed. */
+int backup_repo_load(const char *repo, struct backup_info **out);
+
+/* Commands (src/backup/backup_ops.c). Each writes through ctx->out and returns an exit
+ * status. */
+struct cmd_ctx;
+int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t idlen);
+int backup_list(struct cmd_ctx *ctx);
+int backup_verify(struct cmd_ctx *ctx, const char *id, int restore_test);
+int backup_prune(struct cmd_ctx *ctx, int dry_run);
+int backup_restore_logical(struct cmd_ctx *ctx, const char *id, const char *into, int no_safety);
+int backup_restore_full(struct cmd_ctx *ctx, const char *id, const char *target_dir);
+int backup_restore_pitr(struct cmd_ctx *ctx, const char *id, const char *until,
+			const char *target_dir);
+int backup_emergency_restore(struct cmd_ctx *ctx);
+int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir);
+int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir);
+int backup_wal_receive(struct cmd_ctx *ctx, const char *slot);
+
+/* The `backups` section of status. */
+enum status backup_status_section(struct out *o, const struct config *cfg, PGconn *conn);
+
+#endif

@@ -1,0 +1,469 @@
+/* Pure parts of the backup family: types, SHA-256, retention, id resolution, the
+ * connection environment for external tools, and reading the repository. */
+#include <cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup.h"
+
+static const char *type_names[BT_NTYPES] = {"full", "incremental", "archive", "emergency",
+					    "safety"};
+
+const char *backup_type_name(enum backup_type t)
+{
+	return t < BT_NTYPES ? type_names[t] : "unknown";
+}
+
+int backup_type_parse(const char *s)
+{
+	for (int i = 0; i < BT_NTYPES; i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int backup_type_physical(enum backup_type t)
+{
+	return t == BT_FULL || t == BT_EMERGENCY;
+}
+
+/* ---- SHA-256 (FIPS 180-4): libcrypto is not a dependency. ---- */
+
+static const uint32_t K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+struct sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	unsigned char buf[64];
+	size_t n;
+};
+
+static void sha_block(uint32_t *h, const unsigned char *p)
+{
+	uint32_t w[64];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[i * 4] << 24 | (uint32_t)p[i * 4 + 1] << 16 |
+		       (uint32_t)p[i * 4 + 2] << 8 | p[i * 4 + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t t1 =
+		    hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+		uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
+}
+
+static void sha_init(struct sha256 *s)
+{
+	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	memcpy(s->h, iv, sizeof iv);
+	s->len = 0;
+	s->n = 0;
+}
+
+static void sha_update(struct sha256 *s, const unsigned char *p, size_t len)
+{
+	s->len += len;
+	if (s->n) {
+		size_t take = 64 - s->n < len ? 64 - s->n : len;
+		memcpy(s->buf + s->n, p, take);
+		s->n += take, p += take, len -= take;
+		if (s->n < 64)
+			return;
+		sha_block(s->h, s->buf);
+		s->n = 0;
+	}
+	for (; len >= 64; p += 64, len -= 64)
+		sha_block(s->h, p);
+	memcpy(s->buf, p, len);
+	s->n = len;
+}
+
+static void sha_final(struct sha256 *s, char hex[65])
+{
+	uint64_t bits = s->len * 8;
+	unsigned char pad = 0x80, z = 0;
+	sha_update(s, &pad, 1);
+	while (s->n != 56)
+		sha_update(s, &z, 1);
+	unsigned char lb[8];
+	for (int i = 0; i < 8; i++)
+		lb[i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha_update(s, lb, 8);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + i * 8, 9, "%08x", s->h[i]);
+}
+
+void backup_sha256_hex(const void *data, size_t len, char hex[65])
+{
+	struct sha256 s;
+	sha_init(&s);
+	sha_update(&s, data, len);
+	sha_final(&s, hex);
+}
+
+long long backup_sha256_file(const char *path, char hex[65])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	static unsigned char buf[1 << 20];
+	struct sha256 s;
+	sha_init(&s);
+	long long total = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		sha_update(&s, buf, (size_t)n);
+		total += n;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	sha_final(&s, hex);
+	return total;
+}
+
+/* ---- retention ---- */
+
+/* Newest first: mark the newest `count` of type t. */
+static void keep_newest(const struct backup_info *b, int n, enum backup_type t, int count,
+			int *keep)
+{
+	for (int i = n - 1; i >= 0 && count > 0; i--)
+		if (b[i].type == t) {
+			keep[i] = 1;
+			count--;
+		}
+}
+
+static int find_id(const struct backup_info *b, int n, const char *id)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(b[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+int backup_retention(const struct backup_info *b, int n, int keep_daily, int keep_weekly,
+		     int keep_monthly, int *keep)
+{
+	for (int i = 0; i < n; i++)
+		keep[i] = 0;
+	keep_newest(b, n, BT_INCREMENTAL, keep_daily, keep);
+	keep_newest(b, n, BT_FULL, keep_weekly, keep);
+	keep_newest(b, n, BT_EMERGENCY, keep_weekly, keep);
+	keep_newest(b, n, BT_ARCHIVE, keep_monthly, keep);
+	keep_newest(b, n, BT_SAFETY, keep_daily, keep);
+	/* The newest verified full backup is the floor of every recovery. */
+	for (int i = n - 1; i >= 0; i--)
+		if (b[i].type == BT_FULL && b[i].verified > 0) {
+			keep[i] = 1;
+			break;
+		}
+	/* An incremental is only WAL on top of its base: keep the base with it. */
+	for (int i = 0; i < n; i++)
+		if (keep[i] && b[i].type == BT_INCREMENTAL && b[i].base[0]) {
+			int j = find_id(b, n, b[i].base);
+			if (j >= 0)
+				keep[j] = 1;
+		}
+	int kept = 0;
+	for (int i = 0; i < n; i++)
+		kept += keep[i];
+	return kept;
+}
+
+/* ---- id resolution ---- */
+
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 80 || lb > 80)
+		return 99;
+	int d[81][81];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						   tolower((unsigned char)b[j - 1]));
+			int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
+			d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
+		}
+	return d[la][lb];
+}
+
+/* backup_20250119_full.sql, 2025-01-19-incr, ...: digits of the date/time and a type word. */
+static void near_key(const char *s, char *digits, size_t dn, int *type)
+{
+	size_t k = 0;
+	*type = -1;
+	for (const char *p = s; *p && k + 1 < dn; p++)
+		if (isdigit((unsigned char)*p))
+			digits[k++] = *p;
+	digits[k] = 0;
+	char low[256];
+	size_t i = 0;
+	for (; s[i] && i + 1 < sizeof low; i++)
+		low[i] = (char)tolower((unsigned char)s[i]);
+	low[i] = 0;
+	static const struct {
+		const char *word;
+		enum backup_type t;
+	} words[] = {
+	    {"incremental", BT_INCREMENTAL}, {"incr", BT_INCREMENTAL},	  {"full", BT_FULL},
+	    {"archive", BT_ARCHIVE},	     {"emergency", BT_EMERGENCY}, {"safety", BT_SAFETY}};
+	for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+		if (strstr(low, words[w].word)) {
+			*type = (int)words[w].t;
+			break;
+		}
+}
+
+int backup_resolve_id(const struct backup_info *b, int n, const char *want, char *err,
+		      size_t errlen)
+{
+	int found = -1, count = 0;
+	for (int i = 0; i < n; i++)
+		if (strcmp(b[i].id, want) == 0)
+			return i;
+	size_t wl = strlen(want);
+	for (int i = 0; i < n; i++)
+		if (wl && strncmp(b[i].id, want, wl) == 0)
+			found = i, count++;
+	if (count == 1)
+		return found;
+	if (count == 0) {
+		/* Runbook names: the newest backup of that date (and type, if named). */
+		char wd[32], bd[32];
+		int wt, bt;
+		near_key(want, wd, sizeof wd, &wt);
+		if (strlen(wd) >= 8) {
+			for (int i = n - 1; i >= 0; i--) {
+				near_key(b[i].id, bd, sizeof bd, &bt);
+				if (strncmp(bd, wd, strlen(wd)) == 0 &&
+				    (wt < 0 || wt == (int)b[i].type)) {
+					if (found < 0)
+						found = i;
+					count++;
+				}
+			}
+			if (count >= 1 && wt >= 0)
+				return found; /* newest of that date and type */
+			if (count == 1)
+				return found;
+		}
+	}
+	/* Name up to three nearest. */
+	int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
+	for (int i = 0; i < n; i++) {
+		int d = edit_distance(b[i].id, want);
+		for (int k = 0; k < 3; k++)
+			if (d < bestd[k]) {
+				for (int m = 2; m > k; m--)
+					best[m] = best[m - 1], bestd[m] = bestd[m - 1];
+				best[k] = i, bestd[k] = d;
+				break;
+			}
+	}
+	size_t off = (size_t)snprintf(err, errlen, "%s backup id '%s'",
+				      count > 1 ? "ambiguous" : "unknown", want);
+	if (n == 0) {
+		snprintf(err + off, errlen > off ? errlen - off : 0,
+			 "; the repository has no backups");
+		return -1;
+	}
+	for (int k = 0; k < 3 && best[k] >= 0 && off < errlen; k++)
+		off += (size_t)snprintf(err + off, errlen - off, "%s%s",
+					k ? ", " : "; near matches: ", b[best[k]].id);
+	if (off < errlen)
+		snprintf(err + off, errlen - off, " (see db-backup-list)");
+	return -1;
+}
+
+/* ---- connection environment ---- */
+
+char **backup_conninfo_env(const char *conninfo, const char *dbname)
+{
+	static const struct {
+		const char *key, *var;
+	} map[] = {{"host", "PGHOST"},
+		   {"hostaddr", "PGHOSTADDR"},
+		   {"port", "PGPORT"},
+		   {"dbname", "PGDATABASE"},
+		   {"user", "PGUSER"},
+		   {"password", "PGPASSWORD"},
+		   {"passfile", "PGPASSFILE"},
+		   {"sslmode", "PGSSLMODE"},
+		   {"sslrootcert", "PGSSLROOTCERT"},
+		   {"sslcert", "PGSSLCERT"},
+		   {"sslkey", "PGSSLKEY"},
+		   {"service", "PGSERVICE"},
+		   {"options", "PGOPTIONS"},
+		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
+	size_t nmap = sizeof map / sizeof map[0];
+	char **env = calloc(nmap + 2, sizeof *env);
+	int n = 0;
+	PQconninfoOption *opts = NULL;
+	if (conninfo && *conninfo)
+		opts = PQconninfoParse(conninfo, NULL);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		for (size_t i = 0; i < nmap; i++)
+			if (strcmp(o->keyword, map[i].key) == 0) {
+				if (dbname && strcmp(map[i].key, "dbname") == 0)
+					continue;
+				size_t len = strlen(map[i].var) + strlen(o->val) + 2;
+				env[n] = malloc(len);
+				snprintf(env[n++], len, "%s=%s", map[i].var, o->val);
+			}
+	}
+	if (dbname) {
+		size_t len = strlen(dbname) + 12;
+		env[n] = malloc(len);
+		snprintf(env[n++], len, "PGDATABASE=%s", dbname);
+	}
+	env[n] = NULL;
+	PQconninfoFree(opts);
+	return env;
+}
+
+void backup_env_free(char **env)
+{
+	for (char **e = env; e && *e; e++)
+		free(*e);
+	free(env);
+}
+
+/* ---- repository ---- */
+
+static time_t num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? (time_t)v->valuedouble : 0;
+}
+
+static void str(const cJSON *o, const char *k, char *buf, size_t n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (buf) {
+		size_t got = fread(buf, 1, (size_t)len, f);
+		buf[got] = 0;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	return strcmp(((const struct backup_info *)a)->id, ((const struct backup_info *)b)->id);
+}
+
+int backup_repo_load(const char *repo, struct backup_info **out)
+{
+	*out = NULL;
+	DIR *d = opendir(repo);
+	if (!d)
+		return 0;
+	int n = 0, cap = 0;
+	struct backup_info *v = NULL;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) < 17 || e->d_name[8] != 'T' ||
+		    strstr(e->d_name, ".partial"))
+			continue;
+		char path[8192];
+		snprintf(path, sizeof path, "%s/%s/manifest.json", repo, e->d_name);
+		char *txt = slurp(path);
+		cJSON *m = txt ? cJSON_Parse(txt) : NULL;
+		free(txt);
+		if (!m)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			v = realloc(v, (size_t)cap * sizeof *v);
+		}
+		struct backup_info *b = &v[n];
+		memset(b, 0, sizeof *b);
+		snprintf(b->id, sizeof b->id, "%s", e->d_name);
+		char t[32];
+		str(m, "type", t, sizeof t);
+		int ty = backup_type_parse(t);
+		if (ty < 0) {
+			cJSON_Delete(m);
+			continue;
+		}
+		b->type = (enum backup_type)ty;
+		b->start = num(m, "start_epoch");
+		b->stop = num(m, "stop_epoch");
+		b->size = (long long)num(m, "size");
+		b->window_start = num(m, "window_start");
+		b->window_end = num(m, "window_end");
+		str(m, "base", b->base, sizeof b->base);
+		str(m, "wal_first", b->wal_first, sizeof b->wal_first);
+		str(m, "wal_last", b->wal_last, sizeof b->wal_last);
+		cJSON_Delete(m);
+		snprintf(path, sizeof path, "%s/%s/verify.json", repo, e->d_name);
+		txt = slurp(path);
+		m = txt ? cJSON_Parse(txt) : NULL;
+		free(txt);
+		if (m) {
+			b->verified =
+			    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "ok")) ? 1 : -1;
+			cJSON_Delete(m);
+		}
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, (size_t)n, sizeof *v, cmp_info);
+	*out = v;
+	return n;
+}
