@@ -1,6 +1,952 @@
-/* The runbook command family. */
+/* Runbook commands: wizard (line mode, list, show, resume, validate, sync), daily-check
+ * and weekly-maintenance. The engine is in src/runbook/; this file is the line-mode UI:
+ * readline prompts on a terminal, plain lines from a pipe (scripted answers). */
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <readline/readline.h>
+
 #include "cmd.h"
+#include "config.h"
+#include "runbook.h"
+#include "target.h"
+
+/* ------------------------------------------------------------ input */
+
+static char inbuf[16384];
+static size_t inlen;
+static int in_eof;
+
+static int have_line(void)
+{
+	return memchr(inbuf, '\n', inlen) != NULL || (in_eof && inlen > 0);
+}
+
+/* Read more from fd 0; timeout_ms < 0 blocks. Returns 1 if something arrived. */
+static int fill(int timeout_ms)
+{
+	if (in_eof || inlen >= sizeof inbuf - 1)
+		return 0;
+	struct pollfd p = {.fd = 0, .events = POLLIN};
+	int n = poll(&p, 1, timeout_ms);
+	if (n <= 0)
+		return 0;
+	ssize_t got = read(0, inbuf + inlen, sizeof inbuf - 1 - inlen);
+	if (got < 0 && errno == EINTR)
+		return 0;
+	if (got <= 0) {
+		in_eof = 1;
+		return 0;
+	}
+	inlen += (size_t)got;
+	return 1;
+}
+
+static char *take_line(void)
+{
+	char *nl = memchr(inbuf, '\n', inlen);
+	size_t n = nl ? (size_t)(nl - inbuf) : inlen;
+	char *line = malloc(n + 1);
+	memcpy(line, inbuf, n);
+	line[n] = 0;
+	if (n && line[n - 1] == '\r')
+		line[n - 1] = 0;
+	size_t used = nl ? n + 1 : n;
+	memmove(inbuf, inbuf + used, inlen - used);
+	inlen -= used;
+	return line;
+}
+
+/* One answer, or NULL at end of input. A terminal gets readline; a pipe plain lines,
+ * echoed after the prompt so the output reads as a transcript. */
+static char *ask(struct out *o, const char *prompt)
+{
+	fflush(stdout);
+	if (isatty(0) && inlen == 0) {
+		char p[1024];
+		snprintf(p, sizeof p, "%s ", prompt);
+		char *line = readline(p);
+		if (!line)
+			return NULL;
+		return line;
+	}
+	while (!have_line() && !in_eof)
+		fill(-1);
+	if (!have_line()) {
+		out_line(o, "%s (end of input)", prompt);
+		return NULL;
+	}
+	char *line = take_line();
+	out_line(o, "%s %s", prompt, line);
+	return line;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void operator_name(const struct cmd_ctx *ctx, char *buf, size_t n)
+{
+	const char *o = args_get(ctx->args, "operator");
+	if (!o || !*o)
+		o = getenv("MIDSOPS_OPERATOR");
+	if (!o || !*o) {
+		struct passwd *pw = getpwuid(getuid());
+		o = pw ? pw->pw_name : "unknown";
+	}
+	snprintf(buf, n, "%s", o);
+}
+
+static void print_lines(struct out *o, const char *prefix, const char *text)
+{
+	const char *p = text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		out_line(o, "%s%.*s", prefix, len, p);
+		p = nl ? nl + 1 : p + len;
+	}
+}
+
+enum act { ACT_GO, ACT_NO, ACT_SKIP, ACT_BACK, ACT_ABORT, ACT_PAUSE, ACT_HELP, ACT_BAD, ACT_EOF };
+
+static enum act parse_act(const char *a, int enter_is_go)
+{
+	if (!a)
+		return ACT_EOF;
+	while (*a == ' ')
+		a++;
+	if (!*a)
+		return enter_is_go ? ACT_GO : ACT_BAD;
+	switch (a[0]) {
+	case 'y': case 'Y': case 'r': case 'R': case 'c': case 'C':
+		return ACT_GO;
+	case 'n': case 'N':
+		return ACT_NO;
+	case 's': case 'S':
+		return ACT_SKIP;
+	case 'b': case 'B':
+		return ACT_BACK;
+	case 'a': case 'A':
+		return ACT_ABORT;
+	case 'q': case 'Q':
+		return ACT_PAUSE;
+	case '?': case 'h':
+		return ACT_HELP;
+	}
+	return ACT_BAD;
+}
+
+struct drive {
+	struct cmd_ctx *ctx;
+	struct wz_store *s;
+	struct wz_run *r;
+	int nonint;
+	char note[512];
+};
+
+static const char *run_ref(const struct wz_run *r, char *buf, size_t n)
+{
+	if (r->id)
+		snprintf(buf, n, "%lld", r->id);
+	else
+		snprintf(buf, n, "%s", r->local_id);
+	return buf;
+}
+
+static void show_help(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	if (st->help) {
+		char *h = wz_expand(d->r, d->ctx->cfg, st->help);
+		print_lines(o, "  ", h);
+		free(h);
+	}
+	out_line(o, "  keys: Enter/y go on, s skip (asks a reason), b back, a abort (asks), "
+		    "q pause (resume later), ? help");
+}
+
+/* Common handling of skip/back/abort/pause. Returns 1 when the step is settled. */
+static int common_act(struct drive *d, enum act a, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	char ref[64];
+	switch (a) {
+	case ACT_SKIP: {
+		char *why = ask(o, "  Reason for skipping:");
+		if (!why) {
+			wz_pause(d->s, d->r);
+			return 1;
+		}
+		wz_skip(d->s, d->r, why);
+		free(why);
+		return 1;
+	}
+	case ACT_BACK:
+		if (wz_back(d->s, d->r) < 0)
+			out_line(o, "  (already at the first step)");
+		return 1;
+	case ACT_ABORT: {
+		char *yes = ask(o, "  Abort the whole run? Type 'yes' to abort:");
+		if (!yes) {
+			wz_pause(d->s, d->r);
+			return 1;
+		}
+		int sure = strcmp(yes, "yes") == 0;
+		free(yes);
+		if (!sure) {
+			out_line(o, "  not aborted");
+			return 0;
+		}
+		char *why = ask(o, "  Reason:");
+		wz_abort(d->s, d->r, why ? why : "");
+		free(why);
+		return 1;
+	}
+	case ACT_PAUSE:
+	case ACT_EOF:
+		wz_pause(d->s, d->r);
+		out_line(o, "run %s paused at step '%s'; continue with 'midsops wizard resume %s'",
+			 run_ref(d->r, ref, sizeof ref), st->id, ref);
+		return 1;
+	case ACT_HELP:
+		show_help(d, st);
+		return 0;
+	default:
+		out_line(o, "  (answer y, s, b, a, q or ?)");
+		return 0;
+	}
+}
+
+/* Run a midsops command as a child, streaming its output. Returns the exit status. */
+static int run_child(struct drive *d, const struct rb_step *st, char **output)
+{
+	struct out *o = d->ctx->out;
+	char *argv[RB_MAX_ARGV + 1];
+	char shown[2048] = "";
+	size_t sl = 0;
+	int ac = 0;
+	for (int i = 0; i < st->argc; i++) {
+		argv[ac] = wz_expand(d->r, d->ctx->cfg, st->argv[i]);
+		/* An optional parameter left empty drops its word ("[ID]"). */
+		if (!argv[ac][0] && strstr(st->argv[i], "${")) {
+			free(argv[ac]);
+			continue;
+		}
+		sl += (size_t)snprintf(shown + sl, sizeof shown - sl, " %s", argv[ac]);
+		if (sl >= sizeof shown)
+			sl = sizeof shown - 1;
+		ac++;
+	}
+	argv[ac] = NULL;
+	out_line(o, "  $ midsops%s", shown);
+	struct wz_child ch;
+	char err[1024];
+	int rc;
+	if (wz_child_start(&ch, d->ctx->cfg, d->ctx->target, argv, err, sizeof err) < 0) {
+		*output = strdup(err);
+		rc = 127;
+	} else {
+		char partial[4096] = "";
+		for (;;) {
+			char *chunk = wz_child_poll(&ch);
+			/* Print whole lines as they come; keep a partial line for later. */
+			size_t pl = strlen(partial);
+			for (char *p = chunk; *p; p++) {
+				if (*p == '\n' || pl >= sizeof partial - 1) {
+					partial[pl] = 0;
+					out_line(o, "  | %s", partial);
+					pl = 0;
+				} else
+					partial[pl++] = *p;
+			}
+			partial[pl] = 0;
+			free(chunk);
+			if (ch.done)
+				break;
+			fflush(stdout);
+			poll(NULL, 0, 100);
+		}
+		if (partial[0])
+			out_line(o, "  | %s", partial);
+		*output = wz_child_finish(&ch);
+		rc = ch.status;
+	}
+	for (int i = 0; i < ac; i++)
+		free(argv[i]);
+	return rc;
+}
+
+static void run_command_step(struct drive *d, const struct rb_step *st)
+{
+	wz_step_begin(d->s, d->r);
+	char *output = NULL;
+	int rc = run_child(d, st, &output);
+	enum wz_outcome oc = wz_outcome_for(st->argv[0], rc);
+	char why[128] = "";
+	if (rc == 127)
+		snprintf(why, sizeof why, "the command could not start");
+	else if (rc == 64)
+		snprintf(why, sizeof why, "usage error (exit 64)");
+	out_line(d->ctx->out, "  -> %s (exit %d)", wz_outcome_name(oc), rc);
+	wz_step_end(d->s, d->r, oc, rc, output, why[0] ? why : NULL, NULL);
+	free(output);
+}
+
+static void run_wait_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	wz_step_begin(d->s, d->r);
+	time_t t0 = time(NULL);
+	long dur = st->duration;
+	const char *scale = getenv("MIDSOPS_WAIT_SCALE"); /* tests shorten waits */
+	if (scale && atof(scale) > 0)
+		dur = (long)(dur * atof(scale) + 0.5);
+	out_line(o, "  waiting %lds%s", dur, d->nonint ? "" : "; press Enter to stop early");
+	char *last = NULL;
+	int early = 0;
+	for (;;) {
+		long el = (long)(time(NULL) - t0);
+		if (st->argc) {
+			free(last);
+			last = NULL;
+			out_line(o, "  [%lds/%lds]", el, dur);
+			run_child(d, st, &last);
+		} else
+			out_line(o, "  [%lds/%lds]", el, dur);
+		if (el >= dur)
+			break;
+		long left = dur - el, iv = st->interval < left ? st->interval : left;
+		if (!d->nonint) {
+			fflush(stdout);
+			if (have_line() || fill((int)(iv * 1000)) || have_line()) {
+				if (have_line()) {
+					free(take_line());
+					early = 1;
+					break;
+				}
+			}
+			if (in_eof && !have_line()) {
+				sleep((unsigned)iv);
+			}
+		} else
+			sleep((unsigned)iv);
+	}
+	char detail[128];
+	snprintf(detail, sizeof detail, "waited %lds of %lds%s", (long)(time(NULL) - t0), dur,
+		 early ? " (ended early by the operator)" : "");
+	out_line(o, "  -> %s", detail);
+	wz_step_end(d->s, d->r, WZ_DONE, -1, last, NULL, detail);
+	free(last);
+}
+
+static void section_header(struct drive *d, int sec)
+{
+	const struct runbook *rb = d->r->rb;
+	const struct rb_section *s = &rb->sections[sec];
+	/* elapsed since the section's first step started in this run */
+	time_t first = 0;
+	for (int i = 0; i < d->r->nattempts; i++)
+		if (d->r->attempts[i].step < rb->nsteps &&
+		    rb->steps[d->r->attempts[i].step].section == sec &&
+		    d->r->attempts[i].outcome != WZ_SKIPPED) {
+			first = d->r->attempts[i].started;
+			break;
+		}
+	out_line(d->ctx->out, "%s", "");
+	if (s->budget) {
+		long el = first ? (long)(time(NULL) - first) : 0;
+		out_line(d->ctx->out, "== %s (time budget %ldm, elapsed %ldm)", s->title,
+			 s->budget / 60, el / 60);
+		if (el > s->budget)
+			out_warn(d->ctx->out, "section '%s' is over its time budget of %ld minutes",
+				 s->title, s->budget / 60);
+	} else
+		out_line(d->ctx->out, "== %s", s->title);
+}
+
+/* Drive the run until it ends or pauses. */
+static void drive(struct drive *d)
+{
+	struct out *o = d->ctx->out;
+	struct wz_run *r = d->r;
+	const struct runbook *rb = r->rb;
+	int last_section = -1, shown_step = -1, shown_attempts = -1;
+	while (!wz_finished(r) && strcmp(r->status, "paused") != 0) {
+		wz_store_online(d->s);
+		if (d->s->note[0] && strcmp(d->s->note, d->note) != 0) {
+			out_warn(o, "%s", d->s->note);
+			snprintf(d->note, sizeof d->note, "%s", d->s->note);
+		}
+		const struct rb_step *st = &rb->steps[r->cursor];
+		if (st->section != last_section) {
+			section_header(d, st->section);
+			last_section = st->section;
+		}
+		if (shown_step != r->cursor || shown_attempts != r->nattempts) {
+			char *t = wz_expand(r, d->ctx->cfg, st->title);
+			out_line(o, "[%d/%d] %s (%s)", r->cursor + 1, rb->nsteps, t,
+				 rb_kind_name(st->kind));
+			free(t);
+			if (st->help) {
+				char *h = wz_expand(r, d->ctx->cfg, st->help);
+				print_lines(o, "  ", h);
+				free(h);
+			}
+			shown_step = r->cursor;
+			shown_attempts = r->nattempts;
+		}
+		int cursor_before = r->cursor;
+		enum act a = ACT_GO;
+		switch (st->kind) {
+		case RB_INFO:
+			if (!d->nonint)
+				a = parse_act(ask(o, "  [Enter] continue (s/b/a/q/?):"), 1);
+			if (a == ACT_GO)
+				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, "read");
+			else
+				common_act(d, a, st);
+			break;
+		case RB_CONFIRM: {
+			char *ans = ask(o, "  Done? [y]es / [s]kip / [b]ack / [a]bort / [q] pause / [?]:");
+			a = parse_act(ans, 0);
+			free(ans);
+			if (a == ACT_GO)
+				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, "confirmed");
+			else if (a == ACT_NO)
+				out_line(o, "  then do it first, or skip it (s) with a reason");
+			else
+				common_act(d, a, st);
+			break;
+		}
+		case RB_COMMAND:
+		case RB_NOTIFY:
+			if (!d->nonint) {
+				char *ans = ask(o, st->kind == RB_COMMAND
+							  ? "  Run it? [Y/s/b/a/q/?]:"
+							  : "  Send it? [Y/s/b/a/q/?]:");
+				a = parse_act(ans, 1);
+				free(ans);
+			}
+			if (a != ACT_GO) {
+				common_act(d, a, st);
+				break;
+			}
+			if (st->kind == RB_COMMAND) {
+				run_command_step(d, st);
+			} else {
+				char *subj = wz_expand(r, d->ctx->cfg, st->subject);
+				char *body = wz_expand(r, d->ctx->cfg, st->body);
+				char where[4400], err[1024];
+				wz_step_begin(d->s, r);
+				out_line(o, "  Subject: %s", subj);
+				if (wz_notify(d->ctx->cfg, subj, body, where, sizeof where, err,
+					      sizeof err) == 0) {
+					out_line(o, "  -> sent to %s", where);
+					wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, where);
+				} else {
+					out_err(o, "notification failed: %s", err);
+					wz_step_end(d->s, r, WZ_FAILED, -1, NULL, err, NULL);
+				}
+				free(subj);
+				free(body);
+			}
+			break;
+		case RB_CHECK:
+			run_command_step(d, st);
+			break;
+		case RB_WAIT:
+			run_wait_step(d, st);
+			break;
+		case RB_REPORT: {
+			char path[4400], err[1024];
+			wz_step_begin(d->s, r);
+			if (wz_report_write(d->ctx->cfg, r, st, path, sizeof path, err, sizeof err) ==
+			    0) {
+				out_line(o, "  -> written to %s", path);
+				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, path);
+			} else {
+				out_err(o, "report not written: %s", err);
+				wz_step_end(d->s, r, WZ_FAILED, -1, NULL, err, NULL);
+			}
+			break;
+		}
+		case RB_BRANCH: {
+			int yes = wz_branch_auto(r, st);
+			if (yes >= 0) {
+				char why[128];
+				snprintf(why, sizeof why, "worst status so far %d", r->worst);
+				out_line(o, "  -> %s (%s)", yes ? "yes" : "no", why);
+				wz_branch(d->s, r, yes, why);
+				break;
+			}
+			char *ans = ask(o, "  [y]es / [n]o (b/a/q/?):");
+			a = parse_act(ans, 0);
+			free(ans);
+			if (a == ACT_GO || a == ACT_NO)
+				wz_branch(d->s, r, a == ACT_GO, "operator's answer");
+			else
+				common_act(d, a, st);
+			break;
+		}
+		case RB_APPROVAL: {
+			char *name = ask(o, "  Approver's name (empty: s/b/a/q):");
+			if (!name || !*name) {
+				free(name);
+				char *ans = name ? ask(o, "  [s]kip / [b]ack / [a]bort / [q] pause:") : NULL;
+				a = parse_act(ans, 0);
+				free(ans);
+				common_act(d, a == ACT_BAD || a == ACT_GO ? ACT_HELP : a, st);
+				break;
+			}
+			char prompt[256];
+			snprintf(prompt, sizeof prompt,
+				 "  Type '%s' to approve (anything else rejects):", st->phrase);
+			char *typed = ask(o, prompt);
+			if (!typed) {
+				free(name);
+				common_act(d, ACT_EOF, st);
+				break;
+			}
+			char detail[256];
+			wz_step_begin(d->s, r);
+			if (strcmp(typed, st->phrase) == 0) {
+				snprintf(detail, sizeof detail, "approved by %s", name);
+				out_line(o, "  -> %s", detail);
+				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, detail);
+			} else {
+				snprintf(detail, sizeof detail, "rejected by %s", name);
+				out_line(o, "  -> %s", detail);
+				wz_step_end(d->s, r, WZ_FAILED, -1, NULL, "not approved", detail);
+			}
+			free(name);
+			free(typed);
+			break;
+		}
+		default:
+			break;
+		}
+		/* A failure that nobody decided about keeps the cursor on the step. */
+		if (!wz_finished(r) && strcmp(r->status, "paused") != 0 && r->cursor == cursor_before &&
+		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
+		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED) {
+			char why[256];
+			snprintf(why, sizeof why, "step '%s' failed", st->id);
+			if (d->nonint) {
+				wz_fail(d->s, r, why);
+				break;
+			}
+			char *ans = ask(o, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / [b]ack / "
+					   "[a]bort / [q] pause:");
+			a = parse_act(ans, 0);
+			int cont = ans && (ans[0] == 'c' || ans[0] == 'C');
+			free(ans);
+			if (cont)
+				wz_skip(d->s, r, "operator continued after the failure");
+			else if (a != ACT_GO)
+				common_act(d, a == ACT_BAD ? ACT_HELP : a, st);
+			shown_attempts = -1;
+		}
+	}
+	wz_reports_refresh(d->ctx->cfg, r);
+}
+
+static int run_exit(const struct wz_run *r)
+{
+	if (strcmp(r->status, "paused") == 0 || strcmp(r->status, "running") == 0)
+		return 75;
+	if (strcmp(r->status, "done") == 0)
+		return r->worst;
+	return r->worst > ST_CRITICAL ? r->worst : ST_CRITICAL;
+}
+
+static void summary(struct drive *d)
+{
+	struct out *o = d->ctx->out;
+	struct wz_run *r = d->r;
+	char ref[64];
+	out_line(o, "%s", "");
+	out_section(o, "run");
+	out_kv(o, "run", "%s", run_ref(r, ref, sizeof ref));
+	out_kv(o, "runbook", "%s", r->runbook);
+	out_kv(o, "status", "%s%s%s%s", r->status, r->reason[0] ? " (" : "", r->reason,
+	       r->reason[0] ? ")" : "");
+	out_kv_status(o, "worst_check", (enum status)r->worst, "%s", status_name((enum status)r->worst));
+	out_kv(o, "recorded", "%s", r->synced ? "database and local state"
+					      : "local state only (database unreachable)");
+	out_section_end(o);
+	const char *cols[] = {"step", "title", "outcome"};
+	out_table_begin(o, "steps", 3, cols);
+	for (int i = 0; i < r->rb->nsteps; i++) {
+		enum wz_outcome oc = wz_step_state(r, i);
+		out_rowf(o, r->rb->steps[i].id, r->rb->steps[i].title,
+			 oc == WZ_NONE ? (i == r->cursor && !wz_finished(r) ? "current" : "pending")
+				       : wz_outcome_name(oc));
+	}
+	out_table_end(o);
+	out_line(o, "transcript: midsops wizard show %s", ref);
+}
+
+static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
+{
+	struct cmd_ctx *ctx = d->ctx;
+	for (int i = first_arg; i < ctx->args->argc; i++) {
+		char *a = ctx->args->argv[i], *eq = strchr(a, '=');
+		if (!eq) {
+			out_err(ctx->out, "wizard: '%s' is not NAME=VALUE", a);
+			return EXIT_USAGE;
+		}
+		*eq = 0;
+		int known = 0;
+		for (int k = 0; k < r->rb->nparams; k++)
+			known |= strcmp(r->rb->params[k].name, a) == 0;
+		if (!known) {
+			out_err(ctx->out, "wizard: runbook %s has no parameter '%s'", r->runbook, a);
+			*eq = '=';
+			return EXIT_USAGE;
+		}
+		wz_param_set(r, a, eq + 1);
+		*eq = '=';
+	}
+	for (int k = 0; k < r->rb->nparams; k++) {
+		const struct rb_param *p = &r->rb->params[k];
+		if (wz_param(r, p->name))
+			continue;
+		if (d->nonint) {
+			if (!p->def) {
+				out_err(ctx->out, "wizard: runbook %s needs %s (%s): pass %s=VALUE",
+					r->runbook, p->name, p->prompt, p->name);
+				return EXIT_USAGE;
+			}
+			wz_param_set(r, p->name, p->def);
+			continue;
+		}
+		char prompt[512];
+		snprintf(prompt, sizeof prompt, "%s%s%s%s:", p->prompt, p->def ? " [" : "",
+			 p->def ? p->def : "", p->def ? "]" : "");
+		char *v = ask(ctx->out, prompt);
+		if (!v) {
+			out_err(ctx->out, "wizard: no value for %s", p->name);
+			return EXIT_USAGE;
+		}
+		wz_param_set(r, p->name, *v ? v : (p->def ? p->def : ""));
+		free(v);
+	}
+	return 0;
+}
+
+/* Start NAME and drive it. */
+static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int nonint,
+		     struct runbook *rb_given)
+{
+	char err[2048], op[64];
+	struct runbook *rb = rb_given ? rb_given : rb_load(name, err, sizeof err);
+	if (!rb) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_CONFIG;
+	}
+	int human = rb_needs_human(rb);
+	if (nonint && human >= 0) {
+		out_err(ctx->out,
+			"runbook %s needs a human decision at step '%s' (%s); run it without "
+			"--non-interactive",
+			rb->name, rb->steps[human].id, rb_kind_name(rb->steps[human].kind));
+		rb_free(rb);
+		return EXIT_USAGE;
+	}
+	if (rb->maintenance && rb_in_window(ctx->cfg->maintenance_window, time(NULL)) == 0)
+		out_warn(ctx->out, "runbook %s belongs in the maintenance window (%s); it is outside "
+				   "it now",
+			 rb->name, ctx->cfg->maintenance_window);
+	operator_name(ctx, op, sizeof op);
+	struct wz_store s;
+	wz_store_open(&s, ctx->cfg, ctx->target);
+	struct wz_run *r = wz_run_new(rb, op);
+	struct drive d = {.ctx = ctx, .s = &s, .r = r, .nonint = nonint};
+	int rc = params_fill(&d, r, first_param);
+	if (rc) {
+		wz_run_free(r);
+		wz_store_close(&s);
+		return rc;
+	}
+	if (wz_lock(&s, r, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		wz_run_free(r);
+		wz_store_close(&s);
+		return EXIT_FAIL;
+	}
+	wz_save(&s, r);
+	char ref[64];
+	out_line(ctx->out, "# %s: run %s by %s on %s", rb->title, run_ref(r, ref, sizeof ref),
+		 r->operator_, r->host);
+	if (s.note[0]) {
+		out_warn(ctx->out, "%s", s.note);
+		snprintf(d.note, sizeof d.note, "%s", s.note);
+	}
+	if (rb->description)
+		print_lines(ctx->out, "", rb->description);
+	drive(&d);
+	summary(&d);
+	rc = run_exit(r);
+	wz_unlock(&s, r);
+	wz_run_free(r);
+	wz_store_close(&s);
+	return rc;
+}
+
+static int wizard_resume(struct cmd_ctx *ctx, const char *ref, int nonint)
+{
+	char err[2048], op[64];
+	struct wz_store s;
+	wz_store_open(&s, ctx->cfg, ctx->target);
+	struct wz_run *r = wz_load(&s, ref, err, sizeof err);
+	if (!r) {
+		out_err(ctx->out, "%s", err);
+		wz_store_close(&s);
+		return EXIT_FAIL;
+	}
+	if (wz_finished(r)) {
+		out_err(ctx->out, "run %s has already ended (%s); 'midsops wizard show %s'", ref,
+			r->status, ref);
+		wz_run_free(r);
+		wz_store_close(&s);
+		return EXIT_FAIL;
+	}
+	if (wz_lock(&s, r, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		wz_run_free(r);
+		wz_store_close(&s);
+		return EXIT_FAIL;
+	}
+	operator_name(ctx, op, sizeof op);
+	snprintf(r->driver, sizeof r->driver, "%s", op);
+	snprintf(r->status, sizeof r->status, "running");
+	wz_save(&s, r);
+	out_line(ctx->out, "# %s: resuming run %s (started by %s) at step '%s'", r->title, ref,
+		 r->operator_, r->rb->steps[r->cursor].id);
+	struct drive d = {.ctx = ctx, .s = &s, .r = r, .nonint = nonint};
+	drive(&d);
+	summary(&d);
+	int rc = run_exit(r);
+	wz_unlock(&s, r);
+	wz_run_free(r);
+	wz_store_close(&s);
+	return rc;
+}
+
+static void fmt_when(time_t t, char *buf, size_t n)
+{
+	if (!t) {
+		snprintf(buf, n, "-");
+		return;
+	}
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M", &tm);
+}
+
+static int wizard_list(struct cmd_ctx *ctx)
+{
+	struct rb_entry e[128];
+	int n = rb_list(e, 128);
+	const char *cols[] = {"runbook", "title", "steps", "source", "valid"};
+	out_table_begin(ctx->out, "runbooks", 5, cols);
+	for (int i = 0; i < n; i++) {
+		char err[1024], steps[16] = "-";
+		struct runbook *rb = rb_load_file(e[i].path, err, sizeof err);
+		if (rb)
+			snprintf(steps, sizeof steps, "%d", rb->nsteps);
+		out_rowf(ctx->out, e[i].name, rb ? rb->title : "", steps,
+			 e[i].shipped ? "shipped" : "user", rb ? "yes" : err);
+		rb_free(rb);
+	}
+	out_table_end(ctx->out);
+	struct wz_store s;
+	wz_store_open(&s, ctx->cfg, ctx->target);
+	static struct wz_summary w[256];
+	char err[1024];
+	int m = wz_list(&s, w, 256, err, sizeof err);
+	if (m < 0)
+		out_err(ctx->out, "cannot list runs: %s", err);
+	const char *rcols[] = {"run", "runbook", "status", "step", "operator", "host", "started",
+			       "active", "where"};
+	out_table_begin(ctx->out, "runs", 9, rcols);
+	for (int i = 0; i < m; i++) {
+		char id[64], st[32];
+		if (w[i].id)
+			snprintf(id, sizeof id, "%lld", w[i].id);
+		else
+			snprintf(id, sizeof id, "%s", w[i].local_id);
+		fmt_when(w[i].started, st, sizeof st);
+		out_rowf(ctx->out, id, w[i].runbook, w[i].status, w[i].step, w[i].operator_, w[i].host,
+			 st, w[i].active ? "driven now" : "",
+			 w[i].offline ? "local only" : "database");
+	}
+	out_table_end(ctx->out);
+	if (!s.conn)
+		out_warn(ctx->out, "%s", s.note);
+	wz_store_close(&s);
+	return 0;
+}
+
+static int wizard_show(struct cmd_ctx *ctx, const char *ref)
+{
+	char err[2048];
+	struct wz_store s;
+	wz_store_open(&s, ctx->cfg, ctx->target);
+	struct wz_run *r = wz_load(&s, ref, err, sizeof err);
+	wz_store_close(&s);
+	if (!r) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	char *t = wz_transcript(r);
+	print_lines(ctx->out, "", t);
+	free(t);
+	wz_run_free(r);
+	return 0;
+}
+
+static int wizard_validate(struct cmd_ctx *ctx)
+{
+	int bad = 0;
+	struct rb_entry e[128];
+	int n;
+	if (ctx->args->argc > 1) {
+		n = 0;
+		for (int i = 1; i < ctx->args->argc && n < 128; i++, n++) {
+			const char *a = ctx->args->argv[i];
+			memset(&e[n], 0, sizeof e[n]);
+			if (strchr(a, '/') || strstr(a, ".json"))
+				snprintf(e[n].path, sizeof e[n].path, "%s", a);
+			else {
+				char err[1024];
+				struct runbook *rb = rb_load(a, err, sizeof err);
+				if (!rb) {
+					out_err(ctx->out, "%s", err);
+					bad = 1;
+					n--;
+					continue;
+				}
+				snprintf(e[n].path, sizeof e[n].path, "%s", rb->path);
+				rb_free(rb);
+			}
+		}
+	} else
+		n = rb_list(e, 128);
+	for (int i = 0; i < n; i++) {
+		char err[2048];
+		struct runbook *rb = rb_load_file(e[i].path, err, sizeof err);
+		if (rb)
+			out_line(ctx->out, "%s: ok (%d sections, %d steps)", e[i].path, rb->nsections,
+				 rb->nsteps);
+		else {
+			out_err(ctx->out, "%s", err);
+			bad = 1;
+		}
+		rb_free(rb);
+	}
+	return bad ? EXIT_FAIL : 0;
+}
+
+static int cmd_wizard_exec(struct cmd_ctx *ctx)
+{
+	struct args *a = ctx->args;
+	int nonint = args_has(a, "non-interactive");
+	if (a->argc == 0 || strcmp(a->argv[0], "list") == 0)
+		return wizard_list(ctx);
+	const char *sub = a->argv[0];
+	if (strcmp(sub, "show") == 0 || strcmp(sub, "resume") == 0) {
+		if (a->argc != 2) {
+			out_err(ctx->out, "wizard %s: needs a run id (see 'midsops wizard list')", sub);
+			return EXIT_USAGE;
+		}
+		return sub[0] == 's' ? wizard_show(ctx, a->argv[1])
+				     : wizard_resume(ctx, a->argv[1], nonint);
+	}
+	if (strcmp(sub, "validate") == 0)
+		return wizard_validate(ctx);
+	if (strcmp(sub, "sync") == 0) {
+		struct wz_store s;
+		char err[1024] = "";
+		wz_store_open(&s, ctx->cfg, ctx->target);
+		if (!s.conn) {
+			out_err(ctx->out, "%s", s.note);
+			wz_store_close(&s);
+			return EXIT_FAIL;
+		}
+		int n = wz_store_sync(&s, err, sizeof err);
+		wz_store_close(&s);
+		out_kv_int(ctx->out, "synced", n);
+		return 0;
+	}
+	if (strcmp(sub, "run") == 0 && a->argc >= 2)
+		return start_run(ctx, a->argv[1], 2, nonint, NULL);
+	return start_run(ctx, sub, 1, nonint, NULL);
+}
+
+/* daily-check and weekly-maintenance: the runbook, non-interactively, for cron. */
+static int procedure(struct cmd_ctx *ctx, const char *name)
+{
+	char err[2048];
+	struct runbook *rb = rb_load(name, err, sizeof err);
+	if (!rb) {
+		out_err(ctx->out, "%s", err);
+		out_status(ctx->out, ST_UNKNOWN, "%s could not run: runbook refused", name);
+		return ST_UNKNOWN;
+	}
+	int rc = start_run(ctx, name, 0, 1, rb);
+	if (rc == EXIT_USAGE || rc == EXIT_CONFIG || rc == EXIT_FAIL + 74)
+		rc = ST_UNKNOWN;
+	if (rc > ST_UNKNOWN)
+		rc = ST_UNKNOWN;
+	out_status(ctx->out, (enum status)rc, "%s finished: %s", name,
+		   rc == 0 ? "no issues" : "issues found, see the report above");
+	return rc;
+}
+
+static int cmd_daily_check_exec(struct cmd_ctx *ctx)
+{
+	return procedure(ctx, "daily-check");
+}
+
+static int cmd_weekly_maintenance_exec(struct cmd_ctx *ctx)
+{
+	return procedure(ctx, "weekly-maintenance");
+}
 
 const struct cmd_entry cmd_runbook_table[] = {
+	{
+		.name = "wizard",
+		.options = "non-interactive operator=",
+		.max_args = -1,
+		.summary = "Guided runbooks: list, start NAME, show RUN, resume RUN, validate, sync",
+		.usage = "wizard [list | NAME [PARAM=VALUE...] | show RUN | resume RUN | validate "
+			 "[NAME|FILE...] | sync] [--non-interactive] [--operator NAME]",
+		.complete = COMPLETE_RUNBOOK,
+		.exec = cmd_wizard_exec,
+	},
+	{
+		.name = "daily-check",
+		.options = "operator=",
+		.summary = "The morning health check runbook, non-interactively (for cron); exits with "
+			   "the worst status",
+		.usage = "daily-check [--operator NAME] [--json]",
+		.flags = CMD_CHECK,
+		.exec = cmd_daily_check_exec,
+	},
+	{
+		.name = "weekly-maintenance",
+		.options = "operator=",
+		.summary = "The weekly maintenance runbook, non-interactively (for cron); writes the "
+			   "weekly report",
+		.usage = "weekly-maintenance [--operator NAME] [--json]",
+		.flags = CMD_CHECK | CMD_DESTRUCTIVE,
+		.exec = cmd_weekly_maintenance_exec,
+	},
 	{0},
 };

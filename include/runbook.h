@@ -1,0 +1,256 @@
+/* Runbooks and wizard runs: the UI-independent engine.
+ * A runbook is data (runbooks/NAME.json, overridable in $XDG_CONFIG_HOME/midsops/runbooks/),
+ * validated on load. A run is a state machine over its steps, persisted in
+ * ops.wizard_runs / ops.wizard_steps, and in a local JSON state file while the database is
+ * unreachable. Line mode (src/cmd/cmd_runbook.c) and the console view (src/tui/tui_wizard.c)
+ * both drive a run through this interface; neither runs SQL nor a shell. */
+#ifndef MIDSOPS_RUNBOOK_H
+#define MIDSOPS_RUNBOOK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+struct config;
+struct target;
+
+enum rb_kind {
+	RB_INFO,     /* read it, continue */
+	RB_CONFIRM,  /* the operator ticks a manual item */
+	RB_COMMAND,  /* runs a midsops command after the operator's go-ahead */
+	RB_CHECK,    /* runs a midsops command at once; its exit status decides */
+	RB_APPROVAL, /* an approver's name and a typed confirmation */
+	RB_BRANCH,   /* follows a result: earlier failures, or the operator's answer */
+	RB_WAIT,     /* waits a duration, refreshing a live figure (a command) */
+	RB_NOTIFY,   /* hands a subject and body to notify_command */
+	RB_REPORT,   /* writes the run's transcript (incident report, status dashboard) */
+	RB_NKINDS
+};
+
+/* What a failed command/check step does next. */
+enum rb_onfail { RB_FAIL_DEFAULT, RB_FAIL_CONTINUE, RB_FAIL_STOP, RB_FAIL_ASK, RB_FAIL_GOTO };
+
+#define RB_MAX_ARGV 24
+
+struct rb_param {
+	char *name, *prompt, *def; /* def may be NULL: required */
+};
+
+struct rb_section {
+	char *title;
+	long budget; /* seconds, 0 = none */
+};
+
+struct rb_step {
+	char *id, *title, *help;
+	enum rb_kind kind;
+	int section;		      /* index into sections */
+	int argc;		      /* command, check, wait: argv[0] is a midsops command */
+	char *argv[RB_MAX_ARGV + 1];
+	enum rb_onfail on_fail;
+	char *on_fail_goto;	      /* step id for RB_FAIL_GOTO; approval: on reject */
+	char *on_ok;		      /* step id to jump to after success */
+	char *next;		      /* step id to continue at (any outcome) */
+	char *condition;	      /* branch: "failures" | "last-failed" | "ask" */
+	char *then_step, *else_step;  /* branch targets (NULL = next step) */
+	char *subject, *body;	      /* notify */
+	char *phrase;		      /* approval: the text to type ("approve") */
+	long duration, interval;      /* wait, seconds */
+	char *report_dir;	      /* report: "incidents" | "reports" */
+	char *report_name;	      /* report: file stem after YYYYMMDD_ */
+	int dated;		      /* report: prefix the date (default 1) */
+};
+
+struct runbook {
+	char *name, *title, *description, *path;
+	int shipped;	     /* from the share dir, not the user's directory */
+	int maintenance;     /* warn when run outside the maintenance window */
+	int nparams, nsections, nsteps;
+	struct rb_param *params;
+	struct rb_section *sections;
+	struct rb_step *steps;
+};
+
+const char *rb_kind_name(enum rb_kind k);
+
+/* Parse and validate one runbook. name is the file stem, path is used in messages.
+ * Errors read "PATH: step 'ID' (N): what is wrong". Unknown commands are refused. */
+struct runbook *rb_parse(const char *path, const char *name, const char *text, char *err,
+			 size_t errlen);
+struct runbook *rb_load_file(const char *path, char *err, size_t errlen);
+/* Find NAME: the user's directory first, then the share dir. */
+struct runbook *rb_load(const char *name, char *err, size_t errlen);
+void rb_free(struct runbook *rb);
+int rb_step_index(const struct runbook *rb, const char *id);
+/* The step that needs a human (confirm, approval, branch ask), or -1. */
+int rb_needs_human(const struct runbook *rb);
+
+/* All runbook names and paths (user overrides hide shipped files of the same name). */
+struct rb_entry {
+	char name[64];
+	char path[4096];
+	int shipped;
+};
+int rb_list(struct rb_entry *out, int max);
+const char *rb_user_dir(void);
+const char *rb_share_dir(void);
+
+/* Maintenance window "Sun 02:00-04:00" ("*" or "daily" for any day). Returns 1 inside,
+ * 0 outside, -1 if unparsable. */
+int rb_in_window(const char *window, time_t now);
+
+/* Split a configuration string into an argv (whitespace, '...' and "..." quoting, no shell).
+ * Returns argc, or -1 when it has too many words or an open quote. Strings point into buf. */
+int rb_split_argv(char *buf, char **argv, int max);
+
+/* ------------------------------------------------------------------ runs */
+
+enum wz_outcome { WZ_NONE, WZ_RUNNING, WZ_DONE, WZ_WARNING, WZ_FAILED, WZ_SKIPPED, WZ_INTERRUPTED };
+const char *wz_outcome_name(enum wz_outcome o);
+
+struct wz_attempt {
+	char step_id[64];
+	int step;		/* index in the runbook */
+	time_t started, ended;	/* ended 0 while running */
+	enum wz_outcome outcome;
+	int exit_status;	/* -1 when no command ran */
+	char *excerpt;		/* output excerpt (tail), may be NULL */
+	char *reason;		/* why skipped / rejected / aborted */
+	char *detail;		/* approver, answer, notification target... */
+	char actor[64];
+};
+
+struct wz_param {
+	char name[64];
+	char *value;
+};
+
+#define WZ_MAX_PARAMS 16
+
+struct wz_run {
+	long long id;	   /* ops.wizard_runs.id, 0 until known to the database */
+	char local_id[40]; /* stable id of the state file; survives syncs */
+	char runbook[64];
+	char title[256];
+	char operator_[64];
+	char host[128];
+	char status[16];   /* running | paused | done | failed | aborted */
+	char reason[512];  /* why it ended (aborted, failed) */
+	time_t started, ended, updated;
+	int cursor;	   /* current step index; nsteps when finished */
+	int *history;	   /* cursors visited (for back) */
+	int nhistory;
+	int nparams;
+	struct wz_param params[WZ_MAX_PARAMS];
+	int nattempts;
+	struct wz_attempt *attempts;
+	int worst;	   /* worst check status 0..3 seen */
+	int version;	   /* bumped on every save */
+	int synced;	   /* the database has this version */
+	int offline;	   /* some of it was recorded without the database */
+	char driver[64];   /* who drives it now (actor of new attempts); not persisted */
+	struct runbook *rb;
+};
+
+/* Persistence and locking for one run. */
+struct wz_store {
+	const struct config *cfg;
+	const struct target *target;
+	void *conn;	   /* PGconn *, NULL when offline */
+	int lockfd;	   /* flock on the state file's lock */
+	int db_locked;	   /* advisory lock held on the run id */
+	time_t last_try;   /* last reconnect attempt */
+	char note[512];	   /* last persistence remark (went offline, synced...) */
+};
+
+/* Open the store: connect without starting the embedded cluster (the database may be the
+ * thing that is broken). Never fails: offline is a state. */
+void wz_store_open(struct wz_store *s, const struct config *cfg, const struct target *t);
+void wz_store_close(struct wz_store *s);
+/* Reconnect if offline (at most every few seconds), then sync local runs. */
+int wz_store_online(struct wz_store *s);
+/* Push every local state file not yet in the database. Returns how many synced. */
+int wz_store_sync(struct wz_store *s, char *err, size_t errlen);
+
+struct wz_run *wz_run_new(struct runbook *rb, const char *operator_);
+void wz_run_free(struct wz_run *r);
+const char *wz_param(const struct wz_run *r, const char *name);
+void wz_param_set(struct wz_run *r, const char *name, const char *value);
+/* Expand ${name} with the run's parameters and date, run, operator, host, runbook,
+ * window. Returns malloc'ed text. */
+char *wz_expand(const struct wz_run *r, const struct config *cfg, const char *text);
+
+/* Take the run (lock it) for driving. Fails with "run N is being driven by ..." when
+ * another process holds it. */
+int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen);
+void wz_unlock(struct wz_store *s, struct wz_run *r);
+/* Save the run (state file always; the database when reachable). */
+int wz_save(struct wz_store *s, struct wz_run *r);
+/* Load by database id or local id ("12" or "L-..."). rb is loaded too (may fail: err). */
+struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t errlen);
+
+struct wz_summary {
+	long long id;
+	char local_id[40], runbook[64], operator_[64], host[128], status[16], step[64];
+	time_t started, ended, updated;
+	int active;	/* a process holds its lock now */
+	int offline;	/* known only from a local state file */
+};
+/* Runs, newest first (database and unsynced local files). Returns count or -1. */
+int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size_t errlen);
+
+/* ---- the state machine ---- */
+/* Begin the current step: records an attempt in state running. Returns its index. */
+int wz_step_begin(struct wz_store *s, struct wz_run *r);
+/* Finish the current attempt and move the cursor by the step's rules. */
+void wz_step_end(struct wz_store *s, struct wz_run *r, enum wz_outcome o, int exit_status,
+		 const char *output, const char *reason, const char *detail);
+/* Branch decision for the current (branch) step: yes/no. */
+void wz_branch(struct wz_store *s, struct wz_run *r, int yes, const char *why);
+/* Evaluate an automatic branch condition: 1 yes, 0 no, -1 needs the operator. */
+int wz_branch_auto(const struct wz_run *r, const struct rb_step *st);
+void wz_skip(struct wz_store *s, struct wz_run *r, const char *reason);
+int wz_back(struct wz_store *s, struct wz_run *r); /* -1 at the first step */
+void wz_abort(struct wz_store *s, struct wz_run *r, const char *reason);
+void wz_pause(struct wz_store *s, struct wz_run *r);
+/* End the run as failed (a failure nobody can decide on, e.g. --non-interactive). */
+void wz_fail(struct wz_store *s, struct wz_run *r, const char *reason);
+int wz_finished(const struct wz_run *r);
+/* Outcome shown for a step in the step list: the latest attempt, else WZ_NONE. */
+enum wz_outcome wz_step_state(const struct wz_run *r, int step);
+/* Status 0..3 of an outcome for the report (done 0, warning 1, failed 2, exit 3 -> 3). */
+
+/* ---- running a command step as a child of this binary ---- */
+struct wz_child {
+	pid_t pid;
+	char outpath[4096];
+	off_t read_off;
+	int status;	/* exit status once done */
+	int done;
+};
+/* Start argv (argv[0] a midsops command) with MIDSOPS_DSN set to the target. The caller
+ * polls. Returns 0 or -1 with err. */
+int wz_child_start(struct wz_child *ch, const struct config *cfg, const struct target *t,
+		   char *const *argv, char *err, size_t errlen);
+/* New output since the last poll (malloc'ed, may be empty) and whether it finished. */
+char *wz_child_poll(struct wz_child *ch);
+/* Whole output (malloc'ed), and remove the temp file. */
+char *wz_child_finish(struct wz_child *ch);
+void wz_child_kill(struct wz_child *ch);
+/* Outcome for a step's exit status: check commands (CMD_CHECK) 1 = warning. */
+enum wz_outcome wz_outcome_for(const char *cmdname, int exit_status);
+
+/* ---- side effects ---- */
+/* notify_command (argv split, subject and body on stdin), or append to
+ * $XDG_STATE_HOME/midsops/announcements.log. Returns 0 or -1 with err; where says where. */
+int wz_notify(const struct config *cfg, const char *subject, const char *body, char *where,
+	      size_t wherelen, char *err, size_t errlen);
+/* The run as a Markdown transcript (malloc'ed). */
+char *wz_transcript(const struct wz_run *r);
+/* Write a report step's file; path receives where it went. */
+int wz_report_write(const struct config *cfg, const struct wz_run *r, const struct rb_step *st,
+		    char *path, size_t pathlen, char *err, size_t errlen);
+/* Re-write reports written earlier in the run, so they carry the final outcomes. */
+void wz_reports_refresh(const struct config *cfg, const struct wz_run *r);
+
+#endif

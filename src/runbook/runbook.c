@@ -1,0 +1,676 @@
+/* Runbook files: parse, validate, find. A runbook never carries shell text: every
+ * command is a name from the command table, checked here at load. */
+#include "runbook.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "args.h"
+#include "cmd.h"
+#include "paths.h"
+
+static const char *const kind_names[RB_NKINDS] = {
+	"info", "confirm", "command", "check", "approval", "branch", "wait", "notify", "report",
+};
+
+const char *rb_kind_name(enum rb_kind k)
+{
+	return k < RB_NKINDS ? kind_names[k] : "?";
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static const char *const builtin_vars[] = {"date", "run", "operator", "host", "runbook", "window",
+					   "time", NULL};
+
+void rb_free(struct runbook *rb)
+{
+	if (!rb)
+		return;
+	for (int i = 0; i < rb->nsteps; i++) {
+		struct rb_step *s = &rb->steps[i];
+		free(s->id), free(s->title), free(s->help), free(s->on_fail_goto), free(s->on_ok);
+		free(s->next), free(s->condition), free(s->then_step), free(s->else_step);
+		free(s->subject), free(s->body), free(s->phrase), free(s->report_dir);
+		free(s->report_name);
+		for (int k = 0; k < s->argc; k++)
+			free(s->argv[k]);
+	}
+	for (int i = 0; i < rb->nsections; i++)
+		free(rb->sections[i].title);
+	for (int i = 0; i < rb->nparams; i++)
+		free(rb->params[i].name), free(rb->params[i].prompt), free(rb->params[i].def);
+	free(rb->steps), free(rb->sections), free(rb->params);
+	free(rb->name), free(rb->title), free(rb->description), free(rb->path);
+	free(rb);
+}
+
+int rb_step_index(const struct runbook *rb, const char *id)
+{
+	if (!id)
+		return -1;
+	for (int i = 0; i < rb->nsteps; i++)
+		if (strcmp(rb->steps[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+int rb_needs_human(const struct runbook *rb)
+{
+	for (int i = 0; i < rb->nsteps; i++) {
+		const struct rb_step *s = &rb->steps[i];
+		if (s->kind == RB_CONFIRM || s->kind == RB_APPROVAL)
+			return i;
+		if (s->kind == RB_BRANCH && s->condition && strcmp(s->condition, "ask") == 0)
+			return i;
+	}
+	return -1;
+}
+
+int rb_split_argv(char *buf, char **argv, int max)
+{
+	int n = 0;
+	char *p = buf, *o = buf;
+	while (*p) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		if (n >= max)
+			return -1;
+		argv[n++] = o;
+		while (*p && !isspace((unsigned char)*p)) {
+			if (*p == '\'' || *p == '"') {
+				char q = *p++;
+				while (*p && *p != q)
+					*o++ = *p++;
+				if (*p != q)
+					return -1;
+				p++;
+			} else
+				*o++ = *p++;
+		}
+		if (*p)
+			p++;
+		*o++ = 0;
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+/* Check every ${var} names a parameter or a built-in. */
+static int check_vars(const struct runbook *rb, const char *text, char *bad, size_t badlen)
+{
+	for (const char *p = text ? strstr(text, "${") : NULL; p; p = strstr(p + 2, "${")) {
+		const char *e = strchr(p, '}');
+		if (!e) {
+			snprintf(bad, badlen, "unterminated ${ in '%s'", text);
+			return -1;
+		}
+		char name[64];
+		snprintf(name, sizeof name, "%.*s", (int)(e - p - 2), p + 2);
+		int found = 0;
+		for (int i = 0; builtin_vars[i]; i++)
+			found |= strcmp(builtin_vars[i], name) == 0;
+		for (int i = 0; i < rb->nparams; i++)
+			found |= strcmp(rb->params[i].name, name) == 0;
+		if (!found) {
+			snprintf(bad, badlen, "unknown variable ${%s} (declare it in \"params\")", name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int keys_known(const cJSON *o, const char *const *known, char *bad, size_t badlen)
+{
+	for (const cJSON *c = o->child; c; c = c->next) {
+		int ok = 0;
+		for (int i = 0; known[i]; i++)
+			ok |= strcmp(known[i], c->string) == 0;
+		if (!ok) {
+			snprintf(bad, badlen, "unknown key \"%s\"", c->string);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int id_ok(const char *s)
+{
+	if (!*s || strlen(s) >= 64)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* Commands a runbook may not call: the console, raw shells and the procedures that run
+ * runbooks themselves (no recursion). */
+static int cmd_forbidden(const char *name)
+{
+	static const char *const no[] = {"wizard", "daily-check", "weekly-maintenance", "console",
+					 "db-shell", NULL};
+	for (int i = 0; no[i]; i++)
+		if (strcmp(no[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The argv against the command's own option spec, so a typo fails at load. Global options
+ * (--env, --dsn, --json, --no-color) are main's and are set aside first. */
+static int check_command(struct rb_step *s, char *bad, size_t badlen)
+{
+	char err[512];
+	const struct cmd_entry *ce = cmd_find(s->argv[0], err, sizeof err);
+	if (!ce || strcmp(ce->name, s->argv[0]) != 0) {
+		if (ce)
+			snprintf(err, sizeof err, "unknown command '%s'; did you mean '%s'?", s->argv[0],
+				 ce->name);
+		snprintf(bad, badlen, "%s", err);
+		return -1;
+	}
+	if (cmd_forbidden(ce->name)) {
+		snprintf(bad, badlen, "command '%s' cannot run inside a runbook", ce->name);
+		return -1;
+	}
+	if (ce->flags & CMD_RAWARGS)
+		return 0;
+	char *argv[RB_MAX_ARGV + 2];
+	int argc = 0;
+	for (int i = 0; i < s->argc; i++) {
+		const char *a = s->argv[i];
+		if (i > 0 && (strcmp(a, "--env") == 0 || strcmp(a, "--dsn") == 0 ||
+			      strcmp(a, "--config") == 0)) {
+			if (i + 1 >= s->argc) {
+				snprintf(bad, badlen, "option '%s' needs a value", a);
+				return -1;
+			}
+			i++;
+			continue;
+		}
+		if (i > 0 && (strncmp(a, "--env=", 6) == 0 || strncmp(a, "--dsn=", 6) == 0 ||
+			      strcmp(a, "--json") == 0 || strcmp(a, "--no-color") == 0))
+			continue;
+		argv[argc++] = (char *)a;
+	}
+	argv[argc] = NULL;
+	struct args a;
+	if (args_parse(ce->options, argc, argv, &a, err, sizeof err) < 0) {
+		snprintf(bad, badlen, "%s: %s (usage: %s)", ce->name, err, ce->usage);
+		args_free(&a);
+		return -1;
+	}
+	int n = a.argc;
+	args_free(&a);
+	if (n < ce->min_args || (ce->max_args >= 0 && n > ce->max_args)) {
+		snprintf(bad, badlen, "%s: %s (usage: %s)", ce->name,
+			 n < ce->min_args ? "missing argument" : "too many arguments", ce->usage);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, char *bad,
+		      size_t badlen)
+{
+	static const char *const known[] = {
+		"id",	   "kind", "title",  "help",	"command", "on_fail", "on_ok",	 "next",
+		"if",	   "then", "else",   "subject", "body",	   "phrase",  "duration", "interval",
+		"dir",	   "name", "dated",  NULL,
+	};
+	if (!cJSON_IsObject(js)) {
+		snprintf(bad, badlen, "a step must be an object");
+		return -1;
+	}
+	const char *id = jstr(js, "id");
+	if (!id || !id_ok(id)) {
+		snprintf(bad, badlen, "\"id\" is missing or not made of letters, digits, - and _");
+		return -1;
+	}
+	s->id = strdup(id);
+	if (keys_known(js, known, bad, badlen) < 0)
+		return -1;
+	const char *kind = jstr(js, "kind");
+	s->kind = RB_NKINDS;
+	for (int k = 0; kind && k < RB_NKINDS; k++)
+		if (strcmp(kind, kind_names[k]) == 0)
+			s->kind = (enum rb_kind)k;
+	if (s->kind == RB_NKINDS) {
+		snprintf(bad, badlen,
+			 "\"kind\" %s%s%s is not one of info, confirm, command, check, approval, "
+			 "branch, wait, notify, report",
+			 kind ? "'" : "", kind ? kind : "is missing and", kind ? "'" : "");
+		return -1;
+	}
+	const char *title = jstr(js, "title");
+	if (!title || !*title) {
+		snprintf(bad, badlen, "\"title\" is missing");
+		return -1;
+	}
+	s->title = strdup(title);
+	s->help = dup_or_null(jstr(js, "help"));
+	s->on_ok = dup_or_null(jstr(js, "on_ok"));
+	s->next = dup_or_null(jstr(js, "next"));
+	s->subject = dup_or_null(jstr(js, "subject"));
+	s->body = dup_or_null(jstr(js, "body"));
+	s->dated = 1;
+
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(js, "command");
+	if (cmd) {
+		if (cJSON_IsString(cmd)) {
+			/* A string is split into words; it is never given to a shell. */
+			char buf[2048];
+			char *w[RB_MAX_ARGV + 1];
+			snprintf(buf, sizeof buf, "%s", cmd->valuestring);
+			int n = rb_split_argv(buf, w, RB_MAX_ARGV);
+			if (n <= 0) {
+				snprintf(bad, badlen, "\"command\" is empty, too long or badly quoted");
+				return -1;
+			}
+			for (int i = 0; i < n; i++)
+				s->argv[s->argc++] = strdup(w[i]);
+		} else if (cJSON_IsArray(cmd)) {
+			const cJSON *w;
+			cJSON_ArrayForEach(w, cmd)
+			{
+				if (!cJSON_IsString(w) || s->argc >= RB_MAX_ARGV) {
+					snprintf(bad, badlen,
+						 "\"command\" must be a list of at most %d strings",
+						 RB_MAX_ARGV);
+					return -1;
+				}
+				s->argv[s->argc++] = strdup(w->valuestring);
+			}
+		} else {
+			snprintf(bad, badlen, "\"command\" must be a string or a list of strings");
+			return -1;
+		}
+		if (s->argc == 0) {
+			snprintf(bad, badlen, "\"command\" is empty");
+			return -1;
+		}
+	}
+	int needs_cmd = s->kind == RB_COMMAND || s->kind == RB_CHECK;
+	int may_cmd = needs_cmd || s->kind == RB_WAIT;
+	if (needs_cmd && !s->argc) {
+		snprintf(bad, badlen, "a %s step needs \"command\" (a midsops command)",
+			 kind_names[s->kind]);
+		return -1;
+	}
+	if (!may_cmd && s->argc) {
+		snprintf(bad, badlen, "a %s step cannot have a \"command\"", kind_names[s->kind]);
+		return -1;
+	}
+	if (s->argc && check_command(s, bad, badlen) < 0)
+		return -1;
+
+	const char *of = jstr(js, "on_fail");
+	if (of) {
+		if (strcmp(of, "continue") == 0)
+			s->on_fail = RB_FAIL_CONTINUE;
+		else if (strcmp(of, "stop") == 0)
+			s->on_fail = RB_FAIL_STOP;
+		else if (strcmp(of, "ask") == 0)
+			s->on_fail = RB_FAIL_ASK;
+		else {
+			s->on_fail = RB_FAIL_GOTO;
+			s->on_fail_goto = strdup(of);
+		}
+	}
+	if (!of && s->kind == RB_CHECK)
+		s->on_fail = RB_FAIL_CONTINUE; /* a check reports; the run goes on */
+	if (s->kind == RB_BRANCH) {
+		const char *c = jstr(js, "if");
+		if (!c || (strcmp(c, "failures") && strcmp(c, "last-failed") && strcmp(c, "ask"))) {
+			snprintf(bad, badlen,
+				 "a branch needs \"if\": \"failures\", \"last-failed\" or \"ask\"");
+			return -1;
+		}
+		s->condition = strdup(c);
+		s->then_step = dup_or_null(jstr(js, "then"));
+		s->else_step = dup_or_null(jstr(js, "else"));
+		if (!s->then_step && !s->else_step) {
+			snprintf(bad, badlen, "a branch needs \"then\" or \"else\" (a step id)");
+			return -1;
+		}
+	}
+	if (s->kind == RB_NOTIFY && (!s->subject || !*s->subject)) {
+		snprintf(bad, badlen, "a notify step needs \"subject\"");
+		return -1;
+	}
+	if (s->kind == RB_APPROVAL) {
+		const char *ph = jstr(js, "phrase");
+		s->phrase = strdup(ph && *ph ? ph : "approve");
+	}
+	if (s->kind == RB_WAIT) {
+		const char *d = jstr(js, "duration"), *iv = jstr(js, "interval");
+		if (!d || parse_duration(d, &s->duration) < 0 || s->duration <= 0) {
+			snprintf(bad, badlen, "a wait step needs \"duration\" like \"10m\"");
+			return -1;
+		}
+		s->interval = 10;
+		if (iv && (parse_duration(iv, &s->interval) < 0 || s->interval <= 0)) {
+			snprintf(bad, badlen, "\"interval\" must be a duration like \"30s\"");
+			return -1;
+		}
+	}
+	if (s->kind == RB_REPORT) {
+		const char *d = jstr(js, "dir"), *n = jstr(js, "name");
+		if (!d || (strcmp(d, "incidents") && strcmp(d, "reports"))) {
+			snprintf(bad, badlen, "a report step needs \"dir\": \"incidents\" or \"reports\"");
+			return -1;
+		}
+		s->report_dir = strdup(d);
+		if (n && !id_ok(n)) {
+			snprintf(bad, badlen, "report \"name\" must be letters, digits, - and _");
+			return -1;
+		}
+		if (n)
+			s->report_name = strdup(n);
+		else {
+			s->report_name = strdup(rb->name);
+			for (char *p = s->report_name; *p; p++)
+				if (*p == '-')
+					*p = '_';
+		}
+		const cJSON *dt = cJSON_GetObjectItemCaseSensitive(js, "dated");
+		if (dt)
+			s->dated = cJSON_IsTrue(dt);
+	}
+	const char *texts[] = {s->title, s->help, s->subject, s->body};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		if (check_vars(rb, texts[i], bad, badlen) < 0)
+			return -1;
+	for (int i = 0; i < s->argc; i++)
+		if (check_vars(rb, s->argv[i], bad, badlen) < 0)
+			return -1;
+	return 0;
+}
+
+struct runbook *rb_parse(const char *path, const char *name, const char *text, char *err,
+			 size_t errlen)
+{
+	static const char *const known[] = {"name", "title", "description", "maintenance_window",
+					    "params", "sections", NULL};
+	char bad[768] = "";
+	cJSON *j = cJSON_Parse(text);
+	if (!j) {
+		const char *at = cJSON_GetErrorPtr();
+		int line = 1;
+		for (const char *p = text; at && p < at && *p; p++)
+			line += *p == '\n';
+		snprintf(err, errlen, "%s:%d: not valid JSON", path, line);
+		return NULL;
+	}
+	struct runbook *rb = calloc(1, sizeof *rb);
+	rb->path = strdup(path);
+	rb->name = strdup(name);
+	if (!cJSON_IsObject(j)) {
+		snprintf(err, errlen, "%s: a runbook must be a JSON object", path);
+		goto fail;
+	}
+	if (keys_known(j, known, bad, sizeof bad) < 0) {
+		snprintf(err, errlen, "%s: %s", path, bad);
+		goto fail;
+	}
+	const char *nm = jstr(j, "name");
+	if (nm && strcmp(nm, name) != 0) {
+		snprintf(err, errlen, "%s: \"name\" is '%s' but the file is %s.json", path, nm, name);
+		goto fail;
+	}
+	const char *title = jstr(j, "title");
+	if (!title) {
+		snprintf(err, errlen, "%s: \"title\" is missing", path);
+		goto fail;
+	}
+	rb->title = strdup(title);
+	rb->description = dup_or_null(jstr(j, "description"));
+	rb->maintenance = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "maintenance_window"));
+
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "params"), *p;
+	if (params && !cJSON_IsArray(params)) {
+		snprintf(err, errlen, "%s: \"params\" must be a list", path);
+		goto fail;
+	}
+	int np = cJSON_GetArraySize(params);
+	if (np > WZ_MAX_PARAMS) {
+		snprintf(err, errlen, "%s: at most %d params", path, WZ_MAX_PARAMS);
+		goto fail;
+	}
+	rb->params = calloc((size_t)np + 1, sizeof *rb->params);
+	cJSON_ArrayForEach(p, params)
+	{
+		static const char *const pk[] = {"name", "prompt", "default", NULL};
+		const char *pn = jstr(p, "name");
+		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) || keys_known(p, pk, bad, sizeof bad) < 0) {
+			snprintf(err, errlen, "%s: param %d: %s", path, rb->nparams + 1,
+				 bad[0] ? bad : "needs a \"name\" of letters, digits, - and _");
+			goto fail;
+		}
+		struct rb_param *rp = &rb->params[rb->nparams++];
+		rp->name = strdup(pn);
+		rp->prompt = strdup(jstr(p, "prompt") ? jstr(p, "prompt") : pn);
+		rp->def = dup_or_null(jstr(p, "default"));
+	}
+
+	const cJSON *sections = cJSON_GetObjectItemCaseSensitive(j, "sections"), *sec;
+	if (!cJSON_IsArray(sections) || cJSON_GetArraySize(sections) == 0) {
+		snprintf(err, errlen, "%s: \"sections\" must be a non-empty list", path);
+		goto fail;
+	}
+	int total = 0;
+	cJSON_ArrayForEach(sec, sections)
+	{
+		total += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sec, "steps"));
+	}
+	rb->sections = calloc((size_t)cJSON_GetArraySize(sections), sizeof *rb->sections);
+	rb->steps = calloc((size_t)total + 1, sizeof *rb->steps);
+	cJSON_ArrayForEach(sec, sections)
+	{
+		static const char *const sk[] = {"title", "budget", "steps", NULL};
+		int si = rb->nsections + 1;
+		const char *st = jstr(sec, "title");
+		if (!cJSON_IsObject(sec) || !st) {
+			snprintf(err, errlen, "%s: section %d: needs a \"title\"", path, si);
+			goto fail;
+		}
+		if (keys_known(sec, sk, bad, sizeof bad) < 0) {
+			snprintf(err, errlen, "%s: section %d '%s': %s", path, si, st, bad);
+			goto fail;
+		}
+		struct rb_section *rs = &rb->sections[rb->nsections++];
+		rs->title = strdup(st);
+		const char *budget = jstr(sec, "budget");
+		if (budget && parse_duration(budget, &rs->budget) < 0) {
+			snprintf(err, errlen, "%s: section %d '%s': bad \"budget\" '%s'", path, si, st,
+				 budget);
+			goto fail;
+		}
+		const cJSON *steps = cJSON_GetObjectItemCaseSensitive(sec, "steps"), *js;
+		if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0) {
+			snprintf(err, errlen, "%s: section %d '%s': \"steps\" must be a non-empty list",
+				 path, si, st);
+			goto fail;
+		}
+		cJSON_ArrayForEach(js, steps)
+		{
+			struct rb_step *s = &rb->steps[rb->nsteps++];
+			s->section = rb->nsections - 1;
+			if (parse_step(rb, s, js, bad, sizeof bad) < 0) {
+				snprintf(err, errlen, "%s: step %d '%s': %s", path, rb->nsteps,
+					 s->id ? s->id : "?", bad);
+				goto fail;
+			}
+			if (rb_step_index(rb, s->id) != rb->nsteps - 1) {
+				snprintf(err, errlen, "%s: step %d '%s': duplicate step id", path,
+					 rb->nsteps, s->id);
+				goto fail;
+			}
+		}
+	}
+	/* Jump targets, once every id is known. */
+	for (int i = 0; i < rb->nsteps; i++) {
+		struct rb_step *s = &rb->steps[i];
+		const char *targets[] = {s->on_ok, s->next, s->then_step, s->else_step,
+					 s->on_fail_goto};
+		const char *what[] = {"on_ok", "next", "then", "else", "on_fail"};
+		for (int k = 0; k < 5; k++)
+			if (targets[k] && rb_step_index(rb, targets[k]) < 0) {
+				snprintf(err, errlen, "%s: step %d '%s': \"%s\" names no step ('%s')",
+					 path, i + 1, s->id, what[k], targets[k]);
+				goto fail;
+			}
+	}
+	cJSON_Delete(j);
+	return rb;
+fail:
+	cJSON_Delete(j);
+	rb_free(rb);
+	return NULL;
+}
+
+struct runbook *rb_load_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	size_t n;
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (len + 1 >= cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+	}
+	fclose(f);
+	buf[len] = 0;
+	char name[256];
+	const char *base = strrchr(path, '/');
+	snprintf(name, sizeof name, "%s", base ? base + 1 : path);
+	char *dot = strstr(name, ".json");
+	if (dot)
+		*dot = 0;
+	struct runbook *rb = rb_parse(path, name, buf, err, errlen);
+	free(buf);
+	return rb;
+}
+
+const char *rb_user_dir(void)
+{
+	static char buf[4200];
+	snprintf(buf, sizeof buf, "%s/runbooks", paths_config_dir());
+	return buf;
+}
+
+const char *rb_share_dir(void)
+{
+	static char buf[4200];
+	snprintf(buf, sizeof buf, "%s/runbooks", paths_share_dir());
+	return buf;
+}
+
+struct runbook *rb_load(const char *name, char *err, size_t errlen)
+{
+	char path[4400];
+	struct stat st;
+	if (!id_ok(name)) {
+		snprintf(err, errlen, "'%s' is not a runbook name", name);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/%s.json", rb_user_dir(), name);
+	if (stat(path, &st) == 0)
+		return rb_load_file(path, err, errlen);
+	snprintf(path, sizeof path, "%s/%s.json", rb_share_dir(), name);
+	if (stat(path, &st) == 0) {
+		struct runbook *rb = rb_load_file(path, err, errlen);
+		if (rb)
+			rb->shipped = 1;
+		return rb;
+	}
+	snprintf(err, errlen, "no runbook '%s' in %s or %s; 'midsops wizard list' shows them", name,
+		 rb_user_dir(), rb_share_dir());
+	return NULL;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rb_entry *)a)->name, ((const struct rb_entry *)b)->name);
+}
+
+int rb_list(struct rb_entry *out, int max)
+{
+	int n = 0;
+	const char *dirs[] = {rb_user_dir(), rb_share_dir()};
+	for (int d = 0; d < 2; d++) {
+		DIR *dir = opendir(dirs[d]);
+		if (!dir)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(dir)) && n < max) {
+			size_t len = strlen(e->d_name);
+			if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+				continue;
+			char name[64];
+			snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
+			int dup = 0;
+			for (int i = 0; i < n; i++)
+				dup |= strcmp(out[i].name, name) == 0;
+			if (dup)
+				continue;
+			snprintf(out[n].name, sizeof out[n].name, "%s", name);
+			snprintf(out[n].path, sizeof out[n].path, "%s/%s", dirs[d], e->d_name);
+			out[n].shipped = d == 1;
+			n++;
+		}
+		closedir(dir);
+	}
+	qsort(out, (size_t)n, sizeof *out, entry_cmp);
+	return n;
+}
+
+int rb_in_window(const char *window, time_t now)
+{
+	static const char *const days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+	char day[16];
+	int h1, m1, h2, m2;
+	if (!window || sscanf(window, "%15s %d:%d-%d:%d", day, &h1, &m1, &h2, &m2) != 5)
+		return -1;
+	if (h1 < 0 || h1 > 24 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59)
+		return -1;
+	int wday = -1;
+	for (int i = 0; i < 7; i++)
+		if (strncasecmp(day, days[i], 3) == 0)
+			wday = i;
+	if (wday < 0 && strcmp(day, "*") != 0 && strcasecmp(day, "daily") != 0)
+		return -1;
+	struct tm tm;
+	localtime_r(&now, &tm);
+	int t = tm.tm_hour * 60 + tm.tm_min, a = h1 * 60 + m1, b = h2 * 60 + m2;
+	int today = wday < 0 || tm.tm_wday == wday;
+	int yesterday = wday < 0 || (tm.tm_wday + 6) % 7 == wday;
+	if (a <= b)
+		return today && t >= a && t < b;
+	/* A window over midnight: "Sat 23:00-01:00". */
+	return (today && t >= a) || (yesterday && t < b);
+}
