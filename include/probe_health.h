@@ -1,0 +1,87 @@
+/* Health, cache and performance probes (read-only; they never print), and the renderers
+ * the health family shares between its commands (cache, maintenance, reports) and the
+ * `status` sections it adds. */
+#ifndef MIDSOPS_PROBE_HEALTH_H
+#define MIDSOPS_PROBE_HEALTH_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "out.h"
+
+struct config;
+
+/* ---- The api cache (cache.* tables, sql/020_cache.sql) ---- */
+struct cache_snapshot {
+	int ok;
+	char error[512];
+	time_t taken;
+	long long hits, misses, expiries, evictions, invalidations, stores;
+	long long entries, bytes;
+	long long max_entries, max_bytes, ttl_s;
+	int generation;
+	double hit_rate; /* % of reads answered from the cache; NAN before any read */
+	long long expired_now; /* entries past their TTL, waiting for cache-cleanup */
+	long long table_bytes; /* relation size of cache.entries with TOAST and indexes */
+};
+
+extern const char probe_cache_stats_sql[];
+int probe_cache_stats_parse(PGresult *r, struct cache_snapshot *s);
+int probe_cache_stats(PGconn *c, struct cache_snapshot *s);
+/* Copy [cache] max_entries, max_bytes and ttl from the config into cache.settings. */
+int cache_sync_settings(PGconn *c, const struct config *cfg, char *err, size_t errlen);
+
+/* ---- Database health probes: each is one query, and each fails on its own ---- */
+enum health_probe_id {
+	HP_BLOAT,	/* dead tuples and bloat estimates per table */
+	HP_LONG_TXN,	/* transactions open longer than a minute */
+	HP_LOCKS,	/* blocked and blocking sessions (pg_blocking_pids) */
+	HP_CONNECTIONS, /* connection use by state and application */
+	HP_CHECKPOINTS, /* pg_stat_bgwriter / pg_stat_checkpointer */
+	HP_ARCHIVER,	/* pg_stat_archiver */
+	HP_COUNT
+};
+
+struct health_probe {
+	int id;
+	int ok;		 /* ran */
+	char reason[512]; /* why not, or a caveat when ok (missing privileges) */
+	PGresult *res;	 /* rows when ok (caller frees with health_probe_free) */
+};
+
+const char *health_probe_name(int id);
+/* SQL text for the probe on a server of that version (console: PQsendQuery it). */
+const char *health_probe_sql(int id, int server_num);
+/* Run one probe; a failure fills reason with the server's message and a hint. */
+int health_probe_run(PGconn *c, int id, struct health_probe *p);
+void health_probe_free(struct health_probe *p);
+
+/* pg_stat_statements: top statements by mean or total time. ok = 0 with a reason that
+ * says how to enable the extension when it is missing. */
+int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean_ms,
+			struct health_probe *p);
+
+/* ---- Renderers shared by the commands and the `status` sections ---- */
+/* Render a probe: a table of its rows plus judged figures. Returns its status; a probe
+ * that could not run renders its reason and is UNKNOWN. */
+enum status health_render_probe(struct out *o, const struct config *cfg,
+				const struct health_probe *p);
+void health_render_cache(struct out *o, const struct config *cfg,
+			 const struct cache_snapshot *s, enum status *st);
+enum status status_section_cache(struct out *o, const struct config *cfg, PGconn *c);
+enum status status_section_maintenance(struct out *o, const struct config *cfg, PGconn *c);
+
+/* ---- Metrics sampling (ops.metrics) ---- */
+struct metrics_sample {
+	long long xact_total, db_size, dead_tuples;
+	int connections, waiting_locks;
+	double tps, buffer_hit_pct, cache_hit_pct, query_mean_ms, longest_txn_s, import_rate;
+	long long cache_hits, cache_misses, cache_entries, cache_bytes, mem_used;
+	time_t at;
+};
+/* Take a sample (prev, when given, turns counters into rates). */
+int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metrics_sample *prev,
+			struct metrics_sample *m, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,267 @@
+/* Rendering of the health family's probes, shared by db-health, diag-*, reports and the
+ * `cache` and `maintenance` sections of `status`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "probe.h"
+#include "probe_health.h"
+
+static int fcol(PGresult *r, const char *name)
+{
+	return r ? PQfnumber(r, name) : -1;
+}
+
+static double fval(PGresult *r, int row, int col)
+{
+	if (col < 0 || PQgetisnull(r, row, col))
+		return NAN;
+	return strtod(PQgetvalue(r, row, col), NULL);
+}
+
+static void render_table(struct out *o, const char *name, PGresult *r)
+{
+	int nf = PQnfields(r);
+	const char *cols[64];
+	if (nf > 64)
+		nf = 64;
+	for (int i = 0; i < nf; i++)
+		cols[i] = PQfname(r, i);
+	out_table_begin(o, name, nf, cols);
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *cells[64];
+		for (int i = 0; i < nf; i++)
+			cells[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+		out_row(o, cells);
+	}
+	out_table_end(o);
+}
+
+/* Print pid's subtree: sessions whose blocked_by lists pid. depth bounds cycles. */
+static void lock_subtree(struct out *o, PGresult *r, const char *pid, int depth)
+{
+	int cp = fcol(r, "pid"), cb = fcol(r, "blocked_by"), cs = fcol(r, "state"),
+	    cf = fcol(r, "for_s"), cw = fcol(r, "waits_for"), cq = fcol(r, "query");
+	if (depth > 8)
+		return;
+	for (int i = 0; i < PQntuples(r); i++) {
+		char list[1024];
+		snprintf(list, sizeof list, ",%s,", PQgetvalue(r, i, cb));
+		char needle[64];
+		snprintf(needle, sizeof needle, ",%s,", pid);
+		if (!strstr(list, needle))
+			continue;
+		out_line(o, "%*s└─ pid %s waits %ss for %s: %s", depth * 3, "", PQgetvalue(r, i, cp),
+			 PQgetvalue(r, i, cf),
+			 PQgetisnull(r, i, cw) ? "a lock" : PQgetvalue(r, i, cw),
+			 PQgetvalue(r, i, cq));
+		(void)cs;
+		lock_subtree(o, r, PQgetvalue(r, i, cp), depth + 1);
+	}
+}
+
+static enum status render_locks(struct out *o, const struct config *cfg, PGresult *r)
+{
+	int cp = fcol(r, "pid"), cb = fcol(r, "blocked_by"), cs = fcol(r, "state"),
+	    cf = fcol(r, "for_s"), cq = fcol(r, "query"), cu = fcol(r, "user");
+	int blocked = 0;
+	for (int i = 0; i < PQntuples(r); i++)
+		blocked += PQgetvalue(r, i, cb)[0] != 0;
+	enum status st = threshold_judge(&cfg->waiting_locks, blocked);
+	out_kv_status(o, "blocked_sessions", st, "%d", blocked);
+	if (PQntuples(r) == 0)
+		out_line(o, "no session is blocked");
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (PQgetvalue(r, i, cb)[0])
+			continue; /* roots block others and wait for nobody */
+		out_line(o, "pid %s (%s, %s for %ss) blocks: %s", PQgetvalue(r, i, cp),
+			 PQgetvalue(r, i, cu), PQgetvalue(r, i, cs), PQgetvalue(r, i, cf),
+			 PQgetvalue(r, i, cq));
+		lock_subtree(o, r, PQgetvalue(r, i, cp), 1);
+	}
+	render_table(o, "lock_tree", r);
+	return st;
+}
+
+enum status health_render_probe(struct out *o, const struct config *cfg,
+				const struct health_probe *p)
+{
+	if (!p->ok) {
+		out_kv_status(o, "probe", ST_UNKNOWN, "unavailable: %s", p->reason);
+		return ST_UNKNOWN;
+	}
+	PGresult *r = p->res;
+	enum status st = ST_OK;
+	if (p->reason[0])
+		out_kv(o, "note", "%s", p->reason);
+	switch (p->id) {
+	case HP_BLOAT: {
+		int cd = fcol(r, "dead_pct"), cl = fcol(r, "live"), cx = fcol(r, "dead"),
+		    cb = fcol(r, "bloat_est_bytes");
+		double worst = 0, bloat = 0;
+		const char *wname = "-";
+		for (int i = 0; i < PQntuples(r); i++) {
+			double pct = fval(r, i, cd), tot = fval(r, i, cl) + fval(r, i, cx);
+			if (!isnan(fval(r, i, cb)))
+				bloat += fval(r, i, cb);
+			/* Tiny tables churn without mattering. */
+			if (!isnan(pct) && tot >= 1000 && pct > worst) {
+				worst = pct;
+				wname = PQgetvalue(r, i, 0);
+			}
+		}
+		st = threshold_judge(&cfg->dead_tuples, worst);
+		out_kv_status(o, "worst_dead_pct", st, "%.1f%% (%s)", worst, wname);
+		char b[64];
+		fmt_bytes(b, sizeof b, bloat);
+		out_kv(o, "bloat_estimate", "%s", b);
+		render_table(o, "tables", r);
+		break;
+	}
+	case HP_LONG_TXN: {
+		double longest = PQntuples(r) ? fval(r, 0, fcol(r, "txn_s")) : 0;
+		st = threshold_judge(&cfg->long_txn, isnan(longest) ? 0 : longest);
+		char d[64];
+		fmt_duration(d, sizeof d, isnan(longest) ? 0 : longest);
+		out_kv_status(o, "longest_transaction", st, "%s", d);
+		render_table(o, "transactions", r);
+		break;
+	}
+	case HP_LOCKS:
+		st = render_locks(o, cfg, r);
+		break;
+	case HP_CONNECTIONS: {
+		double total = PQntuples(r) ? fval(r, 0, fcol(r, "client_total")) : 0;
+		double max = PQntuples(r) ? fval(r, 0, fcol(r, "max_connections")) : 0;
+		double pct = max > 0 ? 100.0 * total / max : 0;
+		st = threshold_judge(&cfg->connections, pct);
+		out_kv_status(o, "client_connections", st, "%.0f of %.0f (%.0f%%)", total, max, pct);
+		render_table(o, "by_state", r);
+		break;
+	}
+	case HP_CHECKPOINTS: {
+		double timed = PQntuples(r) ? fval(r, 0, fcol(r, "timed")) : 0;
+		double req = PQntuples(r) ? fval(r, 0, fcol(r, "requested")) : 0;
+		double pct = timed + req > 0 ? 100.0 * req / (timed + req) : 0;
+		/* Checkpoints forced by WAL volume mean max_wal_size is too small. */
+		st = timed + req >= 10 && pct > 50 ? ST_WARNING : ST_OK;
+		out_kv_status(o, "requested_checkpoints", st, "%.0f of %.0f (%.0f%%)%s", req,
+			      timed + req, pct, st ? ": raise max_wal_size" : "");
+		render_table(o, "checkpoints", r);
+		break;
+	}
+	case HP_ARCHIVER: {
+		const char *mode = PQntuples(r) ? PQgetvalue(r, 0, fcol(r, "archive_mode")) : "off";
+		int failing = PQntuples(r) && PQgetvalue(r, 0, fcol(r, "failing"))[0] == 't';
+		if (strcmp(mode, "off") == 0)
+			out_kv_status(o, "archiving", ST_OK, "off (no point-in-time recovery)");
+		else {
+			st = failing ? ST_CRITICAL : ST_OK;
+			out_kv_status(o, "archiving", st, "%s, %s", mode,
+				      failing ? "the last attempt FAILED" : "working");
+		}
+		render_table(o, "archiver", r);
+		break;
+	}
+	default:
+		render_table(o, "rows", r);
+	}
+	return st;
+}
+
+void health_render_cache(struct out *o, const struct config *cfg,
+			 const struct cache_snapshot *s, enum status *st)
+{
+	char a[64], b[64];
+	*st = ST_OK;
+	if (!s->ok) {
+		out_kv_status(o, "cache", ST_UNKNOWN, "unavailable: %s", s->error);
+		*st = ST_UNKNOWN;
+		return;
+	}
+	/* A hit rate from a handful of reads says nothing; judge it from 100 reads on. */
+	if (isnan(s->hit_rate))
+		out_kv_status(o, "hit_rate", ST_OK, "n/a (no reads yet)");
+	else {
+		enum status h = s->hits + s->misses >= 100
+					? threshold_judge(&cfg->cache_hit_rate, s->hit_rate)
+					: ST_OK;
+		out_kv_status(o, "hit_rate", h, "%.2f%% (%lld hits, %lld misses)", s->hit_rate,
+			      s->hits, s->misses);
+		*st = status_worst(*st, h);
+	}
+	fmt_bytes(a, sizeof a, (double)s->bytes);
+	fmt_bytes(b, sizeof b, (double)s->max_bytes);
+	out_kv(o, "entries", "%lld of %lld", s->entries, s->max_entries);
+	out_kv(o, "size", "%s of %s", a, b);
+	out_kv_int(o, "size_bytes", s->bytes);
+	fmt_duration(a, sizeof a, (double)s->ttl_s);
+	out_kv(o, "ttl", "%s", a);
+	out_kv_int(o, "expired_waiting", s->expired_now);
+	out_kv_int(o, "evictions", s->evictions);
+	out_kv_int(o, "expiries", s->expiries);
+	out_kv_int(o, "invalidations", s->invalidations);
+	out_kv_int(o, "generation", s->generation);
+}
+
+enum status status_section_cache(struct out *o, const struct config *cfg, PGconn *c)
+{
+	struct cache_snapshot s;
+	enum status st;
+	if (!c)
+		return ST_UNKNOWN;
+	char err[256];
+	char *have = db_scalar(c, err, sizeof err, "select to_regclass('cache.settings')::text", 0,
+			       NULL);
+	if (!have) {
+		out_kv(o, "cache", "not created yet (run db-create)");
+		return ST_OK;
+	}
+	free(have);
+	if (probe_cache_stats(c, &s) < 0) {
+		out_kv_status(o, "probe", ST_UNKNOWN, "%s", s.error);
+		return ST_UNKNOWN;
+	}
+	health_render_cache(o, cfg, &s, &st);
+	return st;
+}
+
+/* Maintenance: the worst table's dead tuples, the oldest vacuum and analyze, and the
+ * configured window. */
+enum status status_section_maintenance(struct out *o, const struct config *cfg, PGconn *c)
+{
+	char err[512];
+	out_kv(o, "window", "%s", cfg->maintenance_window);
+	if (!c)
+		return ST_UNKNOWN;
+	PGresult *r = db_query(
+		c, err, sizeof err,
+		"select (select s.schemaname || '.' || s.relname from pg_stat_user_tables s"
+		"   where s.n_live_tup + s.n_dead_tup >= 1000"
+		"   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
+		" (select round(100.0 * s.n_dead_tup / (s.n_live_tup + s.n_dead_tup), 1)"
+		"   from pg_stat_user_tables s where s.n_live_tup + s.n_dead_tup >= 1000"
+		"   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
+		" (select to_char(min(greatest(last_vacuum, last_autovacuum)), 'YYYY-MM-DD HH24:MI')"
+		"   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
+		" (select to_char(min(greatest(last_analyze, last_autoanalyze)), 'YYYY-MM-DD HH24:MI')"
+		"   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
+		" (select count(*) from pg_stat_progress_vacuum)",
+		0, NULL);
+	if (!r) {
+		out_kv_status(o, "probe", ST_UNKNOWN, "%s", err);
+		return ST_UNKNOWN;
+	}
+	double pct = PQgetisnull(r, 0, 1) ? 0 : strtod(PQgetvalue(r, 0, 1), NULL);
+	enum status st = threshold_judge(&cfg->dead_tuples, pct);
+	out_kv_status(o, "worst_dead_tuples", st, "%.1f%% (%s)", pct,
+		      PQgetisnull(r, 0, 0) ? "no table over 1000 rows" : PQgetvalue(r, 0, 0));
+	out_kv(o, "oldest_vacuum", "%s", PQgetisnull(r, 0, 2) ? "never" : PQgetvalue(r, 0, 2));
+	out_kv(o, "oldest_analyze", "%s", PQgetisnull(r, 0, 3) ? "never" : PQgetvalue(r, 0, 3));
+	out_kv(o, "vacuums_running", "%s", PQgetvalue(r, 0, 4));
+	PQclear(r);
+	return st;
+}
