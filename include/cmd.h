@@ -62,6 +62,7 @@ extern const struct cmd_entry cmd_cluster_table[];
 extern const struct cmd_entry cmd_db_table[];
 extern const struct cmd_entry cmd_import_table[];
 extern const struct cmd_entry cmd_cache_table[];
+extern const struct cmd_entry cmd_maint_table[];
 extern const struct cmd_entry cmd_report_table[];
 extern const struct cmd_entry cmd_backup_table[];
 extern const struct cmd_entry cmd_runbook_table[];

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backup.h"
 #include "config.h"
 #include "db.h"
 #include "dr.h"
+#include "probe_health.h"
 #include "target.h"
 
 void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
@@ -115,7 +117,10 @@ static enum status section_system(struct out *o, const struct config *cfg, PGcon
 static const struct status_section status_sections[] = {
 	{"database", section_database},
 	{"system", section_system},
+	{"cache", status_section_cache},
+	{"maintenance", status_section_maintenance},
 	{"dr", dr_status_section},
+	{"backups", backup_status_section},
 };
 
 int status_render_all(struct out *o, const struct config *cfg, const struct target *t)
