@@ -912,6 +912,25 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 	}
 	double t0 = now_s();
 	const char *tdir = args_get(ctx->args, "target-dir");
+	/* The runbook runs dr-restore after dr-activate: with a streaming standby there is
+	 * nothing to restore, its data is already current. */
+	const char *site = dr_site_dsn(ctx->cfg);
+	if (site && !tdir && !args_has(ctx->args, "force")) {
+		PGconn *c = probe_dr_connect(site, "dr-restore", 3, err, sizeof err);
+		if (c) {
+			struct dr_standby_snap s;
+			probe_dr_standby(c, &s);
+			PQfinish(c);
+			out_kv(ctx->out, "dr_site", "running (%s)",
+			       s.in_recovery ? "streaming standby" : "read-write");
+			out_line(
+			    ctx->out,
+			    "nothing to restore: the DR site is up with its own copy of the data "
+			    "(--force restores from backups over it)");
+			dr_phase("restore", ST_OK, "not needed: the DR site holds the data");
+			return 0;
+		}
+	}
 	if (tdir)
 		snprintf(dir, sizeof dir, "%s", tdir);
 	else

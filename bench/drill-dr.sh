@@ -1,0 +1,113 @@
+#!/bin/sh
+# make drill-dr: a timed disaster-recovery drill on private clusters. Imports an export,
+# creates builds, sets up a streaming standby, writes continuously, kills the primary with
+# an immediate stop, then runs dr-assess, dr-activate and dr-validate. Prints the RTO
+# (kill -> validated) and the data loss in transactions and bytes. Everything lives in a
+# temporary directory that is always removed.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+MIDSOPS=${MIDSOPS:-$TOP/midsops}
+D=$(mktemp -d /tmp/midsops-drill.XXXXXX)
+chmod 0711 "$D"
+PORT=${DRILL_PGPORT:-$((41000 + $$ % 9000))}
+export XDG_DATA_HOME=$D/data XDG_STATE_HOME=$D/state XDG_CONFIG_HOME=$D/config
+export MIDSOPS_PGPORT=$PORT NO_COLOR=1
+unset MIDSOPS_DSN MIDSOPS_CONFIG PGHOST PGSERVICE PGDATABASE PGPORT PGUSER PGPASSWORD
+PRIMARY="host=$D/data/midsops/run port=$PORT dbname=midsops user=midsops"
+SITE="host=$D/data/midsops/dr/run port=$((PORT + 1)) dbname=midsops user=midsops"
+WRITER=
+
+cleanup() {
+	[ -n "$WRITER" ] && kill "$WRITER" 2>/dev/null
+	for pid in $(find "$D" -name postmaster.pid 2>/dev/null); do
+		kill -9 "$(head -n 1 "$pid")" 2>/dev/null
+	done
+	rm -rf "$D"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ms() { date +%s%3N; }
+step() { printf '%-34s %s\n' "$1" "$2"; }
+die() { echo "drill-dr: $*" >&2; exit 1; }
+q() { psql "$1" -XAtq -c "$2"; }
+
+echo "== drill-dr in $D (port $PORT)"
+"$MIDSOPS" db-create >"$D/log" 2>&1 || die "db-create failed: $(tail -n 3 "$D/log")"
+
+REAL=${REAL_EXPORT:-$TOP/../shared/data/cod-export}
+MINI=$TOP/tests/data/export-mini
+if ! "$MIDSOPS" help import >/dev/null 2>&1; then
+	step "import" "skipped: import is not in this build"
+else
+	src=
+	[ -d "$REAL" ] && src=$REAL
+	[ -z "$src" ] && [ -d "$MINI" ] && src=$MINI
+	if [ -z "$src" ]; then
+		step "import" "skipped: no export found"
+	else
+		t=$(ms)
+		if "$MIDSOPS" import "$src" >"$D/import.log" 2>&1; then
+			step "import $(basename "$src")" "$(( $(ms) - t )) ms"
+		else
+			step "import $(basename "$src")" "failed (exit $?), continuing: $(tail -n 1 "$D/import.log")"
+		fi
+	fi
+fi
+if "$MIDSOPS" help seed-builds >/dev/null 2>&1 && "$MIDSOPS" seed-builds >"$D/seed.log" 2>&1; then
+	step "builds" "seed-builds"
+else
+	q "$PRIMARY" "insert into builds.builds (owner, name, level, raw) select 'drill' || g, 'build ' || g, 50, jsonb_build_object('n', g) from generate_series(1, 5000) g" >/dev/null ||
+		die "cannot create builds"
+	step "builds" "5000 by SQL (seed-builds is not in this build)"
+fi
+step "game rows" "$(q "$PRIMARY" "select count(*) from game.powers") powers, $(q "$PRIMARY" "select count(*) from builds.builds") builds"
+
+t=$(ms)
+"$MIDSOPS" dr-setup >"$D/setup.log" 2>&1 || die "dr-setup failed: $(tail -n 3 "$D/setup.log")"
+step "dr-setup (base backup + standby)" "$(( $(ms) - t )) ms"
+"$MIDSOPS" dr-assess >/dev/null 2>&1
+
+# A steady writer: one transaction per statement; psql prints INSERT after each commit is
+# acknowledged, so the acknowledged count is the number of lines.
+i=0
+: >"$D/writes.sql"
+while [ $i -lt 20000 ]; do
+	echo "insert into ops.events (level, source, message) values ('info', 'drill', '$i');"
+	i=$((i + 1))
+done >"$D/writes.sql"
+psql "$PRIMARY" -X -f "$D/writes.sql" >"$D/writes.out" 2>/dev/null &
+WRITER=$!
+sleep 2
+
+t0=$(ms)
+pg_pid=$(head -n 1 "$D/data/midsops/pg/postmaster.pid")
+"$MIDSOPS" cluster stop immediate >/dev/null 2>&1 || kill -9 "$pg_pid"
+wait "$WRITER" 2>/dev/null
+WRITER=
+acked=$(grep -c '^INSERT' "$D/writes.out")
+step "primary killed (immediate stop)" "after $acked acknowledged transactions"
+
+t=$(ms)
+"$MIDSOPS" --json dr-assess >"$D/assess.json" 2>/dev/null
+step "dr-assess (exit $?)" "$(( $(ms) - t )) ms"
+loss_bytes=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["data_loss"]["estimated_bytes"])' "$D/assess.json" 2>/dev/null)
+
+t=$(ms)
+"$MIDSOPS" dr-activate --yes >"$D/activate.log" 2>&1 || die "dr-activate failed: $(tail -n 3 "$D/activate.log")"
+step "dr-activate" "$(( $(ms) - t )) ms"
+
+t=$(ms)
+"$MIDSOPS" dr-validate >"$D/validate.log" 2>&1
+vrc=$?
+step "dr-validate (exit $vrc)" "$(( $(ms) - t )) ms: $(tail -n 1 "$D/validate.log")"
+rto=$(( $(ms) - t0 ))
+
+present=$(q "$SITE" "select count(*) from ops.events where source = 'drill'")
+lost=$(( acked > present ? acked - present : 0 ))
+echo "== results"
+step "RTO (kill -> validated)" "$(awk "BEGIN { printf \"%.2f s\", $rto / 1000 }") (goal <= 60 s)"
+step "data loss: transactions" "$lost (acknowledged $acked, on the new primary $present)"
+step "data loss: bytes (dr-assess)" "${loss_bytes:-unknown}"
+[ "$vrc" -le 1 ] || echo "drill-dr: dr-validate reported a problem; see above" >&2
+[ "$rto" -le 60000 ]
