@@ -102,6 +102,7 @@ t=$(ms)
 vrc=$?
 step "dr-validate (exit $vrc)" "$(( $(ms) - t )) ms: $(tail -n 1 "$D/validate.log")"
 rto=$(( $(ms) - t0 ))
+step "  validate-all-data" "$(grep '^validate_all_data' "$D/validate.log" | sed 's/^validate_all_data *//' | cut -c1-100)"
 
 present=$(q "$SITE" "select count(*) from ops.events where source = 'drill'")
 lost=$(( acked > present ? acked - present : 0 ))
