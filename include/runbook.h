@@ -160,6 +160,7 @@ struct wz_store {
 	int lockfd;	   /* flock on the state file's lock */
 	int db_locked;	   /* advisory lock held on the run id */
 	time_t last_try;   /* last reconnect attempt */
+	int slow_fail;	   /* the last attempt timed out rather than being refused */
 	char note[512];	   /* last persistence remark (went offline, synced...) */
 };
 

@@ -397,6 +397,9 @@ static void drive(struct drive *d)
 				print_lines(o, "  ", h);
 				free(h);
 			}
+			/* The step is under way from the moment it is shown: a process killed
+			 * at its prompt leaves it recorded as interrupted. */
+			wz_step_begin(d->s, r);
 			shown_step = r->cursor;
 			shown_attempts = r->nattempts;
 		}

@@ -231,6 +231,10 @@ int wz_step_begin(struct wz_store *s, struct wz_run *r)
 
 static int attempt_status(const struct wz_attempt *a, const struct rb_step *st)
 {
+	/* Only commands judge the system; a rejected approval or a failed notification is
+	 * recorded as failed but is not a health status. */
+	if (st->kind != RB_COMMAND && st->kind != RB_CHECK)
+		return 0;
 	if (a->outcome == WZ_WARNING)
 		return 1;
 	if (a->outcome != WZ_FAILED)

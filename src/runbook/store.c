@@ -240,6 +240,7 @@ static int try_connect(struct wz_store *s)
 	t.embedded = 0;
 	s->last_try = time(NULL);
 	PGconn *c = db_connect(&t, "wizard", err, sizeof err);
+	s->slow_fail = !c && time(NULL) - s->last_try >= 2;
 	if (!c) {
 		go_offline(s, err);
 		return -1;
@@ -282,7 +283,9 @@ int wz_store_online(struct wz_store *s)
 		return 1;
 	if (s->conn)
 		go_offline(s, "connection lost");
-	if (time(NULL) - s->last_try < 2)
+	/* A refused local socket fails at once and may be retried before every step; a host
+	 * that times out is retried every 10 seconds only. */
+	if (s->slow_fail && time(NULL) - s->last_try < 10)
 		return 0;
 	if (try_connect(s) < 0)
 		return 0;

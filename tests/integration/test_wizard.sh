@@ -1,0 +1,278 @@
+# Runbook wizards: validation, line mode with scripted answers, persistence, resume after
+# kill -9, the lock between two operators, offline runs synced later, notifications,
+# reports, and every shipped runbook driven to its end.
+
+# A binary built elsewhere (build-NAME/) finds the shipped runbooks through MIDSOPS_SHARE.
+MIDSOPS_SHARE=${MIDSOPS_SHARE:-$TOP}
+export MIDSOPS_SHARE
+export MIDSOPS_WAIT_SCALE=0.001
+RB=$XDG_CONFIG_HOME/midsops/runbooks
+mkdir -p "$RB"
+
+# Commands a runbook names that this binary does not have (yet).
+missing_cmds() {
+	"$MIDSOPS" help --json | python3 -c '
+import json, sys
+have = {c["command"] for c in json.load(sys.stdin)["commands"]}
+rb = json.load(open(sys.argv[1]))
+need = []
+for s in rb["sections"]:
+    for st in s["steps"]:
+        c = st.get("command")
+        if c:
+            n = c[0] if isinstance(c, list) else c.split()[0]
+            if n not in have and n not in need:
+                need.append(n)
+print(" ".join(need))' "$1"
+}
+
+# --- validation -----------------------------------------------------------------------
+cat >"$RB/bad-cmd.json" <<'EOF'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "one", "kind": "info", "title": "fine"},
+  {"id": "two", "kind": "check", "title": "typo", "command": ["db-chekc"]}]}]}
+EOF
+expect_exit 78 "a runbook naming an unknown command is refused" "$MIDSOPS" wizard bad-cmd
+assert_contains "$OUT" "$RB/bad-cmd.json: step 2 'two': unknown command 'db-chekc'" "the error names the file, the step and the command"
+cat >"$RB/bad-kind.json" <<'EOF'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "x", "kind": "shell", "title": "rm -rf /", "command": "rm -rf /"}]}]}
+EOF
+expect_exit 78 "an unknown step kind is refused" "$MIDSOPS" wizard bad-kind
+assert_contains "$OUT" "bad-kind.json: step 1 'x': \"kind\" 'shell' is not one of" "kind error names file and step"
+cat >"$RB/bad-jump.json" <<'EOF'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "a", "kind": "branch", "title": "?", "if": "ask", "then": "nowhere"}]}]}
+EOF
+expect_exit 78 "a jump to a missing step is refused" "$MIDSOPS" wizard bad-jump
+assert_contains "$OUT" "step 1 'a': \"then\" names no step ('nowhere')" "jump error names the step"
+printf '{"title": "x", "sections": [' >"$RB/bad-json.json"
+expect_exit 78 "malformed JSON is refused" "$MIDSOPS" wizard bad-json
+assert_contains "$OUT" "bad-json.json:1: not valid JSON" "JSON error names the file and line"
+cat >"$RB/bad-opt.json" <<'EOF'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "a", "kind": "check", "title": "t", "command": ["db-check", "--lst", "1h"]}]}]}
+EOF
+expect_exit 78 "a wrong option of a command is refused at load" "$MIDSOPS" wizard bad-opt
+assert_contains "$OUT" "step 1 'a': db-check:" "option error names the step"
+expect_exit 1 "wizard validate reports the bad runbooks" "$MIDSOPS" wizard validate
+assert_contains "$OUT" "bad-cmd.json: step 2 'two'" "validate lists each bad runbook"
+rm -f "$RB"/bad-*.json
+
+# --- a runbook with every kind, driven by scripted answers ------------------------------
+cat >"$RB/t-basic.json" <<'EOF'
+{"title": "Every kind", "description": "test", "params": [{"name": "who", "prompt": "Who"}],
+ "sections": [
+  {"title": "One", "budget": "10m", "steps": [
+    {"id": "hello", "kind": "info", "title": "Hello ${who}", "help": "read me"},
+    {"id": "tick", "kind": "confirm", "title": "Tick this"},
+    {"id": "dbc", "kind": "check", "title": "Database", "command": ["db-check"]},
+    {"id": "migrate", "kind": "command", "title": "Migrate", "command": "db-migrate"}]},
+  {"title": "Two", "steps": [
+    {"id": "ask", "kind": "branch", "title": "Skip the approval?", "if": "ask", "then": "say", "else": "approve"},
+    {"id": "approve", "kind": "approval", "title": "Approve", "on_fail": "tick"},
+    {"id": "say", "kind": "notify", "title": "Tell", "subject": "Hello from ${operator}", "body": "run ${run} of ${runbook}"},
+    {"id": "pause", "kind": "wait", "title": "Wait a bit", "duration": "2s", "interval": "1s", "command": ["version"]},
+    {"id": "skipme", "kind": "confirm", "title": "To be skipped"},
+    {"id": "report", "kind": "report", "title": "Report", "dir": "incidents", "name": "t_basic"}]}]}
+EOF
+# who; hello; tick; migrate go; branch no; approver + wrong phrase -> back to tick;
+# tick; migrate; branch no; approver + right phrase; notify; wait ends; skip + reason
+OUT=$(printf 'Alice\n\ny\ny\nn\nBob\nnope\ny\ny\nn\nCarol\napprove\ny\n\ns\nnot needed today\n' |
+	"$MIDSOPS" wizard t-basic --operator alice 2>&1); rc=$?
+assert_eq "$rc" 0 "t-basic runs to its end (exit 0)"
+assert_contains "$OUT" "[1/10] Hello Alice (info)" "parameters are expanded in titles"
+assert_contains "$OUT" "rejected by Bob" "a wrong phrase rejects the approval"
+assert_contains "$OUT" "approved by Carol" "the right phrase approves"
+assert_contains "$OUT" "waited" "the wait step reports how long it waited"
+assert_contains "$OUT" "\$ midsops db-migrate" "a command step shows the command it runs"
+RUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-basic' order by id desc limit 1")
+assert_eq "$(psql_q "select status || ' ' || operator from ops.wizard_runs where id = $RUN")" "done alice" "the run is recorded as done, by alice"
+assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = $RUN and step_id = 'skipme'")" "skipped:not needed today" "a skipped step keeps its reason"
+assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = $RUN and step_id = 'approve' and outcome = 'failed'")" 1 "the rejected approval is in the audit trail"
+assert_contains "$(psql_q "select output_excerpt from ops.wizard_steps where run_id = $RUN and step_id = 'dbc'")" "database healthy" "the output excerpt is recorded"
+assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = $RUN and ended_at is null")" 0 "every step has an end time"
+assert_contains "$(cat "$XDG_STATE_HOME/midsops/announcements.log")" "Subject: Hello from alice" "notify appends to the announcements log by default"
+REPORT="$XDG_STATE_HOME/midsops/incidents/$(date +%Y%m%d)_t_basic.md"
+[ -f "$REPORT" ] && ok "the report step writes YYYYMMDD_NAME.md in incidents_dir" || fail "report file" "$REPORT missing"
+assert_contains "$(cat "$REPORT" 2>/dev/null)" "approved by Carol" "the incident report has who did what"
+assert_eq "$(stat -c %a "$REPORT" 2>/dev/null)" 600 "the report is mode 0600"
+expect_exit 0 "wizard show RUN" "$MIDSOPS" wizard show "$RUN"
+assert_contains "$OUT" "| Tick this | done |" "the transcript is a Markdown timeline"
+assert_contains "$OUT" "not needed today" "the transcript has skip reasons"
+expect_exit 0 "wizard list" "$MIDSOPS" wizard list
+assert_contains "$OUT" "t-basic" "wizard list shows runbooks and runs"
+expect_exit 1 "resuming a finished run is refused" "$MIDSOPS" wizard resume "$RUN"
+expect_exit 64 "--non-interactive refuses a runbook that needs a human" "$MIDSOPS" wizard t-basic who=x --non-interactive
+assert_contains "$OUT" "needs a human decision at step 'tick' (confirm)" "the refusal names the step"
+expect_exit 64 "an unknown parameter is refused" "$MIDSOPS" wizard t-basic nobody=x
+
+# notify_command receives subject and body on stdin, through an argv (no shell)
+cat >"$TEST_TMP/notify.sh" <<EOF
+#!/bin/sh
+cat >"$TEST_TMP/notified.txt"
+echo "\$1" >>"$TEST_TMP/notified.txt"
+EOF
+chmod +x "$TEST_TMP/notify.sh"
+printf '[midsops]\nnotify_command = %s "arg with space"\n' "$TEST_TMP/notify.sh" >"$TEST_TMP/notify.conf"
+cat >"$RB/t-notify.json" <<'EOF'
+{"title": "Notify", "sections": [{"title": "S", "steps": [
+  {"id": "n", "kind": "notify", "title": "Tell", "subject": "Subject ${date}", "body": "Body line"}]}]}
+EOF
+expect_exit 0 "a notify-only runbook runs with --non-interactive" "$MIDSOPS" --config "$TEST_TMP/notify.conf" wizard t-notify --non-interactive
+assert_eq "$(cat "$TEST_TMP/notified.txt" 2>/dev/null)" "Subject $(date +%Y%m%d)
+Body line
+arg with space" "notify_command gets the subject, the body and its quoted arguments"
+
+# --- kill -9 in the middle, the lock, resume --------------------------------------------
+cat >"$RB/t-kill.json" <<'EOF'
+{"title": "Kill me", "sections": [{"title": "S", "steps": [
+  {"id": "first", "kind": "check", "title": "First", "command": ["db-check"]},
+  {"id": "hold", "kind": "confirm", "title": "Hold here"},
+  {"id": "last", "kind": "check", "title": "Last", "command": ["version"]}]}]}
+EOF
+mkfifo "$TEST_TMP/fifo"
+"$MIDSOPS" wizard t-kill --operator alice <"$TEST_TMP/fifo" >"$TEST_TMP/kill.log" 2>&1 &
+KPID=$!
+exec 3>"$TEST_TMP/fifo"
+KRUN=""
+for i in $(seq 1 50); do
+	KRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-kill' and current_step = 'hold'" 2>/dev/null)
+	[ -n "$KRUN" ] && break
+	sleep 0.2
+done
+if [ -z "$KRUN" ]; then
+	fail "t-kill reaches the confirm step" "$(cat "$TEST_TMP/kill.log")"
+else
+	ok "t-kill reaches the confirm step"
+	expect_exit 0 "a second operator sees the run in progress" "$MIDSOPS" wizard list
+	assert_contains "$OUT" "driven now" "wizard list marks the run as driven now"
+	expect_exit 1 "a second operator cannot drive the same run" env MIDSOPS_OPERATOR=bob "$MIDSOPS" wizard resume "$KRUN"
+	assert_contains "$OUT" "is being driven right now by alice" "the lock message names who drives it"
+	kill -9 "$KPID"
+	wait "$KPID" 2>/dev/null
+	exec 3>&-
+	OUT=$(printf 'y\n' | MIDSOPS_OPERATOR=bob "$MIDSOPS" wizard resume "$KRUN" 2>&1); rc=$?
+	assert_eq "$rc" 0 "resume after kill -9 completes the run"
+	assert_contains "$OUT" "at step 'hold'" "resume continues at the same step"
+	assert_eq "$(psql_q "select string_agg(step_id || ':' || outcome || ':' || actor, ',' order by seq) from ops.wizard_steps where run_id = $KRUN")" \
+		"first:done:alice,hold:interrupted:alice,hold:done:bob,last:done:bob" "the audit trail shows the interruption and who continued"
+fi
+exec 3>&- 2>/dev/null
+
+# pause with q, resume later
+OUT=$(printf 'q\n' | "$MIDSOPS" wizard t-kill 2>&1); rc=$?
+assert_eq "$rc" 75 "q pauses the run (exit 75)"
+PRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-kill' and status = 'paused' order by id desc limit 1")
+expect_exit 0 "a paused run resumes" sh -c "printf 'y\n' | '$MIDSOPS' wizard resume $PRUN"
+
+# --- the database is the thing that is broken: offline, then synced ---------------------
+E=$TEST_TMP/offline
+mkdir -p "$E" && chmod 0711 "$E"
+EMB="XDG_DATA_HOME=$E/data XDG_STATE_HOME=$E/state MIDSOPS_PGPORT=$((MIDSOPS_PGPORT + 7))"
+if env -u MIDSOPS_DSN $EMB "$MIDSOPS" db-create >/dev/null 2>&1; then
+	env -u MIDSOPS_DSN $EMB "$MIDSOPS" cluster stop >/dev/null 2>&1
+	cat >"$RB/t-offline.json" <<'EOF'
+{"title": "Offline", "sections": [{"title": "S", "steps": [
+  {"id": "assess", "kind": "confirm", "title": "The database is gone"},
+  {"id": "tell", "kind": "notify", "title": "Announce", "subject": "restore started"},
+  {"id": "create", "kind": "command", "title": "Create", "command": ["db-create"]},
+  {"id": "check", "kind": "check", "title": "Check", "command": ["db-check"]}]}]}
+EOF
+	OUT=$(printf 'y\ny\ny\n' | env -u MIDSOPS_DSN $EMB "$MIDSOPS" wizard t-offline 2>&1); rc=$?
+	assert_eq "$rc" 0 "a run with the database down completes (exit 0)"
+	assert_contains "$OUT" "database unreachable" "the run says it records locally"
+	assert_contains "$OUT" "database and local state" "the run is synced once db-create brought the database back"
+	CI=$(env -u MIDSOPS_DSN $EMB "$MIDSOPS" cluster status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conninfo"])')
+	assert_eq "$(psql "$CI" -XAtqc "select status || ' ' || offline from ops.wizard_runs where runbook = 't-offline'")" "done true" "the offline run is in ops.wizard_runs, marked offline"
+	assert_eq "$(psql "$CI" -XAtqc "select count(*) from ops.wizard_steps s join ops.wizard_runs r on r.id = s.run_id where r.runbook = 't-offline'")" 4 "its steps were synced"
+	F=$(ls "$E/state/midsops/wizards/"L*.json | head -n 1)
+	assert_eq "$(stat -c %a "$F")" 600 "the local state file is mode 0600"
+	# entirely offline, then 'wizard sync'
+	env -u MIDSOPS_DSN $EMB "$MIDSOPS" cluster stop >/dev/null 2>&1
+	cat >"$RB/t-offline2.json" <<'EOF'
+{"title": "Offline 2", "sections": [{"title": "S", "steps": [
+  {"id": "tell", "kind": "notify", "title": "Announce", "subject": "down"}]}]}
+EOF
+	expect_exit 0 "a run entirely offline completes" env -u MIDSOPS_DSN $EMB "$MIDSOPS" wizard t-offline2 --non-interactive
+	assert_contains "$OUT" "local state only" "it says it is recorded locally only"
+	expect_exit 0 "wizard list works offline" env -u MIDSOPS_DSN $EMB "$MIDSOPS" wizard list
+	assert_contains "$OUT" "local only" "the offline run is listed as local only"
+	env -u MIDSOPS_DSN $EMB "$MIDSOPS" cluster start >/dev/null 2>&1
+	expect_exit 0 "wizard sync" env -u MIDSOPS_DSN $EMB "$MIDSOPS" wizard sync
+	assert_eq "$(psql "$CI" -XAtqc "select status from ops.wizard_runs where runbook = 't-offline2'")" "done" "the offline run was synced"
+	env -u MIDSOPS_DSN $EMB "$MIDSOPS" cluster stop immediate >/dev/null 2>&1
+else
+	fail "own embedded cluster for the offline test" "db-create failed"
+fi
+rm -f "$RB"/t-*.json
+
+# --- shipped runbooks -----------------------------------------------------------------
+for f in "$TOP"/runbooks/*.json; do
+	name=$(basename "$f" .json)
+	miss=$(missing_cmds "$f")
+	if [ -n "$miss" ]; then
+		skip "runbook $name" "commands not in this midsops yet: $miss"
+		continue
+	fi
+	expect_exit 0 "shipped runbook $name validates" "$MIDSOPS" wizard validate "$name"
+done
+
+# daily-check as a cron command: the worst status, a report
+if [ -z "$(missing_cmds "$TOP/runbooks/daily-check.json")" ]; then
+	OUT=$("$MIDSOPS" daily-check 2>&1); rc=$?
+	case $rc in 0|1|2|3) ok "daily-check exits with a status 0-3 ($rc)" ;; *) fail "daily-check exit" "$rc: $OUT" ;; esac
+	assert_contains "$OUT" "Update status dashboard" "daily-check runs to the dashboard step"
+	[ -f "$XDG_STATE_HOME/midsops/reports/status_dashboard.md" ] && ok "daily-check updates the status dashboard" || fail "dashboard" "missing"
+	OUT=$(yes c | head -n 20 | "$MIDSOPS" wizard daily-check 2>&1); rc=$?
+	case $rc in 0|1|2|3) ok "wizard daily-check in line mode ends ($rc)" ;; *) fail "wizard daily-check" "$rc: $(printf '%s' "$OUT" | tail -5)" ;; esac
+fi
+
+# Drive one shipped runbook in line mode: params first, then "c" for every question
+# (go on / run it / continue after a failure / yes). Exit 75 would mean it stopped early.
+drive() {
+	name=$1; shift
+	miss=$(missing_cmds "$TOP/runbooks/$name.json")
+	[ -n "$miss" ] && return 0
+	OUT=$( { printf '%s\n' "$@"; yes c | head -n 200; } | "$MIDSOPS" wizard "$name" --operator tester 2>&1); rc=$?
+	if [ "$rc" = 75 ] || [ "$rc" -gt 3 ]; then
+		fail "wizard $name runs to its end" "exit $rc: $(printf '%s' "$OUT" | tail -n 8)"
+	else
+		ok "wizard $name runs to its end (worst status $rc)"
+	fi
+	id=$(psql_q "select id from ops.wizard_runs where runbook = '$name' order by id desc limit 1")
+	assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${id:-0}")" "done" "run of $name is recorded as done"
+}
+drive corrupted-import "backup-that-does-not-exist"
+drive import-failure 1
+drive database-loss "backup-that-does-not-exist" ""
+drive disaster-recovery
+drive weekly-maintenance
+if [ -z "$(missing_cmds "$TOP/runbooks/import-failure.json")" ]; then
+	[ -f "$XDG_STATE_HOME/midsops/incidents/$(date +%Y%m%d)_import_failure.md" ] &&
+		ok "import-failure writes incidents/YYYYMMDD_import_failure.md" || fail "import_failure.md" "missing"
+fi
+# performance-degradation monitors for 10 minutes: drive a copy that monitors for 2s.
+if [ -z "$(missing_cmds "$TOP/runbooks/performance-degradation.json")" ]; then
+	sed 's/"--duration", "10m"/"--duration", "2s"/' "$TOP/runbooks/performance-degradation.json" >"$RB/performance-degradation.json"
+	drive performance-degradation
+	rm -f "$RB/performance-degradation.json"
+fi
+# update: needs an export, a staging environment and an approval.
+if [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ] && [ -d "$MINI_EXPORT" ]; then
+	psql_q "create database staging" >/dev/null 2>&1
+	SDSN=$(printf '%s' "$MIDSOPS_DSN" | sed 's/dbname=[^ ]*/dbname=staging/')
+	printf '[env staging]\ndsn = %s\n' "$SDSN" >"$TEST_TMP/update.conf"
+	# params, announce, backup, (staging check), (versions), export, validate, diff,
+	# schema, staging import, (validate), perf, uat, approver, phrase, then go on
+	OUT=$( { printf '%s\n' "$MINI_EXPORT" "$MINI_EXPORT" "" y y y y y y y y y Dana approve; yes c | head -n 30; } |
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update --operator tester 2>&1); rc=$?
+	if [ "$rc" = 75 ] || [ "$rc" -gt 3 ]; then
+		fail "wizard update runs to its end" "exit $rc: $(printf '%s' "$OUT" | tail -n 8)"
+	else
+		ok "wizard update runs to its end (worst status $rc)"
+	fi
+	assert_contains "$OUT" "approved by Dana" "update records the approver"
+elif [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ]; then
+	skip "wizard update" "tests/data/export-mini is absent"
+fi
