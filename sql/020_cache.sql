@@ -60,10 +60,13 @@ create unlogged table cache.counters (
 );
 
 create or replace function cache.shard() returns int
-language sql stable parallel safe as $$ select pg_backend_pid() % 64 $$;
+language plpgsql stable parallel safe as $$ begin return pg_backend_pid() % 64; end $$;
 
 create or replace function cache.generation() returns int
-language sql stable as $$ select coalesce(max(generation), 0) from ops.import_generations $$;
+language plpgsql stable as $$
+begin
+    return coalesce((select max(generation) from ops.import_generations), 0);
+end $$;
 
 create or replace function cache.size_ins() returns trigger language plpgsql as $$
 begin
@@ -116,22 +119,34 @@ begin
 end $$;
 
 -- A read: the value, or NULL on a miss (missing, expired or from an older generation).
+-- SQL-language helpers that are not inlined are planned again on every call, which cost
+-- more than the whole hit; plpgsql keeps its plans per session. A hit updates its own
+-- shard rows with plain UPDATEs (an upsert only the first time a backend meets a key).
 create or replace function cache.get(p_key text, p_prefix text) returns jsonb
 language plpgsql as $$
 declare
-    v jsonb; exp timestamptz; gen int; s int := cache.shard();
+    v jsonb; exp timestamptz; gen int; cur int; s int := pg_backend_pid() % 64;
 begin
     select value, expires, generation into v, exp, gen from cache.entries where key = p_key;
-    if v is not null and exp > now() and gen = cache.generation() then
-        insert into cache.entry_hits as h (key, shard, hits, last_hit) values (p_key, s, 1, now())
-        on conflict (key, shard) do update set hits = h.hits + 1, last_hit = excluded.last_hit;
-        insert into cache.counters as c (prefix, shard, hits) values (p_prefix, s, 1)
-        on conflict (prefix, shard) do update set hits = c.hits + 1;
+    cur := coalesce((select max(generation) from ops.import_generations), 0);
+    if v is not null and exp > now() and gen = cur then
+        update cache.entry_hits set hits = hits + 1, last_hit = now()
+        where key = p_key and shard = s;
+        if not found then
+            insert into cache.entry_hits as h (key, shard, hits, last_hit)
+            values (p_key, s, 1, now())
+            on conflict (key, shard) do update set hits = h.hits + 1, last_hit = excluded.last_hit;
+        end if;
+        update cache.counters set hits = hits + 1 where prefix = p_prefix and shard = s;
+        if not found then
+            insert into cache.counters as c (prefix, shard, hits) values (p_prefix, s, 1)
+            on conflict (prefix, shard) do update set hits = c.hits + 1;
+        end if;
         return v;
     end if;
     insert into cache.counters as c (prefix, shard, misses, expiries, invalidations)
     values (p_prefix, s, 1, (v is not null and exp <= now())::int,
-            (v is not null and exp > now() and gen <> cache.generation())::int)
+            (v is not null and exp > now() and gen <> cur)::int)
     on conflict (prefix, shard) do update
         set misses = c.misses + 1, expiries = c.expiries + excluded.expiries,
             invalidations = c.invalidations + excluded.invalidations;

@@ -1,10 +1,12 @@
--- The web API's read functions. api.X(...) answers from cache.entries and computes through
+-- The web API's read functions (plpgsql, so each session plans them once). api.X(...) answers from cache.entries and computes through
 -- api.X_uncached(...) on a miss. Unknown names are cached too (as JSON null) so a storm
 -- of bad lookups does not reach the game tables; the functions return SQL NULL for them.
 create schema if not exists api;
 
 create or replace function api.power_uncached(p_full_name text) returns jsonb
-language sql stable as $$
+language plpgsql stable as $$
+begin
+    return (
     select jsonb_build_object(
         'full_name', p.full_name, 'key', p.key, 'name', p.name,
         'display_name', p.display_name, 'type', p.type,
@@ -35,10 +37,13 @@ language sql stable as $$
             from game.power_effects e where e.power_id = p.id), '[]'::jsonb))
     from game.powers p
     where lower(p.key) = lower(p_full_name)
-$$;
+    );
+end $$;
 
 create or replace function api.powerset_powers_uncached(p_powerset text) returns jsonb
-language sql stable as $$
+language plpgsql stable as $$
+begin
+    return (
     select jsonb_build_object(
         'key', ps.key, 'name', ps.name, 'display_name', ps.display_name,
         'display_fullname', ps.display_fullname,
@@ -49,10 +54,13 @@ language sql stable as $$
             from game.powers p where p.powerset_id = ps.id), '[]'::jsonb))
     from game.powersets ps
     where ps.key = lower(p_powerset)
-$$;
+    );
+end $$;
 
 create or replace function api.set_bonuses_uncached(p_set text) returns jsonb
-language sql stable as $$
+language plpgsql stable as $$
+begin
+    return (
     select jsonb_build_object(
         'key', s.key, 'name', s.name, 'display_name', s.display_name,
         'group_name', s.group_name, 'min_level', s.min_level, 'max_level', s.max_level,
@@ -69,12 +77,15 @@ language sql stable as $$
     where s.key = p_set or lower(s.key) = lower(p_set) or lower(s.name) = lower(p_set)
     order by (s.key = p_set) desc, s.id
     limit 1
-$$;
+    );
+end $$;
 
 -- Substring search over display and full names; LIKE metacharacters in the text are
 -- literal.
 create or replace function api.search_powers_uncached(p_text text, p_limit int default 20)
-returns jsonb language sql stable as $$
+returns jsonb language plpgsql stable as $$
+begin
+    return (
     select coalesce(jsonb_agg(r order by r->>'display_name', r->>'full_name'), '[]'::jsonb)
     from (select jsonb_build_object('full_name', p.full_name, 'display_name', p.display_name,
                                     'powerset', p.powerset_name,
@@ -85,7 +96,8 @@ returns jsonb language sql stable as $$
               or p.full_name ilike '%' || replace(replace(replace(p_text, '\', '\\'), '%', '\%'), '_', '\_') || '%')
           order by p.display_name, p.full_name
           limit greatest(1, least(p_limit, 200))) t
-$$;
+    );
+end $$;
 
 create or replace function api.power(p_full_name text) returns jsonb
 language plpgsql as $$
