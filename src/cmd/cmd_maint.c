@@ -339,7 +339,7 @@ static int maint_run(struct cmd_ctx *ctx, const char *app, enum maint_kind k, in
 	char a[64], b[64];
 	fmt_bytes(a, sizeof a, (double)db_before);
 	fmt_bytes(b, sizeof b, (double)db_after);
-	out_kv_int(ctx->out, "tables", n - failed);
+	out_kv_int(ctx->out, "tables_done", n - failed);
 	out_kv(ctx->out, "dead_tuples", "%lld -> %lld", dead_b, dead_a);
 	out_kv(ctx->out, "database_size", "%s -> %s", a, b);
 	if (n == 0)
