@@ -683,6 +683,7 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 		out_kv_int(r->o, "warnings", r->warnings);
 		return r->errors ? EXIT_FAIL : 0;
 	}
+	import_log(r, "validated at %.2fs", import_now() - r->t0);
 	r->phase = "promote";
 	import_progress(r, 1);
 	if (db_begin(r->c, err, sizeof err) < 0) {
@@ -729,7 +730,7 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 		 "run %ld promoted generation %d (%lld files, %d errors, %d "
 		 "warnings)",
 		 r->id, gen, r->files_total, r->errors, r->warnings);
-	import_log(r, "promoted generation %d", gen);
+	import_log(r, "promoted generation %d at %.2fs", gen, import_now() - r->t0);
 	summary_out(r, gen);
 	return 0;
 }
@@ -950,6 +951,9 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		}
 		import_buf_free(&rows);
 	}
+	/* Fresh statistics, or the planner treats the staged rows as an empty table. */
+	db_exec(r.c, err, sizeof err, "analyze stage.records", 0, NULL);
+	import_log(&r, "staged %lld files in %.2fs", r.files_done, import_now() - r.t0);
 	rc = validate_promote(&r, dry_run, no_promote, "import");
 	goto out;
 fail:
@@ -1102,6 +1106,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 		finish(&r);
 		return EXIT_FAIL;
 	}
+	db_exec(r.c, err, sizeof err, "analyze stage.records", 0, NULL);
 	char *n = db_scalar(r.c, err, sizeof err,
 			    "select count(*) from stage.records where run_id = $1", 1, q);
 	r.files_total = r.files_done = r.records_total = n ? atoll(n) : 0;

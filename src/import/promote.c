@@ -12,52 +12,68 @@
 
 struct kspec {
 	enum import_kind kind;
-	const char *cols;  /* typed columns */
-	const char *exprs; /* their values from s.raw, same order */
+	const char *cols;   /* typed columns */
+	const char *fields; /* top-level keys they come from, as jsonb_to_record columns */
+	const char *exprs;  /* their values from x (the record's fields), same order as cols */
 	const char *keep; /* SQL condition on t: a row a build references is retired, not deleted */
 };
 
+/* Each document is parsed once (the lateral subquery with offset 0 is evaluated once per
+ * row) and its top-level fields taken in one pass by jsonb_to_record, rather than
+ * detoasting the whole document once per typed column. Fields are jsonb and converted by
+ * the tolerant game.j_* casts, so an odd value can never fail a promote. */
 static const struct kspec kspecs[] = {
-    {IK_DOCUMENT, "", "", NULL},
+    {IK_DOCUMENT, "", "", "", NULL},
     {IK_ARCHETYPE, "name, display_name, primary_category, secondary_category, is_villain",
-     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
-     "game.j_txt(s.raw->'primary_category'), game.j_txt(s.raw->'secondary_category'), "
-     "game.j_bool(s.raw->'is_villain')",
+     "name jsonb, display_name jsonb, primary_category jsonb, secondary_category jsonb, "
+     "is_villain jsonb",
+     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.primary_category), "
+     "game.j_txt(x.secondary_category), game.j_bool(x.is_villain)",
      "exists (select 1 from builds.builds b where b.archetype_id = t.id)"},
     {IK_ARCHETYPE_TABLE, "base_perception, table_count",
-     "game.j_num(s.raw->'base_perception'), "
-     "(select count(*) from jsonb_object_keys(game.j_obj(s.raw->'named_tables')))::int",
+     "base_perception jsonb, named_tables jsonb",
+     "game.j_num(x.base_perception), "
+     "(select count(*) from jsonb_object_keys(game.j_obj(x.named_tables)))::int",
      NULL},
     {IK_POWER_CATEGORY, "name, display_name, archetypes",
-     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
-     "game.j_txtarr(s.raw->'archetypes')",
-     NULL},
+     "name jsonb, display_name jsonb, archetypes jsonb",
+     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txtarr(x.archetypes)", NULL},
     {IK_POWERSET, "name, display_name, display_fullname, power_count",
-     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
-     "game.j_txt(s.raw->'display_fullname'), jsonb_array_length(game.j_arr(s.raw->'power_names'))",
+     "name jsonb, display_name jsonb, display_fullname jsonb, power_names jsonb",
+     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.display_fullname), "
+     "jsonb_array_length(game.j_arr(x.power_names))",
      NULL},
     {IK_POWER,
      "full_name, name, display_name, powerset_name, type, available_level, accuracy, "
      "endurance_cost, recharge_time, activation_time, range, radius, arc, max_targets_hit, "
-     "max_boosts, effect_area, target_type, archetypes",
-     "game.j_txt(s.raw->'full_name'), game.j_txt(s.raw->'name'), "
-     "game.j_txt(s.raw->'display_name'), game.j_txt(s.raw->'powerset'), "
-     "game.j_txt(s.raw->'type'), game.j_int(s.raw->'available_level'), "
-     "game.j_num(s.raw->'accuracy'), game.j_num(s.raw->'endurance_cost'), "
-     "game.j_num(s.raw->'recharge_time'), game.j_num(s.raw->'activation_time'), "
-     "game.j_num(s.raw->'range'), game.j_num(s.raw->'radius'), game.j_num(s.raw->'arc'), "
-     "game.j_int(s.raw->'max_targets_hit'), game.j_int(s.raw->'max_boosts'), "
-     "game.j_txt(s.raw->'effect_area'), game.j_txt(s.raw->'target_type'), "
-     "game.j_txtarr(s.raw->'archetypes')",
+     "max_boosts, effect_area, target_type, archetypes, effect_count",
+     "full_name jsonb, name jsonb, display_name jsonb, powerset jsonb, type jsonb, "
+     "available_level jsonb, accuracy jsonb, endurance_cost jsonb, recharge_time jsonb, "
+     "activation_time jsonb, \"range\" jsonb, radius jsonb, arc jsonb, max_targets_hit jsonb, "
+     "max_boosts jsonb, effect_area jsonb, target_type jsonb, archetypes jsonb, effects jsonb",
+     "game.j_txt(x.full_name), game.j_txt(x.name), game.j_txt(x.display_name), "
+     "game.j_txt(x.powerset), game.j_txt(x.type), game.j_int(x.available_level), "
+     "game.j_num(x.accuracy), game.j_num(x.endurance_cost), game.j_num(x.recharge_time), "
+     "game.j_num(x.activation_time), game.j_num(x.\"range\"), game.j_num(x.radius), "
+     "game.j_num(x.arc), game.j_int(x.max_targets_hit), game.j_int(x.max_boosts), "
+     "game.j_txt(x.effect_area), game.j_txt(x.target_type), game.j_txtarr(x.archetypes), "
+     "jsonb_array_length(game.j_arr(x.effects))",
      "exists (select 1 from builds.build_powers b where b.power_id = t.id)"},
-    {IK_ENHANCEMENT_SET, "name, display_name, group_name, min_level, max_level",
-     "game.j_txt(s.raw->'name'), game.j_txt(s.raw->'display_name'), "
-     "game.j_txt(s.raw->'group_name'), game.j_int(s.raw->'min_level'), "
-     "game.j_int(s.raw->'max_level')",
+    {IK_ENHANCEMENT_SET, "name, display_name, group_name, min_level, max_level, bonus_count",
+     "name jsonb, display_name jsonb, group_name jsonb, min_level jsonb, max_level jsonb, "
+     "bonuses jsonb",
+     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.group_name), "
+     "game.j_int(x.min_level), game.j_int(x.max_level), "
+     "jsonb_array_length(game.j_arr(x.bonuses))",
      NULL},
-    {IK_TAG, "name", "game.j_txt(s.raw->'tag')", NULL},
-    {IK_EXCLUSION_GROUP, "name", "game.j_txt(s.raw->'group')", NULL},
-    {IK_RECHARGE_GROUP, "name", "game.j_txt(s.raw->'group')", NULL},
+    {IK_TAG, "name, bears_count, affects_count", "tag jsonb, bears jsonb, affects jsonb",
+     "game.j_txt(x.tag), jsonb_array_length(game.j_arr(x.bears)), "
+     "jsonb_array_length(game.j_arr(x.affects))",
+     NULL},
+    {IK_EXCLUSION_GROUP, "name, member_count", "\"group\" jsonb, powers jsonb",
+     "game.j_txt(x.\"group\"), jsonb_array_length(game.j_arr(x.powers))", NULL},
+    {IK_RECHARGE_GROUP, "name, member_count", "\"group\" jsonb, powers jsonb",
+     "game.j_txt(x.\"group\"), jsonb_array_length(game.j_arr(x.powers))", NULL},
 };
 
 PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
@@ -115,15 +131,21 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 	if (q_exec(r, err, errlen, sql, 3, p) < 0)
 		return -1;
 	update_list(ks->cols, upd, sizeof upd);
+	char join[1024] = "";
+	if (ks->fields[0])
+		snprintf(join, sizeof join, " cross join lateral jsonb_to_record(p.j) as x(%s)",
+			 ks->fields);
 	snprintf(
 	    sql, sizeof sql,
 	    "insert into game.%s as t (key, path, sha, raw, generation, retired%s%s) "
-	    "select s.key, s.path, s.sha, s.raw, $3::int, false%s%s from stage.records s "
+	    "select s.key, s.path, s.sha, p.j, $3::int, false%s%s from stage.records s "
+	    "cross join lateral (select s.raw j offset 0) p%s "
 	    "where s.run_id = $1 and s.kind = $2 and s.raw is not null "
 	    "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
 	    "raw = excluded.raw, generation = excluded.generation, retired = false%s "
 	    "where t.sha is distinct from excluded.sha or t.retired or t.path <> excluded.path",
-	    table, ks->cols[0] ? ", " : "", ks->cols, ks->exprs[0] ? ", " : "", ks->exprs, upd);
+	    table, ks->cols[0] ? ", " : "", ks->cols, ks->exprs[0] ? ", " : "", ks->exprs, join,
+	    upd);
 	if (q_exec(r, err, errlen, sql, 3, p) < 0)
 		return -1;
 	/* Rows that left the export: deleted, unless a build still points at them. */
@@ -140,35 +162,35 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 
 /* Children of parents changed in generation $1. */
 static const char *const child_sql[] = {
-    /* effects of changed powers */
-    "insert into game.power_effects as e (power_id, idx, raw, generation, chance, ppm, delay, "
-    "is_pvp, requires_expression) "
+    /* effects of changed powers, and the templates of the effects that changed, in one
+     * statement: the templates come from the effects' documents while they are in hand. */
+    "with e as (insert into game.power_effects as e (power_id, idx, raw, generation, chance, "
+    "ppm, delay, is_pvp, requires_expression) "
     "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
     "game.j_num(x.v->'delay'), game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression') "
-    "from game.powers p cross join lateral jsonb_array_elements(game.j_arr(p.raw->'effects')) "
-    "with ordinality x(v, ord) where p.generation = $1::int and not p.retired "
+    "from game.powers p cross join lateral (select p.raw->'effects' effs offset 0) pe cross join "
+    "lateral jsonb_array_elements(game.j_arr(pe.effs)) with ordinality x(v, ord) "
+    "where p.generation = $1::int and not p.retired "
     "on conflict (power_id, idx) do update set raw = excluded.raw, generation = "
     "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = excluded.delay, "
     "is_pvp = excluded.is_pvp, requires_expression = excluded.requires_expression "
-    "where e.raw is distinct from excluded.raw",
-    "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
-    "p.generation = $1::int and not p.retired and "
-    "e.idx >= jsonb_array_length(game.j_arr(p.raw->'effects'))",
-    /* templates of changed effects */
-    "insert into game.effect_templates as t (effect_id, idx, raw, generation, attribs, type, "
-    "application_type, aspect, target, table_name, scale, magnitude, duration) "
+    "where e.raw is distinct from excluded.raw returning e.id, e.raw->'templates' tpls), "
+    "t as (insert into game.effect_templates as t (effect_id, idx, raw, generation, attribs, "
+    "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
     "select e.id, x.ord - 1, x.v, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
     "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
     "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
-    "game.j_txt(x.v->'duration') "
-    "from game.power_effects e cross join lateral "
-    "jsonb_array_elements(game.j_arr(e.raw->'templates')) with ordinality x(v, ord) "
-    "where e.generation = $1::int "
+    "game.j_txt(x.v->'duration') from e cross join lateral "
+    "jsonb_array_elements(game.j_arr(e.tpls)) with ordinality x(v, ord) "
     "on conflict (effect_id, idx) do update set raw = excluded.raw, generation = "
     "excluded.generation, attribs = excluded.attribs, type = excluded.type, application_type = "
     "excluded.application_type, aspect = excluded.aspect, target = excluded.target, table_name "
     "= excluded.table_name, scale = excluded.scale, magnitude = excluded.magnitude, duration = "
-    "excluded.duration where t.raw is distinct from excluded.raw",
+    "excluded.duration where t.raw is distinct from excluded.raw returning 1) "
+    "select (select count(*) from e), (select count(*) from t)",
+    "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
+    "p.generation = $1::int and not p.retired and e.idx >= p.effect_count",
+    /* surplus templates of the effects this generation rewrote */
     "delete from game.effect_templates t using game.power_effects e where t.effect_id = e.id "
     "and e.generation = $1::int and t.idx >= jsonb_array_length(game.j_arr(e.raw->'templates'))",
     /* set bonuses */
@@ -184,17 +206,19 @@ static const char *const child_sql[] = {
     "auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
     "where b.raw is distinct from excluded.raw",
     "delete from game.set_bonuses b using game.enhancement_sets s where b.set_id = s.id and "
-    "s.generation = $1::int and b.idx >= jsonb_array_length(game.j_arr(s.raw->'bonuses'))",
-    /* enhancements: keyed globally, so one that moves between sets keeps its id */
-    "insert into game.enhancements as e (key, set_id, raw, generation, retired, computed_name, "
-    "boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
-    "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
-    "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
-    "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
-    "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') "
+    "s.generation = $1::int and b.idx >= s.bonus_count",
+    /* enhancements: keyed globally, so one that moves between sets keeps its id. The
+     * changed sets' boost_infos are read once into a temp table for both steps. */
+    "create temp table promote_enh on commit drop as select s.id set_id, x.key, x.value "
     "from game.enhancement_sets s cross join lateral "
     "jsonb_each(game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos')) x "
-    "where s.generation = $1::int and not s.retired "
+    "where s.generation = $1::int and not s.retired",
+    "insert into game.enhancements as e (key, set_id, raw, generation, retired, computed_name, "
+    "boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
+    "select x.key, x.set_id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
+    "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
+    "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
+    "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from promote_enh x "
     "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, generation "
     "= excluded.generation, retired = false, computed_name = excluded.computed_name, "
     "boost_type = excluded.boost_type, min_slot_level = excluded.min_slot_level, max_level = "
@@ -205,10 +229,10 @@ static const char *const child_sql[] = {
     "with gone as (select e.id, exists (select 1 from builds.build_enhancements b where "
     "b.enhancement_id = e.id) as keep from game.enhancements e left join game.enhancement_sets s "
     "on s.id = e.set_id where not e.retired and (s.id is null or s.retired or "
-    "(s.generation = $1::int and not (game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos') ? "
-    "e.key)))), del as (delete from game.enhancements d using gone where d.id = gone.id and not "
-    "gone.keep) update game.enhancements u set retired = true, generation = $1::int from gone "
-    "where u.id = gone.id and gone.keep",
+    "(s.generation = $1::int and not exists (select 1 from promote_enh p where p.key = e.key "
+    "and p.set_id = s.id)))), del as (delete from game.enhancements d using gone where d.id = "
+    "gone.id and not gone.keep) update game.enhancements u set retired = true, generation = "
+    "$1::int from gone where u.id = gone.id and gone.keep",
     /* tag links */
     "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
     "internal_name) select t.id, r.rel, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
@@ -219,7 +243,7 @@ static const char *const child_sql[] = {
     "excluded.generation, display_name = excluded.display_name, internal_name = "
     "excluded.internal_name where l.raw is distinct from excluded.raw",
     "delete from game.tag_links l using game.tags t where l.tag_id = t.id and t.generation = "
-    "$1::int and l.idx >= jsonb_array_length(game.j_arr(t.raw->l.rel))",
+    "$1::int and l.idx >= case l.rel when 'bears' then t.bears_count else t.affects_count end",
     /* group members */
     "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
     "display_name, internal_name) select g.id, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
@@ -374,7 +398,8 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 			return -1;
 	const char *gp[] = {gen_s};
 	for (int i = 0; child_sql[i]; i++)
-		if (q_exec(r, err, errlen, child_sql[i], 1, gp) < 0)
+		if (q_exec(r, err, errlen, child_sql[i], strstr(child_sql[i], "$1") ? 1 : 0, gp) <
+		    0)
 			return -1;
 	for (int i = 0; resolve_sql[i]; i++)
 		if (q_exec(r, err, errlen, resolve_sql[i], 0, NULL) < 0)
