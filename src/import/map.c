@@ -639,6 +639,9 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 				if (o) {
 					*o++ = '\\';
 					*o++ = '\\';
+					/* an escaped backslash is a backslash to COPY too */
+					if (s[i + 1] == '\\')
+						*o++ = '\\';
 					*o++ = (char)s[i + 1];
 				}
 				i += 2;
@@ -681,6 +684,13 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		}
 		i += (size_t)n;
 	}
+	if (in_str)
+		FAIL("truncated", "unexpected end of file inside a string (truncated file?)");
+	if (depth > 0)
+		FAIL("truncated",
+		     "unexpected end of file: %d unclosed object(s) or array(s) "
+		     "(truncated file?)",
+		     depth);
 #undef FAIL
 	if (out)
 		out->n = (size_t)(o - out->p);
