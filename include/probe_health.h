@@ -21,7 +21,7 @@ struct cache_snapshot {
 	long long entries, bytes;
 	long long max_entries, max_bytes, ttl_s;
 	int generation;
-	double hit_rate; /* % of reads answered from the cache; NAN before any read */
+	double hit_rate;       /* % of reads answered from the cache; NAN before any read */
 	long long expired_now; /* entries past their TTL, waiting for cache-cleanup */
 	long long table_bytes; /* relation size of cache.entries with TOAST and indexes */
 };
@@ -45,9 +45,9 @@ enum health_probe_id {
 
 struct health_probe {
 	int id;
-	int ok;		 /* ran */
+	int ok;		  /* ran */
 	char reason[512]; /* why not, or a caveat when ok (missing privileges) */
-	PGresult *res;	 /* rows when ok (caller frees with health_probe_free) */
+	PGresult *res;	  /* rows when ok (caller frees with health_probe_free) */
 };
 
 const char *health_probe_name(int id);
@@ -67,8 +67,8 @@ int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean
  * that could not run renders its reason and is UNKNOWN. */
 enum status health_render_probe(struct out *o, const struct config *cfg,
 				const struct health_probe *p);
-void health_render_cache(struct out *o, const struct config *cfg,
-			 const struct cache_snapshot *s, enum status *st);
+void health_render_cache(struct out *o, const struct config *cfg, const struct cache_snapshot *s,
+			 enum status *st);
 enum status status_section_cache(struct out *o, const struct config *cfg, PGconn *c);
 enum status status_section_maintenance(struct out *o, const struct config *cfg, PGconn *c);
 

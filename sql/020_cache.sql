@@ -188,14 +188,19 @@ begin
     return n;
 end $$;
 
-create or replace function cache.put(p_key text, p_prefix text, p_value jsonb) returns jsonb
+-- p_gen is the generation read BEFORE the value was computed: a promote that commits in
+-- between then leaves the entry stamped old (a harmless extra miss), never a stale value
+-- stamped new.
+create or replace function cache.put(p_key text, p_prefix text, p_value jsonb,
+                                     p_gen int default null) returns jsonb
 language plpgsql as $$
 declare
     st cache.settings; cur_n bigint; cur_b bigint;
 begin
     select * into st from cache.settings where id = 1;
     insert into cache.entries as e (key, prefix, value, generation, bytes, created, expires)
-    values (p_key, p_prefix, p_value, cache.generation(), pg_column_size(p_value), now(),
+    values (p_key, p_prefix, p_value, coalesce(p_gen, cache.generation()),
+            pg_column_size(p_value), now(),
             now() + make_interval(secs => st.ttl_s))
     on conflict (key) do update
         set value = excluded.value, generation = excluded.generation, bytes = excluded.bytes,

@@ -101,34 +101,37 @@ end $$;
 
 create or replace function api.power(p_full_name text) returns jsonb
 language plpgsql as $$
-declare v jsonb; k text := 'power:' || lower(p_full_name);
+declare v jsonb; k text := 'power:' || lower(p_full_name); g int;
 begin
     v := cache.get(k, 'power');
     if v is null then
-        v := cache.put(k, 'power', coalesce(api.power_uncached(p_full_name), 'null'::jsonb));
+        g := cache.generation(); -- before computing: see cache.put
+        v := cache.put(k, 'power', coalesce(api.power_uncached(p_full_name), 'null'::jsonb), g);
     end if;
     return nullif(v, 'null'::jsonb);
 end $$;
 
 create or replace function api.powerset_powers(p_powerset text) returns jsonb
 language plpgsql as $$
-declare v jsonb; k text := 'powerset:' || lower(p_powerset);
+declare v jsonb; k text := 'powerset:' || lower(p_powerset); g int;
 begin
     v := cache.get(k, 'powerset');
     if v is null then
+        g := cache.generation(); -- before computing: see cache.put
         v := cache.put(k, 'powerset',
-                       coalesce(api.powerset_powers_uncached(p_powerset), 'null'::jsonb));
+                       coalesce(api.powerset_powers_uncached(p_powerset), 'null'::jsonb), g);
     end if;
     return nullif(v, 'null'::jsonb);
 end $$;
 
 create or replace function api.set_bonuses(p_set text) returns jsonb
 language plpgsql as $$
-declare v jsonb; k text := 'setbonus:' || lower(p_set);
+declare v jsonb; k text := 'setbonus:' || lower(p_set); g int;
 begin
     v := cache.get(k, 'setbonus');
     if v is null then
-        v := cache.put(k, 'setbonus', coalesce(api.set_bonuses_uncached(p_set), 'null'::jsonb));
+        g := cache.generation(); -- before computing: see cache.put
+        v := cache.put(k, 'setbonus', coalesce(api.set_bonuses_uncached(p_set), 'null'::jsonb), g);
     end if;
     return nullif(v, 'null'::jsonb);
 end $$;
@@ -136,10 +139,12 @@ end $$;
 create or replace function api.search_powers(p_text text, p_limit int default 20) returns jsonb
 language plpgsql as $$
 declare v jsonb; k text := 'search:' || p_limit || ':' || lower(p_text);
+    g int;
 begin
     v := cache.get(k, 'search');
     if v is null then
-        v := cache.put(k, 'search', api.search_powers_uncached(p_text, p_limit));
+        g := cache.generation(); -- before computing: see cache.put
+        v := cache.put(k, 'search', api.search_powers_uncached(p_text, p_limit), g);
     end if;
     return v;
 end $$;
@@ -148,16 +153,16 @@ end $$;
 -- how many builds use them, up to p_powers powers. Returns the entries stored.
 create or replace function cache.warm(p_powers int default 100000) returns bigint
 language plpgsql as $$
-declare n bigint := 0; r record;
+declare n bigint := 0; r record; g int := cache.generation();
 begin
     for r in select key from game.powersets where not retired loop
         perform cache.put('powerset:' || lower(r.key), 'powerset',
-                          coalesce(api.powerset_powers_uncached(r.key), 'null'::jsonb));
+                          coalesce(api.powerset_powers_uncached(r.key), 'null'::jsonb), g);
         n := n + 1;
     end loop;
     for r in select key from game.enhancement_sets where not retired loop
         perform cache.put('setbonus:' || lower(r.key), 'setbonus',
-                          coalesce(api.set_bonuses_uncached(r.key), 'null'::jsonb));
+                          coalesce(api.set_bonuses_uncached(r.key), 'null'::jsonb), g);
         n := n + 1;
     end loop;
     for r in select p.key from game.powers p
@@ -167,7 +172,7 @@ begin
              order by u.uses desc nulls last, p.id
              limit greatest(p_powers, 0) loop
         perform cache.put('power:' || lower(r.key), 'power',
-                          coalesce(api.power_uncached(r.key), 'null'::jsonb));
+                          coalesce(api.power_uncached(r.key), 'null'::jsonb), g);
         n := n + 1;
     end loop;
     return n;

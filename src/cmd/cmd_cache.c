@@ -87,17 +87,17 @@ static int cmd_cache_analyze_exec(struct cmd_ctx *ctx)
 		return EXIT_FAIL;
 	scalar_free(db_scalar(c, err, sizeof err, "select cache.fold()", 0, NULL));
 	PGresult *r = db_query(
-		c, err, sizeof err,
-		"select prefix, sum(hits) as hits, sum(misses) as misses,"
-		" round(100.0 * sum(hits) / nullif(sum(hits) + sum(misses), 0), 2) as hit_pct,"
-		" sum(entries) as entries, sum(bytes) as bytes, sum(evictions) as evictions,"
-		" sum(expiries) as expiries, sum(invalidations) as invalidations"
-		" from cache.counters group by prefix order by sum(hits) + sum(misses) desc, prefix",
-		0, NULL);
+	    c, err, sizeof err,
+	    "select prefix, sum(hits) as hits, sum(misses) as misses,"
+	    " round(100.0 * sum(hits) / nullif(sum(hits) + sum(misses), 0), 2) as hit_pct,"
+	    " sum(entries) as entries, sum(bytes) as bytes, sum(evictions) as evictions,"
+	    " sum(expiries) as expiries, sum(invalidations) as invalidations"
+	    " from cache.counters group by prefix order by sum(hits) + sum(misses) desc, prefix",
+	    0, NULL);
 	if (!r)
 		goto fail;
-	const char *c1[] = {"prefix",  "hits",	    "misses",	"hit_pct",	"entries",
-			    "bytes",   "evictions", "expiries", "invalidations"};
+	const char *c1[] = {"prefix", "hits",	   "misses",   "hit_pct",      "entries",
+			    "bytes",  "evictions", "expiries", "invalidations"};
 	out_table_begin(ctx->out, "by_prefix", 9, c1);
 	double worst = 100;
 	const char *worst_p = NULL;
@@ -121,12 +121,13 @@ static int cmd_cache_analyze_exec(struct cmd_ctx *ctx)
 	char lim[32];
 	snprintf(lim, sizeof lim, "%ld", top);
 	const char *p[] = {lim};
-	r = db_query(c, err, sizeof err,
-		     "select key, hits, bytes, to_char(created, 'YYYY-MM-DD HH24:MI:SS') as created,"
-		     " to_char(last_hit, 'YYYY-MM-DD HH24:MI:SS') as last_hit,"
-		     " round(extract(epoch from expires - now())) as expires_in_s"
-		     " from cache.entries order by hits desc, key limit $1::int",
-		     1, p);
+	r = db_query(
+	    c, err, sizeof err,
+	    "select key, hits, bytes, to_char(created, 'YYYY-MM-DD HH24:MI:SS') as created,"
+	    " to_char(last_hit, 'YYYY-MM-DD HH24:MI:SS') as last_hit,"
+	    " round(extract(epoch from expires - now())) as expires_in_s"
+	    " from cache.entries order by hits desc, key limit $1::int",
+	    1, p);
 	if (!r)
 		goto fail;
 	const char *c2[] = {"key", "hits", "bytes", "created", "last_hit", "expires_in_s"};
@@ -161,7 +162,8 @@ static int cmd_cache_analyze_exec(struct cmd_ctx *ctx)
 		int w = (int)(40 * atoll(PQgetvalue(r, i, 1)) / maxn);
 		memset(bar, '#', (size_t)w);
 		bar[w] = 0;
-		out_rowf(ctx->out, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), bar);
+		out_rowf(ctx->out, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+			 bar);
 	}
 	out_table_end(ctx->out);
 	PQclear(r);
@@ -171,12 +173,14 @@ static int cmd_cache_analyze_exec(struct cmd_ctx *ctx)
 	if (probe_cache_stats(c, &s) == 0) {
 		health_render_cache(ctx->out, ctx->cfg, &s, &st);
 		if (st != ST_OK && s.evictions > 0)
-			out_line(ctx->out, "recommendation: increase cache size ([cache] max_entries / "
-					   "max_bytes): %lld evictions while the hit rate is %.1f%%",
+			out_line(ctx->out,
+				 "recommendation: increase cache size ([cache] max_entries / "
+				 "max_bytes): %lld evictions while the hit rate is %.1f%%",
 				 s.evictions, s.hit_rate);
 		else if (st != ST_OK)
-			out_line(ctx->out, "recommendation: run cache-warm after imports; the lowest "
-					   "hit rate is in '%s' (%.1f%%)",
+			out_line(ctx->out,
+				 "recommendation: run cache-warm after imports; the lowest "
+				 "hit rate is in '%s' (%.1f%%)",
 				 worst_name[0] ? worst_name : "-", worst);
 		else
 			out_line(ctx->out, "no action needed");
@@ -248,9 +252,9 @@ static int cmd_cache_rebuild_indexes_exec(struct cmd_ctx *ctx)
 	if (!c)
 		return EXIT_FAIL;
 	static const char sizes[] =
-		"select indexrelid::regclass::text, pg_relation_size(indexrelid)"
-		" from pg_index where indrelid in ('cache.entries'::regclass,"
-		" 'cache.entry_hits'::regclass, 'cache.counters'::regclass) order by 1";
+	    "select indexrelid::regclass::text, pg_relation_size(indexrelid)"
+	    " from pg_index where indrelid in ('cache.entries'::regclass,"
+	    " 'cache.entry_hits'::regclass, 'cache.counters'::regclass) order by 1";
 	PGresult *before = db_query(c, err, sizeof err, sizes, 0, NULL);
 	if (!before)
 		goto fail;
@@ -325,8 +329,9 @@ static int cmd_cache_warm_exec(struct cmd_ctx *ctx)
 	out_kv_num(ctx->out, "seconds", dt, "s");
 	out_kv(ctx->out, "entries", "%lld of %lld", s.entries, s.max_entries);
 	if (atoll(n) > s.max_entries)
-		out_warn(ctx->out, "the hot set (%s entries) is larger than [cache] max_entries (%lld): "
-				   "raise it to keep the set warm",
+		out_warn(ctx->out,
+			 "the hot set (%s entries) is larger than [cache] max_entries (%lld): "
+			 "raise it to keep the set warm",
 			 n, s.max_entries);
 	out_line(ctx->out, "warmed %s entries in %.1fs (generation %d)", n, dt, s.generation);
 	db_event(c, "info", "cache-warm", "warmed %s cache entries in %.1fs", n, dt);
@@ -336,50 +341,50 @@ static int cmd_cache_warm_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_cache_table[] = {
-	{
-		.name = "cache-stats",
-		.summary = "API cache figures: hit rate, entries and size against the limits, "
-			   "evictions, expiries, invalidations",
-		.usage = "cache-stats [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_cache_stats_exec,
-	},
-	{
-		.name = "cache-analyze",
-		.options = "top=",
-		.summary = "Cache hit rate by key prefix, top keys, size distribution and a "
-			   "recommendation",
-		.usage = "cache-analyze [--top N] [--json]",
-		.exec = cmd_cache_analyze_exec,
-	},
-	{
-		.name = "cache-cleanup",
-		.summary = "Remove expired and stale-generation cache entries, then evict down to "
-			   "the limits",
-		.usage = "cache-cleanup",
-		.exec = cmd_cache_cleanup_exec,
-	},
-	{
-		.name = "cache-clear",
-		.summary = "Empty the API cache and reset its counters",
-		.usage = "cache-clear",
-		.flags = CMD_DESTRUCTIVE,
-		.exec = cmd_cache_clear_exec,
-	},
-	{
-		.name = "cache-rebuild-indexes",
-		.summary = "Rebuild the cache tables' indexes concurrently, with sizes before and "
-			   "after",
-		.usage = "cache-rebuild-indexes",
-		.exec = cmd_cache_rebuild_indexes_exec,
-	},
-	{
-		.name = "cache-warm",
-		.options = "powers=",
-		.summary = "Pre-fill the cache after an import: every powerset and set, and powers "
-			   "by build use",
-		.usage = "cache-warm [--powers N]",
-		.exec = cmd_cache_warm_exec,
-	},
-	{0},
+    {
+	.name = "cache-stats",
+	.summary = "API cache figures: hit rate, entries and size against the limits, "
+		   "evictions, expiries, invalidations",
+	.usage = "cache-stats [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_cache_stats_exec,
+    },
+    {
+	.name = "cache-analyze",
+	.options = "top=",
+	.summary = "Cache hit rate by key prefix, top keys, size distribution and a "
+		   "recommendation",
+	.usage = "cache-analyze [--top N] [--json]",
+	.exec = cmd_cache_analyze_exec,
+    },
+    {
+	.name = "cache-cleanup",
+	.summary = "Remove expired and stale-generation cache entries, then evict down to "
+		   "the limits",
+	.usage = "cache-cleanup",
+	.exec = cmd_cache_cleanup_exec,
+    },
+    {
+	.name = "cache-clear",
+	.summary = "Empty the API cache and reset its counters",
+	.usage = "cache-clear",
+	.flags = CMD_DESTRUCTIVE,
+	.exec = cmd_cache_clear_exec,
+    },
+    {
+	.name = "cache-rebuild-indexes",
+	.summary = "Rebuild the cache tables' indexes concurrently, with sizes before and "
+		   "after",
+	.usage = "cache-rebuild-indexes",
+	.exec = cmd_cache_rebuild_indexes_exec,
+    },
+    {
+	.name = "cache-warm",
+	.options = "powers=",
+	.summary = "Pre-fill the cache after an import: every powerset and set, and powers "
+		   "by build use",
+	.usage = "cache-warm [--powers N]",
+	.exec = cmd_cache_warm_exec,
+    },
+    {0},
 };

@@ -50,8 +50,8 @@ static int cmd_db_health_exec(struct cmd_ctx *ctx)
 		health_probe_free(&p);
 	}
 	PQfinish(c);
-	out_status(ctx->out, worst, "%d of %d health probes ran%s", HP_COUNT - unavailable, HP_COUNT,
-		   worst == ST_OK ? ", all healthy" : "");
+	out_status(ctx->out, worst, "%d of %d health probes ran%s", HP_COUNT - unavailable,
+		   HP_COUNT, worst == ST_OK ? ", all healthy" : "");
 	return worst;
 }
 
@@ -107,8 +107,9 @@ static int cmd_db_slow_queries_exec(struct cmd_ctx *ctx)
 		out_kv(ctx->out, "note", "%s", slow.reason);
 	double worst = PQntuples(slow.res) ? strtod(PQgetvalue(slow.res, 0, 3), NULL) : 0;
 	enum status st = threshold_judge(&ctx->cfg->query_time, worst);
-	out_kv_status(ctx->out, "slow_statements", st, "%d at or over %.0f ms (slowest mean %.1f ms)",
-		      PQntuples(slow.res), threshold, worst);
+	out_kv_status(ctx->out, "slow_statements", st,
+		      "%d at or over %.0f ms (slowest mean %.1f ms)", PQntuples(slow.res),
+		      threshold, worst);
 	render_rows(ctx->out, "slowest_by_mean", slow.res);
 	if (health_slow_queries(c, "total", (int)limit, 0, &total) == 0)
 		render_rows(ctx->out, "top_by_total_time", total.res);
@@ -116,9 +117,10 @@ static int cmd_db_slow_queries_exec(struct cmd_ctx *ctx)
 	health_probe_free(&total);
 	PQfinish(c);
 	out_status(ctx->out, st, "%s",
-		   st == ST_OK ? "no statement over the query-time threshold"
-			       : "slow statements: check their plans and indexes (runbook: optimize "
-				 "indexes)");
+		   st == ST_OK
+		       ? "no statement over the query-time threshold"
+		       : "slow statements: check their plans and indexes (runbook: optimize "
+			 "indexes)");
 	return st;
 }
 
@@ -132,20 +134,20 @@ struct table_fig {
 	char last_vacuum[32], last_analyze[32];
 };
 
-static int table_figures(PGconn *c, const char *name, struct table_fig *f, char *err,
-			 size_t errlen)
+static int table_figures(PGconn *c, const char *name, struct table_fig *f, char *err, size_t errlen)
 {
 	const char *p[] = {name};
 	/* Our own snapshot of the statistics would hide what the vacuum just did. */
 	PQclear(PQexec(c, "select pg_stat_clear_snapshot()"));
-	PGresult *r = db_query(
-		c, err, errlen,
-		"select s.n_dead_tup, s.n_live_tup, pg_total_relation_size(s.relid),"
-		" s.n_mod_since_analyze,"
-		" coalesce(to_char(greatest(s.last_vacuum, s.last_autovacuum), 'YYYY-MM-DD HH24:MI:SS'), 'never'),"
-		" coalesce(to_char(greatest(s.last_analyze, s.last_autoanalyze), 'YYYY-MM-DD HH24:MI:SS'), 'never')"
-		" from pg_stat_user_tables s where s.relid = $1::regclass",
-		1, p);
+	PGresult *r = db_query(c, err, errlen,
+			       "select s.n_dead_tup, s.n_live_tup, pg_total_relation_size(s.relid),"
+			       " s.n_mod_since_analyze,"
+			       " coalesce(to_char(greatest(s.last_vacuum, s.last_autovacuum), "
+			       "'YYYY-MM-DD HH24:MI:SS'), 'never'),"
+			       " coalesce(to_char(greatest(s.last_analyze, s.last_autoanalyze), "
+			       "'YYYY-MM-DD HH24:MI:SS'), 'never')"
+			       " from pg_stat_user_tables s where s.relid = $1::regclass",
+			       1, p);
 	if (!r)
 		return -1;
 	if (PQntuples(r) == 0) {
@@ -169,14 +171,14 @@ static int run_with_progress(struct out *o, PGconn *work, PGconn *mon, enum main
 			     const char *table, const char *sql, char *err, size_t errlen)
 {
 	static const char q_vacuum[] =
-		"select phase, heap_blks_total, heap_blks_vacuumed from pg_stat_progress_vacuum"
-		" where pid = $1::int";
+	    "select phase, heap_blks_total, heap_blks_vacuumed from pg_stat_progress_vacuum"
+	    " where pid = $1::int";
 	static const char q_cluster[] =
-		"select phase, heap_blks_total, heap_blks_scanned from pg_stat_progress_cluster"
-		" where pid = $1::int";
+	    "select phase, heap_blks_total, heap_blks_scanned from pg_stat_progress_cluster"
+	    " where pid = $1::int";
 	static const char q_analyze[] =
-		"select phase, sample_blks_total, sample_blks_scanned from pg_stat_progress_analyze"
-		" where pid = $1::int";
+	    "select phase, sample_blks_total, sample_blks_scanned from pg_stat_progress_analyze"
+	    " where pid = $1::int";
 	const char *q = k == MK_VACUUM_FULL ? q_cluster : k == MK_ANALYZE ? q_analyze : q_vacuum;
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", PQbackendPID(work));
@@ -252,16 +254,15 @@ static PGresult *pick_tables(PGconn *c, struct cmd_ctx *ctx, int only_needed, ch
 	char pct[32];
 	snprintf(pct, sizeof pct, "%g", ctx->cfg->dead_tuples.warning);
 	const char *p[] = {only_needed ? "1" : "0", pct};
-	return db_query(
-		c, err, errlen,
-		"select s.relid::regclass::text from pg_stat_user_tables s"
-		" where s.schemaname in ('game', 'builds', 'ops', 'cache', 'stage')"
-		" and ($1 = '0' or (s.n_live_tup + s.n_dead_tup > 0 and"
-		"   (100.0 * s.n_dead_tup / (s.n_live_tup + s.n_dead_tup) >= $2::float8"
-		"    or s.n_mod_since_analyze > 0.1 * greatest(s.n_live_tup, 1000)"
-		"    or coalesce(s.last_analyze, s.last_autoanalyze) is null)))"
-		" order by pg_total_relation_size(s.relid) desc",
-		2, p);
+	return db_query(c, err, errlen,
+			"select s.relid::regclass::text from pg_stat_user_tables s"
+			" where s.schemaname in ('game', 'builds', 'ops', 'cache', 'stage')"
+			" and ($1 = '0' or (s.n_live_tup + s.n_dead_tup > 0 and"
+			"   (100.0 * s.n_dead_tup / (s.n_live_tup + s.n_dead_tup) >= $2::float8"
+			"    or s.n_mod_since_analyze > 0.1 * greatest(s.n_live_tup, 1000)"
+			"    or coalesce(s.last_analyze, s.last_autoanalyze) is null)))"
+			" order by pg_total_relation_size(s.relid) desc",
+			2, p);
 }
 
 static int maint_run(struct cmd_ctx *ctx, const char *app, enum maint_kind k, int only_needed)
@@ -279,13 +280,14 @@ static int maint_run(struct cmd_ctx *ctx, const char *app, enum maint_kind k, in
 		return ctx->args->argc ? EXIT_USAGE : EXIT_FAIL;
 	}
 	int n = PQntuples(tables), failed = 0;
-	const char *cols[] = {"table", "dead_before", "dead_after", "size_before", "size_after",
-			      "last_vacuum", "last_analyze", "seconds"};
+	const char *cols[] = {"table",	    "dead_before", "dead_after",   "size_before",
+			      "size_after", "last_vacuum", "last_analyze", "seconds"};
 	struct table_fig *before = calloc((size_t)n + 1, sizeof *before);
 	struct table_fig *after = calloc((size_t)n + 1, sizeof *after);
 	double *secs = calloc((size_t)n + 1, sizeof *secs);
 	long long db_before = 0, db_after = 0, dead_b = 0, dead_a = 0;
-	char *v = db_scalar(c, err, sizeof err, "select pg_database_size(current_database())", 0, NULL);
+	char *v =
+	    db_scalar(c, err, sizeof err, "select pg_database_size(current_database())", 0, NULL);
 	db_before = v ? atoll(v) : 0;
 	free(v);
 	for (int i = 0; i < n; i++) {
@@ -347,8 +349,9 @@ static int maint_run(struct cmd_ctx *ctx, const char *app, enum maint_kind k, in
 	else
 		out_line(ctx->out, "%s: %d table(s) done%s", app, n - failed,
 			 failed ? ", some failed" : "");
-	db_event(c, failed ? "warning" : "info", app, "%d tables, dead tuples %lld -> %lld, size %s -> %s",
-		 n - failed, dead_b, dead_a, a, b);
+	db_event(c, failed ? "warning" : "info", app,
+		 "%d tables, dead tuples %lld -> %lld, size %s -> %s", n - failed, dead_b, dead_a,
+		 a, b);
 	free(before);
 	free(after);
 	free(secs);
@@ -362,8 +365,9 @@ static int cmd_db_vacuum_exec(struct cmd_ctx *ctx)
 {
 	int full = args_has(ctx->args, "full");
 	return maint_run(ctx, "db-vacuum",
-			 full ? MK_VACUUM_FULL
-			      : args_has(ctx->args, "analyze") ? MK_VACUUM_ANALYZE : MK_VACUUM,
+			 full				  ? MK_VACUUM_FULL
+			 : args_has(ctx->args, "analyze") ? MK_VACUUM_ANALYZE
+							  : MK_VACUUM,
 			 0);
 }
 
@@ -383,7 +387,8 @@ static int cmd_db_optimize_exec(struct cmd_ctx *ctx)
 	if (!c)
 		return EXIT_FAIL;
 	if (db_exec(c, err, sizeof err, "reindex table concurrently cache.entries", 0, NULL) < 0 ||
-	    db_exec(c, err, sizeof err, "reindex table concurrently cache.entry_hits", 0, NULL) < 0) {
+	    db_exec(c, err, sizeof err, "reindex table concurrently cache.entry_hits", 0, NULL) <
+		0) {
 		out_err(ctx->out, "db-optimize: reindex: %s", err);
 		PQfinish(c);
 		return EXIT_FAIL;
@@ -404,76 +409,77 @@ struct vcheck {
 };
 
 static const struct vcheck vchecks[] = {
-	/* References between builds and game: user data must never point nowhere. */
-	{"builds.archetype -> game.archetypes", V_ERROR,
-	 "select 'build ' || b.id || ' archetype_id ' || b.archetype_id from builds.builds b"
-	 " where b.archetype_id is not null and not exists"
-	 " (select 1 from game.archetypes a where a.id = b.archetype_id)"},
-	{"build_powers.power -> game.powers", V_ERROR,
-	 "select 'build_power ' || bp.id || ' power_id ' || bp.power_id from builds.build_powers bp"
-	 " where not exists (select 1 from game.powers p where p.id = bp.power_id)"},
-	{"build_powers.build -> builds.builds", V_ERROR,
-	 "select 'build_power ' || bp.id || ' build_id ' || bp.build_id from builds.build_powers bp"
-	 " where not exists (select 1 from builds.builds b where b.id = bp.build_id)"},
-	{"build_enhancements.enhancement -> game.enhancements", V_ERROR,
-	 "select 'build_enhancement ' || be.id || ' enhancement_id ' || be.enhancement_id"
-	 " from builds.build_enhancements be where not exists"
-	 " (select 1 from game.enhancements e where e.id = be.enhancement_id)"},
-	{"build_enhancements.build_power -> builds.build_powers", V_ERROR,
-	 "select 'build_enhancement ' || be.id || ' build_power_id ' || be.build_power_id"
-	 " from builds.build_enhancements be where not exists"
-	 " (select 1 from builds.build_powers bp where bp.id = be.build_power_id)"},
-	{"builds using retired game rows", V_WARNING,
-	 "select 'build_power ' || bp.id || ' uses retired power ' || p.key"
-	 " from builds.build_powers bp join game.powers p on p.id = bp.power_id where p.retired"
-	 " union all select 'build_enhancement ' || be.id || ' uses retired enhancement ' || e.key"
-	 " from builds.build_enhancements be join game.enhancements e on e.id = be.enhancement_id"
-	 " where e.retired"},
-	/* References inside game. */
-	{"powers.powerset -> game.powersets", V_WARNING,
-	 "select 'power ' || p.key from game.powers p where not p.retired and (p.powerset_id is null"
-	 " or not exists (select 1 from game.powersets s where s.id = p.powerset_id))"},
-	{"powersets.category -> game.power_categories", V_WARNING,
-	 "select 'powerset ' || s.key from game.powersets s where not s.retired and"
-	 " (s.category_id is null or not exists"
-	 " (select 1 from game.power_categories c where c.id = s.category_id))"},
-	{"enhancements.set -> game.enhancement_sets", V_WARNING,
-	 "select 'enhancement ' || e.key from game.enhancements e where not e.retired and"
-	 " (e.set_id is null or not exists (select 1 from game.enhancement_sets s where s.id = e.set_id))"},
-	{"group members -> game.powers", V_INFO,
-	 "select 'exclusion group ' || g.key || ': ' || coalesce(m.internal_name, '?')"
-	 " from game.exclusion_group_members m join game.exclusion_groups g on g.id = m.group_id"
-	 " where m.power_id is null union all"
-	 " select 'recharge group ' || g.key || ': ' || coalesce(m.internal_name, '?')"
-	 " from game.recharge_group_members m join game.recharge_groups g on g.id = m.group_id"
-	 " where m.power_id is null"},
-	/* Invariants. */
-	{"levels 1..50 (builds)", V_ERROR,
-	 "select 'build ' || id || ' level ' || level from builds.builds"
-	 " where level is not null and level not between 1 and 50"
-	 " union all select 'build_power ' || id || ' level ' || level from builds.build_powers"
-	 " where level is not null and level not between 1 and 50"
-	 " union all select 'build_enhancement ' || id || ' level ' || level"
-	 " from builds.build_enhancements where level is not null and level not between 1 and 50"},
-	/* available_level is 0-based in the export (-1: never offered). */
-	{"levels 1..50 (powers, sets)", V_ERROR,
-	 "select 'power ' || key || ' available_level ' || available_level from game.powers"
-	 " where available_level is not null and available_level not between -1 and 49"
-	 " union all select 'set ' || key || ' levels ' || min_level || '..' || max_level"
-	 " from game.enhancement_sets where min_level not between 1 and 50"
-	 "   or max_level not between 1 and 50"},
-	{"set min_level <= max_level", V_ERROR,
-	 "select 'set ' || key || ' ' || min_level || ' > ' || max_level from game.enhancement_sets"
-	 " where min_level > max_level"},
-	{"set bonus min_boosts <= max_boosts", V_ERROR,
-	 "select 'set bonus ' || b.id || ' ' || b.min_boosts || ' > ' || b.max_boosts"
-	 " from game.set_bonuses b where b.min_boosts > b.max_boosts or b.min_boosts < 0"},
-	{"numeric ranges of powers", V_ERROR,
-	 "select 'power ' || key from game.powers where accuracy < 0 or endurance_cost < 0"
-	 " or recharge_time < 0 or activation_time < 0 or range < 0 or radius < 0"
-	 " or arc not between 0 and 360 or max_targets_hit < 0 or max_boosts < 0"
-	 " or accuracy = 'NaN' or recharge_time = 'NaN' or endurance_cost = 'NaN'"},
-	{NULL, 0, NULL},
+    /* References between builds and game: user data must never point nowhere. */
+    {"builds.archetype -> game.archetypes", V_ERROR,
+     "select 'build ' || b.id || ' archetype_id ' || b.archetype_id from builds.builds b"
+     " where b.archetype_id is not null and not exists"
+     " (select 1 from game.archetypes a where a.id = b.archetype_id)"},
+    {"build_powers.power -> game.powers", V_ERROR,
+     "select 'build_power ' || bp.id || ' power_id ' || bp.power_id from builds.build_powers bp"
+     " where not exists (select 1 from game.powers p where p.id = bp.power_id)"},
+    {"build_powers.build -> builds.builds", V_ERROR,
+     "select 'build_power ' || bp.id || ' build_id ' || bp.build_id from builds.build_powers bp"
+     " where not exists (select 1 from builds.builds b where b.id = bp.build_id)"},
+    {"build_enhancements.enhancement -> game.enhancements", V_ERROR,
+     "select 'build_enhancement ' || be.id || ' enhancement_id ' || be.enhancement_id"
+     " from builds.build_enhancements be where not exists"
+     " (select 1 from game.enhancements e where e.id = be.enhancement_id)"},
+    {"build_enhancements.build_power -> builds.build_powers", V_ERROR,
+     "select 'build_enhancement ' || be.id || ' build_power_id ' || be.build_power_id"
+     " from builds.build_enhancements be where not exists"
+     " (select 1 from builds.build_powers bp where bp.id = be.build_power_id)"},
+    {"builds using retired game rows", V_WARNING,
+     "select 'build_power ' || bp.id || ' uses retired power ' || p.key"
+     " from builds.build_powers bp join game.powers p on p.id = bp.power_id where p.retired"
+     " union all select 'build_enhancement ' || be.id || ' uses retired enhancement ' || e.key"
+     " from builds.build_enhancements be join game.enhancements e on e.id = be.enhancement_id"
+     " where e.retired"},
+    /* References inside game. */
+    {"powers.powerset -> game.powersets", V_WARNING,
+     "select 'power ' || p.key from game.powers p where not p.retired and (p.powerset_id is null"
+     " or not exists (select 1 from game.powersets s where s.id = p.powerset_id))"},
+    {"powersets.category -> game.power_categories", V_WARNING,
+     "select 'powerset ' || s.key from game.powersets s where not s.retired and"
+     " (s.category_id is null or not exists"
+     " (select 1 from game.power_categories c where c.id = s.category_id))"},
+    {"enhancements.set -> game.enhancement_sets", V_WARNING,
+     "select 'enhancement ' || e.key from game.enhancements e where not e.retired and"
+     " (e.set_id is null or not exists (select 1 from game.enhancement_sets s where s.id = "
+     "e.set_id))"},
+    {"group members -> game.powers", V_INFO,
+     "select 'exclusion group ' || g.key || ': ' || coalesce(m.internal_name, '?')"
+     " from game.exclusion_group_members m join game.exclusion_groups g on g.id = m.group_id"
+     " where m.power_id is null union all"
+     " select 'recharge group ' || g.key || ': ' || coalesce(m.internal_name, '?')"
+     " from game.recharge_group_members m join game.recharge_groups g on g.id = m.group_id"
+     " where m.power_id is null"},
+    /* Invariants. */
+    {"levels 1..50 (builds)", V_ERROR,
+     "select 'build ' || id || ' level ' || level from builds.builds"
+     " where level is not null and level not between 1 and 50"
+     " union all select 'build_power ' || id || ' level ' || level from builds.build_powers"
+     " where level is not null and level not between 1 and 50"
+     " union all select 'build_enhancement ' || id || ' level ' || level"
+     " from builds.build_enhancements where level is not null and level not between 1 and 50"},
+    /* available_level is 0-based in the export (-1: never offered). */
+    {"levels 1..50 (powers, sets)", V_ERROR,
+     "select 'power ' || key || ' available_level ' || available_level from game.powers"
+     " where available_level is not null and available_level not between -1 and 49"
+     " union all select 'set ' || key || ' levels ' || min_level || '..' || max_level"
+     " from game.enhancement_sets where min_level not between 1 and 50"
+     "   or max_level not between 1 and 50"},
+    {"set min_level <= max_level", V_ERROR,
+     "select 'set ' || key || ' ' || min_level || ' > ' || max_level from game.enhancement_sets"
+     " where min_level > max_level"},
+    {"set bonus min_boosts <= max_boosts", V_ERROR,
+     "select 'set bonus ' || b.id || ' ' || b.min_boosts || ' > ' || b.max_boosts"
+     " from game.set_bonuses b where b.min_boosts > b.max_boosts or b.min_boosts < 0"},
+    {"numeric ranges of powers", V_ERROR,
+     "select 'power ' || key from game.powers where accuracy < 0 or endurance_cost < 0"
+     " or recharge_time < 0 or activation_time < 0 or range < 0 or radius < 0"
+     " or arc not between 0 and 360 or max_targets_hit < 0 or max_boosts < 0"
+     " or accuracy = 'NaN' or recharge_time = 'NaN' or endurance_cost = 'NaN'"},
+    {NULL, 0, NULL},
 };
 
 /* Row counts against the import summaries: every promoted generation records, per kind,
@@ -483,18 +489,20 @@ static const struct vcheck vchecks[] = {
 static enum status check_counts(struct out *o, PGconn *c, int *issues)
 {
 	char err[1024];
-	PGresult *r = db_query(
-		c, err, sizeof err,
-		"select k.key, case k.key when 'power_category' then 'power_categories'"
-		"  else k.key || 's' end,"
-		" sum(coalesce((k.value->>'added')::bigint, 0) - coalesce((k.value->>'removed')::bigint, 0))"
-		" from ops.import_generations g,"
-		"  jsonb_each(case when jsonb_typeof(g.counts) = 'object' then g.counts"
-		"   else '{}'::jsonb end) k"
-		" group by 1, 2 order by 1",
-		0, NULL);
+	PGresult *r =
+	    db_query(c, err, sizeof err,
+		     "select k.key, case k.key when 'power_category' then 'power_categories'"
+		     "  else k.key || 's' end,"
+		     " sum(coalesce((k.value->>'added')::bigint, 0) - "
+		     "coalesce((k.value->>'removed')::bigint, 0))"
+		     " from ops.import_generations g,"
+		     "  jsonb_each(case when jsonb_typeof(g.counts) = 'object' then g.counts"
+		     "   else '{}'::jsonb end) k"
+		     " group by 1, 2 order by 1",
+		     0, NULL);
 	if (!r) {
-		out_kv_status(o, "import_counts", ST_UNKNOWN, "cannot read import summaries: %s", err);
+		out_kv_status(o, "import_counts", ST_UNKNOWN, "cannot read import summaries: %s",
+			      err);
 		return ST_UNKNOWN;
 	}
 	if (PQntuples(r) == 0) {
@@ -508,10 +516,11 @@ static enum status check_counts(struct out *o, PGconn *c, int *issues)
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *table = PQgetvalue(r, i, 1);
 		const char *p[] = {table};
-		char *has = db_scalar(c, err, sizeof err,
-				      "select 1 from information_schema.columns where table_schema ="
-				      " 'game' and table_name = $1 and column_name = 'retired'",
-				      1, p);
+		char *has =
+		    db_scalar(c, err, sizeof err,
+			      "select 1 from information_schema.columns where table_schema ="
+			      " 'game' and table_name = $1 and column_name = 'retired'",
+			      1, p);
 		if (!has)
 			continue; /* no such table with a retired flag: nothing to compare */
 		free(has);
@@ -524,15 +533,16 @@ static enum status check_counts(struct out *o, PGconn *c, int *issues)
 		int ok = cnt && atoll(cnt) == atoll(want);
 		bad += !ok;
 		compared++;
-		out_rowf(o, PQgetvalue(r, i, 0), table, want, cnt ? cnt : "?", ok ? "OK" : "MISMATCH");
+		out_rowf(o, PQgetvalue(r, i, 0), table, want, cnt ? cnt : "?",
+			 ok ? "OK" : "MISMATCH");
 		free(cnt);
 	}
 	out_table_end(o);
 	PQclear(r);
 	*issues += bad;
 	enum status st = bad ? ST_WARNING : ST_OK;
-	out_kv_status(o, "import_counts", st, "%d of %d table(s) disagree with the import summaries",
-		      bad, compared);
+	out_kv_status(o, "import_counts", st,
+		      "%d of %d table(s) disagree with the import summaries", bad, compared);
 	return st;
 }
 
@@ -542,10 +552,11 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 {
 	char err[1024], bin[4096];
 	if (db_exec(c, err, sizeof err, "create extension if not exists amcheck", 0, NULL) < 0) {
-		out_kv_status(o, "physical", ST_UNKNOWN,
-			      "skipped: the amcheck extension is not available (%s); a superuser can "
-			      "run CREATE EXTENSION amcheck",
-			      err);
+		out_kv_status(
+		    o, "physical", ST_UNKNOWN,
+		    "skipped: the amcheck extension is not available (%s); a superuser can "
+		    "run CREATE EXTENSION amcheck",
+		    err);
 		return ST_UNKNOWN;
 	}
 	if (!proc_pg_bin("pg_amcheck", bin, sizeof bin)) {
@@ -575,8 +586,14 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 	const char *dbname = PQdb(c);
 	char dbarg[512];
 	snprintf(dbarg, sizeof dbarg, "--database=%s", dbname);
-	char *argv[] = {bin,	 "--no-password", "--schema=game", "--schema=builds", "--schema=ops",
-			dbarg,	 "--no-strict-names", NULL};
+	char *argv[] = {bin,
+			"--no-password",
+			"--schema=game",
+			"--schema=builds",
+			"--schema=ops",
+			dbarg,
+			"--no-strict-names",
+			NULL};
 	struct proc_opts po = {.envp_add = envs, .capture = 1};
 	char *output = NULL;
 	int rc = proc_run(argv, &po, &output);
@@ -587,7 +604,8 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 	enum status st;
 	if (rc == 0) {
 		st = ST_OK;
-		out_kv_status(o, "physical", st, "pg_amcheck found no corruption in game, builds, ops");
+		out_kv_status(o, "physical", st,
+			      "pg_amcheck found no corruption in game, builds, ops");
 	} else if (rc == 2) {
 		st = ST_CRITICAL;
 		(*issues)++;
@@ -627,7 +645,9 @@ static int cmd_validate_all_data_exec(struct cmd_ctx *ctx)
 			 " (select d from x order by d limit 5) s) from x",
 			 v->rows);
 		PGresult *r = db_query(c, err, sizeof err, sql, 0, NULL);
-		const char *sev = v->sev == V_ERROR ? "error" : v->sev == V_WARNING ? "warning" : "info";
+		const char *sev = v->sev == V_ERROR	? "error"
+				  : v->sev == V_WARNING ? "warning"
+							: "info";
 		if (!r) {
 			out_rowf(ctx->out, v->name, sev, "?", err);
 			worst = status_worst(worst, ST_UNKNOWN);
@@ -652,14 +672,19 @@ static int cmd_validate_all_data_exec(struct cmd_ctx *ctx)
 	worst = status_worst(worst, check_counts(ctx->out, c, &issues));
 	out_section_end(ctx->out);
 	out_section(ctx->out, "physical");
-	enum status ph = args_has(ctx->args, "no-amcheck") ? ST_OK : check_physical(ctx->out, ctx, c, &issues);
+	enum status ph =
+	    args_has(ctx->args, "no-amcheck") ? ST_OK : check_physical(ctx->out, ctx, c, &issues);
 	if (args_has(ctx->args, "no-amcheck"))
 		out_kv(ctx->out, "physical", "skipped (--no-amcheck)");
 	/* amcheck unavailable is a caveat, not a data problem. */
 	worst = status_worst(worst, ph == ST_UNKNOWN ? ST_OK : ph);
 	out_section_end(ctx->out);
-	db_event(c, worst >= ST_CRITICAL ? "error" : worst ? "warning" : "info", "validate-all-data",
-		 "%d failed checks, %d warnings, %d count/physical issues", errors, warnings, issues);
+	db_event(c,
+		 worst >= ST_CRITICAL ? "error"
+		 : worst	      ? "warning"
+				      : "info",
+		 "validate-all-data", "%d failed checks, %d warnings, %d count/physical issues",
+		 errors, warnings, issues);
 	PQfinish(c);
 	out_status(ctx->out, worst, "%d check(s) failed, %d warning(s)%s", errors, warnings,
 		   ph == ST_UNKNOWN ? "; physical check unavailable" : "");
@@ -667,57 +692,57 @@ static int cmd_validate_all_data_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_maint_table[] = {
-	{
-		.name = "db-health",
-		.summary = "Health probes: dead tuples and bloat, long transactions, lock blocking "
-			   "tree, connections, checkpoints, WAL archiver",
-		.usage = "db-health [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_db_health_exec,
-	},
-	{
-		.name = "db-slow-queries",
-		.options = "limit= threshold=",
-		.summary = "Slowest statements by mean and by total time from pg_stat_statements",
-		.usage = "db-slow-queries [--limit N] [--threshold MS] [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_db_slow_queries_exec,
-	},
-	{
-		.name = "db-optimize",
-		.options = "all",
-		.summary = "Vacuum and analyze the tables that need it, rebuild the cache indexes; "
-			   "before/after figures",
-		.usage = "db-optimize [--all]",
-		.flags = CMD_LONG,
-		.exec = cmd_db_optimize_exec,
-	},
-	{
-		.name = "db-vacuum",
-		.options = "full analyze",
-		.max_args = -1,
-		.summary = "VACUUM midsops's tables (or the named ones) with progress and "
-			   "before/after dead tuples and sizes",
-		.usage = "db-vacuum [--full] [--analyze] [TABLE...]",
-		.flags = CMD_LONG,
-		.exec = cmd_db_vacuum_exec,
-	},
-	{
-		.name = "db-analyze",
-		.max_args = -1,
-		.summary = "ANALYZE midsops's tables (or the named ones) with progress",
-		.usage = "db-analyze [TABLE...]",
-		.flags = CMD_LONG,
-		.exec = cmd_db_analyze_exec,
-	},
-	{
-		.name = "validate-all-data",
-		.options = "no-amcheck",
-		.summary = "Check every reference between game and builds, invariants, counts "
-			   "against the last import, and pg_amcheck",
-		.usage = "validate-all-data [--no-amcheck] [--json]",
-		.flags = CMD_CHECK | CMD_LONG,
-		.exec = cmd_validate_all_data_exec,
-	},
-	{0},
+    {
+	.name = "db-health",
+	.summary = "Health probes: dead tuples and bloat, long transactions, lock blocking "
+		   "tree, connections, checkpoints, WAL archiver",
+	.usage = "db-health [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_db_health_exec,
+    },
+    {
+	.name = "db-slow-queries",
+	.options = "limit= threshold=",
+	.summary = "Slowest statements by mean and by total time from pg_stat_statements",
+	.usage = "db-slow-queries [--limit N] [--threshold MS] [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_db_slow_queries_exec,
+    },
+    {
+	.name = "db-optimize",
+	.options = "all",
+	.summary = "Vacuum and analyze the tables that need it, rebuild the cache indexes; "
+		   "before/after figures",
+	.usage = "db-optimize [--all]",
+	.flags = CMD_LONG,
+	.exec = cmd_db_optimize_exec,
+    },
+    {
+	.name = "db-vacuum",
+	.options = "full analyze",
+	.max_args = -1,
+	.summary = "VACUUM midsops's tables (or the named ones) with progress and "
+		   "before/after dead tuples and sizes",
+	.usage = "db-vacuum [--full] [--analyze] [TABLE...]",
+	.flags = CMD_LONG,
+	.exec = cmd_db_vacuum_exec,
+    },
+    {
+	.name = "db-analyze",
+	.max_args = -1,
+	.summary = "ANALYZE midsops's tables (or the named ones) with progress",
+	.usage = "db-analyze [TABLE...]",
+	.flags = CMD_LONG,
+	.exec = cmd_db_analyze_exec,
+    },
+    {
+	.name = "validate-all-data",
+	.options = "no-amcheck",
+	.summary = "Check every reference between game and builds, invariants, counts "
+		   "against the last import, and pg_amcheck",
+	.usage = "validate-all-data [--no-amcheck] [--json]",
+	.flags = CMD_CHECK | CMD_LONG,
+	.exec = cmd_validate_all_data_exec,
+    },
+    {0},
 };

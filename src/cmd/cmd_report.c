@@ -66,7 +66,8 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 		worst = ST_UNKNOWN;
 	} else {
 		probe_db_judge(&d, cfg, &j);
-		out_kv_status(o, "connections", j.conn, "%d of %d", d.connections, d.max_connections);
+		out_kv_status(o, "connections", j.conn, "%d of %d", d.connections,
+			      d.max_connections);
 		if (!isnan(d.hit_ratio))
 			out_kv_status(o, "buffer_hit_ratio", j.hit, "%.2f%%", d.hit_ratio);
 		out_kv_status(o, "dead_tuples", j.dead, "%.1f%%", j.dead_pct);
@@ -91,8 +92,8 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 	else {
 		const char *state = PQgetvalue(r, 0, 1);
 		enum status st = strcmp(state, "failed") == 0 ? ST_WARNING : ST_OK;
-		out_kv_status(o, "last_import", st, "run %s %s at %s (%s errors)", PQgetvalue(r, 0, 0),
-			      state, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+		out_kv_status(o, "last_import", st, "run %s %s at %s (%s errors)",
+			      PQgetvalue(r, 0, 0), state, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
 		worst = status_worst(worst, st);
 	}
 	PQclear(r);
@@ -274,8 +275,8 @@ static void mb_chart(struct mbuf *b, const char *title, PGresult *r, int lcol, i
 	mb_printf(b, "```\n\n");
 }
 
-static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct mbuf *b,
-			char *path, size_t pathlen)
+static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct mbuf *b, char *path,
+			size_t pathlen)
 {
 	if (paths_mkdir_p(ctx->cfg->reports_dir, 0700) < 0) {
 		out_err(ctx->out, "cannot create %s: %s", ctx->cfg->reports_dir, strerror(errno));
@@ -359,17 +360,20 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 	struct mbuf md = {0};
 	PGresult *r;
 	mb_header(&md, ctx, "midsops weekly report");
-	r = q(c, "select to_char(now() - interval '7 days', 'YYYY-MM-DD'), to_char(now(), 'YYYY-MM-DD')");
+	r = q(c, "select to_char(now() - interval '7 days', 'YYYY-MM-DD'), to_char(now(), "
+		 "'YYYY-MM-DD')");
 	if (r)
 		mb_printf(&md, "Week: %s to %s\n\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
 	PQclear(r);
 
 	mb_printf(&md, "## Imports\n\n");
-	r = q(c, "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
-		 " count(*) filter (where state = 'failed') as failed,"
-		 " coalesce(sum(records_done), 0) as records, round(avg(rate)::numeric, 1) as avg_rate_per_s,"
-		 " round(min(rate)::numeric, 1) as min_rate_per_s"
-		 " from ops.import_runs where started_at >= now() - interval '7 days'");
+	r = q(c,
+	      "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
+	      " count(*) filter (where state = 'failed') as failed,"
+	      " coalesce(sum(records_done), 0) as records, round(avg(rate)::numeric, 1) as "
+	      "avg_rate_per_s,"
+	      " round(min(rate)::numeric, 1) as min_rate_per_s"
+	      " from ops.import_runs where started_at >= now() - interval '7 days'");
 	mb_table(&md, r);
 	PQclear(r);
 	r = q(c, "select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
@@ -386,11 +390,14 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 
 	mb_printf(&md, "## Backups\n\n");
 	char err[256];
-	char *has = db_scalar(c, err, sizeof err, "select to_regclass('ops.backups')::text", 0, NULL);
+	char *has =
+	    db_scalar(c, err, sizeof err, "select to_regclass('ops.backups')::text", 0, NULL);
 	if (has) {
-		r = q(c, "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-			 " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
-			 " where started_at >= now() - interval '7 days' order by started_at");
+		r = q(
+		    c,
+		    "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+		    " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
+		    " where started_at >= now() - interval '7 days' order by started_at");
 		mb_table(&md, r);
 		PQclear(r);
 	} else
@@ -405,8 +412,8 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 		else
 			mb_printf(&md, "- Hit rate: %.2f%% (%lld hits, %lld misses)\n", cs.hit_rate,
 				  cs.hits, cs.misses);
-		mb_printf(&md, "- Entries: %lld of %lld; evictions %lld, expiries %lld\n\n", cs.entries,
-			  cs.max_entries, cs.evictions, cs.expiries);
+		mb_printf(&md, "- Entries: %lld of %lld; evictions %lld, expiries %lld\n\n",
+			  cs.entries, cs.max_entries, cs.evictions, cs.expiries);
 	}
 
 	mb_printf(&md, "## Slow statements\n\n");
@@ -419,9 +426,11 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 
 	mb_printf(&md, "## Database growth\n\n");
 	r = q(c, "select pg_size_pretty(pg_database_size(current_database())) as now,"
-		 " (select pg_size_pretty(db_size) from ops.metrics where at >= now() - interval '7 days'"
+		 " (select pg_size_pretty(db_size) from ops.metrics where at >= now() - interval "
+		 "'7 days'"
 		 "  order by at limit 1) as week_start,"
-		 " (select pg_size_pretty(pg_database_size(current_database()) - db_size) from ops.metrics"
+		 " (select pg_size_pretty(pg_database_size(current_database()) - db_size) from "
+		 "ops.metrics"
 		 "  where at >= now() - interval '7 days' order by at limit 1) as growth");
 	mb_table(&md, r);
 	PQclear(r);
@@ -440,8 +449,8 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 
 	mb_printf(&md, "## Daily figures\n\n");
 	static const char days[] =
-		"with d as (select generate_series(date_trunc('day', now()) - interval '6 days',"
-		" date_trunc('day', now()), interval '1 day') as day)";
+	    "with d as (select generate_series(date_trunc('day', now()) - interval '6 days',"
+	    " date_trunc('day', now()), interval '1 day') as day)";
 	char sql[1024];
 	snprintf(sql, sizeof sql,
 		 "%s select to_char(d.day, 'Dy MM-DD'), (select count(*) from ops.import_runs r"
@@ -458,11 +467,12 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 	r = q(c, sql);
 	mb_chart(&md, "Import errors per day", r, 0, 1, "");
 	PQclear(r);
-	snprintf(sql, sizeof sql,
-		 "%s select to_char(d.day, 'Dy MM-DD'), (select round(avg(cache_hit_pct)::numeric, 1)"
-		 " from ops.metrics m where m.at >= d.day and m.at < d.day + interval '1 day')"
-		 " from d order by d.day",
-		 days);
+	snprintf(
+	    sql, sizeof sql,
+	    "%s select to_char(d.day, 'Dy MM-DD'), (select round(avg(cache_hit_pct)::numeric, 1)"
+	    " from ops.metrics m where m.at >= d.day and m.at < d.day + interval '1 day')"
+	    " from d order by d.day",
+	    days);
 	r = q(c, sql);
 	mb_chart(&md, "Cache hit rate per day (%)", r, 0, 1, "%");
 	PQclear(r);
@@ -516,30 +526,33 @@ static int cmd_metrics_exec(struct cmd_ctx *ctx)
 			const char *name, *type, *help;
 			double v;
 		} f[] = {
-			{"midsops_xact_total", "counter", "Committed and rolled back transactions",
-			 (double)m.xact_total},
-			{"midsops_database_size_bytes", "gauge", "Size of the database", (double)m.db_size},
-			{"midsops_connections", "gauge", "Client connections", (double)m.connections},
-			{"midsops_buffer_hit_ratio", "gauge", "PostgreSQL buffer cache hit ratio (percent)",
-			 m.buffer_hit_pct},
-			{"midsops_cache_hits_total", "counter", "API cache hits", (double)m.cache_hits},
-			{"midsops_cache_misses_total", "counter", "API cache misses",
-			 (double)m.cache_misses},
-			{"midsops_cache_hit_ratio", "gauge", "API cache hit ratio (percent)", m.cache_hit_pct},
-			{"midsops_cache_entries", "gauge", "API cache entries", (double)m.cache_entries},
-			{"midsops_cache_bytes", "gauge", "API cache size", (double)m.cache_bytes},
-			{"midsops_query_mean_ms", "gauge", "Mean statement time (pg_stat_statements)",
-			 m.query_mean_ms},
-			{"midsops_dead_tuples", "gauge", "Dead tuples in user tables",
-			 (double)m.dead_tuples},
-			{"midsops_waiting_locks", "gauge", "Lock requests not granted",
-			 (double)m.waiting_locks},
-			{"midsops_longest_transaction_seconds", "gauge", "Age of the oldest transaction",
-			 m.longest_txn_s},
-			{"midsops_import_rate", "gauge", "Records per second of the latest import",
-			 m.import_rate},
-			{"midsops_memory_used_bytes", "gauge", "Memory used on the host",
-			 (double)m.mem_used},
+		    {"midsops_xact_total", "counter", "Committed and rolled back transactions",
+		     (double)m.xact_total},
+		    {"midsops_database_size_bytes", "gauge", "Size of the database",
+		     (double)m.db_size},
+		    {"midsops_connections", "gauge", "Client connections", (double)m.connections},
+		    {"midsops_buffer_hit_ratio", "gauge",
+		     "PostgreSQL buffer cache hit ratio (percent)", m.buffer_hit_pct},
+		    {"midsops_cache_hits_total", "counter", "API cache hits", (double)m.cache_hits},
+		    {"midsops_cache_misses_total", "counter", "API cache misses",
+		     (double)m.cache_misses},
+		    {"midsops_cache_hit_ratio", "gauge", "API cache hit ratio (percent)",
+		     m.cache_hit_pct},
+		    {"midsops_cache_entries", "gauge", "API cache entries",
+		     (double)m.cache_entries},
+		    {"midsops_cache_bytes", "gauge", "API cache size", (double)m.cache_bytes},
+		    {"midsops_query_mean_ms", "gauge", "Mean statement time (pg_stat_statements)",
+		     m.query_mean_ms},
+		    {"midsops_dead_tuples", "gauge", "Dead tuples in user tables",
+		     (double)m.dead_tuples},
+		    {"midsops_waiting_locks", "gauge", "Lock requests not granted",
+		     (double)m.waiting_locks},
+		    {"midsops_longest_transaction_seconds", "gauge",
+		     "Age of the oldest transaction", m.longest_txn_s},
+		    {"midsops_import_rate", "gauge", "Records per second of the latest import",
+		     m.import_rate},
+		    {"midsops_memory_used_bytes", "gauge", "Memory used on the host",
+		     (double)m.mem_used},
 		};
 		for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 			out_line(ctx->out, "# HELP %s %s", f[i].name, f[i].help);
@@ -601,12 +614,13 @@ static int metrics_store(PGconn *c, const struct metrics_sample *m, char *err, s
 	p[14] = nn(b[14], 64, m->import_rate, "%.3f");
 	snprintf(b[15], 64, "%lld", m->mem_used);
 	p[15] = b[15];
-	return db_exec(c, err, errlen,
-		       "insert into ops.metrics (xact_total, tps, db_size, connections, buffer_hit_pct,"
-		       " cache_hits, cache_misses, cache_hit_pct, cache_entries, cache_bytes,"
-		       " query_mean_ms, dead_tuples, waiting_locks, longest_txn_s, import_rate, mem_used)"
-		       " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-		       16, p);
+	return db_exec(
+	    c, err, errlen,
+	    "insert into ops.metrics (xact_total, tps, db_size, connections, buffer_hit_pct,"
+	    " cache_hits, cache_misses, cache_hit_pct, cache_entries, cache_bytes,"
+	    " query_mean_ms, dead_tuples, waiting_locks, longest_txn_s, import_rate, mem_used)"
+	    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+	    16, p);
 }
 
 /* The previous stored sample, so a cron-driven collect (one sample a run) still gets
@@ -614,10 +628,11 @@ static int metrics_store(PGconn *c, const struct metrics_sample *m, char *err, s
 static int metrics_last(PGconn *c, struct metrics_sample *m)
 {
 	char err[256];
-	PGresult *r = db_query(c, err, sizeof err,
-			       "select extract(epoch from at)::bigint, xact_total, cache_hits, cache_misses"
-			       " from ops.metrics order by at desc limit 1",
-			       0, NULL);
+	PGresult *r =
+	    db_query(c, err, sizeof err,
+		     "select extract(epoch from at)::bigint, xact_total, cache_hits, cache_misses"
+		     " from ops.metrics order by at desc limit 1",
+		     0, NULL);
 	if (!r || PQntuples(r) == 0) {
 		PQclear(r);
 		return -1;
@@ -653,10 +668,12 @@ static int cmd_collect_exec(struct cmd_ctx *ctx)
 	for (long i = 0; count == 0 || i < count; i++) {
 		if (i > 0)
 			sleep((unsigned)interval);
-		if (metrics_sample_take(c, ctx->cfg, have_prev ? &prev : NULL, &m, err, sizeof err) < 0 ||
+		if (metrics_sample_take(c, ctx->cfg, have_prev ? &prev : NULL, &m, err,
+					sizeof err) < 0 ||
 		    metrics_store(c, &m, err, sizeof err) < 0 ||
 		    db_exec(c, err, sizeof err,
-			    "delete from ops.metrics where at < now() - make_interval(secs => $1::float8)",
+			    "delete from ops.metrics where at < now() - make_interval(secs => "
+			    "$1::float8)",
 			    1, kp) < 0) {
 			out_err(ctx->out, "collect: %s", err);
 			PQfinish(c);
@@ -664,9 +681,9 @@ static int cmd_collect_exec(struct cmd_ctx *ctx)
 		}
 		prev = m;
 		have_prev = 1;
-		out_line(ctx->out, "sample %ld stored: tps %.1f, cache hit %.1f%%, %d connections", i + 1,
-			 isnan(m.tps) ? 0 : m.tps, isnan(m.cache_hit_pct) ? 0 : m.cache_hit_pct,
-			 m.connections);
+		out_line(ctx->out, "sample %ld stored: tps %.1f, cache hit %.1f%%, %d connections",
+			 i + 1, isnan(m.tps) ? 0 : m.tps,
+			 isnan(m.cache_hit_pct) ? 0 : m.cache_hit_pct, m.connections);
 	}
 	PQfinish(c);
 	return 0;
@@ -679,8 +696,8 @@ static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
 	char err[1024];
 	long duration = 600, interval = 5;
 	if (args_get_duration(ctx->args, "duration", &duration, err, sizeof err) < 0 ||
-	    args_get_duration(ctx->args, "interval", &interval, err, sizeof err) < 0 || interval < 1 ||
-	    duration < 1) {
+	    args_get_duration(ctx->args, "interval", &interval, err, sizeof err) < 0 ||
+	    interval < 1 || duration < 1) {
 		out_err(ctx->out, "%s", err[0] ? err : "bad --duration or --interval");
 		return EXIT_USAGE;
 	}
@@ -706,8 +723,8 @@ static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
 		char t[16], mem[32];
 		strftime(t, sizeof t, "%H:%M:%S", localtime(&m.at));
 		fmt_bytes(mem, sizeof mem, (double)m.mem_used);
-		out_line(ctx->out, "%-8s %9.1f %10.2f %9.1f %12.0f %10s", t, isnan(m.tps) ? 0 : m.tps,
-			 isnan(m.query_mean_ms) ? 0 : m.query_mean_ms,
+		out_line(ctx->out, "%-8s %9.1f %10.2f %9.1f %12.0f %10s", t,
+			 isnan(m.tps) ? 0 : m.tps, isnan(m.query_mean_ms) ? 0 : m.query_mean_ms,
 			 isnan(m.cache_hit_pct) ? 0 : m.cache_hit_pct,
 			 isnan(m.import_rate) ? 0 : m.import_rate, mem);
 		prev = m;
@@ -745,8 +762,9 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 				       0, NULL);
 		double ms = mean ? atof(mean) : 0;
 		free(mean);
-		f[n] = (struct finding){"query_time", "", threshold_judge(&cfg->query_time, ms),
-					"optimize indexes: check the slowest statements with db-slow-queries"};
+		f[n] = (struct finding){
+		    "query_time", "", threshold_judge(&cfg->query_time, ms),
+		    "optimize indexes: check the slowest statements with db-slow-queries"};
 		snprintf(f[n++].value, 64, "%.2f ms mean", ms);
 	} else {
 		f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN, sq.reason};
@@ -755,24 +773,26 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 	health_probe_free(&sq);
 	struct cache_snapshot cs;
 	if (probe_cache_stats(c, &cs) == 0 && !isnan(cs.hit_rate) && cs.hits + cs.misses >= 100) {
-		f[n] = (struct finding){"cache_hit_rate", "", threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
-					cs.evictions > 0 ? "increase cache size ([cache] max_entries, max_bytes)"
-							 : "increase cache size, or run cache-warm after imports"};
+		f[n] = (struct finding){
+		    "cache_hit_rate", "", threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
+		    cs.evictions > 0 ? "increase cache size ([cache] max_entries, max_bytes)"
+				     : "increase cache size, or run cache-warm after imports"};
 		snprintf(f[n++].value, 64, "%.1f%%", cs.hit_rate);
 	}
 	struct db_snapshot d;
 	struct db_judgement j;
 	if (probe_db(c, &d) == 0) {
 		probe_db_judge(&d, cfg, &j);
-		f[n] = (struct finding){"bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)"};
+		f[n] =
+		    (struct finding){"bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)"};
 		snprintf(f[n++].value, 64, "%.1f%% dead tuples", j.dead_pct);
 		f[n] = (struct finding){"locks", "", status_worst(j.locks, j.txn),
 					"find the blocker in db-health (locks) and end it"};
 		snprintf(f[n++].value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks,
 			 d.longest_txn_s);
 		if (!isnan(d.hit_ratio)) {
-			f[n] = (struct finding){"io", "", j.hit,
-						"raise shared_buffers; the working set does not fit"};
+			f[n] = (struct finding){
+			    "io", "", j.hit, "raise shared_buffers; the working set does not fit"};
 			snprintf(f[n++].value, 64, "%.2f%% buffer hits", d.hit_ratio);
 		}
 	}
@@ -816,8 +836,9 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 			   f[wi].action);
 	} else {
 		out_kv(ctx->out, "bottleneck", "none");
-		out_status(ctx->out, ST_OK, "no bottleneck: every figure is within the runbook's normal "
-					    "range");
+		out_status(ctx->out, ST_OK,
+			   "no bottleneck: every figure is within the runbook's normal "
+			   "range");
 	}
 	return worst;
 }
@@ -903,8 +924,8 @@ enum { K_POWER, K_POWERSET, K_SET, K_SEARCH, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"power", "powerset_powers", "set_bonuses",
 						"search_powers"};
 static const char *const kind_sql[K_COUNT] = {
-	"select api.power($1)", "select api.powerset_powers($1)", "select api.set_bonuses($1)",
-	"select api.search_powers($1)"};
+    "select api.power($1)", "select api.powerset_powers($1)", "select api.set_bonuses($1)",
+    "select api.search_powers($1)"};
 
 struct client {
 	PGconn *c;
@@ -951,9 +972,10 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 	    wl_load(c, &lists[K_POWERSET],
 		    "select key from game.powersets where not retired order by hashtext(key)", err,
 		    sizeof err) < 0 ||
-	    wl_load(c, &lists[K_SET],
-		    "select key from game.enhancement_sets where not retired order by hashtext(key)",
-		    err, sizeof err) < 0 ||
+	    wl_load(
+		c, &lists[K_SET],
+		"select key from game.enhancement_sets where not retired order by hashtext(key)",
+		err, sizeof err) < 0 ||
 	    wl_load(c, &lists[K_SEARCH],
 		    "select w from (select lower(w) w, count(*) n from game.powers,"
 		    " regexp_split_to_table(display_name, '\\s+') w where length(w) >= 3"
@@ -1002,7 +1024,10 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 		for (long i = 0; i < nclients; i++) {
 			if (!cl[i].busy && now < t_end) {
 				int roll = rand_r(&rs) % 100;
-				int k = roll < 60 ? K_POWER : roll < 80 ? K_POWERSET : roll < 90 ? K_SET : K_SEARCH;
+				int k = roll < 60   ? K_POWER
+					: roll < 80 ? K_POWERSET
+					: roll < 90 ? K_SET
+						    : K_SEARCH;
 				if (lists[k].n == 0)
 					k = K_POWER;
 				const char *arg = lists[k].v[zipf_pick(&lists[k].z, &rs)];
@@ -1106,75 +1131,75 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_report_table[] = {
-	{
-		.name = "diag-quick",
-		.summary = "Health check in about a second: database, cache, last import, system",
-		.usage = "diag-quick [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_diag_quick_exec,
-	},
-	{
-		.name = "diag-full",
-		.summary = "Every health probe and check: diag-quick plus bloat, locks, connections, "
-			   "checkpoints, archiver, slow statements",
-		.usage = "diag-full [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_diag_full_exec,
-	},
-	{
-		.name = "diag-report",
-		.summary = "Write the full diagnosis as a Markdown report into the reports directory",
-		.usage = "diag-report",
-		.flags = CMD_CHECK,
-		.exec = cmd_diag_report_exec,
-	},
-	{
-		.name = "generate-weekly-report",
-		.summary = "Markdown report of the week: imports, errors, backups, cache, slow "
-			   "statements, growth, incidents, daily charts",
-		.usage = "generate-weekly-report",
-		.exec = cmd_weekly_report_exec,
-	},
-	{
-		.name = "metrics",
-		.options = "prom",
-		.summary = "Current figures; --prom writes the Prometheus text exposition format",
-		.usage = "metrics [--prom] [--json]",
-		.exec = cmd_metrics_exec,
-	},
-	{
-		.name = "collect",
-		.options = "interval= count= keep=",
-		.summary = "Sample figures into ops.metrics (for cron or a systemd timer), keeping "
-			   "--keep of history",
-		.usage = "collect [--interval S] [--count N] [--keep 30d]",
-		.exec = cmd_collect_exec,
-	},
-	{
-		.name = "perf-test",
-		.options = "duration= clients= seed=",
-		.summary = "Drive the API functions with a Zipf mix from N connections: QPS, "
-			   "p50/p95/p99, cache hit rate",
-		.usage = "perf-test [--duration S] [--clients N] [--seed N] [--json]",
-		.flags = CMD_CHECK | CMD_LONG,
-		.exec = cmd_perf_test_exec,
-	},
-	{
-		.name = "perf-monitor",
-		.options = "duration= interval=",
-		.summary = "Print TPS, query time, cache hit rate, import speed and memory every "
-			   "interval",
-		.usage = "perf-monitor [--duration 10m] [--interval S]",
-		.flags = CMD_LONG,
-		.exec = cmd_perf_monitor_exec,
-	},
-	{
-		.name = "perf-analyze",
-		.summary = "Name the bottleneck (slow statements, cache, bloat, locks, I/O, memory, "
-			   "import speed) and the runbook's action",
-		.usage = "perf-analyze [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_perf_analyze_exec,
-	},
-	{0},
+    {
+	.name = "diag-quick",
+	.summary = "Health check in about a second: database, cache, last import, system",
+	.usage = "diag-quick [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_diag_quick_exec,
+    },
+    {
+	.name = "diag-full",
+	.summary = "Every health probe and check: diag-quick plus bloat, locks, connections, "
+		   "checkpoints, archiver, slow statements",
+	.usage = "diag-full [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_diag_full_exec,
+    },
+    {
+	.name = "diag-report",
+	.summary = "Write the full diagnosis as a Markdown report into the reports directory",
+	.usage = "diag-report",
+	.flags = CMD_CHECK,
+	.exec = cmd_diag_report_exec,
+    },
+    {
+	.name = "generate-weekly-report",
+	.summary = "Markdown report of the week: imports, errors, backups, cache, slow "
+		   "statements, growth, incidents, daily charts",
+	.usage = "generate-weekly-report",
+	.exec = cmd_weekly_report_exec,
+    },
+    {
+	.name = "metrics",
+	.options = "prom",
+	.summary = "Current figures; --prom writes the Prometheus text exposition format",
+	.usage = "metrics [--prom] [--json]",
+	.exec = cmd_metrics_exec,
+    },
+    {
+	.name = "collect",
+	.options = "interval= count= keep=",
+	.summary = "Sample figures into ops.metrics (for cron or a systemd timer), keeping "
+		   "--keep of history",
+	.usage = "collect [--interval S] [--count N] [--keep 30d]",
+	.exec = cmd_collect_exec,
+    },
+    {
+	.name = "perf-test",
+	.options = "duration= clients= seed=",
+	.summary = "Drive the API functions with a Zipf mix from N connections: QPS, "
+		   "p50/p95/p99, cache hit rate",
+	.usage = "perf-test [--duration S] [--clients N] [--seed N] [--json]",
+	.flags = CMD_CHECK | CMD_LONG,
+	.exec = cmd_perf_test_exec,
+    },
+    {
+	.name = "perf-monitor",
+	.options = "duration= interval=",
+	.summary = "Print TPS, query time, cache hit rate, import speed and memory every "
+		   "interval",
+	.usage = "perf-monitor [--duration 10m] [--interval S]",
+	.flags = CMD_LONG,
+	.exec = cmd_perf_monitor_exec,
+    },
+    {
+	.name = "perf-analyze",
+	.summary = "Name the bottleneck (slow statements, cache, bloat, locks, I/O, memory, "
+		   "import speed) and the runbook's action",
+	.usage = "perf-analyze [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_perf_analyze_exec,
+    },
+    {0},
 };

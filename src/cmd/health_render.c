@@ -54,8 +54,8 @@ static void lock_subtree(struct out *o, PGresult *r, const char *pid, int depth)
 		snprintf(needle, sizeof needle, ",%s,", pid);
 		if (!strstr(list, needle))
 			continue;
-		out_line(o, "%*s└─ pid %s waits %ss for %s: %s", depth * 3, "", PQgetvalue(r, i, cp),
-			 PQgetvalue(r, i, cf),
+		out_line(o, "%*s└─ pid %s waits %ss for %s: %s", depth * 3, "",
+			 PQgetvalue(r, i, cp), PQgetvalue(r, i, cf),
 			 PQgetisnull(r, i, cw) ? "a lock" : PQgetvalue(r, i, cw),
 			 PQgetvalue(r, i, cq));
 		(void)cs;
@@ -138,7 +138,8 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		double max = PQntuples(r) ? fval(r, 0, fcol(r, "max_connections")) : 0;
 		double pct = max > 0 ? 100.0 * total / max : 0;
 		st = threshold_judge(&cfg->connections, pct);
-		out_kv_status(o, "client_connections", st, "%.0f of %.0f (%.0f%%)", total, max, pct);
+		out_kv_status(o, "client_connections", st, "%.0f of %.0f (%.0f%%)", total, max,
+			      pct);
 		render_table(o, "by_state", r);
 		break;
 	}
@@ -172,8 +173,8 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 	return st;
 }
 
-void health_render_cache(struct out *o, const struct config *cfg,
-			 const struct cache_snapshot *s, enum status *st)
+void health_render_cache(struct out *o, const struct config *cfg, const struct cache_snapshot *s,
+			 enum status *st)
 {
 	char a[64], b[64];
 	*st = ST_OK;
@@ -187,8 +188,8 @@ void health_render_cache(struct out *o, const struct config *cfg,
 		out_kv_status(o, "hit_rate", ST_OK, "n/a (no reads yet)");
 	else {
 		enum status h = s->hits + s->misses >= 100
-					? threshold_judge(&cfg->cache_hit_rate, s->hit_rate)
-					: ST_OK;
+				    ? threshold_judge(&cfg->cache_hit_rate, s->hit_rate)
+				    : ST_OK;
 		out_kv_status(o, "hit_rate", h, "%.2f%% (%lld hits, %lld misses)", s->hit_rate,
 			      s->hits, s->misses);
 		*st = status_worst(*st, h);
@@ -214,8 +215,8 @@ enum status status_section_cache(struct out *o, const struct config *cfg, PGconn
 	if (!c)
 		return ST_UNKNOWN;
 	char err[256];
-	char *have = db_scalar(c, err, sizeof err, "select to_regclass('cache.settings')::text", 0,
-			       NULL);
+	char *have =
+	    db_scalar(c, err, sizeof err, "select to_regclass('cache.settings')::text", 0, NULL);
 	if (!have) {
 		out_kv(o, "cache", "not created yet (run db-create)");
 		return ST_OK;
@@ -238,19 +239,19 @@ enum status status_section_maintenance(struct out *o, const struct config *cfg, 
 	if (!c)
 		return ST_UNKNOWN;
 	PGresult *r = db_query(
-		c, err, sizeof err,
-		"select (select s.schemaname || '.' || s.relname from pg_stat_user_tables s"
-		"   where s.n_live_tup + s.n_dead_tup >= 1000"
-		"   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
-		" (select round(100.0 * s.n_dead_tup / (s.n_live_tup + s.n_dead_tup), 1)"
-		"   from pg_stat_user_tables s where s.n_live_tup + s.n_dead_tup >= 1000"
-		"   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
-		" (select to_char(min(greatest(last_vacuum, last_autovacuum)), 'YYYY-MM-DD HH24:MI')"
-		"   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
-		" (select to_char(min(greatest(last_analyze, last_autoanalyze)), 'YYYY-MM-DD HH24:MI')"
-		"   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
-		" (select count(*) from pg_stat_progress_vacuum)",
-		0, NULL);
+	    c, err, sizeof err,
+	    "select (select s.schemaname || '.' || s.relname from pg_stat_user_tables s"
+	    "   where s.n_live_tup + s.n_dead_tup >= 1000"
+	    "   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
+	    " (select round(100.0 * s.n_dead_tup / (s.n_live_tup + s.n_dead_tup), 1)"
+	    "   from pg_stat_user_tables s where s.n_live_tup + s.n_dead_tup >= 1000"
+	    "   order by s.n_dead_tup::float8 / (s.n_live_tup + s.n_dead_tup) desc limit 1),"
+	    " (select to_char(min(greatest(last_vacuum, last_autovacuum)), 'YYYY-MM-DD HH24:MI')"
+	    "   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
+	    " (select to_char(min(greatest(last_analyze, last_autoanalyze)), 'YYYY-MM-DD HH24:MI')"
+	    "   from pg_stat_user_tables where schemaname in ('game', 'builds')),"
+	    " (select count(*) from pg_stat_progress_vacuum)",
+	    0, NULL);
 	if (!r) {
 		out_kv_status(o, "probe", ST_UNKNOWN, "%s", err);
 		return ST_UNKNOWN;

@@ -9,14 +9,14 @@
 #include "probe_health.h"
 
 const char probe_cache_stats_sql[] =
-	"select coalesce(sum(hits), 0), coalesce(sum(misses), 0), coalesce(sum(expiries), 0),\n"
-	"  coalesce(sum(evictions), 0), coalesce(sum(invalidations), 0), coalesce(sum(stores), 0),\n"
-	"  coalesce(sum(entries), 0), coalesce(sum(bytes), 0),\n"
-	"  (select max_entries from cache.settings), (select max_bytes from cache.settings),\n"
-	"  (select ttl_s from cache.settings), cache.generation(),\n"
-	"  (select count(*) from cache.entries where expires <= now()),\n"
-	"  pg_total_relation_size('cache.entries')\n"
-	"from cache.counters";
+    "select coalesce(sum(hits), 0), coalesce(sum(misses), 0), coalesce(sum(expiries), 0),\n"
+    "  coalesce(sum(evictions), 0), coalesce(sum(invalidations), 0), coalesce(sum(stores), 0),\n"
+    "  coalesce(sum(entries), 0), coalesce(sum(bytes), 0),\n"
+    "  (select max_entries from cache.settings), (select max_bytes from cache.settings),\n"
+    "  (select ttl_s from cache.settings), cache.generation(),\n"
+    "  (select count(*) from cache.entries where expires <= now()),\n"
+    "  pg_total_relation_size('cache.entries')\n"
+    "from cache.counters";
 
 static long long col(PGresult *r, int i)
 {

@@ -43,19 +43,21 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 	if (prev && dt > 0 && m->xact_total >= prev->xact_total)
 		m->tps = (double)(m->xact_total - prev->xact_total) / dt;
 	if (prev && m->cache_hits >= prev->cache_hits && m->cache_misses >= prev->cache_misses) {
-		long long h = m->cache_hits - prev->cache_hits, mi = m->cache_misses - prev->cache_misses;
+		long long h = m->cache_hits - prev->cache_hits,
+			  mi = m->cache_misses - prev->cache_misses;
 		if (h + mi > 0)
 			m->cache_hit_pct = 100.0 * (double)h / (double)(h + mi);
 	}
 	/* Optional figures: each may be missing (no extension, no import yet). */
 	char e2[256];
-	char *v = db_scalar(c, e2, sizeof e2,
-			    "select case when exists (select 1 from pg_extension"
-			    " where extname = 'pg_stat_statements') then"
-			    " (select sum(total_exec_time) / nullif(sum(calls), 0) from pg_stat_statements"
-			    "  where dbid = (select oid from pg_database where datname = current_database()))"
-			    " end",
-			    0, NULL);
+	char *v = db_scalar(
+	    c, e2, sizeof e2,
+	    "select case when exists (select 1 from pg_extension"
+	    " where extname = 'pg_stat_statements') then"
+	    " (select sum(total_exec_time) / nullif(sum(calls), 0) from pg_stat_statements"
+	    "  where dbid = (select oid from pg_database where datname = current_database()))"
+	    " end",
+	    0, NULL);
 	if (v) {
 		m->query_mean_ms = strtod(v, NULL);
 		free(v);
