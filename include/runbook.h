@@ -44,27 +44,27 @@ struct rb_section {
 struct rb_step {
 	char *id, *title, *help;
 	enum rb_kind kind;
-	int section;		      /* index into sections */
-	int argc;		      /* command, check, wait: argv[0] is a midsops command */
+	int section; /* index into sections */
+	int argc;    /* command, check, wait: argv[0] is a midsops command */
 	char *argv[RB_MAX_ARGV + 1];
 	enum rb_onfail on_fail;
-	char *on_fail_goto;	      /* step id for RB_FAIL_GOTO; approval: on reject */
-	char *on_ok;		      /* step id to jump to after success */
-	char *next;		      /* step id to continue at (any outcome) */
-	char *condition;	      /* branch: "failures" | "last-failed" | "ask" */
-	char *then_step, *else_step;  /* branch targets (NULL = next step) */
-	char *subject, *body;	      /* notify */
-	char *phrase;		      /* approval: the text to type ("approve") */
-	long duration, interval;      /* wait, seconds */
-	char *report_dir;	      /* report: "incidents" | "reports" */
-	char *report_name;	      /* report: file stem after YYYYMMDD_ */
-	int dated;		      /* report: prefix the date (default 1) */
+	char *on_fail_goto;	     /* step id for RB_FAIL_GOTO; approval: on reject */
+	char *on_ok;		     /* step id to jump to after success */
+	char *next;		     /* step id to continue at (any outcome) */
+	char *condition;	     /* branch: "failures" | "last-failed" | "ask" */
+	char *then_step, *else_step; /* branch targets (NULL = next step) */
+	char *subject, *body;	     /* notify */
+	char *phrase;		     /* approval: the text to type ("approve") */
+	long duration, interval;     /* wait, seconds */
+	char *report_dir;	     /* report: "incidents" | "reports" */
+	char *report_name;	     /* report: file stem after YYYYMMDD_ */
+	int dated;		     /* report: prefix the date (default 1) */
 };
 
 struct runbook {
 	char *name, *title, *description, *path;
-	int shipped;	     /* from the share dir, not the user's directory */
-	int maintenance;     /* warn when run outside the maintenance window */
+	int shipped;	 /* from the share dir, not the user's directory */
+	int maintenance; /* warn when run outside the maintenance window */
 	int nparams, nsections, nsteps;
 	struct rb_param *params;
 	struct rb_section *sections;
@@ -110,13 +110,13 @@ const char *wz_outcome_name(enum wz_outcome o);
 
 struct wz_attempt {
 	char step_id[64];
-	int step;		/* index in the runbook */
-	time_t started, ended;	/* ended 0 while running */
+	int step;	       /* index in the runbook */
+	time_t started, ended; /* ended 0 while running */
 	enum wz_outcome outcome;
-	int exit_status;	/* -1 when no command ran */
-	char *excerpt;		/* output excerpt (tail), may be NULL */
-	char *reason;		/* why skipped / rejected / aborted */
-	char *detail;		/* approver, answer, notification target... */
+	int exit_status; /* -1 when no command ran */
+	char *excerpt;	 /* output excerpt (tail), may be NULL */
+	char *reason;	 /* why skipped / rejected / aborted */
+	char *detail;	 /* approver, answer, notification target... */
 	char actor[64];
 };
 
@@ -134,21 +134,21 @@ struct wz_run {
 	char title[256];
 	char operator_[64];
 	char host[128];
-	char status[16];   /* running | paused | done | failed | aborted */
-	char reason[512];  /* why it ended (aborted, failed) */
+	char status[16];  /* running | paused | done | failed | aborted */
+	char reason[512]; /* why it ended (aborted, failed) */
 	time_t started, ended, updated;
-	int cursor;	   /* current step index; nsteps when finished */
-	int *history;	   /* cursors visited (for back) */
+	int cursor;   /* current step index; nsteps when finished */
+	int *history; /* cursors visited (for back) */
 	int nhistory;
 	int nparams;
 	struct wz_param params[WZ_MAX_PARAMS];
 	int nattempts;
 	struct wz_attempt *attempts;
-	int worst;	   /* worst check status 0..3 seen */
-	int version;	   /* bumped on every save */
-	int synced;	   /* the database has this version */
-	int offline;	   /* some of it was recorded without the database */
-	char driver[64];   /* who drives it now (actor of new attempts); not persisted */
+	int worst;	 /* worst check status 0..3 seen */
+	int version;	 /* bumped on every save */
+	int synced;	 /* the database has this version */
+	int offline;	 /* some of it was recorded without the database */
+	char driver[64]; /* who drives it now (actor of new attempts); not persisted */
 	struct runbook *rb;
 };
 
@@ -156,12 +156,12 @@ struct wz_run {
 struct wz_store {
 	const struct config *cfg;
 	const struct target *target;
-	void *conn;	   /* PGconn *, NULL when offline */
-	int lockfd;	   /* flock on the state file's lock */
-	int db_locked;	   /* advisory lock held on the run id */
-	time_t last_try;   /* last reconnect attempt */
-	int slow_fail;	   /* the last attempt timed out rather than being refused */
-	char note[512];	   /* last persistence remark (went offline, synced...) */
+	void *conn;	 /* PGconn *, NULL when offline */
+	int lockfd;	 /* flock on the state file's lock */
+	int db_locked;	 /* advisory lock held on the run id */
+	time_t last_try; /* last reconnect attempt */
+	int slow_fail;	 /* the last attempt timed out rather than being refused */
+	char note[512];	 /* last persistence remark (went offline, synced...) */
 };
 
 /* Open the store: connect without starting the embedded cluster (the database may be the
@@ -194,8 +194,8 @@ struct wz_summary {
 	long long id;
 	char local_id[40], runbook[64], operator_[64], host[128], status[16], step[64];
 	time_t started, ended, updated;
-	int active;	/* a process holds its lock now */
-	int offline;	/* known only from a local state file */
+	int active;  /* a process holds its lock now */
+	int offline; /* known only from a local state file */
 };
 /* Runs, newest first (database and unsynced local files). Returns count or -1. */
 int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size_t errlen);
@@ -226,7 +226,7 @@ struct wz_child {
 	pid_t pid;
 	char outpath[4096];
 	off_t read_off;
-	int status;	/* exit status once done */
+	int status; /* exit status once done */
 	int done;
 };
 /* Start argv (argv[0] a midsops command) with MIDSOPS_DSN set to the target. The caller

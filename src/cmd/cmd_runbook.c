@@ -123,19 +123,30 @@ static enum act parse_act(const char *a, int enter_is_go)
 	if (!*a)
 		return enter_is_go ? ACT_GO : ACT_BAD;
 	switch (a[0]) {
-	case 'y': case 'Y': case 'r': case 'R': case 'c': case 'C':
+	case 'y':
+	case 'Y':
+	case 'r':
+	case 'R':
+	case 'c':
+	case 'C':
 		return ACT_GO;
-	case 'n': case 'N':
+	case 'n':
+	case 'N':
 		return ACT_NO;
-	case 's': case 'S':
+	case 's':
+	case 'S':
 		return ACT_SKIP;
-	case 'b': case 'B':
+	case 'b':
+	case 'B':
 		return ACT_BACK;
-	case 'a': case 'A':
+	case 'a':
+	case 'A':
 		return ACT_ABORT;
-	case 'q': case 'Q':
+	case 'q':
+	case 'Q':
 		return ACT_PAUSE;
-	case '?': case 'h':
+	case '?':
+	case 'h':
 		return ACT_HELP;
 	}
 	return ACT_BAD;
@@ -415,7 +426,8 @@ static void drive(struct drive *d)
 				common_act(d, a, st);
 			break;
 		case RB_CONFIRM: {
-			char *ans = ask(o, "  Done? [y]es / [s]kip / [b]ack / [a]bort / [q] pause / [?]:");
+			char *ans =
+			    ask(o, "  Done? [y]es / [s]kip / [b]ack / [a]bort / [q] pause / [?]:");
 			a = parse_act(ans, 0);
 			free(ans);
 			if (a == ACT_GO)
@@ -429,9 +441,9 @@ static void drive(struct drive *d)
 		case RB_COMMAND:
 		case RB_NOTIFY:
 			if (!d->nonint) {
-				char *ans = ask(o, st->kind == RB_COMMAND
-							  ? "  Run it? [Y/s/b/a/q/?]:"
-							  : "  Send it? [Y/s/b/a/q/?]:");
+				char *ans =
+				    ask(o, st->kind == RB_COMMAND ? "  Run it? [Y/s/b/a/q/?]:"
+								  : "  Send it? [Y/s/b/a/q/?]:");
 				a = parse_act(ans, 1);
 				free(ans);
 			}
@@ -468,8 +480,8 @@ static void drive(struct drive *d)
 		case RB_REPORT: {
 			char path[4400], err[1024];
 			wz_step_begin(d->s, r);
-			if (wz_report_write(d->ctx->cfg, r, st, path, sizeof path, err, sizeof err) ==
-			    0) {
+			if (wz_report_write(d->ctx->cfg, r, st, path, sizeof path, err,
+					    sizeof err) == 0) {
 				out_line(o, "  -> written to %s", path);
 				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, path);
 			} else {
@@ -500,7 +512,9 @@ static void drive(struct drive *d)
 			char *name = ask(o, "  Approver's name (empty: s/b/a/q):");
 			if (!name || !*name) {
 				free(name);
-				char *ans = name ? ask(o, "  [s]kip / [b]ack / [a]bort / [q] pause:") : NULL;
+				char *ans = name
+						? ask(o, "  [s]kip / [b]ack / [a]bort / [q] pause:")
+						: NULL;
 				a = parse_act(ans, 0);
 				free(ans);
 				common_act(d, a == ACT_BAD || a == ACT_GO ? ACT_HELP : a, st);
@@ -534,8 +548,9 @@ static void drive(struct drive *d)
 			break;
 		}
 		/* A failure that nobody decided about keeps the cursor on the step. */
-		if (!wz_finished(r) && strcmp(r->status, "paused") != 0 && r->cursor == cursor_before &&
-		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
+		if (!wz_finished(r) && strcmp(r->status, "paused") != 0 &&
+		    r->cursor == cursor_before && r->nattempts > 0 &&
+		    r->attempts[r->nattempts - 1].step == r->cursor &&
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED) {
 			char why[256];
 			snprintf(why, sizeof why, "step '%s' failed", st->id);
@@ -543,8 +558,9 @@ static void drive(struct drive *d)
 				wz_fail(d->s, r, why);
 				break;
 			}
-			char *ans = ask(o, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / [b]ack / "
-					   "[a]bort / [q] pause:");
+			char *ans =
+			    ask(o, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / [b]ack / "
+				   "[a]bort / [q] pause:");
 			a = parse_act(ans, 0);
 			int cont = ans && (ans[0] == 'c' || ans[0] == 'C');
 			free(ans);
@@ -578,17 +594,20 @@ static void summary(struct drive *d)
 	out_kv(o, "runbook", "%s", r->runbook);
 	out_kv(o, "status", "%s%s%s%s", r->status, r->reason[0] ? " (" : "", r->reason,
 	       r->reason[0] ? ")" : "");
-	out_kv_status(o, "worst_check", (enum status)r->worst, "%s", status_name((enum status)r->worst));
-	out_kv(o, "recorded", "%s", r->synced ? "database and local state"
-					      : "local state only (database unreachable)");
+	out_kv_status(o, "worst_check", (enum status)r->worst, "%s",
+		      status_name((enum status)r->worst));
+	out_kv(o, "recorded", "%s",
+	       r->synced ? "database and local state" : "local state only (database unreachable)");
 	out_section_end(o);
 	const char *cols[] = {"step", "title", "outcome"};
 	out_table_begin(o, "steps", 3, cols);
 	for (int i = 0; i < r->rb->nsteps; i++) {
 		enum wz_outcome oc = wz_step_state(r, i);
-		out_rowf(o, r->rb->steps[i].id, r->rb->steps[i].title,
+		char *title = wz_expand(r, d->ctx->cfg, r->rb->steps[i].title);
+		out_rowf(o, r->rb->steps[i].id, title,
 			 oc == WZ_NONE ? (i == r->cursor && !wz_finished(r) ? "current" : "pending")
 				       : wz_outcome_name(oc));
+		free(title);
 	}
 	out_table_end(o);
 	out_line(o, "transcript: midsops wizard show %s", ref);
@@ -608,7 +627,8 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 		for (int k = 0; k < r->rb->nparams; k++)
 			known |= strcmp(r->rb->params[k].name, a) == 0;
 		if (!known) {
-			out_err(ctx->out, "wizard: runbook %s has no parameter '%s'", r->runbook, a);
+			out_err(ctx->out, "wizard: runbook %s has no parameter '%s'", r->runbook,
+				a);
 			*eq = '=';
 			return EXIT_USAGE;
 		}
@@ -662,8 +682,9 @@ static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int
 		return EXIT_USAGE;
 	}
 	if (rb->maintenance && rb_in_window(ctx->cfg->maintenance_window, time(NULL)) == 0)
-		out_warn(ctx->out, "runbook %s belongs in the maintenance window (%s); it is outside "
-				   "it now",
+		out_warn(ctx->out,
+			 "runbook %s belongs in the maintenance window (%s); it is outside "
+			 "it now",
 			 rb->name, ctx->cfg->maintenance_window);
 	operator_name(ctx, op, sizeof op);
 	struct wz_store s;
@@ -775,8 +796,8 @@ static int wizard_list(struct cmd_ctx *ctx)
 	int m = wz_list(&s, w, 256, err, sizeof err);
 	if (m < 0)
 		out_err(ctx->out, "cannot list runs: %s", err);
-	const char *rcols[] = {"run", "runbook", "status", "step", "operator", "host", "started",
-			       "active", "where"};
+	const char *rcols[] = {"run",  "runbook", "status", "step", "operator",
+			       "host", "started", "active", "where"};
 	out_table_begin(ctx->out, "runs", 9, rcols);
 	for (int i = 0; i < m; i++) {
 		char id[64], st[32];
@@ -785,8 +806,8 @@ static int wizard_list(struct cmd_ctx *ctx)
 		else
 			snprintf(id, sizeof id, "%s", w[i].local_id);
 		fmt_when(w[i].started, st, sizeof st);
-		out_rowf(ctx->out, id, w[i].runbook, w[i].status, w[i].step, w[i].operator_, w[i].host,
-			 st, w[i].active ? "driven now" : "",
+		out_rowf(ctx->out, id, w[i].runbook, w[i].status, w[i].step, w[i].operator_,
+			 w[i].host, st, w[i].active ? "driven now" : "",
 			 w[i].offline ? "local only" : "database");
 	}
 	out_table_end(ctx->out);
@@ -845,8 +866,8 @@ static int wizard_validate(struct cmd_ctx *ctx)
 		char err[2048];
 		struct runbook *rb = rb_load_file(e[i].path, err, sizeof err);
 		if (rb)
-			out_line(ctx->out, "%s: ok (%d sections, %d steps)", e[i].path, rb->nsections,
-				 rb->nsteps);
+			out_line(ctx->out, "%s: ok (%d sections, %d steps)", e[i].path,
+				 rb->nsections, rb->nsteps);
 		else {
 			out_err(ctx->out, "%s", err);
 			bad = 1;
@@ -865,7 +886,8 @@ static int cmd_wizard_exec(struct cmd_ctx *ctx)
 	const char *sub = a->argv[0];
 	if (strcmp(sub, "show") == 0 || strcmp(sub, "resume") == 0) {
 		if (a->argc != 2) {
-			out_err(ctx->out, "wizard %s: needs a run id (see 'midsops wizard list')", sub);
+			out_err(ctx->out, "wizard %s: needs a run id (see 'midsops wizard list')",
+				sub);
 			return EXIT_USAGE;
 		}
 		return sub[0] == 's' ? wizard_show(ctx, a->argv[1])
@@ -923,33 +945,33 @@ static int cmd_weekly_maintenance_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_runbook_table[] = {
-	{
-		.name = "wizard",
-		.options = "non-interactive operator=",
-		.max_args = -1,
-		.summary = "Guided runbooks: list, start NAME, show RUN, resume RUN, validate, sync",
-		.usage = "wizard [list | NAME [PARAM=VALUE...] | show RUN | resume RUN | validate "
-			 "[NAME|FILE...] | sync] [--non-interactive] [--operator NAME]",
-		.complete = COMPLETE_RUNBOOK,
-		.exec = cmd_wizard_exec,
-	},
-	{
-		.name = "daily-check",
-		.options = "operator=",
-		.summary = "The morning health check runbook, non-interactively (for cron); exits with "
-			   "the worst status",
-		.usage = "daily-check [--operator NAME] [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_daily_check_exec,
-	},
-	{
-		.name = "weekly-maintenance",
-		.options = "operator=",
-		.summary = "The weekly maintenance runbook, non-interactively (for cron); writes the "
-			   "weekly report",
-		.usage = "weekly-maintenance [--operator NAME] [--json]",
-		.flags = CMD_CHECK | CMD_DESTRUCTIVE,
-		.exec = cmd_weekly_maintenance_exec,
-	},
-	{0},
+    {
+	.name = "wizard",
+	.options = "non-interactive operator=",
+	.max_args = -1,
+	.summary = "Guided runbooks: list, start NAME, show RUN, resume RUN, validate, sync",
+	.usage = "wizard [list | NAME [PARAM=VALUE...] | show RUN | resume RUN | validate "
+		 "[NAME|FILE...] | sync] [--non-interactive] [--operator NAME]",
+	.complete = COMPLETE_RUNBOOK,
+	.exec = cmd_wizard_exec,
+    },
+    {
+	.name = "daily-check",
+	.options = "operator=",
+	.summary = "The morning health check runbook, non-interactively (for cron); exits with "
+		   "the worst status",
+	.usage = "daily-check [--operator NAME] [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_daily_check_exec,
+    },
+    {
+	.name = "weekly-maintenance",
+	.options = "operator=",
+	.summary = "The weekly maintenance runbook, non-interactively (for cron); writes the "
+		   "weekly report",
+	.usage = "weekly-maintenance [--operator NAME] [--json]",
+	.flags = CMD_CHECK | CMD_DESTRUCTIVE,
+	.exec = cmd_weekly_maintenance_exec,
+    },
+    {0},
 };

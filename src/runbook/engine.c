@@ -21,7 +21,7 @@
 
 #define EXCERPT_MAX 4000
 
-static const char *const outcome_names[] = {"pending", "running", "done",	 "warning",
+static const char *const outcome_names[] = {"pending", "running", "done",	"warning",
 					    "failed",  "skipped", "interrupted"};
 
 const char *wz_outcome_name(enum wz_outcome o)
@@ -434,7 +434,8 @@ int wz_child_start(struct wz_child *ch, const struct config *cfg, const struct t
 	memset(ch, 0, sizeof *ch);
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
-		snprintf(err, errlen, "cannot find this program (/proc/self/exe): %s", strerror(errno));
+		snprintf(err, errlen, "cannot find this program (/proc/self/exe): %s",
+			 strerror(errno));
 		return -1;
 	}
 	exe[n] = 0;
@@ -573,8 +574,8 @@ int wz_notify(const struct config *cfg, const char *subject, const char *body, c
 			if (out)
 				out[strcspn(out, "\n")] = 0;
 			snprintf(err, errlen, "notify_command %s %s%s%s", argv[0],
-				 rc < 0 ? "could not start" : "failed",
-				 out && *out ? ": " : "", out ? out : "");
+				 rc < 0 ? "could not start" : "failed", out && *out ? ": " : "",
+				 out ? out : "");
 			free(out);
 			return -1;
 		}
@@ -685,8 +686,11 @@ char *wz_transcript(const struct wz_run *r)
 		const struct wz_attempt *a = &r->attempts[i];
 		fmt_time(a->started, t1, sizeof t1);
 		fmt_time(a->ended, t2, sizeof t2);
-		const char *sec = rb && a->step < rb->nsteps ? rb->sections[rb->steps[a->step].section].title : "";
-		const char *title = rb && a->step < rb->nsteps ? rb->steps[a->step].title : a->step_id;
+		const char *sec = rb && a->step < rb->nsteps
+				      ? rb->sections[rb->steps[a->step].section].title
+				      : "";
+		const char *title =
+		    rb && a->step < rb->nsteps ? rb->steps[a->step].title : a->step_id;
 		sb_add(&b, "| %s | %s | ", t1, t2);
 		md_cell(&b, sec);
 		sb_add(&b, " | ");
@@ -724,11 +728,11 @@ char *wz_transcript(const struct wz_run *r)
 	return b.s ? b.s : strdup("");
 }
 
-static int report_path(const struct config *cfg, const struct rb_step *st, time_t when,
-		       char *path, size_t n)
+static int report_path(const struct config *cfg, const struct rb_step *st, time_t when, char *path,
+		       size_t n)
 {
-	const char *dir = strcmp(st->report_dir, "reports") == 0 ? cfg->reports_dir
-								 : cfg->incidents_dir;
+	const char *dir =
+	    strcmp(st->report_dir, "reports") == 0 ? cfg->reports_dir : cfg->incidents_dir;
 	if (paths_mkdir_p(dir, 0700) < 0)
 		return -1;
 	char date[16] = "";

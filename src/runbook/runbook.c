@@ -16,7 +16,7 @@
 #include "paths.h"
 
 static const char *const kind_names[RB_NKINDS] = {
-	"info", "confirm", "command", "check", "approval", "branch", "wait", "notify", "report",
+    "info", "confirm", "command", "check", "approval", "branch", "wait", "notify", "report",
 };
 
 const char *rb_kind_name(enum rb_kind k)
@@ -29,8 +29,8 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static const char *const builtin_vars[] = {"date", "run", "operator", "host", "runbook", "window",
-					   "time", NULL};
+static const char *const builtin_vars[] = {"date",    "run",	"operator", "host",
+					   "runbook", "window", "time",	    NULL};
 
 void rb_free(struct runbook *rb)
 {
@@ -124,7 +124,8 @@ static int check_vars(const struct runbook *rb, const char *text, char *bad, siz
 		for (int i = 0; i < rb->nparams; i++)
 			found |= strcmp(rb->params[i].name, name) == 0;
 		if (!found) {
-			snprintf(bad, badlen, "unknown variable ${%s} (declare it in \"params\")", name);
+			snprintf(bad, badlen, "unknown variable ${%s} (declare it in \"params\")",
+				 name);
 			return -1;
 		}
 	}
@@ -165,8 +166,8 @@ static int id_ok(const char *s)
  * runbooks themselves (no recursion). */
 static int cmd_forbidden(const char *name)
 {
-	static const char *const no[] = {"wizard", "daily-check", "weekly-maintenance", "console",
-					 "db-shell", NULL};
+	static const char *const no[] = {"wizard",  "daily-check", "weekly-maintenance",
+					 "console", "db-shell",	   NULL};
 	for (int i = 0; no[i]; i++)
 		if (strcmp(no[i], name) == 0)
 			return 1;
@@ -181,8 +182,8 @@ static int check_command(struct rb_step *s, char *bad, size_t badlen)
 	const struct cmd_entry *ce = cmd_find(s->argv[0], err, sizeof err);
 	if (!ce || strcmp(ce->name, s->argv[0]) != 0) {
 		if (ce)
-			snprintf(err, sizeof err, "unknown command '%s'; did you mean '%s'?", s->argv[0],
-				 ce->name);
+			snprintf(err, sizeof err, "unknown command '%s'; did you mean '%s'?",
+				 s->argv[0], ce->name);
 		snprintf(bad, badlen, "%s", err);
 		return -1;
 	}
@@ -231,9 +232,9 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		      size_t badlen)
 {
 	static const char *const known[] = {
-		"id",	   "kind", "title",  "help",	"command", "on_fail", "on_ok",	 "next",
-		"if",	   "then", "else",   "subject", "body",	   "phrase",  "duration", "interval",
-		"dir",	   "name", "dated",  NULL,
+	    "id",	"kind",	    "title", "help", "command", "on_fail", "on_ok",
+	    "next",	"if",	    "then",  "else", "subject", "body",	   "phrase",
+	    "duration", "interval", "dir",   "name", "dated",	NULL,
 	};
 	if (!cJSON_IsObject(js)) {
 		snprintf(bad, badlen, "a step must be an object");
@@ -281,7 +282,8 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 			snprintf(buf, sizeof buf, "%s", cmd->valuestring);
 			int n = rb_split_argv(buf, w, RB_MAX_ARGV);
 			if (n <= 0) {
-				snprintf(bad, badlen, "\"command\" is empty, too long or badly quoted");
+				snprintf(bad, badlen,
+					 "\"command\" is empty, too long or badly quoted");
 				return -1;
 			}
 			for (int i = 0; i < n; i++)
@@ -374,7 +376,8 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	if (s->kind == RB_REPORT) {
 		const char *d = jstr(js, "dir"), *n = jstr(js, "name");
 		if (!d || (strcmp(d, "incidents") && strcmp(d, "reports"))) {
-			snprintf(bad, badlen, "a report step needs \"dir\": \"incidents\" or \"reports\"");
+			snprintf(bad, badlen,
+				 "a report step needs \"dir\": \"incidents\" or \"reports\"");
 			return -1;
 		}
 		s->report_dir = strdup(d);
@@ -407,8 +410,8 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 struct runbook *rb_parse(const char *path, const char *name, const char *text, char *err,
 			 size_t errlen)
 {
-	static const char *const known[] = {"name", "title", "description", "maintenance_window",
-					    "params", "sections", NULL};
+	static const char *const known[] = {
+	    "name", "title", "description", "maintenance_window", "params", "sections", NULL};
 	char bad[768] = "";
 	cJSON *j = cJSON_Parse(text);
 	if (!j) {
@@ -432,7 +435,8 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	}
 	const char *nm = jstr(j, "name");
 	if (nm && strcmp(nm, name) != 0) {
-		snprintf(err, errlen, "%s: \"name\" is '%s' but the file is %s.json", path, nm, name);
+		snprintf(err, errlen, "%s: \"name\" is '%s' but the file is %s.json", path, nm,
+			 name);
 		goto fail;
 	}
 	const char *title = jstr(j, "title");
@@ -459,7 +463,8 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	{
 		static const char *const pk[] = {"name", "prompt", "default", NULL};
 		const char *pn = jstr(p, "name");
-		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) || keys_known(p, pk, bad, sizeof bad) < 0) {
+		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
+		    keys_known(p, pk, bad, sizeof bad) < 0) {
 			snprintf(err, errlen, "%s: param %d: %s", path, rb->nparams + 1,
 				 bad[0] ? bad : "needs a \"name\" of letters, digits, - and _");
 			goto fail;
@@ -499,14 +504,15 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		rs->title = strdup(st);
 		const char *budget = jstr(sec, "budget");
 		if (budget && parse_duration(budget, &rs->budget) < 0) {
-			snprintf(err, errlen, "%s: section %d '%s': bad \"budget\" '%s'", path, si, st,
-				 budget);
+			snprintf(err, errlen, "%s: section %d '%s': bad \"budget\" '%s'", path, si,
+				 st, budget);
 			goto fail;
 		}
 		const cJSON *steps = cJSON_GetObjectItemCaseSensitive(sec, "steps"), *js;
 		if (!cJSON_IsArray(steps) || cJSON_GetArraySize(steps) == 0) {
-			snprintf(err, errlen, "%s: section %d '%s': \"steps\" must be a non-empty list",
-				 path, si, st);
+			snprintf(err, errlen,
+				 "%s: section %d '%s': \"steps\" must be a non-empty list", path,
+				 si, st);
 			goto fail;
 		}
 		cJSON_ArrayForEach(js, steps)
@@ -533,8 +539,9 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		const char *what[] = {"on_ok", "next", "then", "else", "on_fail"};
 		for (int k = 0; k < 5; k++)
 			if (targets[k] && rb_step_index(rb, targets[k]) < 0) {
-				snprintf(err, errlen, "%s: step %d '%s': \"%s\" names no step ('%s')",
-					 path, i + 1, s->id, what[k], targets[k]);
+				snprintf(err, errlen,
+					 "%s: step %d '%s': \"%s\" names no step ('%s')", path,
+					 i + 1, s->id, what[k], targets[k]);
 				goto fail;
 			}
 	}

@@ -102,8 +102,7 @@ static double jn(const cJSON *o, const char *k)
 
 /* A run from its JSON; with rb given, step ids become indexes (a step id the runbook no
  * longer has is an error). */
-static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *err,
-				    size_t errlen)
+static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *err, size_t errlen)
 {
 	struct wz_run *r = calloc(1, sizeof *r);
 	r->rb = rb;
@@ -133,7 +132,8 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 	if (rb && *cur) {
 		r->cursor = rb_step_index(rb, cur);
 		if (r->cursor < 0) {
-			snprintf(err, errlen, "runbook %s no longer has step '%s' where the run stopped",
+			snprintf(err, errlen,
+				 "runbook %s no longer has step '%s' where the run stopped",
 				 rb->name, cur);
 			r->rb = NULL;
 			wz_run_free(r);
@@ -320,23 +320,35 @@ static int db_save(struct wz_store *s, struct wz_run *r, char *err, size_t errle
 	snprintf(version, sizeof version, "%d", r->version);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	const char *cur = r->rb && r->cursor < r->rb->nsteps ? r->rb->steps[r->cursor].id : NULL;
-	const char *p[] = {r->local_id, r->runbook, r->title, r->operator_, r->host, r->status,
-			   r->reason[0] ? r->reason : NULL, started, ended[0] ? ended : NULL, cur,
-			   worst, r->offline ? "t" : "f", version, state, pid};
+	const char *p[] = {r->local_id,
+			   r->runbook,
+			   r->title,
+			   r->operator_,
+			   r->host,
+			   r->status,
+			   r->reason[0] ? r->reason : NULL,
+			   started,
+			   ended[0] ? ended : NULL,
+			   cur,
+			   worst,
+			   r->offline ? "t" : "f",
+			   version,
+			   state,
+			   pid};
 	char *id = db_scalar(
-		c, err, errlen,
-		"insert into ops.wizard_runs as w (local_id, runbook, title, operator, host, status, "
-		"reason, started_at, ended_at, current_step, worst, offline, version, state, "
-		"driver_host, driver_pid, updated_at) values ($1, $2, $3, $4, $5, $6, $7, "
-		"to_timestamp($8::bigint), to_timestamp($9::bigint), $10, $11::int, $12::bool, "
-		"$13::int, $14::jsonb, $5, $15::int, now()) "
-		"on conflict (local_id) do update set status = excluded.status, reason = "
-		"excluded.reason, ended_at = excluded.ended_at, current_step = excluded.current_step, "
-		"worst = excluded.worst, offline = excluded.offline, version = excluded.version, "
-		"state = excluded.state, operator = excluded.operator, driver_host = "
-		"excluded.driver_host, driver_pid = excluded.driver_pid, updated_at = now() "
-		"returning id",
-		15, p);
+	    c, err, errlen,
+	    "insert into ops.wizard_runs as w (local_id, runbook, title, operator, host, status, "
+	    "reason, started_at, ended_at, current_step, worst, offline, version, state, "
+	    "driver_host, driver_pid, updated_at) values ($1, $2, $3, $4, $5, $6, $7, "
+	    "to_timestamp($8::bigint), to_timestamp($9::bigint), $10, $11::int, $12::bool, "
+	    "$13::int, $14::jsonb, $5, $15::int, now()) "
+	    "on conflict (local_id) do update set status = excluded.status, reason = "
+	    "excluded.reason, ended_at = excluded.ended_at, current_step = excluded.current_step, "
+	    "worst = excluded.worst, offline = excluded.offline, version = excluded.version, "
+	    "state = excluded.state, operator = excluded.operator, driver_host = "
+	    "excluded.driver_host, driver_pid = excluded.driver_pid, updated_at = now() "
+	    "returning id",
+	    15, p);
 	free(state);
 	if (!id) {
 		db_rollback(c);
@@ -349,8 +361,8 @@ static int db_save(struct wz_store *s, struct wz_run *r, char *err, size_t errle
 		goto fail;
 	for (int i = 0; i < r->nattempts; i++) {
 		const struct wz_attempt *a = &r->attempts[i];
-		const struct rb_step *st = r->rb && a->step < r->rb->nsteps ? &r->rb->steps[a->step]
-									     : NULL;
+		const struct rb_step *st =
+		    r->rb && a->step < r->rb->nsteps ? &r->rb->steps[a->step] : NULL;
 		char seq[16], ex[16], s1[32], s2[32];
 		snprintf(seq, sizeof seq, "%d", i + 1);
 		snprintf(ex, sizeof ex, "%d", a->exit_status);
@@ -370,13 +382,14 @@ static int db_save(struct wz_store *s, struct wz_run *r, char *err, size_t errle
 				    a->reason,
 				    a->detail,
 				    a->actor};
-		if (db_exec(c, err, errlen,
-			    "insert into ops.wizard_steps (run_id, seq, step_id, section, kind, "
-			    "title, started_at, ended_at, outcome, exit_status, output_excerpt, "
-			    "reason, detail, actor) values ($1::bigint, $2::int, $3, $4, $5, $6, "
-			    "to_timestamp($7::bigint), to_timestamp($8::bigint), $9, $10::int, $11, "
-			    "$12, $13, $14)",
-			    14, sp) < 0)
+		if (db_exec(
+			c, err, errlen,
+			"insert into ops.wizard_steps (run_id, seq, step_id, section, kind, "
+			"title, started_at, ended_at, outcome, exit_status, output_excerpt, "
+			"reason, detail, actor) values ($1::bigint, $2::int, $3, $4, $5, $6, "
+			"to_timestamp($7::bigint), to_timestamp($8::bigint), $9, $10::int, $11, "
+			"$12, $13, $14)",
+			14, sp) < 0)
 			goto fail;
 	}
 	free(id);
@@ -506,10 +519,11 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 		if (r->id) {
 			char id[32];
 			snprintf(id, sizeof id, "%lld", r->id);
-			snprintf(err, errlen,
-				 "run %s is being driven right now by %s; two operators cannot drive "
-				 "one run at once (watch it with 'midsops wizard show %s')",
-				 id, buf[0] ? buf : "another process on this host", id);
+			snprintf(
+			    err, errlen,
+			    "run %s is being driven right now by %s; two operators cannot drive "
+			    "one run at once (watch it with 'midsops wizard show %s')",
+			    id, buf[0] ? buf : "another process on this host", id);
 		}
 		return -1;
 	}
@@ -522,21 +536,24 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 		char id[32], e2[512];
 		snprintf(id, sizeof id, "%lld", r->id);
 		const char *p[] = {id};
-		char *got = db_scalar(conn(s), e2, sizeof e2,
-				      "select pg_try_advisory_lock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
+		char *got =
+		    db_scalar(conn(s), e2, sizeof e2,
+			      "select pg_try_advisory_lock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
 		int ok = got && strcmp(got, "t") == 0;
 		free(got);
 		if (!ok) {
-			PGresult *res = db_query(conn(s), e2, sizeof e2,
-						 "select operator, coalesce(driver_host, host), "
-						 "coalesce(driver_pid::text, '?') from ops.wizard_runs "
-						 "where id = $1::bigint",
-						 1, p);
+			PGresult *res =
+			    db_query(conn(s), e2, sizeof e2,
+				     "select operator, coalesce(driver_host, host), "
+				     "coalesce(driver_pid::text, '?') from ops.wizard_runs "
+				     "where id = $1::bigint",
+				     1, p);
 			snprintf(err, errlen,
 				 "run %s is being driven right now by %s on %s (pid %s); two "
 				 "operators cannot drive one run at once (watch it with 'midsops "
 				 "wizard show %s')",
-				 id, res && PQntuples(res) ? PQgetvalue(res, 0, 0) : "another operator",
+				 id,
+				 res && PQntuples(res) ? PQgetvalue(res, 0, 0) : "another operator",
 				 res && PQntuples(res) ? PQgetvalue(res, 0, 1) : "another host",
 				 res && PQntuples(res) ? PQgetvalue(res, 0, 2) : "?", id);
 			PQclear(res);
@@ -557,8 +574,9 @@ void wz_unlock(struct wz_store *s, struct wz_run *r)
 		char id[32], err[256];
 		snprintf(id, sizeof id, "%lld", r->id);
 		const char *p[] = {id};
-		char *got = db_scalar(conn(s), err, sizeof err,
-				      "select pg_advisory_unlock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
+		char *got =
+		    db_scalar(conn(s), err, sizeof err,
+			      "select pg_advisory_unlock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
 		free(got);
 	}
 	s->db_locked = 0;
@@ -575,11 +593,12 @@ static cJSON *db_state(struct wz_store *s, const char *ref, int by_local)
 		return NULL;
 	char err[512];
 	const char *p[] = {ref};
-	char *text = db_scalar(conn(s), err, sizeof err,
-			       by_local ? "select state::text from ops.wizard_runs where local_id = $1"
-					: "select jsonb_set(state, '{id}', to_jsonb(id))::text from "
-					  "ops.wizard_runs where id = $1::bigint",
-			       1, p);
+	char *text =
+	    db_scalar(conn(s), err, sizeof err,
+		      by_local ? "select state::text from ops.wizard_runs where local_id = $1"
+			       : "select jsonb_set(state, '{id}', to_jsonb(id))::text from "
+				 "ops.wizard_runs where id = $1::bigint",
+		      1, p);
 	if (!text)
 		return NULL;
 	cJSON *j = cJSON_Parse(text);
@@ -636,7 +655,8 @@ static cJSON *local_state(const char *ref)
 struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t errlen)
 {
 	if (!all_digits(ref) && ref[0] != 'L') {
-		snprintf(err, errlen, "'%s' is not a run id (a number, or L... for a local run)", ref);
+		snprintf(err, errlen, "'%s' is not a run id (a number, or L... for a local run)",
+			 ref);
 		return NULL;
 	}
 	cJSON *dbj = db_state(s, ref, ref[0] == 'L');
@@ -675,7 +695,8 @@ struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t er
 			r->attempts[i].ended = r->updated ? r->updated : time(NULL);
 			r->attempts[i].outcome = WZ_INTERRUPTED;
 			if (!r->attempts[i].reason)
-				r->attempts[i].reason = strdup("interrupted: the driving process ended");
+				r->attempts[i].reason =
+				    strdup("interrupted: the driving process ended");
 		}
 	return r;
 }
@@ -703,15 +724,15 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 	int n = 0;
 	if (s->conn) {
 		PGresult *res = db_query(
-			conn(s), err, errlen,
-			"select w.id, w.local_id, w.runbook, w.operator, w.host, w.status, "
-			"coalesce(w.current_step, ''), extract(epoch from w.started_at)::bigint, "
-			"coalesce(extract(epoch from w.ended_at)::bigint, 0), "
-			"extract(epoch from w.updated_at)::bigint, exists (select 1 from pg_locks l "
-			"where l.locktype = 'advisory' and l.classid = " WZ_LOCK_CLASS
-			" and l.objid = w.id and l.objsubid = 2 and l.granted) "
-			"from ops.wizard_runs w order by w.started_at desc limit 200",
-			0, NULL);
+		    conn(s), err, errlen,
+		    "select w.id, w.local_id, w.runbook, w.operator, w.host, w.status, "
+		    "coalesce(w.current_step, ''), extract(epoch from w.started_at)::bigint, "
+		    "coalesce(extract(epoch from w.ended_at)::bigint, 0), "
+		    "extract(epoch from w.updated_at)::bigint, exists (select 1 from pg_locks l "
+		    "where l.locktype = 'advisory' and l.classid = " WZ_LOCK_CLASS
+		    " and l.objid = w.id and l.objsubid = 2 and l.granted) "
+		    "from ops.wizard_runs w order by w.started_at desc limit 200",
+		    0, NULL);
 		if (!res)
 			return -1;
 		for (int i = 0; i < PQntuples(res) && n < max; i++, n++) {
@@ -727,7 +748,8 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 			w->started = atoll(PQgetvalue(res, i, 7));
 			w->ended = atoll(PQgetvalue(res, i, 8));
 			w->updated = atoll(PQgetvalue(res, i, 9));
-			w->active = strcmp(PQgetvalue(res, i, 10), "t") == 0 || lock_held(w->local_id);
+			w->active =
+			    strcmp(PQgetvalue(res, i, 10), "t") == 0 || lock_held(w->local_id);
 		}
 		PQclear(res);
 	}

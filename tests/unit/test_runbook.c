@@ -16,18 +16,19 @@ int main(void)
 {
 	char err[1024];
 	struct runbook *rb = parse(
-		"{\"title\":\"T\",\"params\":[{\"name\":\"id\"}],\"sections\":[{\"title\":\"S\","
-		"\"budget\":\"30m\",\"steps\":["
-		"{\"id\":\"a\",\"kind\":\"check\",\"title\":\"c\",\"command\":\"db-check\"},"
-		"{\"id\":\"b\",\"kind\":\"branch\",\"title\":\"?\",\"if\":\"failures\",\"then\":\"d\"},"
-		"{\"id\":\"c\",\"kind\":\"notify\",\"title\":\"n\",\"subject\":\"s ${id}\"},"
-		"{\"id\":\"d\",\"kind\":\"report\",\"title\":\"r\",\"dir\":\"incidents\"}]}]}",
-		err);
+	    "{\"title\":\"T\",\"params\":[{\"name\":\"id\"}],\"sections\":[{\"title\":\"S\","
+	    "\"budget\":\"30m\",\"steps\":["
+	    "{\"id\":\"a\",\"kind\":\"check\",\"title\":\"c\",\"command\":\"db-check\"},"
+	    "{\"id\":\"b\",\"kind\":\"branch\",\"title\":\"?\",\"if\":\"failures\",\"then\":\"d\"},"
+	    "{\"id\":\"c\",\"kind\":\"notify\",\"title\":\"n\",\"subject\":\"s ${id}\"},"
+	    "{\"id\":\"d\",\"kind\":\"report\",\"title\":\"r\",\"dir\":\"incidents\"}]}]}",
+	    err);
 	CHECK(rb != NULL, "a valid runbook parses");
 	if (rb) {
 		CHECK(rb->nsteps == 4 && rb->sections[0].budget == 1800, "steps and budget");
 		CHECK(rb->steps[0].on_fail == RB_FAIL_CONTINUE, "a check continues on failure");
-		CHECK_STR(rb->steps[3].report_name, "t", "report name defaults to the runbook name");
+		CHECK_STR(rb->steps[3].report_name, "t",
+			  "report name defaults to the runbook name");
 		CHECK(rb_needs_human(rb) < 0, "no human step");
 		struct wz_run *r = wz_run_new(rb, "op");
 		wz_param_set(r, "id", "42");
@@ -35,7 +36,8 @@ int main(void)
 		CHECK_STR(x, "s 42 by op", "expansion of params and built-ins");
 		free(x);
 		r->worst = 1;
-		CHECK(wz_branch_auto(r, &rb->steps[1]) == 1, "failures branch is yes after a warning");
+		CHECK(wz_branch_auto(r, &rb->steps[1]) == 1,
+		      "failures branch is yes after a warning");
 		r->cursor = 1;
 		wz_branch(NULL, r, 1, "test");
 		CHECK(r->cursor == 3, "the branch jumps to its target");
@@ -46,24 +48,25 @@ int main(void)
 	struct {
 		const char *text, *want, *name;
 	} bad[] = {
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"check\",\"title\":\"t\",\"command\":[\"nope-cmd\"]}]}]}",
-		 "t.json: step 1 'x': unknown command 'nope-cmd'", "unknown command names file and step"},
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"command\",\"title\":\"t\",\"command\":[\"db-shell\"]}]}]}",
-		 "cannot run inside a runbook", "db-shell is not allowed"},
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"info\",\"title\":\"${nope}\"}]}]}",
-		 "unknown variable ${nope}", "undeclared variable"},
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"info\",\"title\":\"a\"},{\"id\":\"x\",\"kind\":\"info\",\"title\":\"b\"}]}]}",
-		 "step 2 'x': duplicate step id", "duplicate id"},
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"info\",\"title\":\"a\",\"shell\":\"rm -rf /\"}]}]}",
-		 "unknown key \"shell\"", "unknown key"},
-		{"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
-		 "\"wait\",\"title\":\"a\"}]}]}",
-		 "needs \"duration\"", "wait needs a duration"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"check\",\"title\":\"t\",\"command\":[\"nope-cmd\"]}]}]}",
+	     "t.json: step 1 'x': unknown command 'nope-cmd'",
+	     "unknown command names file and step"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"command\",\"title\":\"t\",\"command\":[\"db-shell\"]}]}]}",
+	     "cannot run inside a runbook", "db-shell is not allowed"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"info\",\"title\":\"${nope}\"}]}]}",
+	     "unknown variable ${nope}", "undeclared variable"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"info\",\"title\":\"a\"},{\"id\":\"x\",\"kind\":\"info\",\"title\":\"b\"}]}]}",
+	     "step 2 'x': duplicate step id", "duplicate id"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"info\",\"title\":\"a\",\"shell\":\"rm -rf /\"}]}]}",
+	     "unknown key \"shell\"", "unknown key"},
+	    {"{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[{\"id\":\"x\",\"kind\":"
+	     "\"wait\",\"title\":\"a\"}]}]}",
+	     "needs \"duration\"", "wait needs a duration"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		err[0] = 0;
@@ -84,7 +87,8 @@ int main(void)
 	CHECK(rb_split_argv(buf, av, 7) < 0, "an open quote is an error");
 
 	struct tm tm = {0};
-	tm.tm_year = 125, tm.tm_mon = 0, tm.tm_mday = 19, tm.tm_hour = 2, tm.tm_min = 30; /* Sunday */
+	tm.tm_year = 125, tm.tm_mon = 0, tm.tm_mday = 19, tm.tm_hour = 2,
+	tm.tm_min = 30; /* Sunday */
 	tm.tm_isdst = -1;
 	time_t sun = mktime(&tm);
 	CHECK(rb_in_window("Sun 02:00-04:00", sun) == 1, "Sunday 02:30 is in the window");
