@@ -1,0 +1,178 @@
+/* Internals shared by the console's files in src/tui/. Includes curses: only src/tui/
+ * may include this header. */
+#ifndef MIDSOPS_TUI_INT_H
+#define MIDSOPS_TUI_INT_H
+
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <curses.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include "probe_async.h"
+#include "tui.h"
+
+struct config;
+struct target;
+struct cmd_entry;
+
+enum tui_role {
+	ROLE_NORMAL,
+	ROLE_HEADER,
+	ROLE_BORDER,
+	ROLE_OK,
+	ROLE_WARNING,
+	ROLE_CRITICAL,
+	ROLE_SELECTED,
+	ROLE_DIM,
+	ROLE_N
+};
+
+/* Key handler results, as htop's panels: what the loop must do next. */
+enum { TUI_HANDLED = 1, TUI_REDRAW = 2, TUI_REFRESH = 4, TUI_QUIT = 8 };
+
+/* A growable list of lines (output area, help, details). */
+struct tui_lines {
+	char **v;
+	int n, cap, max; /* max > 0: drop the oldest beyond it */
+};
+void tui_lines_add(struct tui_lines *l, const char *s);
+void tui_lines_addf(struct tui_lines *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tui_lines_clear(struct tui_lines *l);
+
+struct tui;
+struct tui_pane;
+
+struct tui_rect {
+	int y, x, h, w;
+};
+
+struct tui_pane_ops {
+	const char *name; /* saved as `focus` by :save */
+	const char *title;
+	void (*draw)(struct tui_pane *p, struct tui *t, struct tui_rect r);
+	int (*key)(struct tui_pane *p, struct tui *t, int key);
+	/* Enter: fill lines with the details of the selection; 0 if there is nothing. */
+	int (*details)(struct tui_pane *p, struct tui *t, struct tui_lines *out);
+	int filterable;
+};
+
+struct tui_pane {
+	const struct tui_pane_ops *ops;
+	int mon;    /* enum mon_pane, -1 for the output area */
+	int scroll; /* first line shown */
+	int sel;    /* selected item (lists) */
+	int nitems; /* items after the filter, set by draw */
+	int lines;  /* visible lines, set by draw */
+	int follow; /* output: stick to the newest line */
+	char filter[128];
+};
+
+enum tui_mode { MODE_NORMAL, MODE_BAR, MODE_FILTER, MODE_CONFIRM };
+
+#define TUI_NPANES 5
+enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT };
+
+struct tui_child {
+	pid_t pid; /* 0: none */
+	int fd;	   /* read end of its stdout+stderr, -1 after EOF */
+	char name[64];
+	int flags;   /* cmd flags */
+	int signals; /* stop requests sent */
+	double started;
+	char partial[4096];
+	size_t npartial;
+};
+
+struct tui {
+	struct config *cfg;
+	const struct target *target;
+	struct monitor *mon;
+	const struct monitor_view *v;
+
+	struct tui_pane panes[TUI_NPANES];
+	int focus, zoom; /* zoom: -1 or a pane */
+	enum tui_mode mode;
+	int help, help_scroll;
+	int details_on, details_scroll;
+	struct tui_lines details, help_lines, out;
+
+	double refresh, next_refresh;
+	int paused;
+	int colour;
+	attr_t attrs[ROLE_N];
+	char theme[64];
+
+	char msg[512];
+	double msg_until;
+	char filter_buf[128];
+	char confirm_q[256];
+	void (*confirm_yes)(struct tui *t);
+
+	struct tui_child child;
+	int quit;
+	int too_small;
+	int need_redraw;
+	double t0;
+	int first_frame;
+	double first_frame_ms;
+	char trace[4096];
+};
+
+/* tui.c */
+void tui_message(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tui_draw_all(struct tui *t);
+void tui_execute(struct tui *t, const char *line);
+
+/* tui_draw.c: drawing helpers; all cut text at the width with wcwidth. */
+void tui_put(struct tui *t, int y, int x, int w, enum tui_role role, const char *s);
+void tui_putf(struct tui *t, int y, int x, int w, enum tui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Line i of a rect, cleared; returns 0 when the rect has no line i. */
+int tui_line(struct tui *t, struct tui_rect r, int i, enum tui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void tui_box(struct tui *t, struct tui_rect r, const char *title, int focused);
+void tui_fill(struct tui *t, struct tui_rect r, enum tui_role role);
+void tui_bar(char *buf, size_t n, int width, double frac);
+void tui_sparkline(char *buf, size_t n, const double *v, int nv);
+enum tui_role tui_status_role(int st);
+int tui_list_key(struct tui_pane *p, int key, int page);
+int tui_match(const char *hay, const char *needle);
+void tui_clock(char *buf, size_t n, time_t when);
+
+/* tui_theme.c */
+int tui_theme_load(struct tui *t, const char *name, char *err, size_t errlen);
+/* Theme names: shipped and the user's, malloc'ed, NULL-terminated. */
+char **tui_theme_names(void);
+
+/* tui_bar.c: the readline command bar. */
+void tui_bar_init(struct tui *t);
+void tui_bar_enter(struct tui *t);
+void tui_bar_cancel(struct tui *t);
+void tui_bar_key(struct tui *t, int key);
+void tui_bar_draw(struct tui *t, int y, int w);
+void tui_bar_end(struct tui *t);
+int tui_bar_empty(void);
+char **tui_runbook_names(void);
+
+/* tui_child.c */
+int tui_child_start(struct tui *t, const struct cmd_entry *ce, char **words);
+void tui_child_read(struct tui *t);
+void tui_child_reap(struct tui *t);
+void tui_child_stop(struct tui *t, int force);
+
+/* Panes. */
+extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,
+    tui_pane_errors_ops, tui_pane_output_ops;
+/* The disconnected/stale banner shared by the database panes; returns lines used. */
+int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r);
+/* Text panes build lines whose first byte is '0' + role, then draw them scrolled by
+ * p->sel from line `from` of the rect, filtered by p->filter. */
+void tui_text_pane(struct tui *t, struct tui_pane *p, struct tui_rect r, int from,
+		   struct tui_lines *l);
+void tui_tl(struct tui_lines *l, enum tui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

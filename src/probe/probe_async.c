@@ -1,0 +1,555 @@
+/* The console's monitor: one non-blocking connection, one probe per pane per refresh,
+ * reconnect with backoff, LISTEN midsops_import. */
+#include "probe_async.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
+
+struct monitor {
+	char conninfo[2048];
+	char app[128];
+	int stmt_timeout_ms;
+	PGconn *conn;
+	enum mon_state state;
+	PostgresPollingStatusType poll_status;
+	double next_attempt; /* monotonic */
+	double backoff;
+	int inflight; /* pane of the query in flight, -1 none */
+	double sent_at;
+	int got_result;
+	unsigned pending; /* bit per pane */
+	int want_write;	  /* PQflush said there is more to send */
+	int paused;
+	double notify_due; /* deferred NOTIFY-triggered import probe, 0 none */
+	double last_notify_probe;
+	struct db_snapshot prev_db;
+	int changed;
+	struct monitor_view v;
+};
+
+double monitor_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The health query: probe_db_sql with the extras appended as columns 19.., so the pane
+ * costs one round trip. ops.backups belongs to the backup family; it is read through
+ * to_jsonb inside query_to_xml, which plans it only when it exists, so neither its
+ * absence nor its exact columns can break the query. */
+const char *probe_health_sql(void)
+{
+	static char sql[8192];
+	if (!sql[0])
+		snprintf(
+		    sql, sizeof sql,
+		    "/* midsops console: health */ select d.*, x.* from (%s) d cross join (select\n"
+		    "  to_regclass('ops.backups') is not null,\n"
+		    "  case when to_regclass('ops.backups') is not null then "
+		    "(xpath('/row/v/text()',\n"
+		    "    query_to_xml('select extract(epoch from now() - max(coalesce(\n"
+		    "      (to_jsonb(b)->>''finished_at'')::timestamptz, "
+		    "(to_jsonb(b)->>''stopped_at'')::timestamptz,\n"
+		    "      (to_jsonb(b)->>''stop_time'')::timestamptz, "
+		    "(to_jsonb(b)->>''completed_at'')::timestamptz,\n"
+		    "      (to_jsonb(b)->>''created_at'')::timestamptz, "
+		    "(to_jsonb(b)->>''started_at'')::timestamptz)))\n"
+		    "      as v from ops.backups b where coalesce(to_jsonb(b)->>''state'', "
+		    "to_jsonb(b)->>''status'',\n"
+		    "      ''ok'') not in (''failed'', ''running'', ''in_progress'')', false, "
+		    "true, '')))[1]::text end,\n"
+		    "  case when to_regclass('ops.backups') is not null then "
+		    "(xpath('/row/v/text()',\n"
+		    "    query_to_xml('select string_agg(to_jsonb(b)->>''id'', '','') as v from\n"
+		    "      (select * from ops.backups order by 1 desc limit 20) b', false, true, "
+		    "'')))[1]::text end,\n"
+		    "  (select extract(epoch from now() - last_archived_time) from "
+		    "pg_stat_archiver),\n"
+		    "  (select archived_count from pg_stat_archiver),\n"
+		    "  (select failed_count from pg_stat_archiver),\n"
+		    "  to_regclass('ops.import_runs') is not null,\n"
+		    "  to_regclass('ops.import_errors') is not null,\n"
+		    "  to_regclass('ops.events') is not null,\n"
+		    "  to_regclass('cache.entries') is not null) x",
+		    probe_db_sql);
+	return sql;
+}
+
+int probe_health_parse(PGresult *r, struct health_extra *x)
+{
+	memset(x, 0, sizeof *x);
+	x->backup_age_s = x->wal_age_s = NAN;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 29)
+		return -1;
+	x->backups_present = PQgetvalue(r, 0, 19)[0] == 't';
+	if (!PQgetisnull(r, 0, 20))
+		x->backup_age_s = strtod(PQgetvalue(r, 0, 20), NULL);
+	if (!PQgetisnull(r, 0, 21)) {
+		const char *p = PQgetvalue(r, 0, 21);
+		while (*p && x->nbackup_ids < PROBE_BACKUP_IDS) {
+			size_t n = strcspn(p, ",");
+			snprintf(x->backup_ids[x->nbackup_ids++], sizeof x->backup_ids[0], "%.*s",
+				 (int)n, p);
+			p += n;
+			if (*p == ',')
+				p++;
+		}
+	}
+	if (!PQgetisnull(r, 0, 22))
+		x->wal_age_s = strtod(PQgetvalue(r, 0, 22), NULL);
+	x->wal_archived = PQgetisnull(r, 0, 23) ? 0 : atoll(PQgetvalue(r, 0, 23));
+	x->wal_failed = PQgetisnull(r, 0, 24) ? 0 : atoll(PQgetvalue(r, 0, 24));
+	x->has_import_runs = PQgetvalue(r, 0, 25)[0] == 't';
+	x->has_import_errors = PQgetvalue(r, 0, 26)[0] == 't';
+	x->has_events = PQgetvalue(r, 0, 27)[0] == 't';
+	x->has_cache = PQgetvalue(r, 0, 28)[0] == 't';
+	return 0;
+}
+
+struct monitor *monitor_new(const char *conninfo, const char *app, int statement_timeout_ms)
+{
+	struct monitor *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	snprintf(m->conninfo, sizeof m->conninfo, "%s", conninfo ? conninfo : "");
+	snprintf(m->app, sizeof m->app, "midsops %s", app ? app : "console");
+	m->stmt_timeout_ms = statement_timeout_ms > 0 ? statement_timeout_ms : 5000;
+	m->inflight = -1;
+	m->next_attempt = monitor_now();
+	m->backoff = 0.25;
+	m->prev_db.ok = 0;
+	return m;
+}
+
+void monitor_free(struct monitor *m)
+{
+	if (!m)
+		return;
+	if (m->conn)
+		PQfinish(m->conn);
+	free(m);
+}
+
+static void mark_all_stale(struct monitor *m)
+{
+	for (int p = 0; p < MON_NPANES; p++)
+		m->v.stale[p] = m->v.have[p];
+}
+
+static void drop_connection(struct monitor *m, const char *why)
+{
+	if (m->conn) {
+		if (!why || !*why)
+			why = PQerrorMessage(m->conn);
+		snprintf(m->v.conn_error, sizeof m->v.conn_error, "%s",
+			 why && *why ? why : "connection lost");
+		m->v.conn_error[strcspn(m->v.conn_error, "\n")] = 0;
+		PQfinish(m->conn);
+		m->conn = NULL;
+	}
+	if (m->v.connected || !m->v.disconnected_since)
+		m->v.disconnected_since = time(NULL);
+	m->v.connected = 0;
+	m->v.attempts++;
+	m->state = MS_IDLE;
+	m->inflight = -1;
+	m->want_write = 0;
+	m->pending = 0;
+	m->next_attempt = monitor_now() + m->backoff;
+	/* Short first retries so a restarted server is seen at once; capped so the retry
+	 * line never promises long waits. */
+	m->backoff = m->backoff * 2 > 2.0 ? 2.0 : m->backoff * 2;
+	mark_all_stale(m);
+	m->changed = 1;
+}
+
+static void quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static void start_connect(struct monitor *m)
+{
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {m->conninfo, m->app, "5", NULL};
+	m->conn = m->conninfo[0] ? PQconnectStartParams(keys, vals, 1)
+				 : PQconnectStartParams(keys + 1, vals + 1, 0);
+	if (!m->conn || PQstatus(m->conn) == CONNECTION_BAD) {
+		drop_connection(m, m->conn ? NULL : "out of memory");
+		return;
+	}
+	/* libpq's default prints notices on stderr, which is the console's screen. */
+	PQsetNoticeProcessor(m->conn, quiet_notice, NULL);
+	m->state = MS_CONNECTING;
+	m->poll_status = PGRES_POLLING_WRITING;
+}
+
+static void send_setup(struct monitor *m)
+{
+	/* statement_timeout bounds a probe stuck behind a lock; LISTEN makes import progress
+	 * live between refreshes. */
+	/* The health and cache probes read the statistics views, whose planning costs more
+	 * than their execution: prepared once here, each refresh only executes them. They
+	 * name optional tables only inside query_to_xml, so preparing never fails. */
+	static char sql[24576];
+	snprintf(sql, sizeof sql,
+		 "set statement_timeout = %d; set client_min_messages = warning; "
+		 "set application_name = '%s'; listen midsops_import; "
+		 "prepare midsops_console_health as %s; prepare midsops_console_cache as %s",
+		 m->stmt_timeout_ms, "midsops console", probe_health_sql(),
+		 probe_console_cache_sql());
+	PQsetnonblocking(m->conn, 1);
+	if (!PQsendQuery(m->conn, sql)) {
+		drop_connection(m, NULL);
+		return;
+	}
+	m->state = MS_SETUP;
+	m->want_write = PQflush(m->conn) == 1;
+}
+
+static const char *pane_sql(struct monitor *m, int pane)
+{
+	switch (pane) {
+	case MON_HEALTH:
+		return probe_health_sql();
+	case MON_IMPORT:
+		return m->v.hx.has_import_runs ? probe_import_sql(1) : NULL;
+	case MON_CACHE:
+		return probe_console_cache_sql();
+	case MON_ERRORS:
+		return (m->v.hx.has_events || m->v.hx.has_import_errors)
+			   ? probe_errors_sql(m->v.hx.has_events, m->v.hx.has_import_errors)
+			   : NULL;
+	}
+	return NULL;
+}
+
+/* A pane whose table is absent needs no round trip: its snapshot says so. */
+static void fill_absent(struct monitor *m, int pane)
+{
+	if (pane == MON_IMPORT) {
+		memset(&m->v.imp, 0, sizeof m->v.imp);
+		m->v.imp.ok = 1;
+		m->v.imp.taken = time(NULL);
+	} else {
+		memset(&m->v.errs, 0, sizeof m->v.errs);
+		m->v.errs.ok = 1;
+		m->v.errs.taken = time(NULL);
+	}
+	m->v.have[pane] = 1;
+	m->v.stale[pane] = 0;
+	m->v.perr[pane][0] = 0;
+	m->changed = 1;
+}
+
+static void send_next(struct monitor *m)
+{
+	while (m->state == MS_READY && m->inflight < 0 && m->pending) {
+		int pane = 0;
+		while (!(m->pending & (1u << pane)))
+			pane++;
+		m->pending &= ~(1u << pane);
+		/* The other panes choose their query from the health probe's table flags. */
+		if (pane != MON_HEALTH && !m->v.have[MON_HEALTH]) {
+			m->pending |= 1u << pane;
+			if (!(m->pending & 1u))
+				m->pending |= 1u;
+			continue;
+		}
+		const char *sql = pane_sql(m, pane);
+		if (!sql) {
+			fill_absent(m, pane);
+			continue;
+		}
+		int sent =
+		    pane == MON_HEALTH	? PQsendQueryPrepared(m->conn, "midsops_console_health", 0,
+							      NULL, NULL, NULL, 0)
+		    : pane == MON_CACHE ? PQsendQueryPrepared(m->conn, "midsops_console_cache", 0,
+							      NULL, NULL, NULL, 0)
+					: PQsendQuery(m->conn, sql);
+		if (!sent) {
+			drop_connection(m, NULL);
+			return;
+		}
+		m->inflight = pane;
+		m->got_result = 0;
+		m->sent_at = monitor_now();
+		m->v.stats[pane].queries++;
+		m->want_write = PQflush(m->conn) == 1;
+	}
+}
+
+static void record_time(struct mon_stats *st, double ms)
+{
+	st->last_ms = ms;
+	if (ms > st->max_ms)
+		st->max_ms = ms;
+	st->samples[st->nsamples % 64] = ms;
+	st->nsamples++;
+}
+
+static void take_result(struct monitor *m, PGresult *r)
+{
+	int pane = m->inflight;
+	struct monitor_view *v = &m->v;
+	int rc = 0;
+	char *perr = v->perr[pane];
+	switch (pane) {
+	case MON_HEALTH: {
+		struct db_snapshot s;
+		rc = probe_db_parse(r, &s);
+		if (rc == 0) {
+			probe_db_rate(&s, &m->prev_db);
+			m->prev_db = s;
+			v->db = s;
+			probe_health_parse(r, &v->hx);
+		} else
+			snprintf(perr, 256, "%s", s.error);
+		break;
+	}
+	case MON_IMPORT: {
+		struct import_snapshot s;
+		rc = probe_import_parse(r, &s);
+		if (rc == 0)
+			v->imp = s;
+		else
+			snprintf(perr, 256, "%s", s.error);
+		break;
+	}
+	case MON_CACHE: {
+		static struct console_cache_snapshot s;
+		rc = probe_console_cache_parse(r, &s);
+		if (rc == 0)
+			v->cache = s;
+		else
+			snprintf(perr, 256, "%s", s.error);
+		break;
+	}
+	case MON_ERRORS: {
+		static struct errors_snapshot s;
+		rc = probe_errors_parse(r, &s);
+		if (rc == 0)
+			v->errs = s;
+		else
+			snprintf(perr, 256, "%s", s.error);
+		break;
+	}
+	}
+	if (rc == 0) {
+		v->have[pane] = 1;
+		v->stale[pane] = 0;
+		perr[0] = 0;
+	} else {
+		v->stale[pane] = v->have[pane];
+	}
+	m->changed = 1;
+}
+
+static void read_results(struct monitor *m)
+{
+	while (m->conn && !PQisBusy(m->conn)) {
+		PGresult *r = PQgetResult(m->conn);
+		if (!r) {
+			/* The query is complete. */
+			if (m->state == MS_SETUP) {
+				m->state = MS_READY;
+				m->v.connected = 1;
+				m->v.ever_connected = 1;
+				m->v.connected_since = time(NULL);
+				m->v.disconnected_since = 0;
+				m->v.attempts = 0;
+				m->v.conn_error[0] = 0;
+				m->backoff = 0.25;
+				m->pending = (1u << MON_NPANES) - 1;
+				m->changed = 1;
+			} else if (m->inflight >= 0) {
+				record_time(&m->v.stats[m->inflight],
+					    (monitor_now() - m->sent_at) * 1000.0);
+				m->inflight = -1;
+			}
+			send_next(m);
+			if (m->inflight < 0 && m->state != MS_SETUP)
+				return;
+			continue;
+		}
+		if (m->state == MS_SETUP) {
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				char why[256];
+				snprintf(why, sizeof why, "%s", PQresultErrorMessage(r));
+				PQclear(r);
+				drop_connection(m, why);
+				return;
+			}
+		} else if (m->inflight >= 0 && !m->got_result) {
+			m->got_result = 1;
+			take_result(m, r);
+		}
+		PQclear(r);
+	}
+}
+
+static void queue_import_probe(struct monitor *m)
+{
+	double now = monitor_now();
+	/* An import may NOTIFY many times a second; one probe per 200 ms is live enough. */
+	if (now - m->last_notify_probe < 0.2) {
+		if (!m->notify_due)
+			m->notify_due = m->last_notify_probe + 0.2;
+		return;
+	}
+	m->last_notify_probe = now;
+	m->notify_due = 0;
+	m->pending |= 1u << MON_IMPORT;
+	m->pending |= 1u << MON_ERRORS;
+	send_next(m);
+}
+
+static void read_notifies(struct monitor *m)
+{
+	PGnotify *n;
+	int got = 0;
+	while (m->conn && (n = PQnotifies(m->conn))) {
+		got++;
+		PQfreemem(n);
+	}
+	if (got) {
+		m->v.notifies += got;
+		m->changed = 1;
+		if (!m->paused && m->state == MS_READY)
+			queue_import_probe(m);
+	}
+}
+
+int monitor_pollfds(struct monitor *m, struct pollfd *p, int max)
+{
+	if (!m->conn || max < 1)
+		return 0;
+	int fd = PQsocket(m->conn);
+	if (fd < 0)
+		return 0;
+	p[0].fd = fd;
+	p[0].revents = 0;
+	if (m->state == MS_CONNECTING)
+		p[0].events = m->poll_status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+	else
+		p[0].events = POLLIN | (m->want_write ? POLLOUT : 0);
+	return 1;
+}
+
+static void advance_connect(struct monitor *m)
+{
+	m->poll_status = PQconnectPoll(m->conn);
+	if (m->poll_status == PGRES_POLLING_OK)
+		send_setup(m);
+	else if (m->poll_status == PGRES_POLLING_FAILED)
+		drop_connection(m, NULL);
+}
+
+void monitor_service(struct monitor *m, const struct pollfd *p, int n)
+{
+	double now = monitor_now();
+	short rev = n > 0 ? p[0].revents : 0;
+	if (m->state == MS_IDLE) {
+		if (now >= m->next_attempt) {
+			start_connect(m);
+			if (m->state == MS_CONNECTING)
+				advance_connect(m);
+		}
+		return;
+	}
+	if (m->state == MS_CONNECTING) {
+		if (rev)
+			advance_connect(m);
+		return;
+	}
+	if (rev & POLLOUT && m->want_write) {
+		int f = PQflush(m->conn);
+		if (f < 0) {
+			drop_connection(m, NULL);
+			return;
+		}
+		m->want_write = f == 1;
+	}
+	if (rev & (POLLIN | POLLHUP | POLLERR)) {
+		if (!PQconsumeInput(m->conn) || PQstatus(m->conn) == CONNECTION_BAD) {
+			drop_connection(m, NULL);
+			return;
+		}
+		read_results(m);
+		if (!m->conn)
+			return;
+		read_notifies(m);
+		if (m->conn && PQstatus(m->conn) == CONNECTION_BAD) {
+			drop_connection(m, NULL);
+			return;
+		}
+	}
+	if (m->state == MS_READY && m->notify_due && now >= m->notify_due && !m->paused)
+		queue_import_probe(m);
+	if (m->state == MS_READY)
+		send_next(m);
+}
+
+int monitor_timeout_ms(const struct monitor *m)
+{
+	double now = monitor_now(), due = -1;
+	if (m->state == MS_IDLE)
+		due = m->next_attempt;
+	if (m->state == MS_READY && m->notify_due)
+		due = m->notify_due;
+	if (due < 0)
+		return -1;
+	double ms = (due - now) * 1000.0;
+	return ms < 0 ? 0 : (int)ms + 1;
+}
+
+void monitor_refresh(struct monitor *m)
+{
+	if (m->state != MS_READY) {
+		if (m->state == MS_IDLE)
+			m->v.retry_in = m->next_attempt - monitor_now();
+		return;
+	}
+	for (int p = 0; p < MON_NPANES; p++) {
+		if (m->inflight == p || (m->pending & (1u << p))) {
+			/* The previous probe is still waiting (a lock, a slow server). */
+			if (m->v.have[p] && !m->v.stale[p]) {
+				m->v.stale[p] = 1;
+				m->changed = 1;
+			}
+			continue;
+		}
+		m->pending |= 1u << p;
+	}
+	send_next(m);
+}
+
+void monitor_set_paused(struct monitor *m, int paused)
+{
+	m->paused = paused;
+}
+
+const struct monitor_view *monitor_view(const struct monitor *m)
+{
+	return &m->v;
+}
+
+int monitor_changed(struct monitor *m)
+{
+	if (m->state == MS_IDLE) {
+		double r = m->next_attempt - monitor_now();
+		m->v.retry_in = r < 0 ? 0 : r;
+	}
+	int c = m->changed;
+	m->changed = 0;
+	return c;
+}

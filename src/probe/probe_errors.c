@@ -1,0 +1,98 @@
+/* Recent errors for the console: ops.import_errors (when the import family's table
+ * exists) and ops.events at warning level or above, newest first, as one JSON array.
+ * Which tables exist comes from the health probe, so this stays one round trip. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "probe_console.h"
+
+/* One index scan per level (events_level_at) instead of sorting every warning. */
+#define EVENTS_PART                                                                                \
+	"(select 'event' as kind, id, extract(epoch from at) as at, level, source,\n"              \
+	"  null::text as path, null::text as json_path, null::text as code, message, run_id\n"     \
+	"  from ops.events where level = 'error' order by level, at desc limit 50)\n"              \
+	" union all (select 'event', id, extract(epoch from at), level, source, null, null,\n"     \
+	"  null, message, run_id from ops.events where level = 'warning'\n"                        \
+	"  order by level, at desc limit 50)"
+#define IMPORT_PART                                                                                \
+	"(select 'import' as kind, id, extract(epoch from at) as at, severity as level,\n"         \
+	"  'import' as source, path, json_path, code, message, run_id\n"                           \
+	"  from ops.import_errors order by at desc limit 50)"
+#define HEAD                                                                                       \
+	"/* midsops console: errors */ select json_build_object('present', true, 'items',\n"       \
+	"  (select json_agg(e order by e.at desc) from (select * from (\n"
+#define TAIL ") u order by at desc limit 50) e))"
+
+const char *probe_errors_sql(int have_events, int have_import_errors)
+{
+	static const char both[] = HEAD EVENTS_PART " union all " IMPORT_PART TAIL;
+	static const char events[] = HEAD EVENTS_PART TAIL;
+	static const char imports[] = HEAD IMPORT_PART TAIL;
+	static const char none[] =
+	    "/* midsops console: errors */ select json_build_object('present', false)";
+	if (have_events && have_import_errors)
+		return both;
+	if (have_events)
+		return events;
+	if (have_import_errors)
+		return imports;
+	return none;
+}
+
+static void jstr(const cJSON *o, const char *k, char *buf, size_t n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static double jnum(const cJSON *o, const char *k, double def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	if (cJSON_IsString(v) && v->valuestring[0])
+		return strtod(v->valuestring, NULL);
+	return def;
+}
+
+int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	s->taken = time(NULL);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(s->error, sizeof s->error, "%s",
+			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
+		s->error[strcspn(s->error, "\n")] = 0;
+		return -1;
+	}
+	cJSON *j = cJSON_Parse(PQgetvalue(r, 0, 0));
+	if (!j) {
+		snprintf(s->error, sizeof s->error, "probe returned malformed JSON");
+		return -1;
+	}
+	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
+	const cJSON *v;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "items"))
+	{
+		if (s->n >= PROBE_ERRORS)
+			break;
+		struct error_item *e = &s->items[s->n++];
+		jstr(v, "kind", e->kind, sizeof e->kind);
+		jstr(v, "source", e->source, sizeof e->source);
+		jstr(v, "level", e->level, sizeof e->level);
+		jstr(v, "path", e->path, sizeof e->path);
+		jstr(v, "json_path", e->json_path, sizeof e->json_path);
+		jstr(v, "code", e->code, sizeof e->code);
+		jstr(v, "message", e->message, sizeof e->message);
+		e->id = (long long)jnum(v, "id", 0);
+		e->at = jnum(v, "at", 0);
+		e->run_id = (long long)jnum(v, "run_id", 0);
+	}
+	cJSON_Delete(j);
+	s->ok = 1;
+	return 0;
+}

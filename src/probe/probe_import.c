@@ -1,0 +1,117 @@
+/* Import progress for the console: the current (or last) run of ops.import_runs, the
+ * rates of recent runs for a sparkline, and recent run ids for completion. One row, one
+ * JSON column: the run is read through to_jsonb so a column added or renamed by the
+ * import family never breaks the console, only blanks a figure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "probe_console.h"
+
+static const char import_sql_absent[] =
+    "/* midsops console: import */ select json_build_object('present',\n"
+    "  to_regclass('ops.import_runs') is not null)";
+
+/* A running run wins over a newer finished one (a resumed run keeps its id). */
+static const char import_sql_present[] =
+    "/* midsops console: import */ select json_build_object('present', true,\n"
+    "  'now', extract(epoch from now()),\n"
+    "  'run', (select jsonb_build_object('r', to_jsonb(r),\n"
+    "      'started', extract(epoch from (to_jsonb(r)->>'started_at')::timestamptz),\n"
+    "      'finished', extract(epoch from (to_jsonb(r)->>'finished_at')::timestamptz))\n"
+    "    from ops.import_runs r order by r.state in ('running', 'stopping') desc, r.id desc\n"
+    "    limit 1),\n"
+    "  'rates', (select json_agg(x.rate order by x.id) from (select id, rate\n"
+    "    from ops.import_runs where rate is not null order by id desc limit 24) x),\n"
+    "  'ids', (select json_agg(y.id order by y.id desc) from (select id from ops.import_runs\n"
+    "    order by id desc limit 20) y))";
+
+const char *probe_import_sql(int present)
+{
+	return present ? import_sql_present : import_sql_absent;
+}
+
+static double jnum(const cJSON *o, const char *k, double def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	if (cJSON_IsString(v) && v->valuestring[0])
+		return strtod(v->valuestring, NULL);
+	return def;
+}
+
+static void jstr(const cJSON *o, const char *k, char *buf, size_t n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+/* Shared by the console parsers: the one JSON column of a probe row. */
+static cJSON *json_row(PGresult *r, char *err, size_t errlen)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 1) {
+		snprintf(err, errlen, "%s",
+			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
+		err[strcspn(err, "\n")] = 0;
+		return NULL;
+	}
+	cJSON *j = cJSON_Parse(PQgetvalue(r, 0, 0));
+	if (!j)
+		snprintf(err, errlen, "probe returned malformed JSON");
+	return j;
+}
+
+int probe_import_parse(PGresult *r, struct import_snapshot *s)
+{
+	memset(s, 0, sizeof *s);
+	s->taken = time(NULL);
+	s->rate = s->eta_s = NAN;
+	s->generation = -1;
+	cJSON *j = json_row(r, s->error, sizeof s->error);
+	if (!j)
+		return -1;
+	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
+	s->now = jnum(j, "now", (double)s->taken);
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(j, "run");
+	const cJSON *rr = cJSON_GetObjectItemCaseSensitive(run, "r");
+	if (cJSON_IsObject(rr)) {
+		s->has_run = 1;
+		s->id = (long long)jnum(rr, "id", 0);
+		jstr(rr, "kind", s->kind, sizeof s->kind);
+		jstr(rr, "state", s->state, sizeof s->state);
+		jstr(rr, "phase", s->phase, sizeof s->phase);
+		jstr(rr, "source_dir", s->source_dir, sizeof s->source_dir);
+		jstr(rr, "message", s->message, sizeof s->message);
+		s->files_done = (long long)jnum(rr, "files_done", 0);
+		s->files_total = (long long)jnum(rr, "files_total", 0);
+		s->bytes_done = (long long)jnum(rr, "bytes_done", 0);
+		s->bytes_total = (long long)jnum(rr, "bytes_total", 0);
+		s->records_done = (long long)jnum(rr, "records_done", 0);
+		s->records_total = (long long)jnum(rr, "records_total", 0);
+		s->rate = jnum(rr, "rate", NAN);
+		s->eta_s = jnum(rr, "eta_s", jnum(rr, "eta", NAN));
+		s->errors = (long long)jnum(rr, "errors", 0);
+		s->warnings = (long long)jnum(rr, "warnings", 0);
+		s->generation = (long long)jnum(rr, "generation", -1);
+		s->started = jnum(run, "started", 0);
+		s->finished = jnum(run, "finished", 0);
+	}
+	const cJSON *v;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "rates"))
+	{
+		if (s->nrates < PROBE_SPARK && cJSON_IsNumber(v))
+			s->rates[s->nrates++] = v->valuedouble;
+	}
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "ids"))
+	{
+		if (s->nids < PROBE_RUN_IDS && cJSON_IsNumber(v))
+			s->ids[s->nids++] = (long long)v->valuedouble;
+	}
+	cJSON_Delete(j);
+	s->ok = 1;
+	return 0;
+}

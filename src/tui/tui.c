@@ -1,0 +1,736 @@
+/* The console: one poll() loop over the terminal, the monitor's socket, a child's pipe
+ * and the refresh timer. Nothing here blocks: probes are asynchronous (probe_async.h),
+ * commands are child processes, readline runs through its callback interface. */
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "out.h"
+#include "paths.h"
+#include "target.h"
+#include "tui_int.h"
+
+#define MIN_COLS  80
+#define MIN_LINES 24
+
+static const double refresh_steps[] = {0.5, 1, 2, 3, 5, 10, 15, 30, 60};
+#define NSTEPS (sizeof refresh_steps / sizeof refresh_steps[0])
+
+/* Every key, for the help screen; the man page's KEY BINDINGS lists the same. */
+static const char *const help_text[] = {
+    "midsops console: keys",
+    "",
+    "  Tab, Shift-Tab     focus the next or previous pane",
+    "  Up, Down           scroll or select in the focused pane",
+    "  PgUp, PgDn         scroll a page",
+    "  Home, End          first or last line",
+    "  Enter              details of the selection (error: file, JSON path, message, run)",
+    "  :                  command bar (any midsops command; Tab completes, Ctrl-R searches)",
+    "  /                  filter the focused list (empty filter clears it)",
+    "  ? or F1            this help",
+    "  Space or p         pause or resume the refresh",
+    "  + or -             longer or shorter refresh interval",
+    "  z                  zoom the focused pane to the full screen, again to return",
+    "  Ctrl-L             redraw the screen",
+    "  Ctrl-C             stop the running command (asks first if it changes data)",
+    "  Esc                close help, details, zoom or the command bar",
+    "  q                  quit (asks first while a command is still running)",
+    "",
+    "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
+    "Console commands: :theme NAME, :save (theme, refresh, focus), :clear, :help, :quit.",
+    "Every other command runs as a child process; its output appears in the Output pane.",
+    NULL,
+};
+
+void tui_message(struct tui *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->msg, sizeof t->msg, fmt, ap);
+	va_end(ap);
+	t->msg_until = monitor_now() + 5;
+	t->need_redraw = 1;
+}
+
+/* host and dbname of the target for the header; the password is never shown. */
+static void target_short(const struct target *tg, char *buf, size_t n)
+{
+	char shown[2048];
+	target_display(tg, shown, sizeof shown);
+	const char *uri = strstr(shown, "://");
+	if (uri) {
+		const char *h = uri + 3;
+		const char *at = strchr(h, '@');
+		const char *slash = strchr(h, '/');
+		if (at && (!slash || at < slash))
+			h = at + 1;
+		snprintf(buf, n, "%.*s", (int)strcspn(h, "?"), h);
+		return;
+	}
+	char host[512] = "", db[256] = "";
+	const char *p;
+	if ((p = strstr(shown, "host=")))
+		snprintf(host, sizeof host, "%.*s", (int)strcspn(p + 5, " "), p + 5);
+	if ((p = strstr(shown, "dbname=")))
+		snprintf(db, sizeof db, "%.*s", (int)strcspn(p + 7, " "), p + 7);
+	if (host[0] || db[0])
+		snprintf(buf, n, "%s/%s", host[0] ? host : "local", db[0] ? db : "-");
+	else
+		snprintf(buf, n, "%s", shown);
+}
+
+static enum status overall(struct tui *t)
+{
+	const struct monitor_view *v = t->v;
+	if (!v->connected)
+		return v->ever_connected || v->disconnected_since ? ST_CRITICAL : ST_UNKNOWN;
+	if (!v->have[MON_HEALTH])
+		return ST_UNKNOWN;
+	struct db_judgement j;
+	probe_db_judge(&v->db, t->cfg, &j);
+	enum status st = j.overall;
+	if (v->hx.backups_present && !isnan(v->hx.backup_age_s))
+		st = status_worst(st,
+				  threshold_judge(&t->cfg->backup_age, v->hx.backup_age_s / 3600));
+	if (v->have[MON_IMPORT] && strcmp(v->imp.state, "failed") == 0)
+		st = status_worst(st, ST_WARNING);
+	return st;
+}
+
+static void draw_header(struct tui *t)
+{
+	char tgt[512], clock[32], right[128];
+	target_short(t->target, tgt, sizeof tgt);
+	tui_clock(clock, sizeof clock, time(NULL));
+	enum status st = overall(t);
+	snprintf(right, sizeof right, " %s  every %gs%s  %s ", clock, t->refresh,
+		 t->paused ? " PAUSED" : "", status_name(st));
+	attrset(t->attrs[ROLE_HEADER]);
+	mvhline(0, 0, ' ', COLS);
+	tui_putf(t, 0, 0, COLS, ROLE_HEADER, " midsops  %s  PostgreSQL %s  %s", t->target->env,
+		 t->v->have[MON_HEALTH] ? t->v->db.version : "?", tgt);
+	int rw = tui_text_width(right);
+	int sw = (int)strlen(status_name(st)) + 1;
+	tui_put(t, 0, COLS - rw, rw - sw, ROLE_HEADER, right);
+	tui_put(t, 0, COLS - sw, sw, tui_status_role(st), status_name(st));
+}
+
+static void pane_rects(struct tui *t, struct tui_rect *r)
+{
+	int H = LINES, W = COLS;
+	int ob = (H - 2) / 4;
+	if (ob < 6)
+		ob = 6;
+	int mid = H - 2 - ob;
+	int top = (mid + 1) / 2 + 1;
+	int lw = W / 2;
+	r[PANE_HEALTH] = (struct tui_rect){1, 0, top, lw};
+	r[PANE_IMPORT] = (struct tui_rect){1, lw, top, W - lw};
+	r[PANE_CACHE] = (struct tui_rect){1 + top, 0, mid - top, lw};
+	r[PANE_ERRORS] = (struct tui_rect){1 + top, lw, mid - top, W - lw};
+	r[PANE_OUTPUT] = (struct tui_rect){1 + mid, 0, ob, W};
+	if (t->zoom >= 0)
+		r[t->zoom] = (struct tui_rect){1, 0, H - 2, W};
+}
+
+static void pane_title(struct tui *t, int i, char *buf, size_t n)
+{
+	struct tui_pane *p = &t->panes[i];
+	char extra[160] = "";
+	if (p->filter[0])
+		snprintf(extra, sizeof extra, " [filter: %s]", p->filter);
+	if (i == PANE_OUTPUT && t->child.pid)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
+			 " (running: %s %.0fs)", t->child.name, monitor_now() - t->child.started);
+	if (p->mon >= 0 && t->v->stale[p->mon] && t->v->connected)
+		snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " (stale)");
+	snprintf(buf, n, "%s%s", p->ops->title, extra);
+}
+
+static void draw_overlay(struct tui *t, struct tui_lines *l, int *scroll, const char *title)
+{
+	int H = LINES - 2, W = COLS;
+	int w = W - 8, h = H - 2;
+	struct tui_rect box = {2, 4, h, w};
+	struct tui_rect in = {3, 6, h - 2, w - 4};
+	tui_fill(t, box, ROLE_NORMAL);
+	tui_box(t, box, title, 1);
+	/* Wrap long lines at the width. */
+	struct tui_lines wrapped = {0};
+	for (int i = 0; i < l->n; i++) {
+		const char *s = l->v[i];
+		do {
+			size_t fit = tui_text_fit(s, in.w);
+			char buf[4096];
+			snprintf(buf, sizeof buf, "%.*s", (int)fit, s);
+			tui_lines_add(&wrapped, buf);
+			s += fit;
+			if (!fit)
+				break;
+		} while (*s);
+	}
+	if (*scroll > wrapped.n - in.h)
+		*scroll = wrapped.n - in.h;
+	if (*scroll < 0)
+		*scroll = 0;
+	for (int i = 0; i < in.h; i++)
+		tui_line(t, in, i, ROLE_NORMAL, "%s",
+			 *scroll + i < wrapped.n ? wrapped.v[*scroll + i] : "");
+	tui_put(t, box.y + box.h - 1, box.x + 2, box.w - 4, ROLE_DIM,
+		" Up/Down/PgUp/PgDn scroll, Esc or q closes ");
+	tui_lines_clear(&wrapped);
+	free(wrapped.v);
+}
+
+static void draw_bottom(struct tui *t)
+{
+	int y = LINES - 1;
+	if (t->mode == MODE_BAR) {
+		tui_bar_draw(t, y, COLS);
+		return;
+	}
+	move(y, 0);
+	attrset(t->attrs[ROLE_NORMAL]);
+	clrtoeol();
+	if (t->mode == MODE_FILTER) {
+		tui_putf(t, y, 0, COLS, ROLE_NORMAL, "/%s", t->filter_buf);
+		move(y, 1 + tui_text_width(t->filter_buf));
+		return;
+	}
+	if (t->mode == MODE_CONFIRM) {
+		tui_putf(t, y, 0, COLS, ROLE_WARNING, "%s (y/n)", t->confirm_q);
+		return;
+	}
+	if (t->msg[0] && monitor_now() < t->msg_until)
+		tui_put(t, y, 0, COLS, ROLE_WARNING, t->msg);
+	else
+		tui_put(t, y, 0, COLS, ROLE_DIM,
+			": command  / filter  Tab pane  Enter details  z zoom  p pause  +/- "
+			"interval  ? help  q quit");
+}
+
+void tui_draw_all(struct tui *t)
+{
+	t->need_redraw = 0;
+	erase();
+	if (COLS < MIN_COLS || LINES < MIN_LINES) {
+		t->too_small = 1;
+		tui_putf(t, 0, 0, COLS, ROLE_CRITICAL, "terminal too small: %dx%d", COLS, LINES);
+		tui_putf(t, 1, 0, COLS, ROLE_NORMAL, "midsops needs at least %dx%d", MIN_COLS,
+			 MIN_LINES);
+		tui_put(t, 2, 0, COLS, ROLE_DIM, "q quits");
+		refresh();
+		return;
+	}
+	t->too_small = 0;
+	draw_header(t);
+	struct tui_rect r[TUI_NPANES];
+	pane_rects(t, r);
+	for (int i = 0; i < TUI_NPANES; i++) {
+		if (t->zoom >= 0 && t->zoom != i)
+			continue;
+		char title[256];
+		pane_title(t, i, title, sizeof title);
+		tui_box(t, r[i], title, t->focus == i);
+		struct tui_rect in = {r[i].y + 1, r[i].x + 1, r[i].h - 2, r[i].w - 2};
+		t->panes[i].ops->draw(&t->panes[i], t, in);
+	}
+	if (t->help)
+		draw_overlay(t, &t->help_lines, &t->help_scroll, "Help");
+	else if (t->details_on)
+		draw_overlay(t, &t->details, &t->details_scroll, "Details");
+	draw_bottom(t);
+	curs_set(t->mode == MODE_BAR || t->mode == MODE_FILTER);
+	if (t->mode == MODE_BAR)
+		tui_bar_draw(t, LINES - 1, COLS);
+	refresh();
+	if (!t->first_frame && t->v->have[MON_HEALTH]) {
+		t->first_frame = 1;
+		t->first_frame_ms = (monitor_now() - t->t0) * 1000.0;
+	}
+}
+
+static void set_refresh(struct tui *t, int dir)
+{
+	size_t i = 0;
+	while (i < NSTEPS && refresh_steps[i] < t->refresh - 1e-9)
+		i++;
+	if (dir > 0 && i + 1 < NSTEPS && refresh_steps[i] <= t->refresh + 1e-9)
+		i++;
+	else if (dir < 0 && i > 0)
+		i--;
+	if (i >= NSTEPS)
+		i = NSTEPS - 1;
+	t->refresh = refresh_steps[i];
+	t->next_refresh = monitor_now() + t->refresh;
+	tui_message(t, "refresh every %gs", t->refresh);
+}
+
+static void do_quit(struct tui *t)
+{
+	if (t->child.pid)
+		tui_child_stop(t, 1);
+	t->quit = 1;
+}
+
+static void do_stop_child(struct tui *t)
+{
+	tui_child_stop(t, 0);
+}
+
+static void ask(struct tui *t, void (*yes)(struct tui *), const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ask(struct tui *t, void (*yes)(struct tui *), const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->confirm_q, sizeof t->confirm_q, fmt, ap);
+	va_end(ap);
+	t->confirm_yes = yes;
+	t->mode = MODE_CONFIRM;
+	t->need_redraw = 1;
+}
+
+static void request_quit(struct tui *t)
+{
+	if (t->child.pid)
+		ask(t, do_quit, "'%s' is still running. Stop it and quit?", t->child.name);
+	else
+		t->quit = 1;
+}
+
+static void request_stop(struct tui *t)
+{
+	if (!t->child.pid) {
+		tui_message(t, "no command is running (q quits)");
+		return;
+	}
+	if ((t->child.flags & CMD_DESTRUCTIVE) && t->child.signals == 0)
+		ask(t, do_stop_child, "'%s' changes data. Stop it now?", t->child.name);
+	else
+		tui_child_stop(t, 0);
+}
+
+static void save_settings(struct tui *t)
+{
+	char err[512], val[64];
+	snprintf(val, sizeof val, "%g", t->refresh);
+	const char *focus = t->panes[t->focus].ops->name;
+	if (config_save_key(t->cfg, "midsops", "theme", t->theme, err, sizeof err) < 0 ||
+	    config_save_key(t->cfg, "midsops", "refresh", val, err, sizeof err) < 0 ||
+	    config_save_key(t->cfg, "midsops", "focus", focus, err, sizeof err) < 0) {
+		tui_message(t, "save: %s", err);
+		return;
+	}
+	tui_lines_addf(&t->out, "saved theme = %s, refresh = %s, focus = %s to %s", t->theme, val,
+		       focus, t->cfg->path);
+	tui_message(t, "settings saved to %s", t->cfg->path);
+}
+
+void tui_execute(struct tui *t, const char *line)
+{
+	char **w = NULL, err[512];
+	while (*line == ':' || *line == ' ')
+		line++;
+	int n = tui_words_split(line, &w, err, sizeof err);
+	if (n < 0) {
+		tui_message(t, "%s", err);
+		return;
+	}
+	if (n == 0) {
+		tui_words_free(w);
+		return;
+	}
+	t->panes[PANE_OUTPUT].follow = 1;
+	if (strcmp(w[0], "quit") == 0 || strcmp(w[0], "q") == 0) {
+		request_quit(t);
+	} else if (strcmp(w[0], "help") == 0 && n == 1) {
+		t->help = 1;
+		t->help_scroll = 0;
+	} else if (strcmp(w[0], "save") == 0) {
+		save_settings(t);
+	} else if (strcmp(w[0], "clear") == 0) {
+		tui_lines_clear(&t->out);
+	} else if (strcmp(w[0], "theme") == 0) {
+		if (n == 1) {
+			char **names = tui_theme_names();
+			tui_lines_addf(&t->out, "theme now: %s", t->theme);
+			for (char **p = names; p && *p; p++) {
+				tui_lines_addf(&t->out, "  %s", *p);
+				free(*p);
+			}
+			free(names);
+		} else if (tui_theme_load(t, w[1], err, sizeof err) < 0)
+			tui_message(t, "%s", err);
+		else
+			tui_message(t, "theme %s (:save keeps it)", w[1]);
+	} else {
+		const struct cmd_entry *ce = cmd_find(w[0], err, sizeof err);
+		if (!ce) {
+			tui_lines_addf(&t->out, "%s", err);
+			tui_message(t, "%s", err);
+		} else if (strcmp(ce->name, "console") == 0) {
+			tui_message(t, "this is the console already");
+		} else if (t->child.pid) {
+			tui_message(t, "'%s' is still running; Ctrl-C stops it", t->child.name);
+		} else {
+			tui_lines_addf(&t->out, "$ midsops %s", line);
+			tui_child_start(t, ce, w);
+		}
+	}
+	tui_words_free(w);
+	t->need_redraw = 1;
+}
+
+static int normal_key(struct tui *t, int k)
+{
+	struct tui_pane *p = &t->panes[t->focus];
+	if (t->help || t->details_on) {
+		int *scroll = t->help ? &t->help_scroll : &t->details_scroll;
+		switch (k) {
+		case KEY_UP:
+			(*scroll)--;
+			break;
+		case KEY_DOWN:
+			(*scroll)++;
+			break;
+		case KEY_PPAGE:
+			*scroll -= LINES / 2;
+			break;
+		case KEY_NPAGE:
+			*scroll += LINES / 2;
+			break;
+		case KEY_HOME:
+			*scroll = 0;
+			break;
+		case KEY_END:
+			*scroll = 1 << 20;
+			break;
+		case 'q':
+		case 27:
+		case '?':
+		case KEY_F(1):
+		case '\n':
+		case '\r':
+		case KEY_ENTER:
+			t->help = t->details_on = 0;
+			break;
+		case 12:
+			clearok(curscr, TRUE);
+			break;
+		default:
+			return 0;
+		}
+		return TUI_REDRAW;
+	}
+	switch (k) {
+	case '\t':
+		t->focus = (t->focus + 1) % TUI_NPANES;
+		if (t->zoom >= 0)
+			t->zoom = t->focus;
+		return TUI_REDRAW;
+	case KEY_BTAB:
+		t->focus = (t->focus + TUI_NPANES - 1) % TUI_NPANES;
+		if (t->zoom >= 0)
+			t->zoom = t->focus;
+		return TUI_REDRAW;
+	case ':':
+		tui_bar_enter(t);
+		return TUI_REDRAW;
+	case '/':
+		if (!p->ops->filterable)
+			return 0;
+		snprintf(t->filter_buf, sizeof t->filter_buf, "%s", p->filter);
+		t->mode = MODE_FILTER;
+		return TUI_REDRAW;
+	case '?':
+	case KEY_F(1):
+		t->help = 1;
+		t->help_scroll = 0;
+		return TUI_REDRAW;
+	case ' ':
+	case 'p':
+		t->paused = !t->paused;
+		monitor_set_paused(t->mon, t->paused);
+		if (!t->paused) {
+			monitor_refresh(t->mon);
+			t->next_refresh = monitor_now() + t->refresh;
+		}
+		tui_message(t, t->paused ? "paused (Space or p resumes)" : "resumed");
+		return TUI_REDRAW;
+	case '+':
+		set_refresh(t, 1);
+		return TUI_REDRAW;
+	case '-':
+		set_refresh(t, -1);
+		return TUI_REDRAW;
+	case 'z':
+		t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		return TUI_REDRAW;
+	case 12: /* Ctrl-L */
+		clearok(curscr, TRUE);
+		return TUI_REDRAW;
+	case 3: /* Ctrl-C */
+		request_stop(t);
+		return TUI_REDRAW;
+	case 'q':
+		request_quit(t);
+		return TUI_REDRAW;
+	case 27:
+		if (t->zoom >= 0) {
+			t->zoom = -1;
+			return TUI_REDRAW;
+		}
+		return 0;
+	case '\n':
+	case '\r':
+	case KEY_ENTER:
+		tui_lines_clear(&t->details);
+		if (p->ops->details && p->ops->details(p, t, &t->details)) {
+			t->details_on = 1;
+			t->details_scroll = 0;
+		} else
+			tui_message(t, "nothing selected");
+		return TUI_REDRAW;
+	}
+	return p->ops->key ? p->ops->key(p, t, k) : 0;
+}
+
+static void filter_key(struct tui *t, int k)
+{
+	size_t n = strlen(t->filter_buf);
+	struct tui_pane *p = &t->panes[t->focus];
+	if (k == 27) {
+		t->mode = MODE_NORMAL;
+	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
+		snprintf(p->filter, sizeof p->filter, "%s", t->filter_buf);
+		p->sel = p->scroll = 0;
+		t->mode = MODE_NORMAL;
+	} else if (k == KEY_BACKSPACE || k == 127 || k == 8) {
+		while (n > 0 && ((unsigned char)t->filter_buf[n - 1] & 0xC0) == 0x80)
+			n--;
+		if (n > 0)
+			n--;
+		t->filter_buf[n] = 0;
+	} else if (k >= 32 && k < 256 && n + 1 < sizeof t->filter_buf) {
+		t->filter_buf[n] = (char)k;
+		t->filter_buf[n + 1] = 0;
+	}
+	t->need_redraw = 1;
+}
+
+static void handle_key(struct tui *t, int k)
+{
+	if (k == KEY_RESIZE) {
+		t->need_redraw = 1;
+		return;
+	}
+	if (t->too_small && t->mode != MODE_CONFIRM) {
+		if (k == 'q')
+			request_quit(t);
+		return;
+	}
+	switch (t->mode) {
+	case MODE_BAR:
+		if (k == 27) {
+			tui_bar_cancel(t);
+		} else if (k == 3) {
+			if (tui_bar_empty() && t->child.pid)
+				request_stop(t);
+			else
+				tui_bar_cancel(t);
+		} else
+			tui_bar_key(t, k);
+		return;
+	case MODE_FILTER:
+		filter_key(t, k);
+		return;
+	case MODE_CONFIRM:
+		t->mode = MODE_NORMAL;
+		if (k == 'y' || k == 'Y')
+			t->confirm_yes(t);
+		t->need_redraw = 1;
+		return;
+	case MODE_NORMAL:
+		break;
+	}
+	int r = normal_key(t, k);
+	if (r & TUI_REDRAW)
+		t->need_redraw = 1;
+	if (r & TUI_QUIT)
+		t->quit = 1;
+}
+
+static void write_trace(struct tui *t)
+{
+	if (!t->trace[0])
+		return;
+	FILE *f = fopen(t->trace, "w");
+	if (!f)
+		return;
+	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
+	static const char *const names[] = {"health", "import", "cache", "errors"};
+	for (int p = 0; p < MON_NPANES; p++) {
+		const struct mon_stats *st = &t->v->stats[p];
+		int n = st->nsamples < 64 ? st->nsamples : 64;
+		double s[64];
+		memcpy(s, st->samples, sizeof(double) * (size_t)n);
+		for (int i = 1; i < n; i++)
+			for (int j = i; j > 0 && s[j - 1] > s[j]; j--) {
+				double x = s[j];
+				s[j] = s[j - 1];
+				s[j - 1] = x;
+			}
+		fprintf(f, "probe %s queries %lld median_ms %.2f max_ms %.2f\n", names[p],
+			st->queries, n ? s[n / 2] : 0.0, st->max_ms);
+	}
+	fclose(f);
+}
+
+int tui_run(struct config *cfg, const struct target *tg)
+{
+	static struct tui T;
+	struct tui *t = &T;
+	memset(t, 0, sizeof *t);
+	t->t0 = monitor_now();
+	t->cfg = cfg;
+	t->target = tg;
+	t->zoom = -1;
+	t->refresh = cfg->refresh > 0 ? cfg->refresh : 2;
+	t->out.max = 5000;
+	const char *tr = getenv("MIDSOPS_CONSOLE_TRACE");
+	if (tr)
+		snprintf(t->trace, sizeof t->trace, "%s", tr);
+	static const struct tui_pane_ops *const ops[TUI_NPANES] = {
+	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops, &tui_pane_errors_ops,
+	    &tui_pane_output_ops};
+	for (int i = 0; i < TUI_NPANES; i++) {
+		t->panes[i].ops = ops[i];
+		t->panes[i].mon = i < MON_NPANES ? i : -1;
+		if (cfg->focus[0] && strcmp(cfg->focus, ops[i]->name) == 0)
+			t->focus = i;
+	}
+	t->panes[PANE_OUTPUT].follow = 1;
+	for (int i = 0; help_text[i]; i++)
+		tui_lines_add(&t->help_lines, help_text[i]);
+
+	t->mon = monitor_new(tg->conninfo, "console", 5000);
+	if (!t->mon)
+		return EXIT_FAIL;
+	t->v = monitor_view(t->mon);
+
+	/* Anything written to stderr would scroll the screen: send it to a log instead. */
+	int saved_err = dup(2);
+	char logpath[4200];
+	snprintf(logpath, sizeof logpath, "%s/console.log", paths_state_dir());
+	paths_mkdir_p(paths_state_dir(), 0700);
+	int lfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (lfd >= 0) {
+		dup2(lfd, 2);
+		close(lfd);
+	}
+	setlocale(LC_ALL, "");
+	if (!getenv("ESCDELAY"))
+		set_escdelay(25);
+	if (!initscr())
+		return EXIT_FAIL;
+	raw();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	curs_set(0);
+	t->colour = has_colors() && !getenv("NO_COLOR") && !getenv("MIDSOPS_NO_COLOR");
+	if (t->colour) {
+		start_color();
+		use_default_colors();
+	}
+	char err[512];
+	if (tui_theme_load(t, cfg->theme[0] ? cfg->theme : "default", err, sizeof err) < 0) {
+		tui_theme_load(t, "default", err, sizeof err);
+		tui_message(t, "theme %s: %s; using default", cfg->theme, err);
+	}
+	tui_bar_init(t);
+	/* Start connecting at once, so the first frame has figures. */
+	monitor_service(t->mon, NULL, 0);
+	t->next_refresh = monitor_now() + t->refresh;
+	tui_draw_all(t);
+	time_t last_second = time(NULL);
+
+	while (!t->quit) {
+		struct pollfd pfd[4];
+		int n = 0;
+		pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+		int mfd = n;
+		int nm = monitor_pollfds(t->mon, pfd + n, 2);
+		n += nm;
+		int cfd = -1;
+		if (t->child.pid && t->child.fd >= 0) {
+			cfd = n;
+			pfd[n++] = (struct pollfd){.fd = t->child.fd, .events = POLLIN};
+		}
+		double now = monitor_now();
+		int timeout = (int)((t->next_refresh - now) * 1000.0) + 1;
+		if (t->paused)
+			timeout = 1000;
+		int mt = monitor_timeout_ms(t->mon);
+		if (mt >= 0 && mt < timeout)
+			timeout = mt;
+		/* The clock in the header ticks each second. */
+		int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
+		if (to_second < timeout)
+			timeout = to_second;
+		if (t->child.pid && t->child.fd < 0 && timeout > 100)
+			timeout = 100; /* waiting to reap */
+		if (timeout < 0)
+			timeout = 0;
+		int rc = poll(pfd, (nfds_t)n, timeout);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc < 0)
+			for (int i = 0; i < n; i++)
+				pfd[i].revents = 0;
+		/* Keys: also after EINTR, which is how a resize arrives. */
+		int k;
+		while ((k = getch()) != ERR)
+			handle_key(t, k);
+		monitor_service(t->mon, nm ? pfd + mfd : NULL, nm);
+		if (cfd >= 0 && pfd[cfd].revents)
+			tui_child_read(t);
+		if (t->child.pid)
+			tui_child_reap(t);
+		now = monitor_now();
+		if (now >= t->next_refresh) {
+			if (!t->paused)
+				monitor_refresh(t->mon);
+			t->next_refresh = now + t->refresh;
+		}
+		if (monitor_changed(t->mon) && !t->paused)
+			t->need_redraw = 1;
+		if (time(NULL) != last_second) {
+			last_second = time(NULL);
+			t->need_redraw = 1;
+		}
+		if (t->need_redraw && !t->quit)
+			tui_draw_all(t);
+	}
+	tui_bar_end(t);
+	endwin();
+	if (saved_err >= 0) {
+		dup2(saved_err, 2);
+		close(saved_err);
+	}
+	write_trace(t);
+	monitor_free(t->mon);
+	return 0;
+}

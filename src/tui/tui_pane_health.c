@@ -1,0 +1,132 @@
+/* Database health pane: connection, uptime, size, connections, hit ratio, TPS, dead
+ * tuples, longest transaction, waiting locks, replication, backup and WAL ages. */
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "tui_int.h"
+
+static void build(struct tui *t, struct tui_lines *l, int zoomed)
+{
+	const struct monitor_view *v = t->v;
+	const struct db_snapshot *s = &v->db;
+	const struct health_extra *x = &v->hx;
+	char a[64], b[64], c[64];
+	if (!v->have[MON_HEALTH]) {
+		tui_tl(l, ROLE_DIM, "waiting for the first probe");
+		return;
+	}
+	struct db_judgement j;
+	probe_db_judge(s, t->cfg, &j);
+	fmt_duration(a, sizeof a, s->uptime_s);
+	fmt_bytes(b, sizeof b, (double)s->db_size);
+	tui_tl(l, v->connected ? ROLE_OK : ROLE_CRITICAL, "%s  up %s  size %s",
+	       v->connected ? "connected" : "disconnected", a, b);
+	tui_tl(l, tui_status_role(j.conn), "connections %d of %d max (%.0f%%)", s->connections,
+	       s->max_connections, j.conn_pct);
+	if (isnan(s->hit_ratio))
+		snprintf(a, sizeof a, "n/a");
+	else
+		snprintf(a, sizeof a, "%.2f%%", s->hit_ratio);
+	if (isnan(s->tps))
+		snprintf(b, sizeof b, "...");
+	else
+		snprintf(b, sizeof b, "%.1f", s->tps);
+	tui_tl(l, tui_status_role(j.hit), "buffer hit %s  TPS %s", a, b);
+	fmt_duration(a, sizeof a, s->longest_txn_s);
+	tui_tl(l, tui_status_role(status_worst(j.txn, j.locks)),
+	       "longest txn %s%s  waiting locks %d", a,
+	       s->longest_txn_pid ? (snprintf(c, sizeof c, " (pid %d)", s->longest_txn_pid), c)
+				  : "",
+	       s->waiting_locks);
+	if (s->ndead_top)
+		tui_tl(l, tui_status_role(j.dead), "dead tuples %lld (%.1f%%), most: %s %lld",
+		       s->dead_tuples, j.dead_pct, s->dead_top[0].name, s->dead_top[0].dead);
+	else
+		tui_tl(l, tui_status_role(j.dead), "dead tuples %lld", s->dead_tuples);
+	if (s->in_recovery) {
+		fmt_duration(a, sizeof a, s->replay_lag_s);
+		tui_tl(l, ROLE_NORMAL, "standby, replay lag %s", a);
+	}
+	if (s->nreplicas) {
+		fmt_bytes(a, sizeof a, (double)s->max_replica_lag_bytes);
+		tui_tl(l, ROLE_NORMAL, "replicas %d, max lag %s", s->nreplicas, a);
+	}
+	if (x->backups_present) {
+		if (isnan(x->backup_age_s))
+			tui_tl(l, ROLE_WARNING, "last backup: none yet");
+		else {
+			fmt_duration(a, sizeof a, x->backup_age_s);
+			tui_tl(l,
+			       tui_status_role(
+				   threshold_judge(&t->cfg->backup_age, x->backup_age_s / 3600)),
+			       "last backup %s ago", a);
+		}
+	}
+	if (x->backups_present || x->wal_archived || x->wal_failed) {
+		if (isnan(x->wal_age_s))
+			tui_tl(l, ROLE_DIM, "WAL archive: nothing archived yet");
+		else {
+			fmt_duration(a, sizeof a, x->wal_age_s);
+			tui_tl(l, x->wal_failed ? ROLE_WARNING : ROLE_NORMAL,
+			       "last WAL archived %s ago (%lld, %lld failed)", a, x->wal_archived,
+			       x->wal_failed);
+		}
+	}
+	if (zoomed || 1) {
+		tui_tl(l, ROLE_DIM, "server %s", s->version);
+		for (int i = 0; i < s->ndead_top; i++)
+			tui_tl(l, ROLE_NORMAL, "  dead %-36s %lld of %lld", s->dead_top[i].name,
+			       s->dead_top[i].dead, s->dead_top[i].live + s->dead_top[i].dead);
+		if (s->longest_txn_query[0])
+			tui_tl(l, ROLE_DIM, "  longest: %s", s->longest_txn_query);
+	}
+}
+
+static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
+{
+	struct tui_lines l = {0};
+	int from = tui_pane_banner(t, p, r);
+	build(t, &l, t->zoom == PANE_HEALTH);
+	tui_text_pane(t, p, r, from, &l);
+	tui_lines_clear(&l);
+	free(l.v);
+}
+
+static int key(struct tui_pane *p, struct tui *t, int k)
+{
+	(void)t;
+	return tui_list_key(p, k, p->lines);
+}
+
+static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
+{
+	(void)p;
+	const struct db_snapshot *s = &t->v->db;
+	struct tui_lines l = {0};
+	build(t, &l, 1);
+	for (int i = 0; i < l.n; i++)
+		tui_lines_add(out, l.v[i] + 1);
+	tui_lines_clear(&l);
+	free(l.v);
+	char a[64];
+	for (int p2 = 0; p2 < MON_NPANES; p2++) {
+		const struct mon_stats *st = &t->v->stats[p2];
+		tui_lines_addf(out, "probe %d: %lld queries, last %.1f ms, max %.1f ms", p2,
+			       st->queries, st->last_ms, st->max_ms);
+	}
+	fmt_duration(a, sizeof a, s->uptime_s);
+	tui_lines_addf(out, "server_version_num %d, uptime %s", s->server_num, a);
+	return 1;
+}
+
+const struct tui_pane_ops tui_pane_health_ops = {
+    .name = "health",
+    .title = "Database health",
+    .draw = draw,
+    .key = key,
+    .details = details,
+    .filterable = 1,
+};

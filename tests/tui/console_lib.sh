@@ -1,0 +1,57 @@
+# Helpers for the console tests (sourced by tests/tui/test_console*.sh, not a test itself).
+# Each test drives the real console in the private tmux server $TMUX_SOCKET.
+
+tm() { tmux -L "$TMUX_SOCKET" -f /dev/null "$@"; }
+
+# console_start SESSION [VAR=VALUE...]: a wrapper script exports the test's environment
+# (tmux's server keeps the environment of whoever started it first), then runs the console.
+console_start() {
+	sess=$1; shift
+	w=$TEST_TMP/$sess.sh
+	{
+		echo '#!/bin/sh'
+		for v in XDG_DATA_HOME XDG_STATE_HOME XDG_CONFIG_HOME XDG_RUNTIME_DIR MIDSOPS_PGPORT; do
+			eval "printf 'export %s=%s\n' $v \"'\$$v'\""
+		done
+		printf "export MIDSOPS_DSN='%s'\n" "$MIDSOPS_DSN"
+		printf "export MIDSOPS_SHARE='%s' NO_COLOR=1 LANG=C.UTF-8 LC_ALL=C.UTF-8\n" "$TOP"
+		for kv in "$@"; do printf "export %s\n" "$kv"; done
+		printf "exec '%s' console\n" "$MIDSOPS"
+	} >"$w"
+	chmod +x "$w"
+	tm kill-session -t "$sess" 2>/dev/null
+	tm new-session -d -x 100 -y 30 -s "$sess" "$w; echo CONSOLE-EXITED \$?; sleep 60"
+}
+
+screen() { tm capture-pane -p -t "$1" 2>/dev/null; }
+
+# wait_for SESSION TEXT [TENTHS]: poll the screen until TEXT shows (default 10 s).
+wait_for() {
+	i=0
+	while [ "$i" -lt "${3:-100}" ]; do
+		case "$(screen "$1")" in *"$2"*) return 0 ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# wait_gone SESSION TEXT [TENTHS]
+wait_gone() {
+	i=0
+	while [ "$i" -lt "${3:-100}" ]; do
+		case "$(screen "$1")" in *"$2"*) ;; *) return 0 ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# expect_screen NAME SESSION TEXT [TENTHS]
+expect_screen() {
+	if wait_for "$2" "$3" "${4:-100}"; then ok "$1"; else
+		fail "$1" "'$3' not on screen: $(screen "$2" | tr -s ' ' | head -c 1500)"
+	fi
+}
+
+keys() { s=$1; shift; tm send-keys -t "$s" "$@"; }

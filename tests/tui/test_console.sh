@@ -1,0 +1,167 @@
+# The console: panes, help, command bar, history, completion, details, filter, zoom,
+# pause, refresh interval, :save, themes, resize, a stuck probe, quitting.
+. "$TOP/tests/tui/console_lib.sh"
+
+"$MIDSOPS" db-create >/dev/null 2>&1
+mkdir -p "$XDG_CONFIG_HOME/midsops"
+printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+# A password in the target must never reach the screen or a child's argv (the test
+# cluster trusts local connections, so it is not checked).
+S=con$$
+MIDSOPS_DSN="$MIDSOPS_DSN password=Sekr1tPw" console_start "$S"
+
+expect_screen "console starts and shows the health pane" "$S" "Database health" 50
+for title in "Import progress" "Cache statistics" "Recent errors" "Output"; do
+	expect_screen "pane title: $title" "$S" "$title" 10
+done
+expect_screen "health pane: connected" "$S" "connected  up" 50
+expect_screen "health pane: connections of max_connections" "$S" "connections 1 of"
+expect_screen "health pane: buffer hit ratio" "$S" "buffer hit"
+expect_screen "health pane: TPS figure" "$S" "TPS"
+expect_screen "health pane: waiting locks" "$S" "waiting locks 0"
+expect_screen "cache pane: PostgreSQL buffer cache per database" "$S" "PostgreSQL buffer cache, per database"
+if [ "$(psql_q "select to_regclass('cache.entries') is not null")" = t ]; then
+	expect_screen "cache pane: application cache figures" "$S" "app cache"
+else
+	expect_screen "cache pane: cache layer not installed" "$S" "cache layer not installed"
+fi
+if [ "$(psql_q "select count(*) from ops.import_runs" 2>/dev/null)" = 0 ] ||
+	[ "$(psql_q "select to_regclass('ops.import_runs') is null")" = t ]; then
+	expect_screen "import pane: no imports yet" "$S" "no imports yet"
+else
+	expect_screen "import pane: a run" "$S" "run #"
+fi
+expect_screen "header: environment, server version, interval" "$S" "every 1s"
+expect_screen "header: PostgreSQL version" "$S" "PostgreSQL 15"
+assert_not_contains "$(screen "$S")" "Sekr1tPw" "the password is never on screen"
+
+# Help lists every key.
+keys "$S" '?'
+expect_screen "? opens the help screen" "$S" "midsops console: keys"
+help=$(screen "$S")
+for k in "Tab, Shift-Tab" "Up, Down" "PgUp, PgDn" "Home, End" "Enter " "  :  " "  /  " "? or F1" \
+	"Space or p" "+ or -" "  z  " "Ctrl-L" "Ctrl-C" "Esc" "  q  "; do
+	case "$help" in *"$k"*) ok "help lists key '$k'" ;; *) fail "help lists key '$k'" "$(printf '%s' "$help" | head -c 600)" ;; esac
+done
+keys "$S" Escape
+wait_gone "$S" "midsops console: keys" 20 && ok "Esc closes help" || fail "Esc closes help" "still shown"
+keys "$S" F1
+expect_screen "F1 opens help too" "$S" "midsops console: keys" 20
+keys "$S" q
+
+# A command from the bar runs as a child; its output streams into the output area.
+keys "$S" ':'
+keys "$S" 'version' Enter
+expect_screen "a command from the bar shows its output" "$S" "[exit 0: version" 50
+assert_contains "$(screen "$S")" "version                  0." "the output area holds the command's output"
+keys "$S" ':'
+keys "$S" 'db-check' Enter
+expect_screen "db-check runs from the bar against the console's target" "$S" ": db-check, " 100
+if grep -qs Sekr1tPw /proc/[0-9]*/cmdline; then fail "no password in any argv" "found"; else ok "no password in any argv"; fi
+
+# History: Up recalls, Ctrl-R searches, the file is kept.
+keys "$S" ':' Up
+expect_screen "Up recalls the last command" "$S" ":db-check" 20
+keys "$S" Escape
+keys "$S" ':' C-r
+keys "$S" 'vers'
+expect_screen "Ctrl-R searches the history" "$S" "(reverse-i-search)\`vers': version" 20
+keys "$S" Escape
+assert_contains "$(cat "$XDG_STATE_HOME/midsops/history" 2>/dev/null)" "db-check" "history is saved in XDG_STATE_HOME/midsops/history"
+
+# Tab completion of command names and of arguments.
+keys "$S" ':' 'db-chec' Tab
+expect_screen "Tab completes a command name" "$S" ":db-check" 20
+keys "$S" Escape
+keys "$S" ':' 'theme high' Tab
+expect_screen "Tab completes a theme name" "$S" ":theme high-contrast" 20
+keys "$S" Escape
+
+# Recent errors: newest first, details on Enter, filter.
+psql_q "insert into ops.events(level, source, message) values ('warning', 'test', 'older warning')" >/dev/null
+psql_q "insert into ops.events(level, source, message) values ('error', 'test', 'disk on fire')" >/dev/null
+expect_screen "errors pane shows ops.events warnings" "$S" "disk on fire" 50
+keys "$S" Tab Tab Tab
+expect_screen "Tab moves the focus to the errors pane" "$S" "> Recent errors" 20
+keys "$S" Enter
+expect_screen "Enter shows the details of an error" "$S" "message:" 20
+assert_contains "$(screen "$S")" "source:    test" "details name the source"
+keys "$S" Escape
+keys "$S" '/' 'older' Enter
+expect_screen "/ filters the focused list" "$S" "[filter: older]" 20
+assert_not_contains "$(screen "$S")" "disk on fire" "the filter hides what does not match"
+keys "$S" '/' BSpace BSpace BSpace BSpace BSpace Enter
+expect_screen "an empty filter shows everything again" "$S" "disk on fire" 20
+keys "$S" BTab
+expect_screen "Shift-Tab moves the focus back" "$S" "> Cache statistics" 20
+
+# Zoom, pause, refresh interval, redraw.
+keys "$S" z
+wait_gone "$S" "Recent errors" 20 && ok "z zooms the focused pane" || fail "z zooms" "other panes still shown"
+keys "$S" z
+expect_screen "z again returns to all panes" "$S" "Recent errors" 20
+keys "$S" p
+expect_screen "p pauses" "$S" "PAUSED" 20
+keys "$S" Space
+wait_gone "$S" "PAUSED" 20 && ok "Space resumes" || fail "Space resumes" "still paused"
+keys "$S" +
+expect_screen "+ lengthens the refresh interval" "$S" "every 2s" 20
+keys "$S" - -
+expect_screen "- shortens it" "$S" "every 0.5s" 20
+keys "$S" +
+keys "$S" C-l
+expect_screen "Ctrl-L redraws" "$S" "Database health" 20
+
+# Themes and :save.
+keys "$S" ':' 'theme dark' Enter
+expect_screen ":theme switches the theme" "$S" "theme dark" 20
+keys "$S" ':' 'theme nosuch' Enter
+expect_screen ":theme refuses an unknown theme" "$S" "no theme 'nosuch'" 20
+keys "$S" ':' 'save' Enter
+expect_screen ":save saves the settings" "$S" "settings saved" 20
+conf=$(cat "$XDG_CONFIG_HOME/midsops/midsops.conf")
+assert_contains "$conf" "theme = dark" ":save wrote the theme"
+assert_contains "$conf" "refresh = 1" ":save wrote the refresh interval"
+assert_contains "$conf" "focus = cache" ":save wrote the focused pane"
+expect_exit 0 "the saved config still loads" "$MIDSOPS" config show
+
+# A probe stuck behind a lock marks its pane stale; typing still works.
+( psql "$MIDSOPS_DSN" -XAtq -c "begin; lock table ops.events in access exclusive mode; select pg_sleep(4); commit" >/dev/null 2>&1 & )
+expect_screen "a probe stuck behind a lock marks the pane stale" "$S" "(stale)" 50
+keys "$S" ':' 'help version' Enter
+expect_screen "the bar still works while a probe waits" "$S" "usage: midsops version" 30
+wait_gone "$S" "(stale)" 100 && ok "the pane recovers when the lock goes" || fail "stale recovers" "still stale"
+
+# Resize down to 80x24 and below.
+tm resize-window -t "$S" -x 80 -y 24
+expect_screen "80x24 still shows every pane" "$S" "Recent errors" 20
+assert_contains "$(screen "$S")" "Database health" "80x24 shows the health pane"
+tm resize-window -t "$S" -x 70 -y 20
+expect_screen "below 80x24 the console says the terminal is too small" "$S" "terminal too small" 20
+tm resize-window -t "$S" -x 100 -y 30
+expect_screen "growing again restores the panes" "$S" "Database health" 20
+
+# Ctrl-C stops a running command; q asks first while one runs.
+keys "$S" ':' 'watch --interval 1' Enter
+expect_screen "a long command streams output" "$S" "all probes ran" 80
+keys "$S" C-c
+expect_screen "Ctrl-C stops the running command" "$S" "[exit" 50
+keys "$S" ':' 'watch --interval 1' Enter
+expect_screen "second long command runs" "$S" "(running: watch" 50
+keys "$S" q
+expect_screen "q asks while a command runs" "$S" "still running. Stop it and quit?" 20
+keys "$S" n
+wait_gone "$S" "Stop it and quit?" 20 && ok "n keeps the console" || fail "n keeps" "prompt stays"
+keys "$S" q
+expect_screen "q asks again" "$S" "Stop it and quit?" 20
+keys "$S" y
+expect_screen "y quits, ending the child" "$S" "CONSOLE-EXITED 0" 50
+tm kill-session -t "$S" 2>/dev/null
+
+# The console needs a terminal; watch is its batch twin.
+expect_exit 64 "console without a terminal exits 64" "$MIDSOPS" console </dev/null
+expect_exit 0 "watch --count 2 --interval 1" "$MIDSOPS" watch --count 2 --interval 1
+n=$(printf '%s\n' "$OUT" | grep -c '^== ')
+assert_eq "$n" 2 "watch prints one snapshot per interval"
+assert_contains "$OUT" "database" "watch snapshots hold the status sections"
+expect_exit 64 "watch refuses a bad interval" "$MIDSOPS" watch --interval 0

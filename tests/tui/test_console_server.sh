@@ -1,0 +1,42 @@
+# The console against a server that stops and starts again: panes say so within 2 s,
+# the console keeps working, and it reconnects by itself. Uses a second private cluster
+# of its own; the shared test cluster is never stopped.
+. "$TOP/tests/tui/console_lib.sh"
+
+E=$TEST_TMP/srv
+mkdir -p "$E" && chmod 0700 "$E"
+export_env="XDG_DATA_HOME=$E/data XDG_STATE_HOME=$E/state MIDSOPS_PGPORT=$((MIDSOPS_PGPORT + 3))"
+if ! env $export_env "$MIDSOPS" cluster start >"$TEST_TMP/start.log" 2>&1; then
+	fail "second private cluster starts" "$(cat "$TEST_TMP/start.log")"
+	return 0 2>/dev/null || exit 0
+fi
+DSN2=$(env $export_env "$MIDSOPS" cluster status --json | json_get conninfo)
+S=srv$$
+MIDSOPS_DSN=$DSN2 console_start "$S"
+expect_screen "console connects to the second cluster" "$S" "connected  up" 100
+
+env $export_env "$MIDSOPS" cluster stop immediate >/dev/null 2>&1
+t0=$(date +%s%N)
+if wait_for "$S" "disconnected since" 20; then
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	ok "panes say disconnected within 2 s (${ms} ms)"
+else
+	fail "panes say disconnected within 2 s" "$(screen "$S" | head -8)"
+fi
+expect_screen "the message says it is retrying" "$S" ", retrying" 10
+expect_screen "the header turns CRITICAL" "$S" "CRITICAL" 20
+keys "$S" ':' 'version' Enter
+expect_screen "the command bar works while disconnected" "$S" "[exit 0: version" 50
+keys "$S" '?'
+expect_screen "keys work while disconnected" "$S" "midsops console: keys" 20
+keys "$S" Escape
+
+env $export_env "$MIDSOPS" cluster start >/dev/null 2>&1
+expect_screen "the console reconnects by itself" "$S" "connected  up" 100
+wait_gone "$S" "disconnected since" 50 && ok "the disconnected message goes" || fail "reconnect clears message" "$(screen "$S" | head -5)"
+# LISTEN again after the reconnect: a NOTIFY makes the import pane re-probe at once.
+psql "$DSN2" -XAtq -c "notify midsops_import, 'test'" >/dev/null 2>&1 && ok "NOTIFY after reconnect accepted"
+keys "$S" q
+expect_screen "q quits" "$S" "CONSOLE-EXITED 0" 50
+tm kill-session -t "$S" 2>/dev/null
+env $export_env "$MIDSOPS" cluster stop immediate >/dev/null 2>&1
