@@ -149,8 +149,9 @@ begin
     return v;
 end $$;
 
--- Pre-fill the hot set without counting misses: every powerset and set, then powers by
--- how many builds use them, up to p_powers powers. Returns the entries stored.
+-- Pre-fill the hot set without counting misses: every powerset and set, powers by how
+-- many builds use them (up to p_powers), and searches for the 200 most frequent words of
+-- power names. Returns the entries stored.
 create or replace function cache.warm(p_powers int default 100000) returns bigint
 language plpgsql as $$
 declare n bigint := 0; r record; g int := cache.generation();
@@ -173,6 +174,14 @@ begin
              limit greatest(p_powers, 0) loop
         perform cache.put('power:' || lower(r.key), 'power',
                           coalesce(api.power_uncached(r.key), 'null'::jsonb), g);
+        n := n + 1;
+    end loop;
+    -- Searches: the most frequent words of power names are what people type.
+    for r in select w from (select lower(w) as w, count(*) as c
+                            from game.powers, regexp_split_to_table(display_name, '\s+') w
+                            where not retired and length(w) >= 3 group by 1) t
+             order by c desc, w limit 200 loop
+        perform cache.put('search:20:' || r.w, 'search', api.search_powers_uncached(r.w, 20), g);
         n := n + 1;
     end loop;
     return n;
