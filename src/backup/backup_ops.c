@@ -419,7 +419,13 @@ static int run_tool(struct run *r, char *const argv[], char **env, const char *l
 		    const char *label, const char *watch, long long expect, uid_t uid, gid_t gid)
 {
 	struct proc_opts o = {.envp_add = env, .stdout_file = logfile, .uid = uid, .gid = gid};
+	/* The tool inherits the repository lock: if midsops is killed, the orphan keeps the
+	 * repository locked until it ends, and the next run then removes its partial folder. */
+	if (r->repo.lockfd >= 0)
+		fcntl(r->repo.lockfd, F_SETFD, 0);
 	pid_t pid = proc_spawn(argv, &o);
+	if (r->repo.lockfd >= 0)
+		fcntl(r->repo.lockfd, F_SETFD, FD_CLOEXEC);
 	if (pid < 0)
 		return -1;
 	struct sigaction sa = {.sa_handler = on_signal}, oldint, oldterm;
@@ -1050,13 +1056,16 @@ static int do_incremental(struct run *r, char *err, size_t errlen)
 	time_t base_stop = b[bi].stop;
 	free(b);
 	cat_put(r, "running", 0.1, "switching WAL", NULL);
-	PGresult *q =
-	    db_query(r->conn, err, errlen,
-		     "select lsn::text, pg_walfile_name(lsn) from pg_switch_wal() lsn", 0, NULL);
+	PGresult *q = db_query(r->conn, err, errlen,
+			       "select lsn::text, pg_walfile_name(lsn), before::text from "
+			       "pg_current_wal_insert_lsn() before, pg_switch_wal() lsn",
+			       0, NULL);
 	if (!q)
 		return -1;
 	char seg[32], lsn[32];
-	snprintf(lsn, sizeof lsn, "%s", PQgetvalue(q, 0, 0));
+	/* The switch record starts at or after the insert position read before it, so a
+	 * recovery target there is reached inside the archived segment. */
+	snprintf(lsn, sizeof lsn, "%s", PQgetvalue(q, 0, 2));
 	snprintf(seg, sizeof seg, "%s", PQgetvalue(q, 0, 1));
 	PQclear(q);
 	char path[4500];
@@ -1399,8 +1408,10 @@ static int pg_ctl(const char *datadir, const char *action, const char *logfile, 
 		return -1;
 	char *argv[] = {bin,  "-D",   (char *)datadir, "-l", (char *)logfile, "-w", "-t", "600",
 			"-m", "fast", (char *)action,  NULL};
-	if (strcmp(action, "start") == 0)
-		argv[8] = NULL;
+	if (strcmp(action, "start") == 0) {
+		argv[8] = (char *)action;
+		argv[9] = NULL;
+	}
 	struct proc_opts o = {.uid = uid, .gid = gid, .quiet = 1, .cwd = "/"};
 	if (getenv("MIDSOPS_DEBUG_PGCTL"))
 		o.quiet = 0;
@@ -1408,10 +1419,18 @@ static int pg_ctl(const char *datadir, const char *action, const char *logfile, 
 }
 
 /* Wait until a restored server has left recovery (promoted). */
-static int wait_promoted(const char *conninfo, int timeout_s, char *err, size_t errlen)
+static int wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
+			 size_t errlen)
 {
 	double deadline = now_s() + timeout_s;
 	while (now_s() < deadline) {
+		char pidf[4500];
+		struct stat pst;
+		snprintf(pidf, sizeof pidf, "%s/postmaster.pid", datadir);
+		if (stat(pidf, &pst) < 0) {
+			snprintf(err, errlen, "the restored server stopped during recovery");
+			return -1;
+		}
 		PGconn *c = PQconnectdb(conninfo);
 		if (PQstatus(c) == CONNECTION_OK) {
 			PGresult *r = PQexec(c, "select pg_is_in_recovery()");
@@ -1502,7 +1521,12 @@ static int restore_test_physical(const struct repo *rp, const char *dir, cJSON *
 	char ci[512];
 	snprintf(ci, sizeof ci, "host=%s port=%d dbname=%s user=%s", s.sock, s.port,
 		 jstr(man, "database"), jstr(man, "superuser"));
-	if (wait_promoted(ci, 600, err, sizeof err) < 0) {
+	if (wait_promoted(ci, s.dir, 600, err, sizeof err) < 0) {
+		char tail[512], logf[4500];
+		snprintf(logf, sizeof logf, "%s/server.log", s.sock);
+		log_tail(logf, tail, sizeof tail);
+		size_t el = strlen(err);
+		snprintf(err + el, sizeof err - el, ": %s", tail);
 		snprintf(detail, dn, "%s", err);
 		goto out;
 	}
@@ -2123,7 +2147,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	char ci[4400];
 	cluster_conninfo(c, ci, sizeof ci);
 	if (cluster_start(c, NULL, err, sizeof err) < 0 ||
-	    wait_promoted(ci, 3600, err, sizeof err) < 0) {
+	    wait_promoted(ci, c->datadir, 3600, err, sizeof err) < 0) {
 		char failed[4600];
 		snprintf(failed, sizeof failed, "%s.failed-restore-%s", c->datadir, ts);
 		char e2[256];

@@ -1,0 +1,134 @@
+# Backups: full, incremental (WAL), archive, verify, prune, restores, faults.
+# Part A runs against the shared private cluster (MIDSOPS_DSN) with its own repository;
+# part B uses an embedded cluster of its own for the restores that stop a server.
+
+REPO=$TEST_TMP/repo
+mkdir -p "$TEST_TMP/cfg"
+printf '[midsops]\nbackup_dir = %s\n' "$REPO" >"$TEST_TMP/cfg/a.conf"
+MA="$MIDSOPS --config $TEST_TMP/cfg/a.conf"
+
+"$MIDSOPS" db-create >/dev/null 2>&1
+psql_q "create table if not exists builds.bk_test (id int primary key, name text, data jsonb);
+        truncate builds.bk_test;
+        insert into builds.bk_test select g, 'build ' || g, jsonb_build_object('n', g) from generate_series(1, 2000) g" >/dev/null
+cks() { psql "$1" -XAtq -c "select count(*) || ':' || md5(string_agg(t::text, ',' order by id)) from builds.bk_test t"; }
+before=$(cks "$MIDSOPS_DSN")
+
+expect_exit 0 "db-backup-full on the shared cluster" $MA db-backup-full
+assert_contains "$OUT" "complete" "full backup says complete"
+FULL=$(ls "$REPO" | grep -- '-full$' | tail -n 1)
+[ -f "$REPO/$FULL/manifest.json" ] && ok "full backup has a manifest" || fail "manifest" "none in $REPO/$FULL"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
+assert m["type"]=="full" and m["system_identifier"] and m["wal_first"] and m["files"]
+t=[x for x in m["tables"] if x["table"]=="builds.bk_test"][0]; assert t["rows"]==2000, t
+assert all(len(f["sha256"])==64 for f in m["files"])' "$REPO/$FULL/manifest.json" \
+	&& ok "manifest: identity, WAL range, file checksums, table checksums" || fail "manifest content" "see $REPO/$FULL/manifest.json"
+assert_eq "$(stat -c %a "$REPO/$FULL")" 700 "backup folder is 0700"
+assert_eq "$(stat -c %a "$REPO/$FULL/manifest.json")" 600 "manifest is 0600"
+assert_eq "$(psql_q "select status from ops.backups where id = '$FULL'")" complete "catalogue lists the full backup as complete"
+
+expect_exit 0 "db-backup-verify full" $MA db-backup-verify "$FULL"
+expect_exit 0 "db-backup-verify --restore-test full" $MA db-backup-verify "$FULL" --restore-test
+assert_contains "$OUT" "match" "restore test compares table checksums"
+expect_exit 0 "verify accepts a runbook-style name" $MA db-backup-verify "backup_$(echo "$FULL" | cut -c1-8)_full.sql"
+expect_exit 1 "unknown backup id" $MA db-backup-verify 19990101T000000Z-full
+assert_contains "$OUT" "unknown backup id '19990101T000000Z-full'; near matches: $FULL" "unknown id lists near matches"
+
+expect_exit 0 "db-backup-archive" $MA db-backup-archive
+ARCH=$(ls "$REPO" | grep -- '-archive$' | tail -n 1)
+expect_exit 0 "verify archive (pg_restore --list, restore test)" $MA db-backup-verify "$ARCH" --restore-test
+expect_exit 0 "db-restore --into a new database" $MA db-restore "$ARCH" --into bk_restored
+assert_eq "$(cks "$MIDSOPS_DSN dbname=bk_restored")" "$before" "archive restored into a new database is identical"
+psql_q "drop database if exists bk_restored" >/dev/null
+
+expect_exit 1 "incremental without WAL archiving says what to configure" $MA db-backup-incremental
+assert_contains "$OUT" "archive_command" "incremental error names archive_command"
+[ -z "$(ls "$REPO" | grep partial)" ] && ok "a failed backup leaves no partial folder" || fail "partial" "$(ls "$REPO")"
+
+expect_exit 1 "full disk is refused before starting" env MIDSOPS_BACKUP_FREE_BYTES=1000 $MA db-backup-full
+assert_contains "$OUT" "not enough free disk" "disk full message"
+
+# kill -9 during a backup: the next run removes the partial folder; earlier backups intact.
+$MA db-backup-full >/dev/null 2>&1 &
+bp=$!
+for i in $(seq 1 50); do ls "$REPO" | grep -q partial && break; sleep 0.1; done
+kill -9 $bp 2>/dev/null; wait $bp 2>/dev/null
+# The orphaned pg_basebackup keeps the repository locked until it ends.
+for i in $(seq 1 100); do $MA emergency-backup >"$TEST_TMP/em.out" 2>&1 && break; sleep 0.3; done
+expect_exit 0 "list after kill -9" $MA db-backup-list
+assert_not_contains "$OUT" "partial" "list never shows a partial backup"
+assert_contains "$(cat "$TEST_TMP/em.out")" "removed the partial backup" "the next run removes the partial folder"
+[ -z "$(ls "$REPO" | grep partial)" ] && ok "next run removed the partial folder" || fail "partial left" "$(ls "$REPO")"
+expect_exit 0 "earlier full backup still verifies" $MA db-backup-verify "$FULL"
+
+# One byte flipped in a data file: verify fails and names the file.
+victim=$(cd "$REPO/$FULL" && find base/base -type f -size +8k | head -n 1)
+python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100); b=f.read(1); f.seek(100); f.write(bytes([b[0]^0xff])); f.close()' "$REPO/$FULL/$victim"
+expect_exit 2 "verify fails on a flipped byte" $MA db-backup-verify "$FULL"
+assert_contains "$OUT" "$victim" "verify names the damaged file"
+expect_exit 0 "list shows the failed verification" $MA db-backup-list
+assert_contains "$OUT" "FAILED" "list marks the backup as failed verification"
+
+expect_exit 0 "status has a backups section" env MIDSOPS_CONFIG="$TEST_TMP/cfg/a.conf" "$MIDSOPS" status --json
+assert_contains "$OUT" '"backups"' "status json has backups"
+assert_contains "$OUT" '"last_backup_age"' "status shows the last backup age"
+
+# Retention on a crafted repository.
+R2=$TEST_TMP/repo2
+printf '[midsops]\nbackup_dir = %s\n[backup]\nkeep_daily = 3\nkeep_weekly = 2\nkeep_monthly = 2\n' "$R2" >"$TEST_TMP/cfg/b.conf"
+python3 - "$R2" <<'PY'
+import json, os, sys
+r = sys.argv[1]
+def mk(i, t, base="", verified=None):
+    d = os.path.join(r, i); os.makedirs(d)
+    json.dump({"type": t, "start_epoch": 1, "stop_epoch": 2, "size": 1, "base": base}, open(d + "/manifest.json", "w"))
+    if verified is not None:
+        json.dump({"ok": verified}, open(d + "/verify.json", "w"))
+mk("20250101T020000Z-archive", "archive"); mk("20250201T020000Z-archive", "archive"); mk("20250301T020000Z-archive", "archive")
+mk("20250302T020000Z-full", "full", verified=True)
+for d in range(3, 9): mk("202503%02dT020000Z-incremental" % d, "incremental", "20250302T020000Z-full")
+mk("20250309T020000Z-full", "full", verified=False)
+mk("20250316T020000Z-full", "full", verified=False)
+for d in range(17, 19): mk("202503%02dT020000Z-incremental" % d, "incremental", "20250316T020000Z-full")
+PY
+PM="$MIDSOPS --config $TEST_TMP/cfg/b.conf"
+expect_exit 0 "backup-prune --dry-run" $PM backup-prune --dry-run
+assert_eq "$(ls "$R2" | grep -c T)" 14 "dry run deletes nothing"
+expect_exit 0 "backup-prune" $PM backup-prune
+kept=$(ls "$R2" | grep T | tr '\n' ' ')
+assert_eq "$kept" "20250201T020000Z-archive 20250301T020000Z-archive 20250302T020000Z-full 20250308T020000Z-incremental 20250309T020000Z-full 20250316T020000Z-full 20250317T020000Z-incremental 20250318T020000Z-incremental " \
+	"prune keeps 3 daily, 2 weekly, 2 monthly, the last verified full and the bases of kept incrementals"
+
+# ---- Part B: an embedded cluster of our own: point in time, full restore, WAL gap ----
+E=$TEST_TMP/emb
+mkdir -p "$E"
+EMB="env -u MIDSOPS_DSN XDG_DATA_HOME=$E/data XDG_STATE_HOME=$E/state XDG_CONFIG_HOME=$E/config MIDSOPS_PGPORT=$((MIDSOPS_PGPORT + 7)) $MIDSOPS"
+esql() { $EMB db-shell -XAtqc "$1"; }
+ecks() { esql "select count(*) || ':' || md5(string_agg(t::text, ',' order by id)) from builds.bk_test t"; }
+$EMB db-create >/dev/null 2>&1
+esql "create table builds.bk_test (id int primary key, name text); insert into builds.bk_test select g, 'b' || g from generate_series(1, 500) g" >/dev/null
+expect_exit 0 "embedded: db-backup-full (turns archiving on)" $EMB db-backup-full
+assert_eq "$(esql "show archive_mode")" on "embedded: archive_mode is on"
+at_full=$(ecks)
+esql "update builds.bk_test set name = 'changed' where id <= 100" >/dev/null
+sleep 1
+T1=$(esql "select now()")
+at_t1=$(ecks)
+sleep 1
+esql "delete from builds.bk_test where id > 400" >/dev/null
+expect_exit 0 "embedded: db-backup-incremental" $EMB db-backup-incremental
+INCR=$($EMB db-backup-list --json | python3 -c 'import json,sys; print([b["id"] for b in json.load(sys.stdin)["backups"] if b["type"]=="incremental"][-1])')
+expect_exit 0 "embedded: verify incremental with restore test" $EMB db-backup-verify "$INCR" --restore-test
+expect_exit 0 "embedded: db-restore-incremental --until T1" $EMB db-restore-incremental --until "$T1"
+assert_eq "$(ecks)" "$at_t1" "point-in-time restore: builds exactly as they were at T1"
+expect_exit 0 "embedded: db-restore-full" $EMB db-restore-full "$($EMB db-backup-list --json | python3 -c 'import json,sys; print([b["id"] for b in json.load(sys.stdin)["backups"] if b["type"]=="full"][-1])')"
+assert_eq "$(ecks)" "$at_full" "full restore: identical to the full backup"
+ls -d "$E"/data/midsops/pg.before-restore-* >/dev/null 2>&1 && ok "the previous data directory is kept aside" || fail "aside" "none"
+
+# A missing WAL segment: verify reports the gap.
+seg=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wal"][0]["name"])' "$E/data/midsops/backups/$INCR/manifest.json")
+mv "$E/data/midsops/backups/wal/$seg" "$TEST_TMP/"
+expect_exit 2 "verify reports a WAL gap" $EMB db-backup-verify "$INCR"
+assert_contains "$OUT" "$seg" "the gap names the missing segment"
+mv "$TEST_TMP/$seg" "$E/data/midsops/backups/wal/"
+$EMB cluster stop immediate >/dev/null 2>&1
