@@ -1092,10 +1092,12 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	    db_exec(
 		r.c, err, sizeof err,
 		"insert into stage.records (run_id, kind, key, path, sha, raw) "
-		"select $1, c.kind, c.key, c.path, c.sha, null from rb_cur c where not exists "
+		"select $1::bigint, c.kind, c.key, c.path, c.sha, null::jsonb from rb_cur c where "
+		"not exists "
 		"(select 1 from game.history h where h.generation > $2::int and h.kind = c.kind "
 		"and h.key = c.key) "
-		"union all select $1, h.kind, h.key, h.path, h.sha, h.raw from (select distinct "
+		"union all select $1::bigint, h.kind, h.key, h.path, h.sha, h.raw from (select "
+		"distinct "
 		"on (kind, key) kind, key, path, sha, raw from game.history where generation > "
 		"$2::int order by kind, key, generation) h where h.raw is not null",
 		2, q) < 0 ||

@@ -50,8 +50,8 @@ static const struct {
     {"tags", NULL},
     {"tag_links",
      "select md5(coalesce(string_agg(t.key || ':' || l.rel || l.idx || ':' || "
-     "l.raw::text || ':' || coalesce(l.power_id::text, '-') || coalesce(l.enhancement_id::text, "
-     "'-'), ',' order by t.key, l.rel, l.idx), '')) from "
+     "l.raw::text || ':' || (l.power_id is null) || (l.enhancement_id is null), ',' order by "
+     "t.key, l.rel, l.idx), '')) from "
      "game.tag_links l join game.tags t on t.id = l.tag_id"},
     {"exclusion_groups", NULL},
     {"exclusion_group_members", "select md5(coalesce(string_agg(g.key || ':' || m.idx || ':' || "

@@ -1,0 +1,187 @@
+# Import engine: every import command on the mini export, builds across re-import,
+# retirement and rollback, stop/resume, kill -9 and resume, the lock, emergency stop.
+V2_EXPORT=$TOP/tests/data/export-mini-v2
+BUILDS=$TOP/tests/data/builds-mini.json
+
+run_state() { psql_q "select state from ops.import_runs where id = $1"; }
+last_run() { psql_q "select coalesce(max(id), 0) from ops.import_runs"; }
+# wait_for SQL: until the query returns t (10 s at most)
+wait_for() {
+	i=0
+	while [ $i -lt 100 ]; do
+		[ "$(psql_q "$1" 2>/dev/null)" = t ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+checksums() { "$MIDSOPS" --json import-stats --checksums | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
+
+expect_exit 0 "import-stats before any import" "$MIDSOPS" import-stats
+assert_contains "$OUT" "last_import              never" "import-stats says never before an import"
+expect_exit 0 "export-validate on the mini export" "$MIDSOPS" export-validate "$MINI_EXPORT"
+assert_contains "$OUT" "0 errors" "export-validate finds no errors in the mini export"
+
+expect_exit 0 "import the mini export" "$MIDSOPS" import "$MINI_EXPORT"
+assert_contains "$OUT" "generation" "import prints the generation"
+assert_eq "$(psql_q "select count(*) from game.powers")" \
+	"$(find "$MINI_EXPORT/powers" -mindepth 3 -name '*.json' ! -name index.json | wc -l)" \
+	"one power row per power file"
+assert_eq "$(psql_q "select count(*) from ops.import_files where run_id = $(last_run)")" \
+	"$(find "$MINI_EXPORT" -name '*.json' | wc -l)" "every file recorded in ops.import_files"
+assert_eq "$(psql_q "select count(*) from ops.import_files where run_id = $(last_run) and length(sha256) = 64")" \
+	"$(find "$MINI_EXPORT" -name '*.json' | wc -l)" "files recorded with their sha256"
+assert_eq "$(psql_q "select count(*) > 0 from game.power_effects")" t "effects mapped"
+assert_eq "$(psql_q "select count(*) > 0 from game.effect_templates")" t "effect templates mapped"
+assert_eq "$(psql_q "select count(*) > 0 from game.enhancements where set_id is not null")" t "enhancements mapped into their sets"
+assert_eq "$(psql_q "select count(*) > 0 from game.tag_links")" t "tag links mapped"
+assert_eq "$(psql_q "select count(*) from game.powers where powerset_id is null")" 0 "powers resolved to their powerset"
+assert_eq "$(psql_q "select count(*) > 0 from ops.import_errors where code = 'dangling_reference' and severity = 'warning'")" t \
+	"dangling references counted as warnings"
+assert_eq "$(psql_q "select count(*) from game.tags where path like '%\\%%'")" \
+	"$(find "$MINI_EXPORT/tags" -name '*%*' | wc -l)" "tag files named with % imported"
+
+expect_exit 0 "import-stats after an import" "$MIDSOPS" --json import-stats
+assert_eq "$(printf '%s' "$OUT" | json_get .generation)" "$(psql_q "select max(generation) from ops.import_generations")" \
+	"import-stats shows the generation"
+expect_exit 0 "import-status" "$MIDSOPS" import-status
+assert_contains "$OUT" "completed" "import-status shows the completed run"
+expect_exit 0 "import-status RUN" "$MIDSOPS" import-status "$(last_run)"
+expect_exit 1 "import-status of an unknown run" "$MIDSOPS" import-status 999999
+expect_exit 0 "import-health after a good import" "$MIDSOPS" import-health
+expect_exit 0 "import-logs" "$MIDSOPS" import-logs --last 1h
+assert_contains "$OUT" "promoted generation" "import-logs shows the promote"
+expect_exit 0 "import-errors" "$MIDSOPS" import-errors --last 1h
+assert_contains "$OUT" "dangling_reference" "import-errors lists warnings"
+expect_exit 0 "import-errors --run" "$MIDSOPS" import-errors --last 1h --run "$(last_run)"
+expect_exit 0 "import-debug --verbose" "$MIDSOPS" import-debug "$(last_run)" --verbose
+assert_contains "$OUT" "files_committed" "import-debug shows staging figures"
+expect_exit 0 "import-perf" "$MIDSOPS" import-perf --last 7d
+assert_contains "$OUT" "records_s" "import-perf shows the rate"
+expect_exit 64 "import needs its full name" "$MIDSOPS" impor "$MINI_EXPORT"
+
+# Re-import of the unchanged export: nothing changes, generation bumps, ids stay.
+ids=$(psql_q "select md5(string_agg(key || id, ',' order by key)) from game.powers")
+gen=$(psql_q "select max(generation) from ops.import_generations")
+expect_exit 0 "re-import of the unchanged export" "$MIDSOPS" import "$MINI_EXPORT"
+assert_eq "$(psql_q "select count(*) from game.powers where generation > $gen")" 0 "unchanged rows keep their generation"
+assert_eq "$(psql_q "select md5(string_agg(key || id, ',' order by key)) from game.powers")" "$ids" "ids stable across re-import"
+
+# Builds, then v2 (a power gone, one added), then rollback: builds keep their references.
+expect_exit 0 "seed-builds" "$MIDSOPS" seed-builds "$BUILDS"
+nb=$(psql_q "select count(*) from builds.build_powers")
+ne=$(psql_q "select count(*) from builds.build_enhancements")
+assert_eq "$(psql_q "select count(*) > 0 from builds.build_enhancements")" t "builds slot enhancements"
+refs=$(psql_q "select md5(string_agg(bp.power_id || ':' || p.key, ',' order by bp.id)) from builds.build_powers bp join game.powers p on p.id = bp.power_id")
+expect_exit 0 "export-diff mini v2" "$MIDSOPS" --json export-diff "$MINI_EXPORT" "$V2_EXPORT"
+assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=[x for x in d["records"] if x["entity"]=="power"][0]; print(r["added"], r["removed"])')" "1 1" \
+	"export-diff: one power added, one removed"
+expect_exit 0 "import v2" "$MIDSOPS" import "$V2_EXPORT"
+assert_eq "$(psql_q "select count(*) from builds.build_powers")" "$nb" "builds keep their powers after v2"
+assert_eq "$(psql_q "select md5(string_agg(bp.power_id || ':' || p.key, ',' order by bp.id)) from builds.build_powers bp join game.powers p on p.id = bp.power_id")" \
+	"$refs" "build references unchanged after v2"
+assert_eq "$(psql_q "select count(*) from game.powers where retired")" \
+	"$(psql_q "select count(*) from game.powers p where retired and exists (select 1 from builds.build_powers b where b.power_id = p.id)")" \
+	"only powers that builds use are kept retired"
+gen_v2=$(psql_q "select max(generation) from ops.import_generations")
+expect_exit 0 "import-rollback" "$MIDSOPS" import-rollback
+assert_eq "$(psql_q "select count(*) from game.powers where retired")" 0 "rollback brings retired powers back"
+assert_eq "$(psql_q "select md5(string_agg(bp.power_id || ':' || p.key, ',' order by bp.id)) from builds.build_powers bp join game.powers p on p.id = bp.power_id")" \
+	"$refs" "build references unchanged after rollback"
+assert_eq "$(psql_q "select count(*) from builds.build_enhancements")" "$ne" "build enhancements intact after rollback"
+expect_exit 0 "import-rollback --to the v2 generation" "$MIDSOPS" import-rollback --to "$gen_v2"
+assert_eq "$(psql_q "select count(*) from game.powers where not retired")" \
+	"$(find "$V2_EXPORT/powers" -mindepth 3 -name '*.json' ! -name index.json | wc -l)" "rollback --to restores v2's powers"
+expect_exit 1 "rollback to a future generation is refused" "$MIDSOPS" import-rollback --to 999
+
+# Clean v1 checksums, for the kill -9 comparison below.
+"$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1
+clean=$(checksums)
+
+# The lock: a second import names the running one; import-stop stops it at a batch boundary.
+"$MIDSOPS" import "$V2_EXPORT" >/dev/null 2>&1
+MIDSOPS_IMPORT_DELAY_MS=100 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$MINI_EXPORT" \
+	>"$TEST_TMP/slow.out" 2>&1 &
+slow=$!
+wait_for "select exists (select 1 from ops.import_runs where state = 'running' and pid = $slow and files_done > 0)" ||
+	fail "slow import running" "it did not start"
+expect_exit 1 "a second import is refused" "$MIDSOPS" import "$MINI_EXPORT"
+assert_contains "$OUT" "pid $slow" "the refusal names the running pid"
+assert_contains "$OUT" "on host $(hostname)" "the refusal names the host"
+run=$(psql_q "select id from ops.import_runs where pid = $slow")
+expect_exit 0 "import-stop" "$MIDSOPS" import-stop "$run"
+wait "$slow"
+assert_eq "$(run_state "$run")" stopped "import-stop leaves the run stopped"
+expect_exit 0 "import-resume after a stop" "$MIDSOPS" import-resume "$run"
+assert_eq "$(run_state "$run")" completed "the resumed run completes"
+assert_eq "$(checksums)" "$clean" "stop + resume gives the checksums of a clean import"
+
+# kill -9 in the middle of staging, then resume: same checksums as a clean import,
+# committed files not read again.
+"$MIDSOPS" import "$V2_EXPORT" >/dev/null 2>&1
+MIDSOPS_IMPORT_DELAY_MS=100 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$MINI_EXPORT" \
+	>"$TEST_TMP/kill.out" 2>&1 &
+victim=$!
+wait_for "select exists (select 1 from ops.import_runs r where pid = $victim and (select count(*) from ops.import_files f where f.run_id = r.id) >= 10)" ||
+	fail "kill -9 setup" "the import did not commit 10 files"
+kill -9 "$victim"
+wait "$victim" 2>/dev/null
+run=$(psql_q "select id from ops.import_runs where pid = $victim")
+committed=$(psql_q "select count(*) from ops.import_files where run_id = $run")
+first=$(psql_q "select max(committed_at) from ops.import_files where run_id = $run")
+expect_exit 0 "import-resume after kill -9" "$MIDSOPS" import-resume
+assert_eq "$(run_state "$run")" completed "the killed run completes on resume"
+assert_eq "$(psql_q "select count(*) from ops.import_files where run_id = $run and committed_at <= '$first'")" "$committed" \
+	"files committed before the kill were not staged again"
+assert_eq "$(checksums)" "$clean" "kill -9 + resume gives the checksums of a clean import"
+
+# An immediate server stop during staging empties the UNLOGGED staging table: resume
+# notices and stages again.
+"$MIDSOPS" import "$V2_EXPORT" >/dev/null 2>&1
+MIDSOPS_IMPORT_DELAY_MS=100 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$MINI_EXPORT" \
+	>"$TEST_TMP/crash.out" 2>&1 &
+victim=$!
+if wait_for "select exists (select 1 from ops.import_runs r where pid = $victim and (select count(*) from ops.import_files f where f.run_id = r.id) >= 10)"; then
+	run=$(psql_q "select id from ops.import_runs where pid = $victim")
+	"$MIDSOPS" cluster stop immediate >/dev/null 2>&1
+	wait "$victim" 2>/dev/null
+	"$MIDSOPS" cluster start >/dev/null 2>&1
+	expect_exit 0 "import-resume after an immediate server stop" "$MIDSOPS" import-resume "$run"
+	assert_contains "$OUT" "staging again" "resume notices the emptied staging table"
+	assert_eq "$(run_state "$run")" completed "the run completes after the server stop"
+	assert_eq "$(checksums)" "$clean" "server stop + resume gives the checksums of a clean import"
+else
+	fail "server stop setup" "the import did not commit 10 files"
+fi
+
+# emergency-stop: cancels and kills a running import, records it in the journal.
+expect_exit 0 "emergency-stop with nothing running" "$MIDSOPS" emergency-stop --yes
+assert_contains "$OUT" "no import is running" "emergency-stop says nothing runs"
+MIDSOPS_IMPORT_DELAY_MS=200 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$V2_EXPORT" \
+	>"$TEST_TMP/estop.out" 2>&1 &
+victim=$!
+wait_for "select exists (select 1 from ops.import_runs where state = 'running' and pid = $victim)" ||
+	fail "emergency-stop setup" "the import did not start"
+expect_exit 1 "emergency-status while an import runs (WARNING: no backups)" "$MIDSOPS" emergency-status
+assert_contains "$OUT" "$victim" "emergency-status lists the running import"
+assert_contains "$OUT" "no backups recorded" "emergency-status without backups"
+expect_exit 1 "emergency-stop without a terminal needs --yes" "$MIDSOPS" emergency-stop </dev/null
+expect_exit 0 "emergency-stop --yes" "$MIDSOPS" emergency-stop --yes --grace 2
+wait "$victim" 2>/dev/null
+kill -0 "$victim" 2>/dev/null && fail "emergency-stop ends the process" "pid $victim alive" ||
+	ok "emergency-stop ends the process"
+assert_eq "$(psql_q "select state from ops.import_runs where pid = $victim")" stopped "emergency-stop leaves the run stopped"
+assert_eq "$(psql_q "select count(*) > 0 from ops.events where source = 'emergency-stop'")" t "emergency-stop is in the journal"
+expect_exit 0 "import-resume after emergency-stop" "$MIDSOPS" import-resume
+assert_eq "$(psql_q "select count(*) from builds.build_powers")" "$nb" "builds survive every re-import"
+
+# --dry-run and --no-promote leave production alone.
+gen=$(psql_q "select max(generation) from ops.import_generations")
+expect_exit 0 "import --dry-run" "$MIDSOPS" import "$MINI_EXPORT" --dry-run
+assert_eq "$(psql_q "select max(generation) from ops.import_generations")" "$gen" "dry run promotes nothing"
+expect_exit 0 "import --no-promote" "$MIDSOPS" import "$MINI_EXPORT" --no-promote
+assert_eq "$(psql_q "select max(generation) from ops.import_generations")" "$gen" "--no-promote promotes nothing"
+expect_exit 0 "import-resume promotes a staged run" "$MIDSOPS" import-resume
+assert_eq "$(psql_q "select max(generation) from ops.import_generations")" "$((gen + 1))" "resume promoted the staged run"
