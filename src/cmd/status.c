@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "dr.h"
+#include "import.h"
 #include "probe_health.h"
 #include "target.h"
 
@@ -117,6 +118,7 @@ static enum status section_system(struct out *o, const struct config *cfg, PGcon
 static const struct status_section status_sections[] = {
 	{"database", section_database},
 	{"system", section_system},
+	{"imports", import_status_section},
 	{"cache", status_section_cache},
 	{"maintenance", status_section_maintenance},
 	{"dr", dr_status_section},
