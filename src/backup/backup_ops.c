@@ -382,7 +382,7 @@ static void clean_partials(struct run *r)
 	char err[256];
 	while ((e = readdir(d))) {
 		char *suf = strstr(e->d_name, ".partial");
-		if (!suf || suf[8])
+		if (!suf || (suf[8] && strcmp(suf, ".partial.tables.json")))
 			continue;
 		char path[8300];
 		snprintf(path, sizeof path, "%s/%s", r->repo.dir, e->d_name);
