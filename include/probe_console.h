@@ -31,6 +31,8 @@ struct health_extra {
 
 /* The database probe with the extras: columns 0..18 are probe_db_sql's. */
 const char *probe_health_sql(void);
+/* with_size 0: the database size column is NULL (pg_database_size is the costly part). */
+const char *probe_health_sql_variant(int with_size);
 int probe_health_parse(PGresult *r, struct health_extra *x);
 
 struct import_snapshot {

@@ -30,6 +30,8 @@ struct monitor {
 	double notify_due; /* deferred NOTIFY-triggered import probe, 0 none */
 	double last_notify_probe;
 	struct db_snapshot prev_db;
+	int size_now; /* the health probe in flight asks for the database size */
+	double size_at;
 	int changed;
 	struct monitor_view v;
 };
@@ -41,46 +43,89 @@ double monitor_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The health query: probe_db_sql with the extras appended as columns 19.., so the pane
- * costs one round trip. ops.backups belongs to the backup family; it is read through
- * to_jsonb inside query_to_xml, which plans it only when it exists, so neither its
- * absence nor its exact columns can break the query. */
+/* The health query: the columns of probe_db_sql (so probe_db_parse reads it), computed
+ * in one pass over each statistics source instead of one subquery per figure, because
+ * the console sends it every second: per-table counters come from the pg_stat_get_*
+ * functions rather than the pg_stat_user_tables view, which computes twenty figures per
+ * table. The extras follow as columns 19... ops.backups belongs to the backup family;
+ * it is read through to_jsonb inside query_to_xml, which plans it only when it exists, so
+ * neither its absence nor its exact columns can break the query. */
+static const char health_fmt[] =
+    "/* midsops console: health */ with\n"
+    "t as materialized (select n.nspname || '.' || c.relname as name,\n"
+    "    pg_stat_get_dead_tuples(c.oid) as dead, pg_stat_get_live_tuples(c.oid) as "
+    "live\n"
+    "  from pg_class c join pg_namespace n on n.oid = c.relnamespace\n"
+    "  where c.relkind in ('r', 'm', 'p') and n.nspname not in ('pg_catalog',\n"
+    "    'information_schema') and n.nspname !~ '^pg_toast'),\n"
+    "a as materialized (select pid, backend_type, xact_start, query\n"
+    "  from pg_stat_activity),\n"
+    "l as materialized (select pid, extract(epoch from now() - xact_start) as age,\n"
+    "    left(query, 200) as query from a where xact_start is not null\n"
+    "    and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
+    "  order by xact_start limit 1),\n"
+    "d as materialized (select sum(blks_hit) as hit, sum(blks_read) as rd,\n"
+    "    sum(xact_commit + xact_rollback) as xacts from pg_stat_database)\n"
+    "select version(),\n"
+    "  current_setting('server_version_num')::int,\n"
+    "  extract(epoch from now() - pg_postmaster_start_time()),\n"
+    "  %s,\n"
+    "  (select count(*) from a where backend_type = 'client backend'),\n"
+    "  current_setting('max_connections')::int,\n"
+    "  (select case when hit + rd > 0 then 100.0 * hit / (hit + rd) end from d),\n"
+    "  (select xacts from d),\n"
+    "  (select coalesce(sum(dead), 0) from t),\n"
+    "  (select coalesce(sum(live), 0) from t),\n"
+    "  (select array_agg(name || '|' || dead || '|' || live order by dead desc)\n"
+    "     from (select * from t where dead > 0 order by dead desc limit 5) t5),\n"
+    "  (select age from l), (select pid from l), (select query from l),\n"
+    "  (select count(*) from pg_locks where not granted),\n"
+    "  pg_is_in_recovery(),\n"
+    "  case when pg_is_in_recovery() then\n"
+    "    extract(epoch from now() - pg_last_xact_replay_timestamp()) end,\n"
+    "  (select count(*) from pg_stat_replication),\n"
+    "  (select max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint\n"
+    "     from pg_stat_replication where not pg_is_in_recovery()),\n"
+    "  to_regclass('ops.backups') is not null,\n"
+    "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
+    "    query_to_xml('select extract(epoch from now() - max(coalesce(\n"
+    "      (to_jsonb(b)->>''finished_at'')::timestamptz, "
+    "(to_jsonb(b)->>''stopped_at'')::timestamptz,\n"
+    "      (to_jsonb(b)->>''stop_time'')::timestamptz, "
+    "(to_jsonb(b)->>''completed_at'')::timestamptz,\n"
+    "      (to_jsonb(b)->>''created_at'')::timestamptz, "
+    "(to_jsonb(b)->>''started_at'')::timestamptz)))\n"
+    "      as v from ops.backups b where coalesce(to_jsonb(b)->>''state'', "
+    "to_jsonb(b)->>''status'',\n"
+    "      ''ok'') not in (''failed'', ''running'', ''in_progress'')', false, true, "
+    "'')))[1]::text end,\n"
+    "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
+    "    query_to_xml('select string_agg(to_jsonb(b)->>''id'', '','') as v from\n"
+    "      (select * from ops.backups order by 1 desc limit 20) b', false, true, "
+    "'')))[1]::text end,\n"
+    "  (select extract(epoch from now() - last_archived_time) from pg_stat_archiver),\n"
+    "  (select archived_count from pg_stat_archiver),\n"
+    "  (select failed_count from pg_stat_archiver),\n"
+    "  to_regclass('ops.import_runs') is not null,\n"
+    "  to_regclass('ops.import_errors') is not null,\n"
+    "  to_regclass('ops.events') is not null,\n"
+    "  to_regclass('cache.entries') is not null";
+
 const char *probe_health_sql(void)
 {
-	static char sql[8192];
-	if (!sql[0])
-		snprintf(
-		    sql, sizeof sql,
-		    "/* midsops console: health */ select d.*, x.* from (%s) d cross join (select\n"
-		    "  to_regclass('ops.backups') is not null,\n"
-		    "  case when to_regclass('ops.backups') is not null then "
-		    "(xpath('/row/v/text()',\n"
-		    "    query_to_xml('select extract(epoch from now() - max(coalesce(\n"
-		    "      (to_jsonb(b)->>''finished_at'')::timestamptz, "
-		    "(to_jsonb(b)->>''stopped_at'')::timestamptz,\n"
-		    "      (to_jsonb(b)->>''stop_time'')::timestamptz, "
-		    "(to_jsonb(b)->>''completed_at'')::timestamptz,\n"
-		    "      (to_jsonb(b)->>''created_at'')::timestamptz, "
-		    "(to_jsonb(b)->>''started_at'')::timestamptz)))\n"
-		    "      as v from ops.backups b where coalesce(to_jsonb(b)->>''state'', "
-		    "to_jsonb(b)->>''status'',\n"
-		    "      ''ok'') not in (''failed'', ''running'', ''in_progress'')', false, "
-		    "true, '')))[1]::text end,\n"
-		    "  case when to_regclass('ops.backups') is not null then "
-		    "(xpath('/row/v/text()',\n"
-		    "    query_to_xml('select string_agg(to_jsonb(b)->>''id'', '','') as v from\n"
-		    "      (select * from ops.backups order by 1 desc limit 20) b', false, true, "
-		    "'')))[1]::text end,\n"
-		    "  (select extract(epoch from now() - last_archived_time) from "
-		    "pg_stat_archiver),\n"
-		    "  (select archived_count from pg_stat_archiver),\n"
-		    "  (select failed_count from pg_stat_archiver),\n"
-		    "  to_regclass('ops.import_runs') is not null,\n"
-		    "  to_regclass('ops.import_errors') is not null,\n"
-		    "  to_regclass('ops.events') is not null,\n"
-		    "  to_regclass('cache.entries') is not null) x",
-		    probe_db_sql);
-	return sql;
+	return probe_health_sql_variant(1);
+}
+
+/* pg_database_size stats every file of the database, the costliest part of the probe;
+ * the size changes slowly, so the console asks for it only now and then. */
+const char *probe_health_sql_variant(int with_size)
+{
+	static char full[8192], lite[8192];
+	if (!full[0]) {
+		snprintf(full, sizeof full, health_fmt, "pg_database_size(current_database())");
+		snprintf(lite, sizeof lite, health_fmt, "null::bigint");
+	}
+	return with_size ? full : lite;
 }
 
 int probe_health_parse(PGresult *r, struct health_extra *x)
@@ -204,9 +249,10 @@ static void send_setup(struct monitor *m)
 	snprintf(sql, sizeof sql,
 		 "set statement_timeout = %d; set client_min_messages = warning; "
 		 "set application_name = '%s'; listen midsops_import; "
-		 "prepare midsops_console_health as %s; prepare midsops_console_cache as %s",
-		 m->stmt_timeout_ms, "midsops console", probe_health_sql(),
-		 probe_console_cache_sql());
+		 "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
+		 "prepare midsops_console_cache as %s",
+		 m->stmt_timeout_ms, "midsops console", probe_health_sql_variant(1),
+		 probe_health_sql_variant(0), probe_console_cache_sql());
 	PQsetnonblocking(m->conn, 1);
 	if (!PQsendQuery(m->conn, sql)) {
 		drop_connection(m, NULL);
@@ -251,6 +297,16 @@ static void fill_absent(struct monitor *m, int pane)
 	m->changed = 1;
 }
 
+/* The full health probe (with the database size) every 30 s, the light one between. */
+static const char *health_stmt(struct monitor *m)
+{
+	double now = monitor_now();
+	m->size_now = !m->v.have[MON_HEALTH] || now - m->size_at >= 30;
+	if (m->size_now)
+		m->size_at = now;
+	return m->size_now ? "midsops_console_health" : "midsops_console_health_lite";
+}
+
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0 && m->pending) {
@@ -271,8 +327,8 @@ static void send_next(struct monitor *m)
 			continue;
 		}
 		int sent =
-		    pane == MON_HEALTH	? PQsendQueryPrepared(m->conn, "midsops_console_health", 0,
-							      NULL, NULL, NULL, 0)
+		    pane == MON_HEALTH
+			? PQsendQueryPrepared(m->conn, health_stmt(m), 0, NULL, NULL, NULL, 0)
 		    : pane == MON_CACHE ? PQsendQueryPrepared(m->conn, "midsops_console_cache", 0,
 							      NULL, NULL, NULL, 0)
 					: PQsendQuery(m->conn, sql);
@@ -308,6 +364,8 @@ static void take_result(struct monitor *m, PGresult *r)
 		struct db_snapshot s;
 		rc = probe_db_parse(r, &s);
 		if (rc == 0) {
+			if (!m->size_now)
+				s.db_size = m->prev_db.db_size;
 			probe_db_rate(&s, &m->prev_db);
 			m->prev_db = s;
 			v->db = s;

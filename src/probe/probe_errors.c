@@ -14,14 +14,14 @@
 #define EVENTS_PART                                                                                \
 	"(select 'event' as kind, id, extract(epoch from at) as at, level, source,\n"              \
 	"  null::text as path, null::text as json_path, null::text as code, message, run_id\n"     \
-	"  from ops.events where level = 'error' order by level, at desc limit 50)\n"              \
+	"  from ops.events where level = 'error' order by events.at desc limit 50)\n"              \
 	" union all (select 'event', id, extract(epoch from at), level, source, null, null,\n"     \
 	"  null, message, run_id from ops.events where level = 'warning'\n"                        \
-	"  order by level, at desc limit 50)"
+	"  order by events.at desc limit 50)"
 #define IMPORT_PART                                                                                \
 	"(select 'import' as kind, id, extract(epoch from at) as at, severity as level,\n"         \
 	"  'import' as source, path, json_path, code, message, run_id\n"                           \
-	"  from ops.import_errors order by at desc limit 50)"
+	"  from ops.import_errors order by import_errors.at desc limit 50)"
 #define HEAD                                                                                       \
 	"/* midsops console: errors */ select json_build_object('present', true, 'items',\n"       \
 	"  (select json_agg(e order by e.at desc) from (select * from (\n"
