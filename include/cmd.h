@@ -68,6 +68,7 @@ extern const struct cmd_entry cmd_backup_table[];
 extern const struct cmd_entry cmd_runbook_table[];
 extern const struct cmd_entry cmd_dr_table[];
 extern const struct cmd_entry cmd_console_table[];
+extern const struct cmd_entry cmd_roles_table[];
 
 /* Iterate over every command of every family, in help order. Returns NULL at the end. */
 const struct cmd_entry *cmd_next(const struct cmd_entry *prev);

@@ -1,0 +1,81 @@
+# db-roles: the least-privilege group roles. A login role that is only a member of
+# midsops_monitor runs the checks and the console's probes, and cannot write; a member of
+# midsops_operator can write the midsops tables.
+. "$TOP/tests/tui/console_lib.sh"
+
+"$MIDSOPS" db-create >/dev/null 2>&1
+expect_exit 64 "db-roles needs its full name (it changes the database)" "$MIDSOPS" db-rol
+expect_exit 0 "db-roles --dry-run" "$MIDSOPS" db-roles --dry-run
+assert_contains "$OUT" "grant pg_monitor to midsops_monitor" "dry run shows the statements"
+assert_eq "$(psql_q "select count(*) from pg_roles where rolname like 'midsops\_%'")" 0 \
+	"dry run creates nothing"
+expect_exit 0 "db-roles creates the roles" "$MIDSOPS" db-roles
+expect_exit 0 "db-roles is idempotent" "$MIDSOPS" db-roles --json
+assert_contains "$OUT" '"monitor_role"' "db-roles --json"
+assert_eq "$(psql_q "select string_agg(rolname || ':' || rolcanlogin, ',' order by rolname) from pg_roles where rolname in ('midsops_monitor','midsops_operator')")" \
+	"midsops_monitor:false,midsops_operator:false" "both roles exist and cannot log in"
+assert_eq "$(psql_q "select pg_has_role('midsops_monitor','pg_monitor','member')")" t \
+	"midsops_monitor is a member of pg_monitor"
+assert_eq "$(psql_q "select pg_has_role('midsops_operator','midsops_monitor','member')")" t \
+	"midsops_operator has the monitor's rights"
+
+psql_q "drop role if exists alice; drop role if exists bob;
+	create role alice login; grant midsops_monitor to alice;
+	create role bob login; grant midsops_operator to bob" >/dev/null 2>&1
+MON_DSN="$MIDSOPS_DSN user=alice"
+OP_DSN="$MIDSOPS_DSN user=bob"
+mpsql() { psql "$MON_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
+
+# cache-stats is left out: it writes the [cache] settings into cache.settings first.
+for c in db-check db-health status import-stats import-status; do
+	out=$(MIDSOPS_DSN=$MON_DSN "$MIDSOPS" "$c" --json 2>&1)
+	rc=$?
+	if [ $rc -le 1 ] && ! printf '%s' "$out" | grep -qi "permission denied"; then
+		ok "monitor role runs $c (exit $rc)"
+	else
+		fail "monitor role runs $c" "exit $rc: $(printf '%s' "$out" | grep -i -m3 'denied\|error\|fail')"
+	fi
+done
+assert_eq "$(mpsql "select count(*) >= 0 from pg_stat_activity where query <> ''")" t \
+	"monitor sees other sessions' queries (pg_monitor)"
+assert_eq "$(mpsql "select count(*) >= 0 from ops.events")" t "monitor reads ops tables"
+if mpsql "insert into ops.events(level, source, message) values ('info','x','y')" 2>/dev/null; then
+	fail "monitor cannot write ops" "insert succeeded"
+else ok "monitor cannot write ops"; fi
+for t in $(psql_q "select schemaname||'.'||tablename from pg_tables where schemaname in ('game','builds','cache') order by 1 limit 50"); do
+	if mpsql "delete from $t" 2>/dev/null; then fail "monitor cannot delete from $t" "delete succeeded"; fi
+done
+ok "monitor cannot delete from game, builds or cache tables"
+if mpsql "create table ops.x(i int)" 2>/dev/null; then fail "monitor cannot create tables" "created"; else ok "monitor cannot create tables"; fi
+if psql "$MON_DSN" -XAtq -c "select 1" -c "truncate game.powers" >/dev/null 2>&1; then
+	fail "monitor cannot truncate" "truncate succeeded"
+else ok "monitor cannot truncate"; fi
+if MIDSOPS_DSN=$MON_DSN "$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1; then
+	fail "an import as the monitor is refused" "it succeeded"
+else ok "an import as the monitor is refused"; fi
+
+# The operator writes the midsops tables but is no superuser.
+assert_eq "$(psql "$OP_DSN" -XAtq -c "select rolsuper from pg_roles where rolname = current_user")" f \
+	"operator login is not a superuser"
+if psql "$OP_DSN" -XAtq -v ON_ERROR_STOP=1 -c "begin; insert into ops.events(level, source, message) values ('info','test_roles','operator write'); rollback" >/dev/null 2>&1; then
+	ok "operator can write ops"
+else fail "operator can write ops" "$(psql "$OP_DSN" -XAtq -c "insert into ops.events(level, source, message) values ('info','t','x')" 2>&1)"; fi
+
+# The console's probes as the monitor: the panes fill in without permission errors.
+if command -v tmux >/dev/null && "$MIDSOPS" help console >/dev/null 2>&1; then
+	S=mon$$
+	mkdir -p "$XDG_CONFIG_HOME/midsops"
+	[ -f "$XDG_CONFIG_HOME/midsops/midsops.conf" ] || printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+	MIDSOPS_DSN_SAVE=$MIDSOPS_DSN
+	MIDSOPS_DSN=$MON_DSN console_start "$S"
+	MIDSOPS_DSN=$MIDSOPS_DSN_SAVE
+	expect_screen "console as the monitor: connected" "$S" "connected  up" 100
+	expect_screen "console as the monitor: buffer hit ratio" "$S" "buffer hit" 50
+	sleep 2
+	scr=$(screen "$S")
+	assert_not_contains "$scr" "permission denied" "console as the monitor: no permission errors on screen"
+	keys "$S" q
+	sleep 1
+	tm kill-session -t "$S" 2>/dev/null
+fi
+psql_q "drop owned by alice; drop owned by bob; drop role alice; drop role bob" >/dev/null 2>&1
