@@ -97,7 +97,7 @@ static const char health_fmt[] =
     "(to_jsonb(b)->>''started_at'')::timestamptz)))\n"
     "      as v from ops.backups b where coalesce(to_jsonb(b)->>''state'', "
     "to_jsonb(b)->>''status'',\n"
-    "      ''ok'') not in (''failed'', ''running'', ''in_progress'')', false, true, "
+    "      ''ok'') not in (''failed'', ''running'', ''in_progress'', ''pruned'')', false, true, "
     "'')))[1]::text end,\n"
     "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
     "    query_to_xml('select string_agg(to_jsonb(b)->>''id'', '','') as v from\n"
@@ -248,7 +248,7 @@ static void send_setup(struct monitor *m)
 	static char sql[24576];
 	snprintf(sql, sizeof sql,
 		 "set statement_timeout = %d; set client_min_messages = warning; "
-		 "set application_name = '%s'; listen midsops_import; "
+		 "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
 		 "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
 		 "prepare midsops_console_cache as %s",
 		 m->stmt_timeout_ms, "midsops console", probe_health_sql_variant(1),
@@ -476,7 +476,11 @@ static void read_notifies(struct monitor *m)
 	PGnotify *n;
 	int got = 0;
 	while (m->conn && (n = PQnotifies(m->conn))) {
-		got++;
+		/* A backup's progress changes the health pane's backup age. */
+		if (strcmp(n->relname, "midsops_backup") == 0)
+			m->pending |= 1u << MON_HEALTH;
+		else
+			got++;
 		PQfreemem(n);
 	}
 	if (got) {

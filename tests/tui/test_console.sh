@@ -7,8 +7,11 @@ mkdir -p "$XDG_CONFIG_HOME/midsops"
 printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 # A password in the target must never reach the screen or a child's argv (the test
 # cluster trusts local connections, so it is not checked).
+# ~/.inputrc is honoured: a macro bound there types a command.
+mkdir -p "$TEST_TMP/home"
+printf '"\\C-t": "db-check --help"\n' >"$TEST_TMP/home/.inputrc"
 S=con$$
-MIDSOPS_DSN="$MIDSOPS_DSN password=Sekr1tPw" console_start "$S"
+MIDSOPS_DSN="$MIDSOPS_DSN password=Sekr1tPw" console_start "$S" "HOME=$TEST_TMP/home"
 
 expect_screen "console starts and shows the health pane" "$S" "Database health" 50
 for title in "Import progress" "Cache statistics" "Recent errors" "Output"; do
@@ -68,6 +71,10 @@ keys "$S" 'vers'
 expect_screen "Ctrl-R searches the history" "$S" "(reverse-i-search)\`vers': version" 20
 keys "$S" Escape
 assert_contains "$(cat "$XDG_STATE_HOME/midsops/history" 2>/dev/null)" "db-check" "history is saved in XDG_STATE_HOME/midsops/history"
+
+keys "$S" ':' C-t
+expect_screen "~/.inputrc bindings work in the command bar" "$S" ":db-check --help" 20
+keys "$S" Escape
 
 # Tab completion of command names and of arguments.
 keys "$S" ':' 'db-chec' Tab
