@@ -190,3 +190,9 @@ expect_exit 0 "import --no-promote" "$MIDSOPS" import "$MINI_EXPORT" --no-promot
 assert_eq "$(psql_q "select max(generation) from ops.import_generations")" "$gen" "--no-promote promotes nothing"
 expect_exit 0 "import-resume promotes a staged run" "$MIDSOPS" import-resume
 assert_eq "$(psql_q "select max(generation) from ops.import_generations")" "$((gen + 1))" "resume promoted the staged run"
+
+# The benchmark's yardstick and the status section.
+expect_exit 0 "import-parse-only (hidden)" "$MIDSOPS" import-parse-only "$MINI_EXPORT"
+assert_contains "$OUT" "invalid                  0" "parse-only parses every mini file"
+"$MIDSOPS" status >"$TEST_TMP/status.out" 2>&1
+assert_contains "$(cat "$TEST_TMP/status.out")" "last_import" "status has an imports section"
