@@ -18,6 +18,11 @@ console_start "$S"
 expect_screen "console up for the import" "$S" "connected  up" 100
 keys "$S" ':' "import $SRC" Enter
 expect_screen "the import runs as a child of the console" "$S" "(running: import" 50
+# import changes data: Ctrl-C asks before stopping it; n lets it go on.
+keys "$S" C-c
+expect_screen "Ctrl-C on a destructive command asks first" "$S" "'import' changes data. Stop it now?" 20
+keys "$S" n
+wait_gone "$S" "Stop it now?" 20 && ok "n lets the import go on" || fail "n lets the import go on" "prompt stays"
 want=$((before + 1))
 expect_screen "the progress pane shows the new run" "$S" "run #$want" 300
 # Sample the pane while the import runs: the figures must move, live.
