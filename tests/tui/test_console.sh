@@ -88,6 +88,17 @@ keys "$S" Escape
 psql_q "insert into ops.events(level, source, message) values ('warning', 'test', 'older warning')" >/dev/null
 psql_q "insert into ops.events(level, source, message) values ('error', 'test', 'disk on fire')" >/dev/null
 expect_screen "errors pane shows ops.events warnings" "$S" "disk on fire" 50
+# UTF-8: wide and accented characters are cut at the pane's width, borders stay put.
+psql_q "insert into ops.events(level, source, message) values ('warning', 'test', 'Überprüfung 漢字テスト ñandú ' || repeat('漢字', 40))" >/dev/null
+expect_screen "errors pane shows UTF-8 text" "$S" "Überprüfung 漢字" 50
+bad=$(screen "$S" | python3 -c '
+import sys, unicodedata
+def w(s):
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if unicodedata.combining(c) else 1 for c in s)
+for line in sys.stdin.read().split("\n"):
+    if "Überprüfung" in line and w(line) != 100:
+        print(w(line), line)')
+assert_eq "$bad" "" "UTF-8 lines are cut at the right display width"
 keys "$S" Tab Tab Tab
 expect_screen "Tab moves the focus to the errors pane" "$S" "> Recent errors" 20
 keys "$S" Enter
