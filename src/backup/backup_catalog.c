@@ -1,0 +1,282 @@
+/* The catalogue mirror ops.backups (progress while running, sync from the repository),
+ * db-backup-list with the point-in-time windows, and the backups section of status. The
+ * repository stays the truth: catalogue failures are ignored. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "cluster.h"
+#include "config.h"
+#include "db.h"
+#include "target.h"
+
+/* ---------- catalogue (ops.backups) ---------- */
+
+void backup_cat_put(struct run *r, const char *status, double progress, const char *phase,
+		    const char *message)
+{
+	if (!r->conn)
+		return;
+	char pr[32], pid[32], err[512];
+	snprintf(pr, sizeof pr, "%.4f", progress);
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	char *mj = r->man && strcmp(status, "running") ? cJSON_PrintUnformatted(r->man) : NULL;
+	char size[32] = "", ws[32] = "", we[32] = "";
+	if (r->man) {
+		snprintf(size, sizeof size, "%.0f", jnum(r->man, "size"));
+		if (jnum(r->man, "window_start") > 0)
+			snprintf(ws, sizeof ws, "%.0f", jnum(r->man, "window_start"));
+		if (jnum(r->man, "window_end") > 0)
+			snprintf(we, sizeof we, "%.0f", jnum(r->man, "window_end"));
+	}
+	char t0[32];
+	snprintf(t0, sizeof t0, "%.3f", r->t0);
+	const char *p[] = {r->id,
+			   backup_type_name(r->type),
+			   status,
+			   r->ctx->target->env,
+			   pid,
+			   t0,
+			   pr,
+			   phase,
+			   message,
+			   size[0] ? size : NULL,
+			   ws[0] ? ws : NULL,
+			   we[0] ? we : NULL,
+			   mj};
+	PGresult *res = db_query(
+	    r->conn, err, sizeof err,
+	    "insert into ops.backups (id, type, status, environment, host, pid, started_at, "
+	    "progress, phase, message, size_bytes, window_start, window_end, manifest, "
+	    "finished_at) values ($1, $2, $3, $4, inet_server_addr()::text, $5::int, "
+	    "to_timestamp($6::float8), $7::float8, $8, $9, $10::bigint, "
+	    "to_timestamp($11::float8), to_timestamp($12::float8), $13::jsonb, "
+	    "case when $3 <> 'running' then now() end) "
+	    "on conflict (id) do update set status = excluded.status, progress = "
+	    "excluded.progress, phase = excluded.phase, message = excluded.message, "
+	    "size_bytes = coalesce(excluded.size_bytes, ops.backups.size_bytes), window_start = "
+	    "coalesce(excluded.window_start, ops.backups.window_start), window_end = "
+	    "coalesce(excluded.window_end, ops.backups.window_end), manifest = "
+	    "coalesce(excluded.manifest, ops.backups.manifest), finished_at = "
+	    "excluded.finished_at, updated_at = now()",
+	    13, p);
+	PQclear(res);
+	char payload[256];
+	snprintf(payload, sizeof payload, "{\"id\":\"%s\",\"status\":\"%s\",\"progress\":%.4f}",
+		 r->id, status, progress);
+	const char *np[] = {payload};
+	res = db_query(r->conn, err, sizeof err, "select pg_notify('midsops_backup', $1)", 1, np);
+	PQclear(res);
+	cJSON_free(mj);
+}
+
+PGconn *backup_cat_connect(struct cmd_ctx *ctx)
+{
+	char err[1024];
+	if (ctx->target->embedded) {
+		struct cluster c;
+		if (cluster_locate(&c, NULL, err, sizeof err) < 0 ||
+		    cluster_state(&c, NULL) != CLUSTER_RUNNING)
+			return NULL;
+	}
+	return db_connect_ready(ctx->target, "backup", err, sizeof err);
+}
+
+/* Mirror the repository into ops.backups: complete backups, verification, and what was
+ * pruned. Failures are ignored: the repository is the truth. */
+void backup_cat_sync(PGconn *c, const char *repo, const struct backup_info *b, int n)
+{
+	if (!c)
+		return;
+	char err[512];
+	for (int i = 0; i < n; i++) {
+		char st[32], sp[32], sz[32], ws[32], we[32], v[8];
+		snprintf(st, sizeof st, "%lld", (long long)b[i].start);
+		snprintf(sp, sizeof sp, "%lld", (long long)b[i].stop);
+		snprintf(sz, sizeof sz, "%lld", b[i].size);
+		snprintf(ws, sizeof ws, "%lld", (long long)b[i].window_start);
+		snprintf(we, sizeof we, "%lld", (long long)b[i].window_end);
+		snprintf(v, sizeof v, "%s", b[i].verified > 0 ? "true" : "false");
+		const char *p[] = {b[i].id,
+				   backup_type_name(b[i].type),
+				   st,
+				   sp,
+				   sz,
+				   b[i].window_start ? ws : NULL,
+				   b[i].window_end ? we : NULL,
+				   b[i].verified ? v : NULL};
+		PQclear(db_query(
+		    c, err, sizeof err,
+		    "insert into ops.backups (id, type, status, started_at, finished_at, "
+		    "size_bytes, window_start, window_end, verify_ok, progress) values "
+		    "($1, $2, 'complete', to_timestamp($3::float8), "
+		    "to_timestamp($4::float8), $5::bigint, to_timestamp($6::float8), "
+		    "to_timestamp($7::float8), $8::boolean, 1) on conflict (id) do update "
+		    "set status = 'complete', verify_ok = excluded.verify_ok, size_bytes = "
+		    "excluded.size_bytes, updated_at = now()",
+		    8, p));
+	}
+	/* Whatever the catalogue still lists as good but the repository lacks is gone. */
+	cJSON *ids = cJSON_CreateArray();
+	for (int i = 0; i < n; i++)
+		cJSON_AddItemToArray(ids, cJSON_CreateString(b[i].id));
+	char *js = cJSON_PrintUnformatted(ids);
+	const char *p[] = {js};
+	PQclear(
+	    db_query(c, err, sizeof err,
+		     "update ops.backups set status = case when status = 'complete' then "
+		     "'pruned' else 'failed' end, updated_at = now() where status in "
+		     "('complete', 'running') and not (id = any (select jsonb_array_elements_text("
+		     "$1::jsonb))) and (status = 'complete' or pid is null or pid <> "
+		     "pg_backend_pid() * 0 + pid)",
+		     1, p));
+	cJSON_free(js);
+	cJSON_Delete(ids);
+	(void)repo;
+}
+
+/* ---------- list ---------- */
+
+static void fmt_when(time_t t, char *buf, size_t n)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+/* The point-in-time window: from a physical backup's end to the newest WAL segment reached
+ * without a gap (its archive time). */
+static void compute_windows(const struct repo *rp, struct backup_info *b, int n)
+{
+	struct walset w;
+	backup_walset_load(rp->wal, &w);
+	long long segsize = 16 * 1024 * 1024;
+	for (int i = 0; i < n; i++) {
+		if (!backup_type_physical(b[i].type) && b[i].type != BT_INCREMENTAL)
+			continue;
+		const struct backup_info *base = &b[i];
+		if (b[i].type == BT_INCREMENTAL)
+			for (int j = 0; j < n; j++)
+				if (strcmp(b[j].id, b[i].base) == 0)
+					base = &b[j];
+		if (!base->wal_first[0] || !backup_is_wal_name(base->wal_first))
+			continue;
+		long long to =
+		    b[i].type == BT_INCREMENTAL ? backup_wal_index(b[i].wal_last, segsize) : -1;
+		long long gap;
+		char last[25];
+		long long lastidx = backup_walset_contiguous(
+		    &w, backup_wal_index(base->wal_first, segsize), to, segsize, &gap, last);
+		b[i].window_start = base->stop;
+		time_t end = base->stop;
+		if (last[0] && lastidx >= backup_wal_index(base->wal_last, segsize)) {
+			char p[4500];
+			struct stat st;
+			snprintf(p, sizeof p, "%s/%s", rp->wal, last);
+			if (stat(p, &st) == 0 && st.st_mtime > end)
+				end = st.st_mtime;
+		}
+		if (b[i].type == BT_INCREMENTAL && gap < 0 && b[i].stop > end)
+			end = b[i].stop;
+		if (b[i].type == BT_INCREMENTAL && end > b[i].stop)
+			end = b[i].stop;
+		b[i].window_end = end;
+	}
+	free(w.names);
+}
+
+int backup_list(struct cmd_ctx *ctx)
+{
+	char err[1024] = "";
+	struct repo rp;
+	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	struct backup_info *b;
+	int n = backup_repo_load(rp.dir, &b);
+	compute_windows(&rp, b, n);
+	const char *cols[] = {"id", "type", "time", "size", "verified", "window"};
+	out_table_begin(ctx->out, "backups", 6, cols);
+	for (int i = 0; i < n; i++) {
+		char when[64], size[32], win[160] = "", a[64], c[64];
+		fmt_when(b[i].start, when, sizeof when);
+		snprintf(size, sizeof size, "%.1f MB", (double)b[i].size / 1048576.0);
+		if (b[i].window_start) {
+			fmt_when(b[i].window_start, a, sizeof a);
+			fmt_when(b[i].window_end, c, sizeof c);
+			if (b[i].window_end > b[i].window_start)
+				snprintf(win, sizeof win, "%s .. %s", a, c);
+			else
+				snprintf(win, sizeof win, "%s", a);
+		}
+		out_rowf(ctx->out, b[i].id, backup_type_name(b[i].type), when, size,
+			 b[i].verified > 0   ? "yes"
+			 : b[i].verified < 0 ? "FAILED"
+					     : "no",
+			 win);
+	}
+	out_table_end(ctx->out);
+	if (!n)
+		out_line(ctx->out, "no backups in %s", rp.dir);
+	PGconn *c = backup_cat_connect(ctx);
+	backup_cat_sync(c, rp.dir, b, n);
+	PQfinish(c);
+	free(b);
+	return 0;
+}
+
+/* ---------- verify ---------- */
+
+/* ---------- status section ---------- */
+
+enum status backup_status_section(struct out *o, const struct config *cfg, PGconn *conn)
+{
+	(void)conn;
+	struct backup_info *b;
+	int n = backup_repo_load(cfg->backup_dir, &b);
+	out_kv(o, "repository", "%s", cfg->backup_dir);
+	out_kv_int(o, "count", n);
+	enum status worst = ST_OK;
+	if (!n)
+		out_kv(o, "last_backup", "none yet (db-backup-full makes the first)");
+	else {
+		const struct backup_info *l = &b[n - 1];
+		double hours = difftime(time(NULL), l->stop) / 3600.0;
+		enum status st = threshold_judge(&cfg->backup_age, hours);
+		worst = st;
+		out_kv_status(o, "last_backup_age", st, "%.1f h (%s, %s)", hours, l->id,
+			      l->verified > 0	? "verified"
+			      : l->verified < 0 ? "verify FAILED"
+						: "not verified");
+		int vf = -1;
+		for (int i = n - 1; i >= 0 && vf < 0; i--)
+			if (b[i].verified > 0)
+				vf = i;
+		out_kv(o, "last_verified", "%s", vf >= 0 ? b[vf].id : "none");
+	}
+	char wal[4200];
+	snprintf(wal, sizeof wal, "%s/wal", cfg->backup_dir);
+	struct walset w;
+	backup_walset_load(wal, &w);
+	time_t newest = 0;
+	for (int i = 0; i < w.n; i++) {
+		char p[4300];
+		struct stat st;
+		snprintf(p, sizeof p, "%s/%s", wal, w.names[i]);
+		if (stat(p, &st) == 0 && st.st_mtime > newest)
+			newest = st.st_mtime;
+	}
+	if (newest)
+		out_kv(o, "last_archived_wal", "%.0f s ago (%s)", difftime(time(NULL), newest),
+		       w.names[w.n - 1]);
+	else
+		out_kv(o, "last_archived_wal", "none");
+	free(w.names);
+	free(b);
+	return worst;
+}

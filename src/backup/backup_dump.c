@@ -1,0 +1,251 @@
+/* Logical backups: the monthly archive and safety dumps (pg_dump), their restore test in a
+ * scratch database, and db-restore (in place in one transaction, or into a new database). */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "db.h"
+#include "paths.h"
+#include "proc.h"
+#include "target.h"
+
+int backup_do_archive(struct run *r, char *err, size_t errlen)
+{
+	char dump[1024], file[4400], logf[4400];
+	if (!proc_pg_bin("pg_dump", dump, sizeof dump)) {
+		snprintf(err, errlen,
+			 "pg_dump not found; install postgresql-client-15 (make deps)");
+		return -1;
+	}
+	long long need = (long long)(jnum(r->man, "database_bytes") * 0.6) + (16LL << 20);
+	if (backup_disk_check(r->repo.dir, need, err, errlen) < 0)
+		return -1;
+	/* Checksums first, in their own snapshot; pg_dump takes its own. */
+	cJSON *t = backup_table_checksums(r->conn, err, errlen);
+	if (!t)
+		return -1;
+	cJSON_AddItemToObject(r->man, "tables", t);
+	snprintf(file, sizeof file, "%s/dump.pgdump", r->partial);
+	snprintf(logf, sizeof logf, "%s/pg_dump.log", r->partial);
+	char *argv[] = {dump, "-Fc", "-Z", "5", "-f", file, NULL};
+	char **env = backup_conninfo_env(r->ctx->target->conninfo, NULL);
+	int st = backup_run_tool(r, argv, env, logf, "logical dump", r->partial,
+				 (long long)(jnum(r->man, "database_bytes") / 4), 0, 0);
+	backup_env_free(env);
+	if (st != 0) {
+		char tail[512];
+		backup_log_tail(logf, tail, sizeof tail);
+		snprintf(err, errlen, "pg_dump failed (exit %d): %s", st, tail);
+		return -1;
+	}
+	backup_fsync_path(file);
+	cJSON_AddStringToObject(r->man, "format", "custom");
+	if (backup_list_files(r, NULL, err, errlen) < 0)
+		return -1;
+	cJSON_AddNumberToObject(r->man, "window_start", r->t0);
+	cJSON_AddNumberToObject(r->man, "window_end", r->t0);
+	return 0;
+}
+
+int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man, char *detail,
+				size_t dn)
+{
+	char err[1024] = "";
+	PGconn *c = db_connect(ctx->target, "backup-verify", err, sizeof err);
+	if (!c) {
+		snprintf(detail, dn, "%s", err);
+		return -1;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "midsops_verify_%ld", (long)getpid());
+	char *id = db_ident(c, name);
+	char sql[256];
+	snprintf(sql, sizeof sql, "create database %s", id);
+	int rc = -1;
+	if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0) {
+		snprintf(detail, dn, "cannot create a scratch database: %s", err);
+		goto out;
+	}
+	char file[4500], restore[1024];
+	snprintf(file, sizeof file, "%s/dump.pgdump", dir);
+	proc_pg_bin("pg_restore", restore, sizeof restore);
+	char *argv[] = {restore, "--no-owner", "-d", name, "--exit-on-error", file, NULL};
+	char **env = backup_conninfo_env(ctx->target->conninfo, name);
+	char *output = NULL;
+	struct proc_opts o = {.envp_add = env, .capture = 1};
+	int st = proc_run(argv, &o, &output);
+	backup_env_free(env);
+	if (st != 0) {
+		snprintf(detail, dn, "pg_restore into a scratch database failed: %s",
+			 output ? output : "");
+	} else {
+		char ci[4200];
+		const char *keys[] = {"dbname", "dbname", NULL};
+		const char *vals[] = {ctx->target->conninfo, name, NULL};
+		(void)ci;
+		PGconn *s = PQconnectdbParams(keys, vals, 1);
+		cJSON *got = PQstatus(s) == CONNECTION_OK
+				 ? backup_table_checksums(s, err, sizeof err)
+				 : NULL;
+		PQfinish(s);
+		char diff[1024];
+		int bad =
+		    got ? backup_compare_tables(cJSON_GetObjectItemCaseSensitive(man, "tables"),
+						got, diff, sizeof diff)
+			: -1;
+		if (bad < 0)
+			snprintf(detail, dn, "cannot read the scratch database: %s", err);
+		else if (bad)
+			snprintf(detail, dn, "restored copy differs in %d table(s): %s", bad, diff);
+		else {
+			snprintf(
+			    detail, dn, "restored into a scratch database; %d table(s) match",
+			    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "tables")));
+			rc = 0;
+		}
+		cJSON_Delete(got);
+	}
+	free(output);
+	snprintf(sql, sizeof sql, "drop database if exists %s with (force)", id);
+	db_exec(c, err, sizeof err, sql, 0, NULL);
+out:
+	PQfreemem(id);
+	PQfinish(c);
+	return rc;
+}
+
+/* ---------- restores ---------- */
+
+/* Logical restore of an archive (or safety) dump: in place in one transaction, or into a
+ * new database. */
+int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *into, int no_safety)
+{
+	char err[2048] = "", id[64];
+	struct repo rp;
+	cJSON *man = NULL;
+	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0 ||
+	    backup_load(ctx, &rp, want, id, sizeof id, &man, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	int type = backup_type_parse(jstr(man, "type"));
+	if (type != BT_ARCHIVE && type != BT_SAFETY) {
+		out_err(
+		    ctx->out,
+		    "%s is a %s (physical) backup; db-restore takes a logical dump (archive). Use "
+		    "db-restore-full %s, or db-restore-incremental for a point in time",
+		    id, jstr(man, "type"), id);
+		cJSON_Delete(man);
+		return EXIT_FAIL;
+	}
+	char safety[64] = "";
+	if (!into && !no_safety) {
+		out_line(ctx->out, "taking a safety backup before restoring in place");
+		if (backup_run(ctx, BT_SAFETY, safety, sizeof safety) != 0) {
+			out_err(ctx->out,
+				"the safety backup failed; nothing was restored (--no-safety "
+				"skips it)");
+			cJSON_Delete(man);
+			return EXIT_FAIL;
+		}
+	}
+	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		cJSON_Delete(man);
+		return EXIT_FAIL;
+	}
+	PGconn *c = db_connect(ctx->target, "db-restore", err, sizeof err);
+	if (!c) {
+		out_err(ctx->out, "%s", err);
+		cJSON_Delete(man);
+		backup_repo_close(&rp);
+		return EXIT_FAIL;
+	}
+	char dbname[256];
+	char *cur = db_scalar(c, err, sizeof err, "select current_database()", 0, NULL);
+	snprintf(dbname, sizeof dbname, "%s", into ? into : cur ? cur : "");
+	free(cur);
+	int rc = EXIT_FAIL;
+	if (into) {
+		char *qid = db_ident(c, into);
+		char sql[512];
+		snprintf(sql, sizeof sql, "create database %s", qid);
+		PQfreemem(qid);
+		if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0) {
+			out_err(ctx->out, "cannot create database %s: %s", into, err);
+			goto out;
+		}
+	}
+	char bin[1024], file[4500], logf[4500];
+	proc_pg_bin("pg_restore", bin, sizeof bin);
+	snprintf(file, sizeof file, "%s/%s/dump.pgdump", rp.dir, id);
+	snprintf(logf, sizeof logf, "%s/restore.log", paths_state_dir());
+	paths_mkdir_p(paths_state_dir(), 0700);
+	unlink(logf);
+	char *argv_into[] = {bin, "--exit-on-error", "-d", dbname, file, NULL};
+	/* In place: one transaction, so a failure half-way leaves the database as it was. */
+	char *argv_place[] = {
+	    bin,    "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d",
+	    dbname, file,      NULL};
+	char **env = backup_conninfo_env(ctx->target->conninfo, dbname);
+	struct run r = {.ctx = ctx, .type = (enum backup_type)type};
+	snprintf(r.id, sizeof r.id, "%s", id);
+	double t0 = now_s();
+	int st =
+	    backup_run_tool(&r, into ? argv_into : argv_place, env, logf, "restore", NULL, 0, 0, 0);
+	backup_env_free(env);
+	if (st != 0) {
+		char tail[512];
+		backup_log_tail(logf, tail, sizeof tail);
+		out_err(ctx->out, "pg_restore failed (exit %d): %s%s", st, tail,
+			into ? "" : "; the database was left as it was (single transaction)");
+		if (into) {
+			out_err(ctx->out,
+				"the new database %s is incomplete; drop it before retrying", into);
+		}
+		db_event(c, "error", "restore", "restore of %s into %s failed", id, dbname);
+		goto out;
+	}
+	/* Compare with the manifest. */
+	const char *keys[] = {"dbname", "dbname", NULL};
+	const char *vals[] = {ctx->target->conninfo, dbname, NULL};
+	PGconn *d = ctx->target->conninfo[0] ? PQconnectdbParams(keys, vals, 1) : NULL;
+	cJSON *got =
+	    d && PQstatus(d) == CONNECTION_OK ? backup_table_checksums(d, err, sizeof err) : NULL;
+	PQfinish(d);
+	char diff[1024] = "";
+	int bad = got ? backup_compare_tables(cJSON_GetObjectItemCaseSensitive(man, "tables"), got,
+					      diff, sizeof diff)
+		      : 0;
+	cJSON_Delete(got);
+	out_kv(ctx->out, "restored", "%s", id);
+	out_kv(ctx->out, "database", "%s", dbname);
+	if (safety[0])
+		out_kv(ctx->out, "safety_backup", "%s", safety);
+	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
+	if (bad) {
+		out_err(ctx->out, "restored data differs from the manifest in %d table(s): %s", bad,
+			diff);
+		goto out;
+	}
+	out_line(ctx->out, "restored %s into %s; row counts and checksums match the manifest", id,
+		 dbname);
+	db_event(c, "info", "restore", "restored %s into %s", id, dbname);
+	rc = 0;
+	if (!into) {
+		struct backup_info *b;
+		int n = backup_repo_load(rp.dir, &b);
+		PGconn *cc = backup_cat_connect(ctx);
+		backup_cat_sync(cc, rp.dir, b, n);
+		PQfinish(cc);
+		free(b);
+	}
+out:
+	PQfinish(c);
+	cJSON_Delete(man);
+	backup_repo_close(&rp);
+	return rc;
+}

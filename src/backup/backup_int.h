@@ -1,0 +1,142 @@
+/* Internal to src/backup/: what the backup files share. The public API is include/backup.h.
+ * One file per concern: backup_util.c (file/JSON helpers, the repository, table
+ * checksums), backup_catalog.c (ops.backups, list, status), backup_run.c (one backup run),
+ * backup_full.c (base backups), backup_wal.c (WAL archive, incremental, wal-push/fetch),
+ * backup_dump.c (logical dumps and db-restore), backup_verify.c, backup_restore.c (physical
+ * and point-in-time restores), backup_prune.c, backup_repo.c (pure parts). */
+#ifndef MIDSOPS_BACKUP_INT_H
+#define MIDSOPS_BACKUP_INT_H
+
+#include <cJSON.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "backup.h"
+#include "cluster.h"
+#include "cmd.h"
+
+#define WAL_NAME_LEN 24
+
+struct config;
+
+/* The repository on disk, opened (and locked for writers) per command. */
+struct repo {
+	char dir[4096];
+	char wal[4200];
+	int lockfd;
+	struct cluster cl; /* the embedded cluster's user owns the WAL archive */
+	int have_cl;
+};
+
+/* A backup in progress (also used by db-restore to run pg_restore with progress). */
+struct run {
+	struct cmd_ctx *ctx;
+	struct repo repo;
+	PGconn *conn; /* the target; NULL when unreachable */
+	char id[64];
+	char partial[4300], final[4300];
+	enum backup_type type;
+	double t0, last_cat, last_progress;
+	cJSON *man;
+};
+
+/* The archived WAL segment names, sorted by position then timeline. */
+struct walset {
+	char (*names)[WAL_NAME_LEN + 1];
+	int n;
+};
+
+/* A private copy of a physical backup, started on its own socket, to compare. */
+struct scratch {
+	char dir[4400], sock[64];
+	int port, started;
+	uid_t uid;
+	gid_t gid;
+};
+
+static inline const char *jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static inline double jnum(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static inline void iso_time(time_t t, char *buf, size_t n)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static inline double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* backup_util.c */
+int backup_rm_rf(const char *path);
+void backup_fsync_path(const char *path);
+/* Atomically (tmp + fsync + rename), mode 0600. */
+int backup_write_file(const char *path, const char *text, char *err, size_t errlen);
+cJSON *backup_read_json(const char *path);
+const char *backup_self_exe(void);
+/* lock: take the repository lock (writers); fails naming the holder's pid. */
+int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *err, size_t errlen);
+void backup_repo_close(struct repo *r);
+int backup_disk_check(const char *dir, long long need, char *err, size_t errlen);
+void backup_log_tail(const char *logfile, char *buf, size_t n);
+cJSON *backup_table_checksums(PGconn *c, char *err, size_t errlen);
+int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, size_t n);
+/* Resolve want to an id and read its manifest. */
+int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,
+		cJSON **man, char *err, size_t errlen);
+
+/* backup_catalog.c */
+void backup_cat_put(struct run *r, const char *status, double progress, const char *phase,
+		    const char *message);
+PGconn *backup_cat_connect(struct cmd_ctx *ctx);
+void backup_cat_sync(PGconn *c, const char *repo, const struct backup_info *b, int n);
+
+/* backup_run.c */
+int backup_run_tool(struct run *r, char *const argv[], char **env, const char *logfile,
+		    const char *label, const char *watch, long long expect, uid_t uid, gid_t gid);
+int backup_list_files(struct run *r, const cJSON *known, char *err, size_t errlen);
+
+/* backup_full.c */
+int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen);
+
+/* backup_wal.c */
+long long backup_seg_size(const cJSON *m);
+int backup_is_wal_name(const char *s);
+long long backup_wal_index(const char *name, long long segsize);
+void backup_wal_name(unsigned tli, unsigned long long lsn, long long segsize, char out[25]);
+unsigned long long backup_parse_lsn(const char *s);
+void backup_walset_load(const char *dir, struct walset *w);
+long long backup_walset_contiguous(const struct walset *w, long long from, long long to,
+				   long long segsize, long long *gap, char last[25]);
+int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen);
+int backup_archive_setup(struct run *r, char *err, size_t errlen);
+int backup_do_incremental(struct run *r, char *err, size_t errlen);
+
+/* backup_dump.c */
+int backup_do_archive(struct run *r, char *err, size_t errlen);
+int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man, char *detail,
+				size_t dn);
+
+/* backup_restore.c */
+int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *basedir,
+			 const char *target, char *err, size_t errlen);
+void backup_scratch_stop(struct scratch *s);
+int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
+			 size_t errlen);
+
+#endif

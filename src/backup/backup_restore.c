@@ -1,0 +1,509 @@
+/* Physical restores: a base backup plus WAL to its end, a point in time or the end of the
+ * archive, into the embedded cluster (old data directory kept aside) or a new directory;
+ * the scratch servers the restore tests start; the emergency restore. */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "cluster.h"
+#include "db.h"
+#include "proc.h"
+#include "target.h"
+
+/* A private copy of a physical backup, started on its own socket, to compare. */
+
+static int copy_tree(const char *src, const char *dst, const struct repo *rp, char *err,
+		     size_t errlen)
+{
+	char *argv[] = {"cp", "-a", (char *)src, (char *)dst, NULL};
+	struct proc_opts o = {.quiet = 1};
+	if (proc_run(argv, &o, NULL) != 0) {
+		snprintf(err, errlen, "cannot copy %s to %s", src, dst);
+		return -1;
+	}
+	if (geteuid() == 0 && rp->have_cl) {
+		char owner[64];
+		snprintf(owner, sizeof owner, "%ld:%ld", (long)rp->cl.uid, (long)rp->cl.gid);
+		char *cargv[] = {"chown", "-R", owner, (char *)dst, NULL};
+		if (proc_run(cargv, &o, NULL) != 0) {
+			snprintf(err, errlen, "cannot hand %s to the server's user", dst);
+			return -1;
+		}
+	}
+	chmod(dst, 0700);
+	return 0;
+}
+
+static int append_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	fclose(f);
+	return 0;
+}
+
+/* Recovery settings for a restored data directory. target: NULL (end of archive),
+ * "immediate", "lsn:X" or a timestamp. */
+static int write_recovery(const char *datadir, const struct repo *rp, const char *target,
+			  const char *extra, char *err, size_t errlen)
+{
+	char path[4500], conf[16384];
+	snprintf(path, sizeof path, "%s/recovery.signal", datadir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	snprintf(path, sizeof path, "%s/backup_manifest", datadir);
+	unlink(path);
+	size_t off =
+	    (size_t)snprintf(conf, sizeof conf,
+			     "\n# midsops restore\nrestore_command = '''%s'' wal-fetch %%f %%p "
+			     "--archive ''%s'''\nrecovery_target_action = 'promote'\n",
+			     backup_self_exe(), rp->wal);
+	if (target && strcmp(target, "immediate") == 0)
+		off += (size_t)snprintf(conf + off, sizeof conf - off,
+					"recovery_target = 'immediate'\n");
+	else if (target && strncmp(target, "lsn:", 4) == 0)
+		off += (size_t)snprintf(conf + off, sizeof conf - off,
+					"recovery_target_lsn = '%s'\n", target + 4);
+	else if (target)
+		off += (size_t)snprintf(conf + off, sizeof conf - off,
+					"recovery_target_time = '%s'\n", target);
+	if (extra)
+		snprintf(conf + off, sizeof conf - off, "%s", extra);
+	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
+	if (append_text(path, conf) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && rp->have_cl) {
+		snprintf(path, sizeof path, "%s/recovery.signal", datadir);
+		if (chown(path, rp->cl.uid, rp->cl.gid) < 0) {
+			snprintf(err, errlen, "cannot chown %s", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int pg_ctl(const char *datadir, const char *action, const char *logfile, uid_t uid,
+		  gid_t gid)
+{
+	char bin[1024];
+	if (!proc_pg_bin("pg_ctl", bin, sizeof bin))
+		return -1;
+	char *argv[] = {bin,  "-D",   (char *)datadir, "-l", (char *)logfile, "-w", "-t", "600",
+			"-m", "fast", (char *)action,  NULL};
+	if (strcmp(action, "start") == 0) {
+		argv[8] = (char *)action;
+		argv[9] = NULL;
+	}
+	struct proc_opts o = {.uid = uid, .gid = gid, .quiet = 1, .cwd = "/"};
+	if (getenv("MIDSOPS_DEBUG_PGCTL"))
+		o.quiet = 0;
+	return proc_run(argv, &o, NULL);
+}
+
+/* Wait until a restored server has left recovery (promoted). */
+int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
+			 size_t errlen)
+{
+	double deadline = now_s() + timeout_s;
+	while (now_s() < deadline) {
+		char pidf[4500];
+		struct stat pst;
+		snprintf(pidf, sizeof pidf, "%s/postmaster.pid", datadir);
+		if (stat(pidf, &pst) < 0) {
+			snprintf(err, errlen, "the restored server stopped during recovery");
+			return -1;
+		}
+		PGconn *c = PQconnectdb(conninfo);
+		if (PQstatus(c) == CONNECTION_OK) {
+			PGresult *r = PQexec(c, "select pg_is_in_recovery()");
+			int done =
+			    PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 'f';
+			PQclear(r);
+			PQfinish(c);
+			if (done)
+				return 0;
+		} else
+			PQfinish(c);
+		usleep(200000);
+	}
+	snprintf(err, errlen, "the restored server did not finish recovery within %d s", timeout_s);
+	return -1;
+}
+
+int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *basedir,
+			 const char *target, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof *s);
+	s->uid = rp->have_cl ? rp->cl.uid : geteuid();
+	s->gid = rp->have_cl ? rp->cl.gid : getegid();
+	snprintf(s->dir, sizeof s->dir, "%s/.scratch-%ld", rp->dir, (long)getpid());
+	backup_rm_rf(s->dir);
+	snprintf(s->sock, sizeof s->sock, "/tmp/midsops-verify.XXXXXX");
+	if (!mkdtemp(s->sock)) {
+		snprintf(err, errlen, "cannot create a socket directory: %s", strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && chown(s->sock, s->uid, s->gid) < 0) {
+		snprintf(err, errlen, "cannot chown %s", s->sock);
+		return -1;
+	}
+	if (copy_tree(basedir, s->dir, rp, err, errlen) < 0)
+		return -1;
+	s->port = 30000 + (int)(getpid() % 20000);
+	char extra[512];
+	snprintf(extra, sizeof extra,
+		 "port = %d\nlisten_addresses = ''\nunix_socket_directories = '%s'\narchive_mode = "
+		 "off\nlogging_collector = off\n",
+		 s->port, s->sock);
+	if (write_recovery(s->dir, rp, target, extra, err, errlen) < 0)
+		return -1;
+	char hba[4500];
+	snprintf(hba, sizeof hba, "%s/pg_hba.conf", s->dir);
+	FILE *f = fopen(hba, "w");
+	if (f) {
+		fputs("local all all trust\n", f);
+		fclose(f);
+	}
+	char logf[4500];
+	snprintf(logf, sizeof logf, "%s/server.log", s->sock);
+	if (pg_ctl(s->dir, "start", logf, s->uid, s->gid) != 0) {
+		char tail[512];
+		backup_log_tail(logf, tail, sizeof tail);
+		snprintf(err, errlen, "the scratch restore did not start: %s", tail);
+		return -1;
+	}
+	s->started = 1;
+	return 0;
+}
+
+void backup_scratch_stop(struct scratch *s)
+{
+	if (s->started)
+		pg_ctl(s->dir, "stop", "/dev/null", s->uid, s->gid);
+	if (s->dir[0])
+		backup_rm_rf(s->dir);
+	if (s->sock[0])
+		backup_rm_rf(s->sock);
+}
+
+/* Parse an --until time into a PostgreSQL timestamp with zone and an epoch. */
+static int parse_until(const char *s, char *pg, size_t n, double *epoch)
+{
+	struct tm tm;
+	const char *fmts[] = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+			      "%Y-%m-%d"};
+	for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+		memset(&tm, 0, sizeof tm);
+		const char *rest = strptime(s, fmts[i], &tm);
+		if (!rest)
+			continue;
+		double frac = 0;
+		if (*rest == '.') {
+			char *e;
+			frac = strtod(rest, &e);
+			rest = e;
+		}
+		int utc = 0;
+		long off = 0;
+		if (*rest == 'Z' || strcmp(rest, "+00") == 0 || strcmp(rest, "+00:00") == 0 ||
+		    strcmp(rest, " UTC") == 0)
+			utc = 1;
+		else if (*rest == '+' || *rest == '-') {
+			int hh = 0, mm = 0;
+			if (sscanf(rest + 1, "%2d:%2d", &hh, &mm) < 1 &&
+			    sscanf(rest + 1, "%2d%2d", &hh, &mm) < 1)
+				return -1;
+			off = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
+			utc = 1;
+		} else if (*rest)
+			continue;
+		time_t t;
+		if (utc)
+			t = timegm(&tm) - off;
+		else {
+			tm.tm_isdst = -1;
+			t = mktime(&tm);
+		}
+		*epoch = (double)t + frac;
+		struct tm g;
+		gmtime_r(&t, &g);
+		char b[64];
+		strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &g);
+		snprintf(pg, n, "%s.%06d+00", b, (int)(frac * 1e6 + 0.5));
+		return 0;
+	}
+	return -1;
+}
+
+/* Physical restore: base backup + WAL to a target. In the embedded cluster's data
+ * directory (stop, keep the old directory aside, restore, start, wait for promotion; on
+ * failure put the old one back) or into target_dir. */
+static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *base_id,
+			    const char *target, const char *target_dir, const char *what)
+{
+	char err[2048] = "", src[4500];
+	snprintf(src, sizeof src, "%s/%s/base", rp->dir, base_id);
+	double t0 = now_s();
+	if (target_dir) {
+		struct stat st;
+		if (stat(target_dir, &st) == 0) {
+			out_err(ctx->out, "%s already exists; give a new directory to --target-dir",
+				target_dir);
+			return EXIT_FAIL;
+		}
+		if (copy_tree(src, target_dir, rp, err, sizeof err) < 0 ||
+		    write_recovery(target_dir, rp, target, NULL, err, sizeof err) < 0) {
+			out_err(ctx->out, "%s", err);
+			backup_rm_rf(target_dir);
+			return EXIT_FAIL;
+		}
+		out_kv(ctx->out, "restored", "%s", base_id);
+		out_kv(ctx->out, "data_directory", "%s", target_dir);
+		out_kv_num(ctx->out, "duration", now_s() - t0, "s");
+		out_line(
+		    ctx->out,
+		    "restored %s into %s; start it with pg_ctl -D %s start (it replays WAL to %s "
+		    "and promotes)",
+		    what, target_dir, target_dir, target ? target : "the end of the archive");
+		return 0;
+	}
+	if (!ctx->target->embedded) {
+		out_err(ctx->out,
+			"the target is not the embedded cluster; a physical restore needs a data "
+			"directory: use --target-dir DIR on the database host");
+		return EXIT_FAIL;
+	}
+	struct cluster *c = &rp->cl;
+	char aside[4500], fresh[4500];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	char ts[32];
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(aside, sizeof aside, "%s.before-restore-%s", c->datadir, ts);
+	snprintf(fresh, sizeof fresh, "%s.restoring", c->datadir);
+	backup_rm_rf(fresh);
+	out_line(ctx->out, "copying base backup %s", base_id);
+	if (copy_tree(src, fresh, rp, err, sizeof err) < 0 ||
+	    write_recovery(fresh, rp, target, NULL, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s; the cluster was not touched", err);
+		backup_rm_rf(fresh);
+		return EXIT_FAIL;
+	}
+	if (cluster_stop(c, "fast", err, sizeof err) < 0) {
+		out_err(ctx->out, "%s; the cluster was not touched", err);
+		backup_rm_rf(fresh);
+		return EXIT_FAIL;
+	}
+	struct stat st;
+	int had_old = stat(c->datadir, &st) == 0;
+	if ((had_old && rename(c->datadir, aside) < 0) || rename(fresh, c->datadir) < 0) {
+		out_err(ctx->out, "cannot swap data directories: %s", strerror(errno));
+		if (had_old && stat(c->datadir, &st) < 0)
+			rename(aside, c->datadir);
+		cluster_start(c, NULL, err, sizeof err);
+		return EXIT_FAIL;
+	}
+	out_line(ctx->out, "replaying WAL to %s", target ? target : "the end of the archive");
+	char ci[4400];
+	cluster_conninfo(c, ci, sizeof ci);
+	if (cluster_start(c, NULL, err, sizeof err) < 0 ||
+	    backup_wait_promoted(ci, c->datadir, 3600, err, sizeof err) < 0) {
+		char failed[4600];
+		snprintf(failed, sizeof failed, "%s.failed-restore-%s", c->datadir, ts);
+		char e2[256];
+		cluster_stop(c, "immediate", e2, sizeof e2);
+		rename(c->datadir, failed);
+		if (had_old)
+			rename(aside, c->datadir);
+		cluster_start(c, NULL, e2, sizeof e2);
+		char tail[512];
+		backup_log_tail(c->logfile, tail, sizeof tail);
+		out_err(
+		    ctx->out,
+		    "restore failed: %s (server log: %s); the previous data directory is back in "
+		    "place, the failed attempt is in %s",
+		    err, tail, failed);
+		return EXIT_FAIL;
+	}
+	out_kv(ctx->out, "restored", "%s", what);
+	out_kv(ctx->out, "data_directory", "%s", c->datadir);
+	if (had_old)
+		out_kv(ctx->out, "previous_data_directory", "%s", aside);
+	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
+	out_line(ctx->out, "restored %s in %.1f s; the previous data directory is kept in %s", what,
+		 now_s() - t0, had_old ? aside : "(none)");
+	PGconn *conn = backup_cat_connect(ctx);
+	if (conn) {
+		db_event(conn, "info", "restore", "physical restore of %s (target %s)", what,
+			 target ? target : "latest");
+		struct backup_info *b;
+		int n = backup_repo_load(rp->dir, &b);
+		backup_cat_sync(conn, rp->dir, b, n);
+		free(b);
+		PQfinish(conn);
+	}
+	return 0;
+}
+
+int backup_restore_full(struct cmd_ctx *ctx, const char *want, const char *target_dir)
+{
+	char err[2048] = "", id[64];
+	struct repo rp;
+	cJSON *man = NULL;
+	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0 ||
+	    backup_load(ctx, &rp, want, id, sizeof id, &man, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		backup_repo_close(&rp);
+		return EXIT_FAIL;
+	}
+	int type = backup_type_parse(jstr(man, "type"));
+	int rc;
+	if (type == BT_INCREMENTAL) {
+		char target[64];
+		snprintf(target, sizeof target, "lsn:%s", jstr(man, "stop_lsn"));
+		rc = restore_physical(ctx, &rp, jstr(man, "base"), target, target_dir, id);
+	} else if (type >= 0 && backup_type_physical((enum backup_type)type))
+		rc = restore_physical(ctx, &rp, id, "immediate", target_dir, id);
+	else {
+		out_err(ctx->out, "%s is a logical dump; restore it with db-restore %s", id, id);
+		rc = EXIT_FAIL;
+	}
+	cJSON_Delete(man);
+	backup_repo_close(&rp);
+	return rc;
+}
+
+int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until,
+			const char *target_dir)
+{
+	char err[2048] = "";
+	struct repo rp;
+	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	struct backup_info *b;
+	int n = backup_repo_load(rp.dir, &b);
+	int rc = EXIT_FAIL;
+	char pgtime[64] = "", target[96] = "", base[64] = "";
+	double epoch = 0;
+	if (until && parse_until(until, pgtime, sizeof pgtime, &epoch) < 0) {
+		out_err(ctx->out,
+			"cannot read --until '%s'; use 'YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM|Z]'",
+			until);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	int bi = -1;
+	if (want) {
+		int i = backup_resolve_id(b, n, want, err, sizeof err);
+		if (i < 0) {
+			out_err(ctx->out, "%s", err);
+			goto out;
+		}
+		if (b[i].type == BT_INCREMENTAL) {
+			snprintf(base, sizeof base, "%s", b[i].base);
+			if (!until) {
+				char path[4500];
+				snprintf(path, sizeof path, "%s/%s/manifest.json", rp.dir, b[i].id);
+				cJSON *m = backup_read_json(path);
+				snprintf(target, sizeof target, "lsn:%s",
+					 m ? jstr(m, "stop_lsn") : "");
+				cJSON_Delete(m);
+			}
+		} else if (backup_type_physical(b[i].type))
+			snprintf(base, sizeof base, "%s", b[i].id);
+		else {
+			out_err(ctx->out, "%s is a logical dump; use db-restore %s", b[i].id,
+				b[i].id);
+			goto out;
+		}
+	} else {
+		/* The newest physical backup that ended before the target time. */
+		for (int i = n - 1; i >= 0 && bi < 0; i--)
+			if (backup_type_physical(b[i].type) &&
+			    (!until || (double)b[i].stop <= epoch))
+				bi = i;
+		if (bi < 0) {
+			out_err(ctx->out,
+				until ? "no full backup ended before %s; the earliest "
+					"point-in-time is the end of the oldest full backup"
+				      : "no full backup in the repository%s",
+				until ? until : "");
+			goto out;
+		}
+		snprintf(base, sizeof base, "%s", b[bi].id);
+	}
+	if (until) {
+		for (int i = 0; i < n; i++)
+			if (strcmp(b[i].id, base) == 0 && (double)b[i].stop > epoch) {
+				out_err(ctx->out,
+					"%s is before the end of base backup %s; choose a later "
+					"time or an "
+					"earlier base",
+					until, base);
+				goto out;
+			}
+		snprintf(target, sizeof target, "%s", pgtime);
+	}
+	char what[256];
+	snprintf(what, sizeof what, "%s + WAL to %s", base,
+		 until	     ? pgtime
+		 : target[0] ? target + 4
+			     : "latest");
+	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what);
+out:
+	free(b);
+	backup_repo_close(&rp);
+	return rc;
+}
+
+int backup_emergency_restore(struct cmd_ctx *ctx)
+{
+	char err[1024] = "";
+	struct repo rp;
+	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	struct backup_info *b;
+	int n = backup_repo_load(rp.dir, &b);
+	int pick = -1;
+	for (int i = n - 1; i >= 0 && pick < 0; i--)
+		if (b[i].verified > 0 && (ctx->target->embedded ? backup_type_physical(b[i].type) ||
+								      b[i].type == BT_ARCHIVE
+								: b[i].type == BT_ARCHIVE))
+			pick = i;
+	if (pick < 0) {
+		free(b);
+		out_err(ctx->out,
+			"no verified backup to restore from in %s; run db-backup-verify ID "
+			"first (db-backup-list shows them)",
+			rp.dir);
+		return EXIT_FAIL;
+	}
+	char id[64];
+	snprintf(id, sizeof id, "%s", b[pick].id);
+	int physical = backup_type_physical(b[pick].type);
+	free(b);
+	out_line(ctx->out, "emergency restore from the latest verified backup %s", id);
+	if (physical)
+		return backup_restore_pitr(ctx, id, NULL, NULL);
+	return backup_restore_logical(ctx, id, NULL, 1);
+}

@@ -1,0 +1,346 @@
+/* One backup run: the id and partial folder, the manifest header, running an external tool
+ * with progress, the file list with sha256, and the atomic rename into place. The types
+ * themselves are in backup_full.c, backup_wal.c and backup_dump.c. */
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "config.h"
+#include "db.h"
+#include "proc.h"
+#include "target.h"
+
+static long long du_total;
+static int du_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)p, (void)f;
+	if (flag == FTW_F)
+		du_total += st->st_size;
+	return 0;
+}
+
+static long long du(const char *path)
+{
+	du_total = 0;
+	nftw(path, du_cb, 32, FTW_PHYS);
+	return du_total;
+}
+
+/* A partial folder left by a crash or a full disk: remove it and mark it failed. The
+ * lock is held, so nothing else writes one. */
+static void clean_partials(struct run *r)
+{
+	DIR *d = opendir(r->repo.dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char err[256];
+	while ((e = readdir(d))) {
+		char *suf = strstr(e->d_name, ".partial");
+		if (!suf || (suf[8] && strcmp(suf, ".partial.tables.json")))
+			continue;
+		char path[8300];
+		snprintf(path, sizeof path, "%s/%s", r->repo.dir, e->d_name);
+		backup_rm_rf(path);
+		out_warn(r->ctx->out, "removed the partial backup %s left by an interrupted run",
+			 e->d_name);
+		if (r->conn) {
+			char id[64];
+			snprintf(id, sizeof id, "%.*s", (int)(suf - e->d_name), e->d_name);
+			const char *p[] = {id};
+			PQclear(db_query(
+			    r->conn, err, sizeof err,
+			    "update ops.backups set status = 'failed', message = "
+			    "'interrupted; partial files removed', finished_at = "
+			    "coalesce(finished_at, now()), updated_at = now() where id = $1 and "
+			    "status = 'running'",
+			    1, p));
+		}
+	}
+	closedir(d);
+}
+
+/* ---------- external tools with progress ---------- */
+
+static volatile sig_atomic_t got_signal;
+static void on_signal(int s)
+{
+	got_signal = s;
+}
+
+/* Run argv, showing progress as the size of watch against expect bytes. Returns the exit
+ * status. The tool's output goes to logfile. */
+int backup_run_tool(struct run *r, char *const argv[], char **env, const char *logfile,
+		    const char *label, const char *watch, long long expect, uid_t uid, gid_t gid)
+{
+	struct proc_opts o = {.envp_add = env, .stdout_file = logfile, .uid = uid, .gid = gid};
+	/* The tool inherits the repository lock: if midsops is killed, the orphan keeps the
+	 * repository locked until it ends, and the next run then removes its partial folder. */
+	if (r->repo.lockfd >= 0)
+		fcntl(r->repo.lockfd, F_SETFD, 0);
+	pid_t pid = proc_spawn(argv, &o);
+	if (r->repo.lockfd >= 0)
+		fcntl(r->repo.lockfd, F_SETFD, FD_CLOEXEC);
+	if (pid < 0)
+		return -1;
+	struct sigaction sa = {.sa_handler = on_signal}, oldint, oldterm;
+	sigaction(SIGINT, &sa, &oldint);
+	sigaction(SIGTERM, &sa, &oldterm);
+	int st = -1;
+	for (;;) {
+		int ws;
+		pid_t w = waitpid(pid, &ws, WNOHANG);
+		if (w == pid) {
+			st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+			break;
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		if (got_signal) {
+			kill(pid, SIGTERM);
+			got_signal = 0;
+		}
+		double tp = now_s();
+		if (watch && expect > 0 && tp - r->last_progress >= 0.5) {
+			r->last_progress = tp;
+			double done = (double)du(watch);
+			out_progress(r->ctx->out, label, done, (double)expect, NULL);
+			double t = now_s();
+			if (t - r->last_cat >= 1.0) {
+				double pct = done / (double)expect;
+				backup_cat_put(r, "running", pct > 0.99 ? 0.99 : pct, label, NULL);
+				r->last_cat = t;
+			}
+		}
+		usleep(20000); /* reap the tool promptly: it is timed */
+	}
+	sigaction(SIGINT, &oldint, NULL);
+	sigaction(SIGTERM, &oldterm, NULL);
+	out_progress_end(r->ctx->out);
+	return st;
+}
+
+/* ---------- running a backup ---------- */
+
+static int run_begin(struct run *r, struct cmd_ctx *ctx, enum backup_type type, char *err,
+		     size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	r->ctx = ctx;
+	r->type = type;
+	if (backup_repo_open(&r->repo, ctx->cfg, 1, err, errlen) < 0)
+		return -1;
+	r->conn = db_connect_ready(ctx->target, "backup", err, errlen);
+	if (!r->conn)
+		return -1;
+	clean_partials(r);
+	/* Ids are per second; never reuse one. */
+	for (;;) {
+		time_t t = time(NULL);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char ts[32];
+		strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+		snprintf(r->id, sizeof r->id, "%s-%s", ts, backup_type_name(type));
+		snprintf(r->final, sizeof r->final, "%s/%s", r->repo.dir, r->id);
+		struct stat st;
+		if (stat(r->final, &st) < 0)
+			break;
+		sleep(1);
+	}
+	snprintf(r->partial, sizeof r->partial, "%s.partial", r->final);
+	if (mkdir(r->partial, 0700) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", r->partial, strerror(errno));
+		return -1;
+	}
+	r->t0 = now_s();
+	r->man = cJSON_CreateObject();
+	cJSON_AddStringToObject(r->man, "id", r->id);
+	cJSON_AddStringToObject(r->man, "type", backup_type_name(type));
+	cJSON_AddStringToObject(r->man, "environment", ctx->target->env);
+	char ts[64];
+	iso_time((time_t)r->t0, ts, sizeof ts);
+	cJSON_AddStringToObject(r->man, "start", ts);
+	cJSON_AddNumberToObject(r->man, "start_epoch", r->t0);
+	cJSON_AddStringToObject(r->man, "midsops_format", "1");
+	PGresult *q = db_query(r->conn, err, errlen,
+			       "select current_setting('server_version'), (select "
+			       "system_identifier::text from pg_control_system()), (select "
+			       "timeline_id from pg_control_checkpoint()), (select setting from "
+			       "pg_settings where name = 'wal_segment_size'), current_database(), "
+			       "(select rolname from pg_roles where oid = 10), "
+			       "(select sum(pg_database_size(oid)) from pg_database)::bigint, "
+			       "pg_database_size(current_database())",
+			       0, NULL);
+	if (!q)
+		return -1;
+	cJSON_AddStringToObject(r->man, "pg_version", PQgetvalue(q, 0, 0));
+	cJSON_AddStringToObject(r->man, "system_identifier", PQgetvalue(q, 0, 1));
+	cJSON_AddNumberToObject(r->man, "timeline", atof(PQgetvalue(q, 0, 2)));
+	cJSON_AddNumberToObject(r->man, "wal_segment_size", atof(PQgetvalue(q, 0, 3)));
+	cJSON_AddStringToObject(r->man, "database", PQgetvalue(q, 0, 4));
+	cJSON_AddStringToObject(r->man, "superuser", PQgetvalue(q, 0, 5));
+	cJSON_AddNumberToObject(r->man, "cluster_bytes", atof(PQgetvalue(q, 0, 6)));
+	cJSON_AddNumberToObject(r->man, "database_bytes", atof(PQgetvalue(q, 0, 7)));
+	PQclear(q);
+	backup_cat_put(r, "running", 0, "starting", NULL);
+	return 0;
+}
+
+/* Hash every file under dir not already in known (path -> sha256 from the server's own
+ * manifest), and list all of them. */
+struct walk_ctx {
+	const char *root;
+	size_t rootlen;
+	cJSON *files;
+	const cJSON *known;
+	long long total;
+};
+static struct walk_ctx *walk_cur;
+
+static int walk_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)f;
+	if (flag != FTW_F)
+		return 0;
+	const char *rel = p + walk_cur->rootlen + 1;
+	if (!strcmp(rel, "manifest.json") || !strcmp(rel, "verify.json"))
+		return 0;
+	char hex[65] = "";
+	const cJSON *k = NULL;
+	if (walk_cur->known && strncmp(rel, "base/", 5) == 0)
+		k = cJSON_GetObjectItemCaseSensitive(walk_cur->known, rel + 5);
+	if (k && cJSON_IsString(k) && strlen(k->valuestring) == 64)
+		snprintf(hex, sizeof hex, "%s", k->valuestring);
+	else if (backup_sha256_file(p, hex) < 0)
+		return -1;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", rel);
+	cJSON_AddNumberToObject(o, "size", (double)st->st_size);
+	cJSON_AddStringToObject(o, "sha256", hex);
+	cJSON_AddItemToArray(walk_cur->files, o);
+	walk_cur->total += st->st_size;
+	return 0;
+}
+
+int backup_list_files(struct run *r, const cJSON *known, char *err, size_t errlen)
+{
+	struct walk_ctx w = {.root = r->partial,
+			     .rootlen = strlen(r->partial),
+			     .files = cJSON_CreateArray(),
+			     .known = known};
+	walk_cur = &w;
+	if (nftw(r->partial, walk_cb, 32, FTW_PHYS) < 0) {
+		snprintf(err, errlen, "cannot checksum the files of %s: %s", r->partial,
+			 strerror(errno));
+		cJSON_Delete(w.files);
+		return -1;
+	}
+	cJSON_AddItemToObject(r->man, "files", w.files);
+	cJSON_AddNumberToObject(r->man, "size", (double)w.total);
+	return 0;
+}
+
+static int run_finish(struct run *r, char *err, size_t errlen)
+{
+	double t = now_s();
+	char ts[64];
+	iso_time((time_t)t, ts, sizeof ts);
+	cJSON_AddStringToObject(r->man, "stop", ts);
+	cJSON_AddNumberToObject(r->man, "stop_epoch", t);
+	cJSON_AddNumberToObject(r->man, "duration_s", t - r->t0);
+	char path[4400];
+	snprintf(path, sizeof path, "%s/manifest.json", r->partial);
+	char *txt = cJSON_Print(r->man);
+	int rc = backup_write_file(path, txt, err, errlen);
+	cJSON_free(txt);
+	if (rc < 0)
+		return -1;
+	backup_fsync_path(r->partial);
+	if (rename(r->partial, r->final) < 0) {
+		snprintf(err, errlen, "cannot rename %s: %s", r->partial, strerror(errno));
+		return -1;
+	}
+	backup_fsync_path(r->repo.dir);
+	backup_cat_put(r, "complete", 1, "done", NULL);
+	return 0;
+}
+
+static void run_fail(struct run *r, const char *why)
+{
+	if (r->partial[0])
+		backup_rm_rf(r->partial);
+	backup_cat_put(r, "failed", 0, "failed", why);
+	if (r->conn)
+		db_event(r->conn, "error", "backup", "backup %s failed: %s", r->id, why);
+}
+
+static void run_end(struct run *r)
+{
+	cJSON_Delete(r->man);
+	r->man = NULL;
+	PQfinish(r->conn);
+	r->conn = NULL;
+	backup_repo_close(&r->repo);
+}
+
+int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t idlen)
+{
+	char err[2048] = "";
+	struct run r;
+	if (run_begin(&r, ctx, type, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		if (r.partial[0])
+			backup_rm_rf(r.partial);
+		run_end(&r);
+		return EXIT_FAIL;
+	}
+	int rc;
+	switch (type) {
+	case BT_FULL:
+		rc = backup_do_physical(&r, 1, err, sizeof err);
+		break;
+	case BT_EMERGENCY:
+		rc = backup_do_physical(&r, 0, err, sizeof err);
+		break;
+	case BT_INCREMENTAL:
+		rc = backup_do_incremental(&r, err, sizeof err);
+		break;
+	default:
+		rc = backup_do_archive(&r, err, sizeof err);
+		break;
+	}
+	if (rc == 0)
+		rc = run_finish(&r, err, sizeof err);
+	if (rc < 0) {
+		out_err(ctx->out, "backup %s failed: %s", r.id, err);
+		run_fail(&r, err);
+		run_end(&r);
+		return EXIT_FAIL;
+	}
+	char sz[32];
+	double size = jnum(r.man, "size");
+	snprintf(sz, sizeof sz, "%.1f MB", size / 1048576.0);
+	out_kv(ctx->out, "id", "%s", r.id);
+	out_kv(ctx->out, "type", "%s", backup_type_name(type));
+	out_kv_int(ctx->out, "size_bytes", (long long)size);
+	out_kv_num(ctx->out, "duration", now_s() - r.t0, "s");
+	out_kv(ctx->out, "path", "%s", r.final);
+	out_line(ctx->out, "backup %s complete (%s)", r.id, sz);
+	if (r.conn)
+		db_event(r.conn, "info", "backup", "backup %s complete (%s)", r.id, sz);
+	if (id_out)
+		snprintf(id_out, idlen, "%s", r.id);
+	run_end(&r);
+	return 0;
+}

@@ -1,0 +1,282 @@
+/* What the backup files share: small file and JSON helpers, the repository (lock, free
+ * space), resolving a backup's manifest, tool logs, and the per-table checksums every
+ * backup and restore test records and compares. */
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "cluster.h"
+#include "config.h"
+#include "db.h"
+#include "paths.h"
+
+/* ---------- small file helpers ---------- */
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(p) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int backup_rm_rf(const char *path)
+{
+	return nftw(path, rm_cb, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void backup_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int backup_write_file(const char *path, const char *text, char *err, size_t errlen)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	size_t len = strlen(text);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 || close(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+cJSON *backup_read_json(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	cJSON *j = NULL;
+	if (buf) {
+		buf[fread(buf, 1, (size_t)len, f)] = 0;
+		j = cJSON_Parse(buf);
+		free(buf);
+	}
+	fclose(f);
+	return j;
+}
+
+const char *backup_self_exe(void)
+{
+	static char buf[4096];
+	if (!buf[0]) {
+		ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+		if (n <= 0)
+			snprintf(buf, sizeof buf, "midsops");
+		else
+			buf[n] = 0;
+	}
+	return buf;
+}
+
+int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *err, size_t errlen)
+{
+	memset(r, 0, sizeof *r);
+	r->lockfd = -1;
+	snprintf(r->dir, sizeof r->dir, "%s", cfg->backup_dir);
+	snprintf(r->wal, sizeof r->wal, "%s/wal", r->dir);
+	char cerr[256];
+	r->have_cl = cluster_locate(&r->cl, NULL, cerr, sizeof cerr) == 0;
+	if (paths_mkdir_p(r->dir, 0711) < 0) {
+		snprintf(err, errlen, "cannot create the backup repository %s: %s", r->dir,
+			 strerror(errno));
+		return -1;
+	}
+	/* The server's user (postgres when root) writes WAL here through wal-push. */
+	chmod(r->dir, 0711);
+	if (paths_mkdir_p(r->wal, 0700) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", r->wal, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && r->have_cl) {
+		if (chown(r->wal, r->cl.uid, r->cl.gid) < 0 ||
+		    cluster_make_reachable(&r->cl, r->wal, err, errlen) < 0) {
+			if (!err[0])
+				snprintf(err, errlen, "cannot hand %s to the server's user: %s",
+					 r->wal, strerror(errno));
+			return -1;
+		}
+	}
+	if (!lock)
+		return 0;
+	char path[4300];
+	snprintf(path, sizeof path, "%s/.lock", r->dir);
+	r->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (r->lockfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(r->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "?";
+		ssize_t n = pread(r->lockfd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 1] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		snprintf(err, errlen,
+			 "another backup or restore is running on %s (pid %s); one at a time per "
+			 "repository",
+			 r->dir, pid);
+		close(r->lockfd);
+		r->lockfd = -1;
+		return -1;
+	}
+	char pid[32];
+	int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(r->lockfd, 0) == 0 && pwrite(r->lockfd, pid, (size_t)pl, 0) < 0)
+		pid[0] = 0;
+	return 0;
+}
+
+void backup_repo_close(struct repo *r)
+{
+	if (r->lockfd >= 0)
+		close(r->lockfd);
+	r->lockfd = -1;
+}
+
+int backup_disk_check(const char *dir, long long need, char *err, size_t errlen)
+{
+	struct statvfs vs;
+	if (statvfs(dir, &vs) < 0)
+		return 0;
+	long long avail = (long long)vs.f_bavail * (long long)vs.f_frsize;
+	const char *force = getenv("MIDSOPS_BACKUP_FREE_BYTES"); /* tests: simulate a full disk */
+	if (force && *force)
+		avail = atoll(force);
+	if (avail < need) {
+		snprintf(err, errlen,
+			 "not enough free disk for the backup in %s: %lld MB free, about %lld MB "
+			 "needed; free space or prune old backups (backup-prune)",
+			 dir, avail >> 20, need >> 20);
+		return -1;
+	}
+	return 0;
+}
+
+void backup_log_tail(const char *logfile, char *buf, size_t n)
+{
+	buf[0] = 0;
+	FILE *f = fopen(logfile, "r");
+	if (!f)
+		return;
+	char line[1024];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0])
+			snprintf(buf, n, "%s", line);
+	}
+	fclose(f);
+}
+
+/* Row counts and checksums of every table in builds and game, in one snapshot: md5 over
+ * the md5 of each row's text, ordered by the primary key. */
+cJSON *backup_table_checksums(PGconn *c, char *err, size_t errlen)
+{
+	if (db_exec(c, err, errlen, "begin isolation level repeatable read read only", 0, NULL) < 0)
+		return NULL;
+	PGresult *r = db_query(
+	    c, err, errlen,
+	    "select format('%I.%I', n.nspname, c.relname), coalesce((select string_agg("
+	    "format('t.%I', a.attname), ', ' order by k.ord) from pg_index i cross join "
+	    "unnest(i.indkey) with ordinality k(attnum, ord) join pg_attribute a on "
+	    "a.attrelid = i.indrelid and a.attnum = k.attnum where i.indrelid = c.oid and "
+	    "i.indisprimary), 't::text') from pg_class c join pg_namespace n on n.oid = "
+	    "c.relnamespace where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p') "
+	    "and not c.relispartition order by 1",
+	    0, NULL);
+	if (!r) {
+		db_rollback(c);
+		return NULL;
+	}
+	cJSON *arr = cJSON_CreateArray();
+	for (int i = 0; i < PQntuples(r); i++) {
+		char sql[2048];
+		snprintf(sql, sizeof sql,
+			 "select count(*), coalesce(md5(string_agg(md5(t::text), '' order by %s)), "
+			 "md5('')) from %s t",
+			 PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
+		PGresult *q = db_query(c, err, errlen, sql, 0, NULL);
+		if (!q) {
+			PQclear(r);
+			cJSON_Delete(arr);
+			db_rollback(c);
+			return NULL;
+		}
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "table", PQgetvalue(r, i, 0));
+		cJSON_AddNumberToObject(t, "rows", atof(PQgetvalue(q, 0, 0)));
+		cJSON_AddStringToObject(t, "checksum", PQgetvalue(q, 0, 1));
+		cJSON_AddItemToArray(arr, t);
+		PQclear(q);
+	}
+	PQclear(r);
+	db_exec(c, err, errlen, "commit", 0, NULL);
+	return arr;
+}
+
+/* Names the tables whose count or checksum differ; returns how many. */
+int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, size_t n)
+{
+	int bad = 0;
+	size_t off = 0;
+	detail[0] = 0;
+	const cJSON *w;
+	cJSON_ArrayForEach(w, want)
+	{
+		const cJSON *g, *found = NULL;
+		cJSON_ArrayForEach(g, got) if (strcmp(jstr(g, "table"), jstr(w, "table")) == 0)
+		    found = g;
+		if (!found || jnum(found, "rows") != jnum(w, "rows") ||
+		    strcmp(jstr(found, "checksum"), jstr(w, "checksum"))) {
+			bad++;
+			if (off < n)
+				off += (size_t)snprintf(
+				    detail + off, n - off, "%s%s (%.0f rows, want %.0f)",
+				    bad > 1 ? ", " : "", jstr(w, "table"),
+				    found ? jnum(found, "rows") : -1, jnum(w, "rows"));
+		}
+	}
+	return bad;
+}
+
+int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,
+		cJSON **man, char *err, size_t errlen)
+{
+	(void)ctx;
+	struct backup_info *b;
+	int n = backup_repo_load(rp->dir, &b);
+	int i = backup_resolve_id(b, n, want, err, errlen);
+	if (i < 0) {
+		free(b);
+		return -1;
+	}
+	snprintf(id, idlen, "%s", b[i].id);
+	free(b);
+	char path[4400];
+	snprintf(path, sizeof path, "%s/%s/manifest.json", rp->dir, id);
+	*man = backup_read_json(path);
+	if (!*man) {
+		snprintf(err, errlen, "%s: cannot read or parse %s", id, path);
+		return -1;
+	}
+	return 0;
+}

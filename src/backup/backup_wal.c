@@ -1,0 +1,444 @@
+/* The WAL archive: segment names and gaps, archiving on the embedded cluster, the
+ * incremental backup (seals the WAL since the previous backup), and the commands the
+ * server runs (wal-push, wal-fetch) or that stream for it (wal-receive). */
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "cluster.h"
+#include "config.h"
+#include "db.h"
+#include "proc.h"
+#include "target.h"
+
+/* ---------- WAL names ---------- */
+
+long long backup_seg_size(const cJSON *m)
+{
+	long long s = (long long)jnum(m, "wal_segment_size");
+	return s > 0 ? s : 16 * 1024 * 1024;
+}
+
+int backup_is_wal_name(const char *s)
+{
+	if (strlen(s) != WAL_NAME_LEN)
+		return 0;
+	for (int i = 0; i < WAL_NAME_LEN; i++)
+		if (!strchr("0123456789ABCDEF", s[i]))
+			return 0;
+	return 1;
+}
+
+/* Segment number across timelines. */
+long long backup_wal_index(const char *name, long long segsize)
+{
+	unsigned log = 0, seg = 0;
+	if (sscanf(name + 8, "%8X%8X", &log, &seg) != 2)
+		return -1;
+	return (long long)log * (0x100000000LL / segsize) + seg;
+}
+
+void backup_wal_name(unsigned tli, unsigned long long lsn, long long segsize, char out[25])
+{
+	unsigned long long segno = lsn / (unsigned long long)segsize;
+	unsigned long long per = 0x100000000ULL / (unsigned long long)segsize;
+	snprintf(out, 25, "%08X%08X%08X", tli, (unsigned)(segno / per), (unsigned)(segno % per));
+}
+
+unsigned long long backup_parse_lsn(const char *s)
+{
+	unsigned hi = 0, lo = 0;
+	if (sscanf(s, "%X/%X", &hi, &lo) != 2)
+		return 0;
+	return (unsigned long long)hi << 32 | lo;
+}
+
+static int cmp_wal(const void *a, const void *b)
+{
+	return strcmp((const char *)a + 8, (const char *)b + 8) ?: strcmp(a, b);
+}
+
+void backup_walset_load(const char *dir, struct walset *w)
+{
+	memset(w, 0, sizeof *w);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	int cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!backup_is_wal_name(e->d_name))
+			continue;
+		if (w->n == cap) {
+			cap = cap ? cap * 2 : 256;
+			w->names = realloc(w->names, (size_t)cap * sizeof *w->names);
+		}
+		snprintf(w->names[w->n++], WAL_NAME_LEN + 1, "%s", e->d_name);
+	}
+	closedir(d);
+	if (w->n)
+		qsort(w->names, (size_t)w->n, sizeof *w->names, cmp_wal);
+}
+
+/* From the segment index `from` on, the last index present without a gap (up to `to`
+ * when to >= 0); *gap gets the first missing index below the newest segment, or -1. */
+long long backup_walset_contiguous(const struct walset *w, long long from, long long to,
+				   long long segsize, long long *gap, char last[25])
+{
+	long long want = from, lastidx = from - 1;
+	*gap = -1;
+	last[0] = 0;
+	for (int i = 0; i < w->n; i++) {
+		long long idx = backup_wal_index(w->names[i], segsize);
+		if (idx < want) {
+			if (idx == want - 1)
+				snprintf(last, 25, "%s",
+					 w->names[i]); /* higher timeline, same segment */
+			continue;
+		}
+		if (to >= 0 && idx > to)
+			break;
+		if (idx > want) {
+			*gap = want;
+			break;
+		}
+		lastidx = idx;
+		snprintf(last, 25, "%s", w->names[i]);
+		want = idx + 1;
+	}
+	if (*gap < 0 && to >= 0 && lastidx < to)
+		*gap = lastidx + 1;
+	return lastidx;
+}
+
+/* ---------- archiving on the embedded cluster ---------- */
+
+int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen)
+{
+	const char *exe = backup_self_exe();
+	if (strchr(exe, '\'') || strchr(rp->wal, '\'')) {
+		snprintf(err, errlen, "paths with a quote cannot go into archive_command");
+		return -1;
+	}
+	snprintf(buf, n, "'%s' wal-push %%p %%f --archive '%s'", exe, rp->wal);
+	return 0;
+}
+
+/* Make the embedded cluster archive into this repository: archive_mode needs one restart,
+ * archive_command only a reload. */
+int backup_archive_setup(struct run *r, char *err, size_t errlen)
+{
+	char want[8800];
+	if (backup_archive_command(&r->repo, want, sizeof want, err, errlen) < 0)
+		return -1;
+	char *mode =
+	    db_scalar(r->conn, err, errlen, "select current_setting('archive_mode')", 0, NULL);
+	char *cmd =
+	    db_scalar(r->conn, err, errlen, "select current_setting('archive_command')", 0, NULL);
+	int ok_mode = mode && strcmp(mode, "off") != 0, ok_cmd = cmd && strcmp(cmd, want) == 0;
+	free(mode);
+	free(cmd);
+	if (ok_mode && ok_cmd)
+		return 0;
+	struct cluster *c = &r->repo.cl;
+	if (cluster_set(c, "archive_command", want, err, errlen) < 0 ||
+	    cluster_set(c, "archive_timeout", "60", err, errlen) < 0)
+		return -1;
+	if (!ok_mode) {
+		if (cluster_set(c, "archive_mode", "on", err, errlen) < 0)
+			return -1;
+		out_line(r->ctx->out,
+			 "enabling WAL archiving into %s: restarting the embedded cluster once",
+			 r->repo.wal);
+		PQfinish(r->conn);
+		r->conn = NULL;
+		if (cluster_stop(c, "fast", err, errlen) < 0 ||
+		    cluster_start(c, NULL, err, errlen) < 0)
+			return -1;
+		r->conn = db_connect_ready(r->ctx->target, "backup", err, errlen);
+		if (!r->conn)
+			return -1;
+	}
+	return 0;
+}
+
+static int archiving_configured(struct run *r)
+{
+	char err[256], want[8800];
+	if (backup_archive_command(&r->repo, want, sizeof want, err, sizeof err) < 0)
+		return 0;
+	char *cmd = db_scalar(r->conn, err, sizeof err,
+			      "select current_setting('archive_mode') <> 'off' and "
+			      "strpos(current_setting('archive_command'), $1) > 0",
+			      1, (const char *[]){r->repo.wal});
+	int ok = cmd && strcmp(cmd, "t") == 0;
+	free(cmd);
+	return ok;
+}
+
+static int latest_of(const struct backup_info *b, int n, int physical_only)
+{
+	for (int i = n - 1; i >= 0; i--)
+		if (!physical_only || backup_type_physical(b[i].type))
+			return i;
+	return -1;
+}
+
+int backup_do_incremental(struct run *r, char *err, size_t errlen)
+{
+	if (r->ctx->target->embedded) {
+		if (backup_archive_setup(r, err, errlen) < 0)
+			return -1;
+	} else if (!archiving_configured(r)) {
+		char want[8800];
+		backup_archive_command(&r->repo, want, sizeof want, err, errlen);
+		snprintf(
+		    err, errlen,
+		    "WAL archiving into %s is not configured on this server; set archive_mode = "
+		    "on and archive_command = '%s' (or run wal-receive), then retry",
+		    r->repo.wal, want);
+		return -1;
+	}
+	struct backup_info *b;
+	int n = backup_repo_load(r->repo.dir, &b);
+	int bi = latest_of(b, n, 1);
+	if (bi < 0) {
+		free(b);
+		snprintf(err, errlen, "no full backup to extend; run db-backup-full first");
+		return -1;
+	}
+	/* WAL since the previous backup of the chain. */
+	char prev_last[32];
+	snprintf(prev_last, sizeof prev_last, "%s", b[bi].wal_last);
+	for (int i = bi + 1; i < n; i++)
+		if (b[i].type == BT_INCREMENTAL && strcmp(b[i].base, b[bi].id) == 0)
+			snprintf(prev_last, sizeof prev_last, "%s", b[i].wal_last);
+	char base_id[64], base_first[32];
+	snprintf(base_id, sizeof base_id, "%s", b[bi].id);
+	snprintf(base_first, sizeof base_first, "%s", b[bi].wal_first);
+	time_t base_stop = b[bi].stop;
+	free(b);
+	backup_cat_put(r, "running", 0.1, "switching WAL", NULL);
+	PGresult *q = db_query(r->conn, err, errlen,
+			       "select lsn::text, pg_walfile_name(lsn), before::text from "
+			       "pg_current_wal_insert_lsn() before, pg_switch_wal() lsn",
+			       0, NULL);
+	if (!q)
+		return -1;
+	char seg[32], lsn[32];
+	/* The switch record starts at or after the insert position read before it, so a
+	 * recovery target there is reached inside the archived segment. */
+	snprintf(lsn, sizeof lsn, "%s", PQgetvalue(q, 0, 2));
+	snprintf(seg, sizeof seg, "%s", PQgetvalue(q, 0, 1));
+	PQclear(q);
+	char path[4500];
+	snprintf(path, sizeof path, "%s/%s", r->repo.wal, seg);
+	/* Wait until the server has archived the segment. */
+	struct stat st;
+	double deadline = now_s() + 120;
+	while (stat(path, &st) < 0) {
+		if (now_s() > deadline) {
+			char *why = db_scalar(r->conn, err, errlen,
+					      "select coalesce(last_failed_wal || ' failed at ' || "
+					      "last_failed_time, 'no failure recorded') from "
+					      "pg_stat_archiver",
+					      0, NULL);
+			snprintf(
+			    err, errlen,
+			    "WAL segment %s was not archived within 120 s (archiver: %s); check "
+			    "archive_command and the server log",
+			    seg, why ? why : "?");
+			free(why);
+			return -1;
+		}
+		out_progress(r->ctx->out, "waiting for WAL archive", 0, 0, seg);
+		usleep(100000);
+	}
+	out_progress_end(r->ctx->out);
+	long long segsize = backup_seg_size(r->man);
+	struct walset w;
+	backup_walset_load(r->repo.wal, &w);
+	long long from = prev_last[0] ? backup_wal_index(prev_last, segsize) + 1 : 0;
+	long long to = backup_wal_index(seg, segsize);
+	cJSON *list = cJSON_CreateArray();
+	long long total = 0;
+	char first[32] = "";
+	for (int i = 0; i < w.n; i++) {
+		long long idx = backup_wal_index(w.names[i], segsize);
+		if (idx < from || idx > to)
+			continue;
+		char hex[65], p2[4600];
+		snprintf(p2, sizeof p2, "%s/%s", r->repo.wal, w.names[i]);
+		long long sz = backup_sha256_file(p2, hex);
+		if (sz < 0)
+			continue;
+		if (!first[0])
+			snprintf(first, sizeof first, "%s", w.names[i]);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", w.names[i]);
+		cJSON_AddNumberToObject(o, "size", (double)sz);
+		cJSON_AddStringToObject(o, "sha256", hex);
+		cJSON_AddItemToArray(list, o);
+		total += sz;
+		out_progress(r->ctx->out, "checksumming WAL", (double)(idx - from + 1),
+			     (double)(to - from + 1), w.names[i]);
+	}
+	out_progress_end(r->ctx->out);
+	long long gap;
+	char last[25];
+	backup_walset_contiguous(&w, backup_wal_index(base_first, segsize), to, segsize, &gap,
+				 last);
+	free(w.names);
+	if (gap >= 0)
+		out_warn(r->ctx->out,
+			 "the WAL archive has a gap at segment index %lld: point-in-time restore "
+			 "stops before it",
+			 gap);
+	cJSON_AddStringToObject(r->man, "base", base_id);
+	cJSON_AddStringToObject(r->man, "wal_first", first[0] ? first : seg);
+	cJSON_AddStringToObject(r->man, "wal_last", seg);
+	cJSON_AddStringToObject(r->man, "stop_lsn", lsn);
+	cJSON_AddItemToObject(r->man, "wal", list);
+	cJSON_AddNumberToObject(r->man, "wal_bytes", (double)total);
+	cJSON *t = backup_table_checksums(r->conn, err, errlen);
+	if (!t)
+		return -1;
+	cJSON_AddItemToObject(r->man, "tables", t);
+	if (backup_list_files(r, NULL, err, errlen) < 0)
+		return -1;
+	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(r->man, "size"), (double)total);
+	cJSON_AddNumberToObject(r->man, "window_start", (double)base_stop);
+	cJSON_AddNumberToObject(r->man, "window_end", now_s());
+	return 0;
+}
+
+/* ---------- WAL archive commands (run by the server) ---------- */
+
+static int copy_file_sync(const char *src, const char *dst, char hex[65], char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+		return -1;
+	}
+	char tmp[4600];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		close(in);
+		return -1;
+	}
+	static char buf[1 << 20];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	if (n < 0 || rc < 0 || fsync(out) < 0) {
+		snprintf(err, errlen, "cannot copy %s to %s: %s", src, tmp, strerror(errno));
+		rc = -1;
+	}
+	close(in);
+	close(out);
+	if (rc == 0 && hex && backup_sha256_file(tmp, hex) < 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, dst) < 0) {
+		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir)
+{
+	char err[1024] = "", dst[4600], dirbuf[4200];
+	if (!dir) {
+		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
+		dir = dirbuf;
+	}
+	if (strchr(name, '/')) {
+		out_err(ctx->out, "wal-push: bad file name %s", name);
+		return EXIT_FAIL;
+	}
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	struct stat st;
+	char have[65], want[65];
+	if (stat(dst, &st) == 0) {
+		/* Re-archiving after a crash is normal; different content never is. */
+		if (backup_sha256_file(dst, have) >= 0 && backup_sha256_file(path, want) >= 0 &&
+		    strcmp(have, want) == 0)
+			return 0;
+		out_err(ctx->out,
+			"wal-push: %s already exists in %s with different content; refusing "
+			"to overwrite",
+			name, dir);
+		return EXIT_FAIL;
+	}
+	if (copy_file_sync(path, dst, want, err, sizeof err) < 0) {
+		out_err(ctx->out, "wal-push: %s", err);
+		return EXIT_FAIL;
+	}
+	char side[4700], line[100];
+	snprintf(side, sizeof side, "%s.sha256", dst);
+	snprintf(line, sizeof line, "%s\n", want);
+	backup_write_file(side, line, err, sizeof err);
+	backup_fsync_path(dir);
+	return 0;
+}
+
+int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+{
+	char err[1024] = "", src[4600], dirbuf[4200];
+	if (!dir) {
+		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
+		dir = dirbuf;
+	}
+	snprintf(src, sizeof src, "%s/%s", dir, name);
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return EXIT_FAIL; /* the end of the archive: normal, and quiet */
+	if (copy_file_sync(src, path, NULL, err, sizeof err) < 0) {
+		out_err(ctx->out, "wal-fetch: %s", err);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* For a server midsops does not run: stream WAL into the repository with
+ * pg_receivewal and a replication slot, until stopped. */
+int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
+{
+	char err[1024] = "";
+	struct repo rp;
+	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	char bin[1024];
+	if (!proc_pg_bin("pg_receivewal", bin, sizeof bin)) {
+		out_err(ctx->out, "pg_receivewal not found; install postgresql-15 (make deps)");
+		return EXIT_FAIL;
+	}
+	char **env = backup_conninfo_env(ctx->target->conninfo, NULL);
+	char *cargv[] = {bin, "--create-slot", "--if-not-exists", "-S", (char *)slot, NULL};
+	struct proc_opts o = {.envp_add = env, .quiet = 1};
+	proc_run(cargv, &o, NULL);
+	char *argv[] = {bin, "-D", rp.wal, "-S", (char *)slot, "--synchronous", "-n", NULL};
+	out_line(ctx->out, "streaming WAL into %s with slot %s (Ctrl-C stops)", rp.wal, slot);
+	struct proc_opts o2 = {.envp_add = env};
+	int st = proc_run(argv, &o2, NULL);
+	backup_env_free(env);
+	return st == 0 ? 0 : EXIT_FAIL;
+}
