@@ -26,7 +26,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps run test check check-asan unit fuzz clean install uninstall lint-man format \
-        bench-import bench-console bench-query bench-backup drill-dr
+        bench-import bench-console bench-query bench-backup drill-dr chaos valgrind-console
 
 BIN       ?= midsops
 
@@ -79,6 +79,16 @@ check-asan: deps
 # libFuzzer targets (clang + libclang-rt-14-dev), FUZZ_SECONDS each.
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+# Faults on purpose (kill -9, server stops, full disks, a hanging server, SIGHUP, concurrent
+# runs) against a private cluster; prints a table of each fault and its outcome.
+chaos: all
+	@sh tests/chaos/run.sh
+
+# One console session under valgrind in a private tmux server: fails on invalid reads or
+# writes and on definite leaks.
+valgrind-console: all
+	@sh tests/chaos/valgrind-console.sh
 
 lint-man:
 	mandoc -Tlint -W warning midsops.1

@@ -2,6 +2,7 @@
  * database will take. Pure code (no database), so unit tests and export-validate use it. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,6 +476,13 @@ static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t j
 {
 	if (ck->nerr >= 20)
 		return;
+	if (cJSON_IsNumber(v)) {
+		/* PostgreSQL keeps it as numeric, but a typed column could not hold it. */
+		if (isinf(v->valuedouble) || isnan(v->valuedouble))
+			report(ck, jp, "number_out_of_range",
+			       "number out of the range of a double precision value");
+		return;
+	}
 	if (cJSON_IsString(v)) {
 		size_t l = strlen(v->valuestring);
 		if (l > IMPORT_MAX_STRING)
@@ -493,7 +501,9 @@ static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t j
 	for (const cJSON *e = v->child; e; e = e->next, i++) {
 		if (cJSON_IsString(e) && strlen(e->valuestring) <= 4096)
 			continue; /* fast path: nearly every string */
-		if (!cJSON_IsString(e) && !e->child)
+		if (cJSON_IsNumber(e) && !isinf(e->valuedouble))
+			continue;
+		if (!cJSON_IsString(e) && !cJSON_IsNumber(e) && !e->child)
 			continue;
 		if (cJSON_IsObject(v))
 			snprintf(jp + base, jplen - base, ".%s", e->string ? e->string : "");

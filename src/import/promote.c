@@ -30,23 +30,25 @@ static const struct kspec kspecs[] = {
      "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.primary_category), "
      "game.j_txt(x.secondary_category), game.j_bool(x.is_villain)",
      "exists (select 1 from builds.builds b where b.archetype_id = t.id)"},
-    {IK_ARCHETYPE_TABLE, "base_perception, table_count",
+    {IK_ARCHETYPE_TABLE, "base_perception, table_count, archetype_id",
      "base_perception jsonb, named_tables jsonb",
      "game.j_num(x.base_perception), "
-     "(select count(*) from jsonb_object_keys(game.j_obj(x.named_tables)))::int",
+     "(select count(*) from jsonb_object_keys(game.j_obj(x.named_tables)))::int, "
+     "(select a.id from game.archetypes a where a.key = s.key and not a.retired)",
      NULL},
     {IK_POWER_CATEGORY, "name, display_name, archetypes",
      "name jsonb, display_name jsonb, archetypes jsonb",
      "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txtarr(x.archetypes)", NULL},
-    {IK_POWERSET, "name, display_name, display_fullname, power_count",
+    {IK_POWERSET, "name, display_name, display_fullname, power_count, category_id",
      "name jsonb, display_name jsonb, display_fullname jsonb, power_names jsonb",
      "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.display_fullname), "
-     "jsonb_array_length(game.j_arr(x.power_names))",
+     "jsonb_array_length(game.j_arr(x.power_names)), (select c.id from game.power_categories c "
+     "where c.key = split_part(s.key, '.', 1) and not c.retired)",
      NULL},
     {IK_POWER,
      "full_name, name, display_name, powerset_name, type, available_level, accuracy, "
      "endurance_cost, recharge_time, activation_time, range, radius, arc, max_targets_hit, "
-     "max_boosts, effect_area, target_type, archetypes, effect_count",
+     "max_boosts, effect_area, target_type, archetypes, effect_count, powerset_id",
      "full_name jsonb, name jsonb, display_name jsonb, powerset jsonb, type jsonb, "
      "available_level jsonb, accuracy jsonb, endurance_cost jsonb, recharge_time jsonb, "
      "activation_time jsonb, \"range\" jsonb, radius jsonb, arc jsonb, max_targets_hit jsonb, "
@@ -57,7 +59,8 @@ static const struct kspec kspecs[] = {
      "game.j_num(x.activation_time), game.j_num(x.\"range\"), game.j_num(x.radius), "
      "game.j_num(x.arc), game.j_int(x.max_targets_hit), game.j_int(x.max_boosts), "
      "game.j_txt(x.effect_area), game.j_txt(x.target_type), game.j_txtarr(x.archetypes), "
-     "jsonb_array_length(game.j_arr(x.effects))",
+     "jsonb_array_length(game.j_arr(x.effects)), (select ps.id from game.powersets ps where "
+     "ps.key = lower(x.powerset #>> '{}') and not ps.retired)",
      "exists (select 1 from builds.build_powers b where b.power_id = t.id)"},
     {IK_ENHANCEMENT_SET, "name, display_name, group_name, min_level, max_level, bonus_count",
      "name jsonb, display_name jsonb, group_name jsonb, min_level jsonb, max_level jsonb, "
@@ -235,35 +238,43 @@ static const char *const child_sql[] = {
     "$1::int from gone where u.id = gone.id and gone.keep",
     /* tag links */
     "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
-    "internal_name) select t.id, r.rel, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
-    "game.j_txt(x.v->1) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
+    "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
+    "x.v->>0, x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
+    "p.retired), (select e.id from game.enhancements e where x.v->>1 like 'boosts.%' and e.key = "
+    "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
+    "e.retired) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
     "cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) with ordinality x(v, ord) "
     "where t.generation = $1::int and not t.retired "
     "on conflict (tag_id, rel, idx) do update set raw = excluded.raw, generation = "
     "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name where l.raw is distinct from excluded.raw",
+    "excluded.internal_name, power_id = excluded.power_id, enhancement_id = "
+    "excluded.enhancement_id where l.raw is distinct from excluded.raw",
     "delete from game.tag_links l using game.tags t where l.tag_id = t.id and t.generation = "
     "$1::int and l.idx >= case l.rel when 'bears' then t.bears_count else t.affects_count end",
     /* group members */
     "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
-    "display_name, internal_name) select g.id, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
-    "game.j_txt(x.v->1) from game.exclusion_groups g cross join lateral "
+    "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
+    "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not p.retired) "
+    "from game.exclusion_groups g cross join lateral "
     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
     "where g.generation = $1::int and not g.retired "
     "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
     "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name where m.raw is distinct from excluded.raw",
+    "excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "
+    "excluded.raw",
     "delete from game.exclusion_group_members m using game.exclusion_groups g where m.group_id "
     "= g.id and g.generation = $1::int and m.idx >= "
     "jsonb_array_length(game.j_arr(g.raw->'powers'))",
     "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
-    "display_name, internal_name) select g.id, x.ord - 1, x.v, $1::int, game.j_txt(x.v->0), "
-    "game.j_txt(x.v->1) from game.recharge_groups g cross join lateral "
+    "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
+    "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not p.retired) "
+    "from game.recharge_groups g cross join lateral "
     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
     "where g.generation = $1::int and not g.retired "
     "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
     "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name where m.raw is distinct from excluded.raw",
+    "excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "
+    "excluded.raw",
     "delete from game.recharge_group_members m using game.recharge_groups g where m.group_id "
     "= g.id and g.generation = $1::int and m.idx >= "
     "jsonb_array_length(game.j_arr(g.raw->'powers'))",

@@ -32,9 +32,10 @@ static int map(enum import_kind k, const char *text, char *key, struct import_bu
 }
 
 static const char power[] =
-	"{\n  \"full_name\": \"Cat.Set.Zap\",\n  \"name\": \"Zap\",\n  \"powerset\": \"Cat.Set\",\n"
-	"  \"accuracy\": 1.05,\n  \"display_help\": \"a \\\\ b \\u00e9 \\\"q\\\"\",\n"
-	"  \"effects\": [{\"chance\": 1, \"templates\": [{\"scale\": 0.5, \"attribs\": [\"x\"]}]}]\n}\n";
+    "{\n  \"full_name\": \"Cat.Set.Zap\",\n  \"name\": \"Zap\",\n  \"powerset\": \"Cat.Set\",\n"
+    "  \"accuracy\": 1.05,\n  \"display_help\": \"a \\\\ b \\u00e9 \\\"q\\\"\",\n"
+    "  \"effects\": [{\"chance\": 1, \"templates\": [{\"scale\": 0.5, \"attribs\": "
+    "[\"x\"]}]}]\n}\n";
 
 static int map_bad(const char *dir, const char *rel, struct errs *e)
 {
@@ -59,9 +60,11 @@ int main(void)
 
 	/* sha256 known answers */
 	import_sha256_buf("", 0, hex);
-	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256 empty");
+	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		  "sha256 empty");
 	import_sha256_buf("abc", 3, hex);
-	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256 abc");
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		  "sha256 abc");
 	char big[1000];
 	memset(big, 'a', sizeof big);
 	struct import_sha256 s;
@@ -69,22 +72,41 @@ int main(void)
 	for (int i = 0; i < 1000; i++)
 		import_sha256_update(&s, big, 1000); /* a million 'a', fed in odd pieces */
 	import_sha256_hex(&s, hex);
-	CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0", "sha256 1M a");
+	CHECK_STR(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+		  "sha256 1M a");
 
 	/* classification by path */
-	CHECK(import_classify("powers/cat/set/zap.json", key, sizeof key, why, sizeof why) == IK_POWER, "power path");
-	CHECK(import_classify("powers/Cat/Set/index.json", key, sizeof key, why, sizeof why) == IK_POWERSET, "powerset path");
+	CHECK(import_classify("powers/cat/set/zap.json", key, sizeof key, why, sizeof why) ==
+		  IK_POWER,
+	      "power path");
+	CHECK(import_classify("powers/Cat/Set/index.json", key, sizeof key, why, sizeof why) ==
+		  IK_POWERSET,
+	      "powerset path");
 	CHECK_STR(key, "cat.set", "powerset key from directories, lower case");
-	CHECK(import_classify("powers/cat/index.json", key, sizeof key, why, sizeof why) == IK_POWER_CATEGORY, "category path");
-	CHECK(import_classify("tables/blaster.json", key, sizeof key, why, sizeof why) == IK_ARCHETYPE_TABLE, "table path");
+	CHECK(import_classify("powers/cat/index.json", key, sizeof key, why, sizeof why) ==
+		  IK_POWER_CATEGORY,
+	      "category path");
+	CHECK(import_classify("tables/blaster.json", key, sizeof key, why, sizeof why) ==
+		  IK_ARCHETYPE_TABLE,
+	      "table path");
 	CHECK_STR(key, "blaster", "table key from file name");
-	CHECK(import_classify("archetypes/index.json", key, sizeof key, why, sizeof why) == IK_DOCUMENT, "archetype index is a document");
-	CHECK(import_classify("manifest.json", key, sizeof key, why, sizeof why) == IK_DOCUMENT, "manifest is a document");
-	CHECK(import_classify("tags/50% chance of x.json", key, sizeof key, why, sizeof why) == IK_TAG, "tag with spaces and %");
-	CHECK(import_classify("widgets/sprocket.json", key, sizeof key, why, sizeof why) == IK_UNKNOWN, "unknown directory");
+	CHECK(import_classify("archetypes/index.json", key, sizeof key, why, sizeof why) ==
+		  IK_DOCUMENT,
+	      "archetype index is a document");
+	CHECK(import_classify("manifest.json", key, sizeof key, why, sizeof why) == IK_DOCUMENT,
+	      "manifest is a document");
+	CHECK(import_classify("tags/50% chance of x.json", key, sizeof key, why, sizeof why) ==
+		  IK_TAG,
+	      "tag with spaces and %");
+	CHECK(import_classify("widgets/sprocket.json", key, sizeof key, why, sizeof why) ==
+		  IK_UNKNOWN,
+	      "unknown directory");
 	CHECK_CONTAINS(why, "unknown directory 'widgets'", "unknown directory named");
-	CHECK(import_classify("powers/a/b/c/d.json", key, sizeof key, why, sizeof why) == IK_UNKNOWN, "too deep under powers");
-	CHECK(import_classify("tags/readme.txt", key, sizeof key, why, sizeof why) == IK_UNKNOWN, "not json");
+	CHECK(import_classify("powers/a/b/c/d.json", key, sizeof key, why, sizeof why) ==
+		  IK_UNKNOWN,
+	      "too deep under powers");
+	CHECK(import_classify("tags/readme.txt", key, sizeof key, why, sizeof why) == IK_UNKNOWN,
+	      "not json");
 	CHECK(import_kind_from_name("enhancement_set") == IK_ENHANCEMENT_SET, "kind from name");
 	CHECK_STR(import_kind_table(IK_POWER), "powers", "kind table");
 
@@ -93,34 +115,67 @@ int main(void)
 	CHECK(map(IK_POWER, power, key, &copy, &e) == 0, "good power maps");
 	CHECK_STR(key, "Cat.Set.Zap", "power key is full_name");
 	copy.p[copy.n] = 0;
-	CHECK(strchr(copy.p, '\n') == NULL && strstr(copy.p, "\"name\":\"Zap\""), "whitespace dropped");
+	CHECK(strchr(copy.p, '\n') == NULL && strstr(copy.p, "\"name\":\"Zap\""),
+	      "whitespace dropped");
 	CHECK_CONTAINS(copy.p, "a \\\\\\\\ b \\\\u00e9", "backslashes escaped for COPY");
 
 	/* bad inputs */
 	CHECK(map(IK_POWER, "{\"name\": \"x\", \"powerset\": \"y\"}", key, NULL, &e) == 1 &&
-		      strcmp(e.code, "missing_key") == 0 && strcmp(e.jpath, "$.full_name") == 0,
+		  strcmp(e.code, "missing_key") == 0 && strcmp(e.jpath, "$.full_name") == 0,
 	      "missing natural key");
-	CHECK(map(IK_POWER, "{\"full_name\": \"a\", \"name\": \"x\", \"powerset\": \"y\", \"accuracy\": \"1.05\"}", key, NULL, &e) == 1 &&
-		      strcmp(e.code, "wrong_type") == 0 && strcmp(e.jpath, "$.accuracy") == 0,
+	CHECK(map(IK_POWER,
+		  "{\"full_name\": \"a\", \"name\": \"x\", \"powerset\": \"y\", \"accuracy\": "
+		  "\"1.05\"}",
+		  key, NULL, &e) == 1 &&
+		  strcmp(e.code, "wrong_type") == 0 && strcmp(e.jpath, "$.accuracy") == 0,
 	      "wrong type names the field");
 	CHECK_CONTAINS(e.msg, "must be number or null, found string", "wrong type message");
-	CHECK(map(IK_POWER, "{\"full_name\": \"a\", \"name\": \"x\", \"powerset\": \"y\", \"effects\": [{\"templates\": [{\"scale\": true}]}]}", key, NULL, &e) == 1 &&
-		      strcmp(e.jpath, "$.effects[0].templates[0].scale") == 0,
+	CHECK(map(IK_POWER,
+		  "{\"full_name\": \"a\", \"name\": \"x\", \"powerset\": \"y\", \"effects\": "
+		  "[{\"templates\": [{\"scale\": true}]}]}",
+		  key, NULL, &e) == 1 &&
+		  strcmp(e.jpath, "$.effects[0].templates[0].scale") == 0,
 	      "nested wrong type has the JSON path");
-	CHECK(map(IK_POWER, "{\"full_name\": \"a\",", key, NULL, &e) == 1 && strcmp(e.code, "truncated") == 0, "truncated");
-	CHECK(map(IK_POWER, "{\"full_name\" \"a\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_json") == 0, "invalid json");
+	CHECK(map(IK_POWER, "{\"full_name\": \"a\",", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "truncated") == 0,
+	      "truncated");
+	CHECK(map(IK_POWER, "{\"full_name\" \"a\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_json") == 0,
+	      "invalid json");
 	CHECK_CONTAINS(e.jpath, "line 1, column", "invalid json position");
-	CHECK(map(IK_TAG, "{\"tag\": \"a\\u0000b\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_string") == 0, "\\u0000 rejected");
-	CHECK(map(IK_TAG, "{\"tag\": \"\xff\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_utf8") == 0, "invalid utf-8");
-	CHECK(map(IK_TAG, "{\"tag\": \"\xed\xa0\x80\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_utf8") == 0, "encoded surrogate");
-	CHECK(map(IK_TAG, "{\"tag\": \"\\ud800\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_string") == 0, "lone surrogate escape");
-	CHECK(map(IK_TAG, "{\"tag\": \"\\ud83d\\ude00\"}", key, NULL, &e) == 0, "surrogate pair accepted");
-	CHECK(map(IK_TAG, "{\"tag\": \"a\tb\"}", key, NULL, &e) == 1 && strcmp(e.code, "invalid_json") == 0, "raw tab in string");
-	CHECK(map(IK_TAG, "{\"tag\": \"a\", \"tag\": \"b\"}", key, NULL, &e) == 1 && strcmp(e.code, "duplicate_object_key") == 0, "duplicate object key");
-	CHECK(map(IK_TAG, "\xef\xbb\xbf{\"tag\": \"bom\"}", key, NULL, &e) == 0 && strcmp(key, "bom") == 0, "UTF-8 BOM skipped");
-	CHECK(map(IK_TAG, "[1, 2]", key, NULL, &e) == 1 && strcmp(e.code, "wrong_type") == 0, "array where an object belongs");
-	CHECK(map(IK_TAG, "", key, NULL, &e) == 1 && strcmp(e.code, "empty_file") == 0, "empty file");
-	CHECK(map(IK_TAG, "{\"tag\": \"a\"} x", key, NULL, &e) == 1 && strcmp(e.code, "invalid_json") == 0, "trailing garbage");
+	CHECK(map(IK_TAG, "{\"tag\": \"a\\u0000b\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_string") == 0,
+	      "\\u0000 rejected");
+	CHECK(map(IK_TAG, "{\"tag\": \"\xff\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_utf8") == 0,
+	      "invalid utf-8");
+	CHECK(map(IK_TAG, "{\"tag\": \"\xed\xa0\x80\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_utf8") == 0,
+	      "encoded surrogate");
+	CHECK(map(IK_TAG, "{\"tag\": \"\\ud800\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_string") == 0,
+	      "lone surrogate escape");
+	CHECK(map(IK_TAG, "{\"tag\": \"\\ud83d\\ude00\"}", key, NULL, &e) == 0,
+	      "surrogate pair accepted");
+	CHECK(map(IK_TAG, "{\"tag\": \"a\tb\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_json") == 0,
+	      "raw tab in string");
+	CHECK(map(IK_TAG, "{\"tag\": \"a\", \"tag\": \"b\"}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "duplicate_object_key") == 0,
+	      "duplicate object key");
+	CHECK(map(IK_TAG, "\xef\xbb\xbf{\"tag\": \"bom\"}", key, NULL, &e) == 0 &&
+		  strcmp(key, "bom") == 0,
+	      "UTF-8 BOM skipped");
+	CHECK(map(IK_TAG, "[1, 2]", key, NULL, &e) == 1 && strcmp(e.code, "wrong_type") == 0,
+	      "array where an object belongs");
+	CHECK(map(IK_TAG, "{\"tag\": \"t\", \"n\": [1e999]}", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "number_out_of_range") == 0 && strcmp(e.jpath, "$.n[0]") == 0,
+	      "number beyond double range");
+	CHECK(map(IK_TAG, "", key, NULL, &e) == 1 && strcmp(e.code, "empty_file") == 0,
+	      "empty file");
+	CHECK(map(IK_TAG, "{\"tag\": \"a\"} x", key, NULL, &e) == 1 &&
+		  strcmp(e.code, "invalid_json") == 0,
+	      "trailing garbage");
 	{
 		char deep[2000];
 		size_t n = 0;
@@ -131,7 +186,8 @@ int main(void)
 			deep[n++] = ']';
 		deep[n++] = '}';
 		deep[n] = 0;
-		CHECK(map(IK_TAG, deep, key, NULL, &e) == 1 && strcmp(e.code, "too_deep") == 0, "nesting too deep");
+		CHECK(map(IK_TAG, deep, key, NULL, &e) == 1 && strcmp(e.code, "too_deep") == 0,
+		      "nesting too deep");
 	}
 	{
 		size_t n = IMPORT_MAX_STRING + 64;
@@ -140,7 +196,7 @@ int main(void)
 		memset(longs + off, 'a', n);
 		strcpy(longs + off + n, "\"}");
 		CHECK(map(IK_TAG, longs, key, NULL, &e) == 1 && strcmp(e.code, "too_long") == 0 &&
-			      strcmp(e.jpath, "$.x") == 0,
+			  strcmp(e.jpath, "$.x") == 0,
 		      "very long string");
 		CHECK_CONTAINS(e.msg, "value too long", "long string message");
 		free(longs);
@@ -150,36 +206,47 @@ int main(void)
 	FILE *probe = fopen("tests/data/bad/README.md", "r");
 	if (probe) {
 		fclose(probe);
-		CHECK(map_bad("invalid-json", "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
-			      strcmp(e.code, "invalid_json") == 0,
+		CHECK(map_bad("invalid-json",
+			      "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
+			  strcmp(e.code, "invalid_json") == 0,
 		      "corpus invalid-json");
-		CHECK(map_bad("truncated", "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) >= 1 &&
-			      strcmp(e.code, "truncated") == 0,
+		CHECK(map_bad("truncated", "powers/vanguard_melee/tidal_blade/riptide_cut.json",
+			      &e) >= 1 &&
+			  strcmp(e.code, "truncated") == 0,
 		      "corpus truncated");
-		CHECK(map_bad("wrong-type", "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) == 1 &&
-			      strcmp(e.jpath, "$.accuracy") == 0,
+		CHECK(map_bad("wrong-type", "powers/vanguard_melee/tidal_blade/riptide_cut.json",
+			      &e) == 1 &&
+			  strcmp(e.jpath, "$.accuracy") == 0,
 		      "corpus wrong-type accuracy");
-		CHECK(map_bad("wrong-type", "powers/vanguard_melee/tidal_blade/index.json", &e) == 1 &&
-			      strcmp(e.jpath, "$.power_names") == 0,
+		CHECK(map_bad("wrong-type", "powers/vanguard_melee/tidal_blade/index.json", &e) ==
+			      1 &&
+			  strcmp(e.jpath, "$.power_names") == 0,
 		      "corpus wrong-type power_names");
-		CHECK(map_bad("missing-key", "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
-			      strcmp(e.jpath, "$.full_name") == 0,
+		CHECK(map_bad("missing-key",
+			      "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
+			  strcmp(e.jpath, "$.full_name") == 0,
 		      "corpus missing-key");
-		CHECK(map_bad("invalid-utf8", "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) == 1 &&
-			      strcmp(e.code, "invalid_utf8") == 0,
+		CHECK(map_bad("invalid-utf8", "powers/vanguard_melee/tidal_blade/riptide_cut.json",
+			      &e) == 1 &&
+			  strcmp(e.code, "invalid_utf8") == 0,
 		      "corpus invalid-utf8");
-		CHECK(map_bad("long-string", "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) == 1 &&
-			      strcmp(e.code, "too_long") == 0,
+		CHECK(map_bad("long-string", "powers/vanguard_melee/tidal_blade/riptide_cut.json",
+			      &e) == 1 &&
+			  strcmp(e.code, "too_long") == 0,
 		      "corpus long-string");
-		CHECK(map_bad("nul-char", "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1,
+		CHECK(map_bad("nul-char", "powers/vanguard_melee/tidal_blade/build_momentum.json",
+			      &e) == 1,
 		      "corpus nul-char");
-		CHECK(map_bad("deep-nesting", "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
-			      strcmp(e.code, "too_deep") == 0,
+		CHECK(map_bad("deep-nesting",
+			      "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 1 &&
+			  strcmp(e.code, "too_deep") == 0,
 		      "corpus deep-nesting");
-		CHECK(map_bad("duplicate-object-key", "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) == 1 &&
-			      strcmp(e.code, "duplicate_object_key") == 0,
+		CHECK(map_bad("duplicate-object-key",
+			      "powers/vanguard_melee/tidal_blade/riptide_cut.json", &e) == 1 &&
+			  strcmp(e.code, "duplicate_object_key") == 0,
 		      "corpus duplicate-object-key");
-		CHECK(map_bad("utf8-bom", "powers/vanguard_melee/tidal_blade/build_momentum.json", &e) == 0,
+		CHECK(map_bad("utf8-bom", "powers/vanguard_melee/tidal_blade/build_momentum.json",
+			      &e) == 0,
 		      "corpus utf8-bom imports");
 	} else {
 		printf("ok corpus skipped: tests/data/bad is absent\n");
