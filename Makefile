@@ -46,7 +46,9 @@ $(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql.sh
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
+# Made afresh: `ar r` would keep the objects of source files that were removed.
 $(BUILD)/libmidsops.a: $(LIBOBJS)
+	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libmidsops.a

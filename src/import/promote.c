@@ -163,6 +163,27 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 	return q_exec(r, err, errlen, sql, 3, p);
 }
 
+/* The effects statement for a generation whose changed powers have no effects yet (a
+ * first import, new powers): plain inserts, without the cost of ON CONFLICT. */
+static const char child_effects_fresh[] =
+    "with e as (insert into game.power_effects (power_id, idx, raw, generation, chance, "
+    "ppm, delay, is_pvp, requires_expression) "
+    "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
+    "game.j_num(x.v->'delay'), game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression') "
+    "from game.powers p cross join lateral (select p.raw->'effects' effs offset 0) pe cross join "
+    "lateral jsonb_array_elements(game.j_arr(pe.effs)) with ordinality x(v, ord) "
+    "where p.generation = $1::int and not p.retired "
+    "returning id, raw->'templates' tpls), "
+    "t as (insert into game.effect_templates (effect_id, idx, raw, generation, attribs, "
+    "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
+    "select e.id, x.ord - 1, x.v, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
+    "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
+    "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
+    "game.j_txt(x.v->'duration') from e cross join lateral "
+    "jsonb_array_elements(game.j_arr(e.tpls)) with ordinality x(v, ord) "
+    "returning 1) "
+    "select (select count(*) from e), (select count(*) from t)";
+
 /* Children of parents changed in generation $1. */
 static const char *const child_sql[] = {
     /* effects of changed powers, and the templates of the effects that changed, in one
@@ -408,10 +429,20 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		if (promote_kind(r, &kspecs[i], gen_s, err, errlen) < 0)
 			return -1;
 	const char *gp[] = {gen_s};
-	for (int i = 0; child_sql[i]; i++)
-		if (q_exec(r, err, errlen, child_sql[i], strstr(child_sql[i], "$1") ? 1 : 0, gp) <
-		    0)
+	char *old =
+	    db_scalar(r->c, err, errlen,
+		      "select exists (select 1 from game.power_effects e join game.powers p on "
+		      "p.id = e.power_id where p.generation = $1::int)",
+		      1, gp);
+	if (!old)
+		return -1;
+	int fresh = old[0] == 'f';
+	free(old);
+	for (int i = 0; child_sql[i]; i++) {
+		const char *sql = i == 0 && fresh ? child_effects_fresh : child_sql[i];
+		if (q_exec(r, err, errlen, sql, strstr(sql, "$1") ? 1 : 0, gp) < 0)
 			return -1;
+	}
 	for (int i = 0; resolve_sql[i]; i++)
 		if (q_exec(r, err, errlen, resolve_sql[i], 0, NULL) < 0)
 			return -1;
