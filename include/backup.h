@@ -58,17 +58,11 @@ int backup_resolve_id(const struct backup_info *b, int n, const char *want, char
 long long backup_sha256_file(const char *path, char hex[65]);
 void backup_sha256_hex(const void *data, size_t len, char hex[65]);
 
-/* Libpq connection parameters from a conninfo as "PGHOST=..." environment strings
- * (NULL-terminated, malloc'ed; free with backup_env_free), so that external tools get
- * the connection, and a password, without argv. dbname overrides the database. */
-char **backup_conninfo_env(const char *conninfo, const char *dbname);
-void backup_env_free(char **env);
-
 /* Load every backup of the repository (sorted by id, oldest first). *out malloc'ed. */
 int backup_repo_load(const char *repo, struct backup_info **out);
 
-/* Commands (src/backup/backup_ops.c). Each writes through ctx->out and returns an exit
- * status. */
+/* Commands (src/backup/, one file per concern: see src/backup/backup_int.h). Each writes
+ * through ctx->out and returns an exit status. */
 struct cmd_ctx;
 int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t idlen);
 int backup_list(struct cmd_ctx *ctx);

@@ -36,9 +36,18 @@ char *db_ident(PGconn *c, const char *name);
 /* Record an event in ops.events (level: info|warning|error) and the log file. Never
  * fails the caller: a journal that cannot be written goes to stderr. */
 void db_event(PGconn *c, const char *level, const char *source, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Where db_event also appends (the configured log_dir). */
 void db_set_log_dir(const char *dir);
+
+/* The connection parameters of a conninfo (key/value or URI) as "PGHOST=..." strings for a
+ * child's environment (proc_opts.envp_add), so that external tools (psql, pg_dump,
+ * pg_basebackup, ...) get the connection, and above all a password, without argv. dbname,
+ * when not NULL, replaces the database. Returns a malloc'ed NULL-terminated array (empty
+ * for an empty conninfo: the child then reads libpq's own variables), or NULL when the
+ * conninfo cannot be parsed. Free with db_env_free (NULL is fine). */
+char **db_conninfo_env(const char *conninfo, const char *dbname);
+void db_env_free(char **env);
 
 #endif

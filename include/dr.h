@@ -45,10 +45,6 @@ double dr_num(const cJSON *o, const char *key, double dflt);
 const char *dr_site_dsn(const struct config *cfg);
 /* The primary's conninfo: the resolved target. */
 const char *dr_primary_dsn(const struct target *t);
-/* libpq variables (PGHOST=..., PGPASSWORD=...) for a child from a conninfo, so that no
- * password appears in argv. Returns the count; entries are malloc'ed, list NULL-ended. */
-int dr_conninfo_env(const char *conninfo, char **envs, int max);
-void dr_env_free(char **envs);
 /* Write [env NAME] dsn, and keep cfg in memory in step. */
 int dr_config_set_env(struct config *cfg, const char *name, const char *dsn, char *err,
 		      size_t errlen);

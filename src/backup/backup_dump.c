@@ -31,10 +31,10 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 	snprintf(file, sizeof file, "%s/dump.pgdump", r->partial);
 	snprintf(logf, sizeof logf, "%s/pg_dump.log", r->partial);
 	char *argv[] = {dump, "-Fc", "-Z", "5", "-f", file, NULL};
-	char **env = backup_conninfo_env(r->ctx->target->conninfo, NULL);
+	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
 	int st = backup_run_tool(r, argv, env, logf, "logical dump", r->partial,
 				 (long long)(jnum(r->man, "database_bytes") / 4), 0, 0);
-	backup_env_free(env);
+	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
 		backup_log_tail(logf, tail, sizeof tail);
@@ -73,11 +73,11 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 	snprintf(file, sizeof file, "%s/dump.pgdump", dir);
 	proc_pg_bin("pg_restore", restore, sizeof restore);
 	char *argv[] = {restore, "--no-owner", "-d", name, "--exit-on-error", file, NULL};
-	char **env = backup_conninfo_env(ctx->target->conninfo, name);
+	char **env = db_conninfo_env(ctx->target->conninfo, name);
 	char *output = NULL;
 	struct proc_opts o = {.envp_add = env, .capture = 1};
 	int st = proc_run(argv, &o, &output);
-	backup_env_free(env);
+	db_env_free(env);
 	if (st != 0) {
 		snprintf(detail, dn, "pg_restore into a scratch database failed: %s",
 			 output ? output : "");
@@ -190,13 +190,13 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	char *argv_place[] = {
 	    bin,    "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d",
 	    dbname, file,      NULL};
-	char **env = backup_conninfo_env(ctx->target->conninfo, dbname);
+	char **env = db_conninfo_env(ctx->target->conninfo, dbname);
 	struct run r = {.ctx = ctx, .type = (enum backup_type)type};
 	snprintf(r.id, sizeof r.id, "%s", id);
 	double t0 = now_s();
 	int st =
 	    backup_run_tool(&r, into ? argv_into : argv_place, env, logf, "restore", NULL, 0, 0, 0);
-	backup_env_free(env);
+	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
 		backup_log_tail(logf, tail, sizeof tail);

@@ -71,7 +71,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 			"-l",	    label,  "--no-sync",
 			NULL};
 	/* --no-sync: the files are synced once below with syncfs, cheaper than per file. */
-	char **env = backup_conninfo_env(r->ctx->target->conninfo, NULL);
+	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
 	/* Table checksums run beside the copy, on their own connection in a child, so the
 	 * backup costs little more than pg_basebackup alone. */
 	char tabf[4500];
@@ -93,7 +93,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 	}
 	int st = backup_run_tool(r, argv, env, logf, "base backup", base,
 				 (long long)jnum(r->man, "cluster_bytes"), 0, 0);
-	backup_env_free(env);
+	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
 		if (cpid > 0) {

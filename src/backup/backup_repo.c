@@ -1,5 +1,5 @@
-/* Pure parts of the backup family: types, SHA-256, retention, id resolution, the
- * connection environment for external tools, and reading the repository. */
+/* Pure parts of the backup family: types, SHA-256, retention, id resolution,
+ * and reading the repository. */
 #include <cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -313,61 +313,6 @@ int backup_resolve_id(const struct backup_info *b, int n, const char *want, char
 	if (off < errlen)
 		snprintf(err + off, errlen - off, " (see db-backup-list)");
 	return -1;
-}
-
-/* ---- connection environment ---- */
-
-char **backup_conninfo_env(const char *conninfo, const char *dbname)
-{
-	static const struct {
-		const char *key, *var;
-	} map[] = {{"host", "PGHOST"},
-		   {"hostaddr", "PGHOSTADDR"},
-		   {"port", "PGPORT"},
-		   {"dbname", "PGDATABASE"},
-		   {"user", "PGUSER"},
-		   {"password", "PGPASSWORD"},
-		   {"passfile", "PGPASSFILE"},
-		   {"sslmode", "PGSSLMODE"},
-		   {"sslrootcert", "PGSSLROOTCERT"},
-		   {"sslcert", "PGSSLCERT"},
-		   {"sslkey", "PGSSLKEY"},
-		   {"service", "PGSERVICE"},
-		   {"options", "PGOPTIONS"},
-		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
-	size_t nmap = sizeof map / sizeof map[0];
-	char **env = calloc(nmap + 2, sizeof *env);
-	int n = 0;
-	PQconninfoOption *opts = NULL;
-	if (conninfo && *conninfo)
-		opts = PQconninfoParse(conninfo, NULL);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val || !*o->val)
-			continue;
-		for (size_t i = 0; i < nmap; i++)
-			if (strcmp(o->keyword, map[i].key) == 0) {
-				if (dbname && strcmp(map[i].key, "dbname") == 0)
-					continue;
-				size_t len = strlen(map[i].var) + strlen(o->val) + 2;
-				env[n] = malloc(len);
-				snprintf(env[n++], len, "%s=%s", map[i].var, o->val);
-			}
-	}
-	if (dbname) {
-		size_t len = strlen(dbname) + 12;
-		env[n] = malloc(len);
-		snprintf(env[n++], len, "PGDATABASE=%s", dbname);
-	}
-	env[n] = NULL;
-	PQconninfoFree(opts);
-	return env;
-}
-
-void backup_env_free(char **env)
-{
-	for (char **e = env; e && *e; e++)
-		free(*e);
-	free(env);
 }
 
 /* ---- repository ---- */

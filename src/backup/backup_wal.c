@@ -431,7 +431,7 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		out_err(ctx->out, "pg_receivewal not found; install postgresql-15 (make deps)");
 		return EXIT_FAIL;
 	}
-	char **env = backup_conninfo_env(ctx->target->conninfo, NULL);
+	char **env = db_conninfo_env(ctx->target->conninfo, NULL);
 	char *cargv[] = {bin, "--create-slot", "--if-not-exists", "-S", (char *)slot, NULL};
 	struct proc_opts o = {.envp_add = env, .quiet = 1};
 	proc_run(cargv, &o, NULL);
@@ -439,6 +439,6 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 	out_line(ctx->out, "streaming WAL into %s with slot %s (Ctrl-C stops)", rp.wal, slot);
 	struct proc_opts o2 = {.envp_add = env};
 	int st = proc_run(argv, &o2, NULL);
-	backup_env_free(env);
+	db_env_free(env);
 	return st == 0 ? 0 : EXIT_FAIL;
 }

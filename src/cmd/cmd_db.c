@@ -100,38 +100,14 @@ static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 		}
 		PQfinish(c);
 	}
-	PQconninfoOption *opts = NULL;
-	char *perr = NULL;
-	if (ctx->target->conninfo[0]) {
-		opts = PQconninfoParse(ctx->target->conninfo, &perr);
-		if (!opts) {
-			out_err(ctx->out, "invalid conninfo: %s", perr ? perr : "parse error");
-			PQfreemem(perr);
-			return EXIT_CONFIG;
-		}
+	char **envs = db_conninfo_env(ctx->target->conninfo, NULL);
+	if (!envs) {
+		out_err(ctx->out, "invalid conninfo: cannot parse the target's connection string");
+		return EXIT_CONFIG;
 	}
-	char *envs[16];
-	int nenv = 0;
-	static const struct {
-		const char *key, *var;
-	} map[] = {{"host", "PGHOST"},	      {"hostaddr", "PGHOSTADDR"}, {"port", "PGPORT"},
-		   {"dbname", "PGDATABASE"}, {"user", "PGUSER"},	  {"password", "PGPASSWORD"},
-		   {"sslmode", "PGSSLMODE"}, {"service", "PGSERVICE"},
-		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val)
-			continue;
-		for (size_t i = 0; i < sizeof map / sizeof map[0] && nenv < 15; i++)
-			if (strcmp(o->keyword, map[i].key) == 0) {
-				size_t n = strlen(map[i].var) + strlen(o->val) + 2;
-				envs[nenv] = malloc(n);
-				snprintf(envs[nenv++], n, "%s=%s", map[i].var, o->val);
-			}
-	}
-	envs[nenv] = NULL;
-	PQconninfoFree(opts);
-	for (int i = 0; i < nenv; i++)
-		putenv(envs[i]);
+	/* putenv keeps the strings: they live until exec. */
+	for (char **e = envs; *e; e++)
+		putenv(*e);
 	fflush(NULL);
 	char **argv = calloc((size_t)ctx->args->argc + 2, sizeof *argv);
 	argv[0] = "psql";

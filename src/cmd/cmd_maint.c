@@ -564,25 +564,7 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 			      "skipped: pg_amcheck not found (install postgresql-client-15)");
 		return ST_UNKNOWN;
 	}
-	char *envs[16];
-	int ne = 0;
-	PQconninfoOption *opts = PQconninfo(c);
-	static const struct {
-		const char *key, *var;
-	} map[] = {{"host", "PGHOST"},	     {"hostaddr", "PGHOSTADDR"}, {"port", "PGPORT"},
-		   {"dbname", "PGDATABASE"}, {"user", "PGUSER"},	 {"password", "PGPASSWORD"},
-		   {"sslmode", "PGSSLMODE"}};
-	for (PQconninfoOption *op = opts; op && op->keyword; op++) {
-		if (!op->val || !op->val[0])
-			continue;
-		for (size_t i = 0; i < sizeof map / sizeof map[0] && ne < 15; i++)
-			if (strcmp(op->keyword, map[i].key) == 0) {
-				size_t n = strlen(map[i].var) + strlen(op->val) + 2;
-				envs[ne] = malloc(n);
-				snprintf(envs[ne++], n, "%s=%s", map[i].var, op->val);
-			}
-	}
-	envs[ne] = NULL;
+	char **envs = db_conninfo_env(ctx->target->conninfo, PQdb(c));
 	const char *dbname = PQdb(c);
 	char dbarg[512];
 	snprintf(dbarg, sizeof dbarg, "--database=%s", dbname);
@@ -597,10 +579,7 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 	struct proc_opts po = {.envp_add = envs, .capture = 1};
 	char *output = NULL;
 	int rc = proc_run(argv, &po, &output);
-	for (int i = 0; i < ne; i++)
-		free(envs[i]);
-	PQconninfoFree(opts);
-	(void)ctx;
+	db_env_free(envs);
 	enum status st;
 	if (rc == 0) {
 		st = ST_OK;

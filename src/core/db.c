@@ -192,3 +192,58 @@ void db_event(PGconn *c, const char *level, const char *source, const char *fmt,
 			       5, p);
 	PQclear(r);
 }
+
+char **db_conninfo_env(const char *conninfo, const char *dbname)
+{
+	static const struct {
+		const char *key, *var;
+	} map[] = {{"host", "PGHOST"},
+		   {"hostaddr", "PGHOSTADDR"},
+		   {"port", "PGPORT"},
+		   {"dbname", "PGDATABASE"},
+		   {"user", "PGUSER"},
+		   {"password", "PGPASSWORD"},
+		   {"passfile", "PGPASSFILE"},
+		   {"sslmode", "PGSSLMODE"},
+		   {"sslrootcert", "PGSSLROOTCERT"},
+		   {"sslcert", "PGSSLCERT"},
+		   {"sslkey", "PGSSLKEY"},
+		   {"service", "PGSERVICE"},
+		   {"options", "PGOPTIONS"},
+		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
+	size_t nmap = sizeof map / sizeof map[0];
+	PQconninfoOption *opts = NULL;
+	if (conninfo && *conninfo) {
+		char *perr = NULL;
+		opts = PQconninfoParse(conninfo, &perr);
+		PQfreemem(perr);
+		if (!opts)
+			return NULL;
+	}
+	char **env = calloc(nmap + 2, sizeof *env);
+	if (!env) {
+		PQconninfoFree(opts);
+		return NULL;
+	}
+	size_t n = 0;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val || !*o->val || (dbname && strcmp(o->keyword, "dbname") == 0))
+			continue;
+		for (size_t i = 0; i < nmap; i++)
+			if (strcmp(o->keyword, map[i].key) == 0 &&
+			    asprintf(&env[n], "%s=%s", map[i].var, o->val) >= 0)
+				n++;
+	}
+	if (dbname && asprintf(&env[n], "PGDATABASE=%s", dbname) >= 0)
+		n++;
+	env[n] = NULL;
+	PQconninfoFree(opts);
+	return env;
+}
+
+void db_env_free(char **env)
+{
+	for (char **e = env; e && *e; e++)
+		free(*e);
+	free(env);
+}

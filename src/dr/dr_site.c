@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "db.h"
 #include "dr.h"
 #include "dr_site.h"
 #include "paths.h"
@@ -147,8 +148,7 @@ int dr_site_basebackup(const struct cluster *c, const char *primary_conninfo, co
 		return -1;
 	snprintf(log, sizeof log, "%s/basebackup.log", c->logdir);
 	/* The connection travels in PG* variables: no password in argv. */
-	char *envs[16];
-	dr_conninfo_env(primary_conninfo, envs, 16);
+	char **envs = db_conninfo_env(primary_conninfo, NULL);
 	char *argv[] = {bin,
 			"-D",
 			(char *)c->datadir,
@@ -167,7 +167,7 @@ int dr_site_basebackup(const struct cluster *c, const char *primary_conninfo, co
 	struct proc_opts o = {
 	    .uid = c->uid, .gid = c->gid, .stdout_file = log, .cwd = "/", .envp_add = envs};
 	int st = proc_run(argv, &o, NULL);
-	dr_env_free(envs);
+	db_env_free(envs);
 	if (geteuid() == 0)
 		chown(log, c->uid, c->gid);
 	if (st != 0) {

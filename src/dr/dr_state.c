@@ -135,44 +135,6 @@ const char *dr_primary_dsn(const struct target *t)
 	return t->conninfo;
 }
 
-int dr_conninfo_env(const char *conninfo, char **envs, int max)
-{
-	static const struct {
-		const char *key, *var;
-	} map[] = {{"host", "PGHOST"},	       {"hostaddr", "PGHOSTADDR"},
-		   {"port", "PGPORT"},	       {"dbname", "PGDATABASE"},
-		   {"user", "PGUSER"},	       {"password", "PGPASSWORD"},
-		   {"sslmode", "PGSSLMODE"},   {"service", "PGSERVICE"},
-		   {"passfile", "PGPASSFILE"}, {"connect_timeout", "PGCONNECT_TIMEOUT"}};
-	int n = 0;
-	envs[0] = NULL;
-	if (!conninfo || !*conninfo)
-		return 0;
-	char *perr = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
-	PQfreemem(perr);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val)
-			continue;
-		for (size_t i = 0; i < sizeof map / sizeof map[0] && n < max - 1; i++)
-			if (strcmp(o->keyword, map[i].key) == 0) {
-				size_t len = strlen(map[i].var) + strlen(o->val) + 2;
-				envs[n] = malloc(len);
-				if (envs[n])
-					snprintf(envs[n++], len, "%s=%s", map[i].var, o->val);
-			}
-	}
-	envs[n] = NULL;
-	PQconninfoFree(opts);
-	return n;
-}
-
-void dr_env_free(char **envs)
-{
-	for (int i = 0; envs && envs[i]; i++)
-		free(envs[i]);
-}
-
 int dr_config_set_env(struct config *cfg, const char *name, const char *dsn, char *err,
 		      size_t errlen)
 {

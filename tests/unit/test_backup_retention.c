@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "backup.h"
+#include "db.h"
 #include "harness.h"
 
 static struct backup_info mk(const char *id, enum backup_type t, const char *base, int verified)
@@ -137,16 +138,27 @@ static void test_sha_env(void)
 	backup_sha256_hex("", 0, hex);
 	CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 		  "sha256: empty");
-	char **env =
-	    backup_conninfo_env("host=/tmp port=5 dbname=d user=u password=s3cret", "other");
-	int pw = 0, db = 0;
-	for (char **e = env; *e; e++) {
+	char **env = db_conninfo_env("host=/tmp port=5 dbname=d user=u password=s3cret", "other");
+	int pw = 0, db = 0, n = 0;
+	for (char **e = env; *e; e++, n++) {
 		pw += strcmp(*e, "PGPASSWORD=s3cret") == 0;
 		db += strcmp(*e, "PGDATABASE=other") == 0;
 	}
 	CHECK(pw == 1, "env: password goes to PGPASSWORD");
-	CHECK(db == 1, "env: dbname override");
-	backup_env_free(env);
+	CHECK(db == 1 && n == 5, "env: dbname override replaces the conninfo's");
+	db_env_free(env);
+	env = db_conninfo_env("postgresql://bob:pw@db.example:6543/app?sslmode=require", NULL);
+	int uri = 0;
+	for (char **e = env; *e; e++)
+		uri += !strcmp(*e, "PGHOST=db.example") + !strcmp(*e, "PGPORT=6543") +
+		       !strcmp(*e, "PGUSER=bob") + !strcmp(*e, "PGPASSWORD=pw") +
+		       !strcmp(*e, "PGDATABASE=app") + !strcmp(*e, "PGSSLMODE=require");
+	CHECK(uri == 6, "env: a URI conninfo");
+	db_env_free(env);
+	env = db_conninfo_env("", NULL);
+	CHECK(env && !env[0], "env: an empty conninfo leaves libpq's own variables");
+	db_env_free(env);
+	CHECK(db_conninfo_env("host='unterminated", NULL) == NULL, "env: a bad conninfo is NULL");
 	CHECK(backup_type_parse("incremental") == BT_INCREMENTAL, "types: parse");
 	CHECK(backup_type_physical(BT_EMERGENCY) && !backup_type_physical(BT_ARCHIVE),
 	      "types: physical");
