@@ -12,6 +12,9 @@
 
 enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 
+#define CONNECT_TIMEOUT_S 5.0
+#define QUERY_GRACE_S	  5.0
+
 struct monitor {
 	char conninfo[2048];
 	char app[128];
@@ -30,6 +33,7 @@ struct monitor {
 	double notify_due; /* deferred NOTIFY-triggered import probe, 0 none */
 	double last_notify_probe;
 	struct db_snapshot prev_db;
+	double connect_started;
 	int size_now; /* the health probe in flight asks for the database size */
 	double size_at;
 	int changed;
@@ -236,6 +240,7 @@ static void start_connect(struct monitor *m)
 	PQsetNoticeProcessor(m->conn, quiet_notice, NULL);
 	m->state = MS_CONNECTING;
 	m->poll_status = PGRES_POLLING_WRITING;
+	m->connect_started = monitor_now();
 }
 
 static void send_setup(struct monitor *m)
@@ -528,6 +533,18 @@ void monitor_service(struct monitor *m, const struct pollfd *p, int n)
 		}
 		return;
 	}
+	/* libpq enforces connect_timeout only in its blocking calls, and statement_timeout
+	 * cannot fire across a dead network: the monitor keeps both deadlines itself. */
+	if ((m->state == MS_CONNECTING || m->state == MS_SETUP) &&
+	    now - m->connect_started > CONNECT_TIMEOUT_S) {
+		drop_connection(m, "connection attempt timed out");
+		return;
+	}
+	if (m->state == MS_READY && m->inflight >= 0 &&
+	    now - m->sent_at > m->stmt_timeout_ms / 1000.0 + QUERY_GRACE_S) {
+		drop_connection(m, "the server stopped answering");
+		return;
+	}
 	if (m->state == MS_CONNECTING) {
 		if (rev)
 			advance_connect(m);
@@ -568,6 +585,13 @@ int monitor_timeout_ms(const struct monitor *m)
 		due = m->next_attempt;
 	if (m->state == MS_READY && m->notify_due)
 		due = m->notify_due;
+	if (m->state == MS_CONNECTING || m->state == MS_SETUP)
+		due = m->connect_started + CONNECT_TIMEOUT_S + 0.01;
+	if (m->state == MS_READY && m->inflight >= 0) {
+		double q = m->sent_at + m->stmt_timeout_ms / 1000.0 + QUERY_GRACE_S + 0.01;
+		if (due < 0 || q < due)
+			due = q;
+	}
 	if (due < 0)
 		return -1;
 	double ms = (due - now) * 1000.0;
