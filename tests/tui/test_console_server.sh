@@ -15,6 +15,18 @@ S=srv$$
 MIDSOPS_DSN=$DSN2 console_start "$S"
 expect_screen "console connects to the second cluster" "$S" "connected  up" 100
 
+# A backend that stops answering (as across a dead network: statement_timeout cannot
+# fire) is given up after the query deadline, and the console connects anew.
+bp=$(psql "$DSN2" -XAtq -c "select pid from pg_stat_activity where application_name = 'midsops console'" | head -n 1)
+if [ -n "$bp" ] && kill -STOP "$bp" 2>/dev/null; then
+	expect_screen "a silent server first makes the panes stale" "$S" "stale" 60
+	expect_screen "then the console gives the connection up" "$S" "the server stopped answering" 150
+	kill -CONT "$bp" 2>/dev/null
+	expect_screen "and connects anew" "$S" "connected  up" 100
+else
+	skip "silent server" "cannot stop the console's backend"
+fi
+
 env $export_env "$MIDSOPS" cluster stop immediate >/dev/null 2>&1
 t0=$(date +%s%N)
 if wait_for "$S" "disconnected since" 20; then
