@@ -560,17 +560,31 @@ struct runbook *rb_load_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	/* A runbook is a few kilobytes; anything past 1 MiB is not one (and must not take
+	 * unbounded memory). */
+	enum { RB_MAX_FILE = 1 << 20 };
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
 	size_t n;
-	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
+		if (len > RB_MAX_FILE)
+			break;
 		if (len + 1 >= cap) {
 			cap *= 2;
-			buf = realloc(buf, cap);
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				free(buf);
+			buf = nb;
 		}
 	}
 	fclose(f);
+	if (!buf || len > RB_MAX_FILE) {
+		snprintf(err, errlen, "%s: %s", path,
+			 buf ? "larger than 1 MiB; not a runbook" : "out of memory");
+		free(buf);
+		return NULL;
+	}
 	buf[len] = 0;
 	char name[256];
 	const char *base = strrchr(path, '/');

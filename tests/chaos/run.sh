@@ -259,7 +259,8 @@ if want disk-repo; then
 				b=$!
 				bgpid $b
 				until_sql "select exists (select 1 from ops.backups where status = 'running' and pid = $b)" 100
-				dd if=/dev/zero of="$D2/filler" bs=1M >/dev/null 2>&1
+				# fallocate takes the rest at once (dd would lose the race to a small backup).
+				fallocate -l 600M "$D2/filler" 2>/dev/null || dd if=/dev/zero of="$D2/filler" bs=1M >/dev/null 2>&1
 				wait "$b"
 				rc=$?
 				rm -f "$D2/filler"
