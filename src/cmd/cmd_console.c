@@ -107,7 +107,7 @@ const struct cmd_entry cmd_console_table[] = {
 	.summary = "The live console: health, import progress, cache and errors panes, "
 		   "and a command bar",
 	.usage = "console [--theme NAME]",
-	.flags = CMD_NODB,
+	.flags = 0, /* a bad target is a configuration error before the screen opens */
 	.complete = COMPLETE_NONE,
 	.exec = cmd_console_exec,
     },

@@ -178,6 +178,8 @@ tm kill-session -t "$S" 2>/dev/null
 
 # The console needs a terminal; watch is its batch twin.
 expect_exit 64 "console without a terminal exits 64" "$MIDSOPS" console </dev/null
+expect_exit 78 "console with an unknown environment is a configuration error" \
+	env -u MIDSOPS_DSN "$MIDSOPS" --env nosuch console </dev/null
 OUT=$("$MIDSOPS" watch --count 2 --interval 1 2>&1); rc=$?
 # watch exits with the last snapshot's status, as status does (0..2 here).
 [ "$rc" -le 2 ] && ok "watch --count 2 --interval 1 exits with a status" || fail "watch exit" "$rc: $OUT"
