@@ -109,9 +109,8 @@ static int pg_ctl(const char *datadir, const char *action, const char *logfile, 
 		argv[8] = (char *)action;
 		argv[9] = NULL;
 	}
+	/* Quiet: the server writes to logfile, whose tail the callers report on failure. */
 	struct proc_opts o = {.uid = uid, .gid = gid, .quiet = 1, .cwd = "/"};
-	if (getenv("MIDSOPS_DEBUG_PGCTL"))
-		o.quiet = 0;
 	return proc_run(argv, &o, NULL);
 }
 
