@@ -1,14 +1,78 @@
-/* backup-prune: retention (backup_retention) applied to the repository, and the WAL no
- * kept physical backup needs. */
+/* backup-prune: retention (backup_retention) applied to the repository, the WAL no
+ * kept physical backup needs, and the data directories a restore set aside. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "backup_int.h"
 #include "config.h"
 #include "db.h"
 
-/* ---------- prune ---------- */
+/* A restore into the embedded cluster keeps the previous data directory as
+ * pg.before-restore-TIME: a way back until the restore is trusted, but a whole cluster
+ * each. The newest is kept (the way back from the last restore); older ones go. Failed
+ * attempts (pg.failed-restore-TIME) are evidence and stay. */
+#define OLD_DATA_KEEP 1
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int prune_old_data(struct cmd_ctx *ctx, const struct repo *rp, int dry_run, int *would)
+{
+	*would = 0;
+	if (!rp->have_cl)
+		return 0;
+	const char *base = strrchr(rp->cl.datadir, '/');
+	base = base ? base + 1 : rp->cl.datadir;
+	char prefix[256];
+	snprintf(prefix, sizeof prefix, "%s.before-restore-", base);
+	DIR *d = opendir(rp->cl.root);
+	if (!d)
+		return 0;
+	char **names = NULL;
+	int n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			names = realloc(names, (size_t)cap * sizeof *names);
+		}
+		names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	int deleted = 0;
+	if (n) {
+		/* TIME is YYYYMMDDTHHMMSSZ: by name is oldest first. */
+		qsort(names, (size_t)n, sizeof *names, cmp_name);
+		const char *cols[] = {"path", "action"};
+		out_table_begin(ctx->out, "old_data_directories", 2, cols);
+		for (int i = 0; i < n; i++) {
+			char p[8400];
+			snprintf(p, sizeof p, "%s/%s", rp->cl.root, names[i]);
+			int keep = i >= n - OLD_DATA_KEEP;
+			out_rowf(ctx->out, p,
+				 keep	   ? "keep (newest)"
+				 : dry_run ? "would delete"
+					   : "delete");
+			if (keep)
+				continue;
+			(*would)++;
+			if (!dry_run && backup_rm_rf(p) == 0)
+				deleted++;
+		}
+		out_table_end(ctx->out);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return deleted;
+}
 
 int backup_prune(struct cmd_ctx *ctx, int dry_run)
 {
@@ -65,19 +129,24 @@ int backup_prune(struct cmd_ctx *ctx, int dry_run)
 		unlink(p);
 	}
 	free(w.names);
+	int old_would, old_deleted = prune_old_data(ctx, &rp, dry_run, &old_would);
 	out_kv_int(ctx->out, "kept", kept);
 	out_kv_int(ctx->out, dry_run ? "would_delete" : "deleted", dry_run ? n - kept : deleted);
 	out_kv_int(ctx->out, dry_run ? "wal_segments_would_delete" : "wal_segments_deleted",
 		   wal_deleted);
+	out_kv_int(ctx->out,
+		   dry_run ? "old_data_directories_would_delete" : "old_data_directories_deleted",
+		   dry_run ? old_would : old_deleted);
 	if (!dry_run) {
 		free(b);
 		n = backup_repo_load(rp.dir, &b);
 		PGconn *c = backup_cat_connect(ctx);
 		backup_cat_sync(c, rp.dir, b, n);
-		if (c && deleted)
+		if (c && (deleted || old_deleted))
 			db_event(c, "info", "backup",
-				 "backup-prune deleted %d backup(s) and %d WAL segment(s)", deleted,
-				 wal_deleted);
+				 "backup-prune deleted %d backup(s), %d WAL segment(s) and %d old "
+				 "data director%s",
+				 deleted, wal_deleted, old_deleted, old_deleted == 1 ? "y" : "ies");
 		PQfinish(c);
 	}
 	free(keep);

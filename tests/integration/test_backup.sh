@@ -132,4 +132,16 @@ mv "$E/data/midsops/backups/wal/$seg" "$TEST_TMP/"
 expect_exit 2 "verify reports a WAL gap" $EMB db-backup-verify "$INCR"
 assert_contains "$OUT" "$seg" "the gap names the missing segment"
 mv "$TEST_TMP/$seg" "$E/data/midsops/backups/wal/"
+
+# The data directories the two restores set aside: prune keeps the newest only.
+olds=$(ls -d "$E"/data/midsops/pg.before-restore-* 2>/dev/null)
+newest=$(echo "$olds" | tail -n 1)
+assert_eq "$(echo "$olds" | wc -l)" 2 "embedded: two restores kept two old data directories"
+expect_exit 0 "embedded: backup-prune --dry-run lists old data directories" $EMB backup-prune --dry-run
+assert_contains "$OUT" "$(echo "$olds" | head -n 1)" "dry run names the older data directory"
+assert_contains "$OUT" "old_data_directories_would_delete 1" "dry run would delete one old data directory"
+assert_eq "$(ls -d "$E"/data/midsops/pg.before-restore-* | wc -l)" 2 "dry run deletes no data directory"
+expect_exit 0 "embedded: backup-prune" $EMB backup-prune
+assert_eq "$(ls -d "$E"/data/midsops/pg.before-restore-*)" "$newest" "prune keeps only the newest old data directory"
+assert_eq "$(ecks)" "$at_full" "the running cluster is untouched by prune"
 $EMB cluster stop immediate >/dev/null 2>&1
