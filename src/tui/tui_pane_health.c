@@ -75,7 +75,8 @@ static void build(struct tui *t, struct tui_lines *l, int zoomed)
 			       x->wal_failed);
 		}
 	}
-	if (zoomed || 1) {
+	(void)zoomed;
+	{
 		tui_tl(l, ROLE_DIM, "server %s", s->version);
 		for (int i = 0; i < s->ndead_top; i++)
 			tui_tl(l, ROLE_NORMAL, "  dead %-36s %lld of %lld", s->dead_top[i].name,
@@ -112,9 +113,10 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 	tui_lines_clear(&l);
 	free(l.v);
 	char a[64];
+	static const char *const names[MON_NPANES] = {"health", "import", "cache", "errors"};
 	for (int p2 = 0; p2 < MON_NPANES; p2++) {
 		const struct mon_stats *st = &t->v->stats[p2];
-		tui_lines_addf(out, "probe %d: %lld queries, last %.1f ms, max %.1f ms", p2,
+		tui_lines_addf(out, "%s probe: %lld queries, last %.1f ms, max %.1f ms", names[p2],
 			       st->queries, st->last_ms, st->max_ms);
 	}
 	fmt_duration(a, sizeof a, s->uptime_s);
