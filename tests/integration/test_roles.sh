@@ -71,6 +71,8 @@ if command -v tmux >/dev/null && "$MIDSOPS" help console >/dev/null 2>&1; then
 	MIDSOPS_DSN=$MIDSOPS_DSN_SAVE
 	expect_screen "console as the monitor: connected" "$S" "connected  up" 100
 	expect_screen "console as the monitor: buffer hit ratio" "$S" "buffer hit" 50
+	assert_eq "$(psql_q "select count(*) > 0 from pg_stat_activity where usename = 'alice' and application_name like 'midsops%console%'")" t \
+		"the console's probes run as the monitor login"
 	sleep 2
 	scr=$(screen "$S")
 	assert_not_contains "$scr" "permission denied" "console as the monitor: no permission errors on screen"
