@@ -61,6 +61,12 @@ if psql "$OP_DSN" -XAtq -v ON_ERROR_STOP=1 -c "begin; insert into ops.events(lev
 	ok "operator can write ops"
 else fail "operator can write ops" "$(psql "$OP_DSN" -XAtq -c "insert into ops.events(level, source, message) values ('info','t','x')" 2>&1)"; fi
 
+# Imports and logical backups as a member of the operator role only.
+printf '[midsops]\nbackup_dir = %s\n' "$TEST_TMP/repo" >"$TEST_TMP/op.conf"
+expect_exit 0 "operator role runs an import" env MIDSOPS_DSN="$OP_DSN" "$MIDSOPS" import "$MINI_EXPORT"
+expect_exit 0 "operator role runs db-backup-archive (pg_dump)" env MIDSOPS_DSN="$OP_DSN" "$MIDSOPS" --config "$TEST_TMP/op.conf" db-backup-archive
+expect_exit 0 "operator role runs cache-stats" env MIDSOPS_DSN="$OP_DSN" "$MIDSOPS" cache-stats
+
 # The console's probes as the monitor: the panes fill in without permission errors.
 if command -v tmux >/dev/null && "$MIDSOPS" help console >/dev/null 2>&1; then
 	S=mon$$
