@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -81,6 +82,9 @@ static int run(int argc, char **argv, char **rest)
 	char err[1024] = "";
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Files holding data are 0600 and directories 0700, including what child tools such as
+	 * pg_dump write; the few paths the server's user must traverse are chmod'ed explicitly. */
+	umask(077);
 	/* Globals before the command; after it too, unless the command passes its
 	 * arguments through (db-shell). */
 	int i = 1;

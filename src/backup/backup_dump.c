@@ -82,10 +82,8 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 		snprintf(detail, dn, "pg_restore into a scratch database failed: %s",
 			 output ? output : "");
 	} else {
-		char ci[4200];
 		const char *keys[] = {"dbname", "dbname", NULL};
 		const char *vals[] = {ctx->target->conninfo, name, NULL};
-		(void)ci;
 		PGconn *s = PQconnectdbParams(keys, vals, 1);
 		cJSON *got = PQstatus(s) == CONNECTION_OK
 				 ? backup_table_checksums(s, err, sizeof err)
