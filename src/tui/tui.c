@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -597,6 +598,14 @@ static void write_trace(struct tui *t)
 	fclose(f);
 }
 
+static volatile sig_atomic_t tui_hangup;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	tui_hangup = 1;
+}
+
 int tui_run(struct config *cfg, const struct target *tg)
 {
 	static struct tui T;
@@ -661,13 +670,19 @@ int tui_run(struct config *cfg, const struct target *tg)
 		tui_message(t, "theme %s: %s; using default", cfg->theme, err);
 	}
 	tui_bar_init(t);
+	/* A closed terminal or a kill must not leave a command running on its own. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_hangup;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	/* Start connecting at once, so the first frame has figures. */
 	monitor_service(t->mon, NULL, 0);
 	t->next_refresh = monitor_now() + t->refresh;
 	tui_draw_all(t);
 	time_t last_second = time(NULL);
 
-	while (!t->quit) {
+	while (!t->quit && !tui_hangup) {
 		struct pollfd pfd[4];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
@@ -723,6 +738,16 @@ int tui_run(struct config *cfg, const struct target *tg)
 		}
 		if (t->need_redraw && !t->quit)
 			tui_draw_all(t);
+	}
+	if (t->child.pid) {
+		/* SIGTERM, then SIGKILL if it is still there after two seconds. */
+		kill(-t->child.pid, SIGTERM);
+		for (int i = 0; i < 20 && waitpid(t->child.pid, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		if (kill(t->child.pid, 0) == 0) {
+			kill(-t->child.pid, SIGKILL);
+			waitpid(t->child.pid, NULL, 0);
+		}
 	}
 	tui_bar_end(t);
 	endwin();

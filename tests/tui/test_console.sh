@@ -176,6 +176,19 @@ keys "$S" y
 expect_screen "y quits, ending the child" "$S" "CONSOLE-EXITED 0" 50
 tm kill-session -t "$S" 2>/dev/null
 
+# A console that is hung up (its terminal closed) stops the command it runs.
+S2=hup$$
+console_start "$S2"
+expect_screen "a second console starts" "$S2" "connected  up" 100
+keys "$S2" ':' 'watch --interval 1' Enter
+expect_screen "it runs a long command" "$S2" "(running: watch" 50
+cpid=$(pgrep -f "midsops --no-color --config .* watch --interval 1" | head -n 1)
+tm kill-session -t "$S2" 2>/dev/null
+i=0
+while [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$cpid" ] && ! kill -0 "$cpid" 2>/dev/null; then ok "a hung-up console stops its command"
+else fail "a hung-up console stops its command" "pid ${cpid:-none} still there"; kill "$cpid" 2>/dev/null; fi
+
 # The console needs a terminal; watch is its batch twin.
 expect_exit 64 "console without a terminal exits 64" "$MIDSOPS" console </dev/null
 expect_exit 78 "console with an unknown environment is a configuration error" \
