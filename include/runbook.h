@@ -240,6 +240,17 @@ char *wz_child_finish(struct wz_child *ch);
 void wz_child_kill(struct wz_child *ch);
 /* Outcome for a step's exit status: check commands (CMD_CHECK) 1 = warning. */
 enum wz_outcome wz_outcome_for(const char *cmdname, int exit_status);
+/* The current step's command with ${...} expanded, for a caller that runs it without
+ * waiting (the console: wz_child_start, then wz_child_poll from its loop, then
+ * wz_step_end). An optional parameter left empty drops its word. argv gets malloc'ed
+ * words and a NULL; returns argc (0 for a step without a command). Free with
+ * wz_argv_free. */
+int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
+		 char *argv[RB_MAX_ARGV + 1]);
+void wz_argv_free(char **argv);
+/* The reason recorded with an exit status that means the step did not really run
+ * (127: could not start, 64: usage error), or NULL. */
+const char *wz_exit_reason(int exit_status);
 
 /* ---- side effects ---- */
 /* notify_command (argv split, subject and body on stdin), or append to

@@ -426,6 +426,39 @@ enum wz_outcome wz_outcome_for(const char *cmdname, int exit_status)
 	return WZ_FAILED;
 }
 
+int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
+		 char *argv[RB_MAX_ARGV + 1])
+{
+	int ac = 0;
+	for (int i = 0; i < st->argc && ac < RB_MAX_ARGV; i++) {
+		char *w = wz_expand(r, cfg, st->argv[i]);
+		if (!w[0] && strstr(st->argv[i], "${")) {
+			free(w);
+			continue;
+		}
+		argv[ac++] = w;
+	}
+	argv[ac] = NULL;
+	return ac;
+}
+
+void wz_argv_free(char **argv)
+{
+	for (int i = 0; argv && argv[i]; i++) {
+		free(argv[i]);
+		argv[i] = NULL;
+	}
+}
+
+const char *wz_exit_reason(int exit_status)
+{
+	if (exit_status == 127)
+		return "the command could not start";
+	if (exit_status == 64)
+		return "usage error (exit 64)";
+	return NULL;
+}
+
 int wz_child_start(struct wz_child *ch, const struct config *cfg, const struct target *t,
 		   char *const *argv, char *err, size_t errlen)
 {

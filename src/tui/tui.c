@@ -20,6 +20,7 @@
 #include "paths.h"
 #include "target.h"
 #include "tui_int.h"
+#include "tui_wizard.h"
 
 #define MIN_COLS  80
 #define MIN_LINES 24
@@ -49,6 +50,8 @@ static const char *const help_text[] = {
     "",
     "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
     "Console commands: :theme NAME, :save (theme, refresh, focus), :clear, :help, :quit.",
+    ":wizard opens the runbook picker; :wizard NAME [PARAM=VALUE...] starts a run and",
+    ":wizard resume RUN continues one, in the wizard view (? there lists its keys).",
     "Every other command runs as a child process; its output appears in the Output pane.",
     NULL,
 };
@@ -203,6 +206,8 @@ static void draw_bottom(struct tui *t)
 	move(y, 0);
 	attrset(t->attrs[ROLE_NORMAL]);
 	clrtoeol();
+	if (t->mode == MODE_NORMAL && tui_wizard_bottom(t, y))
+		return;
 	if (t->mode == MODE_FILTER) {
 		tui_putf(t, y, 0, COLS, ROLE_NORMAL, "/%s", t->filter_buf);
 		move(y, 1 + tui_text_width(t->filter_buf));
@@ -237,7 +242,9 @@ void tui_draw_all(struct tui *t)
 	draw_header(t);
 	struct tui_rect r[TUI_NPANES];
 	pane_rects(t, r);
-	for (int i = 0; i < TUI_NPANES; i++) {
+	if (tui_wizard_active())
+		tui_wizard_draw(t);
+	for (int i = 0; i < TUI_NPANES && !tui_wizard_active(); i++) {
 		if (t->zoom >= 0 && t->zoom != i)
 			continue;
 		char title[256];
@@ -375,6 +382,8 @@ void tui_execute(struct tui *t, const char *line)
 			tui_message(t, "%s", err);
 		else
 			tui_message(t, "theme %s (:save keeps it)", w[1]);
+	} else if (strcmp(w[0], "wizard") == 0 && tui_wizard_open(t, w, n) == 0) {
+		/* the wizard view took it */
 	} else {
 		const struct cmd_entry *ce = cmd_find(w[0], err, sizeof err);
 		if (!ce) {
@@ -565,6 +574,10 @@ static void handle_key(struct tui *t, int k)
 	case MODE_NORMAL:
 		break;
 	}
+	if (tui_wizard_active()) {
+		tui_wizard_key(t, k);
+		return;
+	}
 	int r = normal_key(t, k);
 	if (r & TUI_REDRAW)
 		t->need_redraw = 1;
@@ -707,6 +720,9 @@ int tui_run(struct config *cfg, const struct target *tg)
 			timeout = to_second;
 		if (t->child.pid && t->child.fd < 0 && timeout > 100)
 			timeout = 100; /* waiting to reap */
+		int wt = tui_wizard_timeout();
+		if (wt >= 0 && wt < timeout)
+			timeout = wt;
 		if (timeout < 0)
 			timeout = 0;
 		int rc = poll(pfd, (nfds_t)n, timeout);
@@ -724,6 +740,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 			tui_child_read(t);
 		if (t->child.pid)
 			tui_child_reap(t);
+		tui_wizard_tick(t);
 		now = monitor_now();
 		if (now >= t->next_refresh) {
 			if (!t->paused)
@@ -749,6 +766,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 			waitpid(t->child.pid, NULL, 0);
 		}
 	}
+	tui_wizard_end(t);
 	tui_bar_end(t);
 	endwin();
 	if (saved_err >= 0) {

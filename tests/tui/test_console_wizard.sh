@@ -1,0 +1,212 @@
+# The console's wizard view: the picker, every kind of step driven by keys, skip with a
+# reason, abort, the lock between two consoles, a run left by a killed console resumed from
+# the picker, and the shipped `update` and `corrupted-import` runbooks run to their end.
+. "$TOP/tests/tui/console_lib.sh"
+
+MIDSOPS_SHARE=${MIDSOPS_SHARE:-$TOP}
+export MIDSOPS_SHARE
+"$MIDSOPS" db-create >/dev/null 2>&1
+RB=$XDG_CONFIG_HOME/midsops/runbooks
+mkdir -p "$RB"
+
+# bottom SESSION: the console's last line (prompt or key hints).
+bottom() { screen "$1" | tail -n 1; }
+
+# After a key: wait until the screen below the header changes (the clock ticks there).
+settle() {
+	j=0
+	while [ $j -lt 100 ]; do
+		[ "$(screen "$1" | tail -n +2)" != "$2" ] && return 0
+		sleep 0.1
+		j=$((j + 1))
+	done
+}
+
+# drive SESSION: answer every question the way an operator pushing on would (Enter, the
+# approver Dana, 'approve', continue after a failure, yes to a branch) until the run ends.
+drive() {
+	i=0
+	while [ $i -lt 900 ]; do
+		scr=$(screen "$1" | tail -n +2)
+		case "$(bottom "$1")" in
+		*"The run has ended"*) return 0 ;;
+		*"Approver's name"*) keys "$1" Dana Enter ;;
+		*"Type 'approve'"*) keys "$1" approve Enter ;;
+		*"Step failed. Enter"*) keys "$1" c ;;
+		*"y yes  n no"*) keys "$1" y ;;
+		"Enter: end the wait early"*) sleep 0.2; i=$((i + 1)); continue ;;
+		"Enter: "*) keys "$1" Enter ;;
+		*) sleep 0.2; i=$((i + 1)); continue ;;
+		esac
+		settle "$1" "$scr"
+		i=$((i + 1))
+	done
+	return 1
+}
+
+cat >"$RB/t-con.json" <<'EOF'
+{"title": "Console kinds", "description": "every kind, from the console",
+ "params": [{"name": "who", "prompt": "Who"}],
+ "sections": [
+  {"title": "One", "steps": [
+    {"id": "hello", "kind": "info", "title": "Hello ${who}", "help": "Read me first."},
+    {"id": "tick", "kind": "confirm", "title": "Tick this"},
+    {"id": "dbc", "kind": "check", "title": "Database", "command": ["db-check"]},
+    {"id": "ver", "kind": "command", "title": "Version", "command": ["version"]}]},
+  {"title": "Two", "steps": [
+    {"id": "ask", "kind": "branch", "title": "Go the long way?", "if": "ask", "then": "pause", "else": "hold"},
+    {"id": "pause", "kind": "wait", "title": "Wait a bit", "duration": "30s", "interval": "1s", "command": ["version"]},
+    {"id": "skipme", "kind": "confirm", "title": "To be skipped"},
+    {"id": "hold", "kind": "confirm", "title": "Hold here"}]}]}
+EOF
+cat >"$RB/t-hold.json" <<'EOF'
+{"title": "Hold", "sections": [{"title": "S", "steps": [
+  {"id": "first", "kind": "info", "title": "First"},
+  {"id": "hold", "kind": "confirm", "title": "Hold here"},
+  {"id": "last", "kind": "check", "title": "Last", "command": ["version"]}]}]}
+EOF
+
+# --- the picker ---------------------------------------------------------------------------
+S=wz$$
+console_start "$S" MIDSOPS_OPERATOR=alice
+expect_screen "console up" "$S" "connected  up" 100
+keys "$S" ':' 'wizard' Enter
+expect_screen ":wizard opens the picker" "$S" "Wizard: start a runbook or continue a run" 50
+scr=$(screen "$S")
+for n in update corrupted-import daily-check t-con "Runs in progress"; do
+	assert_contains "$scr" "$n" "the picker lists $n"
+done
+keys "$S" Escape
+expect_screen "Esc closes the picker" "$S" "Database health" 20
+
+# --- every kind of step, driven by keys ----------------------------------------------------
+keys "$S" ':' 'wizard t-con' Enter
+expect_screen "a parameter without a value is asked for" "$S" "Who: _" 50
+keys "$S" 'Alice' Enter
+expect_screen "the run starts: steps on the left" "$S" "Steps: t-con" 50
+expect_screen "titles are expanded, the first step is current" "$S" ">>  Hello Alice" 20
+expect_screen "the step's help is on the right" "$S" "Read me first." 20
+assert_contains "$(screen "$S")" "[ ] Tick this" "a pending step is marked [ ]"
+assert_contains "$(bottom "$S")" "Enter: run/confirm  s skip  b back  a abort  ? help" "the bottom line lists the keys"
+keys "$S" '?'
+expect_screen "? shows the view's keys" "$S" "skip the step (asks for a reason)" 20
+keys "$S" '?'
+keys "$S" Enter
+expect_screen "Enter: the info step is done" "$S" "[x] Hello Alice" 20
+keys "$S" Enter
+expect_screen "Enter confirms" "$S" "confirmed by alice" 20
+expect_screen "a check runs at once as a child; its output on the right" "$S" "\$ midsops db-check" 50
+expect_screen "the check's outcome" "$S" "(exit " 100
+expect_screen "the command step waits for Enter" "$S" "Step 4/8: Version" 50
+keys "$S" Enter
+expect_screen "the command's output streams in" "$S" "\$ midsops version" 50
+expect_screen "the command step is done" "$S" "[x] Version" 50
+expect_screen "a branch shows its choice" "$S" "y (yes) -> Wait a bit" 30
+assert_contains "$(screen "$S")" "n (no)  -> Hold here" "the branch names both ways"
+keys "$S" y
+expect_screen "the wait step shows its live figure" "$S" "live figure (every 1s)" 50
+expect_screen "the figure is the command's output" "$S" "version " 50
+expect_screen "the wait counts" "$S" "waiting " 20
+keys "$S" Enter
+expect_screen "Enter ends the wait early" "$S" "ended early by the operator" 30
+expect_screen "next: the step to skip" "$S" ">>  To be skipped" 30
+keys "$S" b
+expect_screen "b goes back" "$S" "back to 'pause'" 30
+keys "$S" Enter
+expect_screen "the wait ends early again" "$S" ">>  To be skipped" 50
+keys "$S" s
+expect_screen "s asks for a reason" "$S" "Reason for skipping 'skipme': _" 20
+keys "$S" 'not needed today' Enter
+expect_screen "the skipped step is marked" "$S" "[s] To be skipped" 20
+keys "$S" a
+expect_screen "a asks before aborting" "$S" "Abort the whole run? Type 'yes' to abort:" 20
+keys "$S" 'no' Enter
+expect_screen "anything but yes does not abort" "$S" "not aborted" 20
+keys "$S" a
+keys "$S" 'yes' Enter
+expect_screen "then a reason" "$S" "Reason for aborting: _" 20
+keys "$S" 'test over' Enter
+expect_screen "the run is aborted, on screen" "$S" "aborted (test over)" 30
+RUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-con' order by id desc limit 1")
+assert_eq "$(psql_q "select status || ':' || reason || ':' || operator from ops.wizard_runs where id = ${RUN:-0}")" "aborted:test over:alice" "the abort and its reason are recorded"
+assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'skipme' order by seq desc limit 1")" "skipped:not needed today" "the skip reason is recorded"
+assert_eq "$(psql_q "select detail from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'ask'")" "yes: operator's answer" "the branch answer is recorded"
+assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'pause' order by seq limit 1")" "ended early by the operator" "the early end of the wait is recorded"
+assert_contains "$(psql_q "select output_excerpt from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'ver' order by seq desc limit 1")" "version" "the command's output is recorded"
+keys "$S" Enter
+expect_screen "Enter closes an ended run's view" "$S" "Database health" 20
+
+# --- the lock, a console killed mid-run, resume from the picker ---------------------------
+keys "$S" ':' 'wizard t-hold' Enter
+expect_screen "a second run starts" "$S" ">>  First" 50
+keys "$S" Enter
+expect_screen "it reaches the confirm step" "$S" ">>  Hold here" 30
+HRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-hold' order by id desc limit 1")
+S2=wy$$
+console_start "$S2" MIDSOPS_OPERATOR=bob
+expect_screen "a second console" "$S2" "connected  up" 100
+keys "$S2" ':' "wizard resume $HRUN" Enter
+expect_screen "the lock refuses a run driven elsewhere, on screen" "$S2" "is being driven right now by alice" 50
+expect_screen "the picker marks it as driven now" "$S2" "[driven now]" 20
+# kill -9 the first console: its run stays 'running' with the step open.
+ppid_=$(tm list-panes -t "$S" -F '#{pane_pid}')
+cpid=$(pgrep -P "$ppid_" -f "midsops console" | head -n 1)
+[ -z "$cpid" ] && cpid=$(pgrep -P "$(pgrep -P "$ppid_" | head -n 1)" | head -n 1)
+kill -9 "$cpid" 2>/dev/null
+expect_screen "the first console is gone" "$S" "CONSOLE-EXITED" 50
+keys "$S2" r
+wait_gone "$S2" "[driven now]" 50 && ok "after the kill the run is no longer driven" || fail "driven now gone" "$(screen "$S2" | tail -5)"
+keys "$S2" End Enter
+expect_screen "picking the run in progress resumes it" "$S2" "resuming run $HRUN (started by alice) at step 'hold'" 50
+expect_screen "at the same step" "$S2" "Step 2/3: Hold here" 20
+assert_contains "$(screen "$S2")" "[x] First" "the steps done before the kill are marked done"
+keys "$S2" Enter
+expect_screen "the resumed run finishes" "$S2" "run $HRUN done" 50
+assert_eq "$(psql_q "select string_agg(step_id || ':' || outcome || ':' || actor, ',' order by seq) from ops.wizard_steps where run_id = ${HRUN:-0}")" \
+	"first:done:alice,hold:interrupted:alice,hold:done:bob,last:done:bob" "the audit trail shows the kill and who continued"
+keys "$S2" q
+keys "$S2" q
+expect_screen "the second console quits" "$S2" "CONSOLE-EXITED 0" 50
+tm kill-session -t "$S" 2>/dev/null
+tm kill-session -t "$S2" 2>/dev/null
+
+# --- shipped runbooks through the console ---------------------------------------------------
+S=wx$$
+mkdir -p "$XDG_CONFIG_HOME/midsops"
+psql_q "create database staging" >/dev/null 2>&1
+SDSN=$(printf '%s' "$MIDSOPS_DSN" | sed 's/dbname=[^ ]*/dbname=staging/')
+printf '[env staging]\ndsn = %s\n' "$SDSN" >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+console_start "$S" MIDSOPS_OPERATOR=tester MIDSOPS_WAIT_SCALE=0.002
+expect_screen "console up for the shipped runbooks" "$S" "connected  up" 100
+
+keys "$S" ':' 'wizard corrupted-import' Enter
+expect_screen "corrupted-import asks for its backup" "$S" "Backup to restore" 50
+keys "$S" 'backup-that-does-not-exist' Enter
+expect_screen "corrupted-import starts" "$S" "Steps: corrupted-import" 50
+if drive "$S"; then ok "corrupted-import runs to its end in the console"; else fail "corrupted-import runs to its end" "$(screen "$S" | tail -8)"; fi
+CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 'corrupted-import' order by id desc limit 1")
+expect_screen "corrupted-import: the end is on screen" "$S" "run $CRUN done" 20
+assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${CRUN:-0}")" "done" "corrupted-import is recorded as done"
+assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'db-restore' and outcome = 'failed'")" 1 "the failed restore is in the audit trail"
+[ -f "$XDG_STATE_HOME/midsops/incidents/$(date +%Y%m%d)_corrupted_import.md" ] &&
+	ok "corrupted-import writes its incident report" || fail "incident report" "missing"
+keys "$S" Enter
+
+if [ -d "$MINI_EXPORT" ]; then
+	keys "$S" ':' "wizard update export_dir=$MINI_EXPORT previous_export=$MINI_EXPORT staging_env=staging" Enter
+	expect_screen "update starts with its parameters" "$S" "Steps: update" 50
+	if drive "$S"; then ok "update runs to its end in the console"; else fail "update runs to its end" "$(screen "$S" | tail -8)"; fi
+	URUN=$(psql_q "select id from ops.wizard_runs where runbook = 'update' order by id desc limit 1")
+	expect_screen "update: the end is on screen" "$S" "run $URUN done" 20
+	assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${URUN:-0}")" "done" "update is recorded as done"
+	assert_eq "$(psql_q "select detail from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'approve' order by seq desc limit 1")" "approved by Dana" "update records the approver"
+	assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'monitor' order by seq desc limit 1")" "waited" "the wait step ran"
+	assert_eq "$(psql_q "select outcome from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'import' order by seq desc limit 1")" "done" "the production import step succeeded"
+	keys "$S" Enter
+else
+	skip "update in the console" "tests/data/export-mini is absent"
+fi
+keys "$S" q
+expect_screen "the console quits" "$S" "CONSOLE-EXITED 0" 50
+tm kill-session -t "$S" 2>/dev/null
+rm -f "$RB"/t-con.json "$RB"/t-hold.json
