@@ -1066,8 +1066,6 @@ static void wrap(struct tui_lines *l, enum tui_role role, const char *text, int 
 			if (!fit)
 				break;
 		} while (*s);
-		if (!raw.v[i][1])
-			tui_lines_add(l, raw.v[i]);
 	}
 	tui_lines_clear(&raw);
 	free(raw.v);
@@ -1280,8 +1278,10 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 		snprintf(title, sizeof title, "Step %d/%d: %s", r->cursor + 1, r->rb->nsteps, tt);
 		free(tt);
 		tui_box(t, a, title, 1);
-		tui_tl(&l, ROLE_DIM, "run %s of %s, %s, section %s", V.ref, r->runbook,
-		       rb_kind_name(st->kind), r->rb->sections[st->section].title);
+		char about[600];
+		snprintf(about, sizeof about, "run %s of %s, %s step, section %s", V.ref,
+			 r->runbook, rb_kind_name(st->kind), r->rb->sections[st->section].title);
+		wrap(&l, ROLE_DIM, about, in.w);
 		if (st->argc) {
 			char *argv[RB_MAX_ARGV + 1], shown[2048] = "midsops";
 			int ac = wz_step_argv(r, t->cfg, st, argv);
@@ -1335,9 +1335,10 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_WARNING, "running '%s' (%.0fs); Ctrl-C stops it", V.cmdname,
 			       now_s() - V.ch_started);
 		else if (V.failed)
-			tui_tl(&l, ROLE_CRITICAL, "%s",
-			       "This step failed: Enter retries, c continues anyway, s skips, a "
-			       "aborts.");
+			wrap(&l, ROLE_CRITICAL,
+			     "This step failed: Enter retries, c continues anyway, s skips, a "
+			     "aborts.",
+			     in.w);
 		else
 			tui_tl(&l, ROLE_DIM, "Enter: %s", enter_does(st));
 	}
@@ -1350,9 +1351,26 @@ static void draw_output(struct tui *t, struct tui_rect a)
 {
 	tui_box(t, a, V.out_back ? "Output (scrolled; End follows)" : "Output", 0);
 	struct tui_rect in = {a.y + 1, a.x + 1, a.h - 2, a.w - 2};
-	if (V.out_back > V.out.n - in.h)
-		V.out_back = V.out.n - in.h > 0 ? V.out.n - in.h : 0;
-	draw_lines(t, in, &V.out, V.out.n - in.h - V.out_back);
+	/* Wrap only the newest lines, as many as the area and the scroll-back need. */
+	int need = in.h + V.out_back;
+	struct tui_lines tail = {0}, one = {0};
+	int first = V.out.n, rows = 0;
+	while (first > 0 && rows < need) {
+		first--;
+		tui_lines_clear(&one);
+		wrap(&one, (enum tui_role)(V.out.v[first][0] - '0'), V.out.v[first] + 1, in.w);
+		rows += one.n;
+	}
+	for (int i = first; i < V.out.n; i++)
+		wrap(&tail, (enum tui_role)(V.out.v[i][0] - '0'), V.out.v[i] + 1, in.w);
+	if (V.out_back > tail.n - in.h)
+		V.out_back = tail.n - in.h > 0 ? tail.n - in.h : 0;
+	int top = tail.n - in.h - V.out_back;
+	draw_lines(t, in, &tail, top > 0 ? top : 0);
+	tui_lines_clear(&tail);
+	tui_lines_clear(&one);
+	free(tail.v);
+	free(one.v);
 }
 
 void tui_wizard_draw(struct tui *t)
