@@ -61,16 +61,23 @@ if ! "$MIDSOPS" cluster start >"$TEST_ROOT/cluster-start.log" 2>&1; then
 	echo "FAIL cluster: the private test cluster did not start" >>"$RESULTS"
 	set --
 fi
-MIDSOPS_DSN=$("$MIDSOPS" cluster status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conninfo"])')
-export MIDSOPS_DSN
+BASE_DSN=$("$MIDSOPS" cluster status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conninfo"])')
 export TMUX_SOCKET="midsops-test-$$"
+SHARED_STATE=$XDG_STATE_HOME SHARED_CONFIG=$XDG_CONFIG_HOME
 
+# Each test file gets its own database, config and state directories, so what one file
+# leaves behind (imports, backups, a [env dr], dead tuples) cannot change another's results.
+# The cluster (and XDG_DATA_HOME, where it lives) is shared.
 for t in "$@"; do
 	echo "== $(basename "$t")"
 	TEST_TMP=$TEST_ROOT/tmp/$(basename "$t" .sh)
 	mkdir -p "$TEST_TMP"
 	chmod 0711 "$TEST_TMP"
 	export TEST_TMP
+	db=t_$(basename "$t" .sh | tr -c 'a-z0-9_\n' '_')
+	psql "$BASE_DSN" -XAtq -c "drop database if exists $db" -c "create database $db" >/dev/null 2>&1
+	export MIDSOPS_DSN="$BASE_DSN dbname=$db"
+	export XDG_STATE_HOME=$TEST_TMP/state XDG_CONFIG_HOME=$TEST_TMP/config
 	before=$(wc -l <"$RESULTS")
 	t0=$(date +%s)
 	( cd "$TOP" && . "$TOP/tests/lib.sh" && . "$t" )
@@ -80,6 +87,8 @@ for t in "$@"; do
 		echo "FAIL $(basename "$t"): exited $rc without reporting" >>"$RESULTS"
 	fi
 	echo "   ($(( $(date +%s) - t0 ))s)"
+	psql "$BASE_DSN" -XAtq -c "drop database if exists $db with (force)" >/dev/null 2>&1
+	export XDG_STATE_HOME=$SHARED_STATE XDG_CONFIG_HOME=$SHARED_CONFIG
 done
 
 passed=$(grep -c '^PASS' "$RESULTS")

@@ -147,8 +147,12 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		double timed = PQntuples(r) ? fval(r, 0, fcol(r, "timed")) : 0;
 		double req = PQntuples(r) ? fval(r, 0, fcol(r, "requested")) : 0;
 		double pct = timed + req > 0 ? 100.0 * req / (timed + req) : 0;
-		/* Checkpoints forced by WAL volume mean max_wal_size is too small. */
-		st = timed + req >= 10 && pct > 50 ? ST_WARNING : ST_OK;
+		double hours = PQntuples(r) ? fval(r, 0, fcol(r, "stats_hours")) : 0;
+		/* Checkpoints forced by WAL volume mean max_wal_size is too small. But backups,
+		 * CREATE/DROP DATABASE and CHECKPOINT also count as requested, so advise only on
+		 * a sustained rate (over 6 an hour) seen across at least an hour of statistics. */
+		st = timed + req >= 10 && pct > 50 && hours >= 1 && req / hours > 6 ? ST_WARNING
+										    : ST_OK;
 		out_kv_status(o, "requested_checkpoints", st, "%.0f of %.0f (%.0f%%)%s", req,
 			      timed + req, pct, st ? ": raise max_wal_size" : "");
 		render_table(o, "checkpoints", r);

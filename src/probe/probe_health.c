@@ -84,7 +84,8 @@ static const char sql_checkpoints15[] =
     "  buffers_checkpoint, buffers_clean, buffers_backend,\n"
     "  current_setting('checkpoint_timeout') as checkpoint_timeout,\n"
     "  current_setting('max_wal_size') as max_wal_size,\n"
-    "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since\n"
+    "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since,\n"
+    "  round((extract(epoch from now() - stats_reset) / 3600)::numeric, 2) as stats_hours\n"
     "from pg_stat_bgwriter";
 
 static const char sql_checkpoints17[] =
@@ -95,7 +96,8 @@ static const char sql_checkpoints17[] =
     "  buffers_written as buffers_checkpoint,\n"
     "  current_setting('checkpoint_timeout') as checkpoint_timeout,\n"
     "  current_setting('max_wal_size') as max_wal_size,\n"
-    "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since\n"
+    "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since,\n"
+    "  round((extract(epoch from now() - stats_reset) / 3600)::numeric, 2) as stats_hours\n"
     "from pg_stat_checkpointer";
 
 static const char sql_archiver[] =
