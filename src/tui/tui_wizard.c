@@ -978,16 +978,17 @@ void tui_wizard_key(struct tui *t, int k)
 			view_close(t, 0);
 		return;
 	}
-	if (k == 'q' || k == 27) {
-		view_close(t, 1);
-		return;
-	}
+	/* A step's command is never left half done by a stray key: Ctrl-C stops it first. */
 	if (V.busy == B_CHILD) {
 		if (k == 3) {
 			outl(ROLE_WARNING, "stopping '%s'", V.cmdname);
 			wz_child_kill(&V.ch);
 		} else
 			outl(ROLE_DIM, "'%s' is still running; Ctrl-C stops it", V.cmdname);
+		return;
+	}
+	if (k == 'q' || k == 27) {
+		view_close(t, 1);
 		return;
 	}
 	const struct rb_step *st = &r->rb->steps[r->cursor];

@@ -59,6 +59,10 @@ cat >"$RB/t-con.json" <<'EOF'
     {"id": "skipme", "kind": "confirm", "title": "To be skipped"},
     {"id": "hold", "kind": "confirm", "title": "Hold here"}]}]}
 EOF
+cat >"$RB/t-long.json" <<'EOF'
+{"title": "Long", "sections": [{"title": "S", "steps": [
+  {"id": "watch", "kind": "command", "title": "Watch", "command": ["watch", "--interval", "1"]}]}]}
+EOF
 cat >"$RB/t-hold.json" <<'EOF'
 {"title": "Hold", "sections": [{"title": "S", "steps": [
   {"id": "first", "kind": "info", "title": "First"},
@@ -136,6 +140,21 @@ assert_contains "$(psql_q "select output_excerpt from ops.wizard_steps where run
 keys "$S" Enter
 expect_screen "Enter closes an ended run's view" "$S" "Database health" 20
 
+# A running step's command: keys wait, Ctrl-C stops it and the step fails.
+keys "$S" ':' 'wizard t-long' Enter
+expect_screen "a long command step" "$S" "Step 1/1: Watch" 50
+keys "$S" Enter
+expect_screen "its output streams while it runs" "$S" "all probes ran" 100
+assert_contains "$(bottom "$S")" "A command is running: Ctrl-C stops it" "the bottom line says a command runs"
+keys "$S" q
+expect_screen "q does not leave a command half done" "$S" "'watch' is still running; Ctrl-C stops it" 20
+keys "$S" C-c
+expect_screen "Ctrl-C stops the step's command; the step fails" "$S" "Step failed. Enter: retry" 50
+keys "$S" a
+keys "$S" 'yes' Enter 'enough' Enter
+expect_screen "then the run can be aborted" "$S" "aborted (enough)" 30
+keys "$S" q
+
 # --- the lock, a console killed mid-run, resume from the picker ---------------------------
 keys "$S" ':' 'wizard t-hold' Enter
 expect_screen "a second run starts" "$S" ">>  First" 50
@@ -209,4 +228,4 @@ fi
 keys "$S" q
 expect_screen "the console quits" "$S" "CONSOLE-EXITED 0" 50
 tm kill-session -t "$S" 2>/dev/null
-rm -f "$RB"/t-con.json "$RB"/t-hold.json
+rm -f "$RB"/t-con.json "$RB"/t-hold.json "$RB"/t-long.json
