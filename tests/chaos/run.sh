@@ -258,9 +258,11 @@ if want disk-repo; then
 				"$MIDSOPS" --config "$TEST_TMP/fill.conf" "$kind" >"$TEST_TMP/fill-$kind.out" 2>&1 &
 				b=$!
 				bgpid $b
-				until_sql "select exists (select 1 from ops.backups where status = 'running' and pid = $b)" 100
+				until_sql "select exists (select 1 from ops.backups where status = 'running' and started_at >= '$since')" 100
 				# fallocate takes the rest at once (dd would lose the race to a small backup).
-				fallocate -l 600M "$D2/filler" 2>/dev/null || dd if=/dev/zero of="$D2/filler" bs=1M >/dev/null 2>&1
+				avail=$(df --output=avail -B1 "$D2" | tail -n 1)
+				fallocate -l "$((avail - 4096))" "$D2/filler" 2>/dev/null ||
+					dd if=/dev/zero of="$D2/filler" bs=1M >/dev/null 2>&1
 				wait "$b"
 				rc=$?
 				rm -f "$D2/filler"
@@ -286,7 +288,7 @@ if want disk-repo; then
 		assert_eq "$left" 0 "no backup stays 'running' after a full disk"
 		"$MIDSOPS" db-backup-archive >/dev/null 2>&1 && ok "a backup to a roomy repository works afterwards" ||
 			fail "a backup afterwards" "failed"
-		row "full disk: backup repository (tmpfs 256k)" "$trials" "$good/$trials clean failures;${res}"
+		row "full disk: backup repo (256k; 512m filled mid-run)" "$trials" "$good/$trials clean failures;${res}"
 	else
 		row "full disk: backup repository" 0 "not run: needs root to mount a tmpfs"
 	fi
