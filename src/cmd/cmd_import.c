@@ -555,9 +555,30 @@ static int confirm(struct cmd_ctx *ctx, const char *question)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* A run's pid may have been recycled since its importer died (kill -9 leaves the row
+ * 'running'), so only a process that is still a midsops import is ever signalled. */
 static int pid_alive(long pid)
 {
-	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM))
+		return 0;
+	char path[64], cmd[4096];
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+	fclose(f);
+	int midsops = 0, import = 0;
+	for (size_t i = 0; i < n; i += strlen(cmd + i) + 1) {
+		cmd[n] = 0;
+		const char *base = strrchr(cmd + i, '/');
+		base = base ? base + 1 : cmd + i;
+		if (strncmp(base, "midsops", 7) == 0)
+			midsops = 1;
+		if (strncmp(cmd + i, "import", 6) == 0)
+			import = 1;
+	}
+	return midsops && import;
 }
 
 static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
@@ -617,7 +638,15 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 			      "select coalesce(pg_cancel_backend(nullif($1, '0')::int), "
 			      "false)",
 			      1, bp);
-		int local = strcmp(h, host) == 0;
+		/* The importer's own session tells whether it is still there at all. */
+		char *live =
+		    db_scalar(c, err, sizeof err,
+			      "select exists (select 1 from pg_stat_activity where pid = "
+			      "nullif($1, '0')::int and application_name like 'midsops import%')",
+			      1, bp);
+		int alive = live && live[0] == 't';
+		free(live);
+		int local = alive && strcmp(h, host) == 0;
 		if (local && pid_alive(pid))
 			kill((pid_t)pid, SIGTERM);
 		int killed = 0;
