@@ -33,7 +33,8 @@ cpu_of() { awk '{printf "%.2f\n", $3 + $4}' "$ROOT/t"; }
 # neighbours too): polled from /proc while the import runs.
 backend_cpu() { # DB PID
 	bp=""; last=0
-	while kill -0 "$2" 2>/dev/null; do
+	# the job is our child: a zombie still answers kill -0, so look at its state
+	while [ -r "/proc/$2/stat" ] && [ "$(cut -d' ' -f3 "/proc/$2/stat")" != Z ]; do
 		[ -z "$bp" ] && bp=$(psql "$DSN dbname=$1" -XAtq -c "select backend_pid from ops.import_runs where state = 'running' order by id desc limit 1" 2>/dev/null)
 		if [ -n "$bp" ] && [ -r "/proc/$bp/stat" ]; then
 			last=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$bp/stat")
