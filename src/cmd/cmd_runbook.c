@@ -418,8 +418,11 @@ static void drive(struct drive *d)
 		enum act a = ACT_GO;
 		switch (st->kind) {
 		case RB_INFO:
-			if (!d->nonint)
-				a = parse_act(ask(o, "  [Enter] continue (s/b/a/q/?):"), 1);
+			if (!d->nonint) {
+				char *ans = ask(o, "  [Enter] continue (s/b/a/q/?):");
+				a = parse_act(ans, 1);
+				free(ans);
+			}
 			if (a == ACT_GO)
 				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, "read");
 			else
