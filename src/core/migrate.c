@@ -56,12 +56,21 @@ int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)
 		rc = -1;
 		goto out;
 	}
+	/* Every compiled migration not yet recorded, in order: numbers are reserved per family,
+	 * so a lower-numbered one can land after higher ones were applied. */
+	char *done = cur > 0 ? db_scalar(c, err, errlen,
+					 "select ','||string_agg(version::text, ',')||',' "
+					 "from ops.schema_version",
+					 0, NULL)
+			     : NULL;
 	for (const struct migration *m = migrations; m->version; m++) {
-		if (m->version <= cur)
+		char tag[24];
+		snprintf(tag, sizeof tag, ",%d,", m->version);
+		if (done && strstr(done, tag))
 			continue;
 		if (db_begin(c, err, errlen) < 0) {
 			rc = -1;
-			goto out;
+			break;
 		}
 		PGresult *r = PQexec(c, m->sql);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -70,7 +79,7 @@ int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)
 			PQclear(r);
 			db_rollback(c);
 			rc = -1;
-			goto out;
+			break;
 		}
 		PQclear(r);
 		char ver[16];
@@ -82,10 +91,11 @@ int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)
 		    db_commit(c, err, errlen) < 0) {
 			db_rollback(c);
 			rc = -1;
-			goto out;
+			break;
 		}
 		(*applied)++;
 	}
+	free(done);
 out:;
 	PGresult *r = PQexec(c, "select pg_advisory_unlock(" MIGRATE_LOCK ")");
 	PQclear(r);
