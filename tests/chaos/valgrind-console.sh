@@ -41,7 +41,7 @@ printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 		eval "printf 'export %s=%s\n' $v \"'\$$v'\""
 	done
 	printf "export MIDSOPS_DSN='%s' MIDSOPS_SHARE='%s' NO_COLOR=1 LANG=C.UTF-8 LC_ALL=C.UTF-8\n" "$DSN" "$TOP"
-	printf "valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
+	printf "valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite \
 --errors-for-leak-kinds=definite --track-origins=yes --log-file='%s' '%s' console\n" \
 		"$ROOT/valgrind.log" "$MIDSOPS"
 	printf "echo \$? >'%s'\n" "$ROOT/rc"
@@ -75,8 +75,10 @@ while [ ! -s "$ROOT/rc" ] && [ $i -lt 300 ]; do
 done
 rc=$(cat "$ROOT/rc" 2>/dev/null)
 errors=$(grep -c "Invalid read\|Invalid write\|uninitialised\|definitely lost in" "$ROOT/valgrind.log" 2>/dev/null)
-echo "== valgrind on one console session: exit ${rc:-none}, $errors error reports"
-if [ "${rc:-x}" != 0 ] || [ "$errors" != 0 ]; then
+summary=$(grep -m1 "ERROR SUMMARY" "$ROOT/valgrind.log" | sed 's/^==[0-9]*== //')
+lost=$(grep -m1 "definitely lost:" "$ROOT/valgrind.log" | sed 's/^==[0-9]*== *//')
+echo "== valgrind on one console session: exit ${rc:-none}; ${summary:-no summary}; ${lost:-definitely lost: 0 bytes}"
+if [ "${rc:-x}" != 0 ] || [ "$errors" != 0 ] || [ -z "$summary" ]; then
 	sed -n '1,120p' "$ROOT/valgrind.log"
 	echo "valgrind-console: FAILED"
 	exit 1
