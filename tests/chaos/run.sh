@@ -238,7 +238,7 @@ if want disk-repo; then
 			trials=$((trials + 1))
 			"$MIDSOPS" --config "$TEST_TMP/small.conf" "$kind" >"$TEST_TMP/full-$kind.out" 2>&1
 			rc=$?
-			msg=$(grep -i -m1 "space\|disk\|full" "$TEST_TMP/full-$kind.out" | head -c 140)
+			msg=$(grep -i -m1 "no space\|free disk\|disk full\|cannot write" "$TEST_TMP/full-$kind.out" | head -c 140)
 			if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ -n "$msg" ]; then
 				good=$((good + 1))
 				ok "$kind on a full disk fails with a clear error"
@@ -266,7 +266,8 @@ if want disk-repo; then
 				wait "$b"
 				rc=$?
 				rm -f "$D2/filler"
-				msg=$(grep -i -m1 "space\|disk\|full\|write" "$TEST_TMP/fill-$kind.out" | head -c 140)
+				# Not just "full": every full backup's id ends in -full.
+				msg=$(grep -i -m1 "no space\|free disk\|disk full\|cannot write" "$TEST_TMP/fill-$kind.out" | head -c 140)
 				if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ -n "$msg" ]; then
 					good=$((good + 1))
 					ok "$kind on a disk that fills up fails with a clear error"
