@@ -29,6 +29,12 @@ static PGconn *cache_connect(struct cmd_ctx *ctx, const char *app)
 		return NULL;
 	}
 	if (cache_sync_settings(c, ctx->cfg, err, sizeof err) < 0) {
+		/* A monitoring role may read the cache but not change its settings; the figures
+		 * are still worth showing, so only the commands that write need the sync. */
+		if (strcmp(app, "cache-stats") == 0 || strcmp(app, "cache-analyze") == 0) {
+			out_warn(ctx->out, "%s: the [cache] settings were not applied: %s", app, err);
+			return c;
+		}
 		out_err(ctx->out, "%s: cannot apply the [cache] settings: %s", app, err);
 		PQfinish(c);
 		return NULL;
