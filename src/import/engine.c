@@ -21,6 +21,10 @@
 
 #define BATCH_FILES 200
 #define BATCH_BYTES (8 << 20)
+/* Rows go to the server as soon as this much is pending: the backend parses jsonb while
+ * the importer reads and maps the next files. A larger chunk makes the two take turns
+ * (the socket buffer holds far less than a megabyte) instead of working side by side. */
+#define STREAM_BYTES (32 << 10)
 
 static volatile sig_atomic_t import_signalled;
 
@@ -464,7 +468,7 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 			rc = -1;
 			break;
 		}
-		if (b.rows.n > (1 << 20) && flush_rows(r, &b, err, errlen) < 0) {
+		if (b.rows.n > STREAM_BYTES && flush_rows(r, &b, err, errlen) < 0) {
 			rc = -1;
 			break;
 		}

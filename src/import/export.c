@@ -38,7 +38,8 @@ static const struct {
 		      "',' order by p.key, e.idx), '')) from game.power_effects e join game.powers "
 		      "p on p.id = e.power_id"},
     {"effect_templates", "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || t.idx "
-			 "|| ':' || t.raw::text, ',' order by p.key, e.idx, t.idx), '')) from "
+			 "|| ':' || (e.raw->'templates'->t.idx)::text, ',' order by p.key, e.idx, "
+			 "t.idx), '')) from "
 			 "game.effect_templates t join game.power_effects e on e.id = t.effect_id "
 			 "join game.powers p on p.id = e.power_id"},
     {"enhancement_sets", NULL},

@@ -174,9 +174,9 @@ static const char child_effects_fresh[] =
     "lateral jsonb_array_elements(game.j_arr(pe.effs)) with ordinality x(v, ord) "
     "where p.generation = $1::int and not p.retired "
     "returning id, raw->'templates' tpls), "
-    "t as (insert into game.effect_templates (effect_id, idx, raw, generation, attribs, "
+    "t as (insert into game.effect_templates (effect_id, idx, generation, attribs, "
     "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
-    "select e.id, x.ord - 1, x.v, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
+    "select e.id, x.ord - 1, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
     "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
     "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
     "game.j_txt(x.v->'duration') from e cross join lateral "
@@ -187,7 +187,9 @@ static const char child_effects_fresh[] =
 /* Children of parents changed in generation $1. */
 static const char *const child_sql[] = {
     /* effects of changed powers, and the templates of the effects that changed, in one
-     * statement: the templates come from the effects' documents while they are in hand. */
+     * statement: the templates come from the effects' documents while they are in hand.
+     * Templates keep no raw of their own (it is effects[i].templates[j] of the power's
+     * raw), so only the templates of effects whose raw changed are rewritten. */
     "with e as (insert into game.power_effects as e (power_id, idx, raw, generation, chance, "
     "ppm, delay, is_pvp, requires_expression) "
     "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
@@ -199,18 +201,18 @@ static const char *const child_sql[] = {
     "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = excluded.delay, "
     "is_pvp = excluded.is_pvp, requires_expression = excluded.requires_expression "
     "where e.raw is distinct from excluded.raw returning e.id, e.raw->'templates' tpls), "
-    "t as (insert into game.effect_templates as t (effect_id, idx, raw, generation, attribs, "
+    "t as (insert into game.effect_templates as t (effect_id, idx, generation, attribs, "
     "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
-    "select e.id, x.ord - 1, x.v, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
+    "select e.id, x.ord - 1, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
     "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
     "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
     "game.j_txt(x.v->'duration') from e cross join lateral "
     "jsonb_array_elements(game.j_arr(e.tpls)) with ordinality x(v, ord) "
-    "on conflict (effect_id, idx) do update set raw = excluded.raw, generation = "
+    "on conflict (effect_id, idx) do update set raw = null, generation = "
     "excluded.generation, attribs = excluded.attribs, type = excluded.type, application_type = "
     "excluded.application_type, aspect = excluded.aspect, target = excluded.target, table_name "
     "= excluded.table_name, scale = excluded.scale, magnitude = excluded.magnitude, duration = "
-    "excluded.duration where t.raw is distinct from excluded.raw returning 1) "
+    "excluded.duration returning 1) "
     "select (select count(*) from e), (select count(*) from t)",
     "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
     "p.generation = $1::int and not p.retired and e.idx >= p.effect_count",
@@ -438,6 +440,10 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		return -1;
 	int fresh = old[0] == 'f';
 	free(old);
+	/* The effects statement carries every changed effect's templates through a CTE: in
+	 * memory it needs no temp file. Local to the promote transaction. */
+	if (q_exec(r, err, errlen, "set local work_mem = '64MB'", 0, NULL) < 0)
+		return -1;
 	for (int i = 0; child_sql[i]; i++) {
 		const char *sql = i == 0 && fresh ? child_effects_fresh : child_sql[i];
 		if (q_exec(r, err, errlen, sql, strstr(sql, "$1") ? 1 : 0, gp) < 0)
