@@ -36,6 +36,40 @@ static long long du(const char *path)
 	return du_total;
 }
 
+/* A run killed together with the server (or while it was unreachable) could not mark its
+ * catalogue row failed, and its partial folder may be gone already. Under the repository
+ * lock no backup of this repository runs, so a 'running' row with no folder here whose
+ * process is gone is stale. */
+static void mark_stale_running(struct run *r)
+{
+	char err[256];
+	if (!r->conn)
+		return;
+	PGresult *res = db_query(r->conn, err, sizeof err,
+				 "select id, coalesce(pid, 0) from ops.backups where status = 'running'",
+				 0, NULL);
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		const char *id = PQgetvalue(res, i, 0);
+		long pid = atol(PQgetvalue(res, i, 1));
+		char path[8300];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", r->repo.dir, id);
+		if (stat(path, &st) == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s.partial", r->repo.dir, id);
+		if (stat(path, &st) == 0 || (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)))
+			continue;
+		const char *p[] = {id};
+		PQclear(db_query(r->conn, err, sizeof err,
+				 "update ops.backups set status = 'failed', message = "
+				 "'interrupted; the run is gone', finished_at = coalesce(finished_at, "
+				 "now()), updated_at = now() where id = $1 and status = 'running'",
+				 1, p));
+		out_warn(r->ctx->out, "marked backup %s failed: its run was interrupted", id);
+	}
+	PQclear(res);
+}
+
 /* A partial folder left by a crash or a full disk: remove it and mark it failed. The
  * lock is held, so nothing else writes one. */
 static void clean_partials(struct run *r)
@@ -68,6 +102,7 @@ static void clean_partials(struct run *r)
 		}
 	}
 	closedir(d);
+	mark_stale_running(r);
 }
 
 /* ---------- external tools with progress ---------- */

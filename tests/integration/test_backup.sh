@@ -14,6 +14,15 @@ psql_q "create table if not exists builds.bk_test (id int primary key, name text
 cks() { psql "$1" -XAtq -c "select count(*) || ':' || md5(string_agg(t::text, ',' order by id)) from builds.bk_test t"; }
 before=$(cks "$MIDSOPS_DSN")
 
+# A run killed with the server leaves a 'running' row and no folder; the next backup of the
+# repository marks it failed, so the catalogue never shows it as under way forever.
+$MA db-backup-archive >/dev/null 2>&1
+psql_q "insert into ops.backups (id, type, status, pid, started_at)
+        values ('19990101T000000Z-full', 'full', 'running', 999999, now())" >/dev/null
+$MA db-backup-archive >/dev/null 2>&1
+assert_eq "$(psql_q "select status from ops.backups where id = '19990101T000000Z-full'")" failed \
+	"a stale running backup row is marked failed by the next backup"
+
 expect_exit 0 "db-backup-full on the shared cluster" $MA db-backup-full
 assert_contains "$OUT" "complete" "full backup says complete"
 FULL=$(ls "$REPO" | grep -- '-full$' | tail -n 1)
