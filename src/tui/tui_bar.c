@@ -316,9 +316,19 @@ void tui_bar_init(struct tui *t)
 	rl_bind_keyseq("\033[3~", rl_delete);
 }
 
+/* Longer lines are not commands anyone types; a paste of megabytes must not cost a
+ * redraw per byte of an ever longer line. Editing and control keys still pass. */
+#define BAR_MAX_LINE 4096
+
 static void feed(const char *bytes, int n)
 {
 	for (int i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)bytes[i];
+		if (rl_end >= BAR_MAX_LINE && ch >= 0x20 && ch != 0x7f) {
+			if (rl_end == BAR_MAX_LINE)
+				beep();
+			continue;
+		}
 		npending = 1;
 		ipending = 0;
 		pending[0] = (unsigned char)bytes[i];
