@@ -172,19 +172,40 @@ int backup_disk_check(const char *dir, long long need, char *err, size_t errlen)
 	return 0;
 }
 
+/* The last line of a tool's log. A tool that died of a full disk often could not write
+ * its log either (it lives beside the backup), so an empty log is explained by the file
+ * system when it is (nearly) full. */
 void backup_log_tail(const char *logfile, char *buf, size_t n)
 {
 	buf[0] = 0;
 	FILE *f = fopen(logfile, "r");
-	if (!f)
-		return;
-	char line[1024];
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\n")] = 0;
-		if (line[0])
-			snprintf(buf, n, "%s", line);
+	if (f) {
+		char line[1024];
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\n")] = 0;
+			if (line[0])
+				snprintf(buf, n, "%s", line);
+		}
+		fclose(f);
 	}
-	fclose(f);
+	if (buf[0])
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", logfile);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	struct statvfs sv;
+	int ok;
+	/* The directory itself may be gone (the partial folder is removed on failure). */
+	while (!(ok = statvfs(dir, &sv) == 0) && (slash = strrchr(dir, '/')) && slash != dir)
+		*slash = 0;
+	unsigned long long avail = ok ? (unsigned long long)sv.f_bavail * sv.f_frsize : ~0ULL;
+	if (avail < 4ULL << 20)
+		snprintf(buf, n, "no output; the file system of %s is full (%llu bytes free)", dir,
+			 avail);
+	else
+		snprintf(buf, n, "no output (see the server log)");
 }
 
 /* Row counts and checksums of every table in builds and game, in one snapshot: md5 over

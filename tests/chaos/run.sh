@@ -267,7 +267,7 @@ if want disk-repo; then
 				rc=$?
 				rm -f "$D2/filler"
 				# Not just "full": every full backup's id ends in -full.
-				msg=$(grep -i -m1 "no space\|free disk\|disk full\|cannot write" "$TEST_TMP/fill-$kind.out" | head -c 140)
+				msg=$(grep -i -m1 "no space\|free disk\|disk full\|is full\|cannot write" "$TEST_TMP/fill-$kind.out" | head -c 140)
 				if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && [ -n "$msg" ]; then
 					good=$((good + 1))
 					ok "$kind on a disk that fills up fails with a clear error"
