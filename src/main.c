@@ -134,6 +134,9 @@ static int run(int argc, char **argv, char **rest)
 			rest[nrest++] = "--help";
 	}
 
+	/* --no-color means what NO_COLOR means, for the console and every child command too. */
+	if (g.no_colour)
+		setenv("NO_COLOR", "1", 1);
 	struct out *out = out_new_file(g.json ? OUT_JSON : OUT_TEXT, stdout, !g.no_colour);
 	if (g.version) {
 		out_kv(out, "version", "%s", MIDSOPS_VERSION);
