@@ -58,6 +58,7 @@ typedef void (*import_error_fn)(void *ctx, const char *path, const char *json_pa
 
 #define IMPORT_MAX_KEY	  512	    /* natural keys are indexed */
 #define IMPORT_MAX_STRING (1 << 20) /* any string value */
+#define IMPORT_MAX_FILE	  (64L << 20) /* one export file */
 #define IMPORT_MAX_DEPTH  256	    /* JSON nesting: the real export needs under 20 */
 
 /* A growable byte buffer. */

@@ -86,6 +86,13 @@ int import_read_file(const char *path, struct import_buf *buf, size_t *len)
 		errno = S_ISREG(st.st_mode) ? e : EISDIR;
 		return -1;
 	}
+	/* The largest file of the real export is 1.5 MB; a file this size is not an export
+	 * record, and reading it whole would let one bad file exhaust memory. */
+	if (st.st_size > IMPORT_MAX_FILE) {
+		close(fd);
+		errno = EFBIG;
+		return -1;
+	}
 	buf->n = 0;
 	import_buf_reserve(buf, (size_t)st.st_size + 1);
 	size_t got = 0;
@@ -763,7 +770,9 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 			       "unexpected end of file: the JSON is incomplete "
 			       "(truncated file?)");
 		else
-			report(&ck, where, "invalid_json", "invalid JSON near '%.20s'", text + off);
+			/* The text need not be NUL-terminated: never read past len. */
+			report(&ck, where, "invalid_json", "invalid JSON near '%.*s'",
+			       (int)(len - off < 20 ? len - off : 20), text + off);
 		if (copy)
 			copy->n = start;
 		return ck.nerr;

@@ -68,4 +68,11 @@ if [ "$(id -u)" != 0 ]; then
 else
 	skip "unreadable file" "running as root, which reads anything"
 fi
+# A file over the size cap (64 MiB; sparse, so it costs no disk) is refused by its size,
+# not read into memory.
+cp -r "$BAD/spaces-percent" "$TEST_TMP/huge"
+truncate -s 65M "$TEST_TMP/huge/tags/huge.json"
+expect_exit 1 "a file over 64 MiB: import reports and ends" "$MIDSOPS" import "$TEST_TMP/huge" --dry-run
+e=$(psql_q "select code || ' ' || path || ' ' || message from ops.import_errors where run_id = (select max(id) from ops.import_runs) order by id")
+assert_contains "$e" "tags/huge.json cannot read: File too large" "the oversized file is named with the reason"
 untouched "bad inputs never touched production"
