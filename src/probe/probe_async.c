@@ -120,13 +120,17 @@ const char *probe_health_sql(void)
 	return probe_health_sql_variant(1);
 }
 
-/* pg_database_size stats every file of the database, the costliest part of the probe;
- * the size changes slowly, so the console asks for it only now and then. */
+/* pg_database_size stats every file of the database (12 ms under load on the real data,
+ * over the 5 ms a probe may take), so the pane shows the planner's estimate from pg_class
+ * instead, labelled as one; db-check and status keep the exact figure. It changes slowly,
+ * so the console still asks for it only now and then. */
 const char *probe_health_sql_variant(int with_size)
 {
 	static char full[8192], lite[8192];
 	if (!full[0]) {
-		snprintf(full, sizeof full, health_fmt, "pg_database_size(current_database())");
+		snprintf(full, sizeof full, health_fmt,
+			 "(select sum(relpages)::bigint * current_setting('block_size')::bigint"
+			 " from pg_class where relkind in ('r', 'i', 't', 'm'))");
 		snprintf(lite, sizeof lite, health_fmt, "null::bigint");
 	}
 	return with_size ? full : lite;

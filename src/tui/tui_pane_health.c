@@ -22,7 +22,7 @@ static void build(struct tui *t, struct tui_lines *l, int zoomed)
 	probe_db_judge(s, t->cfg, &j);
 	fmt_duration(a, sizeof a, s->uptime_s);
 	fmt_bytes(b, sizeof b, (double)s->db_size);
-	tui_tl(l, v->connected ? ROLE_OK : ROLE_CRITICAL, "%s  up %s  size %s",
+	tui_tl(l, v->connected ? ROLE_OK : ROLE_CRITICAL, "%s  up %s  size ~%s",
 	       v->connected ? "connected" : "disconnected", a, b);
 	tui_tl(l, tui_status_role(j.conn), "connections %d of %d max (%.0f%%)", s->connections,
 	       s->max_connections, j.conn_pct);
