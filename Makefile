@@ -74,7 +74,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 check-asan: deps
 	$(MAKE) BUILD=build-asan BIN=build-asan/midsops CFLAGS="$(ASAN_FLAGS)" \
 		LDFLAGS="-fsanitize=address,undefined" build-asan/midsops unit
-	MIDSOPS=$(CURDIR)/build-asan/midsops UNIT_DIR=$(CURDIR)/build-asan/tests \
+	MIDSOPS=$(CURDIR)/build-asan/midsops UNIT_DIR=$(CURDIR)/build-asan/tests TEST_TIME_FACTOR=3 \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run.sh
 

@@ -26,9 +26,13 @@ console_start() {
 screen() { tm capture-pane -p -t "$1" 2>/dev/null; }
 
 # wait_for SESSION TEXT [TENTHS]: poll the screen until TEXT shows (default 10 s).
+# Sanitizer builds run several times slower: `make check-asan` sets TEST_TIME_FACTOR, which
+# stretches every wait (a wait ends as soon as the text shows, so this costs nothing when
+# the console is on time).
 wait_for() {
 	i=0
-	while [ "$i" -lt "${3:-100}" ]; do
+	n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
+	while [ "$i" -lt "$n" ]; do
 		case "$(screen "$1")" in *"$2"*) return 0 ;; esac
 		sleep 0.1
 		i=$((i + 1))
@@ -39,7 +43,8 @@ wait_for() {
 # wait_gone SESSION TEXT [TENTHS]
 wait_gone() {
 	i=0
-	while [ "$i" -lt "${3:-100}" ]; do
+	n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
+	while [ "$i" -lt "$n" ]; do
 		case "$(screen "$1")" in *"$2"*) ;; *) return 0 ;; esac
 		sleep 0.1
 		i=$((i + 1))
