@@ -110,5 +110,9 @@ echo "== results"
 step "RTO (kill -> validated)" "$(awk "BEGIN { printf \"%.2f s\", $rto / 1000 }") (goal <= 60 s)"
 step "data loss: transactions" "$lost (acknowledged $acked, on the new primary $present)"
 step "data loss: bytes (dr-assess)" "${loss_bytes:-unknown}"
-[ "$vrc" -le 1 ] || echo "drill-dr: dr-validate reported a problem; see above" >&2
-[ "$rto" -le 60000 ]
+# The drill passes when the site validates, nothing acknowledged was lost, and the RTO
+# is within the goal.
+[ "$vrc" -le 1 ] || { echo "drill-dr: FAIL: dr-validate reported a problem; see above" >&2; exit 1; }
+[ "${lost:-1}" = 0 ] || { echo "drill-dr: FAIL: $lost acknowledged transactions lost" >&2; exit 1; }
+[ "$rto" -le 60000 ] || { echo "drill-dr: FAIL: RTO over 60 s" >&2; exit 1; }
+echo "drill-dr: passed"
