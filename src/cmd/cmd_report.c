@@ -448,50 +448,32 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 	PQclear(r);
 
 	mb_printf(&md, "## Daily figures\n\n");
-	static const char days[] =
-	    "with d as (select generate_series(date_trunc('day', now()) - interval '6 days',"
-	    " date_trunc('day', now()), interval '1 day') as day)";
-	char sql[1024];
-	snprintf(sql, sizeof sql,
-		 "%s select to_char(d.day, 'Dy MM-DD'), (select count(*) from ops.import_runs r"
-		 " where r.started_at >= d.day and r.started_at < d.day + interval '1 day')"
-		 " from d order by d.day",
-		 days);
-	r = q(c, sql);
-	mb_chart(&md, "Imports per day", r, 0, 1, "");
-	PQclear(r);
-	snprintf(sql, sizeof sql,
-		 "%s select to_char(d.day, 'Dy MM-DD'), (select count(*) from ops.import_errors e"
-		 " where e.at >= d.day and e.at < d.day + interval '1 day') from d order by d.day",
-		 days);
-	r = q(c, sql);
-	mb_chart(&md, "Import errors per day", r, 0, 1, "");
-	PQclear(r);
-	snprintf(
-	    sql, sizeof sql,
-	    "%s select to_char(d.day, 'Dy MM-DD'), (select round(avg(cache_hit_pct)::numeric, 1)"
-	    " from ops.metrics m where m.at >= d.day and m.at < d.day + interval '1 day')"
-	    " from d order by d.day",
-	    days);
-	r = q(c, sql);
-	mb_chart(&md, "Cache hit rate per day (%)", r, 0, 1, "%");
-	PQclear(r);
-	snprintf(sql, sizeof sql,
-		 "%s select to_char(d.day, 'Dy MM-DD'), (select round(avg(tps)::numeric, 1)"
-		 " from ops.metrics m where m.at >= d.day and m.at < d.day + interval '1 day')"
-		 " from d order by d.day",
-		 days);
-	r = q(c, sql);
-	mb_chart(&md, "Transactions per second per day", r, 0, 1, "");
-	PQclear(r);
-	snprintf(sql, sizeof sql,
-		 "%s select to_char(d.day, 'Dy MM-DD'), (select max(db_size) / 1048576.0"
-		 " from ops.metrics m where m.at >= d.day and m.at < d.day + interval '1 day')"
-		 " from d order by d.day",
-		 days);
-	r = q(c, sql);
-	mb_chart(&md, "Database size per day (MB)", r, 0, 1, " MB");
-	PQclear(r);
+	/* One chart per daily figure: an aggregate over a table's rows of each of the last
+	 * seven days. The SQL pieces are constants of this table, never input. */
+	static const struct {
+		const char *title, *unit, *agg, *from, *at;
+	} charts[] = {
+	    {"Imports per day", "", "count(*)", "ops.import_runs", "started_at"},
+	    {"Import errors per day", "", "count(*)", "ops.import_errors", "at"},
+	    {"Cache hit rate per day (%)", "%", "round(avg(cache_hit_pct)::numeric, 1)",
+	     "ops.metrics", "at"},
+	    {"Transactions per second per day", "", "round(avg(tps)::numeric, 1)", "ops.metrics",
+	     "at"},
+	    {"Database size per day (MB)", " MB", "max(db_size) / 1048576.0", "ops.metrics", "at"},
+	};
+	for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++) {
+		char sql[1024];
+		snprintf(sql, sizeof sql,
+			 "with d as (select generate_series(date_trunc('day', now()) - interval "
+			 "'6 days', date_trunc('day', now()), interval '1 day') as day)"
+			 " select to_char(d.day, 'Dy MM-DD'), (select %s from %s x"
+			 " where x.%s >= d.day and x.%s < d.day + interval '1 day')"
+			 " from d order by d.day",
+			 charts[i].agg, charts[i].from, charts[i].at, charts[i].at);
+		r = q(c, sql);
+		mb_chart(&md, charts[i].title, r, 0, 1, charts[i].unit);
+		PQclear(r);
+	}
 
 	char path[4200];
 	int rc = write_report(ctx, "weekly", &md, path, sizeof path);
