@@ -56,10 +56,10 @@ enum import_kind import_classify(const char *relpath, char *key, size_t keylen, 
 typedef void (*import_error_fn)(void *ctx, const char *path, const char *json_path,
 				const char *code, const char *msg);
 
-#define IMPORT_MAX_KEY	  512	    /* natural keys are indexed */
-#define IMPORT_MAX_STRING (1 << 20) /* any string value */
+#define IMPORT_MAX_KEY	  512	      /* natural keys are indexed */
+#define IMPORT_MAX_STRING (1 << 20)   /* any string value */
 #define IMPORT_MAX_FILE	  (64L << 20) /* one export file */
-#define IMPORT_MAX_DEPTH  256	    /* JSON nesting: the real export needs under 20 */
+#define IMPORT_MAX_DEPTH  256	      /* JSON nesting: the real export needs under 20 */
 
 /* A growable byte buffer. */
 struct import_buf {
@@ -77,6 +77,36 @@ void import_buf_free(struct import_buf *b);
 int import_map_file(enum import_kind kind, const char *relpath, const char *text, size_t len,
 		    char *key, size_t keylen, struct import_buf *copy, import_error_fn fn,
 		    void *ctx);
+
+/* Typed rows of one mapped record, as COPY text: the columns the web API queries,
+ * converted like the game.j_* SQL functions (a value of the wrong type is null). */
+struct import_typed {
+	const char *prefix;	     /* written before every child row: "RUN\t" */
+	struct import_buf f;	     /* the record's typed columns: one text[] field */
+	struct import_buf effects;   /* stage.effects rows (powers) */
+	struct import_buf templates; /* stage.templates rows (powers) */
+	struct import_buf arr, lit;  /* scratch */
+};
+void import_typed_free(struct import_typed *t);
+/* import_map_file, and on success also the typed rows (f replaced, children appended). */
+int import_map_file_typed(enum import_kind kind, const char *relpath, const char *text, size_t len,
+			  char *key, size_t keylen, struct import_buf *copy,
+			  struct import_typed *typed, import_error_fn fn, void *ctx);
+
+/* The typed columns of a kind, in stage.records.f order. */
+enum import_tconv { TC_TXT = 1, TC_NUM, TC_INT, TC_BOOL, TC_TXTARR, TC_LEN, TC_NKEYS };
+struct import_tcol {
+	const char *json; /* top-level key */
+	enum import_tconv conv;
+	const char *col; /* column of the game table */
+};
+const struct import_tcol *import_typed_cols(enum import_kind k); /* NULL: none */
+const char *import_typed_cast(enum import_tconv c);		 /* "float8" */
+/* The SQL expression computing the column from the jsonb document j. */
+void import_typed_sql(const struct import_tcol *c, const char *j, char *buf, size_t n);
+/* COPY text format escaping; NULL is \N. */
+void import_copy_text(struct import_buf *b, const char *s);
+void import_copy_text_n(struct import_buf *b, const char *s, size_t n);
 
 /* Read a whole file with one read() into buf (reused between files). Returns 0, or -1
  * with errno set. */
@@ -111,6 +141,8 @@ struct import_opts {
 	int verbose;
 };
 
+/* The log file of run id on database db: log_dir/import/DB-run-ID.log. */
+void import_log_path(const struct config *cfg, const char *db, long id, char *buf, size_t n);
 /* Full pipeline; returns an exit status. */
 int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	       const struct import_opts *opts);

@@ -330,7 +330,7 @@ static int cmd_import_debug_exec(struct cmd_ctx *ctx)
 		}
 		/* The run's own log, with the SQL timings of promote. */
 		char path[4300];
-		snprintf(path, sizeof path, "%s/import/run-%ld.log", ctx->cfg->log_dir, run);
+		import_log_path(ctx->cfg, PQdb(c), run, path, sizeof path);
 		FILE *f = fopen(path, "r");
 		out_kv(ctx->out, "log_file", "%s%s", path, f ? "" : " (absent on this host)");
 		if (f) {

@@ -2,6 +2,7 @@
  * with its ops.import_files rows), validate, promote. Progress goes to ops.import_runs on
  * a second connection every 250 ms with a NOTIFY, so other terminals and the console see
  * it while a batch is open. */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -155,26 +156,6 @@ void import_set_state(struct import_run_state *r, const char *state, const char 
 	import_log(r, "state %s: %s", state, msg ? msg : "");
 }
 
-/* ---- COPY text format ---- */
-
-static void copy_field(struct import_buf *b, const char *s)
-{
-	if (!s) {
-		import_buf_add(b, "\\N", 2);
-		return;
-	}
-	size_t n = strlen(s);
-	import_buf_reserve(b, n * 2);
-	for (; *s; s++) {
-		char c = *s;
-		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-			b->p[b->n++] = '\\';
-			c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
-		}
-		b->p[b->n++] = c;
-	}
-}
-
 /* ---- path -> current record, to skip files that did not change ---- */
 
 struct known {
@@ -253,8 +234,9 @@ static const char current_sql[] =
 /* ---- staging ---- */
 
 struct batch {
-	struct import_buf rows;	 /* pending COPY data for stage.records */
-	struct import_buf files; /* COPY data for ops.import_files */
+	struct import_buf rows;	   /* pending COPY data for stage.records */
+	struct import_typed typed; /* typed columns, and the batch's effects and templates */
+	struct import_buf files;   /* COPY data for ops.import_files */
 	int nfiles;
 	long long bytes;
 	int copying;
@@ -268,7 +250,7 @@ static int batch_begin(struct import_run_state *r, struct batch *b, char *err, s
 	 * wait for the WAL flush. Promote keeps full durability. */
 	if (db_exec(r->c, err, errlen, "set local synchronous_commit = off", 0, NULL) < 0)
 		return -1;
-	PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, raw) "
+	PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, raw, f) "
 				     "from stdin");
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
@@ -308,6 +290,36 @@ static int flush_rows(struct import_run_state *r, struct batch *b, char *err, si
 	return 0;
 }
 
+/* One whole COPY of data already in hand. */
+static int copy_all(PGconn *c, const char *sql, const struct import_buf *data, char *err,
+		    size_t errlen)
+{
+	if (!data->n)
+		return 0;
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	if (PQputCopyData(c, data->p, (int)data->n) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(c));
+		copy_end(c, "failed", err + strlen(err), 1);
+		return -1;
+	}
+	return copy_end(c, NULL, err, errlen);
+}
+
+static void batch_reset(struct batch *b)
+{
+	b->files.n = 0;
+	b->typed.effects.n = 0;
+	b->typed.templates.n = 0;
+	b->nfiles = 0;
+	b->bytes = 0;
+}
+
 static int batch_commit(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
 {
 	if (!b->copying)
@@ -315,29 +327,27 @@ static int batch_commit(struct import_run_state *r, struct batch *b, char *err, 
 	b->copying = 0;
 	if (flush_rows(r, b, err, errlen) < 0 || copy_end(r->c, NULL, err, errlen) < 0)
 		goto fail;
-	PGresult *res =
-	    PQexec(r->c, "copy ops.import_files (run_id, path, size, sha256) from stdin");
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
-		PQclear(res);
-		goto fail;
-	}
-	PQclear(res);
-	if ((b->files.n && PQputCopyData(r->c, b->files.p, (int)b->files.n) != 1) ||
-	    copy_end(r->c, NULL, err, errlen) < 0)
+	/* The children are small next to the documents: one COPY each per batch. */
+	if (copy_all(r->c,
+		     "copy stage.effects (run_id, key, idx, chance, ppm, delay, is_pvp, "
+		     "requires_expression, template_count) from stdin",
+		     &b->typed.effects, err, errlen) < 0 ||
+	    copy_all(r->c,
+		     "copy stage.templates (run_id, key, effect_idx, idx, attribs, type, "
+		     "application_type, aspect, target, table_name, scale, magnitude, duration) "
+		     "from stdin",
+		     &b->typed.templates, err, errlen) < 0 ||
+	    copy_all(r->c, "copy ops.import_files (run_id, path, size, sha256) from stdin",
+		     &b->files, err, errlen) < 0)
 		goto fail;
 	if (db_commit(r->c, err, errlen) < 0)
 		goto fail;
 	r->files_done += b->nfiles;
-	b->files.n = 0;
-	b->nfiles = 0;
-	b->bytes = 0;
+	batch_reset(b);
 	return 0;
 fail:
 	db_rollback(r->c);
-	b->files.n = 0;
-	b->nfiles = 0;
-	b->bytes = 0;
+	batch_reset(b);
 	return -1;
 }
 
@@ -374,18 +384,18 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 	char run[32];
 	snprintf(run, sizeof run, "%ld", r->id);
 	size_t mark = b->rows.n;
-	copy_field(&b->rows, run);
+	import_copy_text(&b->rows, run);
 	import_buf_add(&b->rows, "\t", 1);
-	copy_field(&b->rows, kind);
+	import_copy_text(&b->rows, kind);
 	import_buf_add(&b->rows, "\t", 1);
 	if (k && k->sha && k->kind == (int)f->kind && strcmp(k->sha, sha) == 0) {
 		/* Same bytes as the current generation: already checked then, nothing to parse. */
-		copy_field(&b->rows, k->key);
+		import_copy_text(&b->rows, k->key);
 		import_buf_add(&b->rows, "\t", 1);
-		copy_field(&b->rows, f->rel);
+		import_copy_text(&b->rows, f->rel);
 		import_buf_add(&b->rows, "\t", 1);
-		copy_field(&b->rows, sha);
-		import_buf_add(&b->rows, "\t\\N\n", 4);
+		import_copy_text(&b->rows, sha);
+		import_buf_add(&b->rows, "\t\\N\t\\N\n", 7);
 	} else {
 		/* Key first into a scratch buffer: it comes from the parse. */
 		struct import_buf raw = {0};
@@ -393,31 +403,33 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 		static struct import_buf rawbuf;
 		rawbuf.n = 0;
 		raw = rawbuf;
-		int nerr = import_map_file(f->kind, f->rel, sc->text.p, len, key, sizeof key, &raw,
-					   import_record_error, r);
+		int nerr = import_map_file_typed(f->kind, f->rel, sc->text.p, len, key, sizeof key,
+						 &raw, &b->typed, import_record_error, r);
 		rawbuf = raw;
 		if (nerr) {
 			b->rows.n = mark;
 			return 1;
 		}
-		copy_field(&b->rows, key);
+		import_copy_text(&b->rows, key);
 		import_buf_add(&b->rows, "\t", 1);
-		copy_field(&b->rows, f->rel);
+		import_copy_text(&b->rows, f->rel);
 		import_buf_add(&b->rows, "\t", 1);
-		copy_field(&b->rows, sha);
+		import_copy_text(&b->rows, sha);
 		import_buf_add(&b->rows, "\t", 1);
 		import_buf_add(&b->rows, raw.p, raw.n);
+		import_buf_add(&b->rows, "\t", 1);
+		import_buf_add(&b->rows, b->typed.f.p, b->typed.f.n);
 		import_buf_add(&b->rows, "\n", 1);
 	}
 	char size[32];
 	snprintf(size, sizeof size, "%lld", (long long)len);
-	copy_field(&b->files, run);
+	import_copy_text(&b->files, run);
 	import_buf_add(&b->files, "\t", 1);
-	copy_field(&b->files, f->rel);
+	import_copy_text(&b->files, f->rel);
 	import_buf_add(&b->files, "\t", 1);
-	copy_field(&b->files, size);
+	import_copy_text(&b->files, size);
 	import_buf_add(&b->files, "\t", 1);
-	copy_field(&b->files, sha);
+	import_copy_text(&b->files, sha);
 	import_buf_add(&b->files, "\n", 1);
 	b->nfiles++;
 	b->bytes += (long long)len;
@@ -435,6 +447,9 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 {
 	struct import_run_state *r = sc->r;
 	struct batch b = {0};
+	char prefix[40];
+	snprintf(prefix, sizeof prefix, "%s\t", r->idtxt);
+	b.typed.prefix = prefix;
 	long bfiles = env_long("MIDSOPS_IMPORT_BATCH_FILES", BATCH_FILES);
 	int rc = 0;
 	size_t first = 0; /* first file of the open batch, to redo it file by file */
@@ -521,6 +536,7 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 	}
 	import_buf_free(&b.rows);
 	import_buf_free(&b.files);
+	import_typed_free(&b.typed);
 	import_progress(r, 1);
 	return rc;
 }
@@ -542,13 +558,25 @@ static int load_map(PGconn *c, struct known_map *m, const char *sql, const char 
 	return 0;
 }
 
-static FILE *open_run_log(const struct config *cfg, long id)
+void import_log_path(const struct config *cfg, const char *db, long id, char *buf, size_t n)
+{
+	/* Run ids are per database: the name says which, so two targets sharing a log
+	 * directory never write into one file. */
+	char name[128];
+	size_t k = 0;
+	for (const char *s = db && *db ? db : "db"; *s && k + 1 < sizeof name; s++)
+		name[k++] = (isalnum((unsigned char)*s) || *s == '-' || *s == '_') ? *s : '_';
+	name[k] = 0;
+	snprintf(buf, n, "%s/import/%s-run-%ld.log", cfg->log_dir, name, id);
+}
+
+static FILE *open_run_log(const struct config *cfg, PGconn *c, long id)
 {
 	char dir[4200], path[4300];
 	snprintf(dir, sizeof dir, "%s/import", cfg->log_dir);
 	if (paths_mkdir_p(dir, 0700) < 0)
 		return NULL;
-	snprintf(path, sizeof path, "%s/run-%ld.log", dir, id);
+	import_log_path(cfg, PQdb(c), id, path, sizeof path);
 	FILE *f = fopen(path, "a");
 	if (f)
 		fchmod(fileno(f), 0600);
@@ -671,10 +699,7 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 		import_progress(r, 1);
 		if (dry_run) {
 			const char *p[] = {r->idtxt};
-			PGresult *res =
-			    db_query(r->c, err, sizeof err,
-				     "delete from stage.records where run_id = $1", 1, p);
-			PQclear(res);
+			import_stage_clear(r->c, p[0], err, sizeof err);
 		}
 		import_set_state(r, dry_run ? "completed" : "stopped",
 				 dry_run ? "dry run: checked, nothing promoted"
@@ -804,7 +829,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		    "'; ', '') || 'superseded by a newer run', finished_at = coalesce(finished_at, "
 		    "now()) where kind = 'import' and state in ('running', 'stopping', 'stopped')",
 		    0, NULL);
-		db_exec(r.c, err, sizeof err, "truncate stage.records", 0, NULL);
+		import_stage_clear(r.c, NULL, err, sizeof err);
 		const char *p[] = {
 		    dir, host, pid, dry_run ? "true" : "false", no_promote ? "true" : "false",
 		    maxe};
@@ -833,7 +858,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		    3, p);
 		no_promote = 0;
 	}
-	r.log = open_run_log(cfg, r.id);
+	r.log = open_run_log(cfg, r.c, r.id);
 	import_log(&r, "%s %s (host %s, pid %s)", opts->resume_run >= 0 ? "resume" : "import", dir,
 		   host, pid);
 	db_event(r.c, "info", "import", "run %ld %s %s", r.id,
@@ -866,8 +891,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 			db_exec(r.c, err, sizeof err,
 				"delete from ops.import_files where run_id = $1", 1, p);
-			db_exec(r.c, err, sizeof err, "delete from stage.records where run_id = $1",
-				1, p);
+			import_stage_clear(r.c, p[0], err, sizeof err);
 		}
 		PQclear(res);
 		db_exec(
@@ -934,21 +958,21 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 					      : NULL;
 			if (!k)
 				continue;
-			copy_field(&rows, r.idtxt);
+			import_copy_text(&rows, r.idtxt);
 			import_buf_add(&rows, "\t", 1);
-			copy_field(&rows, import_kind_name((enum import_kind)k->kind));
+			import_copy_text(&rows, import_kind_name((enum import_kind)k->kind));
 			import_buf_add(&rows, "\t", 1);
-			copy_field(&rows, k->key);
+			import_copy_text(&rows, k->key);
 			import_buf_add(&rows, "\t", 1);
-			copy_field(&rows, k->path);
+			import_copy_text(&rows, k->path);
 			import_buf_add(&rows, "\t", 1);
-			copy_field(&rows, k->sha);
-			import_buf_add(&rows, "\t\\N\n", 4);
+			import_copy_text(&rows, k->sha);
+			import_buf_add(&rows, "\t\\N\t\\N\n", 7);
 		}
 		if (rows.n) {
 			PGresult *res =
 			    PQexec(r.c, "copy stage.records (run_id, kind, key, path, sha, "
-					"raw) from stdin");
+					"raw, f) from stdin");
 			PQclear(res);
 			PQputCopyData(r.c, rows.p, (int)rows.n);
 			copy_end(r.c, NULL, err, sizeof err);
@@ -956,7 +980,8 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		import_buf_free(&rows);
 	}
 	/* Fresh statistics, or the planner treats the staged rows as an empty table. */
-	db_exec(r.c, err, sizeof err, "analyze stage.records", 0, NULL);
+	db_exec(r.c, err, sizeof err,
+		"analyze stage.records, stage.effects (key), stage.templates (key)", 0, NULL);
 	import_log(&r, "staged %lld files in %.2fs", r.files_done, import_now() - r.t0);
 	rc = validate_promote(&r, dry_run, no_promote, "import");
 	goto out;
@@ -1067,7 +1092,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	r.id = atol(id);
 	free(id);
 	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
-	r.log = open_run_log(cfg, r.id);
+	r.log = open_run_log(cfg, r.c, r.id);
 	import_log(&r, "rollback from generation %d to %d", current, to);
 	const char *q[] = {r.idtxt, to_s};
 	/* Later generations are undone newest first: the oldest saved version of a key wins.
@@ -1112,7 +1137,14 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 		finish(&r);
 		return EXIT_FAIL;
 	}
-	db_exec(r.c, err, sizeof err, "analyze stage.records", 0, NULL);
+	if (import_stage_derive(&r, err, sizeof err) < 0) {
+		import_set_state(&r, "failed", err);
+		out_err(o, "rollback: %s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	db_exec(r.c, err, sizeof err,
+		"analyze stage.records, stage.effects (key), stage.templates (key)", 0, NULL);
 	char *n = db_scalar(r.c, err, sizeof err,
 			    "select count(*) from stage.records where run_id = $1", 1, q);
 	r.files_total = r.files_done = r.records_total = n ? atoll(n) : 0;

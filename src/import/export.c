@@ -34,14 +34,20 @@ static const struct {
     {"power_categories", NULL},
     {"powersets", NULL},
     {"powers", NULL},
-    {"power_effects", "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || e.raw::text, "
-		      "',' order by p.key, e.idx), '')) from game.power_effects e join game.powers "
-		      "p on p.id = e.power_id"},
-    {"effect_templates", "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || t.idx "
-			 "|| ':' || (e.raw->'templates'->t.idx)::text, ',' order by p.key, e.idx, "
-			 "t.idx), '')) from "
-			 "game.effect_templates t join game.power_effects e on e.id = t.effect_id "
-			 "join game.powers p on p.id = e.power_id"},
+    /* effects and templates keep no raw: their source record is part of the power's */
+    {"power_effects",
+     "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || "
+     "(p.raw->'effects'->e.idx)::text "
+     "|| ':' || row(e.chance, e.ppm, e.delay, e.is_pvp, e.requires_expression, "
+     "e.template_count)::text, ',' order by p.key, e.idx), '')) from game.power_effects e join "
+     "game.powers p on p.id = e.power_id"},
+    {"effect_templates",
+     "select md5(coalesce(string_agg(p.key || ':' || e.idx || ':' || t.idx || ':' || "
+     "(p.raw->'effects'->e.idx->'templates'->t.idx)::text || ':' || row(t.attribs, t.type, "
+     "t.application_type, t.aspect, t.target, t.table_name, t.scale, t.magnitude, "
+     "t.duration)::text, ',' order by p.key, e.idx, t.idx), '')) from game.effect_templates t "
+     "join game.power_effects e on e.id = t.effect_id join game.powers p on p.id = "
+     "e.power_id"},
     {"enhancement_sets", NULL},
     {"set_bonuses", "select md5(coalesce(string_agg(s.key || ':' || b.idx || ':' || b.raw::text, "
 		    "',' order by s.key, b.idx), '')) from game.set_bonuses b join "
@@ -67,9 +73,29 @@ static const struct {
     {"documents", NULL},
 };
 
+/* " || ':' || row(typed columns)::text" of a per-file table, or "". */
+static const char *typed_row(const char *table, char *buf, size_t n)
+{
+	buf[0] = 0;
+	for (int k = 1; k < IK_COUNT; k++) {
+		const char *t = import_kind_table((enum import_kind)k);
+		const struct import_tcol *tc = import_typed_cols((enum import_kind)k);
+		if (!t || strcmp(t, table) != 0 || !tc)
+			continue;
+		snprintf(buf, n, " || ':' || row(");
+		for (int i = 0; tc[i].json; i++) {
+			size_t l = strlen(buf);
+			snprintf(buf + l, n - l, "%s%s", i ? ", " : "", tc[i].col);
+		}
+		size_t l = strlen(buf);
+		snprintf(buf + l, n - l, ")::text");
+	}
+	return buf;
+}
+
 int import_stats_render(struct out *o, PGconn *c, int checksums)
 {
-	char err[1024], sql[2048];
+	char err[1024], sql[2048], row[1024];
 	const char *cols[] = {"table", "rows", "retired", "checksum"};
 	out_table_begin(o, "tables", checksums ? 4 : 3, cols);
 	long long total = 0;
@@ -89,12 +115,11 @@ int import_stats_render(struct out *o, PGconn *c, int checksums)
 			if (stat_tables[i].checksum)
 				snprintf(sql, sizeof sql, "%s", stat_tables[i].checksum);
 			else
-				snprintf(
-				    sql, sizeof sql,
-				    "select md5(coalesce(string_agg(key || ':' || retired || ':' "
-				    "|| path || ':' || raw::text, ',' order by key), '')) from "
-				    "game.%s",
-				    t);
+				snprintf(sql, sizeof sql,
+					 "select md5(coalesce(string_agg(key || ':' || retired || "
+					 "':' || path || ':' || raw::text%s, ',' order by key), "
+					 "'')) from game.%s",
+					 typed_row(t, row, sizeof row), t);
 			char *v = db_scalar(c, err, sizeof err, sql, 0, NULL);
 			snprintf(sum, sizeof sum, "%s", v ? v : "?");
 			free(v);

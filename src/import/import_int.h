@@ -39,6 +39,42 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 /* Checks on the staged data before promote; returns the number of errors found. */
 int import_validate(struct import_run_state *r, char *err, size_t errlen);
 
+/* The typed rows of a checked document (typed.c), for import_map_file_typed. */
+struct cJSON;
+void import_typed_rows(enum import_kind kind, const struct cJSON *root, const char *key,
+		       struct import_typed *t);
+
+/* Object members put in jsonb's key order while minifying (keyorder.c). Offsets are into
+ * the output buffer. */
+struct keyorder_member {
+	size_t start, keyend, end; /* key text (after its quote), its closing quote, member end */
+};
+struct keyorder_frame {
+	size_t base; /* first member of this object in members[] */
+	unsigned is_obj : 1, expect_key : 1, sorted : 1, unsortable : 1;
+};
+struct keyorder {
+	struct keyorder_frame *frames;
+	struct keyorder_member *members;
+	char *tmp;
+	size_t nframes, fcap, nmembers, mcap, tcap;
+	int in_key;
+};
+void keyorder_open(struct keyorder *k, int is_obj);
+int keyorder_expects_key(const struct keyorder *k);
+void keyorder_key(struct keyorder *k, size_t start);
+void keyorder_key_escaped(struct keyorder *k);
+void keyorder_key_end(struct keyorder *k, const char *buf, size_t end);
+void keyorder_comma(struct keyorder *k, size_t pos);
+void keyorder_close(struct keyorder *k, char *buf, size_t pos);
+void keyorder_free(struct keyorder *k);
+
+/* Empty the staging tables: of one run, or all of them (run NULL). */
+int import_stage_clear(PGconn *c, const char *run, char *err, size_t errlen);
+/* Compute the typed columns and child rows of staged documents that came without them
+ * (rollback stages documents from game.history on the server). */
+int import_stage_derive(struct import_run_state *r, char *err, size_t errlen);
+
 /* Run the SQL, log it in verbose mode. */
 PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
 		   const char *const *p);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "import.h"
+#include "import_int.h"
 
 static const struct {
 	const char *name, *table;
@@ -559,6 +560,7 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 	char *o = out ? out->p + out->n : NULL;
 	int in_str = 0, depth = 0;
 	size_t i = 0;
+	struct keyorder ko = {0};
 	char where[64];
 	int line, col;
 #define FAIL(code, ...)                                                                            \
@@ -566,7 +568,7 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		line_col(text, i, &line, &col);                                                    \
 		snprintf(where, sizeof where, "line %d, column %d", line, col);                    \
 		report(ck, where, code, __VA_ARGS__);                                              \
-		return -1;                                                                         \
+		goto fail;                                                                         \
 	} while (0)
 	while (i < len) {
 		unsigned char c = s[i];
@@ -576,15 +578,24 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 					i++;
 					continue;
 				}
-				if (c == '"')
+				if (c == '"') {
 					in_str = 1;
-				else if (c == '[' || c == '{') {
+					if (o && keyorder_expects_key(&ko))
+						keyorder_key(&ko, (size_t)(o - out->p));
+				} else if (c == '[' || c == '{') {
 					if (++depth > IMPORT_MAX_DEPTH)
 						FAIL("too_deep",
 						     "nesting too deep (over %d levels)",
 						     IMPORT_MAX_DEPTH);
-				} else if (c == ']' || c == '}')
+					if (o)
+						keyorder_open(&ko, c == '{');
+				} else if (c == ']' || c == '}') {
 					depth--;
+					if (o)
+						keyorder_close(&ko, out->p, (size_t)(o - out->p));
+				} else if (c == ',' && o) {
+					keyorder_comma(&ko, (size_t)(o - out->p));
+				}
 				if (c == 0)
 					FAIL("invalid_json", "NUL byte in the file");
 				if (o)
@@ -594,10 +605,14 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 			}
 			if (c == '"') {
 				in_str = 0;
+				if (ko.in_key)
+					keyorder_key_end(&ko, out->p, (size_t)(o - out->p));
 			} else if (c < 0x20) {
 				FAIL("invalid_json",
 				     "control character 0x%02x inside a string must be escaped", c);
 			} else if (c == '\\') {
+				if (ko.in_key)
+					keyorder_key_escaped(&ko);
 				if (i + 1 >= len)
 					FAIL("truncated", "file ends inside a string escape");
 				if (s[i + 1] == 'u') {
@@ -711,12 +726,23 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 #undef FAIL
 	if (out)
 		out->n = (size_t)(o - out->p);
+	keyorder_free(&ko);
 	return 0;
+fail:
+	keyorder_free(&ko);
+	return -1;
 }
 
 int import_map_file(enum import_kind kind, const char *relpath, const char *text, size_t len,
 		    char *key, size_t keylen, struct import_buf *copy, import_error_fn fn,
 		    void *ctx)
+{
+	return import_map_file_typed(kind, relpath, text, len, key, keylen, copy, NULL, fn, ctx);
+}
+
+int import_map_file_typed(enum import_kind kind, const char *relpath, const char *text, size_t len,
+			  char *key, size_t keylen, struct import_buf *copy,
+			  struct import_typed *typed, import_error_fn fn, void *ctx)
 {
 	struct checker ck = {.relpath = relpath, .fn = fn, .ctx = ctx};
 	size_t start = copy ? copy->n : 0;
@@ -801,6 +827,8 @@ int import_map_file(enum import_kind kind, const char *relpath, const char *text
 	}
 	if (!ck.nerr && !kf && !key[0])
 		report(&ck, "$", "missing_key", "no natural key for this file");
+	if (!ck.nerr && typed)
+		import_typed_rows(kind, root, key, typed);
 done:
 	cJSON_Delete(root);
 	if (ck.nerr && copy)

@@ -12,72 +12,115 @@
 
 struct kspec {
 	enum import_kind kind;
-	const char *cols;   /* typed columns */
-	const char *fields; /* top-level keys they come from, as jsonb_to_record columns */
-	const char *exprs;  /* their values from x (the record's fields), same order as cols */
+	const char *ref;     /* a reference resolved by name: column */
+	const char *refexpr; /* and its value, from the staged row s (typed columns s.f) */
 	const char *keep; /* SQL condition on t: a row a build references is retired, not deleted */
 };
 
-/* Each document is parsed once (the lateral subquery with offset 0 is evaluated once per
- * row) and its top-level fields taken in one pass by jsonb_to_record, rather than
- * detoasting the whole document once per typed column. Fields are jsonb and converted by
- * the tolerant game.j_* casts, so an odd value can never fail a promote. */
+/* The typed columns come from the importer in s.f (typed.c lists them); promote only
+ * casts them. Kinds are promoted in this order, so a reference's target is in place. */
 static const struct kspec kspecs[] = {
-    {IK_DOCUMENT, "", "", "", NULL},
-    {IK_ARCHETYPE, "name, display_name, primary_category, secondary_category, is_villain",
-     "name jsonb, display_name jsonb, primary_category jsonb, secondary_category jsonb, "
-     "is_villain jsonb",
-     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.primary_category), "
-     "game.j_txt(x.secondary_category), game.j_bool(x.is_villain)",
+    {IK_DOCUMENT, NULL, NULL, NULL},
+    {IK_ARCHETYPE, NULL, NULL,
      "exists (select 1 from builds.builds b where b.archetype_id = t.id)"},
-    {IK_ARCHETYPE_TABLE, "base_perception, table_count, archetype_id",
-     "base_perception jsonb, named_tables jsonb",
-     "game.j_num(x.base_perception), "
-     "(select count(*) from jsonb_object_keys(game.j_obj(x.named_tables)))::int, "
-     "(select a.id from game.archetypes a where a.key = s.key and not a.retired)",
+    {IK_ARCHETYPE_TABLE, "archetype_id",
+     "(select a.id from game.archetypes a where a.key = s.key and not a.retired)", NULL},
+    {IK_POWER_CATEGORY, NULL, NULL, NULL},
+    {IK_POWERSET, "category_id",
+     "(select c.id from game.power_categories c where c.key = split_part(s.key, '.', 1) and "
+     "not c.retired)",
      NULL},
-    {IK_POWER_CATEGORY, "name, display_name, archetypes",
-     "name jsonb, display_name jsonb, archetypes jsonb",
-     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txtarr(x.archetypes)", NULL},
-    {IK_POWERSET, "name, display_name, display_fullname, power_count, category_id",
-     "name jsonb, display_name jsonb, display_fullname jsonb, power_names jsonb",
-     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.display_fullname), "
-     "jsonb_array_length(game.j_arr(x.power_names)), (select c.id from game.power_categories c "
-     "where c.key = split_part(s.key, '.', 1) and not c.retired)",
-     NULL},
-    {IK_POWER,
-     "full_name, name, display_name, powerset_name, type, available_level, accuracy, "
-     "endurance_cost, recharge_time, activation_time, range, radius, arc, max_targets_hit, "
-     "max_boosts, effect_area, target_type, archetypes, effect_count, powerset_id",
-     "full_name jsonb, name jsonb, display_name jsonb, powerset jsonb, type jsonb, "
-     "available_level jsonb, accuracy jsonb, endurance_cost jsonb, recharge_time jsonb, "
-     "activation_time jsonb, \"range\" jsonb, radius jsonb, arc jsonb, max_targets_hit jsonb, "
-     "max_boosts jsonb, effect_area jsonb, target_type jsonb, archetypes jsonb, effects jsonb",
-     "game.j_txt(x.full_name), game.j_txt(x.name), game.j_txt(x.display_name), "
-     "game.j_txt(x.powerset), game.j_txt(x.type), game.j_int(x.available_level), "
-     "game.j_num(x.accuracy), game.j_num(x.endurance_cost), game.j_num(x.recharge_time), "
-     "game.j_num(x.activation_time), game.j_num(x.\"range\"), game.j_num(x.radius), "
-     "game.j_num(x.arc), game.j_int(x.max_targets_hit), game.j_int(x.max_boosts), "
-     "game.j_txt(x.effect_area), game.j_txt(x.target_type), game.j_txtarr(x.archetypes), "
-     "jsonb_array_length(game.j_arr(x.effects)), (select ps.id from game.powersets ps where "
-     "ps.key = lower(x.powerset #>> '{}') and not ps.retired)",
+    {IK_POWER, "powerset_id",
+     "(select ps.id from game.powersets ps where ps.key = lower(s.f[4]) and not ps.retired)",
      "exists (select 1 from builds.build_powers b where b.power_id = t.id)"},
-    {IK_ENHANCEMENT_SET, "name, display_name, group_name, min_level, max_level, bonus_count",
-     "name jsonb, display_name jsonb, group_name jsonb, min_level jsonb, max_level jsonb, "
-     "bonuses jsonb",
-     "game.j_txt(x.name), game.j_txt(x.display_name), game.j_txt(x.group_name), "
-     "game.j_int(x.min_level), game.j_int(x.max_level), "
-     "jsonb_array_length(game.j_arr(x.bonuses))",
-     NULL},
-    {IK_TAG, "name, bears_count, affects_count", "tag jsonb, bears jsonb, affects jsonb",
-     "game.j_txt(x.tag), jsonb_array_length(game.j_arr(x.bears)), "
-     "jsonb_array_length(game.j_arr(x.affects))",
-     NULL},
-    {IK_EXCLUSION_GROUP, "name, member_count", "\"group\" jsonb, powers jsonb",
-     "game.j_txt(x.\"group\"), jsonb_array_length(game.j_arr(x.powers))", NULL},
-    {IK_RECHARGE_GROUP, "name, member_count", "\"group\" jsonb, powers jsonb",
-     "game.j_txt(x.\"group\"), jsonb_array_length(game.j_arr(x.powers))", NULL},
+    {IK_ENHANCEMENT_SET, NULL, NULL, NULL},
+    {IK_TAG, NULL, NULL, NULL},
+    {IK_EXCLUSION_GROUP, NULL, NULL, NULL},
+    {IK_RECHARGE_GROUP, NULL, NULL, NULL},
 };
+
+/* The kind's typed columns: names ("a, b"), their values from s.f ("s.f[1]::int, ..."),
+ * and their updates ("a = excluded.a, ..."). */
+static void typed_lists(const struct kspec *ks, char *cols, char *vals, char *upd, size_t n)
+{
+	cols[0] = vals[0] = upd[0] = 0;
+	const struct import_tcol *tc = import_typed_cols(ks->kind);
+	for (int i = 0; tc && tc[i].json; i++) {
+		size_t lc = strlen(cols), lv = strlen(vals), lu = strlen(upd);
+		snprintf(cols + lc, n - lc, ", %s", tc[i].col);
+		snprintf(vals + lv, n - lv, ", s.f[%d]::%s", i + 1, import_typed_cast(tc[i].conv));
+		snprintf(upd + lu, n - lu, ", %s = excluded.%s", tc[i].col, tc[i].col);
+	}
+	if (ks->ref) {
+		size_t lc = strlen(cols), lv = strlen(vals), lu = strlen(upd);
+		snprintf(cols + lc, n - lc, ", %s", ks->ref);
+		snprintf(vals + lv, n - lv, ", %s", ks->refexpr);
+		snprintf(upd + lu, n - lu, ", %s = excluded.%s", ks->ref, ks->ref);
+	}
+}
+
+int import_stage_clear(PGconn *c, const char *run, char *err, size_t errlen)
+{
+	if (!run)
+		return db_exec(c, err, errlen,
+			       "truncate stage.records, stage.effects, stage.templates", 0, NULL);
+	const char *p[] = {run};
+	return db_exec(c, err, errlen, "delete from stage.records where run_id = $1", 1, p) < 0 ||
+		       db_exec(c, err, errlen, "delete from stage.effects where run_id = $1", 1,
+			       p) < 0 ||
+		       db_exec(c, err, errlen, "delete from stage.templates where run_id = $1", 1,
+			       p) < 0
+		   ? -1
+		   : 0;
+}
+
+/* The server's side of typed.c, for documents staged without the importer. */
+int import_stage_derive(struct import_run_state *r, char *err, size_t errlen)
+{
+	const char *p[] = {r->idtxt};
+	static const char effects_sql[] =
+	    "insert into stage.effects (run_id, key, idx, chance, ppm, delay, is_pvp, "
+	    "requires_expression, template_count) select s.run_id, s.key, x.ord - 1, "
+	    "game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), game.j_num(x.v->'delay'), "
+	    "game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression'), "
+	    "jsonb_array_length(game.j_arr(x.v->'templates')) from stage.records s cross join "
+	    "lateral jsonb_array_elements(game.j_arr(s.raw->'effects')) with ordinality x(v, ord) "
+	    "where s.run_id = $1 and s.kind = 'power' and s.raw is not null and s.f is null";
+	static const char templates_sql[] =
+	    "insert into stage.templates (run_id, key, effect_idx, idx, attribs, type, "
+	    "application_type, aspect, target, table_name, scale, magnitude, duration) "
+	    "select s.run_id, s.key, x.ord - 1, y.ord - 1, game.j_txtarr(y.v->'attribs'), "
+	    "game.j_txt(y.v->'type'), game.j_txt(y.v->'application_type'), "
+	    "game.j_txt(y.v->'aspect'), game.j_txt(y.v->'target'), game.j_txt(y.v->'table'), "
+	    "game.j_num(y.v->'scale'), game.j_num(y.v->'magnitude'), game.j_txt(y.v->'duration') "
+	    "from stage.records s cross join lateral jsonb_array_elements(game.j_arr(s.raw->"
+	    "'effects')) with ordinality x(v, ord) cross join lateral jsonb_array_elements("
+	    "game.j_arr(x.v->'templates')) with ordinality y(v, ord) "
+	    "where s.run_id = $1 and s.kind = 'power' and s.raw is not null and s.f is null";
+	if (db_exec(r->c, err, errlen, effects_sql, 1, p) < 0 ||
+	    db_exec(r->c, err, errlen, templates_sql, 1, p) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++) {
+		const struct import_tcol *tc = import_typed_cols(kspecs[i].kind);
+		if (!tc)
+			continue;
+		char sql[4096], e[512];
+		snprintf(sql, sizeof sql, "update stage.records s set f = array[");
+		for (int k = 0; tc[k].json; k++) {
+			import_typed_sql(&tc[k], "s.raw", e, sizeof e);
+			size_t l = strlen(sql);
+			snprintf(sql + l, sizeof sql - l, "%s(%s)::text", k ? ", " : "", e);
+		}
+		size_t l = strlen(sql);
+		snprintf(sql + l, sizeof sql - l,
+			 "] where s.run_id = $1 and s.kind = '%s' and s.raw is not null and s.f is "
+			 "null",
+			 import_kind_name(kspecs[i].kind));
+		if (db_exec(r->c, err, errlen, sql, 1, p) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
 		   const char *const *p)
@@ -119,25 +162,12 @@ static int q_exec_bulk(struct import_run_state *r, int bulk, char *err, size_t e
 	return rc;
 }
 
-/* "a, b" -> "a = excluded.a, b = excluded.b" */
-static void update_list(const char *cols, char *buf, size_t n)
-{
-	buf[0] = 0;
-	char tmp[1024];
-	snprintf(tmp, sizeof tmp, "%s", cols);
-	for (char *save = NULL, *c = strtok_r(tmp, ", ", &save); c;
-	     c = strtok_r(NULL, ", ", &save)) {
-		size_t l = strlen(buf);
-		snprintf(buf + l, n - l, ", %s = excluded.%s", c, c);
-	}
-}
-
 static int promote_kind(struct import_run_state *r, const struct kspec *ks, const char *gen,
 			int bulk, char *err, size_t errlen)
 {
 	const char *kind = import_kind_name(ks->kind), *table = import_kind_table(ks->kind);
 	const char *p[] = {r->idtxt, kind, gen};
-	char sql[8192], upd[2048];
+	char sql[8192];
 	/* What this generation replaces: changed and gone rows keep their old version, new
 	 * keys are recorded as absent, so undoing a generation is mechanical. */
 	snprintf(sql, sizeof sql,
@@ -152,22 +182,17 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 		 table, table);
 	if (q_exec(r, err, errlen, sql, 3, p) < 0)
 		return -1;
-	update_list(ks->cols, upd, sizeof upd);
-	char join[1024] = "";
-	if (ks->fields[0])
-		snprintf(join, sizeof join, " cross join lateral jsonb_to_record(p.j) as x(%s)",
-			 ks->fields);
-	snprintf(
-	    sql, sizeof sql,
-	    "insert into game.%s as t (key, path, sha, raw, generation, retired%s%s) "
-	    "select s.key, s.path, s.sha, p.j, $3::int, false%s%s from stage.records s "
-	    "cross join lateral (select s.raw j offset 0) p%s "
-	    "where s.run_id = $1 and s.kind = $2 and s.raw is not null "
-	    "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
-	    "raw = excluded.raw, generation = excluded.generation, retired = false%s "
-	    "where t.sha is distinct from excluded.sha or t.retired or t.path <> excluded.path",
-	    table, ks->cols[0] ? ", " : "", ks->cols, ks->exprs[0] ? ", " : "", ks->exprs, join,
-	    upd);
+	char cols[2048], vals[2048], upd[2048];
+	typed_lists(ks, cols, vals, upd, sizeof cols);
+	snprintf(sql, sizeof sql,
+		 "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
+		 "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records s "
+		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null "
+		 "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
+		 "raw = excluded.raw, generation = excluded.generation, retired = false%s "
+		 "where t.sha is distinct from excluded.sha or t.retired or t.path <> "
+		 "excluded.path",
+		 table, cols, vals, upd);
 	if (q_exec_bulk(r, bulk, err, errlen, sql, 3, p) < 0)
 		return -1;
 	/* Rows that left the export: deleted, unless a build still points at them. */
@@ -182,62 +207,41 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 	return q_exec(r, err, errlen, sql, 3, p);
 }
 
-/* The effects statement for a generation whose changed powers have no effects yet (a
- * first import, new powers): plain inserts, without the cost of ON CONFLICT. */
-static const char child_effects_fresh[] =
-    "with e as (insert into game.power_effects (power_id, idx, raw, generation, chance, "
-    "ppm, delay, is_pvp, requires_expression) "
-    "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
-    "game.j_num(x.v->'delay'), game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression') "
-    "from game.powers p cross join lateral (select p.raw->'effects' effs offset 0) pe cross join "
-    "lateral jsonb_array_elements(game.j_arr(pe.effs)) with ordinality x(v, ord) "
-    "where p.generation = $1::int and not p.retired "
-    "returning id, raw->'templates' tpls), "
-    "t as (insert into game.effect_templates (effect_id, idx, generation, attribs, "
-    "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
-    "select e.id, x.ord - 1, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
-    "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
-    "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
-    "game.j_txt(x.v->'duration') from e cross join lateral "
-    "jsonb_array_elements(game.j_arr(e.tpls)) with ordinality x(v, ord) "
-    "returning 1) "
-    "select (select count(*) from e), (select count(*) from t)";
+/* Effects and templates of the powers changed in generation $1, from the importer's
+ * typed rows of run $2. They keep no raw of their own: their source record is
+ * effects[i] (.templates[j]) of the power's raw, and they carry the generation of the
+ * power's last change. A first import (no effects yet for those powers) takes plain
+ * inserts, without the cost of ON CONFLICT. */
+#define EFFECTS_INSERT                                                                             \
+	"insert into game.power_effects as x (power_id, idx, generation, chance, ppm, delay, "     \
+	"is_pvp, requires_expression, template_count) select p.id, e.idx, $1::int, e.chance, "     \
+	"e.ppm, e.delay, e.is_pvp, e.requires_expression, e.template_count from stage.effects e "  \
+	"join game.powers p on p.key = e.key where e.run_id = $2 and p.generation = $1::int and "  \
+	"not p.retired"
+#define TEMPLATES_INSERT                                                                           \
+	"insert into game.effect_templates as x (effect_id, idx, generation, attribs, type, "      \
+	"application_type, aspect, target, table_name, scale, magnitude, duration) select pe.id, " \
+	"t.idx, $1::int, t.attribs, t.type, t.application_type, t.aspect, t.target, "              \
+	"t.table_name, t.scale, t.magnitude, t.duration from stage.templates t join game.powers "  \
+	"p on p.key = t.key join game.power_effects pe on pe.power_id = p.id and pe.idx = "        \
+	"t.effect_idx where t.run_id = $2 and p.generation = $1::int and not p.retired"
+static const char *const child_fresh[] = {EFFECTS_INSERT, TEMPLATES_INSERT};
 
-/* Children of parents changed in generation $1. */
+/* Children of parents changed in generation $1 ($2: the run). */
 static const char *const child_sql[] = {
-    /* effects of changed powers, and the templates of the effects that changed, in one
-     * statement: the templates come from the effects' documents while they are in hand.
-     * Templates keep no raw of their own (it is effects[i].templates[j] of the power's
-     * raw), so only the templates of effects whose raw changed are rewritten. */
-    "with e as (insert into game.power_effects as e (power_id, idx, raw, generation, chance, "
-    "ppm, delay, is_pvp, requires_expression) "
-    "select p.id, x.ord - 1, x.v, $1::int, game.j_num(x.v->'chance'), game.j_num(x.v->'ppm'), "
-    "game.j_num(x.v->'delay'), game.j_txt(x.v->'is_pvp'), game.j_txt(x.v->'requires_expression') "
-    "from game.powers p cross join lateral (select p.raw->'effects' effs offset 0) pe cross join "
-    "lateral jsonb_array_elements(game.j_arr(pe.effs)) with ordinality x(v, ord) "
-    "where p.generation = $1::int and not p.retired "
-    "on conflict (power_id, idx) do update set raw = excluded.raw, generation = "
-    "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = excluded.delay, "
-    "is_pvp = excluded.is_pvp, requires_expression = excluded.requires_expression "
-    "where e.raw is distinct from excluded.raw returning e.id, e.raw->'templates' tpls), "
-    "t as (insert into game.effect_templates as t (effect_id, idx, generation, attribs, "
-    "type, application_type, aspect, target, table_name, scale, magnitude, duration) "
-    "select e.id, x.ord - 1, $1::int, game.j_txtarr(x.v->'attribs'), game.j_txt(x.v->'type'), "
-    "game.j_txt(x.v->'application_type'), game.j_txt(x.v->'aspect'), game.j_txt(x.v->'target'), "
-    "game.j_txt(x.v->'table'), game.j_num(x.v->'scale'), game.j_num(x.v->'magnitude'), "
-    "game.j_txt(x.v->'duration') from e cross join lateral "
-    "jsonb_array_elements(game.j_arr(e.tpls)) with ordinality x(v, ord) "
-    "on conflict (effect_id, idx) do update set raw = null, generation = "
-    "excluded.generation, attribs = excluded.attribs, type = excluded.type, application_type = "
-    "excluded.application_type, aspect = excluded.aspect, target = excluded.target, table_name "
-    "= excluded.table_name, scale = excluded.scale, magnitude = excluded.magnitude, duration = "
-    "excluded.duration returning 1) "
-    "select (select count(*) from e), (select count(*) from t)",
+    EFFECTS_INSERT " on conflict (power_id, idx) do update set raw = null, generation = "
+		   "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = "
+		   "excluded.delay, is_pvp = excluded.is_pvp, requires_expression = "
+		   "excluded.requires_expression, template_count = excluded.template_count",
+    TEMPLATES_INSERT " on conflict (effect_id, idx) do update set raw = null, generation = "
+		     "excluded.generation, attribs = excluded.attribs, type = excluded.type, "
+		     "application_type = excluded.application_type, aspect = excluded.aspect, "
+		     "target = excluded.target, table_name = excluded.table_name, scale = "
+		     "excluded.scale, magnitude = excluded.magnitude, duration = excluded.duration",
     "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
     "p.generation = $1::int and not p.retired and e.idx >= p.effect_count",
-    /* surplus templates of the effects this generation rewrote */
     "delete from game.effect_templates t using game.power_effects e where t.effect_id = e.id "
-    "and e.generation = $1::int and t.idx >= jsonb_array_length(game.j_arr(e.raw->'templates'))",
+    "and e.generation = $1::int and t.idx >= e.template_count",
     /* set bonuses */
     "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, max_boosts, "
     "auto_powers, is_pvp) "
@@ -464,22 +468,21 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		return -1;
 	int fresh = old[0] == 'f';
 	free(old);
-	/* The effects statement carries every changed effect's templates through a CTE: in
-	 * memory it needs no temp file. Memoize would cache each power's whole effects array
-	 * keyed by its value (hashing and comparing megabytes for no hit worth having): a
-	 * third of that statement's time. Both local to the promote transaction. */
+	/* Memoize would cache each power's whole document keyed by its value (hashing and
+	 * comparing megabytes for no hit worth having). Both local to the promote
+	 * transaction. */
 	if (q_exec(r, err, errlen, "set local work_mem = '64MB'", 0, NULL) < 0 ||
 	    q_exec(r, err, errlen, "set local enable_memoize = off", 0, NULL) < 0)
 		return -1;
+	const char *gp2[] = {gen_s, r->idtxt};
 	for (int i = 0; child_sql[i]; i++) {
 		/* Fresh effects were all written from the documents in hand: none is surplus. */
-		if (fresh && (i == 1 || i == 2))
+		if (fresh && (i == 2 || i == 3))
 			continue;
-		const char *sql = i == 0 && fresh ? child_effects_fresh : child_sql[i];
-		int ins =
-		    strncmp(sql, "insert ", 7) == 0 || strncmp(sql, "with e as (insert ", 18) == 0;
-		if (q_exec_bulk(r, bulk && ins, err, errlen, sql, strstr(sql, "$1") ? 1 : 0, gp) <
-		    0)
+		const char *sql = fresh && i < 2 ? child_fresh[i] : child_sql[i];
+		int ins = strncmp(sql, "insert ", 7) == 0;
+		int np = strstr(sql, "$2") ? 2 : strstr(sql, "$1") ? 1 : 0;
+		if (q_exec_bulk(r, bulk && ins, err, errlen, sql, np, gp2) < 0)
 			return -1;
 	}
 	for (int i = 0; resolve_sql[i]; i++)
@@ -512,7 +515,7 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		if (q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
 			return -1;
 	}
-	if (q_exec(r, err, errlen, "delete from stage.records where run_id = $1", 1, p) < 0)
+	if (import_stage_clear(r->c, r->idtxt, err, errlen) < 0)
 		return -1;
 	return gen;
 }

@@ -74,6 +74,7 @@ expect_exit 0 "re-import of the unchanged export" "$MIDSOPS" import "$MINI_EXPOR
 assert_eq "$(psql_q "select count(*) from game.powers where generation > $gen")" 0 "unchanged rows keep their generation"
 assert_eq "$(psql_q "select md5(string_agg(key || id, ',' order by key)) from game.powers")" "$ids" "ids stable across re-import"
 
+sums_v1=$(checksums)
 # Builds, then v2 (a power gone, one added), then rollback: builds keep their references.
 expect_exit 0 "seed-builds" "$MIDSOPS" seed-builds "$BUILDS"
 nb=$(psql_q "select count(*) from builds.build_powers")
@@ -92,6 +93,10 @@ assert_eq "$(psql_q "select count(*) from game.powers where retired")" \
 	"only powers that builds use are kept retired"
 gen_v2=$(psql_q "select max(generation) from ops.import_generations")
 expect_exit 0 "import-rollback" "$MIDSOPS" import-rollback
+# Rollback rebuilds the typed columns on the server from the saved documents (the SQL
+# twins of the importer's conversions): every table, typed columns included, is as the
+# importer first wrote it.
+assert_eq "$(checksums)" "$sums_v1" "rollback: every table's checksum (raw and typed columns) equals v1's"
 assert_eq "$(psql_q "select count(*) from game.powers where retired")" 0 "rollback brings retired powers back"
 assert_eq "$(psql_q "select md5(string_agg(bp.power_id || ':' || p.key, ',' order by bp.id)) from builds.build_powers bp join game.powers p on p.id = bp.power_id")" \
 	"$refs" "build references unchanged after rollback"

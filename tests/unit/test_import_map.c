@@ -119,6 +119,57 @@ int main(void)
 	      "whitespace dropped");
 	CHECK_CONTAINS(copy.p, "a \\\\\\\\ b \\\\u00e9", "backslashes escaped for COPY");
 
+	/* members in jsonb's key order (shorter keys first, then bytewise), nested too */
+	copy.n = 0;
+	CHECK(map(IK_DOCUMENT,
+		  "{\"bb\": 1, \"a\": {\"zz\": [{\"y\": 2, \"x\": 3}], \"c\": 4}, "
+		  "\"ab\": 5}",
+		  key, &copy, &e) == 0,
+	      "a document maps");
+	copy.p[copy.n] = 0;
+	CHECK_STR(copy.p, "{\"a\":{\"c\":4,\"zz\":[{\"x\":3,\"y\":2}]},\"ab\":5,\"bb\":1}",
+		  "object members reordered into jsonb key order");
+	copy.n = 0;
+	CHECK(map(IK_DOCUMENT, "{\"b\\u0041\": 1, \"a\": 2}", key, &copy, &e) == 0,
+	      "escaped keys map");
+	copy.p[copy.n] = 0;
+	CHECK_STR(copy.p, "{\"b\\\\u0041\":1,\"a\":2}",
+		  "an object with an escaped key is left in its order (the server sorts it)");
+
+	/* typed rows: the typed columns as one text[] field, and a power's children */
+	struct import_typed ty = {.prefix = "7\t"};
+	static const char typed_power[] =
+	    "{\"full_name\": \"Cat.Set.Zap\", \"name\": \"Z\\\"a\\\\p\", \"powerset\": "
+	    "\"Cat.Set\", "
+	    "\"available_level\": 2.5, \"accuracy\": -0, \"range\": 0.1, "
+	    "\"archetypes\": [\"Blaster\", 3, null], \"effects\": [{\"chance\": 0.25, \"ppm\": "
+	    "\"x\", "
+	    "\"is_pvp\": \"EXCLUSIVE\", \"templates\": [{\"attribs\": [\"Dmg\"], \"table\": "
+	    "\"Melee\", \"scale\": 1e2}, {}]}, {\"templates\": null}]}";
+	memset(&e, 0, sizeof e);
+	key[0] = 0;
+	CHECK(import_map_file_typed(IK_POWER, "x.json", typed_power, strlen(typed_power), key,
+				    sizeof key, NULL, &ty, collect, &e) == 0,
+	      "typed power maps");
+	import_buf_add(&ty.f, "", 1);
+	CHECK_STR(
+	    ty.f.p,
+	    "{\"Cat.Set.Zap\",\"Z\\\\\"a\\\\\\\\p\",NULL,\"Cat.Set\",NULL,\"2\",\"0\",NULL,NULL,"
+	    "NULL,\"0.10000000000000001\",NULL,NULL,NULL,NULL,NULL,NULL,"
+	    "\"{\\\\\"Blaster\\\\\",NULL,NULL}\",\"2\"}",
+	    "typed columns: half to even, no negative zero, wrong types null, COPY-escaped");
+	import_buf_add(&ty.effects, "", 1);
+	CHECK_STR(ty.effects.p,
+		  "7\tCat.Set.Zap\t0\t0.25\t\\N\t\\N\tEXCLUSIVE\t\\N\t2\n"
+		  "7\tCat.Set.Zap\t1\t\\N\t\\N\t\\N\t\\N\t\\N\t0\n",
+		  "effect rows");
+	import_buf_add(&ty.templates, "", 1);
+	CHECK_STR(ty.templates.p,
+		  "7\tCat.Set.Zap\t0\t0\t{\"Dmg\"}\t\\N\t\\N\t\\N\t\\N\tMelee\t100\t\\N\t\\N\n"
+		  "7\tCat.Set.Zap\t0\t1\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\t\\N\n",
+		  "template rows");
+	import_typed_free(&ty);
+
 	/* bad inputs */
 	CHECK(map(IK_POWER, "{\"name\": \"x\", \"powerset\": \"y\"}", key, NULL, &e) == 1 &&
 		  strcmp(e.code, "missing_key") == 0 && strcmp(e.jpath, "$.full_name") == 0,
