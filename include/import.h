@@ -72,20 +72,20 @@ void import_buf_free(struct import_buf *b);
 
 /* Check one file's text and map it: UTF-8, strings PostgreSQL accepts, JSON syntax, the
  * kind's required keys and value types. On success returns 0, fills key, and appends to
- * copy the minified JSON escaped for COPY text format. Returns the number of errors
+ * copy the minified JSON, object members in jsonb's key order. Returns the number of errors
  * reported through fn otherwise (the file is then not staged). copy may be NULL. */
 int import_map_file(enum import_kind kind, const char *relpath, const char *text, size_t len,
 		    char *key, size_t keylen, struct import_buf *copy, import_error_fn fn,
 		    void *ctx);
 
-/* Typed rows of one mapped record, as COPY text: the columns the web API queries,
- * converted like the game.j_* SQL functions (a value of the wrong type is null). */
+/* Typed rows of one mapped record: the columns the web API queries, converted like the
+ * game.j_* SQL functions (a value of the wrong type is null). */
 struct import_typed {
-	const char *prefix;	     /* written before every child row: "RUN\t" */
-	struct import_buf f;	     /* the record's typed columns: one text[] field */
-	struct import_buf effects;   /* stage.effects rows (powers) */
-	struct import_buf templates; /* stage.templates rows (powers) */
-	struct import_buf arr, lit;  /* scratch */
+	const char *prefix;	   /* written before every child row: "RUN\t" */
+	struct import_buf f;	   /* typed columns: a text[] in COPY binary format; empty: none */
+	struct import_buf effects; /* stage.effects rows (powers), COPY text format */
+	struct import_buf templates; /* stage.templates rows (powers), COPY text format */
+	struct import_buf arr;	     /* scratch */
 };
 void import_typed_free(struct import_typed *t);
 /* import_map_file, and on success also the typed rows (f replaced, children appended). */

@@ -250,14 +250,17 @@ static int batch_begin(struct import_run_state *r, struct batch *b, char *err, s
 	 * wait for the WAL flush. Promote keeps full durability. */
 	if (db_exec(r->c, err, errlen, "set local synchronous_commit = off", 0, NULL) < 0)
 		return -1;
+	/* Binary format: the server reads each field by its length instead of scanning and
+	 * unescaping every byte of the documents (a tenth of its staging time). */
 	PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, raw, f) "
-				     "from stdin");
+				     "from stdin with (format binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
 		PQclear(res);
 		return -1;
 	}
 	PQclear(res);
+	import_buf_add(&b->rows, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 	b->copying = 1;
 	return 0;
 }
@@ -325,6 +328,7 @@ static int batch_commit(struct import_run_state *r, struct batch *b, char *err, 
 	if (!b->copying)
 		return 0;
 	b->copying = 0;
+	import_buf_add(&b->rows, "\377\377", 2); /* the binary format's trailer */
 	if (flush_rows(r, b, err, errlen) < 0 || copy_end(r->c, NULL, err, errlen) < 0)
 		goto fail;
 	/* The children are small next to the documents: one COPY each per batch. */
@@ -351,6 +355,34 @@ fail:
 	return -1;
 }
 
+/* COPY binary format fields, big-endian. */
+static void bin_i16(struct import_buf *b, int16_t v)
+{
+	unsigned char x[2] = {(unsigned char)((uint16_t)v >> 8), (unsigned char)v};
+	import_buf_add(b, x, 2);
+}
+
+static void bin_i32(struct import_buf *b, int32_t v)
+{
+	uint32_t u = (uint32_t)v;
+	unsigned char x[4] = {(unsigned char)(u >> 24), (unsigned char)(u >> 16),
+			      (unsigned char)(u >> 8), (unsigned char)u};
+	import_buf_add(b, x, 4);
+}
+
+static void bin_i64(struct import_buf *b, int64_t v)
+{
+	bin_i32(b, (int32_t)((uint64_t)v >> 32));
+	bin_i32(b, (int32_t)(uint64_t)v);
+}
+
+static void bin_text(struct import_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	bin_i32(b, (int32_t)n);
+	import_buf_add(b, s, n);
+}
+
 struct stage_ctx {
 	struct import_run_state *r;
 	const char *dir;
@@ -359,6 +391,7 @@ struct stage_ctx {
 	struct known_map committed; /* files this run already committed */
 	struct known_map bad;	    /* files that failed: their current rows must stay */
 	struct import_buf text;
+	struct import_buf raw; /* the document minified */
 	long delay_ms;
 };
 
@@ -384,42 +417,40 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 	char run[32];
 	snprintf(run, sizeof run, "%ld", r->id);
 	size_t mark = b->rows.n;
-	import_copy_text(&b->rows, run);
-	import_buf_add(&b->rows, "\t", 1);
-	import_copy_text(&b->rows, kind);
-	import_buf_add(&b->rows, "\t", 1);
+	bin_i16(&b->rows, 7);
+	bin_i32(&b->rows, 8);
+	bin_i64(&b->rows, r->id);
+	bin_text(&b->rows, kind);
 	if (k && k->sha && k->kind == (int)f->kind && strcmp(k->sha, sha) == 0) {
 		/* Same bytes as the current generation: already checked then, nothing to parse. */
-		import_copy_text(&b->rows, k->key);
-		import_buf_add(&b->rows, "\t", 1);
-		import_copy_text(&b->rows, f->rel);
-		import_buf_add(&b->rows, "\t", 1);
-		import_copy_text(&b->rows, sha);
-		import_buf_add(&b->rows, "\t\\N\t\\N\n", 7);
+		bin_text(&b->rows, k->key);
+		bin_text(&b->rows, f->rel);
+		bin_text(&b->rows, sha);
+		bin_i32(&b->rows, -1);
+		bin_i32(&b->rows, -1);
 	} else {
 		/* Key first into a scratch buffer: it comes from the parse. */
-		struct import_buf raw = {0};
 		snprintf(key, sizeof key, "%s", f->key);
-		static struct import_buf rawbuf;
-		rawbuf.n = 0;
-		raw = rawbuf;
+		sc->raw.n = 0;
 		int nerr = import_map_file_typed(f->kind, f->rel, sc->text.p, len, key, sizeof key,
-						 &raw, &b->typed, import_record_error, r);
-		rawbuf = raw;
+						 &sc->raw, &b->typed, import_record_error, r);
 		if (nerr) {
 			b->rows.n = mark;
 			return 1;
 		}
-		import_copy_text(&b->rows, key);
-		import_buf_add(&b->rows, "\t", 1);
-		import_copy_text(&b->rows, f->rel);
-		import_buf_add(&b->rows, "\t", 1);
-		import_copy_text(&b->rows, sha);
-		import_buf_add(&b->rows, "\t", 1);
-		import_buf_add(&b->rows, raw.p, raw.n);
-		import_buf_add(&b->rows, "\t", 1);
-		import_buf_add(&b->rows, b->typed.f.p, b->typed.f.n);
-		import_buf_add(&b->rows, "\n", 1);
+		bin_text(&b->rows, key);
+		bin_text(&b->rows, f->rel);
+		bin_text(&b->rows, sha);
+		/* jsonb's binary input is a version byte and the text */
+		bin_i32(&b->rows, (int32_t)sc->raw.n + 1);
+		import_buf_add(&b->rows, "\1", 1);
+		import_buf_add(&b->rows, sc->raw.p, sc->raw.n);
+		if (b->typed.f.n) {
+			bin_i32(&b->rows, (int32_t)b->typed.f.n);
+			import_buf_add(&b->rows, b->typed.f.p, b->typed.f.n);
+		} else {
+			bin_i32(&b->rows, -1);
+		}
 	}
 	char size[32];
 	snprintf(size, sizeof size, "%lld", (long long)len);
@@ -1003,6 +1034,7 @@ out:
 	known_free(&sc.committed);
 	known_free(&sc.bad);
 	import_buf_free(&sc.text);
+	import_buf_free(&sc.raw);
 	finish(&r);
 	return rc;
 }

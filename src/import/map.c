@@ -550,13 +550,13 @@ static void line_col(const char *text, size_t off, int *line, int *col)
 
 /* One pass over the text: reject what PostgreSQL's jsonb input rejects and cJSON may let
  * through (invalid UTF-8, raw control characters in strings, \u0000, lone surrogates),
- * drop insignificant whitespace and escape backslashes for COPY text format. Shrinking
- * the pretty-printed export roughly halves what the server parses. */
+ * drop insignificant whitespace and put object members in jsonb's key order (keyorder.c).
+ * Shrinking the pretty-printed export roughly halves what the server parses. */
 static int minify_copy(struct checker *ck, const char *text, size_t len, struct import_buf *out)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	if (out)
-		import_buf_reserve(out, len * 2 + 2);
+		import_buf_reserve(out, len + 2);
 	char *o = out ? out->p + out->n : NULL;
 	int in_str = 0, depth = 0;
 	size_t i = 0;
@@ -652,14 +652,12 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 					}
 					if (o) {
 						*o++ = '\\';
-						*o++ = '\\';
 						memcpy(o, s + i + 1, 5);
 						o += 5;
 					}
 					i += 6;
 					if (v >= 0xD800 && v <= 0xDBFF) {
 						if (o) {
-							*o++ = '\\';
 							*o++ = '\\';
 							memcpy(o, s + i + 1, 5);
 							o += 5;
@@ -670,10 +668,6 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 				}
 				if (o) {
 					*o++ = '\\';
-					*o++ = '\\';
-					/* an escaped backslash is a backslash to COPY too */
-					if (s[i + 1] == '\\')
-						*o++ = '\\';
 					*o++ = (char)s[i + 1];
 				}
 				i += 2;

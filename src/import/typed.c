@@ -6,6 +6,7 @@
  * null, never an error. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -299,26 +300,43 @@ static void power_children(struct import_typed *t, const cJSON *root, const char
 	}
 }
 
+static void be32(struct import_buf *b, uint32_t v)
+{
+	unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+	import_buf_add(b, x, 4);
+}
+
 void import_typed_rows(enum import_kind kind, const cJSON *root, const char *key,
 		       struct import_typed *t)
 {
 	const struct import_tcol *cols = import_typed_cols(kind);
 	t->f.n = 0;
-	if (!cols) {
-		import_buf_add(&t->f, "\\N", 2);
+	if (!cols)
 		return;
-	}
-	/* The array literal first, then escaped for COPY as one field. */
-	struct import_buf *lit = &t->lit;
-	lit->n = 0;
-	import_buf_add(lit, "{", 1);
+	/* f in COPY's binary array format: dimensions, null flag, element type (text), size
+	 * and lower bound, then each element's length (-1: null) and bytes */
+	int n = 0;
+	while (cols[n].json)
+		n++;
+	be32(&t->f, 1);
+	size_t nullflag = t->f.n;
+	be32(&t->f, 0);
+	be32(&t->f, 25); /* text */
+	be32(&t->f, (uint32_t)n);
+	be32(&t->f, 1);
 	for (const struct import_tcol *c = cols; c->json; c++) {
 		char num[64];
-		const char *s = conv_text(c->conv, get(root, c->json), num, sizeof num, &t->arr);
-		arr_elem(lit, s, s ? strlen(s) : 0);
+		const char *v = conv_text(c->conv, get(root, c->json), num, sizeof num, &t->arr);
+		if (!v) {
+			be32(&t->f, UINT32_MAX);
+			t->f.p[nullflag + 3] = 1;
+			continue;
+		}
+		size_t l = strlen(v);
+		be32(&t->f, (uint32_t)l);
+		import_buf_add(&t->f, v, l);
 	}
-	import_buf_add(lit, "}", 1);
-	import_copy_text_n(&t->f, lit->p, lit->n);
 	if (kind == IK_POWER)
 		power_children(t, root, key);
 }
@@ -329,5 +347,4 @@ void import_typed_free(struct import_typed *t)
 	import_buf_free(&t->effects);
 	import_buf_free(&t->templates);
 	import_buf_free(&t->arr);
-	import_buf_free(&t->lit);
 }
