@@ -5,10 +5,14 @@
 --                     table lists them (text, cast by promote)
 --   stage.effects     one row per effects[i] of a staged power
 --   stage.templates   one row per effects[i].templates[j]
+-- batch numbers the staging transaction a row came in, so promote can take the staged
+-- rows batch by batch while staging goes on (null: staged by the server).
 alter table stage.records add column if not exists f text[];
+alter table stage.records add column if not exists batch int;
 
 create unlogged table stage.effects (
     run_id              bigint not null,
+    batch               int,
     key                 text not null, -- the power's natural key
     idx                 int not null,
     chance              float8,
@@ -21,6 +25,7 @@ create unlogged table stage.effects (
 
 create unlogged table stage.templates (
     run_id           bigint not null,
+    batch            int,
     key              text not null, -- the power's natural key
     effect_idx       int not null,
     idx              int not null,

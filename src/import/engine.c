@@ -237,6 +237,9 @@ struct batch {
 	struct import_buf rows;	   /* pending COPY data for stage.records */
 	struct import_typed typed; /* typed columns, and the batch's effects and templates */
 	struct import_buf files;   /* COPY data for ops.import_files */
+	long no;		   /* stage.records.batch */
+	unsigned kinds;		   /* a bit per kind with documents in the batch */
+	char prefix[64];	   /* "RUN\tBATCH\t", before every child row */
 	int nfiles;
 	long long bytes;
 	int copying;
@@ -252,8 +255,9 @@ static int batch_begin(struct import_run_state *r, struct batch *b, char *err, s
 		return -1;
 	/* Binary format: the server reads each field by its length instead of scanning and
 	 * unescaping every byte of the documents (a tenth of its staging time). */
-	PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, raw, f) "
-				     "from stdin with (format binary)");
+	PGresult *res =
+	    PQexec(r->c, "copy stage.records (run_id, batch, kind, key, path, sha, raw, "
+			 "f) from stdin with (format binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
 		PQclear(res);
@@ -261,6 +265,10 @@ static int batch_begin(struct import_run_state *r, struct batch *b, char *err, s
 	}
 	PQclear(res);
 	import_buf_add(&b->rows, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+	b->no++;
+	b->kinds = 0;
+	snprintf(b->prefix, sizeof b->prefix, "%s\t%ld\t", r->idtxt, b->no);
+	b->typed.prefix = b->prefix;
 	b->copying = 1;
 	return 0;
 }
@@ -333,11 +341,11 @@ static int batch_commit(struct import_run_state *r, struct batch *b, char *err, 
 		goto fail;
 	/* The children are small next to the documents: one COPY each per batch. */
 	if (copy_all(r->c,
-		     "copy stage.effects (run_id, key, idx, chance, ppm, delay, is_pvp, "
+		     "copy stage.effects (run_id, batch, key, idx, chance, ppm, delay, is_pvp, "
 		     "requires_expression, template_count) from stdin",
 		     &b->typed.effects, err, errlen) < 0 ||
 	    copy_all(r->c,
-		     "copy stage.templates (run_id, key, effect_idx, idx, attribs, type, "
+		     "copy stage.templates (run_id, batch, key, effect_idx, idx, attribs, type, "
 		     "application_type, aspect, target, table_name, scale, magnitude, duration) "
 		     "from stdin",
 		     &b->typed.templates, err, errlen) < 0 ||
@@ -392,6 +400,7 @@ struct stage_ctx {
 	struct known_map bad;	    /* files that failed: their current rows must stay */
 	struct import_buf text;
 	struct import_buf raw; /* the document minified */
+	struct import_pipe *pipe;
 	long delay_ms;
 };
 
@@ -417,9 +426,11 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 	char run[32];
 	snprintf(run, sizeof run, "%ld", r->id);
 	size_t mark = b->rows.n;
-	bin_i16(&b->rows, 7);
+	bin_i16(&b->rows, 8);
 	bin_i32(&b->rows, 8);
 	bin_i64(&b->rows, r->id);
+	bin_i32(&b->rows, 4);
+	bin_i32(&b->rows, (int32_t)b->no);
 	bin_text(&b->rows, kind);
 	if (k && k->sha && k->kind == (int)f->kind && strcmp(k->sha, sha) == 0) {
 		/* Same bytes as the current generation: already checked then, nothing to parse. */
@@ -438,6 +449,7 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 			b->rows.n = mark;
 			return 1;
 		}
+		b->kinds |= 1u << f->kind;
 		bin_text(&b->rows, key);
 		bin_text(&b->rows, f->rel);
 		bin_text(&b->rows, sha);
@@ -521,9 +533,17 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 		import_progress(r, 0);
 		if (b.nfiles >= bfiles || b.bytes >= BATCH_BYTES || i + 1 == sc->scan->n ||
 		    r->stop_requested) {
-			if (batch_commit(r, &b, err, errlen) < 0) {
+			if (batch_commit(r, &b, err, errlen) == 0) {
+				import_pipe_batch(r, sc->pipe, b.no, b.kinds);
+			} else {
 				/* A file the server refused despite our checks: find it by
-				 * committing the batch's files one by one. */
+				 * committing the batch's files one by one. Their rows are left to
+				 * the end of promote, and so is everything after them. */
+				if (sc->pipe->c && !sc->pipe->failed) {
+					sc->pipe->failed = 1;
+					snprintf(sc->pipe->err, sizeof sc->pipe->err,
+						 "a batch was retried file by file");
+				}
 				import_log(r, "batch failed (%s); retrying file by file", err);
 				PGresult *res = PQexec(r->c, "select 1");
 				PQclear(res);
@@ -706,7 +726,7 @@ static long long count_records(PGconn *c)
 
 /* Validate then promote (or report, for a dry run). Returns an exit status. */
 static int validate_promote(struct import_run_state *r, int dry_run, int no_promote,
-			    const char *kind)
+			    const char *kind, struct import_pipe *pp)
 {
 	char err[2048];
 	r->phase = "validate";
@@ -746,11 +766,26 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	import_log(r, "validated at %.2fs", import_now() - r->t0);
 	r->phase = "promote";
 	import_progress(r, 1);
-	if (db_begin(r->c, err, sizeof err) < 0) {
+	/* With the pipeline, most of promote is done already, in the transaction open on its
+	 * connection: finish there (the staging connection keeps the lock). If it failed,
+	 * its work is rolled back and promote starts over on the staging connection. */
+	int piped = 0;
+	if (pp && pp->c) {
+		if (import_pipe_finish(r, pp) == 0) {
+			PGconn *c = r->c;
+			r->c = pp->c;
+			pp->c = c;
+			piped = 1;
+		} else {
+			PQfinish(pp->c);
+			pp->c = NULL;
+		}
+	}
+	if (!piped && db_begin(r->c, err, sizeof err) < 0) {
 		import_set_state(r, "failed", err);
 		return EXIT_FAIL;
 	}
-	int gen = import_promote(r, kind, err, sizeof err);
+	int gen = import_promote(r, kind, piped ? pp : NULL, err, sizeof err);
 	if (gen < 0) {
 		db_rollback(r->c);
 		int cancelled = strstr(err, "canceling statement") != NULL;
@@ -901,8 +936,9 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	sigaction(SIGTERM, &sa, &old_term);
 	import_signalled = 0;
 
+	struct import_pipe pipe = {0};
 	struct stage_ctx sc = {
-	    .r = &r, .dir = dir, .delay_ms = env_long("MIDSOPS_IMPORT_DELAY_MS", 0)};
+	    .r = &r, .dir = dir, .pipe = &pipe, .delay_ms = env_long("MIDSOPS_IMPORT_DELAY_MS", 0)};
 	struct import_scan scan = {0};
 	int rc = EXIT_FAIL;
 	if (opts->resume_run >= 0) {
@@ -962,6 +998,20 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		goto fail;
 	}
 	sc.scan = &scan;
+	/* A new run that will promote takes each batch into the promote transaction as soon
+	 * as it is staged (import_pipe_*). Resumed runs promote at the end, as does this one
+	 * if the pipeline cannot start. */
+	if (opts->resume_run < 0 && !dry_run && !no_promote &&
+	    env_long("MIDSOPS_IMPORT_PIPELINE", 1) != 0) {
+		char perr[512];
+		pipe.c = db_connect(t, "import-promote", perr, sizeof perr);
+		if (!pipe.c || import_pipe_start(&r, &pipe, perr, sizeof perr) < 0) {
+			import_log(&r, "promote pipeline not used: %s", perr);
+			if (pipe.c)
+				PQfinish(pipe.c);
+			pipe.c = NULL;
+		}
+	}
 	r.phase = "stage";
 	int st = stage_all(&sc, err, sizeof err);
 	if (st < 0)
@@ -1014,7 +1064,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	db_exec(r.c, err, sizeof err,
 		"analyze stage.records, stage.effects (key), stage.templates (key)", 0, NULL);
 	import_log(&r, "staged %lld files in %.2fs", r.files_done, import_now() - r.t0);
-	rc = validate_promote(&r, dry_run, no_promote, "import");
+	rc = validate_promote(&r, dry_run, no_promote, "import", &pipe);
 	goto out;
 fail:
 	out_progress_end(o);
@@ -1035,6 +1085,8 @@ out:
 	known_free(&sc.bad);
 	import_buf_free(&sc.text);
 	import_buf_free(&sc.raw);
+	if (pipe.c)
+		PQfinish(pipe.c);
 	finish(&r);
 	return rc;
 }
@@ -1181,7 +1233,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 			    "select count(*) from stage.records where run_id = $1", 1, q);
 	r.files_total = r.files_done = r.records_total = n ? atoll(n) : 0;
 	free(n);
-	int rc = validate_promote(&r, 0, 0, "rollback");
+	int rc = validate_promote(&r, 0, 0, "rollback", NULL);
 	if (rc == 0) {
 		out_kv_int(o, "rolled_back_to", to);
 		db_event(r.c, "warning", "import", "rollback run %ld restored generation %d", r.id,

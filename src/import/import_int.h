@@ -33,9 +33,29 @@ void import_record_error(void *ctx, const char *path, const char *json_path, con
 			 const char *msg);
 void import_set_state(struct import_run_state *r, const char *state, const char *msg);
 
-/* Promote the staged records of run into a new generation, in the caller's transaction.
- * Returns the generation, or -1 with err. */
-int import_promote(struct import_run_state *r, const char *kind, char *err, size_t errlen);
+/* Promote while staging: a second connection holds the promote transaction open and
+ * takes each batch as soon as staging commits it, on the other CPU. At the end, promote
+ * finishes in that same transaction (import_promote with the pipe), so production still
+ * changes in one transaction, and a failure anywhere just rolls it back. */
+struct import_pipe {
+	PGconn *c; /* NULL: not used */
+	int gen, bulk, fresh, failed, queued;
+	char gen_s[16];
+	long done; /* last batch queued, -1 if none */
+	char err[512];
+};
+/* Begin the transaction on pp->c and enter pipeline mode. */
+int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *err, size_t errlen);
+/* Queue the promote of batch no (kinds: a bit per import_kind staged in it). */
+void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long no, unsigned kinds);
+/* Wait for everything queued and leave pipeline mode: 0, or -1 (pp->err) when it failed. */
+int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp);
+
+/* Promote the staged records of run into a new generation, in the caller's transaction
+ * (with pp, in the pipe's, on pp->c, for what the batches did not take). Returns the
+ * generation, or -1 with err. */
+int import_promote(struct import_run_state *r, const char *kind, const struct import_pipe *pp,
+		   char *err, size_t errlen);
 /* Checks on the staged data before promote; returns the number of errors found. */
 int import_validate(struct import_run_state *r, char *err, size_t errlen);
 

@@ -143,58 +143,113 @@ static int q_exec(struct import_run_state *r, char *err, size_t errlen, const ch
 	return 0;
 }
 
-/* An insert (or upsert) whose foreign keys hold by construction: every referenced id was
- * just selected from its parent in this transaction, and the advisory lock keeps other
- * imports out. As superuser the per-row RI checks (a query per inserted row, an eighth of
- * the backend's time on the first import) are skipped by the replica role, for that one
- * statement only: deletes keep their cascades and restrictions. Only game tables carry
- * no other triggers, so nothing else is skipped. */
-static int q_exec_bulk(struct import_run_state *r, int bulk, char *err, size_t errlen,
-		       const char *sql, int n, const char *const *p)
+/* Where promote's statements go: run one by one (the end of promote), or queued on the
+ * pipeline connection while staging goes on (import_pipe_*). */
+struct sink {
+	struct import_run_state *r;
+	PGconn *pipe; /* NULL: run now on r->c */
+	int bulk;     /* superuser: the replica role may skip RI checks */
+};
+
+static int sink_exec(struct sink *k, int bulk, char *err, size_t errlen, const char *sql, int n,
+		     const char *const *p)
 {
+	if (k->pipe) {
+		if ((bulk && k->bulk &&
+		     !PQsendQueryParams(k->pipe, "set local session_replication_role = replica", 0,
+					NULL, NULL, NULL, NULL, 0)) ||
+		    !PQsendQueryParams(k->pipe, sql, n, NULL, p, NULL, NULL, 0) ||
+		    (bulk && k->bulk &&
+		     !PQsendQueryParams(k->pipe, "set local session_replication_role = origin", 0,
+					NULL, NULL, NULL, NULL, 0))) {
+			snprintf(err, errlen, "%s", PQerrorMessage(k->pipe));
+			return -1;
+		}
+		return 0;
+	}
+	/* An insert (or upsert) whose foreign keys hold by construction: every referenced id
+	 * was just selected from its parent in this transaction, and the advisory lock keeps
+	 * other imports out. As superuser the per-row RI checks (a query per inserted row, an
+	 * eighth of the backend's time on the first import) are skipped by the replica role,
+	 * for that one statement only: deletes keep their cascades and restrictions. Only
+	 * game tables carry no other triggers, so nothing else is skipped. */
+	bulk = bulk && k->bulk;
 	if (bulk &&
-	    q_exec(r, err, errlen, "set local session_replication_role = replica", 0, NULL) < 0)
+	    q_exec(k->r, err, errlen, "set local session_replication_role = replica", 0, NULL) < 0)
 		return -1;
-	int rc = q_exec(r, err, errlen, sql, n, p);
+	int rc = q_exec(k->r, err, errlen, sql, n, p);
 	if (bulk && rc == 0 &&
-	    q_exec(r, err, errlen, "set local session_replication_role = origin", 0, NULL) < 0)
+	    q_exec(k->r, err, errlen, "set local session_replication_role = origin", 0, NULL) < 0)
 		return -1;
 	return rc;
 }
 
-static int promote_kind(struct import_run_state *r, const struct kspec *ks, const char *gen,
-			int bulk, char *err, size_t errlen)
+/* Which staged rows a step takes: batches lo..hi while staging goes on, or at the end
+ * every row the pipeline did not take (done: its last batch, -1 if none). */
+struct span {
+	const char *lo, *hi; /* hi NULL: the end of promote, rows after batch lo */
+};
+
+static void span_pred(const struct span *sp, const char *alias, int first, char *buf, size_t n)
+{
+	if (sp->hi)
+		snprintf(buf, n, "%s.batch between $%d and $%d", alias, first, first + 1);
+	else
+		snprintf(buf, n, "(%s.batch is null or %s.batch > $%d)", alias, alias, first);
+}
+
+static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
+			const struct span *sp, char *err, size_t errlen)
 {
 	const char *kind = import_kind_name(ks->kind), *table = import_kind_table(ks->kind);
-	const char *p[] = {r->idtxt, kind, gen};
-	char sql[8192];
+	const char *p[] = {k->r->idtxt, kind, gen, sp->lo, sp->hi};
+	int np = sp->hi ? 5 : 4;
+	char sql[8192], pred[128];
+	span_pred(sp, "s", 4, pred, sizeof pred);
 	/* What this generation replaces: changed and gone rows keep their old version, new
-	 * keys are recorded as absent, so undoing a generation is mechanical. */
-	snprintf(sql, sizeof sql,
-		 "insert into game.history (generation, kind, key, path, sha, raw) "
-		 "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t "
-		 "where not t.retired and not exists (select 1 from stage.records s where "
-		 "s.run_id = $1 and s.kind = $2 and s.key = t.key and s.sha = t.sha and s.path = "
-		 "t.path) "
-		 "union all select $3::int, $2, s.key, null, null, null from stage.records s "
-		 "where s.run_id = $1 and s.kind = $2 and not exists (select 1 from game.%s t "
-		 "where t.key = s.key and not t.retired)",
-		 table, table);
-	if (q_exec(r, err, errlen, sql, 3, p) < 0)
+	 * keys are recorded as absent, so undoing a generation is mechanical. A batch records
+	 * what its own rows replace; the end records the rest (rows a batch already took
+	 * match their staged version by then) and the rows that left the export. */
+	if (sp->hi)
+		snprintf(
+		    sql, sizeof sql,
+		    "insert into game.history (generation, kind, key, path, sha, raw) "
+		    "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t join "
+		    "stage.records s on s.run_id = $1 and s.kind = $2 and s.key = t.key and "
+		    "%s where not t.retired and (s.sha <> t.sha or s.path <> t.path) "
+		    "union all select $3::int, $2, s.key, null, null, null from stage.records s "
+		    "where s.run_id = $1 and s.kind = $2 and %s and not exists (select 1 from "
+		    "game.%s t where t.key = s.key and not t.retired)",
+		    table, pred, pred, table);
+	else
+		snprintf(
+		    sql, sizeof sql,
+		    "insert into game.history (generation, kind, key, path, sha, raw) "
+		    "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t "
+		    "where not t.retired and not exists (select 1 from stage.records s where "
+		    "s.run_id = $1 and s.kind = $2 and s.key = t.key and s.sha = t.sha and "
+		    "s.path = t.path) "
+		    "union all select $3::int, $2, s.key, null, null, null from stage.records s "
+		    "where s.run_id = $1 and s.kind = $2 and not exists (select 1 from game.%s t "
+		    "where t.key = s.key and not t.retired)",
+		    table, table);
+	if (sink_exec(k, 0, err, errlen, sql, sp->hi ? 5 : 3, p) < 0)
 		return -1;
 	char cols[2048], vals[2048], upd[2048];
 	typed_lists(ks, cols, vals, upd, sizeof cols);
 	snprintf(sql, sizeof sql,
 		 "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
 		 "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records s "
-		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null "
+		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s "
 		 "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
 		 "raw = excluded.raw, generation = excluded.generation, retired = false%s "
 		 "where t.sha is distinct from excluded.sha or t.retired or t.path <> "
 		 "excluded.path",
-		 table, cols, vals, upd);
-	if (q_exec_bulk(r, bulk, err, errlen, sql, 3, p) < 0)
+		 table, cols, vals, pred, upd);
+	if (sink_exec(k, 1, err, errlen, sql, np, p) < 0)
 		return -1;
+	if (sp->hi)
+		return 0;
 	/* Rows that left the export: deleted, unless a build still points at them. */
 	snprintf(sql, sizeof sql,
 		 "with gone as (select t.id, %s as keep from game.%s t where not t.retired and "
@@ -204,7 +259,7 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
 		 "update game.%s u set retired = true, generation = $3::int from gone "
 		 "where u.id = gone.id and gone.keep",
 		 ks->keep ? ks->keep : "false", table, table, table);
-	return q_exec(r, err, errlen, sql, 3, p);
+	return sink_exec(k, 0, err, errlen, sql, 3, p);
 }
 
 /* Effects and templates of the powers changed in generation $1, from the importer's
@@ -212,32 +267,51 @@ static int promote_kind(struct import_run_state *r, const struct kspec *ks, cons
  * effects[i] (.templates[j]) of the power's raw, and they carry the generation of the
  * power's last change. A first import (no effects yet for those powers) takes plain
  * inserts, without the cost of ON CONFLICT. */
-#define EFFECTS_INSERT                                                                             \
-	"insert into game.power_effects as x (power_id, idx, generation, chance, ppm, delay, "     \
-	"is_pvp, requires_expression, template_count) select p.id, e.idx, $1::int, e.chance, "     \
-	"e.ppm, e.delay, e.is_pvp, e.requires_expression, e.template_count from stage.effects e "  \
-	"join game.powers p on p.key = e.key where e.run_id = $2 and p.generation = $1::int and "  \
-	"not p.retired"
-#define TEMPLATES_INSERT                                                                           \
-	"insert into game.effect_templates as x (effect_id, idx, generation, attribs, type, "      \
-	"application_type, aspect, target, table_name, scale, magnitude, duration) select pe.id, " \
-	"t.idx, $1::int, t.attribs, t.type, t.application_type, t.aspect, t.target, "              \
-	"t.table_name, t.scale, t.magnitude, t.duration from stage.templates t join game.powers "  \
-	"p on p.key = t.key join game.power_effects pe on pe.power_id = p.id and pe.idx = "        \
-	"t.effect_idx where t.run_id = $2 and p.generation = $1::int and not p.retired"
-static const char *const child_fresh[] = {EFFECTS_INSERT, TEMPLATES_INSERT};
+static const char effects_insert[] =
+    "insert into game.power_effects as x (power_id, idx, generation, chance, ppm, delay, is_pvp, "
+    "requires_expression, template_count) select p.id, e.idx, $1::int, e.chance, e.ppm, e.delay, "
+    "e.is_pvp, e.requires_expression, e.template_count from stage.effects e join game.powers p "
+    "on p.key = e.key where e.run_id = $2 and p.generation = $1::int and not p.retired and %s%s";
+static const char effects_upsert[] =
+    " on conflict (power_id, idx) do update set raw = null, generation = excluded.generation, "
+    "chance = excluded.chance, ppm = excluded.ppm, delay = excluded.delay, is_pvp = "
+    "excluded.is_pvp, requires_expression = excluded.requires_expression, template_count = "
+    "excluded.template_count";
+static const char templates_insert[] =
+    "insert into game.effect_templates as x (effect_id, idx, generation, attribs, type, "
+    "application_type, aspect, target, table_name, scale, magnitude, duration) select pe.id, "
+    "t.idx, $1::int, t.attribs, t.type, t.application_type, t.aspect, t.target, t.table_name, "
+    "t.scale, t.magnitude, t.duration from stage.templates t join game.powers p on p.key = "
+    "t.key join game.power_effects pe on pe.power_id = p.id and pe.idx = t.effect_idx where "
+    "t.run_id = $2 and p.generation = $1::int and not p.retired and %s%s";
+static const char templates_upsert[] =
+    " on conflict (effect_id, idx) do update set raw = null, generation = excluded.generation, "
+    "attribs = excluded.attribs, type = excluded.type, application_type = "
+    "excluded.application_type, aspect = excluded.aspect, target = excluded.target, table_name "
+    "= excluded.table_name, scale = excluded.scale, magnitude = excluded.magnitude, duration = "
+    "excluded.duration";
 
-/* Children of parents changed in generation $1 ($2: the run). */
+/* Effects and templates of the powers changed in generation $1, from the importer's typed
+ * rows of run $2. They keep no raw of their own: their source record is effects[i]
+ * (.templates[j]) of the power's raw, and they carry the generation of the power's last
+ * change. When no power has effects yet (a first import) they take plain inserts, without
+ * the cost of ON CONFLICT. */
+static int promote_effects(struct sink *k, const char *gen, const struct span *sp, int fresh,
+			   char *err, size_t errlen)
+{
+	const char *p[] = {gen, k->r->idtxt, sp->lo, sp->hi};
+	char sql[2048], pred[128];
+	span_pred(sp, "e", 3, pred, sizeof pred);
+	snprintf(sql, sizeof sql, effects_insert, pred, fresh ? "" : effects_upsert);
+	if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
+		return -1;
+	span_pred(sp, "t", 3, pred, sizeof pred);
+	snprintf(sql, sizeof sql, templates_insert, pred, fresh ? "" : templates_upsert);
+	return sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p);
+}
+
+/* Children of parents changed in generation $1. */
 static const char *const child_sql[] = {
-    EFFECTS_INSERT " on conflict (power_id, idx) do update set raw = null, generation = "
-		   "excluded.generation, chance = excluded.chance, ppm = excluded.ppm, delay = "
-		   "excluded.delay, is_pvp = excluded.is_pvp, requires_expression = "
-		   "excluded.requires_expression, template_count = excluded.template_count",
-    TEMPLATES_INSERT " on conflict (effect_id, idx) do update set raw = null, generation = "
-		     "excluded.generation, attribs = excluded.attribs, type = excluded.type, "
-		     "application_type = excluded.application_type, aspect = excluded.aspect, "
-		     "target = excluded.target, table_name = excluded.table_name, scale = "
-		     "excluded.scale, magnitude = excluded.magnitude, duration = excluded.duration",
     "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
     "p.generation = $1::int and not p.retired and e.idx >= p.effect_count",
     "delete from game.effect_templates t using game.power_effects e where t.effect_id = e.id "
@@ -438,25 +512,48 @@ int import_validate(struct import_run_state *r, char *err, size_t errlen)
 	return nerr;
 }
 
-int import_promote(struct import_run_state *r, const char *kind, char *err, size_t errlen)
+/* The generation, and whether RI checks may be skipped, on connection c. */
+static int promote_setup(PGconn *c, int *gen, int *bulk, char *err, size_t errlen)
 {
-	const char *p[] = {r->idtxt};
-	char *g = db_scalar(r->c, err, errlen,
+	char *g = db_scalar(c, err, errlen,
 			    "select coalesce(max(generation), 0) + 1 from ops.import_generations",
 			    0, NULL);
 	if (!g)
 		return -1;
-	int gen = atoi(g);
-	char gen_s[32];
-	snprintf(gen_s, sizeof gen_s, "%d", gen);
+	*gen = atoi(g);
 	free(g);
-	char *su = db_scalar(r->c, err, errlen, "select current_setting('is_superuser')", 0, NULL);
+	char *su = db_scalar(c, err, errlen, "select current_setting('is_superuser')", 0, NULL);
 	if (!su)
 		return -1;
-	int bulk = strcmp(su, "on") == 0;
+	*bulk = strcmp(su, "on") == 0;
 	free(su);
+	/* Memoize would cache each power's whole document keyed by its value (hashing and
+	 * comparing megabytes for no hit worth having). Both local to the promote
+	 * transaction. */
+	return db_exec(c, err, errlen, "set local work_mem = '64MB'", 0, NULL) < 0 ||
+		       db_exec(c, err, errlen, "set local enable_memoize = off", 0, NULL) < 0
+		   ? -1
+		   : 0;
+}
+
+int import_promote(struct import_run_state *r, const char *kind, const struct import_pipe *pp,
+		   char *err, size_t errlen)
+{
+	const char *p[] = {r->idtxt};
+	int gen, bulk;
+	char gen_s[32], done[32];
+	if (pp) {
+		gen = pp->gen;
+		bulk = pp->bulk;
+	} else if (promote_setup(r->c, &gen, &bulk, err, errlen) < 0) {
+		return -1;
+	}
+	snprintf(gen_s, sizeof gen_s, "%d", gen);
+	snprintf(done, sizeof done, "%ld", pp ? pp->done : -1L);
+	struct sink k = {.r = r, .bulk = bulk};
+	struct span rest = {.lo = done};
 	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++)
-		if (promote_kind(r, &kspecs[i], gen_s, bulk, err, errlen) < 0)
+		if (promote_kind(&k, &kspecs[i], gen_s, &rest, err, errlen) < 0)
 			return -1;
 	const char *gp[] = {gen_s};
 	char *old =
@@ -468,21 +565,15 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		return -1;
 	int fresh = old[0] == 'f';
 	free(old);
-	/* Memoize would cache each power's whole document keyed by its value (hashing and
-	 * comparing megabytes for no hit worth having). Both local to the promote
-	 * transaction. */
-	if (q_exec(r, err, errlen, "set local work_mem = '64MB'", 0, NULL) < 0 ||
-	    q_exec(r, err, errlen, "set local enable_memoize = off", 0, NULL) < 0)
+	if (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0)
 		return -1;
-	const char *gp2[] = {gen_s, r->idtxt};
 	for (int i = 0; child_sql[i]; i++) {
 		/* Fresh effects were all written from the documents in hand: none is surplus. */
-		if (fresh && (i == 2 || i == 3))
+		if (fresh && i < 2)
 			continue;
-		const char *sql = fresh && i < 2 ? child_fresh[i] : child_sql[i];
-		int ins = strncmp(sql, "insert ", 7) == 0;
-		int np = strstr(sql, "$2") ? 2 : strstr(sql, "$1") ? 1 : 0;
-		if (q_exec_bulk(r, bulk && ins, err, errlen, sql, np, gp2) < 0)
+		int ins = strncmp(child_sql[i], "insert ", 7) == 0;
+		if (sink_exec(&k, ins, err, errlen, child_sql[i],
+			      strstr(child_sql[i], "$1") ? 1 : 0, gp) < 0)
 			return -1;
 	}
 	for (int i = 0; resolve_sql[i]; i++)
@@ -494,7 +585,7 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 	for (int i = 0; i < PQntuples(res); i++)
 		r->warnings += atoi(PQgetvalue(res, i, 0));
 	PQclear(res);
-	const char *pp[] = {gen_s, r->idtxt, kind};
+	const char *gk[] = {gen_s, r->idtxt, kind};
 	if (q_exec(
 		r, err, errlen,
 		"insert into ops.import_generations (generation, run_id, kind, previous, counts) "
@@ -505,7 +596,7 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 		"count(*) filter (where h.raw is not null and s.key is null) d from game.history "
 		"h left join stage.records s on s.run_id = $2 and s.kind = h.kind and s.key = "
 		"h.key where h.generation = $1::int group by h.kind) x), '{}')",
-		3, pp) < 0)
+		3, gk) < 0)
 		return -1;
 	/* Derived API results are stale now. */
 	char *cache =
@@ -518,4 +609,111 @@ int import_promote(struct import_run_state *r, const char *kind, char *err, size
 	if (import_stage_clear(r->c, r->idtxt, err, errlen) < 0)
 		return -1;
 	return gen;
+}
+
+/* ---- promote while staging ---- */
+
+int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *err, size_t errlen)
+{
+	(void)r;
+	char *none;
+	if (db_begin(pp->c, err, errlen) < 0 ||
+	    promote_setup(pp->c, &pp->gen, &pp->bulk, err, errlen) < 0 ||
+	    !(none = db_scalar(pp->c, err, errlen,
+			       "select not exists (select 1 from game.power_effects)", 0, NULL)))
+		return -1;
+	pp->fresh = none[0] == 't';
+	free(none);
+	snprintf(pp->gen_s, sizeof pp->gen_s, "%d", pp->gen);
+	pp->done = -1;
+	if (!PQenterPipelineMode(pp->c)) {
+		snprintf(err, errlen, "pipeline mode: %s", PQerrorMessage(pp->c));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the results that have arrived (all of them when block): errors end the pipeline. */
+static void pipe_consume(struct import_pipe *pp, int block)
+{
+	while (pp->queued > 0) {
+		if (!block) {
+			if (!PQconsumeInput(pp->c)) {
+				pp->failed = 1;
+				snprintf(pp->err, sizeof pp->err, "%s", PQerrorMessage(pp->c));
+				return;
+			}
+			if (PQisBusy(pp->c))
+				return;
+		}
+		PGresult *res = PQgetResult(pp->c);
+		if (!res) {
+			if (PQstatus(pp->c) == CONNECTION_BAD) {
+				pp->failed = 1;
+				snprintf(pp->err, sizeof pp->err, "%s", PQerrorMessage(pp->c));
+				return;
+			}
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			pp->queued--;
+		} else if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+			if (!pp->failed)
+				snprintf(pp->err, sizeof pp->err, "%s",
+					 st == PGRES_FATAL_ERROR ? PQresultErrorMessage(res)
+								 : "pipeline aborted");
+			pp->failed = 1;
+		}
+		PQclear(res);
+	}
+}
+
+void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long no, unsigned kinds)
+{
+	if (!pp->c || pp->failed)
+		return;
+	char b[32], err[512];
+	snprintf(b, sizeof b, "%ld", no);
+	struct sink k = {.r = r, .pipe = pp->c, .bulk = pp->bulk};
+	struct span sp = {.lo = b, .hi = b};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof kspecs / sizeof kspecs[0]; i++)
+		if (kinds & (1u << kspecs[i].kind))
+			rc = promote_kind(&k, &kspecs[i], pp->gen_s, &sp, err, sizeof err);
+	if (rc == 0 && (kinds & (1u << IK_POWER)))
+		rc = promote_effects(&k, pp->gen_s, &sp, pp->fresh, err, sizeof err);
+	/* Fault injection for the tests: a statement of batch 2 fails on the server. */
+	const char *fault = getenv("MIDSOPS_IMPORT_FAULT");
+	if (rc == 0 && no == 2 && fault && strcmp(fault, "pipeline") == 0)
+		rc = sink_exec(&k, 0, err, sizeof err, "select 1 / 0", 0, NULL);
+	if (rc == 0 && !PQpipelineSync(pp->c)) {
+		snprintf(err, sizeof err, "%s", PQerrorMessage(pp->c));
+		rc = -1;
+	}
+	if (rc < 0) {
+		pp->failed = 1;
+		snprintf(pp->err, sizeof pp->err, "%s", err);
+		return;
+	}
+	pp->queued++;
+	pp->done = no;
+	pipe_consume(pp, 0);
+}
+
+int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp)
+{
+	double t = import_now();
+	pipe_consume(pp, 1);
+	if (PQstatus(pp->c) == CONNECTION_OK && pp->queued == 0 && !PQexitPipelineMode(pp->c)) {
+		pp->failed = 1;
+		snprintf(pp->err, sizeof pp->err, "%s", PQerrorMessage(pp->c));
+	}
+	/* Undo the batches now, so their row locks are gone before promote starts over. */
+	if (pp->failed && PQpipelineStatus(pp->c) == PQ_PIPELINE_OFF)
+		PQclear(PQexec(pp->c, "rollback"));
+	import_log(r, "promote pipeline: batches through %ld %s (waited %.3fs)%s%s", pp->done,
+		   pp->failed ? "failed" : "done", import_now() - t, pp->failed ? ": " : "",
+		   pp->failed ? pp->err : "");
+	return pp->failed ? -1 : 0;
 }

@@ -110,6 +110,29 @@ expect_exit 1 "rollback to a future generation is refused" "$MIDSOPS" import-rol
 "$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1
 clean=$(checksums)
 
+# Promote while staging (a batch at a time, on a second connection) and promote at the end
+# give the same tables, the same saved versions and the same counts for a changed export.
+last_gen() { psql_q "select md5(string_agg(kind || ':' || key || ':' || coalesce(sha, '-'), ',' order by kind, key)) || (select counts::text from ops.import_generations order by generation desc limit 1) from game.history where generation = (select max(generation) from ops.import_generations)"; }
+expect_exit 0 "import v2 promoting batch by batch" env MIDSOPS_IMPORT_BATCH_FILES=3 "$MIDSOPS" import "$V2_EXPORT"
+piped_sums=$(checksums)
+piped_gen=$(last_gen)
+expect_exit 0 "import-debug of that run" "$MIDSOPS" import-debug "$(last_run)" --verbose
+assert_contains "$OUT" "promote pipeline: batches through" "the run promoted batch by batch"
+expect_exit 0 "back to v1 without the pipeline" env MIDSOPS_IMPORT_PIPELINE=0 "$MIDSOPS" import "$MINI_EXPORT"
+assert_eq "$(checksums)" "$clean" "v1 again: the checksums of the clean v1 import"
+expect_exit 0 "import v2 promoting at the end" env MIDSOPS_IMPORT_PIPELINE=0 "$MIDSOPS" import "$V2_EXPORT"
+expect_exit 0 "import-debug of the unpiped run" "$MIDSOPS" import-debug "$(last_run)" --verbose
+assert_not_contains "$OUT" "promote pipeline" "MIDSOPS_IMPORT_PIPELINE=0 promotes at the end only"
+assert_eq "$(checksums)" "$piped_sums" "batch by batch and at the end: the same tables"
+assert_eq "$(last_gen)" "$piped_gen" "batch by batch and at the end: the same saved versions and counts"
+# A statement of the pipeline fails on the server: its work is rolled back and promote
+# starts over at the end, with the same result.
+expect_exit 0 "import v1 with a pipeline failure" env MIDSOPS_IMPORT_FAULT=pipeline MIDSOPS_IMPORT_BATCH_FILES=3 "$MIDSOPS" import "$MINI_EXPORT"
+assert_eq "$(checksums)" "$clean" "after a pipeline failure: the checksums of the clean v1 import"
+expect_exit 0 "import-debug of the failed pipeline" "$MIDSOPS" import-debug "$(last_run)" --verbose
+assert_contains "$OUT" "promote pipeline: batches through" "the pipeline is in the run log"
+assert_contains "$OUT" "division by zero" "the log says why the pipeline failed"
+
 # The lock: a second import names the running one; import-stop stops it at a batch boundary.
 "$MIDSOPS" import "$V2_EXPORT" >/dev/null 2>&1
 MIDSOPS_IMPORT_DELAY_MS=100 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$MINI_EXPORT" \
