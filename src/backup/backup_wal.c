@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "db.h"
+#include "import.h"
 #include "proc.h"
 #include "target.h"
 
@@ -336,22 +337,29 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 		close(in);
 		return -1;
 	}
+	/* Hashed on the way through: the server waits for archive_command on every
+	 * segment, so one pass over the data instead of a copy and a re-read. */
 	static char buf[1 << 20];
+	struct import_sha256 sha;
+	import_sha256_init(&sha);
 	ssize_t n;
 	int rc = 0;
-	while ((n = read(in, buf, sizeof buf)) > 0)
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		if (hex)
+			import_sha256_update(&sha, buf, (size_t)n);
 		if (write(out, buf, (size_t)n) != n) {
 			rc = -1;
 			break;
 		}
+	}
 	if (n < 0 || rc < 0 || fsync(out) < 0) {
 		snprintf(err, errlen, "cannot copy %s to %s: %s", src, tmp, strerror(errno));
 		rc = -1;
 	}
 	close(in);
 	close(out);
-	if (rc == 0 && hex && backup_sha256_file(tmp, hex) < 0)
-		rc = -1;
+	if (rc == 0 && hex)
+		import_sha256_hex(&sha, hex);
 	if (rc == 0 && rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
 		rc = -1;
