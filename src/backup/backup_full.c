@@ -84,7 +84,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 			char cerr[1024];
 			PGconn *cc =
 			    db_connect(r->ctx->target, "backup checksums", cerr, sizeof cerr);
-			cJSON *t = cc ? backup_table_checksums(cc, cerr, sizeof cerr) : NULL;
+			cJSON *t = cc ? backup_table_checksums(cc, NULL, cerr, sizeof cerr) : NULL;
 			char *txt = t ? cJSON_PrintUnformatted(t) : NULL;
 			int ok = txt && backup_write_file(tabf, txt, cerr, sizeof cerr) == 0;
 			PQfinish(cc);
@@ -127,7 +127,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 			t = backup_read_json(tabf);
 		unlink(tabf);
 		if (!t)
-			t = backup_table_checksums(r->conn, err, errlen);
+			t = backup_table_checksums(r->conn, NULL, err, errlen);
 		if (!t)
 			return -1;
 		cJSON_AddItemToObject(r->man, "tables", t);

@@ -94,7 +94,9 @@ int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *e
 void backup_repo_close(struct repo *r);
 int backup_disk_check(const char *dir, long long need, char *err, size_t errlen);
 void backup_log_tail(const char *logfile, char *buf, size_t n);
-cJSON *backup_table_checksums(PGconn *c, char *err, size_t errlen);
+/* want: a manifest's tables, to compute each table with the method it names; NULL for
+ * the current method (new backups). */
+cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t errlen);
 int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, size_t n);
 /* Resolve want to an id and read its manifest. */
 int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,

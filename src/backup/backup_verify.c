@@ -40,8 +40,9 @@ static int restore_test_physical(const struct repo *rp, const char *dir, cJSON *
 		goto out;
 	}
 	PGconn *c = PQconnectdb(ci);
-	cJSON *got =
-	    PQstatus(c) == CONNECTION_OK ? backup_table_checksums(c, err, sizeof err) : NULL;
+	cJSON *got = PQstatus(c) == CONNECTION_OK
+			 ? backup_table_checksums(c, want_tables, err, sizeof err)
+			 : NULL;
 	PQfinish(c);
 	if (!got) {
 		snprintf(detail, dn, "cannot read the restored copy: %s", err);

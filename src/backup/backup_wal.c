@@ -308,7 +308,7 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 	cJSON_AddStringToObject(r->man, "stop_lsn", lsn);
 	cJSON_AddItemToObject(r->man, "wal", list);
 	cJSON_AddNumberToObject(r->man, "wal_bytes", (double)total);
-	cJSON *t = backup_table_checksums(r->conn, err, errlen);
+	cJSON *t = backup_table_checksums(r->conn, NULL, err, errlen);
 	if (!t)
 		return -1;
 	cJSON_AddItemToObject(r->man, "tables", t);

@@ -39,6 +39,60 @@ assert_eq "$(psql_q "select status from ops.backups where id = '$FULL'")" comple
 expect_exit 0 "db-backup-verify full" $MA db-backup-verify "$FULL"
 expect_exit 0 "db-backup-verify --restore-test full" $MA db-backup-verify "$FULL" --restore-test
 assert_contains "$OUT" "match" "restore test compares table checksums"
+
+# Table checksums name their method. v2 (sum of hash_record_extended) is what new backups
+# record; a manifest without a method (v1: md5 of the rows' text in key order, made by an
+# older midsops) is still compared the way it was made.
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
+assert m["tables"] and all(t.get("checksum_method") == "v2" for t in m["tables"]), m["tables"]' \
+	"$REPO/$FULL/manifest.json" && ok "manifest tables name checksum method v2" || fail "checksum method" "see $REPO/$FULL/manifest.json"
+cp "$REPO/$FULL/manifest.json" "$TEST_TMP/full-manifest.json"
+# rewrite_tables FILE MODE: v1 (recompute the old way, no method field), tamper (one
+# checksum of builds.bk_test changed) or unknown (a method this midsops does not know).
+v1_sums() {
+	psql "$MIDSOPS_DSN" -XAtq -F ' ' <<'SQL'
+select format('select %L, count(*), coalesce(md5(string_agg(md5(t::text), %L order by %s)), md5(%L)) from %s t',
+  format('%I.%I', n.nspname, c.relname), '',
+  coalesce((select string_agg(format('t.%I', a.attname), ', ' order by k.ord)
+    from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)
+    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+    where i.indrelid = c.oid and i.indisprimary), 't::text'), '', format('%I.%I', n.nspname, c.relname))
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p') and not c.relispartition
+\gexec
+SQL
+}
+v1_sums >"$TEST_TMP/v1.txt"
+rewrite_tables() {
+	python3 - "$1" "$2" "$TEST_TMP/v1.txt" <<'PY'
+import json, sys
+path, mode, v1 = sys.argv[1:4]
+m = json.load(open(path))
+old = {l.split()[0]: l.split()[1:] for l in open(v1) if l.strip()}
+for t in m["tables"]:
+    if mode == "v1":
+        t["rows"], t["checksum"] = int(old[t["table"]][0]), old[t["table"]][1]
+        t.pop("checksum_method", None)
+    elif t["table"] == "builds.bk_test":
+        if mode == "tamper":
+            t["checksum"] = str(int(t["checksum"]) + 1)
+        else:
+            t["checksum_method"] = "v9"
+json.dump(m, open(path, "w"), indent=1)
+PY
+}
+rewrite_tables "$REPO/$FULL/manifest.json" tamper
+expect_exit 2 "restore test fails on a changed v2 checksum" $MA db-backup-verify "$FULL" --restore-test
+assert_contains "$OUT" "builds.bk_test" "the failed restore test names the table"
+cp "$TEST_TMP/full-manifest.json" "$REPO/$FULL/manifest.json"
+rewrite_tables "$REPO/$FULL/manifest.json" v1
+expect_exit 0 "an old manifest (v1 checksums, no method) passes the restore test" $MA db-backup-verify "$FULL" --restore-test
+assert_contains "$OUT" "match" "v1 checksums are compared as v1"
+cp "$TEST_TMP/full-manifest.json" "$REPO/$FULL/manifest.json"
+rewrite_tables "$REPO/$FULL/manifest.json" unknown
+expect_exit 2 "an unknown checksum method fails the restore test" $MA db-backup-verify "$FULL" --restore-test
+assert_contains "$OUT" "unknown checksum method 'v9'" "the unknown method is named"
+cp "$TEST_TMP/full-manifest.json" "$REPO/$FULL/manifest.json"
 expect_exit 0 "verify accepts a runbook-style name" $MA db-backup-verify "backup_$(echo "$FULL" | cut -c1-8)_full.sql"
 expect_exit 1 "unknown backup id" $MA db-backup-verify 19990101T000000Z-full
 assert_contains "$OUT" "unknown backup id '19990101T000000Z-full'; near matches: $FULL" "unknown id lists near matches"
@@ -49,6 +103,10 @@ expect_exit 0 "verify archive (pg_restore --list, restore test)" $MA db-backup-v
 expect_exit 0 "db-restore --into a new database" $MA db-restore "$ARCH" --into bk_restored
 assert_eq "$(cks "$MIDSOPS_DSN dbname=bk_restored")" "$before" "archive restored into a new database is identical"
 psql_q "drop database if exists bk_restored" >/dev/null
+rewrite_tables "$REPO/$ARCH/manifest.json" v1
+expect_exit 0 "db-restore --into compares an old (v1) archive manifest" $MA db-restore "$ARCH" --into bk_restored_v1
+assert_contains "$OUT" "checksums match the manifest" "v1 archive checksums match after a restore"
+psql_q "drop database if exists bk_restored_v1" >/dev/null
 
 expect_exit 1 "incremental without WAL archiving says what to configure" $MA db-backup-incremental
 assert_contains "$OUT" "archive_command" "incremental error names archive_command"
