@@ -49,6 +49,16 @@ static cJSON *server_checksums(const char *basedir, cJSON *man)
 	return known;
 }
 
+/* The checksum child of a backup that failed: stop it and drop what it may write. */
+static void stop_checksums(pid_t cpid, const char *tabf)
+{
+	if (cpid <= 0)
+		return;
+	kill(cpid, SIGTERM);
+	waitpid(cpid, NULL, 0);
+	unlink(tabf);
+}
+
 int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 {
 	char basebackup[1024], base[4400], logf[4400];
@@ -70,7 +80,8 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 			"-c",	    "fast", "--manifest-checksums=SHA256",
 			"-l",	    label,  "--no-sync",
 			NULL};
-	/* --no-sync: the files are synced once below with syncfs, cheaper than per file. */
+	/* --no-sync: backup_run_tool starts the writeback while the copy runs, and
+	 * backup_sync_tree below waits for what is left. */
 	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
 	/* Table checksums run beside the copy, on their own connection in a child, so the
 	 * backup costs little more than pg_basebackup alone. */
@@ -96,25 +107,22 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
-		if (cpid > 0) {
-			kill(cpid, SIGTERM);
-			waitpid(cpid, NULL, 0);
-			unlink(tabf);
-		}
+		stop_checksums(cpid, tabf);
 		backup_log_tail(logf, tail, sizeof tail);
 		snprintf(err, errlen, "pg_basebackup failed (exit %d): %s", st, tail);
 		return -1;
 	}
-	int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		syncfs(fd);
-		close(fd);
+	if (backup_sync_tree(base, err, errlen) < 0) {
+		stop_checksums(cpid, tabf);
+		return -1;
 	}
 	cJSON *known = server_checksums(base, r->man);
 	int rc = backup_list_files(r, known, err, errlen);
 	cJSON_Delete(known);
-	if (rc < 0)
+	if (rc < 0) {
+		stop_checksums(cpid, tabf);
 		return -1;
+	}
 	double stop = now_s();
 	cJSON_AddNumberToObject(r->man, "window_start", stop);
 	cJSON_AddNumberToObject(r->man, "window_end", stop);

@@ -20,20 +20,72 @@
 #include "proc.h"
 #include "target.h"
 
-static long long du_total;
-static int du_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+/* ---------- making what a tool wrote durable ---------- */
+
+/* What a tool wrote so far: its size, for progress, and its writeback started.
+ * pg_basebackup runs with --no-sync: left to itself, its fsync of every file at the end
+ * waits for all of the copy to reach the disk, and a syncfs (what we did before) also
+ * waits for every other writer's dirty data on that file system. Started while the tool
+ * still copies (each pass touches only files changed since the previous one), the
+ * writeback leaves backup_sync_tree little to wait for. */
+static long long walk_total;
+static double walk_since;
+static int walk_written_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
-	(void)p, (void)f;
-	if (flag == FTW_F)
-		du_total += st->st_size;
+	(void)f;
+	if (flag != FTW_F)
+		return 0;
+	walk_total += st->st_size;
+	if ((double)st->st_mtim.tv_sec + st->st_mtim.tv_nsec / 1e9 < walk_since)
+		return 0;
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
 	return 0;
 }
 
-static long long du(const char *path)
+/* *since: the previous pass's start (0: every file); file times are coarse, hence the
+ * second of overlap. Returns the bytes under dir. */
+static long long walk_written(const char *dir, double *since)
 {
-	du_total = 0;
-	nftw(path, du_cb, 32, FTW_PHYS);
-	return du_total;
+	double start = now_s() - 1.0;
+	walk_total = 0;
+	walk_since = *since;
+	nftw(dir, walk_written_cb, 32, FTW_PHYS);
+	*since = start;
+	return walk_total;
+}
+
+static int sync_err;
+static int fsync_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)f;
+	if (flag != FTW_F && flag != FTW_D)
+		return 0;
+	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fsync(fd) < 0) {
+		sync_err = errno;
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+int backup_sync_tree(const char *dir, char *err, size_t errlen)
+{
+	double since = 0;
+	walk_written(dir, &since);
+	sync_err = 0;
+	if (nftw(dir, fsync_cb, 32, FTW_PHYS) != 0) {
+		snprintf(err, errlen, "cannot sync the files of %s to disk: %s", dir,
+			 strerror(sync_err ? sync_err : errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* A run killed together with the server (or while it was unreachable) could not mark its
@@ -45,9 +97,9 @@ static void mark_stale_running(struct run *r)
 	char err[256];
 	if (!r->conn)
 		return;
-	PGresult *res = db_query(r->conn, err, sizeof err,
-				 "select id, coalesce(pid, 0) from ops.backups where status = 'running'",
-				 0, NULL);
+	PGresult *res = db_query(
+	    r->conn, err, sizeof err,
+	    "select id, coalesce(pid, 0) from ops.backups where status = 'running'", 0, NULL);
 	for (int i = 0; res && i < PQntuples(res); i++) {
 		const char *id = PQgetvalue(res, i, 0);
 		long pid = atol(PQgetvalue(res, i, 1));
@@ -57,14 +109,16 @@ static void mark_stale_running(struct run *r)
 		if (stat(path, &st) == 0)
 			continue;
 		snprintf(path, sizeof path, "%s/%s.partial", r->repo.dir, id);
-		if (stat(path, &st) == 0 || (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)))
+		if (stat(path, &st) == 0 ||
+		    (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM)))
 			continue;
 		const char *p[] = {id};
-		PQclear(db_query(r->conn, err, sizeof err,
-				 "update ops.backups set status = 'failed', message = "
-				 "'interrupted; the run is gone', finished_at = coalesce(finished_at, "
-				 "now()), updated_at = now() where id = $1 and status = 'running'",
-				 1, p));
+		PQclear(
+		    db_query(r->conn, err, sizeof err,
+			     "update ops.backups set status = 'failed', message = "
+			     "'interrupted; the run is gone', finished_at = coalesce(finished_at, "
+			     "now()), updated_at = now() where id = $1 and status = 'running'",
+			     1, p));
 		out_warn(r->ctx->out, "marked backup %s failed: its run was interrupted", id);
 	}
 	PQclear(res);
@@ -132,6 +186,7 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 	sigaction(SIGINT, &sa, &oldint);
 	sigaction(SIGTERM, &sa, &oldterm);
 	int st = -1;
+	double walked = 0, last_walk = 0, done = 0;
 	for (;;) {
 		int ws;
 		pid_t w = waitpid(pid, &ws, WNOHANG);
@@ -146,9 +201,12 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 			got_signal = 0;
 		}
 		double tp = now_s();
+		if (watch && tp - last_walk >= 0.25) {
+			last_walk = tp;
+			done = (double)walk_written(watch, &walked);
+		}
 		if (watch && expect > 0 && tp - r->last_progress >= 0.5) {
 			r->last_progress = tp;
-			double done = (double)du(watch);
 			out_progress(r->ctx->out, label, done, (double)expect, NULL);
 			double t = now_s();
 			if (t - r->last_cat >= 1.0) {
