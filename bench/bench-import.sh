@@ -25,23 +25,25 @@ trap 'exit 130' INT TERM
 "$MIDSOPS" cluster start >"$ROOT/start.log" 2>&1 || { cat "$ROOT/start.log"; exit 1; }
 DSN=$("$MIDSOPS" cluster status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["conninfo"])')
 
+# CPU seconds the whole machine has been busy (all CPUs), from /proc/stat
+busy_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz}' /proc/stat; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # seconds, peak RSS (KB) and CPU seconds of a command, into $ROOT/t
 timed() { /usr/bin/time -f "%e %M %U %S" -o "$ROOT/t" "$@"; }
 cpu_of() { awk '{printf "%.2f\n", $3 + $4}' "$ROOT/t"; }
-# CPU seconds of the import's server backend (on a shared machine wall time measures the
-# neighbours too): polled from /proc while the import runs.
+# CPU seconds of the import's server backends (staging, promote pipeline, progress): on a
+# shared machine wall time measures the neighbours too. Polled from /proc while the import
+# runs, summed over every backend of its database.
 backend_cpu() { # DB PID
-	bp=""; last=0
+	: >"$ROOT/bcpu"
 	# the job is our child: a zombie still answers kill -0, so look at its state
 	while [ -r "/proc/$2/stat" ] && [ "$(cut -d' ' -f3 "/proc/$2/stat")" != Z ]; do
-		[ -z "$bp" ] && bp=$(psql "$DSN dbname=$1" -XAtq -c "select backend_pid from ops.import_runs where state = 'running' order by id desc limit 1" 2>/dev/null)
-		if [ -n "$bp" ] && [ -r "/proc/$bp/stat" ]; then
-			last=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$bp/stat")
-		fi
+		for bp in $(psql "$DSN dbname=$1" -XAtq -c "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" 2>/dev/null); do
+			[ -r "/proc/$bp/stat" ] && awk -v p="$bp" -v hz="$(getconf CLK_TCK)" '{printf "%s %.2f\n", p, ($14 + $15) / hz}' "/proc/$bp/stat" >>"$ROOT/bcpu"
+		done
 		sleep 0.05
 	done
-	echo "$last"
+	awk '{last[$1] = $2} END {s = 0; for (p in last) s += last[p]; printf "%.2f\n", s}' "$ROOT/bcpu"
 }
 
 echo "bench-import: $DATA, $(nproc) cpus, $RUNS runs each"
@@ -51,16 +53,20 @@ for i in $(seq "$RUNS"); do
 	cut -d' ' -f1 "$ROOT/t" >>"$ROOT/parse"
 	cpu_of >>"$ROOT/parsecpu"
 done
-: >"$ROOT/first"; : >"$ROOT/again"; : >"$ROOT/rss"; : >"$ROOT/rate"; : >"$ROOT/cpu"
+: >"$ROOT/first"; : >"$ROOT/again"; : >"$ROOT/rss"; : >"$ROOT/rate"; : >"$ROOT/cpu"; : >"$ROOT/others"
 for i in $(seq "$RUNS"); do
 	db="bench_$i"
 	"$MIDSOPS" db-shell -q -c "drop database if exists $db" -c "create database $db" >/dev/null
 	"$MIDSOPS" --dsn "$DSN dbname=$db" db-migrate >/dev/null
+	busy0=$(busy_cpu)
 	timed "$MIDSOPS" --dsn "$DSN dbname=$db" --json import "$DATA" >"$ROOT/out.json" 2>"$ROOT/err" &
 	ipid=$!
 	server=$(backend_cpu "$db" "$ipid")
 	wait "$ipid" || { echo "import failed:"; tail -5 "$ROOT/err"; exit 1; }
+	busy1=$(busy_cpu)
 	echo "$(cpu_of) $server" | awk '{printf "%.2f\n", $1 + $2}' >>"$ROOT/cpu"
+	# what the rest of the machine used meanwhile (the poller included)
+	echo "$busy0 $busy1 $(cpu_of) $server" | awk '{printf "%.2f\n", $2 - $1 - $3 - $4}' >>"$ROOT/others"
 	cut -d' ' -f1 "$ROOT/t" >>"$ROOT/first"
 	cut -d' ' -f2 "$ROOT/t" >>"$ROOT/rss"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_second"])' "$ROOT/out.json" >>"$ROOT/rate"
@@ -79,7 +85,8 @@ verdict() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
 echo "parse-only (cJSON) median:   ${P} s   runs: $(tr '\n' ' ' <"$ROOT/parse")"
 echo "import scan->promote median: ${F} s   runs: $(tr '\n' ' ' <"$ROOT/first")  target <= 5 s: $(verdict "$(echo "$F <= 5" | bc)")"
 echo "ratio import / parse-only:   $(echo "scale=2; $F / $P" | bc)   target <= 3: $(verdict "$(echo "$F <= 3 * $P" | bc)")"
-echo "CPU: import (client + server backend) median ${C} s, parse-only ${PC} s, ratio $(echo "scale=2; $C / $PC" | bc)"
+echo "CPU: import (client + server backends) median ${C} s, parse-only ${PC} s, ratio $(echo "scale=2; $C / $PC" | bc)"
+echo "other processes' CPU during each import: $(tr '\n' ' ' <"$ROOT/others")s (a quiet machine: near 0)"
 echo "load when done: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cpus"
 echo "peak RSS of the importer:    $((R / 1024)) MB   target <= 64 MB: $(verdict "$(echo "$R <= 65536" | bc)")"
 echo "records/s (first import):    ${RATE}"

@@ -205,6 +205,10 @@ static int append_conf(const struct cluster *c, char *err, size_t errlen)
 		"pg_stat_statements.track = all\n"
 		"track_io_timing = on\n"
 		"wal_level = replica\n"
+		/* an import writes ~150 MB: room for it without backends evicting their own
+		 * dirty pages, and WAL written in large pieces */
+		"shared_buffers = 256MB\n"
+		"wal_buffers = 16MB\n"
 		"max_wal_senders = 10\n"
 		"max_replication_slots = 10\n"
 		"log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"

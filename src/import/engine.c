@@ -26,6 +26,7 @@
  * the importer reads and maps the next files. A larger chunk makes the two take turns
  * (the socket buffer holds far less than a megabyte) instead of working side by side. */
 #define STREAM_BYTES (32 << 10)
+#define PIPE_BATCHES 4 /* batches per promote pipeline step */
 
 static volatile sig_atomic_t import_signalled;
 
@@ -496,6 +497,8 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 	long bfiles = env_long("MIDSOPS_IMPORT_BATCH_FILES", BATCH_FILES);
 	int rc = 0;
 	size_t first = 0; /* first file of the open batch, to redo it file by file */
+	long pend_lo = 0; /* committed batches not yet given to the promote pipeline */
+	unsigned pend_kinds = 0;
 	for (size_t i = 0; i < sc->scan->n; i++) {
 		struct import_file *f = &sc->scan->files[i];
 		if (known_get(&sc->committed, f->rel))
@@ -534,7 +537,15 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 		if (b.nfiles >= bfiles || b.bytes >= BATCH_BYTES || i + 1 == sc->scan->n ||
 		    r->stop_requested) {
 			if (batch_commit(r, &b, err, errlen) == 0) {
-				import_pipe_batch(r, sc->pipe, b.no, b.kinds);
+				/* a few batches at a time: fewer, larger statements */
+				if (!pend_lo)
+					pend_lo = b.no;
+				pend_kinds |= b.kinds;
+				if (b.no - pend_lo + 1 >= PIPE_BATCHES || i + 1 == sc->scan->n) {
+					import_pipe_batch(r, sc->pipe, pend_lo, b.no, pend_kinds);
+					pend_lo = 0;
+					pend_kinds = 0;
+				}
 			} else {
 				/* A file the server refused despite our checks: find it by
 				 * committing the batch's files one by one. Their rows are left to
@@ -672,7 +683,10 @@ static int connect_both(struct import_run_state *r, const struct target *t, char
 	r->pc = db_connect(t, "import-progress", err, errlen);
 	if (!r->pc)
 		return -1;
-	return 0;
+	/* Progress is written four times a second from the importer's loop: waiting for each
+	 * WAL flush stalled the parse behind the promote's WAL. A server crash may lose the
+	 * last fraction of a second of progress, which the next update rewrites anyway. */
+	return db_exec(r->pc, err, errlen, "set synchronous_commit = off", 0, NULL) < 0 ? -1 : 0;
 }
 
 static void finish(struct import_run_state *r)

@@ -46,8 +46,9 @@ struct import_pipe {
 };
 /* Begin the transaction on pp->c and enter pipeline mode. */
 int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *err, size_t errlen);
-/* Queue the promote of batch no (kinds: a bit per import_kind staged in it). */
-void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long no, unsigned kinds);
+/* Queue the promote of batches lo..no (kinds: a bit per import_kind staged in them). */
+void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long lo, long no,
+		       unsigned kinds);
 /* Wait for everything queued and leave pipeline mode: 0, or -1 (pp->err) when it failed. */
 int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp);
 
@@ -79,6 +80,8 @@ struct keyorder {
 	char *tmp;
 	size_t nframes, fcap, nmembers, mcap, tcap;
 	int in_key;
+	int dup;    /* some object repeats a key */
+	int unsure; /* some object was not sorted (escaped keys): duplicates unknown */
 };
 void keyorder_open(struct keyorder *k, int is_obj);
 int keyorder_expects_key(const struct keyorder *k);
@@ -87,7 +90,7 @@ void keyorder_key_escaped(struct keyorder *k);
 void keyorder_key_end(struct keyorder *k, const char *buf, size_t end);
 void keyorder_comma(struct keyorder *k, size_t pos);
 void keyorder_close(struct keyorder *k, char *buf, size_t pos);
-void keyorder_free(struct keyorder *k);
+void keyorder_reset(struct keyorder *k); /* for the next document, keeping the memory */
 
 /* Empty the staging tables: of one run, or all of them (run NULL). */
 int import_stage_clear(PGconn *c, const char *run, char *err, size_t errlen);

@@ -374,6 +374,7 @@ struct checker {
 	import_error_fn fn;
 	void *ctx;
 	int nerr;
+	int no_dups; /* the minifier saw every object's keys: none repeats */
 };
 
 static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt, ...)
@@ -388,6 +389,37 @@ static void report(struct checker *ck, const char *jpath, const char *code, cons
 	ck->nerr++;
 	if (ck->fn)
 		ck->fn(ck->ctx, ck->relpath, jpath, code, msg);
+}
+
+/* jp + ".key" or "[i]" at base: once per element walked, so without printf. */
+static void jp_child(char *jp, size_t base, size_t jplen, const cJSON *parent, const cJSON *e,
+		     int i)
+{
+	if (cJSON_IsObject(parent)) {
+		const char *k = e->string ? e->string : "";
+		size_t n = strlen(k);
+		if (base + 1 + n >= jplen)
+			n = jplen > base + 2 ? jplen - base - 2 : 0;
+		if (base + 1 < jplen) {
+			jp[base] = '.';
+			memcpy(jp + base + 1, k, n);
+			jp[base + 1 + n] = 0;
+		}
+		return;
+	}
+	char d[16];
+	int n = 0;
+	unsigned u = (unsigned)i;
+	do
+		d[n++] = (char)('0' + u % 10);
+	while ((u /= 10) && n < 15);
+	if (base + (size_t)n + 3 > jplen)
+		return;
+	jp[base++] = '[';
+	while (n)
+		jp[base++] = d[--n];
+	jp[base++] = ']';
+	jp[base] = 0;
 }
 
 /* Walk spec path `rest` from v (whose JSON path is jp). */
@@ -412,11 +444,7 @@ static void check_path(struct checker *ck, const cJSON *v, const char *rest, cha
 			return; /* the container's own type is checked by its own field */
 		int i = 0;
 		for (const cJSON *e = v->child; e; e = e->next, i++) {
-			if (cJSON_IsObject(v))
-				snprintf(jp + base, jplen - base, ".%s",
-					 e->string ? e->string : "");
-			else
-				snprintf(jp + base, jplen - base, "[%d]", i);
+			jp_child(jp, base, jplen, v, e, i);
 			check_path(ck, e, rest[2] == '.' ? rest + 3 : rest + 2, jp, jplen, f);
 			jp[base] = 0;
 		}
@@ -502,7 +530,7 @@ static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t j
 	}
 	if (!v->child)
 		return;
-	if (cJSON_IsObject(v))
+	if (cJSON_IsObject(v) && !ck->no_dups)
 		check_dup_keys(ck, v, jp);
 	size_t base = strlen(jp);
 	int i = 0;
@@ -513,10 +541,7 @@ static void check_lengths(struct checker *ck, const cJSON *v, char *jp, size_t j
 			continue;
 		if (!cJSON_IsString(e) && !cJSON_IsNumber(e) && !e->child)
 			continue;
-		if (cJSON_IsObject(v))
-			snprintf(jp + base, jplen - base, ".%s", e->string ? e->string : "");
-		else
-			snprintf(jp + base, jplen - base, "[%d]", i);
+		jp_child(jp, base, jplen, v, e, i);
 		check_lengths(ck, e, jp, jplen);
 		jp[base] = 0;
 	}
@@ -560,7 +585,9 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 	char *o = out ? out->p + out->n : NULL;
 	int in_str = 0, depth = 0;
 	size_t i = 0;
-	struct keyorder ko = {0};
+	/* kept between documents: its arrays grow once (the importer is single-threaded) */
+	static struct keyorder ko;
+	keyorder_reset(&ko);
 	char where[64];
 	int line, col;
 #define FAIL(code, ...)                                                                            \
@@ -571,6 +598,22 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		goto fail;                                                                         \
 	} while (0)
 	while (i < len) {
+		if (in_str) {
+			/* most bytes of a string need no attention: copy the run at once */
+			size_t j = i;
+			while (j < len && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' &&
+			       s[j] != '\\')
+				j++;
+			if (j > i) {
+				if (o) {
+					memcpy(o, s + i, j - i);
+					o += j - i;
+				}
+				i = j;
+				if (i >= len)
+					break;
+			}
+		}
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			if (!in_str) {
@@ -720,10 +763,11 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 #undef FAIL
 	if (out)
 		out->n = (size_t)(o - out->p);
-	keyorder_free(&ko);
+	/* Without a repeated key in any object the checker need not look for one. */
+	if (o && !ko.dup && !ko.unsure)
+		ck->no_dups = 1;
 	return 0;
 fail:
-	keyorder_free(&ko);
 	return -1;
 }
 

@@ -155,13 +155,9 @@ static int sink_exec(struct sink *k, int bulk, char *err, size_t errlen, const c
 		     const char *const *p)
 {
 	if (k->pipe) {
-		if ((bulk && k->bulk &&
-		     !PQsendQueryParams(k->pipe, "set local session_replication_role = replica", 0,
-					NULL, NULL, NULL, NULL, 0)) ||
-		    !PQsendQueryParams(k->pipe, sql, n, NULL, p, NULL, NULL, 0) ||
-		    (bulk && k->bulk &&
-		     !PQsendQueryParams(k->pipe, "set local session_replication_role = origin", 0,
-					NULL, NULL, NULL, NULL, 0))) {
+		/* the pipeline only inserts: it runs in the replica role throughout (set by
+		 * import_pipe_start for a superuser) */
+		if (!PQsendQueryParams(k->pipe, sql, n, NULL, p, NULL, NULL, 0)) {
 			snprintf(err, errlen, "%s", PQerrorMessage(k->pipe));
 			return -1;
 		}
@@ -624,6 +620,12 @@ int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *
 		return -1;
 	pp->fresh = none[0] == 't';
 	free(none);
+	/* Everything the pipeline queues is an insert whose references hold by construction
+	 * (see sink_exec); import_pipe_finish restores the role before the end of promote,
+	 * whose deletes need their foreign keys. */
+	if (pp->bulk && db_exec(pp->c, err, errlen, "set local session_replication_role = replica",
+				0, NULL) < 0)
+		return -1;
 	snprintf(pp->gen_s, sizeof pp->gen_s, "%d", pp->gen);
 	pp->done = -1;
 	if (!PQenterPipelineMode(pp->c)) {
@@ -669,14 +671,16 @@ static void pipe_consume(struct import_pipe *pp, int block)
 	}
 }
 
-void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long no, unsigned kinds)
+void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long lo, long no,
+		       unsigned kinds)
 {
 	if (!pp->c || pp->failed)
 		return;
-	char b[32], err[512];
+	char a[32], b[32], err[512];
+	snprintf(a, sizeof a, "%ld", lo);
 	snprintf(b, sizeof b, "%ld", no);
 	struct sink k = {.r = r, .pipe = pp->c, .bulk = pp->bulk};
-	struct span sp = {.lo = b, .hi = b};
+	struct span sp = {.lo = a, .hi = b};
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < sizeof kspecs / sizeof kspecs[0]; i++)
 		if (kinds & (1u << kspecs[i].kind))
@@ -685,7 +689,7 @@ void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long 
 		rc = promote_effects(&k, pp->gen_s, &sp, pp->fresh, err, sizeof err);
 	/* Fault injection for the tests: a statement of batch 2 fails on the server. */
 	const char *fault = getenv("MIDSOPS_IMPORT_FAULT");
-	if (rc == 0 && no == 2 && fault && strcmp(fault, "pipeline") == 0)
+	if (rc == 0 && lo <= 2 && no >= 2 && fault && strcmp(fault, "pipeline") == 0)
 		rc = sink_exec(&k, 0, err, sizeof err, "select 1 / 0", 0, NULL);
 	if (rc == 0 && !PQpipelineSync(pp->c)) {
 		snprintf(err, sizeof err, "%s", PQerrorMessage(pp->c));
@@ -712,6 +716,14 @@ int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp)
 	/* Undo the batches now, so their row locks are gone before promote starts over. */
 	if (pp->failed && PQpipelineStatus(pp->c) == PQ_PIPELINE_OFF)
 		PQclear(PQexec(pp->c, "rollback"));
+	if (!pp->failed && pp->bulk) {
+		char err[512];
+		if (db_exec(pp->c, err, sizeof err, "set local session_replication_role = origin",
+			    0, NULL) < 0) {
+			pp->failed = 1;
+			snprintf(pp->err, sizeof pp->err, "%s", err);
+		}
+	}
 	import_log(r, "promote pipeline: batches through %ld %s (waited %.3fs)%s%s", pp->done,
 		   pp->failed ? "failed" : "done", import_now() - t, pp->failed ? ": " : "",
 		   pp->failed ? pp->err : "");

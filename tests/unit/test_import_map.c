@@ -160,6 +160,11 @@ int main(void)
 	CHECK_STR(copy.p, "{\"b\\u0041\":1,\"a\":2}",
 		  "an object with an escaped key is left in its order (the server sorts it)");
 
+	copy.n = 0;
+	CHECK(map(IK_DOCUMENT, "{\"a\": {\"xy\": 1, \"b\": 2, \"xy\": 3}}", key, &copy, &e) == 1 &&
+		  strcmp(e.code, "duplicate_object_key") == 0 && strcmp(e.jpath, "$.a") == 0,
+	      "a key repeated apart from itself in a nested object is found");
+
 	/* typed rows: the typed columns as one text[] field, and a power's children */
 	struct import_typed ty = {.prefix = "7\t"};
 	static const char typed_power[] =
