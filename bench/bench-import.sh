@@ -36,12 +36,21 @@ cpu_of() { awk '{printf "%.2f\n", $3 + $4}' "$ROOT/t"; }
 # runs, summed over every backend of its database.
 backend_cpu() { # DB PID
 	: >"$ROOT/bcpu"
-	# the job is our child: a zombie still answers kill -0, so look at its state
-	while [ -r "/proc/$2/stat" ] && [ "$(cut -d' ' -f3 "/proc/$2/stat")" != Z ]; do
-		for bp in $(psql "$DSN dbname=$1" -XAtq -c "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" 2>/dev/null); do
-			[ -r "/proc/$bp/stat" ] && awk -v p="$bp" -v hz="$(getconf CLK_TCK)" '{printf "%s %.2f\n", p, ($14 + $15) / hz}' "/proc/$bp/stat" >>"$ROOT/bcpu"
+	: >"$ROOT/bpids"
+	n=0 hz=$(getconf CLK_TCK)
+	# the job is our child: a zombie still answers kill -0, so look at its state. Few
+	# processes per round: the poller must not eat the CPU it measures.
+	while read -r _ _ st _ <"/proc/$2/stat" 2>/dev/null && [ "$st" != Z ]; do
+		if [ $((n % 10)) = 0 ]; then # the backends' pids, now and then (psql is dear)
+			psql "$DSN dbname=$1" -XAtq -c "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" >>"$ROOT/bpids" 2>/dev/null
+		fi
+		n=$((n + 1))
+		files=""
+		for bp in $(cat "$ROOT/bpids"); do
+			[ -r "/proc/$bp/stat" ] && files="$files /proc/$bp/stat"
 		done
-		sleep 0.05
+		[ -n "$files" ] && awk -v hz="$hz" '{printf "%s %.2f\n", $1, ($14 + $15) / hz}' $files >>"$ROOT/bcpu" 2>/dev/null
+		sleep 0.1
 	done
 	awk '{last[$1] = $2} END {s = 0; for (p in last) s += last[p]; printf "%.2f\n", s}' "$ROOT/bcpu"
 }

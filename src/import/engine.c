@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,13 +21,13 @@
 #include "paths.h"
 #include "target.h"
 
-#define BATCH_FILES 200
-#define BATCH_BYTES (8 << 20)
+#define BATCH_FILES 1000
+#define BATCH_BYTES (24 << 20)
 /* Rows go to the server as soon as this much is pending: the backend parses jsonb while
  * the importer reads and maps the next files. A larger chunk makes the two take turns
  * (the socket buffer holds far less than a megabyte) instead of working side by side. */
 #define STREAM_BYTES (32 << 10)
-#define PIPE_BATCHES 4 /* batches per promote pipeline step */
+#define PIPE_BATCHES 1 /* batches per promote pipeline step */
 
 static volatile sig_atomic_t import_signalled;
 
@@ -680,6 +681,10 @@ static int connect_both(struct import_run_state *r, const struct target *t, char
 	r->c = db_connect_ready(t, "import", err, errlen);
 	if (!r->c)
 		return -1;
+	/* A deep send buffer lets the importer run ahead of the backend instead of the two
+	 * taking turns (the system's limit, net.core.wmem_max, applies). */
+	int sndbuf = 4 << 20;
+	setsockopt(PQsocket(r->c), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
 	r->pc = db_connect(t, "import-progress", err, errlen);
 	if (!r->pc)
 		return -1;

@@ -306,96 +306,127 @@ static int promote_effects(struct sink *k, const char *gen, const struct span *s
 	return sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p);
 }
 
-/* Children of parents changed in generation $1. */
-static const char *const child_sql[] = {
+/* Children of the parents changed in generation $1, derived from their documents: for
+ * the parents of a span of batches (the pipeline) or of the rest (the end of promote).
+ * %s is where the parent's span goes; $2 is the run. */
+struct child {
+	enum import_kind kind;
+	const char *alias; /* of the parent's table in fmt */
+	const char *fmt;
+};
+static const struct child child_inserts[] = {
+    {IK_ENHANCEMENT_SET, "s",
+     "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, "
+     "max_boosts, auto_powers, is_pvp) select s.id, x.ord - 1, x.v, $1::int, "
+     "game.j_int(x.v->'min_boosts'), game.j_int(x.v->'max_boosts'), "
+     "game.j_txtarr(x.v->'auto_powers'), game.j_bool(x.v->'is_pvp_bonus') from "
+     "game.enhancement_sets s cross join lateral jsonb_array_elements(game.j_arr(s.raw->"
+     "'bonuses')) with ordinality x(v, ord) where s.generation = $1::int and not s.retired "
+     "and %s on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
+     "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = "
+     "excluded.max_boosts, auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
+     "where b.raw is distinct from excluded.raw"},
+    /* enhancements: keyed globally, so one that moves between sets keeps its id */
+    {IK_ENHANCEMENT_SET, "s",
+     "insert into game.enhancements as e (key, set_id, raw, generation, retired, "
+     "computed_name, boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
+     "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
+     "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
+     "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
+     "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from "
+     "game.enhancement_sets s cross join lateral jsonb_each(game.j_obj(game.j_obj(s.raw->"
+     "'computed')->'boost_infos')) x where s.generation = $1::int and not s.retired and %s "
+     "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, "
+     "generation = excluded.generation, retired = false, computed_name = "
+     "excluded.computed_name, boost_type = excluded.boost_type, min_slot_level = "
+     "excluded.min_slot_level, max_level = excluded.max_level, is_proc = excluded.is_proc, "
+     "is_unique = excluded.is_unique, attuned = excluded.attuned where e.raw is distinct from "
+     "excluded.raw or e.retired or e.set_id is distinct from excluded.set_id"},
+    {IK_TAG, "t",
+     "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
+     "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
+     "x.v->>0, x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
+     "p.retired), (select e.id from game.enhancements e where x.v->>1 like 'boosts.%%' and "
+     "e.key = split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key "
+     "and not e.retired) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
+     "cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) with ordinality x(v, "
+     "ord) where t.generation = $1::int and not t.retired and %s on conflict (tag_id, rel, "
+     "idx) do update set raw = excluded.raw, generation = excluded.generation, display_name = "
+     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
+     "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
+     "from excluded.raw"},
+    {IK_EXCLUSION_GROUP, "g",
+     "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
+     "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
+     "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
+     "p.retired) from game.exclusion_groups g cross join lateral "
+     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) where "
+     "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
+     "set raw = excluded.raw, generation = excluded.generation, display_name = "
+     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
+     "excluded.power_id where m.raw is distinct from excluded.raw"},
+    {IK_RECHARGE_GROUP, "g",
+     "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
+     "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
+     "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
+     "p.retired) from game.recharge_groups g cross join lateral "
+     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) where "
+     "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
+     "set raw = excluded.raw, generation = excluded.generation, display_name = "
+     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
+     "excluded.power_id where m.raw is distinct from excluded.raw"},
+};
+
+/* The children's ends, at the end of promote ($1: the generation). The first two are
+ * skipped when no power had effects before this generation: nothing can be surplus. */
+static const char *const child_tail[] = {
     "delete from game.power_effects e using game.powers p where e.power_id = p.id and "
     "p.generation = $1::int and not p.retired and e.idx >= p.effect_count",
     "delete from game.effect_templates t using game.power_effects e where t.effect_id = e.id "
     "and e.generation = $1::int and t.idx >= e.template_count",
-    /* set bonuses */
-    "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, max_boosts, "
-    "auto_powers, is_pvp) "
-    "select s.id, x.ord - 1, x.v, $1::int, game.j_int(x.v->'min_boosts'), "
-    "game.j_int(x.v->'max_boosts'), game.j_txtarr(x.v->'auto_powers'), "
-    "game.j_bool(x.v->'is_pvp_bonus') from game.enhancement_sets s cross join lateral "
-    "jsonb_array_elements(game.j_arr(s.raw->'bonuses')) with ordinality x(v, ord) "
-    "where s.generation = $1::int and not s.retired "
-    "on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
-    "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = excluded.max_boosts, "
-    "auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
-    "where b.raw is distinct from excluded.raw",
     "delete from game.set_bonuses b using game.enhancement_sets s where b.set_id = s.id and "
     "s.generation = $1::int and b.idx >= s.bonus_count",
-    /* enhancements: keyed globally, so one that moves between sets keeps its id. The
-     * changed sets' boost_infos are read once into a temp table for both steps. */
-    "create temp table promote_enh on commit drop as select s.id set_id, x.key, x.value "
-    "from game.enhancement_sets s cross join lateral "
-    "jsonb_each(game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos')) x "
-    "where s.generation = $1::int and not s.retired",
-    "insert into game.enhancements as e (key, set_id, raw, generation, retired, computed_name, "
-    "boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
-    "select x.key, x.set_id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
-    "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
-    "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
-    "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from promote_enh x "
-    "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, generation "
-    "= excluded.generation, retired = false, computed_name = excluded.computed_name, "
-    "boost_type = excluded.boost_type, min_slot_level = excluded.min_slot_level, max_level = "
-    "excluded.max_level, is_proc = excluded.is_proc, is_unique = excluded.is_unique, attuned = "
-    "excluded.attuned where e.raw is distinct from excluded.raw or e.retired "
-    "or e.set_id is distinct from excluded.set_id",
     /* enhancements whose set dropped them or went away: deleted unless slotted in a build */
-    "with gone as (select e.id, exists (select 1 from builds.build_enhancements b where "
+    "with kept as (select s.id set_id, x.key from game.enhancement_sets s cross join lateral "
+    "jsonb_object_keys(game.j_obj(game.j_obj(s.raw->'computed')->'boost_infos')) x(key) "
+    "where s.generation = $1::int and not s.retired), "
+    "gone as (select e.id, exists (select 1 from builds.build_enhancements b where "
     "b.enhancement_id = e.id) as keep from game.enhancements e left join game.enhancement_sets s "
     "on s.id = e.set_id where not e.retired and (s.id is null or s.retired or "
-    "(s.generation = $1::int and not exists (select 1 from promote_enh p where p.key = e.key "
+    "(s.generation = $1::int and not exists (select 1 from kept p where p.key = e.key "
     "and p.set_id = s.id)))), del as (delete from game.enhancements d using gone where d.id = "
     "gone.id and not gone.keep) update game.enhancements u set retired = true, generation = "
     "$1::int from gone where u.id = gone.id and gone.keep",
-    /* tag links */
-    "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
-    "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
-    "x.v->>0, x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
-    "p.retired), (select e.id from game.enhancements e where x.v->>1 like 'boosts.%' and e.key = "
-    "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
-    "e.retired) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
-    "cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) with ordinality x(v, ord) "
-    "where t.generation = $1::int and not t.retired "
-    "on conflict (tag_id, rel, idx) do update set raw = excluded.raw, generation = "
-    "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name, power_id = excluded.power_id, enhancement_id = "
-    "excluded.enhancement_id where l.raw is distinct from excluded.raw",
     "delete from game.tag_links l using game.tags t where l.tag_id = t.id and t.generation = "
     "$1::int and l.idx >= case l.rel when 'bears' then t.bears_count else t.affects_count end",
-    /* group members */
-    "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
-    "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-    "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not p.retired) "
-    "from game.exclusion_groups g cross join lateral "
-    "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
-    "where g.generation = $1::int and not g.retired "
-    "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
-    "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "
-    "excluded.raw",
     "delete from game.exclusion_group_members m using game.exclusion_groups g where m.group_id "
-    "= g.id and g.generation = $1::int and m.idx >= "
-    "jsonb_array_length(game.j_arr(g.raw->'powers'))",
-    "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
-    "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-    "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not p.retired) "
-    "from game.recharge_groups g cross join lateral "
-    "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) "
-    "where g.generation = $1::int and not g.retired "
-    "on conflict (group_id, idx) do update set raw = excluded.raw, generation = "
-    "excluded.generation, display_name = excluded.display_name, internal_name = "
-    "excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "
-    "excluded.raw",
+    "= g.id and g.generation = $1::int and m.idx >= g.member_count",
     "delete from game.recharge_group_members m using game.recharge_groups g where m.group_id "
-    "= g.id and g.generation = $1::int and m.idx >= "
-    "jsonb_array_length(game.j_arr(g.raw->'powers'))",
+    "= g.id and g.generation = $1::int and m.idx >= g.member_count",
     NULL,
 };
+
+/* The document-derived children of the kinds in mask, for parents in the span. */
+static int promote_children(struct sink *k, unsigned mask, const char *gen, const struct span *sp,
+			    char *err, size_t errlen)
+{
+	const char *p[] = {gen, k->r->idtxt, sp->lo, sp->hi};
+	for (size_t i = 0; i < sizeof child_inserts / sizeof child_inserts[0]; i++) {
+		const struct child *c = &child_inserts[i];
+		if (!(mask & (1u << c->kind)))
+			continue;
+		char span[128], pred[512], sql[4096];
+		span_pred(sp, "b", 3, span, sizeof span);
+		snprintf(pred, sizeof pred,
+			 "exists (select 1 from stage.records b where b.run_id = $2 and b.kind = "
+			 "'%s' and b.key = %s.key and %s)",
+			 import_kind_name(c->kind), c->alias, span);
+		snprintf(sql, sizeof sql, c->fmt, pred);
+		if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
+			return -1;
+	}
+	return 0;
+}
 
 /* References by name resolved to ids, over every row (they may point at rows another
  * generation changed); only rows whose target changed are written. */
@@ -561,15 +592,16 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 		return -1;
 	int fresh = old[0] == 'f';
 	free(old);
-	if (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0)
+	if (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0 ||
+	    promote_children(&k, ~0u, gen_s, &rest, err, errlen) < 0)
 		return -1;
-	for (int i = 0; child_sql[i]; i++) {
-		/* Fresh effects were all written from the documents in hand: none is surplus. */
-		if (fresh && i < 2)
+	/* No power had effects before this generation (the pipeline knows it from the start;
+	 * otherwise no power of this one has effects before this point): none is surplus. */
+	int none_before = pp ? pp->fresh : fresh;
+	for (int i = 0; child_tail[i]; i++) {
+		if (none_before && i < 2)
 			continue;
-		int ins = strncmp(child_sql[i], "insert ", 7) == 0;
-		if (sink_exec(&k, ins, err, errlen, child_sql[i],
-			      strstr(child_sql[i], "$1") ? 1 : 0, gp) < 0)
+		if (sink_exec(&k, 0, err, errlen, child_tail[i], 1, gp) < 0)
 			return -1;
 	}
 	for (int i = 0; resolve_sql[i]; i++)
@@ -602,7 +634,9 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 		if (q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
 			return -1;
 	}
-	if (import_stage_clear(r->c, r->idtxt, err, errlen) < 0)
+	/* Only this run's rows are staged (a new run empties staging), and truncating is far
+	 * cheaper than deleting tens of thousands of rows; undone with the rest on failure. */
+	if (import_stage_clear(r->c, NULL, err, errlen) < 0)
 		return -1;
 	return gen;
 }
@@ -687,6 +721,8 @@ void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long 
 			rc = promote_kind(&k, &kspecs[i], pp->gen_s, &sp, err, sizeof err);
 	if (rc == 0 && (kinds & (1u << IK_POWER)))
 		rc = promote_effects(&k, pp->gen_s, &sp, pp->fresh, err, sizeof err);
+	if (rc == 0)
+		rc = promote_children(&k, kinds, pp->gen_s, &sp, err, sizeof err);
 	/* Fault injection for the tests: a statement of batch 2 fails on the server. */
 	const char *fault = getenv("MIDSOPS_IMPORT_FAULT");
 	if (rc == 0 && lo <= 2 && no >= 2 && fault && strcmp(fault, "pipeline") == 0)
