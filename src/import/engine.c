@@ -28,6 +28,8 @@
  * (the socket buffer holds far less than a megabyte) instead of working side by side. */
 #define STREAM_BYTES (32 << 10)
 #define PIPE_BATCHES 1 /* batches per promote pipeline step */
+/* what the importer gathers for the next batch while the last one ends */
+#define GATHER_BYTES (8 << 20)
 
 static volatile sig_atomic_t import_signalled;
 
@@ -244,17 +246,36 @@ struct batch {
 	char prefix[64];	   /* "RUN\tBATCH\t", before every child row */
 	int nfiles;
 	long long bytes;
-	int copying;
+	int open;	    /* gathering rows (the COPY header is in rows) */
+	int copying;	    /* its COPY runs on the server */
+	int ending;	    /* the end of its COPY is sent, the result not read yet */
+	size_t first, last; /* its files in the scan */
 };
 
-static int batch_begin(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+static int flush_rows(struct import_run_state *r, struct batch *b, char *err, size_t errlen);
+
+/* Start gathering a batch's rows; its COPY starts later (batch_copy). */
+static void batch_open(struct import_run_state *r, struct batch *b, long *seq, size_t first)
+{
+	b->rows.n = 0;
+	import_buf_add(&b->rows, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+	b->no = ++*seq;
+	b->kinds = 0;
+	snprintf(b->prefix, sizeof b->prefix, "%s\t%ld\t", r->idtxt, b->no);
+	b->typed.prefix = b->prefix;
+	b->open = 1;
+	b->first = b->last = first;
+}
+
+/* Begin the batch's transaction and COPY, and send what it has gathered. */
+static int batch_copy(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
 {
 	if (db_begin(r->c, err, errlen) < 0)
 		return -1;
 	/* Staging is repeatable (resume re-stages what a crash lost), so its commits need not
 	 * wait for the WAL flush. Promote keeps full durability. */
 	if (db_exec(r->c, err, errlen, "set local synchronous_commit = off", 0, NULL) < 0)
-		return -1;
+		goto fail;
 	/* Binary format: the server reads each field by its length instead of scanning and
 	 * unescaping every byte of the documents (a tenth of its staging time). */
 	PGresult *res =
@@ -263,16 +284,14 @@ static int batch_begin(struct import_run_state *r, struct batch *b, char *err, s
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
 		PQclear(res);
-		return -1;
+		goto fail;
 	}
 	PQclear(res);
-	import_buf_add(&b->rows, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
-	b->no++;
-	b->kinds = 0;
-	snprintf(b->prefix, sizeof b->prefix, "%s\t%ld\t", r->idtxt, b->no);
-	b->typed.prefix = b->prefix;
 	b->copying = 1;
-	return 0;
+	return flush_rows(r, b, err, errlen);
+fail:
+	db_rollback(r->c);
+	return -1;
 }
 
 static int copy_end(PGconn *c, const char *fail, char *err, size_t errlen)
@@ -333,16 +352,41 @@ static void batch_reset(struct batch *b)
 	b->bytes = 0;
 }
 
-static int batch_commit(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+/* Send the end of the batch's COPY without waiting for the server to get there. */
+static int batch_end_send(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
 {
-	if (!b->copying)
-		return 0;
-	b->copying = 0;
 	import_buf_add(&b->rows, "\377\377", 2); /* the binary format's trailer */
-	if (flush_rows(r, b, err, errlen) < 0 || copy_end(r->c, NULL, err, errlen) < 0)
-		goto fail;
+	b->copying = 0;
+	b->ending = 1;
+	if (flush_rows(r, b, err, errlen) < 0 || PQputCopyEnd(r->c, NULL) != 1) {
+		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+		return -1;
+	}
+	return 0;
+}
+
+/* Finish a batch whose end was sent: its children, its files, the commit. Returns 1 when
+ * committed, 0 when the server is still busy with it (only if !block), -1 on failure
+ * (rolled back). */
+static int batch_end_finish(struct import_run_state *r, struct batch *b, int block, char *err,
+			    size_t errlen)
+{
+	if (!block && PQconsumeInput(r->c) && PQisBusy(r->c))
+		return 0;
+	b->ending = 0;
+	b->open = 0;
+	int rc = 1;
+	PGresult *res;
+	while ((res = PQgetResult(r->c))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 1) {
+			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+			rc = -1;
+		}
+		PQclear(res);
+	}
 	/* The children are small next to the documents: one COPY each per batch. */
-	if (copy_all(r->c,
+	if (rc < 0 ||
+	    copy_all(r->c,
 		     "copy stage.effects (run_id, batch, key, idx, chance, ppm, delay, is_pvp, "
 		     "requires_expression, template_count) from stdin",
 		     &b->typed.effects, err, errlen) < 0 ||
@@ -352,17 +396,32 @@ static int batch_commit(struct import_run_state *r, struct batch *b, char *err, 
 		     "from stdin",
 		     &b->typed.templates, err, errlen) < 0 ||
 	    copy_all(r->c, "copy ops.import_files (run_id, path, size, sha256) from stdin",
-		     &b->files, err, errlen) < 0)
-		goto fail;
-	if (db_commit(r->c, err, errlen) < 0)
-		goto fail;
-	r->files_done += b->nfiles;
+		     &b->files, err, errlen) < 0 ||
+	    db_commit(r->c, err, errlen) < 0) {
+		db_rollback(r->c);
+		rc = -1;
+	} else {
+		r->files_done += b->nfiles;
+	}
 	batch_reset(b);
-	return 0;
-fail:
-	db_rollback(r->c);
-	batch_reset(b);
-	return -1;
+	return rc;
+}
+
+/* Commit the batch now: 0, or -1 with err (rolled back). */
+static int batch_commit(struct import_run_state *r, struct batch *b, char *err, size_t errlen)
+{
+	if (!b->open)
+		return 0;
+	if (!b->copying && batch_copy(r, b, err, errlen) < 0) {
+		b->open = 0;
+		batch_reset(b);
+		return -1;
+	}
+	if (batch_end_send(r, b, err, errlen) < 0) {
+		batch_end_finish(r, b, 1, err + strlen(err), 1);
+		return -1;
+	}
+	return batch_end_finish(r, b, 1, err, errlen) == 1 ? 0 : -1;
 }
 
 /* COPY binary format fields, big-endian. */
@@ -403,6 +462,8 @@ struct stage_ctx {
 	struct import_buf text;
 	struct import_buf raw; /* the document minified */
 	struct import_pipe *pipe;
+	long pend_lo; /* committed batches not yet given to the promote pipeline */
+	unsigned pend_kinds;
 	long delay_ms;
 };
 
@@ -488,118 +549,176 @@ static long env_long(const char *name, long def)
 }
 
 /* Stage every file not yet committed. Returns 0 done, 1 stopped, -1 failed (err). */
+/* After a batch's commit (ok) or failure: hand it to the promote pipeline, or find the
+ * file the server refused by committing the batch's files one by one. Returns -1 when
+ * staging must end. */
+static int batch_done(struct stage_ctx *sc, struct batch *b, int ok, int last, long *seq, char *err,
+		      size_t errlen)
+{
+	struct import_run_state *r = sc->r;
+	if (ok) {
+		/* a few batches at a time: fewer, larger statements */
+		if (!sc->pend_lo)
+			sc->pend_lo = b->no;
+		sc->pend_kinds |= b->kinds;
+		if (b->no - sc->pend_lo + 1 >= PIPE_BATCHES || last) {
+			import_pipe_batch(r, sc->pipe, sc->pend_lo, b->no, sc->pend_kinds);
+			sc->pend_lo = 0;
+			sc->pend_kinds = 0;
+		}
+		return 0;
+	}
+	/* Their rows are left to the end of promote, and so is everything after them. */
+	if (sc->pipe->c && !sc->pipe->failed) {
+		sc->pipe->failed = 1;
+		snprintf(sc->pipe->err, sizeof sc->pipe->err, "a batch was retried file by file");
+	}
+	import_log(r, "batch failed (%s); retrying file by file", err);
+	PQclear(PQexec(r->c, "select 1"));
+	if (strstr(err, "canceling statement"))
+		return -1;
+	struct batch one = {0};
+	for (size_t j = b->first; j <= b->last; j++) {
+		const char *rel = sc->scan->files[j].rel;
+		if (known_get(&sc->committed, rel) || known_get(&sc->bad, rel))
+			continue;
+		batch_open(r, &one, seq, j);
+		if (stage_one(sc, j, &one) == 0 && batch_commit(r, &one, err, errlen) < 0) {
+			import_record_error(r, rel, NULL, "rejected_by_server", err);
+			known_put(&sc->bad, rel, NULL, NULL, 0);
+		} else if (one.open) {
+			batch_commit(r, &one, err, errlen);
+		}
+		if (PQstatus(r->c) != CONNECTION_OK)
+			break;
+	}
+	import_buf_free(&one.rows);
+	import_buf_free(&one.files);
+	import_typed_free(&one.typed);
+	return PQstatus(r->c) != CONNECTION_OK || r->errors > r->max_errors ? -1 : 0;
+}
+
+/* Stage every file not yet committed, a batch per transaction. While the server finishes
+ * one batch (the rows still in the socket buffer, its children, its commit) the importer
+ * already parses the next: it waited at every batch's end before. */
 static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 {
 	struct import_run_state *r = sc->r;
-	struct batch b = {0};
-	char prefix[40];
-	snprintf(prefix, sizeof prefix, "%s\t", r->idtxt);
-	b.typed.prefix = prefix;
+	struct batch bs[2];
+	memset(bs, 0, sizeof bs);
+	struct batch *b = &bs[0], *prev = &bs[1];
+	long seq = 0;
 	long bfiles = env_long("MIDSOPS_IMPORT_BATCH_FILES", BATCH_FILES);
 	int rc = 0;
-	size_t first = 0; /* first file of the open batch, to redo it file by file */
-	long pend_lo = 0; /* committed batches not yet given to the promote pipeline */
-	unsigned pend_kinds = 0;
-	for (size_t i = 0; i < sc->scan->n; i++) {
+	size_t n = sc->scan->n;
+#define SETTLE(block)                                                                              \
+	do {                                                                                       \
+		if (prev->ending) {                                                                \
+			int done_ = batch_end_finish(r, prev, (block), err, errlen);               \
+			if (done_ && batch_done(sc, prev, done_ == 1, 0, &seq, err, errlen) < 0) { \
+				rc = -1;                                                           \
+				goto out;                                                          \
+			}                                                                          \
+		}                                                                                  \
+	} while (0)
+	for (size_t i = 0; i < n; i++) {
 		struct import_file *f = &sc->scan->files[i];
 		if (known_get(&sc->committed, f->rel))
 			continue;
-		if (!b.copying) {
-			if (batch_begin(r, &b, err, errlen) < 0) {
-				rc = -1;
-				break;
-			}
-			first = i;
+		if (!b->open)
+			batch_open(r, b, &seq, i);
+		SETTLE(0);
+		if (!prev->ending && !b->copying && batch_copy(r, b, err, errlen) < 0) {
+			rc = -1;
+			goto out;
 		}
 		if (sc->delay_ms)
 			usleep((useconds_t)sc->delay_ms * 1000);
-		if (stage_one(sc, i, &b)) {
+		if (stage_one(sc, i, b)) {
 			if (!known_get(&sc->bad, f->rel))
 				known_put(&sc->bad, f->rel, NULL, NULL, 0);
 			r->files_done++;
 		} else {
 			r->records_done++;
 		}
+		b->last = i;
 		r->bytes_done += f->size;
 		if (r->errors > r->max_errors) {
 			snprintf(
 			    err, errlen,
 			    "%d errors exceed --max-errors %ld: run stopped, production untouched",
 			    r->errors, r->max_errors);
-			batch_commit(r, &b, err + strlen(err), 1);
+			SETTLE(1);
+			batch_commit(r, b, err + strlen(err), 1);
 			rc = -1;
-			break;
+			goto out;
 		}
-		if (b.rows.n > STREAM_BYTES && flush_rows(r, &b, err, errlen) < 0) {
-			rc = -1;
-			break;
+		if (b->copying ? b->rows.n > STREAM_BYTES && flush_rows(r, b, err, errlen) < 0
+			       : b->rows.n > GATHER_BYTES) {
+			if (b->copying) {
+				rc = -1;
+				goto out;
+			}
+			/* gathered enough while the last batch ends: wait for it */
+			SETTLE(1);
+			if (batch_copy(r, b, err, errlen) < 0) {
+				rc = -1;
+				goto out;
+			}
 		}
 		import_progress(r, 0);
-		if (b.nfiles >= bfiles || b.bytes >= BATCH_BYTES || i + 1 == sc->scan->n ||
-		    r->stop_requested) {
-			if (batch_commit(r, &b, err, errlen) == 0) {
-				/* a few batches at a time: fewer, larger statements */
-				if (!pend_lo)
-					pend_lo = b.no;
-				pend_kinds |= b.kinds;
-				if (b.no - pend_lo + 1 >= PIPE_BATCHES || i + 1 == sc->scan->n) {
-					import_pipe_batch(r, sc->pipe, pend_lo, b.no, pend_kinds);
-					pend_lo = 0;
-					pend_kinds = 0;
-				}
-			} else {
-				/* A file the server refused despite our checks: find it by
-				 * committing the batch's files one by one. Their rows are left to
-				 * the end of promote, and so is everything after them. */
-				if (sc->pipe->c && !sc->pipe->failed) {
-					sc->pipe->failed = 1;
-					snprintf(sc->pipe->err, sizeof sc->pipe->err,
-						 "a batch was retried file by file");
-				}
-				import_log(r, "batch failed (%s); retrying file by file", err);
-				PGresult *res = PQexec(r->c, "select 1");
-				PQclear(res);
-				if (strstr(err, "canceling statement")) {
+		int last = i + 1 == n;
+		if (b->nfiles >= bfiles || b->bytes >= BATCH_BYTES || last || r->stop_requested) {
+			SETTLE(1);
+			if (last || r->stop_requested) {
+				int ok = batch_commit(r, b, err, errlen) == 0;
+				if (batch_done(sc, b, ok, 1, &seq, err, errlen) < 0) {
 					rc = -1;
-					break;
+					goto out;
 				}
-				for (size_t j = first; j <= i; j++) {
-					if (known_get(&sc->committed, sc->scan->files[j].rel) ||
-					    known_get(&sc->bad, sc->scan->files[j].rel))
-						continue;
-					if (batch_begin(r, &b, err, errlen) < 0) {
-						rc = -1;
-						break;
-					}
-					if (stage_one(sc, j, &b) == 0 &&
-					    batch_commit(r, &b, err, errlen) < 0) {
-						import_record_error(r, sc->scan->files[j].rel, NULL,
-								    "rejected_by_server", err);
-						known_put(&sc->bad, sc->scan->files[j].rel, NULL,
-							  NULL, 0);
-					} else if (b.copying) {
-						batch_commit(r, &b, err, errlen);
-					}
+				if (r->stop_requested) {
+					rc = 1;
+					goto out;
 				}
-				if (rc < 0 || r->errors > r->max_errors) {
-					rc = -1;
-					break;
-				}
+				continue;
 			}
-			if (r->stop_requested) {
-				rc = 1;
-				break;
+			if (!b->copying && batch_copy(r, b, err, errlen) < 0) {
+				rc = -1;
+				goto out;
 			}
+			if (batch_end_send(r, b, err, errlen) < 0) {
+				rc = -1;
+				goto out;
+			}
+			struct batch *t = prev;
+			prev = b;
+			b = t;
 		}
 	}
-	if (b.copying) {
-		char e2[256];
-		copy_end(r->c, "stopped", e2, sizeof e2);
-		db_rollback(r->c);
+	/* The last files were committed before (a resumed run): end the open batch. */
+	SETTLE(1);
+	if (b->open) {
+		int ok = batch_commit(r, b, err, errlen) == 0;
+		if (batch_done(sc, b, ok, 1, &seq, err, errlen) < 0)
+			rc = -1;
 	}
-	import_buf_free(&b.rows);
-	import_buf_free(&b.files);
-	import_typed_free(&b.typed);
+out:
+#undef SETTLE
+	for (int k = 0; k < 2; k++) {
+		struct batch *x = &bs[k];
+		if (x->ending || x->copying) {
+			char e2[256];
+			if (x->copying)
+				copy_end(r->c, "stopped", e2, sizeof e2);
+			else
+				while (PQgetResult(r->c))
+					;
+			db_rollback(r->c);
+		}
+		import_buf_free(&x->rows);
+		import_buf_free(&x->files);
+		import_typed_free(&x->typed);
+	}
 	import_progress(r, 1);
 	return rc;
 }
