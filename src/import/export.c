@@ -406,7 +406,19 @@ struct side {
 	struct sset recs;	      /* kind \t key -> path */
 	struct sset fields[IK_COUNT]; /* top-level keys seen per kind */
 	long long counts[IK_COUNT];
+	/* enhancements live inside their set's file (computed.boost_infos), keyed across
+	 * the whole export: compared as records of their own */
+	struct sset enh;	/* key -> the set file's path */
+	struct sset enh_fields; /* keys seen in enhancement records */
 };
+
+static const cJSON *boost_infos(const cJSON *set)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(set, "computed");
+	const cJSON *b =
+	    cJSON_IsObject(c) ? cJSON_GetObjectItemCaseSensitive(c, "boost_infos") : NULL;
+	return cJSON_IsObject(b) ? b : NULL;
+}
 
 static void ignore_error(void *ctx, const char *path, const char *json_path, const char *code,
 			 const char *msg)
@@ -468,6 +480,15 @@ static int scan_side(struct out *o, const char *dir, struct import_scan *scan, s
 		snprintf(kk, sizeof kk, "%s\t%s", import_kind_name(k), key);
 		sset_put(&s->recs, kk, scan->files[i].rel);
 		s->counts[k]++;
+		const cJSON *bi = k == IK_ENHANCEMENT_SET ? boost_infos(root) : NULL;
+		for (const cJSON *e = bi ? bi->child : NULL; e; e = e->next) {
+			if (!e->string)
+				continue;
+			sset_put(&s->enh, e->string, scan->files[i].rel);
+			for (const cJSON *f = cJSON_IsObject(e) ? e->child : NULL; f; f = f->next)
+				if (f->string)
+					sset_put(&s->enh_fields, f->string, NULL);
+		}
 		cJSON_Delete(root);
 	}
 	return 0;
@@ -505,6 +526,46 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 		}
 		cJSON_Delete(nr);
 	}
+	/* Enhancements of NEW's sets: added, or changed against OLD's record of that key
+	 * (the old set file is read once for all its enhancements, they seldom move). */
+	long long enh_added = 0, enh_removed = 0, enh_changed = 0;
+	char *cached = NULL;
+	cJSON *old_set = NULL;
+	for (size_t i = 0; i < sb.n; i++) {
+		if (sb.files[i].kind != IK_ENHANCEMENT_SET)
+			continue;
+		char key[IMPORT_MAX_KEY + 1], k2[IMPORT_MAX_KEY + 1];
+		cJSON *nr = load_record(newdir, &sb.files[i], &text, key, sizeof key);
+		const cJSON *bi = nr ? boost_infos(nr) : NULL;
+		for (const cJSON *e = bi ? bi->child : NULL; e; e = e->next) {
+			const char *oldpath = e->string ? sset_get(&a.enh, e->string) : NULL;
+			if (!e->string)
+				continue;
+			if (!oldpath) {
+				enh_added++;
+				continue;
+			}
+			if (!cached || strcmp(cached, oldpath) != 0) {
+				cJSON_Delete(old_set);
+				free(cached);
+				cached = strdup(oldpath);
+				struct import_file of = sb.files[i];
+				of.rel = cached;
+				old_set = load_record(olddir, &of, &text2, k2, sizeof k2);
+			}
+			const cJSON *ob = old_set ? boost_infos(old_set) : NULL;
+			const cJSON *oe =
+			    ob ? cJSON_GetObjectItemCaseSensitive(ob, e->string) : NULL;
+			if (!oe || !cJSON_Compare(oe, e, 1))
+				enh_changed++;
+		}
+		cJSON_Delete(nr);
+	}
+	cJSON_Delete(old_set);
+	free(cached);
+	for (size_t i = 0; i < a.enh.cap; i++)
+		if (a.enh.slots[i] && !sset_get(&b.enh, a.enh.slots[i]))
+			enh_removed++;
 	for (size_t i = 0; i < a.recs.cap; i++)
 		if (a.recs.slots[i] && !sset_get(&b.recs, a.recs.slots[i])) {
 			char kind[64];
@@ -526,11 +587,20 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 		snprintf(v[4], 32, "%lld", changed[k]);
 		tot += added[k] + removed[k] + changed[k];
 		out_rowf(o, import_kind_name((enum import_kind)k), v[0], v[1], v[2], v[3], v[4]);
+		if (k == IK_ENHANCEMENT_SET && (a.enh.n || b.enh.n)) {
+			snprintf(v[0], 32, "%zu", a.enh.n);
+			snprintf(v[1], 32, "%zu", b.enh.n);
+			snprintf(v[2], 32, "%lld", enh_added);
+			snprintf(v[3], 32, "%lld", enh_removed);
+			snprintf(v[4], 32, "%lld", enh_changed);
+			tot += enh_added + enh_removed + enh_changed;
+			out_rowf(o, "enhancement", v[0], v[1], v[2], v[3], v[4]);
+		}
 	}
 	out_table_end(o);
 	/* Schema changes: top-level keys that appear on one side only. */
 	const char *cols2[] = {"entity", "change", "key"};
-	out_table_begin(o, "schema_changes", 3, cols2);
+	out_table_begin(o, "key_changes", 3, cols2);
 	int nschema = 0;
 	for (int k = 1; k < IK_COUNT; k++) {
 		for (size_t i = 0; i < b.fields[k].cap; i++)
@@ -548,6 +618,18 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 				nschema++;
 			}
 	}
+	for (size_t i = 0; i < b.enh_fields.cap; i++)
+		if (b.enh_fields.slots[i] && a.enh.n &&
+		    !sset_get(&a.enh_fields, b.enh_fields.slots[i])) {
+			out_rowf(o, "enhancement", "key added", b.enh_fields.slots[i]);
+			nschema++;
+		}
+	for (size_t i = 0; i < a.enh_fields.cap; i++)
+		if (a.enh_fields.slots[i] && b.enh.n &&
+		    !sset_get(&b.enh_fields, a.enh_fields.slots[i])) {
+			out_rowf(o, "enhancement", "key removed", a.enh_fields.slots[i]);
+			nschema++;
+		}
 	out_table_end(o);
 	out_kv_int(o, "records_differing", tot);
 	out_kv_int(o, "schema_changes", nschema);
@@ -558,6 +640,10 @@ out:
 	}
 	sset_free(&a.recs);
 	sset_free(&b.recs);
+	sset_free(&a.enh);
+	sset_free(&b.enh);
+	sset_free(&a.enh_fields);
+	sset_free(&b.enh_fields);
 	import_scan_free(&sa);
 	import_scan_free(&sb);
 	import_buf_free(&text);

@@ -37,6 +37,28 @@ expect_exit 0 "export --force" "$MIDSOPS" export "$TEST_TMP/out" --force
 expect_exit 0 "export-diff of an export with itself" "$MIDSOPS" --json export-diff "$MINI_EXPORT" "$TEST_TMP/out"
 assert_eq "$(printf '%s' "$OUT" | json_get .records_differing)" 0 "the export differs from its source in nothing"
 
+# Enhancements are records of their own inside their set's file: one changed, one gone, one
+# new (in another set), and a key added to one of them, all seen by export-diff.
+cp -r "$MINI_EXPORT" "$TEST_TMP/enh"
+python3 - "$TEST_TMP/enh/boost_sets" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+names = sorted(n for n in os.listdir(d) if n.endswith(".json") and n != "index.json")
+a, b = (os.path.join(d, n) for n in names[:2])
+sa, sb = json.load(open(a)), json.load(open(b))
+ka = sorted(sa["computed"]["boost_infos"])
+sa["computed"]["boost_infos"][ka[0]]["max_level"] = 99          # changed
+sa["computed"]["boost_infos"][ka[0]]["new_field"] = True         # a key added
+del sa["computed"]["boost_infos"][ka[1]]                         # removed
+sb["computed"]["boost_infos"]["brand_new_enhancement"] = {"computed_name": "New"}  # added
+json.dump(sa, open(a, "w"), indent=2)
+json.dump(sb, open(b, "w"), indent=2)
+PY
+expect_exit 0 "export-diff with changed enhancements" "$MIDSOPS" --json export-diff "$MINI_EXPORT" "$TEST_TMP/enh"
+assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=[x for x in d["records"] if x["entity"]=="enhancement"][0]; print(r["added"], r["removed"], r["changed"])')" "1 1 1" \
+	"export-diff: enhancements added, removed and changed are counted"
+assert_contains "$OUT" "new_field" "export-diff: a key new to enhancement records is a schema change"
+
 if [ -d "$REAL_EXPORT" ]; then
 	db=midsops_real_$$
 	psql_q "create database $db" >/dev/null
