@@ -71,8 +71,10 @@ static void scan_wal(const char *dir, struct dr_backups *b)
 	int n = 0, cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (!is_wal_name(e->d_name) || strstr(e->d_name, ".partial") ||
-		    strstr(e->d_name, ".history"))
+		/* Segments only: not NAME.partial (still being written), timeline history,
+		 * nor the NAME.sha256 that wal-push and wal-receive write beside each
+		 * segment (counted, they doubled the count and showed gaps that were not). */
+		if (!is_wal_name(e->d_name) || e->d_name[24])
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
