@@ -131,6 +131,8 @@ long long backup_walset_contiguous(const struct walset *w, long long from, long 
 int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen);
 int backup_archive_setup(struct run *r, char *err, size_t errlen);
 int backup_do_incremental(struct run *r, char *err, size_t errlen);
+/* A wal-receive streams into this repository now (it holds the receiver lock). */
+int backup_wal_receiving(const struct repo *rp);
 
 /* backup_dump.c */
 int backup_do_archive(struct run *r, char *err, size_t errlen);

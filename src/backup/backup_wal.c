@@ -5,10 +5,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backup_int.h"
@@ -16,6 +19,7 @@
 #include "config.h"
 #include "db.h"
 #include "import.h"
+#include "paths.h"
 #include "proc.h"
 #include "target.h"
 
@@ -197,7 +201,7 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 	if (r->ctx->target->embedded) {
 		if (backup_archive_setup(r, err, errlen) < 0)
 			return -1;
-	} else if (!archiving_configured(r)) {
+	} else if (!archiving_configured(r) && !backup_wal_receiving(&r->repo)) {
 		char want[8800];
 		backup_archive_command(&r->repo, want, sizeof want, err, errlen);
 		snprintf(
@@ -424,12 +428,163 @@ int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, co
 	return 0;
 }
 
-/* For a server midsops does not run: stream WAL into the repository with
- * pg_receivewal and a replication slot, until stopped. */
+/* ---------- wal-receive ---------- */
+
+static volatile sig_atomic_t recv_stop;
+static void recv_on_signal(int s)
+{
+	recv_stop = s;
+}
+
+/* What pg_receivewal finished: a segment or a timeline history file, never the
+ * .partial it is still writing. */
+static int recv_complete_name(const char *n)
+{
+	size_t len = strlen(n);
+	if (backup_is_wal_name(n))
+		return 1;
+	if (len != 16 || strcmp(n + 8, ".history"))
+		return 0;
+	for (int i = 0; i < 8; i++)
+		if (!strchr("0123456789ABCDEF", n[i]))
+			return 0;
+	return 1;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Give each file pg_receivewal completed a NAME.sha256 beside it, as wal-push does,
+ * handing both to the server's user like the files wal-push writes. Returns how many;
+ * *last gets the newest segment's name. */
+static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, size_t lastlen)
+{
+	DIR *d = opendir(rp->wal);
+	if (!d)
+		return 0;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char side[4600];
+		struct stat st;
+		if (!recv_complete_name(e->d_name))
+			continue;
+		snprintf(side, sizeof side, "%s/%s.sha256", rp->wal, e->d_name);
+		if (stat(side, &st) == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nn = realloc(names, cap * sizeof *names);
+			if (!nn)
+				break;
+			names = nn;
+		}
+		names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof *names, cmp_name);
+	int sealed = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[4600], side[4700], hex[65], line[80], err[512];
+		snprintf(path, sizeof path, "%s/%s", rp->wal, names[i]);
+		snprintf(side, sizeof side, "%s.sha256", path);
+		long long size = backup_sha256_file(path, hex);
+		snprintf(line, sizeof line, "%s\n", hex);
+		if (size < 0 || backup_write_file(side, line, err, sizeof err) < 0) {
+			out_warn(ctx->out, "wal-receive: cannot checksum %s: %s", names[i],
+				 size < 0 ? strerror(errno) : err);
+			continue;
+		}
+		if (geteuid() == 0 && rp->have_cl &&
+		    (chown(path, rp->cl.uid, rp->cl.gid) < 0 ||
+		     chown(side, rp->cl.uid, rp->cl.gid) < 0))
+			out_warn(ctx->out, "wal-receive: cannot hand %s to the server's user: %s",
+				 names[i], strerror(errno));
+		if (backup_is_wal_name(names[i]))
+			snprintf(last, lastlen, "%s", names[i]);
+		out_line(ctx->out, "received %s sha256 %s", names[i], hex);
+		sealed++;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (sealed) {
+		backup_fsync_path(rp->wal);
+		fflush(NULL); /* a long-running command: show each segment as it comes */
+	}
+	return sealed;
+}
+
+/* Slot names as the server accepts them, checked before anything reaches a tool. */
+static int recv_slot_ok(const char *slot)
+{
+	size_t len = strlen(slot);
+	if (len == 0 || len > 63)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_", slot[i]))
+			return 0;
+	return 1;
+}
+
+/* One receiver per repository: two pg_receivewal in one directory would write the same
+ * segments. Returns the lock's fd, or -1 with err naming the holder. */
+static int recv_lock(const struct repo *rp, char *err, size_t errlen)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/.wal-receive.lock", rp->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "?";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 1] = 0;
+		pid[strcspn(pid, "\n")] = 0;
+		snprintf(err, errlen, "wal-receive is already streaming into %s (pid %s)", rp->wal,
+			 pid);
+		close(fd);
+		return -1;
+	}
+	char pid[32];
+	int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)pl, 0) < 0)
+		pid[0] = 0;
+	return fd;
+}
+
+int backup_wal_receiving(const struct repo *rp)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/.wal-receive.lock", rp->dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+/* For a server midsops does not run: stream WAL into the repository with pg_receivewal
+ * and a replication slot (created when missing, so WAL waits for the receiver), until
+ * SIGINT, SIGTERM or SIGHUP; each completed segment gets its checksum. */
 int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 {
 	char err[1024] = "";
 	struct repo rp;
+	if (!recv_slot_ok(slot)) {
+		out_err(ctx->out,
+			"wal-receive: bad slot name '%s': use 1-63 lower-case letters, digits and "
+			"underscores",
+			slot);
+		return EXIT_FAIL;
+	}
 	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
 		return EXIT_FAIL;
@@ -439,14 +594,96 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		out_err(ctx->out, "pg_receivewal not found; install postgresql-15 (make deps)");
 		return EXIT_FAIL;
 	}
+	int lockfd = recv_lock(&rp, err, sizeof err);
+	if (lockfd < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
 	char **env = db_conninfo_env(ctx->target->conninfo, NULL);
 	char *cargv[] = {bin, "--create-slot", "--if-not-exists", "-S", (char *)slot, NULL};
-	struct proc_opts o = {.envp_add = env, .quiet = 1};
-	proc_run(cargv, &o, NULL);
-	char *argv[] = {bin, "-D", rp.wal, "-S", (char *)slot, "--synchronous", "-n", NULL};
-	out_line(ctx->out, "streaming WAL into %s with slot %s (Ctrl-C stops)", rp.wal, slot);
-	struct proc_opts o2 = {.envp_add = env};
-	int st = proc_run(argv, &o2, NULL);
+	struct proc_opts o = {.envp_add = env, .capture = 1};
+	char *output = NULL;
+	int st = proc_run(cargv, &o, &output);
+	if (st != 0) {
+		const char *m = output ? strstr(output, "error: ") : NULL;
+		m = m ? m + 7 : output ? output : "";
+		char msg[512];
+		snprintf(msg, sizeof msg, "%.*s", (int)strcspn(m, "\n"), m);
+		out_err(ctx->out,
+			"wal-receive: cannot create the replication slot %s (exit %d): %s; the "
+			"role needs REPLICATION and pg_hba.conf a replication entry",
+			slot, st, msg);
+		free(output);
+		db_env_free(env);
+		close(lockfd);
+		return EXIT_FAIL;
+	}
+	free(output);
+	char logf[4300];
+	paths_mkdir_p(paths_state_dir(), 0700);
+	snprintf(logf, sizeof logf, "%s/wal-receive-%s.log", paths_state_dir(), slot);
+	char *argv[] = {bin, "-D", rp.wal, "-S", (char *)slot, "--synchronous", "-n", "-v", NULL};
+	struct sigaction sa = {.sa_handler = recv_on_signal}, oldint, oldterm, oldhup;
+	recv_stop = 0;
+	sigaction(SIGINT, &sa, &oldint);
+	sigaction(SIGTERM, &sa, &oldterm);
+	sigaction(SIGHUP, &sa, &oldhup);
+	struct proc_opts o2 = {.envp_add = env, .stdout_file = logf};
+	/* pg_receivewal inherits the lock: if midsops is killed, the orphan still streams
+	 * and keeps a second receiver out until it ends. */
+	fcntl(lockfd, F_SETFD, 0);
+	pid_t pid = proc_spawn(argv, &o2);
+	fcntl(lockfd, F_SETFD, FD_CLOEXEC);
 	db_env_free(env);
-	return st == 0 ? 0 : EXIT_FAIL;
+	if (pid < 0) {
+		out_err(ctx->out, "wal-receive: cannot start pg_receivewal: %s", strerror(errno));
+		close(lockfd);
+		return EXIT_FAIL;
+	}
+	out_line(ctx->out, "streaming WAL into %s with slot %s (pid %ld; Ctrl-C or SIGTERM stops)",
+		 rp.wal, slot, (long)pid);
+	fflush(NULL);
+	char last[32] = "";
+	int received = 0, ws = 0;
+	double asked = 0, last_seal = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, &ws, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		double t = now_s();
+		/* pg_receivewal ends cleanly (the segment it writes synced and kept as
+		 * .partial) on SIGINT; SIGTERM only in PostgreSQL 16 and later. */
+		if (recv_stop && !asked) {
+			kill(pid, SIGINT);
+			asked = t;
+		} else if (asked && t - asked > 30) {
+			kill(pid, SIGKILL);
+			asked = t;
+		}
+		if (t - last_seal >= 0.5) {
+			received += recv_seal(ctx, &rp, last, sizeof last);
+			last_seal = t;
+		}
+		usleep(50000);
+	}
+	received += recv_seal(ctx, &rp, last, sizeof last);
+	sigaction(SIGINT, &oldint, NULL);
+	sigaction(SIGTERM, &oldterm, NULL);
+	sigaction(SIGHUP, &oldhup, NULL);
+	close(lockfd);
+	st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	out_kv(ctx->out, "slot", "%s", slot);
+	out_kv_int(ctx->out, "segments_received", received);
+	out_kv(ctx->out, "last_segment", "%s", last[0] ? last : "none");
+	if (recv_stop && (st == 0 || st == 128 + SIGINT)) {
+		out_line(ctx->out,
+			 "stopped; the slot %s keeps the server's WAL until wal-receive runs again "
+			 "(drop it with pg_drop_replication_slot when streaming ends for good)",
+			 slot);
+		return 0;
+	}
+	char tail[512];
+	backup_log_tail(logf, tail, sizeof tail);
+	out_err(ctx->out, "wal-receive: pg_receivewal ended (exit %d): %s; see %s", st, tail, logf);
+	return EXIT_FAIL;
 }
