@@ -80,7 +80,8 @@ INCR=$(ls "$REPO" | grep -- '-incremental$' | tail -n 1)
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))
 assert m["wal"] and all(len(w["sha256"]) == 64 for w in m["wal"]), m' "$REPO/$INCR/manifest.json" &&
 	ok "the incremental records the received segments with checksums" || fail "incremental WAL" "see $REPO/$INCR/manifest.json"
-expect_exit 0 "the incremental over received WAL verifies" $MW db-backup-verify "$INCR"
+expect_exit 0 "the incremental over received WAL verifies, restore test included" $MW db-backup-verify "$INCR" --restore-test
+assert_contains "$OUT" "match" "a point-in-time copy from received WAL matches the manifest"
 
 # SIGINT: a clean stop. pg_receivewal ends, the slot stays (inactive), exit 0.
 stop_receiver INT
