@@ -249,6 +249,8 @@ struct batch {
 	int open;	    /* gathering rows (the COPY header is in rows) */
 	int copying;	    /* its COPY runs on the server */
 	int ending;	    /* the end of its COPY is sent, the result not read yet */
+	int step;	    /* while ending: the command whose results are awaited */
+	int failed;	    /* while ending: a command failed (err holds why) */
 	size_t first, last; /* its files in the scan */
 };
 
@@ -322,27 +324,6 @@ static int flush_rows(struct import_run_state *r, struct batch *b, char *err, si
 	return 0;
 }
 
-/* One whole COPY of data already in hand. */
-static int copy_all(PGconn *c, const char *sql, const struct import_buf *data, char *err,
-		    size_t errlen)
-{
-	if (!data->n)
-		return 0;
-	PGresult *res = PQexec(c, sql);
-	if (PQresultStatus(res) != PGRES_COPY_IN) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
-	if (PQputCopyData(c, data->p, (int)data->n) != 1) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		copy_end(c, "failed", err + strlen(err), 1);
-		return -1;
-	}
-	return copy_end(c, NULL, err, errlen);
-}
-
 static void batch_reset(struct batch *b)
 {
 	b->files.n = 0;
@@ -365,46 +346,73 @@ static int batch_end_send(struct import_run_state *r, struct batch *b, char *err
 	return 0;
 }
 
-/* Finish a batch whose end was sent: its children, its files, the commit. Returns 1 when
- * committed, 0 when the server is still busy with it (only if !block), -1 on failure
- * (rolled back). */
+/* What a batch does after its documents' COPY, in order: its children, its files, the
+ * commit. Each is sent when the one before has answered, so the importer can go on
+ * parsing the next batch meanwhile (it waited for each of them in turn before). */
+static const char *const end_steps[] = {
+    NULL, /* the documents' COPY, already under way */
+    "copy stage.effects (run_id, batch, key, idx, chance, ppm, delay, is_pvp, "
+    "requires_expression, template_count) from stdin",
+    "copy stage.templates (run_id, batch, key, effect_idx, idx, attribs, type, "
+    "application_type, aspect, target, table_name, scale, magnitude, duration) from stdin",
+    "copy ops.import_files (run_id, path, size, sha256) from stdin",
+    "commit",
+};
+#define END_STEPS (int)(sizeof end_steps / sizeof end_steps[0])
+
+static const struct import_buf *end_data(struct batch *b, int step)
+{
+	return step == 1 ? &b->typed.effects : step == 2 ? &b->typed.templates : &b->files;
+}
+
+/* Drive a batch whose end was sent. Returns 1 when committed, 0 while the server is still
+ * at it (only if !block), -1 on failure (rolled back, err says why). */
 static int batch_end_finish(struct import_run_state *r, struct batch *b, int block, char *err,
 			    size_t errlen)
 {
-	if (!block && PQconsumeInput(r->c) && PQisBusy(r->c))
-		return 0;
-	b->ending = 0;
-	b->open = 0;
-	int rc = 1;
-	PGresult *res;
-	while ((res = PQgetResult(r->c))) {
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 1) {
-			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-			rc = -1;
+	for (;;) {
+		if (!block && PQconsumeInput(r->c) && PQisBusy(r->c))
+			return 0;
+		PGresult *res = PQgetResult(r->c);
+		if (res) {
+			ExecStatusType st = PQresultStatus(res);
+			if (st == PGRES_COPY_IN) {
+				const struct import_buf *d = end_data(b, b->step);
+				if ((d->n && PQputCopyData(r->c, d->p, (int)d->n) != 1) ||
+				    PQputCopyEnd(r->c, NULL) != 1) {
+					snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+					b->failed = 1;
+				}
+			} else if (st != PGRES_COMMAND_OK && !b->failed) {
+				snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+				b->failed = 1;
+			}
+			PQclear(res);
+			if (PQstatus(r->c) == CONNECTION_BAD)
+				break;
+			continue;
 		}
-		PQclear(res);
+		/* the step's results are all in: the next one, skipping empty COPYs */
+		do
+			b->step++;
+		while (b->step > 0 && b->step < END_STEPS - 1 && !end_data(b, b->step)->n);
+		if (b->failed || b->step >= END_STEPS)
+			break;
+		if (!PQsendQuery(r->c, end_steps[b->step])) {
+			snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+			b->failed = 1;
+			break;
+		}
 	}
-	/* The children are small next to the documents: one COPY each per batch. */
-	if (rc < 0 ||
-	    copy_all(r->c,
-		     "copy stage.effects (run_id, batch, key, idx, chance, ppm, delay, is_pvp, "
-		     "requires_expression, template_count) from stdin",
-		     &b->typed.effects, err, errlen) < 0 ||
-	    copy_all(r->c,
-		     "copy stage.templates (run_id, batch, key, effect_idx, idx, attribs, type, "
-		     "application_type, aspect, target, table_name, scale, magnitude, duration) "
-		     "from stdin",
-		     &b->typed.templates, err, errlen) < 0 ||
-	    copy_all(r->c, "copy ops.import_files (run_id, path, size, sha256) from stdin",
-		     &b->files, err, errlen) < 0 ||
-	    db_commit(r->c, err, errlen) < 0) {
-		db_rollback(r->c);
-		rc = -1;
-	} else {
+	int ok = !b->failed && b->step >= END_STEPS;
+	if (ok)
 		r->files_done += b->nfiles;
-	}
+	else
+		db_rollback(r->c);
+	b->ending = b->open = 0;
+	b->step = b->failed = 0;
 	batch_reset(b);
-	return rc;
+	return ok ? 1 : -1;
 }
 
 /* Commit the batch now: 0, or -1 with err (rolled back). */
@@ -1121,6 +1129,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		import_record_error(&r, dir, NULL, "empty_export", err);
 		goto fail;
 	}
+	import_log(&r, "scanned %zu files at %.2fs", scan.n, import_now() - r.t0);
 	r.files_total = (long long)scan.n;
 	r.bytes_total = scan.bytes;
 	r.records_total = (long long)scan.n;
