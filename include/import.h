@@ -113,6 +113,8 @@ void import_copy_text_n(struct import_buf *b, const char *s, size_t n);
 int import_read_file(const char *path, struct import_buf *buf, size_t *len);
 
 /* ---- Scan ---- */
+/* Kinds in staging order: what others refer to first, documents last. */
+int import_kind_rank(enum import_kind k);
 struct import_file {
 	char *rel; /* path inside the export */
 	long long size;

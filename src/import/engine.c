@@ -28,6 +28,7 @@
  * (the socket buffer holds far less than a megabyte) instead of working side by side. */
 #define STREAM_BYTES (32 << 10)
 #define PIPE_BATCHES 1 /* batches per promote pipeline step */
+#define TAIL_RANK    8 /* import_kind_rank of archetype tables and documents */
 /* what the importer gathers for the next batch while the last one ends */
 #define GATHER_BYTES (8 << 20)
 
@@ -470,6 +471,7 @@ struct stage_ctx {
 	struct import_buf text;
 	struct import_buf raw; /* the document minified */
 	struct import_pipe *pipe;
+	long seq;     /* batches numbered so far */
 	long pend_lo; /* committed batches not yet given to the promote pipeline */
 	unsigned pend_kinds;
 	long delay_ms;
@@ -615,7 +617,6 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 	struct batch bs[2];
 	memset(bs, 0, sizeof bs);
 	struct batch *b = &bs[0], *prev = &bs[1];
-	long seq = 0;
 	long bfiles = env_long("MIDSOPS_IMPORT_BATCH_FILES", BATCH_FILES);
 	int rc = 0;
 	size_t n = sc->scan->n;
@@ -623,7 +624,8 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 	do {                                                                                       \
 		if (prev->ending) {                                                                \
 			int done_ = batch_end_finish(r, prev, (block), err, errlen);               \
-			if (done_ && batch_done(sc, prev, done_ == 1, 0, &seq, err, errlen) < 0) { \
+			if (done_ &&                                                               \
+			    batch_done(sc, prev, done_ == 1, 0, &sc->seq, err, errlen) < 0) {      \
 				rc = -1;                                                           \
 				goto out;                                                          \
 			}                                                                          \
@@ -634,7 +636,7 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 		if (known_get(&sc->committed, f->rel))
 			continue;
 		if (!b->open)
-			batch_open(r, b, &seq, i);
+			batch_open(r, b, &sc->seq, i);
 		SETTLE(0);
 		if (!prev->ending && !b->copying && batch_copy(r, b, err, errlen) < 0) {
 			rc = -1;
@@ -676,11 +678,16 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 		}
 		import_progress(r, 0);
 		int last = i + 1 == n;
-		if (b->nfiles >= bfiles || b->bytes >= BATCH_BYTES || last || r->stop_requested) {
+		/* the files nothing refers to get a batch of their own at the end: the
+		 * pipeline then has the rest done while they are staged */
+		int tail = !last && import_kind_rank(sc->scan->files[i + 1].kind) >= TAIL_RANK &&
+			   import_kind_rank(f->kind) < TAIL_RANK;
+		if (b->nfiles >= bfiles || b->bytes >= BATCH_BYTES || last || tail ||
+		    r->stop_requested) {
 			SETTLE(1);
 			if (last || r->stop_requested) {
 				int ok = batch_commit(r, b, err, errlen) == 0;
-				if (batch_done(sc, b, ok, 1, &seq, err, errlen) < 0) {
+				if (batch_done(sc, b, ok, 1, &sc->seq, err, errlen) < 0) {
 					rc = -1;
 					goto out;
 				}
@@ -707,7 +714,7 @@ static int stage_all(struct stage_ctx *sc, char *err, size_t errlen)
 	SETTLE(1);
 	if (b->open) {
 		int ok = batch_commit(r, b, err, errlen) == 0;
-		if (batch_done(sc, b, ok, 1, &seq, err, errlen) < 0)
+		if (batch_done(sc, b, ok, 1, &sc->seq, err, errlen) < 0)
 			rc = -1;
 	}
 out:
@@ -1161,6 +1168,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	}
 	r.phase = "stage";
 	int st = stage_all(&sc, err, sizeof err);
+	pipe.staged = sc.seq;
 	if (st < 0)
 		goto fail;
 	if (st == 1) {

@@ -41,7 +41,8 @@ struct import_pipe {
 	PGconn *c; /* NULL: not used */
 	int gen, bulk, fresh, failed, queued;
 	char gen_s[16];
-	long done; /* last batch queued, -1 if none */
+	long done;   /* last batch queued, -1 if none */
+	long staged; /* last batch staged: when done reaches it, no row is left to upsert */
 	char err[512];
 };
 /* Begin the transaction on pp->c and enter pipeline mode. */

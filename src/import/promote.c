@@ -184,6 +184,7 @@ static int sink_exec(struct sink *k, int bulk, char *err, size_t errlen, const c
  * every row the pipeline did not take (done: its last batch, -1 if none). */
 struct span {
 	const char *lo, *hi; /* hi NULL: the end of promote, rows after batch lo */
+	int none_left;	     /* the end of promote, and no staged row is after batch lo */
 };
 
 static void span_pred(const struct span *sp, const char *alias, int first, char *buf, size_t n)
@@ -231,6 +232,8 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 		    table, table);
 	if (sink_exec(k, 0, err, errlen, sql, sp->hi ? 5 : 3, p) < 0)
 		return -1;
+	if (sp->none_left)
+		goto retire;
 	char cols[2048], vals[2048], upd[2048];
 	typed_lists(ks, cols, vals, upd, sizeof cols);
 	snprintf(sql, sizeof sql,
@@ -246,6 +249,7 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 		return -1;
 	if (sp->hi)
 		return 0;
+retire:
 	/* Rows that left the export: deleted, unless a build still points at them. */
 	snprintf(sql, sizeof sql,
 		 "with gone as (select t.id, %s as keep from game.%s t where not t.retired and "
@@ -578,7 +582,9 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 	snprintf(gen_s, sizeof gen_s, "%d", gen);
 	snprintf(done, sizeof done, "%ld", pp ? pp->done : -1L);
 	struct sink k = {.r = r, .bulk = bulk};
-	struct span rest = {.lo = done};
+	/* When the pipeline took every batch, only what needs the whole export is left:
+	 * history and retirement of the rows that left it, surplus children, references. */
+	struct span rest = {.lo = done, .none_left = pp && pp->done >= pp->staged};
 	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++)
 		if (promote_kind(&k, &kspecs[i], gen_s, &rest, err, errlen) < 0)
 			return -1;
@@ -592,8 +598,8 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 		return -1;
 	int fresh = old[0] == 'f';
 	free(old);
-	if (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0 ||
-	    promote_children(&k, ~0u, gen_s, &rest, err, errlen) < 0)
+	if (!rest.none_left && (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0 ||
+				promote_children(&k, ~0u, gen_s, &rest, err, errlen) < 0))
 		return -1;
 	/* No power had effects before this generation (the pipeline knows it from the start;
 	 * otherwise no power of this one has effects before this point): none is surplus. */

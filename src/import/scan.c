@@ -10,10 +10,25 @@
 
 #include "import.h"
 
+/* The order files are staged in, which is the order promote takes them while staging
+ * goes on: what others name first (archetypes, categories, powersets, sets), then powers,
+ * then what names powers (tags, groups), and last what nothing refers to (archetype
+ * tables, index documents), so the promote of the last batch is quick. */
+int import_kind_rank(enum import_kind k)
+{
+	static const int rank[IK_COUNT] = {
+	    [IK_ARCHETYPE] = 0,	      [IK_POWER_CATEGORY] = 1, [IK_POWERSET] = 2,
+	    [IK_ENHANCEMENT_SET] = 3, [IK_POWER] = 4,	       [IK_TAG] = 5,
+	    [IK_EXCLUSION_GROUP] = 6, [IK_RECHARGE_GROUP] = 7, [IK_ARCHETYPE_TABLE] = 8,
+	    [IK_DOCUMENT] = 9,	      [IK_UNKNOWN] = 10};
+	return k >= 0 && k < IK_COUNT ? rank[k] : 10;
+}
+
 static int cmp_file(const void *a, const void *b)
 {
 	const struct import_file *x = a, *y = b;
-	return strcmp(x->rel, y->rel);
+	int d = import_kind_rank(x->kind) - import_kind_rank(y->kind);
+	return d ? d : strcmp(x->rel, y->rel);
 }
 
 static void add_file(struct import_scan *s, const char *rel, long long size, enum import_kind kind,
@@ -138,7 +153,7 @@ int import_scan_dir(const char *dir, struct import_scan *s, import_error_fn fn, 
 		snprintf(err, errlen, "empty export: no archetypes/ or powers/ found in %s", dir);
 		return -1;
 	}
-	/* Sorted order: deterministic runs, and index files before the files they list. */
+	/* Sorted: deterministic runs, in promote's order (import_kind_rank). */
 	qsort(s->files, s->n, sizeof *s->files, cmp_file);
 	return 0;
 }
