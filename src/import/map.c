@@ -578,9 +578,25 @@ static void line_col(const char *text, size_t off, int *line, int *col)
  * through (invalid UTF-8, raw control characters in strings, \u0000, lone surrogates),
  * drop insignificant whitespace and put object members in jsonb's key order (keyorder.c).
  * Shrinking the pretty-printed export roughly halves what the server parses. */
+/* Bytes a string can hold as they are (printable ASCII but the quote and the backslash),
+ * and bytes of numbers and of true, false and null (cJSON checks their syntax). */
+static unsigned char plain_in_string[256], scalar_char[256];
+
+static void minify_tables(void)
+{
+	if (plain_in_string['a'])
+		return;
+	for (int c = 0x20; c < 0x80; c++)
+		plain_in_string[c] = c != '"' && c != '\\';
+	for (int c = 0; c < 256; c++)
+		scalar_char[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				 (c >= 'A' && c <= 'Z') || c == '-' || c == '+' || c == '.';
+}
+
 static int minify_copy(struct checker *ck, const char *text, size_t len, struct import_buf *out)
 {
 	const unsigned char *s = (const unsigned char *)text;
+	minify_tables();
 	if (out)
 		import_buf_reserve(out, len + 2);
 	char *o = out ? out->p + out->n : NULL;
@@ -602,8 +618,7 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		if (in_str) {
 			/* most bytes of a string need no attention: copy the run at once */
 			size_t j = i;
-			while (j < len && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' &&
-			       s[j] != '\\')
+			while (j < len && plain_in_string[s[j]])
 				j++;
 			if (j > i) {
 				if (o) {
@@ -614,6 +629,22 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 				if (i >= len)
 					break;
 			}
+		} else {
+			/* indentation, and numbers and literals, by the run */
+			while (i < len && (s[i] == ' ' || s[i] == '\n'))
+				i++;
+			size_t j = i;
+			while (j < len && scalar_char[s[j]])
+				j++;
+			if (j > i) {
+				if (o) {
+					memcpy(o, s + i, j - i);
+					o += j - i;
+				}
+				i = j;
+			}
+			if (i >= len)
+				break;
 		}
 		unsigned char c = s[i];
 		if (c < 0x80) {
