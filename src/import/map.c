@@ -615,37 +615,22 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		goto fail;                                                                         \
 	} while (0)
 	while (i < len) {
-		if (in_str) {
-			/* most bytes of a string need no attention: copy the run at once */
-			size_t j = i;
-			while (j < len && plain_in_string[s[j]])
-				j++;
-			if (j > i) {
-				if (o) {
-					memcpy(o, s + i, j - i);
-					o += j - i;
-				}
-				i = j;
-				if (i >= len)
-					break;
-			}
-		} else {
-			/* indentation, and numbers and literals, by the run */
+		/* Most bytes need no attention: string contents, numbers and literals are
+		 * copied by the run, indentation skipped by the run. */
+		if (!in_str)
 			while (i < len && (s[i] == ' ' || s[i] == '\n'))
 				i++;
-			size_t j = i;
-			while (j < len && scalar_char[s[j]])
-				j++;
-			if (j > i) {
-				if (o) {
-					memcpy(o, s + i, j - i);
-					o += j - i;
-				}
-				i = j;
-			}
-			if (i >= len)
-				break;
+		const unsigned char *run = in_str ? plain_in_string : scalar_char;
+		size_t j = i;
+		while (j < len && run[s[j]])
+			j++;
+		if (j > i && o) {
+			memcpy(o, s + i, j - i);
+			o += j - i;
 		}
+		i = j;
+		if (i >= len)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			if (!in_str) {
