@@ -37,7 +37,7 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
-		backup_log_tail(logf, tail, sizeof tail);
+		backup_tool_tail(logf, st, tail, sizeof tail);
 		snprintf(err, errlen, "pg_dump failed (exit %d): %s", st, tail);
 		return -1;
 	}
@@ -199,7 +199,7 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
-		backup_log_tail(logf, tail, sizeof tail);
+		backup_tool_tail(logf, st, tail, sizeof tail);
 		out_err(ctx->out, "pg_restore failed (exit %d): %s%s", st, tail,
 			into ? "" : "; the database was left as it was (single transaction)");
 		if (into) {

@@ -108,7 +108,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 	if (st != 0) {
 		char tail[512];
 		stop_checksums(cpid, tabf);
-		backup_log_tail(logf, tail, sizeof tail);
+		backup_tool_tail(logf, st, tail, sizeof tail);
 		snprintf(err, errlen, "pg_basebackup failed (exit %d): %s", st, tail);
 		return -1;
 	}

@@ -94,6 +94,8 @@ int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *e
 void backup_repo_close(struct repo *r);
 int backup_disk_check(const char *dir, long long need, char *err, size_t errlen);
 void backup_log_tail(const char *logfile, char *buf, size_t n);
+/* backup_log_tail for a tool that failed with status st: an empty log is explained. */
+void backup_tool_tail(const char *logfile, int st, char *buf, size_t n);
 /* want: a manifest's tables, to compute each table with the method it names; NULL for
  * the current method (new backups). */
 cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t errlen);

@@ -208,6 +208,31 @@ void backup_log_tail(const char *logfile, char *buf, size_t n)
 		snprintf(buf, n, "no output (see the server log)");
 }
 
+/* The last line of the log of a tool that ended with status st. One that exits with an
+ * error (not a signal) always says why, so an empty log means it could not write even
+ * that: its file system was full, though its clean-up (pg_basebackup removes what it
+ * wrote) may have freed space again before we look. */
+void backup_tool_tail(const char *logfile, int st, char *buf, size_t n)
+{
+	backup_log_tail(logfile, buf, n);
+	struct stat sb;
+	if (st < 1 || st > 127 || strncmp(buf, "no output (", 11) || stat(logfile, &sb) < 0 ||
+	    sb.st_size > 0)
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", logfile);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = 0;
+	struct statvfs sv;
+	unsigned long long avail =
+	    statvfs(dir, &sv) == 0 ? (unsigned long long)sv.f_bavail * sv.f_frsize : 0;
+	snprintf(buf, n,
+		 "no output: it cannot write its log in %s, so that file system was full when it "
+		 "failed (%llu MB free now)",
+		 dir, avail >> 20);
+}
+
 /* Row counts and checksums of every table in builds and game, in one snapshot. Each
  * table entry names its checksum method, so a manifest is compared the way it was made:
  *   v1 (entries without a method, older manifests): md5 over the md5 of each row's text,

@@ -683,7 +683,7 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		return 0;
 	}
 	char tail[512];
-	backup_log_tail(logf, tail, sizeof tail);
+	backup_tool_tail(logf, st, tail, sizeof tail);
 	out_err(ctx->out, "wal-receive: pg_receivewal ended (exit %d): %s; see %s", st, tail, logf);
 	return EXIT_FAIL;
 }
