@@ -244,45 +244,37 @@ void backup_tool_tail(const char *logfile, int st, char *buf, size_t n)
  *      hashed by their text, decided from the catalogue so the copy decides the same.
  *      PostgreSQL's hashes are stable within a major version and byte order, which is
  *      where restore tests and restores compare them. */
-#define CKS_CURRENT "v2"
-
 static int cks_known(const char *m)
 {
 	return strcmp(m, "v1") == 0 || strcmp(m, "v2") == 0;
 }
 
 /* The method to use for a table: the one `want` (a manifest's tables) names for it, v1
- * when its entry names none, the current one when want is NULL or lacks the table. */
-static const char *cks_method(const cJSON *want, const char *table)
+ * when its entry names none, the current one when want is NULL or lacks the table: v2,
+ * or v1 on a server older than 14, which has no hash_record_extended. */
+static const char *cks_method(const cJSON *want, const char *table, int v2)
 {
-	if (!want)
-		return CKS_CURRENT;
 	const cJSON *w;
 	cJSON_ArrayForEach(w, want) if (strcmp(jstr(w, "table"), table) == 0)
 	{
 		const char *m = jstr(w, "checksum_method");
 		return m[0] ? m : "v1";
 	}
-	return CKS_CURRENT;
+	return v2 ? "v2" : "v1";
 }
 
 cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t errlen)
 {
 	if (db_exec(c, err, errlen, "begin isolation level repeatable read read only", 0, NULL) < 0)
 		return NULL;
+	int v2 = PQserverVersion(c) >= 140000;
 	/* Per table: its name, the v1 sort key (primary key, else the row's text) and the
 	 * v2 row expression (the whole row when every column's type hashes natively). A
 	 * type hashes natively when it (a domain: its base type) is the input type of a
 	 * default hash operator class with an extended hash function, is an enum, or is an
 	 * array of such a type. */
-	PGresult *r = db_query(
-	    c, err, errlen,
-	    "select format('%I.%I', n.nspname, c.relname),\n"
-	    "  coalesce((select string_agg(format('t.%I', a.attname), ', ' order by k.ord)\n"
-	    "    from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)\n"
-	    "    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum\n"
-	    "    where i.indrelid = c.oid and i.indisprimary), 't::text'),\n"
-	    "  coalesce((select case when bool_and(h.ok) then 't' else 'row(' ||\n"
+	static const char v2_expr[] =
+	    "coalesce((select case when bool_and(h.ok) then 't' else 'row(' ||\n"
 	    "      string_agg(format(case when h.ok then 't.%I' else 't.%I::text' end,\n"
 	    "      a.attname), ', ' order by a.attnum) || ')' end\n"
 	    "    from pg_attribute a join pg_type ty on ty.oid = a.atttypid\n"
@@ -296,24 +288,39 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 	    "        and p.amproclefttype = oc.opcintype and p.amprocnum = 2\n"
 	    "      where am.amname = 'hash' and oc.opcdefault\n"
 	    "        and oc.opcintype = coalesce(et.oid, bt.oid))) h(ok)\n"
-	    "    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), 't')\n"
-	    "from pg_class c join pg_namespace n on n.oid = c.relnamespace\n"
-	    "where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p')\n"
-	    "  and not c.relispartition order by 1",
-	    0, NULL);
+	    "    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), 't')";
+	char cat[4096];
+	snprintf(cat, sizeof cat,
+		 "select format('%%I.%%I', n.nspname, c.relname),\n"
+		 "  coalesce((select string_agg(format('t.%%I', a.attname), ', ' order by "
+		 "k.ord)\n"
+		 "    from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)\n"
+		 "    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum\n"
+		 "    where i.indrelid = c.oid and i.indisprimary), 't::text'),\n"
+		 "  %s\n"
+		 "from pg_class c join pg_namespace n on n.oid = c.relnamespace\n"
+		 "where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p')\n"
+		 "  and not c.relispartition order by 1",
+		 v2 ? v2_expr : "null");
+	PGresult *r = db_query(c, err, errlen, cat, 0, NULL);
 	if (!r) {
 		db_rollback(c);
 		return NULL;
 	}
 	cJSON *arr = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(r); i++) {
-		const char *table = PQgetvalue(r, i, 0), *method = cks_method(want, table);
+		const char *table = PQgetvalue(r, i, 0), *method = cks_method(want, table, v2);
 		char sql[8192];
-		if (!cks_known(method)) {
-			snprintf(err, errlen,
-				 "%s: unknown checksum method '%s' in the manifest (this midsops "
-				 "knows v1 and v2; a newer midsops made it)",
-				 table, method);
+		if (!cks_known(method) || (!v2 && strcmp(method, "v1"))) {
+			if (cks_known(method))
+				snprintf(err, errlen,
+					 "%s: checksum method %s needs PostgreSQL 14 or later",
+					 table, method);
+			else
+				snprintf(err, errlen,
+					 "%s: unknown checksum method '%s' in the manifest (this "
+					 "midsops knows v1 and v2; a newer midsops made it)",
+					 table, method);
 			PQclear(r);
 			cJSON_Delete(arr);
 			db_rollback(c);
