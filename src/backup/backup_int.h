@@ -114,8 +114,8 @@ void backup_cat_sync(PGconn *c, const char *repo, const struct backup_info *b, i
 int backup_run_tool(struct run *r, char *const argv[], char **env, const char *logfile,
 		    const char *label, const char *watch, long long expect, uid_t uid, gid_t gid);
 int backup_list_files(struct run *r, const cJSON *known, char *err, size_t errlen);
-/* fsync every file and directory under dir (its writeback mostly started by
- * backup_run_tool while the tool ran). */
+/* Make everything under dir durable (its writeback mostly started by backup_run_tool
+ * while the tool ran): syncfs, or an fsync of every file and directory without it. */
 int backup_sync_tree(const char *dir, char *err, size_t errlen);
 
 /* backup_full.c */

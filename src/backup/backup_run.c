@@ -23,11 +23,10 @@
 /* ---------- making what a tool wrote durable ---------- */
 
 /* What a tool wrote so far: its size, for progress, and its writeback started.
- * pg_basebackup runs with --no-sync: left to itself, its fsync of every file at the end
- * waits for all of the copy to reach the disk, and a syncfs (what we did before) also
- * waits for every other writer's dirty data on that file system. Started while the tool
- * still copies (each pass touches only files changed since the previous one), the
- * writeback leaves backup_sync_tree little to wait for. */
+ * pg_basebackup runs with --no-sync, so without this all of the copy is still dirty when
+ * it ends, and the final sync waited 0.3-0.5 s for it on the 120 MB real-data cluster.
+ * Started while the tool still copies (each pass touches only files changed since the
+ * previous one), the writeback leaves backup_sync_tree little to wait for. */
 static long long walk_total;
 static double walk_since;
 static int walk_written_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -75,10 +74,26 @@ static int fsync_cb(const char *p, const struct stat *st, int flag, struct FTW *
 	return 0;
 }
 
+/* With the writeback started, one syncfs (a journal commit and a cache flush) costs
+ * 0.04-0.1 s where an fsync of each of a base backup's ~1500 files cost 0.17-0.24 s, one
+ * flush each. syncfs also waits for other writers on that file system, a price worth
+ * paying once their data is not ours too; its error (Linux 5.8 and later) reports a
+ * failed writeback. Where syncfs cannot be used, every file and directory is fsynced. */
 int backup_sync_tree(const char *dir, char *err, size_t errlen)
 {
 	double since = 0;
 	walk_written(dir, &since);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		int rc = syncfs(fd), e = errno;
+		close(fd);
+		if (rc == 0)
+			return 0;
+		if (e != ENOSYS) {
+			snprintf(err, errlen, "cannot sync %s to disk: %s", dir, strerror(e));
+			return -1;
+		}
+	}
 	sync_err = 0;
 	if (nftw(dir, fsync_cb, 32, FTW_PHYS) != 0) {
 		snprintf(err, errlen, "cannot sync the files of %s to disk: %s", dir,
