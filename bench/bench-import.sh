@@ -56,14 +56,15 @@ backend_cpu() { # DB PID
 }
 
 echo "bench-import: $DATA, $(nproc) cpus, $RUNS runs each"
-: >"$ROOT/parse"; : >"$ROOT/parsecpu"
+# Each round parses the files with cJSON alone, then imports them: the ratio is taken per
+# round, so both sides of it see the same machine (a neighbour's load moves both).
+: >"$ROOT/parse"; : >"$ROOT/parsecpu"; : >"$ROOT/ratio"
+: >"$ROOT/first"; : >"$ROOT/again"; : >"$ROOT/rss"; : >"$ROOT/rate"; : >"$ROOT/cpu"; : >"$ROOT/others"
 for i in $(seq "$RUNS"); do
 	timed "$MIDSOPS" import-parse-only "$DATA" >/dev/null
 	cut -d' ' -f1 "$ROOT/t" >>"$ROOT/parse"
 	cpu_of >>"$ROOT/parsecpu"
-done
-: >"$ROOT/first"; : >"$ROOT/again"; : >"$ROOT/rss"; : >"$ROOT/rate"; : >"$ROOT/cpu"; : >"$ROOT/others"
-for i in $(seq "$RUNS"); do
+	p=$(cut -d' ' -f1 "$ROOT/t")
 	db="bench_$i"
 	"$MIDSOPS" db-shell -q -c "drop database if exists $db" -c "create database $db" >/dev/null
 	"$MIDSOPS" --dsn "$DSN dbname=$db" db-migrate >/dev/null
@@ -77,6 +78,7 @@ for i in $(seq "$RUNS"); do
 	# what the rest of the machine used meanwhile (the poller included)
 	echo "$busy0 $busy1 $(cpu_of) $server" | awk '{printf "%.2f\n", $2 - $1 - $3 - $4}' >>"$ROOT/others"
 	cut -d' ' -f1 "$ROOT/t" >>"$ROOT/first"
+	echo "scale=2; $(cut -d' ' -f1 "$ROOT/t") / $p" | bc >>"$ROOT/ratio"
 	cut -d' ' -f2 "$ROOT/t" >>"$ROOT/rss"
 	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records_per_second"])' "$ROOT/out.json" >>"$ROOT/rate"
 	timed "$MIDSOPS" --dsn "$DSN dbname=$db" import "$DATA" >/dev/null 2>&1
@@ -93,7 +95,9 @@ RATE=$(median <"$ROOT/rate")
 verdict() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
 echo "parse-only (cJSON) median:   ${P} s   runs: $(tr '\n' ' ' <"$ROOT/parse")"
 echo "import scan->promote median: ${F} s   runs: $(tr '\n' ' ' <"$ROOT/first")  target <= 5 s: $(verdict "$(echo "$F <= 5" | bc)")"
-echo "ratio import / parse-only:   $(echo "scale=2; $F / $P" | bc)   target <= 3: $(verdict "$(echo "$F <= 3 * $P" | bc)")"
+Q=$(median <"$ROOT/ratio")
+echo "ratio import / parse-only:   median of the rounds ${Q}   rounds: $(tr '\n' ' ' <"$ROOT/ratio")  target <= 3: $(verdict "$(echo "$Q <= 3" | bc)")"
+echo "                             (ratio of the medians: $(echo "scale=2; $F / $P" | bc))"
 echo "CPU: import (client + server backends) median ${C} s, parse-only ${PC} s, ratio $(echo "scale=2; $C / $PC" | bc)"
 echo "other processes' CPU during each import: $(tr '\n' ' ' <"$ROOT/others")s (a quiet machine: near 0)"
 echo "load when done: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cpus"
