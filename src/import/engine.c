@@ -406,10 +406,13 @@ static int batch_end_finish(struct import_run_state *r, struct batch *b, int blo
 		}
 	}
 	int ok = !b->failed && b->step >= END_STEPS;
-	if (ok)
+	if (ok) {
 		r->files_done += b->nfiles;
-	else
+		import_log(r, "batch %ld: %d files committed at %.2fs", b->no, b->nfiles,
+			   import_now() - r->t0);
+	} else {
 		db_rollback(r->c);
+	}
 	b->ending = b->open = 0;
 	b->step = b->failed = 0;
 	batch_reset(b);

@@ -310,7 +310,8 @@ static int promote_effects(struct sink *k, const char *gen, const struct span *s
 	return sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p);
 }
 
-/* Children of the parents changed in generation $1, derived from their documents: for
+/* Children of the parents changed in generation $1, derived from their documents (names
+ * resolved by joins: a lookup per row was 0.7 s for the tag links alone): for
  * the parents of a span of batches (the pipeline) or of the rest (the end of promote).
  * %s is where the parent's span goes; $2 is the run. */
 struct child {
@@ -349,12 +350,12 @@ static const struct child child_inserts[] = {
     {IK_TAG, "t",
      "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
      "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
-     "x.v->>0, x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
-     "p.retired), (select e.id from game.enhancements e where x.v->>1 like 'boosts.%%' and "
-     "e.key = split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key "
-     "and not e.retired) from game.tags t cross join (values ('bears'), ('affects')) r(rel) "
-     "cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) with ordinality x(v, "
-     "ord) where t.generation = $1::int and not t.retired and %s on conflict (tag_id, rel, "
+     "x.v->>0, x.v->>1, p.id, e.id from game.tags t cross join (values ('bears'), "
+     "('affects')) r(rel) cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) "
+     "with ordinality x(v, ord) left join game.powers p on lower(p.key) = x.v->>1 and not "
+     "p.retired left join game.enhancements e on x.v->>1 like 'boosts.%%' and e.key = "
+     "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
+     "e.retired where t.generation = $1::int and not t.retired and %s on conflict (tag_id, rel, "
      "idx) do update set raw = excluded.raw, generation = excluded.generation, display_name = "
      "excluded.display_name, internal_name = excluded.internal_name, power_id = "
      "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
@@ -362,9 +363,9 @@ static const struct child child_inserts[] = {
     {IK_EXCLUSION_GROUP, "g",
      "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
      "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-     "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
-     "p.retired) from game.exclusion_groups g cross join lateral "
-     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) where "
+     "x.v->>1, p.id from game.exclusion_groups g cross join lateral "
+     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "
+     "game.powers p on lower(p.key) = x.v->>1 and not p.retired where "
      "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
      "set raw = excluded.raw, generation = excluded.generation, display_name = "
      "excluded.display_name, internal_name = excluded.internal_name, power_id = "
@@ -372,9 +373,9 @@ static const struct child child_inserts[] = {
     {IK_RECHARGE_GROUP, "g",
      "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
      "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-     "x.v->>1, (select p.id from game.powers p where lower(p.key) = x.v->>1 and not "
-     "p.retired) from game.recharge_groups g cross join lateral "
-     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) where "
+     "x.v->>1, p.id from game.recharge_groups g cross join lateral "
+     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "
+     "game.powers p on lower(p.key) = x.v->>1 and not p.retired where "
      "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
      "set raw = excluded.raw, generation = excluded.generation, display_name = "
      "excluded.display_name, internal_name = excluded.internal_name, power_id = "
