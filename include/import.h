@@ -12,18 +12,6 @@
 struct config;
 struct target;
 
-/* ---- SHA-256 (ops.import_files, unchanged-file detection) ---- */
-struct import_sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	unsigned char buf[64];
-	size_t nbuf;
-};
-void import_sha256_init(struct import_sha256 *s);
-void import_sha256_update(struct import_sha256 *s, const void *data, size_t n);
-void import_sha256_hex(struct import_sha256 *s, char hex[65]);
-void import_sha256_buf(const void *data, size_t n, char hex[65]);
-
 /* ---- Entity kinds: one per per-file game table ---- */
 enum import_kind {
 	IK_UNKNOWN = 0,

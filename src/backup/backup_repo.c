@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "backup.h"
-#include "import.h"
+#include "sha256.h"
 
 static const char *type_names[BT_NTYPES] = {"full", "incremental", "archive", "emergency",
 					    "safety"};
@@ -42,7 +42,7 @@ int backup_type_physical(enum backup_type t)
 
 void backup_sha256_hex(const void *data, size_t len, char hex[65])
 {
-	import_sha256_buf(data, len, hex);
+	sha256_buf(data, len, hex);
 }
 
 long long backup_sha256_file(const char *path, char hex[65])
@@ -52,18 +52,18 @@ long long backup_sha256_file(const char *path, char hex[65])
 		return -1;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	static unsigned char buf[1 << 20];
-	struct import_sha256 s;
-	import_sha256_init(&s);
+	struct sha256_ctx s;
+	sha256_init(&s);
 	long long total = 0;
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		import_sha256_update(&s, buf, (size_t)n);
+		sha256_update(&s, buf, (size_t)n);
 		total += n;
 	}
 	close(fd);
 	if (n < 0)
 		return -1;
-	import_sha256_hex(&s, hex);
+	sha256_hex(&s, hex);
 	return total;
 }
 

@@ -18,10 +18,10 @@
 #include "cluster.h"
 #include "config.h"
 #include "db.h"
-#include "import.h"
 #include "paths.h"
 #include "proc.h"
 #include "target.h"
+#include "sha256.h"
 
 /* ---------- WAL names ---------- */
 
@@ -344,13 +344,13 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 	/* Hashed on the way through: the server waits for archive_command on every
 	 * segment, so one pass over the data instead of a copy and a re-read. */
 	static char buf[1 << 20];
-	struct import_sha256 sha;
-	import_sha256_init(&sha);
+	struct sha256_ctx sha;
+	sha256_init(&sha);
 	ssize_t n;
 	int rc = 0;
 	while ((n = read(in, buf, sizeof buf)) > 0) {
 		if (hex)
-			import_sha256_update(&sha, buf, (size_t)n);
+			sha256_update(&sha, buf, (size_t)n);
 		if (write(out, buf, (size_t)n) != n) {
 			rc = -1;
 			break;
@@ -363,7 +363,7 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 	close(in);
 	close(out);
 	if (rc == 0 && hex)
-		import_sha256_hex(&sha, hex);
+		sha256_hex(&sha, hex);
 	if (rc == 0 && rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
 		rc = -1;

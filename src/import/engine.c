@@ -20,6 +20,7 @@
 #include "import_int.h"
 #include "paths.h"
 #include "target.h"
+#include "sha256.h"
 
 #define BATCH_FILES 1000
 #define BATCH_BYTES (24 << 20)
@@ -496,7 +497,7 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 		import_record_error(r, f->rel, NULL, loop ? "symlink_loop" : "unreadable", msg);
 		return 1;
 	}
-	import_sha256_buf(sc->text.p, len, sha);
+	sha256_buf(sc->text.p, len, sha);
 	struct known *k = known_get(&sc->known, f->rel);
 	const char *kind = import_kind_name(f->kind);
 	char run[32];

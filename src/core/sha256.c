@@ -1,8 +1,7 @@
-/* SHA-256 (FIPS 180-4) for ops.import_files: libcrypto is not among our dependencies, and
- * the hash only has to identify file contents. */
+/* SHA-256 (FIPS 180-4): see sha256.h. */
 #include <string.h>
 
-#include "import.h"
+#include "sha256.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -128,7 +127,7 @@ static void sha256_blocks(uint32_t *h, const unsigned char *p, size_t n)
 		sha256_block(h, p);
 }
 
-void import_sha256_init(struct import_sha256 *s)
+void sha256_init(struct sha256_ctx *s)
 {
 	static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 				       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -137,7 +136,7 @@ void import_sha256_init(struct import_sha256 *s)
 	s->nbuf = 0;
 }
 
-void import_sha256_update(struct import_sha256 *s, const void *data, size_t n)
+void sha256_update(struct sha256_ctx *s, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	s->len += n;
@@ -160,16 +159,16 @@ void import_sha256_update(struct import_sha256 *s, const void *data, size_t n)
 	s->nbuf = n;
 }
 
-void import_sha256_hex(struct import_sha256 *s, char hex[65])
+void sha256_hex(struct sha256_ctx *s, char hex[65])
 {
 	uint64_t bits = s->len * 8;
 	unsigned char pad = 0x80, zero = 0, lenb[8];
-	import_sha256_update(s, &pad, 1);
+	sha256_update(s, &pad, 1);
 	while (s->nbuf != 56)
-		import_sha256_update(s, &zero, 1);
+		sha256_update(s, &zero, 1);
 	for (int i = 0; i < 8; i++)
 		lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-	import_sha256_update(s, lenb, 8);
+	sha256_update(s, lenb, 8);
 	static const char digits[] = "0123456789abcdef";
 	for (int i = 0; i < 8; i++)
 		for (int j = 0; j < 4; j++) {
@@ -180,10 +179,10 @@ void import_sha256_hex(struct import_sha256 *s, char hex[65])
 	hex[64] = 0;
 }
 
-void import_sha256_buf(const void *data, size_t n, char hex[65])
+void sha256_buf(const void *data, size_t n, char hex[65])
 {
-	struct import_sha256 s;
-	import_sha256_init(&s);
-	import_sha256_update(&s, data, n);
-	import_sha256_hex(&s, hex);
+	struct sha256_ctx s;
+	sha256_init(&s);
+	sha256_update(&s, data, n);
+	sha256_hex(&s, hex);
 }
