@@ -93,6 +93,50 @@ void keyorder_comma(struct keyorder *k, size_t pos);
 void keyorder_close(struct keyorder *k, char *buf, size_t pos);
 void keyorder_reset(struct keyorder *k); /* for the next document, keeping the memory */
 
+/* ---- staging (stage.c) ---- */
+
+/* path -> its record in the current generation, or a file of this run */
+struct known {
+	char *path, *sha, *key;
+	int kind;
+};
+
+struct known_map {
+	struct known *slots;
+	size_t cap;
+};
+
+struct stage_ctx {
+	struct import_run_state *r;
+	const char *dir;
+	struct import_scan *scan;
+	struct known_map known;	    /* current generation, by path */
+	struct known_map committed; /* files this run already committed */
+	struct known_map bad;	    /* files that failed: their current rows must stay */
+	struct import_buf text;
+	struct import_buf raw; /* the document minified */
+	struct import_pipe *pipe;
+	long seq;     /* batches numbered so far */
+	long pend_lo; /* committed batches not yet given to the promote pipeline */
+	unsigned pend_kinds;
+	long delay_ms;
+};
+
+void import_known_init(struct known_map *m, size_t n);
+void import_known_free(struct known_map *m);
+void import_known_put(struct known_map *m, const char *path, const char *sha, const char *key,
+		      int kind);
+struct known *import_known_get(const struct known_map *m, const char *path);
+/* Fill m from a query's rows (path, sha[, key[, kind]]); run is its $1 when not NULL. */
+int import_known_load(PGconn *c, struct known_map *m, const char *sql, const char *run, char *err,
+		      size_t errlen);
+/* Stage every file of sc->scan not yet committed: 0 done, 1 stopped at a batch boundary
+ * (a stop was asked for), -1 with err. */
+int import_stage_all(struct stage_ctx *sc, char *err, size_t errlen);
+/* End a COPY (fail: its reason, or NULL to finish it) and read its result. */
+int import_copy_end(PGconn *c, const char *fail, char *err, size_t errlen);
+long import_env_long(const char *name, long def);
+
 /* Empty the staging tables: of one run, or all of them (run NULL). */
 int import_stage_clear(PGconn *c, const char *run, char *err, size_t errlen);
 /* Compute the typed columns and child rows of staged documents that came without them
