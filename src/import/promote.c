@@ -319,6 +319,17 @@ struct child {
 	const char *alias; /* of the parent's table in fmt */
 	const char *fmt;
 };
+/* The members of an exclusion or recharge group: the two tables have one shape. */
+#define GROUP_MEMBERS_INSERT(kind)                                                                 \
+	"insert into game." kind "_group_members as m (group_id, idx, raw, generation, "           \
+	"display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "   \
+	"x.v->>1, p.id from game." kind "_groups g cross join lateral "                            \
+	"jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "   \
+	"game.powers p on lower(p.key) = x.v->>1 and not p.retired where g.generation = $1::int "  \
+	"and not g.retired and %s on conflict (group_id, idx) do update set raw = excluded.raw, "  \
+	"generation = excluded.generation, display_name = excluded.display_name, internal_name = " \
+	"excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "       \
+	"excluded.raw"
 static const struct child child_inserts[] = {
     {IK_ENHANCEMENT_SET, "s",
      "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, "
@@ -360,26 +371,8 @@ static const struct child child_inserts[] = {
      "excluded.display_name, internal_name = excluded.internal_name, power_id = "
      "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
      "from excluded.raw"},
-    {IK_EXCLUSION_GROUP, "g",
-     "insert into game.exclusion_group_members as m (group_id, idx, raw, generation, "
-     "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-     "x.v->>1, p.id from game.exclusion_groups g cross join lateral "
-     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "
-     "game.powers p on lower(p.key) = x.v->>1 and not p.retired where "
-     "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
-     "set raw = excluded.raw, generation = excluded.generation, display_name = "
-     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
-     "excluded.power_id where m.raw is distinct from excluded.raw"},
-    {IK_RECHARGE_GROUP, "g",
-     "insert into game.recharge_group_members as m (group_id, idx, raw, generation, "
-     "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "
-     "x.v->>1, p.id from game.recharge_groups g cross join lateral "
-     "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "
-     "game.powers p on lower(p.key) = x.v->>1 and not p.retired where "
-     "g.generation = $1::int and not g.retired and %s on conflict (group_id, idx) do update "
-     "set raw = excluded.raw, generation = excluded.generation, display_name = "
-     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
-     "excluded.power_id where m.raw is distinct from excluded.raw"},
+    {IK_EXCLUSION_GROUP, "g", GROUP_MEMBERS_INSERT("exclusion")},
+    {IK_RECHARGE_GROUP, "g", GROUP_MEMBERS_INSERT("recharge")},
 };
 
 /* The children's ends, at the end of promote ($1: the generation). The first two are
