@@ -72,29 +72,21 @@ static const struct import_tcol t_tag[] = {TC("tag", TC_TXT, "name"),
 static const struct import_tcol t_group[] = {
     TC("group", TC_TXT, "name"), TC("powers", TC_LEN, "member_count"), {0}};
 
+static const struct import_tcol *const typed_cols[IK_COUNT] = {
+    [IK_ARCHETYPE] = t_archetype,
+    [IK_ARCHETYPE_TABLE] = t_table,
+    [IK_POWER_CATEGORY] = t_category,
+    [IK_POWERSET] = t_powerset,
+    [IK_POWER] = t_power,
+    [IK_ENHANCEMENT_SET] = t_set,
+    [IK_TAG] = t_tag,
+    [IK_EXCLUSION_GROUP] = t_group,
+    [IK_RECHARGE_GROUP] = t_group,
+};
+
 const struct import_tcol *import_typed_cols(enum import_kind k)
 {
-	switch (k) {
-	case IK_ARCHETYPE:
-		return t_archetype;
-	case IK_ARCHETYPE_TABLE:
-		return t_table;
-	case IK_POWER_CATEGORY:
-		return t_category;
-	case IK_POWERSET:
-		return t_powerset;
-	case IK_POWER:
-		return t_power;
-	case IK_ENHANCEMENT_SET:
-		return t_set;
-	case IK_TAG:
-		return t_tag;
-	case IK_EXCLUSION_GROUP:
-	case IK_RECHARGE_GROUP:
-		return t_group;
-	default:
-		return NULL;
-	}
+	return k > 0 && k < IK_COUNT ? typed_cols[k] : NULL;
 }
 
 const char *import_typed_cast(enum import_tconv c)
