@@ -3,6 +3,7 @@
 #define MIDSOPS_IMPORT_INT_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "import.h"
@@ -40,6 +41,7 @@ void import_set_state(struct import_run_state *r, const char *state, const char 
 struct import_pipe {
 	PGconn *c; /* NULL: not used */
 	int gen, bulk, fresh, failed, queued;
+	int empty; /* no game record existed when the transaction began */
 	char gen_s[16];
 	long done;   /* last batch queued, -1 if none */
 	long staged; /* last batch staged: when done reaches it, no row is left to upsert */
@@ -70,16 +72,25 @@ void import_typed_rows(enum import_kind kind, const struct cJSON *root, const ch
  * the output buffer. */
 struct keyorder_member {
 	size_t start, keyend, end; /* key text (after its quote), its closing quote, member end */
+	uint64_t order;		   /* length and first bytes: most comparisons end here */
 };
 struct keyorder_frame {
-	size_t base; /* first member of this object in members[] */
+	size_t base;  /* first member of this object in members[] */
+	size_t objs0; /* objs[] when it opened: those recorded since are inside it */
 	unsigned is_obj : 1, expect_key : 1, sorted : 1, unsortable : 1;
+};
+/* An object whose members must move: they are written once, at keyorder_finish. */
+struct keyorder_obj {
+	size_t from, to; /* its members' text, between the braces */
+	size_t first, n; /* its members in key order, in saved[] */
+	int nested;	 /* holds objects whose members move too */
 };
 struct keyorder {
 	struct keyorder_frame *frames;
-	struct keyorder_member *members;
+	struct keyorder_member *members, *saved;
+	struct keyorder_obj *objs;
 	char *tmp;
-	size_t nframes, fcap, nmembers, mcap, tcap;
+	size_t nframes, fcap, nmembers, mcap, tcap, nsaved, scap, nobjs, ocap;
 	int in_key;
 	int dup;    /* some object repeats a key */
 	int unsure; /* some object was not sorted (escaped keys): duplicates unknown */
@@ -91,6 +102,8 @@ void keyorder_key_escaped(struct keyorder *k);
 void keyorder_key_end(struct keyorder *k, const char *buf, size_t end);
 void keyorder_comma(struct keyorder *k, size_t pos);
 void keyorder_close(struct keyorder *k, char *buf, size_t pos);
+/* Rewrite the document at buf[from, to) with every object's members in key order. */
+void keyorder_finish(struct keyorder *k, char *buf, size_t from, size_t to);
 void keyorder_reset(struct keyorder *k); /* for the next document, keeping the memory */
 
 /* ---- staging (stage.c) ---- */

@@ -12,10 +12,22 @@
 static int key_cmp(const char *buf, const struct keyorder_member *a,
 		   const struct keyorder_member *b)
 {
+	if (a->order != b->order)
+		return a->order < b->order ? -1 : 1;
 	size_t la = a->keyend - a->start, lb = b->keyend - b->start;
 	if (la != lb)
 		return la < lb ? -1 : 1;
 	return memcmp(buf + a->start, buf + b->start, la);
+}
+
+/* The length in the top 16 bits (capped), then the first six bytes: ordered as jsonb
+ * orders keys, and unequal for most pairs of keys. */
+static uint64_t key_order(const char *key, size_t len)
+{
+	uint64_t v = (uint64_t)(len < 0xffff ? len : 0xffff) << 48;
+	for (size_t i = 0; i < 6 && i < len; i++)
+		v |= (uint64_t)(unsigned char)key[i] << (40 - 8 * i);
+	return v;
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
@@ -35,8 +47,11 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 void keyorder_open(struct keyorder *k, int is_obj)
 {
 	k->frames = grow(k->frames, &k->fcap, k->nframes + 1, sizeof *k->frames);
-	k->frames[k->nframes++] = (struct keyorder_frame){
-	    .is_obj = is_obj, .base = k->nmembers, .expect_key = is_obj, .sorted = 1};
+	k->frames[k->nframes++] = (struct keyorder_frame){.is_obj = is_obj,
+							  .base = k->nmembers,
+							  .objs0 = k->nobjs,
+							  .expect_key = is_obj,
+							  .sorted = 1};
 }
 
 int keyorder_expects_key(const struct keyorder *k)
@@ -64,6 +79,7 @@ void keyorder_key_end(struct keyorder *k, const char *buf, size_t end)
 	struct keyorder_frame *f = &k->frames[k->nframes - 1];
 	struct keyorder_member *m = &k->members[k->nmembers - 1];
 	m->keyend = end; /* the closing quote */
+	m->order = key_order(buf + m->start, end - m->start);
 	k->in_key = 0;
 	if (k->nmembers - 1 > f->base) {
 		int c = key_cmp(buf, m - 1, m);
@@ -101,33 +117,102 @@ void keyorder_close(struct keyorder *k, char *buf, size_t pos)
 	if (!f->sorted && !f->unsortable) {
 		/* spans include the opening quote; members are joined by single commas */
 		size_t from = m[0].start - 1, to = m[n - 1].end;
-		/* insertion sort: objects are small, and often nearly in order */
+		/* binary insertion sort: objects are small (tens of keys), moves are cheap */
 		for (size_t i = 1; i < n; i++) {
 			struct keyorder_member x = m[i];
-			size_t j = i;
-			for (; j > 0 && key_cmp(buf, &m[j - 1], &x) > 0; j--)
-				m[j] = m[j - 1];
-			m[j] = x;
+			size_t lo = 0, hi = i;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (key_cmp(buf, &m[mid], &x) > 0)
+					hi = mid;
+				else
+					lo = mid + 1;
+			}
+			memmove(m + lo + 1, m + lo, (i - lo) * sizeof *m);
+			m[lo] = x;
 		}
 		for (size_t i = 1; i < n; i++)
 			if (key_cmp(buf, &m[i - 1], &m[i]) == 0)
 				k->dup = 1;
-		k->tmp = grow(k->tmp, &k->tcap, to - from, 1);
-		size_t w = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				k->tmp[w++] = ',';
-			size_t s = m[i].start - 1, len = m[i].end - s;
-			memcpy(k->tmp + w, buf + s, len);
-			w += len;
-		}
-		memcpy(buf + from, k->tmp, w);
+		/* Moving the text now would move each enclosing object's again: the members
+		 * are kept, and the whole document is written once at the end. */
+		k->saved = grow(k->saved, &k->scap, k->nsaved + n, sizeof *k->saved);
+		memcpy(k->saved + k->nsaved, m, n * sizeof *m);
+		k->objs = grow(k->objs, &k->ocap, k->nobjs + 1, sizeof *k->objs);
+		k->objs[k->nobjs] = (struct keyorder_obj){.from = from,
+							  .to = to,
+							  .first = k->nsaved,
+							  .n = n,
+							  .nested = k->nobjs > f->objs0};
+		k->nobjs++;
+		k->nsaved += n;
 	}
 	k->nmembers = f->base;
 }
 
+static int obj_cmp(const void *a, const void *b)
+{
+	const struct keyorder_obj *x = a, *y = b;
+	return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* The first object starting at or after pos. */
+static size_t obj_at(const struct keyorder *k, size_t pos)
+{
+	size_t lo = 0, hi = k->nobjs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (k->objs[mid].from < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* buf[a, b) into tmp at w, each object that starts at or after `after` with its members in
+ * order; returns the new w. A member's span begins where its object's does, so its own
+ * search starts past that. Depth is bounded by the minifier's nesting limit. */
+static size_t emit_span(struct keyorder *k, const char *buf, size_t a, size_t b, size_t after,
+			size_t w)
+{
+	size_t i = obj_at(k, after);
+	while (i < k->nobjs && k->objs[i].from < b) {
+		const struct keyorder_obj *o = &k->objs[i];
+		memcpy(k->tmp + w, buf + a, o->from - a);
+		w += o->from - a;
+		for (size_t j = 0; j < o->n; j++) {
+			const struct keyorder_member *m = &k->saved[o->first + j];
+			if (j)
+				k->tmp[w++] = ',';
+			if (o->nested) {
+				w = emit_span(k, buf, m->start - 1, m->end, m->start, w);
+			} else {
+				memcpy(k->tmp + w, buf + m->start - 1, m->end - m->start + 1);
+				w += m->end - m->start + 1;
+			}
+		}
+		a = o->to;
+		while (i < k->nobjs && k->objs[i].from < a) /* past the ones inside it */
+			i++;
+	}
+	memcpy(k->tmp + w, buf + a, b - a);
+	return w + (b - a);
+}
+
+void keyorder_finish(struct keyorder *k, char *buf, size_t from, size_t to)
+{
+	if (!k->nobjs)
+		return;
+	/* closed inner objects first: in the order of their text for the search */
+	qsort(k->objs, k->nobjs, sizeof *k->objs, obj_cmp);
+	k->tmp = grow(k->tmp, &k->tcap, to - from, 1);
+	size_t w = emit_span(k, buf, from, to, from, 0);
+	memcpy(buf + from, k->tmp, w);
+}
+
 void keyorder_reset(struct keyorder *k)
 {
-	k->nframes = k->nmembers = 0;
+	k->nframes = k->nmembers = k->nsaved = k->nobjs = 0;
 	k->in_key = k->dup = k->unsure = 0;
 }

@@ -579,7 +579,12 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 	/* When the pipeline took every batch, only what needs the whole export is left:
 	 * history and retirement of the rows that left it, surplus children, references. */
 	struct span rest = {.lo = done, .none_left = pp && pp->done >= pp->staged};
-	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++)
+	/* Into an empty database with every batch taken, the rest is empty too: no row is
+	 * older than this transaction, so none left the export, replaced a version or has
+	 * surplus children, and each reference was resolved as its row went in (the kinds go
+	 * in promote order: what is named before what names it). */
+	int first = rest.none_left && pp->empty;
+	for (size_t i = 0; !first && i < sizeof kspecs / sizeof kspecs[0]; i++)
 		if (promote_kind(&k, &kspecs[i], gen_s, &rest, err, errlen) < 0)
 			return -1;
 	const char *gp[] = {gen_s};
@@ -598,13 +603,13 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 	/* No power had effects before this generation (the pipeline knows it from the start;
 	 * otherwise no power of this one has effects before this point): none is surplus. */
 	int none_before = pp ? pp->fresh : fresh;
-	for (int i = 0; child_tail[i]; i++) {
+	for (int i = 0; !first && child_tail[i]; i++) {
 		if (none_before && i < 2)
 			continue;
 		if (sink_exec(&k, 0, err, errlen, child_tail[i], 1, gp) < 0)
 			return -1;
 	}
-	for (int i = 0; resolve_sql[i]; i++)
+	for (int i = 0; !first && resolve_sql[i]; i++)
 		if (q_exec(r, err, errlen, resolve_sql[i], 0, NULL) < 0)
 			return -1;
 	PGresult *res = import_q(r, err, errlen, dangling_sql, 1, p);
@@ -653,6 +658,23 @@ int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *
 			       "select not exists (select 1 from game.power_effects)", 0, NULL)))
 		return -1;
 	pp->fresh = none[0] == 't';
+	free(none);
+	/* The children cascade with their parents, but an enhancement outlives its set while a
+	 * build slots it. */
+	if (!(none =
+		  db_scalar(pp->c, err, errlen,
+			    "select not exists (select 1 from game.documents) and not exists "
+			    "(select 1 from game.archetypes) and not exists (select 1 from "
+			    "game.archetype_tables) and not exists (select 1 from "
+			    "game.power_categories) and not exists (select 1 from game.powersets) "
+			    "and not exists (select 1 from game.powers) and not exists (select 1 "
+			    "from game.enhancement_sets) and not exists (select 1 from "
+			    "game.enhancements) and not exists (select 1 from game.tags) and not "
+			    "exists (select 1 from game.exclusion_groups) and not exists (select "
+			    "1 from game.recharge_groups)",
+			    0, NULL)))
+		return -1;
+	pp->empty = none[0] == 't';
 	free(none);
 	/* Everything the pipeline queues is an insert whose references hold by construction
 	 * (see sink_exec); import_pipe_finish restores the role before the end of promote,
