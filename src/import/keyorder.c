@@ -25,6 +25,13 @@ static int key_cmp(const char *buf, const struct keyorder_member *a,
 static uint64_t key_order(const char *key, size_t len)
 {
 	uint64_t v = (uint64_t)(len < 0xffff ? len : 0xffff) << 48;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (len >= 8) { /* most keys: one load of the key's own bytes */
+		uint64_t w;
+		memcpy(&w, key, 8);
+		return v | (__builtin_bswap64(w) >> 16);
+	}
+#endif
 	for (size_t i = 0; i < 6 && i < len; i++)
 		v |= (uint64_t)(unsigned char)key[i] << (40 - 8 * i);
 	return v;
