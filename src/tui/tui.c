@@ -756,7 +756,12 @@ int tui_run(struct config *cfg, const struct target *tg)
 		if (t->need_redraw && !t->quit)
 			tui_draw_all(t);
 	}
-	if (t->child.pid) {
+	if (t->child.pid && tui_hangup) {
+		/* The terminal is gone: ask the command to stop (an import stops at its next
+		 * batch boundary, resumable) and leave at once rather than linger unseen. It
+		 * ignores SIGPIPE, so its writes to our closed pipe fail and it goes on. */
+		kill(-t->child.pid, SIGTERM);
+	} else if (t->child.pid) {
 		/* SIGTERM, then SIGKILL if it is still there after two seconds. */
 		kill(-t->child.pid, SIGTERM);
 		for (int i = 0; i < 20 && waitpid(t->child.pid, NULL, WNOHANG) == 0; i++)
