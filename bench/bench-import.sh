@@ -6,7 +6,7 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 MIDSOPS=${MIDSOPS:-$TOP/midsops}
 DATA=${1:-${BENCH_DATA:-$TOP/../shared/data/cod-export}}
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 if [ ! -d "$DATA" ]; then
 	echo "bench-import: skipped: $DATA is absent (the real export is not shipped)"
 	exit 0
@@ -55,9 +55,11 @@ backend_cpu() { # DB PID
 	awk '{last[$1] = $2} END {s = 0; for (p in last) s += last[p]; printf "%.2f\n", s}' "$ROOT/bcpu"
 }
 
-echo "bench-import: $DATA, $(nproc) cpus, $RUNS runs each"
-# Each round parses the files with cJSON alone, then imports them: the ratio is taken per
-# round, so both sides of it see the same machine (a neighbour's load moves both). Nothing
+echo "bench-import: $DATA, $(nproc) cpus, $RUNS rounds"
+# Each round parses the files with cJSON alone, imports them, and parses them again: the
+# ratio is taken per round against the mean of the two parses around the import, so both
+# sides of it see the same machine (a neighbour's load moves both; a one-second parse
+# swings more with a neighbour's bursts than a three-second import does). Nothing
 # else of ours runs during a timed round: the CPU poller costs about half a CPU-second, on
 # the import's side only, so the CPU figures come from one more import of their own.
 : >"$ROOT/parse"; : >"$ROOT/parsecpu"; : >"$ROOT/ratio"
@@ -80,6 +82,12 @@ for i in $(seq "$RUNS"); do
 	timed "$MIDSOPS" --dsn "$DSN dbname=$db" --json import "$DATA" >"$ROOT/out.json" 2>"$ROOT/err" ||
 		{ echo "import failed:"; tail -5 "$ROOT/err"; exit 1; }
 	busy1=$(busy_cpu)
+	cp "$ROOT/t" "$ROOT/ti"
+	timed "$MIDSOPS" import-parse-only "$DATA" >/dev/null
+	cut -d' ' -f1 "$ROOT/t" >>"$ROOT/parse"
+	cpu_of >>"$ROOT/parsecpu"
+	p=$(echo "$p $(cut -d' ' -f1 "$ROOT/t")" | awk '{printf "%.3f", ($1 + $2) / 2}')
+	mv "$ROOT/ti" "$ROOT/t"
 	# what the rest of the machine (our server's own background work included) used
 	# meanwhile, beyond the importer: its backends are in here, so compare with the CPU
 	# figure below
@@ -108,10 +116,10 @@ R=$(sort -n "$ROOT/rss" | tail -1)
 PC=$(median <"$ROOT/parsecpu")
 RATE=$(median <"$ROOT/rate")
 verdict() { if [ "$1" = 1 ]; then echo "ok"; else echo "MISSED"; fi; }
-echo "parse-only (cJSON) median:   ${P} s   runs: $(tr '\n' ' ' <"$ROOT/parse")"
+echo "parse-only (cJSON) median:   ${P} s   runs (before and after each import): $(tr '\n' ' ' <"$ROOT/parse")"
 echo "import scan->promote median: ${F} s   runs: $(tr '\n' ' ' <"$ROOT/first")  target <= 5 s: $(verdict "$(echo "$F <= 5" | bc)")"
 Q=$(median <"$ROOT/ratio")
-echo "ratio import / parse-only:   median of the rounds ${Q}   rounds: $(tr '\n' ' ' <"$ROOT/ratio")  target <= 3: $(verdict "$(echo "$Q <= 3" | bc)")"
+echo "ratio import / parse-only:   median of the rounds ${Q} (each against its two parses' mean)   rounds: $(tr '\n' ' ' <"$ROOT/ratio")  target <= 3: $(verdict "$(echo "$Q <= 3" | bc)")"
 echo "                             (ratio of the medians: $(echo "scale=2; $F / $P" | bc))"
 echo "CPU: import (client + server backends) ${C} s, of it the server ${server} s (one polled run, ${CW} s wall), parse-only median ${PC} s, ratio $(echo "scale=2; $C / $PC" | bc)"
 echo "CPU beyond the importer during each timed import: $(tr '\n' ' ' <"$ROOT/others")s (its server backends plus anything else: compare with the server's share above)"
