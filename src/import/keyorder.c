@@ -99,6 +99,8 @@ void keyorder_key_end(struct keyorder *k, const char *buf, size_t end)
 
 void keyorder_comma(struct keyorder *k, size_t pos)
 {
+	if (!k->nframes) /* a comma outside any container: the parse rejects the file */
+		return;
 	struct keyorder_frame *f = &k->frames[k->nframes - 1];
 	if (!f->is_obj)
 		return;

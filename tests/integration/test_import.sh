@@ -66,6 +66,16 @@ assert_eq "$(sums_of "$other")" "$(sums_of "$MIDSOPS_DSN")" \
 	"first import: pipelined (several batches) and at the end give the same tables"
 assert_eq "$(first_of "$other")" "$(first_of "$MIDSOPS_DSN")" \
 	"first import: the same saved versions, counts and warnings either way"
+# A pipeline statement fails during a first import: promote starts over at the end.
+psql_q "drop database $db" >/dev/null
+psql_q "create database $db" >/dev/null
+"$MIDSOPS" --dsn "$other" db-migrate >/dev/null 2>&1
+expect_exit 0 "first import with a pipeline failure" env MIDSOPS_IMPORT_FAULT=pipeline \
+	MIDSOPS_IMPORT_BATCH_FILES=7 "$MIDSOPS" --dsn "$other" import "$MINI_EXPORT"
+assert_eq "$(sums_of "$other")" "$(sums_of "$MIDSOPS_DSN")" \
+	"first import after a pipeline failure: the same tables"
+assert_eq "$(first_of "$other")" "$(first_of "$MIDSOPS_DSN")" \
+	"first import after a pipeline failure: the same saved versions, counts and warnings"
 psql_q "drop database $db" >/dev/null
 
 expect_exit 0 "import-stats after an import" "$MIDSOPS" --json import-stats

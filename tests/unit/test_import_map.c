@@ -256,6 +256,16 @@ int main(void)
 		  strcmp(e.code, "invalid_json") == 0,
 	      "trailing garbage");
 	{
+		/* found by fuzzing: a comma outside any container, while minifying */
+		struct import_buf cp = {0};
+		CHECK(map(IK_TAG, "t.,a\"amax~} x", key, &cp, &e) == 1 &&
+			  strcmp(e.code, "truncated") == 0,
+		      "a comma outside any container, then an open string: one clear error");
+		CHECK(map(IK_TAG, "1, 2", key, &cp, &e) == 1 && strcmp(e.code, "invalid_json") == 0,
+		      "a comma outside any object or array is one clear error");
+		import_buf_free(&cp);
+	}
+	{
 		char deep[2000];
 		size_t n = 0;
 		n += (size_t)snprintf(deep, sizeof deep, "{\"tag\": ");
