@@ -81,6 +81,51 @@ static int wait_streaming(PGconn *pc, int seconds)
 	return -1;
 }
 
+/* A synchronous DR site makes every commit on the primary wait for it, so while the site
+ * is down (rebuilt, or not streaming yet) the primary must not name it: reset first, name
+ * it again only once it streams. */
+static int sync_unset(PGconn *pc, char *err, size_t errlen)
+{
+	char *names = db_scalar(pc, err, errlen,
+				"select current_setting('synchronous_standby_names')", 0, NULL);
+	if (!names)
+		return -1;
+	int ours = strstr(names, DR_APP) != NULL;
+	free(names);
+	if (!ours)
+		return 0;
+	return db_exec(pc, err, errlen, "alter system set synchronous_standby_names = ''", 0,
+		       NULL) < 0 ||
+		       db_exec(pc, err, errlen, "alter system reset synchronous_commit", 0, NULL) <
+			   0 ||
+		       db_exec(pc, err, errlen, "select pg_reload_conf()", 0, NULL) < 0
+		   ? -1
+		   : 1;
+}
+
+static int sync_set(PGconn *pc, char *err, size_t errlen)
+{
+	if (db_exec(pc, err, errlen, "alter system set synchronous_standby_names = '" DR_APP "'", 0,
+		    NULL) < 0 ||
+	    db_exec(pc, err, errlen, "alter system set synchronous_commit = 'remote_write'", 0,
+		    NULL) < 0 ||
+	    db_exec(pc, err, errlen, "select pg_reload_conf()", 0, NULL) < 0)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		char *st = db_scalar(pc, err, errlen,
+				     "select coalesce((select sync_state from pg_stat_replication "
+				     "where application_name = '" DR_APP "' limit 1), 'none')",
+				     0, NULL);
+		int sync = st && strcmp(st, "sync") == 0;
+		free(st);
+		if (sync)
+			return 0;
+		usleep(100000);
+	}
+	snprintf(err, errlen, "the standby did not report itself synchronous within 10 s");
+	return -1;
+}
+
 static int setup_managed(struct cmd_ctx *ctx, const char *site)
 {
 	char err[1024];
@@ -119,8 +164,15 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		out_err(ctx->out, "%s", err);
 		return EXIT_USAGE;
 	}
-	if (!tdir && site)
+	int want_sync = args_has(ctx->args, "synchronous");
+	if (!tdir && site) {
+		if (want_sync) {
+			out_err(ctx->out, "dr-setup: --synchronous applies to a standby dr-setup "
+					  "creates (pass --target-dir with --force to rebuild it)");
+			return EXIT_USAGE;
+		}
 		return setup_managed(ctx, site);
+	}
 	if (tdir) {
 		if (tdir[0] != '/') {
 			char cwd[PATH_MAX];
@@ -204,18 +256,26 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		out_err(ctx->out, "dr-setup: %s", err);
 		goto out;
 	}
-	if (cluster_state(&dr, NULL) != CLUSTER_ABSENT) {
-		if (!args_has(ctx->args, "force")) {
-			out_err(
-			    ctx->out,
-			    "dr-setup: a DR site already exists at %s; pass --force to rebuild it",
-			    dr.datadir);
-			goto out;
-		}
-		if (dr_site_remove(&dr, err, sizeof err) < 0) {
-			out_err(ctx->out, "dr-setup: %s", err);
-			goto out;
-		}
+	int old_site = cluster_state(&dr, NULL) != CLUSTER_ABSENT;
+	if (old_site && !args_has(ctx->args, "force")) {
+		out_err(ctx->out,
+			"dr-setup: a DR site already exists at %s; pass --force to rebuild it",
+			dr.datadir);
+		goto out;
+	}
+	int was_sync = sync_unset(pc, err, sizeof err);
+	if (was_sync < 0) {
+		out_err(ctx->out,
+			"dr-setup: cannot make the primary stop waiting for the DR site it "
+			"replaces: %s",
+			err);
+		goto out;
+	}
+	if (was_sync)
+		out_line(ctx->out, "the primary no longer waits for the old DR site");
+	if (old_site && dr_site_remove(&dr, err, sizeof err) < 0) {
+		out_err(ctx->out, "dr-setup: %s", err);
+		goto out;
 	}
 	/* An inactive slot of an earlier site would keep its WAL forever. */
 	db_exec(pc, err, sizeof err,
@@ -237,9 +297,23 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		goto out;
 	}
 	out_progress_end(ctx->out);
-	if (wait_streaming(pc, 30) < 0)
+	int streaming = wait_streaming(pc, 30) == 0;
+	if (!streaming)
 		out_warn(ctx->out, "the standby started but is not streaming yet; see %s",
 			 dr.logfile);
+	int is_sync = 0;
+	if (want_sync && !streaming) {
+		out_err(ctx->out, "dr-setup: not made synchronous: the primary would wait on "
+				  "every commit for a standby that does not stream");
+	} else if (want_sync) {
+		if (sync_set(pc, err, sizeof err) < 0) {
+			char e2[512];
+			sync_unset(pc, e2, sizeof e2);
+			out_err(ctx->out, "dr-setup: not made synchronous: %s", err);
+		} else {
+			is_sync = 1;
+		}
+	}
 
 	char dsn[1200];
 	const char *db = PQdb(pc), *user = PQuser(pc);
@@ -262,6 +336,7 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	cJSON_AddStringToObject(st, "primary", shown);
 	cJSON_AddBoolToObject(st, "primary_embedded", ctx->target->embedded);
 	cJSON_AddStringToObject(st, "setup_at", at);
+	cJSON_AddBoolToObject(st, "synchronous", is_sync);
 	cJSON_AddArrayToObject(st, "phases");
 	dr_save("state.json", st, err, sizeof err);
 	cJSON_Delete(st);
@@ -277,6 +352,11 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	out_kv(ctx->out, "data_directory", "%s", dr.datadir);
 	out_kv_int(ctx->out, "port", dr.port);
 	out_kv(ctx->out, "slot", "%s", DR_SLOT);
+	out_kv(ctx->out, "synchronous", "%s",
+	       is_sync ? "yes: each commit on the primary waits for the DR site's write "
+			 "(remote_write)"
+		       : "no: the primary does not wait (a commit acknowledged just before it "
+			 "dies can be lost)");
 	out_kv(ctx->out, "environment", "dr = %s (written to %s)", dsn, ctx->cfg->path);
 	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
 	if (!args_has(ctx->args, "no-baseline"))
@@ -284,7 +364,7 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	dr_phase("setup", ST_OK, "standby created at %s", dir);
 	out_line(ctx->out,
 		 "DR standby streaming from the primary; check it with: midsops dr-assess");
-	rc = 0;
+	rc = want_sync && !is_sync ? EXIT_FAIL : 0;
 out:
 	PQfinish(pc);
 	return rc;
@@ -1043,10 +1123,12 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_dr_table[] = {
     {
 	.name = "dr-setup",
-	.options = "target-dir= port= force no-baseline",
+	.options = "target-dir= port= force no-baseline synchronous",
 	.summary = "Create the DR site: a streaming standby of the primary (pg_basebackup -R, "
-		   "replication slot), registered as environment dr",
-	.usage = "dr-setup [--target-dir DIR] [--port N] [--force] [--no-baseline]",
+		   "replication slot), registered as environment dr; --synchronous: the primary "
+		   "waits for it on every commit",
+	.usage = "dr-setup [--target-dir DIR] [--port N] [--force] [--no-baseline] "
+		 "[--synchronous]",
 	.flags = CMD_DESTRUCTIVE | CMD_LONG,
 	.complete = COMPLETE_FILE,
 	.exec = cmd_dr_setup_exec,

@@ -30,6 +30,28 @@ if [ "$(id -u)" = 0 ]; then
 fi
 expect_exit 64 "dr-setup is destructive: no prefix" m dr-set
 expect_exit 1 "dr-setup refuses to overwrite a live DR site" m dr-setup --target-dir "$DR_P/data/midsops/dr" --no-baseline
+expect_exit 64 "dr-setup --synchronous needs a site it creates" m dr-setup --synchronous --no-baseline
+# Rebuilt synchronous: the primary waits for the DR site's write of each commit.
+expect_exit 0 "dr-setup --force --synchronous rebuilds the site synchronous" \
+	m dr-setup --target-dir "$DR_P/data/midsops/dr" --force --synchronous --no-baseline
+assert_contains "$OUT" "synchronous              yes" "dr-setup says the site is synchronous"
+assert_eq "$(pq "$PRIMARY" "select sync_state from pg_stat_replication where application_name = 'midsops_dr'")" sync \
+	"the primary counts the DR site as its synchronous standby"
+assert_eq "$(pq "$PRIMARY" "show synchronous_commit")" remote_write "commits wait for the DR site's write"
+assert_eq "$(pq "$STANDBY" "show synchronous_standby_names")" "" "the standby itself waits for nobody (after activation too)"
+pq "$PRIMARY" "create table public.sync_probe (n int); insert into public.sync_probe values (1); drop table public.sync_probe" >/dev/null &&
+	ok "commits on the primary complete with the synchronous DR site up" ||
+	fail "commits on the primary complete with the synchronous DR site up" "the write failed"
+# Rebuilt again without it: the primary stops waiting first, so no commit blocks while the
+# old site is down.
+expect_exit 0 "dr-setup --force without --synchronous goes back to asynchronous" \
+	m dr-setup --target-dir "$DR_P/data/midsops/dr" --force --no-baseline
+assert_contains "$OUT" "no longer waits for the old DR site" "dr-setup says the primary stopped waiting"
+assert_eq "$(pq "$PRIMARY" "show synchronous_standby_names")" "" "the primary names no synchronous standby"
+assert_eq "$(pq "$PRIMARY" "select sync_state from pg_stat_replication where application_name = 'midsops_dr'")" async \
+	"the rebuilt DR site is asynchronous"
+expect_exit 0 "dr-setup --force --synchronous once more, for the rest of this file" \
+	m dr-setup --target-dir "$DR_P/data/midsops/dr" --force --synchronous --no-baseline
 
 pq "$PRIMARY" "insert into builds.builds (owner, name, level, raw) select 'user' || g, 'build ' || g, 50, jsonb_build_object('n', g) from generate_series(1, 300) g" >/dev/null
 # Replication lag: pause replay on the standby, write on the primary, assess.
