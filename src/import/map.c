@@ -689,6 +689,12 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 					i++;
 					continue;
 				}
+				/* JSON has no other whitespace: cJSON skips any byte below 0x21
+				 * and PostgreSQL rejects them, so they end here, before they can
+				 * sit between members being reordered. */
+				if (c < 0x20 && c != 0)
+					FAIL("invalid_json",
+					     "control character 0x%02x outside a string", c);
 				if (c == '"') {
 					in_str = 1;
 					if (o && keyorder_expects_key(&ko))

@@ -330,6 +330,8 @@ struct child {
 	enum import_kind kind;
 	const char *alias; /* of the parent's table in fmt */
 	const char *fmt;
+	int global_key; /* its conflict target is not under the parent: two parents may
+			 * name one row, so it keeps ON CONFLICT even on an empty target */
 };
 /* The members of an exclusion or recharge group: the two tables have one shape. */
 #define GROUP_MEMBERS_INSERT(kind)                                                                 \
@@ -343,48 +345,55 @@ struct child {
 	"excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "       \
 	"excluded.raw"
 static const struct child child_inserts[] = {
-    {IK_ENHANCEMENT_SET, "s",
-     "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, "
-     "max_boosts, auto_powers, is_pvp) select s.id, x.ord - 1, x.v, $1::int, "
-     "game.j_int(x.v->'min_boosts'), game.j_int(x.v->'max_boosts'), "
-     "game.j_txtarr(x.v->'auto_powers'), game.j_bool(x.v->'is_pvp_bonus') from "
-     "game.enhancement_sets s cross join lateral jsonb_array_elements(game.j_arr(s.raw->"
-     "'bonuses')) with ordinality x(v, ord) where s.generation = $1::int and not s.retired "
-     "and %s on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
-     "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = "
-     "excluded.max_boosts, auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
-     "where b.raw is distinct from excluded.raw"},
+    {.kind = IK_ENHANCEMENT_SET,
+     .alias = "s",
+     .fmt = "insert into game.set_bonuses as b (set_id, idx, raw, generation, min_boosts, "
+	    "max_boosts, auto_powers, is_pvp) select s.id, x.ord - 1, x.v, $1::int, "
+	    "game.j_int(x.v->'min_boosts'), game.j_int(x.v->'max_boosts'), "
+	    "game.j_txtarr(x.v->'auto_powers'), game.j_bool(x.v->'is_pvp_bonus') from "
+	    "game.enhancement_sets s cross join lateral jsonb_array_elements(game.j_arr(s.raw->"
+	    "'bonuses')) with ordinality x(v, ord) where s.generation = $1::int and not s.retired "
+	    "and %s on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
+	    "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = "
+	    "excluded.max_boosts, auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
+	    "where b.raw is distinct from excluded.raw"},
     /* enhancements: keyed globally, so one that moves between sets keeps its id */
-    {IK_ENHANCEMENT_SET, "s",
-     "insert into game.enhancements as e (key, set_id, raw, generation, retired, "
-     "computed_name, boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
-     "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
-     "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
-     "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
-     "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from "
-     "game.enhancement_sets s cross join lateral jsonb_each(game.j_obj(game.j_obj(s.raw->"
-     "'computed')->'boost_infos')) x where s.generation = $1::int and not s.retired and %s "
-     "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, "
-     "generation = excluded.generation, retired = false, computed_name = "
-     "excluded.computed_name, boost_type = excluded.boost_type, min_slot_level = "
-     "excluded.min_slot_level, max_level = excluded.max_level, is_proc = excluded.is_proc, "
-     "is_unique = excluded.is_unique, attuned = excluded.attuned where e.raw is distinct from "
-     "excluded.raw or e.retired or e.set_id is distinct from excluded.set_id"},
-    {IK_TAG, "t",
-     "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
-     "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
-     "x.v->>0, x.v->>1, p.id, e.id from game.tags t cross join (values ('bears'), "
-     "('affects')) r(rel) cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) "
-     "with ordinality x(v, ord) left join game.powers p on lower(p.key) = x.v->>1 and not "
-     "p.retired left join game.enhancements e on x.v->>1 like 'boosts.%%' and e.key = "
-     "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
-     "e.retired where t.generation = $1::int and not t.retired and %s on conflict (tag_id, rel, "
-     "idx) do update set raw = excluded.raw, generation = excluded.generation, display_name = "
-     "excluded.display_name, internal_name = excluded.internal_name, power_id = "
-     "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
-     "from excluded.raw"},
-    {IK_EXCLUSION_GROUP, "g", GROUP_MEMBERS_INSERT("exclusion")},
-    {IK_RECHARGE_GROUP, "g", GROUP_MEMBERS_INSERT("recharge")},
+    {.kind = IK_ENHANCEMENT_SET,
+     .alias = "s",
+     .fmt =
+	 "insert into game.enhancements as e (key, set_id, raw, generation, retired, "
+	 "computed_name, boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
+	 "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
+	 "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
+	 "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
+	 "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from "
+	 "game.enhancement_sets s cross join lateral jsonb_each(game.j_obj(game.j_obj(s.raw->"
+	 "'computed')->'boost_infos')) x where s.generation = $1::int and not s.retired and %s "
+	 "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, "
+	 "generation = excluded.generation, retired = false, computed_name = "
+	 "excluded.computed_name, boost_type = excluded.boost_type, min_slot_level = "
+	 "excluded.min_slot_level, max_level = excluded.max_level, is_proc = excluded.is_proc, "
+	 "is_unique = excluded.is_unique, attuned = excluded.attuned where e.raw is distinct from "
+	 "excluded.raw or e.retired or e.set_id is distinct from excluded.set_id",
+     .global_key = 1},
+    {.kind = IK_TAG,
+     .alias = "t",
+     .fmt =
+	 "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
+	 "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
+	 "x.v->>0, x.v->>1, p.id, e.id from game.tags t cross join (values ('bears'), "
+	 "('affects')) r(rel) cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) "
+	 "with ordinality x(v, ord) left join game.powers p on lower(p.key) = x.v->>1 and not "
+	 "p.retired left join game.enhancements e on x.v->>1 like 'boosts.%%' and e.key = "
+	 "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
+	 "e.retired where t.generation = $1::int and not t.retired and %s on conflict (tag_id, "
+	 "rel, "
+	 "idx) do update set raw = excluded.raw, generation = excluded.generation, display_name = "
+	 "excluded.display_name, internal_name = excluded.internal_name, power_id = "
+	 "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
+	 "from excluded.raw"},
+    {.kind = IK_EXCLUSION_GROUP, .alias = "g", .fmt = GROUP_MEMBERS_INSERT("exclusion")},
+    {.kind = IK_RECHARGE_GROUP, .alias = "g", .fmt = GROUP_MEMBERS_INSERT("recharge")},
 };
 
 /* The children's ends, at the end of promote ($1: the generation). The first two are
@@ -432,7 +441,7 @@ static int promote_children(struct sink *k, unsigned mask, const char *gen, cons
 			 "'%s' and b.key = %s.key and %s)",
 			 import_kind_name(c->kind), c->alias, span);
 		snprintf(sql, sizeof sql, c->fmt, pred);
-		if (k->plain)
+		if (k->plain && !c->global_key)
 			drop_conflict(sql);
 		if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
 			return -1;

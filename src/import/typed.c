@@ -221,7 +221,8 @@ static const char *conv_text(enum import_tconv conv, const cJSON *v, char *num, 
 		/* game.j_int: round half to even (PostgreSQL's float8 round), int range only */
 		if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 2147483647.0))
 			return NULL;
-		whole_text(rint(v->valuedouble) + 0.0, num, n); /* + 0.0: no negative zero */
+		if (!whole_text(rint(v->valuedouble) + 0.0, num, n)) /* + 0.0: no -0 */
+			snprintf(num, n, "%.0f", rint(v->valuedouble) + 0.0);
 		return num;
 	case TC_BOOL:
 		return cJSON_IsTrue(v) ? "true" : cJSON_IsFalse(v) ? "false" : NULL;

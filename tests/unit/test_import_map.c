@@ -161,6 +161,38 @@ int main(void)
 	CHECK_STR(copy.p, "{\"b\\u0041\":1,\"a\":2}",
 		  "an object with an escaped key is left in its order (the server sorts it)");
 
+	/* found in review: a control byte between members shifted the reordered text */
+	copy.n = 0;
+	CHECK(map(IK_DOCUMENT, "{\"b\":1,\x0c\"a\":2}", key, &copy, &e) == 1 &&
+		  strcmp(e.code, "invalid_json") == 0 &&
+		  strstr(e.msg, "control character 0x0c outside a string"),
+	      "a control byte outside a string is one clear error");
+	{
+		/* keys too long for the sort key's length field, and a wide object (qsort) */
+		size_t lb = 65535, la = 70000, nw = 3000;
+		char *doc = malloc(lb + la + nw * 16 + 64), *p = doc;
+		p += sprintf(p, "{\"");
+		memset(p, 'b', lb), p += lb;
+		p += sprintf(p, "\": 1, \"");
+		memset(p, 'a', la), p += la;
+		p += sprintf(p, "\": {");
+		for (size_t i = nw; i > 0; i--)
+			p += sprintf(p, "%s\"k%zu\": %zu", i < nw ? ", " : "", i, i);
+		p += sprintf(p, "}}");
+		copy.n = 0;
+		CHECK(map(IK_DOCUMENT, doc, key, &copy, &e) == 0, "a document with long keys maps");
+		import_buf_reserve(&copy, 1);
+		copy.p[copy.n] = 0;
+		CHECK(strncmp(copy.p, "{\"bbbb", 6) == 0,
+		      "a 65535-byte key goes before a 70000-byte one");
+		char *inner = strchr(copy.p + 1 + lb + la, '{');
+		CHECK(inner && strncmp(inner, "{\"k1\":1,\"k2\":2,", 15) == 0 &&
+			  strstr(inner, "\"k9\":9,\"k10\":10,") &&
+			  strstr(inner, "\"k2999\":2999,\"k3000\":3000}"),
+		      "a wide object's 3000 members in jsonb key order");
+		free(doc);
+	}
+
 	copy.n = 0;
 	CHECK(map(IK_DOCUMENT, "{\"a\": {\"xy\": 1, \"b\": 2, \"xy\": 3}}", key, &copy, &e) == 1 &&
 		  strcmp(e.code, "duplicate_object_key") == 0 && strcmp(e.jpath, "$.a") == 0,
