@@ -2,6 +2,7 @@
  * Input: the export-relative path on the first line, then the file's bytes. The path picks
  * the entity kind through import_classify, as the scan does; a path with no place in the
  * layout picks a kind from its length, so every mapper stays reachable. */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memchr(copy.p, '\n', copy.n) || memchr(copy.p, '\t', copy.n) ||
 		    memchr(copy.p, 0, copy.n))
 			abort();
+		/* The minified, key-ordered copy is what gets stored: it must be the same JSON
+		 * value as the file (object members in any order). */
+		cJSON *a = cJSON_ParseWithLength(text, blen),
+		      *b = cJSON_ParseWithLength(copy.p, copy.n);
+		if (!a || !b || !cJSON_Compare(a, b, 1))
+			abort();
+		cJSON_Delete(a);
+		cJSON_Delete(b);
 	}
 	import_buf_free(&copy);
 	free(text);
