@@ -44,6 +44,30 @@ static int member_cmp(const void *a, const void *b, void *buf)
 	return key_cmp(buf, a, b);
 }
 
+/* Binary insertion: objects are small (tens of keys) and moves cheap; a wide one (a file
+ * can hold millions of keys) takes qsort instead of n² moves. The order among equal keys
+ * does not matter: a repeated key fails the file. */
+static void sort_members(char *buf, struct keyorder_member *m, size_t n)
+{
+	if (n > 64) {
+		qsort_r(m, n, sizeof *m, member_cmp, buf);
+		return;
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct keyorder_member x = m[i];
+		size_t lo = 0, hi = i;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (key_cmp(buf, &m[mid], &x) > 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		memmove(m + lo + 1, m + lo, (i - lo) * sizeof *m);
+		m[lo] = x;
+	}
+}
+
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
@@ -133,24 +157,7 @@ void keyorder_close(struct keyorder *k, char *buf, size_t pos)
 	if (!f->sorted && !f->unsortable) {
 		/* spans include the opening quote; members are joined by single commas */
 		size_t from = m[0].start - 1, to = m[n - 1].end;
-		/* binary insertion sort: objects are small (tens of keys), moves are cheap;
-		 * a wide one (a file can hold millions of keys) takes qsort instead of n²
-		 * moves. Order among equal keys does not matter: a repeat fails the file. */
-		if (n > 64)
-			qsort_r(m, n, sizeof *m, member_cmp, buf);
-		for (size_t i = 1; n <= 64 && i < n; i++) {
-			struct keyorder_member x = m[i];
-			size_t lo = 0, hi = i;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (key_cmp(buf, &m[mid], &x) > 0)
-					hi = mid;
-				else
-					lo = mid + 1;
-			}
-			memmove(m + lo + 1, m + lo, (i - lo) * sizeof *m);
-			m[lo] = x;
-		}
+		sort_members(buf, m, n);
 		for (size_t i = 1; i < n; i++)
 			if (key_cmp(buf, &m[i - 1], &m[i]) == 0)
 				k->dup = 1;
