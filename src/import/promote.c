@@ -152,15 +152,6 @@ struct sink {
 	int plain;    /* the target was empty: no row can conflict, inserts need no ON CONFLICT */
 };
 
-/* Without its ON CONFLICT clause: each row then costs an index probe and a WAL record
- * less. */
-static void drop_conflict(char *sql)
-{
-	char *c = strstr(sql, " on conflict (");
-	if (c)
-		*c = 0;
-}
-
 static int sink_exec(struct sink *k, int bulk, char *err, size_t errlen, const char *sql, int n,
 		     const char *const *p)
 {
@@ -249,14 +240,17 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 	snprintf(sql, sizeof sql,
 		 "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
 		 "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records s "
-		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s "
-		 "on conflict (key) do update set path = excluded.path, sha = excluded.sha, "
-		 "raw = excluded.raw, generation = excluded.generation, retired = false%s "
-		 "where t.sha is distinct from excluded.sha or t.retired or t.path <> "
-		 "excluded.path",
-		 table, cols, vals, pred, upd);
-	if (k->plain)
-		drop_conflict(sql);
+		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s",
+		 table, cols, vals, pred);
+	if (!k->plain) {
+		size_t l = strlen(sql);
+		snprintf(sql + l, sizeof sql - l,
+			 " on conflict (key) do update set path = excluded.path, sha = "
+			 "excluded.sha, raw = excluded.raw, generation = excluded.generation, "
+			 "retired = false%s where t.sha is distinct from excluded.sha or t.retired "
+			 "or t.path <> excluded.path",
+			 upd);
+	}
 	if (sink_exec(k, 1, err, errlen, sql, np, p) < 0)
 		return -1;
 	if (sp->hi)
@@ -328,22 +322,27 @@ static int promote_effects(struct sink *k, const char *gen, const struct span *s
  * %s is where the parent's span goes; $2 is the run. */
 struct child {
 	enum import_kind kind;
-	const char *alias; /* of the parent's table in fmt */
-	const char *fmt;
-	int global_key; /* its conflict target is not under the parent: two parents may
-			 * name one row, so it keeps ON CONFLICT even on an empty target */
+	const char *alias;  /* of the parent's table in fmt */
+	const char *fmt;    /* the insert, %s: the parents' predicate */
+	const char *upsert; /* its ON CONFLICT clause, left off on an empty target */
+	int global_key;	    /* its conflict target is not under the parent: two parents may
+			     * name one row, so it keeps the clause even on an empty target */
 };
 /* The members of an exclusion or recharge group: the two tables have one shape. */
 #define GROUP_MEMBERS_INSERT(kind)                                                                 \
-	"insert into game." kind "_group_members as m (group_id, idx, raw, generation, "           \
-	"display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, x.v->>0, "   \
-	"x.v->>1, p.id from game." kind "_groups g cross join lateral "                            \
-	"jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left join "   \
-	"game.powers p on lower(p.key) = x.v->>1 and not p.retired where g.generation = $1::int "  \
-	"and not g.retired and %s on conflict (group_id, idx) do update set raw = excluded.raw, "  \
-	"generation = excluded.generation, display_name = excluded.display_name, internal_name = " \
-	"excluded.internal_name, power_id = excluded.power_id where m.raw is distinct from "       \
-	"excluded.raw"
+	.fmt = "insert into game." kind "_group_members as m (group_id, idx, raw, generation, "    \
+	       "display_name, internal_name, power_id) select g.id, x.ord - 1, x.v, $1::int, "     \
+	       "x.v->>0, "                                                                         \
+	       "x.v->>1, p.id from game." kind "_groups g cross join lateral "                     \
+	       "jsonb_array_elements(game.j_arr(g.raw->'powers')) with ordinality x(v, ord) left " \
+	       "join "                                                                             \
+	       "game.powers p on lower(p.key) = x.v->>1 and not p.retired where g.generation = "   \
+	       "$1::int "                                                                          \
+	       "and not g.retired and %s",                                                         \
+	.upsert = " on conflict (group_id, idx) do update set raw = excluded.raw, generation = "   \
+		  "excluded.generation, display_name = excluded.display_name, internal_name = "    \
+		  "excluded.internal_name, power_id = excluded.power_id where m.raw is distinct "  \
+		  "from excluded.raw"
 static const struct child child_inserts[] = {
     {.kind = IK_ENHANCEMENT_SET,
      .alias = "s",
@@ -353,47 +352,46 @@ static const struct child child_inserts[] = {
 	    "game.j_txtarr(x.v->'auto_powers'), game.j_bool(x.v->'is_pvp_bonus') from "
 	    "game.enhancement_sets s cross join lateral jsonb_array_elements(game.j_arr(s.raw->"
 	    "'bonuses')) with ordinality x(v, ord) where s.generation = $1::int and not s.retired "
-	    "and %s on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
-	    "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = "
-	    "excluded.max_boosts, auto_powers = excluded.auto_powers, is_pvp = excluded.is_pvp "
-	    "where b.raw is distinct from excluded.raw"},
+	    "and %s",
+     .upsert = " on conflict (set_id, idx) do update set raw = excluded.raw, generation = "
+	       "excluded.generation, min_boosts = excluded.min_boosts, max_boosts = "
+	       "excluded.max_boosts, auto_powers = excluded.auto_powers, is_pvp = "
+	       "excluded.is_pvp where b.raw is distinct from excluded.raw"},
     /* enhancements: keyed globally, so one that moves between sets keeps its id */
     {.kind = IK_ENHANCEMENT_SET,
      .alias = "s",
-     .fmt =
-	 "insert into game.enhancements as e (key, set_id, raw, generation, retired, "
-	 "computed_name, boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
-	 "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
-	 "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
-	 "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
-	 "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from "
-	 "game.enhancement_sets s cross join lateral jsonb_each(game.j_obj(game.j_obj(s.raw->"
-	 "'computed')->'boost_infos')) x where s.generation = $1::int and not s.retired and %s "
-	 "on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, "
-	 "generation = excluded.generation, retired = false, computed_name = "
-	 "excluded.computed_name, boost_type = excluded.boost_type, min_slot_level = "
-	 "excluded.min_slot_level, max_level = excluded.max_level, is_proc = excluded.is_proc, "
-	 "is_unique = excluded.is_unique, attuned = excluded.attuned where e.raw is distinct from "
-	 "excluded.raw or e.retired or e.set_id is distinct from excluded.set_id",
+     .fmt = "insert into game.enhancements as e (key, set_id, raw, generation, retired, "
+	    "computed_name, boost_type, min_slot_level, max_level, is_proc, is_unique, attuned) "
+	    "select x.key, s.id, x.value, $1::int, false, game.j_txt(x.value->'computed_name'), "
+	    "game.j_txt(x.value->'boost_type'), game.j_int(x.value->'min_slot_level'), "
+	    "game.j_int(x.value->'max_level'), game.j_bool(x.value->'is_proc'), "
+	    "game.j_bool(x.value->'is_unique'), game.j_bool(x.value->'attuned') from "
+	    "game.enhancement_sets s cross join lateral jsonb_each(game.j_obj(game.j_obj(s.raw->"
+	    "'computed')->'boost_infos')) x where s.generation = $1::int and not s.retired and %s",
+     .upsert = " on conflict (key) do update set set_id = excluded.set_id, raw = excluded.raw, "
+	       "generation = excluded.generation, retired = false, computed_name = "
+	       "excluded.computed_name, boost_type = excluded.boost_type, min_slot_level = "
+	       "excluded.min_slot_level, max_level = excluded.max_level, is_proc = "
+	       "excluded.is_proc, is_unique = excluded.is_unique, attuned = excluded.attuned "
+	       "where e.raw is distinct from excluded.raw or e.retired or e.set_id is distinct "
+	       "from excluded.set_id",
      .global_key = 1},
     {.kind = IK_TAG,
      .alias = "t",
-     .fmt =
-	 "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
-	 "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
-	 "x.v->>0, x.v->>1, p.id, e.id from game.tags t cross join (values ('bears'), "
-	 "('affects')) r(rel) cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) "
-	 "with ordinality x(v, ord) left join game.powers p on lower(p.key) = x.v->>1 and not "
-	 "p.retired left join game.enhancements e on x.v->>1 like 'boosts.%%' and e.key = "
-	 "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
-	 "e.retired where t.generation = $1::int and not t.retired and %s on conflict (tag_id, "
-	 "rel, "
-	 "idx) do update set raw = excluded.raw, generation = excluded.generation, display_name = "
-	 "excluded.display_name, internal_name = excluded.internal_name, power_id = "
-	 "excluded.power_id, enhancement_id = excluded.enhancement_id where l.raw is distinct "
-	 "from excluded.raw"},
-    {.kind = IK_EXCLUSION_GROUP, .alias = "g", .fmt = GROUP_MEMBERS_INSERT("exclusion")},
-    {.kind = IK_RECHARGE_GROUP, .alias = "g", .fmt = GROUP_MEMBERS_INSERT("recharge")},
+     .fmt = "insert into game.tag_links as l (tag_id, rel, idx, raw, generation, display_name, "
+	    "internal_name, power_id, enhancement_id) select t.id, r.rel, x.ord - 1, x.v, $1::int, "
+	    "x.v->>0, x.v->>1, p.id, e.id from game.tags t cross join (values ('bears'), "
+	    "('affects')) r(rel) cross join lateral jsonb_array_elements(game.j_arr(t.raw->r.rel)) "
+	    "with ordinality x(v, ord) left join game.powers p on lower(p.key) = x.v->>1 and not "
+	    "p.retired left join game.enhancements e on x.v->>1 like 'boosts.%%' and e.key = "
+	    "split_part(x.v->>1, '.', 2) and x.v->>1 = 'boosts.' || e.key || '.' || e.key and not "
+	    "e.retired where t.generation = $1::int and not t.retired and %s",
+     .upsert = " on conflict (tag_id, rel, idx) do update set raw = excluded.raw, generation = "
+	       "excluded.generation, display_name = excluded.display_name, internal_name = "
+	       "excluded.internal_name, power_id = excluded.power_id, enhancement_id = "
+	       "excluded.enhancement_id where l.raw is distinct from excluded.raw"},
+    {.kind = IK_EXCLUSION_GROUP, .alias = "g", GROUP_MEMBERS_INSERT("exclusion")},
+    {.kind = IK_RECHARGE_GROUP, .alias = "g", GROUP_MEMBERS_INSERT("recharge")},
 };
 
 /* The children's ends, at the end of promote ($1: the generation). The first two are
@@ -441,8 +439,10 @@ static int promote_children(struct sink *k, unsigned mask, const char *gen, cons
 			 "'%s' and b.key = %s.key and %s)",
 			 import_kind_name(c->kind), c->alias, span);
 		snprintf(sql, sizeof sql, c->fmt, pred);
-		if (k->plain && !c->global_key)
-			drop_conflict(sql);
+		if (!k->plain || c->global_key) {
+			size_t l = strlen(sql);
+			snprintf(sql + l, sizeof sql - l, "%s", c->upsert);
+		}
 		if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
 			return -1;
 	}
@@ -682,20 +682,15 @@ int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *
 		return -1;
 	pp->fresh = none[0] == 't';
 	free(none);
-	/* The children cascade with their parents, but an enhancement outlives its set while a
-	 * build slots it. */
-	if (!(none =
-		  db_scalar(pp->c, err, errlen,
-			    "select not exists (select 1 from game.documents) and not exists "
-			    "(select 1 from game.archetypes) and not exists (select 1 from "
-			    "game.archetype_tables) and not exists (select 1 from "
-			    "game.power_categories) and not exists (select 1 from game.powersets) "
-			    "and not exists (select 1 from game.powers) and not exists (select 1 "
-			    "from game.enhancement_sets) and not exists (select 1 from "
-			    "game.enhancements) and not exists (select 1 from game.tags) and not "
-			    "exists (select 1 from game.exclusion_groups) and not exists (select "
-			    "1 from game.recharge_groups)",
-			    0, NULL)))
+	/* Every record table is empty; the children cascade with their parents, but an
+	 * enhancement outlives its set while a build slots it. */
+	char sql[2048] = "select not exists (select 1 from game.enhancements)";
+	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++) {
+		size_t l = strlen(sql);
+		snprintf(sql + l, sizeof sql - l, " and not exists (select 1 from game.%s)",
+			 import_kind_table(kspecs[i].kind));
+	}
+	if (!(none = db_scalar(pp->c, err, errlen, sql, 0, NULL)))
 		return -1;
 	pp->empty = none[0] == 't';
 	free(none);
