@@ -7,11 +7,17 @@ MANDIR    := $(PREFIX)/share/man/man1
 
 CC        ?= gcc
 PKGS      := ncursesw libpq libcjson readline
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+# The packages' flags are asked for only by a make that builds, never by the one that runs
+# `deps`: `run`, `test` and `check-asan` install first and then build in a second make, which
+# reads this afresh (a make reading it before the install would get nothing for any of them).
+# Recursively expanded, and cached on first use, so a make that only installs never runs it.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
+DEPS_SCRIPT ?= tools/deps.sh
 CFLAGS    ?= -O2 -g
 # Truncation by snprintf is deliberate everywhere (bounded buffers), so that warning is off.
-XCFLAGS   := -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+XCFLAGS    = -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
              -DMIDSOPS_SHAREDIR='"$(SHAREDIR)"' -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lm
 BUILD     ?= build
@@ -25,7 +31,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test check check-asan unit fuzz clean install uninstall lint-man format \
+.PHONY: all build deps run test check check-asan unit fuzz clean install uninstall lint-man format \
         bench-import bench-console bench-query bench-backup drill-dr chaos valgrind-console
 
 BIN       ?= midsops
@@ -59,12 +65,17 @@ unit: $(UNIT_BINS)
 
 # Install what is missing from Debian (as root), or say exactly what to run.
 deps:
-	@sh tools/deps.sh
+	@sh $(DEPS_SCRIPT)
 
-run: deps all
+# The build after deps, in a make of its own: see PKG_CFLAGS.
+BUILD_GOALS ?= all unit
+build: deps
+	@$(MAKE) --no-print-directory $(BUILD_GOALS)
+
+run: build
 	@sh tools/run.sh
 
-test: deps all unit
+test: build
 	@sh tests/run.sh
 
 check: test
