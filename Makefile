@@ -23,7 +23,7 @@ LDLIBS    += $(PKG_LIBS) -lm
 BUILD     ?= build
 
 SRCS      := $(sort $(wildcard src/*.c src/*/*.c))
-OBJS      := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+OBJS      := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/version.o
 LIBOBJS   := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 SQL       := $(sort $(wildcard sql/*.sql))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -51,6 +51,16 @@ $(BUILD)/gen/migrations.c: $(SQL) tools/embed-sql.sh
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+# Rewritten only when the description changes, so an unchanged checkout relinks nothing.
+$(BUILD)/gen/version.c: FORCE
+	@mkdir -p $(dir $@)
+	@sh tools/gen-version.sh >$@.tmp && if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/gen/version.o: $(BUILD)/gen/version.c
+	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
+
+FORCE:
 
 # Made afresh: `ar r` would keep the objects of source files that were removed.
 $(BUILD)/libmidsops.a: $(LIBOBJS)

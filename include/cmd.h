@@ -86,5 +86,7 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 /* Print "usage: midsops USAGE" through out_err. */
 void cmd_usage(const struct cmd_entry *ce, struct out *out);
 void cmd_help(const struct cmd_entry *ce, struct out *out);
+/* `midsops --version`: one line, as GNU tools print it. */
+void cmd_version_line(struct out *out);
 
 #endif

@@ -51,6 +51,8 @@ void out_rowf(struct out *o, ...); /* ncols char* arguments */
 void out_table_end(struct out *o);
 
 /* Free text. JSON collects lines into a "lines" array. */
+int out_no_color_env(void);
+
 void out_line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_vline(struct out *o, const char *fmt, va_list ap);
 

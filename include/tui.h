@@ -23,4 +23,8 @@ int tui_text_width(const char *s);
 /* Byte length of the longest prefix of s that fits in cols columns. */
 size_t tui_text_fit(const char *s, int cols);
 
+/* The curses and readline libraries this console was linked with, for `version`. */
+const char *tui_curses_version(void);
+const char *tui_readline_version(void);
+
 #endif

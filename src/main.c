@@ -138,10 +138,16 @@ static int run(int argc, char **argv, char **rest)
 	if (g.no_colour)
 		setenv("NO_COLOR", "1", 1);
 	struct out *out = out_new_file(g.json ? OUT_JSON : OUT_TEXT, stdout, !g.no_colour);
-	if (g.version) {
-		out_kv(out, "version", "%s", MIDSOPS_VERSION);
+	/* GNU style: one line, the name and version; `version --json` has the detail. */
+	if (g.version && !g.json) {
+		cmd_version_line(out);
 		out_free(out);
 		return 0;
+	}
+	if (g.version) {
+		ce = cmd_find("version", err, sizeof err);
+		nrest = 0;
+		rest[nrest++] = (char *)ce->name;
 	}
 	if (!ce) {
 		const char *def = g.help ? "help" : (isatty(0) && isatty(1)) ? "console" : "help";

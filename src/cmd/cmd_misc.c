@@ -5,7 +5,11 @@
 #include "cmd.h"
 #include "config.h"
 #include "target.h"
+#include "tui.h"
 #include "version.h"
+
+#include <cJSON.h>
+#include <libpq-fe.h>
 
 static int cmd_help_exec(struct cmd_ctx *ctx)
 {
@@ -38,8 +42,23 @@ static int cmd_help_exec(struct cmd_ctx *ctx)
 
 static int cmd_version_exec(struct cmd_ctx *ctx)
 {
+	int pq = PQlibVersion();
 	out_kv(ctx->out, "version", "%s", MIDSOPS_VERSION);
+	out_kv(ctx->out, "git", "%s", midsops_git_desc);
+	out_kv(ctx->out, "libpq", "%d.%d", pq / 10000, pq % 10000);
+	out_kv(ctx->out, "cjson", "%s", cJSON_Version());
+	out_kv(ctx->out, "curses", "%s", tui_curses_version());
+	out_kv(ctx->out, "readline", "%s", tui_readline_version());
+	out_kv(ctx->out, "sharedir", "%s", MIDSOPS_SHAREDIR);
 	return 0;
+}
+
+void cmd_version_line(struct out *out)
+{
+	if (*midsops_git_desc)
+		out_line(out, "midsops %s (%s)", MIDSOPS_VERSION, midsops_git_desc);
+	else
+		out_line(out, "midsops %s", MIDSOPS_VERSION);
 }
 
 static int cmd_config_exec(struct cmd_ctx *ctx)

@@ -71,6 +71,13 @@ static struct out *out_alloc(enum out_format fmt)
 	return o;
 }
 
+/* The no-color convention: NO_COLOR counts only when it is set and not empty. */
+int out_no_color_env(void)
+{
+	const char *v = getenv("NO_COLOR");
+	return v && *v;
+}
+
 struct out *out_new_file(enum out_format fmt, FILE *fp, int colour)
 {
 	struct out *o = out_alloc(fmt);
@@ -78,7 +85,7 @@ struct out *out_new_file(enum out_format fmt, FILE *fp, int colour)
 	o->sink.write = file_write;
 	o->sink.ctx = fp;
 	o->tty = isatty(fileno(fp));
-	o->colour = colour && o->tty && !getenv("NO_COLOR");
+	o->colour = colour && o->tty && !out_no_color_env();
 	return o;
 }
 

@@ -672,7 +672,8 @@ int tui_run(struct config *cfg, const struct target *tg)
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
 	curs_set(0);
-	t->colour = has_colors() && !getenv("NO_COLOR") && !getenv("MIDSOPS_NO_COLOR");
+	t->colour = has_colors() && !out_no_color_env() &&
+		    !(getenv("MIDSOPS_NO_COLOR") && *getenv("MIDSOPS_NO_COLOR"));
 	if (t->colour) {
 		start_color();
 		use_default_colors();
@@ -781,4 +782,9 @@ int tui_run(struct config *cfg, const struct target *tg)
 	write_trace(t);
 	monitor_free(t->mon);
 	return 0;
+}
+
+const char *tui_curses_version(void)
+{
+	return curses_version();
 }

@@ -455,3 +455,8 @@ int tui_bar_empty(void)
 {
 	return rl_end == 0;
 }
+
+const char *tui_readline_version(void)
+{
+	return rl_library_version;
+}
