@@ -22,6 +22,7 @@ enum cmd_flags {
 	CMD_NODB = 1 << 3,	  /* never needs the database */
 	CMD_HIDDEN = 1 << 4,	  /* internal (e.g. wal-push): not in help */
 	CMD_RAWARGS = 1 << 5,	  /* arguments pass through untouched (db-shell) */
+	CMD_OBSERVE = 1 << 6,	  /* only observes (status, metrics): never starts the cluster */
 };
 
 /* Argument completion kinds for the command bar. */
@@ -88,5 +89,8 @@ void cmd_usage(const struct cmd_entry *ce, struct out *out);
 void cmd_help(const struct cmd_entry *ce, struct out *out);
 /* `midsops --version`: one line, as GNU tools print it. */
 void cmd_version_line(struct out *out);
+/* The exit status of a usage or configuration error: 3 (UNKNOWN) inside a check. */
+int cmd_exit_usage(const struct cmd_entry *ce);
+int cmd_exit_config(const struct cmd_entry *ce);
 
 #endif

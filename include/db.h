@@ -11,6 +11,9 @@ struct target;
 /* Connect (synchronously), starting the embedded cluster first when that is the target.
  * application_name is set to "midsops <app>". On failure returns NULL and writes
  * "cannot connect to <masked target>: <libpq reason>" into err. */
+/* Checks and observers (status, watch, metrics, collect) never start the embedded
+ * cluster: cmd_run sets this per command. Default: may start. */
+void db_set_may_start(int yes);
 PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen);
 /* Same, but makes sure the schema is created/migrated (commands that need tables). */
 PGconn *db_connect_ready(const struct target *t, const char *app, char *err, size_t errlen);

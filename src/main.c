@@ -129,7 +129,7 @@ static int run(int argc, char **argv, char **rest)
 			rest[nrest++] = argv[i];
 		}
 		if (bad)
-			return EXIT_USAGE;
+			return cmd_exit_usage(ce);
 		if (g.help)
 			rest[nrest++] = "--help";
 	}
@@ -162,7 +162,7 @@ static int run(int argc, char **argv, char **rest)
 	if (config_load(&cfg, cfgpath, err, sizeof err) < 0) {
 		out_err(out, "%s", err);
 		out_free(out);
-		return EXIT_CONFIG;
+		return cmd_exit_config(ce);
 	}
 	if (g.theme)
 		snprintf(cfg.theme, sizeof cfg.theme, "%s", g.theme);
@@ -173,7 +173,7 @@ static int run(int argc, char **argv, char **rest)
 	    !(ce->flags & CMD_NODB)) {
 		out_err(out, "%s", err);
 		out_free(out);
-		return EXIT_CONFIG;
+		return cmd_exit_config(ce);
 	}
 	int rc = cmd_run(ce, nrest, rest, out, &cfg, &target, 0);
 	out_free(out);

@@ -28,16 +28,8 @@ static int cmd_console_exec(struct cmd_ctx *ctx)
 	const char *theme = args_get(ctx->args, "theme");
 	if (theme)
 		snprintf(ctx->cfg->theme, sizeof ctx->cfg->theme, "%s", theme);
-	/* The embedded cluster is started here, before the screen opens; the console
-	 * itself only ever connects asynchronously. */
-	if (ctx->target->embedded) {
-		struct cluster c;
-		char err[1024];
-		if (cluster_locate(&c, NULL, err, sizeof err) < 0 ||
-		    cluster_start(&c, NULL, err, sizeof err) < 0)
-			out_warn(ctx->out, "embedded cluster: %s (the console will keep retrying)",
-				 err);
-	}
+	/* The console observes: a stopped embedded cluster is shown as such, and the operator
+	 * starts it with ':cluster start'. It never starts it by itself. */
 	return tui_run(ctx->cfg, ctx->target);
 }
 

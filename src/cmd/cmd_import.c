@@ -113,7 +113,7 @@ static const char run_cols_sql[] =
     "files_done, files_total, bytes_done, bytes_total, records_done, records_total, "
     "round(rate::numeric, 1), round(eta_s::numeric, 1), errors, warnings, generation, "
     "message, extract(epoch from (coalesce(finished_at, now()) - started_at)), "
-    "stop_requested, backend_pid from ops.import_runs ";
+    "stop_requested, backend_pid from ops.import_runs_seen ";
 
 static void render_run(struct out *o, PGresult *r, int i)
 {
@@ -165,6 +165,10 @@ static int cmd_import_status_exec(struct cmd_ctx *ctx)
 		double total = atof(PQgetvalue(r, 0, 13)), done = atof(PQgetvalue(r, 0, 12));
 		if (strcmp(PQgetvalue(r, 0, 2), "running") == 0 && total > 0)
 			out_kv(ctx->out, "progress", "%.1f%%", 100.0 * done / total);
+		if (strcmp(PQgetvalue(r, 0, 2), "interrupted") == 0)
+			out_kv(ctx->out, "hint", "its process is gone (pid %s on %s); finish it with "
+				 "'midsops import-resume %s'",
+				 PQgetvalue(r, 0, 6), PQgetvalue(r, 0, 5), PQgetvalue(r, 0, 0));
 	}
 	PQclear(r);
 	PQfinish(c);
@@ -356,7 +360,7 @@ static enum status import_health_render(struct out *o, PGconn *c, char *summary,
 	    "updated_at), (select extract(epoch from now() - max(finished_at)) from "
 	    "ops.import_runs where state = 'completed' and generation is not null), (select "
 	    "coalesce(max(generation), 0) from ops.import_generations), coalesce(message, '') "
-	    "from ops.import_runs order by id desc limit 1",
+	    "from ops.import_runs_seen order by id desc limit 1",
 	    0, NULL);
 	if (!r) {
 		out_kv_status(o, "import", ST_UNKNOWN, "%s", err);
@@ -376,15 +380,17 @@ static enum status import_health_render(struct out *o, PGconn *c, char *summary,
 		st = idle > 300 ? ST_CRITICAL : ST_OK; /* no progress row for 5 minutes: stalled */
 	else if (strcmp(state, "failed") == 0)
 		st = ST_CRITICAL;
-	else if (strcmp(state, "stopped") == 0)
+	else if (strcmp(state, "stopped") == 0 || strcmp(state, "interrupted") == 0)
 		st = ST_WARNING;
 	else
 		st = ST_OK;
 	out_kv_status(
-	    o, "last_run", st, "%s %s (phase %s)%s%s", PQgetvalue(r, 0, 0), state,
+	    o, "last_run", st, "%s %s (phase %s)%s", PQgetvalue(r, 0, 0), state,
 	    PQgetvalue(r, 0, 2),
-	    st == ST_CRITICAL && strcmp(state, "running") == 0 ? ": no progress for 5 minutes" : "",
-	    "");
+	    st == ST_CRITICAL && strcmp(state, "running") == 0 ? ": no progress for 5 minutes"
+	    : strcmp(state, "interrupted") == 0
+		? ": its process is gone; finish it with 'midsops import-resume'"
+		: "");
 	if (PQgetvalue(r, 0, 8)[0])
 		out_kv(o, "last_message", "%s", PQgetvalue(r, 0, 8));
 	worst = status_worst(worst, st);
@@ -405,8 +411,12 @@ static enum status import_health_render(struct out *o, PGconn *c, char *summary,
 	}
 	worst = status_worst(worst, st);
 	out_kv(o, "generation", "%s", PQgetvalue(r, 0, 7));
-	snprintf(summary, n, "last run %s %s, generation %s", PQgetvalue(r, 0, 0), state,
-		 PQgetvalue(r, 0, 7));
+	if (strcmp(state, "interrupted") == 0)
+		snprintf(summary, n, "run %s interrupted (its process is gone): midsops import-resume",
+			 PQgetvalue(r, 0, 0));
+	else
+		snprintf(summary, n, "last run %s %s, generation %s", PQgetvalue(r, 0, 0), state,
+			 PQgetvalue(r, 0, 7));
 	PQclear(r);
 	return worst;
 }
@@ -697,7 +707,7 @@ static int cmd_emergency_status_exec(struct cmd_ctx *ctx)
 	if (have_runs) {
 		r = db_query(c, err, sizeof err,
 			     "select id, kind, phase, coalesce(host, ''), coalesce(pid, 0), "
-			     "files_done, files_total from ops.import_runs where state in "
+			     "files_done, files_total from ops.import_runs_seen where state in "
 			     "('running', 'stopping') order by id",
 			     0, NULL);
 		const char *cols[] = {"run", "kind", "phase", "host", "pid", "files"};
@@ -712,6 +722,18 @@ static int cmd_emergency_status_exec(struct cmd_ctx *ctx)
 		}
 		out_table_end(ctx->out);
 		out_kv_int(ctx->out, "running_imports", r ? PQntuples(r) : 0);
+		PQclear(r);
+		r = db_query(c, err, sizeof err,
+			     "select string_agg(id::text, ', ' order by id) from "
+			     "ops.import_runs_seen where state = 'interrupted'",
+			     0, NULL);
+		if (r && !PQgetisnull(r, 0, 0)) {
+			out_kv_status(ctx->out, "interrupted_imports", ST_WARNING,
+				      "run %s: its process is gone; finish it with 'midsops "
+				      "import-resume'",
+				      PQgetvalue(r, 0, 0));
+			worst = status_worst(worst, ST_WARNING);
+		}
 		PQclear(r);
 		r = db_query(
 		    c, err, sizeof err,

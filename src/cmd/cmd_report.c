@@ -83,7 +83,7 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 	char err[512];
 	PGresult *r = db_query(c, err, sizeof err,
 			       "select id, state, to_char(started_at, 'YYYY-MM-DD HH24:MI'), errors"
-			       " from ops.import_runs order by id desc limit 1",
+			       " from ops.import_runs_seen order by id desc limit 1",
 			       0, NULL);
 	if (!r)
 		out_kv(o, "last_import", "unknown: %s", err);
@@ -91,7 +91,9 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 		out_kv(o, "last_import", "none yet");
 	else {
 		const char *state = PQgetvalue(r, 0, 1);
-		enum status st = strcmp(state, "failed") == 0 ? ST_WARNING : ST_OK;
+		enum status st = strcmp(state, "failed") == 0 || strcmp(state, "interrupted") == 0
+				     ? ST_WARNING
+				     : ST_OK;
 		out_kv_status(o, "last_import", st, "run %s %s at %s (%s errors)",
 			      PQgetvalue(r, 0, 0), state, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
 		worst = status_worst(worst, st);
@@ -1147,6 +1149,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.options = "prom",
 	.summary = "Current figures; --prom writes the Prometheus text exposition format",
 	.usage = "metrics [--prom] [--json]",
+	.flags = CMD_OBSERVE,
 	.exec = cmd_metrics_exec,
     },
     {
@@ -1155,6 +1158,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.summary = "Sample figures into ops.metrics (for cron or a systemd timer), keeping "
 		   "--keep of history",
 	.usage = "collect [--interval S] [--count N] [--keep 30d]",
+	.flags = CMD_OBSERVE,
 	.exec = cmd_collect_exec,
     },
     {

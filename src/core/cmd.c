@@ -1,5 +1,6 @@
 /* Command table lookup and dispatch. */
 #include "cmd.h"
+#include "db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,18 @@ const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen)
 	return NULL;
 }
 
+/* A check's own failures are UNKNOWN (3), as check_pgsql's are: a monitoring system reads
+ * 64 or 78 as CRITICAL, which would page someone for a typo in the check's arguments. */
+int cmd_exit_usage(const struct cmd_entry *ce)
+{
+	return ce && (ce->flags & CMD_CHECK) ? ST_UNKNOWN : EXIT_USAGE;
+}
+
+int cmd_exit_config(const struct cmd_entry *ce)
+{
+	return ce && (ce->flags & CMD_CHECK) ? ST_UNKNOWN : EXIT_CONFIG;
+}
+
 void cmd_usage(const struct cmd_entry *ce, struct out *out)
 {
 	out_err(out, "usage: midsops %s", ce->usage);
@@ -143,7 +156,7 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 		out_err(out, "%s: %s", ce->name, err);
 		cmd_usage(ce, out);
 		args_free(&a);
-		return EXIT_USAGE;
+		return cmd_exit_usage(ce);
 	}
 	if (a.help) {
 		cmd_help(ce, out);
@@ -155,7 +168,7 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 			a.argc < ce->min_args ? "missing argument" : "too many arguments");
 		cmd_usage(ce, out);
 		args_free(&a);
-		return EXIT_USAGE;
+		return cmd_exit_usage(ce);
 	}
 	struct cmd_ctx ctx = {
 		.out = out,
@@ -165,7 +178,11 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 		.interactive = isatty(0) && isatty(1),
 		.in_console = in_console,
 	};
+	db_set_may_start(!(ce->flags & (CMD_CHECK | CMD_OBSERVE)));
 	int rc = ce->exec(&ctx);
+	db_set_may_start(1);
+	if (rc == EXIT_USAGE || rc == EXIT_CONFIG)
+		rc = cmd_exit_usage(ce);
 	args_free(&a);
 	return rc;
 }

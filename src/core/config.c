@@ -337,6 +337,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	char def[4096];
+	int named = path != NULL;
 	config_defaults(cfg);
 	if (!path) {
 		snprintf(def, sizeof def, "%s/midsops.conf", paths_config_dir());
@@ -345,7 +346,9 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	snprintf(cfg->path, sizeof cfg->path, "%s", path);
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		if (errno == ENOENT)
+		/* Only the default file may be absent: a file named on purpose that is missing
+		 * would otherwise mean defaults, and a check would judge the wrong target. */
+		if (errno == ENOENT && !named)
 			return 0;
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
 		return -1;

@@ -11,6 +11,7 @@
 
 #include "cluster.h"
 #include "migrate.h"
+#include "out.h"
 #include "paths.h"
 #include "target.h"
 
@@ -40,14 +41,44 @@ static void conn_error(const struct target *t, PGconn *c, char *err, size_t errl
 	snprintf(err, errlen, "cannot connect to %s (%s): %s", shown, t->source, reason);
 }
 
+/* Whether a connection may start a stopped embedded cluster. A check that started the
+ * server it checks would report the repair, not what it found. */
+static int may_start = 1;
+
+void db_set_may_start(int yes)
+{
+	may_start = yes;
+}
+
+/* The embedded cluster, running before we connect: started when this command may, said
+ * on stderr; otherwise a stopped cluster is the error, naming the fix. */
+static int embedded_ready(char *err, size_t errlen)
+{
+	struct cluster c;
+	if (cluster_locate(&c, NULL, err, errlen) < 0)
+		return -1;
+	enum cluster_state st = cluster_state(&c, NULL);
+	if (st == CLUSTER_RUNNING)
+		return 0;
+	if (!may_start) {
+		snprintf(err, errlen, "the embedded cluster (%s) is %s; start it with 'midsops "
+				      "cluster start'",
+			 c.datadir, st == CLUSTER_ABSENT ? "not created yet" : "stopped");
+		return -1;
+	}
+	int already = 0;
+	if (cluster_start(&c, &already, err, errlen) < 0)
+		return -1;
+	if (!already)
+		out_warn(NULL, "the embedded cluster (%s) was %s; started it", c.datadir,
+			 st == CLUSTER_ABSENT ? "not created yet" : "stopped");
+	return 0;
+}
+
 PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen)
 {
-	if (t->embedded) {
-		struct cluster c;
-		if (cluster_locate(&c, NULL, err, errlen) < 0 ||
-		    cluster_start(&c, NULL, err, errlen) < 0)
-			return NULL;
-	}
+	if (t->embedded && embedded_ready(err, errlen) < 0)
+		return NULL;
 	char appname[128];
 	snprintf(appname, sizeof appname, "midsops %s", app ? app : "");
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};

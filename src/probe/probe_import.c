@@ -22,7 +22,7 @@ static const char import_sql_present[] =
     "  'run', (select jsonb_build_object('r', to_jsonb(r),\n"
     "      'started', extract(epoch from (to_jsonb(r)->>'started_at')::timestamptz),\n"
     "      'finished', extract(epoch from (to_jsonb(r)->>'finished_at')::timestamptz))\n"
-    "    from ops.import_runs r order by r.state in ('running', 'stopping') desc, r.id desc\n"
+    "    from ops.import_runs_seen r order by r.state in ('running', 'stopping') desc, r.id desc\n"
     "    limit 1),\n"
     "  'rates', (select json_agg(x.rate order by x.id) from (select id, rate\n"
     "    from ops.import_runs where rate is not null order by id desc limit 24) x),\n"

@@ -22,7 +22,7 @@ assert_contains "$OUT" "password=********" "unreachable error shows the password
 expect_exit 64 "unknown command exits 64" "$MIDSOPS" db-chek
 assert_contains "$OUT" "unknown command 'db-chek'; did you mean 'db-check'?" "unknown command suggests"
 expect_exit 64 "a destructive prefix is refused" "$MIDSOPS" db-cre
-expect_exit 64 "a wrong option prints usage and exits 64" "$MIDSOPS" db-check --bogus
+expect_exit 3 "a wrong option to a check prints usage and exits 3 (UNKNOWN)" "$MIDSOPS" db-check --bogus
 assert_contains "$OUT" "usage: midsops db-check" "wrong option shows the usage line"
 expect_exit 64 "too many arguments exits 64" "$MIDSOPS" version extra
 expect_exit 0 "COMMAND --help" "$MIDSOPS" db-check --help
@@ -56,7 +56,8 @@ expect_exit 0 "MIDSOPS_DSN beats the config's default_env" \
 assert_contains "$OUT" "MIDSOPS_DSN" "config show names MIDSOPS_DSN as the source"
 expect_exit 0 "--dsn beats MIDSOPS_DSN" "$MIDSOPS" --dsn "$MIDSOPS_DSN" config show
 assert_contains "$OUT" "--dsn" "config show names --dsn as the source"
-expect_exit 78 "an unknown --env is a configuration error" env -u MIDSOPS_DSN "$MIDSOPS" --env nosuch db-check
+expect_exit 78 "an unknown --env is a configuration error" env -u MIDSOPS_DSN "$MIDSOPS" --env nosuch import-status
+expect_exit 3 "an unknown --env in a check is UNKNOWN (3)" env -u MIDSOPS_DSN "$MIDSOPS" --env nosuch db-check
 
 # Schema: idempotent create and migrate, newer schema refused.
 expect_exit 0 "db-create" "$MIDSOPS" db-create

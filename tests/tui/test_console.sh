@@ -199,4 +199,4 @@ OUT=$("$MIDSOPS" watch --count 2 --interval 1 2>&1); rc=$?
 n=$(printf '%s\n' "$OUT" | grep -c '^== ')
 assert_eq "$n" 2 "watch prints one snapshot per interval"
 assert_contains "$OUT" "database" "watch snapshots hold the status sections"
-expect_exit 64 "watch refuses a bad interval" "$MIDSOPS" watch --interval 0
+expect_exit 3 "watch (a check) refuses a bad interval as UNKNOWN" "$MIDSOPS" watch --interval 0
