@@ -23,6 +23,7 @@ enum cmd_flags {
 	CMD_HIDDEN = 1 << 4,	  /* internal (e.g. wal-push): not in help */
 	CMD_RAWARGS = 1 << 5,	  /* arguments pass through untouched (db-shell) */
 	CMD_OBSERVE = 1 << 6,	  /* only observes (status, metrics): never starts the cluster */
+	CMD_STREAM = 1 << 7,	  /* a check that streams (watch): no plugin status line */
 };
 
 /* Argument completion kinds for the command bar. */
@@ -65,11 +66,13 @@ extern const struct cmd_entry cmd_import_table[];
 extern const struct cmd_entry cmd_cache_table[];
 extern const struct cmd_entry cmd_maint_table[];
 extern const struct cmd_entry cmd_report_table[];
+extern const struct cmd_entry cmd_metrics_table[];
 extern const struct cmd_entry cmd_backup_table[];
 extern const struct cmd_entry cmd_runbook_table[];
 extern const struct cmd_entry cmd_dr_table[];
 extern const struct cmd_entry cmd_console_table[];
 extern const struct cmd_entry cmd_roles_table[];
+extern const struct cmd_entry cmd_completion_table[];
 
 /* Iterate over every command of every family, in help order. Returns NULL at the end. */
 const struct cmd_entry *cmd_next(const struct cmd_entry *prev);

@@ -50,9 +50,10 @@ void out_row(struct out *o, const char *const *cells);
 void out_rowf(struct out *o, ...); /* ncols char* arguments */
 void out_table_end(struct out *o);
 
-/* Free text. JSON collects lines into a "lines" array. */
+/* The no-color convention: true when NO_COLOR is set and not empty. */
 int out_no_color_env(void);
 
+/* Free text. JSON collects lines into a "lines" array. */
 void out_line(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void out_vline(struct out *o, const char *fmt, va_list ap);
 
@@ -66,6 +67,37 @@ void out_progress_end(struct out *o);
  * "status" and "summary" at the top level. */
 void out_status(struct out *o, enum status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Checks print in the monitoring-plugin format: the first line is
+ * "SERVICE STATUS - text | perfdata", the detail lines follow. cmd_run begins one for every
+ * check; the text is held until out_check_finish, which prints the status line and returns
+ * the exit status that agrees with it (rc is the command's own, used when it printed no
+ * status). */
+void out_check_begin(struct out *o, const char *service);
+int out_check_active(const struct out *o);
+int out_check_finish(struct out *o, int rc);
+
+/* A figure in base units: seconds, bytes, a ratio 0..1, a count of things, or a counter
+ * that only grows. Thresholds and range are in the same units, set with .thresholds and
+ * .range. */
+enum out_unit { OUT_NONE, OUT_SECONDS, OUT_BYTES, OUT_RATIO, OUT_COUNT, OUT_COUNTER };
+struct out_fig {
+	double value; /* NAN: unknown */
+	enum out_unit unit;
+	int thresholds, range;
+	int low; /* lower is worse: perfdata thresholds read "warn:" */
+	double warn, crit, min, max;
+};
+/* A figure with its display text: text prints the text; JSON an object
+ * {"value", "unit", "warn", "crit", "min", "max", "status", "text"}; a check adds perfdata. */
+void out_fig(struct out *o, const char *key, const struct out_fig *f, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void out_fig_status(struct out *o, const char *key, enum status st, const struct out_fig *f,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The last message given to out_err, for a check's status line. */
+const char *out_last_error(void);
+void out_last_error_reset(void);
 
 /* Diagnostics go to stderr (or the console's error pane), never into JSON data. */
 void out_err(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

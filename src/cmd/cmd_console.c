@@ -108,7 +108,7 @@ const struct cmd_entry cmd_console_table[] = {
 	.options = "interval= count=",
 	.summary = "Print a status snapshot every interval, as plain text for logs",
 	.usage = "watch [--interval S] [--count N] [--json]",
-	.flags = CMD_CHECK,
+	.flags = CMD_CHECK | CMD_STREAM,
 	.exec = cmd_watch_exec,
     },
     {0},

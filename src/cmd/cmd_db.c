@@ -55,7 +55,7 @@ static int cmd_db_check_exec(struct cmd_ctx *ctx)
 	char err[1024];
 	PGconn *c = db_connect(ctx->target, "db-check", err, sizeof err);
 	if (!c) {
-		out_kv_status(ctx->out, "connection", ST_CRITICAL, "failed");
+		out_kv_status(ctx->out, "connection", ST_CRITICAL, "%s", err);
 		out_status(ctx->out, ST_CRITICAL, "%s", err);
 		return ST_CRITICAL;
 	}

@@ -13,39 +13,73 @@
 #include "probe_health.h"
 #include "target.h"
 
+/* A figure judged against a [thresholds] entry, whose numbers are in the config's units
+ * (%, ms, GB); scale turns them into the figure's base units. */
+struct out_fig status_fig(double v, enum out_unit u, const struct threshold *t, double scale)
+{
+	struct out_fig f = {.value = v, .unit = u};
+	if (t) {
+		f.thresholds = 1;
+		f.low = !t->higher_is_worse;
+		f.warn = t->warning * scale;
+		f.crit = t->critical * scale;
+	}
+	return f;
+}
+
 void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
 		      struct db_judgement *j)
 {
 	char a[64], b[64];
 	probe_db_judge(s, cfg, j);
+	struct out_fig f;
 	out_kv_status(o, "connection", ST_OK, "ok");
 	out_kv(o, "server_version", "%s", s->version);
 	fmt_duration(a, sizeof a, s->uptime_s);
-	out_kv(o, "uptime", "%s", a);
+	out_fig(o, "uptime", &(struct out_fig){.value = s->uptime_s, .unit = OUT_SECONDS}, "%s", a);
 	fmt_bytes(b, sizeof b, (double)s->db_size);
-	out_kv(o, "database_size", "%s", b);
-	out_kv_int(o, "database_size_bytes", s->db_size);
-	out_kv_status(o, "connections", j->conn, "%d of %d (%.0f%%)", s->connections,
-		      s->max_connections, j->conn_pct);
+	out_fig(o, "database_size", &(struct out_fig){.value = (double)s->db_size, .unit = OUT_BYTES},
+		"%s", b);
+	/* Warned in % of max_connections; the figure is the count, its range 0..max. */
+	f = status_fig(s->connections, OUT_COUNT, &cfg->connections, s->max_connections / 100.0);
+	f.range = 1;
+	f.min = 0;
+	f.max = s->max_connections;
+	out_fig_status(o, "connections", j->conn, &f, "%d of %d (%.0f%%)", s->connections,
+		       s->max_connections, j->conn_pct);
+	f = status_fig(isnan(s->hit_ratio) ? NAN : s->hit_ratio / 100.0, OUT_RATIO,
+		       &cfg->buffer_hit_ratio, 0.01);
+	f.range = 1;
+	f.min = 0;
+	f.max = 1;
 	if (isnan(s->hit_ratio))
-		out_kv_status(o, "buffer_hit_ratio", ST_OK, "n/a (no reads yet)");
+		out_fig_status(o, "buffer_hit_ratio", ST_OK, &f, "n/a (no reads yet)");
 	else
-		out_kv_status(o, "buffer_hit_ratio", j->hit, "%.2f%%", s->hit_ratio);
-	out_kv_status(o, "dead_tuples", j->dead, "%lld (%.1f%% of %lld)", s->dead_tuples,
-		      j->dead_pct, s->dead_tuples + s->live_tuples);
+		out_fig_status(o, "buffer_hit_ratio", j->hit, &f, "%.2f%%", s->hit_ratio);
+	f = (struct out_fig){.value = (double)s->dead_tuples, .unit = OUT_COUNT};
+	out_fig_status(o, "dead_tuples", j->dead, &f, "%lld (%.1f%% of %lld)", s->dead_tuples,
+		       j->dead_pct, s->dead_tuples + s->live_tuples);
 	fmt_duration(a, sizeof a, s->longest_txn_s);
-	out_kv_status(o, "longest_transaction", j->txn, "%s%s%s", a,
-		      s->longest_txn_pid ? " pid " : "",
-		      s->longest_txn_pid ? (snprintf(b, sizeof b, "%d", s->longest_txn_pid), b) : "");
-	out_kv_status(o, "waiting_locks", j->locks, "%d", s->waiting_locks);
+	f = status_fig(s->longest_txn_s, OUT_SECONDS, &cfg->long_txn, 1);
+	out_fig_status(o, "longest_transaction", j->txn, &f, "%s%s%s", a,
+		       s->longest_txn_pid ? " pid " : "",
+		       s->longest_txn_pid ? (snprintf(b, sizeof b, "%d", s->longest_txn_pid), b)
+					  : "");
+	f = status_fig(s->waiting_locks, OUT_COUNT, &cfg->waiting_locks, 1);
+	out_fig_status(o, "waiting_locks", j->locks, &f, "%d", s->waiting_locks);
 	out_kv(o, "role", "%s", s->in_recovery ? "standby" : "primary");
 	if (s->in_recovery && !isnan(s->replay_lag_s)) {
 		fmt_duration(a, sizeof a, s->replay_lag_s);
-		out_kv(o, "replay_lag", "%s", a);
+		out_fig(o, "replay_lag", &(struct out_fig){.value = s->replay_lag_s, .unit = OUT_SECONDS},
+			"%s", a);
 	}
-	if (s->nreplicas)
-		out_kv(o, "replicas", "%d (max lag %lld bytes)", s->nreplicas,
-		       s->max_replica_lag_bytes);
+	if (s->nreplicas) {
+		out_kv_int(o, "replicas", s->nreplicas);
+		fmt_bytes(b, sizeof b, (double)s->max_replica_lag_bytes);
+		out_fig(o, "max_replica_lag",
+			&(struct out_fig){.value = (double)s->max_replica_lag_bytes, .unit = OUT_BYTES},
+			"%s", b);
+	}
 	if (s->ndead_top) {
 		const char *cols[] = {"table", "dead", "live"};
 		out_table_begin(o, "dead_tuples_top", 3, cols);

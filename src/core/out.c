@@ -1,5 +1,6 @@
 /* The output interface: text (aligned, optionally coloured) or JSON (cJSON). */
 #include "out.h"
+#include "out_int.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -10,37 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_MAX_DEPTH 8
-
-struct out_table {
-	char *name;
-	int ncols;
-	char **cols;
-	int nrows, cap;
-	char **cells; /* nrows * ncols, NULL allowed */
-};
-
-struct out {
-	enum out_format fmt;
-	FILE *fp;
-	struct out_sink sink;
-	int colour;
-	int tty;
-
-	/* JSON: a stack of objects; sections nest */
-	cJSON *root;
-	cJSON *stack[OUT_MAX_DEPTH];
-	int depth;
-	cJSON *lines;
-
-	/* text: indentation by section depth */
-	int tdepth;
-	struct out_table *table;
-
-	time_t last_progress;
-	int progress_shown;
-};
-
 static struct out_sink err_sink;
 
 static void file_write(void *ctx, const char *s, size_t n)
@@ -50,7 +20,10 @@ static void file_write(void *ctx, const char *s, size_t n)
 
 static void emit(struct out *o, const char *s, size_t n)
 {
-	o->sink.write(o->sink.ctx, s, n);
+	if (o->check.active && !o->check.done)
+		buf_add(&o->check.held, s, n);
+	else
+		o->sink.write(o->sink.ctx, s, n);
 }
 
 static void emits(struct out *o, const char *s)
@@ -108,6 +81,8 @@ void out_free(struct out *o)
 	if (o->table)
 		out_table_end(o);
 	out_progress_end(o);
+	if (o->check.active)
+		out_check_finish(o, ST_UNKNOWN);
 	if (o->fmt == OUT_JSON) {
 		char *s = cJSON_Print(o->root);
 		if (s) {
@@ -170,6 +145,13 @@ static cJSON *json_top(struct out *o)
 
 /* Adding the same key twice to a JSON object would give invalid-looking output;
  * replace instead, so repeated figures keep the last value. */
+static void json_put(struct out *o, const char *key, cJSON *item);
+
+void out_json_put(struct out *o, const char *key, cJSON *item)
+{
+	json_put(o, key, item);
+}
+
 static void json_put(struct out *o, const char *key, cJSON *item)
 {
 	cJSON *top = json_top(o);
@@ -284,6 +266,7 @@ void out_kv_status(struct out *o, const char *key, enum status st, const char *f
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	out_check_item(o, key, st, buf);
 	if (o->fmt == OUT_JSON) {
 		cJSON *obj = cJSON_CreateObject();
 		cJSON_AddStringToObject(obj, "value", buf);
@@ -507,13 +490,19 @@ void out_progress(struct out *o, const char *label, double done, double total,
 		bar[width] = 0;
 		snprintf(buf, sizeof buf, "\r%-10s [%s] %5.1f%% %s\033[K", label, bar, pct,
 			 detail ? detail : "");
-		emits(o, buf);
+		/* A check's text is held for its status line; its bar is not text. */
+		if (out_check_active(o))
+			out_emit_direct(o, buf, strlen(buf));
+		else
+			emits(o, buf);
 		o->progress_shown = 1;
 		if (o->fp)
 			fflush(o->fp);
 		return;
 	}
 	time_t now = time(NULL);
+	if (out_check_active(o))
+		return; /* progress lines would come before the status line */
 	if (now == o->last_progress && done < total)
 		return;
 	o->last_progress = now;
@@ -527,6 +516,10 @@ void out_progress(struct out *o, const char *label, double done, double total,
 
 void out_progress_end(struct out *o)
 {
+	if (o->progress_shown && out_check_active(o)) {
+		out_emit_direct(o, "\r\033[K", 4);
+		o->progress_shown = 0;
+	}
 	if (o->progress_shown) {
 		emits(o, "\n");
 		o->progress_shown = 0;
@@ -540,6 +533,11 @@ void out_status(struct out *o, enum status st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	if (o->check.active && !o->check.done) {
+		/* The status line comes first: out_check_finish prints it. */
+		out_check_status(o, st, buf);
+		return;
+	}
 	if (o->fmt == OUT_JSON) {
 		cJSON *r = o->root;
 		cJSON_DeleteItemFromObjectCaseSensitive(r, "status");
@@ -564,11 +562,25 @@ void out_set_err_sink(struct out_sink sink)
 	err_sink = sink;
 }
 
+static char last_error[1024];
+
+const char *out_last_error(void)
+{
+	return last_error;
+}
+
+void out_last_error_reset(void)
+{
+	last_error[0] = 0;
+}
+
 static void err_emit(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[4096];
 	int n = snprintf(buf, sizeof buf, "midsops: %s", prefix);
 	vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	if (!*prefix)
+		snprintf(last_error, sizeof last_error, "%s", buf + n);
 	size_t len = strlen(buf);
 	if (len + 1 < sizeof buf) {
 		buf[len++] = '\n';

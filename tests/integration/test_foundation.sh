@@ -34,7 +34,8 @@ assert_contains "$OUT" "0." "--version prints a version"
 # Config: malformed file -> file:line and 78; password masked in config show.
 mkdir -p "$TEST_TMP/cfg"
 printf '[midsops]\nrefresh = 2\nbogus_key = 1\n' >"$TEST_TMP/cfg/bad.conf"
-expect_exit 78 "malformed config exits 78" "$MIDSOPS" --config "$TEST_TMP/cfg/bad.conf" status
+expect_exit 78 "malformed config exits 78" "$MIDSOPS" --config "$TEST_TMP/cfg/bad.conf" import-status
+expect_exit 3 "malformed config in a check is UNKNOWN (3)" "$MIDSOPS" --config "$TEST_TMP/cfg/bad.conf" status
 assert_contains "$OUT" "$TEST_TMP/cfg/bad.conf:3: unknown key 'bogus_key'" "config error names file and line"
 cat >"$TEST_TMP/cfg/good.conf" <<CONF
 [midsops]

@@ -1,0 +1,285 @@
+/* Checks in the monitoring-plugin format, and figures in base units.
+ *
+ * The first line of a check is "SERVICE STATUS - text | perfdata", as the Monitoring
+ * Plugins Development Guidelines want it: Nagios, Icinga and check_pgsql's readers take the
+ * status and the perfdata from that line alone. The detail lines a command writes are held
+ * until its status is known, then follow that line. The text names the worst items and
+ * why, from the judged figures the command wrote; the command's own summary is used only
+ * when nothing is worse than OK. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "out.h"
+#include "out_int.h"
+
+void buf_add(struct out_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p)
+			abort();
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+void buf_addf(struct out_buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n < sizeof tmp) {
+		buf_add(b, tmp, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big)
+		abort();
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf_add(b, big, (size_t)n);
+	free(big);
+}
+
+void out_emit_direct(struct out *o, const char *s, size_t n)
+{
+	o->sink.write(o->sink.ctx, s, n);
+}
+
+void out_check_begin(struct out *o, const char *service)
+{
+	struct out_check_state *k = &o->check;
+	free(k->held.p);
+	free(k->perf.p);
+	memset(k, 0, sizeof *k);
+	k->active = 1;
+	snprintf(k->service, sizeof k->service, "%s", service);
+	out_last_error_reset();
+}
+
+int out_check_active(const struct out *o)
+{
+	return o->check.active && !o->check.done;
+}
+
+void out_check_item(struct out *o, const char *key, enum status st, const char *text)
+{
+	struct out_check_state *k = &o->check;
+	if (!k->active || st == ST_OK || k->nitems == OUT_CHECK_ITEMS)
+		return;
+	snprintf(k->items[k->nitems].key, sizeof k->items[0].key, "%s", key);
+	snprintf(k->items[k->nitems].text, sizeof k->items[0].text, "%s", text);
+	k->items[k->nitems].st = st;
+	k->nitems++;
+}
+
+void out_check_status(struct out *o, enum status st, const char *summary)
+{
+	struct out_check_state *k = &o->check;
+	k->status_set = 1;
+	k->status = st;
+	snprintf(k->summary, sizeof k->summary, "%s", summary);
+}
+
+/* One line, and no '|': that would start the perfdata. */
+static void clean_text(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r' || *s == '\t')
+			*s = ' ';
+		else if (*s == '|')
+			*s = '/';
+}
+
+/* "last_backup" reads as "last backup" in a sentence. */
+static void add_key(struct out_buf *b, const char *key)
+{
+	for (const char *p = key; *p; p++)
+		buf_add(b, *p == '_' ? " " : p, 1);
+}
+
+static void compose_text(struct out_check_state *k, enum status st, struct out_buf *b)
+{
+	int n = 0;
+	/* The items as bad as the result first, then the others that are not OK. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < k->nitems && n < 4; i++) {
+			if ((pass == 0) != (k->items[i].st == st))
+				continue;
+			if (n++)
+				buf_add(b, ", ", 2);
+			add_key(b, k->items[i].key);
+			buf_addf(b, ": %s", k->items[i].text);
+		}
+	if (n < k->nitems)
+		buf_addf(b, " (and %d more)", k->nitems - n);
+	if (n == 0 || st == ST_OK) {
+		if (b->len)
+			buf_add(b, "; ", 2);
+		buf_addf(b, "%s", k->summary[0] ? k->summary : status_name(st));
+	}
+}
+
+int out_check_finish(struct out *o, int rc)
+{
+	struct out_check_state *k = &o->check;
+	if (!k->active || k->done)
+		return rc;
+	/* The printed status decides the exit status, so the two always agree; a check that
+	 * ended without one (it could not run) takes its exit status, and anything outside
+	 * the convention is UNKNOWN. */
+	enum status st = k->status_set ? k->status
+			 : (rc >= 0 && rc <= 3) ? (enum status)rc
+						: ST_UNKNOWN;
+	if (!k->status_set) {
+		const char *e = out_last_error();
+		snprintf(k->summary, sizeof k->summary, "%s",
+			 *e ? e : rc == 0 ? "done" : "the check could not run");
+		if (*e && k->nitems == 0 && st != ST_OK)
+			out_check_item(o, "error", st, e);
+	}
+	struct out_buf line = {0};
+	compose_text(k, st, &line);
+	clean_text(line.p ? line.p : (char *)"");
+	k->done = 1;
+	if (o->fmt == OUT_JSON) {
+		cJSON *r = o->root;
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "status");
+		cJSON_DeleteItemFromObjectCaseSensitive(r, "summary");
+		cJSON_AddStringToObject(r, "status", status_name(st));
+		cJSON_AddStringToObject(r, "summary", line.p ? line.p : "");
+	} else {
+		struct out_buf first = {0};
+		buf_addf(&first, "%s %s - %s", k->service, status_name(st), line.p ? line.p : "");
+		if (k->perf.len)
+			buf_addf(&first, " | %s", k->perf.p);
+		buf_add(&first, "\n", 1);
+		out_emit_direct(o, first.p, first.len);
+		if (k->held.len)
+			out_emit_direct(o, k->held.p, k->held.len);
+		free(first.p);
+	}
+	free(line.p);
+	free(k->held.p);
+	free(k->perf.p);
+	memset(&k->held, 0, sizeof k->held);
+	memset(&k->perf, 0, sizeof k->perf);
+	return (int)st;
+}
+
+/* Perfdata: 'label'=value[UOM];warn;crit;min;max, numbers in the UOM's scale. */
+static void perf_add(struct out_check_state *k, const char *key, const struct out_fig *f)
+{
+	if (!isfinite(f->value))
+		return;
+	double scale = f->unit == OUT_RATIO ? 100.0 : 1.0;
+	const char *uom = f->unit == OUT_SECONDS ? "s"
+			  : f->unit == OUT_BYTES ? "B"
+			  : f->unit == OUT_RATIO ? "%"
+			  : f->unit == OUT_COUNTER ? "c"
+						 : "";
+	struct out_buf *b = &k->perf;
+	if (b->len)
+		buf_add(b, " ", 1);
+	buf_add(b, "'", 1);
+	for (const char *p = key; *p; p++)
+		buf_add(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+	buf_addf(b, "'=%.10g%s", f->value * scale, uom);
+	double v[4] = {f->warn, f->crit, f->min, f->max};
+	int have[4] = {f->thresholds, f->thresholds, f->range, f->range};
+	int last = -1;
+	for (int i = 0; i < 4; i++)
+		if (have[i] && isfinite(v[i]))
+			last = i;
+	for (int i = 0; i <= last; i++) {
+		buf_add(b, ";", 1);
+		if (have[i] && isfinite(v[i]))
+			buf_addf(b, "%.10g%s", v[i] * scale, i < 2 && f->low ? ":" : "");
+	}
+}
+
+static const char *unit_name(enum out_unit u)
+{
+	static const char *const names[] = {"", "s", "B", "ratio", "count", "total"};
+	return names[u];
+}
+
+static void fig_json(struct out *o, const char *key, int judged, enum status st,
+		     const struct out_fig *f, const char *text)
+{
+	cJSON *obj = cJSON_CreateObject();
+	if (isfinite(f->value))
+		cJSON_AddNumberToObject(obj, "value", f->value);
+	else
+		cJSON_AddNullToObject(obj, "value");
+	if (f->unit != OUT_NONE)
+		cJSON_AddStringToObject(obj, "unit", unit_name(f->unit));
+	if (f->thresholds) {
+		if (f->low)
+			cJSON_AddTrueToObject(obj, "lower_is_worse");
+		if (isfinite(f->warn))
+			cJSON_AddNumberToObject(obj, "warn", f->warn);
+		if (isfinite(f->crit))
+			cJSON_AddNumberToObject(obj, "crit", f->crit);
+	}
+	if (f->range) {
+		if (isfinite(f->min))
+			cJSON_AddNumberToObject(obj, "min", f->min);
+		if (isfinite(f->max))
+			cJSON_AddNumberToObject(obj, "max", f->max);
+	}
+	if (judged)
+		cJSON_AddStringToObject(obj, "status", status_name(st));
+	cJSON_AddStringToObject(obj, "text", text);
+	out_json_put(o, key, obj);
+}
+
+static void fig_emit(struct out *o, const char *key, int judged, enum status st,
+		     const struct out_fig *f, const char *fmt, va_list ap)
+{
+	char text[1024];
+	vsnprintf(text, sizeof text, fmt, ap);
+	if (o->check.active && !o->check.done)
+		perf_add(&o->check, key, f);
+	if (o->fmt == OUT_JSON) {
+		fig_json(o, key, judged, st, f, text);
+		if (judged)
+			out_check_item(o, key, st, text);
+		return;
+	}
+	if (judged)
+		out_kv_status(o, key, st, "%s", text);
+	else
+		out_kv(o, key, "%s", text);
+}
+
+void out_fig(struct out *o, const char *key, const struct out_fig *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fig_emit(o, key, 0, ST_OK, f, fmt, ap);
+	va_end(ap);
+}
+
+void out_fig_status(struct out *o, const char *key, enum status st, const struct out_fig *f,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fig_emit(o, key, 1, st, f, fmt, ap);
+	va_end(ap);
+}
