@@ -4,6 +4,10 @@ DESTDIR   ?=
 BINDIR    := $(PREFIX)/bin
 SHAREDIR  := $(PREFIX)/share/midsops
 MANDIR    := $(PREFIX)/share/man/man1
+# contrib's units, not enabled: systemd reads /usr/local/lib/systemd/system too.
+UNITDIR   := $(PREFIX)/lib/systemd/system
+DOCDIR    := $(PREFIX)/share/doc/midsops
+UNITS     := $(sort $(wildcard contrib/*.service contrib/*.timer))
 
 CC        ?= gcc
 PKGS      := ncursesw libpq libcjson readline
@@ -31,7 +35,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps run test check check-asan unit fuzz clean install uninstall lint-man format \
+.PHONY: all build deps run test check check-asan unit fuzz clean install uninstall deb lint-man format \
         bench-import bench-console bench-query bench-backup drill-dr chaos valgrind-console
 
 BIN       ?= midsops
@@ -122,19 +126,31 @@ format:
 bench-import bench-console bench-query bench-backup drill-dr: all
 	@sh bench/$@.sh
 
+# contrib's units and cron lines name /usr/local/bin/midsops; the installed copies name $(BINDIR).
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(SHAREDIR)/themes \
 		$(DESTDIR)$(SHAREDIR)/runbooks
-	install -m 0755 midsops $(DESTDIR)$(BINDIR)/midsops
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/midsops
 	install -m 0644 midsops.1 $(DESTDIR)$(MANDIR)/midsops.1
 	for f in themes/*.theme; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(SHAREDIR)/themes/; done; true
 	for f in runbooks/*.json; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(SHAREDIR)/runbooks/; done; true
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)/examples
+	for f in $(UNITS) contrib/midsops.cron; do \
+		case $$f in *.cron) d=$(DESTDIR)$(DOCDIR)/examples ;; *) d=$(DESTDIR)$(UNITDIR) ;; esac; \
+		sed 's|/usr/local/bin/midsops|$(BINDIR)/midsops|g' "$$f" >"$$d/$${f##*/}" && chmod 0644 "$$d/$${f##*/}" || exit 1; \
+	done
+	install -m 0644 contrib/README.md $(DESTDIR)$(DOCDIR)/examples/README.md
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/midsops $(DESTDIR)$(MANDIR)/midsops.1
-	rm -rf $(DESTDIR)$(SHAREDIR)
+	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+
+# midsops_VERSION_ARCH.deb here, built in build-deb/ with PREFIX=/usr: see tools/mkdeb.sh.
+deb:
+	@sh tools/mkdeb.sh
 
 clean:
-	rm -rf build build-asan build-fuzz midsops
+	rm -rf build build-asan build-fuzz build-deb midsops
 
 -include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
