@@ -28,11 +28,17 @@ static int cmd_help_exec(struct cmd_ctx *ctx)
 				   "[--json] [--no-color] COMMAND [ARGS]");
 		out_line(ctx->out, "%s", "");
 	}
-	const char *cols[] = {"command", "summary"};
-	out_table_begin(ctx->out, "commands", 2, cols);
+	/* kind: "check" (monitoring-plugin output and exit status), "changes data" (full
+	 * name required), or empty. */
+	const char *cols[] = {"command", "kind", "summary"};
+	out_table_begin(ctx->out, "commands", 3, cols);
 	for (const struct cmd_entry *ce = cmd_next(NULL); ce; ce = cmd_next(ce))
 		if (!(ce->flags & CMD_HIDDEN))
-			out_rowf(ctx->out, ce->name, ce->summary);
+			out_rowf(ctx->out, ce->name,
+				 ce->flags & CMD_CHECK	     ? "check"
+				 : ce->flags & CMD_DESTRUCTIVE ? "changes data"
+							       : "",
+				 ce->summary);
 	out_table_end(ctx->out);
 	if (out_format(ctx->out) == OUT_TEXT)
 		out_line(ctx->out, "\n'midsops help COMMAND' or 'midsops COMMAND --help' for more; "

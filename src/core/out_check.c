@@ -181,6 +181,22 @@ int out_check_finish(struct out *o, int rc)
 	return (int)st;
 }
 
+/* Perfdata numbers are [-0-9.]: never an exponent, which %g would give for big bytes. */
+static void perf_num(struct out_buf *b, double v)
+{
+	char s[64];
+	snprintf(s, sizeof s, "%.6f", v);
+	char *dot = strchr(s, '.');
+	if (dot) {
+		char *e = s + strlen(s) - 1;
+		while (e > dot && *e == '0')
+			*e-- = 0;
+		if (e == dot)
+			*e = 0;
+	}
+	buf_add(b, s, strlen(s));
+}
+
 /* Perfdata: 'label'=value[UOM];warn;crit;min;max, numbers in the UOM's scale. */
 static void perf_add(struct out_check_state *k, const char *key, const struct out_fig *f)
 {
@@ -198,7 +214,9 @@ static void perf_add(struct out_check_state *k, const char *key, const struct ou
 	buf_add(b, "'", 1);
 	for (const char *p = key; *p; p++)
 		buf_add(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
-	buf_addf(b, "'=%.10g%s", f->value * scale, uom);
+	buf_add(b, "'=", 2);
+	perf_num(b, f->value * scale);
+	buf_add(b, uom, strlen(uom));
 	double v[4] = {f->warn, f->crit, f->min, f->max};
 	int have[4] = {f->thresholds, f->thresholds, f->range, f->range};
 	int last = -1;
@@ -207,8 +225,11 @@ static void perf_add(struct out_check_state *k, const char *key, const struct ou
 			last = i;
 	for (int i = 0; i <= last; i++) {
 		buf_add(b, ";", 1);
-		if (have[i] && isfinite(v[i]))
-			buf_addf(b, "%.10g%s", v[i] * scale, i < 2 && f->low ? ":" : "");
+		if (have[i] && isfinite(v[i])) {
+			perf_num(b, v[i] * scale);
+			if (i < 2 && f->low)
+				buf_add(b, ":", 1);
+		}
 	}
 }
 
