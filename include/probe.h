@@ -79,6 +79,53 @@ struct sys_snapshot {
 /* Reads /proc and statvfs: the data, backup and log directories of cfg. */
 int probe_system(const struct config *cfg, struct sys_snapshot *s);
 
+/* The figures of `metrics` (src/probe/probe_metrics.c). Counters are the server's own
+ * running totals, not rates: the scraper computes rates and sees resets. Every figure is a
+ * double so that NAN can say "unknown" (not applicable, not readable, never happened);
+ * an unknown figure is left out of the exposition rather than written as NaN. */
+#define PROBE_MAX_REPLICAS     8
+#define PROBE_MAX_BACKUP_TYPES 8
+
+struct metrics_snapshot {
+	int up;		 /* the database answered the core query */
+	char error[512]; /* why not, when !up */
+	char warn[1024]; /* optional figures that failed although up ("; "-separated) */
+	char datname[128], server_version[64];
+	/* server */
+	double start_time, in_recovery, connections, max_connections, waiting_locks, longest_txn_s;
+	/* the target database (pg_stat_database, pg_stat_user_tables) */
+	double db_size, backends, xact_commit, xact_rollback, blks_hit, blks_read, deadlocks,
+	    temp_bytes, dead_tuples, live_tuples;
+	/* pg_stat_statements, this database only */
+	double stmt_calls, stmt_seconds;
+	/* replication: a primary's replicas, or this standby's own replay lag */
+	int nreplicas, nreplica_rows;
+	struct {
+		char name[128];
+		double lag_bytes, lag_seconds;
+	} replica[PROBE_MAX_REPLICAS];
+	double standby_lag_bytes, standby_lag_seconds;
+	/* pg_stat_archiver */
+	double wal_archived, wal_failed, wal_last_archived;
+	/* ops.import_runs_seen (kind import): a run whose process died is interrupted */
+	double import_records, import_completed, import_failed, import_running, import_stopped,
+	    import_interrupted, import_last_success, import_last_duration, import_last_rate;
+	/* ops.backups, the newest complete backup of each type */
+	int nbackup_types;
+	struct {
+		char type[32];
+		double last_success, last_size;
+	} backup[PROBE_MAX_BACKUP_TYPES];
+	/* the api cache (cache.counters, cache.settings) */
+	double cache_hits, cache_misses, cache_evictions, cache_entries, cache_bytes,
+	    cache_max_entries, cache_max_bytes;
+};
+
+/* Read-only: runs selects only, on a connection the caller opened. A missing schema or
+ * extension leaves its figures unknown without a warning; other failures of optional
+ * figures are noted in warn. Returns 0 when up, -1 otherwise. */
+int probe_metrics(PGconn *c, struct metrics_snapshot *s);
+
 /* Human-readable sizes and durations for text output. */
 void fmt_bytes(char *buf, size_t n, double bytes);
 void fmt_duration(char *buf, size_t n, double seconds);

@@ -1,5 +1,5 @@
-/* The report family: diag-quick, diag-full, diag-report, generate-weekly-report, metrics,
- * collect, perf-test, perf-monitor, perf-analyze. */
+/* The report family: diag-quick, diag-full, diag-report, generate-weekly-report, collect,
+ * perf-test, perf-monitor, perf-analyze. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -489,76 +489,7 @@ static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 	return rc < 0 ? EXIT_FAIL : 0;
 }
 
-/* ---- metrics, collect ---- */
-
-static int cmd_metrics_exec(struct cmd_ctx *ctx)
-{
-	char err[1024];
-	PGconn *c = report_connect(ctx, "metrics", 0);
-	if (!c)
-		return EXIT_FAIL;
-	struct metrics_sample m;
-	if (metrics_sample_take(c, ctx->cfg, NULL, &m, err, sizeof err) < 0) {
-		out_err(ctx->out, "metrics: %s", err);
-		PQfinish(c);
-		return EXIT_FAIL;
-	}
-	PQfinish(c);
-	if (args_has(ctx->args, "prom")) {
-		/* Prometheus text exposition: HELP, TYPE, then the sample. NaN is valid there. */
-		struct {
-			const char *name, *type, *help;
-			double v;
-		} f[] = {
-		    {"midsops_xact_total", "counter", "Committed and rolled back transactions",
-		     (double)m.xact_total},
-		    {"midsops_database_size_bytes", "gauge", "Size of the database",
-		     (double)m.db_size},
-		    {"midsops_connections", "gauge", "Client connections", (double)m.connections},
-		    {"midsops_buffer_hit_ratio", "gauge",
-		     "PostgreSQL buffer cache hit ratio (percent)", m.buffer_hit_pct},
-		    {"midsops_cache_hits_total", "counter", "API cache hits", (double)m.cache_hits},
-		    {"midsops_cache_misses_total", "counter", "API cache misses",
-		     (double)m.cache_misses},
-		    {"midsops_cache_hit_ratio", "gauge", "API cache hit ratio (percent)",
-		     m.cache_hit_pct},
-		    {"midsops_cache_entries", "gauge", "API cache entries",
-		     (double)m.cache_entries},
-		    {"midsops_cache_bytes", "gauge", "API cache size", (double)m.cache_bytes},
-		    {"midsops_query_mean_ms", "gauge", "Mean statement time (pg_stat_statements)",
-		     m.query_mean_ms},
-		    {"midsops_dead_tuples", "gauge", "Dead tuples in user tables",
-		     (double)m.dead_tuples},
-		    {"midsops_waiting_locks", "gauge", "Lock requests not granted",
-		     (double)m.waiting_locks},
-		    {"midsops_longest_transaction_seconds", "gauge",
-		     "Age of the oldest transaction", m.longest_txn_s},
-		    {"midsops_import_rate", "gauge", "Records per second of the latest import",
-		     m.import_rate},
-		    {"midsops_memory_used_bytes", "gauge", "Memory used on the host",
-		     (double)m.mem_used},
-		};
-		for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-			out_line(ctx->out, "# HELP %s %s", f[i].name, f[i].help);
-			out_line(ctx->out, "# TYPE %s %s", f[i].name, f[i].type);
-			if (isnan(f[i].v))
-				out_line(ctx->out, "%s NaN", f[i].name);
-			else
-				out_line(ctx->out, "%s %.17g", f[i].name, f[i].v);
-		}
-		return 0;
-	}
-	out_kv_int(ctx->out, "xact_total", m.xact_total);
-	out_kv_int(ctx->out, "database_size_bytes", m.db_size);
-	out_kv_int(ctx->out, "connections", m.connections);
-	out_kv_num(ctx->out, "buffer_hit_ratio", m.buffer_hit_pct, "%");
-	out_kv_num(ctx->out, "cache_hit_ratio", m.cache_hit_pct, "%");
-	out_kv_int(ctx->out, "cache_entries", m.cache_entries);
-	out_kv_num(ctx->out, "query_mean_ms", m.query_mean_ms, "ms");
-	out_kv_num(ctx->out, "import_rate", m.import_rate, "rec/s");
-	out_kv_int(ctx->out, "memory_used_bytes", m.mem_used);
-	return 0;
-}
+/* ---- collect (metrics has a family of its own: cmd_metrics.c) ---- */
 
 static const char *nn(char *buf, size_t n, double v, const char *fmt)
 {
@@ -1143,14 +1074,6 @@ const struct cmd_entry cmd_report_table[] = {
 		   "statements, growth, incidents, daily charts",
 	.usage = "generate-weekly-report",
 	.exec = cmd_weekly_report_exec,
-    },
-    {
-	.name = "metrics",
-	.options = "prom",
-	.summary = "Current figures; --prom writes the Prometheus text exposition format",
-	.usage = "metrics [--prom] [--json]",
-	.flags = CMD_OBSERVE,
-	.exec = cmd_metrics_exec,
     },
     {
 	.name = "collect",

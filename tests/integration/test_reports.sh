@@ -73,8 +73,9 @@ printf '%s\n' "$OUT" | python3 -c 'import re,sys
 lines=[l for l in sys.stdin.read().splitlines() if l]
 assert lines
 for l in lines:
-    assert re.match(r"^# (HELP|TYPE) midsops_[a-z_]+ .+$", l) or re.match(r"^midsops_[a-z_]+ (NaN|[-+0-9.eE]+)$", l), l
-assert any(l.startswith("midsops_cache_hit_ratio ") for l in lines)' \
+    assert re.match(r"^# (HELP|TYPE) midsops_[a-z_]+ .+$", l) or re.match(r"^midsops_[a-z_]+\{.*\} [-+0-9.eE]+$", l), l
+assert any(l.startswith("midsops_up{") and l.endswith(" 1") for l in lines)
+assert any(l.startswith("midsops_cache_hits_total{") for l in lines)' \
 	&& ok "metrics --prom is Prometheus text exposition" || fail "prom format" "$OUT"
 expect_exit 0 "metrics --json" "$MIDSOPS" metrics --json
 
