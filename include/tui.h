@@ -18,6 +18,10 @@ int tui_run(struct config *cfg, const struct target *t);
 int tui_words_split(const char *line, char ***words, char *err, size_t errlen);
 void tui_words_free(char **words);
 
+/* Theme names, shipped and the user's: malloc'ed, NULL-terminated. No curses needed, so
+ * shell completion (src/cmd/cmd_completion.c) lists them too. */
+char **tui_theme_names(void);
+
 /* Display columns of a UTF-8 string (wcwidth; invalid bytes count 1). */
 int tui_text_width(const char *s);
 /* Byte length of the longest prefix of s that fits in cols columns. */
