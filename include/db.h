@@ -14,6 +14,8 @@ struct target;
 /* Checks and observers (status, watch, metrics, collect) never start the embedded
  * cluster: cmd_run sets this per command. Default: may start. */
 void db_set_may_start(int yes);
+/* Whether a result column of this type is a number (int2/4/8, float4/8, numeric, oid). */
+int db_type_numeric(Oid type);
 PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen);
 /* Same, but makes sure the schema is created/migrated (commands that need tables). */
 PGconn *db_connect_ready(const struct target *t, const char *app, char *err, size_t errlen);

@@ -24,6 +24,10 @@ struct out;
 struct out *out_new_file(enum out_format fmt, FILE *fp, int colour);
 struct out *out_new_sink(enum out_format fmt, struct out_sink sink);
 void out_free(struct out *o); /* flushes (JSON is printed here) */
+/* How out_free prints the JSON document: pretty (the default), as one compact line (a
+ * stream of documents, NDJSON), or not at all (a command that streamed its own). */
+enum { OUT_JSON_PRETTY, OUT_JSON_LINE, OUT_JSON_NONE };
+void out_json_mode(struct out *o, int mode);
 enum out_format out_format(const struct out *o);
 
 const char *status_name(enum status st); /* "OK", "WARNING", ... */
@@ -38,6 +42,9 @@ void out_kv(struct out *o, const char *key, const char *fmt, ...)
 void out_kv_int(struct out *o, const char *key, long long v);
 void out_kv_num(struct out *o, const char *key, double v, const char *unit);
 void out_kv_bool(struct out *o, const char *key, int v);
+/* A value the caller knows is numeric (a number column), printed as it reads: text as is,
+ * JSON as a number (a string only if it does not parse). */
+void out_kv_numeric(struct out *o, const char *key, const char *text);
 /* A judged figure: value plus its status; text colours it, JSON adds {"value","status"}. */
 void out_kv_status(struct out *o, const char *key, enum status st, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -80,7 +87,15 @@ int out_check_finish(struct out *o, int rc);
 /* A figure in base units: seconds, bytes, a ratio 0..1, a count of things, or a counter
  * that only grows. Thresholds and range are in the same units, set with .thresholds and
  * .range. */
-enum out_unit { OUT_NONE, OUT_SECONDS, OUT_BYTES, OUT_RATIO, OUT_COUNT, OUT_COUNTER };
+enum out_unit {
+	OUT_NONE,
+	OUT_SECONDS,
+	OUT_BYTES,
+	OUT_RATIO,
+	OUT_COUNT,
+	OUT_COUNTER,
+	OUT_PER_SECOND /* a rate: things per second */
+};
 struct out_fig {
 	double value; /* NAN: unknown */
 	enum out_unit unit;

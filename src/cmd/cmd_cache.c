@@ -63,14 +63,15 @@ static int cmd_cache_stats_exec(struct cmd_ctx *ctx)
 	out_kv_int(ctx->out, "hits", s.hits);
 	out_kv_int(ctx->out, "misses", s.misses);
 	out_kv_int(ctx->out, "stores", s.stores);
-	out_kv_int(ctx->out, "entries_count", s.entries);
 	/* PostgreSQL's own buffer cache beside ours: both matter for query time. */
 	struct db_snapshot d;
 	if (probe_db(c, &d) == 0) {
+		struct out_fig f = {.value = isnan(d.hit_ratio) ? NAN : d.hit_ratio / 100.0,
+				    .unit = OUT_RATIO};
 		if (isnan(d.hit_ratio))
-			out_kv(ctx->out, "buffer_hit_ratio", "n/a");
+			out_fig(ctx->out, "buffer_hit_ratio", &f, "n/a");
 		else
-			out_kv(ctx->out, "buffer_hit_ratio", "%.2f%%", d.hit_ratio);
+			out_fig(ctx->out, "buffer_hit_ratio", &f, "%.2f%%", d.hit_ratio);
 	}
 	PQfinish(c);
 	out_status(ctx->out, st, "cache %s",
@@ -331,9 +332,12 @@ static int cmd_cache_warm_exec(struct cmd_ctx *ctx)
 	double dt = now_s() - t0;
 	struct cache_snapshot s;
 	probe_cache_stats(c, &s);
-	out_kv(ctx->out, "warmed", "%s", n);
+	out_kv_int(ctx->out, "warmed", atoll(n));
 	out_kv_num(ctx->out, "seconds", dt, "s");
-	out_kv(ctx->out, "entries", "%lld of %lld", s.entries, s.max_entries);
+	out_fig(ctx->out, "entries",
+		&(struct out_fig){.value = (double)s.entries, .unit = OUT_COUNT, .range = 1,
+				  .max = (double)s.max_entries},
+		"%lld of %lld", s.entries, s.max_entries);
 	if (atoll(n) > s.max_entries)
 		out_warn(ctx->out,
 			 "the hot set (%s entries) is larger than [cache] max_entries (%lld): "

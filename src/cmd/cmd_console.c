@@ -74,8 +74,10 @@ static int cmd_watch_exec(struct cmd_ctx *ctx)
 			if (watch_stop)
 				break;
 		}
-		/* One document per snapshot, so a log or a JSON-lines reader gets each whole. */
+		/* One document per snapshot, so a log or a JSON-lines reader gets each whole: in
+		 * JSON, one compact line each (NDJSON). */
 		struct out *o = out_new_file(out_format(ctx->out), stdout, 1);
+		out_json_mode(o, OUT_JSON_LINE);
 		char ts[64];
 		time_t now = time(NULL);
 		struct tm tm;
@@ -83,12 +85,16 @@ static int cmd_watch_exec(struct cmd_ctx *ctx)
 		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S%z", &tm);
 		if (out_format(ctx->out) == OUT_TEXT)
 			out_line(o, "== %s", ts);
-		else
+		else {
 			out_kv(o, "time", "%s", ts);
+			out_kv_int(o, "epoch", (long long)now);
+		}
 		rc = status_render_all(o, ctx->cfg, ctx->target);
 		out_free(o);
 		fflush(stdout);
 	}
+	/* The snapshots were the output: no closing document after them. */
+	out_json_mode(ctx->out, OUT_JSON_NONE);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "import.h"
 #include "probe.h"
+#include "status.h"
 #include "target.h"
 
 static PGconn *connect_or_say(struct cmd_ctx *ctx, const char *app)
@@ -126,7 +127,10 @@ static void render_run(struct out *o, PGresult *r, int i)
 	for (int k = 0; k < (int)(sizeof names / sizeof names[0]); k++) {
 		if (PQgetisnull(r, i, k))
 			continue;
-		out_kv(o, names[k], "%s", PQgetvalue(r, i, k));
+		if (db_type_numeric(PQftype(r, k)))
+			out_kv_numeric(o, names[k], PQgetvalue(r, i, k));
+		else
+			out_kv(o, names[k], "%s", PQgetvalue(r, i, k));
 	}
 	out_kv_num(o, "duration", atof(PQgetvalue(r, i, 22)), "s");
 	if (PQgetvalue(r, i, 23)[0] == 't')
@@ -397,7 +401,11 @@ static enum status import_health_render(struct out *o, PGconn *c, char *summary,
 	double files = atof(PQgetvalue(r, 0, 4)), errs = atof(PQgetvalue(r, 0, 3));
 	double rate = files > 0 ? 100.0 * errs / files : 0;
 	st = rate > 5 ? ST_CRITICAL : rate > 0 ? ST_WARNING : ST_OK;
-	out_kv_status(o, "error_rate", st, "%.2f%% (%.0f errors in %.0f files)", rate, errs, files);
+	/* Any error warns; over 5% of the files is critical. */
+	struct out_fig f = {.value = rate / 100.0, .unit = OUT_RATIO, .thresholds = 1, .warn = 0,
+			    .crit = 0.05, .range = 1, .min = 0, .max = 1};
+	out_fig_status(o, "error_rate", st, &f, "%.2f%% (%.0f errors in %.0f files)", rate, errs,
+		       files);
 	worst = status_worst(worst, st);
 	if (PQgetisnull(r, 0, 6)) {
 		st = ST_WARNING;
@@ -407,7 +415,9 @@ static enum status import_health_render(struct out *o, PGconn *c, char *summary,
 		char a[64];
 		fmt_duration(a, sizeof a, age);
 		st = age > 30 * 86400.0 ? ST_CRITICAL : age > 8 * 86400.0 ? ST_WARNING : ST_OK;
-		out_kv_status(o, "last_import", st, "%s ago", a);
+		f = (struct out_fig){.value = age, .unit = OUT_SECONDS, .thresholds = 1,
+				     .warn = 8 * 86400.0, .crit = 30 * 86400.0};
+		out_fig_status(o, "last_import_age", st, &f, "%s ago", a);
 	}
 	worst = status_worst(worst, st);
 	out_kv(o, "generation", "%s", PQgetvalue(r, 0, 7));
@@ -497,9 +507,10 @@ static int cmd_import_perf_exec(struct cmd_ctx *ctx)
 	out_kv_int(ctx->out, "runs", PQntuples(r));
 	if (n) {
 		double avg = sum / n;
-		out_kv_status(ctx->out, "mean_rate",
-			      (enum status)threshold_judge(&ctx->cfg->import_speed, avg),
-			      "%.0f records/s", avg);
+		struct out_fig f = status_fig(avg, OUT_PER_SECOND, &ctx->cfg->import_speed, 1);
+		out_fig_status(ctx->out, "mean_rate",
+			       (enum status)threshold_judge(&ctx->cfg->import_speed, avg), &f,
+			       "%.0f records/s", avg);
 	}
 	PQclear(r);
 	PQfinish(c);

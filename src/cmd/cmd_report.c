@@ -65,14 +65,7 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 		out_kv_status(o, "probe", ST_UNKNOWN, "%s", d.error);
 		worst = ST_UNKNOWN;
 	} else {
-		probe_db_judge(&d, cfg, &j);
-		out_kv_status(o, "connections", j.conn, "%d of %d", d.connections,
-			      d.max_connections);
-		if (!isnan(d.hit_ratio))
-			out_kv_status(o, "buffer_hit_ratio", j.hit, "%.2f%%", d.hit_ratio);
-		out_kv_status(o, "dead_tuples", j.dead, "%.1f%%", j.dead_pct);
-		out_kv_status(o, "longest_transaction", j.txn, "%.0fs", d.longest_txn_s);
-		out_kv_status(o, "waiting_locks", j.locks, "%d", d.waiting_locks);
+		status_render_db(o, cfg, &d, &j);
 		worst = status_worst(worst, j.overall);
 	}
 	out_section_end(o);

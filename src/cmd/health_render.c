@@ -9,6 +9,7 @@
 #include "db.h"
 #include "probe.h"
 #include "probe_health.h"
+#include "status.h"
 
 static int fcol(PGresult *r, const char *name)
 {
@@ -114,10 +115,12 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 			}
 		}
 		st = threshold_judge(&cfg->dead_tuples, worst);
-		out_kv_status(o, "worst_dead_pct", st, "%.1f%% (%s)", worst, wname);
+		struct out_fig f = status_fig(worst / 100.0, OUT_RATIO, &cfg->dead_tuples, 0.01);
+		out_fig_status(o, "worst_dead_pct", st, &f, "%.1f%% (%s)", worst, wname);
 		char b[64];
 		fmt_bytes(b, sizeof b, bloat);
-		out_kv(o, "bloat_estimate", "%s", b);
+		out_fig(o, "bloat_estimate", &(struct out_fig){.value = bloat, .unit = OUT_BYTES}, "%s",
+			b);
 		render_table(o, "tables", r);
 		break;
 	}
@@ -126,7 +129,8 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		st = threshold_judge(&cfg->long_txn, isnan(longest) ? 0 : longest);
 		char d[64];
 		fmt_duration(d, sizeof d, isnan(longest) ? 0 : longest);
-		out_kv_status(o, "longest_transaction", st, "%s", d);
+		struct out_fig f = status_fig(isnan(longest) ? 0 : longest, OUT_SECONDS, &cfg->long_txn, 1);
+		out_fig_status(o, "longest_transaction", st, &f, "%s", d);
 		render_table(o, "transactions", r);
 		break;
 	}
@@ -138,8 +142,12 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		double max = PQntuples(r) ? fval(r, 0, fcol(r, "max_connections")) : 0;
 		double pct = max > 0 ? 100.0 * total / max : 0;
 		st = threshold_judge(&cfg->connections, pct);
-		out_kv_status(o, "client_connections", st, "%.0f of %.0f (%.0f%%)", total, max,
-			      pct);
+		struct out_fig f = status_fig(total, OUT_COUNT, &cfg->connections, max / 100.0);
+		f.range = 1;
+		f.min = 0;
+		f.max = max;
+		out_fig_status(o, "client_connections", st, &f, "%.0f of %.0f (%.0f%%)", total, max,
+			       pct);
 		render_table(o, "by_state", r);
 		break;
 	}
@@ -153,8 +161,10 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		 * a sustained rate (over 6 an hour) seen across at least an hour of statistics. */
 		st = timed + req >= 10 && pct > 50 && hours >= 1 && req / hours > 6 ? ST_WARNING
 										    : ST_OK;
-		out_kv_status(o, "requested_checkpoints", st, "%.0f of %.0f (%.0f%%)%s", req,
-			      timed + req, pct, st ? ": raise max_wal_size" : "");
+		struct out_fig f = {.value = req, .unit = OUT_COUNTER, .range = 1, .min = 0,
+				    .max = timed + req};
+		out_fig_status(o, "requested_checkpoints", st, &f, "%.0f of %.0f (%.0f%%)%s", req,
+			       timed + req, pct, st ? ": raise max_wal_size" : "");
 		render_table(o, "checkpoints", r);
 		break;
 	}
@@ -188,23 +198,31 @@ void health_render_cache(struct out *o, const struct config *cfg, const struct c
 		return;
 	}
 	/* A hit rate from a handful of reads says nothing; judge it from 100 reads on. */
+	struct out_fig f = status_fig(isnan(s->hit_rate) ? NAN : s->hit_rate / 100.0, OUT_RATIO,
+				      &cfg->cache_hit_rate, 0.01);
+	f.range = 1;
+	f.min = 0;
+	f.max = 1;
 	if (isnan(s->hit_rate))
-		out_kv_status(o, "hit_rate", ST_OK, "n/a (no reads yet)");
+		out_fig_status(o, "hit_rate", ST_OK, &f, "n/a (no reads yet)");
 	else {
 		enum status h = s->hits + s->misses >= 100
 				    ? threshold_judge(&cfg->cache_hit_rate, s->hit_rate)
 				    : ST_OK;
-		out_kv_status(o, "hit_rate", h, "%.2f%% (%lld hits, %lld misses)", s->hit_rate,
-			      s->hits, s->misses);
+		out_fig_status(o, "hit_rate", h, &f, "%.2f%% (%lld hits, %lld misses)", s->hit_rate,
+			       s->hits, s->misses);
 		*st = status_worst(*st, h);
 	}
 	fmt_bytes(a, sizeof a, (double)s->bytes);
 	fmt_bytes(b, sizeof b, (double)s->max_bytes);
-	out_kv(o, "entries", "%lld of %lld", s->entries, s->max_entries);
-	out_kv(o, "size", "%s of %s", a, b);
-	out_kv_int(o, "size_bytes", s->bytes);
+	f = (struct out_fig){.value = (double)s->entries, .unit = OUT_COUNT, .range = 1,
+			     .max = (double)s->max_entries};
+	out_fig(o, "entries", &f, "%lld of %lld", s->entries, s->max_entries);
+	f = (struct out_fig){.value = (double)s->bytes, .unit = OUT_BYTES, .range = 1,
+			     .max = (double)s->max_bytes};
+	out_fig(o, "size", &f, "%s of %s", a, b);
 	fmt_duration(a, sizeof a, (double)s->ttl_s);
-	out_kv(o, "ttl", "%s", a);
+	out_fig(o, "ttl", &(struct out_fig){.value = (double)s->ttl_s, .unit = OUT_SECONDS}, "%s", a);
 	out_kv_int(o, "expired_waiting", s->expired_now);
 	out_kv_int(o, "evictions", s->evictions);
 	out_kv_int(o, "expiries", s->expiries);
@@ -262,8 +280,9 @@ enum status status_section_maintenance(struct out *o, const struct config *cfg, 
 	}
 	double pct = PQgetisnull(r, 0, 1) ? 0 : strtod(PQgetvalue(r, 0, 1), NULL);
 	enum status st = threshold_judge(&cfg->dead_tuples, pct);
-	out_kv_status(o, "worst_dead_tuples", st, "%.1f%% (%s)", pct,
-		      PQgetisnull(r, 0, 0) ? "no table over 1000 rows" : PQgetvalue(r, 0, 0));
+	struct out_fig f = status_fig(pct / 100.0, OUT_RATIO, &cfg->dead_tuples, 0.01);
+	out_fig_status(o, "worst_dead_tuples", st, &f, "%.1f%% (%s)", pct,
+		       PQgetisnull(r, 0, 0) ? "no table over 1000 rows" : PQgetvalue(r, 0, 0));
 	out_kv(o, "oldest_vacuum", "%s", PQgetisnull(r, 0, 2) ? "never" : PQgetvalue(r, 0, 2));
 	out_kv(o, "oldest_analyze", "%s", PQgetisnull(r, 0, 3) ? "never" : PQgetvalue(r, 0, 3));
 	out_kv(o, "vacuums_running", "%s", PQgetvalue(r, 0, 4));

@@ -111,16 +111,23 @@ enum status status_render_system(struct out *o, const struct config *cfg,
 	out_kv_status(o, "memory_used", mst, "%s of %s", a, b);
 	worst = status_worst(worst, mst);
 	out_kv_int(o, "memory_available_bytes", (long long)s->mem_avail);
-	const char *cols[] = {"directory", "path", "free", "free_pct", "status"};
+	const char *cols[] = {"directory", "path", "free",
+			      out_format(o) == OUT_JSON ? "free_ratio" : "free_pct", "status"};
 	out_table_begin(o, "disks", 5, cols);
 	for (int i = 0; i < s->nfs; i++) {
 		const struct fs_usage *f = &s->fs[i];
 		char pct[32];
 		enum status st = f->ok ? threshold_judge(&cfg->disk_free, f->free_pct) : ST_UNKNOWN;
 		worst = status_worst(worst, st);
-		fmt_bytes(a, sizeof a, (double)f->avail);
-		snprintf(pct, sizeof pct, "%.1f", f->free_pct);
-		out_rowf(o, f->label, f->path, f->ok ? a : "n/a", f->ok ? pct : NULL, status_name(st));
+		/* JSON wants base units (bytes, a ratio); people want 78.6 GB and 12.5%. */
+		if (out_format(o) == OUT_JSON) {
+			snprintf(a, sizeof a, "%lld", (long long)f->avail);
+			snprintf(pct, sizeof pct, "%.4f", f->free_pct / 100.0);
+		} else {
+			fmt_bytes(a, sizeof a, (double)f->avail);
+			snprintf(pct, sizeof pct, "%.1f", f->free_pct);
+		}
+		out_rowf(o, f->label, f->path, f->ok ? a : NULL, f->ok ? pct : NULL, status_name(st));
 	}
 	out_table_end(o);
 	return worst;

@@ -41,6 +41,14 @@ static void conn_error(const struct target *t, PGconn *c, char *err, size_t errl
 	snprintf(err, errlen, "cannot connect to %s (%s): %s", shown, t->source, reason);
 }
 
+int db_type_numeric(Oid type)
+{
+	/* pg_type's fixed oids: int8 20, int2 21, int4 23, oid 26, float4 700, float8 701,
+	 * numeric 1700. */
+	return type == 20 || type == 21 || type == 23 || type == 26 || type == 700 ||
+	       type == 701 || type == 1700;
+}
+
 /* Whether a connection may start a stopped embedded cluster. A check that started the
  * server it checks would report the repair, not what it found. */
 static int may_start = 1;

@@ -69,6 +69,11 @@ struct out *out_new_sink(enum out_format fmt, struct out_sink sink)
 	return o;
 }
 
+void out_json_mode(struct out *o, int mode)
+{
+	o->json_mode = mode;
+}
+
 enum out_format out_format(const struct out *o)
 {
 	return o->fmt;
@@ -83,15 +88,17 @@ void out_free(struct out *o)
 	out_progress_end(o);
 	if (o->check.active)
 		out_check_finish(o, ST_UNKNOWN);
-	if (o->fmt == OUT_JSON) {
-		char *s = cJSON_Print(o->root);
+	if (o->fmt == OUT_JSON && o->json_mode != OUT_JSON_NONE) {
+		char *s = o->json_mode == OUT_JSON_LINE ? cJSON_PrintUnformatted(o->root)
+							: cJSON_Print(o->root);
 		if (s) {
 			emits(o, s);
 			emits(o, "\n");
 			free(s);
 		}
-		cJSON_Delete(o->root);
 	}
+	if (o->fmt == OUT_JSON)
+		cJSON_Delete(o->root);
 	if (o->fp)
 		fflush(o->fp);
 	free(o);
@@ -249,6 +256,20 @@ void out_kv_num(struct out *o, const char *key, double v, const char *unit)
 		snprintf(buf, sizeof buf, "%.2f%s%s", v, unit && *unit && *unit != '%' ? " " : "",
 			 unit ? unit : "");
 	text_kv(o, key, buf, NULL);
+}
+
+void out_kv_numeric(struct out *o, const char *key, const char *text)
+{
+	if (o->fmt != OUT_JSON) {
+		text_kv(o, key, text, NULL);
+		return;
+	}
+	char *end;
+	double v = strtod(text, &end);
+	if (*text && !*end && isfinite(v))
+		json_put(o, key, cJSON_CreateNumber(v));
+	else
+		json_put(o, key, cJSON_CreateString(text));
 }
 
 void out_kv_bool(struct out *o, const char *key, int v)

@@ -235,7 +235,7 @@ static void perf_add(struct out_check_state *k, const char *key, const struct ou
 
 static const char *unit_name(enum out_unit u)
 {
-	static const char *const names[] = {"", "s", "B", "ratio", "count", "total"};
+	static const char *const names[] = {"", "s", "B", "ratio", "count", "total", "per_s"};
 	return names[u];
 }
 

@@ -71,6 +71,7 @@ struct out {
 	int progress_shown;
 
 	struct out_check_state check;
+	int json_mode; /* OUT_JSON_PRETTY, OUT_JSON_LINE or OUT_JSON_NONE */
 };
 
 #endif

@@ -83,7 +83,7 @@ static const char sql_checkpoints15[] =
     "  round(checkpoint_sync_time::numeric / 1000, 1) as sync_s,\n"
     "  buffers_checkpoint, buffers_clean, buffers_backend,\n"
     "  current_setting('checkpoint_timeout') as checkpoint_timeout,\n"
-    "  current_setting('max_wal_size') as max_wal_size,\n"
+    "  pg_size_bytes(current_setting('max_wal_size')) as max_wal_size_bytes,\n"
     "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since,\n"
     "  round((extract(epoch from now() - stats_reset) / 3600)::numeric, 2) as stats_hours\n"
     "from pg_stat_bgwriter";
@@ -95,7 +95,7 @@ static const char sql_checkpoints17[] =
     "  round(sync_time::numeric / 1000, 1) as sync_s,\n"
     "  buffers_written as buffers_checkpoint,\n"
     "  current_setting('checkpoint_timeout') as checkpoint_timeout,\n"
-    "  current_setting('max_wal_size') as max_wal_size,\n"
+    "  pg_size_bytes(current_setting('max_wal_size')) as max_wal_size_bytes,\n"
     "  to_char(stats_reset, 'YYYY-MM-DD HH24:MI') as since,\n"
     "  round((extract(epoch from now() - stats_reset) / 3600)::numeric, 2) as stats_hours\n"
     "from pg_stat_checkpointer";
