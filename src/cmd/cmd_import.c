@@ -790,7 +790,9 @@ static int cmd_emergency_status_exec(struct cmd_ctx *ctx)
 		out_kv_status(ctx->out, "last_backup", ST_WARNING, "no backups recorded");
 		worst = status_worst(worst, ST_WARNING);
 	}
-	out_status(ctx->out, worst, "target reachable");
+	out_status(ctx->out, worst, "%s",
+		   worst == ST_OK ? "target reachable, no import stuck, backups recent"
+				: "target reachable");
 	PQfinish(c);
 	return worst;
 }

@@ -76,15 +76,28 @@ int out_check_active(const struct out *o)
 	return o->check.active && !o->check.done;
 }
 
-void out_check_item(struct out *o, const char *key, enum status st, const char *text)
+static void item_add(struct out_check_state *k, const char *key, enum status st, const char *text)
 {
-	struct out_check_state *k = &o->check;
 	if (!k->active || st == ST_OK || k->nitems == OUT_CHECK_ITEMS)
 		return;
 	snprintf(k->items[k->nitems].key, sizeof k->items[0].key, "%s", key);
 	snprintf(k->items[k->nitems].text, sizeof k->items[0].text, "%s", text);
 	k->items[k->nitems].st = st;
 	k->nitems++;
+}
+
+void out_check_item(struct out *o, const char *key, enum status st, const char *text)
+{
+	item_add(&o->check, key, st, text);
+}
+
+void out_check_note(struct out *o, enum status st, const char *key, const char *text)
+{
+	struct out_check_state *k = &o->check;
+	k->noted = 1;
+	k->note_st = st;
+	snprintf(k->note_key, sizeof k->note_key, "%s", key);
+	snprintf(k->note_text, sizeof k->note_text, "%s", text);
 }
 
 void out_check_status(struct out *o, enum status st, const char *summary)
@@ -127,18 +140,18 @@ static void compose_text(struct out_check_state *k, enum status st, struct out_b
 		}
 	if (n < k->nitems)
 		buf_addf(b, " (and %d more)", k->nitems - n);
-	if (n == 0 || st == ST_OK) {
+	/* The check's own summary after the items: it often says what they add up to ("no
+	 * DR standby configured"). */
+	if (k->summary[0] || n == 0) {
 		if (b->len)
 			buf_add(b, "; ", 2);
 		buf_addf(b, "%s", k->summary[0] ? k->summary : status_name(st));
 	}
 }
 
-int out_check_finish(struct out *o, int rc)
+/* The check's status, with the summary and items its status line needs. */
+static enum status settle(struct out_check_state *k, int rc)
 {
-	struct out_check_state *k = &o->check;
-	if (!k->active || k->done)
-		return rc;
 	/* The printed status decides the exit status, so the two always agree; a check that
 	 * ended without one (it could not run) takes its exit status, and anything outside
 	 * the convention is UNKNOWN. */
@@ -150,8 +163,34 @@ int out_check_finish(struct out *o, int rc)
 		snprintf(k->summary, sizeof k->summary, "%s",
 			 *e ? e : rc == 0 ? "done" : "the check could not run");
 		if (*e && k->nitems == 0 && st != ST_OK)
-			out_check_item(o, "error", st, e);
+			item_add(k, "error", st, e);
 	}
+	if (k->noted) {
+		item_add(k, k->note_key, k->note_st, k->note_text);
+		st = status_worst(st, k->note_st);
+	}
+	return st;
+}
+
+enum status out_check_peek(struct out *o, int rc, char *text, size_t n)
+{
+	/* A copy: finishing settles the real state once. held and perf are only read. */
+	struct out_check_state k = o->check;
+	enum status st = settle(&k, rc);
+	struct out_buf line = {0};
+	compose_text(&k, st, &line);
+	clean_text(line.p ? line.p : (char *)"");
+	snprintf(text, n, "%s", line.p ? line.p : "");
+	free(line.p);
+	return st;
+}
+
+int out_check_finish(struct out *o, int rc)
+{
+	struct out_check_state *k = &o->check;
+	if (!k->active || k->done)
+		return rc;
+	enum status st = settle(k, rc);
 	struct out_buf line = {0};
 	compose_text(k, st, &line);
 	clean_text(line.p ? line.p : (char *)"");
