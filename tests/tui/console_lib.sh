@@ -52,10 +52,43 @@ wait_gone() {
 	return 1
 }
 
+# wait_until TENTHS COMMAND...: poll until COMMAND succeeds, with the same deadline rules as
+# wait_for. For state the screen text alone cannot show (a row, a process, a layout).
+wait_until() {
+	_wu_i=0
+	_wu_n=$(( $1 * ${TEST_TIME_FACTOR:-1} ))
+	shift
+	while [ "$_wu_i" -lt "$_wu_n" ]; do
+		"$@" && return 0
+		sleep 0.1
+		_wu_i=$((_wu_i + 1))
+	done
+	return 1
+}
+
+# expect_sql NAME SQL WANT [TENTHS]: poll the test database until SQL returns WANT. What the
+# console records stays; a message on screen can scroll away before a capture sees it.
+_sql_is() { _es_got=$(psql_q "$1" 2>&1); [ "$_es_got" = "$2" ]; }
+expect_sql() {
+	_es_got=
+	if wait_until "${4:-100}" _sql_is "$2" "$3"; then ok "$1"; else
+		fail "$1" "got '$_es_got', want '$3'"
+	fi
+}
+
 # expect_screen NAME SESSION TEXT [TENTHS]
 expect_screen() {
 	if wait_for "$2" "$3" "${4:-100}"; then ok "$1"; else
 		fail "$1" "'$3' not on screen: $(screen "$2" | tr -s ' ' | head -c 1500)"
+	fi
+}
+
+# expect_screen_re NAME SESSION ERE [TENTHS]: like expect_screen, for an extended regular
+# expression on one line of the screen (a count that must have moved, a layout's width).
+screen_re() { screen "$1" | LC_ALL=C.UTF-8 grep -qE -- "$2"; }
+expect_screen_re() {
+	if wait_until "${4:-100}" screen_re "$2" "$3"; then ok "$1"; else
+		fail "$1" "/$3/ not on screen: $(screen "$2" | tr -s ' ' | head -c 1500)"
 	fi
 }
 
