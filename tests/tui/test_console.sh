@@ -41,10 +41,10 @@ assert_not_contains "$(screen "$S")" "Sekr1tPw" "the password is never on screen
 # Help lists every key.
 keys "$S" '?'
 expect_screen "? opens the help screen" "$S" "midsops console: keys"
-help=$(screen "$S")
+# The overlay's title is drawn before the lines below it: wait for each key, not one capture.
 for k in "Tab, Shift-Tab" "Up, Down" "PgUp, PgDn" "Home, End" "Enter " "  :  " "  /  " "? or F1" \
 	"Space or p" "+ or -" "  z  " "Ctrl-L" "Ctrl-C" "Esc" "  q  "; do
-	case "$help" in *"$k"*) ok "help lists key '$k'" ;; *) fail "help lists key '$k'" "$(printf '%s' "$help" | head -c 600)" ;; esac
+	expect_screen "help lists key '$k'" "$S" "$k" 20
 done
 keys "$S" Escape
 wait_gone "$S" "midsops console: keys" 20 && ok "Esc closes help" || fail "Esc closes help" "still shown"
@@ -56,7 +56,9 @@ keys "$S" q
 keys "$S" ':'
 keys "$S" 'version' Enter
 expect_screen "a command from the bar shows its output" "$S" "[exit 0: version" 50
-assert_contains "$(screen "$S")" "version                  0." "the output area holds the command's output"
+# The area shows the newest lines: the command's last line stands right above its [exit line.
+last=$(MIDSOPS_SHARE=$TOP "$MIDSOPS" --no-color version 2>/dev/null | tail -n 1 | cut -c1-40)
+expect_screen "the output area holds the command's output" "$S" "${last:-(version printed nothing)}" 20
 keys "$S" ':'
 keys "$S" 'db-check' Enter
 expect_screen "db-check runs from the bar against the console's target" "$S" ": db-check, " 100
@@ -103,11 +105,14 @@ keys "$S" Tab Tab Tab
 expect_screen "Tab moves the focus to the errors pane" "$S" "> Recent errors" 20
 keys "$S" Enter
 expect_screen "Enter shows the details of an error" "$S" "message:" 20
-assert_contains "$(screen "$S")" "source:    test" "details name the source"
+expect_screen "details name the source" "$S" "source:    test" 20
 keys "$S" Escape
 keys "$S" '/' 'older' Enter
 expect_screen "/ filters the focused list" "$S" "[filter: older]" 20
-assert_not_contains "$(screen "$S")" "disk on fire" "the filter hides what does not match"
+# The pane's title is drawn before its list: wait for the hidden line to go.
+wait_gone "$S" "disk on fire" 20 && ok "the filter hides what does not match" ||
+	fail "the filter hides what does not match" "'disk on fire' still on screen"
+expect_screen "the filter keeps what matches" "$S" "older warning" 20
 keys "$S" '/' BSpace BSpace BSpace BSpace BSpace Enter
 expect_screen "an empty filter shows everything again" "$S" "disk on fire" 20
 keys "$S" BTab
@@ -127,8 +132,17 @@ expect_screen "+ lengthens the refresh interval" "$S" "every 2s" 20
 keys "$S" - -
 expect_screen "- shortens it" "$S" "every 0.5s" 20
 keys "$S" +
+expect_screen "+ again: back to every 1s" "$S" "every 1s" 20
+# Ctrl-L: garble the terminal behind curses' back (curses sends only what changed, so the
+# pane titles stay wiped), then Ctrl-L must repaint all of it.
+ptty=$(tm display-message -p -t "$S" '#{pane_tty}')
+printf '\033[H\033[2JGARBLED-BY-THE-TEST' >"$ptty"
+wait_for "$S" "GARBLED-BY-THE-TEST" 20 && wait_gone "$S" "Database health" 20 ||
+	fail "the terminal is garbled before Ctrl-L" "$(screen "$S" | head -5)"
 keys "$S" C-l
 expect_screen "Ctrl-L redraws" "$S" "Database health" 20
+wait_gone "$S" "GARBLED-BY-THE-TEST" 20 && ok "Ctrl-L wipes what curses did not draw" ||
+	fail "Ctrl-L wipes what curses did not draw" "$(screen "$S" | head -5)"
 
 # Themes and :save.
 keys "$S" ':' 'theme dark' Enter
@@ -143,27 +157,39 @@ assert_contains "$conf" "refresh = 1" ":save wrote the refresh interval"
 assert_contains "$conf" "focus = cache" ":save wrote the focused pane"
 expect_exit 0 "the saved config still loads" "$MIDSOPS" config show
 
-# A probe stuck behind a lock marks its pane stale; typing still works.
-( psql "$MIDSOPS_DSN" -XAtq -c "begin; lock table ops.events in access exclusive mode; select pg_sleep(4); commit" >/dev/null 2>&1 & )
+# A probe stuck behind a lock marks its pane stale; typing still works. The lock is held
+# until the test lets it go (a lock for a fixed time could end before a loaded console looks).
+PGAPPNAME=midsops-test-lock psql "$MIDSOPS_DSN" -XAtq -c "begin; lock table ops.events in access exclusive mode; select pg_sleep(300); commit" >/dev/null 2>&1 &
+lockpid=$!
 expect_screen "a probe stuck behind a lock marks the pane stale" "$S" "(stale)" 50
 keys "$S" ':' 'help version' Enter
 expect_screen "the bar still works while a probe waits" "$S" "usage: midsops version" 30
+assert_eq "$(psql_q "select count(*) from pg_locks l join pg_stat_activity a using (pid) where a.application_name = 'midsops-test-lock' and l.mode = 'AccessExclusiveLock' and l.relation = 'ops.events'::regclass and l.granted")" 1 "the lock was still held"
+psql_q "select pg_cancel_backend(pid) from pg_stat_activity where application_name = 'midsops-test-lock'" >/dev/null
+wait "$lockpid" 2>/dev/null
 wait_gone "$S" "(stale)" 100 && ok "the pane recovers when the lock goes" || fail "stale recovers" "still stale"
 
-# Resize down to 80x24 and below.
+# Resize down to 80x24 and below. tmux crops the old frame at once, and every title stays on
+# it: wait for the layout drawn for the new size (the panes side by side 40 columns wide each,
+# which a cropped 100-column frame never shows).
 tm resize-window -t "$S" -x 80 -y 24
-expect_screen "80x24 still shows every pane" "$S" "Recent errors" 20
-assert_contains "$(screen "$S")" "Database health" "80x24 shows the health pane"
+expect_screen_re "80x24: the panes are laid out anew" "$S" "^┌[^┐]{38}┐┌[^┐]{38}┐\$" 50
+for title in "Database health" "Import progress" "Cache statistics" "Recent errors" "Output"; do
+	expect_screen "80x24 still shows the pane $title" "$S" "$title" 20
+done
 tm resize-window -t "$S" -x 70 -y 20
 expect_screen "below 80x24 the console says the terminal is too small" "$S" "terminal too small" 20
 tm resize-window -t "$S" -x 100 -y 30
-expect_screen "growing again restores the panes" "$S" "Database health" 20
+expect_screen_re "growing again restores the panes" "$S" "^┌[^┐]{48}┐┌[^┐]{48}┐\$" 50
+expect_screen "growing again: the health pane is back" "$S" "Database health" 20
 
 # Ctrl-C stops a running command; q asks first while one runs.
 keys "$S" ':' 'watch --interval 1' Enter
 expect_screen "a long command streams output" "$S" "all probes ran" 80
 keys "$S" C-c
-expect_screen "Ctrl-C stops the running command" "$S" "[exit" 50
+# Its own [exit line: the area may still show the [exit line of a command before it.
+expect_screen_re "Ctrl-C stops the running command" "$S" "\\[exit [0-9]+: watch" 50
+wait_gone "$S" "(running: watch" 20 || fail "the output pane says the command ended" "$(screen "$S" | tail -8)"
 keys "$S" ':' 'watch --interval 1' Enter
 expect_screen "second long command runs" "$S" "(running: watch" 50
 keys "$S" q
@@ -182,12 +208,15 @@ console_start "$S2"
 expect_screen "a second console starts" "$S2" "connected  up" 100
 keys "$S2" ':' 'watch --interval 1' Enter
 expect_screen "it runs a long command" "$S2" "(running: watch" 50
-cpid=$(pgrep -f "midsops --no-color --config .* watch --interval 1" | head -n 1)
+# This console's own child, once it has exec'd (the title can show it a moment before).
+conpid=$(pgrep -P "$(tm list-panes -t "$S2" -F '#{pane_pid}')" -f " console\$" | head -n 1)
+find_child() { cpid=$(pgrep -P "${conpid:-0}" -f "watch --interval 1" | head -n 1); [ -n "$cpid" ]; }
+cpid=
+wait_until 50 find_child
 tm kill-session -t "$S2" 2>/dev/null
-i=0
-while [ -n "$cpid" ] && kill -0 "$cpid" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-if [ -n "$cpid" ] && ! kill -0 "$cpid" 2>/dev/null; then ok "a hung-up console stops its command"
-else fail "a hung-up console stops its command" "pid ${cpid:-none} still there"; kill "$cpid" 2>/dev/null; fi
+child_gone() { ! kill -0 "$cpid" 2>/dev/null; }
+if [ -n "$cpid" ] && wait_until 50 child_gone; then ok "a hung-up console stops its command"
+else fail "a hung-up console stops its command" "pid ${cpid:-none} still there"; [ -n "$cpid" ] && kill "$cpid" 2>/dev/null; fi
 
 # The console needs a terminal; watch is its batch twin.
 expect_exit 64 "console without a terminal exits 64" "$MIDSOPS" console </dev/null

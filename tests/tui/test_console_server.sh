@@ -11,9 +11,28 @@ if ! env $export_env "$MIDSOPS" cluster start >"$TEST_TMP/start.log" 2>&1; then
 	return 0 2>/dev/null || exit 0
 fi
 DSN2=$(env $export_env "$MIDSOPS" cluster status --json | json_get conninfo)
+# One finished import, so the import pane has details (they count the NOTIFYs received).
+MIDSOPS_DSN=$DSN2 env $export_env "$MIDSOPS" db-create >/dev/null 2>&1
+psql "$DSN2" -XAtq -c "insert into ops.import_runs (state, phase, finished_at) values ('completed', 'done', now())" >/dev/null 2>&1
+# The health pane's first line: 'connected  up ...' at the left border. Not a bare
+# 'connected  up', which 'disconnected  up 2s' (the last figures kept) holds too.
+UP='│connected  up'
 S=srv$$
 MIDSOPS_DSN=$DSN2 console_start "$S"
-expect_screen "console connects to the second cluster" "$S" "connected  up" 100
+expect_screen "console connects to the second cluster" "$S" "$UP" 100
+# notifies_are N: the import pane's details (a snapshot when opened) count N NOTIFYs.
+notifies_are() {
+	keys "$S" Enter
+	wait_for "$S" "NOTIFY midsops_import received: " 20 || return 1
+	screen_re "$S" "NOTIFY midsops_import received: $1 "
+	_nr=$?
+	keys "$S" Escape
+	wait_gone "$S" "NOTIFY midsops_import received: " 20
+	return $_nr
+}
+keys "$S" Tab
+expect_screen "the import pane takes the focus" "$S" "> Import progress" 20
+wait_until 50 notifies_are 0 && ok "no NOTIFY received yet" || fail "no NOTIFY received yet" "$(screen "$S" | head -20)"
 
 # A backend that stops answering (as across a dead network: statement_timeout cannot
 # fire) is given up after the query deadline, and the console connects anew.
@@ -22,7 +41,7 @@ if [ -n "$bp" ] && kill -STOP "$bp" 2>/dev/null; then
 	expect_screen "a silent server first makes the panes stale" "$S" "stale" 60
 	expect_screen "then the console gives the connection up" "$S" "the server stopped answering" 150
 	kill -CONT "$bp" 2>/dev/null
-	expect_screen "and connects anew" "$S" "connected  up" 100
+	expect_screen "and connects anew" "$S" "$UP" 100
 else
 	skip "silent server" "cannot stop the console's backend"
 fi
@@ -44,10 +63,16 @@ expect_screen "keys work while disconnected" "$S" "midsops console: keys" 20
 keys "$S" Escape
 
 env $export_env "$MIDSOPS" cluster start >/dev/null 2>&1
-expect_screen "the console reconnects by itself" "$S" "connected  up" 100
+expect_screen "the console reconnects by itself" "$S" "$UP" 100
 wait_gone "$S" "disconnected since" 50 && ok "the disconnected message goes" || fail "reconnect clears message" "$(screen "$S" | head -5)"
-# LISTEN again after the reconnect: a NOTIFY makes the import pane re-probe at once.
-psql "$DSN2" -XAtq -c "notify midsops_import, 'test'" >/dev/null 2>&1 && ok "NOTIFY after reconnect accepted"
+# LISTEN again after the reconnect: the new session receives a NOTIFY (which makes the
+# import pane re-probe at once). The pane's figures are back, so the setup (LISTEN) ran.
+if psql "$DSN2" -XAtq -c "notify midsops_import, 'test'" >/dev/null 2>&1; then
+	wait_until 50 notifies_are 1 && ok "a NOTIFY after the reconnect is received" ||
+		fail "a NOTIFY after the reconnect is received" "$(screen "$S" | head -20)"
+else
+	fail "a NOTIFY after the reconnect is received" "psql could not send it"
+fi
 keys "$S" q
 expect_screen "q quits" "$S" "CONSOLE-EXITED 0" 50
 tm kill-session -t "$S" 2>/dev/null
