@@ -150,6 +150,7 @@ install: all $(BUILD)/midsops.bash-completion
 		sed 's|/usr/local/bin/midsops|$(BINDIR)/midsops|g' "$$f" >"$$d/$${f##*/}" && chmod 0644 "$$d/$${f##*/}" || exit 1; \
 	done
 	install -m 0644 contrib/README.md $(DESTDIR)$(DOCDIR)/examples/README.md
+	install -m 0644 contrib/midsops.logrotate $(DESTDIR)$(DOCDIR)/examples/midsops.logrotate
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/midsops $(DESTDIR)$(MANDIR)/midsops.1 $(DESTDIR)$(COMPLETIONDIR)/midsops

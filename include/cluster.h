@@ -9,7 +9,7 @@ struct cluster {
 	char root[4096];    /* paths_data_dir() */
 	char datadir[4096]; /* root/pg */
 	char sockdir[4096]; /* root/run */
-	char logdir[4096];  /* state/log */
+	char logdir[4096];  /* state/log/postgresql */
 	char logfile[4096];
 	char archive_dir[4096]; /* WAL archive, set up by the backup family */
 	int port;

@@ -29,6 +29,7 @@ struct config {
 	char theme[64];
 	char backup_dir[4096];
 	char log_dir[4096];
+	int log_syslog; /* log events to syslog(3) too */
 	char reports_dir[4096];
 	char incidents_dir[4096];
 	char notify_command[1024];

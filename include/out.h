@@ -83,6 +83,12 @@ void out_status(struct out *o, enum status st, const char *fmt, ...)
 void out_check_begin(struct out *o, const char *service);
 int out_check_active(const struct out *o);
 int out_check_finish(struct out *o, int rc);
+/* The status and the status line's text (no service, no perfdata) out_check_finish would
+ * give now, without finishing: for the log's record of the check. */
+enum status out_check_peek(struct out *o, int rc, char *text, size_t n);
+/* A problem beside what the check judged (its log could not be written): the status is at
+ * least st, and key: text is among the status line's items. */
+void out_check_note(struct out *o, enum status st, const char *key, const char *text);
 
 /* A figure in base units: seconds, bytes, a ratio 0..1, a count of things, or a counter
  * that only grows. Thresholds and range are in the same units, set with .thresholds and

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "log.h"
 #include "out.h"
 #include "target.h"
 #include "version.h"
@@ -167,6 +168,7 @@ static int run(int argc, char **argv, char **rest)
 	if (g.theme)
 		snprintf(cfg.theme, sizeof cfg.theme, "%s", g.theme);
 	db_set_log_dir(cfg.log_dir);
+	log_set_syslog(cfg.log_syslog);
 
 	struct target target;
 	if (target_resolve(&target, &cfg, g.dsn, g.env, err, sizeof err) < 0 &&

@@ -321,6 +321,13 @@ static int cmd_import_debug_exec(struct cmd_ctx *ctx)
 		out_table_end(ctx->out);
 		PQclear(r);
 	}
+	/* Lines the importer could not write to the run log (engine.c records the first). */
+	char *lost = db_scalar(c, err, sizeof err,
+			       "select options->>'log_incomplete' from ops.import_runs where id = "
+			       "$1::bigint",
+			       1, p);
+	if (lost)
+		out_kv(ctx->out, "log", "incomplete: %s", lost);
 	if (verbose) {
 		r = db_query(c, err, sizeof err,
 			     "select severity, coalesce(path, ''), coalesce(json_path, ''), code, "
@@ -340,7 +347,10 @@ static int cmd_import_debug_exec(struct cmd_ctx *ctx)
 		char path[4300];
 		import_log_path(ctx->cfg, PQdb(c), run, path, sizeof path);
 		FILE *f = fopen(path, "r");
-		out_kv(ctx->out, "log_file", "%s%s", path, f ? "" : " (absent on this host)");
+		out_kv(ctx->out, "log_file", "%s%s", path,
+		       lost ? " (incomplete: lines are missing)"
+		       : f  ? ""
+			    : " (absent on this host)");
 		if (f) {
 			char line[2048];
 			while (fgets(line, sizeof line, f)) {
@@ -350,6 +360,7 @@ static int cmd_import_debug_exec(struct cmd_ctx *ctx)
 			fclose(f);
 		}
 	}
+	free(lost);
 	PQfinish(c);
 	return 0;
 }

@@ -88,6 +88,7 @@ static int cmd_config_exec(struct cmd_ctx *ctx)
 	out_kv(ctx->out, "theme", "%s", cfg->theme);
 	out_kv(ctx->out, "backup_dir", "%s", cfg->backup_dir);
 	out_kv(ctx->out, "log_dir", "%s", cfg->log_dir);
+	out_kv_bool(ctx->out, "log_syslog", cfg->log_syslog);
 	out_kv(ctx->out, "reports_dir", "%s", cfg->reports_dir);
 	out_kv(ctx->out, "incidents_dir", "%s", cfg->incidents_dir);
 	out_kv(ctx->out, "maintenance_window", "%s", cfg->maintenance_window);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "paths.h"
 #include "proc.h"
 
@@ -44,7 +45,9 @@ int cluster_locate(struct cluster *c, const char *root, char *err, size_t errlen
 	snprintf(c->root, sizeof c->root, "%s", root ? root : paths_data_dir());
 	snprintf(c->datadir, sizeof c->datadir, "%s/pg", c->root);
 	snprintf(c->sockdir, sizeof c->sockdir, "%s/run", c->root);
-	snprintf(c->logdir, sizeof c->logdir, "%s/log", paths_state_dir());
+	/* A folder of its own inside the log directory: it belongs to the server's user, while
+	 * midsops.log stays in one only root can write when we are root (log.c). */
+	snprintf(c->logdir, sizeof c->logdir, "%s/log/postgresql", paths_state_dir());
 	snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir);
 	snprintf(c->archive_dir, sizeof c->archive_dir, "%s/wal-archive", c->root);
 	c->port = read_port(c->root);
@@ -262,8 +265,10 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 		chown(initlog, c->uid, c->gid);
 	if (rc != 0) {
 		snprintf(err, errlen, "initdb failed (exit %d); see %s", rc, initlog);
+		log_event("error", NULL, "embedded cluster: %s", err);
 		return -1;
 	}
+	log_event("info", NULL, "embedded cluster initialised in %s", c->datadir);
 	return append_conf(c, err, errlen);
 }
 
@@ -335,7 +340,13 @@ int cluster_start(struct cluster *c, int *already, char *err, size_t errlen)
 		goto out;
 	}
 	rc = ensure_database(c, err, errlen);
+	if (rc == 0)
+		log_event("info", NULL, "embedded cluster started (%s, port %d)", c->datadir,
+			  c->port);
 out:
+	/* Every start of the server is in the log, whichever command started it. */
+	if (rc < 0)
+		log_event("error", NULL, "embedded cluster did not start: %s", err);
 	if (lock >= 0)
 		close(lock);
 	return rc;
@@ -356,6 +367,11 @@ int cluster_stop(struct cluster *c, const char *mode, char *err, size_t errlen)
 			snprintf(err, errlen, "pg_ctl stop failed (exit %d); see %s", st, c->logfile);
 			rc = -1;
 		}
+		if (rc == 0)
+			log_event("info", NULL, "embedded cluster stopped (%s, mode %s)", c->datadir,
+				  mode ? mode : "fast");
+		else
+			log_event("error", NULL, "embedded cluster did not stop: %s", err);
 	}
 	if (lock >= 0)
 		close(lock);

@@ -1,6 +1,7 @@
 /* Command table lookup and dispatch. */
 #include "cmd.h"
 #include "db.h"
+#include "log.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -143,11 +144,46 @@ void cmd_help(const struct cmd_entry *ce, struct out *out)
 	out_line(out, "%s", "See midsops(1) for details.");
 }
 
+static const char *status_level(int st)
+{
+	return st == ST_OK	   ? "info"
+	       : st == ST_WARNING  ? "warning"
+	       : st == ST_CRITICAL ? "critical"
+				   : "error";
+}
+
+/* A check's result goes in the log before its status line is printed, so that a failed
+ * write can still show there. An incomplete log is never silent (log_failed said it once
+ * on stderr): a check keeps what it found but is at least WARNING and names the log in its
+ * status line; any other command that would exit 0 exits 1 (midsops(1), EXIT STATUS). */
+static int finish_log(const struct cmd_entry *ce, struct out *out, int plugin, int rc)
+{
+	if (plugin) {
+		char text[1024];
+		enum status st = out_check_peek(out, rc, text, sizeof text);
+		log_event(status_level(st), NULL, "check %s - %s", status_name(st), text);
+	} else if (ce->flags & CMD_CHECK)
+		log_event(status_level(rc), NULL, "check ended with exit status %d", rc);
+	if (!log_incomplete())
+		return rc;
+	if (plugin) {
+		char why[1100];
+		snprintf(why, sizeof why, "incomplete: %s", log_incomplete_reason());
+		out_kv(out, "log", "%s", why);
+		out_check_note(out, ST_WARNING, "log", why);
+		return rc;
+	}
+	if (ce->flags & CMD_CHECK)
+		return rc == ST_OK ? ST_WARNING : rc;
+	return rc == 0 ? EXIT_FAIL : rc;
+}
+
 int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 	    struct config *cfg, struct target *target, int in_console)
 {
 	struct args a;
 	char err[512];
+	log_set_command(ce->name);
 	if ((ce->flags & CMD_RAWARGS) && !(argc == 2 && strcmp(argv[1], "--help") == 0)) {
 		/* Pass everything through (db-shell hands it to psql). */
 		memset(&a, 0, sizeof a);
@@ -189,10 +225,13 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 			service[i] = (char)toupper((unsigned char)ce->name[k]);
 		out_check_begin(out, service);
 	}
+	if (ce->flags & CMD_CHECK)
+		log_event("info", NULL, "check started");
 	int rc = ce->exec(&ctx);
 	db_set_may_start(1);
 	if (rc == EXIT_USAGE || rc == EXIT_CONFIG)
 		rc = cmd_exit_usage(ce);
+	rc = finish_log(ce, out, plugin, rc);
 	if (plugin)
 		rc = out_check_finish(out, rc);
 	args_free(&a);

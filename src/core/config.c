@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +137,20 @@ static const struct key_th threshold_keys[] = {
 	KT("backup_age", backup_age),
 };
 
+/* yes/no, true/false, on/off, 1/0, any case; -1 for anything else. */
+static int parse_bool(const char *v)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
 static int parse_midsops(struct config *cfg, const char *name, int lineno, const char *k,
 			 const char *v, char *err, size_t errlen)
 {
@@ -144,6 +159,13 @@ static int parse_midsops(struct config *cfg, const char *name, int lineno, const
 		if (parse_num(v, &d) < 0 || d < 0.2 || d > 3600)
 			ERR("refresh wants seconds between 0.2 and 3600, not '%s'", v);
 		cfg->refresh = d;
+		return 0;
+	}
+	if (strcmp(k, "log_syslog") == 0) {
+		int b = parse_bool(v);
+		if (b < 0)
+			ERR("log_syslog wants yes or no, not '%s'", v);
+		cfg->log_syslog = b;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof midsops_keys / sizeof midsops_keys[0]; i++)

@@ -10,17 +10,15 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "log.h"
 #include "migrate.h"
 #include "out.h"
 #include "paths.h"
 #include "target.h"
 
-static char log_path[4200];
-
 void db_set_log_dir(const char *dir)
 {
-	if (dir && *dir)
-		snprintf(log_path, sizeof log_path, "%s/midsops.log", dir);
+	log_set_dir(dir);
 }
 
 static void conn_error(const struct target *t, PGconn *c, char *err, size_t errlen)
@@ -185,30 +183,6 @@ char *db_ident(PGconn *c, const char *name)
 	return PQescapeIdentifier(c, name, strlen(name));
 }
 
-static void log_line(const char *level, const char *source, const char *msg)
-{
-	if (!log_path[0])
-		return;
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s", log_path);
-	char *slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = 0;
-		paths_mkdir_p(dir, 0700);
-	}
-	FILE *f = fopen(log_path, "a");
-	if (!f)
-		return;
-	fchmod(fileno(f), 0600);
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	char ts[32];
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(f, "%s %s %s[%ld]: %s\n", ts, level, source, (long)getpid(), msg);
-	fclose(f);
-}
-
 void db_event(PGconn *c, const char *level, const char *source, const char *fmt, ...)
 {
 	char msg[2048];
@@ -216,7 +190,11 @@ void db_event(PGconn *c, const char *level, const char *source, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	log_line(level, source, msg);
+	/* The line names the command; a source that differs from it leads the message. */
+	if (strcmp(source, log_command()) == 0)
+		log_event(level, NULL, "%s", msg);
+	else
+		log_event(level, NULL, "%s: %s", source, msg);
 	if (!c || PQstatus(c) != CONNECTION_OK)
 		return;
 	char host[256] = "";

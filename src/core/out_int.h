@@ -41,6 +41,10 @@ struct out_check_state {
 		enum status st;
 	} items[OUT_CHECK_ITEMS];
 	int nitems;
+	/* out_check_note: added to the items, and a floor for the status, when finishing */
+	int noted;
+	enum status note_st;
+	char note_key[64], note_text[256];
 };
 
 /* Record a judged item, for the status line's "worst item and why". */

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "db.h"
 #include "import_int.h"
+#include "log.h"
 #include "paths.h"
 #include "target.h"
 #include "sha256.h"
@@ -37,22 +38,47 @@ double import_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void run_log_v(struct import_run_state *r, const char *level, const char *fmt, va_list ap)
+{
+	if (!r->log_name[0])
+		return;
+	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX], err[1024];
+	int n = snprintf(msg, sizeof msg, "run %ld: ", r->id);
+	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	size_t len = log_format(line, sizeof line, level, NULL, msg);
+	if (log_append(r->log_dir, r->log_name, line, len, err, sizeof err) == 0)
+		return;
+	log_failed(err);
+	if (r->log_failed++)
+		return;
+	/* On the run itself, so that import-debug, on any host, says the log is incomplete
+	 * rather than show a file that lacks lines. The progress connection commits at once;
+	 * the other may be inside promote's transaction. */
+	const char *p[] = {r->idtxt, err};
+	char qerr[256];
+	PGresult *res = db_query(r->pc ? r->pc : r->c, qerr, sizeof qerr,
+				 "update ops.import_runs set options = coalesce(options, '{}') || "
+				 "jsonb_build_object('log_incomplete', $2::text) where id = $1",
+				 2, p);
+	PQclear(res);
+}
+
 void import_log(struct import_run_state *r, const char *fmt, ...)
 {
-	if (!r->log)
-		return;
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(r->log, "%s run %ld: ", ts, r->id);
-	vfprintf(r->log, fmt, ap);
-	fputc('\n', r->log);
+	run_log_v(r, "info", fmt, ap);
 	va_end(ap);
-	fflush(r->log);
+}
+
+static void import_log_level(struct import_run_state *r, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void import_log_level(struct import_run_state *r, const char *level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	run_log_v(r, level, fmt, ap);
+	va_end(ap);
 }
 
 void import_record_error(void *ctx, const char *path, const char *json_path, const char *code,
@@ -67,8 +93,8 @@ void import_record_error(void *ctx, const char *path, const char *json_path, con
 		r->warnings++;
 	else
 		r->errors++;
-	import_log(r, "error %s %s %s: %s", code, path ? path : "-", json_path ? json_path : "",
-		   msg);
+	import_log_level(r, warning ? "warning" : "error", "%s %s %s: %s", code, path ? path : "-",
+			 json_path ? json_path : "", msg);
 	if (r->shown_errors++ < 20)
 		out_err(r->o, "%s%s%s: %s", path ? path : "", json_path ? ": " : "",
 			json_path ? json_path : "", msg);
@@ -148,7 +174,8 @@ void import_set_state(struct import_run_state *r, const char *state, const char 
 		     "null else now() end where id = $1",
 		     4, p);
 	PQclear(res);
-	import_log(r, "state %s: %s", state, msg ? msg : "");
+	import_log_level(r, strcmp(state, "failed") == 0 ? "error" : "info", "state %s: %s", state,
+			 msg ? msg : "");
 }
 
 static const char current_sql[] =
@@ -177,17 +204,15 @@ void import_log_path(const struct config *cfg, const char *db, long id, char *bu
 	snprintf(buf, n, "%s/import/%s-run-%ld.log", cfg->log_dir, name, id);
 }
 
-static FILE *open_run_log(const struct config *cfg, PGconn *c, long id)
+/* From here on import_log writes the run's log (the folder is made by its first line). */
+static void open_run_log(struct import_run_state *r, const struct config *cfg)
 {
-	char dir[4200], path[4300];
-	snprintf(dir, sizeof dir, "%s/import", cfg->log_dir);
-	if (paths_mkdir_p(dir, 0700) < 0)
-		return NULL;
-	import_log_path(cfg, PQdb(c), id, path, sizeof path);
-	FILE *f = fopen(path, "a");
-	if (f)
-		fchmod(fileno(f), 0600);
-	return f;
+	char path[4300];
+	import_log_path(cfg, PQdb(r->c), r->id, path, sizeof path);
+	const char *slash = strrchr(path, '/');
+	snprintf(r->log_dir, sizeof r->log_dir, "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
+	snprintf(r->log_name, sizeof r->log_name, "%s", slash ? slash + 1 : path);
 }
 
 /* Take the one-import-per-target lock, or say who holds it. */
@@ -240,8 +265,6 @@ static int connect_both(struct import_run_state *r, const struct target *t, char
 
 static void finish(struct import_run_state *r)
 {
-	if (r->log)
-		fclose(r->log);
 	if (r->pc)
 		PQfinish(r->pc);
 	if (r->c)
@@ -487,7 +510,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		    3, p);
 		no_promote = 0;
 	}
-	r.log = open_run_log(cfg, r.c, r.id);
+	open_run_log(&r, cfg);
 	import_log(&r, "%s %s (host %s, pid %s)", opts->resume_run >= 0 ? "resume" : "import", dir,
 		   host, pid);
 	db_event(r.c, "info", "import", "run %ld %s %s", r.id,
@@ -746,7 +769,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	r.id = atol(id);
 	free(id);
 	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
-	r.log = open_run_log(cfg, r.c, r.id);
+	open_run_log(&r, cfg);
 	import_log(&r, "rollback from generation %d to %d", current, to);
 	const char *q[] = {r.idtxt, to_s};
 	/* Later generations are undone newest first: the oldest saved version of a key wins.

@@ -23,10 +23,14 @@ struct import_run_state {
 	long max_errors;
 	double t0, last_progress;
 	int stop_requested;
-	FILE *log;
+	/* The run log, log_dir/import/NAME: opened for each line (log_append), so a full disk
+	 * or a removed folder shows at the line it hits. */
+	char log_dir[4200], log_name[256];
+	int log_failed; /* lines were lost: reported once, and recorded on the run */
 };
 
 double import_now(void);
+/* A line of the run log: "TIME info COMMAND PID run ID: message" (log.h's format). */
 void import_log(struct import_run_state *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void import_progress(struct import_run_state *r, int force);

@@ -127,9 +127,8 @@ PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const c
 {
 	double t = import_now();
 	PGresult *res = db_query(r->c, err, errlen, sql, n, p);
-	if (r->log)
-		fprintf(r->log, "  sql %.3fs %s: %.100s\n", import_now() - t,
-			res ? PQcmdTuples(res) : "failed", sql);
+	import_log(r, "sql %.3fs %s: %.100s", import_now() - t, res ? PQcmdTuples(res) : "failed",
+		   sql);
 	return res;
 }
 
