@@ -35,6 +35,27 @@ int db_begin(PGconn *c, char *err, size_t errlen);
 int db_commit(PGconn *c, char *err, size_t errlen);
 void db_rollback(PGconn *c);
 
+/* midsops's own work runs as this NOLOGIN role, so that pg_stat_statements, which keeps
+ * figures per role, tells it from the web workload (db.c, ARCHITECTURE.md). db_connect
+ * switches to it when it may; the schema's setup (migrate_up) creates it for a superuser
+ * login, so checks, which only observe, never do. */
+#define DB_OWN_ROLE "midsops_work"
+/* Switch another connection (one not made by db_connect) too; 1 when it switched. */
+int db_own_role_enter(PGconn *c);
+/* The same, first creating the role when it is missing and the login is a superuser. */
+int db_own_role_ensure(PGconn *c);
+/* The switch as one statement returning one row, for a connection driven asynchronously. */
+const char *db_own_role_sql(void);
+/* Whether this process's connections run as DB_OWN_ROLE: 0 no, 1 as a superuser role (so
+ * child tools may take it for anything: --role), 2 granted to a login that is none. */
+int db_own_role_active(void);
+/* Why not, when they do not ("" when they do, or before any connection). */
+const char *db_own_role_note(void);
+/* Inside a transaction: the rest of it runs as the login itself (SET LOCAL ROLE NONE), for
+ * statements whose objects must belong to the login (migrations, default privileges), and
+ * untracked by pg_stat_statements when the login is a superuser. */
+int db_as_login(PGconn *c, char *err, size_t errlen);
+
 /* Quoted identifier, malloc'ed via PQescapeIdentifier (caller PQfreemem). */
 char *db_ident(PGconn *c, const char *name);
 

@@ -57,10 +57,22 @@ const char *health_probe_sql(int id, int server_num);
 int health_probe_run(PGconn *c, int id, struct health_probe *p);
 void health_probe_free(struct health_probe *p);
 
-/* pg_stat_statements: top statements by mean or total time. ok = 0 with a reason that
- * says how to enable the extension when it is missing. */
+/* Whose statements: the web workload (every role but DB_OWN_ROLE, so also anything run by
+ * hand) is what users feel and what checks judge; midsops's own import, backup and
+ * maintenance work runs as DB_OWN_ROLE and is listed apart, never judged. */
+enum stmt_scope { STMTS_WEB, STMTS_OWN };
+
+/* pg_stat_statements of this database: top statements by mean ("mean"), total ("total")
+ * or calls ("calls") whose mean is at least min_mean_ms. ok = 0 with a reason that says
+ * how to enable the extension when it is missing. */
+int health_statements(PGconn *c, enum stmt_scope scope, const char *order, int limit,
+		      double min_mean_ms, struct health_probe *p);
+/* The same for the web workload. */
 int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean_ms,
 			struct health_probe *p);
+/* Time-weighted mean of the scope's top-level statements (0 and calls 0 when none). */
+int health_statements_mean(PGconn *c, enum stmt_scope scope, double *mean_ms, long long *calls,
+			   char *err, size_t errlen);
 
 /* ---- Renderers shared by the commands and the `status` sections ---- */
 /* Render a probe: a table of its rows plus judged figures. Returns its status; a probe

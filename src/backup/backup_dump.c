@@ -30,7 +30,10 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 	cJSON_AddItemToObject(r->man, "tables", t);
 	snprintf(file, sizeof file, "%s/dump.pgdump", r->partial);
 	snprintf(logf, sizeof logf, "%s/pg_dump.log", r->partial);
-	char *argv[] = {dump, "-Fc", "-Z", "5", "-f", file, NULL};
+	/* pg_dump's statements are midsops's own work too: run them as its role (db.c), or a
+	 * dump's long COPYs would be judged with the web workload's queries. */
+	char *role = db_own_role_active() ? "--role=" DB_OWN_ROLE : NULL;
+	char *argv[] = {dump, "-Fc", "-Z", "5", "-f", file, role, NULL};
 	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
 	int st = backup_run_tool(r, argv, env, logf, "logical dump", r->partial,
 				 (long long)(jnum(r->man, "database_bytes") / 4), 0, 0);
@@ -171,9 +174,17 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	int rc = EXIT_FAIL;
 	if (into) {
 		char *qid = db_ident(c, into);
-		char sql[512];
-		snprintf(sql, sizeof sql, "create database %s", qid);
+		/* Owned by the login, as before midsops did its work as its own role (db.c). */
+		char *login = db_own_role_active() == 1
+				  ? db_scalar(c, err, sizeof err, "select session_user", 0, NULL)
+				  : NULL;
+		char *qowner = login ? db_ident(c, login) : NULL;
+		char sql[1024];
+		snprintf(sql, sizeof sql, "create database %s%s%s", qid, qowner ? " owner " : "",
+			 qowner ? qowner : "");
 		PQfreemem(qid);
+		PQfreemem(qowner);
+		free(login);
 		if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0) {
 			out_err(ctx->out, "cannot create database %s: %s", into, err);
 			goto out;
@@ -185,11 +196,14 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	snprintf(logf, sizeof logf, "%s/restore.log", paths_state_dir());
 	paths_mkdir_p(paths_state_dir(), 0700);
 	unlink(logf);
-	char *argv_into[] = {bin, "--exit-on-error", "-d", dbname, file, NULL};
+	/* As midsops's own role (db.c) when that is a superuser role, which may do all the
+	 * login may (restoring owners included); a role granted to another login might not. */
+	char *role = db_own_role_active() == 1 ? "--role=" DB_OWN_ROLE : NULL;
+	char *argv_into[] = {bin, "--exit-on-error", "-d", dbname, file, role, NULL};
 	/* In place: one transaction, so a failure half-way leaves the database as it was. */
 	char *argv_place[] = {
-	    bin,    "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d",
-	    dbname, file,      NULL};
+	    bin,  "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d", dbname,
+	    file, role,	     NULL};
 	char **env = db_conninfo_env(ctx->target->conninfo, dbname);
 	struct run r = {.ctx = ctx, .type = (enum backup_type)type};
 	snprintf(r.id, sizeof r.id, "%s", id);
@@ -213,6 +227,9 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	const char *keys[] = {"dbname", "dbname", NULL};
 	const char *vals[] = {ctx->target->conninfo, dbname, NULL};
 	PGconn *d = ctx->target->conninfo[0] ? PQconnectdbParams(keys, vals, 1) : NULL;
+	/* the checksums read every table: midsops's own work, not the web's */
+	if (d && PQstatus(d) == CONNECTION_OK)
+		db_own_role_enter(d);
 	cJSON *got = d && PQstatus(d) == CONNECTION_OK
 			 ? backup_table_checksums(
 			       d, cJSON_GetObjectItemCaseSensitive(man, "tables"), err, sizeof err)

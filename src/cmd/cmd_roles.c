@@ -84,7 +84,9 @@ static int cmd_db_roles_exec(struct cmd_ctx *ctx)
 	const char *cols[] = {"step", "result"};
 	out_table_begin(ctx->out, "statements", 2, cols);
 	int failed = 0;
-	if (!dry && db_begin(c, err, sizeof err) < 0) {
+	/* As the login: ALTER DEFAULT PRIVILEGES covers the objects the current role creates,
+	 * and migrations create them as the login, not as midsops's own role. */
+	if (!dry && (db_begin(c, err, sizeof err) < 0 || db_as_login(c, err, sizeof err) < 0)) {
 		out_err(ctx->out, "db-roles: %s", err);
 		PQfinish(c);
 		return EXIT_FAIL;

@@ -229,8 +229,8 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 		log_event("info", NULL, "check started");
 	int rc = ce->exec(&ctx);
 	db_set_may_start(1);
-	if (rc == EXIT_USAGE || rc == EXIT_CONFIG)
-		rc = cmd_exit_usage(ce);
+	if ((ce->flags & CMD_CHECK) && (rc == EXIT_USAGE || rc == EXIT_CONFIG))
+		rc = ST_UNKNOWN;
 	rc = finish_log(ce, out, plugin, rc);
 	if (plugin)
 		rc = out_check_finish(out, rc);

@@ -81,6 +81,116 @@ static int embedded_ready(char *err, size_t errlen)
 	return 0;
 }
 
+/* midsops's own statements. pg_stat_statements keys its figures by user, database and
+ * query id only: it keeps no application_name, and comments do not change a query id, so
+ * neither can tell an import's COPY from a web user's query. The role a statement runs as
+ * can, also for statements inside functions and for child tools (pg_dump --role): every
+ * midsops session does its work as DB_OWN_ROLE, a NOLOGIN role (SET ROLE). A superuser
+ * login switches only to a superuser role, so nothing midsops does loses a right; another
+ * login switches only when an administrator granted it the role (with the rights they
+ * chose). Checks judge the statements of every other role (probe_health.c). */
+static int own_active; /* 1: a superuser role, 2: granted to a login that is none */
+static char own_note[320];
+
+/* One statement, without parameters so that the console's setup string can carry it:
+ * reads the state and switches in the same round trip. The role name is a constant. */
+static const char own_sql[] =
+    "select s.rolsuper, w.oid is not null, coalesce(w.rolsuper, false),"
+    " case when w.oid is not null and case when s.rolsuper then w.rolsuper"
+    "  else pg_has_role(session_user, w.oid, 'MEMBER') end"
+    " then set_config('role', w.rolname::text, false) end is not null,"
+    " s.rolname"
+    " from pg_roles s left join pg_roles w on w.rolname = '" DB_OWN_ROLE "'"
+    " where s.rolname = session_user";
+
+const char *db_own_role_sql(void)
+{
+	return own_sql;
+}
+
+static int own_role_switch(PGconn *c, int may_create)
+{
+	PGresult *r = PQexec(c, own_sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(own_note, sizeof own_note, "cannot switch to %s: %s", DB_OWN_ROLE,
+			 PQresultErrorMessage(r));
+		own_note[strcspn(own_note, "\n")] = 0;
+		PQclear(r);
+		return 0;
+	}
+	int super = PQgetvalue(r, 0, 0)[0] == 't', exists = PQgetvalue(r, 0, 1)[0] == 't';
+	int wsuper = PQgetvalue(r, 0, 2)[0] == 't', on = PQgetvalue(r, 0, 3)[0] == 't';
+	if (!on && super && !exists && may_create) {
+		PQclear(r);
+		/* NOLOGIN: nobody connects as it; only superusers may grant a superuser role, so
+		 * it gives no one a right they did not have. */
+		PGresult *cr = PQexec(c, "create role " DB_OWN_ROLE " nologin superuser");
+		const char *state = PQresultErrorField(cr, PG_DIAG_SQLSTATE);
+		/* duplicate_object, or unique_violation when another session's create won */
+		int raced = state && (strcmp(state, "42710") == 0 || strcmp(state, "23505") == 0);
+		int made = PQresultStatus(cr) == PGRES_COMMAND_OK;
+		if (!made && !raced)
+			snprintf(own_note, sizeof own_note, "cannot create role %s: %s",
+				 DB_OWN_ROLE, PQresultErrorMessage(cr));
+		PQclear(cr);
+		if (!made && !raced) {
+			own_note[strcspn(own_note, "\n")] = 0;
+			return 0;
+		}
+		return own_role_switch(c, 0);
+	}
+	if (on) {
+		own_active = super ? 1 : 2;
+		own_note[0] = 0;
+	} else if (!exists)
+		snprintf(own_note, sizeof own_note,
+			 "there is no role %s yet (midsops creates it when it connects as a "
+			 "superuser)",
+			 DB_OWN_ROLE);
+	else if (super && !wsuper)
+		snprintf(own_note, sizeof own_note,
+			 "role %s is no superuser, and superuser login %s keeps its rights",
+			 DB_OWN_ROLE, PQgetvalue(r, 0, 4));
+	else
+		snprintf(own_note, sizeof own_note,
+			 "login %s is no superuser and was not granted role %s",
+			 PQgetvalue(r, 0, 4), DB_OWN_ROLE);
+	PQclear(r);
+	return on;
+}
+
+int db_own_role_enter(PGconn *c)
+{
+	return own_role_switch(c, 0);
+}
+
+int db_own_role_ensure(PGconn *c)
+{
+	return own_role_switch(c, 1);
+}
+
+int db_own_role_active(void)
+{
+	return own_active;
+}
+
+const char *db_own_role_note(void)
+{
+	return own_note;
+}
+
+int db_as_login(PGconn *c, char *err, size_t errlen)
+{
+	/* Statements run as the login would count as the web workload's, so they are not
+	 * tracked at all where the login may say so (the setting is a superuser's). The
+	 * objects they make are recorded elsewhere (ops.schema_version, ops.events). */
+	return db_exec(c, err, errlen,
+		       "select set_config('role', 'none', true),"
+		       " case when (select rolsuper from pg_roles where rolname = session_user)"
+		       " then set_config('pg_stat_statements.track', 'none', true) end",
+		       0, NULL);
+}
+
 PGconn *db_connect(const struct target *t, const char *app, char *err, size_t errlen)
 {
 	if (t->embedded && embedded_ready(err, errlen) < 0)
@@ -98,6 +208,7 @@ PGconn *db_connect(const struct target *t, const char *app, char *err, size_t er
 		PQfinish(c);
 		return NULL;
 	}
+	own_role_switch(c, 0);
 	PGresult *r = PQexec(c, "set client_min_messages = warning");
 	PQclear(r);
 	return c;

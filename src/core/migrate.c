@@ -68,7 +68,11 @@ int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)
 		snprintf(tag, sizeof tag, ",%d,", m->version);
 		if (done && strstr(done, tag))
 			continue;
-		if (db_begin(c, err, errlen) < 0) {
+		/* As the login, not midsops's own role: the objects a migration creates belong to
+		 * the login, as before that role existed, so dumps restore on servers without it
+		 * and db-roles' default privileges (set by the login) apply to them. */
+		if (db_begin(c, err, errlen) < 0 || db_as_login(c, err, errlen) < 0) {
+			db_rollback(c);
 			rc = -1;
 			break;
 		}
@@ -99,5 +103,9 @@ int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)
 out:;
 	PGresult *r = PQexec(c, "select pg_advisory_unlock(" MIGRATE_LOCK ")");
 	PQclear(r);
+	/* The schema is ready, and so is the role midsops does its work as (db.c); the
+	 * connection switches to it now if db_connect could not. */
+	if (rc == 0)
+		db_own_role_ensure(c);
 	return rc;
 }

@@ -10,6 +10,8 @@
 
 #include <libpq-fe.h>
 
+#include "db.h"
+
 enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 
 #define CONNECT_TIMEOUT_S 5.0
@@ -254,14 +256,17 @@ static void send_setup(struct monitor *m)
 	/* The health and cache probes read the statistics views, whose planning costs more
 	 * than their execution: prepared once here, each refresh only executes them. They
 	 * name optional tables only inside query_to_xml, so preparing never fails. */
+	/* First the switch to midsops's own role (db.c), so that the probes are never taken
+	 * for the web workload whose statements they judge. */
 	static char sql[24576];
 	snprintf(sql, sizeof sql,
-		 "set statement_timeout = %d; set client_min_messages = warning; "
+		 "%s; set statement_timeout = %d; set client_min_messages = warning; "
 		 "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
 		 "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
 		 "prepare midsops_console_cache as %s",
-		 m->stmt_timeout_ms, "midsops console", probe_health_sql_variant(1),
-		 probe_health_sql_variant(0), probe_console_cache_sql());
+		 db_own_role_sql(), m->stmt_timeout_ms, "midsops console",
+		 probe_health_sql_variant(1), probe_health_sql_variant(0),
+		 probe_console_cache_sql());
 	PQsetnonblocking(m->conn, 1);
 	if (!PQsendQuery(m->conn, sql)) {
 		drop_connection(m, NULL);
@@ -449,7 +454,9 @@ static void read_results(struct monitor *m)
 			continue;
 		}
 		if (m->state == MS_SETUP) {
-			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			/* the role switch returns a row; the rest are commands */
+			if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+			    PQresultStatus(r) != PGRES_TUPLES_OK) {
 				char why[256];
 				snprintf(why, sizeof why, "%s", PQresultErrorMessage(r));
 				PQclear(r);

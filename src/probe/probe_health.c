@@ -191,8 +191,22 @@ void health_probe_free(struct health_probe *p)
 	p->res = NULL;
 }
 
+/* Whose statements a scope takes, by the role they ran as (see db.c: midsops's own work
+ * runs as DB_OWN_ROLE). Before that role exists every statement is the web's. */
+static void scope_cond(enum stmt_scope scope, int param, char *buf, size_t n)
+{
+	snprintf(buf, n, "userid %s (select oid from pg_roles where rolname = $%d)",
+		 scope == STMTS_OWN ? "=" : "is distinct from", param);
+}
+
 int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean_ms,
 			struct health_probe *p)
+{
+	return health_statements(c, STMTS_WEB, order, limit, min_mean_ms, p);
+}
+
+int health_statements(PGconn *c, enum stmt_scope scope, const char *order, int limit,
+		      double min_mean_ms, struct health_probe *p)
 {
 	char err[512];
 	memset(p, 0, sizeof *p);
@@ -228,7 +242,8 @@ int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean
 	const char *col = strcmp(order, "total") == 0	? "total_exec_time"
 			  : strcmp(order, "calls") == 0 ? "calls"
 							: "mean_exec_time";
-	char sql[1400], lim[32], thr[64];
+	char sql[1400], lim[32], thr[64], cond[128];
+	scope_cond(scope, 3, cond, sizeof cond);
 	snprintf(
 	    sql, sizeof sql,
 	    "select queryid::text as queryid, calls, round(total_exec_time::numeric, 1) as "
@@ -239,13 +254,13 @@ int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean
 	    " as hit_pct, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as query"
 	    " from pg_stat_statements"
 	    " where dbid = (select oid from pg_database where datname = current_database())"
-	    " and mean_exec_time >= $1::float8"
+	    " and %s and mean_exec_time >= $1::float8"
 	    " order by %s desc limit $2::int",
-	    col);
+	    cond, col);
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(thr, sizeof thr, "%.3f", min_mean_ms);
-	const char *params[] = {thr, lim};
-	r = PQexecParams(c, sql, 2, NULL, params, NULL, NULL, 0);
+	const char *params[] = {thr, lim, DB_OWN_ROLE};
+	r = PQexecParams(c, sql, 3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		set_reason(p, PQresultErrorMessage(r),
 			   "pg_stat_statements must be in shared_preload_libraries; reading other "
@@ -258,5 +273,29 @@ int health_slow_queries(PGconn *c, const char *order, int limit, double min_mean
 	if (!sees_all_stats(c))
 		set_reason(p, "other roles' statements show no text",
 			   "grant pg_read_all_stats or pg_monitor to this user");
+	return 0;
+}
+
+int health_statements_mean(PGconn *c, enum stmt_scope scope, double *mean_ms, long long *calls,
+			   char *err, size_t errlen)
+{
+	/* Top-level statements only, where the server tracks nesting (14 and later): with
+	 * pg_stat_statements.track = all a function's inner statements are counted again
+	 * inside its own time. */
+	char sql[1024], cond[128];
+	scope_cond(scope, 1, cond, sizeof cond);
+	snprintf(sql, sizeof sql,
+		 "select sum(total_exec_time) / nullif(sum(calls), 0), coalesce(sum(calls), 0)"
+		 " from pg_stat_statements"
+		 " where dbid = (select oid from pg_database where datname = current_database())"
+		 " and %s%s",
+		 cond, PQserverVersion(c) >= 140000 ? " and toplevel" : "");
+	const char *params[] = {DB_OWN_ROLE};
+	PGresult *r = db_query(c, err, errlen, sql, 1, params);
+	if (!r)
+		return -1;
+	*mean_ms = PQgetisnull(r, 0, 0) ? 0 : strtod(PQgetvalue(r, 0, 0), NULL);
+	*calls = atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
 	return 0;
 }
