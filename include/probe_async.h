@@ -3,7 +3,11 @@
  * a backoff, LISTENs on midsops_import, and keeps the latest snapshots. It never blocks:
  * the caller polls the descriptors it hands out and calls monitor_service.
  * The console (src/tui/) uses only this API and the snapshot structs; it makes no libpq
- * calls itself. */
+ * calls itself.
+ * Under failure it tells the truth: each probe has its own lock_timeout and
+ * statement_timeout, so one locked table makes only its own pane stale; a server that
+ * stops answering is seen within the probe budget (MONITOR_SLACK_S past the timeout); an outage is
+ * dated from the last answer, logged, and written to ops.events once the server is back. */
 #ifndef MIDSOPS_PROBE_ASYNC_H
 #define MIDSOPS_PROBE_ASYNC_H
 
@@ -15,6 +19,17 @@
 
 enum mon_pane { MON_HEALTH, MON_IMPORT, MON_CACHE, MON_ERRORS, MON_NPANES };
 
+/* Each probe may wait this long for a lock, and run this long, before the server cancels
+ * it: the console's probes take ~5 ms (bench-console), so these only ever end a probe
+ * that is stuck, and keep the next ones in the queue on time. */
+#define MONITOR_LOCK_TIMEOUT_MS	     200
+#define MONITOR_STATEMENT_TIMEOUT_MS 1000
+/* A probe with no answer this long past its statement_timeout (a round trip's slack)
+ * means the server has stopped answering: every pane is stale. */
+#define MONITOR_SLACK_S 1.0
+/* Console events kept locally (disconnects and reconnects) until ops.events has them. */
+#define MONITOR_LOCAL_EVENTS 8
+
 struct mon_stats {
 	long long queries; /* round trips sent */
 	double last_ms, max_ms;
@@ -25,11 +40,22 @@ struct mon_stats {
 struct monitor_view {
 	int connected;
 	time_t connected_since;
-	time_t disconnected_since; /* 0 while connected, or before the first attempt ended */
+	/* The last answer from the server before the outage (the first failed attempt when
+	 * there never was one); 0 while connected, or before the first attempt ended. */
+	time_t disconnected_since;
 	int ever_connected;
-	char conn_error[256];
-	int attempts;	 /* failed attempts since the last success */
-	double retry_in; /* seconds until the next attempt, while disconnected */
+	char conn_error[1024]; /* the full reason, libpq's lines joined by spaces */
+	int attempts;	       /* failed attempts since the last success */
+	double retry_in;       /* seconds until the next attempt, while disconnected */
+	/* The target is the embedded cluster and it is not running: the monitor makes no
+	 * attempt (the console never starts it) until it runs again. */
+	int embedded_stopped;
+	time_t last_answer; /* wall clock of the last result or notification */
+	/* Connected, but the probe in flight has had no answer for silent_s seconds, past
+	 * its budget: every pane is stale; the connection is given up a little later. */
+	int silent;
+	double silent_s;
+	long long outages; /* connections lost (or never made) since the console started */
 
 	struct db_snapshot db;
 	struct health_extra hx;
@@ -39,9 +65,18 @@ struct monitor_view {
 
 	int have[MON_NPANES];	    /* a snapshot has arrived */
 	int stale[MON_NPANES];	    /* the figures are older than the last refresh */
+	time_t as_of[MON_NPANES];   /* when the figures shown were taken */
 	char perr[MON_NPANES][256]; /* the last probe failed: why */
 	struct mon_stats stats[MON_NPANES];
 	long long notifies; /* NOTIFY midsops_import received */
+
+	/* Sessions waiting for a lock, and one of them, for the header. */
+	int blocked_sessions, blocked_pid;
+
+	/* The console's own events (newest first), shown in the errors pane until a
+	 * snapshot of ops.events holds them, or for good when it cannot. */
+	int nlocal;
+	struct error_item local[MONITOR_LOCAL_EVENTS];
 };
 
 struct monitor;
@@ -49,6 +84,9 @@ struct monitor;
 /* conninfo "" means libpq's environment. */
 struct monitor *monitor_new(const char *conninfo, const char *app, int statement_timeout_ms);
 void monitor_free(struct monitor *m);
+/* The target is the embedded cluster: before each attempt the monitor looks whether it
+ * runs, and says so rather than try (and never starts it). */
+void monitor_set_embedded(struct monitor *m, int embedded);
 
 /* Seconds on a monotonic clock. */
 double monitor_now(void);

@@ -98,6 +98,7 @@ struct tui {
 	int help, help_scroll;
 	int details_on, details_scroll;
 	struct tui_lines details, help_lines, out;
+	struct tui_lines banner; /* the outage banner of the frame being drawn */
 
 	double refresh, next_refresh;
 	int paused;
@@ -163,13 +164,32 @@ void tui_child_read(struct tui *t);
 void tui_child_reap(struct tui *t);
 void tui_child_stop(struct tui *t, int force);
 
+/* tui_status.c: the header's verdict, the outage banner, staleness marks. */
+struct tui_verdict {
+	enum status st;
+	char why[256]; /* the worst item and why */
+	int items;     /* items that are not OK */
+};
+/* Never OK while a pane is stale or the connection is down. */
+void tui_verdict(struct tui *t, struct tui_verdict *vd);
+/* The banner over the panes at this width (lines as tui_tl builds them); 0 when none. */
+int tui_banner_build(struct tui *t, int width, struct tui_lines *l);
+void tui_banner_draw(struct tui *t, int y, struct tui_lines *l);
+/* Whether the pane shows figures older than the last refresh (or from before an outage). */
+int tui_pane_stale(const struct tui *t, const struct tui_pane *p);
+/* "stale, as of HH:MM:SS" on the pane's bottom border, when it is. */
+void tui_pane_asof(struct tui *t, struct tui_pane *p, struct tui_rect box);
+/* The outage (or the pane's own failure) in full, for the details overlay; lines added. */
+int tui_outage_details(struct tui *t, struct tui_pane *p, struct tui_lines *out);
+
 /* Panes. */
 extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,
     tui_pane_errors_ops, tui_pane_output_ops;
-/* The disconnected/stale banner shared by the database panes; returns lines used. */
+/* A database pane's own failure (its probe failed or waits) as its first line; an outage
+ * is the banner's, over all panes. Returns lines used. */
 int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r);
 /* Text panes build lines whose first byte is '0' + role, then draw them scrolled by
- * p->sel from line `from` of the rect, filtered by p->filter. */
+ * p->sel from line `from` of the rect, filtered by p->filter; dimmed when stale. */
 void tui_text_pane(struct tui *t, struct tui_pane *p, struct tui_rect r, int from,
 		   struct tui_lines *l);
 void tui_tl(struct tui_lines *l, enum tui_role role, const char *fmt, ...)

@@ -1,32 +1,49 @@
 /* The console's monitor: one non-blocking connection, one probe per pane per refresh,
- * reconnect with backoff, LISTEN midsops_import. */
+ * reconnect with backoff, LISTEN midsops_import. One connection keeps the idle console
+ * cheap (bench-console); per-probe lock and statement timeouts keep a stuck probe from
+ * starving the panes queued behind it. */
 #include "probe_async.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "cluster.h"
 #include "db.h"
+#include "log.h"
+#include "target.h"
 
 enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 
 #define CONNECT_TIMEOUT_S 5.0
-#define QUERY_GRACE_S	  5.0
+/* How long past its statement_timeout a probe may go unanswered before the connection is
+ * given up: the server cancels it by then, so only a frozen server or a dead network
+ * gets here. */
+#define QUERY_GRACE_S 3.0
+/* The event write goes through the probe queue as one more "pane". */
+#define MON_EVENT MON_NPANES
+
+/* A console event's way into ops.events. */
+enum ev_state { EV_TODO, EV_SENT, EV_WRITTEN, EV_LOCAL };
 
 struct monitor {
 	char conninfo[2048];
+	char shown[2048]; /* the target for log lines, password masked */
 	char app[128];
-	int stmt_timeout_ms;
+	int stmt_timeout_ms, lock_timeout_ms;
+	int embedded;
 	PGconn *conn;
 	enum mon_state state;
 	PostgresPollingStatusType poll_status;
 	double next_attempt; /* monotonic */
 	double backoff;
-	int inflight; /* pane of the query in flight, -1 none */
+	int inflight; /* pane of the query in flight (or MON_EVENT), -1 none */
 	double sent_at;
 	int got_result;
 	unsigned pending; /* bit per pane */
@@ -39,6 +56,15 @@ struct monitor {
 	int size_now; /* the health probe in flight asks for the database size */
 	double size_at;
 	int changed;
+	/* The outage being lived through: from the last answer, and why it began. */
+	int outage;
+	time_t outage_from;
+	char outage_why[1024];
+	/* Per v.local item: its way into ops.events, and failed writes. */
+	enum ev_state ev[MONITOR_LOCAL_EVENTS];
+	int ev_tries[MONITOR_LOCAL_EVENTS];
+	int ev_inflight; /* index in v.local of the event being written, -1 none */
+	int ev_hold;	 /* a write failed: no more until the next refresh */
 	struct monitor_view v;
 };
 
@@ -71,7 +97,8 @@ static const char health_fmt[] =
     "    and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
     "  order by xact_start limit 1),\n"
     "d as materialized (select sum(blks_hit) as hit, sum(blks_read) as rd,\n"
-    "    sum(xact_commit + xact_rollback) as xacts from pg_stat_database)\n"
+    "    sum(xact_commit + xact_rollback) as xacts from pg_stat_database),\n"
+    "k as materialized (select pid from pg_locks where not granted)\n"
     "select version(),\n"
     "  current_setting('server_version_num')::int,\n"
     "  extract(epoch from now() - pg_postmaster_start_time()),\n"
@@ -85,7 +112,7 @@ static const char health_fmt[] =
     "  (select array_agg(name || '|' || dead || '|' || live order by dead desc)\n"
     "     from (select * from t where dead > 0 order by dead desc limit 5) t5),\n"
     "  (select age from l), (select pid from l), (select query from l),\n"
-    "  (select count(*) from pg_locks where not granted),\n"
+    "  (select count(*) from k),\n"
     "  pg_is_in_recovery(),\n"
     "  case when pg_is_in_recovery() then\n"
     "    extract(epoch from now() - pg_last_xact_replay_timestamp()) end,\n"
@@ -115,7 +142,8 @@ static const char health_fmt[] =
     "  to_regclass('ops.import_runs') is not null,\n"
     "  to_regclass('ops.import_errors') is not null,\n"
     "  to_regclass('ops.events') is not null,\n"
-    "  to_regclass('cache.entries') is not null";
+    "  to_regclass('cache.entries') is not null,\n"
+    "  (select count(distinct pid) from k), (select min(pid) from k)";
 
 const char *probe_health_sql(void)
 {
@@ -175,9 +203,17 @@ struct monitor *monitor_new(const char *conninfo, const char *app, int statement
 	if (!m)
 		return NULL;
 	snprintf(m->conninfo, sizeof m->conninfo, "%s", conninfo ? conninfo : "");
+	if (m->conninfo[0])
+		conninfo_mask(m->conninfo, m->shown, sizeof m->shown);
+	else
+		snprintf(m->shown, sizeof m->shown, "the libpq environment's database");
 	snprintf(m->app, sizeof m->app, "midsops %s", app ? app : "console");
-	m->stmt_timeout_ms = statement_timeout_ms > 0 ? statement_timeout_ms : 5000;
+	m->stmt_timeout_ms =
+	    statement_timeout_ms > 0 ? statement_timeout_ms : MONITOR_STATEMENT_TIMEOUT_MS;
+	m->lock_timeout_ms = MONITOR_LOCK_TIMEOUT_MS < m->stmt_timeout_ms ? MONITOR_LOCK_TIMEOUT_MS
+									  : m->stmt_timeout_ms / 2;
 	m->inflight = -1;
+	m->ev_inflight = -1;
 	m->next_attempt = monitor_now();
 	m->backoff = 0.25;
 	m->prev_db.ok = 0;
@@ -193,26 +229,148 @@ void monitor_free(struct monitor *m)
 	free(m);
 }
 
+void monitor_set_embedded(struct monitor *m, int embedded)
+{
+	m->embedded = embedded;
+}
+
 static void mark_all_stale(struct monitor *m)
 {
 	for (int p = 0; p < MON_NPANES; p++)
 		m->v.stale[p] = m->v.have[p];
 }
 
+/* libpq's messages run over several lines ("...failed: No such file or directory\n\tIs the
+ * server running locally..."): one line, blanks collapsed, so the banner can wrap it. */
+static void one_line(char *dst, size_t n, const char *src)
+{
+	size_t o = 0;
+	int blank = 1;
+	for (const char *p = src; *p && o + 1 < n; p++) {
+		if (isspace((unsigned char)*p)) {
+			if (!blank)
+				dst[o++] = ' ';
+			blank = 1;
+			continue;
+		}
+		dst[o++] = *p;
+		blank = 0;
+	}
+	while (o > 0 && dst[o - 1] == ' ')
+		o--;
+	dst[o] = 0;
+}
+
+static void clock_of(char *buf, size_t n, time_t when)
+{
+	struct tm tm;
+	localtime_r(&when, &tm);
+	strftime(buf, n, "%H:%M:%S", &tm);
+}
+
+static void span_of(char *buf, size_t n, double s)
+{
+	long v = s < 0 ? 0 : (long)(s + 0.5);
+	if (v < 60)
+		snprintf(buf, n, "%lds", v);
+	else if (v < 3600)
+		snprintf(buf, n, "%ldm%02lds", v / 60, v % 60);
+	else
+		snprintf(buf, n, "%ldh%02ldm", v / 3600, v / 60 % 60);
+}
+
+/* A console event: logged now, shown in the errors pane at once, and written to
+ * ops.events by this monitor once the server is back (never by the console's panes). */
+static void add_event(struct monitor *m, time_t at, const char *level, const char *msg)
+{
+	struct monitor_view *v = &m->v;
+	if (v->nlocal == MONITOR_LOCAL_EVENTS) {
+		/* Full: the oldest goes, so the newest outage is always the one shown. */
+		v->nlocal--;
+		if (m->ev_inflight == v->nlocal)
+			m->ev_inflight = -1;
+	}
+	memmove(v->local + 1, v->local, sizeof v->local[0] * (size_t)v->nlocal);
+	memmove(m->ev + 1, m->ev, sizeof m->ev[0] * (size_t)v->nlocal);
+	memmove(m->ev_tries + 1, m->ev_tries, sizeof m->ev_tries[0] * (size_t)v->nlocal);
+	if (m->ev_inflight >= 0)
+		m->ev_inflight++;
+	v->nlocal++;
+	struct error_item *e = &v->local[0];
+	memset(e, 0, sizeof *e);
+	snprintf(e->source, sizeof e->source, "console");
+	snprintf(e->kind, sizeof e->kind, "event");
+	e->at = (double)at;
+	snprintf(e->level, sizeof e->level, "%s", level);
+	snprintf(e->message, sizeof e->message, "%s", msg);
+	m->ev[0] = EV_TODO;
+	m->ev_tries[0] = 0;
+	m->changed = 1;
+}
+
+/* The first failure after a good connection (or of the first attempt) begins an outage;
+ * the attempts after it only update the reason shown. */
+static void begin_outage(struct monitor *m, int was_connected)
+{
+	char hm[16], msg[1400];
+	m->outage = 1;
+	m->outage_from = m->v.disconnected_since;
+	snprintf(m->outage_why, sizeof m->outage_why, "%s", m->v.conn_error);
+	m->v.outages++;
+	clock_of(hm, sizeof hm, m->outage_from);
+	if (was_connected)
+		snprintf(msg, sizeof msg,
+			 "lost the connection (last answer from the server at %s): %s", hm,
+			 m->outage_why);
+	else
+		snprintf(msg, sizeof msg, "cannot connect (since %s): %s", hm, m->outage_why);
+	log_event("error", NULL, "%s: %s", m->shown, msg);
+	add_event(m, m->outage_from, "error", msg);
+}
+
+static void end_outage(struct monitor *m)
+{
+	char from[16], to[16], span[32], msg[512];
+	time_t now = time(NULL);
+	clock_of(from, sizeof from, m->outage_from);
+	clock_of(to, sizeof to, now);
+	span_of(span, sizeof span, difftime(now, m->outage_from));
+	snprintf(msg, sizeof msg,
+		 "connected again after an outage of %s (from %s to %s, %d failed attempt%s)", span,
+		 from, to, m->v.attempts, m->v.attempts == 1 ? "" : "s");
+	log_event("info", NULL, "%s: %s", m->shown, msg);
+	/* A warning, not info: the errors pane lists warnings and above, and the outage is
+	 * what an operator looking back needs to find. */
+	add_event(m, now, "warning", msg);
+	m->outage = 0;
+}
+
 static void drop_connection(struct monitor *m, const char *why)
 {
+	if ((!why || !*why) && m->conn)
+		why = PQerrorMessage(m->conn);
+	one_line(m->v.conn_error, sizeof m->v.conn_error, why && *why ? why : "connection lost");
 	if (m->conn) {
-		if (!why || !*why)
-			why = PQerrorMessage(m->conn);
-		snprintf(m->v.conn_error, sizeof m->v.conn_error, "%s",
-			 why && *why ? why : "connection lost");
-		m->v.conn_error[strcspn(m->v.conn_error, "\n")] = 0;
 		PQfinish(m->conn);
 		m->conn = NULL;
 	}
-	if (m->v.connected || !m->v.disconnected_since)
-		m->v.disconnected_since = time(NULL);
+	/* Dated from the last answer: a frozen server is noticed only a budget later, but
+	 * its outage began when it stopped answering. */
+	int was = m->v.connected;
+	time_t now = time(NULL);
+	if (was)
+		m->v.disconnected_since = m->v.last_answer ? m->v.last_answer : now;
+	else if (!m->v.disconnected_since)
+		m->v.disconnected_since = now;
 	m->v.connected = 0;
+	m->v.silent = 0;
+	m->v.silent_s = 0;
+	m->ev_inflight = -1;
+	for (int i = 0; i < m->v.nlocal; i++)
+		if (m->ev[i] == EV_SENT)
+			m->ev[i] = EV_TODO;
+	if (!m->outage)
+		begin_outage(m, was);
 	m->v.attempts++;
 	m->state = MS_IDLE;
 	m->inflight = -1;
@@ -251,8 +409,11 @@ static void start_connect(struct monitor *m)
 
 static void send_setup(struct monitor *m)
 {
-	/* statement_timeout bounds a probe stuck behind a lock; LISTEN makes import progress
-	 * live between refreshes. */
+	/* Every probe has its own lock_timeout and statement_timeout: a probe stuck behind a
+	 * lock (an ALTER or LOCK TABLE on the one table it reads) is cancelled within a
+	 * fraction of a second, so it makes only its own pane stale and the probes queued
+	 * behind it on this connection stay on time. LISTEN makes import progress live
+	 * between refreshes. */
 	/* The health and cache probes read the statistics views, whose planning costs more
 	 * than their execution: prepared once here, each refresh only executes them. They
 	 * name optional tables only inside query_to_xml, so preparing never fails. */
@@ -260,11 +421,12 @@ static void send_setup(struct monitor *m)
 	 * for the web workload whose statements they judge. */
 	static char sql[24576];
 	snprintf(sql, sizeof sql,
-		 "%s; set statement_timeout = %d; set client_min_messages = warning; "
+		 "%s; set statement_timeout = %d; set lock_timeout = %d; "
+		 "set client_min_messages = warning; "
 		 "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
 		 "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
 		 "prepare midsops_console_cache as %s",
-		 db_own_role_sql(), m->stmt_timeout_ms, "midsops console",
+		 db_own_role_sql(), m->stmt_timeout_ms, m->lock_timeout_ms, "midsops console",
 		 probe_health_sql_variant(1), probe_health_sql_variant(0),
 		 probe_console_cache_sql());
 	PQsetnonblocking(m->conn, 1);
@@ -307,6 +469,7 @@ static void fill_absent(struct monitor *m, int pane)
 	}
 	m->v.have[pane] = 1;
 	m->v.stale[pane] = 0;
+	m->v.as_of[pane] = time(NULL);
 	m->v.perr[pane][0] = 0;
 	m->changed = 1;
 }
@@ -321,9 +484,110 @@ static const char *health_stmt(struct monitor *m)
 	return m->size_now ? "midsops_console_health" : "midsops_console_health_lite";
 }
 
+/* The oldest console event not yet written, or -1. */
+static int next_event(const struct monitor *m)
+{
+	for (int i = m->v.nlocal - 1; i >= 0; i--)
+		if (m->ev[i] == EV_TODO)
+			return i;
+	return -1;
+}
+
+/* Send one console event to ops.events: 1 sent, 0 nothing to send, -1 connection lost. */
+static int send_event(struct monitor *m)
+{
+	int i = next_event(m);
+	if (i < 0 || m->ev_hold)
+		return 0;
+	if (!m->v.hx.has_events) {
+		/* No journal in this database (its schema was never set up): the events stay
+		 * in the errors pane and the log. */
+		for (int k = 0; k < m->v.nlocal; k++)
+			if (m->ev[k] == EV_TODO)
+				m->ev[k] = EV_LOCAL;
+		return 0;
+	}
+	const struct error_item *e = &m->v.local[i];
+	char at[32], host[256] = "", pid[32];
+	snprintf(at, sizeof at, "%.0f", e->at);
+	gethostname(host, sizeof host - 1);
+	snprintf(pid, sizeof pid, "%ld", (long)getpid());
+	const char *params[] = {at, e->level, e->message, host, pid};
+	/* The same row db_event writes, dated when it happened rather than when the server
+	 * came back. */
+	if (!PQsendQueryParams(m->conn,
+			       "/* midsops console: event */ insert into ops.events(at, level, "
+			       "source, message, host, pid) values (to_timestamp($1::float8), $2, "
+			       "'console', $3, $4, $5::int)",
+			       5, NULL, params, NULL, NULL, 0)) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->ev[i] = EV_SENT;
+	m->ev_inflight = i;
+	m->inflight = MON_EVENT;
+	m->got_result = 0;
+	m->sent_at = monitor_now();
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
+static void take_event_result(struct monitor *m, PGresult *r)
+{
+	int i = m->ev_inflight;
+	m->ev_inflight = -1;
+	if (i < 0 || i >= m->v.nlocal)
+		return;
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		m->ev[i] = EV_WRITTEN;
+		return;
+	}
+	/* Locked or refused: again at the next refresh, a few times, then only the pane and
+	 * the log keep it. */
+	if (++m->ev_tries[i] >= 3) {
+		char why[512];
+		one_line(why, sizeof why, PQresultErrorMessage(r));
+		log_event("warning", NULL, "cannot record an event in ops.events: %s", why);
+		m->ev[i] = EV_LOCAL;
+	} else
+		m->ev[i] = EV_TODO;
+	m->ev_hold = 1;
+}
+
+/* A snapshot of ops.events taken after an event was written holds it: the pane's own
+ * copy goes. */
+static void drop_written_events(struct monitor *m)
+{
+	int o = 0;
+	for (int i = 0; i < m->v.nlocal; i++) {
+		if (m->ev[i] == EV_WRITTEN)
+			continue;
+		if (o != i) {
+			m->v.local[o] = m->v.local[i];
+			m->ev[o] = m->ev[i];
+			m->ev_tries[o] = m->ev_tries[i];
+			if (m->ev_inflight == i)
+				m->ev_inflight = o;
+		}
+		o++;
+	}
+	m->v.nlocal = o;
+}
+
 static void send_next(struct monitor *m)
 {
-	while (m->state == MS_READY && m->inflight < 0 && m->pending) {
+	while (m->state == MS_READY && m->inflight < 0) {
+		/* Console events go first once the health probe has said whether ops.events
+		 * exists, so that the errors probe of the same round reads them back. */
+		if (m->v.have[MON_HEALTH] && !(m->pending & 1u) && next_event(m) >= 0 &&
+		    !m->ev_hold) {
+			int rc = send_event(m);
+			if (rc < 0)
+				return;
+			continue;
+		}
+		if (!m->pending)
+			break;
 		int pane = 0;
 		while (!(m->pending & (1u << pane)))
 			pane++;
@@ -367,9 +631,26 @@ static void record_time(struct mon_stats *st, double ms)
 	st->nsamples++;
 }
 
+/* Why a probe failed, in the operator's terms where the server's are cryptic. */
+static void probe_failure(struct monitor *m, PGresult *r, char *perr, size_t n)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (!state)
+		return;
+	if (strcmp(state, "55P03") == 0)
+		snprintf(perr, n, "locked by another session (lock_timeout %d ms)",
+			 m->lock_timeout_ms);
+	else if (strcmp(state, "57014") == 0)
+		snprintf(perr, n, "too slow (statement_timeout %d ms)", m->stmt_timeout_ms);
+}
+
 static void take_result(struct monitor *m, PGresult *r)
 {
 	int pane = m->inflight;
+	if (pane == MON_EVENT) {
+		take_event_result(m, r);
+		return;
+	}
 	struct monitor_view *v = &m->v;
 	int rc = 0;
 	char *perr = v->perr[pane];
@@ -384,6 +665,12 @@ static void take_result(struct monitor *m, PGresult *r)
 			m->prev_db = s;
 			v->db = s;
 			probe_health_parse(r, &v->hx);
+			/* Columns after the extras: who waits for a lock. */
+			int nf = PQnfields(r);
+			v->blocked_sessions =
+			    nf > 29 && !PQgetisnull(r, 0, 29) ? atoi(PQgetvalue(r, 0, 29)) : 0;
+			v->blocked_pid =
+			    nf > 30 && !PQgetisnull(r, 0, 30) ? atoi(PQgetvalue(r, 0, 30)) : 0;
 		} else
 			snprintf(perr, 256, "%s", s.error);
 		break;
@@ -409,9 +696,10 @@ static void take_result(struct monitor *m, PGresult *r)
 	case MON_ERRORS: {
 		static struct errors_snapshot s;
 		rc = probe_errors_parse(r, &s);
-		if (rc == 0)
+		if (rc == 0) {
 			v->errs = s;
-		else
+			drop_written_events(m);
+		} else
 			snprintf(perr, 256, "%s", s.error);
 		break;
 	}
@@ -419,8 +707,10 @@ static void take_result(struct monitor *m, PGresult *r)
 	if (rc == 0) {
 		v->have[pane] = 1;
 		v->stale[pane] = 0;
+		v->as_of[pane] = time(NULL);
 		perr[0] = 0;
 	} else {
+		probe_failure(m, r, perr, 256);
 		v->stale[pane] = v->have[pane];
 	}
 	m->changed = 1;
@@ -437,6 +727,9 @@ static void read_results(struct monitor *m)
 				m->v.connected = 1;
 				m->v.ever_connected = 1;
 				m->v.connected_since = time(NULL);
+				m->v.last_answer = m->v.connected_since;
+				if (m->outage)
+					end_outage(m);
 				m->v.disconnected_since = 0;
 				m->v.attempts = 0;
 				m->v.conn_error[0] = 0;
@@ -444,8 +737,9 @@ static void read_results(struct monitor *m)
 				m->pending = (1u << MON_NPANES) - 1;
 				m->changed = 1;
 			} else if (m->inflight >= 0) {
-				record_time(&m->v.stats[m->inflight],
-					    (monitor_now() - m->sent_at) * 1000.0);
+				if (m->inflight < MON_NPANES)
+					record_time(&m->v.stats[m->inflight],
+						    (monitor_now() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
 			send_next(m);
@@ -453,11 +747,17 @@ static void read_results(struct monitor *m)
 				return;
 			continue;
 		}
+		m->v.last_answer = time(NULL);
+		if (m->v.silent) {
+			m->v.silent = 0;
+			m->v.silent_s = 0;
+			m->changed = 1;
+		}
 		if (m->state == MS_SETUP) {
 			/* the role switch returns a row; the rest are commands */
 			if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 			    PQresultStatus(r) != PGRES_TUPLES_OK) {
-				char why[256];
+				char why[1024];
 				snprintf(why, sizeof why, "%s", PQresultErrorMessage(r));
 				PQclear(r);
 				drop_connection(m, why);
@@ -492,6 +792,7 @@ static void read_notifies(struct monitor *m)
 	PGnotify *n;
 	int got = 0;
 	while (m->conn && (n = PQnotifies(m->conn))) {
+		m->v.last_answer = time(NULL);
 		/* A backup's progress changes the health pane's backup age. */
 		if (strcmp(n->relname, "midsops_backup") == 0)
 			m->pending |= 1u << MON_HEALTH;
@@ -532,12 +833,39 @@ static void advance_connect(struct monitor *m)
 		drop_connection(m, NULL);
 }
 
+/* The embedded cluster is looked at, never started: a stopped one is the reason shown,
+ * without a connection attempt (db_connect's words, so the console and the commands
+ * say the same). 1 when it runs. */
+static int embedded_running(struct monitor *m)
+{
+	struct cluster c;
+	char err[512];
+	if (cluster_locate(&c, NULL, err, sizeof err) < 0) {
+		drop_connection(m, err);
+		return 0;
+	}
+	enum cluster_state st = cluster_state(&c, NULL);
+	int was = m->v.embedded_stopped;
+	m->v.embedded_stopped = st != CLUSTER_RUNNING;
+	if (was != m->v.embedded_stopped)
+		m->changed = 1;
+	if (st == CLUSTER_RUNNING)
+		return 1;
+	snprintf(err, sizeof err,
+		 "the embedded cluster (%s) is %s; start it with 'midsops cluster start'",
+		 c.datadir, st == CLUSTER_ABSENT ? "not created yet" : "stopped");
+	drop_connection(m, err);
+	/* Looked at again each second, whatever the backoff: it is a stat, not a connection. */
+	m->next_attempt = monitor_now() + 1.0;
+	return 0;
+}
+
 void monitor_service(struct monitor *m, const struct pollfd *p, int n)
 {
 	double now = monitor_now();
 	short rev = n > 0 ? p[0].revents : 0;
 	if (m->state == MS_IDLE) {
-		if (now >= m->next_attempt) {
+		if (now >= m->next_attempt && (!m->embedded || embedded_running(m))) {
 			start_connect(m);
 			if (m->state == MS_CONNECTING)
 				advance_connect(m);
@@ -551,10 +879,27 @@ void monitor_service(struct monitor *m, const struct pollfd *p, int n)
 		drop_connection(m, "connection attempt timed out");
 		return;
 	}
-	if (m->state == MS_READY && m->inflight >= 0 &&
-	    now - m->sent_at > m->stmt_timeout_ms / 1000.0 + QUERY_GRACE_S) {
-		drop_connection(m, "the server stopped answering");
-		return;
+	if (m->state == MS_READY && m->inflight >= 0) {
+		double waited = now - m->sent_at, limit = m->stmt_timeout_ms / 1000.0;
+		if (waited > limit + QUERY_GRACE_S) {
+			char why[128];
+			snprintf(why, sizeof why,
+				 "the server stopped answering (no answer for %.0f s)", waited);
+			drop_connection(m, why);
+			return;
+		}
+		/* Past its statement_timeout the server would have cancelled it: a silent
+		 * server, so every pane's figures are stale until it answers. */
+		if (waited > limit + MONITOR_SLACK_S) {
+			if (!m->v.silent) {
+				m->v.silent = 1;
+				mark_all_stale(m);
+				m->changed = 1;
+			}
+			if ((int)waited != (int)m->v.silent_s)
+				m->changed = 1;
+			m->v.silent_s = waited;
+		}
 	}
 	if (m->state == MS_CONNECTING) {
 		if (rev)
@@ -599,7 +944,8 @@ int monitor_timeout_ms(const struct monitor *m)
 	if (m->state == MS_CONNECTING || m->state == MS_SETUP)
 		due = m->connect_started + CONNECT_TIMEOUT_S + 0.01;
 	if (m->state == MS_READY && m->inflight >= 0) {
-		double q = m->sent_at + m->stmt_timeout_ms / 1000.0 + QUERY_GRACE_S + 0.01;
+		double limit = m->sent_at + m->stmt_timeout_ms / 1000.0;
+		double q = limit + (m->v.silent ? QUERY_GRACE_S : MONITOR_SLACK_S) + 0.01;
 		if (due < 0 || q < due)
 			due = q;
 	}
@@ -611,6 +957,7 @@ int monitor_timeout_ms(const struct monitor *m)
 
 void monitor_refresh(struct monitor *m)
 {
+	m->ev_hold = 0;
 	if (m->state != MS_READY) {
 		if (m->state == MS_IDLE)
 			m->v.retry_in = m->next_attempt - monitor_now();

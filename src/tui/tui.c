@@ -36,7 +36,8 @@ static const char *const help_text[] = {
     "  Up, Down           scroll or select in the focused pane",
     "  PgUp, PgDn         scroll a page",
     "  Home, End          first or last line",
-    "  Enter              details of the selection (error: file, JSON path, message, run)",
+    "  Enter              details of the selection (error: file, JSON path, message, run);",
+    "                     during an outage, first its reason in full",
     "  :                  command bar (any midsops command; Tab completes, Ctrl-R searches)",
     "  /                  filter the focused list (empty filter clears it)",
     "  ? or F1            this help",
@@ -93,58 +94,56 @@ static void target_short(const struct target *tg, char *buf, size_t n)
 		snprintf(buf, n, "%s", shown);
 }
 
-static enum status overall(struct tui *t)
-{
-	const struct monitor_view *v = t->v;
-	if (!v->connected)
-		return v->ever_connected || v->disconnected_since ? ST_CRITICAL : ST_UNKNOWN;
-	if (!v->have[MON_HEALTH])
-		return ST_UNKNOWN;
-	struct db_judgement j;
-	probe_db_judge(&v->db, t->cfg, &j);
-	enum status st = j.overall;
-	if (v->hx.backups_present && !isnan(v->hx.backup_age_s))
-		st = status_worst(st,
-				  threshold_judge(&t->cfg->backup_age, v->hx.backup_age_s / 3600));
-	if (v->have[MON_IMPORT] && strcmp(v->imp.state, "failed") == 0)
-		st = status_worst(st, ST_WARNING);
-	return st;
-}
-
+/* The header names the worst item and why ("WARNING: 1 blocked session, pid 17523"), not
+ * a bare status word; when the line is short the target gives way, never the verdict. */
 static void draw_header(struct tui *t)
 {
-	char tgt[512], clock[32], right[128];
+	char tgt[512], clock[32], right[128], verdict[320];
 	target_short(t->target, tgt, sizeof tgt);
 	tui_clock(clock, sizeof clock, time(NULL));
-	enum status st = overall(t);
-	snprintf(right, sizeof right, " %s  every %gs%s  %s ", clock, t->refresh,
-		 t->paused ? " PAUSED" : "", status_name(st));
+	struct tui_verdict vd;
+	tui_verdict(t, &vd);
+	if (vd.why[0])
+		snprintf(verdict, sizeof verdict, "%s: %s%s", status_name(vd.st), vd.why,
+			 vd.items > 1 ? " (+more)" : "");
+	else
+		snprintf(verdict, sizeof verdict, "%s", status_name(vd.st));
+	snprintf(right, sizeof right, " %s  every %gs%s  ", clock, t->refresh,
+		 t->paused ? " PAUSED" : "");
 	attrset(t->attrs[ROLE_HEADER]);
 	mvhline(0, 0, ' ', COLS);
-	tui_putf(t, 0, 0, COLS, ROLE_HEADER, " midsops  %s  PostgreSQL %s  %s", t->target->env,
-		 t->v->have[MON_HEALTH] ? t->v->db.version : "?", tgt);
+	/* the verdict, with a blank on each side */
+	int vw = tui_text_width(verdict) + 2;
+	if (vw > COLS - 20)
+		vw = COLS - 20;
 	int rw = tui_text_width(right);
-	int sw = (int)strlen(status_name(st)) + 1;
-	tui_put(t, 0, COLS - rw, rw - sw, ROLE_HEADER, right);
-	tui_put(t, 0, COLS - sw, sw, tui_status_role(st), status_name(st));
+	if (rw + vw > COLS - 10)
+		rw = 0; /* the clock and interval give way too */
+	int lw = COLS - rw - vw;
+	tui_putf(t, 0, 0, lw, ROLE_HEADER, " midsops  %s  PostgreSQL %s  %s", t->target->env,
+		 t->v->have[MON_HEALTH] ? t->v->db.version : "?", tgt);
+	if (rw)
+		tui_put(t, 0, lw, rw, ROLE_HEADER, right);
+	tui_put(t, 0, COLS - vw + 1, vw - 2, tui_status_role(vd.st), verdict);
 }
 
-static void pane_rects(struct tui *t, struct tui_rect *r)
+/* Pane rectangles below the header and the banner (banner_h lines). */
+static void pane_rects(struct tui *t, struct tui_rect *r, int banner_h)
 {
-	int H = LINES, W = COLS;
+	int H = LINES - banner_h, W = COLS, y0 = 1 + banner_h;
 	int ob = (H - 2) / 4;
 	if (ob < 6)
 		ob = 6;
 	int mid = H - 2 - ob;
 	int top = (mid + 1) / 2 + 1;
 	int lw = W / 2;
-	r[PANE_HEALTH] = (struct tui_rect){1, 0, top, lw};
-	r[PANE_IMPORT] = (struct tui_rect){1, lw, top, W - lw};
-	r[PANE_CACHE] = (struct tui_rect){1 + top, 0, mid - top, lw};
-	r[PANE_ERRORS] = (struct tui_rect){1 + top, lw, mid - top, W - lw};
-	r[PANE_OUTPUT] = (struct tui_rect){1 + mid, 0, ob, W};
+	r[PANE_HEALTH] = (struct tui_rect){y0, 0, top, lw};
+	r[PANE_IMPORT] = (struct tui_rect){y0, lw, top, W - lw};
+	r[PANE_CACHE] = (struct tui_rect){y0 + top, 0, mid - top, lw};
+	r[PANE_ERRORS] = (struct tui_rect){y0 + top, lw, mid - top, W - lw};
+	r[PANE_OUTPUT] = (struct tui_rect){y0 + mid, 0, ob, W};
 	if (t->zoom >= 0)
-		r[t->zoom] = (struct tui_rect){1, 0, H - 2, W};
+		r[t->zoom] = (struct tui_rect){y0, 0, H - 2, W};
 }
 
 static void pane_title(struct tui *t, int i, char *buf, size_t n)
@@ -240,8 +239,13 @@ void tui_draw_all(struct tui *t)
 	}
 	t->too_small = 0;
 	draw_header(t);
+	/* One banner over the panes says an outage once, in full; the wizard view keeps its
+	 * screen (the header says it). */
+	tui_lines_clear(&t->banner);
+	int bh = tui_wizard_active() ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
+	tui_banner_draw(t, 1, &t->banner);
 	struct tui_rect r[TUI_NPANES];
-	pane_rects(t, r);
+	pane_rects(t, r, bh);
 	if (tui_wizard_active())
 		tui_wizard_draw(t);
 	for (int i = 0; i < TUI_NPANES && !tui_wizard_active(); i++) {
@@ -252,6 +256,7 @@ void tui_draw_all(struct tui *t)
 		tui_box(t, r[i], title, t->focus == i);
 		struct tui_rect in = {r[i].y + 1, r[i].x + 1, r[i].h - 2, r[i].w - 2};
 		t->panes[i].ops->draw(&t->panes[i], t, in);
+		tui_pane_asof(t, &t->panes[i], r[i]);
 	}
 	if (t->help)
 		draw_overlay(t, &t->help_lines, &t->help_scroll, "Help");
@@ -504,14 +509,18 @@ static int normal_key(struct tui *t, int k)
 		return 0;
 	case '\n':
 	case '\r':
-	case KEY_ENTER:
+	case KEY_ENTER: {
 		tui_lines_clear(&t->details);
-		if (p->ops->details && p->ops->details(p, t, &t->details)) {
+		/* An outage's reason in full comes first, whatever the pane: the banner may
+		 * have had to cut it. */
+		int n = tui_outage_details(t, p, &t->details);
+		if ((p->ops->details && p->ops->details(p, t, &t->details)) || n) {
 			t->details_on = 1;
 			t->details_scroll = 0;
 		} else
 			tui_message(t, "nothing selected");
 		return TUI_REDRAW;
+	}
 	}
 	return p->ops->key ? p->ops->key(p, t, k) : 0;
 }
@@ -646,9 +655,10 @@ int tui_run(struct config *cfg, const struct target *tg)
 	for (int i = 0; help_text[i]; i++)
 		tui_lines_add(&t->help_lines, help_text[i]);
 
-	t->mon = monitor_new(tg->conninfo, "console", 5000);
+	t->mon = monitor_new(tg->conninfo, "console", MONITOR_STATEMENT_TIMEOUT_MS);
 	if (!t->mon)
 		return EXIT_FAIL;
+	monitor_set_embedded(t->mon, tg->embedded);
 	t->v = monitor_view(t->mon);
 
 	/* Anything written to stderr would scroll the screen: send it to a log instead. */

@@ -320,20 +320,53 @@ void tui_bar_init(struct tui *t)
  * redraw per byte of an ever longer line. Editing and control keys still pass. */
 #define BAR_MAX_LINE 4096
 
+/* Bytes dropped from the line being edited. Such a line is refused whole at Enter: run
+ * shortened, a pasted command could do something other than what was pasted (a name or
+ * a --where cut in the middle). Cleared with the line. */
+static size_t bar_dropped;
+
+static void refuse_line(struct tui *t)
+{
+	size_t total = (size_t)rl_end + bar_dropped;
+	tui_bar_cancel(t);
+	tui_lines_addf(&t->out,
+		       "refused a %zu-byte line (the command bar takes %d bytes); nothing ran",
+		       total, BAR_MAX_LINE);
+	tui_message(t, "refused a %zu-byte line (over %d bytes): nothing ran", total, BAR_MAX_LINE);
+	t->panes[PANE_OUTPUT].follow = 1;
+}
+
 static void feed(const char *bytes, int n)
 {
+	struct tui *t = bar_tui;
 	for (int i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)bytes[i];
+		if (bar_dropped && (ch == '\n' || ch == '\r') &&
+		    !RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH)) {
+			refuse_line(t);
+			break;
+		}
 		if (rl_end >= BAR_MAX_LINE && ch >= 0x20 && ch != 0x7f) {
-			if (rl_end == BAR_MAX_LINE)
+			if (!bar_dropped++) {
 				beep();
+				/* The bottom line is the bar itself: say it where it stays. */
+				tui_lines_addf(
+				    &t->out,
+				    "the command line is over %d bytes: Enter refuses it "
+				    "whole (Esc clears it)",
+				    BAR_MAX_LINE);
+				t->panes[PANE_OUTPUT].follow = 1;
+				t->need_redraw = 1;
+			}
 			continue;
 		}
 		npending = 1;
 		ipending = 0;
 		pending[0] = (unsigned char)bytes[i];
 		rl_callback_read_char();
-		if (bar_tui->mode != MODE_BAR)
+		if (rl_end == 0)
+			bar_dropped = 0;
+		if (t->mode != MODE_BAR)
 			break;
 	}
 }
@@ -347,6 +380,7 @@ void tui_bar_enter(struct tui *t)
 
 void tui_bar_cancel(struct tui *t)
 {
+	bar_dropped = 0;
 	if (RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH))
 		feed("\007", 1);
 	rl_replace_line("", 0);

@@ -52,8 +52,12 @@ int tui_child_start(struct tui *t, const struct cmd_entry *ce, char **words)
 	int k = 0;
 	argv[k++] = "midsops";
 	argv[k++] = "--no-color";
-	argv[k++] = "--config";
-	argv[k++] = t->cfg->path;
+	/* Only a file that exists: a --config that is missing is an error (exit 78), and
+	 * without one the child finds the same default path the console did. */
+	if (t->cfg->loaded) {
+		argv[k++] = "--config";
+		argv[k++] = t->cfg->path;
+	}
 	for (int i = 0; i < n; i++)
 		argv[k++] = words[i];
 	argv[k] = NULL;

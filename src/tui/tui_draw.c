@@ -364,13 +364,16 @@ void tui_text_pane(struct tui *t, struct tui_pane *p, struct tui_rect r, int fro
 		p->sel = p->nitems - 1;
 	if (p->sel < 0)
 		p->sel = 0;
+	/* Old figures keep their place but lose their colour: a green line must mean a
+	 * healthy figure now, not one from before the outage. */
+	int stale = tui_pane_stale(t, p);
 	for (int i = 0; i < h; i++) {
 		int k = p->sel + i;
 		if (k < n) {
 			const char *s = l->v[idx[k]];
 			int role = s[0] - '0';
-			if (role < 0 || role >= ROLE_N)
-				role = ROLE_NORMAL;
+			if (role < 0 || role >= ROLE_N || (stale && role != ROLE_SELECTED))
+				role = stale ? ROLE_DIM : ROLE_NORMAL;
 			tui_line(t, r, from + i, (enum tui_role)role, "%s", s + 1);
 		} else
 			tui_line(t, r, from + i, ROLE_NORMAL, "%s", "");
@@ -381,18 +384,11 @@ void tui_text_pane(struct tui *t, struct tui_pane *p, struct tui_rect r, int fro
 int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r)
 {
 	const struct monitor_view *v = t->v;
-	char hm[32];
-	if (!v->connected) {
-		if (v->disconnected_since) {
-			tui_clock(hm, sizeof hm, v->disconnected_since);
-			tui_line(t, r, 0, ROLE_CRITICAL, "disconnected since %s, retrying", hm);
-			tui_line(t, r, 1, ROLE_DIM, "%s", v->conn_error);
-			return 2;
-		}
-		tui_line(t, r, 0, ROLE_DIM, "connecting...");
-		return 1;
-	}
-	if (p->mon >= 0 && v->stale[p->mon]) {
+	/* An outage or a silent server is said once, in the banner over the panes; repeated
+	 * in each pane it took a third of an 80x24 screen. */
+	if (p->mon < 0 || !v->connected || v->silent)
+		return 0;
+	if (v->stale[p->mon]) {
 		tui_line(t, r, 0, ROLE_WARNING, "stale: %s",
 			 v->perr[p->mon][0]
 			     ? v->perr[p->mon]

@@ -21,7 +21,8 @@ static void build(struct tui *t, struct tui_lines *l)
 	const struct console_cache_snapshot *s = &v->cache;
 	char a[64], b[64];
 	if (!v->have[MON_CACHE]) {
-		tui_tl(l, ROLE_DIM, "waiting for the first probe");
+		tui_tl(l, ROLE_DIM, "%s",
+		       v->connected ? "waiting for the first probe" : "no figures yet");
 		return;
 	}
 	if (!s->installed)

@@ -1,10 +1,31 @@
 /* Recent errors pane: ops.import_errors and ops.events (warning and above), newest
- * first; Enter shows the file, JSON path, full message and run. */
+ * first, with the console's own disconnects and reconnects until ops.events has them;
+ * Enter shows the file, JSON path, full message and run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tui_int.h"
+
+/* The snapshot's items and the monitor's local events, newest first. */
+struct merged {
+	int n;
+	const struct error_item *v[PROBE_ERRORS + MONITOR_LOCAL_EVENTS];
+};
+
+static void merge(const struct monitor_view *mv, struct merged *m)
+{
+	const struct errors_snapshot *s = &mv->errs;
+	int i = 0, k = 0;
+	m->n = 0;
+	/* both lists are newest first: a merge, not a sort */
+	while (i < s->n || k < mv->nlocal) {
+		if (k < mv->nlocal && (i >= s->n || mv->local[k].at >= s->items[i].at))
+			m->v[m->n++] = &mv->local[k++];
+		else
+			m->v[m->n++] = &s->items[i++];
+	}
+}
 
 static int matches(const struct error_item *e, const char *f)
 {
@@ -13,10 +34,10 @@ static int matches(const struct error_item *e, const char *f)
 }
 
 /* Index of the n-th item passing the filter, or -1. */
-static int nth(const struct errors_snapshot *s, const char *f, int n)
+static int nth(const struct merged *s, const char *f, int n)
 {
 	for (int i = 0; i < s->n; i++)
-		if (matches(&s->items[i], f) && n-- == 0)
+		if (matches(s->v[i], f) && n-- == 0)
 			return i;
 	return -1;
 }
@@ -24,19 +45,22 @@ static int nth(const struct errors_snapshot *s, const char *f, int n)
 static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 {
 	const struct monitor_view *v = t->v;
-	const struct errors_snapshot *s = &v->errs;
+	struct merged s;
+	merge(v, &s);
 	int from = tui_pane_banner(t, p, r);
 	int h = r.h - from;
+	int stale = tui_pane_stale(t, p);
 	p->lines = h;
-	if (!v->have[MON_ERRORS]) {
-		tui_line(t, r, from, ROLE_DIM, "waiting for the first probe");
+	if (!v->have[MON_ERRORS] && !v->nlocal) {
+		tui_line(t, r, from, ROLE_DIM, "%s",
+			 v->connected ? "waiting for the first probe" : "no figures yet");
 		for (int i = from + 1; i < r.h; i++)
 			tui_line(t, r, i, ROLE_NORMAL, "%s", "");
 		return;
 	}
 	int n = 0;
-	for (int i = 0; i < s->n; i++)
-		n += matches(&s->items[i], p->filter);
+	for (int i = 0; i < s.n; i++)
+		n += matches(s.v[i], p->filter);
 	p->nitems = n;
 	if (p->sel >= n)
 		p->sel = n - 1;
@@ -49,18 +73,21 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	if (p->scroll > 0 && p->scroll > n - h)
 		p->scroll = n - h > 0 ? n - h : 0;
 	for (int i = 0; i < h; i++) {
-		int k = nth(s, p->filter, p->scroll + i);
+		int k = nth(&s, p->filter, p->scroll + i);
 		if (k < 0) {
 			tui_line(t, r, from + i, ROLE_DIM, "%s",
-				 i == 0 && n == 0 ? (s->present || s->n ? "no recent errors"
-									: "no error journal yet")
-						  : "");
+				 i == 0 && n == 0
+				     ? (v->errs.present || s.n ? "no recent errors"
+							       : "no error journal yet")
+				     : "");
 			continue;
 		}
-		const struct error_item *e = &s->items[k];
+		const struct error_item *e = s.v[k];
 		char hm[32];
 		tui_clock(hm, sizeof hm, (time_t)e->at);
-		enum tui_role role = strcmp(e->level, "error") == 0 ? ROLE_CRITICAL : ROLE_WARNING;
+		enum tui_role role = stale			      ? ROLE_DIM
+				     : strcmp(e->level, "error") == 0 ? ROLE_CRITICAL
+								      : ROLE_WARNING;
 		if (t->focus == PANE_ERRORS && p->scroll + i == p->sel)
 			role = ROLE_SELECTED;
 		tui_line(t, r, from + i, role, "%s %-7s %-8s %s%s%s", hm, e->level, e->source,
@@ -83,11 +110,12 @@ static void wrap(struct tui_lines *out, const char *label, const char *text)
 
 static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 {
-	const struct errors_snapshot *s = &t->v->errs;
-	int k = nth(s, p->filter, p->sel);
+	struct merged s;
+	merge(t->v, &s);
+	int k = nth(&s, p->filter, p->sel);
 	if (k < 0)
 		return 0;
-	const struct error_item *e = &s->items[k];
+	const struct error_item *e = s.v[k];
 	char when[64];
 	time_t at = (time_t)e->at;
 	struct tm tm;

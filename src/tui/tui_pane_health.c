@@ -15,15 +15,23 @@ static void build(struct tui *t, struct tui_lines *l, int zoomed)
 	const struct health_extra *x = &v->hx;
 	char a[64], b[64], c[64];
 	if (!v->have[MON_HEALTH]) {
-		tui_tl(l, ROLE_DIM, "waiting for the first probe");
+		tui_tl(l, ROLE_DIM, "%s",
+		       v->connected ? "waiting for the first probe" : "no figures yet");
 		return;
 	}
 	struct db_judgement j;
 	probe_db_judge(s, t->cfg, &j);
 	fmt_duration(a, sizeof a, s->uptime_s);
 	fmt_bytes(b, sizeof b, (double)s->db_size);
-	tui_tl(l, v->connected ? ROLE_OK : ROLE_CRITICAL, "%s  up %s  size ~%s",
-	       v->connected ? "connected" : "disconnected", a, b);
+	if (v->connected && !v->stale[MON_HEALTH])
+		tui_tl(l, ROLE_OK, "connected  up %s  size ~%s", a, b);
+	else {
+		/* "disconnected  up 4m42s" read as a live figure: say when it was true. */
+		char hm[16];
+		tui_clock(hm, sizeof hm, v->as_of[MON_HEALTH]);
+		tui_tl(l, ROLE_DIM, "%s; as of %s: up %s  size ~%s",
+		       v->connected ? "stale" : "disconnected", hm, a, b);
+	}
 	tui_tl(l, tui_status_role(j.conn), "connections %d of %d max (%.0f%%)", s->connections,
 	       s->max_connections, j.conn_pct);
 	if (isnan(s->hit_ratio))

@@ -32,7 +32,8 @@ static void build(struct tui *t, struct tui_lines *l, int width)
 	const struct import_snapshot *s = &v->imp;
 	char a[64], b[64], c[256];
 	if (!v->have[MON_IMPORT]) {
-		tui_tl(l, ROLE_DIM, "waiting for the first probe");
+		tui_tl(l, ROLE_DIM, "%s",
+		       v->connected ? "waiting for the first probe" : "no figures yet");
 		return;
 	}
 	if (!s->present || !s->has_run) {
