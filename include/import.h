@@ -99,6 +99,21 @@ void import_copy_text_n(struct import_buf *b, const char *s, size_t n);
 /* Read a whole file with one read() into buf (reused between files). Returns 0, or -1
  * with errno set. */
 int import_read_file(const char *path, struct import_buf *buf, size_t *len);
+/* Open rel, a path inside the export directory rootfd, never leaving it: a path whose
+ * resolution leaves the directory (through "..", or a symlink, absolute or relative, that
+ * leads outside) fails with EXDEV before anything outside is opened. Symlinks that stay
+ * inside are followed. O_CLOEXEC is added to flags. */
+int import_open_in(int rootfd, const char *rel, int flags);
+/* Set (by a kernel without openat2, or a test) when import_open_in checks the real path
+ * and then opens it a component at a time with O_NOFOLLOW instead. */
+extern int import_openat2_off;
+/* import_read_file of rel inside the export directory rootfd (import_open_in). */
+int import_read_file_in(int rootfd, const char *rel, struct import_buf *buf, size_t *len);
+/* Text of a file (or of a message quoting one) as printable text: control characters,
+ * C1 controls and bytes that are not UTF-8 become \xNN; the rest is copied. Writes at most
+ * outlen - 1 bytes and a NUL, never half an escape; returns the length written. The
+ * result comes out unchanged from a second pass. */
+size_t import_printable(char *out, size_t outlen, const char *s, size_t n);
 
 /* ---- Scan ---- */
 /* Kinds in staging order: what others refer to first, documents last. */
@@ -113,10 +128,15 @@ struct import_scan {
 	struct import_file *files;
 	size_t n, cap;
 	long long bytes;
+	/* The export directory, open from import_scan_dir to import_scan_free (0: none): its
+	 * files are read through it (import_read_file_in), so none is reached from outside. */
+	int rootfd;
 };
 /* Walk dir (never following directory symlinks, so loops cannot trap it). Files that
  * have no place in the layout, unreadable entries and symlink loops are reported through
- * fn. Returns 0, or -1 with err set when the directory is missing or unreadable. */
+ * fn, and so is a symlink that leads outside dir (code outside_export: an error, and
+ * nothing is read from it); a file symlink that stays inside is followed. Returns 0, or
+ * -1 with err set when the directory is missing or unreadable. */
 int import_scan_dir(const char *dir, struct import_scan *s, import_error_fn fn, void *ctx,
 		    char *err, size_t errlen);
 void import_scan_free(struct import_scan *s);

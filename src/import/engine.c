@@ -93,6 +93,14 @@ void import_record_error(void *ctx, const char *path, const char *json_path, con
 		r->warnings++;
 	else
 		r->errors++;
+	/* Messages quote files (the mapper's already printable) and the server, which may
+	 * quote a document back: as printable text for terminals, logs and the table. */
+	char m[4096], jp[2048];
+	import_printable(m, sizeof m, msg, strlen(msg));
+	import_printable(jp, sizeof jp, json_path ? json_path : "",
+			 json_path ? strlen(json_path) : 0);
+	msg = m;
+	json_path = json_path ? jp : NULL;
 	import_log_level(r, warning ? "warning" : "error", "%s %s %s: %s", code, path ? path : "-",
 			 json_path ? json_path : "", msg);
 	if (r->shown_errors++ < 20)

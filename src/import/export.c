@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,41 +165,67 @@ int import_dir_is_empty(const char *dir)
 	return empty;
 }
 
-static int write_file(const char *dir, const char *rel, const char *data, size_t n, char *err,
-		      size_t errlen)
+/* Write rel under the export directory open on rootfd (dir names it in messages). Each
+ * directory on the way is entered with O_NOFOLLOW, and a file already there is unlinked
+ * before the new one is created (O_EXCL): a symlink or a hard link left in a reused
+ * directory (export --force) never makes the export write anywhere else. */
+static int write_file(int rootfd, const char *dir, const char *rel, const char *data, size_t n,
+		      char *err, size_t errlen)
 {
 	if (strstr(rel, "..") || rel[0] == '/') {
 		snprintf(err, errlen, "refusing unsafe path %s", rel);
 		return -1;
 	}
-	char path[8192];
-	snprintf(path, sizeof path, "%s/%s", dir, rel);
-	char *slash = strrchr(path, '/');
-	*slash = 0;
-	if (paths_mkdir_p(path, 0700) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	int dfd = rootfd, fd = -1;
+	const char *p = rel, *slash;
+	while ((slash = strchr(p, '/'))) {
+		char comp[NAME_MAX + 1];
+		size_t l = (size_t)(slash - p);
+		if (l > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(comp, p, l);
+		comp[l] = 0;
+		if (l && mkdirat(dfd, comp, 0700) < 0 && errno != EEXIST)
+			goto fail;
+		int next =
+		    l ? openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dfd;
+		if (next < 0)
+			goto fail;
+		if (dfd != rootfd && next != dfd)
+			close(dfd);
+		dfd = next;
+		p = slash + 1;
 	}
-	*slash = '/';
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (unlinkat(dfd, p, 0) < 0 && errno != ENOENT)
+		goto fail;
+	fd = openat(dfd, p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
 	size_t off = 0;
 	while (off < n) {
 		ssize_t w = write(fd, data + off, n - off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
+			goto fail;
 		}
 		off += (size_t)w;
 	}
 	close(fd);
+	if (dfd != rootfd)
+		close(dfd);
 	return 0;
+fail:
+	snprintf(err, errlen, "%s/%s: %s", dir, rel,
+		 errno == ELOOP || errno == ENOTDIR ? "a symlink or a file is in the way (refused)"
+						    : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (dfd != rootfd)
+		close(dfd);
+	return -1;
 }
 
 int import_export_dir(struct out *o, PGconn *c, const char *dir)
@@ -206,7 +233,9 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 	char err[1024];
 	long long files = 0, bytes = 0;
 	double t0 = now_s();
-	if (paths_mkdir_p(dir, 0700) < 0) {
+	int rootfd = -1;
+	if (paths_mkdir_p(dir, 0700) < 0 ||
+	    (rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		out_err(o, "export: %s: %s", dir, strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -224,6 +253,7 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 	    "select path, raw::text from game.recharge_groups where not retired";
 	if (!PQsendQuery(c, sql) || !PQsetSingleRowMode(c)) {
 		out_err(o, "export: %s", PQerrorMessage(c));
+		close(rootfd);
 		return EXIT_FAIL;
 	}
 	int rc = 0;
@@ -232,8 +262,8 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 		ExecStatusType st = PQresultStatus(r);
 		if (st == PGRES_SINGLE_TUPLE && rc == 0) {
 			size_t n = (size_t)PQgetlength(r, 0, 1);
-			if (write_file(dir, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), n, err,
-				       sizeof err) < 0) {
+			if (write_file(rootfd, dir, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), n,
+				       err, sizeof err) < 0) {
 				out_err(o, "export: %s", err);
 				rc = EXIT_FAIL;
 			} else {
@@ -246,6 +276,7 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 		}
 		PQclear(r);
 	}
+	close(rootfd);
 	char *gen =
 	    db_scalar(c, err, sizeof err,
 		      "select coalesce(max(generation), 0) from ops.import_generations", 0, NULL);
@@ -275,8 +306,12 @@ static void validate_error(void *ctx, const char *path, const char *json_path, c
 		v->warnings++;
 	else
 		v->errors++;
-	out_rowf(v->o, path ? path : "", json_path ? json_path : "", warning ? "warning" : "error",
-		 code, msg);
+	/* as printable text: messages may quote the file */
+	char m[4096], jp[2048];
+	import_printable(m, sizeof m, msg, strlen(msg));
+	import_printable(jp, sizeof jp, json_path ? json_path : "",
+			 json_path ? strlen(json_path) : 0);
+	out_rowf(v->o, path ? path : "", jp, warning ? "warning" : "error", code, m);
 }
 
 /* A small string set for duplicate natural keys. */
@@ -363,13 +398,17 @@ int import_validate_dir(struct out *o, const char *dir)
 		return ST_CRITICAL;
 	}
 	for (size_t i = 0; i < scan.n; i++) {
-		char full[8192], key[IMPORT_MAX_KEY + 1];
-		snprintf(full, sizeof full, "%s/%s", dir, scan.files[i].rel);
+		char key[IMPORT_MAX_KEY + 1];
 		size_t len;
-		if (import_read_file(full, &text, &len) < 0) {
+		if (import_read_file_in(scan.rootfd, scan.files[i].rel, &text, &len) < 0) {
+			int e = errno;
 			validate_error(&v, scan.files[i].rel, NULL,
-				       errno == ELOOP ? "symlink_loop" : "unreadable",
-				       strerror(errno));
+				       e == EXDEV   ? "outside_export"
+				       : e == ELOOP ? "symlink_loop"
+						    : "unreadable",
+				       e == EXDEV
+					   ? "it leads outside the export (refused, not read)"
+					   : strerror(e));
 			continue;
 		}
 		snprintf(key, sizeof key, "%s", scan.files[i].key);
@@ -402,6 +441,13 @@ int import_validate_dir(struct out *o, const char *dir)
 
 /* ---- export-diff OLD NEW ---- */
 
+/* A key of the files, as printable text. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+	import_printable(buf, n, s, strlen(s));
+	return buf;
+}
+
 struct side {
 	struct sset recs;	      /* kind \t key -> path */
 	struct sset fields[IK_COUNT]; /* top-level keys seen per kind */
@@ -427,17 +473,18 @@ static void ignore_error(void *ctx, const char *path, const char *json_path, con
 	(void)code;
 	struct vctx *v = ctx;
 	v->errors++;
+	char m[4096];
+	import_printable(m, sizeof m, msg, strlen(msg));
 	if (v->errors <= 10)
-		out_warn(v->o, "%s: %s", path, msg);
+		out_warn(v->o, "%s: %s", path, m);
 }
 
-static cJSON *load_record(const char *dir, const struct import_file *f, struct import_buf *text,
+/* A record of the export whose directory is open on rootfd (its scan's). */
+static cJSON *load_record(int rootfd, const struct import_file *f, struct import_buf *text,
 			  char *key, size_t keylen)
 {
-	char full[8192];
-	snprintf(full, sizeof full, "%s/%s", dir, f->rel);
 	size_t len;
-	if (import_read_file(full, text, &len) < 0)
+	if (import_read_file_in(rootfd, f->rel, text, &len) < 0)
 		return NULL;
 	cJSON *root = cJSON_ParseWithLength(text->p, len);
 	if (!root)
@@ -466,7 +513,7 @@ static int scan_side(struct out *o, const char *dir, struct import_scan *scan, s
 	}
 	for (size_t i = 0; i < scan->n; i++) {
 		char key[IMPORT_MAX_KEY + 1], kk[IMPORT_MAX_KEY + 64];
-		cJSON *root = load_record(dir, &scan->files[i], text, key, sizeof key);
+		cJSON *root = load_record(scan->rootfd, &scan->files[i], text, key, sizeof key);
 		if (!root) {
 			ignore_error(&v, scan->files[i].rel, NULL, "invalid",
 				     "unreadable or invalid JSON");
@@ -508,7 +555,7 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 	/* Records in NEW: added, or changed when their JSON values differ (key order aside). */
 	for (size_t i = 0; i < sb.n; i++) {
 		char key[IMPORT_MAX_KEY + 1], kk[IMPORT_MAX_KEY + 64], k2[IMPORT_MAX_KEY + 1];
-		cJSON *nr = load_record(newdir, &sb.files[i], &text, key, sizeof key);
+		cJSON *nr = load_record(sb.rootfd, &sb.files[i], &text, key, sizeof key);
 		if (!nr)
 			continue;
 		enum import_kind k = sb.files[i].kind;
@@ -519,7 +566,7 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 		} else {
 			struct import_file of = sb.files[i];
 			of.rel = (char *)oldpath;
-			cJSON *orr = load_record(olddir, &of, &text2, k2, sizeof k2);
+			cJSON *orr = load_record(sa.rootfd, &of, &text2, k2, sizeof k2);
 			if (!orr || !cJSON_Compare(orr, nr, 1))
 				changed[k]++;
 			cJSON_Delete(orr);
@@ -535,7 +582,7 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 		if (sb.files[i].kind != IK_ENHANCEMENT_SET)
 			continue;
 		char key[IMPORT_MAX_KEY + 1], k2[IMPORT_MAX_KEY + 1];
-		cJSON *nr = load_record(newdir, &sb.files[i], &text, key, sizeof key);
+		cJSON *nr = load_record(sb.rootfd, &sb.files[i], &text, key, sizeof key);
 		const cJSON *bi = nr ? boost_infos(nr) : NULL;
 		for (const cJSON *e = bi ? bi->child : NULL; e; e = e->next) {
 			const char *oldpath = e->string ? sset_get(&a.enh, e->string) : NULL;
@@ -551,7 +598,7 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 				cached = strdup(oldpath);
 				struct import_file of = sb.files[i];
 				of.rel = cached;
-				old_set = load_record(olddir, &of, &text2, k2, sizeof k2);
+				old_set = load_record(sa.rootfd, &of, &text2, k2, sizeof k2);
 			}
 			const cJSON *ob = old_set ? boost_infos(old_set) : NULL;
 			const cJSON *oe =
@@ -602,32 +649,35 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 	const char *cols2[] = {"entity", "change", "key"};
 	out_table_begin(o, "key_changes", 3, cols2);
 	int nschema = 0;
+	char key[4096];
 	for (int k = 1; k < IK_COUNT; k++) {
 		for (size_t i = 0; i < b.fields[k].cap; i++)
 			if (b.fields[k].slots[i] && a.counts[k] &&
 			    !sset_get(&a.fields[k], b.fields[k].slots[i])) {
 				out_rowf(o, import_kind_name((enum import_kind)k), "key added",
-					 b.fields[k].slots[i]);
+					 shown(b.fields[k].slots[i], key, sizeof key));
 				nschema++;
 			}
 		for (size_t i = 0; i < a.fields[k].cap; i++)
 			if (a.fields[k].slots[i] && b.counts[k] &&
 			    !sset_get(&b.fields[k], a.fields[k].slots[i])) {
 				out_rowf(o, import_kind_name((enum import_kind)k), "key removed",
-					 a.fields[k].slots[i]);
+					 shown(a.fields[k].slots[i], key, sizeof key));
 				nschema++;
 			}
 	}
 	for (size_t i = 0; i < b.enh_fields.cap; i++)
 		if (b.enh_fields.slots[i] && a.enh.n &&
 		    !sset_get(&a.enh_fields, b.enh_fields.slots[i])) {
-			out_rowf(o, "enhancement", "key added", b.enh_fields.slots[i]);
+			out_rowf(o, "enhancement", "key added",
+				 shown(b.enh_fields.slots[i], key, sizeof key));
 			nschema++;
 		}
 	for (size_t i = 0; i < a.enh_fields.cap; i++)
 		if (a.enh_fields.slots[i] && b.enh.n &&
 		    !sset_get(&b.enh_fields, a.enh_fields.slots[i])) {
-			out_rowf(o, "enhancement", "key removed", a.enh_fields.slots[i]);
+			out_rowf(o, "enhancement", "key removed",
+				 shown(a.enh_fields.slots[i], key, sizeof key));
 			nschema++;
 		}
 	out_table_end(o);
@@ -671,10 +721,8 @@ int import_parse_only(struct out *o, const char *dir)
 	}
 	long long bad = 0;
 	for (size_t i = 0; i < scan.n; i++) {
-		char full[8192];
-		snprintf(full, sizeof full, "%s/%s", dir, scan.files[i].rel);
 		size_t len;
-		if (import_read_file(full, &text, &len) < 0) {
+		if (import_read_file_in(scan.rootfd, scan.files[i].rel, &text, &len) < 0) {
 			bad++;
 			continue;
 		}

@@ -79,9 +79,9 @@ void import_buf_free(struct import_buf *b)
 	b->n = b->cap = 0;
 }
 
-int import_read_file(const char *path, struct import_buf *buf, size_t *len)
+/* Read the file open on fd (closed here). */
+static int read_fd(int fd, struct import_buf *buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -123,6 +123,66 @@ int import_read_file(const char *path, struct import_buf *buf, size_t *len)
 	buf->n = got;
 	*len = got;
 	return 0;
+}
+
+int import_read_file(const char *path, struct import_buf *buf, size_t *len)
+{
+	return read_fd(open(path, O_RDONLY | O_CLOEXEC), buf, len);
+}
+
+int import_read_file_in(int rootfd, const char *rel, struct import_buf *buf, size_t *len)
+{
+	/* O_NONBLOCK: a FIFO put in a file's place does not hang the open (read_fd refuses
+	 * it); regular files read as without it. */
+	return read_fd(import_open_in(rootfd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK), buf, len);
+}
+
+/* Length of the UTF-8 character at s (at most n bytes) that is printable text, or 0:
+ * invalid, overlong, a surrogate, beyond U+10FFFF, or a C1 control (U+0080..U+009F). */
+static size_t printable_utf8(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	if (c < 0xC2 || c > 0xF4 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((c == 0xC2 && s[1] < 0xA0) || (c == 0xE0 && s[1] < 0xA0) ||
+	    (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+		return 0;
+	return len;
+}
+
+size_t import_printable(char *out, size_t outlen, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+	if (!outlen)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		size_t l = u[i] >= 0x20 && u[i] < 0x7F ? 1
+			   : u[i] >= 0x80	       ? printable_utf8(u + i, n - i)
+						       : 0;
+		if (l) {
+			if (o + l >= outlen)
+				break;
+			memcpy(out + o, s + i, l);
+			o += l;
+			i += l;
+			continue;
+		}
+		if (o + 4 >= outlen)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+		i++;
+	}
+	out[o] = 0;
+	return o;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -385,14 +445,19 @@ static void report(struct checker *ck, const char *jpath, const char *code, cons
     __attribute__((format(printf, 4, 5)));
 static void report(struct checker *ck, const char *jpath, const char *code, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[1024], esc[2048], jesc[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ck->nerr++;
-	if (ck->fn)
-		ck->fn(ck->ctx, ck->relpath, jpath, code, msg);
+	if (!ck->fn)
+		return;
+	/* Messages quote the file (the text near an error, keys in JSON paths): whatever its
+	 * bytes, they reach terminals, logs and ops.import_errors as printable text. */
+	import_printable(esc, sizeof esc, msg, strlen(msg));
+	import_printable(jesc, sizeof jesc, jpath ? jpath : "", jpath ? strlen(jpath) : 0);
+	ck->fn(ck->ctx, ck->relpath, jpath ? jesc : NULL, code, esc);
 }
 
 /* jp + ".key" or "[i]" at base: once per element walked, so without printf. */

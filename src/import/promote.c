@@ -475,6 +475,13 @@ static const char *const resolve_sql[] = {
     NULL,
 };
 
+/* Names taken from the documents, as printable text in a message: control characters
+ * become \xNN, as import_printable writes them on the importer's side. */
+#define SQL_PRINTABLE(x)                                                                           \
+	"(select string_agg(case when ascii(ch) < 32 or ascii(ch) between 127 and 159 then "       \
+	"'\\x' || lpad(to_hex(ascii(ch)), 2, '0') else ch end, '' order by i) from "               \
+	"regexp_split_to_table(" x ", '') with ordinality c(ch, i))"
+
 /* Dangling references: stored with an empty target, counted as warnings. */
 static const char dangling_sql[] =
     "with d(what, n, sample) as ("
@@ -495,8 +502,9 @@ static const char dangling_sql[] =
     "game.recharge_group_members where power_id is null) a) "
     "insert into ops.import_errors (run_id, severity, code, message) "
     "select $1, 'warning', 'dangling_reference', n || ' ' || what || ' that is not in the export "
-    "(stored with an empty target), e.g. ' || left(sample, 200) from d where n > 0 "
-    "returning (regexp_match(message, '^[0-9]+'))[1]::int";
+    "(stored with an empty target), e.g. ' || " SQL_PRINTABLE(
+	"left(sample, 200)") " from d where n > 0 returning (regexp_match(message, "
+			     "'^[0-9]+'))[1]::int";
 
 int import_validate(struct import_run_state *r, char *err, size_t errlen)
 {
@@ -549,8 +557,8 @@ int import_validate(struct import_run_state *r, char *err, size_t errlen)
 	    "'power_names')) n where not exists (select 1 from pw where pw.k = lower(n))) "
 	    "insert into ops.import_errors (run_id, severity, code, message) "
 	    "select $1, 'warning', 'index_mismatch', count(distinct key) || ' powerset indexes "
-	    "list ' || count(*) || ' powers that have no file, e.g. ' || left(string_agg(n, ', '), "
-	    "200) from miss having count(*) > 0",
+	    "list ' || count(*) || ' powers that have no file, e.g. ' || " SQL_PRINTABLE(
+		"left(string_agg(n, ', '), 200)") " from miss having count(*) > 0",
 	    1, p);
 	if (!res)
 		return -1;

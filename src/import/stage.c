@@ -325,15 +325,22 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 {
 	struct import_run_state *r = sc->r;
 	struct import_file *f = &sc->scan->files[i];
-	char full[8192], sha[65], key[IMPORT_MAX_KEY + 1];
-	snprintf(full, sizeof full, "%s/%s", sc->dir, f->rel);
+	char sha[65], key[IMPORT_MAX_KEY + 1];
 	size_t len;
-	if (import_read_file(full, &sc->text, &len) < 0) {
+	/* Through the export's descriptor: a file swapped for a symlink to the outside since
+	 * the scan is refused, not read. */
+	if (import_read_file_in(sc->scan->rootfd, f->rel, &sc->text, &len) < 0) {
 		char msg[512];
-		int loop = errno == ELOOP;
+		int e = errno;
 		snprintf(msg, sizeof msg, "cannot read: %s",
-			 loop ? "symlink loop" : strerror(errno));
-		import_record_error(r, f->rel, NULL, loop ? "symlink_loop" : "unreadable", msg);
+			 e == EXDEV   ? "it leads outside the export (refused, not read)"
+			 : e == ELOOP ? "symlink loop"
+				      : strerror(e));
+		import_record_error(r, f->rel, NULL,
+				    e == EXDEV	 ? "outside_export"
+				    : e == ELOOP ? "symlink_loop"
+						 : "unreadable",
+				    msg);
 		return 1;
 	}
 	sha256_buf(sc->text.p, len, sha);
