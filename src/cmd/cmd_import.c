@@ -613,6 +613,87 @@ static int pid_alive(long pid)
 	return midsops && import;
 }
 
+/* The backends a run holds: its staging connection (backend_pid) and the others the
+ * importer recorded (options.backend_pids: progress, and promote's, whose transaction is
+ * the one that matters), while they are still connected to this database as an importer,
+ * so that a recycled pid is never signalled. */
+#define RUN_BACKENDS                                                                               \
+	"select a.pid from pg_stat_activity a, ops.import_runs r where r.id = $1 and a.datname = " \
+	"current_database() and a.application_name like 'midsops import%' and a.pid = any "        \
+	"(array_append(array(select jsonb_array_elements_text(coalesce(r.options->"                \
+	"'backend_pids', '[]')))::int[], r.backend_pid))"
+
+/* Signal every backend of run id with fn (pg_cancel_backend, pg_terminate_backend):
+ * returns how many were signalled, and in *total how many there were. */
+static int estop_signal(PGconn *c, const char *id, const char *fn, int *total)
+{
+	char sql[1024], err[512];
+	snprintf(sql, sizeof sql, "select count(*), count(*) filter (where %s(pid)) from (%s) b",
+		 fn, RUN_BACKENDS);
+	const char *p[] = {id};
+	PGresult *r = db_query(c, err, sizeof err, sql, 1, p);
+	int n = r ? atoi(PQgetvalue(r, 0, 1)) : 0;
+	if (total)
+		*total = r ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	return n;
+}
+
+/* What the run looks like now: its state and phase, the generation it promoted ("" none),
+ * how many backends it still holds. */
+struct estop_seen {
+	char state[16], phase[32], gen[16];
+	int backends;
+};
+
+static int estop_look(PGconn *c, const char *id, struct estop_seen *s)
+{
+	char err[512];
+	const char *p[] = {id};
+	PGresult *r = db_query(c, err, sizeof err,
+			       "select r.state, r.phase, coalesce((select max(g.generation)::text "
+			       "from ops.import_generations g where g.run_id = r.id), ''), (select "
+			       "count(*) from (" RUN_BACKENDS ") b) from ops.import_runs r where "
+			       "r.id = $1",
+			       1, p);
+	if (!r || PQntuples(r) != 1) {
+		PQclear(r);
+		return -1;
+	}
+	snprintf(s->state, sizeof s->state, "%s", PQgetvalue(r, 0, 0));
+	snprintf(s->phase, sizeof s->phase, "%s", PQgetvalue(r, 0, 1));
+	snprintf(s->gen, sizeof s->gen, "%s", PQgetvalue(r, 0, 2));
+	s->backends = atoi(PQgetvalue(r, 0, 3));
+	PQclear(r);
+	return 0;
+}
+
+/* Wait up to tenths * 0.1 s for the run to settle: the importer wrote its end (stopped,
+ * failed, completed: each with its truth, as promote's commit carries 'completed'), or it
+ * is gone with every backend it held (pid: its local process, 0 if none), so nothing of it
+ * can still commit. Returns 1 when settled. */
+static int estop_settle(PGconn *c, const char *id, long pid, long tenths, struct estop_seen *s)
+{
+	for (long i = 0;; i++) {
+		if (estop_look(c, id, s) == 0) {
+			int running =
+			    strcmp(s->state, "running") == 0 || strcmp(s->state, "stopping") == 0;
+			if (!running || (s->backends == 0 && !(pid && pid_alive(pid))))
+				return 1;
+		}
+		if (i >= tenths)
+			return 0;
+		usleep(100000);
+	}
+}
+
+/* Stop every running import (and rollback) in whatever phase, and say what really
+ * happened to each: stopped before promote committed (resumable), or too late, with the
+ * generation it promoted. The flag first (a run checks it before every statement of
+ * validate and promote, and between files), then a cancel of every backend the run holds
+ * (the statement under way, promote's included), SIGTERM to a local importer, and after
+ * the grace SIGKILL and pg_terminate_backend. The outcome is read back from the run and
+ * ops.import_generations once the run has settled, never assumed. */
 static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 {
 	char err[1024], host[256] = "";
@@ -625,12 +706,10 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 	PGconn *c = connect_or_say(ctx, "emergency-stop");
 	if (!c)
 		return EXIT_FAIL;
-	PGresult *r =
-	    db_query(c, err, sizeof err,
-		     "select id, coalesce(host, ''), coalesce(pid, 0), coalesce(backend_pid, "
-		     "0), kind from ops.import_runs where state in ('running', 'stopping') "
-		     "order by id",
-		     0, NULL);
+	PGresult *r = db_query(c, err, sizeof err,
+			       "select id, coalesce(host, ''), coalesce(pid, 0), kind, phase from "
+			       "ops.import_runs where state in ('running', 'stopping') order by id",
+			       0, NULL);
 	if (!r) {
 		out_err(ctx->out, "emergency-stop: %s", err);
 		PQfinish(c);
@@ -644,8 +723,9 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 		return 0;
 	}
 	for (int i = 0; i < n; i++)
-		out_line(ctx->out, "running: %s %s on host %s, pid %s", PQgetvalue(r, i, 4),
-			 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		out_line(ctx->out, "running: %s %s on host %s, pid %s, phase %s",
+			 PQgetvalue(r, i, 3), PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+			 PQgetvalue(r, i, 2), PQgetvalue(r, i, 4));
 	char q[128];
 	snprintf(q, sizeof q, "stop %d running import%s now", n, n == 1 ? "" : "s");
 	if (!confirm(ctx, q)) {
@@ -654,60 +734,99 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 		PQfinish(c);
 		return EXIT_FAIL;
 	}
-	const char *cols[] = {"run", "host", "pid", "cancelled", "killed"};
-	out_table_begin(ctx->out, "stopped", 5, cols);
-	for (int i = 0; i < n; i++) {
-		const char *id = PQgetvalue(r, i, 0), *h = PQgetvalue(r, i, 1);
+	/* Promote's last update of the run holds its row until the commit: setting the flag
+	 * must not wait for that. */
+	db_exec(c, err, sizeof err, "set lock_timeout = '2s'", 0, NULL);
+	const char *cols[] = {"run",	 "kind",       "host",	   "pid",	"phase",
+			      "outcome", "generation", "backends", "cancelled", "killed"};
+	out_table_begin(ctx->out, "runs", 10, cols);
+	char(*said)[512] = calloc((size_t)n, sizeof *said);
+	int all_stopped = 1;
+	for (int i = 0; i < n && said; i++) {
+		const char *id = PQgetvalue(r, i, 0), *h = PQgetvalue(r, i, 1),
+			   *kind = PQgetvalue(r, i, 3);
 		long pid = atol(PQgetvalue(r, i, 2));
-		const char *bp[] = {PQgetvalue(r, i, 3), id};
-		/* Ask politely first (the run stops at its batch boundary), then cancel its
-		 * query so it does not wait for one, then kill it if it is still there. */
-		db_exec(c, err, sizeof err,
-			"update ops.import_runs set stop_requested = true where id = $2", 1,
-			bp + 1);
-		char *cancelled =
-		    db_scalar(c, err, sizeof err,
-			      "select coalesce(pg_cancel_backend(nullif($1, '0')::int), "
-			      "false)",
-			      1, bp);
-		/* The importer's own session tells whether it is still there at all. */
-		char *live =
-		    db_scalar(c, err, sizeof err,
-			      "select exists (select 1 from pg_stat_activity where pid = "
-			      "nullif($1, '0')::int and application_name like 'midsops import%')",
-			      1, bp);
-		int alive = live && live[0] == 't';
-		free(live);
-		int local = alive && strcmp(h, host) == 0;
-		if (local && pid_alive(pid))
+		const char *p[] = {id};
+		db_exec(
+		    c, err, sizeof err,
+		    "update ops.import_runs set stop_requested = true, updated_at = now() where "
+		    "id = $1",
+		    1, p);
+		/* A timeout there means promote's transaction holds the row: it is committing,
+		 * and the cancel below decides; the outcome is read back either way. */
+		int nb = 0, nc = estop_signal(c, id, "pg_cancel_backend", &nb);
+		int local = strcmp(h, host) == 0 && pid_alive(pid), killed = 0;
+		if (local)
 			kill((pid_t)pid, SIGTERM);
-		int killed = 0;
-		for (long waited = 0; local && pid_alive(pid) && waited < grace * 10; waited++)
-			usleep(100000);
-		if (local && pid_alive(pid)) {
-			kill((pid_t)pid, SIGKILL);
-			killed = 1;
+		struct estop_seen s = {"", "", "", 0};
+		int settled = estop_settle(c, id, local ? pid : 0, grace * 10, &s);
+		if (!settled) {
+			if (local && pid_alive(pid)) {
+				kill((pid_t)pid, SIGKILL);
+				killed = 1;
+			}
+			/* An importer on another host, or one stuck: its sessions end, and with
+			 * them any transaction that had not committed. */
+			estop_signal(c, id, "pg_terminate_backend", NULL);
+			settled = estop_settle(c, id, local ? pid : 0, 100, &s);
 		}
-		db_exec(c, err, sizeof err,
-			"update ops.import_runs set state = 'stopped', message = 'emergency-stop', "
-			"finished_at = now(), updated_at = now() where id = $2 and state in "
-			"('running', 'stopping')",
-			1, bp + 1);
-		db_event(c, "warning", "emergency-stop",
-			 "run %s (host %s, pid %ld) stopped: backend cancel %s, process %s", id, h,
-			 pid, cancelled && cancelled[0] == 't' ? "sent" : "not needed",
-			 killed	 ? "killed"
-			 : local ? "exited"
-				 : "on another host (not killed)");
-		out_rowf(ctx->out, id, h, PQgetvalue(r, i, 2),
-			 cancelled && cancelled[0] == 't' ? "yes" : "no", killed ? "yes" : "no");
-		free(cancelled);
+		int running = strcmp(s.state, "running") == 0 || strcmp(s.state, "stopping") == 0;
+		const char *outcome;
+		if (s.gen[0]) {
+			outcome = "too late";
+			snprintf(said[i], sizeof said[i],
+				 "too late: run %s had already promoted generation %s", id, s.gen);
+		} else if (strcmp(s.state, "completed") == 0) {
+			outcome = "too late";
+			snprintf(said[i], sizeof said[i],
+				 "too late: run %s had already completed (nothing promoted)", id);
+		} else if (!settled || !s.state[0]) {
+			outcome = "not stopped";
+			snprintf(said[i], sizeof said[i],
+				 "not stopped: run %s still holds %d backend%s (host %s, pid %ld)",
+				 id, s.backends, s.backends == 1 ? "" : "s", h, pid);
+		} else {
+			/* Gone without writing its end (killed): nothing of it is left that could
+			 * commit, and nothing was promoted. */
+			if (running)
+				db_exec(
+				    c, err, sizeof err,
+				    "update ops.import_runs set state = 'stopped', message = "
+				    "'emergency-stop: stopped in phase ' || phase || ' before "
+				    "promote', finished_at = now(), updated_at = now() where id = "
+				    "$1 and state in ('running', 'stopping')",
+				    1, p);
+			outcome = running ? "stopped" : s.state;
+			snprintf(said[i], sizeof said[i],
+				 "run %s %s in phase %s before promote committed; %s%s", id,
+				 running ? "stopped" : s.state, s.phase,
+				 strcmp(kind, "rollback") == 0
+				     ? "nothing changed: run the rollback again"
+				     : "resume with import-resume ",
+				 strcmp(kind, "rollback") == 0 ? "" : id);
+		}
+		if (strcmp(outcome, "stopped") != 0)
+			all_stopped = 0;
+		char nbs[16], ncs[16];
+		snprintf(nbs, sizeof nbs, "%d", nb);
+		snprintf(ncs, sizeof ncs, "%d", nc);
+		out_rowf(ctx->out, id, kind, h, PQgetvalue(r, i, 2), s.phase, outcome,
+			 s.gen[0] ? s.gen : "", nbs, ncs, killed ? "yes" : "no");
+		db_event(c, strcmp(outcome, "stopped") == 0 ? "warning" : "error", "emergency-stop",
+			 "%s (host %s, pid %ld; %d of %d backends cancelled, process %s)", said[i],
+			 h, pid, nc, nb,
+			 killed			? "killed"
+			 : local		? "exited"
+			 : strcmp(h, host) == 0 ? "already gone"
+						: "on another host (not signalled)");
 	}
 	out_table_end(ctx->out);
-	out_line(ctx->out, "resume a stopped run with: midsops import-resume RUN");
+	for (int i = 0; i < n && said; i++)
+		out_line(ctx->out, "%s", said[i]);
+	free(said);
 	PQclear(r);
 	PQfinish(c);
-	return 0;
+	return all_stopped ? 0 : EXIT_FAIL;
 }
 
 static int cmd_emergency_status_exec(struct cmd_ctx *ctx)

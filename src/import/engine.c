@@ -119,6 +119,107 @@ void import_record_error(void *ctx, const char *path, const char *json_path, con
 	PQclear(res);
 }
 
+int import_stopping(struct import_run_state *r)
+{
+	if (import_signalled)
+		r->stop_requested = 1;
+	if (!r->stop_requested && r->pc && r->id > 0) {
+		const char *p[] = {r->idtxt};
+		char err[256];
+		char *v =
+		    db_scalar(r->pc, err, sizeof err,
+			      "select stop_requested from ops.import_runs where id = $1", 1, p);
+		if (v && v[0] == 't')
+			r->stop_requested = 1;
+		free(v);
+	}
+	return r->stop_requested || strcmp(r->sqlstate, "57014") == 0;
+}
+
+void import_note_result(struct import_run_state *r, const PGresult *res)
+{
+	const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	/* What fails after a cancel (25P02: the transaction is aborted) is its consequence. */
+	if (code && strcmp(r->sqlstate, "57014") != 0)
+		snprintf(r->sqlstate, sizeof r->sqlstate, "%s", code);
+}
+
+PGresult *import_exec_on(struct import_run_state *r, PGconn *c, char *err, size_t errlen,
+			 const char *sql, int n, const char *const *p)
+{
+	PGresult *res = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	import_note_result(r, res);
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+	snprintf(err, errlen, "%s", m && *m ? m : PQerrorMessage(c));
+	for (size_t l = strlen(err); l > 0 && err[l - 1] == '\n';)
+		err[--l] = 0;
+	PQclear(res);
+	return NULL;
+}
+
+/* The backends the run holds, on the run (options.backend_pids, beside backend_pid, the
+ * staging one's), so that emergency-stop cancels every one of them: the promote's
+ * transaction is on another connection than staging. */
+static void record_backends(struct import_run_state *r, PGconn *pipe)
+{
+	char pids[64], err[256];
+	snprintf(pids, sizeof pids, "{%d,%d,%d}", PQbackendPID(r->c),
+		 r->pc ? PQbackendPID(r->pc) : 0, pipe ? PQbackendPID(pipe) : 0);
+	const char *p[] = {r->idtxt, pids};
+	PGresult *res = db_query(r->pc ? r->pc : r->c, err, sizeof err,
+				 "update ops.import_runs set options = coalesce(options, '{}') || "
+				 "jsonb_build_object('backend_pids', array_remove($2::int[], 0)) "
+				 "where id = $1",
+				 2, p);
+	PQclear(res);
+}
+
+/* Test hook: MIDSOPS_IMPORT_PAUSE=PHASE:MS holds the run at the start of PHASE in a
+ * statement on its work connection (inside the promote transaction for promote), as a
+ * long statement of that phase would, so that a test can stop it there. */
+static int phase_pause(struct import_run_state *r, char *err, size_t errlen)
+{
+	const char *v = getenv("MIDSOPS_IMPORT_PAUSE");
+	size_t n = v ? strcspn(v, ":") : 0;
+	if (!v || v[n] != ':' || strlen(r->phase) != n || strncmp(v, r->phase, n) != 0)
+		return 0;
+	char sec[32];
+	snprintf(sec, sizeof sec, "%.3f", (double)atol(v + n + 1) / 1000.0);
+	const char *p[] = {sec};
+	PGresult *res = import_q(r, err, errlen, "select pg_sleep($1::float8)", 1, p);
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+/* err, which may quote a document (the server's messages do), as printable text. */
+static void printable(char *err, size_t n)
+{
+	char tmp[4096];
+	import_printable(tmp, sizeof tmp, err, strlen(err));
+	snprintf(err, n, "%s", tmp);
+}
+
+/* The run stops before promote committed (a stop was asked for, or a statement of it was
+ * cancelled): whatever promote had done is rolled back, production is untouched and the
+ * run can be resumed. Returns the exit status. */
+static int stop_run(struct import_run_state *r, const char *kind, const char *why)
+{
+	char w[512], msg[768];
+	import_printable(w, sizeof w, why, strlen(why));
+	snprintf(msg, sizeof msg, "stopped in phase %s before promote committed (%s); %s", r->phase,
+		 w,
+		 strcmp(kind, "rollback") == 0 ? "nothing changed: run the rollback again"
+					       : "resume with import-resume");
+	out_progress_end(r->o);
+	import_set_state(r, "stopped", msg);
+	db_event(r->pc ? r->pc : r->c, "warning", "import", "run %ld %s", r->id, msg);
+	out_err(r->o, "run %ld %s", r->id, msg);
+	return EXIT_FAIL;
+}
+
 void import_progress(struct import_run_state *r, int force)
 {
 	double now = import_now();
@@ -325,8 +426,11 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	char err[2048];
 	r->phase = "validate";
 	import_progress(r, 1);
-	int nerr = import_validate(r, err, sizeof err);
+	int nerr = phase_pause(r, err, sizeof err) < 0 ? -1 : import_validate(r, err, sizeof err);
+	if (nerr < 0 && import_stopping(r))
+		return stop_run(r, kind, err);
 	if (nerr < 0) {
+		printable(err, sizeof err);
 		import_set_state(r, "failed", err);
 		out_err(r->o, "validate: %s", err);
 		return EXIT_FAIL;
@@ -379,11 +483,15 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 		import_set_state(r, "failed", err);
 		return EXIT_FAIL;
 	}
-	int gen = import_promote(r, kind, piped ? pp : NULL, err, sizeof err);
+	int gen = phase_pause(r, err, sizeof err) < 0
+		      ? -1
+		      : import_promote(r, kind, piped ? pp : NULL, err, sizeof err);
 	if (gen < 0) {
 		db_rollback(r->c);
-		int cancelled = strstr(err, "canceling statement") != NULL;
-		import_set_state(r, cancelled ? "stopped" : "failed", err);
+		if (import_stopping(r))
+			return stop_run(r, kind, err);
+		printable(err, sizeof err);
+		import_set_state(r, "failed", err);
 		out_err(r->o, "promote: %s", err);
 		return EXIT_FAIL;
 	}
@@ -392,24 +500,34 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	snprintf(warn, sizeof warn, "%d", r->warnings);
 	const char *p[] = {r->idtxt, gen_s, warn};
 	/* The run's terminal state commits with the generation: a kill after this commit
-	 * leaves nothing to resume, a kill before it leaves the old generation whole. */
-	if (db_exec(
-		r->c, err, sizeof err,
-		"update ops.import_runs set state = 'completed', phase = 'done', generation = "
-		"$2::int, warnings = $3::int, finished_at = now(), updated_at = now(), summary = "
-		"(select counts from ops.import_generations where generation = $2::int), message "
-		"= 'promoted to generation ' || $2 where id = $1",
-		3, p) < 0 ||
-	    db_exec(r->c, err, sizeof err,
-		    "select pg_notify('midsops_import', json_build_object('run', $1::bigint, "
-		    "'phase', 'done', 'generation', $2::int)::text)",
-		    2, p) < 0 ||
-	    db_commit(r->c, err, sizeof err) < 0) {
+	 * leaves nothing to resume, a kill before it leaves the old generation whole. The
+	 * commit is the point of no return: a stop asked for until then (import_q checks)
+	 * or a cancelled commit rolls everything back. */
+	PGresult *res[3] = {NULL, NULL, NULL};
+	if (!(res[0] = import_q(
+		  r, err, sizeof err,
+		  "update ops.import_runs set state = 'completed', phase = 'done', generation = "
+		  "$2::int, warnings = $3::int, finished_at = now(), updated_at = now(), summary = "
+		  "(select counts from ops.import_generations where generation = $2::int), "
+		  "message = 'promoted to generation ' || $2 where id = $1",
+		  3, p)) ||
+	    !(res[1] = import_q(r, err, sizeof err,
+				"select pg_notify('midsops_import', json_build_object('run', "
+				"$1::bigint, 'phase', 'done', 'generation', $2::int)::text)",
+				2, p)) ||
+	    !(res[2] = import_exec_on(r, r->c, err, sizeof err, "commit", 0, NULL))) {
+		for (int i = 0; i < 3; i++)
+			PQclear(res[i]);
 		db_rollback(r->c);
+		if (import_stopping(r))
+			return stop_run(r, kind, err);
+		printable(err, sizeof err);
 		import_set_state(r, "failed", err);
 		out_err(r->o, "promote: %s", err);
 		return EXIT_FAIL;
 	}
+	for (int i = 0; i < 3; i++)
+		PQclear(res[i]);
 	r->records_total = count_records(r->c);
 	r->records_done = r->records_total;
 	r->phase = "done";
@@ -518,6 +636,7 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		    3, p);
 		no_promote = 0;
 	}
+	record_backends(&r, NULL);
 	open_run_log(&r, cfg);
 	import_log(&r, "%s %s (host %s, pid %s)", opts->resume_run >= 0 ? "resume" : "import", dir,
 		   host, pid);
@@ -575,9 +694,16 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 		goto fail;
 	r.phase = "scan";
 	import_progress(&r, 1);
+	if (phase_pause(&r, err, sizeof err) < 0)
+		goto fail;
 	if (import_scan_dir(dir, &scan, import_record_error, &r, err, sizeof err) < 0) {
 		import_record_error(&r, dir, NULL, "empty_export", err);
 		goto fail;
+	}
+	/* The scan runs no statement a cancel could end: a stop asked meanwhile ends here. */
+	if (import_stopping(&r)) {
+		rc = stop_run(&r, "import", "stop requested");
+		goto out;
 	}
 	import_log(&r, "scanned %zu files at %.2fs", scan.n, import_now() - r.t0);
 	r.files_total = (long long)scan.n;
@@ -608,6 +734,8 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 				PQfinish(pipe.c);
 			pipe.c = NULL;
 		}
+		if (pipe.c)
+			record_backends(&r, pipe.c);
 	}
 	r.phase = "stage";
 	int st = import_stage_all(&sc, err, sizeof err);
@@ -669,13 +797,14 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	goto out;
 fail:
 	out_progress_end(o);
-	{
-		int cancelled = strstr(err, "canceling statement") != NULL;
-		import_set_state(&r, cancelled ? "stopped" : "failed", err);
-		db_event(r.c, "error", "import", "run %ld %s: %s", r.id,
-			 cancelled ? "cancelled" : "failed", err);
-		out_err(o, "import run %ld %s: %s", r.id, cancelled ? "cancelled" : "failed", err);
+	if (import_stopping(&r)) {
+		rc = stop_run(&r, "import", err);
+		goto out;
 	}
+	printable(err, sizeof err);
+	import_set_state(&r, "failed", err);
+	db_event(r.c, "error", "import", "run %ld failed: %s", r.id, err);
+	out_err(o, "import run %ld failed: %s", r.id, err);
 	rc = EXIT_FAIL;
 out:
 	sigaction(SIGINT, &old_int, NULL);
@@ -777,6 +906,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	r.id = atol(id);
 	free(id);
 	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
+	record_backends(&r, NULL);
 	open_run_log(&r, cfg);
 	import_log(&r, "rollback from generation %d to %d", current, to);
 	const char *q[] = {r.idtxt, to_s};

@@ -18,6 +18,7 @@ struct import_run_state {
 	long id;
 	char idtxt[32];
 	const char *phase;
+	char sqlstate[6]; /* of the run's last failed statement; a cancel (57014) stays */
 	long long files_total, files_done, bytes_total, bytes_done, records_done, records_total;
 	int errors, warnings, shown_errors;
 	long max_errors;
@@ -50,6 +51,7 @@ struct import_pipe {
 	long done;   /* last batch queued, -1 if none */
 	long staged; /* last batch staged: when done reaches it, no row is left to upsert */
 	char err[512];
+	int cancelled; /* a statement was cancelled (SQLSTATE 57014): the run stops */
 };
 /* Begin the transaction on pp->c and enter pipeline mode. */
 int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *err, size_t errlen);
@@ -160,7 +162,17 @@ int import_stage_clear(PGconn *c, const char *run, char *err, size_t errlen);
  * (rollback stages documents from game.history on the server). */
 int import_stage_derive(struct import_run_state *r, char *err, size_t errlen);
 
-/* Run the SQL, log it in verbose mode. */
+/* Whether the run must stop: it was asked to (import-stop, emergency-stop, SIGINT,
+ * SIGTERM: the run's flag is read from the server) or a statement of it was cancelled
+ * (SQLSTATE 57014, query_canceled). */
+int import_stopping(struct import_run_state *r);
+/* Keep the SQLSTATE of a failed result of the run (res may be NULL). */
+void import_note_result(struct import_run_state *r, const PGresult *res);
+/* A statement of the run on c: its result, or NULL with err and the SQLSTATE kept. */
+PGresult *import_exec_on(struct import_run_state *r, PGconn *c, char *err, size_t errlen,
+			 const char *sql, int n, const char *const *p);
+
+/* Run the SQL on r->c unless the run must stop (import_stopping), log it in verbose mode. */
 PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
 		   const char *const *p);
 

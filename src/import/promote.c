@@ -125,8 +125,14 @@ int import_stage_derive(struct import_run_state *r, char *err, size_t errlen)
 PGresult *import_q(struct import_run_state *r, char *err, size_t errlen, const char *sql, int n,
 		   const char *const *p)
 {
+	/* Checked before every statement of validate and promote, so that a stop asked between
+	 * two of them is not left to the cancel that missed. */
+	if (import_stopping(r)) {
+		snprintf(err, errlen, "stop requested");
+		return NULL;
+	}
 	double t = import_now();
-	PGresult *res = db_query(r->c, err, errlen, sql, n, p);
+	PGresult *res = import_exec_on(r, r->c, err, errlen, sql, n, p);
 	import_log(r, "sql %.3fs %s: %.100s", import_now() - t, res ? PQcmdTuples(res) : "failed",
 		   sql);
 	return res;
@@ -618,15 +624,15 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 		if (promote_kind(&k, &kspecs[i], gen_s, &rest, err, errlen) < 0)
 			return -1;
 	const char *gp[] = {gen_s};
-	char *old =
-	    db_scalar(r->c, err, errlen,
-		      "select exists (select 1 from game.power_effects e join game.powers p on "
-		      "p.id = e.power_id where p.generation = $1::int)",
-		      1, gp);
+	PGresult *old =
+	    import_q(r, err, errlen,
+		     "select exists (select 1 from game.power_effects e join game.powers "
+		     "p on p.id = e.power_id where p.generation = $1::int)",
+		     1, gp);
 	if (!old)
 		return -1;
-	int fresh = old[0] == 'f';
-	free(old);
+	int fresh = PQgetvalue(old, 0, 0)[0] == 'f';
+	PQclear(old);
 	if (!rest.none_left && (promote_effects(&k, gen_s, &rest, fresh, err, errlen) < 0 ||
 				promote_children(&k, ~0u, gen_s, &rest, err, errlen) < 0))
 		return -1;
@@ -662,16 +668,18 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 		3, gk) < 0)
 		return -1;
 	/* Derived API results are stale now. */
-	char *cache =
-	    db_scalar(r->c, err, errlen, "select to_regclass('cache.entries')::text", 0, NULL);
-	if (cache) {
-		free(cache);
-		if (q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
-			return -1;
-	}
+	PGresult *cache =
+	    import_q(r, err, errlen, "select to_regclass('cache.entries') is not null", 0, NULL);
+	if (!cache)
+		return -1;
+	int has_cache = PQgetvalue(cache, 0, 0)[0] == 't';
+	PQclear(cache);
+	if (has_cache && q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
+		return -1;
 	/* Only this run's rows are staged (a new run empties staging), and truncating is far
 	 * cheaper than deleting tens of thousands of rows; undone with the rest on failure. */
-	if (import_stage_clear(r->c, NULL, err, errlen) < 0)
+	if (q_exec(r, err, errlen, "truncate stage.records, stage.effects, stage.templates", 0,
+		   NULL) < 0)
 		return -1;
 	return gen;
 }
@@ -742,6 +750,9 @@ static void pipe_consume(struct import_pipe *pp, int block)
 		if (st == PGRES_PIPELINE_SYNC) {
 			pp->queued--;
 		} else if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+			const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+			if (code && strcmp(code, "57014") == 0)
+				pp->cancelled = 1;
 			if (!pp->failed)
 				snprintf(pp->err, sizeof pp->err, "%s",
 					 st == PGRES_FATAL_ERROR ? PQresultErrorMessage(res)
@@ -786,6 +797,10 @@ void import_pipe_batch(struct import_run_state *r, struct import_pipe *pp, long 
 	pp->queued++;
 	pp->done = no;
 	pipe_consume(pp, 0);
+	/* The promote's backend was cancelled (emergency-stop cancels every backend of the
+	 * run): that is a stop, not a pipeline failure to work around. */
+	if (pp->cancelled)
+		r->stop_requested = 1;
 }
 
 int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp)
@@ -807,6 +822,8 @@ int import_pipe_finish(struct import_run_state *r, struct import_pipe *pp)
 			snprintf(pp->err, sizeof pp->err, "%s", err);
 		}
 	}
+	if (pp->cancelled)
+		r->stop_requested = 1;
 	import_log(r, "promote pipeline: batches through %ld %s (waited %.3fs)%s%s", pp->done,
 		   pp->failed ? "failed" : "done", import_now() - t, pp->failed ? ": " : "",
 		   pp->failed ? pp->err : "");

@@ -141,6 +141,7 @@ static int batch_copy(struct import_run_state *r, struct batch *b, char *err, si
 	    PQexec(r->c, "copy stage.records (run_id, batch, kind, key, path, sha, raw, "
 			 "f) from stdin with (format binary)");
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		import_note_result(r, res);
 		snprintf(err, errlen, "%s", PQerrorMessage(r->c));
 		PQclear(res);
 		goto fail;
@@ -241,6 +242,7 @@ static int batch_end_finish(struct import_run_state *r, struct batch *b, int blo
 					b->failed = 1;
 				}
 			} else if (st != PGRES_COMMAND_OK && !b->failed) {
+				import_note_result(r, res);
 				snprintf(err, errlen, "%s", PQresultErrorMessage(res));
 				b->failed = 1;
 			}
@@ -435,7 +437,8 @@ static int batch_done(struct stage_ctx *sc, struct batch *b, int ok, int last, l
 	}
 	import_log(r, "batch failed (%s); retrying file by file", err);
 	PQclear(PQexec(r->c, "select 1"));
-	if (strstr(err, "canceling statement"))
+	/* Cancelled (SQLSTATE 57014) or asked to stop: no file is to blame, the run stops. */
+	if (import_stopping(r))
 		return -1;
 	struct batch one = {0};
 	for (size_t j = b->first; j <= b->last; j++) {
