@@ -623,15 +623,16 @@ static int pid_alive(long pid)
 	"(array_append(array(select jsonb_array_elements_text(coalesce(r.options->"                \
 	"'backend_pids', '[]')))::int[], r.backend_pid))"
 
-/* Signal every backend of run id with fn (pg_cancel_backend, pg_terminate_backend):
- * returns how many were signalled, and in *total how many there were. */
-static int estop_signal(PGconn *c, const char *id, const char *fn, int *total)
+/* Cancel (or terminate) every backend of run id, through ops.import_signal (sql/050), so
+ * the operator role needs no pg_signal_backend: returns how many were signalled, and in
+ * *total how many there were. */
+static int estop_signal(PGconn *c, const char *id, int terminate, int *total)
 {
-	char sql[1024], err[512];
-	snprintf(sql, sizeof sql, "select count(*), count(*) filter (where %s(pid)) from (%s) b",
-		 fn, RUN_BACKENDS);
-	const char *p[] = {id};
-	PGresult *r = db_query(c, err, sizeof err, sql, 1, p);
+	char err[512];
+	const char *p[] = {id, terminate ? "true" : "false"};
+	PGresult *r = db_query(c, err, sizeof err,
+			       "select total, signalled from ops.import_signal($1::bigint, $2::boolean)",
+			       2, p);
 	int n = r ? atoi(PQgetvalue(r, 0, 1)) : 0;
 	if (total)
 		*total = r ? atoi(PQgetvalue(r, 0, 0)) : 0;
@@ -754,7 +755,7 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 		    1, p);
 		/* A timeout there means promote's transaction holds the row: it is committing,
 		 * and the cancel below decides; the outcome is read back either way. */
-		int nb = 0, nc = estop_signal(c, id, "pg_cancel_backend", &nb);
+		int nb = 0, nc = estop_signal(c, id, 0, &nb);
 		int local = strcmp(h, host) == 0 && pid_alive(pid), killed = 0;
 		if (local)
 			kill((pid_t)pid, SIGTERM);
@@ -767,7 +768,7 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 			}
 			/* An importer on another host, or one stuck: its sessions end, and with
 			 * them any transaction that had not committed. */
-			estop_signal(c, id, "pg_terminate_backend", NULL);
+			estop_signal(c, id, 1, NULL);
 			settled = estop_settle(c, id, local ? pid : 0, 100, &s);
 		}
 		int running = strcmp(s.state, "running") == 0 || strcmp(s.state, "stopping") == 0;

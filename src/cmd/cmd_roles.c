@@ -1,8 +1,13 @@
 /* db-roles: the two group roles of least privilege.
  *   midsops_monitor   pg_monitor, plus read-only access to ops, game, cache and builds:
  *                     enough for status, db-check, db-health and the console's panes.
- *   midsops_operator  the monitor's rights, plus writing the midsops schemas, reading
- *                     everything for pg_dump, and signalling backends: imports and backups.
+ *   midsops_operator  the monitor's rights, plus writing the midsops schemas (imports,
+ *                     backups' catalogue, the cache, wizards) and executing their functions,
+ *                     among them ops.import_signal, the only way it signals other sessions
+ *                     (an import's own backends, for import-stop and emergency-stop).
+ * Nothing cluster-wide: no pg_read_all_data (pg_dump reads the midsops schemas, which the
+ * grants cover), no pg_signal_backend (it would cancel any session of the cluster), no
+ * pg_checkpoint (no command issues CHECKPOINT).
  * Both are NOLOGIN; people get them through membership (GRANT midsops_monitor TO alice).
  * Every statement is a constant: the role and schema names are fixed, so no value from
  * the operator reaches SQL text. Re-running resets the grants to exactly this set. */
@@ -64,11 +69,14 @@ static const struct role_stmt stmts[] = {
      "alter default privileges in schema " ALL_SCHEMAS
      " grant usage, select, update on sequences to " OPR,
      0},
-    /* pg_dump reads every table, including other schemas of the database. */
-    {"operator: read everything (pg_dump)", "grant pg_read_all_data to " OPR, 140000},
-    /* import-stop and emergency-stop end other sessions of the same work. */
-    {"operator: signal backends", "grant pg_signal_backend to " OPR, 0},
-    {"operator: checkpoints", "grant pg_checkpoint to " OPR, 150000},
+    /* Older versions granted these cluster-wide roles; a re-run takes them back. */
+    {"operator: no pg_read_all_data (cluster-wide)", "revoke pg_read_all_data from " OPR,
+     140000},
+    {"operator: no pg_signal_backend (cluster-wide)", "revoke pg_signal_backend from " OPR, 0},
+    {"operator: no pg_checkpoint (cluster-wide)", "revoke pg_checkpoint from " OPR, 150000},
+    /* Functions are executable by PUBLIC unless revoked; this one signals sessions. */
+    {"monitor: not ops.import_signal",
+     "revoke all on function ops.import_signal(bigint, boolean) from public, " MON, 0},
 };
 
 static int cmd_db_roles_exec(struct cmd_ctx *ctx)
@@ -111,9 +119,8 @@ static int cmd_db_roles_exec(struct cmd_ctx *ctx)
 	if (failed) {
 		db_rollback(c);
 		out_err(ctx->out,
-			"db-roles: %s (creating roles needs CREATEROLE, granting pg_monitor and "
-			"pg_read_all_data needs a superuser or their admin option; nothing was "
-			"changed)",
+			"db-roles: %s (creating roles needs CREATEROLE, granting pg_monitor needs a "
+			"superuser or its admin option; nothing was changed)",
 			err);
 		PQfinish(c);
 		return EXIT_FAIL;

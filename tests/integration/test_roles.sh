@@ -90,4 +90,65 @@ if command -v tmux >/dev/null && "$MIDSOPS" help console >/dev/null 2>&1; then
 	sleep 1
 	tm kill-session -t "$S" 2>/dev/null
 fi
+# Least privilege (audit finding 11): nothing cluster-wide for the operator.
+for r in pg_read_all_data pg_signal_backend pg_checkpoint; do
+	if [ "$(psql_q "select count(*) from pg_roles where rolname = '$r'")" = 1 ]; then
+		assert_eq "$(psql_q "select pg_has_role('midsops_operator', '$r', 'member')")" f \
+			"midsops_operator is not a member of $r"
+	fi
+done
+# An older grant is taken back by a re-run.
+psql_q "grant pg_signal_backend to midsops_operator" >/dev/null 2>&1
+"$MIDSOPS" db-roles >/dev/null 2>&1
+assert_eq "$(psql_q "select pg_has_role('midsops_operator', 'pg_signal_backend', 'member')")" f \
+	"db-roles takes back a pg_signal_backend granted by an older version"
+# A table outside the midsops schemas stays unreadable to the operator.
+psql_q "create schema if not exists other; create table if not exists other.secret(v text);
+	insert into other.secret values ('s')" >/dev/null 2>&1
+if psql "$OP_DSN" -XAtq -v ON_ERROR_STOP=1 -c "select * from other.secret" >/dev/null 2>&1; then
+	fail "the operator cannot read tables outside the midsops schemas" "it could"
+else ok "the operator cannot read tables outside the midsops schemas"; fi
+# The operator cannot cancel a session that is not an import's ...
+psql "$MIDSOPS_DSN application_name=bystander" -XAtq -c "select pg_sleep(20)" >/dev/null 2>&1 &
+bpid=$!
+for _ in $(seq 1 50); do
+	spid=$(psql_q "select pid from pg_stat_activity where application_name = 'bystander' and state = 'active'")
+	[ -n "$spid" ] && break
+	sleep 0.1
+done
+if psql "$OP_DSN" -XAtq -v ON_ERROR_STOP=1 -c "select pg_cancel_backend($spid)" >/dev/null 2>&1; then
+	fail "the operator cannot cancel another role's session" "pg_cancel_backend($spid) succeeded"
+else ok "the operator cannot cancel another role's session"; fi
+# ... not even by naming it as an import run's backend: ops.import_signal checks it is one.
+rid=$(psql_q "insert into ops.import_runs (state, backend_pid) values ('running', $spid) returning id" | head -n 1)
+assert_eq "$(psql "$OP_DSN" -XAtq -c "select total || '/' || signalled from ops.import_signal($rid, false)")" "0/0" \
+	"ops.import_signal signals only midsops import sessions"
+assert_eq "$(psql_q "select count(*) from pg_stat_activity where pid = $spid")" 1 "the bystander session lives on"
+psql_q "delete from ops.import_runs where id = $rid" >/dev/null 2>&1
+if mpsql "select * from ops.import_signal(1, false)" >/dev/null 2>&1; then
+	fail "the monitor cannot call ops.import_signal" "it could"
+else ok "the monitor cannot call ops.import_signal"; fi
+kill "$bpid" 2>/dev/null
+psql_q "select pg_terminate_backend($spid)" >/dev/null 2>&1
+wait "$bpid" 2>/dev/null
+# emergency-stop by an operator login stops an import run by the superuser login.
+if [ -d "$REAL_EXPORT" ]; then
+	"$MIDSOPS" import "$REAL_EXPORT" >"$TEST_TMP/estop-import.log" 2>&1 &
+	ipid=$!
+	for _ in $(seq 1 200); do
+		[ "$(psql_q "select phase from ops.import_runs where state = 'running' order by id desc limit 1")" = stage ] && break
+		sleep 0.05
+	done
+	OUT=$(env MIDSOPS_DSN="$OP_DSN" "$MIDSOPS" emergency-stop --yes 2>&1); rc=$?
+	wait "$ipid" 2>/dev/null
+	case "$OUT" in
+	*"permission denied"*) fail "an operator's emergency-stop stops another login's import" "$OUT" ;;
+	*stopped*|*"too late"*) ok "an operator's emergency-stop stops another login's import (exit $rc)" ;;
+	*) fail "an operator's emergency-stop stops another login's import" "exit $rc: $OUT" ;;
+	esac
+	"$MIDSOPS" import-resume >/dev/null 2>&1
+else
+	skip "operator emergency-stop" "the real export is not there"
+fi
+
 psql_q "drop owned by alice; drop owned by bob; drop role alice; drop role bob" >/dev/null 2>&1
