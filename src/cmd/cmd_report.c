@@ -684,10 +684,19 @@ static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
 
 struct finding {
 	const char *metric;
-	char value[64];
+	char value[64]; /* for people */
 	enum status st;
 	const char *action;
+	double num;	  /* for --json: base units (NAN: none) */
+	const char *unit; /* s, B, ratio, count, per_s */
 };
+
+/* Set the last finding's figure in base units. */
+static void finding_num(struct finding *f, double num, const char *unit)
+{
+	f->num = num;
+	f->unit = unit;
+}
 
 static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 {
@@ -712,17 +721,18 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 		if (health_statements_mean(c, STMTS_WEB, &ms, &calls, err, sizeof err) == 0) {
 			f[n] = (struct finding){
 			    "query_time", "", threshold_judge(&cfg->query_time, ms),
-			    "optimize indexes: check the slowest statements with db-slow-queries"};
-			snprintf(f[n++].value, 64, "%.2f ms mean (web)", ms);
+			    "optimize indexes: check the slowest statements with db-slow-queries", 0, NULL};
+			snprintf(f[n].value, 64, "%.2f ms mean (web)", ms);
+			finding_num(&f[n++], ms / 1000.0, "s");
 		} else {
 			f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN,
-						"see db-slow-queries"};
+						"see db-slow-queries", NAN, NULL};
 			n++;
 		}
 		have_own =
 		    health_statements_mean(c, STMTS_OWN, &own_ms, &own_calls, err, sizeof err) == 0;
 	} else {
-		f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN, sq.reason};
+		f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN, sq.reason, NAN, NULL};
 		n++;
 	}
 	health_probe_free(&sq);
@@ -731,34 +741,39 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 		f[n] = (struct finding){
 		    "cache_hit_rate", "", threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
 		    cs.evictions > 0 ? "increase cache size ([cache] max_entries, max_bytes)"
-				     : "increase cache size, or run cache-warm after imports"};
-		snprintf(f[n++].value, 64, "%.1f%%", cs.hit_rate);
+				     : "increase cache size, or run cache-warm after imports", 0, NULL};
+		snprintf(f[n].value, 64, "%.1f%%", cs.hit_rate);
+		finding_num(&f[n++], cs.hit_rate / 100.0, "ratio");
 	}
 	struct db_snapshot d;
 	struct db_judgement j;
 	if (probe_db(c, &d) == 0) {
 		probe_db_judge(&d, cfg, &j);
 		f[n] =
-		    (struct finding){"bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)"};
-		snprintf(f[n++].value, 64, "%.1f%% dead tuples", j.dead_pct);
+		    (struct finding){"bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)", 0, NULL};
+		snprintf(f[n].value, 64, "%.1f%% dead tuples", j.dead_pct);
+		finding_num(&f[n++], j.dead_pct / 100.0, "ratio");
 		f[n] = (struct finding){"locks", "", status_worst(j.locks, j.txn),
-					"find the blocker in db-health (locks) and end it"};
-		snprintf(f[n++].value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks,
+					"find the blocker in db-health (locks) and end it", 0, NULL};
+		snprintf(f[n].value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks,
 			 d.longest_txn_s);
+		finding_num(&f[n++], d.waiting_locks, "count");
 		if (!isnan(d.hit_ratio)) {
 			f[n] = (struct finding){
-			    "io", "", j.hit, "raise shared_buffers; the working set does not fit"};
-			snprintf(f[n++].value, 64, "%.2f%% buffer hits", d.hit_ratio);
+			    "io", "", j.hit, "raise shared_buffers; the working set does not fit", 0, NULL};
+			snprintf(f[n].value, 64, "%.2f%% buffer hits", d.hit_ratio);
+			finding_num(&f[n++], d.hit_ratio / 100.0, "ratio");
 		}
 	}
 	struct sys_snapshot s;
 	probe_system(cfg, &s);
 	double gb = (double)(s.mem_total - s.mem_avail) / (1024.0 * 1024 * 1024);
 	f[n] = (struct finding){"memory", "", threshold_judge(&cfg->memory, gb),
-				"reduce batch size of imports"};
+				"reduce batch size of imports", 0, NULL};
 	if ((double)s.mem_total / (1024.0 * 1024 * 1024) < cfg->memory.critical * 2)
 		f[n].st = ST_OK;
-	snprintf(f[n++].value, 64, "%.2f GB used", gb);
+	snprintf(f[n].value, 64, "%.2f GB used", gb);
+	finding_num(&f[n++], (double)(s.mem_total - s.mem_avail), "B");
 	char *rate = db_scalar(c, err, sizeof err,
 			       "select rate from ops.import_runs where rate is not null and state ="
 			       " 'completed' order by started_at desc limit 1",
@@ -766,18 +781,28 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 	if (rate) {
 		f[n] = (struct finding){"import_speed", "",
 					threshold_judge(&cfg->import_speed, atof(rate)),
-					"increase batch size"};
-		snprintf(f[n++].value, 64, "%.0f records/s", atof(rate));
+					"increase batch size", 0, NULL};
+		snprintf(f[n].value, 64, "%.0f records/s", atof(rate));
+		finding_num(&f[n++], atof(rate), "per_s");
 		free(rate);
 	}
 	PQfinish(c);
-	const char *cols[] = {"metric", "value", "status", "action"};
-	out_table_begin(ctx->out, "findings", 4, cols);
+	/* JSON: the figure in base units beside its text; text: the text. */
+	int json = out_format(ctx->out) == OUT_JSON;
+	const char *cols_text[] = {"metric", "value", "status", "action"};
+	const char *cols_json[] = {"metric", "value", "unit", "text", "status", "action"};
+	out_table_begin(ctx->out, "findings", json ? 6 : 4, json ? cols_json : cols_text);
 	enum status worst = ST_OK;
 	int wi = -1;
 	for (int i = 0; i < n; i++) {
-		out_rowf(ctx->out, f[i].metric, f[i].value, status_name(f[i].st),
-			 f[i].st == ST_OK ? "-" : f[i].action);
+		const char *action = f[i].st == ST_OK ? "-" : f[i].action;
+		char num[64];
+		snprintf(num, sizeof num, "%.12g", f[i].num);
+		if (json)
+			out_rowf(ctx->out, f[i].metric, isnan(f[i].num) ? NULL : num, f[i].unit,
+				 f[i].value, status_name(f[i].st), action);
+		else
+			out_rowf(ctx->out, f[i].metric, f[i].value, status_name(f[i].st), action);
 		if (f[i].st != ST_UNKNOWN && f[i].st > worst) {
 			worst = f[i].st;
 			wi = i;

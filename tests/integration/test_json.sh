@@ -7,7 +7,7 @@ psql_q "select api.get_power(full_name) from game.powers limit 20" >/dev/null 2>
 
 for c in status db-check system-resources import-health emergency-status cache-stats db-health \
 	diag-quick diag-full import-status import-errors import-perf import-stats db-backup-list cache-analyze \
-	validate-all-data; do
+	validate-all-data perf-analyze; do
 	"$MIDSOPS" $c --json >"$TEST_TMP/$c.json" 2>/dev/null
 	if ! python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$TEST_TMP/$c.json" 2>/dev/null; then
 		fail "$c --json is one JSON document" "$(head -c 300 "$TEST_TMP/$c.json")"
