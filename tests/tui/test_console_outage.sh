@@ -71,6 +71,9 @@ printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 S=out$$
 console_colour "$S"
 expect_screen "outage: the console connects" "$S" "connected  up" 100
+has_green() { [ "$(green "$1")" -gt 0 ]; }
+no_green() { [ "$(green "$1")" -eq 0 ]; }
+until_ok 20 has_green "$S"
 n=$(green "$S")
 [ "$n" -gt 0 ] && ok "healthy figures are in the OK colour ($n lines), so its absence below means something" ||
 	fail "healthy figures are in the OK colour" "no green on screen: the colour checks below would prove nothing"
@@ -105,7 +108,11 @@ outages=0
 # (a refresh, the 1 s statement_timeout and 1 s of slack), and the outage is dated from the
 # last answer, not from when the console gave up.
 bp=$(q2 "select pid from pg_stat_activity where application_name = 'midsops console'" | head -n 1)
-if [ -n "$bp" ] && t_freeze=$(date +%s) && kill -STOP "$bp" 2>/dev/null; then
+# The time is taken after the kill (the last answer came before it) and compared in whole
+# seconds cut down, not rounded: rounded, an answer in the second half of the second before
+# 'date' read as a second later. One second of slack for an answer read from the socket
+# just after; the give-up comes 4 s (statement_timeout + 3 s) after the last answer.
+if [ -n "$bp" ] && kill -STOP "$bp" 2>/dev/null && t_freeze=$(date +%s); then
 	frozen=$bp
 	outages=$((outages + 1))
 	t0=$(date +%s%N)
@@ -115,15 +122,15 @@ if [ -n "$bp" ] && t_freeze=$(date +%s) && kill -STOP "$bp" 2>/dev/null; then
 		fail "a frozen server: the header is not OK within the probe budget" "$(header "$S")"
 	fi
 	expect_screen "a frozen server: the banner says so" "$S" "no answer from the server for" 50
-	until_ok 20 test "$(green "$S")" -eq 0 && ok "a frozen server: no figure in the OK colour" ||
+	until_ok 20 no_green "$S" && ok "a frozen server: no figure in the OK colour" ||
 		fail "a frozen server: no figure in the OK colour" "$(green "$S") green lines"
 	# The console gives the connection up and makes a new one (only this backend is frozen).
 	expect_screen "a frozen server: the console connects anew" "$S" "connected  up" 150
 	kill -CONT "$bp" 2>/dev/null
 	frozen=""
 	if until_ok 100 sql_is "select count(*) >= 1 from ops.events where source = 'console' and message like 'lost the connection%'" t; then
-		at=$(q2 "select extract(epoch from max(at))::bigint from ops.events where source = 'console' and message like 'lost the connection%'")
-		[ "$at" -le "$t_freeze" ] && ok "the outage is dated from the last answer ($at <= frozen at $t_freeze)" ||
+		at=$(q2 "select floor(extract(epoch from max(at)))::bigint from ops.events where source = 'console' and message like 'lost the connection%'")
+		[ "$at" -le $((t_freeze + 1)) ] && ok "the outage is dated from the last answer ($at <= frozen at $t_freeze + 1)" ||
 			fail "the outage is dated from the last answer" "recorded $at, frozen at $t_freeze"
 	else
 		fail "a frozen server: the disconnect reaches ops.events" "$(q2 "select level, message from ops.events where source = 'console'")"
@@ -140,6 +147,10 @@ expect_screen "server stopped: the banner says disconnected since" "$S" "disconn
 until_ok 100 banner_has "$S" "Is the server running locally and accepting connections on that socket?" &&
 	ok "server stopped: the banner gives the full reason, wrapped" ||
 	fail "server stopped: the banner gives the full reason, wrapped" "$(banner "$S")"
+# The stale marks are on the panes' bottom borders, drawn after the banner above: wait for
+# all four before reading the screen once.
+stale_marks() { [ "$(screen "$1" | grep -ao 'stale, as of [0-2][0-9]:[0-5][0-9]:[0-5][0-9]' | wc -l)" -ge 4 ]; }
+until_ok 20 stale_marks "$S"
 scr=$(screen "$S")
 n=$(printf '%s\n' "$scr" | grep -ac 's.PGSQL')
 assert_eq "$n" 1 "server stopped: the reason is shown once, not in every pane"
@@ -182,13 +193,23 @@ q2 "alter system set superuser_reserved_connections = 0" >/dev/null
 menv "$MIDSOPS" cluster stop fast >/dev/null 2>&1
 menv "$MIDSOPS" cluster start >/dev/null 2>&1
 # client_connection_check_interval: a filler's backend ends as soon as its psql is killed.
-for i in 1 2 3; do
+filler() {
 	psql "$DSN2 application_name=outage_filler options='-c client_connection_check_interval=100'" \
 		-XAtq -c "select pg_sleep(300)" >/dev/null 2>&1 &
 	fillers="$fillers $!"
-done
+}
 full() { case "$(q2 "select 1")" in *"too many clients"*) return 0 ;; esac; return 1; }
-if until_ok 100 full; then
+# The poll itself takes a slot for a moment: a filler connecting just then is refused and
+# exits. Start one anew for each that is gone, until the server is full.
+fill_up() {
+	full && return 0
+	live=0
+	for p in $fillers; do kill -0 "$p" 2>/dev/null && live=$((live + 1)); done
+	while [ "$live" -lt 3 ]; do filler; live=$((live + 1)); done
+	return 1
+}
+for f in 1 2 3; do filler; done
+if until_ok 100 fill_up; then
 	F=full$$
 	console_colour "$F"
 	until_ok 100 banner_has "$F" "FATAL: sorry, too many clients already" &&
@@ -196,6 +217,8 @@ if until_ok 100 full; then
 		fail "a full server: the banner gives the FATAL reason in full" "$(banner "$F")"
 	keys "$F" Enter
 	expect_screen "a full server: Enter shows the reason" "$F" "reason:" 20
+	details_full() { screen "$1" | tr -d '│' | tr -s ' \n' '  ' | grep -q "sorry, too many clients already"; }
+	until_ok 20 details_full "$F"
 	details=$(screen "$F" | tr -d '│' | tr -s ' \n' '  ')
 	assert_contains "$details" "sorry, too many clients already" "a full server: the details hold the FATAL reason"
 	keys "$F" Escape
