@@ -34,4 +34,20 @@ int cluster_set(struct cluster *c, const char *name, const char *value, char *er
 /* Make dir (and what midsops created above it) reachable for the server user. */
 int cluster_make_reachable(const struct cluster *c, const char *dir, char *err, size_t errlen);
 
+/* Folders and files of the server's user (cluster_files.c). As root, a name inside a folder
+ * that user can write is never opened, chmodded or chowned as a path: the folder is opened,
+ * the name inside it with openat and O_NOFOLLOW, and owner and mode change on the
+ * descriptor. */
+/* Create dir (mode), owned by the server's user when we are root, and reachable for it;
+ * a symbolic link in dir's place is refused. */
+int cluster_own_dir(const struct cluster *c, const char *dir, mode_t mode, char *err,
+		    size_t errlen);
+/* Write text to dir/name, a folder the server's user (c; NULL: nobody else) may write.
+ * append: to the end of the file, created when missing; else a new file of its own (O_EXCL)
+ * renamed over name. Only a regular file with one link, owned by us or the server's user,
+ * is written; as root it is handed to the server's user (fchown) and fsynced. Returns 0, or
+ * -1 with "cannot write DIR/NAME: reason" in err. */
+int cluster_file_put(const struct cluster *c, const char *dir, const char *name,
+		     const char *text, int append, char *err, size_t errlen);
+
 #endif

@@ -9,11 +9,13 @@ struct proc_opts {
 	uid_t uid; /* run as this user when >0 and we are root */
 	gid_t gid;
 	const char *cwd;
-	char *const *envp_add; /* "K=V" strings added to the environment, NULL-terminated */
-	const char *stdin_file;  /* redirect stdin from this file (NULL: /dev/null) */
-	const char *stdout_file; /* redirect stdout+stderr to this file, O_APPEND (NULL: inherit) */
-	int capture;		 /* capture stdout+stderr into *output */
-	int quiet;		 /* stdout/stderr to /dev/null */
+	char *const *envp_add;	/* "K=V" strings added to the environment, NULL-terminated */
+	const char *stdin_file; /* redirect stdin from this file (NULL: /dev/null) */
+	/* redirect stdout+stderr to this file, O_APPEND|O_NOFOLLOW (NULL: inherit). With a uid
+	 * to run as, the child opens it (and stdin_file) after it became that user. */
+	const char *stdout_file;
+	int capture; /* capture stdout+stderr into *output */
+	int quiet;   /* stdout/stderr to /dev/null */
 };
 
 /* Run argv and wait. Returns the exit status (0..255), 128+signal if signalled, or -1

@@ -3,6 +3,7 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -47,9 +48,17 @@ void backup_sha256_hex(const void *data, size_t len, char hex[65])
 
 long long backup_sha256_file(const char *path, char hex[65])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Also run by root on backup_dir/wal, which the server's user writes: never through a
+	 * link, and never a FIFO, which would hang the backup. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	static unsigned char buf[1 << 20];
 	struct sha256_ctx s;

@@ -108,15 +108,9 @@ int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *e
 		snprintf(err, errlen, "cannot create %s: %s", r->wal, strerror(errno));
 		return -1;
 	}
-	if (geteuid() == 0 && r->have_cl) {
-		if (chown(r->wal, r->cl.uid, r->cl.gid) < 0 ||
-		    cluster_make_reachable(&r->cl, r->wal, err, errlen) < 0) {
-			if (!err[0])
-				snprintf(err, errlen, "cannot hand %s to the server's user: %s",
-					 r->wal, strerror(errno));
-			return -1;
-		}
-	}
+	/* Handed over through a descriptor, never by name (cluster_own_dir). */
+	if (geteuid() == 0 && r->have_cl && cluster_own_dir(&r->cl, r->wal, 0700, err, errlen) < 0)
+		return -1;
 	if (!lock)
 		return 0;
 	char path[4300];
@@ -178,7 +172,13 @@ int backup_disk_check(const char *dir, long long need, char *err, size_t errlen)
 void backup_log_tail(const char *logfile, char *buf, size_t n)
 {
 	buf[0] = 0;
-	FILE *f = fopen(logfile, "r");
+	/* A tool run as the server's user logs in that user's folder (wal-receive): a link or
+	 * a FIFO there must not show us another file, nor hang us. */
+	int fd = open(logfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat lst;
+	FILE *f = fd >= 0 && fstat(fd, &lst) == 0 && S_ISREG(lst.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f && fd >= 0)
+		close(fd);
 	if (f) {
 		char line[1024];
 		while (fgets(line, sizeof line, f)) {
@@ -216,7 +216,7 @@ void backup_tool_tail(const char *logfile, int st, char *buf, size_t n)
 {
 	backup_log_tail(logfile, buf, n);
 	struct stat sb;
-	if (st < 1 || st > 127 || strncmp(buf, "no output (", 11) || stat(logfile, &sb) < 0 ||
+	if (st < 1 || st > 127 || strncmp(buf, "no output (", 11) || lstat(logfile, &sb) < 0 ||
 	    sb.st_size > 0)
 		return;
 	char dir[4096];

@@ -188,6 +188,39 @@ static int archiving_configured(struct run *r)
 	return ok;
 }
 
+/* SHA-256 of name inside the folder dfd, a folder the server's user writes (backup_dir/wal):
+ * never through a link, never a FIFO (which would hang us) and never a file with a second
+ * name (a hard link to somebody else's file). Returns the size, or -1 with errno set. */
+static long long wal_hash_at(int dfd, const char *name, char hex[65])
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	static unsigned char buf[1 << 20];
+	struct sha256_ctx sha;
+	sha256_init(&sha);
+	long long total = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		sha256_update(&sha, buf, (size_t)n);
+		total += n;
+	}
+	int e = errno;
+	close(fd);
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	sha256_hex(&sha, hex);
+	return total;
+}
+
 static int latest_of(const struct backup_info *b, int n, int physical_only)
 {
 	for (int i = n - 1; i >= 0; i--)
@@ -275,13 +308,13 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 	cJSON *list = cJSON_CreateArray();
 	long long total = 0;
 	char first[32] = "";
+	int wfd = open(r->repo.wal, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int i = 0; i < w.n; i++) {
 		long long idx = backup_wal_index(w.names[i], segsize);
 		if (idx < from || idx > to)
 			continue;
-		char hex[65], p2[4600];
-		snprintf(p2, sizeof p2, "%s/%s", r->repo.wal, w.names[i]);
-		long long sz = backup_sha256_file(p2, hex);
+		char hex[65];
+		long long sz = wfd >= 0 ? wal_hash_at(wfd, w.names[i], hex) : -1;
 		if (sz < 0)
 			continue;
 		if (!first[0])
@@ -295,6 +328,8 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		out_progress(r->ctx->out, "checksumming WAL", (double)(idx - from + 1),
 			     (double)(to - from + 1), w.names[i]);
 	}
+	if (wfd >= 0)
+		close(wfd);
 	out_progress_end(r->ctx->out);
 	long long gap;
 	char last[25];
@@ -456,24 +491,33 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Give each file pg_receivewal completed a NAME.sha256 beside it, as wal-push does,
- * handing both to the server's user like the files wal-push writes. Returns how many;
- * *last gets the newest segment's name. */
+/* Give each file pg_receivewal completed a NAME.sha256 beside it, as wal-push does. The
+ * folder is the server's user's (pg_receivewal runs as that user when we are root): the
+ * segment is read and the checksum written through the folder's descriptor, never
+ * following a link, and the checksum is a new file handed to that user (cluster_file_put),
+ * never a name truncated or chowned. Returns how many; *last gets the newest segment. */
 static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, size_t lastlen)
 {
-	DIR *d = opendir(rp->wal);
-	if (!d)
+	int dfd = open(rp->wal, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int lfd = dfd >= 0 ? fcntl(dfd, F_DUPFD_CLOEXEC, 0) : -1;
+	DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+	if (!d) {
+		if (lfd >= 0)
+			close(lfd);
+		if (dfd >= 0)
+			close(dfd);
 		return 0;
+	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		char side[4600];
+		char side[300];
 		struct stat st;
 		if (!recv_complete_name(e->d_name))
 			continue;
-		snprintf(side, sizeof side, "%s/%s.sha256", rp->wal, e->d_name);
-		if (stat(side, &st) == 0)
+		snprintf(side, sizeof side, "%s.sha256", e->d_name);
+		if (fstatat(dfd, side, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -489,21 +533,18 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 		qsort(names, n, sizeof *names, cmp_name);
 	int sealed = 0;
 	for (size_t i = 0; i < n; i++) {
-		char path[4600], side[4700], hex[65], line[80], err[512];
-		snprintf(path, sizeof path, "%s/%s", rp->wal, names[i]);
-		snprintf(side, sizeof side, "%s.sha256", path);
-		long long size = backup_sha256_file(path, hex);
+		char side[300], hex[65], line[80], err[4800];
+		snprintf(side, sizeof side, "%s.sha256", names[i]);
+		long long size = wal_hash_at(dfd, names[i], hex);
 		snprintf(line, sizeof line, "%s\n", hex);
-		if (size < 0 || backup_write_file(side, line, err, sizeof err) < 0) {
+		if (size < 0 || cluster_file_put(rp->have_cl ? &rp->cl : NULL, rp->wal, side, line,
+						 0, err, sizeof err) < 0) {
 			out_warn(ctx->out, "wal-receive: cannot checksum %s: %s", names[i],
-				 size < 0 ? strerror(errno) : err);
+				 size < 0 ? (errno == EINVAL ? "not a plain file with one link"
+							     : strerror(errno))
+					  : err);
 			continue;
 		}
-		if (geteuid() == 0 && rp->have_cl &&
-		    (chown(path, rp->cl.uid, rp->cl.gid) < 0 ||
-		     chown(side, rp->cl.uid, rp->cl.gid) < 0))
-			out_warn(ctx->out, "wal-receive: cannot hand %s to the server's user: %s",
-				 names[i], strerror(errno));
 		if (backup_is_wal_name(names[i]))
 			snprintf(last, lastlen, "%s", names[i]);
 		out_line(ctx->out, "received %s sha256 %s", names[i], hex);
@@ -512,6 +553,7 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	close(dfd);
 	if (sealed) {
 		backup_fsync_path(rp->wal);
 		fflush(NULL); /* a long-running command: show each segment as it comes */
@@ -619,9 +661,26 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		return EXIT_FAIL;
 	}
 	free(output);
-	char logf[4300];
-	paths_mkdir_p(paths_state_dir(), 0700);
-	snprintf(logf, sizeof logf, "%s/wal-receive-%s.log", paths_state_dir(), slot);
+	/* backup_dir/wal belongs to the server's user when we are root (backup_repo_open):
+	 * what arrives there is written by that user, and so is pg_receivewal's log, in that
+	 * user's log folder; root writes nothing in either. */
+	int as_server = geteuid() == 0 && rp.have_cl;
+	char logf[4300], logdir[4200];
+	if (rp.have_cl)
+		snprintf(logdir, sizeof logdir, "%s", rp.cl.logdir);
+	else
+		snprintf(logdir, sizeof logdir, "%s", paths_state_dir());
+	int dir_ok = rp.have_cl ? cluster_own_dir(&rp.cl, logdir, 0700, err, sizeof err)
+				: paths_mkdir_p(logdir, 0700);
+	if (dir_ok < 0) {
+		if (!rp.have_cl)
+			snprintf(err, sizeof err, "cannot create %s: %s", logdir, strerror(errno));
+		out_err(ctx->out, "wal-receive: %s", err);
+		db_env_free(env);
+		close(lockfd);
+		return EXIT_FAIL;
+	}
+	snprintf(logf, sizeof logf, "%s/wal-receive-%s.log", logdir, slot);
 	char *argv[] = {bin, "-D", rp.wal, "-S", (char *)slot, "--synchronous", "-n", "-v", NULL};
 	struct sigaction sa = {.sa_handler = recv_on_signal}, oldint, oldterm, oldhup;
 	recv_stop = 0;
@@ -629,6 +688,11 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 	sigaction(SIGTERM, &sa, &oldterm);
 	sigaction(SIGHUP, &sa, &oldhup);
 	struct proc_opts o2 = {.envp_add = env, .stdout_file = logf};
+	if (as_server) {
+		o2.uid = rp.cl.uid;
+		o2.gid = rp.cl.gid;
+		o2.cwd = "/";
+	}
 	/* pg_receivewal inherits the lock: if midsops is killed, the orphan still streams
 	 * and keeps a second receiver out until it ends. */
 	fcntl(lockfd, F_SETFD, 0);

@@ -72,9 +72,16 @@ static pid_t read_pid(const struct cluster *c)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/postmaster.pid", c->datadir);
-	FILE *f = fopen(path, "r");
-	if (!f)
+	/* The server's user owns the data directory: as root, a link or a FIFO in the pid
+	 * file's place must neither lead us to another file nor hang every command. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	long pid = 0;
 	if (fscanf(f, "%ld", &pid) != 1)
 		pid = 0;
@@ -163,19 +170,36 @@ int cluster_make_reachable(const struct cluster *c, const char *dir, char *err, 
 	return 0;
 }
 
-static int own_dir(const struct cluster *c, const char *dir, mode_t mode, char *err,
-		   size_t errlen)
+/* The server's folders: its data, socket and log directories. Versions before the server
+ * logged in a folder of its own handed the whole log folder to its user, who could then put
+ * links where root writes midsops.log; as root, that folder is taken back (through a
+ * descriptor, so nothing planted in it is followed) before the server's own is set up. */
+static int own_dirs(const struct cluster *c, int datadir, char *err, size_t errlen)
 {
-	if (paths_mkdir_p(dir, 0711) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		return -1;
+	if (geteuid() == 0 && c->uid != 0) {
+		char parent[4096];
+		snprintf(parent, sizeof parent, "%s", c->logdir);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent)
+			*slash = 0;
+		int fd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == c->uid &&
+		    (fchown(fd, 0, 0) < 0 || fchmod(fd, st.st_mode & 0700) < 0)) {
+			snprintf(err, errlen, "cannot take %s back from the server's user: %s",
+				 parent, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
 	}
-	if (chmod(dir, mode) < 0 || (geteuid() == 0 && chown(dir, c->uid, c->gid) < 0)) {
-		snprintf(err, errlen, "cannot set up %s for the server's user: %s", dir,
-			 strerror(errno));
+	if (datadir && cluster_own_dir(c, c->datadir, 0700, err, errlen) < 0)
 		return -1;
-	}
-	return cluster_make_reachable(c, dir, err, errlen);
+	if (cluster_own_dir(c, c->sockdir, 0700, err, errlen) < 0 ||
+	    cluster_own_dir(c, c->logdir, 0700, err, errlen) < 0)
+		return -1;
+	return 0;
 }
 
 static int lock_root(const struct cluster *c)
@@ -191,38 +215,32 @@ static int lock_root(const struct cluster *c)
 
 static int append_conf(const struct cluster *c, char *err, size_t errlen)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/postgresql.conf", c->datadir);
-	FILE *f = fopen(path, "a");
-	if (!f) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	fprintf(f,
-		"\n# midsops embedded cluster\n"
-		"listen_addresses = ''\n"
-		"unix_socket_directories = '%s'\n"
-		"unix_socket_permissions = 0700\n"
-		"port = %d\n"
-		"shared_preload_libraries = 'pg_stat_statements'\n"
-		"pg_stat_statements.track = all\n"
-		"track_io_timing = on\n"
-		"wal_level = replica\n"
-		/* an import writes ~150 MB: room for it without backends evicting their own
-		 * dirty pages, and WAL written in large pieces */
-		"shared_buffers = 256MB\n"
-		"wal_buffers = 16MB\n"
-		"max_wal_senders = 10\n"
-		"max_replication_slots = 10\n"
-		"log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
-		"log_min_duration_statement = 1000\n",
-		c->sockdir, c->port);
+	char text[8192];
+	/* Written into the server's data directory: by descriptor (cluster_file_put). */
+	int n = snprintf(text, sizeof text,
+			 "\n# midsops embedded cluster\n"
+			 "listen_addresses = ''\n"
+			 "unix_socket_directories = '%s'\n"
+			 "unix_socket_permissions = 0700\n"
+			 "port = %d\n"
+			 "shared_preload_libraries = 'pg_stat_statements'\n"
+			 "pg_stat_statements.track = all\n"
+			 "track_io_timing = on\n"
+			 "wal_level = replica\n"
+			 /* an import writes ~150 MB: room for it without backends evicting their
+			  * own dirty pages, and WAL written in large pieces */
+			 "shared_buffers = 256MB\n"
+			 "wal_buffers = 16MB\n"
+			 "max_wal_senders = 10\n"
+			 "max_replication_slots = 10\n"
+			 "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
+			 "log_min_duration_statement = 1000\n",
+			 c->sockdir, c->port);
 	/* For test clusters only: extra settings such as fsync = off. */
 	const char *extra = getenv("MIDSOPS_CLUSTER_EXTRA_CONF");
-	if (extra && *extra)
-		fprintf(f, "%s\n", extra);
-	fclose(f);
-	return 0;
+	if (extra && *extra && n > 0 && (size_t)n < sizeof text)
+		snprintf(text + n, sizeof text - (size_t)n, "%s\n", extra);
+	return cluster_file_put(c, c->datadir, "postgresql.conf", text, 1, err, errlen);
 }
 
 int cluster_init(struct cluster *c, char *err, size_t errlen)
@@ -241,10 +259,7 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 		return -1;
 	}
 	chmod(c->root, 0711);
-	if (cluster_make_reachable(c, c->root, err, errlen) < 0 ||
-	    own_dir(c, c->datadir, 0700, err, errlen) < 0 ||
-	    own_dir(c, c->sockdir, 0700, err, errlen) < 0 ||
-	    own_dir(c, c->logdir, 0700, err, errlen) < 0)
+	if (cluster_make_reachable(c, c->root, err, errlen) < 0 || own_dirs(c, 1, err, errlen) < 0)
 		return -1;
 	char portfile[4200];
 	snprintf(portfile, sizeof portfile, "%s/port", c->root);
@@ -259,10 +274,9 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 	char *argv[] = {initdb,	      "-D",	  c->datadir, "-U",	    CLUSTER_USER,
 			"-E",	      "UTF8",	  "--no-locale", "--auth-local=trust",
 			"--auth-host=reject", "--no-instructions", NULL};
+	/* Opened by initdb's own process, as the server's user, in that user's folder. */
 	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = initlog, .cwd = "/"};
 	int rc = proc_run(argv, &o, NULL);
-	if (geteuid() == 0)
-		chown(initlog, c->uid, c->gid);
 	if (rc != 0) {
 		snprintf(err, errlen, "initdb failed (exit %d); see %s", rc, initlog);
 		log_event("error", NULL, "embedded cluster: %s", err);
@@ -324,16 +338,14 @@ int cluster_start(struct cluster *c, int *already, char *err, size_t errlen)
 		goto out;
 	}
 	/* The socket and log directories may have been removed (tmpfs /run, cleanup). */
-	if (own_dir(c, c->sockdir, 0700, err, errlen) < 0 ||
-	    own_dir(c, c->logdir, 0700, err, errlen) < 0)
+	if (own_dirs(c, 0, err, errlen) < 0)
 		goto out;
 	char startlog[4300];
 	snprintf(startlog, sizeof startlog, "%s/pg_ctl.log", c->logdir);
 	char *argv[] = {pgctl, "-D", c->datadir, "-l", c->logfile, "-w", "-t", "60", "start", NULL};
+	/* Opened by pg_ctl's own process, as the server's user, like the server log (-l). */
 	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = startlog, .cwd = "/"};
 	int st = proc_run(argv, &o, NULL);
-	if (geteuid() == 0)
-		chown(startlog, c->uid, c->gid);
 	if (st != 0) {
 		snprintf(err, errlen, "the embedded cluster did not start (pg_ctl exit %d); see %s",
 			 st, c->logfile);

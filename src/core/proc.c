@@ -14,11 +14,46 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Whether the child takes another user's identity: then it opens its own files. */
+static int drops_user(const struct proc_opts *o)
+{
+	return o && o->uid > 0 && geteuid() == 0;
+}
+
+#define OUT_IN_CHILD (-3)
+
+/* The output file of a child that runs as another user, opened after it became that user:
+ * the file is that user's, in that user's folder, and a link or a FIFO put in its place
+ * leads nowhere that user could not write anyway. Without it the tool still runs, its
+ * output discarded, and the reason is said on stderr. */
+static int child_open_out(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) == 0)
+		return fd;
+	char msg[4400];
+	int n =
+	    snprintf(msg, sizeof msg, "midsops: cannot open %s as uid %ld: %s; output lost\n", path,
+		     (long)getuid(), errno == ELOOP ? "a symbolic link" : strerror(errno));
+	if (n > 0 && write(2, msg, strnlen(msg, sizeof msg)) < 0)
+		n = 0; /* nowhere left to say it */
+	if (fd >= 0)
+		close(fd);
+	return open("/dev/null", O_WRONLY);
+}
+
 static void child_setup(const struct proc_opts *o, int outfd)
 {
 	if (o && o->envp_add)
 		for (char *const *e = o->envp_add; *e; e++)
 			putenv(*e);
+	/* Files are opened after the drop, with the rights of the user the tool runs as. */
+	if (drops_user(o)) {
+		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
+			_exit(126);
+	}
+	if (outfd == OUT_IN_CHILD)
+		outfd = child_open_out(o->stdout_file);
 	int in = open(o && o->stdin_file ? o->stdin_file : "/dev/null", O_RDONLY);
 	if (in >= 0) {
 		dup2(in, 0);
@@ -28,10 +63,6 @@ static void child_setup(const struct proc_opts *o, int outfd)
 		dup2(outfd, 1);
 		dup2(outfd, 2);
 		close(outfd);
-	}
-	if (o && o->uid > 0 && geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
-			_exit(126);
 	}
 	if (o && o->cwd && chdir(o->cwd) < 0)
 		_exit(126);
@@ -47,8 +78,11 @@ static int open_out(const struct proc_opts *o, int pipefd[2])
 			return -2;
 		return pipefd[1];
 	}
+	if (o && o->stdout_file && drops_user(o))
+		return OUT_IN_CHILD;
 	if (o && o->stdout_file)
-		return open(o->stdout_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		return open(o->stdout_file, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
 	if (o && o->quiet)
 		return open("/dev/null", O_WRONLY | O_CLOEXEC);
 	return -1;

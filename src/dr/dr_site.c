@@ -45,16 +45,7 @@ int dr_site_locate(struct cluster *c, const char *dir, int port, char *err, size
 
 int dr_site_own_dir(const struct cluster *c, const char *dir, char *err, size_t errlen)
 {
-	if (paths_mkdir_p(dir, 0700) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (chmod(dir, 0700) < 0 || (geteuid() == 0 && chown(dir, c->uid, c->gid) < 0)) {
-		snprintf(err, errlen, "cannot set up %s for the server's user: %s", dir,
-			 strerror(errno));
-		return -1;
-	}
-	return cluster_make_reachable(c, dir, err, errlen);
+	return cluster_own_dir(c, dir, 0700, err, errlen);
 }
 
 int dr_site_pg_ctl(const struct cluster *c, const char *action, const char *mode, char *err,
@@ -87,10 +78,9 @@ int dr_site_pg_ctl(const struct cluster *c, const char *action, const char *mode
 	argv[n++] = "120";
 	argv[n++] = (char *)action;
 	argv[n] = NULL;
+	/* The site's log folder is the server's user's: pg_ctl opens its log there itself. */
 	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = log, .cwd = "/"};
 	int st = proc_run(argv, &o, NULL);
-	if (geteuid() == 0)
-		chown(log, c->uid, c->gid);
 	if (st != 0) {
 		snprintf(err, errlen, "pg_ctl %s of %s failed (exit %d); see %s", action,
 			 c->datadir, st, c->logfile);
@@ -101,25 +91,19 @@ int dr_site_pg_ctl(const struct cluster *c, const char *action, const char *mode
 
 int dr_site_configure(const struct cluster *c, int standby, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/postgresql.conf", c->datadir);
-	FILE *f = fopen(path, "a");
-	if (!f) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	/* Later lines win: the copy carries the primary's socket directory and port. */
-	fprintf(f,
-		"\n# midsops DR site\n"
-		"listen_addresses = ''\n"
-		"unix_socket_directories = '%s'\n"
-		"unix_socket_permissions = 0700\n"
-		"port = %d\n"
-		"cluster_name = '%s'\n"
-		"hot_standby = on\n",
-		c->sockdir, c->port, standby ? DR_APP : "midsops_dr_site");
-	fclose(f);
-	return 0;
+	char text[PATH_MAX + 512];
+	/* Later lines win: the copy carries the primary's socket directory and port. Written
+	 * into the server's data directory by descriptor (cluster_file_put). */
+	snprintf(text, sizeof text,
+		 "\n# midsops DR site\n"
+		 "listen_addresses = ''\n"
+		 "unix_socket_directories = '%s'\n"
+		 "unix_socket_permissions = 0700\n"
+		 "port = %d\n"
+		 "cluster_name = '%s'\n"
+		 "hot_standby = on\n",
+		 c->sockdir, c->port, standby ? DR_APP : "midsops_dr_site");
+	return cluster_file_put(c, c->datadir, "postgresql.conf", text, 1, err, errlen);
 }
 
 int dr_site_remove(const struct cluster *c, char *err, size_t errlen)
@@ -168,8 +152,6 @@ int dr_site_basebackup(const struct cluster *c, const char *primary_conninfo, co
 	    .uid = c->uid, .gid = c->gid, .stdout_file = log, .cwd = "/", .envp_add = envs};
 	int st = proc_run(argv, &o, NULL);
 	db_env_free(envs);
-	if (geteuid() == 0)
-		chown(log, c->uid, c->gid);
 	if (st != 0) {
 		snprintf(err, errlen, "pg_basebackup failed (exit %d); see %s", st, log);
 		return -1;
