@@ -58,8 +58,54 @@ int backup_resolve_id(const struct backup_info *b, int n, const char *want, char
 long long backup_sha256_file(const char *path, char hex[65]);
 void backup_sha256_hex(const void *data, size_t len, char hex[65]);
 
-/* Load every backup of the repository (sorted by id, oldest first). *out malloc'ed. */
+/* Load every backup of the repository (sorted by id, oldest first). *out malloc'ed.
+ * Folders whose manifest is refused are left out; backup_repo_scan names them. */
 int backup_repo_load(const char *repo, struct backup_info **out);
+
+/* A backup's manifest.json is untrusted input (anyone who can write the repository writes
+ * it): backup_manifest_read is the one reader, used by list, status, verify, prune and the
+ * restores. It refuses a manifest over BACKUP_MANIFEST_MAX bytes or nested deeper than
+ * BACKUP_MANIFEST_DEPTH, and every field midsops uses must match its grammar: LSNs
+ * X/X (1-8 upper-case hex digits each), WAL segment names, ids (the folder's own name;
+ * base a full backup's), bounded integers, epochs that agree with the id and are not in
+ * the future, and paths that are plain names inside the backup's folder. err names the
+ * backup and the field ("manifest.json of backup ID: stop_lsn '...' is not an LSN"). */
+#define BACKUP_MANIFEST_MAX   (16 << 20)
+#define BACKUP_MANIFEST_DEPTH 16
+struct cJSON;
+struct backup_manifest {
+	char id[64]; /* the folder's name */
+	enum backup_type type;
+	char base[64];			  /* incremental: its full backup's id */
+	char start_lsn[20], stop_lsn[20]; /* "" when not recorded */
+	char wal_first[25], wal_last[25]; /* segment names or "" */
+	unsigned timeline;		  /* 0: not recorded */
+	long long wal_segment_size;	  /* 16 MiB when not recorded */
+	double start_epoch, stop_epoch;
+	time_t start, stop, window_start, window_end;
+	long long size;
+	char database[64], superuser[64]; /* printable, at most 63 bytes; quote them */
+	struct cJSON *json;		  /* the document; files, wal and tables checked too */
+};
+int backup_manifest_read(const char *repo, const char *folder, struct backup_manifest *m, char *err,
+			 size_t errlen);
+/* The checks alone, on text of len bytes as read from folder/manifest.json at time now. */
+int backup_manifest_parse(const char *folder, const char *text, size_t len, time_t now,
+			  struct backup_manifest *m, char *err, size_t errlen);
+void backup_manifest_free(struct backup_manifest *m);
+/* YYYYMMDDTHHMMSSZ-TYPE, a real UTC time: its type and time. */
+int backup_id_parse(const char *id, enum backup_type *type, time_t *when);
+int backup_lsn_valid(const char *s);
+int backup_is_wal_segment(const char *s);
+
+/* A folder of the repository that looks like a backup but whose manifest was refused. */
+struct backup_skipped {
+	char name[320]; /* escaped for display */
+	char why[1024];
+};
+/* backup_repo_load that also returns the skipped folders (*skipped malloc'ed). */
+int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_skipped **skipped,
+		     int *nskipped);
 
 /* Commands (src/backup/, one file per concern: see src/backup/backup_int.h). Each writes
  * through ctx->out and returns an exit status. */

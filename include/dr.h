@@ -65,7 +65,7 @@ struct dr_backups {
 	int catalogue_rows; /* ops.backups rows; -1 when the table does not exist */
 	char last_id[128], last_type[32], last_at[64], last_status[32];
 	double last_age_h; /* NAN unknown */
-	int repo_backups;  /* folders with manifest.json in cfg->backup_dir */
+	int repo_backups;  /* backups in cfg->backup_dir whose manifest is accepted */
 	char repo_last[256];
 	int wal_files; /* WAL segments in the archive */
 	char wal_first[32], wal_last[32];

@@ -198,7 +198,8 @@ int backup_list(struct cmd_ctx *ctx)
 		return EXIT_FAIL;
 	}
 	struct backup_info *b;
-	int n = backup_repo_load(rp.dir, &b);
+	struct backup_skipped *sk;
+	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
 	compute_windows(&rp, b, n);
 	const char *cols[] = {"id", "type", "time", "size", "verified", "window"};
 	out_table_begin(ctx->out, "backups", 6, cols);
@@ -221,6 +222,16 @@ int backup_list(struct cmd_ctx *ctx)
 			 win);
 	}
 	out_table_end(ctx->out);
+	/* A folder whose manifest was refused is named, never silently missing: it may be a
+	 * backup someone damaged, or one planted in the repository. */
+	if (ns) {
+		const char *scols[] = {"folder", "reason"};
+		out_table_begin(ctx->out, "skipped", 2, scols);
+		for (int i = 0; i < ns; i++)
+			out_rowf(ctx->out, sk[i].name, sk[i].why);
+		out_table_end(ctx->out);
+	}
+	free(sk);
 	if (!n)
 		out_line(ctx->out, "no backups in %s", rp.dir);
 	PGconn *c = backup_cat_connect(ctx);
@@ -238,17 +249,26 @@ enum status backup_status_section(struct out *o, const struct config *cfg, PGcon
 {
 	(void)conn;
 	struct backup_info *b;
-	int n = backup_repo_load(cfg->backup_dir, &b);
+	struct backup_skipped *sk;
+	int ns, n = backup_repo_scan(cfg->backup_dir, &b, &sk, &ns);
 	out_kv(o, "repository", "%s", cfg->backup_dir);
 	out_kv_int(o, "count", n);
 	enum status worst = ST_OK;
+	/* Refused manifests count for nothing below (a forged epoch cannot move the backup's
+	 * age), but someone damaged or planted them: worth a look. */
+	if (ns) {
+		out_kv_status(o, "skipped_manifests", ST_WARNING, "%d (%s%s)", ns, sk[0].why,
+			      ns > 1 ? "; db-backup-list names the others" : "");
+		worst = ST_WARNING;
+	}
+	free(sk);
 	if (!n)
 		out_kv(o, "last_backup", "none yet (db-backup-full makes the first)");
 	else {
 		const struct backup_info *l = &b[n - 1];
 		double hours = difftime(time(NULL), l->stop) / 3600.0;
 		enum status st = threshold_judge(&cfg->backup_age, hours);
-		worst = st;
+		worst = status_worst(worst, st);
 		out_kv_status(o, "last_backup_age", st, "%.1f h (%s, %s)", hours, l->id,
 			      l->verified > 0	? "verified"
 			      : l->verified < 0 ? "verify FAILED"

@@ -100,7 +100,10 @@ void backup_tool_tail(const char *logfile, int st, char *buf, size_t n);
  * the current method (new backups). */
 cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t errlen);
 int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, size_t n);
-/* Resolve want to an id and read its manifest. */
+/* Resolve want to an id and read its manifest (backup_manifest_read: checked, typed; a
+ * refused folder's reason in err). backup_load hands over just the checked document. */
+int backup_load_manifest(struct cmd_ctx *ctx, struct repo *rp, const char *want,
+			 struct backup_manifest *m, char *err, size_t errlen);
 int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,
 		cJSON **man, char *err, size_t errlen);
 

@@ -83,7 +83,12 @@ int backup_prune(struct cmd_ctx *ctx, int dry_run)
 		return EXIT_FAIL;
 	}
 	struct backup_info *b;
-	int n = backup_repo_load(rp.dir, &b);
+	struct backup_skipped *sk;
+	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	/* Never deleted: what cannot be read is evidence, or someone's, not ours to judge. */
+	for (int i = 0; i < ns; i++)
+		out_warn(ctx->out, "skipped %s (kept, not pruned): %s", sk[i].name, sk[i].why);
+	free(sk);
 	int *keep = calloc((size_t)n + 1, sizeof *keep);
 	int kept = backup_retention(b, n, ctx->cfg->keep_daily, ctx->cfg->keep_weekly,
 				    ctx->cfg->keep_monthly, keep);

@@ -57,22 +57,32 @@ int backup_write_file(const char *path, const char *text, char *err, size_t errl
 	return 0;
 }
 
+/* Files midsops wrote itself (a run's table checksums, pg_basebackup's backup_manifest),
+ * but in the repository: never through a symbolic link, and bounded. */
+#define READ_JSON_MAX (256LL << 20)
 cJSON *backup_read_json(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
 		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
-	cJSON *j = NULL;
-	if (buf) {
-		buf[fread(buf, 1, (size_t)len, f)] = 0;
-		j = cJSON_Parse(buf);
-		free(buf);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > READ_JSON_MAX) {
+		close(fd);
+		return NULL;
 	}
-	fclose(f);
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t got = 0;
+	while (buf && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	cJSON *j = buf ? cJSON_ParseWithLength(buf, got) : NULL;
+	free(buf);
 	return j;
 }
 
@@ -384,25 +394,43 @@ int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, siz
 	return bad;
 }
 
-int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,
-		cJSON **man, char *err, size_t errlen)
+int backup_load_manifest(struct cmd_ctx *ctx, struct repo *rp, const char *want,
+			 struct backup_manifest *m, char *err, size_t errlen)
 {
 	(void)ctx;
 	struct backup_info *b;
-	int n = backup_repo_load(rp->dir, &b);
+	struct backup_skipped *sk;
+	int ns;
+	memset(m, 0, sizeof *m);
+	int n = backup_repo_scan(rp->dir, &b, &sk, &ns);
 	int i = backup_resolve_id(b, n, want, err, errlen);
 	if (i < 0) {
+		/* A folder that is there but was refused: say why rather than "unknown". */
+		size_t wl = strlen(want);
+		for (int k = 0; k < ns; k++)
+			if (wl && strncmp(sk[k].name, want, wl) == 0) {
+				snprintf(err, errlen, "%s", sk[k].why);
+				break;
+			}
 		free(b);
+		free(sk);
 		return -1;
 	}
-	snprintf(id, idlen, "%s", b[i].id);
+	char id[64];
+	snprintf(id, sizeof id, "%s", b[i].id);
 	free(b);
-	char path[4400];
-	snprintf(path, sizeof path, "%s/%s/manifest.json", rp->dir, id);
-	*man = backup_read_json(path);
-	if (!*man) {
-		snprintf(err, errlen, "%s: cannot read or parse %s", id, path);
+	free(sk);
+	return backup_manifest_read(rp->dir, id, m, err, errlen);
+}
+
+int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id, size_t idlen,
+		cJSON **man, char *err, size_t errlen)
+{
+	struct backup_manifest m;
+	*man = NULL;
+	if (backup_load_manifest(ctx, rp, want, &m, err, errlen) < 0)
 		return -1;
-	}
+	snprintf(id, idlen, "%s", m.id);
+	*man = m.json;
 	return 0;
 }

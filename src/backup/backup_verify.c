@@ -13,9 +13,24 @@
 #include "db.h"
 #include "proc.h"
 
-static int restore_test_physical(const struct repo *rp, const char *dir, cJSON *man,
-				 const cJSON *want_tables, const char *target, char *detail,
-				 size_t dn)
+/* A connection string value, quoted (a manifest's database and user names are checked
+ * printable, but may hold spaces and quotes). */
+static void conn_quote(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	out[o++] = '\'';
+	for (; *s && o + 4 < n; s++) {
+		if (*s == '\'' || *s == '\\')
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+}
+
+static int restore_test_physical(const struct repo *rp, const char *dir,
+				 const struct backup_manifest *man, const cJSON *want_tables,
+				 const char *target, char *detail, size_t dn)
 {
 	char err[1024] = "";
 	struct scratch s;
@@ -27,9 +42,10 @@ static int restore_test_physical(const struct repo *rp, const char *dir, cJSON *
 		backup_scratch_stop(&s);
 		return -1;
 	}
-	char ci[512];
-	snprintf(ci, sizeof ci, "host=%s port=%d dbname=%s user=%s", s.sock, s.port,
-		 jstr(man, "database"), jstr(man, "superuser"));
+	char ci[512], db[140], user[140];
+	conn_quote(man->database, db, sizeof db);
+	conn_quote(man->superuser, user, sizeof user);
+	snprintf(ci, sizeof ci, "host=%s port=%d dbname=%s user=%s", s.sock, s.port, db, user);
 	if (backup_wait_promoted(ci, s.dir, 600, err, sizeof err) < 0) {
 		char tail[512], logf[4500];
 		snprintf(logf, sizeof logf, "%s/server.log", s.sock);
@@ -68,13 +84,15 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 {
 	char err[2048] = "", id[64];
 	struct repo rp;
-	cJSON *man = NULL;
+	struct backup_manifest bm = {0};
 	if (backup_repo_open(&rp, ctx->cfg, restore_test, err, sizeof err) < 0 ||
-	    backup_load(ctx, &rp, want, id, sizeof id, &man, err, sizeof err) < 0) {
+	    backup_load_manifest(ctx, &rp, want, &bm, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
 		backup_repo_close(&rp);
 		return EXIT_FAIL;
 	}
+	snprintf(id, sizeof id, "%s", bm.id);
+	cJSON *man = bm.json;
 	char dir[4400];
 	snprintf(dir, sizeof dir, "%s/%s", rp.dir, id);
 	double t0 = now_s();
@@ -87,8 +105,8 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 		cJSON_AddItemToArray(problems, cJSON_CreateString(m_));                            \
 		bad++;                                                                             \
 	} while (0)
-	int type = backup_type_parse(jstr(man, "type"));
-	int physical = type >= 0 && backup_type_physical((enum backup_type)type);
+	int type = (int)bm.type;
+	int physical = backup_type_physical(bm.type);
 	/* Files: the base backup's data files are re-hashed by pg_verifybackup against the
 	 * server's SHA-256 manifest (the same sums as ours); everything else here. */
 	const cJSON *f;
@@ -166,23 +184,25 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 			else if (strcmp(hex, jstr(w, "sha256")))
 				PROBLEM("checksum mismatch for WAL segment %s", jstr(w, "name"));
 		}
-		char bpath[4500];
-		snprintf(bpath, sizeof bpath, "%s/%s/manifest.json", rp.dir, jstr(man, "base"));
-		cJSON *bm = backup_read_json(bpath);
-		if (!bm)
-			PROBLEM("its full backup %s is missing", jstr(man, "base"));
-		else {
+		struct backup_manifest base;
+		if (backup_manifest_read(rp.dir, bm.base, &base, err, sizeof err) < 0)
+			PROBLEM("its full backup %s cannot be used: %s", bm.base, err);
+		else if (!base.wal_first[0] || !bm.wal_last[0]) {
+			PROBLEM("no WAL range recorded (wal_first of %s, wal_last of %s)", bm.base,
+				id);
+			backup_manifest_free(&base);
+		} else {
 			struct walset ws;
 			backup_walset_load(rp.wal, &ws);
-			long long segsize = backup_seg_size(man), gap;
+			long long segsize = bm.wal_segment_size, gap;
 			char last[25];
-			backup_walset_contiguous(
-			    &ws, backup_wal_index(jstr(bm, "wal_first"), segsize),
-			    backup_wal_index(jstr(man, "wal_last"), segsize), segsize, &gap, last);
+			backup_walset_contiguous(&ws, backup_wal_index(base.wal_first, segsize),
+						 backup_wal_index(bm.wal_last, segsize), segsize,
+						 &gap, last);
 			free(ws.names);
 			if (gap >= 0) {
 				char gname[25];
-				backup_wal_name((unsigned)jnum(man, "timeline"),
+				backup_wal_name(bm.timeline,
 						(unsigned long long)gap *
 						    (unsigned long long)segsize,
 						segsize, gname);
@@ -191,7 +211,7 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 					"it (last contiguous %s)",
 					gname, last[0] ? last : "none");
 			}
-			cJSON_Delete(bm);
+			backup_manifest_free(&base);
 		}
 	}
 	if (type == BT_ARCHIVE || type == BT_SAFETY) {
@@ -211,15 +231,15 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 			rc = backup_restore_test_logical(ctx, dir, man, detail, sizeof detail);
 		else if (type == BT_INCREMENTAL) {
 			char bdir[4500], target[64];
-			snprintf(bdir, sizeof bdir, "%s/%s", rp.dir, jstr(man, "base"));
-			snprintf(target, sizeof target, "lsn:%s", jstr(man, "stop_lsn"));
-			rc = restore_test_physical(&rp, bdir, man, tables, target, detail,
+			snprintf(bdir, sizeof bdir, "%s/%s", rp.dir, bm.base);
+			snprintf(target, sizeof target, "lsn:%s", bm.stop_lsn);
+			rc = restore_test_physical(&rp, bdir, &bm, tables, target, detail,
 						   sizeof detail);
 		} else if (!tables)
-			rc = restore_test_physical(&rp, dir, man, cJSON_GetArrayItem(NULL, 0),
+			rc = restore_test_physical(&rp, dir, &bm, cJSON_GetArrayItem(NULL, 0),
 						   "immediate", detail, sizeof detail);
 		else
-			rc = restore_test_physical(&rp, dir, man, tables, "immediate", detail,
+			rc = restore_test_physical(&rp, dir, &bm, tables, "immediate", detail,
 						   sizeof detail);
 		if (rc < 0)
 			PROBLEM("restore test: %s", detail);
@@ -253,7 +273,7 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 			     2, p));
 		PQfinish(c);
 	}
-	cJSON_Delete(man);
+	backup_manifest_free(&bm);
 	backup_repo_close(&rp);
 	if (bad) {
 		out_status(ctx->out, ST_CRITICAL, "backup %s failed verification (%d problem%s)",

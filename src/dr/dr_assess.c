@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "backup.h"
 #include "cluster.h"
 #include "config.h"
 #include "db.h"
@@ -163,28 +164,20 @@ void dr_backups_scan(const struct config *cfg, PGconn *c, struct dr_backups *b)
 		}
 		free(exists);
 	}
-	/* The repository: one folder per backup with a manifest.json. */
-	DIR *d = opendir(cfg->backup_dir);
+	/* The repository: the backups whose manifest passes backup_manifest_read, the newest
+	 * by its checked stop time (a manifest's mtime, or a forged one, would move the
+	 * estimated data loss). */
+	struct backup_info *bi;
+	int nb = backup_repo_load(cfg->backup_dir, &bi);
 	time_t newest = 0;
-	if (d) {
-		struct dirent *e;
-		while ((e = readdir(d))) {
-			if (e->d_name[0] == '.')
-				continue;
-			char path[PATH_MAX + 300];
-			snprintf(path, sizeof path, "%s/%s/manifest.json", cfg->backup_dir,
-				 e->d_name);
-			struct stat st;
-			if (stat(path, &st) < 0)
-				continue;
-			b->repo_backups++;
-			if (st.st_mtime >= newest) {
-				newest = st.st_mtime;
-				snprintf(b->repo_last, sizeof b->repo_last, "%s", e->d_name);
-			}
+	for (int i = 0; i < nb; i++) {
+		b->repo_backups++;
+		if (bi[i].stop >= newest) {
+			newest = bi[i].stop;
+			snprintf(b->repo_last, sizeof b->repo_last, "%s", bi[i].id);
 		}
-		closedir(d);
 	}
+	free(bi);
 	if (newest && isnan(b->last_age_h))
 		b->last_age_h = difftime(time(NULL), newest) / 3600.0;
 	char dir[PATH_MAX + 32];

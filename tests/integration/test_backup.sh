@@ -145,11 +145,16 @@ assert_contains "$OUT" '"last_backup_age"' "status shows the last backup age"
 R2=$TEST_TMP/repo2
 printf '[midsops]\nbackup_dir = %s\n[backup]\nkeep_daily = 3\nkeep_weekly = 2\nkeep_monthly = 2\n' "$R2" >"$TEST_TMP/cfg/b.conf"
 python3 - "$R2" <<'PY'
-import json, os, sys
+import calendar, json, os, sys, time
 r = sys.argv[1]
 def mk(i, t, base="", verified=None):
     d = os.path.join(r, i); os.makedirs(d)
-    json.dump({"type": t, "start_epoch": 1, "stop_epoch": 2, "size": 1, "base": base}, open(d + "/manifest.json", "w"))
+    # Epochs agree with the id: a manifest whose times do not is refused (and kept).
+    e = calendar.timegm(time.strptime(i[:16], "%Y%m%dT%H%M%SZ"))
+    m = {"type": t, "start_epoch": e, "stop_epoch": e + 1, "size": 1, "base": base}
+    if t == "incremental":
+        m["stop_lsn"] = "0/3000060"
+    json.dump(m, open(d + "/manifest.json", "w"))
     if verified is not None:
         json.dump({"ok": verified}, open(d + "/verify.json", "w"))
 mk("20250101T020000Z-archive", "archive"); mk("20250201T020000Z-archive", "archive"); mk("20250301T020000Z-archive", "archive")

@@ -18,6 +18,9 @@
 #define LLVMFuzzerTestOneInput fuzz_map_one
 #include "../fuzz/fuzz_map.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_manifest_one
+#include "../fuzz/fuzz_manifest.c"
+#undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_runbook_one
 #include "../fuzz/fuzz_runbook.c"
 #undef LLVMFuzzerTestOneInput
@@ -29,8 +32,8 @@ static const struct {
 	const char *dir;
 	int (*one)(const uint8_t *, size_t);
 } targets[] = {
-    {"args", fuzz_args_one},	   {"config", fuzz_config_one}, {"map", fuzz_map_one},
-    {"runbook", fuzz_runbook_one}, {"words", fuzz_words_one},
+    {"args", fuzz_args_one},	     {"config", fuzz_config_one},   {"map", fuzz_map_one},
+    {"manifest", fuzz_manifest_one}, {"runbook", fuzz_runbook_one}, {"words", fuzz_words_one},
 };
 
 static int replay(const char *top, const char *dir, int (*one)(const uint8_t *, size_t))
