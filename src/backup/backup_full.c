@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,9 +91,16 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 	pid_t cpid = -1;
 	if (checksums) {
 		fflush(NULL);
+		pid_t parent = getpid();
 		cpid = fork();
 		if (cpid == 0) {
 			char cerr[1024];
+			/* Never the repository's lock holder, and never alive after the run. */
+			if (r->repo.lockfd >= 0)
+				close(r->repo.lockfd);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(1);
 			PGconn *cc =
 			    db_connect(r->ctx->target, "backup checksums", cerr, sizeof cerr);
 			cJSON *t = cc ? backup_table_checksums(cc, NULL, cerr, sizeof cerr) : NULL;

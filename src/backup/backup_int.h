@@ -40,6 +40,7 @@ struct run {
 	enum backup_type type;
 	double t0, last_cat, last_progress;
 	cJSON *man;
+	int stop_signal; /* SIGTERM/SIGINT/SIGHUP stopped a tool of this run */
 };
 
 /* The archived WAL segment names, sorted by position then timeline. */

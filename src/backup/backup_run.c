@@ -139,8 +139,47 @@ static void mark_stale_running(struct run *r)
 	PQclear(res);
 }
 
-/* A partial folder left by a crash or a full disk: remove it and mark it failed. The
- * lock is held, so nothing else writes one. */
+/* What an interrupted run (killed, or on a host that crashed) leaves in the repository:
+ * ID.partial and every file named after it (ID.partial.tables.json and its .tmp, whatever
+ * suffix a later version adds), the tools still writing into it (pg_basebackup's WAL
+ * streamer outlives pg_basebackup), and a restore test's .scratch-PID copy with its
+ * server. The lock is held, so nothing else writes them. */
+static int leftover_name(const char *name, char *id, size_t idn)
+{
+	const char *suf = strstr(name, ".partial");
+	if (!suf || (suf[8] && suf[8] != '.'))
+		return 0;
+	snprintf(id, idn, "%.*s", (int)(suf - name), name);
+	return backup_id_parse(id, NULL, NULL) == 0;
+}
+
+/* Tools of an interrupted run name its partial folder in their arguments (-D
+ * ID.partial/base, -f ID.partial/dump.pgdump): stopped before the folder goes. */
+static void stop_leftover_tools(struct run *r, const char *path)
+{
+	pid_t pids[64];
+	int n = proc_find_by_path(path, pids, 64);
+	if (n <= 0)
+		return;
+	proc_stop_pids(pids, n, 5000);
+	out_warn(r->ctx->out, "stopped %d process%s an interrupted run left writing into %s", n,
+		 n == 1 ? "" : "es", path);
+}
+
+/* A restore test's scratch copy whose run is gone: its server (pg_ctl starts it in a
+ * session of its own, so it outlives the run) is stopped, the copy removed. */
+static void clean_scratch(struct run *r, const char *name)
+{
+	long pid = atol(name + 9);
+	if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno == EPERM)
+		return;
+	char path[8300];
+	snprintf(path, sizeof path, "%s/%s", r->repo.dir, name);
+	stop_leftover_tools(r, path);
+	backup_rm_rf(path);
+	out_warn(r->ctx->out, "removed %s, left by an interrupted restore test", name);
+}
+
 static void clean_partials(struct run *r)
 {
 	DIR *d = opendir(r->repo.dir);
@@ -149,17 +188,21 @@ static void clean_partials(struct run *r)
 	struct dirent *e;
 	char err[256];
 	while ((e = readdir(d))) {
-		char *suf = strstr(e->d_name, ".partial");
-		if (!suf || (suf[8] && strcmp(suf, ".partial.tables.json")))
+		char id[64];
+		if (strncmp(e->d_name, ".scratch-", 9) == 0) {
+			clean_scratch(r, e->d_name);
+			continue;
+		}
+		if (!leftover_name(e->d_name, id, sizeof id))
 			continue;
 		char path[8300];
+		snprintf(path, sizeof path, "%s/%s.partial", r->repo.dir, id);
+		stop_leftover_tools(r, path);
 		snprintf(path, sizeof path, "%s/%s", r->repo.dir, e->d_name);
 		backup_rm_rf(path);
 		out_warn(r->ctx->out, "removed the partial backup %s left by an interrupted run",
 			 e->d_name);
 		if (r->conn) {
-			char id[64];
-			snprintf(id, sizeof id, "%.*s", (int)(suf - e->d_name), e->d_name);
 			const char *p[] = {id};
 			PQclear(db_query(
 			    r->conn, err, sizeof err,
@@ -182,38 +225,40 @@ static void on_signal(int s)
 	got_signal = s;
 }
 
+/* A stopped tool's grace: pg_basebackup and pg_dump end at once on SIGTERM. */
+#define TOOL_GRACE_MS 5000
+
 /* Run argv, showing progress as the size of watch against expect bytes. Returns the exit
- * status. The tool's output goes to logfile. */
+ * status. The tool's output goes to logfile. SIGTERM, SIGINT or SIGHUP stop the tool's
+ * whole process group (pg_basebackup's WAL streamer with it) and end the run with
+ * r->stop_signal set. The repository lock is close-on-exec: a tool that outlived midsops
+ * must not keep the next run out; that run stops it instead (clean_partials). */
 int backup_run_tool(struct run *r, char *const argv[], char **env, const char *logfile,
 		    const char *label, const char *watch, long long expect, uid_t uid, gid_t gid)
 {
-	struct proc_opts o = {.envp_add = env, .stdout_file = logfile, .uid = uid, .gid = gid};
-	/* The tool inherits the repository lock: if midsops is killed, the orphan keeps the
-	 * repository locked until it ends, and the next run then removes its partial folder. */
-	if (r->repo.lockfd >= 0)
-		fcntl(r->repo.lockfd, F_SETFD, 0);
-	pid_t pid = proc_spawn(argv, &o);
-	if (r->repo.lockfd >= 0)
-		fcntl(r->repo.lockfd, F_SETFD, FD_CLOEXEC);
-	if (pid < 0)
-		return -1;
-	struct sigaction sa = {.sa_handler = on_signal}, oldint, oldterm;
+	struct proc_opts o = {
+	    .envp_add = env, .stdout_file = logfile, .uid = uid, .gid = gid, .die_with_parent = 1};
+	struct sigaction sa = {.sa_handler = on_signal}, oldint, oldterm, oldhup;
+	got_signal = 0;
 	sigaction(SIGINT, &sa, &oldint);
 	sigaction(SIGTERM, &sa, &oldterm);
+	sigaction(SIGHUP, &sa, &oldhup);
+	pid_t pid = proc_spawn(argv, &o);
 	int st = -1;
 	double walked = 0, last_walk = 0, done = 0;
-	for (;;) {
+	for (; pid > 0;) {
 		int ws;
 		pid_t w = waitpid(pid, &ws, WNOHANG);
 		if (w == pid) {
 			st = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 			break;
 		}
-		if (w < 0 && errno != EINTR)
+		if ((w < 0 && errno != EINTR) || got_signal) {
+			r->stop_signal = got_signal;
+			st = proc_stop_group(pid, TOOL_GRACE_MS);
+			if (r->stop_signal || st == 0)
+				st = 128 + (r->stop_signal ? r->stop_signal : SIGTERM);
 			break;
-		if (got_signal) {
-			kill(pid, SIGTERM);
-			got_signal = 0;
 		}
 		double tp = now_s();
 		if (watch && tp - last_walk >= 0.25) {
@@ -234,7 +279,9 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 	}
 	sigaction(SIGINT, &oldint, NULL);
 	sigaction(SIGTERM, &oldterm, NULL);
-	out_progress_end(r->ctx->out);
+	sigaction(SIGHUP, &oldhup, NULL);
+	if (pid > 0)
+		out_progress_end(r->ctx->out);
 	return st;
 }
 
@@ -427,6 +474,13 @@ int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t 
 	default:
 		rc = backup_do_archive(&r, err, sizeof err);
 		break;
+	}
+	if (rc == 0 && r.stop_signal) {
+		snprintf(err, sizeof err, "stopped by %s", strsignal(r.stop_signal));
+		rc = -1;
+	} else if (r.stop_signal) {
+		size_t el = strlen(err);
+		snprintf(err + el, sizeof err - el, " (stopped by %s)", strsignal(r.stop_signal));
 	}
 	if (rc == 0)
 		rc = run_finish(&r, err, sizeof err);

@@ -120,7 +120,7 @@ $MA db-backup-full >/dev/null 2>&1 &
 bp=$!
 for i in $(seq 1 50); do ls "$REPO" | grep -q partial && break; sleep 0.1; done
 kill -9 $bp 2>/dev/null; wait $bp 2>/dev/null
-# The orphaned pg_basebackup keeps the repository locked until it ends.
+# The lock is close-on-exec: the next run starts at once and stops what the killed one left.
 for i in $(seq 1 100); do $MA emergency-backup >"$TEST_TMP/em.out" 2>&1 && break; sleep 0.3; done
 expect_exit 0 "list after kill -9" $MA db-backup-list
 assert_not_contains "$OUT" "partial" "list never shows a partial backup"
