@@ -119,6 +119,13 @@ int backup_restore_full(struct cmd_ctx *ctx, const char *id, const char *target_
 int backup_restore_pitr(struct cmd_ctx *ctx, const char *id, const char *until,
 			const char *target_dir);
 int backup_emergency_restore(struct cmd_ctx *ctx);
+/* A restore into target_dir starts with archiving off and a socket directory of its own
+ * (TARGET.sock), unless flags has BACKUP_RESTORE_KEEP_ARCHIVING. */
+#define BACKUP_RESTORE_KEEP_ARCHIVING 0x1
+int backup_restore_full_opts(struct cmd_ctx *ctx, const char *id, const char *target_dir,
+			     int flags);
+int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *id, const char *until,
+			     const char *target_dir, int flags);
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir);
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir);
 int backup_wal_receive(struct cmd_ctx *ctx, const char *slot);

@@ -22,7 +22,14 @@
 static int copy_tree(const char *src, const char *dst, const struct repo *rp, char *err,
 		     size_t errlen)
 {
-	char *argv[] = {"cp", "-a", (char *)src, (char *)dst, NULL};
+	/* cp -a would copy a symbolic link as a link, and the server then follow it out of
+	 * the repository. */
+	struct stat st;
+	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a folder of the backup repository", src);
+		return -1;
+	}
+	char *argv[] = {"cp", "-a", "--", (char *)src, (char *)dst, NULL};
 	struct proc_opts o = {.quiet = 1};
 	if (proc_run(argv, &o, NULL) != 0) {
 		snprintf(err, errlen, "cannot copy %s to %s", src, dst);
@@ -51,12 +58,75 @@ static int append_text(const char *path, const char *text)
 	return 0;
 }
 
+/* A path as one shell word inside restore_command: single-quoted, so it cannot hold a
+ * quote, and with % doubled, which the server would otherwise expand (%f, %p). */
+static int shell_word(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	if (n < 3)
+		return -1;
+	out[o++] = '\'';
+	for (; *s; s++) {
+		if (*s == '\'' || (unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
+			return -1;
+		if (*s == '%')
+			out[o++] = '%';
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+	return 0;
+}
+
+/* A string setting for postgresql.conf: quoted, quotes doubled, backslashes escaped (the
+ * server reads \n and \ooo escapes there), and never a line break. */
+static int conf_value(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	if (n < 3)
+		return -1;
+	out[o++] = '\'';
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
+			return -1;
+		if (*s == '\'' || *s == '\\')
+			out[o++] = *s;
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+	return 0;
+}
+
 /* Recovery settings for a restored data directory. target: NULL (end of archive),
- * "immediate", "lsn:X" or a timestamp. */
+ * "immediate", "lsn:X" or a timestamp. Nothing reaches the file unchecked: the LSN (from a
+ * manifest) must match its grammar and every value is quoted. */
 static int write_recovery(const char *datadir, const struct repo *rp, const char *target,
 			  const char *extra, char *err, size_t errlen)
 {
-	char path[4500], conf[16384];
+	char path[4500], conf[16384], exe[8400], wal[8400], cmd[17000], cmdq[34100], tq[256];
+	if (shell_word(backup_self_exe(), exe, sizeof exe) < 0 ||
+	    shell_word(rp->wal, wal, sizeof wal) < 0) {
+		snprintf(err, errlen,
+			 "%s or %s holds a quote or a control character; restore_command cannot "
+			 "name it",
+			 backup_self_exe(), rp->wal);
+		return -1;
+	}
+	snprintf(cmd, sizeof cmd, "%s wal-fetch %%f %%p --archive %s", exe, wal);
+	if (conf_value(cmd, cmdq, sizeof cmdq) < 0) {
+		snprintf(err, errlen, "restore_command is too long");
+		return -1;
+	}
+	if (target && strncmp(target, "lsn:", 4) == 0 && !backup_lsn_valid(target + 4)) {
+		snprintf(err, errlen, "recovery target '%.40s' is not an LSN", target + 4);
+		return -1;
+	}
+	if (target &&
+	    conf_value(strncmp(target, "lsn:", 4) ? target : target + 4, tq, sizeof tq) < 0) {
+		snprintf(err, errlen, "recovery target '%.40s' cannot be written", target);
+		return -1;
+	}
 	snprintf(path, sizeof path, "%s/recovery.signal", datadir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -66,20 +136,19 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 	close(fd);
 	snprintf(path, sizeof path, "%s/backup_manifest", datadir);
 	unlink(path);
-	size_t off =
-	    (size_t)snprintf(conf, sizeof conf,
-			     "\n# midsops restore\nrestore_command = '''%s'' wal-fetch %%f %%p "
-			     "--archive ''%s'''\nrecovery_target_action = 'promote'\n",
-			     backup_self_exe(), rp->wal);
+	size_t off = (size_t)snprintf(conf, sizeof conf,
+				      "\n# midsops restore\nrestore_command = %s\n"
+				      "recovery_target_action = 'promote'\n",
+				      cmdq);
 	if (target && strcmp(target, "immediate") == 0)
 		off += (size_t)snprintf(conf + off, sizeof conf - off,
 					"recovery_target = 'immediate'\n");
 	else if (target && strncmp(target, "lsn:", 4) == 0)
-		off += (size_t)snprintf(conf + off, sizeof conf - off,
-					"recovery_target_lsn = '%s'\n", target + 4);
+		off += (size_t)snprintf(conf + off, sizeof conf - off, "recovery_target_lsn = %s\n",
+					tq);
 	else if (target)
 		off += (size_t)snprintf(conf + off, sizeof conf - off,
-					"recovery_target_time = '%s'\n", target);
+					"recovery_target_time = %s\n", tq);
 	if (extra)
 		snprintf(conf + off, sizeof conf - off, "%s", extra);
 	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
@@ -93,6 +162,102 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 			snprintf(err, errlen, "cannot chown %s", path);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* A copy restored into another directory is not production: production's
+ * archive_command would archive the copy's WAL (a new timeline once it promotes) into
+ * production's repository, where a later restore to "latest" would follow it, and
+ * production's socket directory is production's. So archiving starts off and the copy gets
+ * a socket directory of its own, beside it. postgresql.auto.conf is read last, so the
+ * settings there are commented out and ours appended to postgresql.conf, where what comes
+ * later (dr-restore's site settings) still wins. *sock gets the socket directory. */
+static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, size_t sn,
+			char *err, size_t errlen)
+{
+	char path[4500];
+	snprintf(sock, sn, "%s.sock", datadir);
+	if (strlen(sock) + sizeof "/.s.PGSQL.65535.lock" > 108) {
+		/* A socket's path must fit sockaddr_un. */
+		snprintf(sock, sn, "/tmp/midsops-restore.XXXXXX");
+		if (!mkdtemp(sock)) {
+			snprintf(err, errlen, "cannot create a socket directory: %s",
+				 strerror(errno));
+			return -1;
+		}
+	} else if (mkdir(sock, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", sock, strerror(errno));
+		return -1;
+	}
+	chmod(sock, 0700);
+	if (geteuid() == 0 && rp->have_cl && chown(sock, rp->cl.uid, rp->cl.gid) < 0) {
+		snprintf(err, errlen, "cannot hand %s to the server's user: %s", sock,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		char *text = NULL;
+		size_t cap = 0, len = 0;
+		FILE *m = open_memstream(&text, &cap);
+		char line[8192];
+		while (m && fgets(line, sizeof line, f)) {
+			const char *k = line + strspn(line, " \t");
+			size_t kl = strcspn(k, " \t=");
+			int hit = (kl == 12 && strncmp(k, "archive_mode", 12) == 0) ||
+				  (kl == 23 && strncmp(k, "unix_socket_directories", 23) == 0);
+			fprintf(m, "%s%s", hit ? "# midsops restore (a copy): " : "", line);
+		}
+		fclose(f);
+		if (m)
+			fclose(m);
+		len = text ? strlen(text) : 0;
+		int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		int bad = !text || fd < 0 || write(fd, text, len) != (ssize_t)len;
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		if (bad) {
+			snprintf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	char sq[4400], conf[4600];
+	if (conf_value(sock, sq, sizeof sq) < 0) {
+		snprintf(err, errlen, "%s cannot be written as a setting", sock);
+		return -1;
+	}
+	snprintf(conf, sizeof conf,
+		 "\n# midsops restore: a copy, not production (--keep-archiving keeps these)\n"
+		 "archive_mode = off\nunix_socket_directories = %s\n",
+		 sq);
+	snprintf(path, sizeof path, "%s/postgresql.conf", datadir);
+	if (append_text(path, conf) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && rp->have_cl && chown(path, rp->cl.uid, rp->cl.gid) < 0) {
+		snprintf(err, errlen, "cannot chown %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a restore wrote, on disk before anyone starts a server on it (backup_sync_tree:
+ * syncfs of the file system, or an fsync of every file and directory), and its name in
+ * the parent directory. */
+static int sync_restored(const char *dir, char *err, size_t errlen)
+{
+	if (backup_sync_tree(dir, err, errlen) < 0)
+		return -1;
+	char parent[4500];
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = 0;
+		backup_fsync_path(parent);
 	}
 	return 0;
 }
@@ -253,26 +418,50 @@ static int parse_until(const char *s, char *pg, size_t n, double *epoch)
  * directory (stop, keep the old directory aside, restore, start, wait for promotion; on
  * failure put the old one back) or into target_dir. */
 static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *base_id,
-			    const char *target, const char *target_dir, const char *what)
+			    const char *target, const char *target_dir, const char *what, int flags)
 {
 	char err[2048] = "", src[4500];
-	snprintf(src, sizeof src, "%s/%s/base", rp->dir, base_id);
 	double t0 = now_s();
+	/* base_id names a checked manifest's folder (backup_manifest_read refuses a folder
+	 * that is a symbolic link); its base must be a folder of its own too. */
+	struct backup_manifest bm;
+	if (backup_manifest_read(rp->dir, base_id, &bm, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return EXIT_FAIL;
+	}
+	int physical = backup_type_physical(bm.type);
+	backup_manifest_free(&bm);
+	struct stat sb;
+	snprintf(src, sizeof src, "%s/%s/base", rp->dir, base_id);
+	if (!physical || lstat(src, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		out_err(ctx->out, "%s is not a physical backup with a base folder (%s)", base_id,
+			src);
+		return EXIT_FAIL;
+	}
 	if (target_dir) {
 		struct stat st;
+		char sock[4500] = "";
 		if (stat(target_dir, &st) == 0) {
 			out_err(ctx->out, "%s already exists; give a new directory to --target-dir",
 				target_dir);
 			return EXIT_FAIL;
 		}
 		if (copy_tree(src, target_dir, rp, err, sizeof err) < 0 ||
-		    write_recovery(target_dir, rp, target, NULL, err, sizeof err) < 0) {
+		    write_recovery(target_dir, rp, target, NULL, err, sizeof err) < 0 ||
+		    (!(flags & BACKUP_RESTORE_KEEP_ARCHIVING) &&
+		     isolate_copy(target_dir, rp, sock, sizeof sock, err, sizeof err) < 0) ||
+		    sync_restored(target_dir, err, sizeof err) < 0) {
 			out_err(ctx->out, "%s", err);
 			backup_rm_rf(target_dir);
 			return EXIT_FAIL;
 		}
 		out_kv(ctx->out, "restored", "%s", base_id);
 		out_kv(ctx->out, "data_directory", "%s", target_dir);
+		out_kv(ctx->out, "archiving",
+		       sock[0] ? "off (a copy; --keep-archiving keeps production's)"
+			       : "kept as in the backup (--keep-archiving)");
+		if (sock[0])
+			out_kv(ctx->out, "socket_directory", "%s", sock);
 		out_kv_num(ctx->out, "duration", now_s() - t0, "s");
 		out_line(
 		    ctx->out,
@@ -299,7 +488,8 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	backup_rm_rf(fresh);
 	out_line(ctx->out, "copying base backup %s", base_id);
 	if (copy_tree(src, fresh, rp, err, sizeof err) < 0 ||
-	    write_recovery(fresh, rp, target, NULL, err, sizeof err) < 0) {
+	    write_recovery(fresh, rp, target, NULL, err, sizeof err) < 0 ||
+	    sync_restored(fresh, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s; the cluster was not touched", err);
 		backup_rm_rf(fresh);
 		return EXIT_FAIL;
@@ -318,6 +508,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 		cluster_start(c, NULL, err, sizeof err);
 		return EXIT_FAIL;
 	}
+	backup_fsync_path(c->root); /* the swap, durable before the server writes */
 	out_line(ctx->out, "replaying WAL to %s", target ? target : "the end of the archive");
 	char ci[4400];
 	cluster_conninfo(c, ci, sizeof ci);
@@ -360,36 +551,48 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	return 0;
 }
 
-int backup_restore_full(struct cmd_ctx *ctx, const char *want, const char *target_dir)
+int backup_restore_full_opts(struct cmd_ctx *ctx, const char *want, const char *target_dir,
+			     int flags)
 {
-	char err[2048] = "", id[64];
+	char err[2048] = "";
 	struct repo rp;
-	cJSON *man = NULL;
+	struct backup_manifest m = {0};
 	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0 ||
-	    backup_load(ctx, &rp, want, id, sizeof id, &man, err, sizeof err) < 0) {
+	    backup_load_manifest(ctx, &rp, want, &m, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
 		backup_repo_close(&rp);
 		return EXIT_FAIL;
 	}
-	int type = backup_type_parse(jstr(man, "type"));
 	int rc;
-	if (type == BT_INCREMENTAL) {
+	if (m.type == BT_INCREMENTAL) {
 		char target[64];
-		snprintf(target, sizeof target, "lsn:%s", jstr(man, "stop_lsn"));
-		rc = restore_physical(ctx, &rp, jstr(man, "base"), target, target_dir, id);
-	} else if (type >= 0 && backup_type_physical((enum backup_type)type))
-		rc = restore_physical(ctx, &rp, id, "immediate", target_dir, id);
+		snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
+		rc = restore_physical(ctx, &rp, m.base, target, target_dir, m.id, flags);
+	} else if (backup_type_physical(m.type))
+		rc = restore_physical(ctx, &rp, m.id, "immediate", target_dir, m.id, flags);
 	else {
-		out_err(ctx->out, "%s is a logical dump; restore it with db-restore %s", id, id);
+		out_err(ctx->out, "%s is a logical dump; restore it with db-restore %s", m.id,
+			m.id);
 		rc = EXIT_FAIL;
 	}
-	cJSON_Delete(man);
+	backup_manifest_free(&m);
 	backup_repo_close(&rp);
 	return rc;
 }
 
+int backup_restore_full(struct cmd_ctx *ctx, const char *want, const char *target_dir)
+{
+	return backup_restore_full_opts(ctx, want, target_dir, 0);
+}
+
 int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until,
 			const char *target_dir)
+{
+	return backup_restore_pitr_opts(ctx, want, until, target_dir, 0);
+}
+
+int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *until,
+			     const char *target_dir, int flags)
 {
 	char err[2048] = "";
 	struct repo rp;
@@ -398,7 +601,12 @@ int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until
 		return EXIT_FAIL;
 	}
 	struct backup_info *b;
-	int n = backup_repo_load(rp.dir, &b);
+	struct backup_skipped *sk;
+	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	/* A backup left out here could be the one wanted, or newer than the base chosen. */
+	for (int i = 0; i < ns; i++)
+		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
+	free(sk);
 	int rc = EXIT_FAIL;
 	char pgtime[64] = "", target[96] = "", base[64] = "";
 	double epoch = 0;
@@ -419,12 +627,14 @@ int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until
 		if (b[i].type == BT_INCREMENTAL) {
 			snprintf(base, sizeof base, "%s", b[i].base);
 			if (!until) {
-				char path[4500];
-				snprintf(path, sizeof path, "%s/%s/manifest.json", rp.dir, b[i].id);
-				cJSON *m = backup_read_json(path);
-				snprintf(target, sizeof target, "lsn:%s",
-					 m ? jstr(m, "stop_lsn") : "");
-				cJSON_Delete(m);
+				struct backup_manifest m;
+				if (backup_manifest_read(rp.dir, b[i].id, &m, err, sizeof err) <
+				    0) {
+					out_err(ctx->out, "%s", err);
+					goto out;
+				}
+				snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
+				backup_manifest_free(&m);
 			}
 		} else if (backup_type_physical(b[i].type))
 			snprintf(base, sizeof base, "%s", b[i].id);
@@ -466,7 +676,7 @@ int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until
 		 until	     ? pgtime
 		 : target[0] ? target + 4
 			     : "latest");
-	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what);
+	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what, flags);
 out:
 	free(b);
 	backup_repo_close(&rp);
@@ -482,7 +692,11 @@ int backup_emergency_restore(struct cmd_ctx *ctx)
 		return EXIT_FAIL;
 	}
 	struct backup_info *b;
-	int n = backup_repo_load(rp.dir, &b);
+	struct backup_skipped *sk;
+	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	for (int i = 0; i < ns; i++)
+		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
+	free(sk);
 	int pick = -1;
 	for (int i = n - 1; i >= 0 && pick < 0; i--)
 		if (b[i].verified > 0 && (ctx->target->embedded ? backup_type_physical(b[i].type) ||

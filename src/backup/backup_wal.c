@@ -125,14 +125,34 @@ long long backup_walset_contiguous(const struct walset *w, long long from, long 
 
 /* ---------- archiving on the embedded cluster ---------- */
 
+/* A path as one single-quoted shell word, % doubled (the server expands %p and %f). */
+static int archive_word(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	out[o++] = '\'';
+	for (; *s; s++) {
+		if (*s == '\'' || (unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
+			return -1;
+		if (*s == '%')
+			out[o++] = '%';
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+	return 0;
+}
+
 int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen)
 {
-	const char *exe = backup_self_exe();
-	if (strchr(exe, '\'') || strchr(rp->wal, '\'')) {
-		snprintf(err, errlen, "paths with a quote cannot go into archive_command");
+	char exe[4200], wal[4300];
+	if (archive_word(backup_self_exe(), exe, sizeof exe) < 0 ||
+	    archive_word(rp->wal, wal, sizeof wal) < 0) {
+		snprintf(err, errlen,
+			 "paths with a quote or a control character cannot go into "
+			 "archive_command");
 		return -1;
 	}
-	snprintf(buf, n, "'%s' wal-push %%p %%f --archive '%s'", exe, rp->wal);
+	snprintf(buf, n, "%s wal-push %%p %%f --archive %s", exe, wal);
 	return 0;
 }
 
@@ -361,7 +381,29 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 
 /* ---------- WAL archive commands (run by the server) ---------- */
 
-static int copy_file_sync(const char *src, const char *dst, char hex[65], char *err, size_t errlen)
+/* wal-fetch's status for a segment that is there but damaged: above 125, which the server
+ * takes for a failed command rather than "not in the archive" and so ends recovery with an
+ * error, instead of promoting at the segment before and losing what follows. */
+#define WAL_FETCH_ABORT 126
+
+/* What the server passes as %f: a plain file name. */
+static int wal_file_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 64 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Copy src to dst through dst.tmp.PID, hashing on the way (the server waits for
+ * archive_command on every segment: one pass over the data). want: the SHA-256 the copy
+ * must have, or the copy is dropped (returns -2). side: a NAME.sha256 to write before the
+ * rename, so a segment in the archive always has its checksum beside it. */
+static int copy_file_sync(const char *src, const char *dst, char hex[65], const char *want,
+			  const char *side, char *err, size_t errlen)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
@@ -370,22 +412,19 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 	}
 	char tmp[4600];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		close(in);
 		return -1;
 	}
-	/* Hashed on the way through: the server waits for archive_command on every
-	 * segment, so one pass over the data instead of a copy and a re-read. */
 	static char buf[1 << 20];
 	struct sha256_ctx sha;
 	sha256_init(&sha);
 	ssize_t n;
 	int rc = 0;
 	while ((n = read(in, buf, sizeof buf)) > 0) {
-		if (hex)
-			sha256_update(&sha, buf, (size_t)n);
+		sha256_update(&sha, buf, (size_t)n);
 		if (write(out, buf, (size_t)n) != n) {
 			rc = -1;
 			break;
@@ -397,8 +436,18 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 	}
 	close(in);
 	close(out);
-	if (rc == 0 && hex)
+	if (rc == 0)
 		sha256_hex(&sha, hex);
+	if (rc == 0 && want && strcmp(hex, want) != 0) {
+		snprintf(err, errlen, "SHA-256 %s, but %s.sha256 says %s", hex, src, want);
+		rc = -2;
+	}
+	if (rc == 0 && side) {
+		char line[80];
+		snprintf(line, sizeof line, "%s\n", hex);
+		if (backup_write_file(side, line, err, errlen) < 0)
+			rc = -1;
+	}
 	if (rc == 0 && rename(tmp, dst) < 0) {
 		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
 		rc = -1;
@@ -408,55 +457,115 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], char *
 	return rc;
 }
 
+/* NAME.sha256 as wal-push and wal-receive write it: 64 hex digits and a newline. Returns
+ * 1 and the digest, 0 when there is none, -1 when it is not a digest. */
+static int read_sidecar(const char *path, char hex[65])
+{
+	char buf[128];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 64)
+		return -1;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	if (strlen(buf) != 64 || strspn(buf, "0123456789abcdef") != 64)
+		return -1;
+	snprintf(hex, 65, "%s", buf);
+	return 1;
+}
+
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir)
 {
-	char err[1024] = "", dst[4600], dirbuf[4200];
+	char err[1024] = "", dst[4600], dirbuf[4200], side[4700];
 	if (!dir) {
 		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
 		dir = dirbuf;
 	}
-	if (strchr(name, '/')) {
-		out_err(ctx->out, "wal-push: bad file name %s", name);
+	if (!wal_file_name_ok(name)) {
+		out_err(ctx->out, "wal-push: bad file name %.64s", name);
 		return EXIT_FAIL;
 	}
 	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	snprintf(side, sizeof side, "%s.sha256", dst);
 	struct stat st;
-	char have[65], want[65];
+	char have[65], want[65], old[65];
 	if (stat(dst, &st) == 0) {
-		/* Re-archiving after a crash is normal; different content never is. */
+		/* Re-archiving after a crash is normal; different content never is. A push
+		 * killed before its NAME.sha256 was written left the segment without one. */
 		if (backup_sha256_file(dst, have) >= 0 && backup_sha256_file(path, want) >= 0 &&
-		    strcmp(have, want) == 0)
+		    strcmp(have, want) == 0) {
+			if (read_sidecar(side, old) != 1 || strcmp(old, have)) {
+				char line[80];
+				snprintf(line, sizeof line, "%s\n", have);
+				if (backup_write_file(side, line, err, sizeof err) < 0) {
+					out_err(ctx->out, "wal-push: %s", err);
+					return EXIT_FAIL;
+				}
+				backup_fsync_path(dir);
+			}
 			return 0;
+		}
 		out_err(ctx->out,
 			"wal-push: %s already exists in %s with different content; refusing "
 			"to overwrite",
 			name, dir);
 		return EXIT_FAIL;
 	}
-	if (copy_file_sync(path, dst, want, err, sizeof err) < 0) {
+	if (copy_file_sync(path, dst, want, NULL, side, err, sizeof err) < 0) {
 		out_err(ctx->out, "wal-push: %s", err);
 		return EXIT_FAIL;
 	}
-	char side[4700], line[100];
-	snprintf(side, sizeof side, "%s.sha256", dst);
-	snprintf(line, sizeof line, "%s\n", want);
-	backup_write_file(side, line, err, sizeof err);
 	backup_fsync_path(dir);
 	return 0;
 }
 
+/* restore_command: a file of the archive, copied only if it has the SHA-256 recorded
+ * beside it when it was archived (wal-push, wal-receive). A file without one is not
+ * archived yet (wal-receive seals each segment after pg_receivewal completes it): the
+ * end of the archive, as for a missing file. */
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
 {
-	char err[1024] = "", src[4600], dirbuf[4200];
+	char err[1024] = "", src[4600], dirbuf[4200], side[4700], want[65], got[65];
 	if (!dir) {
 		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
 		dir = dirbuf;
+	}
+	if (!wal_file_name_ok(name)) {
+		out_err(ctx->out, "wal-fetch: bad file name %.64s", name);
+		return WAL_FETCH_ABORT;
 	}
 	snprintf(src, sizeof src, "%s/%s", dir, name);
 	struct stat st;
 	if (stat(src, &st) < 0)
 		return EXIT_FAIL; /* the end of the archive: normal, and quiet */
-	if (copy_file_sync(src, path, NULL, err, sizeof err) < 0) {
+	snprintf(side, sizeof side, "%s.sha256", src);
+	int sc = read_sidecar(side, want);
+	if (sc == 0) {
+		out_err(ctx->out,
+			"wal-fetch: %s has no %s.sha256 beside it in %s; not restoring a file "
+			"that cannot be checked (taken as the end of the archive)",
+			name, name, dir);
+		return EXIT_FAIL;
+	}
+	if (sc < 0) {
+		out_err(ctx->out,
+			"wal-fetch: %s.sha256 in %s is unreadable or not a SHA-256; %s cannot be "
+			"checked: recovery stops here",
+			name, dir, name);
+		return WAL_FETCH_ABORT;
+	}
+	int rc = copy_file_sync(src, path, got, want, NULL, err, sizeof err);
+	if (rc == -2) {
+		out_err(ctx->out,
+			"wal-fetch: checksum mismatch for %s in %s: %s; the archived file is "
+			"damaged, recovery stops here",
+			name, dir, err);
+		return WAL_FETCH_ABORT;
+	}
+	if (rc < 0) {
 		out_err(ctx->out, "wal-fetch: %s", err);
 		return EXIT_FAIL;
 	}

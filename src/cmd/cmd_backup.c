@@ -46,15 +46,22 @@ static int restore_exec(struct cmd_ctx *ctx)
 				      args_has(ctx->args, "no-safety"));
 }
 
+static int restore_flags(struct cmd_ctx *ctx)
+{
+	return args_has(ctx->args, "keep-archiving") ? BACKUP_RESTORE_KEEP_ARCHIVING : 0;
+}
+
 static int restore_full_exec(struct cmd_ctx *ctx)
 {
-	return backup_restore_full(ctx, ctx->args->argv[0], args_get(ctx->args, "target-dir"));
+	return backup_restore_full_opts(ctx, ctx->args->argv[0], args_get(ctx->args, "target-dir"),
+					restore_flags(ctx));
 }
 
 static int restore_incr_exec(struct cmd_ctx *ctx)
 {
-	return backup_restore_pitr(ctx, ctx->args->argc ? ctx->args->argv[0] : NULL,
-				   args_get(ctx->args, "until"), args_get(ctx->args, "target-dir"));
+	return backup_restore_pitr_opts(ctx, ctx->args->argc ? ctx->args->argv[0] : NULL,
+					args_get(ctx->args, "until"),
+					args_get(ctx->args, "target-dir"), restore_flags(ctx));
 }
 
 static int emergency_restore_exec(struct cmd_ctx *ctx)
@@ -155,23 +162,25 @@ const struct cmd_entry cmd_backup_table[] = {
     },
     {
 	.name = "db-restore-full",
-	.options = "target-dir=",
+	.options = "target-dir= keep-archiving",
 	.min_args = 1,
 	.max_args = 1,
 	.summary = "Physical restore of a full backup into the embedded cluster (the old "
-		   "data directory is kept aside) or --target-dir",
-	.usage = "db-restore-full ID [--target-dir DIR]",
+		   "data directory is kept aside) or --target-dir (archiving off, its own "
+		   "socket directory, unless --keep-archiving)",
+	.usage = "db-restore-full ID [--target-dir DIR [--keep-archiving]]",
 	.flags = CMD_DESTRUCTIVE | CMD_NODB | CMD_LONG,
 	.complete = COMPLETE_BACKUP,
 	.exec = restore_full_exec,
     },
     {
 	.name = "db-restore-incremental",
-	.options = "until= target-dir=",
+	.options = "until= target-dir= keep-archiving",
 	.max_args = 1,
 	.summary = "Point-in-time restore: base backup plus WAL replay to --until TIME "
-		   "(default: the latest WAL)",
-	.usage = "db-restore-incremental [ID] [--until TIME] [--target-dir DIR]",
+		   "(default: the latest WAL); --target-dir as db-restore-full",
+	.usage = "db-restore-incremental [ID] [--until TIME] [--target-dir DIR "
+		 "[--keep-archiving]]",
 	.flags = CMD_DESTRUCTIVE | CMD_NODB | CMD_LONG,
 	.complete = COMPLETE_BACKUP,
 	.exec = restore_incr_exec,
@@ -209,7 +218,8 @@ const struct cmd_entry cmd_backup_table[] = {
 	.options = "archive=",
 	.min_args = 2,
 	.max_args = 2,
-	.summary = "restore_command: copy a WAL segment from the repository",
+	.summary = "restore_command: copy a WAL segment from the repository, checked against "
+		   "the NAME.sha256 wal-push wrote",
 	.usage = "wal-fetch NAME PATH [--archive DIR]",
 	.flags = CMD_HIDDEN | CMD_NODB,
 	.exec = wal_fetch_exec,

@@ -1051,7 +1051,10 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 		out_err(ctx->out, "dr-restore: %s", err);
 		return EXIT_FAIL;
 	}
-	int rc = backup_restore_pitr(ctx, want, NULL, dr.datadir);
+	/* Archiving off unless asked: the site is a copy until dr-activate makes it production. */
+	int rc = backup_restore_pitr_opts(
+	    ctx, want, NULL, dr.datadir,
+	    args_has(ctx->args, "keep-archiving") ? BACKUP_RESTORE_KEEP_ARCHIVING : 0);
 	if (rc != 0 || stat(dr.datadir, &sb) < 0) {
 		out_err(ctx->out, "dr-restore: the restore from the backup repository %s failed",
 			ctx->cfg->backup_dir);
@@ -1160,10 +1163,11 @@ const struct cmd_entry cmd_dr_table[] = {
     },
     {
 	.name = "dr-restore",
-	.options = "latest backup= target-dir= port= force",
+	.options = "latest backup= target-dir= port= force keep-archiving",
 	.summary = "Without a standby: restore the latest physical backup and its WAL into the "
 		   "DR site and start it",
-	.usage = "dr-restore --latest|--backup ID [--target-dir DIR] [--port N] [--force]",
+	.usage = "dr-restore --latest|--backup ID [--target-dir DIR] [--port N] [--force] "
+		 "[--keep-archiving]",
 	.flags = CMD_DESTRUCTIVE | CMD_LONG,
 	.exec = cmd_dr_restore_exec,
     },
