@@ -48,16 +48,6 @@ static int copy_tree(const char *src, const char *dst, const struct repo *rp, ch
 	return 0;
 }
 
-static int append_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "a");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	fclose(f);
-	return 0;
-}
-
 /* A path as one shell word inside restore_command: single-quoted, so it cannot hold a
  * quote, and with % doubled, which the server would otherwise expand (%f, %p). */
 static int shell_word(const char *s, char *out, size_t n)
@@ -127,13 +117,11 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 		snprintf(err, errlen, "recovery target '%.40s' cannot be written", target);
 		return -1;
 	}
-	snprintf(path, sizeof path, "%s/recovery.signal", datadir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+	/* The copy is the server's user's: written through the folder, never by a name a
+	 * link could stand in for (cluster_file_put). */
+	const struct cluster *owner = rp->have_cl ? &rp->cl : NULL;
+	if (cluster_file_put(owner, datadir, "recovery.signal", "", 0, err, errlen) < 0)
 		return -1;
-	}
-	close(fd);
 	snprintf(path, sizeof path, "%s/backup_manifest", datadir);
 	unlink(path);
 	size_t off = (size_t)snprintf(conf, sizeof conf,
@@ -151,19 +139,7 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 					"recovery_target_time = %s\n", tq);
 	if (extra)
 		snprintf(conf + off, sizeof conf - off, "%s", extra);
-	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
-	if (append_text(path, conf) < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (geteuid() == 0 && rp->have_cl) {
-		snprintf(path, sizeof path, "%s/recovery.signal", datadir);
-		if (chown(path, rp->cl.uid, rp->cl.gid) < 0) {
-			snprintf(err, errlen, "cannot chown %s", path);
-			return -1;
-		}
-	}
-	return 0;
+	return cluster_file_put(owner, datadir, "postgresql.auto.conf", conf, 1, err, errlen);
 }
 
 /* A copy restored into another directory is not production: production's
@@ -177,6 +153,7 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 			char *err, size_t errlen)
 {
 	char path[4500];
+	const struct cluster *owner = rp->have_cl ? &rp->cl : NULL;
 	snprintf(sock, sn, "%s.sock", datadir);
 	if (strlen(sock) + sizeof "/.s.PGSQL.65535.lock" > 108) {
 		/* A socket's path must fit sockaddr_un. */
@@ -186,21 +163,25 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 				 strerror(errno));
 			return -1;
 		}
-	} else if (mkdir(sock, 0700) < 0 && errno != EEXIST) {
+	}
+	if (geteuid() == 0 && owner) {
+		if (cluster_own_dir(owner, sock, 0700, err, errlen) < 0)
+			return -1;
+	} else if ((mkdir(sock, 0700) < 0 && errno != EEXIST) || chmod(sock, 0700) < 0) {
 		snprintf(err, errlen, "cannot create %s: %s", sock, strerror(errno));
 		return -1;
 	}
-	chmod(sock, 0700);
-	if (geteuid() == 0 && rp->have_cl && chown(sock, rp->cl.uid, rp->cl.gid) < 0) {
-		snprintf(err, errlen, "cannot hand %s to the server's user: %s", sock,
-			 strerror(errno));
-		return -1;
-	}
+	/* Read without following a link the server's user may have put there. */
 	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
-	FILE *f = fopen(path, "r");
+	int rfd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat rst;
+	FILE *f =
+	    rfd >= 0 && fstat(rfd, &rst) == 0 && S_ISREG(rst.st_mode) ? fdopen(rfd, "r") : NULL;
+	if (!f && rfd >= 0)
+		close(rfd);
 	if (f) {
 		char *text = NULL;
-		size_t cap = 0, len = 0;
+		size_t cap = 0;
 		FILE *m = open_memstream(&text, &cap);
 		char line[8192];
 		while (m && fgets(line, sizeof line, f)) {
@@ -213,16 +194,14 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 		fclose(f);
 		if (m)
 			fclose(m);
-		len = text ? strlen(text) : 0;
-		int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-		int bad = !text || fd < 0 || write(fd, text, len) != (ssize_t)len;
-		if (fd >= 0)
-			close(fd);
+		int rc = text ? cluster_file_put(owner, datadir, "postgresql.auto.conf", text, 0,
+						 err, errlen)
+			      : -1;
+		if (!text)
+			snprintf(err, errlen, "cannot rewrite %s: out of memory", path);
 		free(text);
-		if (bad) {
-			snprintf(err, errlen, "cannot rewrite %s: %s", path, strerror(errno));
+		if (rc < 0)
 			return -1;
-		}
 	}
 	char sq[4400], conf[4600];
 	if (conf_value(sock, sq, sizeof sq) < 0) {
@@ -233,16 +212,7 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 		 "\n# midsops restore: a copy, not production (--keep-archiving keeps these)\n"
 		 "archive_mode = off\nunix_socket_directories = %s\n",
 		 sq);
-	snprintf(path, sizeof path, "%s/postgresql.conf", datadir);
-	if (append_text(path, conf) < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (geteuid() == 0 && rp->have_cl && chown(path, rp->cl.uid, rp->cl.gid) < 0) {
-		snprintf(err, errlen, "cannot chown %s", path);
-		return -1;
-	}
-	return 0;
+	return cluster_file_put(owner, datadir, "postgresql.conf", conf, 1, err, errlen);
 }
 
 /* What a restore wrote, on disk before anyone starts a server on it (backup_sync_tree:
@@ -336,13 +306,9 @@ int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *b
 		 s->port, s->sock);
 	if (write_recovery(s->dir, rp, target, extra, err, errlen) < 0)
 		return -1;
-	char hba[4500];
-	snprintf(hba, sizeof hba, "%s/pg_hba.conf", s->dir);
-	FILE *f = fopen(hba, "w");
-	if (f) {
-		fputs("local all all trust\n", f);
-		fclose(f);
-	}
+	if (cluster_file_put(rp->have_cl ? &rp->cl : NULL, s->dir, "pg_hba.conf",
+			     "local all all trust\n", 0, err, errlen) < 0)
+		return -1;
 	char logf[4500];
 	snprintf(logf, sizeof logf, "%s/server.log", s->sock);
 	if (pg_ctl(s->dir, "start", logf, s->uid, s->gid) != 0) {

@@ -104,6 +104,21 @@ assert_contains "$OUT" "base '../../../outside' is not the id of a full" "the re
 	fail "outside copied" "$TEST_TMP/r-base/SECRET exists"
 rm -rf "$REPO/$INC" "$TEST_TMP/r-base"
 
+# Links in a backup's base where a restore writes (recovery.signal, postgresql.auto.conf):
+# whoever writes the repository must not have the restore truncate or append to their
+# targets.
+echo keep >"$TEST_TMP/victim1"
+echo keep >"$TEST_TMP/victim2"
+LNK=$(plant -30 full none)
+cp -a "$REPO/$FULL/base" "$REPO/$LNK/base"
+rm -f "$REPO/$LNK/base/postgresql.auto.conf"
+ln -s "$TEST_TMP/victim1" "$REPO/$LNK/base/recovery.signal"
+ln -s "$TEST_TMP/victim2" "$REPO/$LNK/base/postgresql.auto.conf"
+$MA db-restore-full "$LNK" --target-dir "$TEST_TMP/r-link" >/dev/null 2>&1
+assert_eq "$(cat "$TEST_TMP/victim1") $(cat "$TEST_TMP/victim2")" "keep keep" \
+	"a restore writes through no link planted in the backup"
+rm -rf "$REPO/$LNK" "$TEST_TMP/r-link" "$TEST_TMP/r-link.sock"
+
 # Too big, too deep: skipped, and said so by name.
 BIG=$(plant -20 full pad)
 DEEP=$(plant -21 full deep)
