@@ -74,6 +74,14 @@ void db_set_log_dir(const char *dir);
  * for an empty conninfo: the child then reads libpq's own variables), or NULL when the
  * conninfo cannot be parsed. Free with db_env_free (NULL is fine). */
 char **db_conninfo_env(const char *conninfo, const char *dbname);
+/* The same with the reason when it fails. Every option the linked libpq knows reaches the
+ * child: in its PG* variable, or, for those libpq reads from none (sslpassword, keepalives,
+ * tcp_user_timeout), in a 0600 in-memory service file named by PGSERVICEFILE (its
+ * descriptor is inherited; db_env_free closes it). A service is resolved here, so the
+ * conninfo's own options keep precedence over it. NULL when the conninfo does not parse,
+ * its service is not defined, or a value cannot travel: the caller must then refuse, never
+ * run the child with libpq's defaults. */
+char **db_child_env(const char *conninfo, const char *dbname, char *err, size_t errlen);
 void db_env_free(char **env);
 
 #endif

@@ -34,7 +34,10 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 	 * dump's long COPYs would be judged with the web workload's queries. */
 	char *role = db_own_role_active() ? "--role=" DB_OWN_ROLE : NULL;
 	char *argv[] = {dump, "-Fc", "-Z", "5", "-f", file, role, NULL};
-	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
+	/* Without the target's options pg_dump would connect with libpq's defaults: refuse. */
+	char **env = db_child_env(r->ctx->target->conninfo, NULL, err, errlen);
+	if (!env)
+		return -1;
 	int st = backup_run_tool(r, argv, env, logf, "logical dump", r->partial,
 				 (long long)(jnum(r->man, "database_bytes") / 4), 0, 0);
 	db_env_free(env);
@@ -76,12 +79,14 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 	snprintf(file, sizeof file, "%s/dump.pgdump", dir);
 	proc_pg_bin("pg_restore", restore, sizeof restore);
 	char *argv[] = {restore, "--no-owner", "-d", name, "--exit-on-error", file, NULL};
-	char **env = db_conninfo_env(ctx->target->conninfo, name);
+	char **env = db_child_env(ctx->target->conninfo, name, err, sizeof err);
 	char *output = NULL;
 	struct proc_opts o = {.envp_add = env, .capture = 1};
-	int st = proc_run(argv, &o, &output);
+	int st = env ? proc_run(argv, &o, &output) : -1;
 	db_env_free(env);
-	if (st != 0) {
+	if (!env)
+		snprintf(detail, dn, "pg_restore cannot run: %s", err);
+	else if (st != 0) {
 		snprintf(detail, dn, "pg_restore into a scratch database failed: %s",
 			 output ? output : "");
 	} else {
@@ -204,7 +209,11 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	char *argv_place[] = {
 	    bin,  "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d", dbname,
 	    file, role,	     NULL};
-	char **env = db_conninfo_env(ctx->target->conninfo, dbname);
+	char **env = db_child_env(ctx->target->conninfo, dbname, err, sizeof err);
+	if (!env) {
+		out_err(ctx->out, "pg_restore cannot run: %s", err);
+		goto out;
+	}
 	struct run r = {.ctx = ctx, .type = (enum backup_type)type};
 	snprintf(r.id, sizeof r.id, "%s", id);
 	double t0 = now_s();

@@ -83,7 +83,9 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 			NULL};
 	/* --no-sync: backup_run_tool starts the writeback while the copy runs, and
 	 * backup_sync_tree below waits for what is left. */
-	char **env = db_conninfo_env(r->ctx->target->conninfo, NULL);
+	char **env = db_child_env(r->ctx->target->conninfo, NULL, err, errlen);
+	if (!env)
+		return -1;
 	/* Table checksums run beside the copy, on their own connection in a child, so the
 	 * backup costs little more than pg_basebackup alone. */
 	char tabf[4500];

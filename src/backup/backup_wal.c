@@ -750,7 +750,12 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		out_err(ctx->out, "%s", err);
 		return EXIT_FAIL;
 	}
-	char **env = db_conninfo_env(ctx->target->conninfo, NULL);
+	char **env = db_child_env(ctx->target->conninfo, NULL, err, sizeof err);
+	if (!env) {
+		out_err(ctx->out, "wal-receive: %s", err);
+		close(lockfd);
+		return EXIT_FAIL;
+	}
 	char *cargv[] = {bin, "--create-slot", "--if-not-exists", "-S", (char *)slot, NULL};
 	struct proc_opts o = {.envp_add = env, .capture = 1};
 	char *output = NULL;

@@ -86,9 +86,9 @@ static int cmd_status_exec(struct cmd_ctx *ctx)
 	return status_render_all(ctx->out, ctx->cfg, ctx->target);
 }
 
-/* psql on the resolved target: the conninfo goes in PGDATABASE-style via the
- * environment-free "dbname=" argument, which psql expands; a password in the conninfo
- * would then be visible in argv, so it moves to PGPASSWORD in the child's environment. */
+/* psql on the resolved target. Every option of the target (requirepeer, sslmode,
+ * channel_binding, ...) reaches psql through the environment (db_child_env), as for every
+ * child tool: never argv, where a password would show to every user. */
 static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 {
 	char err[1024];
@@ -100,9 +100,9 @@ static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 		}
 		PQfinish(c);
 	}
-	char **envs = db_conninfo_env(ctx->target->conninfo, NULL);
+	char **envs = db_child_env(ctx->target->conninfo, NULL, err, sizeof err);
 	if (!envs) {
-		out_err(ctx->out, "invalid conninfo: cannot parse the target's connection string");
+		out_err(ctx->out, "db-shell: %s", err);
 		return EXIT_CONFIG;
 	}
 	/* putenv keeps the strings: they live until exec. */

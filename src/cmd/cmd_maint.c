@@ -581,7 +581,11 @@ static enum status check_physical(struct out *o, struct cmd_ctx *ctx, PGconn *c,
 			      "skipped: pg_amcheck not found (install postgresql-client-15)");
 		return ST_UNKNOWN;
 	}
-	char **envs = db_conninfo_env(ctx->target->conninfo, PQdb(c));
+	char **envs = db_child_env(ctx->target->conninfo, PQdb(c), err, sizeof err);
+	if (!envs) {
+		out_kv_status(o, "physical", ST_UNKNOWN, "skipped: pg_amcheck cannot run: %s", err);
+		return ST_UNKNOWN;
+	}
 	const char *dbname = PQdb(c);
 	char dbarg[512];
 	snprintf(dbarg, sizeof dbarg, "--database=%s", dbname);

@@ -1,10 +1,13 @@
 /* libpq helpers shared by every command. */
 #include "db.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +31,8 @@ static void conn_error(const struct target *t, PGconn *c, char *err, size_t errl
 	const char *msg = c ? PQerrorMessage(c) : "out of memory";
 	char reason[1024];
 	snprintf(reason, sizeof reason, "%s", msg);
+	/* libpq's parse errors quote the value they stumbled on, which may be a secret. */
+	conninfo_scrub(t->conninfo, reason, sizeof reason);
 	/* libpq messages are multi-line; the first line carries the reason. */
 	for (char *p = reason; *p; p++)
 		if (*p == '\n') {
@@ -321,57 +326,220 @@ void db_event(PGconn *c, const char *level, const char *source, const char *fmt,
 	PQclear(r);
 }
 
-char **db_conninfo_env(const char *conninfo, const char *dbname)
+/* Child tools (psql, pg_dump, pg_basebackup, pg_receivewal, pg_restore, pg_amcheck) must
+ * connect exactly as midsops does, with every option of the target: a dropped requirepeer
+ * or sslmode would let a child connect where midsops itself refused. Each option libpq
+ * knows travels in its own PG* variable, named by the linked libpq (PQconninfoParse's
+ * envvar), so options a newer libpq adds (require_auth, PGREQUIREAUTH) follow without a
+ * list of ours; the child tools link the same libpq. Passwords stay out of argv. */
+
+/* Options libpq reads from no variable: they go to the child in a service file of its
+ * own. replication and fallback_application_name are the tool's own business (pg_basebackup
+ * sets replication itself; psql given replication=database would be another program). */
+#define CHILD_SERVICE "midsops-child"
+
+static int child_own_option(const char *keyword)
 {
-	static const struct {
-		const char *key, *var;
-	} map[] = {{"host", "PGHOST"},
-		   {"hostaddr", "PGHOSTADDR"},
-		   {"port", "PGPORT"},
-		   {"dbname", "PGDATABASE"},
-		   {"user", "PGUSER"},
-		   {"password", "PGPASSWORD"},
-		   {"passfile", "PGPASSFILE"},
-		   {"sslmode", "PGSSLMODE"},
-		   {"sslrootcert", "PGSSLROOTCERT"},
-		   {"sslcert", "PGSSLCERT"},
-		   {"sslkey", "PGSSLKEY"},
-		   {"service", "PGSERVICE"},
-		   {"options", "PGOPTIONS"},
-		   {"connect_timeout", "PGCONNECT_TIMEOUT"}};
-	size_t nmap = sizeof map / sizeof map[0];
-	PQconninfoOption *opts = NULL;
-	if (conninfo && *conninfo) {
-		char *perr = NULL;
-		opts = PQconninfoParse(conninfo, &perr);
-		PQfreemem(perr);
-		if (!opts)
-			return NULL;
+	return strcmp(keyword, "replication") == 0 ||
+	       strcmp(keyword, "fallback_application_name") == 0;
+}
+
+/* What a service's definition sets, read by libpq itself (PGSERVICEFILE or
+ * ~/.pg_service.conf, then the system file). PQconndefaults applies the service but keeps
+ * no error, and fills what the service leaves unset from PG* variables and compiled
+ * defaults; so while it runs every option's variable holds a sentinel, and what differs
+ * from it came from the service. midsops has no threads, so the brief change of this
+ * process's environment is seen by nobody else. */
+static PQconninfoOption *service_options(const char *service)
+{
+	static const char sentinel[] = "\001midsops-unset\001";
+	char *perr = NULL;
+	PQconninfoOption *all = PQconninfoParse("", &perr);
+	PQfreemem(perr);
+	if (!all)
+		return NULL;
+	int n = 0;
+	while (all[n].keyword)
+		n++;
+	char **saved = calloc((size_t)n, sizeof *saved);
+	if (!saved) {
+		PQconninfoFree(all);
+		return NULL;
 	}
-	char **env = calloc(nmap + 2, sizeof *env);
-	if (!env) {
+	for (int i = 0; i < n; i++) {
+		if (!all[i].envvar)
+			continue;
+		const char *v = getenv(all[i].envvar);
+		saved[i] = v ? strdup(v) : NULL;
+		setenv(all[i].envvar, strcmp(all[i].keyword, "service") == 0 ? service : sentinel,
+		       1);
+	}
+	PQconninfoOption *d = PQconndefaults();
+	for (int i = 0; i < n; i++) {
+		if (!all[i].envvar)
+			continue;
+		if (saved[i])
+			setenv(all[i].envvar, saved[i], 1);
+		else
+			unsetenv(all[i].envvar);
+		free(saved[i]);
+	}
+	free(saved);
+	PQconninfoFree(all);
+	int found = 0;
+	for (PQconninfoOption *o = d; o && o->keyword; o++) {
+		if (o->val &&
+		    (strcmp(o->val, sentinel) == 0 || strcmp(o->keyword, "service") == 0)) {
+			free(o->val); /* libpq allocates option values with malloc */
+			o->val = NULL;
+		}
+		found |= o->val != NULL;
+	}
+	if (!found) {
+		PQconninfoFree(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* A service file holds "key=value" lines as libpq reads them: the line's trailing blanks
+ * dropped, no quoting, and (libpq 15) lines under 1024 bytes. */
+static int service_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n > 900 || (n && isspace((unsigned char)v[n - 1])))
+		return 0;
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int env_add(char **env, size_t *n, const char *fmt, const char *a, const char *b)
+{
+	if (asprintf(&env[*n], fmt, a, b) < 0)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+char **db_child_env(const char *conninfo, const char *dbname, char *err, size_t errlen)
+{
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo ? conninfo : "", &perr);
+	if (!opts) {
+		snprintf(err, errlen, "the connection string does not parse: %s",
+			 perr ? perr : "out of memory");
+		err[strcspn(err, "\n")] = 0;
+		conninfo_scrub(conninfo, err, errlen);
+		PQfreemem(perr);
+		return NULL;
+	}
+	/* A service (named here or in PGSERVICE) is resolved now, so that the target's own
+	 * options keep their precedence over it: given to the child as PGSERVICE, its values
+	 * would override the PG* variables below. */
+	const char *service = NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, "service") == 0 && o->val && *o->val)
+			service = o->val;
+	if (!service && getenv("PGSERVICE") && *getenv("PGSERVICE"))
+		service = getenv("PGSERVICE");
+	PQconninfoOption *svc = NULL;
+	if (service && !(svc = service_options(service))) {
+		snprintf(err, errlen, "definition of service \"%s\" not found", service);
 		PQconninfoFree(opts);
 		return NULL;
 	}
-	size_t n = 0;
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (!o->val || !*o->val || (dbname && strcmp(o->keyword, "dbname") == 0))
+	int nopt = 0;
+	while (opts[nopt].keyword)
+		nopt++;
+	char **env = calloc((size_t)nopt + 6, sizeof *env);
+	char *file = NULL;
+	size_t filelen = 0, n = 0;
+	FILE *fm = open_memstream(&file, &filelen);
+	int rc = env && fm ? 0 : -1;
+	if (fm)
+		fprintf(fm, "[%s]\n", CHILD_SERVICE);
+	int in_file = 0;
+	for (int i = 0; rc == 0 && i < nopt; i++) {
+		const PQconninfoOption *o = &opts[i];
+		const char *v = o->val;
+		if (strcmp(o->keyword, "service") == 0)
 			continue;
-		for (size_t i = 0; i < nmap; i++)
-			if (strcmp(o->keyword, map[i].key) == 0 &&
-			    asprintf(&env[n], "%s=%s", map[i].var, o->val) >= 0)
-				n++;
+		if (!v && svc && strcmp(svc[i].keyword, o->keyword) == 0)
+			v = svc[i].val; /* both lists are libpq's one table, in its order */
+		if (dbname && strcmp(o->keyword, "dbname") == 0)
+			v = dbname;
+		if (!v || child_own_option(o->keyword))
+			continue;
+		if (o->envvar) {
+			rc = env_add(env, &n, "%s=%s", o->envvar, v);
+			continue;
+		}
+		if (!service_value_ok(v)) {
+			snprintf(
+			    err, errlen,
+			    "option %s cannot be passed to child tools: libpq reads it from no "
+			    "environment variable, and a service file cannot hold this value",
+			    o->keyword);
+			rc = -2;
+			break;
+		}
+		fprintf(fm, "%s=%s\n", o->keyword, v);
+		in_file = 1;
 	}
-	if (dbname && asprintf(&env[n], "PGDATABASE=%s", dbname) >= 0)
-		n++;
-	env[n] = NULL;
+	if (fm && fclose(fm) != 0 && rc == 0)
+		rc = -1;
 	PQconninfoFree(opts);
+	PQconninfoFree(svc);
+	if (rc == 0 && in_file) {
+		/* In memory (memfd), never on disk, 0600, and inherited by the child across
+		 * exec, which reads it as /proc/self/fd/N. A child that drops to another user
+		 * (the server's tools when we are root) cannot open it and fails: refused, not
+		 * connected without the option. */
+		int fd = memfd_create("midsops-libpq-service", 0);
+		if (fd < 0 || fchmod(fd, 0600) < 0 ||
+		    write(fd, file, filelen) != (ssize_t)filelen) {
+			if (fd >= 0)
+				close(fd);
+			rc = -1;
+		} else {
+			char path[64];
+			snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+			rc = env_add(env, &n, "PGSERVICEFILE=%s%s", path, "");
+			if (rc == 0)
+				rc = env_add(env, &n, "PGSERVICE=%s%s", CHILD_SERVICE, "");
+			if (rc < 0)
+				close(fd);
+		}
+	} else if (rc == 0 && service)
+		/* Resolved above; without '=', putenv removes it from the child's environment. */
+		rc = env_add(env, &n, "%s%s", "PGSERVICE", "");
+	free(file);
+	if (rc < 0) {
+		if (rc == -1)
+			snprintf(err, errlen, "cannot prepare the child's environment: %s",
+				 strerror(errno));
+		db_env_free(env);
+		return NULL;
+	}
 	return env;
+}
+
+char **db_conninfo_env(const char *conninfo, const char *dbname)
+{
+	char err[512];
+	return db_child_env(conninfo, dbname, err, sizeof err);
 }
 
 void db_env_free(char **env)
 {
-	for (char **e = env; e && *e; e++)
+	int fd;
+	for (char **e = env; e && *e; e++) {
+		/* the service file of db_child_env: its descriptor lives as long as the array */
+		if (sscanf(*e, "PGSERVICEFILE=/proc/self/fd/%d", &fd) == 1)
+			close(fd);
 		free(*e);
+	}
 	free(env);
 }

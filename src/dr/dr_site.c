@@ -132,7 +132,21 @@ int dr_site_basebackup(const struct cluster *c, const char *primary_conninfo, co
 		return -1;
 	snprintf(log, sizeof log, "%s/basebackup.log", c->logdir);
 	/* The connection travels in PG* variables: no password in argv. */
-	char **envs = db_conninfo_env(primary_conninfo, NULL);
+	char **envs = db_child_env(primary_conninfo, NULL, err, errlen);
+	if (!envs)
+		return -1;
+	/* -R writes the connection's options, its service among them, into the standby's
+	 * primary_conninfo: one naming this process's private service file would break it. */
+	for (char **e = envs; *e; e++)
+		if (strncmp(*e, "PGSERVICEFILE=", 14) == 0) {
+			snprintf(
+			    err, errlen,
+			    "the primary's connection sets options libpq reads from no "
+			    "environment variable (sslpassword, keepalives, tcp_user_timeout), "
+			    "which pg_basebackup -R cannot carry to the standby; remove them");
+			db_env_free(envs);
+			return -1;
+		}
 	char *argv[] = {bin,
 			"-D",
 			(char *)c->datadir,

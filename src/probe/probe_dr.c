@@ -167,6 +167,8 @@ PGconn *probe_dr_connect(const char *conninfo, const char *app, int timeout_s, c
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		char reason[600];
 		one_line(reason, sizeof reason, c ? PQerrorMessage(c) : "out of memory");
+		/* a parse error quotes the value it stumbled on, perhaps a password */
+		conninfo_scrub(conninfo, reason, sizeof reason);
 		conninfo_mask(conninfo && *conninfo ? conninfo : "(libpq environment)", shown,
 			      sizeof shown);
 		snprintf(err, errlen, "cannot connect to %s: %s", shown, reason);
