@@ -31,6 +31,42 @@ static void emits(struct out *o, const char *s)
 	emit(o, s, strlen(s));
 }
 
+/* Text output carries names from exports and the database (file names, JSON keys, error
+ * text). A control byte in one would reach the terminal as an escape sequence (a title, a
+ * cleared screen), and a newline would split a table row or a line in two. So every value,
+ * cell and line is shown with C0 controls as \n, \t, \r, \e or \xNN, and DEL and the C1
+ * controls (U+0080..U+009F, which some terminals obey) as \xNN; the interface's own
+ * newlines and colour sequences are written apart and stay. JSON needs none of this: cJSON
+ * escapes its strings. Malloc'ed. */
+static char *text_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *d = malloc(n * 4 + 1), *o = d;
+	if (!d)
+		abort();
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == 0x1b) {
+			*o++ = '\\';
+			*o++ = *p == '\n' ? 'n' : *p == '\t' ? 't' : *p == '\r' ? 'r' : 'e';
+		} else if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			o += sprintf(o, "\\xc2\\x%02x", p[1]);
+			p++;
+		} else
+			*o++ = (char)*p;
+	}
+	*o = 0;
+	return d;
+}
+
+static void emit_text(struct out *o, const char *s)
+{
+	char *e = text_escape(s);
+	emits(o, e);
+	free(e);
+}
+
 static struct out *out_alloc(enum out_format fmt)
 {
 	struct out *o = calloc(1, sizeof *o);
@@ -187,7 +223,7 @@ void out_section(struct out *o, const char *name)
 	text_indent(o);
 	if (o->colour)
 		emits(o, "\033[1m");
-	emits(o, name);
+	emit_text(o, name);
 	if (o->colour)
 		emits(o, "\033[0m");
 	emits(o, "\n");
@@ -208,12 +244,14 @@ void out_section_end(struct out *o)
 static void text_kv(struct out *o, const char *key, const char *val, const char *colour)
 {
 	char buf[64];
+	char *k = text_escape(key);
 	text_indent(o);
-	snprintf(buf, sizeof buf, "%-24s ", key);
+	snprintf(buf, sizeof buf, "%-24s ", k);
+	free(k);
 	emits(o, buf);
 	if (colour && o->colour)
 		emits(o, colour);
-	emits(o, val);
+	emit_text(o, val);
 	if (colour && o->colour)
 		emits(o, "\033[0m");
 	emits(o, "\n");
@@ -295,8 +333,10 @@ void out_kv_status(struct out *o, const char *key, enum status st, const char *f
 		json_put(o, key, obj);
 		return;
 	}
-	char line[2200];
-	snprintf(line, sizeof line, "%-40s [%s]", buf, status_name(st));
+	/* escaped before the padding, so the status column lines up */
+	char line[8300], *e = text_escape(buf);
+	snprintf(line, sizeof line, "%-40s [%s]", e, status_name(st));
+	free(e);
 	text_kv(o, key, line, status_colour(st));
 }
 
@@ -323,7 +363,7 @@ void out_table_begin(struct out *o, const char *name, int ncols, const char *con
 	if (!t->cols)
 		abort();
 	for (int i = 0; i < ncols; i++)
-		t->cols[i] = xstrdup(cols[i]);
+		t->cols[i] = o->fmt == OUT_JSON ? xstrdup(cols[i]) : text_escape(cols[i]);
 	o->table = t;
 }
 
@@ -338,8 +378,10 @@ void out_row(struct out *o, const char *const *cells)
 		if (!t->cells)
 			abort();
 	}
+	/* Text cells are kept escaped, so the widths are those shown. */
 	for (int i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * t->ncols + i] = xstrdup(cells[i]);
+		t->cells[t->nrows * t->ncols + i] =
+		    o->fmt == OUT_JSON || !cells[i] ? xstrdup(cells[i]) : text_escape(cells[i]);
 	t->nrows++;
 }
 
@@ -479,9 +521,21 @@ void out_vline(struct out *o, const char *fmt, va_list ap)
 		return;
 	}
 	out_progress_end(o);
+	/* Newlines before and after the text and its leading tabs are the caller's layout
+	 * (a blank line, a script's indentation); any other control byte is data. */
+	char *p = buf, *end = buf + strlen(buf);
+	for (; *p == '\n'; p++)
+		emits(o, "\n");
+	int trailing = 0;
+	for (; end > p && end[-1] == '\n'; trailing++)
+		*--end = 0;
 	text_indent(o);
-	emits(o, buf);
+	size_t tabs = strspn(p, "\t");
+	emit(o, p, tabs);
+	emit_text(o, p + tabs);
 	emits(o, "\n");
+	while (trailing--)
+		emits(o, "\n");
 }
 
 void out_line(struct out *o, const char *fmt, ...)
@@ -509,8 +563,10 @@ void out_progress(struct out *o, const char *label, double done, double total,
 		memset(bar, '#', (size_t)fill);
 		memset(bar + fill, '-', (size_t)(width - fill));
 		bar[width] = 0;
-		snprintf(buf, sizeof buf, "\r%-10s [%s] %5.1f%% %s\033[K", label, bar, pct,
-			 detail ? detail : "");
+		char *l = text_escape(label), *d = text_escape(detail ? detail : "");
+		snprintf(buf, sizeof buf, "\r%-10s [%s] %5.1f%% %s\033[K", l, bar, pct, d);
+		free(l);
+		free(d);
 		/* A check's text is held for its status line; its bar is not text. */
 		if (out_check_active(o))
 			out_emit_direct(o, buf, strlen(buf));
@@ -527,11 +583,14 @@ void out_progress(struct out *o, const char *label, double done, double total,
 	if (now == o->last_progress && done < total)
 		return;
 	o->last_progress = now;
+	char *l = text_escape(label), *d = text_escape(detail ? detail : "");
 	if (total > 0)
-		snprintf(buf, sizeof buf, "%s: %.0f/%.0f (%.1f%%) %s\n", label, done, total,
-			 done / total * 100.0, detail ? detail : "");
+		snprintf(buf, sizeof buf, "%s: %.0f/%.0f (%.1f%%) %s\n", l, done, total,
+			 done / total * 100.0, d);
 	else
-		snprintf(buf, sizeof buf, "%s: %.0f %s\n", label, done, detail ? detail : "");
+		snprintf(buf, sizeof buf, "%s: %.0f %s\n", l, done, d);
+	free(l);
+	free(d);
 	emits(o, buf);
 }
 
@@ -574,7 +633,7 @@ void out_status(struct out *o, enum status st, const char *fmt, ...)
 	if (o->colour)
 		emits(o, "\033[0m");
 	emits(o, ": ");
-	emits(o, buf);
+	emit_text(o, buf);
 	emits(o, "\n");
 }
 
@@ -597,11 +656,16 @@ void out_last_error_reset(void)
 
 static void err_emit(const char *prefix, const char *fmt, va_list ap)
 {
-	char buf[4096];
-	int n = snprintf(buf, sizeof buf, "midsops: %s", prefix);
-	vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+	char msg[4096], buf[4200];
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (!*prefix)
-		snprintf(last_error, sizeof last_error, "%s", buf + n);
+		snprintf(last_error, sizeof last_error, "%s", msg);
+	/* libpq's messages end in a newline of their own: a terminator, not text */
+	for (size_t l = strlen(msg); l && msg[l - 1] == '\n'; l--)
+		msg[l - 1] = 0;
+	char *e = text_escape(msg);
+	snprintf(buf, sizeof buf - 1, "midsops: %s%s", prefix, e);
+	free(e);
 	size_t len = strlen(buf);
 	if (len + 1 < sizeof buf) {
 		buf[len++] = '\n';
