@@ -34,6 +34,7 @@ enum rb_onfail { RB_FAIL_DEFAULT, RB_FAIL_CONTINUE, RB_FAIL_STOP, RB_FAIL_ASK, R
 
 struct rb_param {
 	char *name, *prompt, *def; /* def may be NULL: required */
+	int allow_dash; /* "allow_dash": true, a value may start with '-' (else refused) */
 };
 
 struct rb_section {
@@ -98,6 +99,15 @@ const char *rb_share_dir(void);
 /* Maintenance window "Sun 02:00-04:00" ("*" or "daily" for any day). Returns 1 inside,
  * 0 outside, -1 if unparsable. */
 int rb_in_window(const char *window, time_t now);
+
+/* Whether an argv word would set main's --dsn or --config, in a runbook step: refused, so a
+ * runbook (or a parameter's value) never points a step at another target or config. */
+int rb_word_retargets(const char *word);
+/* A parameter's value for a command word: one starting with '-' would be read as an
+ * option ("--dsn=..."), so it is refused unless the parameter sets allow_dash. Returns 0,
+ * or -1 with the reason. */
+int rb_param_value_ok(const struct runbook *rb, const char *name, const char *value, char *err,
+		      size_t errlen);
 
 /* Split a configuration string into an argv (whitespace, '...' and "..." quoting, no shell).
  * Returns argc, or -1 when it has too many words or an open quote. Strings point into buf. */
@@ -247,6 +257,12 @@ enum wz_outcome wz_outcome_for(const char *cmdname, int exit_status);
  * wz_argv_free. */
 int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
 		 char *argv[RB_MAX_ARGV + 1]);
+/* The same, refusing a word whose ${...} value starts with '-' (unless its parameter sets
+ * allow_dash) or that would set --dsn or --config: -1 with the reason, argv[0] NULL. When
+ * wz_step_argv refuses, it returns -1 with argv[0] NULL, and wz_child_start, given that,
+ * fails with the reason. */
+int wz_step_argv_checked(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
+			 char *argv[RB_MAX_ARGV + 1], char *err, size_t errlen);
 void wz_argv_free(char **argv);
 /* The reason recorded with an exit status that means the step did not really run
  * (127: could not start, 64: usage error), or NULL. */

@@ -239,24 +239,23 @@ static int run_child(struct drive *d, const struct rb_step *st, char **output)
 	struct out *o = d->ctx->out;
 	char *argv[RB_MAX_ARGV + 1];
 	char shown[2048] = "";
+	char err[1024];
 	size_t sl = 0;
-	int ac = 0;
-	for (int i = 0; i < st->argc; i++) {
-		argv[ac] = wz_expand(d->r, d->ctx->cfg, st->argv[i]);
-		/* An optional parameter left empty drops its word ("[ID]"). */
-		if (!argv[ac][0] && strstr(st->argv[i], "${")) {
-			free(argv[ac]);
-			continue;
-		}
-		sl += (size_t)snprintf(shown + sl, sizeof shown - sl, " %s", argv[ac]);
+	/* An optional parameter left empty drops its word ("[ID]"); a value that would be an
+	 * option is refused. */
+	int ac = wz_step_argv_checked(d->r, d->ctx->cfg, st, argv, err, sizeof err);
+	if (ac < 0) {
+		out_line(o, "  refused: %s", err);
+		*output = strdup(err);
+		return 64;
+	}
+	for (int i = 0; i < ac; i++) {
+		sl += (size_t)snprintf(shown + sl, sizeof shown - sl, " %s", argv[i]);
 		if (sl >= sizeof shown)
 			sl = sizeof shown - 1;
-		ac++;
 	}
-	argv[ac] = NULL;
 	out_line(o, "  $ midsops%s", shown);
 	struct wz_child ch;
-	char err[1024];
 	int rc;
 	if (wz_child_start(&ch, d->ctx->cfg, d->ctx->target, argv, err, sizeof err) < 0) {
 		*output = strdup(err);
@@ -619,6 +618,7 @@ static void summary(struct drive *d)
 static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 {
 	struct cmd_ctx *ctx = d->ctx;
+	char err[1024];
 	for (int i = first_arg; i < ctx->args->argc; i++) {
 		char *a = ctx->args->argv[i], *eq = strchr(a, '=');
 		if (!eq) {
@@ -632,6 +632,12 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 		if (!known) {
 			out_err(ctx->out, "wizard: runbook %s has no parameter '%s'", r->runbook,
 				a);
+			*eq = '=';
+			return EXIT_USAGE;
+		}
+		/* Refused now rather than at the step that would take it for an option. */
+		if (rb_param_value_ok(r->rb, a, eq + 1, err, sizeof err) < 0) {
+			out_err(ctx->out, "wizard: %s", err);
 			*eq = '=';
 			return EXIT_USAGE;
 		}
@@ -659,7 +665,13 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 			out_err(ctx->out, "wizard: no value for %s", p->name);
 			return EXIT_USAGE;
 		}
-		wz_param_set(r, p->name, *v ? v : (p->def ? p->def : ""));
+		const char *val = *v ? v : (p->def ? p->def : "");
+		if (rb_param_value_ok(r->rb, p->name, val, err, sizeof err) < 0) {
+			out_err(ctx->out, "wizard: %s", err);
+			free(v);
+			return EXIT_USAGE;
+		}
+		wz_param_set(r, p->name, val);
 		free(v);
 	}
 	return 0;

@@ -426,20 +426,65 @@ enum wz_outcome wz_outcome_for(const char *cmdname, int exit_status)
 	return WZ_FAILED;
 }
 
-int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
-		 char *argv[RB_MAX_ARGV + 1])
+/* Each ${...} of a command word, for rb_param_value_ok: a value is data, and one that
+ * starts with '-' would be read as an option ("--dsn=host=evil"). Built-ins (operator,
+ * host...) are held to the same rule, with no allow_dash. */
+static int word_values_ok(const struct wz_run *r, const struct config *cfg, const char *word,
+			  char *err, size_t errlen)
+{
+	for (const char *p = strstr(word, "${"); p; p = strstr(p + 2, "${")) {
+		const char *e = strchr(p, '}');
+		if (!e)
+			break;
+		char name[64], ref[80];
+		snprintf(name, sizeof name, "%.*s", (int)(e - p - 2), p + 2);
+		snprintf(ref, sizeof ref, "${%s}", name);
+		char *v = wz_expand(r, cfg, ref);
+		int ok = rb_param_value_ok(r->rb, name, v, err, errlen) == 0;
+		free(v);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+int wz_step_argv_checked(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
+			 char *argv[RB_MAX_ARGV + 1], char *err, size_t errlen)
 {
 	int ac = 0;
+	argv[0] = NULL;
 	for (int i = 0; i < st->argc && ac < RB_MAX_ARGV; i++) {
+		if (word_values_ok(r, cfg, st->argv[i], err, errlen) < 0)
+			goto refuse;
 		char *w = wz_expand(r, cfg, st->argv[i]);
 		if (!w[0] && strstr(st->argv[i], "${")) {
 			free(w);
 			continue;
 		}
 		argv[ac++] = w;
+		argv[ac] = NULL;
+		if (ac > 1 && rb_word_retargets(w)) {
+			snprintf(err, errlen,
+				 "'%s': a step cannot choose its own --dsn or --config", w);
+			goto refuse;
+		}
 	}
 	argv[ac] = NULL;
 	return ac;
+refuse:
+	wz_argv_free(argv);
+	return -1;
+}
+
+/* Why wz_step_argv last refused, for wz_child_start: its callers (the console) know no
+ * reason to ask for. */
+static char argv_refusal[1024];
+
+int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
+		 char *argv[RB_MAX_ARGV + 1])
+{
+	argv_refusal[0] = 0;
+	return wz_step_argv_checked(r, cfg, st, argv, argv_refusal, sizeof argv_refusal);
 }
 
 void wz_argv_free(char **argv)
@@ -465,6 +510,21 @@ int wz_child_start(struct wz_child *ch, const struct config *cfg, const struct t
 	static char exe[4096];
 	static int seq;
 	memset(ch, 0, sizeof *ch);
+	if (!argv || !argv[0]) {
+		snprintf(err, errlen, "refused: %s",
+			 argv_refusal[0] ? argv_refusal : "the step has no command");
+		return -1;
+	}
+	/* Whoever built argv: a step never points a midsops child at another target or config
+	 * (main takes these anywhere on the line). */
+	for (int i = 1; argv[i]; i++)
+		if (rb_word_retargets(argv[i])) {
+			snprintf(err, errlen,
+				 "refused: '%s': a step cannot choose its own --dsn or "
+				 "--config",
+				 argv[i]);
+			return -1;
+		}
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {
 		snprintf(err, errlen, "cannot find this program (/proc/self/exe): %s",

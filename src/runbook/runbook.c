@@ -174,11 +174,46 @@ static int cmd_forbidden(const char *name)
 	return 0;
 }
 
+int rb_word_retargets(const char *word)
+{
+	static const char *const opts[] = {"--dsn", "--config", NULL};
+	for (int i = 0; opts[i]; i++) {
+		size_t n = strlen(opts[i]);
+		if (strncmp(word, opts[i], n) == 0 && (word[n] == 0 || word[n] == '='))
+			return 1;
+	}
+	return 0;
+}
+
+int rb_param_value_ok(const struct runbook *rb, const char *name, const char *value, char *err,
+		      size_t errlen)
+{
+	if (!value || value[0] != '-')
+		return 0;
+	for (int i = 0; rb && i < rb->nparams; i++)
+		if (strcmp(rb->params[i].name, name) == 0 && rb->params[i].allow_dash)
+			return 0;
+	snprintf(err, errlen,
+		 "the value of ${%s} ('%s') starts with '-', so a command would take it for an "
+		 "option; refused (a runbook parameter may allow it with \"allow_dash\": true)",
+		 name, value);
+	return -1;
+}
+
 /* The argv against the command's own option spec, so a typo fails at load. Global options
- * (--env, --dsn, --json, --no-color) are main's and are set aside first. */
+ * (--env, --json, --no-color) are main's and are set aside first; --dsn and --config are
+ * refused: the run's target and config are the operator's, never a runbook's. */
 static int check_command(struct rb_step *s, char *bad, size_t badlen)
 {
 	char err[512];
+	for (int i = 1; i < s->argc; i++)
+		if (rb_word_retargets(s->argv[i])) {
+			snprintf(bad, badlen,
+				 "'%s': a step cannot choose its own --dsn or --config; the run's "
+				 "target is the operator's (a named environment: --env NAME)",
+				 s->argv[i]);
+			return -1;
+		}
 	const struct cmd_entry *ce = cmd_find(s->argv[0], err, sizeof err);
 	if (!ce || strcmp(ce->name, s->argv[0]) != 0) {
 		if (ce)
@@ -197,8 +232,7 @@ static int check_command(struct rb_step *s, char *bad, size_t badlen)
 	int argc = 0;
 	for (int i = 0; i < s->argc; i++) {
 		const char *a = s->argv[i];
-		if (i > 0 && (strcmp(a, "--env") == 0 || strcmp(a, "--dsn") == 0 ||
-			      strcmp(a, "--config") == 0)) {
+		if (i > 0 && strcmp(a, "--env") == 0) {
 			if (i + 1 >= s->argc) {
 				snprintf(bad, badlen, "option '%s' needs a value", a);
 				return -1;
@@ -206,8 +240,8 @@ static int check_command(struct rb_step *s, char *bad, size_t badlen)
 			i++;
 			continue;
 		}
-		if (i > 0 && (strncmp(a, "--env=", 6) == 0 || strncmp(a, "--dsn=", 6) == 0 ||
-			      strcmp(a, "--json") == 0 || strcmp(a, "--no-color") == 0))
+		if (i > 0 && (strncmp(a, "--env=", 6) == 0 || strcmp(a, "--json") == 0 ||
+			      strcmp(a, "--no-color") == 0))
 			continue;
 		argv[argc++] = (char *)a;
 	}
@@ -461,7 +495,7 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	rb->params = calloc((size_t)np + 1, sizeof *rb->params);
 	cJSON_ArrayForEach(p, params)
 	{
-		static const char *const pk[] = {"name", "prompt", "default", NULL};
+		static const char *const pk[] = {"name", "prompt", "default", "allow_dash", NULL};
 		const char *pn = jstr(p, "name");
 		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
 		    keys_known(p, pk, bad, sizeof bad) < 0) {
@@ -473,6 +507,17 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		rp->name = strdup(pn);
 		rp->prompt = strdup(jstr(p, "prompt") ? jstr(p, "prompt") : pn);
 		rp->def = dup_or_null(jstr(p, "default"));
+		const cJSON *ad = cJSON_GetObjectItemCaseSensitive(p, "allow_dash");
+		if (ad && !cJSON_IsBool(ad)) {
+			snprintf(err, errlen,
+				 "%s: param '%s': \"allow_dash\" must be true or false", path, pn);
+			goto fail;
+		}
+		rp->allow_dash = cJSON_IsTrue(ad);
+		if (rb_param_value_ok(rb, pn, rp->def, bad, sizeof bad) < 0) {
+			snprintf(err, errlen, "%s: param '%s': its default: %s", path, pn, bad);
+			goto fail;
+		}
 	}
 
 	const cJSON *sections = cJSON_GetObjectItemCaseSensitive(j, "sections"), *sec;
