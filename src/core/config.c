@@ -356,6 +356,13 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 	return 0;
 }
 
+/* Whoever may write the config decides what notify_command runs, so, as ssh does with its
+ * config, only a file owned by the user or root and writable by no one else is trusted. */
+static int file_trusted(const struct stat *st)
+{
+	return (st->st_uid == getuid() || st->st_uid == 0) && !(st->st_mode & 022);
+}
+
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
 	char def[4096];
@@ -373,6 +380,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		if (errno == ENOENT && !named)
 			return 0;
 		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		return -1;
+	}
+	/* The file as opened, not its name: a rename in between cannot pass another one. */
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		fclose(f);
 		return -1;
 	}
 	char *text = malloc(CONFIG_MAX_SIZE + 1);
@@ -397,6 +411,14 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	cfg->loaded = 1;
 	int rc = config_parse(cfg, path, text, err, errlen);
 	free(text);
+	if (rc == 0 && cfg->notify_command[0] && !file_trusted(&st)) {
+		snprintf(err, errlen,
+			 "%s: bad owner or permissions: notify_command runs a program, so the file "
+			 "must be owned by you or root and writable by no one else (it is owned by "
+			 "uid %ld, mode %04o; chown it, chmod go-w it)",
+			 path, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
 	return rc;
 }
 
