@@ -100,6 +100,25 @@ static void test_mask(void)
 	conninfo_mask("postgresql://db/app?user=bob&password=hunter2&sslmode=require", buf,
 		      sizeof buf);
 	CHECK(!strstr(buf, "hunter2"), "mask: uri query password");
+	/* Every option libpq itself hides (dispchar '*'), in each form libpq reads. */
+	conninfo_mask("host=db sslpassword=keypass user=x", buf, sizeof buf);
+	CHECK_STR(buf, "host=db sslpassword=******** user=x", "mask: sslpassword");
+	conninfo_mask("host=db sslpassword = 'a b' password=p2", buf, sizeof buf);
+	CHECK_STR(buf, "host=db sslpassword=******** password=********", "mask: both, quoted");
+	conninfo_mask("postgresql://db/app?%70assword=hunter2&sslmode=require", buf, sizeof buf);
+	CHECK_STR(buf, "postgresql://db/app?%70assword=********&sslmode=require",
+		  "mask: percent-encoded uri key");
+	conninfo_mask("postgres://u:p%40ss@db/app?ssl%70assword=kp", buf, sizeof buf);
+	CHECK_STR(buf, "postgres://u:********@db/app?ssl%70assword=********",
+		  "mask: postgres:// scheme, userinfo and encoded sslpassword");
+	conninfo_mask("password=a\\ b host=x", buf, sizeof buf);
+	CHECK_STR(buf, "password=******** host=x", "mask: backslash-escaped blank in a value");
+	conninfo_mask("host=db password='unterminated", buf, sizeof buf);
+	CHECK(!strstr(buf, "unterminated"), "mask: a conninfo libpq refuses is still masked");
+	/* libpq's parse errors quote values: conninfo_scrub takes the secret out of them. */
+	char msg[256] = "invalid percent-encoded token: \"se%zzret\"";
+	conninfo_scrub("postgresql://db/app?password=se%zzret", msg, sizeof msg);
+	CHECK_STR(msg, "invalid percent-encoded token: \"********\"", "scrub: libpq's parse error");
 }
 
 static void test_cmd_table(void)
@@ -174,8 +193,42 @@ static void test_out(void)
 	CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "lines"), 0)->valuestring,
 		  "hello \"world\"", "out: json lines escaped");
 	cJSON_Delete(root);
+	/* Names from an export or the database reach text output escaped. */
+	struct harness_buf e = {0};
+	struct out_sink es = {harness_sink_write, &e};
+	o = out_new_sink(OUT_TEXT, es);
+	out_kv(o, "file", "w\033]0;PWNED\a\033[2J.json");
+	const char *ecols[] = {"path", "n"};
+	out_table_begin(o, "t", 2, ecols);
+	out_rowf(o, "a\nFORGED", "1");
+	out_rowf(o, "tab\there", "2");
+	out_table_end(o);
+	out_line(o, "line %s end", "x\ry\x7f\xc2\x9bz");
+	out_line(o, "\n\tindented %s", "\t");
+	out_status(o, ST_OK, "s\001");
+	out_free(o);
+	CHECK_CONTAINS(e.data, "w\\e]0;PWNED\\x07\\e[2J.json\n", "escape: value");
+	CHECK_CONTAINS(e.data, "path       n\na\\nFORGED  1\ntab\\there  2\n",
+		       "escape: cells, aligned on what is shown");
+	CHECK_CONTAINS(e.data, "line x\\ry\\x7f\\xc2\\x9bz end\n",
+		       "escape: CR, DEL and C1 in a line");
+	CHECK_CONTAINS(e.data, "\n\tindented \\t\n",
+		       "escape: a line's own blank line and indent stay");
+	CHECK_CONTAINS(e.data, "OK: s\\x01\n", "escape: status");
+	CHECK(!memchr(e.data, '\033', e.len) && !memchr(e.data, '\a', e.len) &&
+		  !memchr(e.data, '\r', e.len) && !memchr(e.data, 0x7f, e.len),
+	      "escape: no control byte reaches the text");
+	struct harness_buf eb = {0};
+	out_set_err_sink((struct out_sink){harness_sink_write, &eb});
+	out_err(NULL, "cannot read %s", "a\033[31mred\nline");
+	out_warn(NULL, "%s\n", "libpq says\n");
+	out_set_err_sink((struct out_sink){0});
+	CHECK_STR(eb.data,
+		  "midsops: cannot read a\\e[31mred\\nline\nmidsops: warning: libpq says\n",
+		  "escape: out_err and out_warn, a message's own final newline dropped");
 	CHECK(status_worst(ST_OK, ST_WARNING) == ST_WARNING, "status: worst warning");
-	CHECK(status_worst(ST_CRITICAL, ST_UNKNOWN) == ST_CRITICAL, "status: critical beats unknown");
+	CHECK(status_worst(ST_CRITICAL, ST_UNKNOWN) == ST_CRITICAL,
+	      "status: critical beats unknown");
 	CHECK(status_worst(ST_WARNING, ST_UNKNOWN) == ST_UNKNOWN, "status: unknown beats warning");
 }
 
