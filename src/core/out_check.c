@@ -108,11 +108,12 @@ void out_check_status(struct out *o, enum status st, const char *summary)
 	snprintf(k->summary, sizeof k->summary, "%s", summary);
 }
 
-/* One line, and no '|': that would start the perfdata. */
+/* One line of printable text, and no '|': that would start the perfdata. Control bytes
+ * (a name from an export, a server message) become spaces, never escape sequences. */
 static void clean_text(char *s)
 {
 	for (; *s; s++)
-		if (*s == '\n' || *s == '\r' || *s == '\t')
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			*s = ' ';
 		else if (*s == '|')
 			*s = '/';
