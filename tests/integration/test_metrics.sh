@@ -138,7 +138,9 @@ if [ -n "$RW" ]; then
 		>"$TEST_TMP/rw.log" 2>&1 &
 	rwpid=$!
 	for _ in $(seq 1 100); do
-		[ "$(psql_q "select count(*) from pg_stat_replication where application_name = 'metrics-test'")" = 1 ] && break
+		# Streaming and its first reply in: before that its flush position (and so its lag)
+		# is unknown, and an unknown figure is left out.
+		[ "$(psql_q "select count(*) from pg_stat_replication where application_name = 'metrics-test' and flush_lsn is not null and (flush_lag is not null or flush_lsn = pg_current_wal_lsn())")" = 1 ] && break
 		sleep 0.1
 	done
 	OUT=$("$MIDSOPS" metrics --prom 2>/dev/null)

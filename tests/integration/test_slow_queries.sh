@@ -53,7 +53,7 @@ assert any(q.startswith("copy stage.records") for q in own), own' &&
 	printf '%s' "$OUT" | python3 -c 'import json,sys
 d = json.load(sys.stdin)
 q = [f for f in d["findings"] if f["metric"] == "query_time"][0]
-assert q["status"] == "OK" and "web" in q["value"], q
+assert q["status"] == "OK" and "web" in q["text"] and q["unit"] == "s", q
 assert "not judged" in d["midsops_own_query_time"], d' &&
 		ok "perf-analyze after an import: web query time OK, midsops's own shown apart" ||
 		fail "perf-analyze after an import" "$(printf '%s' "$OUT" | head -c 800)"
