@@ -152,4 +152,9 @@ void backup_scratch_stop(struct scratch *s);
 int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
 			 size_t errlen);
 
+/* A path as one single-quoted shell word for restore_command/archive_command, % doubled. */
+int backup_archive_word(const char *s, char *out, size_t n);
+/* The whole file behind fd (closed here), NUL-terminated; NULL when out of memory. */
+char *backup_read_fd(int fd, size_t size, size_t *got);
+
 #endif

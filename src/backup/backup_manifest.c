@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "backup_int.h"
 
 /* Clock differences between the host that made a backup and the one reading it. */
 #define SKEW_S 300
@@ -516,22 +517,12 @@ static char *read_capped(const char *path, size_t max, size_t *len, char *why, s
 		close(fd);
 		return NULL;
 	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
+	size_t got;
+	char *buf = backup_read_fd(fd, (size_t)st.st_size, &got);
 	if (!buf) {
 		snprintf(why, wn, "cannot be read: out of memory");
 		return NULL;
 	}
-	buf[got] = 0;
 	*len = got;
 	return buf;
 }

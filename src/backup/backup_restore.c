@@ -48,25 +48,6 @@ static int copy_tree(const char *src, const char *dst, const struct repo *rp, ch
 	return 0;
 }
 
-/* A path as one shell word inside restore_command: single-quoted, so it cannot hold a
- * quote, and with % doubled, which the server would otherwise expand (%f, %p). */
-static int shell_word(const char *s, char *out, size_t n)
-{
-	size_t o = 0;
-	if (n < 3)
-		return -1;
-	out[o++] = '\'';
-	for (; *s; s++) {
-		if (*s == '\'' || (unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
-			return -1;
-		if (*s == '%')
-			out[o++] = '%';
-		out[o++] = *s;
-	}
-	out[o++] = '\'';
-	out[o] = 0;
-	return 0;
-}
 
 /* A string setting for postgresql.conf: quoted, quotes doubled, backslashes escaped (the
  * server reads \n and \ooo escapes there), and never a line break. */
@@ -95,8 +76,8 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 			  const char *extra, char *err, size_t errlen)
 {
 	char path[4500], conf[16384], exe[8400], wal[8400], cmd[17000], cmdq[34100], tq[256];
-	if (shell_word(backup_self_exe(), exe, sizeof exe) < 0 ||
-	    shell_word(rp->wal, wal, sizeof wal) < 0) {
+	if (backup_archive_word(backup_self_exe(), exe, sizeof exe) < 0 ||
+	    backup_archive_word(rp->wal, wal, sizeof wal) < 0) {
 		snprintf(err, errlen,
 			 "%s or %s holds a quote or a control character; restore_command cannot "
 			 "name it",

@@ -70,17 +70,8 @@ cJSON *backup_read_json(const char *path)
 		close(fd);
 		return NULL;
 	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
-	while (buf && got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
+	size_t got;
+	char *buf = backup_read_fd(fd, (size_t)st.st_size, &got);
 	cJSON *j = buf ? cJSON_ParseWithLength(buf, got) : NULL;
 	free(buf);
 	return j;
@@ -433,4 +424,45 @@ int backup_load(struct cmd_ctx *ctx, struct repo *rp, const char *want, char *id
 	snprintf(id, idlen, "%s", m.id);
 	*man = m.json;
 	return 0;
+}
+
+/* A path as one shell word inside restore_command or archive_command: single-quoted, so
+ * it cannot hold a quote, and with % doubled, which the server would otherwise expand (%f,
+ * %p). */
+int backup_archive_word(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+	if (n < 3)
+		return -1;
+	out[o++] = '\'';
+	for (; *s; s++) {
+		if (*s == '\'' || (unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
+			return -1;
+		if (*s == '%')
+			out[o++] = '%';
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = 0;
+	return 0;
+}
+
+/* The whole of a regular file of size bytes from fd (closed here), NUL-terminated;
+ * *got is what was read. NULL when out of memory. */
+char *backup_read_fd(int fd, size_t size, size_t *got)
+{
+	char *buf = malloc(size + 1);
+	*got = 0;
+	while (buf && *got < size) {
+		ssize_t n = read(fd, buf + *got, size - *got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*got += (size_t)n;
+	}
+	close(fd);
+	if (buf)
+		buf[*got] = 0;
+	return buf;
 }

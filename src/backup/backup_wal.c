@@ -125,28 +125,12 @@ long long backup_walset_contiguous(const struct walset *w, long long from, long 
 
 /* ---------- archiving on the embedded cluster ---------- */
 
-/* A path as one single-quoted shell word, % doubled (the server expands %p and %f). */
-static int archive_word(const char *s, char *out, size_t n)
-{
-	size_t o = 0;
-	out[o++] = '\'';
-	for (; *s; s++) {
-		if (*s == '\'' || (unsigned char)*s < 0x20 || *s == 0x7f || o + 4 >= n)
-			return -1;
-		if (*s == '%')
-			out[o++] = '%';
-		out[o++] = *s;
-	}
-	out[o++] = '\'';
-	out[o] = 0;
-	return 0;
-}
 
 int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen)
 {
 	char exe[4200], wal[4300];
-	if (archive_word(backup_self_exe(), exe, sizeof exe) < 0 ||
-	    archive_word(rp->wal, wal, sizeof wal) < 0) {
+	if (backup_archive_word(backup_self_exe(), exe, sizeof exe) < 0 ||
+	    backup_archive_word(rp->wal, wal, sizeof wal) < 0) {
 		snprintf(err, errlen,
 			 "paths with a quote or a control character cannot go into "
 			 "archive_command");

@@ -30,7 +30,7 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 #define MON_EVENT MON_NPANES
 
 /* A console event's way into ops.events. */
-enum ev_state { EV_TODO, EV_SENT, EV_WRITTEN, EV_LOCAL };
+enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
 
 struct monitor {
 	char conninfo[2048];
@@ -303,7 +303,7 @@ static void add_event(struct monitor *m, time_t at, const char *level, const cha
 	e->at = (double)at;
 	snprintf(e->level, sizeof e->level, "%s", level);
 	snprintf(e->message, sizeof e->message, "%s", msg);
-	m->ev[0] = EV_TODO;
+	m->ev[0] = EV_PENDING;
 	m->ev_tries[0] = 0;
 	m->changed = 1;
 }
@@ -368,7 +368,7 @@ static void drop_connection(struct monitor *m, const char *why)
 	m->ev_inflight = -1;
 	for (int i = 0; i < m->v.nlocal; i++)
 		if (m->ev[i] == EV_SENT)
-			m->ev[i] = EV_TODO;
+			m->ev[i] = EV_PENDING;
 	if (!m->outage)
 		begin_outage(m, was);
 	m->v.attempts++;
@@ -488,7 +488,7 @@ static const char *health_stmt(struct monitor *m)
 static int next_event(const struct monitor *m)
 {
 	for (int i = m->v.nlocal - 1; i >= 0; i--)
-		if (m->ev[i] == EV_TODO)
+		if (m->ev[i] == EV_PENDING)
 			return i;
 	return -1;
 }
@@ -503,7 +503,7 @@ static int send_event(struct monitor *m)
 		/* No journal in this database (its schema was never set up): the events stay
 		 * in the errors pane and the log. */
 		for (int k = 0; k < m->v.nlocal; k++)
-			if (m->ev[k] == EV_TODO)
+			if (m->ev[k] == EV_PENDING)
 				m->ev[k] = EV_LOCAL;
 		return 0;
 	}
@@ -550,7 +550,7 @@ static void take_event_result(struct monitor *m, PGresult *r)
 		log_event("warning", NULL, "cannot record an event in ops.events: %s", why);
 		m->ev[i] = EV_LOCAL;
 	} else
-		m->ev[i] = EV_TODO;
+		m->ev[i] = EV_PENDING;
 	m->ev_hold = 1;
 }
 
