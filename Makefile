@@ -11,7 +11,7 @@ DOCDIR    := $(PREFIX)/share/doc/midsops
 UNITS     := $(sort $(wildcard contrib/*.service contrib/*.timer))
 
 CC        ?= gcc
-PKGS      := ncursesw libpq libcjson readline
+PKGS      := ncursesw libpq libcjson readline libzstd
 PKG_CONFIG ?= pkg-config
 # The packages' flags are asked for only by a make that builds, never by the one that runs
 # `deps`: `run`, `test` and `check-asan` install first and then build in a second make, which

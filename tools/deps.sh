@@ -4,7 +4,7 @@
 set -u
 PKGS="build-essential pkg-config libncurses-dev libpq-dev libcjson-dev libreadline-dev \
 postgresql-15 postgresql-client-15 postgresql-contrib tmux mandoc python3 time \
-prometheus monitoring-plugins-standard bash-completion logrotate"
+prometheus monitoring-plugins-standard bash-completion logrotate libzstd-dev pgbackrest"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)

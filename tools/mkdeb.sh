@@ -94,7 +94,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maint
 Installed-Size: $size
-Depends: libc6, libcjson1, libpq5, libncursesw6, libreadline8, libtinfo6, postgresql-client-15
+Depends: libc6, libcjson1, libpq5, libncursesw6, libreadline8, libtinfo6, libzstd1, postgresql-client-15
 Recommends: postgresql-15
 Section: admin
 Priority: optional
