@@ -51,12 +51,19 @@ struct config {
 	struct threshold waiting_locks;	   /* count: 1 / 5 */
 	struct threshold disk_free;	   /* %, lower is worse: 15 / 5 */
 	struct threshold backup_age;	   /* hours: 26 / 192 */
+	struct threshold slot_retained_wal; /* GB an inactive slot holds back: 1 / 4 */
+	struct threshold sync_wait;	    /* seconds a commit waits for a sync standby: 1 / 10 */
 
 	/* [maintenance] window, e.g. "Sun 02:00-04:00" */
 	char maintenance_window[64];
 
 	/* [backup] retention */
 	int keep_daily, keep_weekly, keep_monthly;
+
+	/* [dr] synchronous = strict | fallback: whether dr-sync-guard may drop the primary to
+	 * asynchronous after synchronous_fallback_after seconds of a missing sync standby */
+	int dr_sync_fallback;
+	double dr_sync_fallback_after;
 
 	/* [cache] */
 	long cache_max_entries;

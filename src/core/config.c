@@ -46,6 +46,9 @@ void config_defaults(struct config *cfg)
 	th(&cfg->waiting_locks, 1, 5, 1);
 	th(&cfg->disk_free, 15, 5, 0);
 	th(&cfg->backup_age, 26, 192, 1);
+	th(&cfg->slot_retained_wal, 1, 4, 1);
+	th(&cfg->sync_wait, 1, 10, 1);
+	cfg->dr_sync_fallback_after = 30;
 	cfg->keep_daily = 7;
 	cfg->keep_weekly = 4;
 	cfg->keep_monthly = 12;
@@ -135,6 +138,7 @@ static const struct key_th threshold_keys[] = {
 	KT("dead_tuples", dead_tuples),	      KT("long_txn", long_txn),
 	KT("waiting_locks", waiting_locks),   KT("disk_free", disk_free),
 	KT("backup_age", backup_age),
+	KT("slot_retained_wal", slot_retained_wal), KT("sync_wait", sync_wait),
 };
 
 /* yes/no, true/false, on/off, 1/0, any case; -1 for anything else. */
@@ -242,6 +246,24 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 		*dst = (int)n;
 		return 0;
 	}
+	if (strcmp(section, "dr") == 0) {
+		double d;
+		if (strcmp(k, "synchronous") == 0) {
+			if (strcmp(v, "strict") && strcmp(v, "fallback"))
+				ERR("synchronous wants strict or fallback, not '%s'", v);
+			cfg->dr_sync_fallback = strcmp(v, "fallback") == 0;
+			return 0;
+		}
+		if (strcmp(k, "synchronous_fallback_after") == 0) {
+			if (parse_num(v, &d) < 0 || d < 1 || d > 86400)
+				ERR("synchronous_fallback_after wants seconds between 1 and 86400, "
+				    "not '%s'",
+				    v);
+			cfg->dr_sync_fallback_after = d;
+			return 0;
+		}
+		ERR("unknown key '%s' in section [dr]", k);
+	}
 	if (strcmp(section, "cache") == 0) {
 		long *dst = strcmp(k, "max_entries") == 0 ? &cfg->cache_max_entries
 			    : strcmp(k, "max_bytes") == 0 ? &cfg->cache_max_bytes
@@ -307,7 +329,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 			}
 			if (strcmp(sec, "midsops") && strcmp(sec, "thresholds") &&
 			    strcmp(sec, "maintenance") && strcmp(sec, "backup") &&
-			    strcmp(sec, "cache"))
+			    strcmp(sec, "cache") && strcmp(sec, "dr"))
 				ERR("unknown section [%s]", sec);
 			snprintf(section, sizeof section, "%s", sec);
 			continue;
