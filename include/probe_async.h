@@ -88,9 +88,6 @@ void monitor_free(struct monitor *m);
  * runs, and says so rather than try (and never starts it). */
 void monitor_set_embedded(struct monitor *m, int embedded);
 
-/* Seconds on a monotonic clock. */
-double monitor_now(void);
-
 /* Descriptors to poll (at most 1 today). Returns how many were written to p. */
 int monitor_pollfds(struct monitor *m, struct pollfd *p, int max);
 /* After poll (p with revents, n as returned) or on a timeout: read results, advance

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -68,7 +69,7 @@ static int run(int argc, char **argv, char **rest);
 
 int main(int argc, char **argv)
 {
-	char **rest = calloc((size_t)argc + 2, sizeof *rest);
+	char **rest = xcalloc((size_t)argc + 2, sizeof *rest);
 	int rc = run(argc, argv, rest);
 	free(rest);
 	return rc;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "backup.h"
+#include "util.h"
 #include "backup_int.h"
 
 /* Clock differences between the host that made a backup and the one reading it. */
@@ -606,7 +607,7 @@ int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_s
 		if (backup_manifest_read(repo, e->d_name, &m, err, sizeof err) < 0) {
 			if (skipped && ns == scap) {
 				scap = scap ? scap * 2 : 8;
-				struct backup_skipped *nsk = realloc(sk, (size_t)scap * sizeof *sk);
+				struct backup_skipped *nsk = xrealloc(sk, (size_t)scap * sizeof *sk);
 				if (!nsk)
 					continue;
 				sk = nsk;
@@ -620,7 +621,7 @@ int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_s
 		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
-			struct backup_info *nv = realloc(v, (size_t)cap * sizeof *v);
+			struct backup_info *nv = xrealloc(v, (size_t)cap * sizeof *v);
 			if (!nv) {
 				backup_manifest_free(&m);
 				break;

@@ -8,17 +8,11 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "db.h"
 #include "probe.h"
 #include "probe_health.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static PGconn *cache_connect(struct cmd_ctx *ctx, const char *app)
 {
@@ -32,7 +26,8 @@ static PGconn *cache_connect(struct cmd_ctx *ctx, const char *app)
 		/* A monitoring role may read the cache but not change its settings; the figures
 		 * are still worth showing, so only the commands that write need the sync. */
 		if (strcmp(app, "cache-stats") == 0 || strcmp(app, "cache-analyze") == 0) {
-			out_warn(ctx->out, "%s: the [cache] settings were not applied: %s", app, err);
+			out_warn(ctx->out, "%s: the [cache] settings were not applied: %s", app,
+				 err);
 			return c;
 		}
 		out_err(ctx->out, "%s: cannot apply the [cache] settings: %s", app, err);
@@ -268,7 +263,7 @@ static int cmd_cache_rebuild_indexes_exec(struct cmd_ctx *ctx)
 	static const char *const tables[] = {"cache.entries", "cache.entry_hits", "cache.counters"};
 	for (size_t i = 0; i < 3; i++) {
 		char sql[128];
-		double t0 = now_s();
+		double t0 = util_mono();
 		/* CONCURRENTLY keeps the api readable while the indexes are rebuilt. */
 		snprintf(sql, sizeof sql, "reindex table concurrently %s", tables[i]);
 		out_progress(ctx->out, "reindex", (double)i, 3, tables[i]);
@@ -322,20 +317,22 @@ static int cmd_cache_warm_exec(struct cmd_ctx *ctx)
 	char lim[32];
 	snprintf(lim, sizeof lim, "%ld", powers);
 	const char *p[] = {lim};
-	double t0 = now_s();
+	double t0 = util_mono();
 	char *n = db_scalar(c, err, sizeof err, "select cache.warm($1::int)", 1, p);
 	if (!n) {
 		out_err(ctx->out, "cache-warm: %s", err);
 		PQfinish(c);
 		return EXIT_FAIL;
 	}
-	double dt = now_s() - t0;
+	double dt = util_mono() - t0;
 	struct cache_snapshot s;
 	probe_cache_stats(c, &s);
 	out_kv_int(ctx->out, "warmed", atoll(n));
 	out_kv_num(ctx->out, "seconds", dt, "s");
 	out_fig(ctx->out, "entries",
-		&(struct out_fig){.value = (double)s.entries, .unit = OUT_COUNT, .range = 1,
+		&(struct out_fig){.value = (double)s.entries,
+				  .unit = OUT_COUNT,
+				  .range = 1,
 				  .max = (double)s.max_entries},
 		"%lld of %lld", s.entries, s.max_entries);
 	if (atoll(n) > s.max_entries)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backup.h"
+#include "util.h"
 #include "cluster.h"
 #include "cmd.h"
 #include "config.h"
@@ -80,7 +81,7 @@ static void words_backups(struct cmd_ctx *ctx)
 static void words_runbooks(struct cmd_ctx *ctx)
 {
 	enum { MAX = 256 };
-	struct rb_entry *e = calloc(MAX, sizeof *e);
+	struct rb_entry *e = xcalloc(MAX, sizeof *e);
 	int n = e ? rb_list(e, MAX) : 0;
 	for (int i = 0; i < n; i++)
 		out_line(ctx->out, "%s", e[i].name);

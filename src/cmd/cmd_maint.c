@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "db.h"
 #include "probe.h"
@@ -243,7 +244,7 @@ static PGresult *pick_tables(PGconn *c, struct cmd_ctx *ctx, int only_needed, ch
 	struct args *a = ctx->args;
 	if (a->argc > 0) {
 		/* Each name becomes a regclass, so a wrong one is an error before any work. */
-		char **lit = calloc((size_t)a->argc, sizeof *lit);
+		char **lit = xcalloc((size_t)a->argc, sizeof *lit);
 		size_t len = 64;
 		for (int i = 0; i < a->argc; i++) {
 			lit[i] = PQescapeLiteral(c, a->argv[i], strlen(a->argv[i]));
@@ -256,7 +257,7 @@ static PGresult *pick_tables(PGconn *c, struct cmd_ctx *ctx, int only_needed, ch
 			}
 			len += strlen(lit[i]) + 32;
 		}
-		char *sql = malloc(len);
+		char *sql = xmalloc(len);
 		size_t n = (size_t)snprintf(sql, len, "select x::regclass::text from (values ");
 		for (int i = 0; i < a->argc; i++) {
 			n += (size_t)snprintf(sql + n, len - n, "%s(%s)", i ? "," : "", lit[i]);
@@ -299,9 +300,9 @@ static int maint_run(struct cmd_ctx *ctx, const char *app, enum maint_kind k, in
 	int n = PQntuples(tables), failed = 0;
 	const char *cols[] = {"table",	    "dead_before", "dead_after",   "size_before",
 			      "size_after", "last_vacuum", "last_analyze", "seconds"};
-	struct table_fig *before = calloc((size_t)n + 1, sizeof *before);
-	struct table_fig *after = calloc((size_t)n + 1, sizeof *after);
-	double *secs = calloc((size_t)n + 1, sizeof *secs);
+	struct table_fig *before = xcalloc((size_t)n + 1, sizeof *before);
+	struct table_fig *after = xcalloc((size_t)n + 1, sizeof *after);
+	double *secs = xcalloc((size_t)n + 1, sizeof *secs);
 	long long db_before = 0, db_after = 0, dead_b = 0, dead_a = 0;
 	char *v =
 	    db_scalar(c, err, sizeof err, "select pg_database_size(current_database())", 0, NULL);

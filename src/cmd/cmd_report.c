@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "db.h"
 #include "paths.h"
@@ -19,13 +20,6 @@
 #include "probe_health.h"
 #include "status.h"
 #include "target.h"
-
-static double mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int fnum(PGresult *r, int row, int col, double *v)
 {
@@ -157,13 +151,13 @@ static PGconn *report_connect(struct cmd_ctx *ctx, const char *app, int ready)
 
 static int cmd_diag_quick_exec(struct cmd_ctx *ctx)
 {
-	double t0 = mono();
+	double t0 = util_mono();
 	PGconn *c = report_connect(ctx, "diag-quick", 0);
 	if (!c)
 		return ST_CRITICAL;
 	enum status st = diag_quick(ctx->out, ctx->cfg, c);
 	PQfinish(c);
-	out_kv_num(ctx->out, "seconds", mono() - t0, "s");
+	out_kv_num(ctx->out, "seconds", util_mono() - t0, "s");
 	out_status(ctx->out, st, "quick diagnosis: %s",
 		   st == ST_OK ? "healthy" : "needs attention (run diag-full)");
 	return st;
@@ -194,7 +188,7 @@ static void mb_add(struct mbuf *b, const char *s, size_t n)
 		size_t cap = b->cap ? b->cap : 4096;
 		while (cap < b->n + n + 1)
 			cap *= 2;
-		b->p = realloc(b->p, cap);
+		b->p = xrealloc(b->p, cap);
 		b->cap = cap;
 	}
 	memcpy(b->p + b->n, s, n);
@@ -659,9 +653,9 @@ static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
 	}
 	out_line(ctx->out, "%-8s %9s %10s %9s %12s %10s", "time", "tps", "query_ms", "cache_%",
 		 "import_rec/s", "memory");
-	double end = mono() + (double)duration;
-	while (mono() < end) {
-		double left = end - mono();
+	double end = util_mono() + (double)duration;
+	while (util_mono() < end) {
+		double left = end - util_mono();
 		sleep((unsigned)(left < (double)interval ? ceil(left) : (double)interval));
 		if (metrics_sample_take(c, ctx->cfg, &prev, &m, err, sizeof err) < 0) {
 			out_err(ctx->out, "perf-monitor: %s", err);
@@ -720,13 +714,17 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 		long long calls = 0;
 		if (health_statements_mean(c, STMTS_WEB, &ms, &calls, err, sizeof err) == 0) {
 			f[n] = (struct finding){
-			    "query_time", "", threshold_judge(&cfg->query_time, ms),
-			    "optimize indexes: check the slowest statements with db-slow-queries", 0, NULL};
+			    "query_time",
+			    "",
+			    threshold_judge(&cfg->query_time, ms),
+			    "optimize indexes: check the slowest statements with db-slow-queries",
+			    0,
+			    NULL};
 			snprintf(f[n].value, 64, "%.2f ms mean (web)", ms);
 			finding_num(&f[n++], ms / 1000.0, "s");
 		} else {
-			f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN,
-						"see db-slow-queries", NAN, NULL};
+			f[n] = (struct finding){"query_time",	       "n/a", ST_UNKNOWN,
+						"see db-slow-queries", NAN,   NULL};
 			n++;
 		}
 		have_own =
@@ -739,9 +737,13 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 	struct cache_snapshot cs;
 	if (probe_cache_stats(c, &cs) == 0 && !isnan(cs.hit_rate) && cs.hits + cs.misses >= 100) {
 		f[n] = (struct finding){
-		    "cache_hit_rate", "", threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
+		    "cache_hit_rate",
+		    "",
+		    threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
 		    cs.evictions > 0 ? "increase cache size ([cache] max_entries, max_bytes)"
-				     : "increase cache size, or run cache-warm after imports", 0, NULL};
+				     : "increase cache size, or run cache-warm after imports",
+		    0,
+		    NULL};
 		snprintf(f[n].value, 64, "%.1f%%", cs.hit_rate);
 		finding_num(&f[n++], cs.hit_rate / 100.0, "ratio");
 	}
@@ -749,18 +751,23 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 	struct db_judgement j;
 	if (probe_db(c, &d) == 0) {
 		probe_db_judge(&d, cfg, &j);
-		f[n] =
-		    (struct finding){"bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)", 0, NULL};
+		f[n] = (struct finding){
+		    "bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)", 0, NULL};
 		snprintf(f[n].value, 64, "%.1f%% dead tuples", j.dead_pct);
 		finding_num(&f[n++], j.dead_pct / 100.0, "ratio");
-		f[n] = (struct finding){"locks", "", status_worst(j.locks, j.txn),
-					"find the blocker in db-health (locks) and end it", 0, NULL};
+		f[n] = (struct finding){"locks",
+					"",
+					status_worst(j.locks, j.txn),
+					"find the blocker in db-health (locks) and end it",
+					0,
+					NULL};
 		snprintf(f[n].value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks,
 			 d.longest_txn_s);
 		finding_num(&f[n++], d.waiting_locks, "count");
 		if (!isnan(d.hit_ratio)) {
 			f[n] = (struct finding){
-			    "io", "", j.hit, "raise shared_buffers; the working set does not fit", 0, NULL};
+			    "io", "",  j.hit, "raise shared_buffers; the working set does not fit",
+			    0,	  NULL};
 			snprintf(f[n].value, 64, "%.2f%% buffer hits", d.hit_ratio);
 			finding_num(&f[n++], d.hit_ratio / 100.0, "ratio");
 		}
@@ -768,8 +775,9 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 	struct sys_snapshot s;
 	probe_system(cfg, &s);
 	double gb = (double)(s.mem_total - s.mem_avail) / (1024.0 * 1024 * 1024);
-	f[n] = (struct finding){"memory", "", threshold_judge(&cfg->memory, gb),
-				"reduce batch size of imports", 0, NULL};
+	f[n] = (struct finding){
+	    "memory", "",  threshold_judge(&cfg->memory, gb), "reduce batch size of imports",
+	    0,	      NULL};
 	if ((double)s.mem_total / (1024.0 * 1024 * 1024) < cfg->memory.critical * 2)
 		f[n].st = ST_OK;
 	snprintf(f[n].value, 64, "%.2f GB used", gb);
@@ -779,9 +787,9 @@ static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
 			       " 'completed' order by started_at desc limit 1",
 			       0, NULL);
 	if (rate) {
-		f[n] = (struct finding){"import_speed", "",
-					threshold_judge(&cfg->import_speed, atof(rate)),
-					"increase batch size", 0, NULL};
+		f[n] = (struct finding){
+		    "import_speed",	   "", threshold_judge(&cfg->import_speed, atof(rate)),
+		    "increase batch size", 0,  NULL};
 		snprintf(f[n].value, 64, "%.0f records/s", atof(rate));
 		finding_num(&f[n++], atof(rate), "per_s");
 		free(rate);
@@ -837,7 +845,7 @@ struct zipf {
 static void zipf_init(struct zipf *z, int n, double s)
 {
 	z->n = n;
-	z->cdf = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+	z->cdf = xmalloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
 	double sum = 0;
 	for (int i = 0; i < n; i++)
 		sum += 1.0 / pow(i + 1, s);
@@ -874,9 +882,9 @@ static int wl_load(PGconn *c, struct wl_list *l, const char *sql, char *err, siz
 	if (!r)
 		return -1;
 	l->n = PQntuples(r);
-	l->v = calloc((size_t)l->n + 1, sizeof *l->v);
+	l->v = xcalloc((size_t)l->n + 1, sizeof *l->v);
 	for (int i = 0; i < l->n; i++)
-		l->v[i] = strdup(PQgetvalue(r, i, 0));
+		l->v[i] = xstrdup(PQgetvalue(r, i, 0));
 	PQclear(r);
 	zipf_init(&l->z, l->n, 1.1);
 	return 0;
@@ -927,7 +935,7 @@ static void lat_add(struct lat *l, double ms)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 4096;
-		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
 	}
 	l->v[l->n++] = ms;
 }
@@ -978,7 +986,7 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 	}
 	struct cache_snapshot before, after;
 	probe_cache_stats(c, &before);
-	struct client *cl = calloc((size_t)nclients, sizeof *cl);
+	struct client *cl = xcalloc((size_t)nclients, sizeof *cl);
 	for (long i = 0; i < nclients; i++) {
 		cl[i].c = db_connect(ctx->target, "perf-test", err, sizeof err);
 		if (!cl[i].c) {
@@ -1000,10 +1008,10 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 	struct lat all = {0}, per[K_COUNT] = {{0}};
 	long errors = 0;
 	/* The mix: 60% single powers, 20% powerset listings, 10% set bonuses, 10% searches. */
-	double t_start = mono(), t_end = t_start + (double)duration;
-	struct pollfd *pfd = calloc((size_t)nclients, sizeof *pfd);
+	double t_start = util_mono(), t_end = t_start + (double)duration;
+	struct pollfd *pfd = xcalloc((size_t)nclients, sizeof *pfd);
 	for (;;) {
-		double now = mono();
+		double now = util_mono();
 		int active = 0;
 		for (long i = 0; i < nclients; i++) {
 			if (!cl[i].busy && now < t_end) {
@@ -1024,7 +1032,7 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 				}
 				PQflush(cl[i].c);
 				cl[i].kind = k;
-				cl[i].t0 = mono();
+				cl[i].t0 = util_mono();
 				cl[i].busy = 1;
 			}
 			pfd[i].fd = PQsocket(cl[i].c);
@@ -1051,7 +1059,7 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 					ok = 0;
 				PQclear(r);
 			}
-			double ms = (mono() - cl[i].t0) * 1000.0;
+			double ms = (util_mono() - cl[i].t0) * 1000.0;
 			cl[i].busy = 0;
 			if (!ok) {
 				errors++;
@@ -1061,10 +1069,11 @@ static int cmd_perf_test_exec(struct cmd_ctx *ctx)
 			lat_add(&per[cl[i].kind], ms);
 		}
 		if (ctx->interactive)
-			out_progress(ctx->out, "perf-test", mono() - t_start, (double)duration, "");
+			out_progress(ctx->out, "perf-test", util_mono() - t_start, (double)duration,
+				     "");
 	}
 	out_progress_end(ctx->out);
-	double elapsed = mono() - t_start;
+	double elapsed = util_mono() - t_start;
 	probe_cache_stats(c, &after);
 	for (long i = 0; i < nclients; i++)
 		PQfinish(cl[i].c);

@@ -13,6 +13,7 @@
 #include <readline/readline.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "runbook.h"
 #include "target.h"
@@ -52,7 +53,7 @@ static char *take_line(void)
 {
 	char *nl = memchr(inbuf, '\n', inlen);
 	size_t n = nl ? (size_t)(nl - inbuf) : inlen;
-	char *line = malloc(n + 1);
+	char *line = xmalloc(n + 1);
 	memcpy(line, inbuf, n);
 	line[n] = 0;
 	if (n && line[n - 1] == '\r')
@@ -246,7 +247,7 @@ static int run_child(struct drive *d, const struct rb_step *st, char **output)
 	int ac = wz_step_argv_checked(d->r, d->ctx->cfg, st, argv, err, sizeof err);
 	if (ac < 0) {
 		out_line(o, "  refused: %s", err);
-		*output = strdup(err);
+		*output = xstrdup(err);
 		return 64;
 	}
 	for (int i = 0; i < ac; i++) {
@@ -258,7 +259,7 @@ static int run_child(struct drive *d, const struct rb_step *st, char **output)
 	struct wz_child ch;
 	int rc;
 	if (wz_child_start(&ch, d->ctx->cfg, d->ctx->target, argv, err, sizeof err) < 0) {
-		*output = strdup(err);
+		*output = xstrdup(err);
 		rc = 127;
 	} else {
 		char partial[4096] = "";

@@ -1,5 +1,6 @@
 /* Command argument parsing from a spec string (see args.h). */
 #include "args.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,7 +89,7 @@ int args_parse(const char *spec, int argc, char **argv, struct args *a, char *er
 	struct spec_opt opts[ARGS_MAX_OPTS];
 	int nspec = spec_parse(spec, opts, ARGS_MAX_OPTS);
 	memset(a, 0, sizeof *a);
-	a->argv = calloc((size_t)argc + 1, sizeof *a->argv);
+	a->argv = xcalloc((size_t)argc + 1, sizeof *a->argv);
 	if (!a->argv) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

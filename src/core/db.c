@@ -1,5 +1,6 @@
 /* libpq helpers shared by every command. */
 #include "db.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -273,7 +274,7 @@ char *db_scalar(PGconn *c, char *err, size_t errlen, const char *sql, int nparam
 		return NULL;
 	char *v = NULL;
 	if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0))
-		v = strdup(PQgetvalue(r, 0, 0));
+		v = xstrdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return v;
 }
@@ -361,7 +362,7 @@ static PQconninfoOption *service_options(const char *service)
 	int n = 0;
 	while (all[n].keyword)
 		n++;
-	char **saved = calloc((size_t)n, sizeof *saved);
+	char **saved = xcalloc((size_t)n, sizeof *saved);
 	if (!saved) {
 		PQconninfoFree(all);
 		return NULL;
@@ -370,7 +371,7 @@ static PQconninfoOption *service_options(const char *service)
 		if (!all[i].envvar)
 			continue;
 		const char *v = getenv(all[i].envvar);
-		saved[i] = v ? strdup(v) : NULL;
+		saved[i] = v ? xstrdup(v) : NULL;
 		setenv(all[i].envvar, strcmp(all[i].keyword, "service") == 0 ? service : sentinel,
 		       1);
 	}
@@ -453,7 +454,7 @@ char **db_child_env(const char *conninfo, const char *dbname, char *err, size_t 
 	int nopt = 0;
 	while (opts[nopt].keyword)
 		nopt++;
-	char **env = calloc((size_t)nopt + 6, sizeof *env);
+	char **env = xcalloc((size_t)nopt + 6, sizeof *env);
 	char *file = NULL;
 	size_t filelen = 0, n = 0;
 	FILE *fm = open_memstream(&file, &filelen);

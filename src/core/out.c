@@ -21,7 +21,7 @@ static void file_write(void *ctx, const char *s, size_t n)
 static void emit(struct out *o, const char *s, size_t n)
 {
 	if (o->check.active && !o->check.done)
-		buf_add(&o->check.held, s, n);
+		strbuf_add(&o->check.held, s, n);
 	else
 		o->sink.write(o->sink.ctx, s, n);
 }
@@ -41,9 +41,7 @@ static void emits(struct out *o, const char *s)
 static char *text_escape(const char *s)
 {
 	size_t n = strlen(s);
-	char *d = malloc(n * 4 + 1), *o = d;
-	if (!d)
-		abort();
+	char *d = xmalloc(n * 4 + 1), *o = d;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == 0x1b) {
 			*o++ = '\\';
@@ -69,9 +67,7 @@ static void emit_text(struct out *o, const char *s)
 
 static struct out *out_alloc(enum out_format fmt)
 {
-	struct out *o = calloc(1, sizeof *o);
-	if (!o)
-		abort();
+	struct out *o = xcalloc(1, sizeof *o);
 	o->fmt = fmt;
 	if (fmt == OUT_JSON) {
 		o->root = cJSON_CreateObject();
@@ -340,28 +336,14 @@ void out_kv_status(struct out *o, const char *key, enum status st, const char *f
 	text_kv(o, key, line, status_colour(st));
 }
 
-static char *xstrdup(const char *s)
-{
-	if (!s)
-		return NULL;
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
 void out_table_begin(struct out *o, const char *name, int ncols, const char *const *cols)
 {
 	if (o->table)
 		out_table_end(o);
-	struct out_table *t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	struct out_table *t = xcalloc(1, sizeof *t);
 	t->name = xstrdup(name);
 	t->ncols = ncols;
-	t->cols = calloc((size_t)ncols, sizeof *t->cols);
-	if (!t->cols)
-		abort();
+	t->cols = xcalloc((size_t)ncols, sizeof *t->cols);
 	for (int i = 0; i < ncols; i++)
 		t->cols[i] = o->fmt == OUT_JSON ? xstrdup(cols[i]) : text_escape(cols[i]);
 	o->table = t;
@@ -374,9 +356,7 @@ void out_row(struct out *o, const char *const *cells)
 		return;
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
-		t->cells = realloc(t->cells, (size_t)t->cap * (size_t)t->ncols * sizeof *t->cells);
-		if (!t->cells)
-			abort();
+		t->cells = xrealloc(t->cells, (size_t)t->cap * (size_t)t->ncols * sizeof *t->cells);
 	}
 	/* Text cells are kept escaped, so the widths are those shown. */
 	for (int i = 0; i < t->ncols; i++)
@@ -472,9 +452,7 @@ void out_table_end(struct out *o)
 		table_free(t);
 		return;
 	}
-	int *w = calloc((size_t)t->ncols, sizeof *w);
-	if (!w)
-		abort();
+	int *w = xcalloc((size_t)t->ncols, sizeof *w);
 	for (int c = 0; c < t->ncols; c++)
 		w[c] = text_width(t->cols[c]);
 	for (int r = 0; r < t->nrows; r++)
@@ -546,8 +524,7 @@ void out_line(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
-void out_progress(struct out *o, const char *label, double done, double total,
-		  const char *detail)
+void out_progress(struct out *o, const char *label, double done, double total, const char *detail)
 {
 	if (o->fmt == OUT_JSON)
 		return;

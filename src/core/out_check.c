@@ -15,46 +15,6 @@
 #include "out.h"
 #include "out_int.h"
 
-void buf_add(struct out_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			abort();
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = 0;
-}
-
-void buf_addf(struct out_buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof tmp) {
-		buf_add(b, tmp, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big)
-		abort();
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	buf_add(b, big, (size_t)n);
-	free(big);
-}
-
 void out_emit_direct(struct out *o, const char *s, size_t n)
 {
 	o->sink.write(o->sink.ctx, s, n);
@@ -63,8 +23,8 @@ void out_emit_direct(struct out *o, const char *s, size_t n)
 void out_check_begin(struct out *o, const char *service)
 {
 	struct out_check_state *k = &o->check;
-	free(k->held.p);
-	free(k->perf.p);
+	strbuf_free(&k->held);
+	strbuf_free(&k->perf);
 	memset(k, 0, sizeof *k);
 	k->active = 1;
 	snprintf(k->service, sizeof k->service, "%s", service);
@@ -120,13 +80,13 @@ static void clean_text(char *s)
 }
 
 /* "last_backup" reads as "last backup" in a sentence. */
-static void add_key(struct out_buf *b, const char *key)
+static void add_key(struct strbuf *b, const char *key)
 {
 	for (const char *p = key; *p; p++)
-		buf_add(b, *p == '_' ? " " : p, 1);
+		strbuf_add(b, *p == '_' ? " " : p, 1);
 }
 
-static void compose_text(struct out_check_state *k, enum status st, struct out_buf *b)
+static void compose_text(struct out_check_state *k, enum status st, struct strbuf *b)
 {
 	int n = 0;
 	/* The items as bad as the result first, then the others that are not OK. */
@@ -135,18 +95,18 @@ static void compose_text(struct out_check_state *k, enum status st, struct out_b
 			if ((pass == 0) != (k->items[i].st == st))
 				continue;
 			if (n++)
-				buf_add(b, ", ", 2);
+				strbuf_add(b, ", ", 2);
 			add_key(b, k->items[i].key);
-			buf_addf(b, ": %s", k->items[i].text);
+			strbuf_addf(b, ": %s", k->items[i].text);
 		}
 	if (n < k->nitems)
-		buf_addf(b, " (and %d more)", k->nitems - n);
+		strbuf_addf(b, " (and %d more)", k->nitems - n);
 	/* The check's own summary after the items: it often says what they add up to ("no
 	 * DR standby configured"). */
 	if (k->summary[0] || n == 0) {
 		if (b->len)
-			buf_add(b, "; ", 2);
-		buf_addf(b, "%s", k->summary[0] ? k->summary : status_name(st));
+			strbuf_add(b, "; ", 2);
+		strbuf_addf(b, "%s", k->summary[0] ? k->summary : status_name(st));
 	}
 }
 
@@ -156,13 +116,15 @@ static enum status settle(struct out_check_state *k, int rc)
 	/* The printed status decides the exit status, so the two always agree; a check that
 	 * ended without one (it could not run) takes its exit status, and anything outside
 	 * the convention is UNKNOWN. */
-	enum status st = k->status_set ? k->status
+	enum status st = k->status_set		? k->status
 			 : (rc >= 0 && rc <= 3) ? (enum status)rc
 						: ST_UNKNOWN;
 	if (!k->status_set) {
 		const char *e = out_last_error();
 		snprintf(k->summary, sizeof k->summary, "%s",
-			 *e ? e : rc == 0 ? "done" : "the check could not run");
+			 *e	   ? e
+			 : rc == 0 ? "done"
+				   : "the check could not run");
 		if (*e && k->nitems == 0 && st != ST_OK)
 			item_add(k, "error", st, e);
 	}
@@ -178,11 +140,11 @@ enum status out_check_peek(struct out *o, int rc, char *text, size_t n)
 	/* A copy: finishing settles the real state once. held and perf are only read. */
 	struct out_check_state k = o->check;
 	enum status st = settle(&k, rc);
-	struct out_buf line = {0};
+	struct strbuf line = {0};
 	compose_text(&k, st, &line);
-	clean_text(line.p ? line.p : (char *)"");
-	snprintf(text, n, "%s", line.p ? line.p : "");
-	free(line.p);
+	clean_text(line.s ? line.s : (char *)"");
+	snprintf(text, n, "%s", line.s ? line.s : "");
+	free(line.s);
 	return st;
 }
 
@@ -192,37 +154,38 @@ int out_check_finish(struct out *o, int rc)
 	if (!k->active || k->done)
 		return rc;
 	enum status st = settle(k, rc);
-	struct out_buf line = {0};
+	struct strbuf line = {0};
 	compose_text(k, st, &line);
-	clean_text(line.p ? line.p : (char *)"");
+	clean_text(line.s ? line.s : (char *)"");
 	k->done = 1;
 	if (o->fmt == OUT_JSON) {
 		cJSON *r = o->root;
 		cJSON_DeleteItemFromObjectCaseSensitive(r, "status");
 		cJSON_DeleteItemFromObjectCaseSensitive(r, "summary");
 		cJSON_AddStringToObject(r, "status", status_name(st));
-		cJSON_AddStringToObject(r, "summary", line.p ? line.p : "");
+		cJSON_AddStringToObject(r, "summary", line.s ? line.s : "");
 	} else {
-		struct out_buf first = {0};
-		buf_addf(&first, "%s %s - %s", k->service, status_name(st), line.p ? line.p : "");
+		struct strbuf first = {0};
+		strbuf_addf(&first, "%s %s - %s", k->service, status_name(st),
+			    line.s ? line.s : "");
 		if (k->perf.len)
-			buf_addf(&first, " | %s", k->perf.p);
-		buf_add(&first, "\n", 1);
-		out_emit_direct(o, first.p, first.len);
+			strbuf_addf(&first, " | %s", k->perf.s);
+		strbuf_add(&first, "\n", 1);
+		out_emit_direct(o, first.s, first.len);
 		if (k->held.len)
-			out_emit_direct(o, k->held.p, k->held.len);
-		free(first.p);
+			out_emit_direct(o, k->held.s, k->held.len);
+		free(first.s);
 	}
-	free(line.p);
-	free(k->held.p);
-	free(k->perf.p);
+	free(line.s);
+	strbuf_free(&k->held);
+	strbuf_free(&k->perf);
 	memset(&k->held, 0, sizeof k->held);
 	memset(&k->perf, 0, sizeof k->perf);
 	return (int)st;
 }
 
 /* Perfdata numbers are [-0-9.]: never an exponent, which %g would give for big bytes. */
-static void perf_num(struct out_buf *b, double v)
+static void perf_num(struct strbuf *b, double v)
 {
 	char s[64];
 	snprintf(s, sizeof s, "%.6f", v);
@@ -234,7 +197,7 @@ static void perf_num(struct out_buf *b, double v)
 		if (e == dot)
 			*e = 0;
 	}
-	buf_add(b, s, strlen(s));
+	strbuf_add(b, s, strlen(s));
 }
 
 /* Perfdata: 'label'=value[UOM];warn;crit;min;max, numbers in the UOM's scale. */
@@ -243,20 +206,20 @@ static void perf_add(struct out_check_state *k, const char *key, const struct ou
 	if (!isfinite(f->value))
 		return;
 	double scale = f->unit == OUT_RATIO ? 100.0 : 1.0;
-	const char *uom = f->unit == OUT_SECONDS ? "s"
-			  : f->unit == OUT_BYTES ? "B"
-			  : f->unit == OUT_RATIO ? "%"
+	const char *uom = f->unit == OUT_SECONDS   ? "s"
+			  : f->unit == OUT_BYTES   ? "B"
+			  : f->unit == OUT_RATIO   ? "%"
 			  : f->unit == OUT_COUNTER ? "c"
-						 : "";
-	struct out_buf *b = &k->perf;
+						   : "";
+	struct strbuf *b = &k->perf;
 	if (b->len)
-		buf_add(b, " ", 1);
-	buf_add(b, "'", 1);
+		strbuf_add(b, " ", 1);
+	strbuf_add(b, "'", 1);
 	for (const char *p = key; *p; p++)
-		buf_add(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
-	buf_add(b, "'=", 2);
+		strbuf_add(b, *p == '\'' ? "''" : p, *p == '\'' ? 2 : 1);
+	strbuf_add(b, "'=", 2);
 	perf_num(b, f->value * scale);
-	buf_add(b, uom, strlen(uom));
+	strbuf_add(b, uom, strlen(uom));
 	double v[4] = {f->warn, f->crit, f->min, f->max};
 	int have[4] = {f->thresholds, f->thresholds, f->range, f->range};
 	int last = -1;
@@ -264,11 +227,11 @@ static void perf_add(struct out_check_state *k, const char *key, const struct ou
 		if (have[i] && isfinite(v[i]))
 			last = i;
 	for (int i = 0; i <= last; i++) {
-		buf_add(b, ";", 1);
+		strbuf_add(b, ";", 1);
 		if (have[i] && isfinite(v[i])) {
 			perf_num(b, v[i] * scale);
 			if (i < 2 && f->low)
-				buf_add(b, ":", 1);
+				strbuf_add(b, ":", 1);
 		}
 	}
 }

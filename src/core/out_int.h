@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "out.h"
+#include "util.h"
 
 #define OUT_MAX_DEPTH 8
 
@@ -17,13 +18,6 @@ struct out_table {
 	char **cells; /* nrows * ncols, NULL allowed */
 };
 
-/* A growable byte buffer. */
-struct out_buf {
-	char *p;
-	size_t len, cap;
-};
-void buf_add(struct out_buf *b, const char *s, size_t n);
-void buf_addf(struct out_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define OUT_CHECK_ITEMS 16
 
@@ -34,7 +28,7 @@ struct out_check_state {
 	char service[96];
 	enum status status;
 	char summary[1024];
-	struct out_buf held, perf;
+	struct strbuf held, perf;
 	struct {
 		char key[64];
 		char text[256];

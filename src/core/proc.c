@@ -1,6 +1,7 @@
 /* Child processes: fork/exec with an argv. fork rather than posix_spawn because the
  * server tools must drop to the postgres user when we are root. */
 #include "proc.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -251,12 +252,12 @@ int proc_run(char *const argv[], const struct proc_opts *opts, char **output)
 		close(outfd);
 	if (opts && opts->capture) {
 		size_t len = 0, cap = 4096;
-		char *buf = malloc(cap);
+		char *buf = xmalloc(cap);
 		ssize_t n;
 		for (;;) {
 			if (len + 1024 > cap) {
 				cap *= 2;
-				char *nb = realloc(buf, cap);
+				char *nb = xrealloc(buf, cap);
 				if (!nb)
 					break;
 				buf = nb;

@@ -1,5 +1,6 @@
 /* Target resolution, in the documented order of precedence. */
 #include "target.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <libpq-fe.h>
@@ -286,7 +287,7 @@ static void scrub_one(char *msg, size_t n, const char *secret, size_t len)
 {
 	if (!len || !memmem(msg, strlen(msg), secret, len))
 		return;
-	char *out = malloc(n);
+	char *out = xmalloc(n);
 	if (!out) {
 		msg[0] = 0; /* better nothing than the secret */
 		return;

@@ -31,13 +31,6 @@ static void on_signal(int sig)
 	import_signalled = 1;
 }
 
-double import_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void run_log_v(struct import_run_state *r, const char *level, const char *fmt, va_list ap)
 {
 	if (!r->log_name[0])

@@ -13,16 +13,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "db.h"
 #include "import.h"
 #include "paths.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- import-stats ---- */
 
@@ -232,7 +226,7 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 {
 	char err[1024];
 	long long files = 0, bytes = 0;
-	double t0 = now_s();
+	double t0 = util_mono();
 	int rootfd = -1;
 	if (paths_mkdir_p(dir, 0700) < 0 ||
 	    (rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -285,7 +279,7 @@ int import_export_dir(struct out *o, PGconn *c, const char *dir)
 	free(gen);
 	out_kv_int(o, "files", files);
 	out_kv_int(o, "bytes", bytes);
-	out_kv_num(o, "duration", now_s() - t0, "s");
+	out_kv_num(o, "duration", util_mono() - t0, "s");
 	return rc;
 }
 
@@ -335,8 +329,8 @@ static const char *sset_put(struct sset *s, const char *key, const char *val)
 	if (s->n * 2 >= s->cap) {
 		struct sset ns = {0};
 		ns.cap = s->cap ? s->cap * 2 : 1024;
-		ns.slots = calloc(ns.cap, sizeof *ns.slots);
-		ns.vals = calloc(ns.cap, sizeof *ns.vals);
+		ns.slots = xcalloc(ns.cap, sizeof *ns.slots);
+		ns.vals = xcalloc(ns.cap, sizeof *ns.vals);
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slots[i]) {
 				size_t j = shash(s->slots[i]) & (ns.cap - 1);
@@ -354,8 +348,8 @@ static const char *sset_put(struct sset *s, const char *key, const char *val)
 	for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
 		if (strcmp(s->slots[i], key) == 0)
 			return s->vals[i];
-	s->slots[i] = strdup(key);
-	s->vals[i] = val ? strdup(val) : strdup("");
+	s->slots[i] = xstrdup(key);
+	s->vals[i] = val ? xstrdup(val) : xstrdup("");
 	s->n++;
 	return NULL;
 }
@@ -595,7 +589,7 @@ int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
 			if (!cached || strcmp(cached, oldpath) != 0) {
 				cJSON_Delete(old_set);
 				free(cached);
-				cached = strdup(oldpath);
+				cached = xstrdup(oldpath);
 				struct import_file of = sb.files[i];
 				of.rel = cached;
 				old_set = load_record(sa.rootfd, &of, &text2, k2, sizeof k2);
@@ -714,7 +708,7 @@ int import_parse_only(struct out *o, const char *dir)
 	struct import_scan scan;
 	struct import_buf text = {0};
 	char err[1024];
-	double t0 = now_s();
+	double t0 = util_mono();
 	if (import_scan_dir(dir, &scan, quiet_error, NULL, err, sizeof err) < 0) {
 		out_err(o, "%s", err);
 		return EXIT_FAIL;
@@ -731,7 +725,7 @@ int import_parse_only(struct out *o, const char *dir)
 			bad++;
 		cJSON_Delete(root);
 	}
-	double el = now_s() - t0;
+	double el = util_mono() - t0;
 	out_kv_int(o, "files", (long long)scan.n);
 	out_kv_int(o, "bytes", scan.bytes);
 	out_kv_int(o, "invalid", bad);

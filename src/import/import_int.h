@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "import.h"
+#include "util.h"
 
 #define IMPORT_LOCK_KEY "7013370001" /* pg advisory lock: one import per target */
 
@@ -30,7 +31,10 @@ struct import_run_state {
 	int log_failed; /* lines were lost: reported once, and recorded on the run */
 };
 
-double import_now(void);
+static inline double import_now(void)
+{
+	return util_mono();
+}
 /* A line of the run log: "TIME info COMMAND PID run ID: message" (log.h's format). */
 void import_log(struct import_run_state *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "import_int.h"
 
 static int key_cmp(const char *buf, const struct keyorder_member *a,
@@ -75,9 +76,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 	size_t c = *cap ? *cap * 2 : 64;
 	while (c < need)
 		c *= 2;
-	p = realloc(p, c * size);
-	if (!p)
-		abort();
+	p = xrealloc(p, c * size);
 	*cap = c;
 	return p;
 }

@@ -14,6 +14,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "util.h"
 #include "import.h"
 #include "import_int.h"
 
@@ -58,9 +59,7 @@ void import_buf_reserve(struct import_buf *b, size_t more)
 	size_t cap = b->cap ? b->cap : 65536;
 	while (cap < b->n + more)
 		cap *= 2;
-	char *p = realloc(b->p, cap);
-	if (!p)
-		abort();
+	char *p = xrealloc(b->p, cap);
 	b->p = p;
 	b->cap = cap;
 }
@@ -561,7 +560,7 @@ static void check_dup_keys(struct checker *ck, const cJSON *v, char *jp)
 	size_t cap = 16;
 	while (cap < n * 2)
 		cap *= 2;
-	const char **slots = cap <= 512 ? small : calloc(cap, sizeof *slots);
+	const char **slots = cap <= 512 ? small : xcalloc(cap, sizeof *slots);
 	if (slots == small)
 		memset(small, 0, cap * sizeof *small);
 	for (const cJSON *e = v->child; e; e = e->next) {
@@ -935,7 +934,7 @@ static void *arena_alloc(size_t n)
 	n = (n + 15) & ~(size_t)15;
 	if (!arena || arena->used + n > arena->cap) {
 		size_t cap = n > (1u << 22) ? n : (1u << 22);
-		struct arena_chunk *c = malloc(sizeof *c + cap);
+		struct arena_chunk *c = xmalloc(sizeof *c + cap);
 		if (!c)
 			return NULL;
 		c->next = arena;

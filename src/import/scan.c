@@ -22,6 +22,7 @@
 #include <linux/openat2.h>
 #endif
 
+#include "util.h"
 #include "import.h"
 #include "import_int.h"
 
@@ -51,12 +52,10 @@ static void add_file(struct import_scan *s, const char *rel, long long size, enu
 {
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
-		s->files = realloc(s->files, s->cap * sizeof *s->files);
-		if (!s->files)
-			abort();
+		s->files = xrealloc(s->files, s->cap * sizeof *s->files);
 	}
 	struct import_file *f = &s->files[s->n++];
-	f->rel = strdup(rel);
+	f->rel = xstrdup(rel);
 	f->size = size;
 	f->kind = kind;
 	snprintf(f->key, sizeof f->key, "%s", key);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "util.h"
 #include "import_int.h"
 #include "sha256.h"
 
@@ -39,9 +40,9 @@ void import_known_put(struct known_map *m, const char *path, const char *sha, co
 	size_t i = hash_str(path) & (m->cap - 1);
 	while (m->slots[i].path)
 		i = (i + 1) & (m->cap - 1);
-	m->slots[i].path = strdup(path);
-	m->slots[i].sha = sha ? strdup(sha) : NULL;
-	m->slots[i].key = key ? strdup(key) : NULL;
+	m->slots[i].path = xstrdup(path);
+	m->slots[i].sha = sha ? xstrdup(sha) : NULL;
+	m->slots[i].key = key ? xstrdup(key) : NULL;
 	m->slots[i].kind = kind;
 }
 
@@ -61,7 +62,7 @@ void import_known_init(struct known_map *m, size_t n)
 	m->cap = 16;
 	while (m->cap < n * 2 + 16)
 		m->cap *= 2;
-	m->slots = calloc(m->cap, sizeof *m->slots);
+	m->slots = xcalloc(m->cap, sizeof *m->slots);
 }
 
 void import_known_free(struct known_map *m)

@@ -3,6 +3,7 @@
  * cheap (bench-console); per-probe lock and statement timeouts keep a stuck probe from
  * starving the panes queued behind it. */
 #include "probe_async.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,13 +68,6 @@ struct monitor {
 	int ev_hold;	 /* a write failed: no more until the next refresh */
 	struct monitor_view v;
 };
-
-double monitor_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The health query: the columns of probe_db_sql (so probe_db_parse reads it), computed
  * in one pass over each statistics source instead of one subquery per figure, because
@@ -199,7 +193,7 @@ int probe_health_parse(PGresult *r, struct health_extra *x)
 
 struct monitor *monitor_new(const char *conninfo, const char *app, int statement_timeout_ms)
 {
-	struct monitor *m = calloc(1, sizeof *m);
+	struct monitor *m = xcalloc(1, sizeof *m);
 	if (!m)
 		return NULL;
 	snprintf(m->conninfo, sizeof m->conninfo, "%s", conninfo ? conninfo : "");
@@ -214,7 +208,7 @@ struct monitor *monitor_new(const char *conninfo, const char *app, int statement
 									  : m->stmt_timeout_ms / 2;
 	m->inflight = -1;
 	m->ev_inflight = -1;
-	m->next_attempt = monitor_now();
+	m->next_attempt = util_mono();
 	m->backoff = 0.25;
 	m->prev_db.ok = 0;
 	return m;
@@ -376,7 +370,7 @@ static void drop_connection(struct monitor *m, const char *why)
 	m->inflight = -1;
 	m->want_write = 0;
 	m->pending = 0;
-	m->next_attempt = monitor_now() + m->backoff;
+	m->next_attempt = util_mono() + m->backoff;
 	/* Short first retries so a restarted server is seen at once; capped so the retry
 	 * line never promises long waits. */
 	m->backoff = m->backoff * 2 > 2.0 ? 2.0 : m->backoff * 2;
@@ -404,7 +398,7 @@ static void start_connect(struct monitor *m)
 	PQsetNoticeProcessor(m->conn, quiet_notice, NULL);
 	m->state = MS_CONNECTING;
 	m->poll_status = PGRES_POLLING_WRITING;
-	m->connect_started = monitor_now();
+	m->connect_started = util_mono();
 }
 
 static void send_setup(struct monitor *m)
@@ -477,7 +471,7 @@ static void fill_absent(struct monitor *m, int pane)
 /* The full health probe (with the database size) every 30 s, the light one between. */
 static const char *health_stmt(struct monitor *m)
 {
-	double now = monitor_now();
+	double now = util_mono();
 	m->size_now = !m->v.have[MON_HEALTH] || now - m->size_at >= 30;
 	if (m->size_now)
 		m->size_at = now;
@@ -527,7 +521,7 @@ static int send_event(struct monitor *m)
 	m->ev_inflight = i;
 	m->inflight = MON_EVENT;
 	m->got_result = 0;
-	m->sent_at = monitor_now();
+	m->sent_at = util_mono();
 	m->want_write = PQflush(m->conn) == 1;
 	return 1;
 }
@@ -616,7 +610,7 @@ static void send_next(struct monitor *m)
 		}
 		m->inflight = pane;
 		m->got_result = 0;
-		m->sent_at = monitor_now();
+		m->sent_at = util_mono();
 		m->v.stats[pane].queries++;
 		m->want_write = PQflush(m->conn) == 1;
 	}
@@ -739,7 +733,7 @@ static void read_results(struct monitor *m)
 			} else if (m->inflight >= 0) {
 				if (m->inflight < MON_NPANES)
 					record_time(&m->v.stats[m->inflight],
-						    (monitor_now() - m->sent_at) * 1000.0);
+						    (util_mono() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
 			send_next(m);
@@ -773,7 +767,7 @@ static void read_results(struct monitor *m)
 
 static void queue_import_probe(struct monitor *m)
 {
-	double now = monitor_now();
+	double now = util_mono();
 	/* An import may NOTIFY many times a second; one probe per 200 ms is live enough. */
 	if (now - m->last_notify_probe < 0.2) {
 		if (!m->notify_due)
@@ -856,13 +850,13 @@ static int embedded_running(struct monitor *m)
 		 c.datadir, st == CLUSTER_ABSENT ? "not created yet" : "stopped");
 	drop_connection(m, err);
 	/* Looked at again each second, whatever the backoff: it is a stat, not a connection. */
-	m->next_attempt = monitor_now() + 1.0;
+	m->next_attempt = util_mono() + 1.0;
 	return 0;
 }
 
 void monitor_service(struct monitor *m, const struct pollfd *p, int n)
 {
-	double now = monitor_now();
+	double now = util_mono();
 	short rev = n > 0 ? p[0].revents : 0;
 	if (m->state == MS_IDLE) {
 		if (now >= m->next_attempt && (!m->embedded || embedded_running(m))) {
@@ -936,7 +930,7 @@ void monitor_service(struct monitor *m, const struct pollfd *p, int n)
 
 int monitor_timeout_ms(const struct monitor *m)
 {
-	double now = monitor_now(), due = -1;
+	double now = util_mono(), due = -1;
 	if (m->state == MS_IDLE)
 		due = m->next_attempt;
 	if (m->state == MS_READY && m->notify_due)
@@ -960,7 +954,7 @@ void monitor_refresh(struct monitor *m)
 	m->ev_hold = 0;
 	if (m->state != MS_READY) {
 		if (m->state == MS_IDLE)
-			m->v.retry_in = m->next_attempt - monitor_now();
+			m->v.retry_in = m->next_attempt - util_mono();
 		return;
 	}
 	for (int p = 0; p < MON_NPANES; p++) {
@@ -990,7 +984,7 @@ const struct monitor_view *monitor_view(const struct monitor *m)
 int monitor_changed(struct monitor *m)
 {
 	if (m->state == MS_IDLE) {
-		double r = m->next_attempt - monitor_now();
+		double r = m->next_attempt - util_mono();
 		m->v.retry_in = r < 0 ? 0 : r;
 	}
 	int c = m->changed;

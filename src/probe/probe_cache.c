@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "probe_console.h"
+#include "util.h"
 
 /* Counters are per prefix and shard (a few hundred small rows); the size figures are
  * kept there by triggers, so nothing here scans cache.entries except the expired count,
@@ -50,16 +51,6 @@ const char *probe_console_cache_sql(void)
 	return cache_sql;
 }
 
-static double jnum(const cJSON *o, const char *k, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (cJSON_IsNumber(v))
-		return v->valuedouble;
-	if (cJSON_IsString(v) && v->valuestring[0])
-		return strtod(v->valuestring, NULL);
-	return def;
-}
-
 int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
@@ -95,21 +86,21 @@ int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 		buf[o] = 0;
 		cJSON *c = cJSON_Parse(buf);
 		if (c) {
-			s->hits = (long long)jnum(c, "hits", 0);
-			s->misses = (long long)jnum(c, "misses", 0);
-			s->expiries = (long long)jnum(c, "expiries", 0);
-			s->evictions = (long long)jnum(c, "evictions", 0);
-			s->entries = (long long)jnum(c, "entries", 0);
-			s->bytes = (long long)jnum(c, "bytes", 0);
+			s->hits = (long long)util_json_num(c, "hits", 0);
+			s->misses = (long long)util_json_num(c, "misses", 0);
+			s->expiries = (long long)util_json_num(c, "expiries", 0);
+			s->evictions = (long long)util_json_num(c, "evictions", 0);
+			s->entries = (long long)util_json_num(c, "entries", 0);
+			s->bytes = (long long)util_json_num(c, "bytes", 0);
 			if (s->hits + s->misses > 0)
 				s->hit_rate =
 				    100.0 * (double)s->hits / (double)(s->hits + s->misses);
 			cJSON_Delete(c);
 		}
 	}
-	s->expired_now = (long long)jnum(j, "expired", 0);
+	s->expired_now = (long long)util_json_num(j, "expired", 0);
 	if (!s->bytes)
-		s->bytes = (long long)jnum(j, "relbytes", 0);
+		s->bytes = (long long)util_json_num(j, "relbytes", 0);
 	const cJSON *v;
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "dbs"))
 	{
@@ -118,8 +109,8 @@ int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "name");
 		snprintf(s->db[s->ndb].name, sizeof s->db[s->ndb].name, "%s",
 			 cJSON_IsString(n) ? n->valuestring : "?");
-		s->db[s->ndb].hit = jnum(v, "hit", NAN);
-		s->db[s->ndb].blocks = (long long)jnum(v, "blocks", 0);
+		s->db[s->ndb].hit = util_json_num(v, "hit", NAN);
+		s->db[s->ndb].blocks = (long long)util_json_num(v, "blocks", 0);
 		s->ndb++;
 	}
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "tables"))
@@ -129,8 +120,8 @@ int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 		const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "name");
 		snprintf(s->tables[s->ntables].name, sizeof s->tables[s->ntables].name, "%s",
 			 cJSON_IsString(n) ? n->valuestring : "?");
-		s->tables[s->ntables].hit = jnum(v, "hit", NAN);
-		s->tables[s->ntables].blocks = (long long)jnum(v, "blocks", 0);
+		s->tables[s->ntables].hit = util_json_num(v, "hit", NAN);
+		s->tables[s->ntables].blocks = (long long)util_json_num(v, "blocks", 0);
 		s->ntables++;
 	}
 	cJSON_Delete(j);

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include "probe_console.h"
+#include "util.h"
 
 /* One index scan per level (events_level_at) instead of sorting every warning. */
 #define EVENTS_PART                                                                                \
@@ -43,22 +44,6 @@ const char *probe_errors_sql(int have_events, int have_import_errors)
 	return none;
 }
 
-static void jstr(const cJSON *o, const char *k, char *buf, size_t n)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (cJSON_IsNumber(v))
-		return v->valuedouble;
-	if (cJSON_IsString(v) && v->valuestring[0])
-		return strtod(v->valuestring, NULL);
-	return def;
-}
-
 int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
@@ -81,16 +66,16 @@ int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
 		if (s->n >= PROBE_ERRORS)
 			break;
 		struct error_item *e = &s->items[s->n++];
-		jstr(v, "kind", e->kind, sizeof e->kind);
-		jstr(v, "source", e->source, sizeof e->source);
-		jstr(v, "level", e->level, sizeof e->level);
-		jstr(v, "path", e->path, sizeof e->path);
-		jstr(v, "json_path", e->json_path, sizeof e->json_path);
-		jstr(v, "code", e->code, sizeof e->code);
-		jstr(v, "message", e->message, sizeof e->message);
-		e->id = (long long)jnum(v, "id", 0);
-		e->at = jnum(v, "at", 0);
-		e->run_id = (long long)jnum(v, "run_id", 0);
+		util_json_strcpy(v, "kind", e->kind, sizeof e->kind);
+		util_json_strcpy(v, "source", e->source, sizeof e->source);
+		util_json_strcpy(v, "level", e->level, sizeof e->level);
+		util_json_strcpy(v, "path", e->path, sizeof e->path);
+		util_json_strcpy(v, "json_path", e->json_path, sizeof e->json_path);
+		util_json_strcpy(v, "code", e->code, sizeof e->code);
+		util_json_strcpy(v, "message", e->message, sizeof e->message);
+		e->id = (long long)util_json_num(v, "id", 0);
+		e->at = util_json_num(v, "at", 0);
+		e->run_id = (long long)util_json_num(v, "run_id", 0);
 	}
 	cJSON_Delete(j);
 	s->ok = 1;

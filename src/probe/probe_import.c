@@ -10,6 +10,7 @@
 #include <cJSON.h>
 
 #include "probe_console.h"
+#include "util.h"
 
 static const char import_sql_absent[] =
     "/* midsops console: import */ select json_build_object('present',\n"
@@ -32,22 +33,6 @@ static const char import_sql_present[] =
 const char *probe_import_sql(int present)
 {
 	return present ? import_sql_present : import_sql_absent;
-}
-
-static double jnum(const cJSON *o, const char *k, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (cJSON_IsNumber(v))
-		return v->valuedouble;
-	if (cJSON_IsString(v) && v->valuestring[0])
-		return strtod(v->valuestring, NULL);
-	return def;
-}
-
-static void jstr(const cJSON *o, const char *k, char *buf, size_t n)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	snprintf(buf, n, "%s", cJSON_IsString(v) ? v->valuestring : "");
 }
 
 /* Shared by the console parsers: the one JSON column of a probe row. */
@@ -75,30 +60,30 @@ int probe_import_parse(PGresult *r, struct import_snapshot *s)
 	if (!j)
 		return -1;
 	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
-	s->now = jnum(j, "now", (double)s->taken);
+	s->now = util_json_num(j, "now", (double)s->taken);
 	const cJSON *run = cJSON_GetObjectItemCaseSensitive(j, "run");
 	const cJSON *rr = cJSON_GetObjectItemCaseSensitive(run, "r");
 	if (cJSON_IsObject(rr)) {
 		s->has_run = 1;
-		s->id = (long long)jnum(rr, "id", 0);
-		jstr(rr, "kind", s->kind, sizeof s->kind);
-		jstr(rr, "state", s->state, sizeof s->state);
-		jstr(rr, "phase", s->phase, sizeof s->phase);
-		jstr(rr, "source_dir", s->source_dir, sizeof s->source_dir);
-		jstr(rr, "message", s->message, sizeof s->message);
-		s->files_done = (long long)jnum(rr, "files_done", 0);
-		s->files_total = (long long)jnum(rr, "files_total", 0);
-		s->bytes_done = (long long)jnum(rr, "bytes_done", 0);
-		s->bytes_total = (long long)jnum(rr, "bytes_total", 0);
-		s->records_done = (long long)jnum(rr, "records_done", 0);
-		s->records_total = (long long)jnum(rr, "records_total", 0);
-		s->rate = jnum(rr, "rate", NAN);
-		s->eta_s = jnum(rr, "eta_s", jnum(rr, "eta", NAN));
-		s->errors = (long long)jnum(rr, "errors", 0);
-		s->warnings = (long long)jnum(rr, "warnings", 0);
-		s->generation = (long long)jnum(rr, "generation", -1);
-		s->started = jnum(run, "started", 0);
-		s->finished = jnum(run, "finished", 0);
+		s->id = (long long)util_json_num(rr, "id", 0);
+		util_json_strcpy(rr, "kind", s->kind, sizeof s->kind);
+		util_json_strcpy(rr, "state", s->state, sizeof s->state);
+		util_json_strcpy(rr, "phase", s->phase, sizeof s->phase);
+		util_json_strcpy(rr, "source_dir", s->source_dir, sizeof s->source_dir);
+		util_json_strcpy(rr, "message", s->message, sizeof s->message);
+		s->files_done = (long long)util_json_num(rr, "files_done", 0);
+		s->files_total = (long long)util_json_num(rr, "files_total", 0);
+		s->bytes_done = (long long)util_json_num(rr, "bytes_done", 0);
+		s->bytes_total = (long long)util_json_num(rr, "bytes_total", 0);
+		s->records_done = (long long)util_json_num(rr, "records_done", 0);
+		s->records_total = (long long)util_json_num(rr, "records_total", 0);
+		s->rate = util_json_num(rr, "rate", NAN);
+		s->eta_s = util_json_num(rr, "eta_s", util_json_num(rr, "eta", NAN));
+		s->errors = (long long)util_json_num(rr, "errors", 0);
+		s->warnings = (long long)util_json_num(rr, "warnings", 0);
+		s->generation = (long long)util_json_num(rr, "generation", -1);
+		s->started = util_json_num(run, "started", 0);
+		s->finished = util_json_num(run, "finished", 0);
 	}
 	const cJSON *v;
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "rates"))

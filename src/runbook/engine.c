@@ -1,6 +1,7 @@
 /* The wizard state machine, command steps as child processes, notifications and
  * reports. No terminal I/O here: line mode and the console both drive these calls. */
 #include "runbook.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@ const char *wz_outcome_name(enum wz_outcome o)
 
 struct wz_run *wz_run_new(struct runbook *rb, const char *operator_)
 {
-	struct wz_run *r = calloc(1, sizeof *r);
+	struct wz_run *r = xcalloc(1, sizeof *r);
 	r->rb = rb;
 	snprintf(r->runbook, sizeof r->runbook, "%s", rb->name);
 	snprintf(r->title, sizeof r->title, "%s", rb->title);
@@ -49,7 +50,7 @@ struct wz_run *wz_run_new(struct runbook *rb, const char *operator_)
 	}
 	snprintf(r->local_id, sizeof r->local_id, "L%lx%05x%04x", (unsigned long)r->started,
 		 (unsigned)getpid() & 0xfffff, rnd & 0xffff);
-	r->history = calloc(1, sizeof *r->history);
+	r->history = xcalloc(1, sizeof *r->history);
 	return r;
 }
 
@@ -83,21 +84,21 @@ void wz_param_set(struct wz_run *r, const char *name, const char *value)
 	for (int i = 0; i < r->nparams; i++)
 		if (strcmp(r->params[i].name, name) == 0) {
 			free(r->params[i].value);
-			r->params[i].value = strdup(value);
+			r->params[i].value = xstrdup(value);
 			return;
 		}
 	if (r->nparams >= WZ_MAX_PARAMS)
 		return;
 	snprintf(r->params[r->nparams].name, sizeof r->params[r->nparams].name, "%s", name);
-	r->params[r->nparams++].value = strdup(value);
+	r->params[r->nparams++].value = xstrdup(value);
 }
 
 char *wz_expand(const struct wz_run *r, const struct config *cfg, const char *text)
 {
 	if (!text)
-		return strdup("");
+		return xstrdup("");
 	size_t cap = strlen(text) + 256, len = 0;
-	char *out = malloc(cap);
+	char *out = xmalloc(cap);
 	for (const char *p = text; *p;) {
 		char val[4200];
 		const char *v = NULL;
@@ -134,7 +135,7 @@ char *wz_expand(const struct wz_run *r, const struct config *cfg, const char *te
 		size_t add = v ? strlen(v) : 1;
 		if (len + add + 1 > cap) {
 			cap = (len + add + 1) * 2;
-			out = realloc(out, cap);
+			out = xrealloc(out, cap);
 		}
 		if (v) {
 			memcpy(out + len, v, add);
@@ -164,7 +165,7 @@ enum wz_outcome wz_step_state(const struct wz_run *r, int step)
 
 static struct wz_attempt *add_attempt(struct wz_run *r, int step)
 {
-	r->attempts = realloc(r->attempts, ((size_t)r->nattempts + 1) * sizeof *r->attempts);
+	r->attempts = xrealloc(r->attempts, ((size_t)r->nattempts + 1) * sizeof *r->attempts);
 	struct wz_attempt *a = &r->attempts[r->nattempts++];
 	memset(a, 0, sizeof *a);
 	a->step = step;
@@ -198,13 +199,13 @@ static void finish_run(struct wz_run *r, const char *status, const char *reason)
  * reason, so the transcript says why they did not run. */
 static void jump(struct wz_run *r, int target, const char *why)
 {
-	r->history = realloc(r->history, ((size_t)r->nhistory + 1) * sizeof *r->history);
+	r->history = xrealloc(r->history, ((size_t)r->nhistory + 1) * sizeof *r->history);
 	r->history[r->nhistory++] = r->cursor;
 	for (int i = r->cursor + 1; i < target && i < r->rb->nsteps; i++) {
 		struct wz_attempt *a = add_attempt(r, i);
 		a->ended = a->started;
 		a->outcome = WZ_SKIPPED;
-		a->reason = strdup(why);
+		a->reason = xstrdup(why);
 		snprintf(a->actor, sizeof a->actor, "wizard");
 	}
 	r->cursor = target;
@@ -254,11 +255,11 @@ static char *excerpt_of(const char *output)
 		return NULL;
 	size_t n = strlen(output);
 	if (n <= EXCERPT_MAX)
-		return strdup(output);
+		return xstrdup(output);
 	const char *p = output + n - EXCERPT_MAX;
 	while (*p && *p != '\n')
 		p++;
-	char *e = malloc(EXCERPT_MAX + 32);
+	char *e = xmalloc(EXCERPT_MAX + 32);
 	snprintf(e, EXCERPT_MAX + 32, "[...]\n%s", *p ? p + 1 : p);
 	return e;
 }
@@ -277,8 +278,8 @@ void wz_step_end(struct wz_store *s, struct wz_run *r, enum wz_outcome o, int ex
 	a->exit_status = exit_status;
 	free(a->excerpt), free(a->reason), free(a->detail);
 	a->excerpt = excerpt_of(output);
-	a->reason = reason ? strdup(reason) : NULL;
-	a->detail = detail ? strdup(detail) : NULL;
+	a->reason = reason ? xstrdup(reason) : NULL;
+	a->detail = detail ? xstrdup(detail) : NULL;
 	int stv = attempt_status(a, st);
 	if (stv > r->worst)
 		r->worst = stv;
@@ -334,7 +335,7 @@ void wz_branch(struct wz_store *s, struct wz_run *r, int yes, const char *why)
 	free(a->detail);
 	char d[512];
 	snprintf(d, sizeof d, "%s%s%s", yes ? "yes" : "no", why ? ": " : "", why ? why : "");
-	a->detail = strdup(d);
+	a->detail = xstrdup(d);
 	char reason[300];
 	snprintf(reason, sizeof reason, "branch '%s' answered %s", st->title, yes ? "yes" : "no");
 	advance(r, yes ? st->then_step : st->else_step, reason);
@@ -353,7 +354,7 @@ void wz_skip(struct wz_store *s, struct wz_run *r, const char *reason)
 	a->ended = time(NULL);
 	a->outcome = WZ_SKIPPED;
 	free(a->reason);
-	a->reason = strdup(reason && *reason ? reason : "(no reason given)");
+	a->reason = xstrdup(reason && *reason ? reason : "(no reason given)");
 	advance(r, st->next, "skipped");
 	r->updated = time(NULL);
 	wz_save(s, r);
@@ -367,7 +368,7 @@ int wz_back(struct wz_store *s, struct wz_run *r)
 	if (a) {
 		a->ended = time(NULL);
 		a->outcome = WZ_SKIPPED;
-		a->reason = strdup("operator went back");
+		a->reason = xstrdup("operator went back");
 	}
 	r->cursor = r->history[--r->nhistory];
 	snprintf(r->status, sizeof r->status, "running");
@@ -383,7 +384,7 @@ void wz_abort(struct wz_store *s, struct wz_run *r, const char *reason)
 	if (a) {
 		a->ended = time(NULL);
 		a->outcome = WZ_SKIPPED;
-		a->reason = strdup("run aborted");
+		a->reason = xstrdup("run aborted");
 	}
 	finish_run(r, "aborted", reason && *reason ? reason : "(no reason given)");
 	r->updated = time(NULL);
@@ -406,7 +407,7 @@ void wz_pause(struct wz_store *s, struct wz_run *r)
 		/* The step will be offered again on resume. */
 		a->ended = time(NULL);
 		a->outcome = WZ_INTERRUPTED;
-		a->reason = strdup("paused by the operator");
+		a->reason = xstrdup("paused by the operator");
 	}
 	snprintf(r->status, sizeof r->status, "paused");
 	r->updated = time(NULL);
@@ -583,11 +584,11 @@ static char *read_from(const char *path, off_t off, off_t *newoff)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return strdup("");
+		return xstrdup("");
 	struct stat st;
 	fstat(fd, &st);
 	size_t n = st.st_size > off ? (size_t)(st.st_size - off) : 0;
-	char *buf = malloc(n + 1);
+	char *buf = xmalloc(n + 1);
 	ssize_t got = n ? pread(fd, buf, n, off) : 0;
 	if (got < 0)
 		got = 0;
@@ -713,7 +714,7 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 		return;
 	if (b->len + (size_t)n + 1 > b->cap) {
 		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
+		b->s = xrealloc(b->s, b->cap);
 	}
 	va_start(ap, fmt);
 	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
@@ -818,7 +819,7 @@ char *wz_transcript(const struct wz_run *r)
 		sb_add(&b, " (%s)\n\n```text\n%s%s```\n", wz_outcome_name(a->outcome), a->excerpt,
 		       a->excerpt[strlen(a->excerpt) - 1] == '\n' ? "" : "\n");
 	}
-	return b.s ? b.s : strdup("");
+	return b.s ? b.s : xstrdup("");
 }
 
 static int report_path(const struct config *cfg, const struct rb_step *st, time_t when, char *path,

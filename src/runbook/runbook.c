@@ -1,6 +1,7 @@
 /* Runbook files: parse, validate, find. A runbook never carries shell text: every
  * command is a name from the command table, checked here at load. */
 #include "runbook.h"
+#include "util.h"
 
 #include <cJSON.h>
 #include <ctype.h>
@@ -26,7 +27,7 @@ const char *rb_kind_name(enum rb_kind k)
 
 static char *dup_or_null(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	return s ? xstrdup(s) : NULL;
 }
 
 static const char *const builtin_vars[] = {"date",    "run",	"operator", "host",
@@ -130,12 +131,6 @@ static int check_vars(const struct runbook *rb, const char *text, char *bad, siz
 		}
 	}
 	return 0;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static int keys_known(const cJSON *o, const char *const *known, char *bad, size_t badlen)
@@ -274,15 +269,15 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		snprintf(bad, badlen, "a step must be an object");
 		return -1;
 	}
-	const char *id = jstr(js, "id");
+	const char *id = util_json_str(js, "id");
 	if (!id || !id_ok(id)) {
 		snprintf(bad, badlen, "\"id\" is missing or not made of letters, digits, - and _");
 		return -1;
 	}
-	s->id = strdup(id);
+	s->id = xstrdup(id);
 	if (keys_known(js, known, bad, badlen) < 0)
 		return -1;
-	const char *kind = jstr(js, "kind");
+	const char *kind = util_json_str(js, "kind");
 	s->kind = RB_NKINDS;
 	for (int k = 0; kind && k < RB_NKINDS; k++)
 		if (strcmp(kind, kind_names[k]) == 0)
@@ -294,17 +289,17 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 			 kind ? "'" : "", kind ? kind : "is missing and", kind ? "'" : "");
 		return -1;
 	}
-	const char *title = jstr(js, "title");
+	const char *title = util_json_str(js, "title");
 	if (!title || !*title) {
 		snprintf(bad, badlen, "\"title\" is missing");
 		return -1;
 	}
-	s->title = strdup(title);
-	s->help = dup_or_null(jstr(js, "help"));
-	s->on_ok = dup_or_null(jstr(js, "on_ok"));
-	s->next = dup_or_null(jstr(js, "next"));
-	s->subject = dup_or_null(jstr(js, "subject"));
-	s->body = dup_or_null(jstr(js, "body"));
+	s->title = xstrdup(title);
+	s->help = dup_or_null(util_json_str(js, "help"));
+	s->on_ok = dup_or_null(util_json_str(js, "on_ok"));
+	s->next = dup_or_null(util_json_str(js, "next"));
+	s->subject = dup_or_null(util_json_str(js, "subject"));
+	s->body = dup_or_null(util_json_str(js, "body"));
 	s->dated = 1;
 
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(js, "command");
@@ -321,7 +316,7 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 				return -1;
 			}
 			for (int i = 0; i < n; i++)
-				s->argv[s->argc++] = strdup(w[i]);
+				s->argv[s->argc++] = xstrdup(w[i]);
 		} else if (cJSON_IsArray(cmd)) {
 			const cJSON *w;
 			cJSON_ArrayForEach(w, cmd)
@@ -332,7 +327,7 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 						 RB_MAX_ARGV);
 					return -1;
 				}
-				s->argv[s->argc++] = strdup(w->valuestring);
+				s->argv[s->argc++] = xstrdup(w->valuestring);
 			}
 		} else {
 			snprintf(bad, badlen, "\"command\" must be a string or a list of strings");
@@ -357,7 +352,7 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	if (s->argc && check_command(s, bad, badlen) < 0)
 		return -1;
 
-	const char *of = jstr(js, "on_fail");
+	const char *of = util_json_str(js, "on_fail");
 	if (of) {
 		if (strcmp(of, "continue") == 0)
 			s->on_fail = RB_FAIL_CONTINUE;
@@ -367,21 +362,21 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 			s->on_fail = RB_FAIL_ASK;
 		else {
 			s->on_fail = RB_FAIL_GOTO;
-			s->on_fail_goto = strdup(of);
+			s->on_fail_goto = xstrdup(of);
 		}
 	}
 	if (!of && s->kind == RB_CHECK)
 		s->on_fail = RB_FAIL_CONTINUE; /* a check reports; the run goes on */
 	if (s->kind == RB_BRANCH) {
-		const char *c = jstr(js, "if");
+		const char *c = util_json_str(js, "if");
 		if (!c || (strcmp(c, "failures") && strcmp(c, "last-failed") && strcmp(c, "ask"))) {
 			snprintf(bad, badlen,
 				 "a branch needs \"if\": \"failures\", \"last-failed\" or \"ask\"");
 			return -1;
 		}
-		s->condition = strdup(c);
-		s->then_step = dup_or_null(jstr(js, "then"));
-		s->else_step = dup_or_null(jstr(js, "else"));
+		s->condition = xstrdup(c);
+		s->then_step = dup_or_null(util_json_str(js, "then"));
+		s->else_step = dup_or_null(util_json_str(js, "else"));
 		if (!s->then_step && !s->else_step) {
 			snprintf(bad, badlen, "a branch needs \"then\" or \"else\" (a step id)");
 			return -1;
@@ -392,11 +387,11 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		return -1;
 	}
 	if (s->kind == RB_APPROVAL) {
-		const char *ph = jstr(js, "phrase");
-		s->phrase = strdup(ph && *ph ? ph : "approve");
+		const char *ph = util_json_str(js, "phrase");
+		s->phrase = xstrdup(ph && *ph ? ph : "approve");
 	}
 	if (s->kind == RB_WAIT) {
-		const char *d = jstr(js, "duration"), *iv = jstr(js, "interval");
+		const char *d = util_json_str(js, "duration"), *iv = util_json_str(js, "interval");
 		if (!d || parse_duration(d, &s->duration) < 0 || s->duration <= 0) {
 			snprintf(bad, badlen, "a wait step needs \"duration\" like \"10m\"");
 			return -1;
@@ -408,21 +403,21 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		}
 	}
 	if (s->kind == RB_REPORT) {
-		const char *d = jstr(js, "dir"), *n = jstr(js, "name");
+		const char *d = util_json_str(js, "dir"), *n = util_json_str(js, "name");
 		if (!d || (strcmp(d, "incidents") && strcmp(d, "reports"))) {
 			snprintf(bad, badlen,
 				 "a report step needs \"dir\": \"incidents\" or \"reports\"");
 			return -1;
 		}
-		s->report_dir = strdup(d);
+		s->report_dir = xstrdup(d);
 		if (n && !id_ok(n)) {
 			snprintf(bad, badlen, "report \"name\" must be letters, digits, - and _");
 			return -1;
 		}
 		if (n)
-			s->report_name = strdup(n);
+			s->report_name = xstrdup(n);
 		else {
-			s->report_name = strdup(rb->name);
+			s->report_name = xstrdup(rb->name);
 			for (char *p = s->report_name; *p; p++)
 				if (*p == '-')
 					*p = '_';
@@ -456,9 +451,9 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		snprintf(err, errlen, "%s:%d: not valid JSON", path, line);
 		return NULL;
 	}
-	struct runbook *rb = calloc(1, sizeof *rb);
-	rb->path = strdup(path);
-	rb->name = strdup(name);
+	struct runbook *rb = xcalloc(1, sizeof *rb);
+	rb->path = xstrdup(path);
+	rb->name = xstrdup(name);
 	if (!cJSON_IsObject(j)) {
 		snprintf(err, errlen, "%s: a runbook must be a JSON object", path);
 		goto fail;
@@ -467,19 +462,19 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		snprintf(err, errlen, "%s: %s", path, bad);
 		goto fail;
 	}
-	const char *nm = jstr(j, "name");
+	const char *nm = util_json_str(j, "name");
 	if (nm && strcmp(nm, name) != 0) {
 		snprintf(err, errlen, "%s: \"name\" is '%s' but the file is %s.json", path, nm,
 			 name);
 		goto fail;
 	}
-	const char *title = jstr(j, "title");
+	const char *title = util_json_str(j, "title");
 	if (!title) {
 		snprintf(err, errlen, "%s: \"title\" is missing", path);
 		goto fail;
 	}
-	rb->title = strdup(title);
-	rb->description = dup_or_null(jstr(j, "description"));
+	rb->title = xstrdup(title);
+	rb->description = dup_or_null(util_json_str(j, "description"));
 	rb->maintenance = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "maintenance_window"));
 
 	const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "params"), *p;
@@ -492,11 +487,11 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 		snprintf(err, errlen, "%s: at most %d params", path, WZ_MAX_PARAMS);
 		goto fail;
 	}
-	rb->params = calloc((size_t)np + 1, sizeof *rb->params);
+	rb->params = xcalloc((size_t)np + 1, sizeof *rb->params);
 	cJSON_ArrayForEach(p, params)
 	{
 		static const char *const pk[] = {"name", "prompt", "default", "allow_dash", NULL};
-		const char *pn = jstr(p, "name");
+		const char *pn = util_json_str(p, "name");
 		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
 		    keys_known(p, pk, bad, sizeof bad) < 0) {
 			snprintf(err, errlen, "%s: param %d: %s", path, rb->nparams + 1,
@@ -504,9 +499,9 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 			goto fail;
 		}
 		struct rb_param *rp = &rb->params[rb->nparams++];
-		rp->name = strdup(pn);
-		rp->prompt = strdup(jstr(p, "prompt") ? jstr(p, "prompt") : pn);
-		rp->def = dup_or_null(jstr(p, "default"));
+		rp->name = xstrdup(pn);
+		rp->prompt = xstrdup(util_json_str(p, "prompt") ? util_json_str(p, "prompt") : pn);
+		rp->def = dup_or_null(util_json_str(p, "default"));
 		const cJSON *ad = cJSON_GetObjectItemCaseSensitive(p, "allow_dash");
 		if (ad && !cJSON_IsBool(ad)) {
 			snprintf(err, errlen,
@@ -530,13 +525,13 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	{
 		total += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sec, "steps"));
 	}
-	rb->sections = calloc((size_t)cJSON_GetArraySize(sections), sizeof *rb->sections);
-	rb->steps = calloc((size_t)total + 1, sizeof *rb->steps);
+	rb->sections = xcalloc((size_t)cJSON_GetArraySize(sections), sizeof *rb->sections);
+	rb->steps = xcalloc((size_t)total + 1, sizeof *rb->steps);
 	cJSON_ArrayForEach(sec, sections)
 	{
 		static const char *const sk[] = {"title", "budget", "steps", NULL};
 		int si = rb->nsections + 1;
-		const char *st = jstr(sec, "title");
+		const char *st = util_json_str(sec, "title");
 		if (!cJSON_IsObject(sec) || !st) {
 			snprintf(err, errlen, "%s: section %d: needs a \"title\"", path, si);
 			goto fail;
@@ -546,8 +541,8 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 			goto fail;
 		}
 		struct rb_section *rs = &rb->sections[rb->nsections++];
-		rs->title = strdup(st);
-		const char *budget = jstr(sec, "budget");
+		rs->title = xstrdup(st);
+		const char *budget = util_json_str(sec, "budget");
 		if (budget && parse_duration(budget, &rs->budget) < 0) {
 			snprintf(err, errlen, "%s: section %d '%s': bad \"budget\" '%s'", path, si,
 				 st, budget);
@@ -609,7 +604,7 @@ struct runbook *rb_load_file(const char *path, char *err, size_t errlen)
 	 * unbounded memory). */
 	enum { RB_MAX_FILE = 1 << 20 };
 	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
+	char *buf = xmalloc(cap);
 	size_t n;
 	while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
@@ -617,7 +612,7 @@ struct runbook *rb_load_file(const char *path, char *err, size_t errlen)
 			break;
 		if (len + 1 >= cap) {
 			cap *= 2;
-			char *nb = realloc(buf, cap);
+			char *nb = xrealloc(buf, cap);
 			if (!nb)
 				free(buf);
 			buf = nb;

@@ -3,6 +3,7 @@
  * database answers. The database may be what is broken, so offline is a normal state and
  * local runs are synced in when it comes back. */
 #include "runbook.h"
+#include "util.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -104,7 +105,7 @@ static double jn(const cJSON *o, const char *k)
  * longer has is an error). */
 static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *err, size_t errlen)
 {
-	struct wz_run *r = calloc(1, sizeof *r);
+	struct wz_run *r = xcalloc(1, sizeof *r);
 	r->rb = rb;
 	snprintf(r->local_id, sizeof r->local_id, "%s", js(j, "local_id"));
 	r->id = (long long)jn(j, "id");
@@ -141,7 +142,7 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 		}
 	}
 	const cJSON *h, *hist = cJSON_GetObjectItemCaseSensitive(j, "history");
-	r->history = calloc((size_t)cJSON_GetArraySize(hist) + 1, sizeof *r->history);
+	r->history = xcalloc((size_t)cJSON_GetArraySize(hist) + 1, sizeof *r->history);
 	cJSON_ArrayForEach(h, hist)
 	{
 		int k = rb && cJSON_IsString(h) ? rb_step_index(rb, h->valuestring) : -1;
@@ -149,7 +150,7 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 			r->history[r->nhistory++] = k;
 	}
 	const cJSON *a, *as = cJSON_GetObjectItemCaseSensitive(j, "attempts");
-	r->attempts = calloc((size_t)cJSON_GetArraySize(as) + 1, sizeof *r->attempts);
+	r->attempts = xcalloc((size_t)cJSON_GetArraySize(as) + 1, sizeof *r->attempts);
 	cJSON_ArrayForEach(a, as)
 	{
 		struct wz_attempt *t = &r->attempts[r->nattempts++];
@@ -166,11 +167,11 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 				t->outcome = (enum wz_outcome)k;
 		t->exit_status = (int)jn(a, "exit_status");
 		if (*js(a, "excerpt"))
-			t->excerpt = strdup(js(a, "excerpt"));
+			t->excerpt = xstrdup(js(a, "excerpt"));
 		if (*js(a, "reason"))
-			t->reason = strdup(js(a, "reason"));
+			t->reason = xstrdup(js(a, "reason"));
 		if (*js(a, "detail"))
-			t->detail = strdup(js(a, "detail"));
+			t->detail = xstrdup(js(a, "detail"));
 		snprintf(t->actor, sizeof t->actor, "%s", js(a, "actor"));
 	}
 	return r;
@@ -200,11 +201,11 @@ static cJSON *file_read_json(const char *path)
 	if (!f)
 		return NULL;
 	size_t cap = 65536, len = 0, n;
-	char *buf = malloc(cap);
+	char *buf = xmalloc(cap);
 	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
 		if (len + 1 >= cap)
-			buf = realloc(buf, cap *= 2);
+			buf = xrealloc(buf, cap *= 2);
 	}
 	fclose(f);
 	buf[len] = 0;
@@ -696,7 +697,7 @@ struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t er
 			r->attempts[i].outcome = WZ_INTERRUPTED;
 			if (!r->attempts[i].reason)
 				r->attempts[i].reason =
-				    strdup("interrupted: the driving process ended");
+				    xstrdup("interrupted: the driving process ended");
 		}
 	return r;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "out.h"
 #include "paths.h"
@@ -63,7 +64,7 @@ void tui_message(struct tui *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t->msg, sizeof t->msg, fmt, ap);
 	va_end(ap);
-	t->msg_until = monitor_now() + 5;
+	t->msg_until = util_mono() + 5;
 	t->need_redraw = 1;
 }
 
@@ -154,7 +155,7 @@ static void pane_title(struct tui *t, int i, char *buf, size_t n)
 		snprintf(extra, sizeof extra, " [filter: %s]", p->filter);
 	if (i == PANE_OUTPUT && t->child.pid)
 		snprintf(extra + strlen(extra), sizeof extra - strlen(extra),
-			 " (running: %s %.0fs)", t->child.name, monitor_now() - t->child.started);
+			 " (running: %s %.0fs)", t->child.name, util_mono() - t->child.started);
 	if (p->mon >= 0 && t->v->stale[p->mon] && t->v->connected)
 		snprintf(extra + strlen(extra), sizeof extra - strlen(extra), " (stale)");
 	snprintf(buf, n, "%s%s", p->ops->title, extra);
@@ -216,7 +217,7 @@ static void draw_bottom(struct tui *t)
 		tui_putf(t, y, 0, COLS, ROLE_WARNING, "%s (y/n)", t->confirm_q);
 		return;
 	}
-	if (t->msg[0] && monitor_now() < t->msg_until)
+	if (t->msg[0] && util_mono() < t->msg_until)
 		tui_put(t, y, 0, COLS, ROLE_WARNING, t->msg);
 	else
 		tui_put(t, y, 0, COLS, ROLE_DIM,
@@ -269,7 +270,7 @@ void tui_draw_all(struct tui *t)
 	refresh();
 	if (!t->first_frame && t->v->have[MON_HEALTH]) {
 		t->first_frame = 1;
-		t->first_frame_ms = (monitor_now() - t->t0) * 1000.0;
+		t->first_frame_ms = (util_mono() - t->t0) * 1000.0;
 	}
 }
 
@@ -285,7 +286,7 @@ static void set_refresh(struct tui *t, int dir)
 	if (i >= NSTEPS)
 		i = NSTEPS - 1;
 	t->refresh = refresh_steps[i];
-	t->next_refresh = monitor_now() + t->refresh;
+	t->next_refresh = util_mono() + t->refresh;
 	tui_message(t, "refresh every %gs", t->refresh);
 }
 
@@ -479,7 +480,7 @@ static int normal_key(struct tui *t, int k)
 		monitor_set_paused(t->mon, t->paused);
 		if (!t->paused) {
 			monitor_refresh(t->mon);
-			t->next_refresh = monitor_now() + t->refresh;
+			t->next_refresh = util_mono() + t->refresh;
 		}
 		tui_message(t, t->paused ? "paused (Space or p resumes)" : "resumed");
 		return TUI_REDRAW;
@@ -633,7 +634,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	static struct tui T;
 	struct tui *t = &T;
 	memset(t, 0, sizeof *t);
-	t->t0 = monitor_now();
+	t->t0 = util_mono();
 	t->cfg = cfg;
 	t->target = tg;
 	t->zoom = -1;
@@ -702,7 +703,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	sigaction(SIGTERM, &sa, NULL);
 	/* Start connecting at once, so the first frame has figures. */
 	monitor_service(t->mon, NULL, 0);
-	t->next_refresh = monitor_now() + t->refresh;
+	t->next_refresh = util_mono() + t->refresh;
 	tui_draw_all(t);
 	time_t last_second = time(NULL);
 
@@ -718,7 +719,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 			cfd = n;
 			pfd[n++] = (struct pollfd){.fd = t->child.fd, .events = POLLIN};
 		}
-		double now = monitor_now();
+		double now = util_mono();
 		int timeout = (int)((t->next_refresh - now) * 1000.0) + 1;
 		if (t->paused)
 			timeout = 1000;
@@ -752,7 +753,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 		if (t->child.pid)
 			tui_child_reap(t);
 		tui_wizard_tick(t);
-		now = monitor_now();
+		now = util_mono();
 		if (now >= t->next_refresh) {
 			if (!t->paused)
 				monitor_refresh(t->mon);

@@ -16,6 +16,7 @@
 #include <readline/readline.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "paths.h"
 #include "tui_int.h"
@@ -98,11 +99,11 @@ static void cands_clear(void)
 
 static void cand_add(const char *s)
 {
-	char **n = realloc(cands, (size_t)(ncands + 2) * sizeof *n);
+	char **n = xrealloc(cands, (size_t)(ncands + 2) * sizeof *n);
 	if (!n)
 		return;
 	cands = n;
-	cands[ncands++] = strdup(s);
+	cands[ncands++] = xstrdup(s);
 	cands[ncands] = NULL;
 }
 
@@ -117,7 +118,7 @@ static char *cand_gen(const char *text, int state)
 	while (i < ncands) {
 		const char *c = cands[i++];
 		if (strncmp(c, text, len) == 0)
-			return strdup(c);
+			return xstrdup(c);
 	}
 	return NULL;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "util.h"
 #include "config.h"
 #include "target.h"
 #include "tui_int.h"
@@ -48,7 +49,7 @@ int tui_child_start(struct tui *t, const struct cmd_entry *ce, char **words)
 	for (int i = 1; i < n; i++)
 		if (strncmp(words[i], "--dsn", 5) == 0 || strncmp(words[i], "--env", 5) == 0)
 			explicit_target = 1;
-	char **argv = calloc((size_t)n + 6, sizeof *argv);
+	char **argv = xcalloc((size_t)n + 6, sizeof *argv);
 	int k = 0;
 	argv[k++] = "midsops";
 	argv[k++] = "--no-color";
@@ -108,7 +109,7 @@ int tui_child_start(struct tui *t, const struct cmd_entry *ce, char **words)
 	t->child.pid = pid;
 	t->child.fd = pfd[0];
 	t->child.flags = ce->flags;
-	t->child.started = monitor_now();
+	t->child.started = util_mono();
 	snprintf(t->child.name, sizeof t->child.name, "%s", ce->name);
 	return 0;
 }
@@ -172,7 +173,7 @@ void tui_child_reap(struct tui *t)
 		}
 	}
 	flush_partial(t);
-	double el = monitor_now() - c->started;
+	double el = util_mono() - c->started;
 	if (WIFEXITED(st))
 		tui_lines_addf(&t->out, "[exit %d: %s, %.1fs]", WEXITSTATUS(st), c->name, el);
 	else if (WIFSIGNALED(st))

@@ -8,6 +8,7 @@
 #include <wchar.h>
 
 #include "out.h"
+#include "util.h"
 #include "tui_int.h"
 
 int tui_text_width(const char *s)
@@ -250,13 +251,13 @@ void tui_lines_add(struct tui_lines *l, const char *s)
 	}
 	if (l->n >= l->cap) {
 		int cap = l->cap ? l->cap * 2 : 64;
-		char **nv = realloc(l->v, (size_t)cap * sizeof *nv);
+		char **nv = xrealloc(l->v, (size_t)cap * sizeof *nv);
 		if (!nv)
 			return;
 		l->v = nv;
 		l->cap = cap;
 	}
-	l->v[l->n++] = strdup(s);
+	l->v[l->n++] = xstrdup(s);
 }
 
 void tui_lines_addf(struct tui_lines *l, const char *fmt, ...)
@@ -279,8 +280,8 @@ void tui_lines_clear(struct tui_lines *l)
 int tui_words_split(const char *line, char ***words, char *err, size_t errlen)
 {
 	size_t cap = 8, n = 0, len = strlen(line);
-	char **w = calloc(cap, sizeof *w);
-	char *cur = malloc(len + 1);
+	char **w = xcalloc(cap, sizeof *w);
+	char *cur = xmalloc(len + 1);
 	if (!w || !cur) {
 		free(w);
 		free(cur);
@@ -321,12 +322,12 @@ int tui_words_split(const char *line, char ***words, char *err, size_t errlen)
 		cur[o] = 0;
 		if (n + 2 > cap) {
 			cap *= 2;
-			char **nw = realloc(w, cap * sizeof *nw);
+			char **nw = xrealloc(w, cap * sizeof *nw);
 			if (!nw)
 				goto unterminated;
 			w = nw;
 		}
-		w[n++] = strdup(cur);
+		w[n++] = xstrdup(cur);
 		w[n] = NULL;
 	}
 	free(cur);
@@ -352,7 +353,7 @@ void tui_words_free(char **words)
 void tui_text_pane(struct tui *t, struct tui_pane *p, struct tui_rect r, int from,
 		   struct tui_lines *l)
 {
-	int *idx = malloc(sizeof(int) * (size_t)(l->n + 1));
+	int *idx = xmalloc(sizeof(int) * (size_t)(l->n + 1));
 	int n = 0;
 	for (int i = 0; i < l->n; i++)
 		if (tui_match(l->v[i] + 1, p->filter))

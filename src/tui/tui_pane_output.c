@@ -4,12 +4,13 @@
 #include <string.h>
 
 #include "tui_int.h"
+#include "util.h"
 
 static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 {
 	struct tui_lines *o = &t->out;
 	int h = r.h;
-	int *idx = malloc(sizeof(int) * (size_t)(o->n + 1));
+	int *idx = xmalloc(sizeof(int) * (size_t)(o->n + 1));
 	int n = 0;
 	for (int i = 0; i < o->n; i++)
 		if (tui_match(o->v[i], p->filter))

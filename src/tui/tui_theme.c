@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "paths.h"
+#include "util.h"
 #include "tui_int.h"
 
 static const char *const role_names[ROLE_N] = {"normal",  "header",   "border",	  "ok",
@@ -78,7 +79,7 @@ static char *read_theme(const char *name)
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
-		char *buf = calloc(1, 16384);
+		char *buf = xcalloc(1, 16384);
 		if (buf)
 			fread(buf, 1, 16383, f);
 		fclose(f);
@@ -100,7 +101,7 @@ int tui_theme_load(struct tui *t, const char *name, char *err, size_t errlen)
 			snprintf(err, errlen, "no theme '%s' (see :theme for the list)", name);
 			return -1;
 		}
-		text = strdup(builtin_default);
+		text = xstrdup(builtin_default);
 		if (!text)
 			return -1;
 	}
@@ -175,11 +176,11 @@ static int add_name(char ***v, int *n, const char *name)
 	for (int i = 0; i < *n; i++)
 		if (strcmp((*v)[i], name) == 0)
 			return 0;
-	char **nv = realloc(*v, (size_t)(*n + 2) * sizeof *nv);
+	char **nv = xrealloc(*v, (size_t)(*n + 2) * sizeof *nv);
 	if (!nv)
 		return -1;
 	*v = nv;
-	nv[(*n)++] = strdup(name);
+	nv[(*n)++] = xstrdup(name);
 	nv[*n] = NULL;
 	return 0;
 }
@@ -193,7 +194,7 @@ char **tui_theme_names(void)
 {
 	char dirs[3][PATH_MAX];
 	theme_dirs(dirs);
-	char **v = calloc(1, sizeof *v);
+	char **v = xcalloc(1, sizeof *v);
 	int n = 0;
 	add_name(&v, &n, "default");
 	for (int i = 0; i < 3; i++) {

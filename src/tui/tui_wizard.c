@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util.h"
 #include "runbook.h"
 #include "target.h"
 #include "tui_int.h"
@@ -66,7 +67,7 @@ static struct wzv {
 
 static double now_s(void)
 {
-	return monitor_now();
+	return util_mono();
 }
 
 static void operator_name(char *buf, size_t n, const char *given)
@@ -219,7 +220,7 @@ static void picker_load(struct tui *t)
 		m = 0;
 	}
 	free(V.items);
-	V.items = calloc((size_t)(n + m + 1), sizeof *V.items);
+	V.items = xcalloc((size_t)(n + m + 1), sizeof *V.items);
 	V.nitems = 0;
 	for (int i = 0; i < n; i++) {
 		struct pick_item *it = &V.items[V.nitems++];

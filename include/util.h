@@ -1,0 +1,42 @@
+/* Small helpers every layer uses: the clock, JSON getters, one growable string buffer, and
+ * allocation with a single out-of-memory policy. */
+#ifndef MIDSOPS_UTIL_H
+#define MIDSOPS_UTIL_H
+
+#include <stddef.h>
+
+struct cJSON;
+
+/* Out of memory is not recoverable here: every allocation goes through these, which print
+ * one line on standard error and exit with util_oom_status (71, EX_OSERR; a check sets 3,
+ * UNKNOWN, so a monitoring system never reads the failure as a verdict). */
+#define UTIL_EXIT_OOM 71
+extern int util_oom_status;
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Seconds on the monotonic clock, for durations (never for wall time). */
+double util_mono(void);
+
+/* o[k] as a number; a numeric string counts (SQL's numeric travels as text in JSON). */
+double util_json_num(const struct cJSON *o, const char *k, double def);
+/* o[k] as a string, or NULL when absent or not a string. */
+const char *util_json_str(const struct cJSON *o, const char *k);
+/* o[k] copied into buf ("" when absent), cut to n - 1 bytes. */
+void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n);
+
+/* A growable, always NUL-terminated string: appending never truncates. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+void strbuf_add(struct strbuf *b, const void *s, size_t n);
+void strbuf_adds(struct strbuf *b, const char *s);
+void strbuf_addf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void strbuf_reserve(struct strbuf *b, size_t more);
+void strbuf_reset(struct strbuf *b);
+void strbuf_free(struct strbuf *b);
+
+#endif
