@@ -2,6 +2,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "log.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -184,10 +185,11 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 	struct args a;
 	char err[512];
 	log_set_command(ce->name);
+	util_oom_status = (ce->flags & CMD_CHECK) ? ST_UNKNOWN : UTIL_EXIT_OOM;
 	if ((ce->flags & CMD_RAWARGS) && !(argc == 2 && strcmp(argv[1], "--help") == 0)) {
 		/* Pass everything through (db-shell hands it to psql). */
 		memset(&a, 0, sizeof a);
-		a.argv = calloc((size_t)argc, sizeof *a.argv);
+		a.argv = xcalloc((size_t)argc, sizeof *a.argv);
 		for (int i = 1; i < argc; i++)
 			a.argv[a.argc++] = argv[i];
 	} else if (args_parse(ce->options, argc, argv, &a, err, sizeof err) < 0) {
