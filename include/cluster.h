@@ -23,9 +23,17 @@ enum cluster_state { CLUSTER_ABSENT, CLUSTER_STOPPED, CLUSTER_RUNNING };
 int cluster_locate(struct cluster *c, const char *root, char *err, size_t errlen);
 enum cluster_state cluster_state(const struct cluster *c, pid_t *pid);
 int cluster_init(struct cluster *c, char *err, size_t errlen);
-/* Start if not running; *already set when it was. Initialises first if absent. */
+/* Start if not running; *already set when it was. Initialises first if absent. A fenced
+ * cluster is not started: CLUSTER_START_FENCED, the reason in err. */
 int cluster_start(struct cluster *c, int *already, char *err, size_t errlen);
 int cluster_stop(struct cluster *c, const char *mode, char *err, size_t errlen);
+/* The fence mark (cluster_fence.c): ROOT/fenced, mode 0600, one line saying why.
+ * cluster_start refuses a fenced cluster and returns CLUSTER_START_FENCED. */
+#define CLUSTER_START_FENCED (-2)
+/* 1 when fenced (why filled; an unreadable mark counts as fenced), 0 when not. */
+int cluster_fenced(const struct cluster *c, char *why, size_t n);
+int cluster_fence_mark(const struct cluster *c, const char *why, char *err, size_t errlen);
+int cluster_fence_clear(const struct cluster *c, char *err, size_t errlen);
 /* libpq conninfo for the cluster. */
 void cluster_conninfo(const struct cluster *c, char *buf, size_t n);
 /* Append a line to postgresql.auto.conf-like settings and reload (used by backups). */

@@ -60,6 +60,28 @@ int dr_have_command(const char *name);
 int dr_run_child(const struct config *cfg, const char *dsn, int json, const char *const *cmd,
 		 char **output);
 
+/* ---- fence (src/dr/dr_fence.c) ----
+ * A fence is something that stops the old primary from taking writes: stopping a cluster
+ * midsops runs (and marking it so that nothing starts it again), or the operator's
+ * [dr] fence_command. A line in state.json is never one. */
+struct cluster;
+/* Fence a cluster midsops runs: stop it (fast, then immediate), leave the fence mark that
+ * cluster_start and dr_site_pg_ctl("start") refuse, and clear synchronous_standby_names in
+ * its postgresql.auto.conf so that it never comes back waiting for a standby that is now
+ * the primary. why goes into the mark. *cleared_sync set when a name was cleared. Returns
+ * 0, or -1 with err (the cluster may be stopped but unmarked: say so). */
+int dr_fence_cluster(struct cluster *c, const char *why, int *cleared_sync, char *err,
+		     size_t errlen);
+/* Lift the fence: clear synchronous_standby_names again, remove the mark. The cluster stays
+ * stopped; starting it is the caller's choice. */
+int dr_unfence_cluster(struct cluster *c, int *cleared_sync, char *err, size_t errlen);
+/* Run [dr] fence_command (split into an argv, never through a shell) with the old primary's
+ * MIDSOPS_FENCE_HOST, _PORT, _DATADIR and _DBNAME in its environment and its host and port
+ * as the last two arguments. Returns its exit status (-1: could not start; err says why);
+ * *output is its captured output (caller frees). */
+int dr_fence_command(const struct config *cfg, const char *primary_conninfo, const char *datadir,
+		     char **output, char *err, size_t errlen);
+
 /* ---- assessment (src/dr/dr_assess.c) ---- */
 struct dr_backups {
 	int catalogue_rows; /* ops.backups rows; -1 when the table does not exist */

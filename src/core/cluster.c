@@ -233,6 +233,9 @@ static int append_conf(const struct cluster *c, char *err, size_t errlen)
 			 "wal_buffers = 16MB\n"
 			 "max_wal_senders = 10\n"
 			 "max_replication_slots = 10\n"
+			 /* an abandoned slot (a DR site gone for good) may hold this much WAL,
+			  * then it is invalidated instead of filling the disk */
+			 "max_slot_wal_keep_size = 4GB\n"
 			 "log_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
 			 "log_min_duration_statement = 1000\n",
 			 c->sockdir, c->port);
@@ -273,7 +276,9 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 	snprintf(initlog, sizeof initlog, "%s/initdb.log", c->logdir);
 	char *argv[] = {initdb,	      "-D",	  c->datadir, "-U",	    CLUSTER_USER,
 			"-E",	      "UTF8",	  "--no-locale", "--auth-local=trust",
-			"--auth-host=reject", "--no-instructions", NULL};
+			"--auth-host=reject", "--no-instructions",
+			/* pg_rewind needs checksums (or wal_log_hints) to rejoin it after a failover */
+			"--data-checksums", NULL};
 	/* Opened by initdb's own process, as the server's user, in that user's folder. */
 	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = initlog, .cwd = "/"};
 	int rc = proc_run(argv, &o, NULL);
@@ -324,6 +329,18 @@ int cluster_start(struct cluster *c, int *already, char *err, size_t errlen)
 	int rc = -1;
 	if (already)
 		*already = 0;
+	char why[512];
+	/* An old primary fenced at a DR activation must never come back writable beside the
+	 * promoted site because some command wanted its embedded cluster. */
+	if (cluster_fenced(c, why, sizeof why)) {
+		snprintf(err, errlen,
+			 "the cluster at %s is fenced (%s); it is kept from serving so that it cannot "
+			 "take writes beside the promoted DR site. Lift the fence with 'midsops cluster "
+			 "unfence' (or rejoin it as a standby with 'midsops dr-rejoin')",
+			 c->datadir, why);
+		rc = CLUSTER_START_FENCED;
+		goto out;
+	}
 	if (cluster_init(c, err, errlen) < 0)
 		goto out;
 	if (cluster_state(c, NULL) == CLUSTER_RUNNING) {
