@@ -4,13 +4,25 @@
 set -u
 PKGS="build-essential pkg-config libncurses-dev libpq-dev libcjson-dev libreadline-dev \
 postgresql-15 postgresql-client-15 postgresql-contrib tmux mandoc python3 time \
-prometheus monitoring-plugins-standard bash-completion logrotate libzstd-dev pgbackrest"
+prometheus monitoring-plugins-standard bash-completion logrotate libzstd-dev pgbackrest locales"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
 	[ "$st" = "installed" ] || missing="$missing $p"
 done
+# The German locale lets the tests run a server whose messages are not English
+# (test_lc_messages.sh): midsops decides by SQLSTATE, never by message text.
+locale_ok() { locale -a 2>/dev/null | grep -qix 'de_DE.utf-\?8'; }
+add_locale() {
+	locale_ok && return 0
+	if [ "$(id -u)" = 0 ] && command -v localedef >/dev/null 2>&1; then
+		localedef -i de_DE -f UTF-8 de_DE.UTF-8 && echo "deps: generated the de_DE.UTF-8 locale" || echo "deps: localedef de_DE.UTF-8 failed (the lc_messages test will skip)"
+	else
+		echo "deps: no de_DE.UTF-8 locale (the lc_messages test will skip); as root: localedef -i de_DE -f UTF-8 de_DE.UTF-8"
+	fi
+}
 if [ -z "$missing" ]; then
+	add_locale
 	echo "deps: all present"
 	exit 0
 fi
@@ -27,3 +39,4 @@ apt-get update -q && apt-get install -y -q --no-install-recommends $missing || {
 }
 # Debian's server package creates and starts a system cluster; midsops never uses it.
 echo "deps: installed$missing"
+add_locale
