@@ -150,14 +150,14 @@ const char *probe_health_sql(void)
  * so the console still asks for it only now and then. */
 const char *probe_health_sql_variant(int with_size)
 {
-	static char full[8192], lite[8192];
-	if (!full[0]) {
-		snprintf(full, sizeof full, health_fmt,
-			 "(select sum(relpages)::bigint * current_setting('block_size')::bigint"
-			 " from pg_class where relkind in ('r', 'i', 't', 'm'))");
-		snprintf(lite, sizeof lite, health_fmt, "null::bigint");
+	static struct strbuf full, lite;
+	if (!full.len) {
+		strbuf_addf(&full, health_fmt,
+			    "(select sum(relpages)::bigint * current_setting('block_size')::bigint"
+			    " from pg_class where relkind in ('r', 'i', 't', 'm'))");
+		strbuf_addf(&lite, health_fmt, "null::bigint");
 	}
-	return with_size ? full : lite;
+	return with_size ? full.s : lite.s;
 }
 
 int probe_health_parse(PGresult *r, struct health_extra *x)
@@ -413,18 +413,20 @@ static void send_setup(struct monitor *m)
 	 * name optional tables only inside query_to_xml, so preparing never fails. */
 	/* First the switch to midsops's own role (db.c), so that the probes are never taken
 	 * for the web workload whose statements they judge. */
-	static char sql[24576];
-	snprintf(sql, sizeof sql,
-		 "%s; set statement_timeout = %d; set lock_timeout = %d; "
-		 "set client_min_messages = warning; "
-		 "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
-		 "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
-		 "prepare midsops_console_cache as %s",
-		 db_own_role_sql(), m->stmt_timeout_ms, m->lock_timeout_ms, "midsops console",
-		 probe_health_sql_variant(1), probe_health_sql_variant(0),
-		 probe_console_cache_sql());
+	struct strbuf sql = {0};
+	strbuf_addf(
+	    &sql,
+	    "%s; set statement_timeout = %d; set lock_timeout = %d; "
+	    "set client_min_messages = warning; "
+	    "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
+	    "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
+	    "prepare midsops_console_cache as %s",
+	    db_own_role_sql(), m->stmt_timeout_ms, m->lock_timeout_ms, "midsops console",
+	    probe_health_sql_variant(1), probe_health_sql_variant(0), probe_console_cache_sql());
 	PQsetnonblocking(m->conn, 1);
-	if (!PQsendQuery(m->conn, sql)) {
+	int sent = PQsendQuery(m->conn, sql.s);
+	strbuf_free(&sql);
+	if (!sent) {
 		drop_connection(m, NULL);
 		return;
 	}
