@@ -129,8 +129,8 @@ static int reclone(const struct dr_node *old, const struct dr_node *src, PGconn 
 static int confirm_needed(struct out *o, const struct dr_node *old, const struct dr_node *n)
 {
 	out_err(o,
-		"dr-rejoin discards what the old primary %s (%s) wrote after the failover and "
-		"makes it a standby of the %s: pass --yes",
+		"dr-rejoin discards what the old primary, the %s (%s), wrote after the "
+		"failover and makes it a standby of the %s: pass --yes",
 		old->name, old->c.datadir, n->name);
 	return EXIT_USAGE;
 }
@@ -195,8 +195,8 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 	if (!can_rewind)
 		out_warn(o,
 			 "the old primary has neither data checksums nor wal_log_hints: pg_rewind "
-			 "cannot rewind it, so it is copied whole; 'midsops dr-prepare-rewind' "
-			 "turns one on for next time");
+			 "cannot rewind it, and it will be copied whole; 'midsops "
+			 "dr-prepare-rewind' turns one on for next time");
 	if (!opts->yes) {
 		rc = confirm_needed(o, &old, &n);
 		goto out;
@@ -204,13 +204,13 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 	double t0 = now_s();
 	char why[700] = "", diverged[32] = "";
 	const char *method = "pg_rewind";
-	if (!can_rewind)
-		snprintf(why, sizeof why, "neither data checksums nor wal_log_hints");
-	else if (opts->no_rewind)
+	/* pg_rewind runs even then: its own refusal is the reason given for the copy. */
+	if (opts->no_rewind)
 		snprintf(why, sizeof why, "--no-rewind");
 	if (why[0] || run_rewind(&old, &n, why, sizeof why, diverged, sizeof diverged) < 0) {
 		method = "re-clone (pg_basebackup)";
-		out_kv(o, "pg_rewind", "not used: %s", why);
+		out_kv(o, "pg_rewind", "%s: %s",
+		       opts->no_rewind ? "not used" : "failed, so the node is copied whole", why);
 		out_progress(o, "base backup", 0, 0, old.c.datadir);
 		int bad = reclone(&old, &n, nc, err, sizeof err);
 		out_progress_end(o);
@@ -309,25 +309,29 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 	char err[1024];
 	struct dr_node nodes[2];
 	int nn = 0;
+	/* A target midsops does not run is the operator's to change. */
 	PGconn *c = probe_dr_connect(t->conninfo, "dr-prepare-rewind", 5, err, sizeof err);
-	if (c) {
-		if (dr_node_of(c, &nodes[0], err, sizeof err) < 0) {
-			out_err(o, "dr-prepare-rewind: %s", err);
-			PQfinish(c);
-			return EXIT_FAIL;
-		}
+	if (c && dr_node_of(c, &nodes[0], err, sizeof err) < 0) {
+		char msg[600];
+		dr_rewind_readiness(c, msg, sizeof msg);
 		PQfinish(c);
-	} else if (!t->embedded || dr_node_embedded(&nodes[0], NULL, NULL, err, sizeof err) < 0) {
-		out_err(o, "dr-prepare-rewind: the target: %s", err);
+		out_err(o, "dr-prepare-rewind: %s; %s", err,
+			msg[0] ? "set wal_log_hints = on there and restart it"
+			       : "pg_rewind can already work on it");
+		return msg[0] ? EXIT_FAIL : 0;
+	}
+	PQfinish(c);
+	if (dr_node_embedded(&nodes[nn], NULL, NULL, err, sizeof err) == 0 &&
+	    cluster_state(&nodes[nn].c, NULL) != CLUSTER_ABSENT)
+		nn++;
+	if (dr_node_site(&nodes[nn], NULL, NULL, err, sizeof err) == 0 &&
+	    cluster_state(&nodes[nn].c, NULL) != CLUSTER_ABSENT)
+		nn++;
+	if (!nn) {
+		out_err(o, "dr-prepare-rewind: midsops runs no cluster here (no embedded cluster, "
+			   "no DR site)");
 		return EXIT_FAIL;
 	}
-	nn = 1;
-	if (dr_node_other(&nodes[0], &nodes[1], err, sizeof err) == 0 &&
-	    cluster_state(&nodes[1].c, NULL) != CLUSTER_ABSENT)
-		nn = 2;
-	/* Standby first: a primary stopped first (fast) hands it all its WAL anyway, but a
-	 * standby stopped last would wait for a primary that is gone. */
-	int order[2] = {0, 1};
 	struct dr_control ctl[2];
 	int need[2] = {0, 0}, running[2] = {0, 0}, any = 0;
 	for (int i = 0; i < nn; i++) {
@@ -343,8 +347,6 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 		       ctl[i].wal_log_hints ? "on" : "off");
 		any |= need[i];
 	}
-	if (nn == 2 && strstr(ctl[0].state, "recovery") == NULL)
-		order[0] = 1, order[1] = 0;
 	if (!any) {
 		out_line(o, "nothing to do: pg_rewind can work on %s",
 			 nn == 2 ? "both nodes" : "this node");
@@ -356,36 +358,51 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 		    use_checksums ? " (pg_checksums works offline; writes stop meanwhile)" : "");
 		return EXIT_USAGE;
 	}
+	/* pg_checksums wants every node of a replicated pair switched while all are down. The
+	 * primary stops first, so its fast shutdown hands the standby all its WAL, and starts
+	 * first, so the standby finds it. */
+	int order[2] = {0, 1};
+	if (nn == 2 && strstr(ctl[0].state, "recovery"))
+		order[0] = 1, order[1] = 0;
+	for (int k = 0; k < nn; k++) {
+		struct dr_node *n = &nodes[order[k]];
+		if (running[order[k]] && dr_site_pg_ctl(&n->c, "stop", "fast", err, sizeof err) < 0)
+			goto fail;
+	}
 	for (int k = 0; k < nn; k++) {
 		int i = order[k];
-		if (!need[i])
-			continue;
 		struct dr_node *n = &nodes[i];
-		if (running[i] && dr_site_pg_ctl(&n->c, "stop", "fast", err, sizeof err) < 0)
-			goto fail;
-		int bad = use_checksums
-			      ? run_checksums(n, err, sizeof err)
-			      : cluster_file_put(&n->c, n->c.datadir, "postgresql.auto.conf",
-						 "wal_log_hints = on\n", 1, err, sizeof err);
-		if (bad < 0) {
-			if (running[i]) {
-				char e2[512];
-				dr_site_pg_ctl(&n->c, "start", NULL, e2, sizeof e2);
-			}
-			goto fail;
+		if (need[i]) {
+			int bad =
+			    use_checksums
+				? run_checksums(n, err, sizeof err)
+				: cluster_file_put(&n->c, n->c.datadir, "postgresql.auto.conf",
+						   "wal_log_hints = on\n", 1, err, sizeof err);
+			if (bad < 0)
+				goto fail;
+			log_event("info", "dr-prepare-rewind", "%s: %s", n->c.datadir,
+				  use_checksums ? "data checksums enabled" : "wal_log_hints = on");
+			out_kv(o, "changed", "%s: %s%s", n->name,
+			       use_checksums ? "data checksums enabled" : "wal_log_hints = on",
+			       running[i] ? "" : " (stopped; takes effect at its next start)");
 		}
-		if (running[i] && dr_site_pg_ctl(&n->c, "start", NULL, err, sizeof err) < 0)
+	}
+	for (int k = 0; k < nn; k++) {
+		struct dr_node *n = &nodes[order[k]];
+		if (running[order[k]] && dr_site_pg_ctl(&n->c, "start", NULL, err, sizeof err) < 0)
 			goto fail;
-		log_event("info", "dr-prepare-rewind", "%s: %s", n->c.datadir,
-			  use_checksums ? "data checksums enabled" : "wal_log_hints = on");
-		out_kv(o, "changed", "%s: %s%s", n->name,
-		       use_checksums ? "data checksums enabled" : "wal_log_hints = on",
-		       running[i] ? " (restarted)" : " (stopped; takes effect at its next start)");
 	}
 	out_line(o, "pg_rewind can now rejoin %s after a failover",
 		 nn == 2 ? "either node" : "this node");
 	return 0;
 fail:
 	out_err(o, "dr-prepare-rewind: %s", err);
+	for (int k = 0; k < nn; k++) {
+		struct dr_node *n = &nodes[order[k]];
+		char e2[512];
+		if (running[order[k]] && cluster_state(&n->c, NULL) != CLUSTER_RUNNING &&
+		    dr_site_pg_ctl(&n->c, "start", NULL, e2, sizeof e2) < 0)
+			out_err(o, "dr-prepare-rewind: %s did not start again: %s", n->name, e2);
+	}
 	return EXIT_FAIL;
 }
