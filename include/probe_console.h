@@ -27,6 +27,13 @@ struct health_extra {
 	char backup_ids[PROBE_BACKUP_IDS][64];
 	/* Which optional relations exist, so the other panes pick their query. */
 	int has_import_runs, has_import_errors, has_events, has_cache;
+	/* Replication: commits waiting for a synchronous standby (the oldest's seconds), the
+	 * settings dr-sync-guard changes, and the inactive slot holding the most WAL. */
+	int sync_waiters;
+	double sync_wait_s;
+	char sync_names[128], fallback_names[128];
+	char slot[64], slot_wal_status[16];
+	long long slot_bytes; /* -1: none or unknown */
 };
 
 /* The database probe with the extras: columns 0..18 are probe_db_sql's. */

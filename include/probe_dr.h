@@ -75,6 +75,43 @@ int probe_dr(const char *primary_conninfo, const char *standby_conninfo, struct 
 int probe_dr_primary(PGconn *c, struct dr_primary_snap *p);
 int probe_dr_standby(PGconn *c, struct dr_standby_snap *s);
 
+/* ---- Replication health of the server midsops is connected to: its slots and the
+ * commits waiting for a synchronous standby (db-check, status, metrics, dr-sync-guard) ---- */
+#define REPL_MAX_SLOTS 16
+
+struct repl_slot {
+	char name[64], type[16], wal_status[16];
+	int active;
+	long long retained_bytes; /* current WAL position - restart_lsn; -1 unknown */
+	long long safe_wal_size;  /* bytes before the slot loses its WAL; -1 unlimited/unknown */
+	double inactive_s;	  /* PostgreSQL 17's inactive_since; NAN when not recorded */
+};
+
+struct repl_health {
+	int ok;
+	char error[512];
+	int in_recovery;
+	char sync_names[256];	  /* synchronous_standby_names now */
+	char fallback_names[256]; /* what dr-sync-guard took out of it; "" when it did not */
+	char max_slot_keep[32];	  /* max_slot_wal_keep_size, as the server shows it */
+	int sync_standbys;	  /* pg_stat_replication rows in sync_state sync or quorum */
+	int sync_waiters;	  /* backends waiting in SyncRep */
+	double sync_wait_s;	  /* the oldest of them, since its statement began; 0 none */
+	int sync_wait_pid;
+	int nslots;
+	struct repl_slot slots[REPL_MAX_SLOTS]; /* largest retention first */
+};
+
+/* The custom setting dr-sync-guard keeps, with ALTER SYSTEM, the standby names it removed
+ * from synchronous_standby_names: on the server, so any guard on any host can restore it. */
+#define REPL_FALLBACK_GUC "midsops.fallback_standby_names"
+
+extern const char probe_repl_sql[];	  /* one row: the settings and the SyncRep waits */
+extern const char probe_repl_slots_sql[]; /* a row per slot */
+int probe_repl(PGconn *c, struct repl_health *h);
+/* The inactive slot that retains the most WAL, or NULL. */
+const struct repl_slot *repl_worst_inactive(const struct repl_health *h);
+
 /* Connect to a conninfo without starting anything; NULL with a masked reason in err.
  * An empty conninfo means libpq's own environment. */
 PGconn *probe_dr_connect(const char *conninfo, const char *app, int timeout_s, char *err,

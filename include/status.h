@@ -21,6 +21,14 @@ void status_render_db(struct out *o, const struct config *cfg, const struct db_s
 enum status status_render_system(struct out *o, const struct config *cfg,
 				 const struct sys_snapshot *s);
 
+/* Replication slots and commits waiting for a synchronous standby (status_repl.c), in
+ * db-check and the database section of status; the judges serve the console and metrics. */
+struct repl_health;
+struct repl_slot;
+enum status status_render_repl(struct out *o, const struct config *cfg, PGconn *c);
+enum status repl_judge_slot(const struct config *cfg, const struct repl_slot *sl);
+enum status repl_judge_sync(const struct config *cfg, const struct repl_health *h);
+
 /* A section of `status`: renders its figures into a section of its own name and returns
  * its worst status. conn is NULL when the database is unreachable. */
 struct status_section {

@@ -33,8 +33,9 @@ static int db_schema_exec(struct cmd_ctx *ctx, const char *what)
 			 migrate_latest());
 	out_kv_int(ctx->out, "schema_version", migrate_latest());
 	out_kv_int(ctx->out, "migrations_applied", applied);
-	out_line(ctx->out, applied ? "schema upgraded from version %d to %d"
-				   : "schema is up to date (version %d%.0d)",
+	out_line(ctx->out,
+		 applied ? "schema upgraded from version %d to %d"
+			 : "schema is up to date (version %d%.0d)",
 		 before, applied ? migrate_latest() : 0);
 	PQfinish(c);
 	return 0;
@@ -65,11 +66,12 @@ static int cmd_db_check_exec(struct cmd_ctx *ctx)
 		PQfinish(c);
 		return ST_UNKNOWN;
 	}
-	PQfinish(c);
 	struct db_judgement j;
 	status_render_db(ctx->out, ctx->cfg, &s, &j);
-	out_status(ctx->out, j.overall, "database %s", j.overall == ST_OK ? "healthy" : "needs attention");
-	return j.overall;
+	enum status st = status_worst(j.overall, status_render_repl(ctx->out, ctx->cfg, c));
+	PQfinish(c);
+	out_status(ctx->out, st, "database %s", st == ST_OK ? "healthy" : "needs attention");
+	return st;
 }
 
 static int cmd_system_resources_exec(struct cmd_ctx *ctx)
@@ -119,50 +121,52 @@ static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_db_table[] = {
-	{
-		.name = "db-check",
-		.options = "",
-		.summary = "Check database health: connection, size, connections, hit ratio, dead tuples, "
-			   "long transactions, locks",
-		.usage = "db-check [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_db_check_exec,
-	},
-	{
-		.name = "status",
-		.summary = "Every probe in one summary (database, imports, cache, backups, system)",
-		.usage = "status [--json]",
-		.flags = CMD_CHECK,
-		.exec = cmd_status_exec,
-	},
-	{
-		.name = "system-resources",
-		.summary = "Load, memory and free disk for the data, backup and log directories",
-		.usage = "system-resources [--json]",
-		.flags = CMD_CHECK | CMD_NODB,
-		.exec = cmd_system_resources_exec,
-	},
-	{
-		.name = "db-create",
-		.summary = "Create the database objects (schemas game, builds, ops, cache, stage); idempotent",
-		.usage = "db-create",
-		.flags = CMD_DESTRUCTIVE,
-		.exec = cmd_db_create_exec,
-	},
-	{
-		.name = "db-migrate",
-		.summary = "Upgrade the schema to this version of midsops; idempotent",
-		.usage = "db-migrate",
-		.flags = CMD_DESTRUCTIVE,
-		.exec = cmd_db_migrate_exec,
-	},
-	{
-		.name = "db-shell",
-		.max_args = -1,
-		.summary = "Run psql on the resolved target, passing its arguments through",
-		.usage = "db-shell [PSQL-ARGS...]",
-		.flags = CMD_RAWARGS,
-		.exec = cmd_db_shell_exec,
-	},
-	{0},
+    {
+	.name = "db-check",
+	.options = "",
+	.summary = "Check database health: connection, size, connections, hit ratio, dead tuples, "
+		   "long transactions, locks, replication slots, commits waiting for a synchronous "
+		   "standby",
+	.usage = "db-check [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_db_check_exec,
+    },
+    {
+	.name = "status",
+	.summary = "Every probe in one summary (database, imports, cache, backups, system)",
+	.usage = "status [--json]",
+	.flags = CMD_CHECK,
+	.exec = cmd_status_exec,
+    },
+    {
+	.name = "system-resources",
+	.summary = "Load, memory and free disk for the data, backup and log directories",
+	.usage = "system-resources [--json]",
+	.flags = CMD_CHECK | CMD_NODB,
+	.exec = cmd_system_resources_exec,
+    },
+    {
+	.name = "db-create",
+	.summary =
+	    "Create the database objects (schemas game, builds, ops, cache, stage); idempotent",
+	.usage = "db-create",
+	.flags = CMD_DESTRUCTIVE,
+	.exec = cmd_db_create_exec,
+    },
+    {
+	.name = "db-migrate",
+	.summary = "Upgrade the schema to this version of midsops; idempotent",
+	.usage = "db-migrate",
+	.flags = CMD_DESTRUCTIVE,
+	.exec = cmd_db_migrate_exec,
+    },
+    {
+	.name = "db-shell",
+	.max_args = -1,
+	.summary = "Run psql on the resolved target, passing its arguments through",
+	.usage = "db-shell [PSQL-ARGS...]",
+	.flags = CMD_RAWARGS,
+	.exec = cmd_db_shell_exec,
+    },
+    {0},
 };

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "probe.h"
+#include "probe_dr.h"
 #include "target.h"
 #include "version.h"
 
@@ -45,6 +46,12 @@ enum metric_id {
 	M_REPLICAS,
 	M_REPL_LAG_BYTES,
 	M_REPL_LAG_SECONDS,
+	M_SLOT_RETAINED,
+	M_SLOT_ACTIVE,
+	M_SLOT_SAFE_WAL,
+	M_SYNC_WAITING,
+	M_SYNC_OLDEST_WAIT,
+	M_SYNC_FALLBACK,
 	M_WAL_ARCHIVED,
 	M_WAL_FAILED,
 	M_WAL_LAST_ARCHIVED,
@@ -151,6 +158,28 @@ static const struct metric_family metric_families[M_COUNT] = {
     [M_REPL_LAG_SECONDS] = {.name = "midsops_replication_lag_seconds",
 			    .type = "gauge",
 			    .help = "Replay delay: per replica on a primary, its own on a standby"},
+    [M_SLOT_RETAINED] = {.name = "midsops_replication_slot_retained_bytes",
+			 .type = "gauge",
+			 .help = "WAL a replication slot keeps on the primary (current position - "
+				 "restart_lsn)"},
+    [M_SLOT_ACTIVE] = {.name = "midsops_replication_slot_active",
+		       .type = "gauge",
+		       .help = "1 while a standby or client uses the slot, 0 when it is abandoned"},
+    [M_SLOT_SAFE_WAL] = {.name = "midsops_replication_slot_safe_wal_bytes",
+			 .type = "gauge",
+			 .help = "WAL that can still be written before the slot loses its WAL "
+				 "(absent when max_slot_wal_keep_size is unlimited)"},
+    [M_SYNC_WAITING] = {.name = "midsops_sync_waiting_commits",
+			.type = "gauge",
+			.help = "Commits waiting for a synchronous standby (wait_event SyncRep)"},
+    [M_SYNC_OLDEST_WAIT] = {.name = "midsops_sync_oldest_wait_seconds",
+			    .type = "gauge",
+			    .help = "How long the oldest commit has waited for a synchronous "
+				    "standby, 0 when none waits"},
+    [M_SYNC_FALLBACK] = {.name = "midsops_sync_fallback_active",
+			 .type = "gauge",
+			 .help = "1 while dr-sync-guard holds the primary asynchronous because its "
+				 "synchronous standby is gone"},
     [M_WAL_ARCHIVED] = {.name = "midsops_wal_archived_total",
 			.type = "counter",
 			.help = "WAL files archived"},
@@ -313,7 +342,28 @@ static PGconn *metrics_connect(const struct target *t, char *err, size_t errlen)
 	return c;
 }
 
-static void metrics_write(struct metrics_out *m, const char *env, const struct metrics_snapshot *s)
+static void metrics_write_repl(struct metrics_out *m, const char *env, const struct repl_health *h)
+{
+	char l0[1024], l[1024];
+	metrics_labels(l0, sizeof l0, "env", env, NULL);
+	for (int id = M_SLOT_RETAINED; id <= M_SLOT_SAFE_WAL; id++)
+		for (int i = 0; i < h->nslots; i++) {
+			const struct repl_slot *sl = &h->slots[i];
+			metrics_labels(l, sizeof l, "env", env, "slot", sl->name, NULL);
+			double v = id == M_SLOT_ACTIVE ? sl->active
+				   : id == M_SLOT_RETAINED
+				       ? (sl->retained_bytes < 0 ? NAN : (double)sl->retained_bytes)
+				   : sl->safe_wal_size < 0 ? NAN
+							   : (double)sl->safe_wal_size;
+			metrics_put(m, (enum metric_id)id, l, v);
+		}
+	metrics_put(m, M_SYNC_WAITING, l0, h->sync_waiters);
+	metrics_put(m, M_SYNC_OLDEST_WAIT, l0, h->sync_wait_s);
+	metrics_put(m, M_SYNC_FALLBACK, l0, h->fallback_names[0] && !h->sync_names[0]);
+}
+
+static void metrics_write(struct metrics_out *m, const char *env, const struct metrics_snapshot *s,
+			  const struct repl_health *h)
 {
 	char l0[1024], l1[1024], l[1024];
 	metrics_labels(l0, sizeof l0, "env", env, NULL);
@@ -366,6 +416,8 @@ static void metrics_write(struct metrics_out *m, const char *env, const struct m
 		metrics_labels(l, sizeof l, "env", env, "replica", s->replica[i].name, NULL);
 		metrics_put(m, M_REPL_LAG_SECONDS, l, s->replica[i].lag_seconds);
 	}
+	if (h)
+		metrics_write_repl(m, env, h);
 	metrics_put(m, M_WAL_ARCHIVED, l0, s->wal_archived);
 	metrics_put(m, M_WAL_FAILED, l0, s->wal_failed);
 	metrics_put(m, M_WAL_LAST_ARCHIVED, l0, s->wal_last_archived);
@@ -421,10 +473,17 @@ static int cmd_metrics_exec(struct cmd_ctx *ctx)
 		return EXIT_USAGE;
 	}
 	struct metrics_snapshot s;
+	struct repl_health h;
+	int have_repl = 0;
 	char err[1024];
 	PGconn *c = metrics_connect(ctx->target, err, sizeof err);
 	if (c) {
 		probe_metrics(c, &s);
+		if (s.up) {
+			have_repl = probe_repl(c, &h) == 0;
+			if (!have_repl && !s.warn[0])
+				snprintf(s.warn, sizeof s.warn, "replication slots: %s", h.error);
+		}
 		PQfinish(c);
 	} else {
 		memset(&s, 0, sizeof s);
@@ -441,7 +500,7 @@ static int cmd_metrics_exec(struct cmd_ctx *ctx)
 		const char *cols[] = {"metric", "labels", "value"};
 		out_table_begin(ctx->out, "metrics", 3, cols);
 	}
-	metrics_write(&m, ctx->target->env, &s);
+	metrics_write(&m, ctx->target->env, &s, have_repl ? &h : NULL);
 	if (!prom)
 		out_table_end(ctx->out);
 	/* The exposition was written either way and says up 0 itself; a scraper should keep

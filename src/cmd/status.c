@@ -38,8 +38,8 @@ void status_render_db(struct out *o, const struct config *cfg, const struct db_s
 	fmt_duration(a, sizeof a, s->uptime_s);
 	out_fig(o, "uptime", &(struct out_fig){.value = s->uptime_s, .unit = OUT_SECONDS}, "%s", a);
 	fmt_bytes(b, sizeof b, (double)s->db_size);
-	out_fig(o, "database_size", &(struct out_fig){.value = (double)s->db_size, .unit = OUT_BYTES},
-		"%s", b);
+	out_fig(o, "database_size",
+		&(struct out_fig){.value = (double)s->db_size, .unit = OUT_BYTES}, "%s", b);
 	/* Warned in % of max_connections; the figure is the count, its range 0..max. */
 	f = status_fig(s->connections, OUT_COUNT, &cfg->connections, s->max_connections / 100.0);
 	f.range = 1;
@@ -61,24 +61,24 @@ void status_render_db(struct out *o, const struct config *cfg, const struct db_s
 		       j->dead_pct, s->dead_tuples + s->live_tuples);
 	fmt_duration(a, sizeof a, s->longest_txn_s);
 	f = status_fig(s->longest_txn_s, OUT_SECONDS, &cfg->long_txn, 1);
-	out_fig_status(o, "longest_transaction", j->txn, &f, "%s%s%s", a,
-		       s->longest_txn_pid ? " pid " : "",
-		       s->longest_txn_pid ? (snprintf(b, sizeof b, "%d", s->longest_txn_pid), b)
-					  : "");
+	out_fig_status(
+	    o, "longest_transaction", j->txn, &f, "%s%s%s", a, s->longest_txn_pid ? " pid " : "",
+	    s->longest_txn_pid ? (snprintf(b, sizeof b, "%d", s->longest_txn_pid), b) : "");
 	f = status_fig(s->waiting_locks, OUT_COUNT, &cfg->waiting_locks, 1);
 	out_fig_status(o, "waiting_locks", j->locks, &f, "%d", s->waiting_locks);
 	out_kv(o, "role", "%s", s->in_recovery ? "standby" : "primary");
 	if (s->in_recovery && !isnan(s->replay_lag_s)) {
 		fmt_duration(a, sizeof a, s->replay_lag_s);
-		out_fig(o, "replay_lag", &(struct out_fig){.value = s->replay_lag_s, .unit = OUT_SECONDS},
-			"%s", a);
+		out_fig(o, "replay_lag",
+			&(struct out_fig){.value = s->replay_lag_s, .unit = OUT_SECONDS}, "%s", a);
 	}
 	if (s->nreplicas) {
 		out_kv_int(o, "replicas", s->nreplicas);
 		fmt_bytes(b, sizeof b, (double)s->max_replica_lag_bytes);
-		out_fig(o, "max_replica_lag",
-			&(struct out_fig){.value = (double)s->max_replica_lag_bytes, .unit = OUT_BYTES},
-			"%s", b);
+		out_fig(
+		    o, "max_replica_lag",
+		    &(struct out_fig){.value = (double)s->max_replica_lag_bytes, .unit = OUT_BYTES},
+		    "%s", b);
 	}
 	if (s->ndead_top) {
 		const char *cols[] = {"table", "dead", "live"};
@@ -127,7 +127,8 @@ enum status status_render_system(struct out *o, const struct config *cfg,
 			fmt_bytes(a, sizeof a, (double)f->avail);
 			snprintf(pct, sizeof pct, "%.1f", f->free_pct);
 		}
-		out_rowf(o, f->label, f->path, f->ok ? a : NULL, f->ok ? pct : NULL, status_name(st));
+		out_rowf(o, f->label, f->path, f->ok ? a : NULL, f->ok ? pct : NULL,
+			 status_name(st));
 	}
 	out_table_end(o);
 	return worst;
@@ -144,7 +145,7 @@ static enum status section_database(struct out *o, const struct config *cfg, PGc
 		return ST_UNKNOWN;
 	}
 	status_render_db(o, cfg, &s, &j);
-	return j.overall;
+	return status_worst(j.overall, status_render_repl(o, cfg, c));
 }
 
 static enum status section_system(struct out *o, const struct config *cfg, PGconn *c)
@@ -157,13 +158,13 @@ static enum status section_system(struct out *o, const struct config *cfg, PGcon
 
 /* Families add their sections here (import, cache, backups, dr). */
 static const struct status_section status_sections[] = {
-	{"database", section_database},
-	{"system", section_system},
-	{"imports", import_status_section},
-	{"cache", status_section_cache},
-	{"maintenance", status_section_maintenance},
-	{"dr", dr_status_section},
-	{"backups", backup_status_section},
+    {"database", section_database},
+    {"system", section_system},
+    {"imports", import_status_section},
+    {"cache", status_section_cache},
+    {"maintenance", status_section_maintenance},
+    {"dr", dr_status_section},
+    {"backups", backup_status_section},
 };
 
 int status_render_all(struct out *o, const struct config *cfg, const struct target *t)

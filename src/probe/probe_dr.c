@@ -223,3 +223,83 @@ int probe_dr(const char *primary_conninfo, const char *standby_conninfo, struct 
 	probe_dr_combine(s);
 	return s->p.ok || s->s.ok ? 0 : -1;
 }
+
+/* A commit waiting for its synchronous standby shows as wait_event SyncRep; the wait began
+ * after its statement did, so now() - query_start is the wait and a little more. */
+const char probe_repl_sql[] =
+    "select pg_is_in_recovery(), current_setting('synchronous_standby_names'),\n"
+    "  coalesce(current_setting('" REPL_FALLBACK_GUC "', true), ''),\n"
+    "  current_setting('max_slot_wal_keep_size'),\n"
+    "  (select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')),\n"
+    "  w.n, extract(epoch from now() - w.oldest), w.pid\n"
+    "from (select count(*) as n, min(query_start) as oldest,\n"
+    "        (array_agg(pid order by query_start))[1] as pid\n"
+    "      from pg_stat_activity where wait_event = 'SyncRep') w";
+
+/* inactive_since exists from PostgreSQL 17 on: read through to_jsonb so one text serves
+ * every version (NULL before 17). */
+const char probe_repl_slots_sql[] =
+    "select slot_name, slot_type, active, coalesce(wal_status, ''), safe_wal_size,\n"
+    "  case when not pg_is_in_recovery() and restart_lsn is not null\n"
+    "    then pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint end as retained,\n"
+    "  extract(epoch from now() - (to_jsonb(s)->>'inactive_since')::timestamptz)\n"
+    "from pg_replication_slots s order by retained desc nulls last, slot_name limit 16";
+
+static void repl_error(struct repl_health *h, PGresult *r)
+{
+	CP(h->error, PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
+	h->error[strcspn(h->error, "\n")] = 0;
+}
+
+static double rnum(PGresult *r, int row, int col, double dflt)
+{
+	return PQgetisnull(r, row, col) ? dflt : strtod(PQgetvalue(r, row, col), NULL);
+}
+
+int probe_repl(PGconn *c, struct repl_health *h)
+{
+	memset(h, 0, sizeof *h);
+	PGresult *r = PQexec(c, probe_repl_sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 8) {
+		repl_error(h, r);
+		PQclear(r);
+		return -1;
+	}
+	h->in_recovery = tf(r, 0);
+	CP(h->sync_names, val(r, 1));
+	CP(h->fallback_names, val(r, 2));
+	CP(h->max_slot_keep, val(r, 3));
+	h->sync_standbys = (int)lnum(r, 4, 0);
+	h->sync_waiters = (int)lnum(r, 5, 0);
+	h->sync_wait_s = h->sync_waiters ? rnum(r, 0, 6, 0) : 0;
+	h->sync_wait_pid = (int)lnum(r, 7, 0);
+	PQclear(r);
+	r = PQexec(c, probe_repl_slots_sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) < 7) {
+		repl_error(h, r);
+		PQclear(r);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(r) && h->nslots < REPL_MAX_SLOTS; i++) {
+		struct repl_slot *sl = &h->slots[h->nslots++];
+		CP(sl->name, PQgetvalue(r, i, 0));
+		CP(sl->type, PQgetvalue(r, i, 1));
+		sl->active = PQgetvalue(r, i, 2)[0] == 't';
+		CP(sl->wal_status, PQgetvalue(r, i, 3));
+		sl->safe_wal_size = (long long)rnum(r, i, 4, -1);
+		sl->retained_bytes = (long long)rnum(r, i, 5, -1);
+		sl->inactive_s = rnum(r, i, 6, NAN);
+	}
+	PQclear(r);
+	h->ok = 1;
+	return 0;
+}
+
+const struct repl_slot *repl_worst_inactive(const struct repl_health *h)
+{
+	const struct repl_slot *w = NULL;
+	for (int i = 0; i < h->nslots; i++)
+		if (!h->slots[i].active && (!w || h->slots[i].retained_bytes > w->retained_bytes))
+			w = &h->slots[i];
+	return w;
+}

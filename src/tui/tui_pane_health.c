@@ -1,5 +1,6 @@
 /* Database health pane: connection, uptime, size, connections, hit ratio, TPS, dead
- * tuples, longest transaction, waiting locks, replication, backup and WAL ages. */
+ * tuples, longest transaction, waiting locks, replication (commits waiting for a synchronous
+ * standby, abandoned slots), backup and WAL ages. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -61,6 +62,28 @@ static void build(struct tui *t, struct tui_lines *l, int zoomed)
 	if (s->nreplicas) {
 		fmt_bytes(a, sizeof a, (double)s->max_replica_lag_bytes);
 		tui_tl(l, ROLE_NORMAL, "replicas %d, max lag %s", s->nreplicas, a);
+	}
+	/* Judged as db-check judges them (status_repl.c). */
+	if (x->sync_waiters) {
+		fmt_duration(a, sizeof a, x->sync_wait_s);
+		tui_tl(l, tui_status_role(threshold_judge(&t->cfg->sync_wait, x->sync_wait_s)),
+		       "%d commit%s waiting %s for sync standby '%s'", x->sync_waiters,
+		       x->sync_waiters == 1 ? "" : "s", a, x->sync_names);
+	}
+	if (x->fallback_names[0] && !x->sync_names[0])
+		tui_tl(l, ROLE_WARNING, "asynchronous: dr-sync-guard dropped '%s' (standby gone)",
+		       x->fallback_names);
+	if (x->slot[0]) {
+		enum status st = strcmp(x->slot_wal_status, "lost") == 0 ? ST_WARNING : ST_OK;
+		if (x->slot_bytes >= 0) {
+			st = status_worst(
+			    st, threshold_judge(&t->cfg->slot_retained_wal,
+						(double)x->slot_bytes / (1024.0 * 1024 * 1024)));
+			fmt_bytes(a, sizeof a, (double)x->slot_bytes);
+		} else
+			snprintf(a, sizeof a, "?");
+		tui_tl(l, st == ST_OK ? ROLE_NORMAL : tui_status_role(st),
+		       "slot %s inactive, holds %s of WAL", x->slot, a);
 	}
 	if (x->backups_present) {
 		if (isnan(x->backup_age_s))
