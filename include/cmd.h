@@ -70,6 +70,7 @@ extern const struct cmd_entry cmd_metrics_table[];
 extern const struct cmd_entry cmd_backup_table[];
 extern const struct cmd_entry cmd_runbook_table[];
 extern const struct cmd_entry cmd_dr_table[];
+extern const struct cmd_entry cmd_dr_sync_table[];
 extern const struct cmd_entry cmd_console_table[];
 extern const struct cmd_entry cmd_roles_table[];
 extern const struct cmd_entry cmd_completion_table[];
