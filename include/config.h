@@ -56,14 +56,25 @@ struct config {
 
 	/* [maintenance] window, e.g. "Sun 02:00-04:00" */
 	char maintenance_window[64];
+	/* [maintenance] events_days: ops.events older than this go (history-prune) */
+	int events_days;
+
+	/* [import] retention of import history (history-prune): generations a rollback can
+	 * reach (the current one included), days kept of finished runs and of errors */
+	int keep_generations, import_runs_days, import_errors_days;
 
 	/* [backup] retention */
 	int keep_daily, keep_weekly, keep_monthly;
+	/* [backup] compression = zstd:N (level 1-19) or none (0): WAL and base backups */
+	int backup_compress;
 
 	/* [dr] synchronous = strict | fallback: whether dr-sync-guard may drop the primary to
 	 * asynchronous after synchronous_fallback_after seconds of a missing sync standby */
 	int dr_sync_fallback;
 	double dr_sync_fallback_after;
+	/* [dr] fence_command: an argv (split like notify_command, never run by a shell) that
+	 * stops a primary midsops does not run, before dr-activate promotes the DR site */
+	char dr_fence_command[1024];
 
 	/* [cache] */
 	long cache_max_entries;

@@ -3,7 +3,8 @@
  * checksums), backup_catalog.c (ops.backups, list, status), backup_run.c (one backup run),
  * backup_full.c (base backups), backup_wal.c (WAL archive, incremental, wal-push/fetch),
  * backup_dump.c (logical dumps and db-restore), backup_verify.c, backup_restore.c (physical
- * and point-in-time restores), backup_prune.c, backup_repo.c (pure parts). */
+ * and point-in-time restores), backup_timeline.c (the archive's timelines, which one a
+ * restore follows), backup_prune.c, backup_repo.c (pure parts). */
 #ifndef MIDSOPS_BACKUP_INT_H
 #define MIDSOPS_BACKUP_INT_H
 
@@ -28,6 +29,7 @@ struct repo {
 	int lockfd;
 	struct cluster cl; /* the embedded cluster's user owns the WAL archive */
 	int have_cl;
+	int compress; /* [backup] compression: zstd level, 0 none */
 };
 
 /* A backup in progress (also used by db-restore to run pg_restore with progress). */
@@ -131,7 +133,11 @@ int backup_is_wal_name(const char *s);
 long long backup_wal_index(const char *name, long long segsize);
 void backup_wal_name(unsigned tli, unsigned long long lsn, long long segsize, char out[25]);
 unsigned long long backup_parse_lsn(const char *s);
+/* Segments stored as NAME or NAME.zst are listed once, by NAME. */
 void backup_walset_load(const char *dir, struct walset *w);
+/* stat of a segment as stored: NAME.zst (*zst = 1), else NAME. */
+struct stat;
+int backup_wal_stat(const char *waldir, const char *name, struct stat *st, int *zst);
 long long backup_walset_contiguous(const struct walset *w, long long from, long long to,
 				   long long segsize, long long *gap, char last[25]);
 int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen);
@@ -150,6 +156,80 @@ int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *b
 			 const char *target, char *err, size_t errlen);
 void backup_scratch_stop(struct scratch *s);
 int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
+			 size_t errlen);
+
+/* backup_timeline.c: the archive's timelines, from its NNNNNNNN.history files (checked
+ * against their .sha256 and parsed strictly; refused files land in bad) and its segments. */
+#define TL_MAX_DEPTH 64
+struct tl_info {
+	unsigned tli, parent; /* parent 0: the first timeline, or no history file */
+	unsigned long long branch_lsn;
+	time_t branch_time;    /* the reason's stop time, else the history file's archive time */
+	int branch_time_exact; /* 1: from the reason */
+	int has_history;
+	char reason[200];
+	unsigned anc[TL_MAX_DEPTH]; /* ancestors oldest first, and where each was left */
+	unsigned long long anc_end[TL_MAX_DEPTH];
+	int nanc;
+	char first_seg[25], last_seg[25];
+	time_t end; /* archive time of last_seg */
+};
+struct tl_set {
+	struct tl_info *v; /* sorted by timeline */
+	int n, cap;
+	struct backup_skipped *bad;
+	int nbad;
+	struct walset w;
+};
+enum { TL_CURRENT = 1, TL_LATEST, TL_NUMBER };
+int backup_tl_load(const char *waldir, struct tl_set *s);
+void backup_tl_free(struct tl_set *s);
+const struct tl_info *backup_tl_get(const struct tl_set *s, unsigned tli);
+unsigned backup_tl_of_segment(const char *name);
+unsigned backup_tl_newest(const struct tl_set *s);
+/* 1 when anc is tli or one of its ancestors; *leave: where tli's history leaves anc. */
+int backup_tl_descends(const struct tl_set *s, unsigned tli, unsigned anc,
+		       unsigned long long *leave);
+time_t backup_tl_parting(const struct tl_set *s, unsigned a, unsigned b, int *exact);
+time_t backup_tl_reach(const struct tl_set *s, unsigned tli, long long from, long long segsize,
+		       const char *waldir, char last[25]);
+/* --timeline: current (also for NULL), latest or a number; -1 when none of these. */
+int backup_tl_parse_opt(const char *s, unsigned *tli);
+/* The timeline a restore follows (0: the server's choice) and why; note: the other
+ * timelines that hold a time target, when it lies after a branch point. */
+struct tl_plan {
+	unsigned tli;
+	char why[256];
+	char note[1536];
+	double until; /* a time target's epoch, else 0 */
+};
+int backup_tl_of_backup(const char *repo, const char *id, unsigned *tli,
+			unsigned long long *stop_lsn);
+int backup_tl_reachable(const struct tl_set *s, unsigned tli, unsigned base_tli,
+			unsigned long long stop_lsn);
+void backup_tl_branch_text(const struct tl_info *t, char *buf, size_t n);
+void backup_tl_note(const struct tl_set *s, struct tl_plan *p, unsigned base_tli,
+		    unsigned long long stop_lsn, const char *until_text);
+int backup_tl_report(struct out *o, const char *conninfo, const struct tl_plan *p, char *err,
+		     size_t errlen);
+void backup_tl_log_reason(const char *logfile, long long offset, char *buf, size_t n);
+
+/* backup_zstd.c: zstd in the repository. "zstd:N" (1-19), "zstd" (3) or "none" (0);
+ * -1 for anything else. */
+int backup_compress_parse(const char *s);
+/* in -> out compressed (frame checksum on); hex: SHA-256 of what was written. Returns the
+ * bytes written or -1. */
+long long backup_zstd_copy(int in, int out, int level, char hex[65], char *err, size_t errlen);
+/* in -> out (-1: nowhere) decompressed, always reading all of in; zhex: SHA-256 of in,
+ * phex (or NULL): of the output. 0, -1 (I/O) or -2 (not a whole valid zstd stream). */
+int backup_unzstd_copy(int in, int out, char zhex[65], char phex[65], char *err, size_t errlen);
+/* src compressed to dst (through dst.tmp, synced), then src removed. */
+int backup_zstd_file(const char *src, const char *dst, int level, char *err, size_t errlen);
+/* A backup's base folder holds base.tar.zst (else the plain files). */
+int backup_base_compressed(const char *base);
+/* A base backup's files into the new folder dst, as the server's user: a plain copy, or
+ * base.tar.zst and pg_wal.tar.zst extracted (files and folders only, inside dst). */
+int backup_base_lay_down(const char *base, const char *dst, const struct repo *rp, char *err,
 			 size_t errlen);
 
 /* A path as one single-quoted shell word for restore_command/archive_command, % doubled. */

@@ -127,11 +127,13 @@ int backup_prune(struct cmd_ctx *ctx, int dry_run)
 		wal_deleted++;
 		if (dry_run)
 			continue;
-		char p[4600];
-		snprintf(p, sizeof p, "%s/%s", rp.wal, w.names[i]);
-		unlink(p);
-		snprintf(p, sizeof p, "%s/%s.sha256", rp.wal, w.names[i]);
-		unlink(p);
+		/* Either form, with its checksum file. */
+		const char *forms[] = {"", ".sha256", ".zst", ".zst.sha256"};
+		for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+			char p[4600];
+			snprintf(p, sizeof p, "%s/%s%s", rp.wal, w.names[i], forms[k]);
+			unlink(p);
+		}
 	}
 	free(w.names);
 	int old_would, old_deleted = prune_old_data(ctx, &rp, dry_run, &old_would);

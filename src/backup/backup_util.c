@@ -94,6 +94,7 @@ int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *e
 {
 	memset(r, 0, sizeof *r);
 	r->lockfd = -1;
+	r->compress = cfg->backup_compress;
 	snprintf(r->dir, sizeof r->dir, "%s", cfg->backup_dir);
 	snprintf(r->wal, sizeof r->wal, "%s/wal", r->dir);
 	char cerr[256];

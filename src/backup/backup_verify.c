@@ -107,6 +107,11 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 	} while (0)
 	int type = (int)bm.type;
 	int physical = backup_type_physical(bm.type);
+	char base[4500];
+	snprintf(base, sizeof base, "%s/base", dir);
+	/* A compressed base backup's tars are hashed here like any other file; what is in
+	 * them is checked by pg_verifybackup once extracted. */
+	int compressed = physical && backup_base_compressed(base);
 	/* Files: the base backup's data files are re-hashed by pg_verifybackup against the
 	 * server's SHA-256 manifest (the same sums as ours); everything else here. */
 	const cJSON *f;
@@ -128,7 +133,7 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 				(long long)st.st_size, jnum(f, "size"));
 			continue;
 		}
-		if (physical && strncmp(rel, "base/", 5) == 0 &&
+		if (physical && !compressed && strncmp(rel, "base/", 5) == 0 &&
 		    strcmp(rel, "base/backup_manifest"))
 			continue;
 		char hex[65];
@@ -138,11 +143,23 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 		out_progress(ctx->out, "checksums", i, nfiles, rel);
 	}
 	out_progress_end(ctx->out);
-	if (physical) {
-		char bin[1024], base[4500];
-		snprintf(base, sizeof base, "%s/base", dir);
+	/* pg_verifybackup of PostgreSQL 15 reads only plain backups: a compressed one is
+	 * extracted into a scratch folder first (with the checks of a restore), and checked
+	 * there against the server's manifest, WAL included, as strictly as a plain one. */
+	char scratch[4500] = "", mpath[4600];
+	snprintf(mpath, sizeof mpath, "%s/backup_manifest", base);
+	if (physical && compressed) {
+		snprintf(scratch, sizeof scratch, "%s/.scratch-%ld.verify", rp.dir, (long)getpid());
+		backup_rm_rf(scratch);
+		out_progress(ctx->out, "extracting", 0, 0, "base.tar.zst");
+		if (backup_base_lay_down(base, scratch, &rp, err, sizeof err) < 0)
+			PROBLEM("%s", err);
+		out_progress_end(ctx->out);
+	}
+	if (physical && !bad) {
+		char bin[1024];
 		proc_pg_bin("pg_verifybackup", bin, sizeof bin);
-		char *argv[] = {bin, "-q", base, NULL};
+		char *argv[] = {bin, "-q", "-m", mpath, compressed ? scratch : base, NULL};
 		struct proc_opts o = {.capture = 1};
 		char *output = NULL;
 		int st = proc_run(argv, &o, &output);
@@ -171,18 +188,22 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 		}
 		free(output);
 	}
+	if (scratch[0])
+		backup_rm_rf(scratch);
 	if (type == BT_INCREMENTAL) {
 		/* Every recorded segment present and intact, and no gap from the base on. */
 		const cJSON *w;
 		cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(man, "wal"))
 		{
 			char p[4600], hex[65];
-			snprintf(p, sizeof p, "%s/%s", rp.wal, jstr(w, "name"));
+			int z = strcmp(jstr(w, "compression"), "zstd") == 0;
+			snprintf(p, sizeof p, "%s/%s%s", rp.wal, jstr(w, "name"), z ? ".zst" : "");
 			if (backup_sha256_file(p, hex) < 0)
 				PROBLEM("missing WAL segment %s (gap in the archive)",
 					jstr(w, "name"));
 			else if (strcmp(hex, jstr(w, "sha256")))
-				PROBLEM("checksum mismatch for WAL segment %s", jstr(w, "name"));
+				PROBLEM("checksum mismatch for WAL segment %s (file %s)",
+					jstr(w, "name"), strrchr(p, '/') + 1);
 		}
 		struct backup_manifest base;
 		if (backup_manifest_read(rp.dir, bm.base, &base, err, sizeof err) < 0)

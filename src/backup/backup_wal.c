@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "backup_int.h"
 #include "cluster.h"
 #include "config.h"
@@ -79,6 +80,10 @@ void backup_walset_load(const char *dir, struct walset *w)
 	int cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
+		/* NAME (older pushes, wal-receive) or NAME.zst (wal-push with compression). */
+		size_t len = strlen(e->d_name);
+		if (len == WAL_NAME_LEN + 4 && strcmp(e->d_name + WAL_NAME_LEN, ".zst") == 0)
+			e->d_name[WAL_NAME_LEN] = 0;
 		if (!backup_is_wal_name(e->d_name))
 			continue;
 		if (w->n == cap) {
@@ -90,6 +95,23 @@ void backup_walset_load(const char *dir, struct walset *w)
 	closedir(d);
 	if (w->n)
 		qsort(w->names, (size_t)w->n, sizeof *w->names, cmp_wal);
+	int k = 0; /* a segment stored both ways counts once */
+	for (int i = 0; i < w->n; i++)
+		if (k == 0 || strcmp(w->names[k - 1], w->names[i]) != 0)
+			memmove(w->names[k++], w->names[i], sizeof *w->names);
+	w->n = k;
+}
+
+int backup_wal_stat(const char *waldir, const char *name, struct stat *st, int *zst)
+{
+	char p[4600];
+	snprintf(p, sizeof p, "%s/%s.zst", waldir, name);
+	*zst = 1;
+	if (stat(p, st) == 0)
+		return 0;
+	*zst = 0;
+	snprintf(p, sizeof p, "%s/%s", waldir, name);
+	return stat(p, st);
 }
 
 /* From the segment index `from` on, the last index present without a gap (up to `to`
@@ -125,7 +147,6 @@ long long backup_walset_contiguous(const struct walset *w, long long from, long 
 
 /* ---------- archiving on the embedded cluster ---------- */
 
-
 int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err, size_t errlen)
 {
 	char exe[4200], wal[4300];
@@ -136,7 +157,11 @@ int backup_archive_command(const struct repo *rp, char *buf, size_t n, char *err
 			 "archive_command");
 		return -1;
 	}
-	snprintf(buf, n, "%s wal-push %%p %%f --archive %s", exe, wal);
+	/* The level travels in the command: the server runs wal-push without our config. */
+	char z[32] = "none";
+	if (rp->compress > 0)
+		snprintf(z, sizeof z, "zstd:%d", rp->compress);
+	snprintf(buf, n, "%s wal-push %%p %%f --archive %s --compress %s", exe, wal, z);
 	return 0;
 }
 
@@ -280,12 +305,11 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 	snprintf(lsn, sizeof lsn, "%s", PQgetvalue(q, 0, 2));
 	snprintf(seg, sizeof seg, "%s", PQgetvalue(q, 0, 1));
 	PQclear(q);
-	char path[4500];
-	snprintf(path, sizeof path, "%s/%s", r->repo.wal, seg);
 	/* Wait until the server has archived the segment. */
 	struct stat st;
+	int zst;
 	double deadline = now_s() + 120;
-	while (stat(path, &st) < 0) {
+	while (backup_wal_stat(r->repo.wal, seg, &st, &zst) < 0) {
 		if (now_s() > deadline) {
 			char *why = db_scalar(r->conn, err, errlen,
 					      "select coalesce(last_failed_wal || ' failed at ' || "
@@ -317,8 +341,11 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		long long idx = backup_wal_index(w.names[i], segsize);
 		if (idx < from || idx > to)
 			continue;
-		char hex[65];
-		long long sz = wfd >= 0 ? wal_hash_at(wfd, w.names[i], hex) : -1;
+		char hex[65], zname[WAL_NAME_LEN + 8];
+		snprintf(zname, sizeof zname, "%s.zst", w.names[i]);
+		/* The file as stored: its checksum is of the compressed bytes. */
+		int z = wfd >= 0 && faccessat(wfd, zname, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		long long sz = wfd >= 0 ? wal_hash_at(wfd, z ? zname : w.names[i], hex) : -1;
 		if (sz < 0)
 			continue;
 		if (!first[0])
@@ -327,6 +354,8 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		cJSON_AddStringToObject(o, "name", w.names[i]);
 		cJSON_AddNumberToObject(o, "size", (double)sz);
 		cJSON_AddStringToObject(o, "sha256", hex);
+		if (z)
+			cJSON_AddStringToObject(o, "compression", "zstd");
 		cJSON_AddItemToArray(list, o);
 		total += sz;
 		out_progress(r->ctx->out, "checksumming WAL", (double)(idx - from + 1),
@@ -461,6 +490,91 @@ static int read_sidecar(const char *path, char hex[65])
 	return 1;
 }
 
+/* The file NAME.zst in dir, compressed from src, with NAME.zst.sha256 (of the compressed
+ * bytes) written before the rename, as copy_file_sync does for plain files. */
+static int push_zst(const char *src, const char *dir, const char *name, int level, char *err,
+		    size_t errlen)
+{
+	char dst[4600], tmp[4700], side[4700], hex[65], line[80];
+	snprintf(dst, sizeof dst, "%s/%s.zst", dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
+	snprintf(side, sizeof side, "%s.sha256", dst);
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+		return -1;
+	}
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		close(in);
+		return -1;
+	}
+	char e[512];
+	long long n = backup_zstd_copy(in, out, level, hex, e, sizeof e);
+	close(in);
+	int rc = n < 0 || fsync(out) < 0 ? -1 : 0;
+	if (close(out) < 0)
+		rc = -1;
+	if (rc < 0)
+		snprintf(err, errlen, "cannot compress %s to %s: %s", src, tmp,
+			 n < 0 ? e : strerror(errno));
+	snprintf(line, sizeof line, "%s\n", hex);
+	if (rc == 0 && backup_write_file(side, line, err, errlen) < 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, dst) < 0) {
+		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* Whether name is archived already, in either form, with the content of src (sha: its
+ * SHA-256). 1: the same (its checksum file written again when missing or wrong), 0: not
+ * there, -1: there with other content, -2: cannot tell (err). */
+static int pushed_already(const char *dir, const char *name, const char *sha, char *err,
+			  size_t errlen)
+{
+	char p[4600], side[4700], have[65], zhave[65], old[65];
+	struct stat st;
+	int zst;
+	if (backup_wal_stat(dir, name, &st, &zst) < 0)
+		return 0;
+	snprintf(p, sizeof p, zst ? "%s/%s.zst" : "%s/%s", dir, name);
+	snprintf(side, sizeof side, "%s.sha256", p);
+	if (zst) {
+		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || backup_unzstd_copy(fd, -1, zhave, have, err, errlen) < 0) {
+			if (fd >= 0)
+				close(fd);
+			else
+				snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
+			return strcmp(err, "") ? -1 : -2;
+		}
+		close(fd);
+	} else {
+		if (backup_sha256_file(p, have) < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
+			return -2;
+		}
+		snprintf(zhave, sizeof zhave, "%s", have);
+	}
+	if (strcmp(have, sha) != 0)
+		return -1;
+	/* Re-archiving after a crash is normal. A push killed before its checksum file was
+	 * written left the segment without one. */
+	if (read_sidecar(side, old) != 1 || strcmp(old, zhave)) {
+		char line[80];
+		snprintf(line, sizeof line, "%s\n", zhave);
+		if (backup_write_file(side, line, err, errlen) < 0)
+			return -2;
+		backup_fsync_path(dir);
+	}
+	return 1;
+}
+
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir)
 {
 	char err[1024] = "", dst[4600], dirbuf[4200], side[4700];
@@ -472,37 +586,111 @@ int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, con
 		out_err(ctx->out, "wal-push: bad file name %.64s", name);
 		return EXIT_FAIL;
 	}
-	snprintf(dst, sizeof dst, "%s/%s", dir, name);
-	snprintf(side, sizeof side, "%s.sha256", dst);
-	struct stat st;
-	char have[65], want[65], old[65];
-	if (stat(dst, &st) == 0) {
-		/* Re-archiving after a crash is normal; different content never is. A push
-		 * killed before its NAME.sha256 was written left the segment without one. */
-		if (backup_sha256_file(dst, have) >= 0 && backup_sha256_file(path, want) >= 0 &&
-		    strcmp(have, want) == 0) {
-			if (read_sidecar(side, old) != 1 || strcmp(old, have)) {
-				char line[80];
-				snprintf(line, sizeof line, "%s\n", have);
-				if (backup_write_file(side, line, err, sizeof err) < 0) {
-					out_err(ctx->out, "wal-push: %s", err);
-					return EXIT_FAIL;
-				}
-				backup_fsync_path(dir);
-			}
-			return 0;
-		}
+	const char *zopt = ctx->args ? args_get(ctx->args, "compress") : NULL;
+	int level = zopt ? backup_compress_parse(zopt) : ctx->cfg->backup_compress;
+	if (level < 0) {
+		out_err(ctx->out,
+			"wal-push: --compress wants zstd:N (N from 1 to 19) or none, not '%s'",
+			zopt);
+		return EXIT_USAGE;
+	}
+	/* Segments only: timeline history and backup label files are a few hundred bytes,
+	 * and stay readable where they are. */
+	if (!backup_is_wal_name(name))
+		level = 0;
+	char want[65];
+	if (backup_sha256_file(path, want) < 0) {
+		out_err(ctx->out, "wal-push: cannot read %s: %s", path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	int have = pushed_already(dir, name, want, err, sizeof err);
+	if (have == 1)
+		return 0;
+	if (have == -1) {
 		out_err(ctx->out,
 			"wal-push: %s already exists in %s with different content; refusing "
 			"to overwrite",
 			name, dir);
 		return EXIT_FAIL;
 	}
-	if (copy_file_sync(path, dst, want, NULL, side, err, sizeof err) < 0) {
+	if (have == -2) {
+		out_err(ctx->out, "wal-push: %s", err);
+		return EXIT_FAIL;
+	}
+	snprintf(dst, sizeof dst, "%s/%s", dir, name);
+	snprintf(side, sizeof side, "%s.sha256", dst);
+	char got[65];
+	if (level > 0 ? push_zst(path, dir, name, level, err, sizeof err) < 0
+		      : copy_file_sync(path, dst, got, want, side, err, sizeof err) < 0) {
 		out_err(ctx->out, "wal-push: %s", err);
 		return EXIT_FAIL;
 	}
 	backup_fsync_path(dir);
+	return 0;
+}
+
+/* wal-fetch of NAME.zst: checked against NAME.zst.sha256 while it is decompressed into
+ * path's temporary name, renamed into place only when both agree. */
+static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+{
+	char src[4600], side[4700], tmp[4600], want[65], got[65], err[1024] = "";
+	snprintf(src, sizeof src, "%s/%s.zst", dir, name);
+	snprintf(side, sizeof side, "%s.sha256", src);
+	int sc = read_sidecar(side, want);
+	if (sc == 0) {
+		out_err(ctx->out,
+			"wal-fetch: %s.zst has no %s.zst.sha256 beside it in %s; not restoring a "
+			"file that cannot be checked (taken as the end of the archive)",
+			name, name, dir);
+		return EXIT_FAIL;
+	}
+	if (sc < 0) {
+		out_err(ctx->out,
+			"wal-fetch: %s.zst.sha256 in %s is unreadable or not a SHA-256; %s cannot "
+			"be checked: recovery stops here",
+			name, dir, name);
+		return WAL_FETCH_ABORT;
+	}
+	int in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		out_err(ctx->out, "wal-fetch: %s is not a readable file: %s; recovery stops here",
+			src, in < 0 ? strerror(errno) : "not a plain file");
+		if (in >= 0)
+			close(in);
+		return WAL_FETCH_ABORT;
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (out < 0) {
+		out_err(ctx->out, "wal-fetch: cannot create %s: %s", tmp, strerror(errno));
+		close(in);
+		return EXIT_FAIL;
+	}
+	int rc = backup_unzstd_copy(in, out, got, NULL, err, sizeof err);
+	close(in);
+	if (rc != -1 && strcmp(got, want) != 0) {
+		out_err(ctx->out,
+			"wal-fetch: checksum mismatch for %s.zst in %s: SHA-256 %s, but "
+			"%s.zst.sha256 says %s; the archived file is damaged, recovery stops here",
+			name, dir, got, name, want);
+		rc = -3;
+	} else if (rc == -2)
+		out_err(ctx->out,
+			"wal-fetch: %s.zst in %s matches its checksum but cannot be decompressed "
+			"(%s); recovery stops here",
+			name, dir, err);
+	if (rc == 0 && (fsync(out) < 0 || rename(tmp, path) < 0)) {
+		snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	close(out);
+	if (rc == -1)
+		out_err(ctx->out, "wal-fetch: %s", err);
+	if (rc < 0) {
+		unlink(tmp);
+		return rc == -1 ? EXIT_FAIL : WAL_FETCH_ABORT;
+	}
 	return 0;
 }
 
@@ -521,10 +709,15 @@ int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, co
 		out_err(ctx->out, "wal-fetch: bad file name %.64s", name);
 		return WAL_FETCH_ABORT;
 	}
-	snprintf(src, sizeof src, "%s/%s", dir, name);
 	struct stat st;
-	if (stat(src, &st) < 0)
+	int zst = 0;
+	if ((backup_is_wal_name(name)
+		 ? backup_wal_stat(dir, name, &st, &zst)
+		 : (snprintf(src, sizeof src, "%s/%s", dir, name), stat(src, &st))) < 0)
 		return EXIT_FAIL; /* the end of the archive: normal, and quiet */
+	if (zst)
+		return fetch_zst(ctx, name, path, dir);
+	snprintf(src, sizeof src, "%s/%s", dir, name);
 	snprintf(side, sizeof side, "%s.sha256", src);
 	int sc = read_sidecar(side, want);
 	if (sc == 0) {

@@ -49,9 +49,14 @@ void config_defaults(struct config *cfg)
 	th(&cfg->slot_retained_wal, 1, 4, 1);
 	th(&cfg->sync_wait, 1, 10, 1);
 	cfg->dr_sync_fallback_after = 30;
+	cfg->events_days = 90;
+	cfg->keep_generations = 12;
+	cfg->import_runs_days = 90;
+	cfg->import_errors_days = 90;
 	cfg->keep_daily = 7;
 	cfg->keep_weekly = 4;
 	cfg->keep_monthly = 12;
+	cfg->backup_compress = 3;
 	cfg->cache_max_entries = 100000;
 	cfg->cache_max_bytes = 256L * 1024 * 1024;
 	cfg->cache_ttl = 3600;
@@ -227,11 +232,41 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 		       int lineno, const char *k, const char *v, char *err, size_t errlen)
 {
 	long n;
+	if (strcmp(section, "maintenance") == 0 && strcmp(k, "events_days") == 0) {
+		if (parse_long(v, &n) < 0 || n < 1 || n > 36500)
+			ERR("events_days wants days from 1 to 36500, not '%s'", v);
+		cfg->events_days = (int)n;
+		return 0;
+	}
+	if (strcmp(section, "import") == 0) {
+		int *dst = strcmp(k, "keep_generations") == 0 ? &cfg->keep_generations
+			   : strcmp(k, "runs_days") == 0      ? &cfg->import_runs_days
+			   : strcmp(k, "errors_days") == 0    ? &cfg->import_errors_days
+							      : NULL;
+		if (!dst)
+			ERR("unknown key '%s' in section [import]", k);
+		if (parse_long(v, &n) < 0 || n < 1 || n > 36500)
+			ERR("'%s' wants a number from 1 to 36500, not '%s'", k, v);
+		*dst = (int)n;
+		return 0;
+	}
 	if (strcmp(section, "maintenance") == 0) {
 		if (strcmp(k, "window") != 0)
 			ERR("unknown key '%s' in section [maintenance]", k);
 		if (set_str(cfg->maintenance_window, sizeof cfg->maintenance_window, v) < 0)
 			ERR("window is too long");
+		return 0;
+	}
+	if (strcmp(section, "backup") == 0 && strcmp(k, "compression") == 0) {
+		char *end = NULL;
+		long lv = strncmp(v, "zstd:", 5) == 0 ? strtol(v + 5, &end, 10) : -1;
+		if (strcmp(v, "none") == 0)
+			lv = 0;
+		else if (strcmp(v, "zstd") == 0)
+			lv = 3;
+		else if (!end || end == v + 5 || *end || lv < 1 || lv > 19)
+			ERR("compression wants zstd:N (N from 1 to 19) or none, not '%s'", v);
+		cfg->backup_compress = (int)lv;
 		return 0;
 	}
 	if (strcmp(section, "backup") == 0) {
@@ -260,6 +295,13 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 				    "not '%s'",
 				    v);
 			cfg->dr_sync_fallback_after = d;
+			return 0;
+		}
+		if (strcmp(k, "fence_command") == 0) {
+			if (strlen(v) >= sizeof cfg->dr_fence_command)
+				ERR("fence_command is longer than %zu bytes",
+				    sizeof cfg->dr_fence_command - 1);
+			snprintf(cfg->dr_fence_command, sizeof cfg->dr_fence_command, "%s", v);
 			return 0;
 		}
 		ERR("unknown key '%s' in section [dr]", k);
@@ -329,7 +371,7 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 			}
 			if (strcmp(sec, "midsops") && strcmp(sec, "thresholds") &&
 			    strcmp(sec, "maintenance") && strcmp(sec, "backup") &&
-			    strcmp(sec, "cache") && strcmp(sec, "dr"))
+			    strcmp(sec, "cache") && strcmp(sec, "dr") && strcmp(sec, "import"))
 				ERR("unknown section [%s]", sec);
 			snprintf(section, sizeof section, "%s", sec);
 			continue;
