@@ -116,6 +116,18 @@ assert_eq "$(pq "$PRIMARY" "show synchronous_standby_names")" midsops_dr "strict
 kill -0 "$writer" 2>/dev/null && ok "strict: the commit still waits" || fail "strict: the commit still waits" "it ended"
 OUT=$(m metrics --prom 2>/dev/null)
 assert_contains "$OUT" 'midsops_sync_waiting_commits{env="embedded"} 1' "metrics: one commit waiting"
+# The console's health pane, on this primary (the console never starts a cluster).
+CON=
+if command -v tmux >/dev/null 2>&1; then
+	. "$TOP/tests/tui/console_lib.sh"
+	CON=slots$$
+	XDG_DATA_HOME=$S/data XDG_STATE_HOME=$S/state XDG_CONFIG_HOME=$S/config MIDSOPS_PGPORT=$S_PORT \
+		console_start "$CON" "MIDSOPS_DSN='$PRIMARY'"
+	expect_screen "console: the health pane says a commit is waiting" "$CON" "1 commit waiting" 150
+	expect_screen_re "console: with the seconds it has waited" "$CON" "1 commit waiting [0-9]+s" 10
+else
+	skip "console: waiting commits in the health pane" "tmux is not installed"
+fi
 
 printf '[dr]\nsynchronous = fallback\nsynchronous_fallback_after = 3\n' >>"$S/config/midsops/midsops.conf"
 # A guard that watches holds the lock: a second one does nothing.
@@ -140,6 +152,10 @@ assert_eq "$(pq "$PRIMARY" "select count(*) from ops.events where source = 'dr-s
 expect_exit 1 "db-check says the primary is asynchronous on purpose (WARNING)" m db-check
 assert_contains "$OUT" "dropped to asynchronous by dr-sync-guard" "db-check says the guard dropped it"
 pq "$PRIMARY" "insert into public.sync_t values (2)" >/dev/null && ok "commits no longer wait" || fail "commits no longer wait" "insert failed"
+if [ -n "$CON" ]; then
+	expect_screen "console: the health pane says the guard dropped to asynchronous" "$CON" "asynchronous: dr-sync-guard dropped" 150
+	tm kill-session -t "$CON" 2>/dev/null
+fi
 
 site_ctl start && ok "the DR site is started again" || fail "the DR site is started again" "pg_ctl start failed"
 poll 60 "show synchronous_standby_names" midsops_dr && ok "dr-sync-guard restores synchronous mode once the standby streams" ||

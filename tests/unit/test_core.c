@@ -58,6 +58,18 @@ static void test_config(void)
 	CHECK(c.query_time.warning == 40 && c.query_time.critical == 100,
 	      "config: threshold single key keeps other default");
 	CHECK(c.keep_daily == 3, "config: backup retention");
+	CHECK(!c.dr_sync_fallback && c.dr_sync_fallback_after == 30,
+	      "config: [dr] synchronous is strict by default");
+	CHECK(c.slot_retained_wal.warning == 1 && c.slot_retained_wal.critical == 4,
+	      "config: slot_retained_wal defaults to 1 and 4 GB");
+	config_defaults(&c);
+	CHECK(config_parse(&c, "t.conf",
+			   "[dr]\nsynchronous = fallback\nsynchronous_fallback_after = 5\n"
+			   "[thresholds]\nslot_retained_wal = 0.5 2\nsync_wait = 2 20\n",
+			   err, sizeof err) == 0 &&
+		  c.dr_sync_fallback && c.dr_sync_fallback_after == 5 &&
+		  c.slot_retained_wal.critical == 2 && c.sync_wait.warning == 2,
+	      "config: [dr] and the replication thresholds");
 
 	struct {
 		const char *text, *want;
@@ -71,6 +83,8 @@ static void test_config(void)
 		{"[midsops]\ndefault_env = prod\n", "default_env 'prod' is not defined"},
 		{"[thresholds]\nimport_speed = fast\n", "t.conf:2: 'import_speed' wants two numbers"},
 		{"[midsops\n", "t.conf:1: malformed section header"},
+		{"[dr]\nsynchronous = maybe\n", "t.conf:2: synchronous wants strict or fallback"},
+		{"[dr]\nsynchronous_fallback_after = 0\n", "t.conf:2: synchronous_fallback_after"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		config_defaults(&c);

@@ -111,6 +111,33 @@ int main(void)
 	      "health: backup ids");
 	CHECK(x.has_import_runs && !x.has_import_errors && x.has_events && !x.has_cache,
 	      "health: table flags");
+	CHECK(x.sync_waiters == 0 && x.slot_bytes == -1 && !x.slot[0],
+	      "health: an older query without the replication columns");
+	PQclear(r);
+
+	/* Replication columns after the lock waits (29, 30). */
+	const char *hr[36] = {0};
+	for (int i = 0; i < 36; i++)
+		hr[i] = i < 29 ? h[i] : "0";
+	hr[22] = NULL;
+	hr[31] = "2";
+	hr[32] = "12.5";
+	hr[33] = "midsops_dr";
+	hr[34] = "";
+	hr[35] = "old_site|352321536|extended";
+	r = result(36, hr);
+	CHECK(probe_health_parse(r, &x) == 0, "health: replication columns parse");
+	CHECK(x.sync_waiters == 2 && x.sync_wait_s == 12.5, "health: commits waiting in SyncRep");
+	CHECK_STR(x.sync_names, "midsops_dr", "health: synchronous_standby_names");
+	CHECK_STR(x.slot, "old_site", "health: the abandoned slot");
+	CHECK(x.slot_bytes == 352321536, "health: the WAL it holds");
+	CHECK_STR(x.slot_wal_status, "extended", "health: its wal_status");
+	PQclear(r);
+	hr[35] = "standby_slot||";
+	r = result(36, hr);
+	CHECK(probe_health_parse(r, &x) == 0 && x.slot_bytes == -1 &&
+		  strcmp(x.slot, "standby_slot") == 0,
+	      "health: a slot whose retention is unknown");
 	PQclear(r);
 	HARNESS_END();
 }
