@@ -9,6 +9,7 @@
 
 struct config;
 struct target;
+struct pg_conn; /* libpq's PGconn: commands hold it, engines use it */
 
 /* Exit statuses besides the check convention (0..3 in out.h). */
 #define EXIT_FAIL 1
@@ -45,6 +46,19 @@ struct cmd_ctx {
 	struct args *args;    /* parsed options and positionals of this command */
 	int interactive;      /* stdin and stdout are a terminal */
 	int in_console;       /* run from the console command bar */
+	struct pg_conn *db;   /* the entry's .db connection, open for exec (else NULL) */
+	double started;       /* util_mono() before that connection: what the command took */
+};
+
+/* What the dispatcher resolves before exec, as tmux's command queue resolves a target:
+ * with CMD_DB_CONNECT or CMD_DB_READY cmd_run connects (READY also creates or migrates the
+ * schema), hands the connection to exec in ctx->db and closes it afterwards. A failed
+ * connection never reaches exec: the entry's db_failed renders it, or by default a check
+ * is CRITICAL with the reason as its status and any other command exits 1. */
+enum cmd_db {
+	CMD_DB_NONE = 0, /* the command connects itself, or never */
+	CMD_DB_CONNECT,
+	CMD_DB_READY,
 };
 
 struct cmd_entry {
@@ -56,6 +70,12 @@ struct cmd_entry {
 	int flags;
 	enum cmd_complete complete; /* what positional arguments complete to */
 	int (*exec)(struct cmd_ctx *ctx);
+	enum cmd_db db;
+	/* Optional, before the connection: reject bad option values without touching the
+	 * database (returns 0, or the exit status after saying why). */
+	int (*check_args)(struct cmd_ctx *ctx);
+	/* Optional: render a failed .db connection (err: the reason); returns the status. */
+	int (*db_failed)(struct cmd_ctx *ctx, const char *err);
 };
 
 /* Each family file defines one NULL-terminated table (an entry with name == NULL). */
@@ -71,9 +91,11 @@ extern const struct cmd_entry cmd_backup_table[];
 extern const struct cmd_entry cmd_runbook_table[];
 extern const struct cmd_entry cmd_dr_table[];
 extern const struct cmd_entry cmd_dr_sync_table[];
+extern const struct cmd_entry cmd_dr_role_table[];
 extern const struct cmd_entry cmd_console_table[];
 extern const struct cmd_entry cmd_roles_table[];
 extern const struct cmd_entry cmd_completion_table[];
+extern const struct cmd_entry cmd_history_table[];
 
 /* Iterate over every command of every family, in help order. Returns NULL at the end. */
 const struct cmd_entry *cmd_next(const struct cmd_entry *prev);

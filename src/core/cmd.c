@@ -13,8 +13,8 @@
 static const struct cmd_entry *const families[] = {
 	cmd_misc_table,	  cmd_cluster_table, cmd_db_table,    cmd_import_table,
 	cmd_cache_table,  cmd_maint_table,   cmd_report_table,  cmd_metrics_table,
-	cmd_backup_table, cmd_runbook_table,
-	cmd_dr_table,	  cmd_console_table, cmd_roles_table,   cmd_completion_table,
+	cmd_backup_table, cmd_runbook_table, cmd_history_table,
+	cmd_dr_table,	  cmd_dr_role_table, cmd_console_table, cmd_roles_table,   cmd_completion_table,
 	cmd_dr_sync_table,
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
@@ -180,6 +180,39 @@ static int finish_log(const struct cmd_entry *ce, struct out *out, int plugin, i
 	return rc == 0 ? EXIT_FAIL : rc;
 }
 
+/* The connection an entry's .db asks for; on failure the reason is rendered here. */
+static int open_db(const struct cmd_entry *ce, struct cmd_ctx *ctx)
+{
+	char err[1024];
+	ctx->db = ce->db == CMD_DB_READY
+		      ? db_connect_ready(ctx->target, ce->name, err, sizeof err)
+		      : db_connect(ctx->target, ce->name, err, sizeof err);
+	if (ctx->db)
+		return 0;
+	if (ce->db_failed)
+		return ce->db_failed(ctx, err);
+	if (ce->flags & CMD_CHECK) {
+		out_status(ctx->out, ST_CRITICAL, "%s", err);
+		return ST_CRITICAL;
+	}
+	out_err(ctx->out, "%s", err);
+	return EXIT_FAIL;
+}
+
+/* Arguments first, then the target: a bad option never starts a cluster. */
+static int run_exec(const struct cmd_entry *ce, struct cmd_ctx *ctx)
+{
+	ctx->started = util_mono();
+	int rc = ce->check_args ? ce->check_args(ctx) : 0;
+	if (rc != 0 || (ce->db != CMD_DB_NONE && (rc = open_db(ce, ctx)) != 0))
+		return rc;
+	rc = ce->exec(ctx);
+	if (ctx->db)
+		PQfinish(ctx->db);
+	ctx->db = NULL;
+	return rc;
+}
+
 int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 	    struct config *cfg, struct target *target, int in_console)
 {
@@ -230,7 +263,7 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 	}
 	if (ce->flags & CMD_CHECK)
 		log_event("info", NULL, "check started");
-	int rc = ce->exec(&ctx);
+	int rc = run_exec(ce, &ctx);
 	db_set_may_start(1);
 	if ((ce->flags & CMD_CHECK) && (rc == EXIT_USAGE || rc == EXIT_CONFIG))
 		rc = ST_UNKNOWN;

@@ -676,6 +676,15 @@ int import_promote(struct import_run_state *r, const char *kind, const struct im
 	PQclear(cache);
 	if (has_cache && q_exec(r, err, errlen, "delete from cache.entries", 0, NULL) < 0)
 		return -1;
+	/* Once promoted, a run's files serve no resume: it keeps the ones it changed (staged
+	 * with a document), not a copy of the whole export per run. Its files_total still
+	 * counts them all. Into an empty database every file is new. */
+	if (!first && strcmp(kind, "import") == 0 &&
+	    q_exec(r, err, errlen,
+		   "delete from ops.import_files f using stage.records s where f.run_id = $1 "
+		   "and s.run_id = $1 and s.path = f.path and s.raw is null",
+		   1, p) < 0)
+		return -1;
 	/* Only this run's rows are staged (a new run empties staging), and truncating is far
 	 * cheaper than deleting tens of thousands of rows; undone with the rest on failure. */
 	if (q_exec(r, err, errlen, "truncate stage.records, stage.effects, stage.templates", 0,
