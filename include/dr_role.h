@@ -53,7 +53,8 @@ int dr_node_make_standby(const struct dr_node *n, const struct dr_node *primary,
 int dr_wait_streaming(PGconn *primary, int seconds);
 /* Create the physical slot DR_SLOT on a primary unless it exists. */
 int dr_slot_ensure(PGconn *primary, char *err, size_t errlen);
-/* Point [env production] (and default_env) at the primary and [env dr] at the standby. */
+/* Point [env production] at the primary and [env dr] at the standby; default_env becomes
+ * production, or none (the embedded cluster) when that is the primary. */
 int dr_role_repoint(struct config *cfg, const struct dr_node *primary,
 		    const struct dr_node *standby, char *err, size_t errlen);
 

@@ -245,12 +245,15 @@ int dr_role_repoint(struct config *cfg, const struct dr_node *primary,
 	if (dr_config_set_env(cfg, "production", primary->dsn, err, errlen) < 0 ||
 	    dr_config_set_env(cfg, DR_ENV, standby->dsn, err, errlen) < 0)
 		return -1;
-	/* Every later command reaches the new primary through production, and no command
-	 * starts the embedded cluster implicitly as if it were still the primary. */
-	if (strcmp(cfg->default_env, "production") != 0) {
-		if (config_save_key(cfg, "midsops", "default_env", "production", err, errlen) < 0)
+	/* Every later command reaches the new primary: through production, or as the embedded
+	 * cluster itself when that is the primary again (no default_env), so that whatever
+	 * treats the embedded cluster specially (starting it, fencing it) knows it is the
+	 * target. */
+	const char *want = primary->embedded ? "" : "production";
+	if (strcmp(cfg->default_env, want) != 0) {
+		if (config_save_key(cfg, "midsops", "default_env", want, err, errlen) < 0)
 			return -1;
-		snprintf(cfg->default_env, sizeof cfg->default_env, "production");
+		snprintf(cfg->default_env, sizeof cfg->default_env, "%s", want);
 	}
 	return 0;
 }
