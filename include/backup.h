@@ -122,10 +122,19 @@ int backup_emergency_restore(struct cmd_ctx *ctx);
 /* A restore into target_dir starts with archiving off and a socket directory of its own
  * (TARGET.sock), unless flags has BACKUP_RESTORE_KEEP_ARCHIVING. */
 #define BACKUP_RESTORE_KEEP_ARCHIVING 0x1
+/* The caller starts the restored copy itself (dr-restore): no "start it with pg_ctl". */
+#define BACKUP_RESTORE_CALLER_STARTS 0x2
 int backup_restore_full_opts(struct cmd_ctx *ctx, const char *id, const char *target_dir,
 			     int flags);
 int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *id, const char *until,
 			     const char *target_dir, int flags);
+/* timeline: NULL (the base backup's for a point in time or an incremental's end, the newest
+ * to the end of the archive), "current", "latest" or a number. */
+int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *id, const char *until,
+			   const char *target_dir, int flags, const char *timeline);
+/* After a restored server has left recovery: print the timeline it followed, its new one
+ * and the last commit it replayed. */
+int backup_restore_report(struct cmd_ctx *ctx, const char *conninfo);
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir);
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir);
 int backup_wal_receive(struct cmd_ctx *ctx, const char *slot);

@@ -148,45 +148,130 @@ static void fmt_when(time_t t, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%d %H:%M:%SZ", &tm);
 }
 
-/* The point-in-time window: from a physical backup's end to the newest WAL segment reached
- * without a gap (its archive time). */
-static void compute_windows(const struct repo *rp, struct backup_info *b, int n)
+/* The point-in-time windows, per timeline: a physical backup reaches, on its own timeline,
+ * from its end to the newest WAL segment reached without a gap (its archive time), and on
+ * every timeline whose history leaves its own after it ends, from that timeline's branch
+ * point to the end of its WAL. An incremental's window follows the timeline it was taken
+ * on, up to its own end. tli[i] gets each backup's timeline. */
+static void compute_windows(const struct repo *rp, struct backup_info *b, int n,
+			    const struct tl_set *ts, unsigned *tli)
 {
-	struct walset w;
-	backup_walset_load(rp->wal, &w);
 	long long segsize = 16 * 1024 * 1024;
 	for (int i = 0; i < n; i++) {
+		unsigned long long stop;
+		tli[i] = 0;
 		if (!backup_type_physical(b[i].type) && b[i].type != BT_INCREMENTAL)
 			continue;
+		backup_tl_of_backup(rp->dir, b[i].id, &tli[i], &stop);
 		const struct backup_info *base = &b[i];
 		if (b[i].type == BT_INCREMENTAL)
 			for (int j = 0; j < n; j++)
 				if (strcmp(b[j].id, b[i].base) == 0)
 					base = &b[j];
-		if (!base->wal_first[0] || !backup_is_wal_name(base->wal_first))
+		if (!base->wal_first[0] || !backup_is_wal_name(base->wal_first) || !tli[i])
 			continue;
-		long long to =
-		    b[i].type == BT_INCREMENTAL ? backup_wal_index(b[i].wal_last, segsize) : -1;
-		long long gap;
 		char last[25];
-		long long lastidx = backup_walset_contiguous(
-		    &w, backup_wal_index(base->wal_first, segsize), to, segsize, &gap, last);
+		time_t reach = backup_tl_reach(
+		    ts, tli[i], backup_wal_index(base->wal_first, segsize), segsize, rp->wal, last);
 		b[i].window_start = base->stop;
 		time_t end = base->stop;
-		if (last[0] && lastidx >= backup_wal_index(base->wal_last, segsize)) {
-			char p[4500];
-			struct stat st;
-			snprintf(p, sizeof p, "%s/%s", rp->wal, last);
-			if (stat(p, &st) == 0 && st.st_mtime > end)
-				end = st.st_mtime;
-		}
-		if (b[i].type == BT_INCREMENTAL && gap < 0 && b[i].stop > end)
-			end = b[i].stop;
+		if (last[0] &&
+		    backup_wal_index(last, segsize) >= backup_wal_index(base->wal_last, segsize) &&
+		    reach > end)
+			end = reach;
 		if (b[i].type == BT_INCREMENTAL && end > b[i].stop)
 			end = b[i].stop;
 		b[i].window_end = end;
 	}
-	free(w.names);
+}
+
+static void fmt_window(time_t a, time_t c, char *win, size_t n)
+{
+	char x[64], y[64];
+	fmt_when(a, x, sizeof x);
+	fmt_when(c, y, sizeof y);
+	if (c > a)
+		snprintf(win, n, "%s .. %s", x, y);
+	else
+		snprintf(win, n, "%s", x);
+}
+
+/* The archive's timelines and where each branched; then, for each full backup, the
+ * window on each timeline it reaches (a time after a branch point lies on two). */
+static void list_timelines(struct out *o, const struct repo *rp, const struct backup_info *b, int n,
+			   const struct tl_set *ts, const unsigned *tli)
+{
+	long long segsize = 16 * 1024 * 1024;
+	const char *tcols[] = {"timeline", "parent", "branch_lsn", "branch_time", "reason", "wal"};
+	/* Text tables carry no title; JSON names them. */
+	if (out_format(o) != OUT_JSON)
+		out_line(o,
+			 "\ntimelines of the WAL archive (where each branched from its parent):");
+	out_table_begin(o, "timelines", 6, tcols);
+	for (int i = 0; i < ts->n; i++) {
+		const struct tl_info *t = &ts->v[i];
+		char num[16], par[16] = "", lsn[32] = "", when[64] = "", wal[64] = "";
+		snprintf(num, sizeof num, "%u", t->tli);
+		if (t->has_history) {
+			snprintf(par, sizeof par, "%u", t->parent);
+			snprintf(lsn, sizeof lsn, "%X/%X", (unsigned)(t->branch_lsn >> 32),
+				 (unsigned)t->branch_lsn);
+			fmt_when(t->branch_time, when, sizeof when);
+			if (!t->branch_time_exact) {
+				char tmp[64];
+				snprintf(tmp, sizeof tmp, "about %s", when);
+				snprintf(when, sizeof when, "%s", tmp);
+			}
+		}
+		if (t->first_seg[0])
+			snprintf(wal, sizeof wal, "%s .. %s", t->first_seg + 8, t->last_seg + 8);
+		out_rowf(o, num, par, lsn, when, t->has_history ? t->reason : "", wal);
+	}
+	out_table_end(o);
+	const char *wcols[] = {"backup", "timeline", "window"};
+	if (out_format(o) != OUT_JSON)
+		out_line(o,
+			 "\npoint-in-time windows of each full backup per timeline (a time after a "
+			 "branch point lies on more than one):");
+	out_table_begin(o, "windows", 3, wcols);
+	for (int i = 0; i < n; i++) {
+		if (!backup_type_physical(b[i].type) || !tli[i] ||
+		    !backup_is_wal_name(b[i].wal_first))
+			continue;
+		unsigned bt;
+		unsigned long long stop;
+		backup_tl_of_backup(rp->dir, b[i].id, &bt, &stop);
+		for (int k = 0; k < ts->n; k++) {
+			const struct tl_info *x = &ts->v[k];
+			if (!backup_tl_reachable(ts, x->tli, tli[i], stop))
+				continue;
+			char last[25], num[16], win[160];
+			time_t end =
+			    backup_tl_reach(ts, x->tli, backup_wal_index(b[i].wal_first, segsize),
+					    segsize, rp->wal, last);
+			time_t start = x->tli == tli[i] || x->branch_time < b[i].stop
+					   ? b[i].stop
+					   : x->branch_time;
+			snprintf(num, sizeof num, "%u", x->tli);
+			if (x->tli != tli[i] && backup_tl_of_segment(last) != x->tli)
+				snprintf(win, sizeof win, "none: no WAL of timeline %u reached",
+					 x->tli);
+			else
+				fmt_window(start, end > start ? end : start, win, sizeof win);
+			out_rowf(o, b[i].id, num, win);
+		}
+	}
+	out_table_end(o);
+	/* A refused history file hides a timeline: named, never silently missing. */
+	if (ts->nbad) {
+		const char *scols[] = {"file", "reason"};
+		if (out_format(o) != OUT_JSON)
+			out_line(o, "\nhistory files refused (their timelines are not followed):");
+		out_table_begin(o, "skipped_history", 2, scols);
+		for (int i = 0; i < ts->nbad; i++)
+			out_rowf(o, ts->bad[i].name, ts->bad[i].why);
+		out_table_end(o);
+	}
 }
 
 int backup_list(struct cmd_ctx *ctx)
@@ -200,28 +285,38 @@ int backup_list(struct cmd_ctx *ctx)
 	struct backup_info *b;
 	struct backup_skipped *sk;
 	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
-	compute_windows(&rp, b, n);
-	const char *cols[] = {"id", "type", "time", "size", "verified", "window"};
-	out_table_begin(ctx->out, "backups", 6, cols);
+	struct tl_set ts;
+	backup_tl_load(rp.wal, &ts);
+	unsigned *tli = calloc((size_t)n + 1, sizeof *tli);
+	if (!tli) {
+		out_err(ctx->out, "out of memory");
+		backup_tl_free(&ts);
+		free(b);
+		free(sk);
+		return EXIT_FAIL;
+	}
+	compute_windows(&rp, b, n, &ts, tli);
+	const char *cols[] = {"id", "type", "timeline", "time", "size", "verified", "window"};
+	out_table_begin(ctx->out, "backups", 7, cols);
 	for (int i = 0; i < n; i++) {
-		char when[64], size[32], win[160] = "", a[64], c[64];
+		char when[64], size[32], win[160] = "", tl[16] = "";
 		fmt_when(b[i].start, when, sizeof when);
 		snprintf(size, sizeof size, "%.1f MB", (double)b[i].size / 1048576.0);
-		if (b[i].window_start) {
-			fmt_when(b[i].window_start, a, sizeof a);
-			fmt_when(b[i].window_end, c, sizeof c);
-			if (b[i].window_end > b[i].window_start)
-				snprintf(win, sizeof win, "%s .. %s", a, c);
-			else
-				snprintf(win, sizeof win, "%s", a);
-		}
-		out_rowf(ctx->out, b[i].id, backup_type_name(b[i].type), when, size,
+		if (tli[i])
+			snprintf(tl, sizeof tl, "%u", tli[i]);
+		if (b[i].window_start)
+			fmt_window(b[i].window_start, b[i].window_end, win, sizeof win);
+		out_rowf(ctx->out, b[i].id, backup_type_name(b[i].type), tl, when, size,
 			 b[i].verified > 0   ? "yes"
 			 : b[i].verified < 0 ? "FAILED"
 					     : "no",
 			 win);
 	}
 	out_table_end(ctx->out);
+	if (ts.n || ts.nbad)
+		list_timelines(ctx->out, &rp, b, n, &ts, tli);
+	free(tli);
+	backup_tl_free(&ts);
 	/* A folder whose manifest was refused is named, never silently missing: it may be a
 	 * backup someone damaged, or one planted in the repository. */
 	if (ns) {

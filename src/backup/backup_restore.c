@@ -22,32 +22,9 @@
 static int copy_tree(const char *src, const char *dst, const struct repo *rp, char *err,
 		     size_t errlen)
 {
-	/* cp -a would copy a symbolic link as a link, and the server then follow it out of
-	 * the repository. */
-	struct stat st;
-	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a folder of the backup repository", src);
-		return -1;
-	}
-	char *argv[] = {"cp", "-a", "--", (char *)src, (char *)dst, NULL};
-	struct proc_opts o = {.quiet = 1};
-	if (proc_run(argv, &o, NULL) != 0) {
-		snprintf(err, errlen, "cannot copy %s to %s", src, dst);
-		return -1;
-	}
-	if (geteuid() == 0 && rp->have_cl) {
-		char owner[64];
-		snprintf(owner, sizeof owner, "%ld:%ld", (long)rp->cl.uid, (long)rp->cl.gid);
-		char *cargv[] = {"chown", "-R", owner, (char *)dst, NULL};
-		if (proc_run(cargv, &o, NULL) != 0) {
-			snprintf(err, errlen, "cannot hand %s to the server's user", dst);
-			return -1;
-		}
-	}
-	chmod(dst, 0700);
-	return 0;
+	/* Plain or tar.zst, the same checks either way: backup_zstd.c. */
+	return backup_base_lay_down(src, dst, rp, err, errlen);
 }
-
 
 /* A string setting for postgresql.conf: quoted, quotes doubled, backslashes escaped (the
  * server reads \n and \ooo escapes there), and never a line break. */
@@ -70,10 +47,13 @@ static int conf_value(const char *s, char *out, size_t n)
 }
 
 /* Recovery settings for a restored data directory. target: NULL (end of archive),
- * "immediate", "lsn:X" or a timestamp. Nothing reaches the file unchecked: the LSN (from a
- * manifest) must match its grammar and every value is quoted. */
+ * "immediate", "lsn:X" or a timestamp. tli: the timeline to follow, always written when
+ * known: the server's default, latest, follows whatever branch a previous restore
+ * archived, even for a target on the history the base backup belongs to. Nothing reaches
+ * the file unchecked: the LSN (from a manifest) must match its grammar and every value is
+ * quoted. */
 static int write_recovery(const char *datadir, const struct repo *rp, const char *target,
-			  const char *extra, char *err, size_t errlen)
+			  unsigned tli, const char *extra, char *err, size_t errlen)
 {
 	char path[4500], conf[16384], exe[8400], wal[8400], cmd[17000], cmdq[34100], tq[256];
 	if (backup_archive_word(backup_self_exe(), exe, sizeof exe) < 0 ||
@@ -118,6 +98,12 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 	else if (target)
 		off += (size_t)snprintf(conf + off, sizeof conf - off,
 					"recovery_target_time = %s\n", tq);
+	if (tli)
+		off += (size_t)snprintf(conf + off, sizeof conf - off,
+					"recovery_target_timeline = '%u'\n", tli);
+	else if (target && strcmp(target, "immediate") == 0)
+		off += (size_t)snprintf(conf + off, sizeof conf - off,
+					"recovery_target_timeline = 'current'\n");
 	if (extra)
 		snprintf(conf + off, sizeof conf - off, "%s", extra);
 	return cluster_file_put(owner, datadir, "postgresql.auto.conf", conf, 1, err, errlen);
@@ -260,6 +246,37 @@ int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_
 	return -1;
 }
 
+/* The timeline a restore test to an incremental's stop LSN follows: the one that
+ * incremental was taken on (the newest may have left its history before that LSN). 0 when
+ * no incremental of that base stops there. */
+static unsigned scratch_timeline(const struct repo *rp, const char *basedir, const char *target)
+{
+	if (!target || strncmp(target, "lsn:", 4))
+		return 0;
+	/* basedir is REPO/ID/base: the full backup's id is the folder above. */
+	char id[4500];
+	snprintf(id, sizeof id, "%s", basedir);
+	char *cut = strrchr(id, '/');
+	if (cut)
+		*cut = 0;
+	const char *slash = strrchr(id, '/');
+	struct backup_info *b;
+	int n = backup_repo_load(rp->dir, &b);
+	unsigned tli = 0;
+	for (int i = n - 1; i >= 0 && !tli; i--) {
+		struct backup_manifest m;
+		char err[1024];
+		if (b[i].type != BT_INCREMENTAL || !slash || strcmp(b[i].base, slash + 1) ||
+		    backup_manifest_read(rp->dir, b[i].id, &m, err, sizeof err) < 0)
+			continue;
+		if (strcmp(m.stop_lsn, target + 4) == 0)
+			tli = backup_tl_of_segment(m.wal_last);
+		backup_manifest_free(&m);
+	}
+	free(b);
+	return tli;
+}
+
 int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *basedir,
 			 const char *target, char *err, size_t errlen)
 {
@@ -285,7 +302,8 @@ int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *b
 		 "port = %d\nlisten_addresses = ''\nunix_socket_directories = '%s'\narchive_mode = "
 		 "off\nlogging_collector = off\n",
 		 s->port, s->sock);
-	if (write_recovery(s->dir, rp, target, extra, err, errlen) < 0)
+	if (write_recovery(s->dir, rp, target, scratch_timeline(rp, basedir, target), extra, err,
+			   errlen) < 0)
 		return -1;
 	if (cluster_file_put(rp->have_cl ? &rp->cl : NULL, s->dir, "pg_hba.conf",
 			     "local all all trust\n", 0, err, errlen) < 0)
@@ -365,8 +383,13 @@ static int parse_until(const char *s, char *pg, size_t n, double *epoch)
  * directory (stop, keep the old directory aside, restore, start, wait for promotion; on
  * failure put the old one back) or into target_dir. */
 static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *base_id,
-			    const char *target, const char *target_dir, const char *what, int flags)
+			    const char *target, const char *target_dir, const char *what, int flags,
+			    const struct tl_plan *plan)
 {
+	static const struct tl_plan none = {0};
+	if (!plan)
+		plan = &none;
+	unsigned tli = plan->tli;
 	char err[2048] = "", src[4500];
 	double t0 = now_s();
 	/* base_id names a checked manifest's folder (backup_manifest_read refuses a folder
@@ -394,7 +417,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 			return EXIT_FAIL;
 		}
 		if (copy_tree(src, target_dir, rp, err, sizeof err) < 0 ||
-		    write_recovery(target_dir, rp, target, NULL, err, sizeof err) < 0 ||
+		    write_recovery(target_dir, rp, target, tli, NULL, err, sizeof err) < 0 ||
 		    (!(flags & BACKUP_RESTORE_KEEP_ARCHIVING) &&
 		     isolate_copy(target_dir, rp, sock, sizeof sock, err, sizeof err) < 0) ||
 		    sync_restored(target_dir, err, sizeof err) < 0) {
@@ -409,12 +432,20 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 			       : "kept as in the backup (--keep-archiving)");
 		if (sock[0])
 			out_kv(ctx->out, "socket_directory", "%s", sock);
+		if (tli)
+			out_kv(ctx->out, "timeline", "%u, followed when it starts (%s)", tli,
+			       plan->why);
+		if (plan->note[0])
+			out_line(ctx->out, "%s", plan->note);
 		out_kv_num(ctx->out, "duration", now_s() - t0, "s");
-		out_line(
-		    ctx->out,
-		    "restored %s into %s; start it with pg_ctl -D %s start (it replays WAL to %s "
-		    "and promotes)",
-		    what, target_dir, target_dir, target ? target : "the end of the archive");
+		if (flags & BACKUP_RESTORE_CALLER_STARTS)
+			out_line(ctx->out, "restored %s into %s", what, target_dir);
+		else
+			out_line(ctx->out,
+				 "restored %s into %s; start it with pg_ctl -D %s start (it replays "
+				 "WAL to %s and promotes)",
+				 what, target_dir, target_dir,
+				 target ? target : "the end of the archive");
 		return 0;
 	}
 	if (!ctx->target->embedded) {
@@ -435,7 +466,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	backup_rm_rf(fresh);
 	out_line(ctx->out, "copying base backup %s", base_id);
 	if (copy_tree(src, fresh, rp, err, sizeof err) < 0 ||
-	    write_recovery(fresh, rp, target, NULL, err, sizeof err) < 0 ||
+	    write_recovery(fresh, rp, target, tli, NULL, err, sizeof err) < 0 ||
 	    sync_restored(fresh, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s; the cluster was not touched", err);
 		backup_rm_rf(fresh);
@@ -457,10 +488,17 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	}
 	backup_fsync_path(c->root); /* the swap, durable before the server writes */
 	out_line(ctx->out, "replaying WAL to %s", target ? target : "the end of the archive");
+	if (plan->note[0])
+		out_line(ctx->out, "%s", plan->note);
 	char ci[4400];
 	cluster_conninfo(c, ci, sizeof ci);
+	/* What this start writes to the log is the reason if recovery stops short. */
+	struct stat lst;
+	long long logoff = stat(c->logfile, &lst) == 0 ? (long long)lst.st_size : 0;
 	if (cluster_start(c, NULL, err, sizeof err) < 0 ||
 	    backup_wait_promoted(ci, c->datadir, 3600, err, sizeof err) < 0) {
+		char why[2048];
+		backup_tl_log_reason(c->logfile, logoff, why, sizeof why);
 		char failed[4600];
 		snprintf(failed, sizeof failed, "%s.failed-restore-%s", c->datadir, ts);
 		char e2[256];
@@ -471,20 +509,34 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 		cluster_start(c, NULL, e2, sizeof e2);
 		char tail[512];
 		backup_log_tail(c->logfile, tail, sizeof tail);
-		out_err(
-		    ctx->out,
-		    "restore failed: %s (server log: %s); the previous data directory is back in "
-		    "place, the failed attempt is in %s",
-		    err, tail, failed);
+		if (target && strcmp(target, "immediate"))
+			out_err(
+			    ctx->out,
+			    "restore stopped short of its target %s on timeline %u: %s (server "
+			    "log: %s); the previous data directory is back in place, the failed "
+			    "attempt is in %s",
+			    strncmp(target, "lsn:", 4) ? target : target + 4, tli,
+			    why[0] ? why : err, why[0] ? c->logfile : tail, failed);
+		else
+			out_err(ctx->out,
+				"restore failed: %s (server log: %s); the previous data directory "
+				"is back in place, the failed attempt is in %s",
+				why[0] ? why : err, why[0] ? c->logfile : tail, failed);
 		return EXIT_FAIL;
 	}
+	int wrong = backup_tl_report(ctx->out, ci, plan, err, sizeof err) < 0;
 	out_kv(ctx->out, "restored", "%s", what);
 	out_kv(ctx->out, "data_directory", "%s", c->datadir);
 	if (had_old)
 		out_kv(ctx->out, "previous_data_directory", "%s", aside);
 	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
-	out_line(ctx->out, "restored %s in %.1f s; the previous data directory is kept in %s", what,
-		 now_s() - t0, had_old ? aside : "(none)");
+	if (wrong)
+		out_err(ctx->out, "restore of %s: %s; the previous data directory is kept in %s",
+			what, err, had_old ? aside : "(none)");
+	else
+		out_line(ctx->out,
+			 "restored %s in %.1f s; the previous data directory is kept in %s", what,
+			 now_s() - t0, had_old ? aside : "(none)");
 	PGconn *conn = backup_cat_connect(ctx);
 	if (conn) {
 		db_event(conn, "info", "restore", "physical restore of %s (target %s)", what,
@@ -495,7 +547,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 		free(b);
 		PQfinish(conn);
 	}
-	return 0;
+	return wrong ? EXIT_FAIL : 0;
 }
 
 int backup_restore_full_opts(struct cmd_ctx *ctx, const char *want, const char *target_dir,
@@ -510,13 +562,20 @@ int backup_restore_full_opts(struct cmd_ctx *ctx, const char *want, const char *
 		backup_repo_close(&rp);
 		return EXIT_FAIL;
 	}
+	/* The backup's own history: an incremental's stop LSN lies on the timeline it was
+	 * taken on, which need not be its base's nor the newest. */
+	struct tl_plan plan = {0};
+	unsigned long long stop;
+	backup_tl_of_backup(rp.dir, m.id, &plan.tli, &stop);
+	snprintf(plan.why, sizeof plan.why, "the timeline %s %s was taken on",
+		 backup_type_name(m.type), m.id);
 	int rc;
 	if (m.type == BT_INCREMENTAL) {
 		char target[64];
 		snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
-		rc = restore_physical(ctx, &rp, m.base, target, target_dir, m.id, flags);
+		rc = restore_physical(ctx, &rp, m.base, target, target_dir, m.id, flags, &plan);
 	} else if (backup_type_physical(m.type))
-		rc = restore_physical(ctx, &rp, m.id, "immediate", target_dir, m.id, flags);
+		rc = restore_physical(ctx, &rp, m.id, "immediate", target_dir, m.id, flags, &plan);
 	else {
 		out_err(ctx->out, "%s is a logical dump; restore it with db-restore %s", m.id,
 			m.id);
@@ -535,13 +594,40 @@ int backup_restore_full(struct cmd_ctx *ctx, const char *want, const char *targe
 int backup_restore_pitr(struct cmd_ctx *ctx, const char *want, const char *until,
 			const char *target_dir)
 {
-	return backup_restore_pitr_opts(ctx, want, until, target_dir, 0);
+	return backup_restore_pitr_tl(ctx, want, until, target_dir, 0, NULL);
 }
 
 int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *until,
 			     const char *target_dir, int flags)
 {
+	return backup_restore_pitr_tl(ctx, want, until, target_dir, flags, NULL);
+}
+
+/* The archive's timelines, as listed; a history file refused is named, since the timeline
+ * it would describe cannot be followed. */
+static void timelines_list(struct out *o, const struct tl_set *ts)
+{
+	for (int i = 0; i < ts->nbad; i++)
+		out_warn(o, "skipped history file %s", ts->bad[i].why);
+	char buf[1024] = "";
+	size_t off = 0;
+	for (int i = 0; i < ts->n && off + 16 < sizeof buf; i++)
+		off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%u", i ? ", " : "",
+					ts->v[i].tli);
+	out_kv(o, "timelines", "%s", off ? buf : "none archived");
+}
+
+int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *until,
+			   const char *target_dir, int flags, const char *timeline)
+{
 	char err[2048] = "";
+	unsigned num;
+	int mode = backup_tl_parse_opt(timeline, &num);
+	if (mode < 0) {
+		out_err(ctx->out, "--timeline '%.40s': give current, latest or a timeline number",
+			timeline);
+		return EXIT_USAGE;
+	}
 	struct repo rp;
 	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
@@ -554,9 +640,12 @@ int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *
 	for (int i = 0; i < ns; i++)
 		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
 	free(sk);
+	struct tl_set ts;
+	backup_tl_load(rp.wal, &ts);
 	int rc = EXIT_FAIL;
 	char pgtime[64] = "", target[96] = "", base[64] = "";
 	double epoch = 0;
+	struct tl_plan plan = {0};
 	if (until && parse_until(until, pgtime, sizeof pgtime, &epoch) < 0) {
 		out_err(ctx->out,
 			"cannot read --until '%s'; use 'YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM|Z]'",
@@ -564,13 +653,37 @@ int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	int bi = -1;
+	/* The default: a point in time (or a backup's own end) on the base backup's history,
+	 * as pgBackRest's 'current'; the end of the archive on the newest timeline, as the
+	 * server's 'latest'. */
+	int wi = want ? backup_resolve_id(b, n, want, err, sizeof err) : -1;
+	if (want && wi < 0) {
+		out_err(ctx->out, "%s", err);
+		goto out;
+	}
+	if (!timeline && !until && !(wi >= 0 && b[wi].type == BT_INCREMENTAL))
+		mode = TL_LATEST;
+	unsigned want_tli = mode == TL_NUMBER ? num : mode == TL_LATEST ? backup_tl_newest(&ts) : 0;
+	if (mode == TL_NUMBER && !backup_tl_get(&ts, num)) {
+		out_err(ctx->out, "timeline %u is not in the WAL archive %s", num, rp.wal);
+		timelines_list(ctx->out, &ts);
+		goto out;
+	}
+	if (mode == TL_NUMBER)
+		snprintf(plan.why, sizeof plan.why, "--timeline %u", num);
+	else if (mode == TL_LATEST)
+		snprintf(plan.why, sizeof plan.why, "the newest timeline in the archive: %s",
+			 timeline ? "--timeline latest"
+				  : "latest, the default to the end of the "
+				    "archive");
+	else
+		snprintf(plan.why, sizeof plan.why, "the base backup's timeline: %s",
+			 timeline ? "--timeline current"
+				  : "current, the default for a point in time");
+	unsigned base_tli = 0;
+	unsigned long long base_stop = 0;
 	if (want) {
-		int i = backup_resolve_id(b, n, want, err, sizeof err);
-		if (i < 0) {
-			out_err(ctx->out, "%s", err);
-			goto out;
-		}
+		int i = wi;
 		if (b[i].type == BT_INCREMENTAL) {
 			snprintf(base, sizeof base, "%s", b[i].base);
 			if (!until) {
@@ -582,6 +695,13 @@ int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *
 				}
 				snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
 				backup_manifest_free(&m);
+				if (!timeline) {
+					unsigned long long x;
+					backup_tl_of_backup(rp.dir, b[i].id, &want_tli, &x);
+					snprintf(plan.why, sizeof plan.why,
+						 "the timeline incremental %s was taken on",
+						 b[i].id);
+				}
 			}
 		} else if (backup_type_physical(b[i].type))
 			snprintf(base, sizeof base, "%s", b[i].id);
@@ -590,22 +710,53 @@ int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *
 				b[i].id);
 			goto out;
 		}
-	} else {
-		/* The newest physical backup that ended before the target time. */
-		for (int i = n - 1; i >= 0 && bi < 0; i--)
-			if (backup_type_physical(b[i].type) &&
-			    (!until || (double)b[i].stop <= epoch))
-				bi = i;
-		if (bi < 0) {
+		backup_tl_of_backup(rp.dir, base, &base_tli, &base_stop);
+		if (want_tli && base_tli &&
+		    !backup_tl_reachable(&ts, want_tli, base_tli, base_stop)) {
 			out_err(ctx->out,
-				until ? "no full backup ended before %s; the earliest "
-					"point-in-time is the end of the oldest full backup"
-				      : "no full backup in the repository%s",
-				until ? until : "");
+				"timeline %u cannot be reached from base backup %s (timeline %u): "
+				"its history leaves timeline %u before the backup ends, or never "
+				"passes it; choose another backup or timeline",
+				want_tli, base, base_tli, base_tli);
+			timelines_list(ctx->out, &ts);
+			goto out;
+		}
+	} else {
+		/* The newest physical backup that ended before the target time, on the history
+		 * of the timeline asked for. */
+		int bi = -1;
+		for (int i = n - 1; i >= 0 && bi < 0; i--) {
+			if (!backup_type_physical(b[i].type) ||
+			    (until && (double)b[i].stop > epoch))
+				continue;
+			unsigned t;
+			unsigned long long st;
+			if (backup_tl_of_backup(rp.dir, b[i].id, &t, &st) < 0)
+				continue;
+			if (!want_tli || !t || backup_tl_reachable(&ts, want_tli, t, st)) {
+				bi = i;
+				base_tli = t;
+				base_stop = st;
+			}
+		}
+		if (bi < 0) {
+			if (until)
+				out_err(ctx->out,
+					"no full backup ended before %s%s; the earliest "
+					"point-in-time is the end of the oldest full backup",
+					until,
+					want_tli ? " on the history of the timeline asked for"
+						 : "");
+			else
+				out_err(ctx->out, "no full backup in the repository%s",
+					want_tli ? " from which that timeline can be reached" : "");
+			if (want_tli)
+				timelines_list(ctx->out, &ts);
 			goto out;
 		}
 		snprintf(base, sizeof base, "%s", b[bi].id);
 	}
+	plan.tli = want_tli ? want_tli : base_tli;
 	if (until) {
 		for (int i = 0; i < n; i++)
 			if (strcmp(b[i].id, base) == 0 && (double)b[i].stop > epoch) {
@@ -617,14 +768,18 @@ int backup_restore_pitr_opts(struct cmd_ctx *ctx, const char *want, const char *
 				goto out;
 			}
 		snprintf(target, sizeof target, "%s", pgtime);
+		plan.until = epoch;
+		backup_tl_note(&ts, &plan, base_tli, base_stop, pgtime);
 	}
 	char what[256];
 	snprintf(what, sizeof what, "%s + WAL to %s", base,
 		 until	     ? pgtime
 		 : target[0] ? target + 4
 			     : "latest");
-	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what, flags);
+	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what, flags,
+			      &plan);
 out:
+	backup_tl_free(&ts);
 	free(b);
 	backup_repo_close(&rp);
 	return rc;
@@ -666,4 +821,16 @@ int backup_emergency_restore(struct cmd_ctx *ctx)
 	if (physical)
 		return backup_restore_pitr(ctx, id, NULL, NULL);
 	return backup_restore_logical(ctx, id, NULL, 1);
+}
+
+int backup_restore_report(struct cmd_ctx *ctx, const char *conninfo)
+{
+	char err[1024];
+	struct tl_plan plan = {0};
+	snprintf(plan.why, sizeof plan.why, "as the restore planned it");
+	if (backup_tl_report(ctx->out, conninfo, &plan, err, sizeof err) < 0) {
+		out_warn(ctx->out, "%s", err);
+		return -1;
+	}
+	return 0;
 }

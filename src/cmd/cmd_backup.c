@@ -59,9 +59,9 @@ static int restore_full_exec(struct cmd_ctx *ctx)
 
 static int restore_incr_exec(struct cmd_ctx *ctx)
 {
-	return backup_restore_pitr_opts(ctx, ctx->args->argc ? ctx->args->argv[0] : NULL,
-					args_get(ctx->args, "until"),
-					args_get(ctx->args, "target-dir"), restore_flags(ctx));
+	return backup_restore_pitr_tl(
+	    ctx, ctx->args->argc ? ctx->args->argv[0] : NULL, args_get(ctx->args, "until"),
+	    args_get(ctx->args, "target-dir"), restore_flags(ctx), args_get(ctx->args, "timeline"));
 }
 
 static int emergency_restore_exec(struct cmd_ctx *ctx)
@@ -120,8 +120,9 @@ const struct cmd_entry cmd_backup_table[] = {
     },
     {
 	.name = "db-backup-list",
-	.summary = "Backups in the repository: id, type, time, size, verified, point-in-time "
-		   "window",
+	.summary = "Backups in the repository: id, type, timeline, time, size, verified, "
+		   "point-in-time window; the WAL archive's timelines, their branch points and "
+		   "each backup's window per timeline",
 	.usage = "db-backup-list [--json]",
 	.flags = CMD_NODB,
 	.exec = list_exec,
@@ -175,12 +176,14 @@ const struct cmd_entry cmd_backup_table[] = {
     },
     {
 	.name = "db-restore-incremental",
-	.options = "until= target-dir= keep-archiving",
+	.options = "until= timeline= target-dir= keep-archiving",
 	.max_args = 1,
-	.summary = "Point-in-time restore: base backup plus WAL replay to --until TIME "
-		   "(default: the latest WAL); --target-dir as db-restore-full",
-	.usage = "db-restore-incremental [ID] [--until TIME] [--target-dir DIR "
-		 "[--keep-archiving]]",
+	.summary = "Point-in-time restore: base backup plus WAL replay to --until TIME on the "
+		   "base backup's timeline (default: the latest WAL on the newest timeline; "
+		   "--timeline N|latest|current chooses); prints the timeline followed and the "
+		   "last commit replayed; --target-dir as db-restore-full",
+	.usage = "db-restore-incremental [ID] [--until TIME] [--timeline N|latest|current] "
+		 "[--target-dir DIR [--keep-archiving]]",
 	.flags = CMD_DESTRUCTIVE | CMD_NODB | CMD_LONG,
 	.complete = COMPLETE_BACKUP,
 	.exec = restore_incr_exec,
@@ -204,12 +207,12 @@ const struct cmd_entry cmd_backup_table[] = {
     },
     {
 	.name = "wal-push",
-	.options = "archive=",
+	.options = "archive= compress=",
 	.min_args = 2,
 	.max_args = 2,
 	.summary = "archive_command: copy a WAL segment into the repository (fsync, checksum, "
 		   "never overwrite different content)",
-	.usage = "wal-push PATH NAME [--archive DIR]",
+	.usage = "wal-push PATH NAME [--archive DIR] [--compress zstd:N|none]",
 	.flags = CMD_HIDDEN | CMD_NODB,
 	.exec = wal_push_exec,
     },
