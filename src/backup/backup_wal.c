@@ -546,14 +546,15 @@ static int pushed_already(const char *dir, const char *name, const char *sha, ch
 	snprintf(side, sizeof side, "%s.sha256", p);
 	if (zst) {
 		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || backup_unzstd_copy(fd, -1, zhave, have, err, errlen) < 0) {
-			if (fd >= 0)
-				close(fd);
-			else
-				snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
-			return strcmp(err, "") ? -1 : -2;
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
+			return -2;
 		}
+		/* A stored file that does not decompress is not this segment either. */
+		int rc = backup_unzstd_copy(fd, -1, zhave, have, err, errlen);
 		close(fd);
+		if (rc < 0)
+			return rc == -2 ? -1 : -2;
 	} else {
 		if (backup_sha256_file(p, have) < 0) {
 			snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
