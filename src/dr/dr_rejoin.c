@@ -358,7 +358,8 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 		    use_checksums ? " (pg_checksums works offline; writes stop meanwhile)" : "");
 		return EXIT_USAGE;
 	}
-	/* pg_checksums wants every node of a replicated pair switched while all are down. The
+	/* pg_checksums wants every node of a replicated pair switched while all are down, so
+	 * then both stop; wal_log_hints only needs a restart of the node that lacks it. The
 	 * primary stops first, so its fast shutdown hands the standby all its WAL, and starts
 	 * first, so the standby finds it. */
 	int order[2] = {0, 1};
@@ -366,7 +367,8 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 		order[0] = 1, order[1] = 0;
 	for (int k = 0; k < nn; k++) {
 		struct dr_node *n = &nodes[order[k]];
-		if (running[order[k]] && dr_site_pg_ctl(&n->c, "stop", "fast", err, sizeof err) < 0)
+		if (running[order[k]] && (use_checksums || need[order[k]]) &&
+		    dr_site_pg_ctl(&n->c, "stop", "fast", err, sizeof err) < 0)
 			goto fail;
 	}
 	for (int k = 0; k < nn; k++) {
@@ -389,7 +391,8 @@ int dr_prepare_rewind(struct out *o, const struct target *t, int use_checksums, 
 	}
 	for (int k = 0; k < nn; k++) {
 		struct dr_node *n = &nodes[order[k]];
-		if (running[order[k]] && dr_site_pg_ctl(&n->c, "start", NULL, err, sizeof err) < 0)
+		if (running[order[k]] && (use_checksums || need[order[k]]) &&
+		    dr_site_pg_ctl(&n->c, "start", NULL, err, sizeof err) < 0)
 			goto fail;
 	}
 	out_line(o, "pg_rewind can now rejoin %s after a failover",
