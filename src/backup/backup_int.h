@@ -4,7 +4,8 @@
  * backup_full.c (base backups), backup_wal.c (WAL archive, incremental, wal-push/fetch),
  * backup_dump.c (logical dumps and db-restore), backup_verify.c, backup_restore.c (physical
  * and point-in-time restores), backup_timeline.c (the archive's timelines, which one a
- * restore follows), backup_prune.c, backup_repo.c (pure parts). */
+ * restore follows), backup_prune.c, backup_repo.c (pure parts), backup_zstd.c (zstd
+ * streams, the tar reader, laying a base backup down). */
 #ifndef MIDSOPS_BACKUP_INT_H
 #define MIDSOPS_BACKUP_INT_H
 
