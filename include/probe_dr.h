@@ -93,7 +93,7 @@ struct repl_health {
 	int in_recovery;
 	char sync_names[256];	  /* synchronous_standby_names now */
 	char fallback_names[256]; /* what dr-sync-guard took out of it; "" when it did not */
-	char max_slot_keep[32];	  /* max_slot_wal_keep_size, as the server shows it */
+	long long max_slot_keep;  /* max_slot_wal_keep_size in bytes; -1 unlimited */
 	int sync_standbys;	  /* pg_stat_replication rows in sync_state sync or quorum */
 	int sync_waiters;	  /* backends waiting in SyncRep */
 	double sync_wait_s;	  /* the oldest of them, since its statement began; 0 none */

@@ -53,10 +53,16 @@ static enum status render_slots(struct out *o, const struct config *cfg,
 {
 	char a[64], b[64], c[128];
 	enum status worst = ST_OK;
-	int unlimited = strcmp(h->max_slot_keep, "-1") == 0;
-	if (h->nslots || !unlimited)
-		out_kv(o, "max_slot_wal_keep_size", "%s%s", h->max_slot_keep,
-		       unlimited ? " (unlimited: an abandoned slot can fill the disk)" : "");
+	/* A setting, not a measurement: no figure (it would land in the perfdata). JSON wants
+	 * the bytes, people 4.0 GB. */
+	if (h->max_slot_keep >= 0 && out_format(o) == OUT_JSON)
+		out_kv_int(o, "max_slot_wal_keep_size", h->max_slot_keep);
+	else if (h->max_slot_keep >= 0) {
+		fmt_bytes(a, sizeof a, (double)h->max_slot_keep);
+		out_kv(o, "max_slot_wal_keep_size", "%s", a);
+	} else if (h->nslots)
+		out_kv(o, "max_slot_wal_keep_size",
+		       "unlimited (-1): an abandoned slot can fill the disk");
 	const struct repl_slot *w = repl_worst_inactive(h);
 	if (w) {
 		enum status st = repl_judge_slot(cfg, w);

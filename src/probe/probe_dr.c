@@ -229,7 +229,8 @@ int probe_dr(const char *primary_conninfo, const char *standby_conninfo, struct 
 const char probe_repl_sql[] =
     "select pg_is_in_recovery(), current_setting('synchronous_standby_names'),\n"
     "  coalesce(current_setting('" REPL_FALLBACK_GUC "', true), ''),\n"
-    "  current_setting('max_slot_wal_keep_size'),\n"
+    "  case when current_setting('max_slot_wal_keep_size') = '-1' then -1\n"
+    "    else pg_size_bytes(current_setting('max_slot_wal_keep_size')) end,\n"
     "  (select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')),\n"
     "  w.n, extract(epoch from now() - w.oldest), w.pid\n"
     "from (select count(*) as n, min(query_start) as oldest,\n"
@@ -268,7 +269,7 @@ int probe_repl(PGconn *c, struct repl_health *h)
 	h->in_recovery = tf(r, 0);
 	CP(h->sync_names, val(r, 1));
 	CP(h->fallback_names, val(r, 2));
-	CP(h->max_slot_keep, val(r, 3));
+	h->max_slot_keep = lnum(r, 3, -1);
 	h->sync_standbys = (int)lnum(r, 4, 0);
 	h->sync_waiters = (int)lnum(r, 5, 0);
 	h->sync_wait_s = h->sync_waiters ? rnum(r, 0, 6, 0) : 0;

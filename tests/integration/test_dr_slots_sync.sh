@@ -67,6 +67,9 @@ assert_contains "$OUT" "slot abandoned_site holds" "db-check names the slot and 
 assert_contains "$OUT" "inactive" "db-check says the slot is inactive"
 assert_contains "$OUT" "pg_drop_replication_slot('abandoned_site')" "db-check says how to drop it"
 OUT=$(m --json db-check 2>/dev/null)
+bad=$(printf '%s' "$OUT" | python3 "$TOP/tests/data/json-figures.py")
+[ -z "$bad" ] && ok "db-check --json with a slot: every figure is a number" ||
+	fail "db-check --json with a slot: every figure is a number" "$bad"
 v=$(printf '%s' "$OUT" | json_get .slot_retained_wal.value 2>/dev/null)
 case "$v" in '' | *[!0-9.]*) fail "db-check --json: the slot's retained bytes" "'$v'" ;;
 *) [ "${v%.*}" -ge $((24 * 1024 * 1024)) ] && ok "db-check --json: the retained bytes in base units ($v)" ||
@@ -110,6 +113,14 @@ expect_exit 1 "db-check: a commit waiting for the synchronous standby is not OK"
 assert_contains "$OUT" "1 commit waiting for a synchronous standby, the oldest" "db-check says commits are waiting"
 case "$OUT" in *"oldest "[0-9]*"s (pid "*) ok "db-check gives the wait in seconds" ;; *) fail "db-check gives the wait in seconds" "$OUT" ;; esac
 assert_contains "$OUT" "no synchronous standby is connected" "db-check says no synchronous standby is connected"
+OUT=$(m --json db-check 2>/dev/null)
+bad=$(printf '%s' "$OUT" | python3 "$TOP/tests/data/json-figures.py")
+[ -z "$bad" ] && ok "db-check --json while commits wait: every figure is a number" ||
+	fail "db-check --json while commits wait: every figure is a number" "$bad"
+v=$(printf '%s' "$OUT" | json_get .oldest_sync_wait.value 2>/dev/null)
+case "$v" in '' | *[!0-9.]*) fail "db-check --json: the oldest wait in seconds" "'$v'" ;;
+*) [ "${v%.*}" -ge 2 ] && ok "db-check --json: the oldest wait in seconds ($v)" || fail "db-check --json: the oldest wait" "$v" ;;
+esac
 expect_exit 0 "dr-sync-guard in strict mode (the default) leaves it synchronous" m dr-sync-guard
 assert_contains "$OUT" "strict" "dr-sync-guard says it is strict"
 assert_eq "$(pq "$PRIMARY" "show synchronous_standby_names")" midsops_dr "strict: still synchronous"
