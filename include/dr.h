@@ -82,6 +82,48 @@ int dr_unfence_cluster(struct cluster *c, int *cleared_sync, char *err, size_t e
 int dr_fence_command(const struct config *cfg, const char *primary_conninfo, const char *datadir,
 		     char **output, char *err, size_t errlen);
 
+/* ---- the standby's view of the primary (src/dr/dr_guard.c) ---- */
+struct dr_walrcv {
+	int ok;		 /* the query ran */
+	char error[256]; /* why not */
+	int in_recovery;
+	int present;   /* a walreceiver process exists */
+	int streaming; /* ... and its status is 'streaming': the primary is alive */
+	char status[32], sender[300];
+	char last_msg_at[64], latest_end_at[64];
+	double last_msg_age_s; /* NAN unknown */
+	char latest_end_lsn[32], flushed_lsn[32];
+	char receive_lsn[32], replay_lsn[32]; /* pg_last_wal_receive_lsn / _replay_lsn */
+	char last_replay_at[64];	      /* commit time of the last replayed transaction */
+};
+int dr_walrcv_read(PGconn *standby, struct dr_walrcv *w);
+/* Read, and while it says streaming re-read for up to settle_s seconds. */
+int dr_walrcv_settle(PGconn *standby, struct dr_walrcv *w, double settle_s);
+/* One sentence naming the evidence: status, sender, last message and WAL end times. */
+void dr_walrcv_evidence(const struct dr_walrcv *w, char *buf, size_t n);
+
+/* ---- loss if the standby were promoted now (src/dr/dr_loss.c) ---- */
+struct dr_loss {
+	int exact;	    /* measured, the primary answering */
+	long long bytes;    /* exact: the primary's position - the standby's replayed; else -1 */
+	long long at_least; /* primary gone: the lower bound (0: none known) */
+	long long unsent_bytes, unreplayed_bytes; /* exact: current - sent, sent - replayed */
+	double seconds;				  /* exact: replay lag; NAN unknown */
+	char last_received_at[64];		  /* primary gone: when the standby last heard */
+	char text[700];				  /* the figure as one sentence */
+};
+/* p: the primary (NULL or !ok when it did not answer); w: the standby's walreceiver;
+ * last_primary_lsn/_at: the last position dr-assess saw (state.json), may be "". */
+void dr_loss_compute(const struct dr_primary_snap *p, const struct dr_walrcv *w,
+		     const char *last_primary_lsn, const char *last_primary_at, struct dr_loss *l);
+
+/* ---- commands moved out of src/cmd/cmd_dr.c ---- */
+struct cmd_ctx;
+int dr_activate_exec(struct cmd_ctx *ctx); /* src/dr/dr_activate.c */
+int dr_validate_exec(struct cmd_ctx *ctx); /* src/dr/dr_validate.c */
+/* The last `lines` lines of text, joined by ';' (src/dr/dr_validate.c). */
+void dr_last_lines(char *dst, size_t n, const char *text, int lines);
+
 /* ---- assessment (src/dr/dr_assess.c) ---- */
 struct dr_backups {
 	int catalogue_rows; /* ops.backups rows; -1 when the table does not exist */
@@ -103,9 +145,11 @@ struct dr_assessment {
 	char activated_at[64];
 	struct dr_backups b;
 	/* data loss if the standby were activated now */
-	long long loss_bytes; /* -1 unknown */
+	long long loss_bytes; /* measured; -1 when not measured (see loss) */
 	double loss_s;	      /* NAN unknown */
 	char loss_basis[256];
+	struct dr_loss loss; /* with a standby: measured, or "at least" / unknown */
+	int have_loss;	     /* loss was computed (a standby in recovery answered) */
 	enum status st_primary, st_standby, st_replication, st_backups, overall;
 	char summary[256];
 };

@@ -267,7 +267,12 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 		}
 		if (watch && expect > 0 && tp - r->last_progress >= 0.5) {
 			r->last_progress = tp;
-			out_progress(r->ctx->out, label, done, (double)expect, NULL);
+			/* expect is an estimate (the database's size; the copy also holds WAL
+			 * and more): past it, bytes alone, never a share above 100%. */
+			if (done <= (double)expect)
+				out_progress(r->ctx->out, label, done, (double)expect, NULL);
+			else
+				out_progress(r->ctx->out, label, done, 0, "bytes, past the estimate");
 			double t = now_s();
 			if (t - r->last_cat >= 1.0) {
 				double pct = done / (double)expect;

@@ -154,6 +154,33 @@ static int setup_managed(struct cmd_ctx *ctx, const char *site)
 	return 0;
 }
 
+/* The site this midsops built: report it, and leave the record (kind standby) alone. */
+static int setup_report_built(struct cmd_ctx *ctx, const char *site, const char *dir,
+			      const char *setup_at)
+{
+	char err[1024];
+	PGconn *c = probe_dr_connect(site, "dr-setup", 5, err, sizeof err);
+	struct dr_standby_snap s;
+	memset(&s, 0, sizeof s);
+	if (c)
+		probe_dr_standby(c, &s);
+	PQfinish(c);
+	out_kv(ctx->out, "dr_site", "%s (built by midsops%s%s)", dir, setup_at[0] ? " at " : "",
+	       setup_at);
+	if (!c) {
+		out_err(ctx->out,
+			"dr-setup: the DR site midsops built does not answer: %s; "
+			"--force rebuilds it",
+			err);
+		return EXIT_FAIL;
+	}
+	out_kv(ctx->out, "role", "%s", s.in_recovery ? "standby" : "promoted (read-write)");
+	out_kv(ctx->out, "wal_receiver", "%s",
+	       s.receiver_status[0] ? s.receiver_status : "not running");
+	out_line(ctx->out, "the DR site exists; nothing was changed (--force rebuilds it)");
+	return 0;
+}
+
 static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 {
 	char err[1024], dir[PATH_MAX];
@@ -165,13 +192,40 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		return EXIT_USAGE;
 	}
 	int want_sync = args_has(ctx->args, "synchronous");
+	int force = args_has(ctx->args, "force");
+	char built_dir[PATH_MAX] = "";
 	if (!tdir && site) {
-		if (want_sync) {
-			out_err(ctx->out, "dr-setup: --synchronous applies to a standby dr-setup "
-					  "creates (pass --target-dir with --force to rebuild it)");
+		/* The site midsops built is rebuilt in place by --force; one it did not build is
+		 * only registered, and --force cannot rebuild what midsops does not own. */
+		cJSON *cur = dr_load("state.json");
+		int ours = strcmp(dr_str(cur, "kind"), "standby") == 0 &&
+			   dr_str(cur, "site_dir")[0] && strcmp(dr_str(cur, "dsn"), site) == 0;
+		snprintf(built_dir, sizeof built_dir, "%s", ours ? dr_str(cur, "site_dir") : "");
+		char setup_at[64];
+		snprintf(setup_at, sizeof setup_at, "%s", dr_str(cur, "setup_at"));
+		cJSON_Delete(cur);
+		if (ours && force) {
+			out_line(ctx->out, "rebuilding the DR site midsops built at %s (--force)",
+				 built_dir);
+			tdir = built_dir;
+		} else if (want_sync) {
+			out_err(
+			    ctx->out,
+			    "dr-setup: --synchronous applies to a standby dr-setup creates (%s)",
+			    ours ? "pass --force to rebuild this one synchronous"
+				 : "pass --target-dir DIR to build one");
 			return EXIT_USAGE;
-		}
-		return setup_managed(ctx, site);
+		} else if (ours) {
+			return setup_report_built(ctx, site, built_dir, setup_at);
+		} else if (force) {
+			out_err(
+			    ctx->out,
+			    "dr-setup: --force rebuilds only a DR site midsops built; [env dr] was "
+			    "not created by midsops, so nothing was rebuilt. Pass --target-dir DIR "
+			    "to build a standby there");
+			return EXIT_USAGE;
+		} else
+			return setup_managed(ctx, site);
 	}
 	if (tdir) {
 		if (tdir[0] != '/') {
@@ -416,11 +470,13 @@ static void md_assessment(FILE *f, const struct dr_assessment *a)
 	fprintf(f, "| WAL archive | %s |\n",
 		a->b.wal_files ? (a->b.wal_gaps ? "gaps in the archive" : "continuous")
 			       : "no archived WAL");
-	if (a->loss_bytes >= 0)
-		fprintf(f, "| Estimated data loss if activated now | %lld bytes |\n",
+	if (a->have_loss)
+		fprintf(f, "| Data loss if activated now | %s |\n", a->loss.text);
+	else if (a->loss_bytes >= 0)
+		fprintf(f, "| Data loss if activated now | %lld bytes (measured) |\n",
 			a->loss_bytes);
 	else
-		fprintf(f, "| Estimated data loss if activated now | unknown |\n");
+		fprintf(f, "| Data loss if activated now | unknown |\n");
 	fprintf(f, "| Basis | %s |\n", a->loss_basis);
 	fprintf(f, "\n**Overall: %s** -- %s\n", status_name(a->overall), a->summary);
 }
@@ -528,172 +584,6 @@ static int cmd_dr_report_exec(struct cmd_ctx *ctx)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- dr-activate */
-
-static int confirm(struct cmd_ctx *ctx, const char *what)
-{
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive || ctx->in_console) {
-		out_err(ctx->out, "%s needs confirmation: pass --yes", what);
-		return 0;
-	}
-	out_err(ctx->out, "%s. Type 'activate' to confirm: ", what);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	line[strcspn(line, "\r\n")] = 0;
-	return strcmp(line, "activate") == 0;
-}
-
-static int cmd_dr_activate_exec(struct cmd_ctx *ctx)
-{
-	char err[1024], at[64], shown_old[2048], shown_site[1200];
-	const char *site = dr_site_dsn(ctx->cfg);
-	if (!site) {
-		out_err(ctx->out,
-			"dr-activate: no DR site ([env dr]); create one with dr-setup, or "
-			"restore one with dr-restore --latest");
-		return EXIT_FAIL;
-	}
-	double t0 = now_s();
-	conninfo_mask(site, shown_site, sizeof shown_site);
-	target_display(ctx->target, shown_old, sizeof shown_old);
-	PGconn *sc = probe_dr_connect(site, "dr-activate", 5, err, sizeof err);
-	if (!sc) {
-		out_err(ctx->out, "dr-activate: the DR site: %s", err);
-		return EXIT_FAIL;
-	}
-	int rc = EXIT_FAIL;
-	struct dr_standby_snap s;
-	probe_dr_standby(sc, &s);
-	cJSON *st = dr_load("state.json");
-	int same = strcmp(site, ctx->target->conninfo) == 0;
-	if (!s.ok) {
-		out_err(ctx->out, "dr-activate: %s", s.error);
-		goto out;
-	}
-	if (!s.in_recovery && same) {
-		out_line(ctx->out, "the DR site is already the active primary%s%s",
-			 dr_str(st, "activated_at")[0] ? " since " : "",
-			 dr_str(st, "activated_at"));
-		rc = 0;
-		goto out;
-	}
-	/* Split-brain guard: two primaries taking writes cannot be merged afterwards. */
-	int old_alive = 0, forced = 0;
-	if (!same) {
-		PGconn *oc =
-		    probe_dr_connect(ctx->target->conninfo, "dr-activate", 3, err, sizeof err);
-		if (oc) {
-			char *rec =
-			    db_scalar(oc, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
-			old_alive = rec && rec[0] == 'f';
-			free(rec);
-			if (old_alive && !args_has(ctx->args, "force")) {
-				PQfinish(oc);
-				out_err(
-				    ctx->out,
-				    "dr-activate: refused: the primary %s is reachable and accepts "
-				    "writes; activating the DR site now would split the brain. "
-				    "Stop the "
-				    "primary first, or pass --force to fence it read-only and "
-				    "activate",
-				    shown_old);
-				goto out;
-			}
-			if (old_alive) {
-				forced = 1;
-				/* Fence: new transactions on the old primary are read-only. */
-				db_exec(oc, err, sizeof err,
-					"alter system set default_transaction_read_only = on", 0,
-					NULL);
-				db_exec(oc, err, sizeof err, "select pg_reload_conf()", 0, NULL);
-				db_event(oc, "warning", "dr-activate",
-					 "fenced read-only: the DR site %s is being activated",
-					 shown_site);
-			}
-			PQfinish(oc);
-		}
-	}
-	char what[2600];
-	snprintf(what, sizeof what, "dr-activate promotes %s and re-points production to it",
-		 shown_site);
-	if (!confirm(ctx, what)) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	if (s.in_recovery) {
-		char *ok = db_scalar(sc, err, sizeof err, "select pg_promote(true, 60)", 0, NULL);
-		if (!ok || ok[0] != 't') {
-			out_err(ctx->out, "dr-activate: promotion failed: %s",
-				ok ? "timed out" : err);
-			free(ok);
-			goto out;
-		}
-		free(ok);
-	}
-	char *lsn = db_scalar(sc, err, sizeof err,
-			      "select pg_current_wal_lsn()::text || ' timeline ' || timeline_id "
-			      "from pg_control_checkpoint()",
-			      0, NULL);
-	dr_now(at, sizeof at);
-	/* Re-point production; with the embedded default, make production the default too,
-	 * so the old embedded cluster is no longer anybody's target. */
-	if (dr_config_set_env(ctx->cfg, "production", site, err, sizeof err) < 0 ||
-	    ((ctx->target->embedded || !ctx->cfg->default_env[0]) &&
-	     config_save_key(ctx->cfg, "midsops", "default_env", "production", err, sizeof err) <
-		 0)) {
-		out_err(ctx->out, "dr-activate: promoted, but the config was not updated: %s", err);
-		free(lsn);
-		goto out;
-	}
-	if (ctx->target->embedded || !ctx->cfg->default_env[0])
-		snprintf(ctx->cfg->default_env, sizeof ctx->cfg->default_env, "production");
-	if (getenv("MIDSOPS_DSN"))
-		out_warn(ctx->out,
-			 "MIDSOPS_DSN is set and still overrides the production environment");
-	else if (strcmp(ctx->cfg->default_env, "production") != 0)
-		out_warn(ctx->out, "default_env is '%s', not production", ctx->cfg->default_env);
-
-	cJSON *fence = cJSON_CreateObject();
-	cJSON_AddStringToObject(fence, "primary", shown_old);
-	cJSON_AddBoolToObject(fence, "embedded", ctx->target->embedded);
-	cJSON_AddStringToObject(fence, "at", at);
-	cJSON_AddBoolToObject(fence, "was_reachable", old_alive);
-	cJSON_AddBoolToObject(fence, "forced", forced);
-	cJSON_DeleteItemFromObjectCaseSensitive(st, "fenced");
-	cJSON_AddItemToObject(st, "fenced", fence);
-	state_set_str(st, "activated_at", at);
-	state_set_str(st, "activated_lsn", lsn ? lsn : "");
-	state_set_str(st, "previous_production", shown_old);
-	if (dr_save("state.json", st, err, sizeof err) < 0)
-		out_warn(ctx->out, "%s", err);
-	db_event(sc, "warning", "dr-activate",
-		 "DR site promoted at %s; production re-pointed; old primary %s fenced%s",
-		 lsn ? lsn : "?", shown_old, forced ? " (forced read-only)" : "");
-	double secs = now_s() - t0;
-	out_kv(ctx->out, "promoted", "%s", shown_site);
-	out_kv(ctx->out, "position", "%s", lsn ? lsn : "unknown");
-	out_kv(ctx->out, "production", "%s (in %s)", shown_site, ctx->cfg->path);
-	out_kv(ctx->out, "fenced", "%s%s", shown_old,
-	       forced ? " (was alive: set read-only)" : " (unreachable)");
-	out_kv_num(ctx->out, "seconds", secs, "s");
-	free(lsn);
-	cJSON_Delete(st);
-	st = NULL;
-	dr_phase("activate", ST_OK,
-		 "DR site promoted; production re-pointed to it; old primary "
-		 "fenced%s",
-		 forced ? " (forced)" : "");
-	out_line(ctx->out, "DR site active. Next: midsops dr-validate");
-	rc = 0;
-out:
-	cJSON_Delete(st);
-	PQfinish(sc);
-	return rc;
-}
-
 /* ---------------------------------------------------------------- dr-validate */
 
 /* The DR site: [env dr], else the resolved target (a site restored in place). */
@@ -701,133 +591,6 @@ static const char *site_or_target(struct cmd_ctx *ctx)
 {
 	const char *site = dr_site_dsn(ctx->cfg);
 	return site ? site : ctx->target->conninfo;
-}
-
-static void last_lines(char *dst, size_t n, const char *text, int lines)
-{
-	dst[0] = 0;
-	if (!text)
-		return;
-	size_t len = strlen(text);
-	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		len--;
-	size_t start = len;
-	for (int k = 0; start > 0; start--)
-		if (text[start - 1] == '\n' && ++k == lines)
-			break;
-	snprintf(dst, n, "%.*s", (int)(len - start), text + start);
-	for (char *p = dst; *p; p++)
-		if (*p == '\n')
-			*p = ';';
-}
-
-static int cmd_dr_validate_exec(struct cmd_ctx *ctx)
-{
-	char err[1024], shown[1200];
-	const char *dsn = site_or_target(ctx);
-	conninfo_mask(dsn && *dsn ? dsn : "(libpq environment)", shown, sizeof shown);
-	out_kv(ctx->out, "dr_site", "%s", shown);
-	PGconn *c = probe_dr_connect(dsn, "dr-validate", 5, err, sizeof err);
-	if (!c) {
-		out_status(ctx->out, ST_CRITICAL, "%s", err);
-		dr_phase("validate", ST_CRITICAL, "DR site unreachable");
-		return ST_CRITICAL;
-	}
-	enum status worst = ST_OK;
-	char *rec = db_scalar(c, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
-	int standby = rec && rec[0] == 't';
-	free(rec);
-	out_kv_status(ctx->out, "role", standby ? ST_WARNING : ST_OK, "%s",
-		      standby ? "standby (read-only; not activated)" : "primary (read-write)");
-	worst = status_worst(worst, standby ? ST_WARNING : ST_OK);
-	if (!standby) {
-		int wok =
-		    db_exec(
-			c, err, sizeof err,
-			"insert into ops.events (level, source, message, host, pid)\n"
-			"values ('info', 'dr-validate', 'write test', inet_server_addr()::text,\n"
-			"  pg_backend_pid())",
-			0, NULL) == 0;
-		out_kv_status(ctx->out, "writes", wok ? ST_OK : ST_CRITICAL, "%s",
-			      wok ? "ok" : err);
-		worst = status_worst(worst, wok ? ST_OK : ST_CRITICAL);
-	}
-
-	/* Counts and checksums against the old primary's last known figures. */
-	cJSON *then = dr_load("figures.json");
-	cJSON *now = dr_figures(c, err, sizeof err);
-	cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
-	int ndiff = 0, nless = 0, nsame = 0;
-	if (!now) {
-		out_kv_status(ctx->out, "figures", ST_CRITICAL, "cannot compute: %s", err);
-		worst = ST_CRITICAL;
-	} else if (!cJSON_IsObject(tt) || !tt->child) {
-		out_kv_status(ctx->out, "figures", ST_UNKNOWN,
-			      "no recorded figures of the old primary (dr-setup and dr-assess "
-			      "record them)");
-		worst = status_worst(worst, ST_UNKNOWN);
-	} else {
-		out_kv(ctx->out, "figures_of", "%s (primary at %s)", dr_str(then, "at"),
-		       dr_str(then, "lsn"));
-		cJSON *nt = cJSON_GetObjectItemCaseSensitive(now, "tables");
-		const char *cols[] = {"table", "rows_before", "rows_now", "checksum", "status"};
-		out_table_begin(ctx->out, "tables", 5, cols);
-		cJSON *e;
-		cJSON_ArrayForEach(e, tt)
-		{
-			cJSON *n = cJSON_GetObjectItemCaseSensitive(nt, e->string);
-			double r0 = dr_num(e, "rows", 0), r1 = n ? dr_num(n, "rows", 0) : -1;
-			int same = n && strcmp(dr_str(e, "checksum"), dr_str(n, "checksum")) == 0;
-			enum status ts = !n	   ? ST_CRITICAL
-					 : r1 < r0 ? ST_CRITICAL
-					 : same	   ? ST_OK
-						   : ST_WARNING;
-			char a[32], b[32];
-			snprintf(a, sizeof a, "%.0f", r0);
-			snprintf(b, sizeof b, "%.0f", r1);
-			out_rowf(ctx->out, e->string, a, n ? b : NULL,
-				 !n	? "missing"
-				 : same ? "identical"
-					: "differs",
-				 status_name(ts));
-			worst = status_worst(worst, ts);
-			if (same)
-				nsame++;
-			else if (!n || r1 < r0)
-				nless++;
-			else
-				ndiff++;
-		}
-		out_table_end(ctx->out);
-		out_kv_int(ctx->out, "tables_identical", nsame);
-		out_kv_int(ctx->out, "tables_changed", ndiff);
-		out_kv_int(ctx->out, "tables_short", nless);
-		if (ndiff && !nless)
-			out_line(ctx->out,
-				 "changed tables have more rows than when the figures were "
-				 "taken: writes after %s",
-				 dr_str(then, "at"));
-	}
-	cJSON_Delete(then);
-	cJSON_Delete(now);
-	PQfinish(c);
-
-	if (dr_have_command("validate-all-data")) {
-		const char *cmd[] = {"validate-all-data", NULL};
-		char *out = NULL, tail[600];
-		int rc = dr_run_child(ctx->cfg, dsn, 0, cmd, &out);
-		enum status vs = rc >= 0 && rc <= 3 ? (enum status)rc : ST_CRITICAL;
-		last_lines(tail, sizeof tail, out, 2);
-		out_kv_status(ctx->out, "validate_all_data", vs, "exit %d: %s", rc, tail);
-		free(out);
-		worst = status_worst(worst, vs);
-	} else
-		out_kv(ctx->out, "validate_all_data", "skipped: not in this build of midsops");
-	dr_phase("validate", worst, "%d tables identical, %d changed, %d short", nsame, ndiff,
-		 nless);
-	out_status(ctx->out, worst, "DR site validation: %d tables identical, %d changed, %d short",
-		   nsame, ndiff, nless);
-	return worst;
 }
 
 /* ---------------------------------------------------------------- dr-verify-all */
@@ -853,7 +616,7 @@ static int cmd_dr_verify_all_exec(struct cmd_ctx *ctx)
 		int rc = dr_run_child(ctx->cfg, strcmp(checks[i][0], "dr-assess") ? dsn : NULL, 0,
 				      checks[i], &out);
 		enum status st = rc >= 0 && rc <= 3 ? (enum status)rc : ST_CRITICAL;
-		last_lines(tail, sizeof tail, out, 1);
+		dr_last_lines(tail, sizeof tail, out, 1);
 		snprintf(code, sizeof code, "%d", rc);
 		out_rowf(ctx->out, checks[i][0], code, status_name(st), tail);
 		free(out);
@@ -1052,9 +815,11 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 		return EXIT_FAIL;
 	}
 	/* Archiving off unless asked: the site is a copy until dr-activate makes it production. */
-	int rc = backup_restore_pitr_opts(
+	int rc = backup_restore_pitr_tl(
 	    ctx, want, NULL, dr.datadir,
-	    args_has(ctx->args, "keep-archiving") ? BACKUP_RESTORE_KEEP_ARCHIVING : 0);
+	    BACKUP_RESTORE_CALLER_STARTS |
+		(args_has(ctx->args, "keep-archiving") ? BACKUP_RESTORE_KEEP_ARCHIVING : 0),
+	    args_get(ctx->args, "timeline"));
 	if (rc != 0 || stat(dr.datadir, &sb) < 0) {
 		out_err(ctx->out, "dr-restore: the restore from the backup repository %s failed",
 			ctx->cfg->backup_dir);
@@ -1100,6 +865,7 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 			dr.logfile);
 		return EXIT_FAIL;
 	}
+	backup_restore_report(ctx, dsn);
 	if (dr_config_set_env(ctx->cfg, DR_ENV, dsn, err, sizeof err) < 0)
 		out_warn(ctx->out, "%s", err);
 	cJSON *st = dr_load("state.json");
@@ -1112,14 +878,19 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 	state_set_str(st, "dsn", dsn);
 	state_set_str(st, "restored_at", at);
 	state_set_str(st, "restored_from", want ? want : "latest");
+	/* dr-validate's baseline: this backup's manifest (the newest physical one for
+	 * --latest). */
+	state_set_str(st, "baseline_backup", want ? want : "");
 	dr_save("state.json", st, err, sizeof err);
 	cJSON_Delete(st);
 	out_kv(ctx->out, "dr_site", "%s", dir);
 	out_kv(ctx->out, "environment", "dr = %s", dsn);
 	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
 	dr_phase("restore", ST_OK, "latest backup and WAL restored into %s", dir);
-	out_line(ctx->out, "DR site restored and running. Next: midsops dr-activate, then "
-			   "dr-validate");
+	out_line(
+	    ctx->out,
+	    "DR site restored and running (dr-restore started it). Next: midsops dr-activate, then "
+	    "dr-validate");
 	return 0;
 }
 
@@ -1154,30 +925,33 @@ const struct cmd_entry cmd_dr_table[] = {
     },
     {
 	.name = "dr-activate",
-	.options = "yes force",
-	.summary = "Promote the DR site and re-point production to it; refuses while the old "
-		   "primary accepts writes (--force fences it read-only)",
-	.usage = "dr-activate [--yes] [--force]",
+	.options = "yes force i-have-fenced-it",
+	.summary = "Promote the DR site and re-point production to it, after fencing the old "
+		   "primary (the embedded cluster is stopped and marked; any other by [dr] "
+		   "fence_command, or --i-have-fenced-it); refuses while the standby still "
+		   "streams from the primary",
+	.usage = "dr-activate [--yes] [--i-have-fenced-it]",
 	.flags = CMD_DESTRUCTIVE,
-	.exec = cmd_dr_activate_exec,
+	.exec = dr_activate_exec,
     },
     {
 	.name = "dr-restore",
-	.options = "latest backup= target-dir= port= force keep-archiving",
+	.options = "latest backup= timeline= target-dir= port= force keep-archiving",
 	.summary = "Without a standby: restore the latest physical backup and its WAL into the "
 		   "DR site and start it",
-	.usage = "dr-restore --latest|--backup ID [--target-dir DIR] [--port N] [--force] "
-		 "[--keep-archiving]",
+	.usage = "dr-restore --latest|--backup ID [--timeline N|latest|current] [--target-dir "
+		 "DIR] [--port N] [--force] [--keep-archiving]",
 	.flags = CMD_DESTRUCTIVE | CMD_LONG,
 	.exec = cmd_dr_restore_exec,
     },
     {
 	.name = "dr-validate",
-	.summary = "Validate the DR site: writes, row counts and checksums against the old "
-		   "primary's last figures, validate-all-data",
+	.summary = "Validate the DR site: writes, row counts and checksums against the "
+		   "baseline (the old primary's figures before the disaster, else the restored "
+		   "backup's manifest), validate-all-data",
 	.usage = "dr-validate [--json]",
 	.flags = CMD_CHECK | CMD_LONG,
-	.exec = cmd_dr_validate_exec,
+	.exec = dr_validate_exec,
     },
     {
 	.name = "dr-verify-all",

@@ -217,6 +217,20 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 	dr_backups_scan(cfg, bc, &a->b);
 	PQfinish(bc);
 
+	/* The standby's own view: its walreceiver, what it received and replayed. */
+	struct dr_walrcv w;
+	memset(&w, 0, sizeof w);
+	if (site && a->snap.s.ok) {
+		PGconn *sc = probe_dr_connect(site, "dr-assess", 3, err, sizeof err);
+		if (sc)
+			dr_walrcv_read(sc, &w);
+		PQfinish(sc);
+	}
+	if (!w.ok) {
+		snprintf(w.receive_lsn, sizeof w.receive_lsn, "%s", a->snap.s.receive_lsn);
+		snprintf(w.replay_lsn, sizeof w.replay_lsn, "%s", a->snap.s.replay_lsn);
+		snprintf(w.last_replay_at, sizeof w.last_replay_at, "%s", a->snap.s.last_replay_at);
+	}
 	const struct dr_snapshot *s = &a->snap;
 	a->loss_bytes = -1;
 	a->loss_s = NAN;
@@ -245,20 +259,22 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 		a->st_replication = ST_CRITICAL;
 		snprintf(a->loss_basis, sizeof a->loss_basis, "the standby is unreachable");
 	} else if (!s->s.in_recovery) {
-		/* Promoted: the DR site is the primary now. */
+		/* Promoted: the DR site is the primary now; there is nothing to lose by a
+		 * promotion that already happened, and nothing was measured. */
 		a->st_standby = a->activated ? ST_WARNING : ST_CRITICAL;
 		a->st_replication = ST_WARNING;
 		snprintf(a->loss_basis, sizeof a->loss_basis,
 			 "the DR site is already active%s%s; no standby protects it",
 			 a->activated ? " since " : "", a->activated_at);
-		a->loss_bytes = 0;
 	} else if (s->p.ok && !s->p.in_recovery) {
-		uint64_t cur = lsn_parse(s->p.current_lsn), rcv = lsn_parse(s->s.receive_lsn);
-		a->loss_bytes = cur > rcv ? (long long)(cur - rcv) : 0;
-		a->loss_s = isnan(s->lag_s) ? 0 : s->lag_s;
+		dr_loss_compute(&s->p, &w, "", "", &a->loss);
+		a->have_loss = 1;
+		a->loss_bytes = a->loss.exact ? a->loss.bytes : -1;
+		a->loss_s = a->loss.seconds;
 		snprintf(a->loss_basis, sizeof a->loss_basis,
-			 "WAL the primary wrote (%s) that the standby has not received (%s)",
-			 s->p.current_lsn, s->s.receive_lsn);
+			 "measured: WAL the primary wrote (%s) that the standby has not replayed "
+			 "(%s)",
+			 s->p.current_lsn, w.replay_lsn[0] ? w.replay_lsn : s->s.replay_lsn);
 		if (!s->p.streaming)
 			a->st_replication = ST_CRITICAL;
 		else if (s->lag_bytes > LAG_CRIT_BYTES || s->lag_s > LAG_CRIT_S)
@@ -269,10 +285,8 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 		/* The primary is gone: what it wrote after its last report cannot be known; the
 		 * last position dr-assess saw bounds the loss from below. */
 		const char *last = dr_str(st, "last_primary_lsn");
-		uint64_t was = lsn_parse(last), rcv = lsn_parse(s->s.receive_lsn);
-		a->loss_bytes = was > rcv ? (long long)(was - rcv) : 0;
-		if (s->s.unreceived_bytes > a->loss_bytes)
-			a->loss_bytes = s->s.unreceived_bytes;
+		dr_loss_compute(NULL, &w, last, dr_str(st, "last_primary_at"), &a->loss);
+		a->have_loss = 1;
 		snprintf(a->loss_basis, sizeof a->loss_basis,
 			 "primary unreachable; the standby received up to %s%s%s%s%s",
 			 s->s.receive_lsn, *last ? ", the primary was last seen at " : "", last,
@@ -283,11 +297,20 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 				  status_worst(a->st_replication, a->st_backups));
 	if (a->activated && s->s.ok && !s->s.in_recovery)
 		snprintf(a->summary, sizeof a->summary, "DR site active since %s", a->activated_at);
-	else if (!s->p.ok && s->s.ok && s->s.in_recovery)
+	else if (!s->p.ok && w.streaming)
 		snprintf(a->summary, sizeof a->summary,
-			 "primary DOWN; standby ready to activate (estimated loss %lld bytes)",
-			 a->loss_bytes);
-	else if (!s->p.ok)
+			 "primary UNREACHABLE from midsops, but the standby still streams from it "
+			 "(%.40s): it is alive; activating now would split the brain",
+			 w.sender);
+	else if (!s->p.ok && s->s.ok && s->s.in_recovery) {
+		char bound[64] = "unknown";
+		if (a->loss.at_least > 0)
+			snprintf(bound, sizeof bound, "at least %lld bytes", a->loss.at_least);
+		snprintf(a->summary, sizeof a->summary,
+			 "primary DOWN; standby ready to activate (loss %s, last WAL received at "
+			 "%.64s; later commits on the primary are unknown)",
+			 bound, a->loss.last_received_at);
+	} else if (!s->p.ok)
 		snprintf(a->summary, sizeof a->summary, "primary DOWN; %s",
 			 !s->configured ? (have_backups ? "no standby: restore from backups"
 							: "no standby and no backups")
@@ -304,8 +327,18 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 void dr_assess_record(const struct config *cfg, const struct target *t,
 		      const struct dr_assessment *a)
 {
-	(void)cfg;
-	if (!a->snap.p.ok || a->snap.p.in_recovery)
+	/* The figures are dr-validate's baseline: the primary's before the disaster. After an
+	 * activation (or a restore) the target is the DR site itself, and its figures would
+	 * make dr-validate compare the site with itself. */
+	if (!a->snap.p.ok || a->snap.p.in_recovery || a->activated)
+		return;
+	const char *site = dr_site_dsn(cfg);
+	if (site && strcmp(site, dr_primary_dsn(t)) == 0)
+		return;
+	cJSON *cur = dr_load("state.json");
+	int frozen = dr_str(cur, "baseline_frozen_at")[0] != 0;
+	cJSON_Delete(cur);
+	if (frozen)
 		return;
 	char err[512];
 	PGconn *c = probe_dr_connect(dr_primary_dsn(t), "dr-assess", 3, err, sizeof err);
@@ -316,8 +349,16 @@ void dr_assess_record(const struct config *cfg, const struct target *t,
 		dr_save("figures.json", fig, err, sizeof err);
 		cJSON_Delete(fig);
 	}
+	/* For [dr] fence_command, which may need it once the primary no longer answers. */
+	char *datadir =
+	    db_scalar(c, err, sizeof err, "select current_setting('data_directory')", 0, NULL);
 	PQfinish(c);
 	cJSON *st = dr_load("state.json");
+	if (datadir) {
+		cJSON_DeleteItemFromObjectCaseSensitive(st, "primary_datadir");
+		cJSON_AddStringToObject(st, "primary_datadir", datadir);
+		free(datadir);
+	}
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "last_primary_lsn");
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "last_primary_at");
 	cJSON_AddStringToObject(st, "last_primary_lsn", a->snap.p.current_lsn);
@@ -435,12 +476,20 @@ void dr_assess_render(struct out *o, const struct dr_assessment *a)
 	out_section_end(o);
 
 	out_section(o, "data_loss");
-	if (a->loss_bytes >= 0)
-		out_kv_int(o, "estimated_bytes", a->loss_bytes);
+	if (a->have_loss && a->loss.exact) {
+		out_kv_int(o, "estimated_bytes", a->loss.bytes);
+		out_kv_int(o, "unsent_bytes", a->loss.unsent_bytes);
+		out_kv_int(o, "sent_not_replayed_bytes", a->loss.unreplayed_bytes);
+	} else if (a->have_loss && a->loss.at_least > 0)
+		out_kv(o, "estimated_bytes", "at least %lld", a->loss.at_least);
 	else
 		out_kv(o, "estimated_bytes", "unknown");
 	if (!isnan(a->loss_s))
 		out_kv_num(o, "estimated_seconds", a->loss_s, "s");
+	if (a->have_loss && !a->loss.exact)
+		out_kv(o, "last_wal_received_at", "%s", a->loss.last_received_at);
+	if (a->have_loss)
+		out_kv(o, "loss", "%s", a->loss.text);
 	out_kv(o, "basis", "%s", a->loss_basis);
 	out_section_end(o);
 }

@@ -1,0 +1,386 @@
+/* dr-activate: promote the DR site after the primary is lost. Before it promotes, it asks
+ * both sides whether the primary is really gone (midsops's own connection, and the
+ * standby's walreceiver), fences the old primary for real (stops and marks the embedded
+ * cluster, or runs [dr] fence_command), and reports the loss no more precisely than it is
+ * known. The override, --i-have-fenced-it, stands for a fence the operator did; it never
+ * overrides the standby's evidence that the primary still streams. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster.h"
+#include "cmd.h"
+#include "config.h"
+#include "db.h"
+#include "dr.h"
+#include "dr_role.h"
+#include "probe.h"
+#include "target.h"
+
+enum fence_plan { FENCE_CLUSTER, FENCE_COMMAND, FENCE_ASSERTED };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int confirm(struct cmd_ctx *ctx, const char *what)
+{
+	if (args_has(ctx->args, "yes"))
+		return 1;
+	if (!ctx->interactive || ctx->in_console) {
+		out_err(ctx->out, "%s needs confirmation: pass --yes", what);
+		return 0;
+	}
+	out_err(ctx->out, "%s. Type 'activate' to confirm: ", what);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin))
+		return 0;
+	line[strcspn(line, "\r\n")] = 0;
+	return strcmp(line, "activate") == 0;
+}
+
+/* The old primary as midsops sees it: 1 reachable (*writable set), 0 not. */
+static int primary_reach(const struct target *t, int *writable, struct dr_primary_snap *p)
+{
+	char err[512];
+	*writable = 0;
+	memset(p, 0, sizeof *p);
+	PGconn *oc = probe_dr_connect(t->conninfo, "dr-activate", 3, err, sizeof err);
+	if (!oc)
+		return 0;
+	probe_dr_primary(oc, p);
+	*writable = p->ok && !p->in_recovery;
+	PQfinish(oc);
+	return 1;
+}
+
+/* The promoted server's own timeline: the one in the name of the WAL file it writes now
+ * (pg_control_checkpoint() still shows the old one until the first checkpoint). */
+static void promoted_position(PGconn *sc, char *lsn, size_t ln, char *walfile, size_t wn,
+			      unsigned *tli)
+{
+	char err[256];
+	*tli = 0;
+	snprintf(lsn, ln, "unknown");
+	snprintf(walfile, wn, "unknown");
+	PGresult *r = db_query(sc, err, sizeof err,
+			       "select pg_current_wal_lsn()::text, "
+			       "pg_walfile_name(pg_current_wal_lsn())",
+			       0, NULL);
+	if (!r)
+		return;
+	snprintf(lsn, ln, "%s", PQgetvalue(r, 0, 0));
+	snprintf(walfile, wn, "%s", PQgetvalue(r, 0, 1));
+	char hex[9];
+	snprintf(hex, sizeof hex, "%.8s", walfile);
+	*tli = (unsigned)strtoul(hex, NULL, 16);
+	PQclear(r);
+}
+
+int dr_activate_exec(struct cmd_ctx *ctx)
+{
+	char err[1024], at[64], shown_old[2048], shown_site[1200], ev[1200];
+	const char *site = dr_site_dsn(ctx->cfg);
+	if (args_has(ctx->args, "force")) {
+		out_err(
+		    ctx->out,
+		    "dr-activate: --force is gone: it set default_transaction_read_only, which any "
+		    "client turns off for its own transaction, so it never was a fence. Stop the "
+		    "old primary, configure [dr] fence_command, or (having fenced it yourself) "
+		    "pass --i-have-fenced-it");
+		return EXIT_USAGE;
+	}
+	if (!site) {
+		out_err(ctx->out,
+			"dr-activate: no DR site ([env dr]); create one with dr-setup, or "
+			"restore one with dr-restore --latest");
+		return EXIT_FAIL;
+	}
+	double t0 = now_s();
+	int asserted = args_has(ctx->args, "i-have-fenced-it");
+	conninfo_mask(site, shown_site, sizeof shown_site);
+	target_display(ctx->target, shown_old, sizeof shown_old);
+	PGconn *sc = probe_dr_connect(site, "dr-activate", 5, err, sizeof err);
+	if (!sc) {
+		out_err(ctx->out, "dr-activate: the DR site: %s", err);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_FAIL;
+	struct dr_standby_snap s;
+	probe_dr_standby(sc, &s);
+	cJSON *st = dr_load("state.json");
+	int same = strcmp(site, ctx->target->conninfo) == 0;
+	if (!s.ok) {
+		out_err(ctx->out, "dr-activate: %s", s.error);
+		goto out;
+	}
+	if (!s.in_recovery && same) {
+		out_line(ctx->out, "the DR site is already the active primary%s%s",
+			 dr_str(st, "activated_at")[0] ? " since " : "",
+			 dr_str(st, "activated_at"));
+		rc = 0;
+		goto out;
+	}
+
+	/* Evidence 1: midsops's own connection to the old primary. */
+	int writable = 0, reach = 0;
+	struct dr_primary_snap p;
+	memset(&p, 0, sizeof p);
+	if (!same)
+		reach = primary_reach(ctx->target, &writable, &p);
+	/* Evidence 2: the standby's walreceiver. It sees the primary over its own connection,
+	 * which a partition between midsops and the primary does not cut. */
+	struct dr_walrcv w;
+	memset(&w, 0, sizeof w);
+	if (s.in_recovery) {
+		dr_walrcv_settle(sc, &w, 3);
+		dr_walrcv_evidence(&w, ev, sizeof ev);
+		if (w.streaming) {
+			out_err(
+			    ctx->out,
+			    "dr-activate: refused: the primary is alive: %s. %s Promoting now "
+			    "would make two primaries whose writes cannot be merged. Stop the "
+			    "primary first (the embedded cluster: midsops cluster stop), or swap "
+			    "roles without loss with dr-switchover. --i-have-fenced-it does not "
+			    "override this: a fenced primary does not stream",
+			    ev,
+			    reach ? "midsops reaches it too."
+				  : "midsops cannot connect to it, but the standby still receives "
+				    "from it.");
+			dr_phase("activate", ST_CRITICAL,
+				 "refused: the standby still streams from "
+				 "the primary");
+			goto out;
+		}
+	}
+	enum fence_plan plan;
+	const char *state_old = writable ? "reachable and accepts writes"
+				: reach	 ? "reachable (in recovery)"
+					: "unreachable from midsops: down, or only cut off from it";
+	if (ctx->target->embedded)
+		plan = FENCE_CLUSTER;
+	else if (ctx->cfg->dr_fence_command[0])
+		plan = FENCE_COMMAND;
+	else if (asserted || same)
+		plan = FENCE_ASSERTED;
+	else {
+		out_err(
+		    ctx->out,
+		    "dr-activate: refused: the old primary %s is %s, and midsops cannot fence it: "
+		    "it is not the embedded cluster and [dr] fence_command is not set. If it is "
+		    "still up (or comes back), it takes writes the promoted site never sees, and "
+		    "the two cannot be merged afterwards. Configure [dr] fence_command, or make "
+		    "sure it cannot accept writes (stop it, power it off, cut its clients off) "
+		    "and pass --i-have-fenced-it",
+		    shown_old, state_old);
+		goto out;
+	}
+
+	/* What promotion loses, measured before it (after it the standby is no longer one). */
+	struct dr_loss loss;
+	memset(&loss, 0, sizeof loss);
+	if (s.in_recovery)
+		dr_loss_compute(reach ? &p : NULL, &w, dr_str(st, "last_primary_lsn"),
+				dr_str(st, "last_primary_at"), &loss);
+
+	char what[3000];
+	snprintf(what, sizeof what,
+		 "dr-activate fences the old primary %s (%s), promotes %s and re-points "
+		 "production to it",
+		 shown_old,
+		 plan == FENCE_CLUSTER	 ? "stops the embedded cluster and marks it fenced"
+		 : plan == FENCE_COMMAND ? "runs [dr] fence_command"
+					 : "NOT fenced by midsops: you said you fenced it",
+		 shown_site);
+	if (!confirm(ctx, what)) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+
+	/* The slot that fed the standby is orphaned by the promotion: while the old primary
+	 * still answers, drop it, so that it never holds WAL back there. */
+	if (reach) {
+		PGconn *oc =
+		    probe_dr_connect(ctx->target->conninfo, "dr-activate", 3, err, sizeof err);
+		int dropped = oc ? dr_slots_drop_orphans(oc, err, sizeof err) : -1;
+		PQfinish(oc);
+		if (dropped > 0)
+			out_kv(ctx->out, "old_slot", "%s dropped on the old primary", DR_SLOT);
+		else if (dropped < 0)
+			out_warn(ctx->out, "the slot %s on the old primary was not dropped: %s",
+				 DR_SLOT, err);
+	}
+	/* The fence, before the promotion: a failed fence leaves the standby a standby. */
+	char fence_text[1500];
+	int cleared = 0, fence_done = 0;
+	if (plan == FENCE_CLUSTER) {
+		struct cluster c;
+		if (cluster_locate(&c, NULL, err, sizeof err) < 0 ||
+		    dr_fence_cluster(&c, "dr-activate promoted the DR site", &cleared, err,
+				     sizeof err) < 0) {
+			out_err(ctx->out, "dr-activate: not promoted: the fence failed: %s", err);
+			goto out;
+		}
+		fence_done = 1;
+		snprintf(fence_text, sizeof fence_text,
+			 "fenced: the embedded cluster %s is stopped and marked; 'cluster start' "
+			 "refuses it until 'cluster unfence'%s",
+			 c.datadir,
+			 cleared ? "; its synchronous_standby_names was cleared, so it will not "
+				   "wait for the promoted site if started again"
+				 : "");
+	} else if (plan == FENCE_COMMAND) {
+		char *fout = NULL;
+		int frc = dr_fence_command(ctx->cfg, ctx->target->conninfo,
+					   dr_str(st, "primary_datadir"), &fout, err, sizeof err);
+		char tail[400] = "";
+		if (fout) {
+			size_t n = strlen(fout);
+			while (n && (fout[n - 1] == '\n' || fout[n - 1] == ' '))
+				fout[--n] = 0;
+			snprintf(tail, sizeof tail, "%s", n > 300 ? fout + n - 300 : fout);
+		}
+		free(fout);
+		if (frc != 0 && !asserted) {
+			out_err(
+			    ctx->out,
+			    "dr-activate: not promoted: [dr] fence_command %s (exit %d)%s%s. Fix "
+			    "it, or fence the old primary yourself and pass --i-have-fenced-it",
+			    frc < 0 ? err : "failed", frc, tail[0] ? ": " : "", tail);
+			goto out;
+		}
+		fence_done = frc == 0;
+		snprintf(fence_text, sizeof fence_text, "%s (exit %d)%s%s",
+			 frc == 0 ? "fenced by [dr] fence_command"
+				  : "NOT fenced: [dr] fence_command failed; you passed "
+				    "--i-have-fenced-it",
+			 frc, tail[0] ? ": " : "", tail);
+	} else {
+		snprintf(fence_text, sizeof fence_text,
+			 same ? "not needed: the DR site is the target itself"
+			      : "NOT done by midsops: you passed --i-have-fenced-it for %s (%s). "
+				"If it can still take writes, they are lost to production",
+			 shown_old, state_old);
+		if (!same)
+			out_warn(ctx->out, "the old primary %s was not fenced by midsops",
+				 shown_old);
+	}
+	/* A fence that held has cut the stream and the clients: check both. */
+	if (plan != FENCE_ASSERTED && !same) {
+		int wr2 = 0;
+		struct dr_primary_snap p2;
+		if (primary_reach(ctx->target, &wr2, &p2) && wr2) {
+			out_err(
+			    ctx->out,
+			    "dr-activate: not promoted: after the fence the old primary %s still "
+			    "accepts writes",
+			    shown_old);
+			goto out;
+		}
+		struct dr_walrcv w2;
+		if (s.in_recovery && dr_walrcv_settle(sc, &w2, 10) == 0 && w2.streaming) {
+			dr_walrcv_evidence(&w2, ev, sizeof ev);
+			out_err(
+			    ctx->out,
+			    "dr-activate: not promoted: after the fence the primary still streams "
+			    "to the standby: %s",
+			    ev);
+			goto out;
+		}
+	}
+
+	if (s.in_recovery) {
+		char *ok = db_scalar(sc, err, sizeof err, "select pg_promote(true, 60)", 0, NULL);
+		if (!ok || ok[0] != 't') {
+			out_err(ctx->out, "dr-activate: promotion failed: %s",
+				ok ? "timed out" : err);
+			free(ok);
+			goto out;
+		}
+		free(ok);
+	}
+	char lsn[64], walfile[64];
+	unsigned tli;
+	promoted_position(sc, lsn, sizeof lsn, walfile, sizeof walfile, &tli);
+	dr_now(at, sizeof at);
+	/* Re-point production; with the embedded default, make production the default too,
+	 * so the old embedded cluster is no longer anybody's target. */
+	if (dr_config_set_env(ctx->cfg, "production", site, err, sizeof err) < 0 ||
+	    ((ctx->target->embedded || !ctx->cfg->default_env[0]) &&
+	     config_save_key(ctx->cfg, "midsops", "default_env", "production", err, sizeof err) <
+		 0)) {
+		out_err(ctx->out, "dr-activate: promoted, but the config was not updated: %s", err);
+		goto out;
+	}
+	if (ctx->target->embedded || !ctx->cfg->default_env[0])
+		snprintf(ctx->cfg->default_env, sizeof ctx->cfg->default_env, "production");
+	if (getenv("MIDSOPS_DSN"))
+		out_warn(ctx->out,
+			 "MIDSOPS_DSN is set and still overrides the production environment");
+	else if (strcmp(ctx->cfg->default_env, "production") != 0)
+		out_warn(ctx->out, "default_env is '%s', not production", ctx->cfg->default_env);
+
+	cJSON *fence = cJSON_CreateObject();
+	cJSON_AddStringToObject(fence, "primary", shown_old);
+	cJSON_AddBoolToObject(fence, "embedded", ctx->target->embedded);
+	cJSON_AddStringToObject(fence, "at", at);
+	cJSON_AddStringToObject(fence, "method",
+				plan == FENCE_CLUSTER	? "stopped-and-marked"
+				: plan == FENCE_COMMAND ? "fence_command"
+							: "operator-asserted");
+	cJSON_AddBoolToObject(fence, "done_by_midsops", fence_done);
+	cJSON_AddBoolToObject(fence, "was_reachable", reach);
+	cJSON_AddStringToObject(fence, "detail", fence_text);
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "fenced");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "fence");
+	cJSON_AddItemToObject(st, "fence", fence);
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "activated_at");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "activated_lsn");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "activated_timeline");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "previous_production");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "activation_loss");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "baseline_frozen_at");
+	cJSON_AddStringToObject(st, "activated_at", at);
+	cJSON_AddStringToObject(st, "activated_lsn", lsn);
+	cJSON_AddNumberToObject(st, "activated_timeline", tli);
+	cJSON_AddStringToObject(st, "previous_production", shown_old);
+	cJSON_AddStringToObject(st, "activation_loss",
+				loss.text[0] ? loss.text
+					     : "none: the "
+					       "site was "
+					       "not a standby");
+	/* dr-validate's baseline stays the old primary's figures from here on. */
+	cJSON_AddStringToObject(st, "baseline_frozen_at", at);
+	if (dr_save("state.json", st, err, sizeof err) < 0)
+		out_warn(ctx->out, "%s", err);
+	db_event(sc, "warning", "dr-activate",
+		 "DR site promoted at %s (timeline %u); production re-pointed; old primary %s: %s",
+		 lsn, tli, shown_old, fence_text);
+	double secs = now_s() - t0;
+	out_kv(ctx->out, "promoted", "%s", shown_site);
+	out_kv(ctx->out, "position", "%s", lsn);
+	if (tli)
+		out_kv(ctx->out, "timeline", "%u (WAL file %s)", tli, walfile);
+	else
+		out_kv(ctx->out, "timeline", "unknown");
+	out_kv(ctx->out, "production", "%s (in %s)", shown_site, ctx->cfg->path);
+	out_kv(ctx->out, "old_primary", "%s", fence_text);
+	if (loss.text[0])
+		out_kv(ctx->out, "data_loss", "%s", loss.text);
+	out_kv_num(ctx->out, "seconds", secs, "s");
+	dr_phase("activate", ST_OK,
+		 "DR site promoted (timeline %u); production re-pointed; old "
+		 "primary: %.200s",
+		 tli, fence_text);
+	out_line(ctx->out, "DR site active. Next: midsops dr-validate");
+	rc = 0;
+out:
+	cJSON_Delete(st);
+	PQfinish(sc);
+	return rc;
+}
