@@ -441,11 +441,12 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 		if (flags & BACKUP_RESTORE_CALLER_STARTS)
 			out_line(ctx->out, "restored %s into %s", what, target_dir);
 		else
-			out_line(ctx->out,
-				 "restored %s into %s; start it with pg_ctl -D %s start (it replays "
-				 "WAL to %s and promotes)",
-				 what, target_dir, target_dir,
-				 target ? target : "the end of the archive");
+			out_line(
+			    ctx->out,
+			    "restored %s into %s; start it with pg_ctl -D %s start (it replays "
+			    "WAL to %s and promotes)",
+			    what, target_dir, target_dir,
+			    target ? target : "the end of the archive");
 		return 0;
 	}
 	if (!ctx->target->embedded) {
@@ -695,13 +696,13 @@ int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *un
 				}
 				snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
 				backup_manifest_free(&m);
-				if (!timeline) {
-					unsigned long long x;
-					backup_tl_of_backup(rp.dir, b[i].id, &want_tli, &x);
-					snprintf(plan.why, sizeof plan.why,
-						 "the timeline incremental %s was taken on",
-						 b[i].id);
-				}
+			}
+			/* An incremental named: its chain, up to its end or to the time. */
+			if (!timeline) {
+				unsigned long long x;
+				backup_tl_of_backup(rp.dir, b[i].id, &want_tli, &x);
+				snprintf(plan.why, sizeof plan.why,
+					 "the timeline incremental %s was taken on", b[i].id);
 			}
 		} else if (backup_type_physical(b[i].type))
 			snprintf(base, sizeof base, "%s", b[i].id);

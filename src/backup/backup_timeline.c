@@ -234,7 +234,10 @@ int backup_tl_load(const char *waldir, struct tl_set *s)
 		}
 	}
 	int dfd = open(waldir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dup(dfd)) : NULL;
+	int dd = dfd >= 0 ? dup(dfd) : -1;
+	DIR *d = dd >= 0 ? fdopendir(dd) : NULL;
+	if (!d && dd >= 0)
+		close(dd);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		const char *nm = e->d_name;
