@@ -98,6 +98,7 @@ struct repl_health {
 	int sync_waiters;	  /* backends waiting in SyncRep */
 	double sync_wait_s;	  /* the oldest of them, since its statement began; 0 none */
 	int sync_wait_pid;
+	int sees_all; /* superuser or pg_read_all_stats: other roles' waits are visible */
 	int nslots;
 	struct repl_slot slots[REPL_MAX_SLOTS]; /* largest retention first */
 };

@@ -25,10 +25,15 @@ enum status repl_judge_slot(const struct config *cfg, const struct repl_slot *sl
 	return st;
 }
 
+/* Synchronous standby names with none of them connected means every commit will wait,
+ * whether or not one is waiting at this instant (or visible to this login). */
 enum status repl_judge_sync(const struct config *cfg, const struct repl_health *h)
 {
+	enum status missing = h->sync_names[0] && !h->sync_standbys ? ST_WARNING : ST_OK;
 	if (h->sync_waiters > 0)
-		return threshold_judge(&cfg->sync_wait, h->sync_wait_s);
+		return status_worst(missing, threshold_judge(&cfg->sync_wait, h->sync_wait_s));
+	if (missing)
+		return missing;
 	/* Degraded on purpose by dr-sync-guard: not what the operator configured. */
 	if (h->fallback_names[0] && !h->sync_names[0])
 		return ST_WARNING;
@@ -137,7 +142,12 @@ static enum status render_sync(struct out *o, const struct config *cfg, const st
 		    h->sync_waiters, h->sync_waiters == 1 ? "" : "s", a, h->sync_wait_pid,
 		    h->sync_standbys ? "" : ": no synchronous standby is connected");
 	else
-		out_fig_status(o, "oldest_sync_wait", st, &f, "no commit waiting");
+		out_fig_status(
+		    o, "oldest_sync_wait", st, &f, "no commit waiting%s%s",
+		    h->sync_standbys ? ""
+				     : ", but no synchronous standby is connected: every "
+				       "commit will wait",
+		    h->sees_all ? "" : " (other roles' sessions are hidden: grant pg_monitor)");
 	return st;
 }
 

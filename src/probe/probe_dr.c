@@ -232,7 +232,9 @@ const char probe_repl_sql[] =
     "  case when current_setting('max_slot_wal_keep_size') = '-1' then -1\n"
     "    else pg_size_bytes(current_setting('max_slot_wal_keep_size')) end,\n"
     "  (select count(*) from pg_stat_replication where sync_state in ('sync', 'quorum')),\n"
-    "  w.n, extract(epoch from now() - w.oldest), w.pid\n"
+    "  w.n, extract(epoch from now() - w.oldest), w.pid,\n"
+    "  (select rolsuper from pg_roles where rolname = current_user)\n"
+    "    or pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')\n"
     "from (select count(*) as n, min(query_start) as oldest,\n"
     "        (array_agg(pid order by query_start))[1] as pid\n"
     "      from pg_stat_activity where wait_event = 'SyncRep') w";
@@ -261,7 +263,7 @@ int probe_repl(PGconn *c, struct repl_health *h)
 {
 	memset(h, 0, sizeof *h);
 	PGresult *r = PQexec(c, probe_repl_sql);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 8) {
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 9) {
 		repl_error(h, r);
 		PQclear(r);
 		return -1;
@@ -274,6 +276,7 @@ int probe_repl(PGconn *c, struct repl_health *h)
 	h->sync_waiters = (int)lnum(r, 5, 0);
 	h->sync_wait_s = h->sync_waiters ? rnum(r, 0, 6, 0) : 0;
 	h->sync_wait_pid = (int)lnum(r, 7, 0);
+	h->sees_all = tf(r, 8);
 	PQclear(r);
 	r = PQexec(c, probe_repl_slots_sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) < 7) {

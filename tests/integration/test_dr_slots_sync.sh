@@ -105,6 +105,9 @@ expect_exit 0 "db-check is OK again once the slot is dropped" m db-check
 expect_exit 0 "dr-setup --synchronous" m dr-setup --synchronous --no-baseline
 pq "$PRIMARY" "create table public.sync_t (n int)" >/dev/null
 site_ctl -m fast stop && ok "the synchronous DR site is stopped" || fail "the synchronous DR site is stopped" "pg_ctl stop failed"
+poll 30 "select count(*) from pg_stat_replication" 0 || fail "the walsender ends" "still connected"
+expect_exit 1 "db-check: synchronous with no synchronous standby connected is WARNING before any commit waits" m db-check
+assert_contains "$OUT" "every commit will wait" "db-check says every commit will wait"
 pq "$PRIMARY" "insert into public.sync_t values (1)" >/dev/null 2>&1 &
 writer=$!
 poll 30 "select count(*) from pg_stat_activity where wait_event = 'SyncRep' and now() - query_start > interval '2 s'" 1 &&
