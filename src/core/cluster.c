@@ -291,6 +291,29 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 	return append_conf(c, err, errlen);
 }
 
+/* Clusters initialised before append_conf capped slots get the same cap at their next
+ * start, once: only while the setting is the server's default, so an administrator's own
+ * value (even -1) stays. */
+static void ensure_slot_cap(PGconn *conn)
+{
+	PGresult *r = PQexec(conn, "select source = 'default' from pg_settings"
+				   " where name = 'max_slot_wal_keep_size'");
+	int dflt = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!dflt)
+		return;
+	r = PQexec(conn, "alter system set max_slot_wal_keep_size = '4GB'");
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (ok) {
+		PQclear(PQexec(conn, "select pg_reload_conf()"));
+		log_event("info", NULL,
+			  "max_slot_wal_keep_size set to 4GB: an abandoned replication slot can no "
+			  "longer fill the disk");
+	}
+}
+
 static int ensure_database(const struct cluster *c, char *err, size_t errlen)
 {
 	char ci[4400];
@@ -319,6 +342,8 @@ static int ensure_database(const struct cluster *c, char *err, size_t errlen)
 		}
 		PQclear(r);
 	}
+	if (rc == 0)
+		ensure_slot_cap(conn);
 	PQfinish(conn);
 	return rc;
 }
