@@ -24,6 +24,15 @@ PGconn *db_connect_ready(const struct target *t, const char *app, char *err, siz
  * NULL with the server's message in err (the failed result is cleared). */
 PGresult *db_query(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 		   const char *const *params);
+/* A failed statement as the engines report it: the SQLSTATE, to decide by ("" when the
+ * server never answered), and the message as db_query writes it, to show. */
+struct db_error {
+	char sqlstate[6];
+	char message[1024];
+};
+/* db_query that keeps the SQLSTATE of a failure in e. */
+PGresult *db_query_e(PGconn *c, struct db_error *e, const char *sql, int nparams,
+		     const char *const *params);
 /* Convenience: run, discard result, return 0 or -1. */
 int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 	    const char *const *params);

@@ -1,5 +1,6 @@
 /* The report family: diag-quick, diag-full, diag-report, generate-weekly-report, collect,
- * perf-test, perf-monitor, perf-analyze. */
+ * perf-test, perf-monitor, perf-analyze. The SQL is in src/maint/ (maint_report.c,
+ * maint_perf.c); cmd_run opens the connection each entry's .db asks for. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -12,34 +13,23 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "util.h"
 #include "config.h"
-#include "db.h"
+#include "maint.h"
 #include "paths.h"
 #include "probe.h"
 #include "probe_health.h"
 #include "status.h"
 #include "target.h"
+#include "util.h"
 
-static int fnum(PGresult *r, int row, int col, double *v)
+static void render_result(struct out *o, const char *name, const struct maint_rows *r)
 {
-	if (!r || row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col))
-		return 0;
-	*v = strtod(PQgetvalue(r, row, col), NULL);
-	return 1;
-}
-
-static void render_result(struct out *o, const char *name, PGresult *r)
-{
-	int nf = PQnfields(r) < 16 ? PQnfields(r) : 16;
-	const char *cols[16];
-	for (int i = 0; i < nf; i++)
-		cols[i] = PQfname(r, i);
-	out_table_begin(o, name, nf, cols);
-	for (int row = 0; row < PQntuples(r); row++) {
+	int nf = r->ncols < 16 ? r->ncols : 16;
+	out_table_begin(o, name, nf, (const char **)r->names);
+	for (int row = 0; row < r->nrows; row++) {
 		const char *cells[16];
 		for (int i = 0; i < nf; i++)
-			cells[i] = PQgetisnull(r, row, i) ? NULL : PQgetvalue(r, row, i);
+			cells[i] = maint_cell(r, row, i);
 		out_row(o, cells);
 	}
 	out_table_end(o);
@@ -49,7 +39,7 @@ static void render_result(struct out *o, const char *name, PGresult *r)
 
 /* The quick set: one round trip each for the database, the cache and the last import,
  * plus /proc. Meant to finish well under a second. */
-static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c)
+static enum status diag_quick(struct out *o, const struct config *cfg, struct pg_conn *c)
 {
 	enum status worst = ST_OK;
 	struct db_snapshot d;
@@ -67,25 +57,22 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 	worst = status_worst(worst, status_section_cache(o, cfg, c));
 	out_section_end(o);
 	out_section(o, "imports");
-	char err[512];
-	PGresult *r = db_query(c, err, sizeof err,
-			       "select id, state, to_char(started_at, 'YYYY-MM-DD HH24:MI'), errors"
-			       " from ops.import_runs_seen order by id desc limit 1",
-			       0, NULL);
-	if (!r)
-		out_kv(o, "last_import", "unknown: %s", err);
-	else if (PQntuples(r) == 0)
+	struct last_import li;
+	struct db_error e;
+	int found = maint_last_import(c, &li, &e);
+	if (found < 0)
+		out_kv(o, "last_import", "unknown: %s", e.message);
+	else if (found == 0)
 		out_kv(o, "last_import", "none yet");
 	else {
-		const char *state = PQgetvalue(r, 0, 1);
-		enum status st = strcmp(state, "failed") == 0 || strcmp(state, "interrupted") == 0
-				     ? ST_WARNING
-				     : ST_OK;
-		out_kv_status(o, "last_import", st, "run %s %s at %s (%s errors)",
-			      PQgetvalue(r, 0, 0), state, PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3));
+		enum status st =
+		    strcmp(li.state, "failed") == 0 || strcmp(li.state, "interrupted") == 0
+			? ST_WARNING
+			: ST_OK;
+		out_kv_status(o, "last_import", st, "run %s %s at %s (%s errors)", li.id, li.state,
+			      li.started, li.errors);
 		worst = status_worst(worst, st);
 	}
-	PQclear(r);
 	out_section_end(o);
 	out_section(o, "system");
 	struct sys_snapshot s;
@@ -95,7 +82,7 @@ static enum status diag_quick(struct out *o, const struct config *cfg, PGconn *c
 	return worst;
 }
 
-static enum status diag_full(struct out *o, const struct config *cfg, PGconn *c)
+static enum status diag_full(struct out *o, const struct config *cfg, struct pg_conn *c)
 {
 	enum status worst = diag_quick(o, cfg, c);
 	for (int id = 0; id < HP_COUNT; id++) {
@@ -111,27 +98,28 @@ static enum status diag_full(struct out *o, const struct config *cfg, PGconn *c)
 	/* The web workload is judged; midsops's own statements (an import's COPY) are listed
 	 * apart, as db-slow-queries does. */
 	out_section(o, "slow_statements");
-	struct health_probe sq, own;
-	if (health_statements(c, STMTS_WEB, "mean", 10, 0, &sq) == 0) {
+	struct maint_stmts sq, own;
+	if (maint_statements(c, STMTS_WEB, "mean", 10, 0, &sq) == 0) {
 		double worst_ms = 0;
-		fnum(sq.res, 0, 3, &worst_ms);
+		if (!maint_num(&sq.rows, 0, 3, &worst_ms))
+			worst_ms = 0;
 		enum status st = threshold_judge(&cfg->query_time, worst_ms);
 		struct out_fig qf =
 		    status_fig(worst_ms / 1000.0, OUT_SECONDS, &cfg->query_time, 0.001);
 		out_fig_status(o, "slowest_mean", st, &qf, "%.1f ms", worst_ms);
-		render_result(o, "statements", sq.res);
+		render_result(o, "statements", &sq.rows);
 		worst = status_worst(worst, st);
 		out_section(o, "midsops_own");
 		out_kv(o, "judged",
 		       "no: midsops's own import, backup and maintenance statements "
 		       "(role " DB_OWN_ROLE ")");
-		if (health_statements(c, STMTS_OWN, "mean", 5, 0, &own) == 0)
-			render_result(o, "slowest_by_mean", own.res);
-		health_probe_free(&own);
+		if (maint_statements(c, STMTS_OWN, "mean", 5, 0, &own) == 0)
+			render_result(o, "slowest_by_mean", &own.rows);
+		maint_stmts_free(&own);
 		out_section_end(o);
 	} else
 		out_kv_status(o, "probe", ST_UNKNOWN, "unavailable: %s", sq.reason);
-	health_probe_free(&sq);
+	maint_stmts_free(&sq);
 	out_section_end(o);
 	out_section(o, "maintenance");
 	worst = status_worst(worst, status_section_maintenance(o, cfg, c));
@@ -139,25 +127,17 @@ static enum status diag_full(struct out *o, const struct config *cfg, PGconn *c)
 	return worst;
 }
 
-static PGconn *report_connect(struct cmd_ctx *ctx, const char *app, int ready)
+/* A report that cannot connect is CRITICAL in its status line, and exits 1. */
+static int report_db_failed(struct cmd_ctx *ctx, const char *err)
 {
-	char err[1024];
-	PGconn *c = ready ? db_connect_ready(ctx->target, app, err, sizeof err)
-			  : db_connect(ctx->target, app, err, sizeof err);
-	if (!c)
-		out_status(ctx->out, ST_CRITICAL, "%s", err);
-	return c;
+	out_status(ctx->out, ST_CRITICAL, "%s", err);
+	return EXIT_FAIL;
 }
 
 static int cmd_diag_quick_exec(struct cmd_ctx *ctx)
 {
-	double t0 = util_mono();
-	PGconn *c = report_connect(ctx, "diag-quick", 0);
-	if (!c)
-		return ST_CRITICAL;
-	enum status st = diag_quick(ctx->out, ctx->cfg, c);
-	PQfinish(c);
-	out_kv_num(ctx->out, "seconds", util_mono() - t0, "s");
+	enum status st = diag_quick(ctx->out, ctx->cfg, ctx->db);
+	out_kv_num(ctx->out, "seconds", util_mono() - ctx->started, "s");
 	out_status(ctx->out, st, "quick diagnosis: %s",
 		   st == ST_OK ? "healthy" : "needs attention (run diag-full)");
 	return st;
@@ -165,11 +145,7 @@ static int cmd_diag_quick_exec(struct cmd_ctx *ctx)
 
 static int cmd_diag_full_exec(struct cmd_ctx *ctx)
 {
-	PGconn *c = report_connect(ctx, "diag-full", 0);
-	if (!c)
-		return ST_CRITICAL;
-	enum status st = diag_full(ctx->out, ctx->cfg, c);
-	PQfinish(c);
+	enum status st = diag_full(ctx->out, ctx->cfg, ctx->db);
 	out_status(ctx->out, st, "full diagnosis: %s",
 		   st == ST_OK ? "healthy" : "see the judged figures above");
 	return st;
@@ -177,106 +153,75 @@ static int cmd_diag_full_exec(struct cmd_ctx *ctx)
 
 /* ---- Markdown files ---- */
 
-struct mbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void mb_add(struct mbuf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		b->p = xrealloc(b->p, cap);
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-static void mb_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mb_printf(struct mbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		mb_add(b, s, (size_t)n);
-	free(s);
-}
-
 static void mb_sink(void *ctx, const char *s, size_t n)
 {
-	mb_add(ctx, s, n);
+	strbuf_add(ctx, s, n);
 }
 
 /* A table cell may not break the Markdown table. */
-static void mb_cell(struct mbuf *b, const char *s)
+static void mb_cell(struct strbuf *b, const char *s)
 {
-	mb_add(b, " ", 1);
+	strbuf_add(b, " ", 1);
 	for (; s && *s; s++) {
 		if (*s == '|')
-			mb_add(b, "\\|", 2);
+			strbuf_add(b, "\\|", 2);
 		else if (*s == '\n' || *s == '\r')
-			mb_add(b, " ", 1);
+			strbuf_add(b, " ", 1);
 		else
-			mb_add(b, s, 1);
+			strbuf_add(b, s, 1);
 	}
-	mb_add(b, " |", 2);
+	strbuf_add(b, " |", 2);
 }
 
-static void mb_table(struct mbuf *b, PGresult *r)
+static void mb_table(struct strbuf *b, const struct maint_rows *r)
 {
-	if (!r || PQntuples(r) == 0) {
-		mb_printf(b, "_none_\n\n");
+	if (r->nrows == 0) {
+		strbuf_addf(b, "_none_\n\n");
 		return;
 	}
-	mb_add(b, "|", 1);
-	for (int i = 0; i < PQnfields(r); i++)
-		mb_cell(b, PQfname(r, i));
-	mb_add(b, "\n|", 2);
-	for (int i = 0; i < PQnfields(r); i++)
-		mb_add(b, " --- |", 6);
-	mb_add(b, "\n", 1);
-	for (int row = 0; row < PQntuples(r); row++) {
-		mb_add(b, "|", 1);
-		for (int i = 0; i < PQnfields(r); i++)
-			mb_cell(b, PQgetisnull(r, row, i) ? "" : PQgetvalue(r, row, i));
-		mb_add(b, "\n", 1);
+	strbuf_add(b, "|", 1);
+	for (int i = 0; i < r->ncols; i++)
+		mb_cell(b, r->names[i]);
+	strbuf_add(b, "\n|", 2);
+	for (int i = 0; i < r->ncols; i++)
+		strbuf_add(b, " --- |", 6);
+	strbuf_add(b, "\n", 1);
+	for (int row = 0; row < r->nrows; row++) {
+		strbuf_add(b, "|", 1);
+		for (int i = 0; i < r->ncols; i++)
+			mb_cell(b, maint_cell(r, row, i) ? maint_cell(r, row, i) : "");
+		strbuf_add(b, "\n", 1);
 	}
-	mb_add(b, "\n", 1);
+	strbuf_add(b, "\n", 1);
 }
 
-/* Bars for one numeric column of (label, value) rows. */
-static void mb_chart(struct mbuf *b, const char *title, PGresult *r, int lcol, int vcol,
+/* Bars for the value column of (label, value) rows. */
+static void mb_chart(struct strbuf *b, const char *title, const struct maint_rows *r,
 		     const char *unit)
 {
-	mb_printf(b, "%s:\n\n```text\n", title);
+	strbuf_addf(b, "%s:\n\n```text\n", title);
 	double max = 0, v;
-	for (int i = 0; r && i < PQntuples(r); i++)
-		if (fnum(r, i, vcol, &v) && v > max)
+	for (int i = 0; i < r->nrows; i++)
+		if (maint_num(r, i, 1, &v) && v > max)
 			max = v;
-	if (!r || PQntuples(r) == 0)
-		mb_printf(b, "(no data)\n");
-	for (int i = 0; r && i < PQntuples(r); i++) {
+	if (r->nrows == 0)
+		strbuf_addf(b, "(no data)\n");
+	for (int i = 0; i < r->nrows; i++) {
 		char bar[41] = "";
-		int has = fnum(r, i, vcol, &v);
+		int has = maint_num(r, i, 1, &v);
 		int w = has && max > 0 ? (int)lround(40.0 * v / max) : 0;
 		memset(bar, '#', (size_t)w);
 		bar[w] = 0;
+		const char *label = maint_cell(r, i, 0) ? maint_cell(r, i, 0) : "";
 		if (has)
-			mb_printf(b, "%-10s %-40s %g%s\n", PQgetvalue(r, i, lcol), bar, v, unit);
+			strbuf_addf(b, "%-10s %-40s %g%s\n", label, bar, v, unit);
 		else
-			mb_printf(b, "%-10s %-40s n/a\n", PQgetvalue(r, i, lcol), "");
+			strbuf_addf(b, "%-10s %-40s n/a\n", label, "");
 	}
-	mb_printf(b, "```\n\n");
+	strbuf_addf(b, "```\n\n");
 }
 
-static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct mbuf *b, char *path,
+static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct strbuf *b, char *path,
 			size_t pathlen)
 {
 	if (paths_mkdir_p(ctx->cfg->reports_dir, 0700) < 0) {
@@ -294,8 +239,8 @@ static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct mb
 	}
 	fchmod(fd, 0600);
 	size_t off = 0;
-	while (off < b->n) {
-		ssize_t w = write(fd, b->p + off, b->n - off);
+	while (off < b->len) {
+		ssize_t w = write(fd, b->s + off, b->len - off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -312,34 +257,30 @@ static int write_report(struct cmd_ctx *ctx, const char *prefix, const struct mb
 	return 0;
 }
 
-static void mb_header(struct mbuf *b, struct cmd_ctx *ctx, const char *title)
+static void mb_header(struct strbuf *b, struct cmd_ctx *ctx, const char *title)
 {
 	char when[64], shown[2048];
 	time_t now = time(NULL);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
 	target_display(ctx->target, shown, sizeof shown);
-	mb_printf(b, "# %s\n\n- Generated: %s\n- Environment: %s\n- Target: `%s`\n\n", title, when,
-		  ctx->target->env, shown);
+	strbuf_addf(b, "# %s\n\n- Generated: %s\n- Environment: %s\n- Target: `%s`\n\n", title,
+		    when, ctx->target->env, shown);
 }
 
 static int cmd_diag_report_exec(struct cmd_ctx *ctx)
 {
-	PGconn *c = report_connect(ctx, "diag-report", 0);
-	if (!c)
-		return ST_CRITICAL;
-	struct mbuf text = {0}, md = {0};
+	struct strbuf text = {0}, md = {0};
 	struct out *o = out_new_sink(OUT_TEXT, (struct out_sink){mb_sink, &text});
-	enum status st = diag_full(o, ctx->cfg, c);
+	enum status st = diag_full(o, ctx->cfg, ctx->db);
 	out_status(o, st, "full diagnosis");
 	out_free(o);
-	PQfinish(c);
 	mb_header(&md, ctx, "midsops diagnostic report");
-	mb_printf(&md, "**Overall status: %s**\n\n## Figures\n\n```text\n%s```\n", status_name(st),
-		  text.p ? text.p : "");
+	strbuf_addf(&md, "**Overall status: %s**\n\n## Figures\n\n```text\n%s```\n",
+		    status_name(st), text.s ? text.s : "");
 	char path[4200];
 	int rc = write_report(ctx, "diag", &md, path, sizeof path);
-	free(text.p);
-	free(md.p);
+	strbuf_free(&text);
+	strbuf_free(&md);
 	if (rc < 0)
 		return ST_UNKNOWN;
 	out_kv(ctx->out, "report", "%s", path);
@@ -347,171 +288,109 @@ static int cmd_diag_report_exec(struct cmd_ctx *ctx)
 	return st;
 }
 
-static PGresult *q(PGconn *c, const char *sql)
+static void weekly_cache(struct strbuf *md, struct pg_conn *c)
 {
-	char err[512];
-	return db_query(c, err, sizeof err, sql, 0, NULL);
+	struct cache_snapshot cs;
+	strbuf_addf(md, "## Cache\n\n");
+	if (probe_cache_stats(c, &cs) < 0)
+		return;
+	if (isnan(cs.hit_rate))
+		strbuf_addf(md, "- Hit rate: n/a (no reads)\n");
+	else
+		strbuf_addf(md, "- Hit rate: %.2f%% (%lld hits, %lld misses)\n", cs.hit_rate,
+			    cs.hits, cs.misses);
+	strbuf_addf(md, "- Entries: %lld of %lld; evictions %lld, expiries %lld\n\n", cs.entries,
+		    cs.max_entries, cs.evictions, cs.expiries);
+}
+
+/* What users felt is judged; midsops's own work is listed apart and never judged: an
+ * import's COPY is slow by nature, and a report that blamed it every week would teach its
+ * readers to skip the section. */
+static void weekly_statements(struct strbuf *md, struct pg_conn *c, const struct config *cfg)
+{
+	struct maint_stmts sq;
+	double web_ms = 0, own_ms = 0, worst_ms = 0;
+	long long web_calls = 0, own_calls = 0;
+	char serr[256];
+	strbuf_addf(md, "## Slow statements\n\n");
+	if (maint_statements(c, STMTS_WEB, "mean", 5, 0, &sq) < 0) {
+		strbuf_addf(md, "_unavailable: %s_\n\n", sq.reason);
+		maint_stmts_free(&sq);
+		return;
+	}
+	if (!maint_num(&sq.rows, 0, 3, &worst_ms))
+		worst_ms = 0;
+	/* A mean that cannot be read stays 0 calls, 0 ms: the table below still shows. */
+	if (health_statements_mean(c, STMTS_WEB, &web_ms, &web_calls, serr, sizeof serr) < 0)
+		web_ms = 0;
+	strbuf_addf(md,
+		    "Web workload (every role but %s): slowest mean %.1f ms, %s against the "
+		    "query-time thresholds (%g / %g ms); %lld calls, %.2f ms mean.\n\n",
+		    DB_OWN_ROLE, worst_ms, status_name(threshold_judge(&cfg->query_time, worst_ms)),
+		    cfg->query_time.warning, cfg->query_time.critical, web_calls, web_ms);
+	mb_table(md, &sq.rows);
+	maint_stmts_free(&sq);
+	strbuf_addf(md,
+		    "midsops's own import, backup and maintenance statements (role %s), "
+		    "not judged:\n\n",
+		    DB_OWN_ROLE);
+	if (maint_statements(c, STMTS_OWN, "total", 5, 0, &sq) == 0) {
+		if (health_statements_mean(c, STMTS_OWN, &own_ms, &own_calls, serr, sizeof serr) <
+		    0)
+			own_ms = 0;
+		strbuf_addf(md, "%lld calls, %.2f ms mean.\n\n", own_calls, own_ms);
+		mb_table(md, &sq.rows);
+	}
+	maint_stmts_free(&sq);
+}
+
+static void weekly_render(struct strbuf *md, struct cmd_ctx *ctx, const struct weekly *w)
+{
+	if (w->from[0])
+		strbuf_addf(md, "Week: %s to %s\n\n", w->from, w->to);
+	strbuf_addf(md, "## Imports\n\n");
+	mb_table(md, &w->imports);
+	mb_table(md, &w->runs);
+	strbuf_addf(md, "## Errors by kind\n\n");
+	mb_table(md, &w->errors);
+	strbuf_addf(md, "## Backups\n\n");
+	if (w->has_backups)
+		mb_table(md, &w->backups);
+	else
+		strbuf_addf(md, "_no backup catalogue in this database_\n\n");
+	weekly_cache(md, ctx->db);
+	weekly_statements(md, ctx->db, ctx->cfg);
+	strbuf_addf(md, "## Database growth\n\n");
+	mb_table(md, &w->growth);
+	mb_table(md, &w->tables);
+	strbuf_addf(md, "## Incidents\n\n");
+	mb_table(md, &w->incidents);
+	strbuf_addf(md, "## Daily figures\n\n");
+	for (int i = 0; i < WEEKLY_CHARTS; i++)
+		mb_chart(md, maint_weekly_charts[i].title, &w->charts[i],
+			 maint_weekly_charts[i].unit);
 }
 
 static int cmd_weekly_report_exec(struct cmd_ctx *ctx)
 {
-	PGconn *c = report_connect(ctx, "generate-weekly-report", 1);
-	if (!c)
-		return EXIT_FAIL;
-	struct mbuf md = {0};
-	PGresult *r;
+	struct strbuf md = {0};
+	struct weekly w;
 	mb_header(&md, ctx, "midsops weekly report");
-	r = q(c, "select to_char(now() - interval '7 days', 'YYYY-MM-DD'), to_char(now(), "
-		 "'YYYY-MM-DD')");
-	if (r)
-		mb_printf(&md, "Week: %s to %s\n\n", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-	PQclear(r);
-
-	mb_printf(&md, "## Imports\n\n");
-	r = q(c,
-	      "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
-	      " count(*) filter (where state = 'failed') as failed,"
-	      " coalesce(sum(records_done), 0) as records, round(avg(rate)::numeric, 1) as "
-	      "avg_rate_per_s,"
-	      " round(min(rate)::numeric, 1) as min_rate_per_s"
-	      " from ops.import_runs where started_at >= now() - interval '7 days'");
-	mb_table(&md, r);
-	PQclear(r);
-	r = q(c, "select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-		 " records_done as records, round(rate::numeric, 1) as rate, errors, generation"
-		 " from ops.import_runs where started_at >= now() - interval '7 days' order by id");
-	mb_table(&md, r);
-	PQclear(r);
-
-	mb_printf(&md, "## Errors by kind\n\n");
-	r = q(c, "select code, severity, count(*) as count from ops.import_errors"
-		 " where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1");
-	mb_table(&md, r);
-	PQclear(r);
-
-	mb_printf(&md, "## Backups\n\n");
-	char err[256];
-	char *has =
-	    db_scalar(c, err, sizeof err, "select to_regclass('ops.backups')::text", 0, NULL);
-	if (has) {
-		r = q(
-		    c,
-		    "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-		    " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
-		    " where started_at >= now() - interval '7 days' order by started_at");
-		mb_table(&md, r);
-		PQclear(r);
-	} else
-		mb_printf(&md, "_no backup catalogue in this database_\n\n");
-	free(has);
-
-	mb_printf(&md, "## Cache\n\n");
-	struct cache_snapshot cs;
-	if (probe_cache_stats(c, &cs) == 0) {
-		if (isnan(cs.hit_rate))
-			mb_printf(&md, "- Hit rate: n/a (no reads)\n");
-		else
-			mb_printf(&md, "- Hit rate: %.2f%% (%lld hits, %lld misses)\n", cs.hit_rate,
-				  cs.hits, cs.misses);
-		mb_printf(&md, "- Entries: %lld of %lld; evictions %lld, expiries %lld\n\n",
-			  cs.entries, cs.max_entries, cs.evictions, cs.expiries);
-	}
-
-	/* What users felt is judged; midsops's own work is listed apart and never judged: an
-	 * import's COPY is slow by nature, and a report that blamed it every week would teach
-	 * its readers to skip the section. */
-	mb_printf(&md, "## Slow statements\n\n");
-	struct health_probe sq;
-	double web_ms = 0, own_ms = 0;
-	long long web_calls = 0, own_calls = 0;
-	char serr[256];
-	if (health_statements(c, STMTS_WEB, "mean", 5, 0, &sq) == 0) {
-		double worst_ms = 0;
-		fnum(sq.res, 0, 3, &worst_ms);
-		health_statements_mean(c, STMTS_WEB, &web_ms, &web_calls, serr, sizeof serr);
-		mb_printf(&md,
-			  "Web workload (every role but %s): slowest mean %.1f ms, %s against the "
-			  "query-time thresholds (%g / %g ms); %lld calls, %.2f ms mean.\n\n",
-			  DB_OWN_ROLE, worst_ms,
-			  status_name(threshold_judge(&ctx->cfg->query_time, worst_ms)),
-			  ctx->cfg->query_time.warning, ctx->cfg->query_time.critical, web_calls,
-			  web_ms);
-		mb_table(&md, sq.res);
-		health_probe_free(&sq);
-		mb_printf(&md,
-			  "midsops's own import, backup and maintenance statements (role %s), "
-			  "not judged:\n\n",
-			  DB_OWN_ROLE);
-		if (health_statements(c, STMTS_OWN, "total", 5, 0, &sq) == 0) {
-			health_statements_mean(c, STMTS_OWN, &own_ms, &own_calls, serr,
-					       sizeof serr);
-			mb_printf(&md, "%lld calls, %.2f ms mean.\n\n", own_calls, own_ms);
-			mb_table(&md, sq.res);
-		}
-	} else
-		mb_printf(&md, "_unavailable: %s_\n\n", sq.reason);
-	health_probe_free(&sq);
-
-	mb_printf(&md, "## Database growth\n\n");
-	r = q(c, "select pg_size_pretty(pg_database_size(current_database())) as now,"
-		 " (select pg_size_pretty(db_size) from ops.metrics where at >= now() - interval "
-		 "'7 days'"
-		 "  order by at limit 1) as week_start,"
-		 " (select pg_size_pretty(pg_database_size(current_database()) - db_size) from "
-		 "ops.metrics"
-		 "  where at >= now() - interval '7 days' order by at limit 1) as growth");
-	mb_table(&md, r);
-	PQclear(r);
-	r = q(c, "select schemaname || '.' || relname as table,"
-		 " pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
-		 " from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8");
-	mb_table(&md, r);
-	PQclear(r);
-
-	mb_printf(&md, "## Incidents\n\n");
-	r = q(c, "select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
-		 " from ops.events where level = 'error' and at >= now() - interval '7 days'"
-		 " group by 1 order by 2 desc");
-	mb_table(&md, r);
-	PQclear(r);
-
-	mb_printf(&md, "## Daily figures\n\n");
-	/* One chart per daily figure: an aggregate over a table's rows of each of the last
-	 * seven days. The SQL pieces are constants of this table, never input. */
-	static const struct {
-		const char *title, *unit, *agg, *from, *at;
-	} charts[] = {
-	    {"Imports per day", "", "count(*)", "ops.import_runs", "started_at"},
-	    {"Import errors per day", "", "count(*)", "ops.import_errors", "at"},
-	    {"Cache hit rate per day (%)", "%", "round(avg(cache_hit_pct)::numeric, 1)",
-	     "ops.metrics", "at"},
-	    {"Transactions per second per day", "", "round(avg(tps)::numeric, 1)", "ops.metrics",
-	     "at"},
-	    {"Database size per day (MB)", " MB", "max(db_size) / 1048576.0", "ops.metrics", "at"},
-	};
-	for (size_t i = 0; i < sizeof charts / sizeof charts[0]; i++) {
-		char sql[1024];
-		snprintf(sql, sizeof sql,
-			 "with d as (select generate_series(date_trunc('day', now()) - interval "
-			 "'6 days', date_trunc('day', now()), interval '1 day') as day)"
-			 " select to_char(d.day, 'Dy MM-DD'), (select %s from %s x"
-			 " where x.%s >= d.day and x.%s < d.day + interval '1 day')"
-			 " from d order by d.day",
-			 charts[i].agg, charts[i].from, charts[i].at, charts[i].at);
-		r = q(c, sql);
-		mb_chart(&md, charts[i].title, r, 0, 1, charts[i].unit);
-		PQclear(r);
-	}
-
+	maint_weekly(ctx->db, &w);
+	if (w.failed)
+		out_warn(ctx->out, "generate-weekly-report: %d section(s) shown empty: %s",
+			 w.failed, w.first_error.message);
+	weekly_render(&md, ctx, &w);
+	maint_weekly_free(&w);
 	char path[4200];
 	int rc = write_report(ctx, "weekly", &md, path, sizeof path);
-	free(md.p);
+	strbuf_free(&md);
 	if (rc == 0) {
-		db_event(c, "info", "generate-weekly-report", "weekly report written to %s", path);
+		maint_journal(ctx->db, "info", "generate-weekly-report",
+			      "weekly report written to %s", path);
 		out_kv(ctx->out, "report", "%s", path);
 		out_line(ctx->out, "weekly report written to %s", path);
 	}
-	PQfinish(c);
 	return rc < 0 ? EXIT_FAIL : 0;
 }
 
@@ -525,99 +404,47 @@ static const char *nn(char *buf, size_t n, double v, const char *fmt)
 	return buf;
 }
 
-static int metrics_store(PGconn *c, const struct metrics_sample *m, char *err, size_t errlen)
+static int collect_opts(struct cmd_ctx *ctx, long *interval, long *count, long *keep)
 {
-	char b[16][64];
-	const char *p[16];
-	snprintf(b[0], 64, "%lld", m->xact_total);
-	p[0] = b[0];
-	p[1] = nn(b[1], 64, m->tps, "%.3f");
-	snprintf(b[2], 64, "%lld", m->db_size);
-	p[2] = b[2];
-	snprintf(b[3], 64, "%d", m->connections);
-	p[3] = b[3];
-	p[4] = nn(b[4], 64, m->buffer_hit_pct, "%.3f");
-	snprintf(b[5], 64, "%lld", m->cache_hits);
-	p[5] = b[5];
-	snprintf(b[6], 64, "%lld", m->cache_misses);
-	p[6] = b[6];
-	p[7] = nn(b[7], 64, m->cache_hit_pct, "%.3f");
-	snprintf(b[8], 64, "%lld", m->cache_entries);
-	p[8] = b[8];
-	snprintf(b[9], 64, "%lld", m->cache_bytes);
-	p[9] = b[9];
-	p[10] = nn(b[10], 64, m->query_mean_ms, "%.4f");
-	snprintf(b[11], 64, "%lld", m->dead_tuples);
-	p[11] = b[11];
-	snprintf(b[12], 64, "%d", m->waiting_locks);
-	p[12] = b[12];
-	p[13] = nn(b[13], 64, m->longest_txn_s, "%.3f");
-	p[14] = nn(b[14], 64, m->import_rate, "%.3f");
-	snprintf(b[15], 64, "%lld", m->mem_used);
-	p[15] = b[15];
-	return db_exec(
-	    c, err, errlen,
-	    "insert into ops.metrics (xact_total, tps, db_size, connections, buffer_hit_pct,"
-	    " cache_hits, cache_misses, cache_hit_pct, cache_entries, cache_bytes,"
-	    " query_mean_ms, dead_tuples, waiting_locks, longest_txn_s, import_rate, mem_used)"
-	    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-	    16, p);
+	char err[1024] = "";
+	*interval = 60, *count = 1, *keep = 30L * 86400;
+	if (args_get_duration(ctx->args, "interval", interval, err, sizeof err) < 0 ||
+	    args_get_long(ctx->args, "count", count, err, sizeof err) < 0 ||
+	    args_get_duration(ctx->args, "keep", keep, err, sizeof err) < 0 || *interval < 1 ||
+	    *count < 0 || *keep < 60) {
+		out_err(ctx->out, "%s", err[0] ? err : "bad --interval, --count or --keep");
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
-/* The previous stored sample, so a cron-driven collect (one sample a run) still gets
- * rates. */
-static int metrics_last(PGconn *c, struct metrics_sample *m)
+static int collect_args(struct cmd_ctx *ctx)
 {
-	char err[256];
-	PGresult *r =
-	    db_query(c, err, sizeof err,
-		     "select extract(epoch from at)::bigint, xact_total, cache_hits, cache_misses"
-		     " from ops.metrics order by at desc limit 1",
-		     0, NULL);
-	if (!r || PQntuples(r) == 0) {
-		PQclear(r);
-		return -1;
-	}
-	memset(m, 0, sizeof *m);
-	m->at = (time_t)atoll(PQgetvalue(r, 0, 0));
-	m->xact_total = atoll(PQgetvalue(r, 0, 1));
-	m->cache_hits = atoll(PQgetvalue(r, 0, 2));
-	m->cache_misses = atoll(PQgetvalue(r, 0, 3));
-	PQclear(r);
-	return 0;
+	long interval, count, keep;
+	return collect_opts(ctx, &interval, &count, &keep);
 }
 
 static int cmd_collect_exec(struct cmd_ctx *ctx)
 {
-	char err[1024];
-	long interval = 60, count = 1, keep = 30L * 86400;
-	if (args_get_duration(ctx->args, "interval", &interval, err, sizeof err) < 0 ||
-	    args_get_long(ctx->args, "count", &count, err, sizeof err) < 0 ||
-	    args_get_duration(ctx->args, "keep", &keep, err, sizeof err) < 0 || interval < 1 ||
-	    count < 0 || keep < 60) {
-		out_err(ctx->out, "%s", err[0] ? err : "bad --interval, --count or --keep");
+	char err[1024] = "";
+	long interval, count, keep;
+	if (collect_opts(ctx, &interval, &count, &keep) != 0)
 		return EXIT_USAGE;
-	}
-	PGconn *c = report_connect(ctx, "collect", 1);
-	if (!c)
-		return EXIT_FAIL;
+	/* The previous stored sample, so a cron-driven collect (one sample a run) still gets
+	 * rates. */
 	struct metrics_sample prev, m;
-	int have_prev = metrics_last(c, &prev) == 0;
-	char keep_s[32];
-	snprintf(keep_s, sizeof keep_s, "%ld", keep);
-	const char *kp[] = {keep_s};
+	int have_prev = maint_metrics_last(ctx->db, &prev) == 0;
 	for (long i = 0; count == 0 || i < count; i++) {
 		if (i > 0)
 			sleep((unsigned)interval);
-		if (metrics_sample_take(c, ctx->cfg, have_prev ? &prev : NULL, &m, err,
-					sizeof err) < 0 ||
-		    metrics_store(c, &m, err, sizeof err) < 0 ||
-		    db_exec(c, err, sizeof err,
-			    "delete from ops.metrics where at < now() - make_interval(secs => "
-			    "$1::float8)",
-			    1, kp) < 0) {
+		struct db_error e;
+		if (metrics_sample_take(ctx->db, ctx->cfg, have_prev ? &prev : NULL, &m, err,
+					sizeof err) < 0) {
 			out_err(ctx->out, "collect: %s", err);
-			PQfinish(c);
+			return EXIT_FAIL;
+		}
+		if (maint_metrics_store(ctx->db, &m, keep, &e) < 0) {
+			out_err(ctx->out, "collect: %s", e.message);
 			return EXIT_FAIL;
 		}
 		prev = m;
@@ -626,29 +453,40 @@ static int cmd_collect_exec(struct cmd_ctx *ctx)
 			 i + 1, isnan(m.tps) ? 0 : m.tps,
 			 isnan(m.cache_hit_pct) ? 0 : m.cache_hit_pct, m.connections);
 	}
-	PQfinish(c);
 	return 0;
 }
 
 /* ---- perf-monitor ---- */
 
-static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
+static int perf_monitor_opts(struct cmd_ctx *ctx, long *duration, long *interval)
 {
-	char err[1024];
-	long duration = 600, interval = 5;
-	if (args_get_duration(ctx->args, "duration", &duration, err, sizeof err) < 0 ||
-	    args_get_duration(ctx->args, "interval", &interval, err, sizeof err) < 0 ||
-	    interval < 1 || duration < 1) {
+	char err[1024] = "";
+	*duration = 600, *interval = 5;
+	if (args_get_duration(ctx->args, "duration", duration, err, sizeof err) < 0 ||
+	    args_get_duration(ctx->args, "interval", interval, err, sizeof err) < 0 ||
+	    *interval < 1 || *duration < 1) {
 		out_err(ctx->out, "%s", err[0] ? err : "bad --duration or --interval");
 		return EXIT_USAGE;
 	}
-	PGconn *c = report_connect(ctx, "perf-monitor", 1);
-	if (!c)
-		return EXIT_FAIL;
+	return 0;
+}
+
+static int perf_monitor_args(struct cmd_ctx *ctx)
+{
+	long duration, interval;
+	return perf_monitor_opts(ctx, &duration, &interval);
+}
+
+static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
+{
+	char err[1024] = "";
+	long duration, interval;
+	if (perf_monitor_opts(ctx, &duration, &interval) != 0)
+		return EXIT_USAGE;
+	struct pg_conn *c = ctx->db;
 	struct metrics_sample prev, m;
 	if (metrics_sample_take(c, ctx->cfg, NULL, &prev, err, sizeof err) < 0) {
 		out_err(ctx->out, "perf-monitor: %s", err);
-		PQfinish(c);
 		return EXIT_FAIL;
 	}
 	out_line(ctx->out, "%-8s %9s %10s %9s %12s %10s", "time", "tps", "query_ms", "cache_%",
@@ -670,7 +508,6 @@ static int cmd_perf_monitor_exec(struct cmd_ctx *ctx)
 			 isnan(m.import_rate) ? 0 : m.import_rate, mem);
 		prev = m;
 	}
-	PQfinish(c);
 	return 0;
 }
 
@@ -692,217 +529,179 @@ static void finding_num(struct finding *f, double num, const char *unit)
 	f->unit = unit;
 }
 
-static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
-{
-	char err[1024];
-	PGconn *c = report_connect(ctx, "perf-analyze", 1);
-	if (!c)
-		return ST_CRITICAL;
-	const struct config *cfg = ctx->cfg;
+/* The findings so far, and midsops's own query time (shown, never one of them). */
+struct findings {
 	struct finding f[8];
-	int n = 0;
-	/* Query time is the time-weighted mean over the web workload's statements: a slow
-	 * maintenance statement run once is not a bottleneck, a fast one run a million times
-	 * may be. midsops's own work (imports, backups) is what users do not feel: shown
-	 * after the findings, never one of them. */
-	struct health_probe sq;
-	double own_ms = 0;
-	long long own_calls = 0;
-	int have_own = 0;
-	if (health_statements(c, STMTS_WEB, "total", 1, 0, &sq) == 0) {
-		double ms = 0;
-		long long calls = 0;
-		if (health_statements_mean(c, STMTS_WEB, &ms, &calls, err, sizeof err) == 0) {
-			f[n] = (struct finding){
-			    "query_time",
-			    "",
-			    threshold_judge(&cfg->query_time, ms),
-			    "optimize indexes: check the slowest statements with db-slow-queries",
-			    0,
-			    NULL};
-			snprintf(f[n].value, 64, "%.2f ms mean (web)", ms);
-			finding_num(&f[n++], ms / 1000.0, "s");
-		} else {
-			f[n] = (struct finding){"query_time",	       "n/a", ST_UNKNOWN,
-						"see db-slow-queries", NAN,   NULL};
-			n++;
-		}
-		have_own =
-		    health_statements_mean(c, STMTS_OWN, &own_ms, &own_calls, err, sizeof err) == 0;
-	} else {
-		f[n] = (struct finding){"query_time", "n/a", ST_UNKNOWN, sq.reason, NAN, NULL};
-		n++;
+	int n;
+	char reason[512]; /* why the statements could not be read */
+	double own_ms;
+	long long own_calls;
+	int have_own;
+};
+
+/* Query time is the time-weighted mean over the web workload's statements: a slow
+ * maintenance statement run once is not a bottleneck, a fast one run a million times may
+ * be. midsops's own work (imports, backups) is what users do not feel: shown after the
+ * findings, never one of them. */
+static void find_query_time(struct findings *fs, struct pg_conn *c, const struct config *cfg)
+{
+	char err[1024] = "";
+	struct maint_stmts sq;
+	struct finding *f = &fs->f[fs->n++];
+	if (maint_statements(c, STMTS_WEB, "total", 1, 0, &sq) < 0) {
+		*f = (struct finding){"query_time", "n/a", ST_UNKNOWN, NULL, NAN, NULL};
+		/* The reason outlives sq: the finding keeps its own copy. */
+		snprintf(fs->reason, sizeof fs->reason, "%s", sq.reason);
+		f->action = fs->reason;
+		maint_stmts_free(&sq);
+		return;
 	}
-	health_probe_free(&sq);
-	struct cache_snapshot cs;
-	if (probe_cache_stats(c, &cs) == 0 && !isnan(cs.hit_rate) && cs.hits + cs.misses >= 100) {
-		f[n] = (struct finding){
-		    "cache_hit_rate",
+	maint_stmts_free(&sq);
+	double ms = 0;
+	long long calls = 0;
+	if (health_statements_mean(c, STMTS_WEB, &ms, &calls, err, sizeof err) == 0) {
+		*f = (struct finding){
+		    "query_time",
 		    "",
-		    threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
-		    cs.evictions > 0 ? "increase cache size ([cache] max_entries, max_bytes)"
-				     : "increase cache size, or run cache-warm after imports",
+		    threshold_judge(&cfg->query_time, ms),
+		    "optimize indexes: check the slowest statements with db-slow-queries",
 		    0,
 		    NULL};
-		snprintf(f[n].value, 64, "%.1f%%", cs.hit_rate);
-		finding_num(&f[n++], cs.hit_rate / 100.0, "ratio");
-	}
+		snprintf(f->value, 64, "%.2f ms mean (web)", ms);
+		finding_num(f, ms / 1000.0, "s");
+	} else
+		*f = (struct finding){"query_time",	     "n/a", ST_UNKNOWN,
+				      "see db-slow-queries", NAN,   NULL};
+	fs->have_own =
+	    health_statements_mean(c, STMTS_OWN, &fs->own_ms, &fs->own_calls, err, sizeof err) == 0;
+}
+
+static void find_cache(struct findings *fs, struct pg_conn *c, const struct config *cfg)
+{
+	struct cache_snapshot cs;
+	if (probe_cache_stats(c, &cs) < 0 || isnan(cs.hit_rate) || cs.hits + cs.misses < 100)
+		return;
+	struct finding *f = &fs->f[fs->n++];
+	*f = (struct finding){"cache_hit_rate",
+			      "",
+			      threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
+			      cs.evictions > 0
+				  ? "increase cache size ([cache] max_entries, max_bytes)"
+				  : "increase cache size, or run cache-warm after imports",
+			      0,
+			      NULL};
+	snprintf(f->value, 64, "%.1f%%", cs.hit_rate);
+	finding_num(f, cs.hit_rate / 100.0, "ratio");
+}
+
+static void find_db(struct findings *fs, struct pg_conn *c, const struct config *cfg)
+{
 	struct db_snapshot d;
 	struct db_judgement j;
-	if (probe_db(c, &d) == 0) {
-		probe_db_judge(&d, cfg, &j);
-		f[n] = (struct finding){
-		    "bloat", "", j.dead, "vacuum: run db-optimize (or db-vacuum)", 0, NULL};
-		snprintf(f[n].value, 64, "%.1f%% dead tuples", j.dead_pct);
-		finding_num(&f[n++], j.dead_pct / 100.0, "ratio");
-		f[n] = (struct finding){"locks",
-					"",
-					status_worst(j.locks, j.txn),
-					"find the blocker in db-health (locks) and end it",
-					0,
-					NULL};
-		snprintf(f[n].value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks,
-			 d.longest_txn_s);
-		finding_num(&f[n++], d.waiting_locks, "count");
-		if (!isnan(d.hit_ratio)) {
-			f[n] = (struct finding){
-			    "io", "",  j.hit, "raise shared_buffers; the working set does not fit",
-			    0,	  NULL};
-			snprintf(f[n].value, 64, "%.2f%% buffer hits", d.hit_ratio);
-			finding_num(&f[n++], d.hit_ratio / 100.0, "ratio");
-		}
-	}
+	if (probe_db(c, &d) < 0)
+		return;
+	probe_db_judge(&d, cfg, &j);
+	struct finding *f = &fs->f[fs->n++];
+	*f = (struct finding){"bloat", "",  j.dead, "vacuum: run db-optimize (or db-vacuum)",
+			      0,       NULL};
+	snprintf(f->value, 64, "%.1f%% dead tuples", j.dead_pct);
+	finding_num(f, j.dead_pct / 100.0, "ratio");
+	f = &fs->f[fs->n++];
+	*f = (struct finding){"locks",
+			      "",
+			      status_worst(j.locks, j.txn),
+			      "find the blocker in db-health (locks) and end it",
+			      0,
+			      NULL};
+	snprintf(f->value, 64, "%d waiting, longest txn %.0fs", d.waiting_locks, d.longest_txn_s);
+	finding_num(f, d.waiting_locks, "count");
+	if (isnan(d.hit_ratio))
+		return;
+	f = &fs->f[fs->n++];
+	*f = (struct finding){
+	    "io", "", j.hit, "raise shared_buffers; the working set does not fit", 0, NULL};
+	snprintf(f->value, 64, "%.2f%% buffer hits", d.hit_ratio);
+	finding_num(f, d.hit_ratio / 100.0, "ratio");
+}
+
+static void find_host(struct findings *fs, struct pg_conn *c, const struct config *cfg)
+{
 	struct sys_snapshot s;
 	probe_system(cfg, &s);
 	double gb = (double)(s.mem_total - s.mem_avail) / (1024.0 * 1024 * 1024);
-	f[n] = (struct finding){
+	struct finding *f = &fs->f[fs->n++];
+	*f = (struct finding){
 	    "memory", "",  threshold_judge(&cfg->memory, gb), "reduce batch size of imports",
 	    0,	      NULL};
 	if ((double)s.mem_total / (1024.0 * 1024 * 1024) < cfg->memory.critical * 2)
-		f[n].st = ST_OK;
-	snprintf(f[n].value, 64, "%.2f GB used", gb);
-	finding_num(&f[n++], (double)(s.mem_total - s.mem_avail), "B");
-	char *rate = db_scalar(c, err, sizeof err,
-			       "select rate from ops.import_runs where rate is not null and state ="
-			       " 'completed' order by started_at desc limit 1",
-			       0, NULL);
-	if (rate) {
-		f[n] = (struct finding){
-		    "import_speed",	   "", threshold_judge(&cfg->import_speed, atof(rate)),
-		    "increase batch size", 0,  NULL};
-		snprintf(f[n].value, 64, "%.0f records/s", atof(rate));
-		finding_num(&f[n++], atof(rate), "per_s");
-		free(rate);
-	}
-	PQfinish(c);
-	/* JSON: the figure in base units beside its text; text: the text. */
+		f->st = ST_OK;
+	snprintf(f->value, 64, "%.2f GB used", gb);
+	finding_num(f, (double)(s.mem_total - s.mem_avail), "B");
+	double rate;
+	struct db_error e;
+	/* No completed import (or none readable) is no finding, as before any import. */
+	if (maint_last_import_rate(c, &rate, &e) <= 0)
+		return;
+	f = &fs->f[fs->n++];
+	*f = (struct finding){"import_speed",	     "", threshold_judge(&cfg->import_speed, rate),
+			      "increase batch size", 0,	 NULL};
+	snprintf(f->value, 64, "%.0f records/s", rate);
+	finding_num(f, rate, "per_s");
+}
+
+/* JSON: the figure in base units beside its text; text: the text. */
+static int findings_render(struct cmd_ctx *ctx, const struct findings *fs)
+{
 	int json = out_format(ctx->out) == OUT_JSON;
 	const char *cols_text[] = {"metric", "value", "status", "action"};
 	const char *cols_json[] = {"metric", "value", "unit", "text", "status", "action"};
 	out_table_begin(ctx->out, "findings", json ? 6 : 4, json ? cols_json : cols_text);
 	enum status worst = ST_OK;
 	int wi = -1;
-	for (int i = 0; i < n; i++) {
-		const char *action = f[i].st == ST_OK ? "-" : f[i].action;
+	for (int i = 0; i < fs->n; i++) {
+		const struct finding *f = &fs->f[i];
+		const char *action = f->st == ST_OK ? "-" : f->action;
 		char num[64];
-		snprintf(num, sizeof num, "%.12g", f[i].num);
+		snprintf(num, sizeof num, "%.12g", f->num);
 		if (json)
-			out_rowf(ctx->out, f[i].metric, isnan(f[i].num) ? NULL : num, f[i].unit,
-				 f[i].value, status_name(f[i].st), action);
+			out_rowf(ctx->out, f->metric, isnan(f->num) ? NULL : num, f->unit, f->value,
+				 status_name(f->st), action);
 		else
-			out_rowf(ctx->out, f[i].metric, f[i].value, status_name(f[i].st), action);
-		if (f[i].st != ST_UNKNOWN && f[i].st > worst) {
-			worst = f[i].st;
+			out_rowf(ctx->out, f->metric, f->value, status_name(f->st), action);
+		if (f->st != ST_UNKNOWN && f->st > worst) {
+			worst = f->st;
 			wi = i;
 		}
 	}
 	out_table_end(ctx->out);
-	if (have_own)
+	if (fs->have_own)
 		out_kv(ctx->out, "midsops_own_query_time",
-		       "%.2f ms mean over %lld calls (role " DB_OWN_ROLE ", not judged)", own_ms,
-		       own_calls);
-	if (wi >= 0) {
-		out_kv(ctx->out, "bottleneck", "%s", f[wi].metric);
-		out_kv(ctx->out, "recommendation", "%s", f[wi].action);
-		out_status(ctx->out, worst, "bottleneck: %s (%s): %s", f[wi].metric, f[wi].value,
-			   f[wi].action);
-	} else {
+		       "%.2f ms mean over %lld calls (role " DB_OWN_ROLE ", not judged)",
+		       fs->own_ms, fs->own_calls);
+	if (wi < 0) {
 		out_kv(ctx->out, "bottleneck", "none");
 		out_status(ctx->out, ST_OK,
-			   "no bottleneck: every figure is within the runbook's normal "
-			   "range");
+			   "no bottleneck: every figure is within the runbook's normal range");
+		return worst;
 	}
+	out_kv(ctx->out, "bottleneck", "%s", fs->f[wi].metric);
+	out_kv(ctx->out, "recommendation", "%s", fs->f[wi].action);
+	out_status(ctx->out, worst, "bottleneck: %s (%s): %s", fs->f[wi].metric, fs->f[wi].value,
+		   fs->f[wi].action);
 	return worst;
 }
 
+static int cmd_perf_analyze_exec(struct cmd_ctx *ctx)
+{
+	struct findings fs = {0};
+	find_query_time(&fs, ctx->db, ctx->cfg);
+	find_cache(&fs, ctx->db, ctx->cfg);
+	find_db(&fs, ctx->db, ctx->cfg);
+	find_host(&fs, ctx->db, ctx->cfg);
+	return findings_render(ctx, &fs);
+}
+
 /* ---- perf-test ---- */
-
-struct zipf {
-	double *cdf;
-	int n;
-};
-
-static void zipf_init(struct zipf *z, int n, double s)
-{
-	z->n = n;
-	z->cdf = xmalloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
-	double sum = 0;
-	for (int i = 0; i < n; i++)
-		sum += 1.0 / pow(i + 1, s);
-	double acc = 0;
-	for (int i = 0; i < n; i++) {
-		acc += 1.0 / pow(i + 1, s) / sum;
-		z->cdf[i] = acc;
-	}
-}
-
-static int zipf_pick(const struct zipf *z, unsigned *seed)
-{
-	double u = (double)rand_r(seed) / ((double)RAND_MAX + 1.0);
-	int lo = 0, hi = z->n - 1;
-	while (lo < hi) {
-		int mid = (lo + hi) / 2;
-		if (z->cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-struct wl_list {
-	char **v;
-	int n;
-	struct zipf z;
-};
-
-static int wl_load(PGconn *c, struct wl_list *l, const char *sql, char *err, size_t errlen)
-{
-	PGresult *r = db_query(c, err, errlen, sql, 0, NULL);
-	if (!r)
-		return -1;
-	l->n = PQntuples(r);
-	l->v = xcalloc((size_t)l->n + 1, sizeof *l->v);
-	for (int i = 0; i < l->n; i++)
-		l->v[i] = xstrdup(PQgetvalue(r, i, 0));
-	PQclear(r);
-	zipf_init(&l->z, l->n, 1.1);
-	return 0;
-}
-
-static void wl_free(struct wl_list *l)
-{
-	for (int i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	free(l->z.cdf);
-}
-
-static int dcmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static double pct(const double *v, size_t n, double p)
 {
@@ -912,214 +711,99 @@ static double pct(const double *v, size_t n, double p)
 	return v[i ? i - 1 : 0];
 }
 
-enum { K_POWER, K_POWERSET, K_SET, K_SEARCH, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"power", "powerset_powers", "set_bonuses",
-						"search_powers"};
-static const char *const kind_sql[K_COUNT] = {
-    "select api.power($1)", "select api.powerset_powers($1)", "select api.set_bonuses($1)",
-    "select api.search_powers($1)"};
-
-struct client {
-	PGconn *c;
-	int kind;
-	double t0;
-	int busy;
-};
-
-struct lat {
-	double *v;
-	size_t n, cap;
-};
-
-static void lat_add(struct lat *l, double ms)
+static int perf_test_opts(struct cmd_ctx *ctx, long *duration, long *nclients, long *seed)
 {
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 4096;
-		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = ms;
-}
-
-static int cmd_perf_test_exec(struct cmd_ctx *ctx)
-{
-	char err[1024];
-	long duration = 10, nclients = 4, seed = 42;
-	if (args_get_duration(ctx->args, "duration", &duration, err, sizeof err) < 0 ||
-	    args_get_long(ctx->args, "clients", &nclients, err, sizeof err) < 0 ||
-	    args_get_long(ctx->args, "seed", &seed, err, sizeof err) < 0 || duration < 1 ||
-	    nclients < 1 || nclients > 64) {
+	char err[1024] = "";
+	*duration = 10, *nclients = 4, *seed = 42;
+	if (args_get_duration(ctx->args, "duration", duration, err, sizeof err) < 0 ||
+	    args_get_long(ctx->args, "clients", nclients, err, sizeof err) < 0 ||
+	    args_get_long(ctx->args, "seed", seed, err, sizeof err) < 0 || *duration < 1 ||
+	    *nclients < 1 || *nclients > 64) {
 		out_err(ctx->out, "%s", err[0] ? err : "--duration >= 1 and --clients 1..64");
 		return EXIT_USAGE;
 	}
-	PGconn *c = report_connect(ctx, "perf-test", 1);
-	if (!c)
-		return EXIT_FAIL;
-	struct wl_list lists[K_COUNT] = {0};
-	/* Hot items first: what builds use, then the rest in a stable order. */
-	if (wl_load(c, &lists[K_POWER],
-		    "select p.key from game.powers p left join (select power_id, count(*) n from"
-		    " builds.build_powers group by 1) u on u.power_id = p.id where not p.retired"
-		    " order by u.n desc nulls last, hashtext(p.key)",
-		    err, sizeof err) < 0 ||
-	    wl_load(c, &lists[K_POWERSET],
-		    "select key from game.powersets where not retired order by hashtext(key)", err,
-		    sizeof err) < 0 ||
-	    wl_load(
-		c, &lists[K_SET],
-		"select key from game.enhancement_sets where not retired order by hashtext(key)",
-		err, sizeof err) < 0 ||
-	    wl_load(c, &lists[K_SEARCH],
-		    "select w from (select lower(w) w, count(*) n from game.powers,"
-		    " regexp_split_to_table(display_name, '\\s+') w where length(w) >= 3"
-		    " group by 1) t order by n desc, w limit 200",
-		    err, sizeof err) < 0) {
-		out_err(ctx->out, "perf-test: %s", err);
-		PQfinish(c);
-		return EXIT_FAIL;
-	}
-	if (lists[K_POWER].n == 0) {
-		out_err(ctx->out, "perf-test: no powers in the database: import an export first");
-		for (int k = 0; k < K_COUNT; k++)
-			wl_free(&lists[k]);
-		PQfinish(c);
-		return EXIT_FAIL;
-	}
-	struct cache_snapshot before, after;
-	probe_cache_stats(c, &before);
-	struct client *cl = xcalloc((size_t)nclients, sizeof *cl);
-	for (long i = 0; i < nclients; i++) {
-		cl[i].c = db_connect(ctx->target, "perf-test", err, sizeof err);
-		if (!cl[i].c) {
-			out_err(ctx->out, "perf-test: %s", err);
-			for (long k = 0; k < i; k++)
-				PQfinish(cl[k].c);
-			free(cl);
-			PQfinish(c);
-			return EXIT_FAIL;
-		}
-		for (int k = 0; k < K_COUNT; k++) {
-			char name[8];
-			snprintf(name, sizeof name, "q%d", k);
-			PQclear(PQprepare(cl[i].c, name, kind_sql[k], 1, NULL));
-		}
-		PQsetnonblocking(cl[i].c, 1);
-	}
-	unsigned rs = (unsigned)seed;
-	struct lat all = {0}, per[K_COUNT] = {{0}};
-	long errors = 0;
-	/* The mix: 60% single powers, 20% powerset listings, 10% set bonuses, 10% searches. */
-	double t_start = util_mono(), t_end = t_start + (double)duration;
-	struct pollfd *pfd = xcalloc((size_t)nclients, sizeof *pfd);
-	for (;;) {
-		double now = util_mono();
-		int active = 0;
-		for (long i = 0; i < nclients; i++) {
-			if (!cl[i].busy && now < t_end) {
-				int roll = rand_r(&rs) % 100;
-				int k = roll < 60   ? K_POWER
-					: roll < 80 ? K_POWERSET
-					: roll < 90 ? K_SET
-						    : K_SEARCH;
-				if (lists[k].n == 0)
-					k = K_POWER;
-				const char *arg = lists[k].v[zipf_pick(&lists[k].z, &rs)];
-				char name[8];
-				snprintf(name, sizeof name, "q%d", k);
-				const char *p[] = {arg};
-				if (!PQsendQueryPrepared(cl[i].c, name, 1, p, NULL, NULL, 0)) {
-					errors++;
-					continue;
-				}
-				PQflush(cl[i].c);
-				cl[i].kind = k;
-				cl[i].t0 = util_mono();
-				cl[i].busy = 1;
-			}
-			pfd[i].fd = PQsocket(cl[i].c);
-			pfd[i].events = cl[i].busy ? POLLIN : 0;
-			active += cl[i].busy;
-		}
-		if (!active)
-			break;
-		poll(pfd, (nfds_t)nclients, 100);
-		for (long i = 0; i < nclients; i++) {
-			if (!cl[i].busy || !(pfd[i].revents & (POLLIN | POLLERR | POLLHUP)))
-				continue;
-			if (!PQconsumeInput(cl[i].c)) {
-				errors++;
-				cl[i].busy = 0;
-				continue;
-			}
-			if (PQisBusy(cl[i].c))
-				continue;
-			PGresult *r;
-			int ok = 1;
-			while ((r = PQgetResult(cl[i].c))) {
-				if (PQresultStatus(r) != PGRES_TUPLES_OK)
-					ok = 0;
-				PQclear(r);
-			}
-			double ms = (util_mono() - cl[i].t0) * 1000.0;
-			cl[i].busy = 0;
-			if (!ok) {
-				errors++;
-				continue;
-			}
-			lat_add(&all, ms);
-			lat_add(&per[cl[i].kind], ms);
-		}
-		if (ctx->interactive)
-			out_progress(ctx->out, "perf-test", util_mono() - t_start, (double)duration,
-				     "");
-	}
-	out_progress_end(ctx->out);
-	double elapsed = util_mono() - t_start;
-	probe_cache_stats(c, &after);
-	for (long i = 0; i < nclients; i++)
-		PQfinish(cl[i].c);
-	free(cl);
-	free(pfd);
-	PQfinish(c);
+	return 0;
+}
 
-	qsort(all.v, all.n, sizeof *all.v, dcmp);
-	long long h = after.hits - before.hits, m = after.misses - before.misses;
-	double hit = h + m > 0 ? 100.0 * (double)h / (double)(h + m) : NAN;
-	double p99 = pct(all.v, all.n, 99);
+static int perf_test_args(struct cmd_ctx *ctx)
+{
+	long duration, nclients, seed;
+	return perf_test_opts(ctx, &duration, &nclients, &seed);
+}
+
+static void perf_progress(void *arg, double done, double total)
+{
+	out_progress(arg, "perf-test", done, total, "");
+}
+
+static void perf_by_query(struct out *o, const struct perf_result *r)
+{
+	const char *cols[] = {"query", "count", "p50_ms", "p95_ms", "p99_ms"};
+	out_table_begin(o, "by_query", 5, cols);
+	for (int k = 0; k < PERF_COUNT; k++) {
+		const struct perf_lat *l = &r->per[k];
+		char a[32], b[32], cc[32], d[32];
+		snprintf(a, sizeof a, "%zu", l->n);
+		out_rowf(o, maint_perf_kinds[k], a, nn(b, 32, pct(l->v, l->n, 50), "%.3f"),
+			 nn(cc, 32, pct(l->v, l->n, 95), "%.3f"),
+			 nn(d, 32, pct(l->v, l->n, 99), "%.3f"));
+	}
+	out_table_end(o);
+}
+
+static enum status perf_render(struct cmd_ctx *ctx, long nclients, const struct perf_result *r,
+			       double hit)
+{
+	const struct perf_lat *all = &r->all;
+	double p99 = pct(all->v, all->n, 99);
 	out_kv_int(ctx->out, "clients", nclients);
-	out_kv_num(ctx->out, "duration_s", elapsed, "s");
-	out_kv_int(ctx->out, "queries", (long long)all.n);
-	out_kv_int(ctx->out, "errors", errors);
-	out_kv_num(ctx->out, "qps", (double)all.n / elapsed, "");
-	out_kv_num(ctx->out, "p50_ms", pct(all.v, all.n, 50), "ms");
-	out_kv_num(ctx->out, "p95_ms", pct(all.v, all.n, 95), "ms");
+	out_kv_num(ctx->out, "duration_s", r->elapsed, "s");
+	out_kv_int(ctx->out, "queries", (long long)all->n);
+	out_kv_int(ctx->out, "errors", r->errors);
+	out_kv_num(ctx->out, "qps", (double)all->n / r->elapsed, "");
+	out_kv_num(ctx->out, "p50_ms", pct(all->v, all->n, 50), "ms");
+	out_kv_num(ctx->out, "p95_ms", pct(all->v, all->n, 95), "ms");
 	out_kv_num(ctx->out, "p99_ms", p99, "ms");
-	out_kv_num(ctx->out, "max_ms", all.n ? all.v[all.n - 1] : NAN, "ms");
+	out_kv_num(ctx->out, "max_ms", all->n ? all->v[all->n - 1] : NAN, "ms");
 	enum status hs = isnan(hit) ? ST_UNKNOWN : threshold_judge(&ctx->cfg->cache_hit_rate, hit);
 	enum status qs = threshold_judge(&ctx->cfg->query_time, isnan(p99) ? 0 : p99);
 	if (isnan(hit))
 		out_kv_status(ctx->out, "cache_hit_rate", hs, "n/a");
 	else
 		out_kv_status(ctx->out, "cache_hit_rate", hs, "%.2f%%", hit);
-	const char *cols[] = {"query", "count", "p50_ms", "p95_ms", "p99_ms"};
-	out_table_begin(ctx->out, "by_query", 5, cols);
-	for (int k = 0; k < K_COUNT; k++) {
-		qsort(per[k].v, per[k].n, sizeof *per[k].v, dcmp);
-		char a[32], b[32], cc[32], d[32];
-		snprintf(a, sizeof a, "%zu", per[k].n);
-		out_rowf(ctx->out, kind_names[k], a, nn(b, 32, pct(per[k].v, per[k].n, 50), "%.3f"),
-			 nn(cc, 32, pct(per[k].v, per[k].n, 95), "%.3f"),
-			 nn(d, 32, pct(per[k].v, per[k].n, 99), "%.3f"));
-		free(per[k].v);
-	}
-	out_table_end(ctx->out);
-	free(all.v);
-	for (int k = 0; k < K_COUNT; k++)
-		wl_free(&lists[k]);
+	perf_by_query(ctx->out, r);
 	enum status st = status_worst(qs, hs == ST_UNKNOWN ? ST_OK : hs);
-	if (errors)
+	if (r->errors)
 		st = status_worst(st, ST_WARNING);
 	out_status(ctx->out, st, "%.0f queries/s, p99 %.2f ms, cache hit rate %.1f%%",
-		   (double)all.n / elapsed, isnan(p99) ? 0 : p99, isnan(hit) ? 0 : hit);
+		   (double)all->n / r->elapsed, isnan(p99) ? 0 : p99, isnan(hit) ? 0 : hit);
+	return st;
+}
+
+static int cmd_perf_test_exec(struct cmd_ctx *ctx)
+{
+	long duration, nclients, seed;
+	if (perf_test_opts(ctx, &duration, &nclients, &seed) != 0)
+		return EXIT_USAGE;
+	struct cache_snapshot before, after;
+	struct perf_result r;
+	struct db_error e;
+	/* Counters that cannot be read leave the hit rate unknown, never a made-up one. */
+	int counted = probe_cache_stats(ctx->db, &before) == 0;
+	if (maint_perf_run(ctx->db, ctx->target, nclients, duration, seed,
+			   ctx->interactive ? perf_progress : NULL, ctx->out, &r, &e) < 0) {
+		out_progress_end(ctx->out);
+		out_err(ctx->out, "perf-test: %s", e.message);
+		maint_perf_free(&r);
+		return EXIT_FAIL;
+	}
+	out_progress_end(ctx->out);
+	counted = probe_cache_stats(ctx->db, &after) == 0 && counted;
+	long long h = counted ? after.hits - before.hits : 0;
+	long long m = counted ? after.misses - before.misses : 0;
+	double hit = h + m > 0 ? 100.0 * (double)h / (double)(h + m) : NAN;
+	enum status st = perf_render(ctx, nclients, &r, hit);
+	maint_perf_free(&r);
 	return st;
 }
 
@@ -1130,6 +814,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "diag-quick [--json]",
 	.flags = CMD_CHECK,
 	.exec = cmd_diag_quick_exec,
+	.db = CMD_DB_CONNECT,
     },
     {
 	.name = "diag-full",
@@ -1138,6 +823,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "diag-full [--json]",
 	.flags = CMD_CHECK,
 	.exec = cmd_diag_full_exec,
+	.db = CMD_DB_CONNECT,
     },
     {
 	.name = "diag-report",
@@ -1145,6 +831,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "diag-report",
 	.flags = CMD_CHECK,
 	.exec = cmd_diag_report_exec,
+	.db = CMD_DB_CONNECT,
     },
     {
 	.name = "generate-weekly-report",
@@ -1152,6 +839,8 @@ const struct cmd_entry cmd_report_table[] = {
 		   "statements, growth, incidents, daily charts",
 	.usage = "generate-weekly-report",
 	.exec = cmd_weekly_report_exec,
+	.db = CMD_DB_READY,
+	.db_failed = report_db_failed,
     },
     {
 	.name = "collect",
@@ -1161,6 +850,9 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "collect [--interval S] [--count N] [--keep 30d]",
 	.flags = CMD_OBSERVE,
 	.exec = cmd_collect_exec,
+	.db = CMD_DB_READY,
+	.check_args = collect_args,
+	.db_failed = report_db_failed,
     },
     {
 	.name = "perf-test",
@@ -1170,6 +862,9 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "perf-test [--duration S] [--clients N] [--seed N] [--json]",
 	.flags = CMD_CHECK | CMD_LONG,
 	.exec = cmd_perf_test_exec,
+	.db = CMD_DB_READY,
+	.check_args = perf_test_args,
+	.db_failed = report_db_failed,
     },
     {
 	.name = "perf-monitor",
@@ -1179,6 +874,9 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "perf-monitor [--duration 10m] [--interval S]",
 	.flags = CMD_LONG,
 	.exec = cmd_perf_monitor_exec,
+	.db = CMD_DB_READY,
+	.check_args = perf_monitor_args,
+	.db_failed = report_db_failed,
     },
     {
 	.name = "perf-analyze",
@@ -1187,6 +885,7 @@ const struct cmd_entry cmd_report_table[] = {
 	.usage = "perf-analyze [--json]",
 	.flags = CMD_CHECK,
 	.exec = cmd_perf_analyze_exec,
+	.db = CMD_DB_READY,
     },
     {0},
 };

@@ -256,6 +256,20 @@ PGresult *db_query(PGconn *c, char *err, size_t errlen, const char *sql, int npa
 	return NULL;
 }
 
+PGresult *db_query_e(PGconn *c, struct db_error *e, const char *sql, int nparams,
+		     const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return r;
+	const char *code = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", code ? code : "");
+	result_error(c, r, e->message, sizeof e->message);
+	PQclear(r);
+	return NULL;
+}
+
 int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 	    const char *const *params)
 {

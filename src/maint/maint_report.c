@@ -1,0 +1,234 @@
+/* The reports' reads and the metrics store: the last import, the weekly report's sections,
+ * ops.metrics samples. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maint.h"
+#include "util.h"
+
+int maint_last_import(PGconn *c, struct last_import *li, struct db_error *e)
+{
+	PGresult *r =
+	    db_query_e(c, e,
+		       "select id, state, to_char(started_at, 'YYYY-MM-DD HH24:MI'), errors"
+		       " from ops.import_runs_seen order by id desc limit 1",
+		       0, NULL);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0;
+	if (found) {
+		snprintf(li->id, sizeof li->id, "%s", PQgetvalue(r, 0, 0));
+		snprintf(li->state, sizeof li->state, "%s", PQgetvalue(r, 0, 1));
+		snprintf(li->started, sizeof li->started, "%s", PQgetvalue(r, 0, 2));
+		snprintf(li->errors, sizeof li->errors, "%s", PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	return found;
+}
+
+int maint_last_import_rate(PGconn *c, double *rate, struct db_error *e)
+{
+	PGresult *r =
+	    db_query_e(c, e,
+		       "select rate from ops.import_runs where rate is not null and state ="
+		       " 'completed' order by started_at desc limit 1",
+		       0, NULL);
+	if (!r)
+		return -1;
+	int found = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0);
+	if (found)
+		*rate = atof(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return found;
+}
+
+/* One chart per daily figure: an aggregate over a table's rows of each of the last seven
+ * days. The SQL pieces are constants of this table, never input. */
+static const struct {
+	const char *agg, *from, *at;
+} chart_sql[WEEKLY_CHARTS] = {
+    {"count(*)", "ops.import_runs", "started_at"},
+    {"count(*)", "ops.import_errors", "at"},
+    {"round(avg(cache_hit_pct)::numeric, 1)", "ops.metrics", "at"},
+    {"round(avg(tps)::numeric, 1)", "ops.metrics", "at"},
+    {"max(db_size) / 1048576.0", "ops.metrics", "at"},
+};
+const struct weekly_chart maint_weekly_charts[WEEKLY_CHARTS] = {
+    {"Imports per day", ""},
+    {"Import errors per day", ""},
+    {"Cache hit rate per day (%)", "%"},
+    {"Transactions per second per day", ""},
+    {"Database size per day (MB)", " MB"},
+};
+
+/* A section that cannot be read is shown empty; the first reason is kept. */
+static void section(PGconn *c, struct weekly *w, struct maint_rows *r, const char *sql)
+{
+	struct db_error e;
+	if (maint_rows_query(c, r, &e, sql, 0, NULL) == 0)
+		return;
+	if (w->failed++ == 0)
+		w->first_error = e;
+}
+
+static void weekly_growth(PGconn *c, struct weekly *w)
+{
+	section(c, w, &w->growth,
+		"select pg_size_pretty(pg_database_size(current_database())) as now,"
+		" (select pg_size_pretty(db_size) from ops.metrics"
+		"  where at >= now() - interval '7 days' order by at limit 1) as week_start,"
+		" (select pg_size_pretty(pg_database_size(current_database()) - db_size)"
+		"  from ops.metrics where at >= now() - interval '7 days' order by at limit 1)"
+		" as growth");
+	section(c, w, &w->tables,
+		"select schemaname || '.' || relname as table,"
+		" pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
+		" from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8");
+	section(c, w, &w->incidents,
+		"select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
+		" from ops.events where level = 'error' and at >= now() - interval '7 days'"
+		" group by 1 order by 2 desc");
+	for (int i = 0; i < WEEKLY_CHARTS; i++) {
+		struct strbuf sql = {0};
+		strbuf_addf(&sql,
+			    "with d as (select generate_series(date_trunc('day', now()) - interval "
+			    "'6 days', date_trunc('day', now()), interval '1 day') as day)"
+			    " select to_char(d.day, 'Dy MM-DD'), (select %s from %s x"
+			    " where x.%s >= d.day and x.%s < d.day + interval '1 day')"
+			    " from d order by d.day",
+			    chart_sql[i].agg, chart_sql[i].from, chart_sql[i].at, chart_sql[i].at);
+		section(c, w, &w->charts[i], sql.s);
+		strbuf_free(&sql);
+	}
+}
+
+void maint_weekly(PGconn *c, struct weekly *w)
+{
+	*w = (struct weekly){0};
+	struct maint_rows week = {0};
+	section(c, w, &week,
+		"select to_char(now() - interval '7 days', 'YYYY-MM-DD'),"
+		" to_char(now(), 'YYYY-MM-DD')");
+	if (week.nrows > 0) {
+		snprintf(w->from, sizeof w->from, "%s", maint_cell(&week, 0, 0));
+		snprintf(w->to, sizeof w->to, "%s", maint_cell(&week, 0, 1));
+	}
+	maint_rows_free(&week);
+	section(c, w, &w->imports,
+		"select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
+		" count(*) filter (where state = 'failed') as failed,"
+		" coalesce(sum(records_done), 0) as records,"
+		" round(avg(rate)::numeric, 1) as avg_rate_per_s,"
+		" round(min(rate)::numeric, 1) as min_rate_per_s"
+		" from ops.import_runs where started_at >= now() - interval '7 days'");
+	section(c, w, &w->runs,
+		"select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+		" records_done as records, round(rate::numeric, 1) as rate, errors, generation"
+		" from ops.import_runs where started_at >= now() - interval '7 days' order by id");
+	section(c, w, &w->errors,
+		"select code, severity, count(*) as count from ops.import_errors"
+		" where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1");
+	struct maint_rows has = {0};
+	section(c, w, &has, "select to_regclass('ops.backups')::text");
+	w->has_backups = maint_cell(&has, 0, 0) != NULL;
+	maint_rows_free(&has);
+	if (w->has_backups)
+		section(c, w, &w->backups,
+			"select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as "
+			"started, pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
+			" where started_at >= now() - interval '7 days' order by started_at");
+	weekly_growth(c, w);
+}
+
+void maint_weekly_free(struct weekly *w)
+{
+	struct maint_rows *all[] = {&w->imports, &w->runs,   &w->errors,   &w->backups,
+				    &w->growth,	 &w->tables, &w->incidents};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		maint_rows_free(all[i]);
+	for (int i = 0; i < WEEKLY_CHARTS; i++)
+		maint_rows_free(&w->charts[i]);
+}
+
+int maint_metrics_last(PGconn *c, struct metrics_sample *m)
+{
+	struct db_error e;
+	PGresult *r =
+	    db_query_e(c, &e,
+		       "select extract(epoch from at)::bigint, xact_total, cache_hits, cache_misses"
+		       " from ops.metrics order by at desc limit 1",
+		       0, NULL);
+	if (!r || PQntuples(r) == 0) {
+		PQclear(r);
+		return -1;
+	}
+	memset(m, 0, sizeof *m);
+	m->at = (time_t)atoll(PQgetvalue(r, 0, 0));
+	m->xact_total = atoll(PQgetvalue(r, 0, 1));
+	m->cache_hits = atoll(PQgetvalue(r, 0, 2));
+	m->cache_misses = atoll(PQgetvalue(r, 0, 3));
+	PQclear(r);
+	return 0;
+}
+
+/* A figure as a parameter; NULL (SQL NULL) when it is not known. */
+static const char *fig(char *buf, size_t n, double v, const char *fmt)
+{
+	if (isnan(v))
+		return NULL;
+	snprintf(buf, n, fmt, v);
+	return buf;
+}
+
+static void params(const struct metrics_sample *m, char b[16][64], const char *p[16])
+{
+	snprintf(b[0], 64, "%lld", m->xact_total);
+	p[1] = fig(b[1], 64, m->tps, "%.3f");
+	snprintf(b[2], 64, "%lld", m->db_size);
+	snprintf(b[3], 64, "%d", m->connections);
+	p[4] = fig(b[4], 64, m->buffer_hit_pct, "%.3f");
+	snprintf(b[5], 64, "%lld", m->cache_hits);
+	snprintf(b[6], 64, "%lld", m->cache_misses);
+	p[7] = fig(b[7], 64, m->cache_hit_pct, "%.3f");
+	snprintf(b[8], 64, "%lld", m->cache_entries);
+	snprintf(b[9], 64, "%lld", m->cache_bytes);
+	p[10] = fig(b[10], 64, m->query_mean_ms, "%.4f");
+	snprintf(b[11], 64, "%lld", m->dead_tuples);
+	snprintf(b[12], 64, "%d", m->waiting_locks);
+	p[13] = fig(b[13], 64, m->longest_txn_s, "%.3f");
+	p[14] = fig(b[14], 64, m->import_rate, "%.3f");
+	snprintf(b[15], 64, "%lld", m->mem_used);
+	static const int always[] = {0, 2, 3, 5, 6, 8, 9, 11, 12, 15};
+	for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
+		p[always[i]] = b[always[i]];
+}
+
+int maint_metrics_store(PGconn *c, const struct metrics_sample *m, long keep_s, struct db_error *e)
+{
+	char b[16][64];
+	const char *p[16];
+	params(m, b, p);
+	PGresult *r = db_query_e(
+	    c, e,
+	    "insert into ops.metrics (xact_total, tps, db_size, connections, buffer_hit_pct,"
+	    " cache_hits, cache_misses, cache_hit_pct, cache_entries, cache_bytes,"
+	    " query_mean_ms, dead_tuples, waiting_locks, longest_txn_s, import_rate, mem_used)"
+	    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+	    16, p);
+	if (!r)
+		return -1;
+	PQclear(r);
+	char keep[32];
+	snprintf(keep, sizeof keep, "%ld", keep_s);
+	const char *kp[] = {keep};
+	r = db_query_e(c, e,
+		       "delete from ops.metrics where at < now() - make_interval(secs => "
+		       "$1::float8)",
+		       1, kp);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
+}
