@@ -3,6 +3,7 @@
  * from either form. A tar in the repository is untrusted input (whoever writes the
  * repository writes it): only plain files and folders are made, never a link, never a path
  * that leaves the folder, never over something that exists, as the cluster's owner. */
+#include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -73,9 +74,9 @@ long long backup_zstd_copy(int in, int out, int level, char hex[65], char *err, 
 		}
 		last = n == 0;
 		ZSTD_inBuffer zi = {ib, (size_t)n, 0};
-		for (size_t left = 1; left;) {
+		for (;;) {
 			ZSTD_outBuffer zo = {ob, ZSTD_CStreamOutSize(), 0};
-			left =
+			size_t left =
 			    ZSTD_compressStream2(z, &zo, &zi, last ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(left)) {
 				snprintf(err, errlen, "zstd: %s", ZSTD_getErrorName(left));
@@ -87,7 +88,8 @@ long long backup_zstd_copy(int in, int out, int level, char hex[65], char *err, 
 				goto out;
 			}
 			written += (long long)zo.pos;
-			if (!last && zi.pos == zi.size)
+			/* All input taken; at the end, the frame flushed whole too. */
+			if (last ? left == 0 : zi.pos == zi.size)
 				break;
 		}
 	}
@@ -108,7 +110,7 @@ int backup_unzstd_copy(int in, int out, char zhex[65], char phex[65], char *err,
 	sha256_init(&zs);
 	sha256_init(&ps);
 	int rc = 0;
-	size_t left = 0;
+	size_t left = 1; /* an empty file is no frame either */
 	if (!z || !ib || !ob) {
 		snprintf(err, errlen, "out of memory");
 		rc = -1;
@@ -196,6 +198,7 @@ struct zread {
 	unsigned char *ib, *ob;
 	ZSTD_inBuffer in;
 	size_t opos, olen, left;
+	struct sha256_ctx sha; /* of the compressed bytes, against the manifest */
 };
 
 /* Exactly n bytes, or -1 (err set): a tar cut short is as bad as a damaged one. */
@@ -224,6 +227,7 @@ static int zr_read(struct zread *z, void *dst, size_t n, char *err, size_t errle
 				return -1;
 			}
 			z->eof = r == 0;
+			sha256_update(&z->sha, z->ib, r > 0 ? (size_t)r : 0);
 			z->in = (ZSTD_inBuffer){z->ib, (size_t)r, 0};
 			if (r == 0)
 				continue;
@@ -317,10 +321,44 @@ static int tar_file(struct zread *z, int dfd, const char *name, unsigned long lo
 	return size ? -1 : 0;
 }
 
+/* What follows the end of the archive is read too: the frame's checksum, at its very end,
+ * is checked only there. */
+static int tar_drain(struct zread *z, char *err, size_t errlen)
+{
+	for (int eof = z->eof;;) {
+		if (z->in.pos == z->in.size && !eof) {
+			ssize_t r = read(z->fd, z->ib, IOBUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				snprintf(err, errlen, "read: %s", strerror(errno));
+				return -1;
+			}
+			eof = r == 0;
+			sha256_update(&z->sha, z->ib, r > 0 ? (size_t)r : 0);
+			z->in = (ZSTD_inBuffer){z->ib, (size_t)r, 0};
+		}
+		/* left is 0 when the last call ended a frame (its checksum checked). */
+		if (eof && z->in.pos == z->in.size && z->left == 0)
+			return 0;
+		ZSTD_outBuffer zo = {z->ob, ZSTD_DStreamOutSize(), 0};
+		z->left = ZSTD_decompressStream(z->d, &zo, &z->in);
+		if (ZSTD_isError(z->left)) {
+			snprintf(err, errlen, "damaged: %s", ZSTD_getErrorName(z->left));
+			return -1;
+		}
+		if (eof && z->in.pos == z->in.size && z->left != 0 && zo.pos < zo.size) {
+			snprintf(err, errlen, "the compressed stream is cut short");
+			return -1;
+		}
+	}
+}
+
 /* Extract the tar.zst on zfd into the folder dfd. what names the archive in messages. */
-static int untar(int zfd, int dfd, const char *what, char *err, size_t errlen)
+static int untar(int zfd, int dfd, const char *what, const char *want, char *err, size_t errlen)
 {
 	struct zread z = {.fd = zfd, .d = ZSTD_createDCtx(), .ib = malloc(IOBUF)};
+	sha256_init(&z.sha);
 	z.ob = malloc(ZSTD_DStreamOutSize());
 	char e[1024] = "", longname[4096] = "", name[4096];
 	int rc = -1;
@@ -336,7 +374,18 @@ static int untar(int zfd, int dfd, const char *what, char *err, size_t errlen)
 		for (int i = 0; i < 512 && zero; i++)
 			zero = h[i] == 0;
 		if (zero) {
-			rc = 0; /* the end-of-archive block */
+			/* The end-of-archive block. pg_basebackup's frames carry no checksum
+			 * of their own: the file's, from the manifest, stands for it. */
+			rc = tar_drain(&z, e, sizeof e);
+			char got[65];
+			sha256_hex(&z.sha, got);
+			if (rc == 0 && want && strcmp(got, want) != 0) {
+				snprintf(
+				    e, sizeof e,
+				    "SHA-256 %s, but manifest.json says %s: the file is damaged",
+				    got, want);
+				rc = -1;
+			}
 			break;
 		}
 		int bad = 0;
@@ -456,7 +505,7 @@ int backup_base_compressed(const char *base)
 /* In a child that runs as the cluster's owner: base.tar.zst into dfd, pg_wal.tar.zst
  * into its pg_wal. The message goes back on the pipe. */
 static void lay_down_child(int bfd, int wfd, int dfd, const struct repo *rp, int pipefd,
-			   const char *base)
+			   const char *base, const char *bsha, const char *wsha)
 {
 	char err[2048] = "", what[4700];
 	if (geteuid() == 0 && rp->have_cl &&
@@ -465,7 +514,7 @@ static void lay_down_child(int bfd, int wfd, int dfd, const struct repo *rp, int
 		goto fail;
 	}
 	snprintf(what, sizeof what, "%s/base.tar.zst", base);
-	if (untar(bfd, dfd, what, err, sizeof err) < 0)
+	if (untar(bfd, dfd, what, bsha, err, sizeof err) < 0)
 		goto fail;
 	if (wfd >= 0) {
 		struct stat st;
@@ -479,7 +528,7 @@ static void lay_down_child(int bfd, int wfd, int dfd, const struct repo *rp, int
 			goto fail;
 		}
 		snprintf(what, sizeof what, "%s/pg_wal.tar.zst", base);
-		if (untar(wfd, pw, what, err, sizeof err) < 0)
+		if (untar(wfd, pw, what, wsha, err, sizeof err) < 0)
 			goto fail;
 	}
 	_exit(0);
@@ -487,6 +536,43 @@ fail:
 	if (write(pipefd, err, strlen(err)) < 0)
 		_exit(2);
 	_exit(1);
+}
+
+/* The SHA-256 of base/base.tar.zst and base/pg_wal.tar.zst as the backup's manifest.json
+ * (checked by backup_manifest_read) records them; base is REPO/ID/base. */
+static int manifest_sums(const char *base, char bsha[65], char wsha[65], char *err, size_t errlen)
+{
+	char repo[4400], id[128];
+	snprintf(repo, sizeof repo, "%s", base);
+	char *slash = strrchr(repo, '/');
+	if (slash)
+		*slash = 0;
+	slash = strrchr(repo, '/');
+	if (!slash) {
+		snprintf(err, errlen, "%s is not a backup's base folder", base);
+		return -1;
+	}
+	snprintf(id, sizeof id, "%s", slash + 1);
+	*slash = 0;
+	struct backup_manifest m;
+	if (backup_manifest_read(repo, id, &m, err, errlen) < 0)
+		return -1;
+	bsha[0] = wsha[0] = 0;
+	const cJSON *f;
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(m.json, "files"))
+	{
+		if (strcmp(jstr(f, "path"), "base/base.tar.zst") == 0)
+			snprintf(bsha, 65, "%s", jstr(f, "sha256"));
+		else if (strcmp(jstr(f, "path"), "base/pg_wal.tar.zst") == 0)
+			snprintf(wsha, 65, "%s", jstr(f, "sha256"));
+	}
+	backup_manifest_free(&m);
+	if (!bsha[0] || !wsha[0]) {
+		snprintf(err, errlen, "manifest.json of backup %s lists no checksum of %s", id,
+			 bsha[0] ? "base/pg_wal.tar.zst" : "base/base.tar.zst");
+		return -1;
+	}
+	return 0;
 }
 
 int backup_base_lay_down(const char *base, const char *dst, const struct repo *rp, char *err,
@@ -499,14 +585,17 @@ int backup_base_lay_down(const char *base, const char *dst, const struct repo *r
 	}
 	if (!backup_base_compressed(base))
 		return copy_plain(base, dst, rp, err, errlen);
+	char bsha[65], wsha[65];
+	if (manifest_sums(base, bsha, wsha, err, errlen) < 0)
+		return -1;
 	char p[4600];
 	snprintf(p, sizeof p, "%s/base.tar.zst", base);
 	int bfd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	snprintf(p, sizeof p, "%s/pg_wal.tar.zst", base);
 	int wfd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (bfd < 0 || (wfd < 0 && errno != ENOENT)) {
-		snprintf(err, errlen, "cannot open %s: %s", bfd < 0 ? "base.tar.zst" : p,
-			 strerror(errno));
+	if (bfd < 0 || wfd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s",
+			 bfd < 0 ? "base.tar.zst" : "pg_wal.tar.zst", strerror(errno));
 		goto fail_fds;
 	}
 	/* A fresh folder, made here and handed to the server's user through its
@@ -532,7 +621,7 @@ int backup_base_lay_down(const char *base, const char *dst, const struct repo *r
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		lay_down_child(bfd, wfd, dfd, rp, pfd[1], base);
+		lay_down_child(bfd, wfd, dfd, rp, pfd[1], base, bsha, wsha);
 	}
 	close(pfd[1]);
 	close(dfd);

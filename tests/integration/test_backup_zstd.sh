@@ -129,6 +129,16 @@ else
 	skip "tar with ../" "the zstd program is not installed"
 fi
 
+# A flipped byte in base.tar.zst: verify names the file, a restore refuses it.
+cp "$REPO/$FULL/base/base.tar.zst" "$E/base.keep"
+python3 -c 'import sys,os; p=sys.argv[1]; n=os.path.getsize(p)//2; f=open(p,"r+b"); f.seek(n); b=f.read(1); f.seek(n); f.write(bytes([b[0]^0x10])); f.close()' "$REPO/$FULL/base/base.tar.zst"
+expect_exit 2 "verify catches a flipped byte in base.tar.zst" $Z db-backup-verify "$FULL"
+assert_contains "$OUT" "checksum mismatch for file base/base.tar.zst" "verify names the damaged tar"
+expect_exit 1 "a restore refuses a damaged base.tar.zst" $Z db-restore-full "$FULL" --target-dir "$E/copy3"
+assert_contains "$OUT" "the file is damaged" "the refusal says the file is damaged"
+[ ! -e "$E/copy3" ] && ok "no half-restored copy is left" || fail "copy3" "left behind"
+mv -f "$E/base.keep" "$REPO/$FULL/base/base.tar.zst"
+
 # ---- backup-prune over both forms ----
 printf '[backup]\ncompression = zstd:3\nkeep_daily = 1\nkeep_weekly = 1\nkeep_monthly = 1\n' >"$E/prune.conf"
 expect_exit 0 "backup-prune with one full kept" $EMB --config "$E/prune.conf" backup-prune
