@@ -94,12 +94,15 @@ wait_for "$SITE" "select count(*) from pg_stat_wal_receiver" 0 || fail "the stan
 pq "$EMB" "insert into public.sw select g from generate_series(2000001, 2000100) g"
 m cluster stop immediate >/dev/null 2>&1
 expect_exit 0 "failover: dr-activate" m dr-activate --yes
+[ -e "$SW/data/midsops/fenced" ] && ok "dr-activate fenced the old embedded primary" ||
+	fail "dr-activate fenced the old embedded primary" "no fence mark"
 pq "$SITE" "insert into public.sw select g from generate_series(3000001, 3000050) g"
 expect_exit 64 "dr-rejoin needs --yes" m dr-rejoin </dev/null
 expect_exit 0 "dr-rejoin rejoins the old primary" m dr-rejoin --yes
 assert_contains "$OUT" "pg_rewind" "dr-rejoin used pg_rewind"
 assert_not_contains "$OUT" "copied whole" "pg_rewind worked, no copy"
 assert_contains "$OUT" "diverged_at" "dr-rejoin says where the old primary diverged"
+assert_contains "$OUT" "lifted: it is a standby now" "dr-rejoin lifts the fence dr-activate set"
 assert_eq "$(pq "$EMB" "select pg_is_in_recovery()")" t "the rejoined old primary is a standby"
 assert_eq "$(pq "$SITE" "$STREAMING")" 1 "the rejoined node streams from the new primary"
 wait_for "$EMB" "select count(*) from public.sw where id > 3000000" 50 &&
