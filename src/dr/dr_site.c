@@ -51,7 +51,15 @@ int dr_site_own_dir(const struct cluster *c, const char *dir, char *err, size_t 
 int dr_site_pg_ctl(const struct cluster *c, const char *action, const char *mode, char *err,
 		   size_t errlen)
 {
-	char pgctl[1024], log[PATH_MAX + 32];
+	char pgctl[1024], log[PATH_MAX + 32], why[512];
+	/* The same fence as cluster_start: a node fenced at a failover stays down. */
+	if (strcmp(action, "start") == 0 && cluster_fenced(c, why, sizeof why)) {
+		snprintf(err, errlen,
+			 "%s is fenced (%s); lift the fence first (dr-rejoin, or cluster unfence "
+			 "for the embedded cluster)",
+			 c->datadir, why);
+		return -1;
+	}
 	if (!proc_pg_bin("pg_ctl", pgctl, sizeof pgctl)) {
 		snprintf(err, errlen, "pg_ctl not found; install postgresql-15 (make deps)");
 		return -1;
