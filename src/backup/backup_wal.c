@@ -531,10 +531,10 @@ static int push_zst(const char *src, const char *dir, const char *name, int leve
 	return rc;
 }
 
-/* Whether name is archived already, in either form, with the content of src (sha: its
- * SHA-256). 1: the same (its checksum file written again when missing or wrong), 0: not
- * there, -1: there with other content, -2: cannot tell (err). */
-static int pushed_already(const char *dir, const char *name, const char *sha, char *err,
+/* Whether name is archived already, in either form, with the content of src. 1: the same
+ * (its checksum file written again when missing or wrong), 0: not there, -1: there with
+ * other content, -2: cannot tell (err). */
+static int pushed_already(const char *dir, const char *name, const char *src, char *err,
 			  size_t errlen)
 {
 	char p[4600], side[4700], have[65], zhave[65], old[65];
@@ -542,6 +542,12 @@ static int pushed_already(const char *dir, const char *name, const char *sha, ch
 	int zst;
 	if (backup_wal_stat(dir, name, &st, &zst) < 0)
 		return 0;
+	/* Only then the source's digest: the server waits for every push. */
+	char sha[65];
+	if (backup_sha256_file(src, sha) < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", src, strerror(errno));
+		return -2;
+	}
 	snprintf(p, sizeof p, zst ? "%s/%s.zst" : "%s/%s", dir, name);
 	snprintf(side, sizeof side, "%s.sha256", p);
 	if (zst) {
@@ -599,12 +605,7 @@ int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, con
 	 * and stay readable where they are. */
 	if (!backup_is_wal_name(name))
 		level = 0;
-	char want[65];
-	if (backup_sha256_file(path, want) < 0) {
-		out_err(ctx->out, "wal-push: cannot read %s: %s", path, strerror(errno));
-		return EXIT_FAIL;
-	}
-	int have = pushed_already(dir, name, want, err, sizeof err);
+	int have = pushed_already(dir, name, path, err, sizeof err);
 	if (have == 1)
 		return 0;
 	if (have == -1) {
@@ -622,7 +623,7 @@ int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, con
 	snprintf(side, sizeof side, "%s.sha256", dst);
 	char got[65];
 	if (level > 0 ? push_zst(path, dir, name, level, err, sizeof err) < 0
-		      : copy_file_sync(path, dst, got, want, side, err, sizeof err) < 0) {
+		      : copy_file_sync(path, dst, got, NULL, side, err, sizeof err) < 0) {
 		out_err(ctx->out, "wal-push: %s", err);
 		return EXIT_FAIL;
 	}
