@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "maint.h"
 #include "util.h"
@@ -113,6 +114,7 @@ static int clients_open(const struct target *t, struct client *cl, long n, struc
 				snprintf(e->sqlstate, sizeof e->sqlstate, "%s", code ? code : "");
 				snprintf(e->message, sizeof e->message, "%s",
 					 PQresultErrorMessage(r));
+				e->message[strcspn(e->message, "\n")] = 0;
 			}
 			PQclear(r);
 			if (!ok)

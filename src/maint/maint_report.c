@@ -182,27 +182,31 @@ static const char *fig(char *buf, size_t n, double v, const char *fmt)
 	return buf;
 }
 
+/* The sample as the insert's 16 parameters: counters as integers, figures with their
+ * precision, a figure not known (NAN) as SQL NULL. */
 static void params(const struct metrics_sample *m, char b[16][64], const char *p[16])
 {
-	snprintf(b[0], 64, "%lld", m->xact_total);
-	p[1] = fig(b[1], 64, m->tps, "%.3f");
-	snprintf(b[2], 64, "%lld", m->db_size);
-	snprintf(b[3], 64, "%d", m->connections);
-	p[4] = fig(b[4], 64, m->buffer_hit_pct, "%.3f");
-	snprintf(b[5], 64, "%lld", m->cache_hits);
-	snprintf(b[6], 64, "%lld", m->cache_misses);
-	p[7] = fig(b[7], 64, m->cache_hit_pct, "%.3f");
-	snprintf(b[8], 64, "%lld", m->cache_entries);
-	snprintf(b[9], 64, "%lld", m->cache_bytes);
-	p[10] = fig(b[10], 64, m->query_mean_ms, "%.4f");
-	snprintf(b[11], 64, "%lld", m->dead_tuples);
-	snprintf(b[12], 64, "%d", m->waiting_locks);
-	p[13] = fig(b[13], 64, m->longest_txn_s, "%.3f");
-	p[14] = fig(b[14], 64, m->import_rate, "%.3f");
-	snprintf(b[15], 64, "%lld", m->mem_used);
-	static const int always[] = {0, 2, 3, 5, 6, 8, 9, 11, 12, 15};
-	for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
-		p[always[i]] = b[always[i]];
+	const long long ints[16] = {m->xact_total,    0, m->db_size,
+				    m->connections,   0, m->cache_hits,
+				    m->cache_misses,  0, m->cache_entries,
+				    m->cache_bytes,   0, m->dead_tuples,
+				    m->waiting_locks, 0, 0,
+				    m->mem_used};
+	const double figs[16] = {[1] = m->tps,
+				 [4] = m->buffer_hit_pct,
+				 [7] = m->cache_hit_pct,
+				 [10] = m->query_mean_ms,
+				 [13] = m->longest_txn_s,
+				 [14] = m->import_rate};
+	const unsigned is_fig = 1u << 1 | 1u << 4 | 1u << 7 | 1u << 10 | 1u << 13 | 1u << 14;
+	for (int i = 0; i < 16; i++) {
+		if (is_fig >> i & 1) {
+			p[i] = fig(b[i], 64, figs[i], i == 10 ? "%.4f" : "%.3f");
+			continue;
+		}
+		snprintf(b[i], 64, "%lld", ints[i]);
+		p[i] = b[i];
+	}
 }
 
 int maint_metrics_store(PGconn *c, const struct metrics_sample *m, long keep_s, struct db_error *e)
