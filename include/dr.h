@@ -151,6 +151,7 @@ struct dr_assessment {
 	struct dr_loss loss; /* with a standby: measured, or "at least" / unknown */
 	int have_loss;	     /* loss was computed (a standby in recovery answered) */
 	enum status st_primary, st_standby, st_replication, st_backups, overall;
+	enum status st_slot; /* an inactive DR slot's retained WAL ([thresholds] slot_retained_wal) */
 	char summary[256];
 };
 

@@ -17,6 +17,8 @@
 #include "dr.h"
 #include "paths.h"
 #include "probe.h"
+#include "probe_dr.h"
+#include "status.h"
 #include "target.h"
 
 /* Lag beyond these is a warning; beyond the runbook's database RPO (1 hour) critical. */
@@ -239,6 +241,11 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 		a->st_primary = ST_WARNING;
 	a->st_standby = ST_OK;
 	a->st_replication = ST_OK;
+	/* The slot of a site that is gone keeps WAL on the primary: judged as db-check does. */
+	a->st_slot = ST_OK;
+	if (s->p.ok && s->p.slot_exists && !s->p.slot_active)
+		a->st_slot = repl_judge_slot(
+		    cfg, &(struct repl_slot){.retained_bytes = s->p.slot_retained_bytes});
 	int have_backups = a->b.catalogue_rows > 0 || a->b.repo_backups > 0;
 	a->st_backups = have_backups ? threshold_judge(&cfg->backup_age,
 						       isnan(a->b.last_age_h) ? 0 : a->b.last_age_h)
@@ -295,6 +302,7 @@ void dr_assess(const struct config *cfg, const struct target *t, struct dr_asses
 	}
 	a->overall = status_worst(status_worst(a->st_primary, a->st_standby),
 				  status_worst(a->st_replication, a->st_backups));
+	a->overall = status_worst(a->overall, a->st_slot);
 	if (a->activated && s->s.ok && !s->s.in_recovery)
 		snprintf(a->summary, sizeof a->summary, "DR site active since %s", a->activated_at);
 	else if (!s->p.ok && w.streaming)
@@ -396,8 +404,15 @@ void dr_assess_render(struct out *o, const struct dr_assessment *a)
 		       s->p.slot_exists
 			   ? (s->p.slot_active ? DR_SLOT " (active)" : DR_SLOT " (inactive)")
 			   : "none");
-		if (s->p.slot_retained_bytes >= 0)
-			out_kv_int(o, "slot_retained_bytes", s->p.slot_retained_bytes);
+		if (s->p.slot_retained_bytes >= 0) {
+			char b[64];
+			fmt_bytes(b, sizeof b, (double)s->p.slot_retained_bytes);
+			struct out_fig f = {.value = (double)s->p.slot_retained_bytes,
+					    .unit = OUT_BYTES};
+			out_fig_status(o, "slot_retained_wal", a->st_slot, &f, "%s%s", b,
+				       a->st_slot != ST_OK ? " held for a standby that is gone"
+							   : "");
+		}
 	}
 	out_section_end(o);
 

@@ -51,7 +51,7 @@ pq "$PRIMARY" "select pg_create_physical_replication_slot('abandoned_site', true
 pq "$PRIMARY" "create table public.walgen (n int, pad text)" >/dev/null
 expect_exit 0 "db-check with a fresh inactive slot is OK" m db-check
 assert_contains "$OUT" "abandoned_site" "db-check lists the slot"
-retained() { pq "$PRIMARY" "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) from pg_replication_slots where slot_name = 'abandoned_site'"; }
+retained() { pq "$PRIMARY" "select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint from pg_replication_slots where slot_name = '${SLOT:-abandoned_site}'"; }
 # Writes, then a switch to the next segment: each pass keeps up to 16 MB more.
 walgen() {
 	i=0
@@ -166,6 +166,15 @@ assert_eq "$(pq "$PRIMARY" "select count(*) from ops.events where source = 'dr-s
 expect_exit 1 "db-check says the primary is asynchronous on purpose (WARNING)" m db-check
 assert_contains "$OUT" "dropped to asynchronous by dr-sync-guard" "db-check says the guard dropped it"
 pq "$PRIMARY" "insert into public.sync_t values (2)" >/dev/null && ok "commits no longer wait" || fail "commits no longer wait" "insert failed"
+# The DR site's own slot, abandoned while the site is down: dr-assess judges it too.
+pq "$PRIMARY" "create table public.walgen (n int, pad text)" >/dev/null
+SLOT=midsops_dr walgen $((30 * 1024 * 1024))
+OUT=$(m dr-assess 2>&1)
+assert_contains "$OUT" "slot retained wal: " "dr-assess judges the DR slot's retained WAL (status line)"
+assert_contains "$OUT" "held for a standby that is gone" "dr-assess says the WAL is held for a standby that is gone"
+OUT=$(m db-check 2>&1)
+assert_contains "$OUT" "slot midsops_dr holds" "db-check names the DR site's slot"
+pq "$PRIMARY" "drop table public.walgen" >/dev/null
 if [ -n "$CON" ]; then
 	expect_screen "console: the health pane says the guard dropped to asynchronous" "$CON" "asynchronous: dr-sync-guard dropped" 150
 	tm kill-session -t "$CON" 2>/dev/null
