@@ -37,9 +37,11 @@ static PGconn *guard_connect(struct cmd_ctx *ctx, int *locked, char *err, size_t
 
 static void report(struct cmd_ctx *ctx, const struct dr_sync_result *r)
 {
-	out_kv(ctx->out, "mode", "%s (fallback after %.0f s)",
-	       ctx->cfg->dr_sync_fallback ? "fallback" : "strict",
-	       ctx->cfg->dr_sync_fallback_after);
+	if (ctx->cfg->dr_sync_fallback)
+		out_kv(ctx->out, "mode", "fallback (to asynchronous after %.0f s)",
+		       ctx->cfg->dr_sync_fallback_after);
+	else
+		out_kv(ctx->out, "mode", "strict (never drops to asynchronous)");
 	out_kv(ctx->out, "state", "%s", dr_sync_action_name(r->action));
 	if (r->names[0])
 		out_kv(ctx->out, "standby_names", "%s", r->names);
