@@ -46,7 +46,7 @@ static void inactive_text(char *buf, size_t n, const struct repl_slot *sl)
 	if (sl->active)
 		snprintf(buf, n, "active");
 	else if (isnan(sl->inactive_s))
-		snprintf(buf, n, "inactive (since when is recorded from PostgreSQL 17 on)");
+		snprintf(buf, n, "inactive"); /* for how long: PostgreSQL 17 on records it */
 	else {
 		fmt_duration(d, sizeof d, sl->inactive_s);
 		snprintf(buf, n, "inactive for %s", d);
