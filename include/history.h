@@ -30,6 +30,7 @@ struct history_report {
 	double seconds, vacuum_seconds;
 	int vacuumed; /* tables vacuumed */
 	char vacuum_err[512];
+	char vacuum_skipped[256];      /* tables the role may not vacuum (not their owner) */
 	long long db_before, db_after; /* pg_database_size */
 };
 

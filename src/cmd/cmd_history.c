@@ -54,6 +54,11 @@ static void render(struct out *o, const struct history_opts *opt, const struct h
 	} else {
 		out_kv(o, "vacuum", "%d tables vacuumed in %.3f s%s%s", r->vacuumed,
 		       r->vacuum_seconds, r->vacuum_err[0] ? "; failed: " : "", r->vacuum_err);
+		if (r->vacuum_skipped[0])
+			out_kv(o, "vacuum_skipped",
+			       "%s: only their owner may vacuum them; autovacuum makes the space "
+			       "reusable",
+			       r->vacuum_skipped);
 	}
 	f = (struct out_fig){.value = (double)r->db_after, .unit = OUT_BYTES};
 	out_fig(o, "database_size_after", &f, "%lld", r->db_after);

@@ -341,7 +341,8 @@ static int take_lock(PGconn *c, struct out *o)
 		    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
 		    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0));
 	else
-		out_err(o, "another import or rollback holds the import lock on this target");
+		out_err(o, "another import, rollback or history-prune holds the import lock on "
+			   "this target");
 	PQclear(res);
 	return -1;
 }
@@ -876,6 +877,21 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	}
 	if (to >= current || to < 0) {
 		out_err(o, "generation %d is not before the current generation %d", to, current);
+		finish(&r);
+		return EXIT_FAIL;
+	}
+	/* history-prune deleted what a rollback before the floor would read. Asked under the
+	 * lock, which a prune takes too; the trigger on ops.import_runs refuses it as well,
+	 * for any client, but in the server's words. */
+	char *fl = db_scalar(r.c, err, sizeof err, "select ops.rollback_floor()", 0, NULL);
+	int lowest = fl ? atoi(fl) : 0;
+	free(fl);
+	if (lowest > 0 && to < lowest) {
+		out_err(o,
+			"generation %d can no longer be restored: history-prune removed its saved "
+			"versions ([import] keep_generations); the oldest generation a rollback can "
+			"restore is %d",
+			to, lowest);
 		finish(&r);
 		return EXIT_FAIL;
 	}

@@ -85,6 +85,10 @@ assert_contains "$OUT" "the oldest generation a rollback can restore is 26" "the
 expect_exit 1 "rollback to generation 2 is refused" "$MIDSOPS" import-rollback --to 2
 assert_eq "$(cur_gen):$(psql_q "select count(*) from ops.import_runs")" "$gen:$runs" \
 	"a refused rollback promotes nothing and records no run"
+# Any client (an older midsops) is refused by the database itself: SQLSTATE MH001.
+assert_eq "$(psql_q "do \$\$ begin insert into ops.import_runs (kind, options) values ('rollback', '{\"to\": 25}'); raise notice 'recorded'; exception when sqlstate 'MH001' then raise notice 'refused: %', sqlerrm; end \$\$" 2>&1)" \
+	"NOTICE:  refused: generation 25 can no longer be restored: history-prune removed its saved versions; the oldest generation a rollback can restore is 26" \
+	"the database refuses a rollback run to a pruned generation from any client (SQLSTATE MH001)"
 
 # --dry-run changes nothing, and counts exactly what the prune then frees.
 for g in 31 32 33; do
@@ -134,6 +138,8 @@ before=$(state)
 expect_exit 1 "history-prune while the import lock is held" "$MIDSOPS" history-prune
 assert_contains "$OUT" "import lock is held" "it says the import lock is held"
 assert_eq "$(state)" "$before" "and deletes nothing"
+expect_exit 1 "an import is refused meanwhile" "$MIDSOPS" import "$EXP"
+assert_contains "$OUT" "another import, rollback or history-prune holds the import lock" "the import names what may hold the lock"
 psql_q "select pg_terminate_backend(pid) from pg_stat_activity where query like 'select pg_advisory_lock(7013370001)%'" >/dev/null
 wait "$holder" 2>/dev/null
 
