@@ -282,9 +282,10 @@ while [ "$r" -le "$ROUNDS" ]; do
 done
 rm -rf "$B/plain"
 
-python3 - "$B" "$MID" "$PID" <<'PY'
-import statistics, sys
-B, mid, pid = sys.argv[1:4]
+python3 - "$B" "$MID" "$PID" "$REPO" <<'PY'
+import json, statistics, sys
+B, mid, pid, repo = sys.argv[1:5]
+zm = json.load(open(f"{repo}/{mid}/manifest.json")).get("compression", "none")
 med = statistics.median
 m_full, p_full, m_arch, m_segs, p_arch, p_segs = map(int, open(f"{B}/sizes").read().split())
 rounds = [tuple(map(float, l.split())) for l in open(f"{B}/times") if l.strip()]
@@ -306,7 +307,7 @@ for i, (p, m, q) in enumerate(zip(plain, mfull, pfull), 1):
     print(f"round {i}: full backup: plain pg_basebackup {p:6.2f} s  midsops {m:6.2f} s ({m / p:.2f}x)  pgbackrest {q:6.2f} s")
 for i, (a, b, c, d) in enumerate(zip(mver, pver, mres, pres), 1):
     print(f"round {i}: verify: midsops {a:6.2f} s  pgbackrest {b:6.2f} s   restore: midsops {c:6.2f} s  pgbackrest {d:6.2f} s")
-print(f"measured backups: midsops {mid}, pgbackrest {pid}")
+print(f"measured backups: midsops {mid} (compression {zm}), pgbackrest {pid} (gz, its default)")
 
 repo_m, repo_p = m_full + m_arch, p_full + p_arch
 size_ratio = repo_m / repo_p
@@ -319,7 +320,7 @@ if mv_rc != "0" or pv_rc != "0":
     print(f"note: verify exit status midsops {mv_rc}, pgbackrest {pv_rc}")
 
 print()
-print(f"| what (median of {n}) | midsops | pgBackRest 2.45 (default gz) | target |")
+print(f"| what (median of {n}) | midsops ({zm}) | pgBackRest 2.45 (default gz) | target |")
 print("| --- | --- | --- | --- |")
 print(f"| full backup time | {med(mfull):.2f} s | {med(pfull):.2f} s | <= 1.15x plain pg_basebackup ({med(plain):.2f} s): {ratio:.2f}x {ok(ratio <= 1.15)} |")
 print(f"| full backup size | {MB(m_full)} | {MB(p_full)} | |")
