@@ -380,10 +380,9 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 			char got[65];
 			sha256_hex(&z.sha, got);
 			if (rc == 0 && want && strcmp(got, want) != 0) {
-				snprintf(
-				    e, sizeof e,
-				    "SHA-256 %s, but manifest.json says %s: the file is damaged",
-				    got, want);
+				snprintf(e, sizeof e,
+					 "damaged: SHA-256 %s, but manifest.json says %s", got,
+					 want);
 				rc = -1;
 			}
 			break;

@@ -135,7 +135,7 @@ python3 -c 'import sys,os; p=sys.argv[1]; n=os.path.getsize(p)//2; f=open(p,"r+b
 expect_exit 2 "verify catches a flipped byte in base.tar.zst" $Z db-backup-verify "$FULL"
 assert_contains "$OUT" "checksum mismatch for file base/base.tar.zst" "verify names the damaged tar"
 expect_exit 1 "a restore refuses a damaged base.tar.zst" $Z db-restore-full "$FULL" --target-dir "$E/copy3"
-assert_contains "$OUT" "the file is damaged" "the refusal says the file is damaged"
+assert_contains "$OUT" "base.tar.zst: damaged" "the refusal names the file and says it is damaged"
 [ ! -e "$E/copy3" ] && ok "no half-restored copy is left" || fail "copy3" "left behind"
 mv -f "$E/base.keep" "$REPO/$FULL/base/base.tar.zst"
 
