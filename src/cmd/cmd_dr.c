@@ -17,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "dr.h"
+#include "dr_role.h"
 #include "dr_site.h"
 #include "paths.h"
 #include "probe.h"
@@ -283,6 +284,11 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	if (!hba)
 		out_warn(ctx->out, "cannot read pg_hba.conf rules (%s); trying anyway", err);
 	free(hba);
+	/* Said now, not at the failover: a rejoin without either one is a whole copy. */
+	char ready[600];
+	dr_rewind_readiness(pc, ready, sizeof ready);
+	if (ready[0])
+		out_warn(ctx->out, "%s", ready);
 	r = db_query(pc, err, sizeof err,
 		     "select active from pg_replication_slots where slot_name = '" DR_SLOT "'", 0,
 		     NULL);
