@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "backup.h"
+#include "util.h"
 #include "cluster.h"
 #include "config.h"
 #include "db.h"
@@ -74,23 +75,31 @@ static void scan_wal(const char *dir, struct dr_backups *b)
 	int n = 0, cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		/* Segments only: not NAME.partial (still being written), timeline history,
-		 * nor the NAME.sha256 that wal-push and wal-receive write beside each
-		 * segment (counted, they doubled the count and showed gaps that were not). */
-		if (!is_wal_name(e->d_name) || e->d_name[24])
+		/* Segments only, plain or compressed (NAME.zst): not NAME.partial (still being
+		 * written), timeline history, nor the NAME.sha256 that wal-push and
+		 * wal-receive write beside each segment (counted, they doubled the count and
+		 * showed gaps that were not). */
+		if (!is_wal_name(e->d_name) || (e->d_name[24] && strcmp(e->d_name + 24, ".zst")))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
-			char **nn = realloc(names, (size_t)cap * sizeof *names);
-			if (!nn)
-				break;
-			names = nn;
+			names = xrealloc(names, (size_t)cap * sizeof *names);
 		}
 		names[n++] = strndup(e->d_name, 24);
 	}
 	closedir(d);
 	if (n) {
 		qsort(names, (size_t)n, sizeof *names, cmp_str);
+		/* A segment pushed plain before compression was switched on and again
+		 * compressed is one segment. */
+		int u = 0;
+		for (int i = 0; i < n; i++) {
+			if (u && strcmp(names[u - 1], names[i]) == 0)
+				free(names[i]);
+			else
+				names[u++] = names[i];
+		}
+		n = u;
 		snprintf(b->wal_dir, sizeof b->wal_dir, "%s", dir);
 		char tli[9];
 		snprintf(tli, sizeof tli, "%.8s", names[n - 1]);
