@@ -311,9 +311,12 @@ int backup_scratch_start(struct scratch *s, const struct repo *rp, const char *b
 	char logf[4500];
 	snprintf(logf, sizeof logf, "%s/server.log", s->sock);
 	if (pg_ctl(s->dir, "start", logf, s->uid, s->gid) != 0) {
-		char tail[512];
-		backup_log_tail(logf, tail, sizeof tail);
-		snprintf(err, errlen, "the scratch restore did not start: %s", tail);
+		/* Recovery's own errors and how far it came, before the shutdown lines. */
+		char why[1536];
+		backup_tl_log_reason(logf, 0, why, sizeof why);
+		if (!why[0])
+			backup_log_tail(logf, why, sizeof why);
+		snprintf(err, errlen, "the scratch restore did not start: %s", why);
 		return -1;
 	}
 	s->started = 1;

@@ -138,6 +138,7 @@ before=$(eq "select count(*) from builds.tl_rows where pg_xact_commit_timestamp(
 FUTURE=$(iso "$(python3 -c 'import time; print(time.time() + 3600)')")
 expect_exit 1 "a target beyond the archive fails" $EMB db-restore-incremental --until "$FUTURE"
 assert_contains "$OUT" "stopped short of its target" "it says the restore stopped short"
+assert_contains "$OUT" "recovery ended before configured recovery target was reached" "it gives the server's reason"
 assert_contains "$OUT" "last completed transaction was at log time" "it names the point reached"
 assert_eq "$(eq "select count(*) from builds.tl_rows where pg_xact_commit_timestamp(xmin) <= '$I_TIME'")" "$before" \
 	"the previous data directory is back after the failed restore"
@@ -184,6 +185,17 @@ assert_contains "$OUT" "00000063.history: line 2: switch point is not an LSN" "a
 assert_contains "$OUT" "00000064.history: has no 00000064.history.sha256" "a history file without its checksum is named"
 assert_not_contains "$(printf '%s\n' "$OUT" | grep -E '^ *(99|100) ')" "99" "planted timelines are not listed"
 rm -f "$REPO/wal/00000063.history" "$REPO/wal/00000063.history.sha256" "$REPO/wal/00000064.history"
+
+# dr-restore passes --timeline on and says what the site replayed (archiving off: no new
+# timeline reaches the repository). Last: it registers [env dr] in a config file only root
+# may read, and the server's restore_command (midsops wal-fetch, run as the server's user)
+# then cannot read it.
+expect_exit 0 "dr-restore --latest --timeline 1" $EMB dr-restore --latest --timeline 1 --target-dir "$E/drsite" --port $((32500 + $$ % 400))
+assert_eq "$(kv timeline_followed | cut -d' ' -f1)" 1 "dr-restore: the site followed timeline 1"
+assert_contains "$OUT" "last_replayed_commit" "dr-restore: prints the last commit the site replayed"
+for pidf in $(find "$E/drsite" -name postmaster.pid 2>/dev/null); do
+	kill -INT "$(head -n 1 "$pidf")" 2>/dev/null
+done
 
 touch "$E/stop-writer"
 $EMB cluster stop immediate >/dev/null 2>&1
