@@ -115,6 +115,14 @@ int rb_split_argv(char *buf, char **argv, int max);
 
 /* ------------------------------------------------------------------ runs */
 
+/* A run's status. Stored by name in ops.wizard_runs.status and the local state file. */
+enum wz_status { WZ_RUN_RUNNING, WZ_RUN_PAUSED, WZ_RUN_DONE, WZ_RUN_FAILED, WZ_RUN_ABORTED };
+const char *wz_status_name(enum wz_status st);
+/* The status for a stored name; an unknown name reads as failed, so it never looks live. */
+enum wz_status wz_status_parse(const char *name);
+/* Running or paused: the run can still be driven. */
+int wz_status_live(enum wz_status st);
+
 enum wz_outcome { WZ_NONE, WZ_RUNNING, WZ_DONE, WZ_WARNING, WZ_FAILED, WZ_SKIPPED, WZ_INTERRUPTED };
 const char *wz_outcome_name(enum wz_outcome o);
 
@@ -144,7 +152,7 @@ struct wz_run {
 	char title[256];
 	char operator_[64];
 	char host[128];
-	char status[16];  /* running | paused | done | failed | aborted */
+	enum wz_status status;
 	char reason[512]; /* why it ended (aborted, failed) */
 	time_t started, ended, updated;
 	int cursor;   /* current step index; nsteps when finished */
@@ -202,7 +210,8 @@ struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t er
 
 struct wz_summary {
 	long long id;
-	char local_id[40], runbook[64], operator_[64], host[128], status[16], step[64];
+	char local_id[40], runbook[64], operator_[64], host[128], step[64];
+	enum wz_status status;
 	time_t started, ended, updated;
 	int active;  /* a process holds its lock now */
 	int offline; /* known only from a local state file */

@@ -387,7 +387,7 @@ static void drive(struct drive *d)
 	struct wz_run *r = d->r;
 	const struct runbook *rb = r->rb;
 	int last_section = -1, shown_step = -1, shown_attempts = -1;
-	while (!wz_finished(r) && strcmp(r->status, "paused") != 0) {
+	while (!wz_finished(r) && r->status != WZ_RUN_PAUSED) {
 		wz_store_online(d->s);
 		if (d->s->note[0] && strcmp(d->s->note, d->note) != 0) {
 			out_warn(o, "%s", d->s->note);
@@ -551,9 +551,8 @@ static void drive(struct drive *d)
 			break;
 		}
 		/* A failure that nobody decided about keeps the cursor on the step. */
-		if (!wz_finished(r) && strcmp(r->status, "paused") != 0 &&
-		    r->cursor == cursor_before && r->nattempts > 0 &&
-		    r->attempts[r->nattempts - 1].step == r->cursor &&
+		if (!wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
+		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED) {
 			char why[256];
 			snprintf(why, sizeof why, "step '%s' failed", st->id);
@@ -579,9 +578,9 @@ static void drive(struct drive *d)
 
 static int run_exit(const struct wz_run *r)
 {
-	if (strcmp(r->status, "paused") == 0 || strcmp(r->status, "running") == 0)
+	if (wz_status_live(r->status))
 		return 75;
-	if (strcmp(r->status, "done") == 0)
+	if (r->status == WZ_RUN_DONE)
 		return r->worst;
 	return r->worst > ST_CRITICAL ? r->worst : ST_CRITICAL;
 }
@@ -595,8 +594,8 @@ static void summary(struct drive *d)
 	out_section(o, "run");
 	out_kv(o, "run", "%s", run_ref(r, ref, sizeof ref));
 	out_kv(o, "runbook", "%s", r->runbook);
-	out_kv(o, "status", "%s%s%s%s", r->status, r->reason[0] ? " (" : "", r->reason,
-	       r->reason[0] ? ")" : "");
+	out_kv(o, "status", "%s%s%s%s", wz_status_name(r->status), r->reason[0] ? " (" : "",
+	       r->reason, r->reason[0] ? ")" : "");
 	out_kv_status(o, "worst_check", (enum status)r->worst, "%s",
 		      status_name((enum status)r->worst));
 	out_kv(o, "recorded", "%s",
@@ -751,7 +750,7 @@ static int wizard_resume(struct cmd_ctx *ctx, const char *ref, int nonint)
 	}
 	if (wz_finished(r)) {
 		out_err(ctx->out, "run %s has already ended (%s); 'midsops wizard show %s'", ref,
-			r->status, ref);
+			wz_status_name(r->status), ref);
 		wz_run_free(r);
 		wz_store_close(&s);
 		return EXIT_FAIL;
@@ -764,7 +763,7 @@ static int wizard_resume(struct cmd_ctx *ctx, const char *ref, int nonint)
 	}
 	operator_name(ctx, op, sizeof op);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
-	snprintf(r->status, sizeof r->status, "running");
+	r->status = WZ_RUN_RUNNING;
 	wz_save(&s, r);
 	out_line(ctx->out, "# %s: resuming run %s (started by %s) at step '%s'", r->title, ref,
 		 r->operator_, r->rb->steps[r->cursor].id);
@@ -822,8 +821,8 @@ static int wizard_list(struct cmd_ctx *ctx)
 		else
 			snprintf(id, sizeof id, "%s", w[i].local_id);
 		fmt_when(w[i].started, st, sizeof st);
-		out_rowf(ctx->out, id, w[i].runbook, w[i].status, w[i].step, w[i].operator_,
-			 w[i].host, st, w[i].active ? "driven now" : "",
+		out_rowf(ctx->out, id, w[i].runbook, wz_status_name(w[i].status), w[i].step,
+			 w[i].operator_, w[i].host, st, w[i].active ? "driven now" : "",
 			 w[i].offline ? "local only" : "database");
 	}
 	out_table_end(ctx->out);

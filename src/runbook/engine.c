@@ -39,7 +39,7 @@ struct wz_run *wz_run_new(struct runbook *rb, const char *operator_)
 	snprintf(r->operator_, sizeof r->operator_, "%s", operator_);
 	snprintf(r->driver, sizeof r->driver, "%s", operator_);
 	gethostname(r->host, sizeof r->host - 1);
-	snprintf(r->status, sizeof r->status, "running");
+	r->status = WZ_RUN_RUNNING;
 	r->started = r->updated = time(NULL);
 	unsigned rnd = 0;
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -150,9 +150,30 @@ char *wz_expand(const struct wz_run *r, const struct config *cfg, const char *te
 
 /* ------------------------------------------------------------- state machine */
 
+static const char *const status_names[] = {"running", "paused", "done", "failed", "aborted"};
+#define NSTATUS (int)(sizeof status_names / sizeof status_names[0])
+
+const char *wz_status_name(enum wz_status st)
+{
+	return (int)st >= 0 && (int)st < NSTATUS ? status_names[st] : "failed";
+}
+
+enum wz_status wz_status_parse(const char *name)
+{
+	for (int i = 0; name && i < NSTATUS; i++)
+		if (strcmp(name, status_names[i]) == 0)
+			return (enum wz_status)i;
+	return WZ_RUN_FAILED;
+}
+
+int wz_status_live(enum wz_status st)
+{
+	return st == WZ_RUN_RUNNING || st == WZ_RUN_PAUSED;
+}
+
 int wz_finished(const struct wz_run *r)
 {
-	return strcmp(r->status, "running") != 0 && strcmp(r->status, "paused") != 0;
+	return !wz_status_live(r->status);
 }
 
 enum wz_outcome wz_step_state(const struct wz_run *r, int step)
@@ -187,9 +208,9 @@ static struct wz_attempt *open_attempt(struct wz_run *r)
 	return NULL;
 }
 
-static void finish_run(struct wz_run *r, const char *status, const char *reason)
+static void finish_run(struct wz_run *r, enum wz_status status, const char *reason)
 {
-	snprintf(r->status, sizeof r->status, "%s", status);
+	r->status = status;
 	if (reason)
 		snprintf(r->reason, sizeof r->reason, "%s", reason);
 	r->ended = time(NULL);
@@ -210,7 +231,7 @@ static void jump(struct wz_run *r, int target, const char *why)
 	}
 	r->cursor = target;
 	if (r->cursor >= r->rb->nsteps)
-		finish_run(r, "done", NULL);
+		finish_run(r, WZ_RUN_DONE, NULL);
 }
 
 static void advance(struct wz_run *r, const char *target_id, const char *why)
@@ -225,7 +246,7 @@ int wz_step_begin(struct wz_store *s, struct wz_run *r)
 {
 	if (!open_attempt(r))
 		add_attempt(r, r->cursor);
-	snprintf(r->status, sizeof r->status, "running");
+	r->status = WZ_RUN_RUNNING;
 	wz_save(s, r);
 	return r->nattempts - 1;
 }
@@ -297,7 +318,7 @@ void wz_step_end(struct wz_store *s, struct wz_run *r, enum wz_outcome o, int ex
 			advance(r, st->on_fail_goto, why);
 			break;
 		case RB_FAIL_STOP:
-			finish_run(r, "failed", why);
+			finish_run(r, WZ_RUN_FAILED, why);
 			break;
 		default: /* ask: the cursor stays; the UI offers retry, skip or abort */
 			break;
@@ -371,7 +392,7 @@ int wz_back(struct wz_store *s, struct wz_run *r)
 		a->reason = xstrdup("operator went back");
 	}
 	r->cursor = r->history[--r->nhistory];
-	snprintf(r->status, sizeof r->status, "running");
+	r->status = WZ_RUN_RUNNING;
 	r->ended = 0;
 	r->updated = time(NULL);
 	wz_save(s, r);
@@ -386,14 +407,14 @@ void wz_abort(struct wz_store *s, struct wz_run *r, const char *reason)
 		a->outcome = WZ_SKIPPED;
 		a->reason = xstrdup("run aborted");
 	}
-	finish_run(r, "aborted", reason && *reason ? reason : "(no reason given)");
+	finish_run(r, WZ_RUN_ABORTED, reason && *reason ? reason : "(no reason given)");
 	r->updated = time(NULL);
 	wz_save(s, r);
 }
 
 void wz_fail(struct wz_store *s, struct wz_run *r, const char *reason)
 {
-	finish_run(r, "failed", reason);
+	finish_run(r, WZ_RUN_FAILED, reason);
 	r->updated = time(NULL);
 	wz_save(s, r);
 }
@@ -409,7 +430,7 @@ void wz_pause(struct wz_store *s, struct wz_run *r)
 		a->outcome = WZ_INTERRUPTED;
 		a->reason = xstrdup("paused by the operator");
 	}
-	snprintf(r->status, sizeof r->status, "paused");
+	r->status = WZ_RUN_PAUSED;
 	r->updated = time(NULL);
 	wz_save(s, r);
 }
@@ -761,7 +782,7 @@ char *wz_transcript(const struct wz_run *r)
 		sb_add(&b, " (%s)", rb->path);
 	sb_add(&b, "\n- Operator: %s on %s\n", r->operator_, r->host);
 	sb_add(&b, "- Started: %s\n- Ended: %s\n", t1, t2);
-	sb_add(&b, "- Status: %s", r->status);
+	sb_add(&b, "- Status: %s", wz_status_name(r->status));
 	if (r->reason[0])
 		sb_add(&b, " (%s)", r->reason);
 	sb_add(&b, "\n");

@@ -50,7 +50,7 @@ static cJSON *run_to_json(const struct wz_run *r)
 	cJSON_AddStringToObject(j, "title", r->title);
 	cJSON_AddStringToObject(j, "operator", r->operator_);
 	cJSON_AddStringToObject(j, "host", r->host);
-	cJSON_AddStringToObject(j, "status", r->status);
+	cJSON_AddStringToObject(j, "status", wz_status_name(r->status));
 	cJSON_AddStringToObject(j, "reason", r->reason);
 	cJSON_AddNumberToObject(j, "started", (double)r->started);
 	cJSON_AddNumberToObject(j, "ended", (double)r->ended);
@@ -113,7 +113,7 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 	snprintf(r->title, sizeof r->title, "%s", js(j, "title"));
 	snprintf(r->operator_, sizeof r->operator_, "%s", js(j, "operator"));
 	snprintf(r->host, sizeof r->host, "%s", js(j, "host"));
-	snprintf(r->status, sizeof r->status, "%s", js(j, "status"));
+	r->status = wz_status_parse(js(j, "status"));
 	snprintf(r->reason, sizeof r->reason, "%s", js(j, "reason"));
 	r->started = (time_t)jn(j, "started");
 	r->ended = (time_t)jn(j, "ended");
@@ -326,7 +326,7 @@ static int db_save(struct wz_store *s, struct wz_run *r, char *err, size_t errle
 			   r->title,
 			   r->operator_,
 			   r->host,
-			   r->status,
+			   wz_status_name(r->status),
 			   r->reason[0] ? r->reason : NULL,
 			   started,
 			   ended[0] ? ended : NULL,
@@ -744,7 +744,7 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 			snprintf(w->runbook, sizeof w->runbook, "%s", PQgetvalue(res, i, 2));
 			snprintf(w->operator_, sizeof w->operator_, "%s", PQgetvalue(res, i, 3));
 			snprintf(w->host, sizeof w->host, "%s", PQgetvalue(res, i, 4));
-			snprintf(w->status, sizeof w->status, "%s", PQgetvalue(res, i, 5));
+			w->status = wz_status_parse(PQgetvalue(res, i, 5));
 			snprintf(w->step, sizeof w->step, "%s", PQgetvalue(res, i, 6));
 			w->started = atoll(PQgetvalue(res, i, 7));
 			w->ended = atoll(PQgetvalue(res, i, 8));
@@ -776,7 +776,7 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 			snprintf(w->runbook, sizeof w->runbook, "%s", js(j, "runbook"));
 			snprintf(w->operator_, sizeof w->operator_, "%s", js(j, "operator"));
 			snprintf(w->host, sizeof w->host, "%s", js(j, "host"));
-			snprintf(w->status, sizeof w->status, "%s", js(j, "status"));
+			w->status = wz_status_parse(js(j, "status"));
 			snprintf(w->step, sizeof w->step, "%s", js(j, "cursor"));
 			w->started = (time_t)jn(j, "started");
 			w->ended = (time_t)jn(j, "ended");

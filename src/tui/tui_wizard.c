@@ -231,7 +231,7 @@ static void picker_load(struct tui *t)
 		rb_free(rb);
 	}
 	for (int i = 0; i < m; i++) {
-		if (strcmp(w[i].status, "running") != 0 && strcmp(w[i].status, "paused") != 0)
+		if (!wz_status_live(w[i].status))
 			continue;
 		struct pick_item *it = &V.items[V.nitems++];
 		it->is_run = 1;
@@ -244,8 +244,8 @@ static void picker_load(struct tui *t)
 		localtime_r(&w[i].started, &tm);
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
 		snprintf(it->text, sizeof it->text, "run %-6s %-20s %s at '%s' by %s on %s, %s%s%s",
-			 it->ref, w[i].runbook, w[i].status, w[i].step, w[i].operator_, w[i].host,
-			 when, w[i].active ? "  [driven now]" : "",
+			 it->ref, w[i].runbook, wz_status_name(w[i].status), w[i].step,
+			 w[i].operator_, w[i].host, when, w[i].active ? "  [driven now]" : "",
 			 w[i].offline ? "  [local only]" : "");
 	}
 	if (V.sel >= V.nitems)
@@ -269,9 +269,8 @@ static void settle(int cursor_before)
 	struct wz_run *r = V.r;
 	V.seq++;
 	V.help = 0;
-	V.failed = !wz_finished(r) && strcmp(r->status, "paused") != 0 &&
-		   r->cursor == cursor_before && r->nattempts > 0 &&
-		   r->attempts[r->nattempts - 1].step == r->cursor &&
+	V.failed = !wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
+		   r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
 		   r->attempts[r->nattempts - 1].outcome == WZ_FAILED;
 	if (V.failed)
 		outl(ROLE_CRITICAL,
@@ -399,7 +398,8 @@ static void resume(struct tui *t, const char *ref)
 	}
 	if (wz_finished(r)) {
 		snprintf(V.error, sizeof V.error,
-			 "run %s has already ended (%s); ':wizard show %s'", ref, r->status, ref);
+			 "run %s has already ended (%s); ':wizard show %s'", ref,
+			 wz_status_name(r->status), ref);
 		wz_run_free(r);
 		picker_open(t);
 		return;
@@ -414,7 +414,7 @@ static void resume(struct tui *t, const char *ref)
 	V.locked = 1;
 	operator_name(op, sizeof op, NULL);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
-	snprintf(r->status, sizeof r->status, "running");
+	r->status = WZ_RUN_RUNNING;
 	wz_save(&V.s, r);
 	run_ref(r, V.ref, sizeof V.ref);
 	tui_lines_clear(&V.out);
@@ -665,9 +665,9 @@ static void enter_step(struct tui *t)
 		if (!V.finished_shown) {
 			V.finished_shown = 1;
 			wz_reports_refresh(t->cfg, r);
-			outl(strcmp(r->status, "done") == 0 ? ROLE_OK : ROLE_CRITICAL,
+			outl(r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
 			     "run %s %s%s%s%s; worst check status %d; recorded in %s", V.ref,
-			     r->status, r->reason[0] ? " (" : "", r->reason,
+			     wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
 			     r->reason[0] ? ")" : "", r->worst,
 			     r->synced ? "the database and local state" : "local state only");
 			outl(ROLE_DIM, "transcript: midsops wizard show %s", V.ref);
@@ -1265,10 +1265,10 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_NORMAL, "  %s: %s", r->rb->params[i].name, v ? v : "?");
 		}
 	} else if (wz_finished(r)) {
-		snprintf(title, sizeof title, "Run %s: %s", V.ref, r->status);
+		snprintf(title, sizeof title, "Run %s: %s", V.ref, wz_status_name(r->status));
 		tui_box(t, a, title, 1);
-		tui_tl(&l, strcmp(r->status, "done") == 0 ? ROLE_OK : ROLE_CRITICAL,
-		       "Run %s %s%s%s%s", V.ref, r->status, r->reason[0] ? " (" : "", r->reason,
+		tui_tl(&l, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL, "Run %s %s%s%s%s",
+		       V.ref, wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
 		       r->reason[0] ? ")" : "");
 		tui_tl(&l, ROLE_NORMAL, "worst check status %d", r->worst);
 		tui_tl(&l, ROLE_NORMAL, "recorded in %s",
