@@ -126,6 +126,18 @@ struct tui {
 void tui_message(struct tui *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tui_draw_all(struct tui *t);
 void tui_execute(struct tui *t, const char *line);
+/* The console's built-in commands: they act on the console itself, so they never become a
+ * child process. help: shown in the help overlay and completed by the bar (NULL: an alias,
+ * or documented on its own lines); complete: what the bar completes after it (COMPLETE_*;
+ * COMPLETE_NONE: what the command table says). run returns -1 when the words are not its
+ * own, and the line then runs as the midsops command of that name. */
+struct tui_builtin {
+	const char *name, *help;
+	int complete;
+	int (*run)(struct tui *t, char **w, int n);
+};
+extern const struct tui_builtin tui_builtins[];
+const struct tui_builtin *tui_builtin_find(const char *name);
 
 /* tui_draw.c: drawing helpers; all cut text at the width with wcwidth. */
 void tui_put(struct tui *t, int y, int x, int w, enum tui_role role, const char *s);

@@ -51,12 +51,27 @@ static const char *const help_text[] = {
     "  q                  quit (asks first while a command is still running)",
     "",
     "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
-    "Console commands: :theme NAME, :save (theme, refresh, focus), :clear, :help, :quit.",
+    NULL,
+};
+
+/* After the built-ins' line, which comes from their table. */
+static const char *const help_after[] = {
     ":wizard opens the runbook picker; :wizard NAME [PARAM=VALUE...] starts a run and",
     ":wizard resume RUN continues one, in the wizard view (? there lists its keys).",
     "Every other command runs as a child process; its output appears in the Output pane.",
     NULL,
 };
+
+static void help_builtins(struct tui_lines *l)
+{
+	char line[256];
+	size_t off = (size_t)snprintf(line, sizeof line, "Console commands:");
+	for (const struct tui_builtin *b = tui_builtins; b->name && off < sizeof line; b++)
+		if (b->help)
+			off += (size_t)snprintf(line + off, sizeof line - off, "%s %s",
+						b == tui_builtins ? "" : ",", b->help);
+	tui_lines_addf(l, "%s.", line);
+}
 
 void tui_message(struct tui *t, const char *fmt, ...)
 {
@@ -351,6 +366,98 @@ static void save_settings(struct tui *t)
 	tui_message(t, "settings saved to %s", t->cfg->path);
 }
 
+static int bi_quit(struct tui *t, char **w, int n)
+{
+	(void)w, (void)n;
+	request_quit(t);
+	return 0;
+}
+
+static int bi_help(struct tui *t, char **w, int n)
+{
+	(void)w;
+	if (n != 1)
+		return -1; /* "help CMD" is the command's own help, run as a child */
+	t->help = 1;
+	t->help_scroll = 0;
+	return 0;
+}
+
+static int bi_save(struct tui *t, char **w, int n)
+{
+	(void)w, (void)n;
+	save_settings(t);
+	return 0;
+}
+
+static int bi_clear(struct tui *t, char **w, int n)
+{
+	(void)w, (void)n;
+	tui_lines_clear(&t->out);
+	return 0;
+}
+
+static int bi_theme(struct tui *t, char **w, int n)
+{
+	char err[512];
+	if (n == 1) {
+		char **names = tui_theme_names();
+		tui_lines_addf(&t->out, "theme now: %s", t->theme);
+		for (char **p = names; p && *p; p++) {
+			tui_lines_addf(&t->out, "  %s", *p);
+			free(*p);
+		}
+		free(names);
+	} else if (tui_theme_load(t, w[1], err, sizeof err) < 0)
+		tui_message(t, "%s", err);
+	else
+		tui_message(t, "theme %s (:save keeps it)", w[1]);
+	return 0;
+}
+
+static int bi_wizard(struct tui *t, char **w, int n)
+{
+	/* what the wizard view does not take (list, show, --help...) runs as the command */
+	return tui_wizard_open(t, w, n) == 0 ? 0 : -1;
+}
+
+/* In the order the help overlay lists them. */
+const struct tui_builtin tui_builtins[] = {
+    {"theme", ":theme NAME", COMPLETE_THEME, bi_theme},
+    {"save", ":save (theme, refresh, focus)", COMPLETE_NONE, bi_save},
+    {"clear", ":clear", COMPLETE_NONE, bi_clear},
+    {"help", ":help", COMPLETE_COMMAND, bi_help},
+    {"quit", ":quit", COMPLETE_NONE, bi_quit},
+    {"q", NULL, COMPLETE_NONE, bi_quit},
+    {"wizard", NULL, COMPLETE_NONE, bi_wizard},
+    {NULL, NULL, 0, NULL},
+};
+
+const struct tui_builtin *tui_builtin_find(const char *name)
+{
+	for (const struct tui_builtin *b = tui_builtins; b->name; b++)
+		if (strcmp(b->name, name) == 0)
+			return b;
+	return NULL;
+}
+
+static void run_command(struct tui *t, const char *line, char **w)
+{
+	char err[512];
+	const struct cmd_entry *ce = cmd_find(w[0], err, sizeof err);
+	if (!ce) {
+		tui_lines_addf(&t->out, "%s", err);
+		tui_message(t, "%s", err);
+	} else if (strcmp(ce->name, "console") == 0) {
+		tui_message(t, "this is the console already");
+	} else if (t->child.pid) {
+		tui_message(t, "'%s' is still running; Ctrl-C stops it", t->child.name);
+	} else {
+		tui_lines_addf(&t->out, "$ midsops %s", line);
+		tui_child_start(t, ce, w);
+	}
+}
+
 void tui_execute(struct tui *t, const char *line)
 {
 	char **w = NULL, err[512];
@@ -366,44 +473,9 @@ void tui_execute(struct tui *t, const char *line)
 		return;
 	}
 	t->panes[PANE_OUTPUT].follow = 1;
-	if (strcmp(w[0], "quit") == 0 || strcmp(w[0], "q") == 0) {
-		request_quit(t);
-	} else if (strcmp(w[0], "help") == 0 && n == 1) {
-		t->help = 1;
-		t->help_scroll = 0;
-	} else if (strcmp(w[0], "save") == 0) {
-		save_settings(t);
-	} else if (strcmp(w[0], "clear") == 0) {
-		tui_lines_clear(&t->out);
-	} else if (strcmp(w[0], "theme") == 0) {
-		if (n == 1) {
-			char **names = tui_theme_names();
-			tui_lines_addf(&t->out, "theme now: %s", t->theme);
-			for (char **p = names; p && *p; p++) {
-				tui_lines_addf(&t->out, "  %s", *p);
-				free(*p);
-			}
-			free(names);
-		} else if (tui_theme_load(t, w[1], err, sizeof err) < 0)
-			tui_message(t, "%s", err);
-		else
-			tui_message(t, "theme %s (:save keeps it)", w[1]);
-	} else if (strcmp(w[0], "wizard") == 0 && tui_wizard_open(t, w, n) == 0) {
-		/* the wizard view took it */
-	} else {
-		const struct cmd_entry *ce = cmd_find(w[0], err, sizeof err);
-		if (!ce) {
-			tui_lines_addf(&t->out, "%s", err);
-			tui_message(t, "%s", err);
-		} else if (strcmp(ce->name, "console") == 0) {
-			tui_message(t, "this is the console already");
-		} else if (t->child.pid) {
-			tui_message(t, "'%s' is still running; Ctrl-C stops it", t->child.name);
-		} else {
-			tui_lines_addf(&t->out, "$ midsops %s", line);
-			tui_child_start(t, ce, w);
-		}
-	}
+	const struct tui_builtin *b = tui_builtin_find(w[0]);
+	if (!b || b->run(t, w, n) < 0)
+		run_command(t, line, w);
 	tui_words_free(w);
 	t->need_redraw = 1;
 }
@@ -655,6 +727,9 @@ int tui_run(struct config *cfg, const struct target *tg)
 	t->panes[PANE_OUTPUT].follow = 1;
 	for (int i = 0; help_text[i]; i++)
 		tui_lines_add(&t->help_lines, help_text[i]);
+	help_builtins(&t->help_lines);
+	for (int i = 0; help_after[i]; i++)
+		tui_lines_add(&t->help_lines, help_after[i]);
 
 	t->mon = monitor_new(tg->conninfo, "console", MONITOR_STATEMENT_TIMEOUT_MS);
 	if (!t->mon)

@@ -26,10 +26,6 @@ static unsigned char pending[16];
 static int npending, ipending;
 static char history_path[PATH_MAX];
 
-/* Console-internal commands: they act on the console itself, so they never become a
- * child process. */
-static const char *const internal_cmds[] = {"help", "quit", "save", "theme", "clear", NULL};
-
 static int bar_getc(FILE *f)
 {
 	(void)f;
@@ -159,12 +155,12 @@ static void add_commands(void)
 	for (const struct cmd_entry *ce = cmd_next(NULL); ce; ce = cmd_next(ce))
 		if (!(ce->flags & CMD_HIDDEN))
 			cand_add(ce->name);
-	for (int i = 0; internal_cmds[i]; i++) {
-		int dup = 0;
+	for (const struct tui_builtin *b = tui_builtins; b->name; b++) {
+		int dup = !b->help;
 		for (int k = 0; k < ncands; k++)
-			dup |= strcmp(cands[k], internal_cmds[i]) == 0;
+			dup |= strcmp(cands[k], b->name) == 0;
 		if (!dup)
-			cand_add(internal_cmds[i]);
+			cand_add(b->name);
 	}
 }
 
@@ -204,12 +200,9 @@ static char **complete(const char *text, int start, int end)
 		add_options(ce ? ce->options : "");
 		return rl_completion_matches(text, cand_gen);
 	}
-	int kind = COMPLETE_NONE;
-	if (strcmp(first, "theme") == 0)
-		kind = COMPLETE_THEME;
-	else if (strcmp(first, "help") == 0)
-		kind = COMPLETE_COMMAND;
-	else {
+	const struct tui_builtin *b = tui_builtin_find(first);
+	int kind = b ? b->complete : COMPLETE_NONE;
+	if (kind == COMPLETE_NONE) {
 		char err[256];
 		const struct cmd_entry *ce = cmd_find(first, err, sizeof err);
 		if (ce)
