@@ -129,7 +129,12 @@ assert_contains "$(cat "$TEST_TMP/em.out")" "removed the partial backup" "the ne
 expect_exit 0 "earlier full backup still verifies" $MA db-backup-verify "$FULL"
 
 # One byte flipped in a data file: verify fails and names the file.
-victim=$(cd "$REPO/$FULL" && find base/base -type f -size +8k | head -n 1)
+# A compressed backup (the default) holds base/base.tar.zst; a plain one, the files.
+if [ -f "$REPO/$FULL/base/base.tar.zst" ]; then
+	victim=base/base.tar.zst
+else
+	victim=$(cd "$REPO/$FULL" && find base/base -type f -size +8k | head -n 1)
+fi
 python3 -c 'import sys; f=open(sys.argv[1],"r+b"); f.seek(100); b=f.read(1); f.seek(100); f.write(bytes([b[0]^0xff])); f.close()' "$REPO/$FULL/$victim"
 expect_exit 2 "verify fails on a flipped byte" $MA db-backup-verify "$FULL"
 assert_contains "$OUT" "$victim" "verify names the damaged file"
@@ -200,10 +205,12 @@ ls -d "$E"/data/midsops/pg.before-restore-* >/dev/null 2>&1 && ok "the previous 
 
 # A missing WAL segment: verify reports the gap.
 seg=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wal"][0]["name"])' "$E/data/midsops/backups/$INCR/manifest.json")
-mv "$E/data/midsops/backups/wal/$seg" "$TEST_TMP/"
+# Stored compressed by default (NAME.zst), plain with [backup] compression = none.
+segf=$seg; [ -e "$E/data/midsops/backups/wal/$seg.zst" ] && segf=$seg.zst
+mv "$E/data/midsops/backups/wal/$segf" "$TEST_TMP/"
 expect_exit 2 "verify reports a WAL gap" $EMB db-backup-verify "$INCR"
 assert_contains "$OUT" "$seg" "the gap names the missing segment"
-mv "$TEST_TMP/$seg" "$E/data/midsops/backups/wal/"
+mv "$TEST_TMP/$segf" "$E/data/midsops/backups/wal/"
 
 # The data directories the two restores set aside: prune keeps the newest only.
 olds=$(ls -d "$E"/data/midsops/pg.before-restore-* 2>/dev/null)

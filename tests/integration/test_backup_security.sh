@@ -205,12 +205,13 @@ fi
 psql_q "drop table builds.bk_pad" >/dev/null
 
 # ---- 7. restores verified end to end ----
-# wal-fetch checks NAME.sha256, as wal-push wrote it.
+# wal-fetch checks NAME.sha256, as wal-push wrote it (plain here: test_backup_zstd.sh has the
+# compressed form).
 ARCH=$TEST_TMP/walarch
 mkdir -p "$ARCH"
 SEG=000000010000000000000042
 head -c 16777216 /dev/urandom >"$TEST_TMP/$SEG"
-expect_exit 0 "wal-push archives a segment" $MIDSOPS wal-push "$TEST_TMP/$SEG" "$SEG" --archive "$ARCH"
+expect_exit 0 "wal-push archives a segment" $MIDSOPS wal-push "$TEST_TMP/$SEG" "$SEG" --archive "$ARCH" --compress none
 [ -f "$ARCH/$SEG.sha256" ] && ok "wal-push writes NAME.sha256" || fail "sidecar" "$(ls "$ARCH")"
 expect_exit 0 "wal-fetch restores an intact segment" $MIDSOPS wal-fetch "$SEG" "$TEST_TMP/fetched" --archive "$ARCH"
 cmp -s "$TEST_TMP/$SEG" "$TEST_TMP/fetched" && ok "the fetched segment is the archived one" || fail "fetched" "differs"
@@ -228,7 +229,7 @@ cp "$TEST_TMP/$SEG" "$ARCH/$SEG"
 expect_exit 1 "wal-fetch refuses a segment without NAME.sha256 (not archived yet)" \
 	$MIDSOPS wal-fetch "$SEG" "$TEST_TMP/fetched" --archive "$ARCH"
 assert_contains "$OUT" "$SEG.sha256" "and names the missing checksum file"
-expect_exit 0 "wal-push of the same segment again" $MIDSOPS wal-push "$TEST_TMP/$SEG" "$SEG" --archive "$ARCH"
+expect_exit 0 "wal-push of the same segment again" $MIDSOPS wal-push "$TEST_TMP/$SEG" "$SEG" --archive "$ARCH" --compress none
 [ -f "$ARCH/$SEG.sha256" ] && ok "the repeated push writes the missing NAME.sha256" || fail "sidecar" "still missing"
 expect_exit 0 "then wal-fetch restores it" $MIDSOPS wal-fetch "$SEG" "$TEST_TMP/fetched" --archive "$ARCH"
 
