@@ -72,7 +72,36 @@ struct runbook {
 	struct rb_step *steps;
 };
 
+/* How a step kind runs; each driver has one handler per way. */
+enum rb_how {
+	RB_HOW_ACK,	/* the operator's go-ahead ends it */
+	RB_HOW_COMMAND, /* runs its command as a child */
+	RB_HOW_NOTIFY,	/* hands the subject and body to notify_command */
+	RB_HOW_REPORT,	/* writes the transcript */
+	RB_HOW_WAIT,	/* waits, refreshing its command's figure */
+	RB_HOW_APPROVE, /* an approver's name, then the phrase */
+	RB_HOW_BRANCH,	/* decides by itself, else asks yes or no */
+};
+enum rb_cmd_use { RB_CMD_NONE, RB_CMD_MAY, RB_CMD_NEEDS };
+
+/* One step kind (src/runbook/kinds.c). */
+struct rb_kind_info {
+	const char *name; /* "kind" in a runbook */
+	enum rb_how how;
+	int at_once;		 /* runs when reached, without a go-ahead (branch: if it can) */
+	enum rb_cmd_use command; /* whether it takes "command" */
+	const char *ask;	 /* line mode's question before it runs; NULL: none */
+	int ask_always;		 /* asked with --non-interactive too */
+	int enter_is_go;	 /* an empty answer goes on */
+	const char *on_no;	 /* said to a "no" (NULL: the usual key hint) */
+	const char *ack;	 /* RB_HOW_ACK: the detail recorded */
+	int ack_by;		 /* RB_HOW_ACK: the console says who gave it */
+	const char *enter_does;	 /* the console's hint for Enter */
+};
+const struct rb_kind_info *rb_kind(enum rb_kind k);
 const char *rb_kind_name(enum rb_kind k);
+/* RB_NKINDS for a name that is no kind. */
+enum rb_kind rb_kind_parse(const char *name);
 
 /* Parse and validate one runbook. name is the file stem, path is used in messages.
  * Errors read "PATH: step 'ID' (N): what is wrong". Unknown commands are refused. */

@@ -380,6 +380,178 @@ static void section_header(struct drive *d, int sec)
 		out_line(d->ctx->out, "== %s", s->title);
 }
 
+static void notify_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	char *subj = wz_expand(d->r, d->ctx->cfg, st->subject);
+	char *body = wz_expand(d->r, d->ctx->cfg, st->body);
+	char where[4400], err[1024];
+	wz_step_begin(d->s, d->r);
+	out_line(o, "  Subject: %s", subj);
+	if (wz_notify(d->ctx->cfg, subj, body, where, sizeof where, err, sizeof err) == 0) {
+		out_line(o, "  -> sent to %s", where);
+		wz_step_end(d->s, d->r, WZ_DONE, -1, NULL, NULL, where);
+	} else {
+		out_err(o, "notification failed: %s", err);
+		wz_step_end(d->s, d->r, WZ_FAILED, -1, NULL, err, NULL);
+	}
+	free(subj);
+	free(body);
+}
+
+static void report_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	char path[4400], err[1024];
+	wz_step_begin(d->s, d->r);
+	if (wz_report_write(d->ctx->cfg, d->r, st, path, sizeof path, err, sizeof err) == 0) {
+		out_line(o, "  -> written to %s", path);
+		wz_step_end(d->s, d->r, WZ_DONE, -1, NULL, NULL, path);
+	} else {
+		out_err(o, "report not written: %s", err);
+		wz_step_end(d->s, d->r, WZ_FAILED, -1, NULL, err, NULL);
+	}
+}
+
+static void approval_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	char *name = ask(o, rb_kind(st->kind)->ask);
+	if (!name || !*name) {
+		free(name);
+		char *ans = name ? ask(o, "  [s]kip / [b]ack / [a]bort / [q] pause:") : NULL;
+		enum act a = parse_act(ans, 0);
+		free(ans);
+		common_act(d, a == ACT_BAD || a == ACT_GO ? ACT_HELP : a, st);
+		return;
+	}
+	char prompt[256];
+	snprintf(prompt, sizeof prompt,
+		 "  Type '%s' to approve (anything else rejects):", st->phrase);
+	char *typed = ask(o, prompt);
+	if (!typed) {
+		free(name);
+		common_act(d, ACT_EOF, st);
+		return;
+	}
+	char detail[256];
+	wz_step_begin(d->s, d->r);
+	if (strcmp(typed, st->phrase) == 0) {
+		snprintf(detail, sizeof detail, "approved by %s", name);
+		out_line(o, "  -> %s", detail);
+		wz_step_end(d->s, d->r, WZ_DONE, -1, NULL, NULL, detail);
+	} else {
+		snprintf(detail, sizeof detail, "rejected by %s", name);
+		out_line(o, "  -> %s", detail);
+		wz_step_end(d->s, d->r, WZ_FAILED, -1, NULL, "not approved", detail);
+	}
+	free(name);
+	free(typed);
+}
+
+/* Run the step the way its kind runs, once it has the go-ahead. */
+static void run_step(struct drive *d, const struct rb_step *st)
+{
+	const struct rb_kind_info *k = rb_kind(st->kind);
+	switch (k->how) {
+	case RB_HOW_ACK:
+		wz_step_end(d->s, d->r, WZ_DONE, -1, NULL, NULL, k->ack);
+		break;
+	case RB_HOW_COMMAND:
+		run_command_step(d, st);
+		break;
+	case RB_HOW_NOTIFY:
+		notify_step(d, st);
+		break;
+	case RB_HOW_REPORT:
+		report_step(d, st);
+		break;
+	case RB_HOW_WAIT:
+		run_wait_step(d, st);
+		break;
+	case RB_HOW_APPROVE:
+		approval_step(d, st);
+		break;
+	case RB_HOW_BRANCH:
+		break;
+	}
+}
+
+/* One turn at the current step: decide it by itself, or ask what the kind asks. */
+static void drive_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	struct wz_run *r = d->r;
+	const struct rb_kind_info *k = rb_kind(st->kind);
+	if (k->how == RB_HOW_BRANCH) {
+		int yes = wz_branch_auto(r, st);
+		if (yes >= 0) {
+			char why[128];
+			snprintf(why, sizeof why, "worst status so far %d", r->worst);
+			out_line(o, "  -> %s (%s)", yes ? "yes" : "no", why);
+			wz_branch(d->s, r, yes, why);
+			return;
+		}
+	}
+	if (k->how == RB_HOW_APPROVE) {
+		approval_step(d, st);
+		return;
+	}
+	enum act a = ACT_GO;
+	if (k->ask && (k->ask_always || !d->nonint)) {
+		char *ans = ask(o, k->ask);
+		a = parse_act(ans, k->enter_is_go);
+		free(ans);
+	}
+	if (k->how == RB_HOW_BRANCH && (a == ACT_GO || a == ACT_NO))
+		wz_branch(d->s, r, a == ACT_GO, "operator's answer");
+	else if (a == ACT_NO && k->on_no)
+		out_line(o, "  %s", k->on_no);
+	else if (a != ACT_GO)
+		common_act(d, a, st);
+	else
+		run_step(d, st);
+}
+
+/* A failure that nobody decided about keeps the cursor on the step: ask what next.
+ * Returns -1 when the run ends here (--non-interactive). */
+static int drive_failed(struct drive *d, const struct rb_step *st)
+{
+	char why[256];
+	snprintf(why, sizeof why, "step '%s' failed", st->id);
+	if (d->nonint) {
+		wz_fail(d->s, d->r, why);
+		return -1;
+	}
+	char *ans = ask(d->ctx->out, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / "
+				     "[b]ack / [a]bort / [q] pause:");
+	enum act a = parse_act(ans, 0);
+	int cont = ans && (ans[0] == 'c' || ans[0] == 'C');
+	free(ans);
+	if (cont)
+		wz_skip(d->s, d->r, "operator continued after the failure");
+	else if (a != ACT_GO)
+		common_act(d, a == ACT_BAD ? ACT_HELP : a, st);
+	return 0;
+}
+
+/* The step as it comes on screen; it is under way from then on. */
+static void show_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	struct wz_run *r = d->r;
+	char *t = wz_expand(r, d->ctx->cfg, st->title);
+	out_line(o, "[%d/%d] %s (%s)", r->cursor + 1, r->rb->nsteps, t, rb_kind_name(st->kind));
+	free(t);
+	if (st->help) {
+		char *h = wz_expand(r, d->ctx->cfg, st->help);
+		print_lines(o, "  ", h);
+		free(h);
+	}
+	/* A process killed at its prompt leaves it recorded as interrupted. */
+	wz_step_begin(d->s, r);
+}
+
 /* Drive the run until it ends or pauses. */
 static void drive(struct drive *d)
 {
@@ -399,177 +571,17 @@ static void drive(struct drive *d)
 			last_section = st->section;
 		}
 		if (shown_step != r->cursor || shown_attempts != r->nattempts) {
-			char *t = wz_expand(r, d->ctx->cfg, st->title);
-			out_line(o, "[%d/%d] %s (%s)", r->cursor + 1, rb->nsteps, t,
-				 rb_kind_name(st->kind));
-			free(t);
-			if (st->help) {
-				char *h = wz_expand(r, d->ctx->cfg, st->help);
-				print_lines(o, "  ", h);
-				free(h);
-			}
-			/* The step is under way from the moment it is shown: a process killed
-			 * at its prompt leaves it recorded as interrupted. */
-			wz_step_begin(d->s, r);
+			show_step(d, st);
 			shown_step = r->cursor;
 			shown_attempts = r->nattempts;
 		}
 		int cursor_before = r->cursor;
-		enum act a = ACT_GO;
-		switch (st->kind) {
-		case RB_INFO:
-			if (!d->nonint) {
-				char *ans = ask(o, "  [Enter] continue (s/b/a/q/?):");
-				a = parse_act(ans, 1);
-				free(ans);
-			}
-			if (a == ACT_GO)
-				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, "read");
-			else
-				common_act(d, a, st);
-			break;
-		case RB_CONFIRM: {
-			char *ans =
-			    ask(o, "  Done? [y]es / [s]kip / [b]ack / [a]bort / [q] pause / [?]:");
-			a = parse_act(ans, 0);
-			free(ans);
-			if (a == ACT_GO)
-				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, "confirmed");
-			else if (a == ACT_NO)
-				out_line(o, "  then do it first, or skip it (s) with a reason");
-			else
-				common_act(d, a, st);
-			break;
-		}
-		case RB_COMMAND:
-		case RB_NOTIFY:
-			if (!d->nonint) {
-				char *ans =
-				    ask(o, st->kind == RB_COMMAND ? "  Run it? [Y/s/b/a/q/?]:"
-								  : "  Send it? [Y/s/b/a/q/?]:");
-				a = parse_act(ans, 1);
-				free(ans);
-			}
-			if (a != ACT_GO) {
-				common_act(d, a, st);
-				break;
-			}
-			if (st->kind == RB_COMMAND) {
-				run_command_step(d, st);
-			} else {
-				char *subj = wz_expand(r, d->ctx->cfg, st->subject);
-				char *body = wz_expand(r, d->ctx->cfg, st->body);
-				char where[4400], err[1024];
-				wz_step_begin(d->s, r);
-				out_line(o, "  Subject: %s", subj);
-				if (wz_notify(d->ctx->cfg, subj, body, where, sizeof where, err,
-					      sizeof err) == 0) {
-					out_line(o, "  -> sent to %s", where);
-					wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, where);
-				} else {
-					out_err(o, "notification failed: %s", err);
-					wz_step_end(d->s, r, WZ_FAILED, -1, NULL, err, NULL);
-				}
-				free(subj);
-				free(body);
-			}
-			break;
-		case RB_CHECK:
-			run_command_step(d, st);
-			break;
-		case RB_WAIT:
-			run_wait_step(d, st);
-			break;
-		case RB_REPORT: {
-			char path[4400], err[1024];
-			wz_step_begin(d->s, r);
-			if (wz_report_write(d->ctx->cfg, r, st, path, sizeof path, err,
-					    sizeof err) == 0) {
-				out_line(o, "  -> written to %s", path);
-				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, path);
-			} else {
-				out_err(o, "report not written: %s", err);
-				wz_step_end(d->s, r, WZ_FAILED, -1, NULL, err, NULL);
-			}
-			break;
-		}
-		case RB_BRANCH: {
-			int yes = wz_branch_auto(r, st);
-			if (yes >= 0) {
-				char why[128];
-				snprintf(why, sizeof why, "worst status so far %d", r->worst);
-				out_line(o, "  -> %s (%s)", yes ? "yes" : "no", why);
-				wz_branch(d->s, r, yes, why);
-				break;
-			}
-			char *ans = ask(o, "  [y]es / [n]o (b/a/q/?):");
-			a = parse_act(ans, 0);
-			free(ans);
-			if (a == ACT_GO || a == ACT_NO)
-				wz_branch(d->s, r, a == ACT_GO, "operator's answer");
-			else
-				common_act(d, a, st);
-			break;
-		}
-		case RB_APPROVAL: {
-			char *name = ask(o, "  Approver's name (empty: s/b/a/q):");
-			if (!name || !*name) {
-				free(name);
-				char *ans = name
-						? ask(o, "  [s]kip / [b]ack / [a]bort / [q] pause:")
-						: NULL;
-				a = parse_act(ans, 0);
-				free(ans);
-				common_act(d, a == ACT_BAD || a == ACT_GO ? ACT_HELP : a, st);
-				break;
-			}
-			char prompt[256];
-			snprintf(prompt, sizeof prompt,
-				 "  Type '%s' to approve (anything else rejects):", st->phrase);
-			char *typed = ask(o, prompt);
-			if (!typed) {
-				free(name);
-				common_act(d, ACT_EOF, st);
-				break;
-			}
-			char detail[256];
-			wz_step_begin(d->s, r);
-			if (strcmp(typed, st->phrase) == 0) {
-				snprintf(detail, sizeof detail, "approved by %s", name);
-				out_line(o, "  -> %s", detail);
-				wz_step_end(d->s, r, WZ_DONE, -1, NULL, NULL, detail);
-			} else {
-				snprintf(detail, sizeof detail, "rejected by %s", name);
-				out_line(o, "  -> %s", detail);
-				wz_step_end(d->s, r, WZ_FAILED, -1, NULL, "not approved", detail);
-			}
-			free(name);
-			free(typed);
-			break;
-		}
-		default:
-			break;
-		}
-		/* A failure that nobody decided about keeps the cursor on the step. */
+		drive_step(d, st);
 		if (!wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
 		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED) {
-			char why[256];
-			snprintf(why, sizeof why, "step '%s' failed", st->id);
-			if (d->nonint) {
-				wz_fail(d->s, r, why);
+			if (drive_failed(d, st) < 0)
 				break;
-			}
-			char *ans =
-			    ask(o, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / [b]ack / "
-				   "[a]bort / [q] pause:");
-			a = parse_act(ans, 0);
-			int cont = ans && (ans[0] == 'c' || ans[0] == 'C');
-			free(ans);
-			if (cont)
-				wz_skip(d->s, r, "operator continued after the failure");
-			else if (a != ACT_GO)
-				common_act(d, a == ACT_BAD ? ACT_HELP : a, st);
 			shown_attempts = -1;
 		}
 	}

@@ -16,15 +16,6 @@
 #include "cmd.h"
 #include "paths.h"
 
-static const char *const kind_names[RB_NKINDS] = {
-    "info", "confirm", "command", "check", "approval", "branch", "wait", "notify", "report",
-};
-
-const char *rb_kind_name(enum rb_kind k)
-{
-	return k < RB_NKINDS ? kind_names[k] : "?";
-}
-
 static char *dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -257,51 +248,9 @@ static int check_command(struct rb_step *s, char *bad, size_t badlen)
 	return 0;
 }
 
-static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, char *bad,
-		      size_t badlen)
+/* "command": a string split into words (never given to a shell), or a list of words. */
+static int parse_command(struct rb_step *s, const cJSON *js, char *bad, size_t badlen)
 {
-	static const char *const known[] = {
-	    "id",	"kind",	    "title", "help", "command", "on_fail", "on_ok",
-	    "next",	"if",	    "then",  "else", "subject", "body",	   "phrase",
-	    "duration", "interval", "dir",   "name", "dated",	NULL,
-	};
-	if (!cJSON_IsObject(js)) {
-		snprintf(bad, badlen, "a step must be an object");
-		return -1;
-	}
-	const char *id = util_json_str(js, "id");
-	if (!id || !id_ok(id)) {
-		snprintf(bad, badlen, "\"id\" is missing or not made of letters, digits, - and _");
-		return -1;
-	}
-	s->id = xstrdup(id);
-	if (keys_known(js, known, bad, badlen) < 0)
-		return -1;
-	const char *kind = util_json_str(js, "kind");
-	s->kind = RB_NKINDS;
-	for (int k = 0; kind && k < RB_NKINDS; k++)
-		if (strcmp(kind, kind_names[k]) == 0)
-			s->kind = (enum rb_kind)k;
-	if (s->kind == RB_NKINDS) {
-		snprintf(bad, badlen,
-			 "\"kind\" %s%s%s is not one of info, confirm, command, check, approval, "
-			 "branch, wait, notify, report",
-			 kind ? "'" : "", kind ? kind : "is missing and", kind ? "'" : "");
-		return -1;
-	}
-	const char *title = util_json_str(js, "title");
-	if (!title || !*title) {
-		snprintf(bad, badlen, "\"title\" is missing");
-		return -1;
-	}
-	s->title = xstrdup(title);
-	s->help = dup_or_null(util_json_str(js, "help"));
-	s->on_ok = dup_or_null(util_json_str(js, "on_ok"));
-	s->next = dup_or_null(util_json_str(js, "next"));
-	s->subject = dup_or_null(util_json_str(js, "subject"));
-	s->body = dup_or_null(util_json_str(js, "body"));
-	s->dated = 1;
-
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(js, "command");
 	if (cmd) {
 		if (cJSON_IsString(cmd)) {
@@ -338,35 +287,13 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 			return -1;
 		}
 	}
-	int needs_cmd = s->kind == RB_COMMAND || s->kind == RB_CHECK;
-	int may_cmd = needs_cmd || s->kind == RB_WAIT;
-	if (needs_cmd && !s->argc) {
-		snprintf(bad, badlen, "a %s step needs \"command\" (a midsops command)",
-			 kind_names[s->kind]);
-		return -1;
-	}
-	if (!may_cmd && s->argc) {
-		snprintf(bad, badlen, "a %s step cannot have a \"command\"", kind_names[s->kind]);
-		return -1;
-	}
-	if (s->argc && check_command(s, bad, badlen) < 0)
-		return -1;
+	return 0;
+}
 
-	const char *of = util_json_str(js, "on_fail");
-	if (of) {
-		if (strcmp(of, "continue") == 0)
-			s->on_fail = RB_FAIL_CONTINUE;
-		else if (strcmp(of, "stop") == 0)
-			s->on_fail = RB_FAIL_STOP;
-		else if (strcmp(of, "ask") == 0)
-			s->on_fail = RB_FAIL_ASK;
-		else {
-			s->on_fail = RB_FAIL_GOTO;
-			s->on_fail_goto = xstrdup(of);
-		}
-	}
-	if (!of && s->kind == RB_CHECK)
-		s->on_fail = RB_FAIL_CONTINUE; /* a check reports; the run goes on */
+/* The fields only some kinds have. */
+static int parse_kind_fields(const struct runbook *rb, struct rb_step *s, const cJSON *js,
+			     char *bad, size_t badlen)
+{
 	if (s->kind == RB_BRANCH) {
 		const char *c = util_json_str(js, "if");
 		if (!c || (strcmp(c, "failures") && strcmp(c, "last-failed") && strcmp(c, "ask"))) {
@@ -426,6 +353,83 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		if (dt)
 			s->dated = cJSON_IsTrue(dt);
 	}
+	return 0;
+}
+
+static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, char *bad,
+		      size_t badlen)
+{
+	static const char *const known[] = {
+	    "id",	"kind",	    "title", "help", "command", "on_fail", "on_ok",
+	    "next",	"if",	    "then",  "else", "subject", "body",	   "phrase",
+	    "duration", "interval", "dir",   "name", "dated",	NULL,
+	};
+	if (!cJSON_IsObject(js)) {
+		snprintf(bad, badlen, "a step must be an object");
+		return -1;
+	}
+	const char *id = util_json_str(js, "id");
+	if (!id || !id_ok(id)) {
+		snprintf(bad, badlen, "\"id\" is missing or not made of letters, digits, - and _");
+		return -1;
+	}
+	s->id = xstrdup(id);
+	if (keys_known(js, known, bad, badlen) < 0)
+		return -1;
+	const char *kind = util_json_str(js, "kind");
+	s->kind = rb_kind_parse(kind);
+	if (s->kind == RB_NKINDS) {
+		snprintf(bad, badlen,
+			 "\"kind\" %s%s%s is not one of info, confirm, command, check, approval, "
+			 "branch, wait, notify, report",
+			 kind ? "'" : "", kind ? kind : "is missing and", kind ? "'" : "");
+		return -1;
+	}
+	const char *title = util_json_str(js, "title");
+	if (!title || !*title) {
+		snprintf(bad, badlen, "\"title\" is missing");
+		return -1;
+	}
+	s->title = xstrdup(title);
+	s->help = dup_or_null(util_json_str(js, "help"));
+	s->on_ok = dup_or_null(util_json_str(js, "on_ok"));
+	s->next = dup_or_null(util_json_str(js, "next"));
+	s->subject = dup_or_null(util_json_str(js, "subject"));
+	s->body = dup_or_null(util_json_str(js, "body"));
+	s->dated = 1;
+
+	if (parse_command(s, js, bad, badlen) < 0)
+		return -1;
+	enum rb_cmd_use use = rb_kind(s->kind)->command;
+	if (use == RB_CMD_NEEDS && !s->argc) {
+		snprintf(bad, badlen, "a %s step needs \"command\" (a midsops command)",
+			 rb_kind_name(s->kind));
+		return -1;
+	}
+	if (use == RB_CMD_NONE && s->argc) {
+		snprintf(bad, badlen, "a %s step cannot have a \"command\"", rb_kind_name(s->kind));
+		return -1;
+	}
+	if (s->argc && check_command(s, bad, badlen) < 0)
+		return -1;
+
+	const char *of = util_json_str(js, "on_fail");
+	if (of) {
+		if (strcmp(of, "continue") == 0)
+			s->on_fail = RB_FAIL_CONTINUE;
+		else if (strcmp(of, "stop") == 0)
+			s->on_fail = RB_FAIL_STOP;
+		else if (strcmp(of, "ask") == 0)
+			s->on_fail = RB_FAIL_ASK;
+		else {
+			s->on_fail = RB_FAIL_GOTO;
+			s->on_fail_goto = xstrdup(of);
+		}
+	}
+	if (!of && s->kind == RB_CHECK)
+		s->on_fail = RB_FAIL_CONTINUE; /* a check reports; the run goes on */
+	if (parse_kind_fields(rb, s, js, bad, badlen) < 0)
+		return -1;
 	const char *texts[] = {s->title, s->help, s->subject, s->body};
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
 		if (check_vars(rb, texts[i], bad, badlen) < 0)
@@ -433,6 +437,50 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	for (int i = 0; i < s->argc; i++)
 		if (check_vars(rb, s->argv[i], bad, badlen) < 0)
 			return -1;
+	return 0;
+}
+
+static int parse_params(struct runbook *rb, const cJSON *j, const char *path, char *err,
+			size_t errlen)
+{
+	char bad[768] = "";
+	const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "params"), *p;
+	if (params && !cJSON_IsArray(params)) {
+		snprintf(err, errlen, "%s: \"params\" must be a list", path);
+		return -1;
+	}
+	int np = cJSON_GetArraySize(params);
+	if (np > WZ_MAX_PARAMS) {
+		snprintf(err, errlen, "%s: at most %d params", path, WZ_MAX_PARAMS);
+		return -1;
+	}
+	rb->params = xcalloc((size_t)np + 1, sizeof *rb->params);
+	cJSON_ArrayForEach(p, params)
+	{
+		static const char *const pk[] = {"name", "prompt", "default", "allow_dash", NULL};
+		const char *pn = util_json_str(p, "name");
+		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
+		    keys_known(p, pk, bad, sizeof bad) < 0) {
+			snprintf(err, errlen, "%s: param %d: %s", path, rb->nparams + 1,
+				 bad[0] ? bad : "needs a \"name\" of letters, digits, - and _");
+			return -1;
+		}
+		struct rb_param *rp = &rb->params[rb->nparams++];
+		rp->name = xstrdup(pn);
+		rp->prompt = xstrdup(util_json_str(p, "prompt") ? util_json_str(p, "prompt") : pn);
+		rp->def = dup_or_null(util_json_str(p, "default"));
+		const cJSON *ad = cJSON_GetObjectItemCaseSensitive(p, "allow_dash");
+		if (ad && !cJSON_IsBool(ad)) {
+			snprintf(err, errlen,
+				 "%s: param '%s': \"allow_dash\" must be true or false", path, pn);
+			return -1;
+		}
+		rp->allow_dash = cJSON_IsTrue(ad);
+		if (rb_param_value_ok(rb, pn, rp->def, bad, sizeof bad) < 0) {
+			snprintf(err, errlen, "%s: param '%s': its default: %s", path, pn, bad);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -477,43 +525,8 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	rb->description = dup_or_null(util_json_str(j, "description"));
 	rb->maintenance = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "maintenance_window"));
 
-	const cJSON *params = cJSON_GetObjectItemCaseSensitive(j, "params"), *p;
-	if (params && !cJSON_IsArray(params)) {
-		snprintf(err, errlen, "%s: \"params\" must be a list", path);
+	if (parse_params(rb, j, path, err, errlen) < 0)
 		goto fail;
-	}
-	int np = cJSON_GetArraySize(params);
-	if (np > WZ_MAX_PARAMS) {
-		snprintf(err, errlen, "%s: at most %d params", path, WZ_MAX_PARAMS);
-		goto fail;
-	}
-	rb->params = xcalloc((size_t)np + 1, sizeof *rb->params);
-	cJSON_ArrayForEach(p, params)
-	{
-		static const char *const pk[] = {"name", "prompt", "default", "allow_dash", NULL};
-		const char *pn = util_json_str(p, "name");
-		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
-		    keys_known(p, pk, bad, sizeof bad) < 0) {
-			snprintf(err, errlen, "%s: param %d: %s", path, rb->nparams + 1,
-				 bad[0] ? bad : "needs a \"name\" of letters, digits, - and _");
-			goto fail;
-		}
-		struct rb_param *rp = &rb->params[rb->nparams++];
-		rp->name = xstrdup(pn);
-		rp->prompt = xstrdup(util_json_str(p, "prompt") ? util_json_str(p, "prompt") : pn);
-		rp->def = dup_or_null(util_json_str(p, "default"));
-		const cJSON *ad = cJSON_GetObjectItemCaseSensitive(p, "allow_dash");
-		if (ad && !cJSON_IsBool(ad)) {
-			snprintf(err, errlen,
-				 "%s: param '%s': \"allow_dash\" must be true or false", path, pn);
-			goto fail;
-		}
-		rp->allow_dash = cJSON_IsTrue(ad);
-		if (rb_param_value_ok(rb, pn, rp->def, bad, sizeof bad) < 0) {
-			snprintf(err, errlen, "%s: param '%s': its default: %s", path, pn, bad);
-			goto fail;
-		}
-	}
 
 	const cJSON *sections = cJSON_GetObjectItemCaseSensitive(j, "sections"), *sec;
 	if (!cJSON_IsArray(sections) || cJSON_GetArraySize(sections) == 0) {
