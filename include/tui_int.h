@@ -70,6 +70,31 @@ struct tui_pane {
 	char filter[128];
 };
 
+/* A view takes the panes' place (the wizard). It keeps its own state in data, as tmux's
+ * window modes keep theirs in wme->data; tui.c reaches it only through these ops. */
+struct tui_view;
+struct tui_view_ops {
+	const char *name;
+	int (*active)(struct tui_view *v); /* on screen now */
+	/* The area between the header and the bottom line. */
+	void (*draw)(struct tui_view *v, struct tui *t);
+	/* The bottom line (prompt or key hints); 0 when the console should draw its own. */
+	int (*bottom)(struct tui_view *v, struct tui *t, int y);
+	/* A key in the normal mode while it is on screen. */
+	void (*key)(struct tui_view *v, struct tui *t, int key);
+	/* Every turn of the loop: its own work that must not wait for a key. */
+	void (*tick)(struct tui_view *v, struct tui *t);
+	/* How soon (ms) tick must come again (not "timeout": curses has a macro of that name); -1
+	 * when nothing is pending. */
+	int (*wait_ms)(struct tui_view *v);
+	/* The console is ending: let go of everything, data and v included. */
+	void (*end)(struct tui_view *v, struct tui *t);
+};
+struct tui_view {
+	const struct tui_view_ops *ops;
+	void *data;
+};
+
 enum tui_mode { MODE_NORMAL, MODE_BAR, MODE_FILTER, MODE_CONFIRM };
 
 #define TUI_NPANES 5
@@ -112,6 +137,7 @@ struct tui {
 	char confirm_q[256];
 	void (*confirm_yes)(struct tui *t);
 
+	struct tui_view *view; /* NULL until a view is first opened */
 	struct tui_child child;
 	int quit;
 	int too_small;

@@ -7,23 +7,10 @@
 
 struct tui;
 
-/* :wizard [NAME [PARAM=VALUE...] | run NAME ... | resume RUN]. No words: the picker.
+/* The wizard is a view (struct tui_view in tui_int.h): tui.c reaches it through its ops.
+ * :wizard [NAME [PARAM=VALUE...] | run NAME ... | resume RUN]. No words: the picker.
  * Returns 0 when the words are for the view, -1 for a subcommand that prints and ends
- * (list, show, validate, sync): the caller runs those as an ordinary child. */
+ * (list, show, validate, sync): the caller runs those as an ordinary child. The first
+ * call makes t->view, with the view's state; its end op frees both. */
 int tui_wizard_open(struct tui *t, char **words, int n);
-/* The view is on screen (picker or run). */
-int tui_wizard_active(void);
-/* Draw the area between the header and the bottom line. */
-void tui_wizard_draw(struct tui *t);
-/* Draw the bottom line (prompt or key hints); 0 when the console should draw its own. */
-int tui_wizard_bottom(struct tui *t, int y);
-/* A key in the normal mode while the view is on screen. */
-void tui_wizard_key(struct tui *t, int key);
-/* Called every turn of the loop: read a step's output, end waits, take automatic steps. */
-void tui_wizard_tick(struct tui *t);
-/* How soon (ms) the loop must call tui_wizard_tick again; -1 when nothing is pending. */
-int tui_wizard_timeout(void);
-/* The console is ending: stop a running step, pause the run, let go of its lock. */
-void tui_wizard_end(struct tui *t);
-
 #endif

@@ -73,6 +73,12 @@ static void help_builtins(struct tui_lines *l)
 	tui_lines_addf(l, "%s.", line);
 }
 
+/* A view (the wizard) is on screen in the panes' place. */
+static int view_on(const struct tui *t)
+{
+	return t->view && t->view->ops->active(t->view);
+}
+
 void tui_message(struct tui *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -221,7 +227,7 @@ static void draw_bottom(struct tui *t)
 	move(y, 0);
 	attrset(t->attrs[ROLE_NORMAL]);
 	clrtoeol();
-	if (t->mode == MODE_NORMAL && tui_wizard_bottom(t, y))
+	if (t->mode == MODE_NORMAL && t->view && t->view->ops->bottom(t->view, t, y))
 		return;
 	if (t->mode == MODE_FILTER) {
 		tui_putf(t, y, 0, COLS, ROLE_NORMAL, "/%s", t->filter_buf);
@@ -258,13 +264,13 @@ void tui_draw_all(struct tui *t)
 	/* One banner over the panes says an outage once, in full; the wizard view keeps its
 	 * screen (the header says it). */
 	tui_lines_clear(&t->banner);
-	int bh = tui_wizard_active() ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
+	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
 	struct tui_rect r[TUI_NPANES];
 	pane_rects(t, r, bh);
-	if (tui_wizard_active())
-		tui_wizard_draw(t);
-	for (int i = 0; i < TUI_NPANES && !tui_wizard_active(); i++) {
+	if (view_on(t))
+		t->view->ops->draw(t->view, t);
+	for (int i = 0; i < TUI_NPANES && !view_on(t); i++) {
 		if (t->zoom >= 0 && t->zoom != i)
 			continue;
 		char title[256];
@@ -656,8 +662,8 @@ static void handle_key(struct tui *t, int k)
 	case MODE_NORMAL:
 		break;
 	}
-	if (tui_wizard_active()) {
-		tui_wizard_key(t, k);
+	if (view_on(t)) {
+		t->view->ops->key(t->view, t, k);
 		return;
 	}
 	int r = normal_key(t, k);
@@ -701,6 +707,68 @@ static void on_hangup(int sig)
 	tui_hangup = 1;
 }
 
+static void panes_init(struct tui *t)
+{
+	static const struct tui_pane_ops *const ops[TUI_NPANES] = {
+	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops, &tui_pane_errors_ops,
+	    &tui_pane_output_ops};
+	for (int i = 0; i < TUI_NPANES; i++) {
+		t->panes[i].ops = ops[i];
+		t->panes[i].mon = i < MON_NPANES ? i : -1;
+		if (t->cfg->focus[0] && strcmp(t->cfg->focus, ops[i]->name) == 0)
+			t->focus = i;
+	}
+	t->panes[PANE_OUTPUT].follow = 1;
+	for (int i = 0; help_text[i]; i++)
+		tui_lines_add(&t->help_lines, help_text[i]);
+	help_builtins(&t->help_lines);
+	for (int i = 0; help_after[i]; i++)
+		tui_lines_add(&t->help_lines, help_after[i]);
+}
+
+/* How long the loop may sleep in poll: the next refresh, the monitor, the clock, a child
+ * to reap, or the view's own work. */
+static int loop_timeout(struct tui *t, double now)
+{
+	int timeout = (int)((t->next_refresh - now) * 1000.0) + 1;
+	if (t->paused)
+		timeout = 1000;
+	int mt = monitor_timeout_ms(t->mon);
+	if (mt >= 0 && mt < timeout)
+		timeout = mt;
+	/* The clock in the header ticks each second. */
+	int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
+	if (to_second < timeout)
+		timeout = to_second;
+	if (t->child.pid && t->child.fd < 0 && timeout > 100)
+		timeout = 100; /* waiting to reap */
+	int wt = t->view ? t->view->ops->wait_ms(t->view) : -1;
+	if (wt >= 0 && wt < timeout)
+		timeout = wt;
+	if (timeout < 0)
+		timeout = 0;
+	return timeout;
+}
+
+static void stop_child_at_exit(struct tui *t)
+{
+	if (t->child.pid && tui_hangup) {
+		/* The terminal is gone: ask the command to stop (an import stops at its next
+		 * batch boundary, resumable) and leave at once rather than linger unseen. It
+		 * ignores SIGPIPE, so its writes to our closed pipe fail and it goes on. */
+		kill(-t->child.pid, SIGTERM);
+	} else if (t->child.pid) {
+		/* SIGTERM, then SIGKILL if it is still there after two seconds. */
+		kill(-t->child.pid, SIGTERM);
+		for (int i = 0; i < 20 && waitpid(t->child.pid, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		if (kill(t->child.pid, 0) == 0) {
+			kill(-t->child.pid, SIGKILL);
+			waitpid(t->child.pid, NULL, 0);
+		}
+	}
+}
+
 int tui_run(struct config *cfg, const struct target *tg)
 {
 	static struct tui T;
@@ -715,21 +783,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	const char *tr = getenv("MIDSOPS_CONSOLE_TRACE");
 	if (tr)
 		snprintf(t->trace, sizeof t->trace, "%s", tr);
-	static const struct tui_pane_ops *const ops[TUI_NPANES] = {
-	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops, &tui_pane_errors_ops,
-	    &tui_pane_output_ops};
-	for (int i = 0; i < TUI_NPANES; i++) {
-		t->panes[i].ops = ops[i];
-		t->panes[i].mon = i < MON_NPANES ? i : -1;
-		if (cfg->focus[0] && strcmp(cfg->focus, ops[i]->name) == 0)
-			t->focus = i;
-	}
-	t->panes[PANE_OUTPUT].follow = 1;
-	for (int i = 0; help_text[i]; i++)
-		tui_lines_add(&t->help_lines, help_text[i]);
-	help_builtins(&t->help_lines);
-	for (int i = 0; help_after[i]; i++)
-		tui_lines_add(&t->help_lines, help_after[i]);
+	panes_init(t);
 
 	t->mon = monitor_new(tg->conninfo, "console", MONITOR_STATEMENT_TIMEOUT_MS);
 	if (!t->mon)
@@ -795,23 +849,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 			pfd[n++] = (struct pollfd){.fd = t->child.fd, .events = POLLIN};
 		}
 		double now = util_mono();
-		int timeout = (int)((t->next_refresh - now) * 1000.0) + 1;
-		if (t->paused)
-			timeout = 1000;
-		int mt = monitor_timeout_ms(t->mon);
-		if (mt >= 0 && mt < timeout)
-			timeout = mt;
-		/* The clock in the header ticks each second. */
-		int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
-		if (to_second < timeout)
-			timeout = to_second;
-		if (t->child.pid && t->child.fd < 0 && timeout > 100)
-			timeout = 100; /* waiting to reap */
-		int wt = tui_wizard_timeout();
-		if (wt >= 0 && wt < timeout)
-			timeout = wt;
-		if (timeout < 0)
-			timeout = 0;
+		int timeout = loop_timeout(t, now);
 		int rc = poll(pfd, (nfds_t)n, timeout);
 		if (rc < 0 && errno != EINTR)
 			break;
@@ -827,7 +865,8 @@ int tui_run(struct config *cfg, const struct target *tg)
 			tui_child_read(t);
 		if (t->child.pid)
 			tui_child_reap(t);
-		tui_wizard_tick(t);
+		if (t->view)
+			t->view->ops->tick(t->view, t);
 		now = util_mono();
 		if (now >= t->next_refresh) {
 			if (!t->paused)
@@ -843,22 +882,9 @@ int tui_run(struct config *cfg, const struct target *tg)
 		if (t->need_redraw && !t->quit)
 			tui_draw_all(t);
 	}
-	if (t->child.pid && tui_hangup) {
-		/* The terminal is gone: ask the command to stop (an import stops at its next
-		 * batch boundary, resumable) and leave at once rather than linger unseen. It
-		 * ignores SIGPIPE, so its writes to our closed pipe fail and it goes on. */
-		kill(-t->child.pid, SIGTERM);
-	} else if (t->child.pid) {
-		/* SIGTERM, then SIGKILL if it is still there after two seconds. */
-		kill(-t->child.pid, SIGTERM);
-		for (int i = 0; i < 20 && waitpid(t->child.pid, NULL, WNOHANG) == 0; i++)
-			usleep(100000);
-		if (kill(t->child.pid, 0) == 0) {
-			kill(-t->child.pid, SIGKILL);
-			waitpid(t->child.pid, NULL, 0);
-		}
-	}
-	tui_wizard_end(t);
+	stop_child_at_exit(t);
+	if (t->view)
+		t->view->ops->end(t->view, t);
 	tui_bar_end(t);
 	endwin();
 	if (saved_err >= 0) {

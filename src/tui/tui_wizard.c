@@ -29,10 +29,13 @@ struct pick_item {
 	char ref[64];
 };
 
-static struct wzv {
+/* The view's state, one per console: t->view->data, made by the first :wizard and freed by
+ * the end op. */
+struct wzv {
 	enum view view;
 	struct wz_store s;
 	int store_open;
+	char note_shown[512]; /* the store's remark last put in the output */
 	struct wz_run *r;
 	int locked;
 	char ref[64];
@@ -63,7 +66,7 @@ static struct wzv {
 	int finished_shown;
 	struct tui_lines out;
 	int out_back; /* lines scrolled back from the newest */
-} V;
+};
 
 static double now_s(void)
 {
@@ -90,8 +93,9 @@ static void run_ref(const struct wz_run *r, char *buf, size_t n)
 		snprintf(buf, n, "%s", r->local_id);
 }
 
-static void outl(enum tui_role role, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void outl(enum tui_role role, const char *fmt, ...)
+static void outl(struct wzv *v, enum tui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void outl(struct wzv *v, enum tui_role role, const char *fmt, ...)
 {
 	char buf[4096];
 	buf[0] = (char)('0' + role);
@@ -99,7 +103,7 @@ static void outl(enum tui_role role, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + 1, sizeof buf - 1, fmt, ap);
 	va_end(ap);
-	tui_lines_add(&V.out, buf);
+	tui_lines_add(&v->out, buf);
 }
 
 /* Each line of text (several lines, \r dropped) into l with a role byte. */
@@ -120,110 +124,109 @@ static void add_text(struct tui_lines *l, enum tui_role role, const char *prefix
 	}
 }
 
-static void store_note(void)
+static void store_note(struct wzv *v)
 {
-	static char shown[512];
-	if (V.s.note[0] && strcmp(V.s.note, shown) != 0) {
-		outl(ROLE_WARNING, "%s", V.s.note);
-		snprintf(shown, sizeof shown, "%s", V.s.note);
+	if (v->s.note[0] && strcmp(v->s.note, v->note_shown) != 0) {
+		outl(v, ROLE_WARNING, "%s", v->s.note);
+		snprintf(v->note_shown, sizeof v->note_shown, "%s", v->s.note);
 	}
 }
 
 /* ------------------------------------------------------------------ leaving */
 
-static void child_drop(void)
+static void child_drop(struct wzv *v)
 {
-	if (V.ch_live) {
-		wz_child_kill(&V.ch);
-		free(wz_child_finish(&V.ch));
-		V.ch_live = 0;
+	if (v->ch_live) {
+		wz_child_kill(&v->ch);
+		free(wz_child_finish(&v->ch));
+		v->ch_live = 0;
 	}
-	V.npartial = 0;
+	v->npartial = 0;
 }
 
-static void run_close(struct tui *t, int pause)
+static void run_close(struct wzv *v, struct tui *t, int pause)
 {
-	if (V.r) {
-		child_drop();
-		if (V.locked && pause && !wz_finished(V.r)) {
+	if (v->r) {
+		child_drop(v);
+		if (v->locked && pause && !wz_finished(v->r)) {
 			char ref[64];
-			wz_pause(&V.s, V.r);
-			run_ref(V.r, ref, sizeof ref);
+			wz_pause(&v->s, v->r);
+			run_ref(v->r, ref, sizeof ref);
 			tui_message(t, "run %s paused at step '%s'; ':wizard resume %s' continues",
-				    ref, V.r->rb->steps[V.r->cursor].id, ref);
+				    ref, v->r->rb->steps[v->r->cursor].id, ref);
 		}
-		if (V.locked)
-			wz_unlock(&V.s, V.r);
-		wz_run_free(V.r);
+		if (v->locked)
+			wz_unlock(&v->s, v->r);
+		wz_run_free(v->r);
 	}
-	V.r = NULL;
-	V.locked = 0;
-	V.busy = B_IDLE;
-	V.prompt = P_NONE;
-	V.failed = V.help = V.finished_shown = 0;
-	tui_lines_clear(&V.fig);
-	free(V.fig_text);
-	V.fig_text = NULL;
+	v->r = NULL;
+	v->locked = 0;
+	v->busy = B_IDLE;
+	v->prompt = P_NONE;
+	v->failed = v->help = v->finished_shown = 0;
+	tui_lines_clear(&v->fig);
+	free(v->fig_text);
+	v->fig_text = NULL;
 }
 
-static void view_close(struct tui *t, int pause)
+static void view_close(struct wzv *v, struct tui *t, int pause)
 {
-	run_close(t, pause);
-	if (V.store_open)
-		wz_store_close(&V.s);
-	V.store_open = 0;
-	free(V.items);
-	V.items = NULL;
-	V.nitems = 0;
-	V.view = V_OFF;
+	run_close(v, t, pause);
+	if (v->store_open)
+		wz_store_close(&v->s);
+	v->store_open = 0;
+	free(v->items);
+	v->items = NULL;
+	v->nitems = 0;
+	v->view = V_OFF;
 	t->need_redraw = 1;
 }
 
-void tui_wizard_end(struct tui *t)
+static void wiz_end(struct wzv *v, struct tui *t)
 {
-	if (V.view != V_OFF)
-		view_close(t, 1);
-	tui_lines_clear(&V.out);
-	free(V.out.v);
-	V.out.v = NULL;
-	V.out.cap = 0;
-	free(V.fig.v);
-	V.fig.v = NULL;
-	V.fig.cap = 0;
+	if (v->view != V_OFF)
+		view_close(v, t, 1);
+	tui_lines_clear(&v->out);
+	free(v->out.v);
+	v->out.v = NULL;
+	v->out.cap = 0;
+	free(v->fig.v);
+	v->fig.v = NULL;
+	v->fig.cap = 0;
 }
 
-int tui_wizard_active(void)
+static int wiz_active(struct wzv *v)
 {
-	return V.view != V_OFF;
+	return v->view != V_OFF;
 }
 
 /* ------------------------------------------------------------------ picker */
 
-static void store_ensure(struct tui *t)
+static void store_ensure(struct wzv *v, struct tui *t)
 {
-	if (!V.store_open) {
-		wz_store_open(&V.s, t->cfg, t->target);
-		V.store_open = 1;
+	if (!v->store_open) {
+		wz_store_open(&v->s, t->cfg, t->target);
+		v->store_open = 1;
 	}
 }
 
-static void picker_load(struct tui *t)
+static void picker_load(struct wzv *v, struct tui *t)
 {
 	static struct rb_entry e[128];
 	static struct wz_summary w[200];
 	char err[1024];
-	store_ensure(t);
+	store_ensure(v, t);
 	int n = rb_list(e, 128);
-	int m = wz_list(&V.s, w, 200, err, sizeof err);
+	int m = wz_list(&v->s, w, 200, err, sizeof err);
 	if (m < 0) {
-		snprintf(V.error, sizeof V.error, "cannot list runs: %s", err);
+		snprintf(v->error, sizeof v->error, "cannot list runs: %s", err);
 		m = 0;
 	}
-	free(V.items);
-	V.items = xcalloc((size_t)(n + m + 1), sizeof *V.items);
-	V.nitems = 0;
+	free(v->items);
+	v->items = xcalloc((size_t)(n + m + 1), sizeof *v->items);
+	v->nitems = 0;
 	for (int i = 0; i < n; i++) {
-		struct pick_item *it = &V.items[V.nitems++];
+		struct pick_item *it = &v->items[v->nitems++];
 		snprintf(it->name, sizeof it->name, "%s", e[i].name);
 		struct runbook *rb = rb_load_file(e[i].path, err, sizeof err);
 		snprintf(it->text, sizeof it->text, "%-26s %s", e[i].name,
@@ -233,7 +236,7 @@ static void picker_load(struct tui *t)
 	for (int i = 0; i < m; i++) {
 		if (!wz_status_live(w[i].status))
 			continue;
-		struct pick_item *it = &V.items[V.nitems++];
+		struct pick_item *it = &v->items[v->nitems++];
 		it->is_run = 1;
 		if (w[i].id)
 			snprintf(it->ref, sizeof it->ref, "%lld", w[i].id);
@@ -248,93 +251,94 @@ static void picker_load(struct tui *t)
 			 w[i].operator_, w[i].host, when, w[i].active ? "  [driven now]" : "",
 			 w[i].offline ? "  [local only]" : "");
 	}
-	if (V.sel >= V.nitems)
-		V.sel = V.nitems - 1;
-	if (V.sel < 0)
-		V.sel = 0;
+	if (v->sel >= v->nitems)
+		v->sel = v->nitems - 1;
+	if (v->sel < 0)
+		v->sel = 0;
 }
 
-static void picker_open(struct tui *t)
+static void picker_open(struct wzv *v, struct tui *t)
 {
-	run_close(t, 1);
-	V.view = V_PICK;
-	picker_load(t);
+	run_close(v, t, 1);
+	v->view = V_PICK;
+	picker_load(v, t);
 	t->need_redraw = 1;
 }
 
 /* ------------------------------------------------------------------ starting */
 
-static void settle(int cursor_before)
+static void settle(struct wzv *v, int cursor_before)
 {
-	struct wz_run *r = V.r;
-	V.seq++;
-	V.help = 0;
-	V.failed = !wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
-		   r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
-		   r->attempts[r->nattempts - 1].outcome == WZ_FAILED;
-	if (V.failed)
-		outl(ROLE_CRITICAL,
+	struct wz_run *r = v->r;
+	v->seq++;
+	v->help = 0;
+	v->failed = !wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
+		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
+		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED;
+	if (v->failed)
+		outl(v, ROLE_CRITICAL,
 		     "Step '%s' failed: Enter retries, c continues anyway, s skips, "
 		     "a aborts",
 		     r->rb->steps[r->cursor].id);
 }
 
-static void begin_run(struct tui *t)
+static void begin_run(struct wzv *v, struct tui *t)
 {
 	char err[2048];
-	struct wz_run *r = V.r;
-	if (wz_lock(&V.s, r, err, sizeof err) < 0) {
-		snprintf(V.error, sizeof V.error, "%s", err);
+	struct wz_run *r = v->r;
+	if (wz_lock(&v->s, r, err, sizeof err) < 0) {
+		snprintf(v->error, sizeof v->error, "%s", err);
 		wz_run_free(r);
-		V.r = NULL;
-		picker_open(t);
+		v->r = NULL;
+		picker_open(v, t);
 		return;
 	}
-	V.locked = 1;
-	wz_save(&V.s, r);
-	run_ref(r, V.ref, sizeof V.ref);
-	tui_lines_clear(&V.out);
-	outl(ROLE_HEADER, "# %s: run %s by %s on %s", r->rb->title, V.ref, r->operator_, r->host);
-	store_note();
+	v->locked = 1;
+	wz_save(&v->s, r);
+	run_ref(r, v->ref, sizeof v->ref);
+	tui_lines_clear(&v->out);
+	outl(v, ROLE_HEADER, "# %s: run %s by %s on %s", r->rb->title, v->ref, r->operator_,
+	     r->host);
+	store_note(v);
 	if (r->rb->maintenance && rb_in_window(t->cfg->maintenance_window, time(NULL)) == 0)
-		outl(ROLE_WARNING,
+		outl(v, ROLE_WARNING,
 		     "runbook %s belongs in the maintenance window (%s); it is outside it now",
 		     r->rb->name, t->cfg->maintenance_window);
 	if (r->rb->description)
-		add_text(&V.out, ROLE_DIM, "", r->rb->description);
-	V.error[0] = 0;
-	V.view = V_RUN;
-	V.out_back = 0;
-	V.seq++;
+		add_text(&v->out, ROLE_DIM, "", r->rb->description);
+	v->error[0] = 0;
+	v->view = V_RUN;
+	v->out_back = 0;
+	v->seq++;
 	t->need_redraw = 1;
 }
 
-static void prompt_param(void)
+static void prompt_param(struct wzv *v)
 {
-	struct wz_run *r = V.r;
-	while (V.param < r->rb->nparams && wz_param(r, r->rb->params[V.param].name))
-		V.param++;
-	if (V.param >= r->rb->nparams) {
-		V.prompt = P_NONE;
+	struct wz_run *r = v->r;
+	while (v->param < r->rb->nparams && wz_param(r, r->rb->params[v->param].name))
+		v->param++;
+	if (v->param >= r->rb->nparams) {
+		v->prompt = P_NONE;
 		return;
 	}
-	const struct rb_param *p = &r->rb->params[V.param];
-	snprintf(V.ask, sizeof V.ask, "%s%s%s%s: ", p->prompt, p->def ? " [" : "",
+	const struct rb_param *p = &r->rb->params[v->param];
+	snprintf(v->ask, sizeof v->ask, "%s%s%s%s: ", p->prompt, p->def ? " [" : "",
 		 p->def ? p->def : "", p->def ? "]" : "");
-	V.in[0] = 0;
-	V.prompt = P_PARAM;
+	v->in[0] = 0;
+	v->prompt = P_PARAM;
 }
 
-static void start_named(struct tui *t, const char *name, char **params, int nparams)
+static void start_named(struct wzv *v, struct tui *t, const char *name, char **params, int nparams)
 {
 	char err[2048], op[64];
 	const char *given_op = NULL;
-	run_close(t, 1);
-	V.error[0] = 0;
+	run_close(v, t, 1);
+	v->error[0] = 0;
 	struct runbook *rb = rb_load(name, err, sizeof err);
 	if (!rb) {
-		snprintf(V.error, sizeof V.error, "%s", err);
-		picker_open(t);
+		snprintf(v->error, sizeof v->error, "%s", err);
+		picker_open(v, t);
 		return;
 	}
 	for (int i = 0; i < nparams; i++)
@@ -343,8 +347,8 @@ static void start_named(struct tui *t, const char *name, char **params, int npar
 		else if (strcmp(params[i], "--operator") == 0 && i + 1 < nparams)
 			given_op = params[++i];
 	operator_name(op, sizeof op, given_op);
-	store_ensure(t);
-	V.r = wz_run_new(rb, op);
+	store_ensure(v, t);
+	v->r = wz_run_new(rb, op);
 	for (int i = 0; i < nparams; i++) {
 		if (strncmp(params[i], "--operator", 10) == 0) {
 			i += strcmp(params[i], "--operator") == 0;
@@ -357,77 +361,77 @@ static void start_named(struct tui *t, const char *name, char **params, int npar
 			for (int k = 0; k < rb->nparams; k++)
 				known |= strcmp(rb->params[k].name, params[i]) == 0;
 			if (known)
-				wz_param_set(V.r, params[i], eq + 1);
+				wz_param_set(v->r, params[i], eq + 1);
 			*eq = '=';
 		}
 		if (!known) {
 			if (eq)
-				snprintf(V.error, sizeof V.error,
+				snprintf(v->error, sizeof v->error,
 					 "runbook %s has no parameter '%.*s'", rb->name,
 					 (int)(eq - params[i]), params[i]);
 			else
-				snprintf(V.error, sizeof V.error, "wizard: '%s' is not NAME=VALUE",
-					 params[i]);
-			wz_run_free(V.r);
-			V.r = NULL;
-			picker_open(t);
+				snprintf(v->error, sizeof v->error,
+					 "wizard: '%s' is not NAME=VALUE", params[i]);
+			wz_run_free(v->r);
+			v->r = NULL;
+			picker_open(v, t);
 			return;
 		}
 	}
-	V.view = V_RUN;
-	V.param = 0;
-	tui_lines_clear(&V.out);
-	outl(ROLE_HEADER, "# %s", rb->title);
-	prompt_param();
-	if (V.prompt == P_NONE)
-		begin_run(t);
+	v->view = V_RUN;
+	v->param = 0;
+	tui_lines_clear(&v->out);
+	outl(v, ROLE_HEADER, "# %s", rb->title);
+	prompt_param(v);
+	if (v->prompt == P_NONE)
+		begin_run(v, t);
 	t->need_redraw = 1;
 }
 
-static void resume(struct tui *t, const char *ref)
+static void resume(struct wzv *v, struct tui *t, const char *ref)
 {
 	char err[2048], op[64];
-	run_close(t, 1);
-	store_ensure(t);
-	V.error[0] = 0;
-	struct wz_run *r = wz_load(&V.s, ref, err, sizeof err);
+	run_close(v, t, 1);
+	store_ensure(v, t);
+	v->error[0] = 0;
+	struct wz_run *r = wz_load(&v->s, ref, err, sizeof err);
 	if (!r) {
-		snprintf(V.error, sizeof V.error, "%s", err);
-		picker_open(t);
+		snprintf(v->error, sizeof v->error, "%s", err);
+		picker_open(v, t);
 		return;
 	}
 	if (wz_finished(r)) {
-		snprintf(V.error, sizeof V.error,
+		snprintf(v->error, sizeof v->error,
 			 "run %s has already ended (%s); ':wizard show %s'", ref,
 			 wz_status_name(r->status), ref);
 		wz_run_free(r);
-		picker_open(t);
+		picker_open(v, t);
 		return;
 	}
-	if (wz_lock(&V.s, r, err, sizeof err) < 0) {
-		snprintf(V.error, sizeof V.error, "%s", err);
+	if (wz_lock(&v->s, r, err, sizeof err) < 0) {
+		snprintf(v->error, sizeof v->error, "%s", err);
 		wz_run_free(r);
-		picker_open(t);
+		picker_open(v, t);
 		return;
 	}
-	V.r = r;
-	V.locked = 1;
+	v->r = r;
+	v->locked = 1;
 	operator_name(op, sizeof op, NULL);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
 	r->status = WZ_RUN_RUNNING;
-	wz_save(&V.s, r);
-	run_ref(r, V.ref, sizeof V.ref);
-	tui_lines_clear(&V.out);
-	outl(ROLE_HEADER, "# %s: resuming run %s (started by %s) at step '%s'", r->title, V.ref,
+	wz_save(&v->s, r);
+	run_ref(r, v->ref, sizeof v->ref);
+	tui_lines_clear(&v->out);
+	outl(v, ROLE_HEADER, "# %s: resuming run %s (started by %s) at step '%s'", r->title, v->ref,
 	     r->operator_, r->rb->steps[r->cursor].id);
-	store_note();
-	V.view = V_RUN;
-	V.out_back = 0;
-	V.seq++;
+	store_note(v);
+	v->view = V_RUN;
+	v->out_back = 0;
+	v->seq++;
 	t->need_redraw = 1;
 }
 
-int tui_wizard_open(struct tui *t, char **w, int n)
+static int wiz_open(struct wzv *v, struct tui *t, char **w, int n)
 {
 	if (n >= 2 && (strcmp(w[1], "list") == 0 || strcmp(w[1], "show") == 0 ||
 		       strcmp(w[1], "validate") == 0 || strcmp(w[1], "sync") == 0))
@@ -436,539 +440,533 @@ int tui_wizard_open(struct tui *t, char **w, int n)
 		if (strcmp(w[i], "--help") == 0 || strcmp(w[i], "--json") == 0 ||
 		    strcmp(w[i], "--non-interactive") == 0)
 			return -1;
-	if (V.r && V.view == V_RUN) {
+	if (v->r && v->view == V_RUN) {
 		tui_message(t, "a run is open in the wizard view; q leaves it first");
 		return 0;
 	}
-	V.error[0] = 0;
+	v->error[0] = 0;
 	if (n == 1)
-		picker_open(t);
+		picker_open(v, t);
 	else if (strcmp(w[1], "resume") == 0) {
 		if (n != 3) {
-			snprintf(V.error, sizeof V.error, "wizard resume: needs a run id");
-			picker_open(t);
+			snprintf(v->error, sizeof v->error, "wizard resume: needs a run id");
+			picker_open(v, t);
 		} else
-			resume(t, w[2]);
+			resume(v, t, w[2]);
 	} else if (strcmp(w[1], "run") == 0 && n >= 3)
-		start_named(t, w[2], w + 3, n - 3);
+		start_named(v, t, w[2], w + 3, n - 3);
 	else
-		start_named(t, w[1], w + 2, n - 2);
+		start_named(v, t, w[1], w + 2, n - 2);
 	return 0;
 }
 
 /* ------------------------------------------------------------------ steps */
 
-static void child_line(const char *s)
+static void child_line(struct wzv *v, const char *s)
 {
 	char line[4200];
 	snprintf(line, sizeof line, "%c  %s", '0' + ROLE_NORMAL, s);
-	tui_lines_add(V.busy == B_WAIT ? &V.fig : &V.out, line);
+	tui_lines_add(v->busy == B_WAIT ? &v->fig : &v->out, line);
 }
 
-static void child_read(void)
+static void child_read(struct wzv *v)
 {
-	char *chunk = wz_child_poll(&V.ch);
+	char *chunk = wz_child_poll(&v->ch);
 	for (char *p = chunk; *p; p++) {
-		if (*p == '\n' || V.npartial >= sizeof V.partial - 1) {
-			V.partial[V.npartial] = 0;
-			child_line(V.partial);
-			V.npartial = 0;
+		if (*p == '\n' || v->npartial >= sizeof v->partial - 1) {
+			v->partial[v->npartial] = 0;
+			child_line(v, v->partial);
+			v->npartial = 0;
 			if (*p == '\n')
 				continue;
 		}
 		if (*p == '\r')
-			V.npartial = 0;
+			v->npartial = 0;
 		else
-			V.partial[V.npartial++] = *p;
+			v->partial[v->npartial++] = *p;
 	}
 	free(chunk);
 }
 
-static int child_start(struct tui *t, const struct rb_step *st)
+static int child_start(struct wzv *v, struct tui *t, const struct rb_step *st)
 {
 	char *argv[RB_MAX_ARGV + 1], shown[2048] = "", err[1024];
-	int ac = wz_step_argv(V.r, t->cfg, st, argv);
+	int ac = wz_step_argv(v->r, t->cfg, st, argv);
 	size_t sl = 0;
 	for (int i = 0; i < ac; i++) {
 		sl += (size_t)snprintf(shown + sl, sizeof shown - sl, " %s", argv[i]);
 		if (sl >= sizeof shown)
 			sl = sizeof shown - 1;
 	}
-	if (V.busy != B_WAIT)
-		outl(ROLE_HEADER, "$ midsops%s", shown);
-	snprintf(V.cmdname, sizeof V.cmdname, "%s", ac ? argv[0] : "");
-	V.npartial = 0;
-	int rc = wz_child_start(&V.ch, t->cfg, t->target, argv, err, sizeof err);
+	if (v->busy != B_WAIT)
+		outl(v, ROLE_HEADER, "$ midsops%s", shown);
+	snprintf(v->cmdname, sizeof v->cmdname, "%s", ac ? argv[0] : "");
+	v->npartial = 0;
+	int rc = wz_child_start(&v->ch, t->cfg, t->target, argv, err, sizeof err);
 	wz_argv_free(argv);
 	if (rc < 0) {
-		outl(ROLE_CRITICAL, "%s", err);
+		outl(v, ROLE_CRITICAL, "%s", err);
 		return -1;
 	}
-	V.ch_live = 1;
-	V.ch_started = now_s();
+	v->ch_live = 1;
+	v->ch_started = now_s();
 	return 0;
 }
 
-static void run_command(struct tui *t, const struct rb_step *st)
+static void run_command(struct wzv *v, struct tui *t, const struct rb_step *st)
 {
-	int before = V.r->cursor;
-	wz_step_begin(&V.s, V.r);
-	V.busy = B_CHILD;
-	if (child_start(t, st) < 0) {
-		V.busy = B_IDLE;
-		wz_step_end(&V.s, V.r, WZ_FAILED, 127, "the command could not start",
+	int before = v->r->cursor;
+	wz_step_begin(&v->s, v->r);
+	v->busy = B_CHILD;
+	if (child_start(v, t, st) < 0) {
+		v->busy = B_IDLE;
+		wz_step_end(&v->s, v->r, WZ_FAILED, 127, "the command could not start",
 			    wz_exit_reason(127), NULL);
-		settle(before);
+		settle(v, before);
 	}
 }
 
-static void command_done(void)
+static void command_done(struct wzv *v)
 {
-	int before = V.r->cursor;
-	child_read();
-	if (V.npartial) {
-		V.partial[V.npartial] = 0;
-		child_line(V.partial);
-		V.npartial = 0;
+	int before = v->r->cursor;
+	child_read(v);
+	if (v->npartial) {
+		v->partial[v->npartial] = 0;
+		child_line(v, v->partial);
+		v->npartial = 0;
 	}
-	char *output = wz_child_finish(&V.ch);
-	V.ch_live = 0;
-	int rc = V.ch.status;
-	enum wz_outcome oc = wz_outcome_for(V.cmdname, rc);
-	outl(oc == WZ_DONE	? ROLE_OK
+	char *output = wz_child_finish(&v->ch);
+	v->ch_live = 0;
+	int rc = v->ch.status;
+	enum wz_outcome oc = wz_outcome_for(v->cmdname, rc);
+	outl(v,
+	     oc == WZ_DONE	? ROLE_OK
 	     : oc == WZ_WARNING ? ROLE_WARNING
 				: ROLE_CRITICAL,
 	     "-> %s (exit %d)", wz_outcome_name(oc), rc);
-	V.busy = B_IDLE;
-	wz_step_end(&V.s, V.r, oc, rc, output, wz_exit_reason(rc), NULL);
+	v->busy = B_IDLE;
+	wz_step_end(&v->s, v->r, oc, rc, output, wz_exit_reason(rc), NULL);
 	free(output);
-	settle(before);
+	settle(v, before);
 }
 
-static void wait_start(const struct rb_step *st)
+static void wait_start(struct wzv *v, const struct rb_step *st)
 {
-	wz_step_begin(&V.s, V.r);
+	wz_step_begin(&v->s, v->r);
 	long dur = st->duration;
 	const char *scale = getenv("MIDSOPS_WAIT_SCALE"); /* tests shorten waits */
 	if (scale && atof(scale) > 0)
 		dur = (long)(dur * atof(scale) + 0.5);
-	V.wait_dur = dur;
-	V.wait_t0 = V.next_fig = now_s();
-	V.busy = B_WAIT;
-	tui_lines_clear(&V.fig);
-	outl(ROLE_NORMAL, "waiting %lds; Enter ends the wait early", dur);
+	v->wait_dur = dur;
+	v->wait_t0 = v->next_fig = now_s();
+	v->busy = B_WAIT;
+	tui_lines_clear(&v->fig);
+	outl(v, ROLE_NORMAL, "waiting %lds; Enter ends the wait early", dur);
 }
 
-static void wait_end(int early)
+static void wait_end(struct wzv *v, int early)
 {
-	int before = V.r->cursor;
-	const struct rb_step *st = &V.r->rb->steps[V.r->cursor];
-	child_drop();
+	int before = v->r->cursor;
+	const struct rb_step *st = &v->r->rb->steps[v->r->cursor];
+	child_drop(v);
 	char detail[160];
-	long el = (long)(now_s() - V.wait_t0 + 0.5);
-	snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, V.wait_dur,
+	long el = (long)(now_s() - v->wait_t0 + 0.5);
+	snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, v->wait_dur,
 		 early ? " (ended early by the operator)" : "");
-	outl(ROLE_OK, "-> %s", detail);
-	if (V.fig_text)
-		add_text(&V.out, ROLE_DIM, "  ", V.fig_text);
-	V.busy = B_IDLE;
+	outl(v, ROLE_OK, "-> %s", detail);
+	if (v->fig_text)
+		add_text(&v->out, ROLE_DIM, "  ", v->fig_text);
+	v->busy = B_IDLE;
 	(void)st;
-	wz_step_end(&V.s, V.r, WZ_DONE, -1, V.fig_text, NULL, detail);
-	free(V.fig_text);
-	V.fig_text = NULL;
-	settle(before);
+	wz_step_end(&v->s, v->r, WZ_DONE, -1, v->fig_text, NULL, detail);
+	free(v->fig_text);
+	v->fig_text = NULL;
+	settle(v, before);
 }
 
-static void wait_tick(struct tui *t)
+static void wait_tick(struct wzv *v, struct tui *t)
 {
-	const struct rb_step *st = &V.r->rb->steps[V.r->cursor];
+	const struct rb_step *st = &v->r->rb->steps[v->r->cursor];
 	double now = now_s();
-	if (V.ch_live) {
-		child_read();
-		if (!V.ch.done)
+	if (v->ch_live) {
+		child_read(v);
+		if (!v->ch.done)
 			return;
-		if (V.npartial) {
-			V.partial[V.npartial] = 0;
-			child_line(V.partial);
-			V.npartial = 0;
+		if (v->npartial) {
+			v->partial[v->npartial] = 0;
+			child_line(v, v->partial);
+			v->npartial = 0;
 		}
-		free(V.fig_text);
-		V.fig_text = wz_child_finish(&V.ch);
-		V.ch_live = 0;
+		free(v->fig_text);
+		v->fig_text = wz_child_finish(&v->ch);
+		v->ch_live = 0;
 		/* The figure just finished replaces the previous one. */
-		tui_lines_clear(&V.fig);
-		add_text(&V.fig, ROLE_NORMAL, "  ", V.fig_text);
+		tui_lines_clear(&v->fig);
+		add_text(&v->fig, ROLE_NORMAL, "  ", v->fig_text);
 		t->need_redraw = 1;
 	}
-	if (now - V.wait_t0 >= V.wait_dur) {
-		wait_end(0);
+	if (now - v->wait_t0 >= v->wait_dur) {
+		wait_end(v, 0);
 		t->need_redraw = 1;
 		return;
 	}
-	if (st->argc && now >= V.next_fig) {
-		V.next_fig = now + (st->interval > 0 ? st->interval : 15);
-		child_start(t, st);
+	if (st->argc && now >= v->next_fig) {
+		v->next_fig = now + (st->interval > 0 ? st->interval : 15);
+		child_start(v, t, st);
 	}
 }
 
-static void do_notify(struct tui *t, const struct rb_step *st)
+static void do_notify(struct wzv *v, struct tui *t, const struct rb_step *st)
 {
-	int before = V.r->cursor;
-	char *subj = wz_expand(V.r, t->cfg, st->subject);
-	char *body = wz_expand(V.r, t->cfg, st->body);
+	int before = v->r->cursor;
+	char *subj = wz_expand(v->r, t->cfg, st->subject);
+	char *body = wz_expand(v->r, t->cfg, st->body);
 	char where[4400], err[1024];
-	wz_step_begin(&V.s, V.r);
-	outl(ROLE_NORMAL, "Subject: %s", subj);
+	wz_step_begin(&v->s, v->r);
+	outl(v, ROLE_NORMAL, "Subject: %s", subj);
 	if (wz_notify(t->cfg, subj, body, where, sizeof where, err, sizeof err) == 0) {
-		outl(ROLE_OK, "-> sent to %s", where);
-		wz_step_end(&V.s, V.r, WZ_DONE, -1, NULL, NULL, where);
+		outl(v, ROLE_OK, "-> sent to %s", where);
+		wz_step_end(&v->s, v->r, WZ_DONE, -1, NULL, NULL, where);
 	} else {
-		outl(ROLE_CRITICAL, "notification failed: %s", err);
-		wz_step_end(&V.s, V.r, WZ_FAILED, -1, NULL, err, NULL);
+		outl(v, ROLE_CRITICAL, "notification failed: %s", err);
+		wz_step_end(&v->s, v->r, WZ_FAILED, -1, NULL, err, NULL);
 	}
 	free(subj);
 	free(body);
-	settle(before);
+	settle(v, before);
 }
 
-static void do_report(struct tui *t, const struct rb_step *st)
+static void do_report(struct wzv *v, struct tui *t, const struct rb_step *st)
 {
-	int before = V.r->cursor;
+	int before = v->r->cursor;
 	char path[4400], err[1024];
-	wz_step_begin(&V.s, V.r);
-	if (wz_report_write(t->cfg, V.r, st, path, sizeof path, err, sizeof err) == 0) {
-		outl(ROLE_OK, "-> written to %s", path);
-		wz_step_end(&V.s, V.r, WZ_DONE, -1, NULL, NULL, path);
+	wz_step_begin(&v->s, v->r);
+	if (wz_report_write(t->cfg, v->r, st, path, sizeof path, err, sizeof err) == 0) {
+		outl(v, ROLE_OK, "-> written to %s", path);
+		wz_step_end(&v->s, v->r, WZ_DONE, -1, NULL, NULL, path);
 	} else {
-		outl(ROLE_CRITICAL, "report not written: %s", err);
-		wz_step_end(&V.s, V.r, WZ_FAILED, -1, NULL, err, NULL);
+		outl(v, ROLE_CRITICAL, "report not written: %s", err);
+		wz_step_end(&v->s, v->r, WZ_FAILED, -1, NULL, err, NULL);
 	}
-	settle(before);
+	settle(v, before);
 }
 
-static void branch(int yes, const char *why)
+static void branch(struct wzv *v, int yes, const char *why)
 {
-	int before = V.r->cursor;
-	outl(ROLE_OK, "-> %s (%s)", yes ? "yes" : "no", why);
-	wz_branch(&V.s, V.r, yes, why);
-	settle(before);
+	int before = v->r->cursor;
+	outl(v, ROLE_OK, "-> %s (%s)", yes ? "yes" : "no", why);
+	wz_branch(&v->s, v->r, yes, why);
+	settle(v, before);
+}
+
+/* Run the step the way its kind runs: at once when reached, or on Enter. */
+static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
+{
+	struct wz_run *r = v->r;
+	int before = r->cursor;
+	const struct rb_kind_info *k = rb_kind(st->kind);
+	switch (k->how) {
+	case RB_HOW_ACK:
+		wz_step_end(&v->s, r, WZ_DONE, -1, NULL, NULL, k->ack);
+		outl(v, ROLE_OK, "-> %s%s%s", k->ack, k->ack_by ? " by " : "",
+		     k->ack_by ? r->driver : "");
+		settle(v, before);
+		break;
+	case RB_HOW_COMMAND:
+		run_command(v, t, st);
+		break;
+	case RB_HOW_NOTIFY:
+		do_notify(v, t, st);
+		break;
+	case RB_HOW_REPORT:
+		do_report(v, t, st);
+		break;
+	case RB_HOW_WAIT:
+		wait_start(v, st);
+		break;
+	case RB_HOW_APPROVE:
+		v->prompt = P_APPROVER;
+		v->in[0] = 0;
+		snprintf(v->ask, sizeof v->ask, "Approver's name (Esc cancels): ");
+		break;
+	case RB_HOW_BRANCH:
+		outl(v, ROLE_NORMAL, "answer y (yes) or n (no)");
+		break;
+	}
 }
 
 /* A new step on screen: record it as under way, and take the steps that need nobody. */
-static void enter_step(struct tui *t)
+static void enter_step(struct wzv *v, struct tui *t)
 {
-	struct wz_run *r = V.r;
-	V.entered_seq = V.seq;
-	wz_store_online(&V.s);
-	store_note();
+	struct wz_run *r = v->r;
+	v->entered_seq = v->seq;
+	wz_store_online(&v->s);
+	store_note(v);
 	if (wz_finished(r)) {
-		if (!V.finished_shown) {
-			V.finished_shown = 1;
+		if (!v->finished_shown) {
+			v->finished_shown = 1;
 			wz_reports_refresh(t->cfg, r);
-			outl(r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
-			     "run %s %s%s%s%s; worst check status %d; recorded in %s", V.ref,
+			outl(v, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
+			     "run %s %s%s%s%s; worst check status %d; recorded in %s", v->ref,
 			     wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
 			     r->reason[0] ? ")" : "", r->worst,
 			     r->synced ? "the database and local state" : "local state only");
-			outl(ROLE_DIM, "transcript: midsops wizard show %s", V.ref);
+			outl(v, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
 		}
 		return;
 	}
-	if (V.failed)
+	if (v->failed)
 		return;
 	const struct rb_step *st = &r->rb->steps[r->cursor];
 	char *title = wz_expand(r, t->cfg, st->title);
-	outl(ROLE_HEADER, "[%d/%d] %s (%s)", r->cursor + 1, r->rb->nsteps, title,
+	outl(v, ROLE_HEADER, "[%d/%d] %s (%s)", r->cursor + 1, r->rb->nsteps, title,
 	     rb_kind_name(st->kind));
 	free(title);
 	/* Under way from the moment it is shown: a console killed here leaves it recorded as
 	 * interrupted, and a resume offers it again. */
-	wz_step_begin(&V.s, r);
-	switch (st->kind) {
-	case RB_CHECK:
-		run_command(t, st);
-		break;
-	case RB_WAIT:
-		wait_start(st);
-		break;
-	case RB_REPORT:
-		do_report(t, st);
-		break;
-	case RB_BRANCH: {
+	wz_step_begin(&v->s, r);
+	const struct rb_kind_info *k = rb_kind(st->kind);
+	if (!k->at_once)
+		return;
+	if (k->how == RB_HOW_BRANCH) {
 		int yes = wz_branch_auto(r, st);
 		if (yes >= 0) {
 			char why[128];
 			snprintf(why, sizeof why, "worst status so far %d", r->worst);
-			branch(yes, why);
+			branch(v, yes, why);
 		}
-		break;
-	}
-	default:
-		break;
-	}
+	} else
+		run_step(v, t, st);
 }
 
-void tui_wizard_tick(struct tui *t)
+static void wiz_tick(struct wzv *v, struct tui *t)
 {
-	if (V.view != V_RUN || !V.r || V.prompt == P_PARAM || !V.locked)
+	if (v->view != V_RUN || !v->r || v->prompt == P_PARAM || !v->locked)
 		return;
-	if (V.busy == B_CHILD && V.ch_live) {
-		size_t before = (size_t)V.out.n;
-		child_read();
-		if (V.ch.done)
-			command_done();
-		if ((size_t)V.out.n != before || !V.ch_live)
+	if (v->busy == B_CHILD && v->ch_live) {
+		size_t before = (size_t)v->out.n;
+		child_read(v);
+		if (v->ch.done)
+			command_done(v);
+		if ((size_t)v->out.n != before || !v->ch_live)
 			t->need_redraw = 1;
-	} else if (V.busy == B_WAIT)
-		wait_tick(t);
+	} else if (v->busy == B_WAIT)
+		wait_tick(v, t);
 	/* Automatic steps follow one another without a key, a few per turn so keys and the
 	 * screen are served in between. */
-	for (int i = 0; i < 4 && V.busy == B_IDLE && V.prompt == P_NONE && V.entered_seq != V.seq;
-	     i++) {
-		enter_step(t);
+	for (int i = 0;
+	     i < 4 && v->busy == B_IDLE && v->prompt == P_NONE && v->entered_seq != v->seq; i++) {
+		enter_step(v, t);
 		t->need_redraw = 1;
 	}
 }
 
-int tui_wizard_timeout(void)
+static int wiz_timeout(struct wzv *v)
 {
-	if (V.view != V_RUN || !V.r)
+	if (v->view != V_RUN || !v->r)
 		return -1;
-	if (V.busy != B_IDLE || (V.entered_seq != V.seq && V.prompt == P_NONE))
-		return V.busy == B_IDLE ? 0 : 100;
+	if (v->busy != B_IDLE || (v->entered_seq != v->seq && v->prompt == P_NONE))
+		return v->busy == B_IDLE ? 0 : 100;
 	return -1;
 }
 
 /* Enter: run, confirm, send, approve, retry. */
-static void go(struct tui *t)
+static void go(struct wzv *v, struct tui *t)
 {
-	struct wz_run *r = V.r;
-	int before = r->cursor;
+	struct wz_run *r = v->r;
 	const struct rb_step *st = &r->rb->steps[r->cursor];
-	if (V.busy == B_WAIT) {
-		wait_end(1);
+	if (v->busy == B_WAIT) {
+		wait_end(v, 1);
 		return;
 	}
-	if (V.failed) {
-		V.failed = 0;
-		outl(ROLE_NORMAL, "retrying '%s'", st->id);
+	if (v->failed) {
+		v->failed = 0;
+		outl(v, ROLE_NORMAL, "retrying '%s'", st->id);
 	}
-	switch (st->kind) {
-	case RB_INFO:
-		wz_step_end(&V.s, r, WZ_DONE, -1, NULL, NULL, "read");
-		outl(ROLE_OK, "-> read");
-		settle(before);
-		break;
-	case RB_CONFIRM:
-		wz_step_end(&V.s, r, WZ_DONE, -1, NULL, NULL, "confirmed");
-		outl(ROLE_OK, "-> confirmed by %s", r->driver);
-		settle(before);
-		break;
-	case RB_COMMAND:
-	case RB_CHECK:
-		run_command(t, st);
-		break;
-	case RB_NOTIFY:
-		do_notify(t, st);
-		break;
-	case RB_REPORT:
-		do_report(t, st);
-		break;
-	case RB_WAIT:
-		wait_start(st);
-		break;
-	case RB_APPROVAL:
-		V.prompt = P_APPROVER;
-		V.in[0] = 0;
-		snprintf(V.ask, sizeof V.ask, "Approver's name (Esc cancels): ");
-		break;
-	case RB_BRANCH:
-		outl(ROLE_NORMAL, "answer y (yes) or n (no)");
-		break;
-	default:
-		break;
-	}
+	run_step(v, t, st);
 }
 
-static void prompt_submit(struct tui *t)
+static void prompt_submit(struct wzv *v, struct tui *t)
 {
-	struct wz_run *r = V.r;
+	struct wz_run *r = v->r;
 	int before = r ? r->cursor : 0;
-	enum prompt p = V.prompt;
-	V.prompt = P_NONE;
+	enum prompt p = v->prompt;
+	v->prompt = P_NONE;
 	switch (p) {
 	case P_PARAM: {
-		const struct rb_param *pp = &r->rb->params[V.param];
-		wz_param_set(r, pp->name, V.in[0] ? V.in : (pp->def ? pp->def : ""));
-		outl(ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
-		V.param++;
-		prompt_param();
-		if (V.prompt == P_NONE)
-			begin_run(t);
+		const struct rb_param *pp = &r->rb->params[v->param];
+		wz_param_set(r, pp->name, v->in[0] ? v->in : (pp->def ? pp->def : ""));
+		outl(v, ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
+		v->param++;
+		prompt_param(v);
+		if (v->prompt == P_NONE)
+			begin_run(v, t);
 		break;
 	}
 	case P_SKIP:
-		if (V.busy == B_WAIT)
-			child_drop();
-		V.busy = B_IDLE;
-		outl(ROLE_WARNING, "-> skipped: %s", V.in[0] ? V.in : "(no reason given)");
-		wz_skip(&V.s, r, V.in);
-		V.failed = 0;
-		settle(-1);
+		if (v->busy == B_WAIT)
+			child_drop(v);
+		v->busy = B_IDLE;
+		outl(v, ROLE_WARNING, "-> skipped: %s", v->in[0] ? v->in : "(no reason given)");
+		wz_skip(&v->s, r, v->in);
+		v->failed = 0;
+		settle(v, -1);
 		break;
 	case P_ABORT_SURE:
-		if (strcmp(V.in, "yes") != 0) {
-			outl(ROLE_NORMAL, "not aborted");
+		if (strcmp(v->in, "yes") != 0) {
+			outl(v, ROLE_NORMAL, "not aborted");
 			break;
 		}
-		V.prompt = P_ABORT_WHY;
-		V.in[0] = 0;
-		snprintf(V.ask, sizeof V.ask, "Reason for aborting: ");
+		v->prompt = P_ABORT_WHY;
+		v->in[0] = 0;
+		snprintf(v->ask, sizeof v->ask, "Reason for aborting: ");
 		break;
 	case P_ABORT_WHY:
-		child_drop();
-		V.busy = B_IDLE;
-		wz_abort(&V.s, r, V.in);
-		outl(ROLE_CRITICAL, "-> run aborted: %s", r->reason);
-		V.failed = 0;
-		settle(-1);
+		child_drop(v);
+		v->busy = B_IDLE;
+		wz_abort(&v->s, r, v->in);
+		outl(v, ROLE_CRITICAL, "-> run aborted: %s", r->reason);
+		v->failed = 0;
+		settle(v, -1);
 		break;
 	case P_APPROVER:
-		if (!V.in[0]) {
-			outl(ROLE_NORMAL, "no approver given: the step waits (Enter asks again)");
+		if (!v->in[0]) {
+			outl(v, ROLE_NORMAL,
+			     "no approver given: the step waits (Enter asks again)");
 			break;
 		}
-		snprintf(V.approver, sizeof V.approver, "%s", V.in);
-		V.prompt = P_PHRASE;
-		V.in[0] = 0;
-		snprintf(V.ask, sizeof V.ask, "Type '%s' to approve (anything else rejects): ",
+		snprintf(v->approver, sizeof v->approver, "%s", v->in);
+		v->prompt = P_PHRASE;
+		v->in[0] = 0;
+		snprintf(v->ask, sizeof v->ask, "Type '%s' to approve (anything else rejects): ",
 			 r->rb->steps[r->cursor].phrase);
 		break;
 	case P_PHRASE: {
 		char detail[256];
-		wz_step_begin(&V.s, r);
-		if (strcmp(V.in, r->rb->steps[r->cursor].phrase) == 0) {
-			snprintf(detail, sizeof detail, "approved by %s", V.approver);
-			outl(ROLE_OK, "-> %s", detail);
-			wz_step_end(&V.s, r, WZ_DONE, -1, NULL, NULL, detail);
+		wz_step_begin(&v->s, r);
+		if (strcmp(v->in, r->rb->steps[r->cursor].phrase) == 0) {
+			snprintf(detail, sizeof detail, "approved by %s", v->approver);
+			outl(v, ROLE_OK, "-> %s", detail);
+			wz_step_end(&v->s, r, WZ_DONE, -1, NULL, NULL, detail);
 		} else {
-			snprintf(detail, sizeof detail, "rejected by %s", V.approver);
-			outl(ROLE_CRITICAL, "-> %s", detail);
-			wz_step_end(&V.s, r, WZ_FAILED, -1, NULL, "not approved", detail);
+			snprintf(detail, sizeof detail, "rejected by %s", v->approver);
+			outl(v, ROLE_CRITICAL, "-> %s", detail);
+			wz_step_end(&v->s, r, WZ_FAILED, -1, NULL, "not approved", detail);
 		}
-		settle(before);
+		settle(v, before);
 		break;
 	}
 	default:
 		break;
 	}
-	V.in[0] = 0;
+	v->in[0] = 0;
 }
 
-static void prompt_key(struct tui *t, int k)
+static void prompt_key(struct wzv *v, struct tui *t, int k)
 {
-	size_t n = strlen(V.in);
+	size_t n = strlen(v->in);
 	if (k == 27 || k == 3) {
-		if (V.prompt == P_PARAM) {
-			wz_run_free(V.r);
-			V.r = NULL;
-			V.prompt = P_NONE;
-			picker_open(t);
-			snprintf(V.error, sizeof V.error, "not started: a parameter was not given");
+		if (v->prompt == P_PARAM) {
+			wz_run_free(v->r);
+			v->r = NULL;
+			v->prompt = P_NONE;
+			picker_open(v, t);
+			snprintf(v->error, sizeof v->error,
+				 "not started: a parameter was not given");
 			return;
 		}
-		V.prompt = P_NONE;
-		outl(ROLE_DIM, "(cancelled)");
+		v->prompt = P_NONE;
+		outl(v, ROLE_DIM, "(cancelled)");
 	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
-		prompt_submit(t);
+		prompt_submit(v, t);
 	} else if (k == KEY_BACKSPACE || k == 127 || k == 8) {
-		while (n > 0 && ((unsigned char)V.in[n - 1] & 0xC0) == 0x80)
+		while (n > 0 && ((unsigned char)v->in[n - 1] & 0xC0) == 0x80)
 			n--;
 		if (n > 0)
 			n--;
-		V.in[n] = 0;
+		v->in[n] = 0;
 	} else if (k == 21) { /* Ctrl-U */
-		V.in[0] = 0;
-	} else if (k >= 32 && k < 256 && k != 127 && n + 1 < sizeof V.in) {
-		V.in[n] = (char)k;
-		V.in[n + 1] = 0;
+		v->in[0] = 0;
+	} else if (k >= 32 && k < 256 && k != 127 && n + 1 < sizeof v->in) {
+		v->in[n] = (char)k;
+		v->in[n + 1] = 0;
 	}
 }
 
-static void picker_key(struct tui *t, int k)
+static void picker_key(struct wzv *v, struct tui *t, int k)
 {
 	switch (k) {
 	case KEY_UP:
-		if (V.sel > 0)
-			V.sel--;
+		if (v->sel > 0)
+			v->sel--;
 		break;
 	case KEY_DOWN:
-		if (V.sel + 1 < V.nitems)
-			V.sel++;
+		if (v->sel + 1 < v->nitems)
+			v->sel++;
 		break;
 	case KEY_HOME:
-		V.sel = 0;
+		v->sel = 0;
 		break;
 	case KEY_END:
-		V.sel = V.nitems - 1;
+		v->sel = v->nitems - 1;
 		break;
 	case 'r':
-		picker_load(t);
+		picker_load(v, t);
 		break;
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (V.sel >= 0 && V.sel < V.nitems) {
-			struct pick_item it = V.items[V.sel];
+		if (v->sel >= 0 && v->sel < v->nitems) {
+			struct pick_item it = v->items[v->sel];
 			if (it.is_run)
-				resume(t, it.ref);
+				resume(v, t, it.ref);
 			else
-				start_named(t, it.name, NULL, 0);
+				start_named(v, t, it.name, NULL, 0);
 		}
 		break;
 	case 'q':
 	case 27:
-		view_close(t, 1);
+		view_close(v, t, 1);
 		break;
 	}
 }
 
-void tui_wizard_key(struct tui *t, int k)
+static void wiz_key(struct wzv *v, struct tui *t, int k)
 {
 	t->need_redraw = 1;
-	if (V.view == V_PICK) {
-		picker_key(t, k);
+	if (v->view == V_PICK) {
+		picker_key(v, t, k);
 		return;
 	}
-	if (V.prompt != P_NONE) {
-		prompt_key(t, k);
+	if (v->prompt != P_NONE) {
+		prompt_key(v, t, k);
 		return;
 	}
-	struct wz_run *r = V.r;
+	struct wz_run *r = v->r;
 	if (!r) {
-		view_close(t, 0);
+		view_close(v, t, 0);
 		return;
 	}
 	switch (k) {
 	case KEY_PPAGE:
-		V.out_back += 10;
+		v->out_back += 10;
 		return;
 	case KEY_NPAGE:
-		V.out_back = V.out_back > 10 ? V.out_back - 10 : 0;
+		v->out_back = v->out_back > 10 ? v->out_back - 10 : 0;
 		return;
 	case KEY_UP:
-		V.out_back++;
+		v->out_back++;
 		return;
 	case KEY_DOWN:
-		if (V.out_back > 0)
-			V.out_back--;
+		if (v->out_back > 0)
+			v->out_back--;
 		return;
 	case KEY_END:
-		V.out_back = 0;
+		v->out_back = 0;
 		return;
 	case '?':
 	case KEY_F(1):
-		V.help = !V.help;
+		v->help = !v->help;
 		return;
 	case 12:
 		clearok(curscr, TRUE);
@@ -976,67 +974,67 @@ void tui_wizard_key(struct tui *t, int k)
 	}
 	if (wz_finished(r)) {
 		if (k == 'q' || k == 27 || k == '\n' || k == '\r' || k == KEY_ENTER)
-			view_close(t, 0);
+			view_close(v, t, 0);
 		return;
 	}
 	/* A step's command is never left half done by a stray key: Ctrl-C stops it first. */
-	if (V.busy == B_CHILD) {
+	if (v->busy == B_CHILD) {
 		if (k == 3) {
-			outl(ROLE_WARNING, "stopping '%s'", V.cmdname);
-			wz_child_kill(&V.ch);
+			outl(v, ROLE_WARNING, "stopping '%s'", v->cmdname);
+			wz_child_kill(&v->ch);
 		} else
-			outl(ROLE_DIM, "'%s' is still running; Ctrl-C stops it", V.cmdname);
+			outl(v, ROLE_DIM, "'%s' is still running; Ctrl-C stops it", v->cmdname);
 		return;
 	}
 	if (k == 'q' || k == 27) {
-		view_close(t, 1);
+		view_close(v, t, 1);
 		return;
 	}
 	const struct rb_step *st = &r->rb->steps[r->cursor];
-	V.out_back = 0;
+	v->out_back = 0;
 	switch (k) {
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		go(t);
+		go(v, t);
 		break;
 	case 'r':
-		if (V.failed)
-			go(t);
+		if (v->failed)
+			go(v, t);
 		break;
 	case 'c':
-		if (V.failed) {
-			V.failed = 0;
-			outl(ROLE_WARNING, "-> continued after the failure");
-			wz_skip(&V.s, r, "operator continued after the failure");
-			settle(-1);
+		if (v->failed) {
+			v->failed = 0;
+			outl(v, ROLE_WARNING, "-> continued after the failure");
+			wz_skip(&v->s, r, "operator continued after the failure");
+			settle(v, -1);
 		}
 		break;
 	case 'y':
 	case 'n':
-		if (st->kind == RB_BRANCH && !V.failed)
-			branch(k == 'y', "operator's answer");
+		if (rb_kind(st->kind)->how == RB_HOW_BRANCH && !v->failed)
+			branch(v, k == 'y', "operator's answer");
 		break;
 	case 's':
-		V.prompt = P_SKIP;
-		V.in[0] = 0;
-		snprintf(V.ask, sizeof V.ask, "Reason for skipping '%s': ", st->id);
+		v->prompt = P_SKIP;
+		v->in[0] = 0;
+		snprintf(v->ask, sizeof v->ask, "Reason for skipping '%s': ", st->id);
 		break;
 	case 'b':
-		if (V.busy == B_WAIT)
-			child_drop();
-		V.busy = B_IDLE;
-		if (wz_back(&V.s, r) < 0)
-			outl(ROLE_DIM, "(already at the first step)");
+		if (v->busy == B_WAIT)
+			child_drop(v);
+		v->busy = B_IDLE;
+		if (wz_back(&v->s, r) < 0)
+			outl(v, ROLE_DIM, "(already at the first step)");
 		else
-			outl(ROLE_NORMAL, "-> back to '%s'", r->rb->steps[r->cursor].id);
-		V.failed = 0;
-		settle(-1);
+			outl(v, ROLE_NORMAL, "-> back to '%s'", r->rb->steps[r->cursor].id);
+		v->failed = 0;
+		settle(v, -1);
 		break;
 	case 'a':
-		V.prompt = P_ABORT_SURE;
-		V.in[0] = 0;
-		snprintf(V.ask, sizeof V.ask, "Abort the whole run? Type 'yes' to abort: ");
+		v->prompt = P_ABORT_SURE;
+		v->in[0] = 0;
+		snprintf(v->ask, sizeof v->ask, "Abort the whole run? Type 'yes' to abort: ");
 		break;
 	}
 }
@@ -1087,27 +1085,27 @@ static void draw_lines(struct tui *t, struct tui_rect r, struct tui_lines *l, in
 	}
 }
 
-static void draw_picker(struct tui *t, struct tui_rect a)
+static void draw_picker(struct wzv *v, struct tui *t, struct tui_rect a)
 {
 	tui_box(t, a, "Wizard: start a runbook or continue a run", 1);
 	struct tui_rect in = {a.y + 1, a.x + 1, a.h - 2, a.w - 2};
 	struct tui_lines l = {0};
 	int selline = 0;
-	if (V.error[0]) {
-		wrap(&l, ROLE_CRITICAL, V.error, in.w);
+	if (v->error[0]) {
+		wrap(&l, ROLE_CRITICAL, v->error, in.w);
 		tui_tl(&l, ROLE_NORMAL, "%s", "");
 	}
 	tui_tl(&l, ROLE_HEADER, "%s", "Runbooks");
 	int runs = 0;
-	for (int i = 0; i < V.nitems; i++) {
-		if (V.items[i].is_run && !runs++) {
+	for (int i = 0; i < v->nitems; i++) {
+		if (v->items[i].is_run && !runs++) {
 			tui_tl(&l, ROLE_NORMAL, "%s", "");
 			tui_tl(&l, ROLE_HEADER, "%s", "Runs in progress");
 		}
-		if (i == V.sel)
+		if (i == v->sel)
 			selline = l.n;
-		tui_tl(&l, i == V.sel ? ROLE_SELECTED : ROLE_NORMAL, "%s %s",
-		       i == V.sel ? ">" : " ", V.items[i].text);
+		tui_tl(&l, i == v->sel ? ROLE_SELECTED : ROLE_NORMAL, "%s %s",
+		       i == v->sel ? ">" : " ", v->items[i].text);
 	}
 	if (!runs) {
 		tui_tl(&l, ROLE_NORMAL, "%s", "");
@@ -1122,15 +1120,16 @@ static void draw_picker(struct tui *t, struct tui_rect a)
 	free(l.v);
 }
 
-static const char *marker(enum wz_outcome o, int current, enum tui_role *role, const char **word)
+static const char *marker(struct wzv *v, enum wz_outcome o, int current, enum tui_role *role,
+			  const char **word)
 {
 	*role = ROLE_NORMAL;
 	if (current) {
 		*role = ROLE_SELECTED;
-		*word = V.busy == B_CHILD  ? "running"
-			: V.busy == B_WAIT ? "waiting"
-			: V.failed	   ? "FAILED"
-					   : "current";
+		*word = v->busy == B_CHILD  ? "running"
+			: v->busy == B_WAIT ? "waiting"
+			: v->failed	    ? "FAILED"
+					    : "current";
 		return ">>";
 	}
 	switch (o) {
@@ -1161,9 +1160,9 @@ static const char *marker(enum wz_outcome o, int current, enum tui_role *role, c
 	}
 }
 
-static void draw_steps(struct tui *t, struct tui_rect a)
+static void draw_steps(struct wzv *v, struct tui *t, struct tui_rect a)
 {
-	struct wz_run *r = V.r;
+	struct wz_run *r = v->r;
 	char title[300];
 	snprintf(title, sizeof title, "Steps: %s", r->rb->name);
 	tui_box(t, a, title, 0);
@@ -1180,7 +1179,7 @@ static void draw_steps(struct tui *t, struct tui_rect a)
 		enum tui_role role;
 		const char *word;
 		int cur = !fin && i == r->cursor;
-		const char *m = marker(wz_step_state(r, i), cur, &role, &word);
+		const char *m = marker(v, wz_step_state(r, i), cur, &role, &word);
 		if (cur)
 			curline = l.n;
 		char *tt = wz_expand(r, t->cfg, st->title);
@@ -1207,26 +1206,7 @@ static void draw_steps(struct tui *t, struct tui_rect a)
 
 static const char *enter_does(const struct rb_step *st)
 {
-	switch (st->kind) {
-	case RB_INFO:
-		return "continue";
-	case RB_CONFIRM:
-		return "confirm it is done";
-	case RB_COMMAND:
-		return "run it";
-	case RB_CHECK:
-		return "run the check again";
-	case RB_NOTIFY:
-		return "send it";
-	case RB_APPROVAL:
-		return "approve (name, then the phrase)";
-	case RB_REPORT:
-		return "write the report";
-	case RB_WAIT:
-		return "end the wait early";
-	default:
-		return "go on";
-	}
+	return rb_kind(st->kind)->enter_does;
 }
 
 static const char *const view_help[] = {
@@ -1247,17 +1227,17 @@ static const char *const view_help[] = {
     NULL,
 };
 
-static void draw_step_box(struct tui *t, struct tui_rect a)
+static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 {
-	struct wz_run *r = V.r;
+	struct wz_run *r = v->r;
 	struct tui_rect in = {a.y + 1, a.x + 1, a.h - 2, a.w - 2};
 	struct tui_lines l = {0};
 	char title[512];
-	if (V.help) {
+	if (v->help) {
 		tui_box(t, a, "Help", 1);
 		for (int i = 0; view_help[i]; i++)
 			wrap(&l, ROLE_NORMAL, view_help[i], in.w);
-	} else if (!r->rb || V.prompt == P_PARAM) {
+	} else if (!r->rb || v->prompt == P_PARAM) {
 		tui_box(t, a, r->rb ? r->rb->title : "Wizard", 1);
 		tui_tl(&l, ROLE_NORMAL, "%s", "Parameters of this run:");
 		for (int i = 0; i < r->rb->nparams; i++) {
@@ -1265,15 +1245,15 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_NORMAL, "  %s: %s", r->rb->params[i].name, v ? v : "?");
 		}
 	} else if (wz_finished(r)) {
-		snprintf(title, sizeof title, "Run %s: %s", V.ref, wz_status_name(r->status));
+		snprintf(title, sizeof title, "Run %s: %s", v->ref, wz_status_name(r->status));
 		tui_box(t, a, title, 1);
 		tui_tl(&l, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL, "Run %s %s%s%s%s",
-		       V.ref, wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
+		       v->ref, wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
 		       r->reason[0] ? ")" : "");
 		tui_tl(&l, ROLE_NORMAL, "worst check status %d", r->worst);
 		tui_tl(&l, ROLE_NORMAL, "recorded in %s",
 		       r->synced ? "the database and local state" : "local state only");
-		tui_tl(&l, ROLE_DIM, "transcript: midsops wizard show %s", V.ref);
+		tui_tl(&l, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
 	} else {
 		const struct rb_step *st = &r->rb->steps[r->cursor];
 		char *tt = wz_expand(r, t->cfg, st->title);
@@ -1281,7 +1261,7 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 		free(tt);
 		tui_box(t, a, title, 1);
 		char about[600];
-		snprintf(about, sizeof about, "run %s of %s, %s step, section %s", V.ref,
+		snprintf(about, sizeof about, "run %s of %s, %s step, section %s", v->ref,
 			 r->runbook, rb_kind_name(st->kind), r->rb->sections[st->section].title);
 		wrap(&l, ROLE_DIM, about, in.w);
 		if (st->argc) {
@@ -1299,15 +1279,15 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 			wrap(&l, ROLE_NORMAL, h, in.w);
 			free(h);
 		}
-		if (st->kind == RB_NOTIFY) {
+		if (rb_kind(st->kind)->how == RB_HOW_NOTIFY) {
 			char *s = wz_expand(r, t->cfg, st->subject);
 			tui_tl(&l, ROLE_NORMAL, "subject: %s", s);
 			free(s);
 		}
-		if (st->kind == RB_APPROVAL)
+		if (rb_kind(st->kind)->how == RB_HOW_APPROVE)
 			tui_tl(&l, ROLE_NORMAL, "The approver gives their name and types '%s'.",
 			       st->phrase);
-		if (st->kind == RB_BRANCH) {
+		if (rb_kind(st->kind)->how == RB_HOW_BRANCH) {
 			int a2 = wz_branch_auto(r, st);
 			int ti =
 			    st->then_step ? rb_step_index(r->rb, st->then_step) : r->cursor + 1;
@@ -1324,19 +1304,19 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 				tui_tl(&l, ROLE_DIM, "  decided by the run so far: %s",
 				       a2 ? "yes" : "no");
 		}
-		if (V.busy == B_WAIT) {
-			long el = (long)(now_s() - V.wait_t0);
+		if (v->busy == B_WAIT) {
+			long el = (long)(now_s() - v->wait_t0);
 			tui_tl(&l, ROLE_WARNING, "waiting %lds of %lds; Enter ends the wait early",
-			       el, V.wait_dur);
+			       el, v->wait_dur);
 			if (st->argc)
 				tui_tl(&l, ROLE_DIM, "live figure (every %lds):",
 				       st->interval > 0 ? st->interval : 15);
-			for (int i = 0; i < V.fig.n; i++)
-				tui_lines_add(&l, V.fig.v[i]);
-		} else if (V.busy == B_CHILD)
-			tui_tl(&l, ROLE_WARNING, "running '%s' (%.0fs); Ctrl-C stops it", V.cmdname,
-			       now_s() - V.ch_started);
-		else if (V.failed)
+			for (int i = 0; i < v->fig.n; i++)
+				tui_lines_add(&l, v->fig.v[i]);
+		} else if (v->busy == B_CHILD)
+			tui_tl(&l, ROLE_WARNING, "running '%s' (%.0fs); Ctrl-C stops it",
+			       v->cmdname, now_s() - v->ch_started);
+		else if (v->failed)
 			wrap(&l, ROLE_CRITICAL,
 			     "This step failed: Enter retries, c continues anyway, s skips, a "
 			     "aborts.",
@@ -1349,25 +1329,25 @@ static void draw_step_box(struct tui *t, struct tui_rect a)
 	free(l.v);
 }
 
-static void draw_output(struct tui *t, struct tui_rect a)
+static void draw_output(struct wzv *v, struct tui *t, struct tui_rect a)
 {
-	tui_box(t, a, V.out_back ? "Output (scrolled; End follows)" : "Output", 0);
+	tui_box(t, a, v->out_back ? "Output (scrolled; End follows)" : "Output", 0);
 	struct tui_rect in = {a.y + 1, a.x + 1, a.h - 2, a.w - 2};
 	/* Wrap only the newest lines, as many as the area and the scroll-back need. */
-	int need = in.h + V.out_back;
+	int need = in.h + v->out_back;
 	struct tui_lines tail = {0}, one = {0};
-	int first = V.out.n, rows = 0;
+	int first = v->out.n, rows = 0;
 	while (first > 0 && rows < need) {
 		first--;
 		tui_lines_clear(&one);
-		wrap(&one, (enum tui_role)(V.out.v[first][0] - '0'), V.out.v[first] + 1, in.w);
+		wrap(&one, (enum tui_role)(v->out.v[first][0] - '0'), v->out.v[first] + 1, in.w);
 		rows += one.n;
 	}
-	for (int i = first; i < V.out.n; i++)
-		wrap(&tail, (enum tui_role)(V.out.v[i][0] - '0'), V.out.v[i] + 1, in.w);
-	if (V.out_back > tail.n - in.h)
-		V.out_back = tail.n - in.h > 0 ? tail.n - in.h : 0;
-	int top = tail.n - in.h - V.out_back;
+	for (int i = first; i < v->out.n; i++)
+		wrap(&tail, (enum tui_role)(v->out.v[i][0] - '0'), v->out.v[i] + 1, in.w);
+	if (v->out_back > tail.n - in.h)
+		v->out_back = tail.n - in.h > 0 ? tail.n - in.h : 0;
+	int top = tail.n - in.h - v->out_back;
 	draw_lines(t, in, &tail, top > 0 ? top : 0);
 	tui_lines_clear(&tail);
 	tui_lines_clear(&one);
@@ -1375,11 +1355,11 @@ static void draw_output(struct tui *t, struct tui_rect a)
 	free(one.v);
 }
 
-void tui_wizard_draw(struct tui *t)
+static void wiz_draw(struct wzv *v, struct tui *t)
 {
 	struct tui_rect a = {1, 0, LINES - 2, COLS};
-	if (V.view == V_PICK || !V.r) {
-		draw_picker(t, a);
+	if (v->view == V_PICK || !v->r) {
+		draw_picker(v, t, a);
 		return;
 	}
 	int lw = COLS * 2 / 5;
@@ -1387,39 +1367,103 @@ void tui_wizard_draw(struct tui *t)
 		lw = 30;
 	if (lw > 60)
 		lw = 60;
-	draw_steps(t, (struct tui_rect){a.y, 0, a.h, lw});
+	draw_steps(v, t, (struct tui_rect){a.y, 0, a.h, lw});
 	int top = a.h * 9 / 20;
 	if (top < 8)
 		top = 8;
-	draw_step_box(t, (struct tui_rect){a.y, lw, top, COLS - lw});
-	draw_output(t, (struct tui_rect){a.y + top, lw, a.h - top, COLS - lw});
+	draw_step_box(v, t, (struct tui_rect){a.y, lw, top, COLS - lw});
+	draw_output(v, t, (struct tui_rect){a.y + top, lw, a.h - top, COLS - lw});
 }
 
-int tui_wizard_bottom(struct tui *t, int y)
+static int wiz_bottom(struct wzv *v, struct tui *t, int y)
 {
-	if (V.view == V_OFF)
+	if (v->view == V_OFF)
 		return 0;
-	if (V.prompt != P_NONE) {
-		tui_putf(t, y, 0, COLS, ROLE_WARNING, "%s%s_", V.ask, V.in);
+	if (v->prompt != P_NONE) {
+		tui_putf(t, y, 0, COLS, ROLE_WARNING, "%s%s_", v->ask, v->in);
 		return 1;
 	}
 	const char *hint;
-	if (V.view == V_PICK || !V.r)
+	if (v->view == V_PICK || !v->r)
 		hint = "Up/Down choose  Enter start or continue  r reload  q or Esc closes";
-	else if (wz_finished(V.r))
+	else if (wz_finished(v->r))
 		hint = "The run has ended: Enter or q closes the view";
-	else if (V.busy == B_CHILD)
+	else if (v->busy == B_CHILD)
 		hint = "A command is running: Ctrl-C stops it  Up/Down scroll  ? help";
-	else if (V.busy == B_WAIT)
+	else if (v->busy == B_WAIT)
 		hint =
 		    "Enter: end the wait early  s skip  b back  a abort  ? help  q leave (pauses)";
-	else if (V.failed)
+	else if (v->failed)
 		hint = "Step failed. Enter: retry  c continue anyway  s skip  b back  a abort  q "
 		       "leave";
-	else if (V.r->rb->steps[V.r->cursor].kind == RB_BRANCH)
+	else if (rb_kind(v->r->rb->steps[v->r->cursor].kind)->how == RB_HOW_BRANCH)
 		hint = "y yes  n no  s skip  b back  a abort  ? help  q leave (pauses)";
 	else
 		hint = "Enter: run/confirm  s skip  b back  a abort  ? help  q leave (pauses)";
 	tui_put(t, y, 0, COLS, ROLE_DIM, hint);
 	return 1;
+}
+
+/* ------------------------------------------------------------------ the view */
+
+static int op_active(struct tui_view *view)
+{
+	return wiz_active(view->data);
+}
+
+static void op_draw(struct tui_view *view, struct tui *t)
+{
+	wiz_draw(view->data, t);
+}
+
+static int op_bottom(struct tui_view *view, struct tui *t, int y)
+{
+	return wiz_bottom(view->data, t, y);
+}
+
+static void op_key(struct tui_view *view, struct tui *t, int key)
+{
+	wiz_key(view->data, t, key);
+}
+
+static void op_tick(struct tui_view *view, struct tui *t)
+{
+	wiz_tick(view->data, t);
+}
+
+static int op_timeout(struct tui_view *view)
+{
+	return wiz_timeout(view->data);
+}
+
+static void op_end(struct tui_view *view, struct tui *t)
+{
+	wiz_end(view->data, t);
+	free(view->data);
+	free(view);
+	if (t->view == view)
+		t->view = NULL;
+}
+
+static const struct tui_view_ops wizard_ops = {
+    .name = "wizard",
+    .active = op_active,
+    .draw = op_draw,
+    .bottom = op_bottom,
+    .key = op_key,
+    .tick = op_tick,
+    .wait_ms = op_timeout,
+    .end = op_end,
+};
+
+int tui_wizard_open(struct tui *t, char **w, int n)
+{
+	if (t->view && t->view->ops != &wizard_ops)
+		return -1;
+	if (!t->view) {
+		t->view = xcalloc(1, sizeof *t->view);
+		t->view->ops = &wizard_ops;
+		t->view->data = xcalloc(1, sizeof(struct wzv));
+	}
+	return wiz_open(t->view->data, t, w, n);
 }
