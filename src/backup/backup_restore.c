@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backup_int.h"
+#include "util.h"
 #include "cluster.h"
 #include "db.h"
 #include "proc.h"
@@ -44,6 +45,47 @@ static int conf_value(const char *s, char *out, size_t n)
 	out[o++] = '\'';
 	out[o] = 0;
 	return 0;
+}
+
+/* Comments out, in the copy's postgresql.auto.conf, the settings named in keys (a name
+ * ending in '*' names every setting it starts), with why in front: the server reads
+ * postgresql.auto.conf last, so what a backup brought along there would win over what
+ * the restore writes, or clash with it (a second recovery target is fatal). The file is
+ * read without following a link the server's user may have put there. */
+static int auto_conf_comment_out(const char *datadir, const struct cluster *owner,
+				 const char *const *keys, const char *why, char *err, size_t errlen)
+{
+	char path[4500];
+	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
+	int rfd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat rst;
+	FILE *f =
+	    rfd >= 0 && fstat(rfd, &rst) == 0 && S_ISREG(rst.st_mode) ? fdopen(rfd, "r") : NULL;
+	if (!f && rfd >= 0)
+		close(rfd);
+	if (!f)
+		return 0;
+	struct strbuf text = {0};
+	char line[8192];
+	int changed = 0;
+	while (fgets(line, sizeof line, f)) {
+		const char *k = line + strspn(line, " \t");
+		size_t kl = strcspn(k, " \t=");
+		int hit = 0;
+		for (int i = 0; keys[i] && !hit; i++) {
+			size_t n = strlen(keys[i]);
+			hit = keys[i][n - 1] == '*' ? kl >= n - 1 && strncmp(k, keys[i], n - 1) == 0
+						    : kl == n && strncmp(k, keys[i], n) == 0;
+		}
+		changed |= hit;
+		strbuf_addf(&text, "%s%s", hit ? why : "", line);
+	}
+	fclose(f);
+	int rc = changed ? cluster_file_put(owner, datadir, "postgresql.auto.conf",
+					    text.s ? text.s : "", 0, err, errlen)
+			 : 0;
+	strbuf_free(&text);
+	return rc;
 }
 
 /* Recovery settings for a restored data directory. target: NULL (end of archive),
@@ -83,6 +125,11 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 	const struct cluster *owner = rp->have_cl ? &rp->cl : NULL;
 	if (cluster_file_put(owner, datadir, "recovery.signal", "", 0, err, errlen) < 0)
 		return -1;
+	/* A backup of a cluster that was itself restored carries that restore's block. */
+	static const char *const rec_keys[] = {"restore_command", "recovery_target*", NULL};
+	if (auto_conf_comment_out(datadir, owner, rec_keys, "# midsops restore (earlier): ", err,
+				  errlen) < 0)
+		return -1;
 	snprintf(path, sizeof path, "%s/backup_manifest", datadir);
 	unlink(path);
 	size_t off = (size_t)snprintf(conf, sizeof conf,
@@ -119,7 +166,6 @@ static int write_recovery(const char *datadir, const struct repo *rp, const char
 static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, size_t sn,
 			char *err, size_t errlen)
 {
-	char path[4500];
 	const struct cluster *owner = rp->have_cl ? &rp->cl : NULL;
 	snprintf(sock, sn, "%s.sock", datadir);
 	if (strlen(sock) + sizeof "/.s.PGSQL.65535.lock" > 108) {
@@ -138,38 +184,10 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 		snprintf(err, errlen, "cannot create %s: %s", sock, strerror(errno));
 		return -1;
 	}
-	/* Read without following a link the server's user may have put there. */
-	snprintf(path, sizeof path, "%s/postgresql.auto.conf", datadir);
-	int rfd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat rst;
-	FILE *f =
-	    rfd >= 0 && fstat(rfd, &rst) == 0 && S_ISREG(rst.st_mode) ? fdopen(rfd, "r") : NULL;
-	if (!f && rfd >= 0)
-		close(rfd);
-	if (f) {
-		char *text = NULL;
-		size_t cap = 0;
-		FILE *m = open_memstream(&text, &cap);
-		char line[8192];
-		while (m && fgets(line, sizeof line, f)) {
-			const char *k = line + strspn(line, " \t");
-			size_t kl = strcspn(k, " \t=");
-			int hit = (kl == 12 && strncmp(k, "archive_mode", 12) == 0) ||
-				  (kl == 23 && strncmp(k, "unix_socket_directories", 23) == 0);
-			fprintf(m, "%s%s", hit ? "# midsops restore (a copy): " : "", line);
-		}
-		fclose(f);
-		if (m)
-			fclose(m);
-		int rc = text ? cluster_file_put(owner, datadir, "postgresql.auto.conf", text, 0,
-						 err, errlen)
-			      : -1;
-		if (!text)
-			snprintf(err, errlen, "cannot rewrite %s: out of memory", path);
-		free(text);
-		if (rc < 0)
-			return -1;
-	}
+	static const char *const copy_keys[] = {"archive_mode", "unix_socket_directories", NULL};
+	if (auto_conf_comment_out(datadir, owner, copy_keys, "# midsops restore (a copy): ", err,
+				  errlen) < 0)
+		return -1;
 	char sq[4400], conf[4600];
 	if (conf_value(sock, sq, sizeof sq) < 0) {
 		snprintf(err, errlen, "%s cannot be written as a setting", sock);

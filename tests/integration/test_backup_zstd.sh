@@ -147,4 +147,21 @@ expect_exit 0 "backup-prune with one full kept" $EMB --config "$E/prune.conf" ba
 [ -f "$REPO/wal/$seg.zst" ] && [ -f "$REPO/wal/$seg.zst.sha256" ] && ok "the compressed segments the kept chain needs stay" ||
 	fail "prune kept" "$seg.zst gone"
 expect_exit 0 "after prune, verify the kept incremental" $Z db-backup-verify "$INCR"
+
+# A full backup of a cluster that was itself restored carries that restore's recovery
+# settings in postgresql.auto.conf: the next restore comments them out instead of adding a
+# second recovery target beside them (the server refuses to start with two).
+expect_exit 0 "a restore to the end of an incremental" $Z db-restore-incremental "$INCR"
+expect_exit 0 "a full backup of the restored cluster" $Z db-backup-full
+esql "create table builds.after_rr (i int); insert into builds.after_rr values (1)" >/dev/null
+sleep 1
+T2=$(esql "select now()")
+sleep 1
+esql "insert into builds.after_rr values (2)" >/dev/null
+expect_exit 0 "an incremental after it" $Z db-backup-incremental
+expect_exit 0 "then a restore --until T2 from that full backup" $Z db-restore-incremental --until "$T2"
+assert_eq "$(esql "select string_agg(i::text, ',' order by i) from builds.after_rr")" 1 \
+	"the restore of a restored cluster's backup stops at T2"
+assert_contains "$(cat "$E/data/midsops/pg/postgresql.auto.conf" 2>/dev/null)" "# midsops restore (earlier): " \
+	"the earlier restore's settings are commented out, not repeated"
 $EMB cluster stop immediate >/dev/null 2>&1
