@@ -117,6 +117,14 @@ struct dr_loss {
 void dr_loss_compute(const struct dr_primary_snap *p, const struct dr_walrcv *w,
 		     const char *last_primary_lsn, const char *last_primary_at, struct dr_loss *l);
 
+/* ---- connections the commands hold (src/dr/dr_setup.c, src/dr/dr_sync.c) ---- */
+void dr_conn_close(PGconn *c); /* NULL is fine */
+int dr_conn_ok(PGconn *c);     /* open and usable; 0 for NULL */
+/* dr-sync-guard's session on the primary (never started for it), prepared by
+ * dr_sync_session: *locked 1 when this guard holds the lock, 0 when another does. NULL with
+ * err when it cannot connect or prepare. */
+PGconn *dr_sync_guard_connect(const struct target *t, int *locked, char *err, size_t errlen);
+
 /* ---- commands moved out of src/cmd/cmd_dr.c ---- */
 struct cmd_ctx;
 int dr_activate_exec(struct cmd_ctx *ctx); /* src/dr/dr_activate.c */
@@ -151,7 +159,8 @@ struct dr_assessment {
 	struct dr_loss loss; /* with a standby: measured, or "at least" / unknown */
 	int have_loss;	     /* loss was computed (a standby in recovery answered) */
 	enum status st_primary, st_standby, st_replication, st_backups, overall;
-	enum status st_slot; /* an inactive DR slot's retained WAL ([thresholds] slot_retained_wal) */
+	enum status
+	    st_slot; /* an inactive DR slot's retained WAL ([thresholds] slot_retained_wal) */
 	char summary[256];
 };
 

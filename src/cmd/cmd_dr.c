@@ -70,74 +70,14 @@ static void record_perf_baseline(struct cmd_ctx *ctx, const char *dsn)
 
 /* ---------------------------------------------------------------- dr-setup */
 
-static int wait_streaming(PGconn *pc, int seconds)
-{
-	for (int i = 0; i < seconds * 5; i++) {
-		struct dr_primary_snap p;
-		if (probe_dr_primary(pc, &p) == 0 && p.streaming &&
-		    strcmp(p.state, "streaming") == 0)
-			return 0;
-		usleep(200000);
-	}
-	return -1;
-}
-
-/* A synchronous DR site makes every commit on the primary wait for it, so while the site
- * is down (rebuilt, or not streaming yet) the primary must not name it: reset first, name
- * it again only once it streams. */
-static int sync_unset(PGconn *pc, char *err, size_t errlen)
-{
-	char *names = db_scalar(pc, err, errlen,
-				"select current_setting('synchronous_standby_names')", 0, NULL);
-	if (!names)
-		return -1;
-	int ours = strstr(names, DR_APP) != NULL;
-	free(names);
-	if (!ours)
-		return 0;
-	return db_exec(pc, err, errlen, "alter system set synchronous_standby_names = ''", 0,
-		       NULL) < 0 ||
-		       db_exec(pc, err, errlen, "alter system reset synchronous_commit", 0, NULL) <
-			   0 ||
-		       db_exec(pc, err, errlen, "select pg_reload_conf()", 0, NULL) < 0
-		   ? -1
-		   : 1;
-}
-
-static int sync_set(PGconn *pc, char *err, size_t errlen)
-{
-	if (db_exec(pc, err, errlen, "alter system set synchronous_standby_names = '" DR_APP "'", 0,
-		    NULL) < 0 ||
-	    db_exec(pc, err, errlen, "alter system set synchronous_commit = 'remote_write'", 0,
-		    NULL) < 0 ||
-	    db_exec(pc, err, errlen, "select pg_reload_conf()", 0, NULL) < 0)
-		return -1;
-	for (int i = 0; i < 100; i++) {
-		char *st = db_scalar(pc, err, errlen,
-				     "select coalesce((select sync_state from pg_stat_replication "
-				     "where application_name = '" DR_APP "' limit 1), 'none')",
-				     0, NULL);
-		int sync = st && strcmp(st, "sync") == 0;
-		free(st);
-		if (sync)
-			return 0;
-		usleep(100000);
-	}
-	snprintf(err, errlen, "the standby did not report itself synchronous within 10 s");
-	return -1;
-}
-
 static int setup_managed(struct cmd_ctx *ctx, const char *site)
 {
 	char err[1024];
-	PGconn *c = probe_dr_connect(site, "dr-setup", 5, err, sizeof err);
-	if (!c) {
+	struct dr_standby_snap s;
+	if (dr_site_look(site, "dr-setup", 5, &s, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: the [env dr] standby: %s", err);
 		return EXIT_FAIL;
 	}
-	struct dr_standby_snap s;
-	probe_dr_standby(c, &s);
-	PQfinish(c);
 	if (!s.ok || !s.in_recovery) {
 		out_err(ctx->out, "dr-setup: [env dr] is not a standby (%s)",
 			s.ok ? "it accepts writes" : s.error);
@@ -160,15 +100,11 @@ static int setup_report_built(struct cmd_ctx *ctx, const char *site, const char 
 			      const char *setup_at)
 {
 	char err[1024];
-	PGconn *c = probe_dr_connect(site, "dr-setup", 5, err, sizeof err);
 	struct dr_standby_snap s;
-	memset(&s, 0, sizeof s);
-	if (c)
-		probe_dr_standby(c, &s);
-	PQfinish(c);
+	int up = dr_site_look(site, "dr-setup", 5, &s, err, sizeof err) == 0;
 	out_kv(ctx->out, "dr_site", "%s (built by midsops%s%s)", dir, setup_at[0] ? " at " : "",
 	       setup_at);
-	if (!c) {
+	if (!up) {
 		out_err(ctx->out,
 			"dr-setup: the DR site midsops built does not answer: %s; "
 			"--force rebuilds it",
@@ -182,18 +118,28 @@ static int setup_report_built(struct cmd_ctx *ctx, const char *site, const char 
 	return 0;
 }
 
-static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
+struct setup_plan {
+	char dir[PATH_MAX];
+	long port;
+	int want_sync, force;
+};
+
+/* With [env dr] and no --target-dir there is nothing to build unless --force rebuilds the
+ * site midsops built: returns 1 with *rc when the command ends here, 0 with plan->dir set
+ * when a standby is to be built. */
+static int setup_resolve(struct cmd_ctx *ctx, struct setup_plan *p, int *rc)
 {
-	char err[1024], dir[PATH_MAX];
+	char err[1024];
 	const char *tdir = args_get(ctx->args, "target-dir");
 	const char *site = dr_site_dsn(ctx->cfg);
-	long port = 0;
-	if (args_get_long(ctx->args, "port", &port, err, sizeof err) < 0) {
+	p->port = 0;
+	if (args_get_long(ctx->args, "port", &p->port, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
-		return EXIT_USAGE;
+		*rc = EXIT_USAGE;
+		return 1;
 	}
-	int want_sync = args_has(ctx->args, "synchronous");
-	int force = args_has(ctx->args, "force");
+	p->want_sync = args_has(ctx->args, "synchronous");
+	p->force = args_has(ctx->args, "force");
 	char built_dir[PATH_MAX] = "";
 	if (!tdir && site) {
 		/* The site midsops built is rebuilt in place by --force; one it did not build is
@@ -205,192 +151,190 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		char setup_at[64];
 		snprintf(setup_at, sizeof setup_at, "%s", dr_str(cur, "setup_at"));
 		cJSON_Delete(cur);
-		if (ours && force) {
+		if (ours && p->force) {
 			out_line(ctx->out, "rebuilding the DR site midsops built at %s (--force)",
 				 built_dir);
 			tdir = built_dir;
-		} else if (want_sync) {
+		} else if (p->want_sync) {
 			out_err(
 			    ctx->out,
 			    "dr-setup: --synchronous applies to a standby dr-setup creates (%s)",
 			    ours ? "pass --force to rebuild this one synchronous"
 				 : "pass --target-dir DIR to build one");
-			return EXIT_USAGE;
+			*rc = EXIT_USAGE;
+			return 1;
 		} else if (ours) {
-			return setup_report_built(ctx, site, built_dir, setup_at);
-		} else if (force) {
+			*rc = setup_report_built(ctx, site, built_dir, setup_at);
+			return 1;
+		} else if (p->force) {
 			out_err(
 			    ctx->out,
 			    "dr-setup: --force rebuilds only a DR site midsops built; [env dr] was "
 			    "not created by midsops, so nothing was rebuilt. Pass --target-dir DIR "
 			    "to build a standby there");
-			return EXIT_USAGE;
-		} else
-			return setup_managed(ctx, site);
+			*rc = EXIT_USAGE;
+			return 1;
+		} else {
+			*rc = setup_managed(ctx, site);
+			return 1;
+		}
 	}
 	if (tdir) {
 		if (tdir[0] != '/') {
 			char cwd[PATH_MAX];
 			if (!getcwd(cwd, sizeof cwd))
 				cwd[0] = 0;
-			snprintf(dir, sizeof dir, "%s/%s", cwd, tdir);
+			snprintf(p->dir, sizeof p->dir, "%s/%s", cwd, tdir);
 		} else
-			snprintf(dir, sizeof dir, "%s", tdir);
+			snprintf(p->dir, sizeof p->dir, "%s", tdir);
 	} else
-		snprintf(dir, sizeof dir, "%s/dr", paths_data_dir());
-	double t0 = now_s();
+		snprintf(p->dir, sizeof p->dir, "%s/dr", paths_data_dir());
+	return 0;
+}
 
-	PGconn *pc = db_connect_ready(ctx->target, "dr-setup", err, sizeof err);
-	if (!pc) {
-		out_err(ctx->out, "dr-setup: the primary: %s", err);
-		return EXIT_FAIL;
-	}
-	int rc = EXIT_FAIL;
-	PGresult *r = db_query(pc, err, sizeof err,
-			       "select pg_is_in_recovery(), current_setting('wal_level'),\n"
-			       "  current_setting('max_wal_senders')::int, inet_server_port()",
-			       0, NULL);
-	if (!r) {
+/* The primary can feed a standby and no running standby uses the slot: 0, else -1 (said). */
+static int setup_check_primary(struct cmd_ctx *ctx, PGconn *pc, const struct setup_plan *p,
+			       struct dr_primary_fit *fit)
+{
+	char err[1024];
+	if (dr_setup_primary_fit(pc, fit, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
-	int in_rec = PQgetvalue(r, 0, 0)[0] == 't';
-	char wal_level[32];
-	snprintf(wal_level, sizeof wal_level, "%s", PQgetvalue(r, 0, 1));
-	int senders = atoi(PQgetvalue(r, 0, 2));
-	PQclear(r);
-	if (in_rec || strcmp(wal_level, "minimal") == 0 || senders < 1) {
+	if (fit->in_recovery || strcmp(fit->wal_level, "minimal") == 0 || fit->senders < 1) {
 		out_err(
 		    ctx->out,
 		    "dr-setup: the primary cannot feed a standby (in recovery: %s, wal_level %s, "
 		    "max_wal_senders %d); it needs wal_level = replica and max_wal_senders > 0",
-		    in_rec ? "yes" : "no", wal_level, senders);
-		goto out;
+		    fit->in_recovery ? "yes" : "no", fit->wal_level, fit->senders);
+		return -1;
 	}
-	/* initdb --auth-local=trust writes "local replication all trust"; a hand-edited
-	 * pg_hba.conf may not have it. Only a superuser can read the rules. */
-	char *hba =
-	    db_scalar(pc, err, sizeof err,
-		      "select count(*) from pg_hba_file_rules\n"
-		      "where 'replication' = any(database) and type = 'local' and error is null",
-		      0, NULL);
-	if (hba && atoi(hba) == 0 && ctx->target->embedded) {
+	int hba = dr_setup_hba_replication_rules(pc, err, sizeof err);
+	if (hba == 0 && ctx->target->embedded) {
 		out_err(ctx->out,
 			"dr-setup: pg_hba.conf of the primary has no 'local replication' rule; add "
 			"'local replication all trust' and reload");
-		free(hba);
-		goto out;
+		return -1;
 	}
-	if (!hba)
+	if (hba < 0)
 		out_warn(ctx->out, "cannot read pg_hba.conf rules (%s); trying anyway", err);
-	free(hba);
 	/* Said now, not at the failover: a rejoin without either one is a whole copy. */
 	char ready[600];
 	dr_rewind_readiness(pc, ready, sizeof ready);
 	if (ready[0])
 		out_warn(ctx->out, "%s", ready);
-	r = db_query(pc, err, sizeof err,
-		     "select active from pg_replication_slots where slot_name = '" DR_SLOT "'", 0,
-		     NULL);
-	if (r && PQntuples(r) == 1) {
-		if (PQgetvalue(r, 0, 0)[0] == 't' && !args_has(ctx->args, "force")) {
-			out_err(ctx->out,
-				"dr-setup: slot %s is in use by a running standby; pass --force to "
-				"rebuild the DR site",
-				DR_SLOT);
-			PQclear(r);
-			goto out;
-		}
-		PQclear(r);
-		r = NULL;
+	if (dr_setup_slot_active(pc) && !p->force) {
+		out_err(ctx->out,
+			"dr-setup: slot %s is in use by a running standby; pass --force to "
+			"rebuild the DR site",
+			DR_SLOT);
+		return -1;
 	}
-	PQclear(r);
+	return 0;
+}
 
-	struct cluster dr;
-	int primary_port = PQport(pc) ? atoi(PQport(pc)) : 5432;
+/* Clear the way (the primary no longer waits for an old site, which is removed with its
+ * idle slot), then base backup, configure and start the standby: 0, else -1 (said). */
+static int setup_build_site(struct cmd_ctx *ctx, PGconn *pc, const struct setup_plan *p,
+			    const struct dr_primary_fit *fit, struct cluster *dr)
+{
+	char err[1024];
+	long port = p->port;
 	char portfile[PATH_MAX + 16];
-	snprintf(portfile, sizeof portfile, "%s/port", dir);
+	snprintf(portfile, sizeof portfile, "%s/port", p->dir);
 	if (!port && access(portfile, R_OK) != 0)
-		port = primary_port + 1;
-	if (dr_site_locate(&dr, dir, (int)port, err, sizeof err) < 0) {
+		port = fit->port + 1;
+	if (dr_site_locate(dr, p->dir, (int)port, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
-	int old_site = cluster_state(&dr, NULL) != CLUSTER_ABSENT;
-	if (old_site && !args_has(ctx->args, "force")) {
+	int old_site = cluster_state(dr, NULL) != CLUSTER_ABSENT;
+	if (old_site && !p->force) {
 		out_err(ctx->out,
 			"dr-setup: a DR site already exists at %s; pass --force to rebuild it",
-			dr.datadir);
-		goto out;
+			dr->datadir);
+		return -1;
 	}
-	int was_sync = sync_unset(pc, err, sizeof err);
+	int was_sync = dr_setup_sync_unset(pc, err, sizeof err);
 	if (was_sync < 0) {
 		out_err(ctx->out,
 			"dr-setup: cannot make the primary stop waiting for the DR site it "
 			"replaces: %s",
 			err);
-		goto out;
+		return -1;
 	}
 	if (was_sync)
 		out_line(ctx->out, "the primary no longer waits for the old DR site");
-	if (old_site && dr_site_remove(&dr, err, sizeof err) < 0) {
+	if (old_site && dr_site_remove(dr, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
-	/* An inactive slot of an earlier site would keep its WAL forever. */
-	db_exec(pc, err, sizeof err,
-		"select pg_drop_replication_slot(slot_name) from pg_replication_slots\n"
-		"where slot_name = '" DR_SLOT "' and not active",
-		0, NULL);
-	if (cluster_make_reachable(&dr, dir, err, sizeof err) < 0) {
+	/* pg_basebackup -C then fails on the slot and says so; the cause is said first. */
+	if (dr_setup_drop_idle_slot(pc, err, sizeof err) < 0)
+		out_warn(ctx->out, "cannot drop the idle slot %s: %s", DR_SLOT, err);
+	if (cluster_make_reachable(dr, p->dir, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
 	char pci[2048];
 	snprintf(pci, sizeof pci, "%s", ctx->target->conninfo);
-	out_progress(ctx->out, "base backup", 0, 0, dr.datadir);
-	if (dr_site_basebackup(&dr, pci, DR_SLOT, err, sizeof err) < 0 ||
-	    dr_site_configure(&dr, 1, err, sizeof err) < 0 ||
-	    dr_site_pg_ctl(&dr, "start", NULL, err, sizeof err) < 0) {
+	out_progress(ctx->out, "base backup", 0, 0, dr->datadir);
+	if (dr_site_basebackup(dr, pci, DR_SLOT, err, sizeof err) < 0 ||
+	    dr_site_configure(dr, 1, err, sizeof err) < 0 ||
+	    dr_site_pg_ctl(dr, "start", NULL, err, sizeof err) < 0) {
 		out_progress_end(ctx->out);
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
 	out_progress_end(ctx->out);
-	int streaming = wait_streaming(pc, 30) == 0;
+	return 0;
+}
+
+/* Wait for streaming, then name the site synchronous when asked: 1 when it is. */
+static int setup_stream_and_sync(struct cmd_ctx *ctx, PGconn *pc, const struct cluster *dr,
+				 int want_sync)
+{
+	char err[1024];
+	int streaming = dr_setup_wait_streaming(pc, 30) == 0;
 	if (!streaming)
 		out_warn(ctx->out, "the standby started but is not streaming yet; see %s",
-			 dr.logfile);
-	int is_sync = 0;
+			 dr->logfile);
 	if (want_sync && !streaming) {
 		out_err(ctx->out, "dr-setup: not made synchronous: the primary would wait on "
 				  "every commit for a standby that does not stream");
-	} else if (want_sync) {
-		if (sync_set(pc, err, sizeof err) < 0) {
-			char e2[512];
-			sync_unset(pc, e2, sizeof e2);
-			out_err(ctx->out, "dr-setup: not made synchronous: %s", err);
-		} else {
-			is_sync = 1;
-		}
+		return 0;
 	}
+	if (!want_sync)
+		return 0;
+	if (dr_setup_sync_set(pc, err, sizeof err) < 0) {
+		char e2[512];
+		/* Best effort: the failure being reported is the one that matters. */
+		if (dr_setup_sync_unset(pc, e2, sizeof e2) < 0)
+			out_warn(ctx->out, "the primary may still wait for the DR site: %s", e2);
+		out_err(ctx->out, "dr-setup: not made synchronous: %s", err);
+		return 0;
+	}
+	return 1;
+}
 
-	char dsn[1200];
-	const char *db = PQdb(pc), *user = PQuser(pc);
-	snprintf(dsn, sizeof dsn, "host=%s port=%d dbname=%s user=%s", dr.sockdir, dr.port,
-		 db ? db : "postgres", user ? user : "postgres");
+/* Register the site as [env dr] and in state.json, with the primary's figures. */
+static int setup_register(struct cmd_ctx *ctx, PGconn *pc, const struct setup_plan *p,
+			  const struct cluster *dr, int is_sync, char *dsn, size_t dsnlen)
+{
+	char err[1024];
+	dr_setup_site_dsn(pc, dr, dsn, dsnlen);
 	if (dr_config_set_env(ctx->cfg, DR_ENV, dsn, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-setup: %s", err);
-		goto out;
+		return -1;
 	}
 	cJSON *st = cJSON_CreateObject();
 	char at[64], shown[2048];
 	dr_now(at, sizeof at);
 	target_display(ctx->target, shown, sizeof shown);
 	cJSON_AddStringToObject(st, "kind", "standby");
-	cJSON_AddStringToObject(st, "site_dir", dir);
-	cJSON_AddStringToObject(st, "datadir", dr.datadir);
-	cJSON_AddNumberToObject(st, "port", dr.port);
+	cJSON_AddStringToObject(st, "site_dir", p->dir);
+	cJSON_AddStringToObject(st, "datadir", dr->datadir);
+	cJSON_AddNumberToObject(st, "port", dr->port);
 	cJSON_AddStringToObject(st, "slot", DR_SLOT);
 	cJSON_AddStringToObject(st, "dsn", dsn);
 	cJSON_AddStringToObject(st, "primary", shown);
@@ -406,9 +350,35 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		dr_save("figures.json", fig, err, sizeof err);
 		cJSON_Delete(fig);
 	}
-	db_event(pc, "info", "dr-setup", "DR standby created at %s (port %d, slot %s)", dr.datadir,
-		 dr.port, DR_SLOT);
-	out_kv(ctx->out, "dr_site", "%s", dir);
+	db_event(pc, "info", "dr-setup", "DR standby created at %s (port %d, slot %s)", dr->datadir,
+		 dr->port, DR_SLOT);
+	return 0;
+}
+
+static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
+{
+	char err[1024];
+	struct setup_plan p;
+	int rc = EXIT_FAIL;
+	if (setup_resolve(ctx, &p, &rc))
+		return rc;
+	double t0 = now_s();
+
+	PGconn *pc = db_connect_ready(ctx->target, "dr-setup", err, sizeof err);
+	if (!pc) {
+		out_err(ctx->out, "dr-setup: the primary: %s", err);
+		return EXIT_FAIL;
+	}
+	struct dr_primary_fit fit;
+	struct cluster dr;
+	char dsn[1200];
+	if (setup_check_primary(ctx, pc, &p, &fit) < 0 ||
+	    setup_build_site(ctx, pc, &p, &fit, &dr) < 0)
+		goto out;
+	int is_sync = setup_stream_and_sync(ctx, pc, &dr, p.want_sync);
+	if (setup_register(ctx, pc, &p, &dr, is_sync, dsn, sizeof dsn) < 0)
+		goto out;
+	out_kv(ctx->out, "dr_site", "%s", p.dir);
 	out_kv(ctx->out, "data_directory", "%s", dr.datadir);
 	out_kv_int(ctx->out, "port", dr.port);
 	out_kv(ctx->out, "slot", "%s", DR_SLOT);
@@ -421,12 +391,12 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
 	if (!args_has(ctx->args, "no-baseline"))
 		record_perf_baseline(ctx, NULL);
-	dr_phase("setup", ST_OK, "standby created at %s", dir);
+	dr_phase("setup", ST_OK, "standby created at %s", p.dir);
 	out_line(ctx->out,
 		 "DR standby streaming from the primary; check it with: midsops dr-assess");
-	rc = want_sync && !is_sync ? EXIT_FAIL : 0;
+	rc = p.want_sync && !is_sync ? EXIT_FAIL : 0;
 out:
-	PQfinish(pc);
+	dr_conn_close(pc);
 	return rc;
 }
 
@@ -765,11 +735,8 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 	 * nothing to restore, its data is already current. */
 	const char *site = dr_site_dsn(ctx->cfg);
 	if (site && !tdir && !args_has(ctx->args, "force")) {
-		PGconn *c = probe_dr_connect(site, "dr-restore", 3, err, sizeof err);
-		if (c) {
-			struct dr_standby_snap s;
-			probe_dr_standby(c, &s);
-			PQfinish(c);
+		struct dr_standby_snap s;
+		if (dr_site_look(site, "dr-restore", 3, &s, err, sizeof err) == 0) {
 			out_kv(ctx->out, "dr_site", "running (%s)",
 			       s.in_recovery ? "streaming standby" : "read-write");
 			out_line(
@@ -853,20 +820,7 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 	char dsn[1200];
 	cluster_conninfo(&dr, dsn, sizeof dsn);
 	/* Recovery ends by itself at the end of the archived WAL, then promotes. */
-	int done = 0;
-	for (int i = 0; i < 3000 && !done; i++) {
-		PGconn *c = probe_dr_connect(dsn, "dr-restore", 2, err, sizeof err);
-		if (c) {
-			char *r =
-			    db_scalar(c, err, sizeof err, "select pg_is_in_recovery()", 0, NULL);
-			done = r && r[0] == 'f';
-			free(r);
-			PQfinish(c);
-		}
-		if (!done)
-			usleep(200000);
-	}
-	if (!done) {
+	if (dr_site_wait_promoted(dsn, "dr-restore", 3000, err, sizeof err) < 0) {
 		out_err(ctx->out, "dr-restore: the restored site did not finish recovery; see %s",
 			dr.logfile);
 		return EXIT_FAIL;

@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "dr.h"
 #include "dr_sync.h"
 #include "args.h"
 
@@ -18,21 +19,6 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static PGconn *guard_connect(struct cmd_ctx *ctx, int *locked, char *err, size_t errlen)
-{
-	/* A guard watches a primary; it never starts one. */
-	db_set_may_start(0);
-	PGconn *c = db_connect(ctx->target, "dr-sync-guard", err, errlen);
-	if (!c)
-		return NULL;
-	*locked = dr_sync_session(c, err, errlen);
-	if (*locked < 0) {
-		PQfinish(c);
-		return NULL;
-	}
-	return c;
 }
 
 static void report(struct cmd_ctx *ctx, const struct dr_sync_result *r)
@@ -53,7 +39,7 @@ static int guard_once(struct cmd_ctx *ctx)
 {
 	char err[1024];
 	int locked;
-	PGconn *c = guard_connect(ctx, &locked, err, sizeof err);
+	PGconn *c = dr_sync_guard_connect(ctx->target, &locked, err, sizeof err);
 	if (!c) {
 		out_err(ctx->out, "dr-sync-guard: %s", err);
 		return EXIT_FAIL;
@@ -63,12 +49,12 @@ static int guard_once(struct cmd_ctx *ctx)
 			 "another dr-sync-guard is running on this primary (advisory lock "
 			 "%s): nothing done",
 			 DR_SYNC_LOCK_KEY);
-		PQfinish(c);
+		dr_conn_close(c);
 		return 0;
 	}
 	struct dr_sync_result r;
 	int rc = dr_sync_step(c, ctx->cfg, NULL, &r, err, sizeof err);
-	PQfinish(c);
+	dr_conn_close(c);
 	if (rc < 0) {
 		out_err(ctx->out, "dr-sync-guard: %s", err);
 		return EXIT_FAIL;
@@ -91,14 +77,14 @@ static int guard_watch(struct cmd_ctx *ctx, long interval)
 	/* Each state change reaches a log or journald as it happens, not at exit. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!stop_requested) {
-		if (c && PQstatus(c) != CONNECTION_OK) {
-			PQfinish(c);
+		if (c && !dr_conn_ok(c)) {
+			dr_conn_close(c);
 			c = NULL;
 		}
 		if (!c || !locked) {
 			if (c)
-				PQfinish(c);
-			c = guard_connect(ctx, &locked, err, sizeof err);
+				dr_conn_close(c);
+			c = dr_sync_guard_connect(ctx->target, &locked, err, sizeof err);
 			if (c && !locked)
 				snprintf(err, sizeof err,
 					 "another dr-sync-guard holds the lock; waiting for it");
@@ -107,9 +93,9 @@ static int guard_watch(struct cmd_ctx *ctx, long interval)
 		if (c && locked &&
 		    dr_sync_step(c, ctx->cfg, &missing_since, &r, err, sizeof err) == 0)
 			snprintf(err, sizeof err, "%s: %s", dr_sync_action_name(r.action), r.text);
-		else if (c && locked && PQstatus(c) == CONNECTION_OK) {
+		else if (dr_conn_ok(c) && locked) {
 			/* A failed statement leaves the session usable; start over anyway. */
-			PQfinish(c);
+			dr_conn_close(c);
 			c = NULL;
 		}
 		/* The waiting line changes with every second counted: print the state only. */
@@ -122,7 +108,7 @@ static int guard_watch(struct cmd_ctx *ctx, long interval)
 		for (long i = 0; i < interval * 10 && !stop_requested; i++)
 			usleep(100000);
 	}
-	PQfinish(c);
+	dr_conn_close(c);
 	return 0;
 }
 

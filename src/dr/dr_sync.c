@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "dr.h"
 #include "log.h"
 #include "probe.h"
 
@@ -228,4 +229,24 @@ int dr_sync_step(PGconn *c, const struct config *cfg, time_t *missing_since,
 		 res->names, d, h->sync_waiters, h->sync_waiters == 1 ? "" : "s");
 	db_event(c, "warning", "dr-sync-guard", "%s", res->text);
 	return 0;
+}
+
+PGconn *dr_sync_guard_connect(const struct target *t, int *locked, char *err, size_t errlen)
+{
+	/* A guard watches a primary; it never starts one. */
+	db_set_may_start(0);
+	PGconn *c = db_connect(t, "dr-sync-guard", err, errlen);
+	if (!c)
+		return NULL;
+	*locked = dr_sync_session(c, err, errlen);
+	if (*locked < 0) {
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+int dr_conn_ok(PGconn *c)
+{
+	return c && PQstatus(c) == CONNECTION_OK;
 }

@@ -84,6 +84,119 @@ static cJSON *manifest_baseline(const struct config *cfg, const cJSON *st, char 
 	return tables;
 }
 
+/* The baseline: the old primary's figures, else the restored backup's manifest. Returns
+ * it (the figures.json shape); *now gets the site's figures computed the same way (NULL
+ * with err when they cannot be), source names the baseline. */
+static cJSON *pick_baseline(struct cmd_ctx *ctx, PGconn *c, cJSON **now, char *source,
+			    size_t sourcelen, char *err, size_t errlen)
+{
+	cJSON *then = dr_load("figures.json");
+	*now = NULL;
+	cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
+	cJSON *st0 = dr_load("state.json");
+	/* After a restore-only recovery the restored backup's manifest is the baseline, unless
+	 * the old primary's figures are newer than that backup. */
+	char mid[64] = "", mat[64] = "";
+	cJSON *mt =
+	    strcmp(dr_str(st0, "kind"), "restored") == 0 || !cJSON_IsObject(tt) || !tt->child
+		? manifest_baseline(ctx->cfg, st0, mid, sizeof mid, mat, sizeof mat)
+		: NULL;
+	cJSON_Delete(st0);
+	if (mt && cJSON_IsObject(tt) && tt->child && strcmp(dr_str(then, "at"), mat) > 0) {
+		cJSON_Delete(mt);
+		mt = NULL;
+	}
+	if (cJSON_IsObject(tt) && tt->child && !mt) {
+		snprintf(source, sourcelen, "the old primary's figures of %s (primary at %s)",
+			 dr_str(then, "at"), dr_str(then, "lsn"));
+		*now = dr_figures(c, err, errlen);
+	} else {
+		const char *id = mid, *at = mat;
+		if (mt) {
+			cJSON_Delete(then);
+			then = tables_as_figures(mt, at, "");
+			tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
+			snprintf(source, sourcelen,
+				 "the manifest of backup %s (taken %s): its per-table counts and "
+				 "checksums",
+				 id, at);
+			/* Computed the way the manifest's were (its checksum method). */
+			cJSON *got = backup_table_checksums(c, mt, err, errlen);
+			if (got) {
+				*now = tables_as_figures(got, "", "");
+				cJSON_Delete(got);
+			}
+			cJSON_Delete(mt);
+		} else
+			*now = dr_figures(c, err, errlen);
+	}
+	return then;
+}
+
+struct tally {
+	int more, edit, less, same;
+};
+
+/* Each baseline table against the site's: a row each, and the categories counted. */
+static enum status compare_tables(struct cmd_ctx *ctx, const cJSON *then, const cJSON *now,
+				  const char *source, struct tally *t)
+{
+	enum status worst = ST_OK;
+	const cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
+	int nmore = 0, nedit = 0, nless = 0, nsame = 0;
+	out_kv(ctx->out, "baseline", "%s", source);
+	cJSON *nt = cJSON_GetObjectItemCaseSensitive(now, "tables");
+	const char *cols[] = {"table", "rows_before", "rows_now", "checksum", "status"};
+	out_table_begin(ctx->out, "tables", 5, cols);
+	cJSON *e;
+	cJSON_ArrayForEach(e, tt)
+	{
+		cJSON *n = cJSON_GetObjectItemCaseSensitive(nt, e->string);
+		double r0 = dr_num(e, "rows", 0), r1 = n ? dr_num(n, "rows", 0) : -1;
+		int same = n && strcmp(dr_str(e, "checksum"), dr_str(n, "checksum")) == 0;
+		enum status ts = !n || r1 < r0 ? ST_CRITICAL : same ? ST_OK : ST_WARNING;
+		char a[32], b[32];
+		snprintf(a, sizeof a, "%.0f", r0);
+		snprintf(b, sizeof b, "%.0f", r1);
+		out_rowf(ctx->out, e->string, a, n ? b : NULL,
+			 !n	? "missing"
+			 : same ? "identical"
+				: "differs",
+			 status_name(ts));
+		worst = status_worst(worst, ts);
+		if (same)
+			nsame++;
+		else if (!n || r1 < r0)
+			nless++;
+		else if (r1 > r0)
+			nmore++;
+		else
+			nedit++;
+	}
+	out_table_end(ctx->out);
+	out_kv_int(ctx->out, "tables_identical", nsame);
+	out_kv_int(ctx->out, "tables_with_more_rows", nmore);
+	out_kv_int(ctx->out, "tables_same_rows_other_content", nedit);
+	out_kv_int(ctx->out, "tables_short_or_missing", nless);
+	if (nmore)
+		out_line(ctx->out, "%d table%s more rows than the baseline: writes after %s", nmore,
+			 nmore == 1 ? " has" : "s have", dr_str(then, "at"));
+	if (nedit)
+		out_line(ctx->out,
+			 "%d table%s the same number of rows as the baseline but other "
+			 "content: rows changed after %s",
+			 nedit, nedit == 1 ? " has" : "s have", dr_str(then, "at"));
+	if (nless)
+		out_line(ctx->out,
+			 "%d table%s missing or fewer rows than the baseline: data is lost", nless,
+			 nless == 1 ? " is" : "s are");
+	t->more = nmore;
+	t->edit = nedit;
+	t->less = nless;
+	t->same = nsame;
+	return worst;
+}
+
 int dr_validate_exec(struct cmd_ctx *ctx)
 {
 	char err[1024], shown[1200];
@@ -117,48 +230,11 @@ int dr_validate_exec(struct cmd_ctx *ctx)
 		worst = status_worst(worst, wok ? ST_OK : ST_CRITICAL);
 	}
 
-	/* The baseline: the old primary's figures, else the restored backup's manifest. */
-	cJSON *then = dr_load("figures.json"), *now = NULL;
-	cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
 	char source[400] = "";
-	cJSON *st0 = dr_load("state.json");
-	/* After a restore-only recovery the restored backup's manifest is the baseline, unless
-	 * the old primary's figures are newer than that backup. */
-	char mid[64] = "", mat[64] = "";
-	cJSON *mt =
-	    strcmp(dr_str(st0, "kind"), "restored") == 0 || !cJSON_IsObject(tt) || !tt->child
-		? manifest_baseline(ctx->cfg, st0, mid, sizeof mid, mat, sizeof mat)
-		: NULL;
-	cJSON_Delete(st0);
-	if (mt && cJSON_IsObject(tt) && tt->child && strcmp(dr_str(then, "at"), mat) > 0) {
-		cJSON_Delete(mt);
-		mt = NULL;
-	}
-	if (cJSON_IsObject(tt) && tt->child && !mt) {
-		snprintf(source, sizeof source, "the old primary's figures of %s (primary at %s)",
-			 dr_str(then, "at"), dr_str(then, "lsn"));
-		now = dr_figures(c, err, sizeof err);
-	} else {
-		const char *id = mid, *at = mat;
-		if (mt) {
-			cJSON_Delete(then);
-			then = tables_as_figures(mt, at, "");
-			tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
-			snprintf(source, sizeof source,
-				 "the manifest of backup %s (taken %s): its per-table counts and "
-				 "checksums",
-				 id, at);
-			/* Computed the way the manifest's were (its checksum method). */
-			cJSON *got = backup_table_checksums(c, mt, err, sizeof err);
-			if (got) {
-				now = tables_as_figures(got, "", "");
-				cJSON_Delete(got);
-			}
-			cJSON_Delete(mt);
-		} else
-			now = dr_figures(c, err, sizeof err);
-	}
-	int nmore = 0, nedit = 0, nless = 0, nsame = 0;
+	cJSON *now = NULL;
+	cJSON *then = pick_baseline(ctx, c, &now, source, sizeof source, err, sizeof err);
+	cJSON *tt = cJSON_GetObjectItemCaseSensitive(then, "tables");
+	struct tally t = {0};
 	if (!now) {
 		out_kv_status(ctx->out, "figures", ST_CRITICAL, "cannot compute: %s", err);
 		worst = ST_CRITICAL;
@@ -168,53 +244,7 @@ int dr_validate_exec(struct cmd_ctx *ctx)
 			      "record them) and no backup manifest with table figures");
 		worst = status_worst(worst, ST_UNKNOWN);
 	} else {
-		out_kv(ctx->out, "baseline", "%s", source);
-		cJSON *nt = cJSON_GetObjectItemCaseSensitive(now, "tables");
-		const char *cols[] = {"table", "rows_before", "rows_now", "checksum", "status"};
-		out_table_begin(ctx->out, "tables", 5, cols);
-		cJSON *e;
-		cJSON_ArrayForEach(e, tt)
-		{
-			cJSON *n = cJSON_GetObjectItemCaseSensitive(nt, e->string);
-			double r0 = dr_num(e, "rows", 0), r1 = n ? dr_num(n, "rows", 0) : -1;
-			int same = n && strcmp(dr_str(e, "checksum"), dr_str(n, "checksum")) == 0;
-			enum status ts = !n || r1 < r0 ? ST_CRITICAL : same ? ST_OK : ST_WARNING;
-			char a[32], b[32];
-			snprintf(a, sizeof a, "%.0f", r0);
-			snprintf(b, sizeof b, "%.0f", r1);
-			out_rowf(ctx->out, e->string, a, n ? b : NULL,
-				 !n	? "missing"
-				 : same ? "identical"
-					: "differs",
-				 status_name(ts));
-			worst = status_worst(worst, ts);
-			if (same)
-				nsame++;
-			else if (!n || r1 < r0)
-				nless++;
-			else if (r1 > r0)
-				nmore++;
-			else
-				nedit++;
-		}
-		out_table_end(ctx->out);
-		out_kv_int(ctx->out, "tables_identical", nsame);
-		out_kv_int(ctx->out, "tables_with_more_rows", nmore);
-		out_kv_int(ctx->out, "tables_same_rows_other_content", nedit);
-		out_kv_int(ctx->out, "tables_short_or_missing", nless);
-		if (nmore)
-			out_line(ctx->out,
-				 "%d table%s more rows than the baseline: writes after %s", nmore,
-				 nmore == 1 ? " has" : "s have", dr_str(then, "at"));
-		if (nedit)
-			out_line(ctx->out,
-				 "%d table%s the same number of rows as the baseline but other "
-				 "content: rows changed after %s",
-				 nedit, nedit == 1 ? " has" : "s have", dr_str(then, "at"));
-		if (nless)
-			out_line(ctx->out,
-				 "%d table%s missing or fewer rows than the baseline: data is lost",
-				 nless, nless == 1 ? " is" : "s are");
+		worst = status_worst(worst, compare_tables(ctx, then, now, source, &t));
 	}
 	cJSON_Delete(then);
 	cJSON_Delete(now);
@@ -231,6 +261,7 @@ int dr_validate_exec(struct cmd_ctx *ctx)
 		worst = status_worst(worst, vs);
 	} else
 		out_kv(ctx->out, "validate_all_data", "skipped: not in this build of midsops");
+	int nmore = t.more, nedit = t.edit, nless = t.less, nsame = t.same;
 	/* Only the categories that occurred: "0 with more rows" would read as a claim. */
 	char sum[300];
 	int k = snprintf(sum, sizeof sum, "%d table%s identical", nsame, nsame == 1 ? "" : "s");
