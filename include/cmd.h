@@ -25,6 +25,7 @@ enum cmd_flags {
 	CMD_RAWARGS = 1 << 5,	  /* arguments pass through untouched (db-shell) */
 	CMD_OBSERVE = 1 << 6,	  /* only observes (status, metrics): never starts the cluster */
 	CMD_STREAM = 1 << 7,	  /* a check that streams (watch): no plugin status line */
+	CMD_SERVER = 1 << 8,	  /* run by the server as its account (archive/restore_command) */
 };
 
 /* Argument completion kinds for the command bar. */

@@ -161,7 +161,16 @@ static int run(int argc, char **argv, char **rest)
 
 	struct config cfg;
 	const char *cfgpath = g.config ? g.config : getenv("MIDSOPS_CONFIG");
-	if (config_load(&cfg, cfgpath, err, sizeof err) < 0) {
+	/* The server runs wal-push and wal-fetch as its own account, in the environment of
+	 * whoever started it, so the default config file may be one only that user can read
+	 * (dr-restore writes one). They need nothing from it: the archive and the compression
+	 * are in their arguments. A file named with --config or MIDSOPS_CONFIG still counts. */
+	int cfg_rc = config_load(&cfg, cfgpath, err, sizeof err);
+	if (cfg_rc < 0 && !cfgpath && (ce->flags & CMD_SERVER)) {
+		char err2[256];
+		cfg_rc = config_load(&cfg, "/dev/null", err2, sizeof err2);
+	}
+	if (cfg_rc < 0) {
 		out_err(out, "%s", err);
 		out_free(out);
 		return cmd_exit_config(ce);

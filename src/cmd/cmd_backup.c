@@ -213,7 +213,7 @@ const struct cmd_entry cmd_backup_table[] = {
 	.summary = "archive_command: copy a WAL segment into the repository (fsync, checksum, "
 		   "never overwrite different content)",
 	.usage = "wal-push PATH NAME [--archive DIR] [--compress zstd:N|none]",
-	.flags = CMD_HIDDEN | CMD_NODB,
+	.flags = CMD_HIDDEN | CMD_NODB | CMD_SERVER,
 	.exec = wal_push_exec,
     },
     {
@@ -224,7 +224,7 @@ const struct cmd_entry cmd_backup_table[] = {
 	.summary = "restore_command: copy a WAL segment from the repository, checked against "
 		   "the NAME.sha256 wal-push wrote",
 	.usage = "wal-fetch NAME PATH [--archive DIR]",
-	.flags = CMD_HIDDEN | CMD_NODB,
+	.flags = CMD_HIDDEN | CMD_NODB | CMD_SERVER,
 	.exec = wal_fetch_exec,
     },
     {0},

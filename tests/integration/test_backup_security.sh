@@ -232,6 +232,25 @@ assert_contains "$OUT" "$SEG.sha256" "and names the missing checksum file"
 expect_exit 0 "wal-push of the same segment again" $MIDSOPS wal-push "$TEST_TMP/$SEG" "$SEG" --archive "$ARCH" --compress none
 [ -f "$ARCH/$SEG.sha256" ] && ok "the repeated push writes the missing NAME.sha256" || fail "sidecar" "still missing"
 expect_exit 0 "then wal-fetch restores it" $MIDSOPS wal-fetch "$SEG" "$TEST_TMP/fetched" --archive "$ARCH"
+# The server runs wal-fetch as its own account with the environment of whoever started it:
+# a default config file only root can read (dr-restore writes one) must not stop recovery.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && runuser -u postgres -- test -x "$MIDSOPS"; then
+	RC=$TEST_TMP/rootcfg
+	mkdir -p "$RC/midsops" "$TEST_TMP/pgfetch" && chmod 0711 "$RC" && chmod 0700 "$RC/midsops"
+	printf '[midsops]\nbackup_dir = /nowhere\n' >"$RC/midsops/midsops.conf"
+	chmod 0600 "$RC/midsops/midsops.conf"
+	chmod 0755 "$ARCH" && chmod 0644 "$ARCH/$SEG" "$ARCH/$SEG.sha256"
+	chown postgres "$TEST_TMP/pgfetch"
+	OUT=$(cd / && runuser -u postgres -- env XDG_CONFIG_HOME="$RC" "$MIDSOPS" wal-fetch "$SEG" "$TEST_TMP/pgfetch/seg" --archive "$ARCH" 2>&1)
+	rc=$?
+	assert_eq "$rc" 0 "wal-fetch as the server's account with an unreadable default config ($OUT)"
+	cmp -s "$TEST_TMP/$SEG" "$TEST_TMP/pgfetch/seg" && ok "and fetches the segment" || fail "pgfetch" "differs"
+	OUT=$(cd / && runuser -u postgres -- env XDG_CONFIG_HOME="$RC" "$MIDSOPS" --config "$RC/midsops/midsops.conf" wal-fetch "$SEG" "$TEST_TMP/pgfetch/seg2" --archive "$ARCH" 2>&1)
+	assert_contains "$OUT" "cannot read" "a config named with --config that cannot be read is still an error"
+	chmod 0700 "$ARCH"
+else
+	skip "wal-fetch as the server's account" "needs root, a postgres user and a binary it can run"
+fi
 
 # A restore into another directory: archiving off and a socket directory of its own.
 E=$TEST_TMP/emb
