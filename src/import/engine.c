@@ -709,6 +709,9 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 			r.bytes_done += scan.files[i].size;
 			r.records_done++;
 		}
+	if (opts->resume_run >= 0)
+		import_log(&r, "resume: %lld files already committed, not staged again",
+			   r.files_done);
 	if (r.errors > r.max_errors) {
 		snprintf(err, sizeof err, "%d errors during the scan exceed --max-errors %ld",
 			 r.errors, r.max_errors);
