@@ -504,10 +504,13 @@ void dr_assess_render(struct out *o, const struct dr_assessment *a)
 		out_kv_int(o, "estimated_bytes", a->loss.bytes);
 		out_kv_int(o, "unsent_bytes", a->loss.unsent_bytes);
 		out_kv_int(o, "sent_not_replayed_bytes", a->loss.unreplayed_bytes);
-	} else if (a->have_loss && a->loss.at_least > 0)
-		out_kv(o, "estimated_bytes", "at least %lld", a->loss.at_least);
-	else
-		out_kv(o, "estimated_bytes", "unknown");
+	} else if (a->have_loss && a->loss.at_least > 0) {
+		/* A bound is not an estimate: estimated_bytes stays a measured number (in JSON
+		 * too), and the bound has a key of its own. */
+		out_kv_int(o, "at_least_bytes", a->loss.at_least);
+		out_kv(o, "estimated", "at least %lld bytes", a->loss.at_least);
+	} else
+		out_kv(o, "estimated", "unknown");
 	if (!isnan(a->loss_s))
 		out_kv_num(o, "estimated_seconds", a->loss_s, "s");
 	if (a->have_loss && !a->loss.exact)
