@@ -536,6 +536,272 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	return 0;
 }
 
+/* The run to resume (0: the most recent that did not complete): its id, directory and
+ * max_errors into r. -1 after saying why. */
+static int resume_lookup(struct import_run_state *r, const struct import_opts *opts, char *dir,
+			 size_t dirlen)
+{
+	char err[2048], rid[32];
+	snprintf(rid, sizeof rid, "%ld", opts->resume_run);
+	const char *p[] = {rid};
+	PGresult *res =
+	    db_query(r->c, err, sizeof err,
+		     "select id, source_dir, state, coalesce((options->>'max_errors')::bigint, 0), "
+		     "phase from ops.import_runs where kind = 'import' and (($1::bigint = 0 and "
+		     "state <> 'completed') or id = $1::bigint) order by id desc limit 1",
+		     1, p);
+	if (!res || !PQntuples(res)) {
+		out_err(r->o, "%s",
+			res ? (opts->resume_run ? "no such run" : "no import run to resume") : err);
+		PQclear(res);
+		return -1;
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "completed") == 0) {
+		out_err(r->o, "run %s is already completed", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return -1;
+	}
+	r->id = atol(PQgetvalue(res, 0, 0));
+	snprintf(dir, dirlen, "%s", PQgetvalue(res, 0, 1));
+	if (opts->max_errors == 0)
+		r->max_errors = atol(PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return 0;
+}
+
+/* Record the run in ops.import_runs: a new one (superseding runs that were stopped or
+ * failed, whose staged rows go), or the resumed one running again. -1 with err. */
+static int record_run(struct import_run_state *r, const char *dir, const char *host,
+		      const char *pid, int dry_run, int no_promote, char *err, size_t errlen)
+{
+	if (r->id) {
+		const char *p[] = {r->idtxt, host, pid};
+		return db_exec(r->c, err, errlen,
+			       "update ops.import_runs set state = 'running', host = $2, pid = "
+			       "$3::int, backend_pid = pg_backend_pid(), stop_requested = false, "
+			       "finished_at = null, message = 'resumed', updated_at = now() where "
+			       "id = $1",
+			       3, p);
+	}
+	char maxe[32];
+	snprintf(maxe, sizeof maxe, "%ld", r->max_errors);
+	if (db_exec(r->c, err, errlen,
+		    "update ops.import_runs set state = 'failed', message = coalesce(message || "
+		    "'; ', '') || 'superseded by a newer run', finished_at = coalesce(finished_at, "
+		    "now()) where kind = 'import' and state in ('running', 'stopping', 'stopped')",
+		    0, NULL) < 0 ||
+	    import_stage_clear(r->c, NULL, err, errlen) < 0)
+		return -1;
+	const char *p[] = {
+	    dir, host, pid, dry_run ? "true" : "false", no_promote ? "true" : "false", maxe};
+	char *id = db_scalar(r->c, err, errlen,
+			     "insert into ops.import_runs (source_dir, host, pid, backend_pid, "
+			     "options) values ($1, $2, $3::int, pg_backend_pid(), "
+			     "jsonb_build_object('dry_run', $4::boolean, 'no_promote', "
+			     "$5::boolean, 'max_errors', $6::bigint)) returning id",
+			     6, p);
+	if (!id)
+		return -1;
+	r->id = atol(id);
+	free(id);
+	snprintf(r->idtxt, sizeof r->idtxt, "%ld", r->id);
+	return 0;
+}
+
+/* A resumed run skips the files it already committed, unless the staging rows are gone
+ * (an immediate server stop empties UNLOGGED tables): then it stages again. Its warnings
+ * and the errors of files it will read again go. -1 with err. */
+static int resume_prepare(struct import_run_state *r, struct stage_ctx *sc, char *err,
+			  size_t errlen)
+{
+	const char *p[] = {r->idtxt};
+	PGresult *res = db_query(r->c, err, errlen,
+				 "select (select count(*) from ops.import_files where run_id "
+				 "= $1), (select count(*) from stage.records where run_id = $1)",
+				 1, p);
+	if (!res)
+		return -1;
+	int lost = strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0;
+	if (lost) {
+		out_line(r->o, "staged rows of run %ld are gone (server restart?): staging again",
+			 r->id);
+		import_log(r, "staging rows lost (%s files committed, %s rows): restaging",
+			   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	if (lost && (db_exec(r->c, err, errlen, "delete from ops.import_files where run_id = $1", 1,
+			     p) < 0 ||
+		     import_stage_clear(r->c, p[0], err, errlen) < 0))
+		return -1;
+	if (db_exec(r->c, err, errlen,
+		    "delete from ops.import_errors where run_id = $1 and severity = 'warning' or "
+		    "(run_id = $1 and (path is null or path not in (select path from "
+		    "ops.import_files where run_id = $1)))",
+		    1, p) < 0)
+		return -1;
+	return import_known_load(r->c, &sc->committed,
+				 "select path, sha256 from ops.import_files where run_id = $1",
+				 r->idtxt, err, errlen);
+}
+
+/* The files of the scan already committed count as done. */
+static void count_committed(struct import_run_state *r, const struct stage_ctx *sc,
+			    const struct import_scan *scan)
+{
+	r->files_total = (long long)scan->n;
+	r->bytes_total = scan->bytes;
+	r->records_total = (long long)scan->n;
+	for (size_t i = 0; i < scan->n; i++)
+		if (import_known_get(&sc->committed, scan->files[i].rel)) {
+			r->files_done++;
+			r->bytes_done += scan->files[i].size;
+			r->records_done++;
+		}
+}
+
+/* A new run that will promote takes each batch into the promote transaction as soon as
+ * it is staged (import_pipe_*). Resumed runs promote at the end, as does this one if the
+ * pipeline cannot start. */
+static void start_pipeline(struct import_run_state *r, struct import_pipe *pipe,
+			   const struct target *t)
+{
+	char perr[512];
+	pipe->c = db_connect(t, "import-promote", perr, sizeof perr);
+	if (!pipe->c || import_pipe_start(r, pipe, perr, sizeof perr) < 0) {
+		import_log(r, "promote pipeline not used: %s", perr);
+		if (pipe->c)
+			PQfinish(pipe->c);
+		pipe->c = NULL;
+	}
+	if (pipe->c)
+		record_backends(r, pipe->c);
+}
+
+/* Files that failed keep their current rows: stage them unchanged, so promote does not
+ * retire a record just because its new version was bad. -1 with err. */
+static int restage_bad(struct import_run_state *r, struct stage_ctx *sc, char *err, size_t errlen)
+{
+	struct import_buf rows = {0};
+	for (size_t i = 0; i < sc->bad.cap; i++) {
+		struct known *k = sc->bad.slots[i].path
+				      ? import_known_get(&sc->known, sc->bad.slots[i].path)
+				      : NULL;
+		if (!k)
+			continue;
+		import_copy_text(&rows, r->idtxt);
+		import_buf_add(&rows, "\t", 1);
+		import_copy_text(&rows, import_kind_name((enum import_kind)k->kind));
+		import_buf_add(&rows, "\t", 1);
+		import_copy_text(&rows, k->key);
+		import_buf_add(&rows, "\t", 1);
+		import_copy_text(&rows, k->path);
+		import_buf_add(&rows, "\t", 1);
+		import_copy_text(&rows, k->sha);
+		import_buf_add(&rows, "\t\\N\t\\N\n", 7);
+	}
+	int rc = 0;
+	if (rows.n) {
+		PGresult *res = PQexec(r->c, "copy stage.records (run_id, kind, key, path, sha, "
+					     "raw, f) from stdin");
+		if (PQresultStatus(res) != PGRES_COPY_IN) {
+			snprintf(err, errlen, "%s", PQresultErrorMessage(res));
+			rc = -1;
+		}
+		PQclear(res);
+		/* A COPY that started must be ended whatever happened to its data. */
+		if (rc == 0 && PQputCopyData(r->c, rows.p, (int)rows.n) != 1) {
+			char ignored[256];
+			snprintf(err, errlen, "%s", PQerrorMessage(r->c));
+			import_copy_end(r->c, "the rows were not sent", ignored, sizeof ignored);
+			rc = -1;
+		} else if (rc == 0) {
+			rc = import_copy_end(r->c, NULL, err, errlen);
+		}
+	}
+	import_buf_free(&rows);
+	return rc;
+}
+
+/* Stopped at a batch boundary: say so, resumable. */
+static int stopped_out(struct import_run_state *r)
+{
+	import_set_state(r, "stopped", "stopped at a batch boundary; resume with import-resume");
+	db_event(r->c, "warning", "import", "run %ld stopped at %lld of %lld files", r->id,
+		 r->files_done, r->files_total);
+	out_progress_end(r->o);
+	out_kv_int(r->o, "run", r->id);
+	out_kv(r->o, "state", "%s", "stopped");
+	out_kv(r->o, "files", "%lld of %lld", r->files_done, r->files_total);
+	out_line(r->o, "stopped; continue with: midsops import-resume %ld", r->id);
+	return 0;
+}
+
+/* A failure: a stop that was asked for ends as stopped (resumable), anything else fails
+ * the run. */
+static int run_failed(struct import_run_state *r, char *err, size_t errlen)
+{
+	out_progress_end(r->o);
+	if (import_stopping(r))
+		return stop_run(r, "import", err);
+	printable(err, errlen);
+	import_set_state(r, "failed", err);
+	db_event(r->c, "error", "import", "run %ld failed: %s", r->id, err);
+	out_err(r->o, "import run %ld failed: %s", r->id, err);
+	return EXIT_FAIL;
+}
+
+/* Scan, stage and promote the run recorded in r. Returns the exit status; err holds a
+ * failure's reason when it returns -2 (the caller ends the run as failed or stopped). */
+static int scan_stage_promote(struct import_run_state *r, struct stage_ctx *sc,
+			      struct import_pipe *pipe, const struct import_opts *opts,
+			      const struct target *t, int no_promote, char *err, size_t errlen)
+{
+	if (import_known_load(r->c, &sc->known, current_sql, NULL, err, errlen) < 0)
+		return -2;
+	r->phase = "scan";
+	import_progress(r, 1);
+	if (phase_pause(r, err, errlen) < 0)
+		return -2;
+	if (import_scan_dir(sc->dir, sc->scan, import_record_error, r, err, errlen) < 0) {
+		import_record_error(r, sc->dir, NULL, "empty_export", err);
+		return -2;
+	}
+	/* The scan runs no statement a cancel could end: a stop asked meanwhile ends here. */
+	if (import_stopping(r))
+		return stop_run(r, "import", "stop requested");
+	import_log(r, "scanned %zu files at %.2fs", sc->scan->n, import_now() - r->t0);
+	count_committed(r, sc, sc->scan);
+	if (opts->resume_run >= 0)
+		import_log(r, "resume: %lld files already committed, not staged again",
+			   r->files_done);
+	if (r->errors > r->max_errors) {
+		snprintf(err, errlen, "%d errors during the scan exceed --max-errors %ld",
+			 r->errors, r->max_errors);
+		return -2;
+	}
+	if (opts->resume_run < 0 && !opts->dry_run && !no_promote &&
+	    import_env_long("MIDSOPS_IMPORT_PIPELINE", 1) != 0)
+		start_pipeline(r, pipe, t);
+	r->phase = "stage";
+	int st = import_stage_all(sc, err, errlen);
+	pipe->staged = sc->seq;
+	if (st < 0)
+		return -2;
+	if (st == 1)
+		return stopped_out(r);
+	if (r->errors && restage_bad(r, sc, err, errlen) < 0)
+		return -2;
+	/* Fresh statistics for the staged rows; not of the documents, which analyze would have
+	 * to decompress (a tenth of a second) for nothing a query here uses. */
+	if (db_exec(r->c, err, errlen,
+		    "analyze stage.records (run_id, kind, key, path, sha, batch), stage.effects "
+		    "(key), stage.templates (key)",
+		    0, NULL) < 0)
+		return -2;
+	import_log(r, "staged %lld files in %.2fs", r->files_done, import_now() - r->t0);
+	return validate_promote(r, opts->dry_run, no_promote, "import", pipe);
+}
+
 int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	       const struct import_opts *opts)
 {
@@ -555,80 +821,21 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	char host[256] = "", pid[32], dir[4096];
 	gethostname(host, sizeof host - 1);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
-	int dry_run = opts->dry_run, no_promote = opts->no_promote;
+	int no_promote = opts->no_promote;
 	if (opts->resume_run >= 0) {
-		/* resume: 0 means the most recent run that did not complete */
-		char rid[32];
-		snprintf(rid, sizeof rid, "%ld", opts->resume_run);
-		const char *p[] = {rid};
-		PGresult *res = db_query(
-		    r.c, err, sizeof err,
-		    "select id, source_dir, state, coalesce((options->>'max_errors')::bigint, 0), "
-		    "phase from ops.import_runs where kind = 'import' and (($1::bigint = 0 and "
-		    "state <> 'completed') or id = $1::bigint) order by id desc limit 1",
-		    1, p);
-		if (!res || !PQntuples(res)) {
-			out_err(o, "%s",
-				res ? (opts->resume_run ? "no such run" : "no import run to resume")
-				    : err);
-			PQclear(res);
+		if (resume_lookup(&r, opts, dir, sizeof dir) < 0) {
 			finish(&r);
 			return EXIT_FAIL;
 		}
-		if (strcmp(PQgetvalue(res, 0, 2), "completed") == 0) {
-			out_err(o, "run %s is already completed", PQgetvalue(res, 0, 0));
-			PQclear(res);
-			finish(&r);
-			return EXIT_FAIL;
-		}
-		r.id = atol(PQgetvalue(res, 0, 0));
-		snprintf(dir, sizeof dir, "%s", PQgetvalue(res, 0, 1));
-		if (opts->max_errors == 0)
-			r.max_errors = atol(PQgetvalue(res, 0, 3));
-		PQclear(res);
-	} else {
-		if (!realpath(opts->dir, dir))
-			snprintf(dir, sizeof dir, "%s", opts->dir);
+		no_promote = 0;
+	} else if (!realpath(opts->dir, dir)) {
+		snprintf(dir, sizeof dir, "%s", opts->dir);
 	}
 	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
-	char maxe[32];
-	snprintf(maxe, sizeof maxe, "%ld", r.max_errors);
-	if (r.id == 0) {
-		/* A new run supersedes runs that were stopped or failed: their staged rows go. */
-		db_exec(
-		    r.c, err, sizeof err,
-		    "update ops.import_runs set state = 'failed', message = coalesce(message || "
-		    "'; ', '') || 'superseded by a newer run', finished_at = coalesce(finished_at, "
-		    "now()) where kind = 'import' and state in ('running', 'stopping', 'stopped')",
-		    0, NULL);
-		import_stage_clear(r.c, NULL, err, sizeof err);
-		const char *p[] = {
-		    dir, host, pid, dry_run ? "true" : "false", no_promote ? "true" : "false",
-		    maxe};
-		char *id =
-		    db_scalar(r.c, err, sizeof err,
-			      "insert into ops.import_runs (source_dir, host, pid, backend_pid, "
-			      "options) values ($1, $2, $3::int, pg_backend_pid(), "
-			      "jsonb_build_object('dry_run', $4::boolean, 'no_promote', "
-			      "$5::boolean, 'max_errors', $6::bigint)) returning id",
-			      6, p);
-		if (!id) {
-			out_err(o, "cannot record the run: %s", err);
-			finish(&r);
-			return EXIT_FAIL;
-		}
-		r.id = atol(id);
-		free(id);
-		snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
-	} else {
-		const char *p[] = {r.idtxt, host, pid};
-		db_exec(
-		    r.c, err, sizeof err,
-		    "update ops.import_runs set state = 'running', host = $2, pid = $3::int, "
-		    "backend_pid = pg_backend_pid(), stop_requested = false, finished_at = null, "
-		    "message = 'resumed', updated_at = now() where id = $1",
-		    3, p);
-		no_promote = 0;
+	if (record_run(&r, dir, host, pid, opts->dry_run, no_promote, err, sizeof err) < 0) {
+		out_err(o, "cannot record the run: %s", err);
+		finish(&r);
+		return EXIT_FAIL;
 	}
 	record_backends(&r, NULL);
 	open_run_log(&r, cfg);
@@ -644,166 +851,22 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	import_signalled = 0;
 
 	struct import_pipe pipe = {0};
+	struct import_scan scan = {0};
 	struct stage_ctx sc = {.r = &r,
 			       .dir = dir,
 			       .pipe = &pipe,
+			       .scan = &scan,
 			       .delay_ms = import_env_long("MIDSOPS_IMPORT_DELAY_MS", 0)};
-	struct import_scan scan = {0};
-	int rc = EXIT_FAIL;
-	if (opts->resume_run >= 0) {
-		/* Files of this run already committed are skipped, unless the staging rows are
-		 * gone (an immediate server stop empties UNLOGGED tables): then stage again. */
-		const char *p[] = {r.idtxt};
-		PGresult *res =
-		    db_query(r.c, err, sizeof err,
-			     "select (select count(*) from ops.import_files where run_id "
-			     "= $1), (select count(*) from stage.records where run_id = $1)",
-			     1, p);
-		if (res && strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) != 0) {
-			out_line(o,
-				 "staged rows of run %ld are gone (server restart?): staging again",
-				 r.id);
-			import_log(&r, "staging rows lost (%s files committed, %s rows): restaging",
-				   PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-			db_exec(r.c, err, sizeof err,
-				"delete from ops.import_files where run_id = $1", 1, p);
-			import_stage_clear(r.c, p[0], err, sizeof err);
-		}
-		PQclear(res);
-		db_exec(
-		    r.c, err, sizeof err,
-		    "delete from ops.import_errors where run_id = $1 and severity = 'warning' or "
-		    "(run_id = $1 and (path is null or path not in (select path from "
-		    "ops.import_files where run_id = $1)))",
-		    1, p);
-		if (import_known_load(r.c, &sc.committed,
-				      "select path, sha256 from ops.import_files where run_id = $1",
-				      r.idtxt, err, sizeof err) < 0)
-			goto fail;
-	} else {
-		import_known_init(&sc.committed, 0);
-	}
 	import_known_init(&sc.bad, 64);
-	if (import_known_load(r.c, &sc.known, current_sql, NULL, err, sizeof err) < 0)
-		goto fail;
-	r.phase = "scan";
-	import_progress(&r, 1);
-	if (phase_pause(&r, err, sizeof err) < 0)
-		goto fail;
-	if (import_scan_dir(dir, &scan, import_record_error, &r, err, sizeof err) < 0) {
-		import_record_error(&r, dir, NULL, "empty_export", err);
-		goto fail;
-	}
-	/* The scan runs no statement a cancel could end: a stop asked meanwhile ends here. */
-	if (import_stopping(&r)) {
-		rc = stop_run(&r, "import", "stop requested");
-		goto out;
-	}
-	import_log(&r, "scanned %zu files at %.2fs", scan.n, import_now() - r.t0);
-	r.files_total = (long long)scan.n;
-	r.bytes_total = scan.bytes;
-	r.records_total = (long long)scan.n;
-	for (size_t i = 0; i < scan.n; i++)
-		if (import_known_get(&sc.committed, scan.files[i].rel)) {
-			r.files_done++;
-			r.bytes_done += scan.files[i].size;
-			r.records_done++;
-		}
+	int rc;
 	if (opts->resume_run >= 0)
-		import_log(&r, "resume: %lld files already committed, not staged again",
-			   r.files_done);
-	if (r.errors > r.max_errors) {
-		snprintf(err, sizeof err, "%d errors during the scan exceed --max-errors %ld",
-			 r.errors, r.max_errors);
-		goto fail;
-	}
-	sc.scan = &scan;
-	/* A new run that will promote takes each batch into the promote transaction as soon
-	 * as it is staged (import_pipe_*). Resumed runs promote at the end, as does this one
-	 * if the pipeline cannot start. */
-	if (opts->resume_run < 0 && !dry_run && !no_promote &&
-	    import_env_long("MIDSOPS_IMPORT_PIPELINE", 1) != 0) {
-		char perr[512];
-		pipe.c = db_connect(t, "import-promote", perr, sizeof perr);
-		if (!pipe.c || import_pipe_start(&r, &pipe, perr, sizeof perr) < 0) {
-			import_log(&r, "promote pipeline not used: %s", perr);
-			if (pipe.c)
-				PQfinish(pipe.c);
-			pipe.c = NULL;
-		}
-		if (pipe.c)
-			record_backends(&r, pipe.c);
-	}
-	r.phase = "stage";
-	int st = import_stage_all(&sc, err, sizeof err);
-	pipe.staged = sc.seq;
-	if (st < 0)
-		goto fail;
-	if (st == 1) {
-		import_set_state(&r, "stopped",
-				 "stopped at a batch boundary; resume with import-resume");
-		db_event(r.c, "warning", "import", "run %ld stopped at %lld of %lld files", r.id,
-			 r.files_done, r.files_total);
-		out_progress_end(o);
-		out_kv_int(o, "run", r.id);
-		out_kv(o, "state", "%s", "stopped");
-		out_kv(o, "files", "%lld of %lld", r.files_done, r.files_total);
-		out_line(o, "stopped; continue with: midsops import-resume %ld", r.id);
-		rc = 0;
-		goto out;
-	}
-	/* Files that failed keep their current rows: stage them unchanged, so promote does
-	 * not retire a record just because its new version was bad. */
-	if (r.errors) {
-		struct import_buf rows = {0};
-		for (size_t i = 0; i < sc.bad.cap; i++) {
-			struct known *k = sc.bad.slots[i].path
-					      ? import_known_get(&sc.known, sc.bad.slots[i].path)
-					      : NULL;
-			if (!k)
-				continue;
-			import_copy_text(&rows, r.idtxt);
-			import_buf_add(&rows, "\t", 1);
-			import_copy_text(&rows, import_kind_name((enum import_kind)k->kind));
-			import_buf_add(&rows, "\t", 1);
-			import_copy_text(&rows, k->key);
-			import_buf_add(&rows, "\t", 1);
-			import_copy_text(&rows, k->path);
-			import_buf_add(&rows, "\t", 1);
-			import_copy_text(&rows, k->sha);
-			import_buf_add(&rows, "\t\\N\t\\N\n", 7);
-		}
-		if (rows.n) {
-			PGresult *res =
-			    PQexec(r.c, "copy stage.records (run_id, kind, key, path, sha, "
-					"raw, f) from stdin");
-			PQclear(res);
-			PQputCopyData(r.c, rows.p, (int)rows.n);
-			import_copy_end(r.c, NULL, err, sizeof err);
-		}
-		import_buf_free(&rows);
-	}
-	/* Fresh statistics for the staged rows; not of the documents, which analyze would have
-	 * to decompress (a tenth of a second) for nothing a query here uses. */
-	db_exec(r.c, err, sizeof err,
-		"analyze stage.records (run_id, kind, key, path, sha, batch), stage.effects (key), "
-		"stage.templates (key)",
-		0, NULL);
-	import_log(&r, "staged %lld files in %.2fs", r.files_done, import_now() - r.t0);
-	rc = validate_promote(&r, dry_run, no_promote, "import", &pipe);
-	goto out;
-fail:
-	out_progress_end(o);
-	if (import_stopping(&r)) {
-		rc = stop_run(&r, "import", err);
-		goto out;
-	}
-	printable(err, sizeof err);
-	import_set_state(&r, "failed", err);
-	db_event(r.c, "error", "import", "run %ld failed: %s", r.id, err);
-	out_err(o, "import run %ld failed: %s", r.id, err);
-	rc = EXIT_FAIL;
-out:
+		rc = resume_prepare(&r, &sc, err, sizeof err) < 0 ? -2 : 0;
+	else
+		rc = (import_known_init(&sc.committed, 0), 0);
+	if (rc == 0)
+		rc = scan_stage_promote(&r, &sc, &pipe, opts, t, no_promote, err, sizeof err);
+	if (rc == -2)
+		rc = run_failed(&r, err, sizeof err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	import_scan_free(&scan);
@@ -890,11 +953,12 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	int lowest = fl ? atoi(fl) : 0;
 	free(fl);
 	if (lowest > 0 && to < lowest) {
-		out_err(o,
-			"generation %d can no longer be restored: history-prune removed its saved "
-			"versions ([import] keep_generations); the oldest generation a rollback can "
-			"restore is %d",
-			to, lowest);
+		out_err(
+		    o,
+		    "generation %d can no longer be restored: history-prune removed its saved "
+		    "versions ([import] keep_generations); the oldest generation a rollback can "
+		    "restore is %d",
+		    to, lowest);
 		finish(&r);
 		return EXIT_FAIL;
 	}

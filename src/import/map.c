@@ -707,6 +707,154 @@ static size_t blank_run_end(const unsigned char *s, size_t i, size_t len)
 	return i;
 }
 
+/* Why a document was rejected: set only on the way out, never on the byte path. */
+struct minify_fail {
+	const char *code;
+	char msg[128];
+};
+
+static int minify_failed(struct minify_fail *f, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int minify_failed(struct minify_fail *f, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	f->code = code;
+	vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A structural byte outside a string (c < 0x80, not blank): opens a string, an object or
+ * an array, or closes one, with the key order told. 0, or -1 with f. */
+static inline int minify_structural(unsigned char c, struct keyorder *ko, struct import_buf *out,
+				    const char *o, int *in_str, int *depth, struct minify_fail *f)
+{
+	/* JSON has no other whitespace: cJSON skips any byte below 0x21 and PostgreSQL
+	 * rejects them, so they end here, before they can sit between members being
+	 * reordered. */
+	if (c < 0x20 && c != 0)
+		return minify_failed(f, "invalid_json", "control character 0x%02x outside a string",
+				     c);
+	if (c == '"') {
+		*in_str = 1;
+		if (o && keyorder_expects_key(ko))
+			keyorder_key(ko, (size_t)(o - out->p));
+	} else if (c == '[' || c == '{') {
+		if (++*depth > IMPORT_MAX_DEPTH)
+			return minify_failed(f, "too_deep", "nesting too deep (over %d levels)",
+					     IMPORT_MAX_DEPTH);
+		if (o)
+			keyorder_open(ko, c == '{');
+	} else if (c == ']' || c == '}') {
+		(*depth)--;
+		if (o)
+			keyorder_close(ko, out->p, (size_t)(o - out->p));
+	} else if (c == ',' && o) {
+		keyorder_comma(ko, (size_t)(o - out->p));
+	}
+	if (c == 0)
+		return minify_failed(f, "invalid_json", "NUL byte in the file");
+	return 0;
+}
+
+/* The four hex digits of a \u escape at s, or -1. */
+static inline int minify_hex4(const unsigned char *s)
+{
+	int v = 0;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(s[k]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/* A \u escape at s[i] (the backslash), with the low half of a surrogate pair: copied to
+ * *o when there is an output. Bytes consumed, or -1 with f. */
+static inline long minify_unicode(const unsigned char *s, size_t i, size_t len, char **o,
+				  struct minify_fail *f)
+{
+	if (i + 6 > len)
+		return minify_failed(f, "truncated", "file ends inside a \\u escape");
+	int v = minify_hex4(s + i + 2);
+	if (v < 0)
+		return minify_failed(f, "invalid_json", "bad \\u escape");
+	if (v == 0)
+		return minify_failed(f, "invalid_string",
+				     "\\u0000 is not allowed in text (PostgreSQL rejects it)");
+	size_t n = 6;
+	if (v >= 0xD800 && v <= 0xDBFF) {
+		int lo = i + 12 <= len && s[i + 6] == '\\' && s[i + 7] == 'u'
+			     ? minify_hex4(s + i + 8)
+			     : -1;
+		if (lo < 0xDC00 || lo > 0xDFFF)
+			return minify_failed(f, "invalid_string",
+					     "unpaired UTF-16 high surrogate \\u%04x", v);
+		n = 12;
+	} else if (v >= 0xDC00 && v <= 0xDFFF) {
+		/* a low surrogate only after a high one, which takes it along */
+		return minify_failed(f, "invalid_string", "unpaired UTF-16 low surrogate \\u%04x",
+				     v);
+	}
+	if (*o) {
+		memcpy(*o, s + i, n);
+		*o += n;
+	}
+	return (long)n;
+}
+
+/* An escape inside a string at s[i] (the backslash): copied to *o when there is an
+ * output. Bytes consumed, or -1 with f. */
+static inline long minify_escape(const unsigned char *s, size_t i, size_t len, char **o,
+				 struct minify_fail *f)
+{
+	if (i + 1 >= len)
+		return minify_failed(f, "truncated", "file ends inside a string escape");
+	if (s[i + 1] == 'u')
+		return minify_unicode(s, i, len, o, f);
+	if (*o) {
+		*(*o)++ = '\\';
+		*(*o)++ = (char)s[i + 1];
+	}
+	return 2;
+}
+
+/* The length of the UTF-8 multibyte sequence at s[i] (c its first byte) once checked
+ * (no overlong form, no surrogate, at most U+10FFFF), or -1 with f. */
+static inline int minify_utf8(const unsigned char *s, size_t i, size_t len, unsigned char c,
+			      struct minify_fail *f)
+{
+	int n;
+	unsigned int cp;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return minify_failed(f, "invalid_utf8", "invalid UTF-8 byte 0x%02x", c);
+	}
+	if (i + (size_t)n > len)
+		return minify_failed(f, "invalid_utf8", "truncated UTF-8 sequence");
+	for (int k = 1; k < n; k++) {
+		if ((s[i + k] & 0xC0) != 0x80)
+			return minify_failed(f, "invalid_utf8",
+					     "invalid UTF-8 continuation byte 0x%02x", s[i + k]);
+		cp = cp << 6 | (s[i + k] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return minify_failed(f, "invalid_utf8",
+				     "invalid UTF-8 sequence (overlong or surrogate)");
+	return n;
+}
+
 static int minify_copy(struct checker *ck, const char *text, size_t len, struct import_buf *out)
 {
 	const unsigned char *s = (const unsigned char *)text;
@@ -719,15 +867,7 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 	/* kept between documents: its arrays grow once (the importer is single-threaded) */
 	static struct keyorder ko;
 	keyorder_reset(&ko);
-	char where[64];
-	int line, col;
-#define FAIL(code, ...)                                                                            \
-	do {                                                                                       \
-		line_col(text, i, &line, &col);                                                    \
-		snprintf(where, sizeof where, "line %d, column %d", line, col);                    \
-		report(ck, where, code, __VA_ARGS__);                                              \
-		goto fail;                                                                         \
-	} while (0)
+	struct minify_fail f = {0};
 	while (i < len) {
 		/* Most bytes need no attention: string contents, numbers and literals are
 		 * copied by the run, indentation skipped by the run. */
@@ -747,158 +887,58 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 		if (i >= len)
 			break;
 		unsigned char c = s[i];
-		if (c < 0x80) {
-			if (!in_str) {
-				if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-					i++;
-					continue;
-				}
-				/* JSON has no other whitespace: cJSON skips any byte below 0x21
-				 * and PostgreSQL rejects them, so they end here, before they can
-				 * sit between members being reordered. */
-				if (c < 0x20 && c != 0)
-					FAIL("invalid_json",
-					     "control character 0x%02x outside a string", c);
-				if (c == '"') {
-					in_str = 1;
-					if (o && keyorder_expects_key(&ko))
-						keyorder_key(&ko, (size_t)(o - out->p));
-				} else if (c == '[' || c == '{') {
-					if (++depth > IMPORT_MAX_DEPTH)
-						FAIL("too_deep",
-						     "nesting too deep (over %d levels)",
-						     IMPORT_MAX_DEPTH);
-					if (o)
-						keyorder_open(&ko, c == '{');
-				} else if (c == ']' || c == '}') {
-					depth--;
-					if (o)
-						keyorder_close(&ko, out->p, (size_t)(o - out->p));
-				} else if (c == ',' && o) {
-					keyorder_comma(&ko, (size_t)(o - out->p));
-				}
-				if (c == 0)
-					FAIL("invalid_json", "NUL byte in the file");
-				if (o)
-					*o++ = (char)c;
+		long n = 1;
+		if (c >= 0x80) {
+			n = minify_utf8(s, i, len, c, &f);
+			if (n > 0 && o) {
+				memcpy(o, s + i, (size_t)n);
+				o += n;
+			}
+		} else if (!in_str) {
+			if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
 				i++;
 				continue;
 			}
-			if (c == '"') {
-				in_str = 0;
-				if (ko.in_key)
-					keyorder_key_end(&ko, out->p, (size_t)(o - out->p));
-			} else if (c < 0x20) {
-				FAIL("invalid_json",
-				     "control character 0x%02x inside a string must be escaped", c);
-			} else if (c == '\\') {
-				if (ko.in_key)
-					keyorder_key_escaped(&ko);
-				if (i + 1 >= len)
-					FAIL("truncated", "file ends inside a string escape");
-				if (s[i + 1] == 'u') {
-					if (i + 6 > len)
-						FAIL("truncated", "file ends inside a \\u escape");
-					int v = 0;
-					for (int k = 2; k < 6; k++) {
-						int h = hexval(s[i + k]);
-						if (h < 0)
-							FAIL("invalid_json", "bad \\u escape");
-						v = v * 16 + h;
-					}
-					if (v == 0)
-						FAIL("invalid_string", "\\u0000 is not allowed in "
-								       "text (PostgreSQL rejects "
-								       "it)");
-					if (v >= 0xD800 && v <= 0xDBFF) {
-						int ok = i + 12 <= len && s[i + 6] == '\\' &&
-							 s[i + 7] == 'u';
-						int lo = 0;
-						for (int k = 8; ok && k < 12; k++) {
-							int h = hexval(s[i + k]);
-							if (h < 0)
-								ok = 0;
-							lo = lo * 16 + h;
-						}
-						if (!ok || lo < 0xDC00 || lo > 0xDFFF)
-							FAIL("invalid_string",
-							     "unpaired UTF-16 high surrogate "
-							     "\\u%04x",
-							     v);
-					} else if (v >= 0xDC00 && v <= 0xDFFF) {
-						/* a low surrogate only after a high one, which
-						 * skips it below */
-						FAIL("invalid_string",
-						     "unpaired UTF-16 low surrogate \\u%04x", v);
-					}
-					if (o) {
-						*o++ = '\\';
-						memcpy(o, s + i + 1, 5);
-						o += 5;
-					}
-					i += 6;
-					if (v >= 0xD800 && v <= 0xDBFF) {
-						if (o) {
-							*o++ = '\\';
-							memcpy(o, s + i + 1, 5);
-							o += 5;
-						}
-						i += 6;
-					}
-					continue;
-				}
-				if (o) {
-					*o++ = '\\';
-					*o++ = (char)s[i + 1];
-				}
-				i += 2;
-				continue;
-			}
+			n = minify_structural(c, &ko, out, o, &in_str, &depth, &f) < 0 ? -1 : 1;
+			if (n > 0 && o)
+				*o++ = (char)c;
+		} else if (c == '\\') {
+			if (ko.in_key)
+				keyorder_key_escaped(&ko);
+			n = minify_escape(s, i, len, &o, &f);
+		} else if (c < 0x20) {
+			n = minify_failed(
+			    &f, "invalid_json",
+			    "control character 0x%02x inside a string must be escaped", c);
+		} else if (c == '"') {
+			in_str = 0;
+			if (ko.in_key)
+				keyorder_key_end(&ko, out->p, (size_t)(o - out->p));
 			if (o)
 				*o++ = (char)c;
-			i++;
-			continue;
+		} else if (o) {
+			*o++ = (char)c;
 		}
-		/* UTF-8 multibyte sequence */
-		int n;
-		unsigned int cp;
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 2;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 3;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 4;
-			cp = c & 0x07;
-		} else {
-			FAIL("invalid_utf8", "invalid UTF-8 byte 0x%02x", c);
-		}
-		if (i + (size_t)n > len)
-			FAIL("invalid_utf8", "truncated UTF-8 sequence");
-		for (int k = 1; k < n; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				FAIL("invalid_utf8", "invalid UTF-8 continuation byte 0x%02x",
-				     s[i + k]);
-			cp = cp << 6 | (s[i + k] & 0x3F);
-		}
-		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			FAIL("invalid_utf8", "invalid UTF-8 sequence (overlong or surrogate)");
-		if (o) {
-			memcpy(o, s + i, (size_t)n);
-			o += n;
-		}
+		if (n < 0)
+			break;
 		i += (size_t)n;
 	}
-	if (in_str)
-		FAIL("truncated", "unexpected end of file inside a string (truncated file?)");
-	if (depth > 0)
-		FAIL("truncated",
-		     "unexpected end of file: %d unclosed object(s) or array(s) "
-		     "(truncated file?)",
-		     depth);
-#undef FAIL
+	if (!f.code && in_str)
+		minify_failed(&f, "truncated",
+			      "unexpected end of file inside a string (truncated file?)");
+	else if (!f.code && depth > 0)
+		minify_failed(&f, "truncated",
+			      "unexpected end of file: %d unclosed object(s) or array(s) "
+			      "(truncated file?)",
+			      depth);
+	if (f.code) {
+		char where[64];
+		int line, col;
+		line_col(text, i, &line, &col);
+		snprintf(where, sizeof where, "line %d, column %d", line, col);
+		report(ck, where, f.code, "%s", f.msg);
+		return -1;
+	}
 	if (out) {
 		keyorder_finish(&ko, out->p, out->n, (size_t)(o - out->p));
 		out->n = (size_t)(o - out->p);
@@ -907,8 +947,6 @@ static int minify_copy(struct checker *ck, const char *text, size_t len, struct 
 	if (o && !ko.dup && !ko.unsure)
 		ck->no_dups = 1;
 	return 0;
-fail:
-	return -1;
 }
 
 /* cJSON's nodes come from an arena for the one document being mapped: malloc and free
