@@ -125,6 +125,14 @@ struct metrics_snapshot {
  * extension leaves its figures unknown without a warning; other failures of optional
  * figures are noted in warn. Returns 0 when up, -1 otherwise. */
 int probe_metrics(PGconn *c, struct metrics_snapshot *s);
+/* A whole scrape on its own connection ("metrics"): the figures, and when the server is up
+ * its replication slots (*have_repl 1, or 0 with the reason in s->warn when the figures
+ * left it empty). A session it cannot hold to a 10 s statement timeout and read-only
+ * transactions is not scraped (s->up 0, the reason in s->error). */
+struct target;
+struct repl_health;
+void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s,
+			  struct repl_health *h, int *have_repl);
 
 /* Human-readable sizes and durations for text output. */
 void fmt_bytes(char *buf, size_t n, double bytes);

@@ -65,6 +65,11 @@ struct import_snapshot {
 /* present == 0 selects the query that only asks whether the table exists. */
 const char *probe_import_sql(int present);
 int probe_import_parse(PGresult *r, struct import_snapshot *s);
+/* The newest 100 import run ids, each passed to fn, for a Tab: its own connection that gives
+ * up after two seconds, and nothing at all (not even a line in the server's log) before
+ * ops.import_runs exists or when the server cannot be reached. */
+void probe_import_recent_ids(const char *conninfo, void (*fn)(const char *id, void *arg),
+			     void *arg);
 
 struct console_cache_snapshot {
 	int ok;

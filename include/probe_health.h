@@ -56,6 +56,28 @@ const char *health_probe_sql(int id, int server_num);
 /* Run one probe; a failure fills reason with the server's message and a hint. */
 int health_probe_run(PGconn *c, int id, struct health_probe *p);
 void health_probe_free(struct health_probe *p);
+/* A probe's rows without libpq (src/probe/probe_health_rows.c): a column by name (-1 when
+ * absent), a cell (NULL for SQL NULL, a missing result or column), or its text ("" then). */
+int health_probe_nrows(const struct health_probe *p);
+int health_probe_ncols(const struct health_probe *p);
+const char *health_probe_colname(const struct health_probe *p, int col);
+int health_probe_col(const struct health_probe *p, const char *name);
+const char *health_probe_cell(const struct health_probe *p, int row, int col);
+const char *health_probe_text(const struct health_probe *p, int row, int col);
+
+/* `status`'s cache section: 1 when the cache schema exists (0 also when it cannot be told). */
+int probe_cache_created(PGconn *c);
+/* `status`'s maintenance section: the worst table's dead tuples (of tables of 1000 rows or
+ * more), the oldest vacuum and analyze of the game and builds schemas, vacuums running.
+ * Strings are "" for SQL NULL. -1 with error filled when the query fails. */
+struct maint_summary {
+	int ok;
+	char error[512];
+	char worst_table[200];
+	double worst_dead_pct; /* 0 when there is no such table */
+	char oldest_vacuum[32], oldest_analyze[32], vacuums_running[32];
+};
+int probe_maint_summary(PGconn *c, struct maint_summary *m);
 
 /* Whose statements: the web workload (every role but DB_OWN_ROLE, so also anything run by
  * hand) is what users feel and what checks judge; midsops's own import, backup and

@@ -15,7 +15,7 @@
 #include "cluster.h"
 #include "cmd.h"
 #include "config.h"
-#include "db.h"
+#include "probe_console.h"
 #include "runbook.h"
 #include "target.h"
 #include "tui.h"
@@ -29,6 +29,11 @@ static void words_envs(struct cmd_ctx *ctx)
 		out_line(ctx->out, "%s", ctx->cfg->envs[i].name);
 	/* --env embedded names the private cluster (target.c), configured or not. */
 	out_line(ctx->out, "%s", "embedded");
+}
+
+static void word_line(const char *word, void *out)
+{
+	out_line(out, "%s", word);
 }
 
 static void words_runs(struct cmd_ctx *ctx)
@@ -45,27 +50,7 @@ static void words_runs(struct cmd_ctx *ctx)
 		    cluster_state(&cl, NULL) != CLUSTER_RUNNING)
 			return;
 	}
-	/* Nor hang on an unreachable server for db_connect's ten seconds. */
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *vals[] = {t->conninfo, "midsops completion", "2", NULL};
-	PGconn *c = t->conninfo[0] ? PQconnectdbParams(keys, vals, 1)
-				   : PQconnectdbParams(keys + 1, vals + 1, 0);
-	if (c && PQstatus(c) == CONNECTION_OK) {
-		/* Not migrated yet: no runs, and no error in the server's log for each Tab. */
-		char *has = db_scalar(c, err, sizeof err,
-				      "select to_regclass('ops.import_runs') is not null", 0, NULL);
-		PGresult *r =
-		    has && has[0] == 't'
-			? db_query(c, err, sizeof err,
-				   "select id from ops.import_runs order by id desc limit 100", 0,
-				   NULL)
-			: NULL;
-		for (int i = 0; r && i < PQntuples(r); i++)
-			out_line(ctx->out, "%s", PQgetvalue(r, i, 0));
-		PQclear(r);
-		free(has);
-	}
-	PQfinish(c);
+	probe_import_recent_ids(t->conninfo, word_line, ctx->out);
 }
 
 static void words_backups(struct cmd_ctx *ctx)

@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "db.h"
 #include "probe.h"
 #include "probe_dr.h"
 #include "target.h"
@@ -328,20 +327,6 @@ static double ratio(double part, double whole)
 	return whole > 0 ? part / whole : NAN;
 }
 
-/* CMD_OBSERVE makes db_connect leave a stopped embedded cluster stopped: that is an
- * outage to report, not one to repair. */
-static PGconn *metrics_connect(const struct target *t, char *err, size_t errlen)
-{
-	PGconn *c = db_connect(t, "metrics", err, errlen);
-	if (!c)
-		return NULL;
-	/* A scrape must not hang on a lock, and must not write even by mistake. */
-	PGresult *r = PQexec(c, "select set_config('statement_timeout', '10s', false),"
-				" set_config('default_transaction_read_only', 'on', false)");
-	PQclear(r);
-	return c;
-}
-
 static void metrics_write_repl(struct metrics_out *m, const char *env, const struct repl_health *h)
 {
 	char l0[1024], l[1024];
@@ -475,20 +460,9 @@ static int cmd_metrics_exec(struct cmd_ctx *ctx)
 	struct metrics_snapshot s;
 	struct repl_health h;
 	int have_repl = 0;
-	char err[1024];
-	PGconn *c = metrics_connect(ctx->target, err, sizeof err);
-	if (c) {
-		probe_metrics(c, &s);
-		if (s.up) {
-			have_repl = probe_repl(c, &h) == 0;
-			if (!have_repl && !s.warn[0])
-				snprintf(s.warn, sizeof s.warn, "replication slots: %s", h.error);
-		}
-		PQfinish(c);
-	} else {
-		memset(&s, 0, sizeof s);
-		snprintf(s.error, sizeof s.error, "%s", err);
-	}
+	/* CMD_OBSERVE makes the connection leave a stopped embedded cluster stopped: that is
+	 * an outage to report, not one to repair. */
+	probe_metrics_scrape(ctx->target, &s, &h, &have_repl);
 	/* Diagnostics on stderr only: stdout holds nothing but the figures. */
 	if (!s.up)
 		out_err(ctx->out, "metrics: %s", s.error);

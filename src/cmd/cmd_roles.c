@@ -16,122 +16,44 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "db.h"
+#include "maint_roles.h"
 
-#define MON	     "midsops_monitor"
-#define OPR	     "midsops_operator"
-#define READ_SCHEMAS "ops, game, cache, builds"
-#define ALL_SCHEMAS  "ops, game, cache, builds, stage, api"
+#define MON ROLES_MONITOR
+#define OPR ROLES_OPERATOR
 
-struct role_stmt {
-	const char *what; /* shown with --dry-run and in errors */
-	const char *sql;
-	int min_version; /* server_version_num; 0 = any */
-};
-
-static const struct role_stmt stmts[] = {
-    {"create the roles when missing",
-     "do $$ begin "
-     "if not exists (select from pg_roles where rolname = '" MON "') then "
-     "create role " MON " nologin; end if; "
-     "if not exists (select from pg_roles where rolname = '" OPR "') then "
-     "create role " OPR " nologin; end if; end $$",
-     0},
-    /* Group roles never log in themselves, and hold no attribute beyond membership. */
-    {"group roles cannot log in",
-     "alter role " MON " nologin nosuperuser nocreatedb nocreaterole noreplication", 0},
-    {"group roles cannot log in",
-     "alter role " OPR " nologin nosuperuser nocreatedb nocreaterole noreplication", 0},
-    /* Start from nothing, so a re-run also takes back what an older version gave. */
-    {"reset the monitor's table grants",
-     "revoke all on all tables in schema " ALL_SCHEMAS " from " MON, 0},
-    {"reset the monitor's schema grants", "revoke all on schema " ALL_SCHEMAS " from " MON, 0},
-    {"monitor: pg_monitor", "grant pg_monitor to " MON, 0},
-    {"monitor: schema usage", "grant usage on schema " READ_SCHEMAS " to " MON, 0},
-    {"monitor: read the tables", "grant select on all tables in schema " READ_SCHEMAS " to " MON,
-     0},
-    {"monitor: read tables created later",
-     "alter default privileges in schema " READ_SCHEMAS " grant select on tables to " MON, 0},
-    {"operator: everything the monitor has", "grant " MON " to " OPR, 0},
-    {"operator: schema usage", "grant usage on schema " ALL_SCHEMAS " to " OPR, 0},
-    {"operator: write the midsops tables",
-     "grant select, insert, update, delete, truncate on all tables in schema " ALL_SCHEMAS
-     " to " OPR,
-     0},
-    {"operator: sequences",
-     "grant usage, select, update on all sequences in schema " ALL_SCHEMAS " to " OPR, 0},
-    {"operator: functions", "grant execute on all functions in schema " ALL_SCHEMAS " to " OPR, 0},
-    {"operator: tables created later",
-     "alter default privileges in schema " ALL_SCHEMAS
-     " grant select, insert, update, delete, truncate on tables to " OPR,
-     0},
-    {"operator: sequences created later",
-     "alter default privileges in schema " ALL_SCHEMAS
-     " grant usage, select, update on sequences to " OPR,
-     0},
-    /* Older versions granted these cluster-wide roles; a re-run takes them back. */
-    {"operator: no pg_read_all_data (cluster-wide)", "revoke pg_read_all_data from " OPR,
-     140000},
-    {"operator: no pg_signal_backend (cluster-wide)", "revoke pg_signal_backend from " OPR, 0},
-    {"operator: no pg_checkpoint (cluster-wide)", "revoke pg_checkpoint from " OPR, 150000},
-    /* Functions are executable by PUBLIC unless revoked; this one signals sessions. */
-    {"monitor: not ops.import_signal",
-     "revoke all on function ops.import_signal(bigint, boolean) from public, " MON, 0},
-};
+static void role_row(void *out, const struct role_stmt *s, enum roles_result r)
+{
+	static const char *const shown[] = {
+	    [ROLES_SKIPPED] = "skipped (needs a newer server)",
+	    [ROLES_OK] = "ok",
+	    [ROLES_FAILED] = "FAILED",
+	};
+	out_rowf(out, s->what, r == ROLES_DRY ? s->sql : shown[r]);
+}
 
 static int cmd_db_roles_exec(struct cmd_ctx *ctx)
 {
 	char err[1024];
 	int dry = args_has(ctx->args, "dry-run");
-	PGconn *c = db_connect_ready(ctx->target, "db-roles", err, sizeof err);
-	if (!c) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
-	}
-	int version = PQserverVersion(c);
 	const char *cols[] = {"step", "result"};
 	out_table_begin(ctx->out, "statements", 2, cols);
-	int failed = 0;
-	/* As the login: ALTER DEFAULT PRIVILEGES covers the objects the current role creates,
-	 * and migrations create them as the login, not as midsops's own role. */
-	if (!dry && (db_begin(c, err, sizeof err) < 0 || db_as_login(c, err, sizeof err) < 0)) {
+	int rc = roles_apply(ctx->db, dry, role_row, ctx->out, err, sizeof err);
+	if (rc == ROLES_ERR_BEGIN) {
 		out_err(ctx->out, "db-roles: %s", err);
-		PQfinish(c);
 		return EXIT_FAIL;
-	}
-	for (size_t i = 0; i < sizeof stmts / sizeof stmts[0] && !failed; i++) {
-		const struct role_stmt *s = &stmts[i];
-		if (s->min_version && version < s->min_version) {
-			out_rowf(ctx->out, s->what, "skipped (needs a newer server)");
-			continue;
-		}
-		if (dry) {
-			out_rowf(ctx->out, s->what, s->sql);
-			continue;
-		}
-		if (db_exec(c, err, sizeof err, s->sql, 0, NULL) < 0) {
-			out_rowf(ctx->out, s->what, "FAILED");
-			failed = 1;
-		} else
-			out_rowf(ctx->out, s->what, "ok");
 	}
 	out_table_end(ctx->out);
-	if (failed) {
-		db_rollback(c);
-		out_err(ctx->out,
-			"db-roles: %s (creating roles needs CREATEROLE, granting pg_monitor needs a "
-			"superuser or its admin option; nothing was changed)",
-			err);
-		PQfinish(c);
+	if (rc == ROLES_ERR_STEP) {
+		out_err(
+		    ctx->out,
+		    "db-roles: %s (creating roles needs CREATEROLE, granting pg_monitor needs a "
+		    "superuser or its admin option; nothing was changed)",
+		    err);
 		return EXIT_FAIL;
 	}
-	if (!dry) {
-		if (db_commit(c, err, sizeof err) < 0) {
-			out_err(ctx->out, "db-roles: %s", err);
-			PQfinish(c);
-			return EXIT_FAIL;
-		}
-		db_event(c, "info", "db-roles", "roles " MON " and " OPR " created or updated");
+	if (rc == ROLES_ERR_COMMIT) {
+		out_err(ctx->out, "db-roles: %s", err);
+		return EXIT_FAIL;
 	}
 	out_kv(ctx->out, "monitor_role", MON);
 	out_kv(ctx->out, "operator_role", OPR);
@@ -140,7 +62,6 @@ static int cmd_db_roles_exec(struct cmd_ctx *ctx)
 		 "). Physical backups also need a login role WITH REPLICATION, which "
 		 "membership does not pass on.",
 		 dry ? "dry run: nothing was changed" : "roles " MON " and " OPR " are up to date");
-	PQfinish(c);
 	return 0;
 }
 
@@ -153,6 +74,7 @@ const struct cmd_entry cmd_roles_table[] = {
 	.usage = "db-roles [--dry-run]",
 	.flags = CMD_DESTRUCTIVE,
 	.exec = cmd_db_roles_exec,
+	.db = CMD_DB_READY,
     },
     {0},
 };

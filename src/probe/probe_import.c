@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "db.h"
 #include "probe_console.h"
 #include "util.h"
 
@@ -99,4 +100,30 @@ int probe_import_parse(PGresult *r, struct import_snapshot *s)
 	cJSON_Delete(j);
 	s->ok = 1;
 	return 0;
+}
+
+void probe_import_recent_ids(const char *conninfo, void (*fn)(const char *id, void *arg), void *arg)
+{
+	char err[512];
+	/* Nor hang on an unreachable server for db_connect's ten seconds. */
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
+	const char *vals[] = {conninfo, "midsops completion", "2", NULL};
+	PGconn *c = conninfo[0] ? PQconnectdbParams(keys, vals, 1)
+				: PQconnectdbParams(keys + 1, vals + 1, 0);
+	if (c && PQstatus(c) == CONNECTION_OK) {
+		/* Not migrated yet: no runs, and no error in the server's log for each Tab. */
+		char *has = db_scalar(c, err, sizeof err,
+				      "select to_regclass('ops.import_runs') is not null", 0, NULL);
+		PGresult *r =
+		    has && has[0] == 't'
+			? db_query(c, err, sizeof err,
+				   "select id from ops.import_runs order by id desc limit 100", 0,
+				   NULL)
+			: NULL;
+		for (int i = 0; r && i < PQntuples(r); i++)
+			fn(PQgetvalue(r, i, 0), arg);
+		PQclear(r);
+		free(has);
+	}
+	PQfinish(c);
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "db.h"
 #include "probe.h"
+#include "probe_dr.h"
 #include "probe_health.h"
 
 int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metrics_sample *prev,
@@ -351,4 +352,35 @@ int probe_metrics(PGconn *c, struct metrics_snapshot *s)
 		PQclear(r);
 	}
 	return 0;
+}
+
+void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s, struct repl_health *h,
+			  int *have_repl)
+{
+	char err[1024];
+	*have_repl = 0;
+	PGconn *c = db_connect(t, "metrics", err, sizeof err);
+	/* A scrape must not hang on a lock, and must not write even by mistake. */
+	if (c && db_exec(c, err, sizeof err,
+			 "select set_config('statement_timeout', '10s', false),"
+			 " set_config('default_transaction_read_only', 'on', false)",
+			 0, NULL) < 0) {
+		PQfinish(c);
+		c = NULL;
+		char why[1100];
+		snprintf(why, sizeof why, "cannot limit the scrape's session: %s", err);
+		snprintf(err, sizeof err, "%s", why);
+	}
+	if (!c) {
+		memset(s, 0, sizeof *s);
+		snprintf(s->error, sizeof s->error, "%s", err);
+		return;
+	}
+	probe_metrics(c, s);
+	if (s->up) {
+		*have_repl = probe_repl(c, h) == 0;
+		if (!*have_repl && !s->warn[0])
+			snprintf(s->warn, sizeof s->warn, "replication slots: %s", h->error);
+	}
+	PQfinish(c);
 }
