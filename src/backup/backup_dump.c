@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "backup_int.h"
+#include "util.h"
 #include "db.h"
 #include "paths.h"
 #include "proc.h"
@@ -127,165 +128,214 @@ out:
 
 /* ---------- restores ---------- */
 
-/* Logical restore of an archive (or safety) dump: in place in one transaction, or into a
- * new database. */
-int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *into, int no_safety)
-{
-	char err[2048] = "", id[64];
+/* What the steps of one logical restore share. */
+struct lrest {
+	struct cmd_ctx *ctx;
 	struct repo rp;
-	cJSON *man = NULL;
-	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0 ||
-	    backup_load(ctx, &rp, want, id, sizeof id, &man, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
+	cJSON *man;
+	const char *into;
+	int type;
+	char id[64], safety[64], dbname[256];
+	char err[2048];
+	PGconn *c;
+};
+
+/* --into: a new database, owned by the login, as before midsops did its work as its own role
+ * (db.c). */
+static int lrest_create_into(struct lrest *l)
+{
+	PGconn *c = l->c;
+	char *qid = db_ident(c, l->into);
+	char *login = db_own_role_active() == 1
+			  ? db_scalar(c, l->err, sizeof l->err, "select session_user", 0, NULL)
+			  : NULL;
+	char *qowner = login ? db_ident(c, login) : NULL;
+	char sql[1024];
+	snprintf(sql, sizeof sql, "create database %s%s%s", qid, qowner ? " owner " : "",
+		 qowner ? qowner : "");
+	PQfreemem(qid);
+	PQfreemem(qowner);
+	free(login);
+	if (db_exec(c, l->err, sizeof l->err, sql, 0, NULL) < 0) {
+		out_err(l->ctx->out, "cannot create database %s: %s", l->into, l->err);
+		return -1;
 	}
-	int type = backup_type_parse(jstr(man, "type"));
-	if (type != BT_ARCHIVE && type != BT_SAFETY) {
-		out_err(
-		    ctx->out,
-		    "%s is a %s (physical) backup; db-restore takes a logical dump (archive). Use "
-		    "db-restore-full %s, or db-restore-incremental for a point in time",
-		    id, jstr(man, "type"), id);
-		cJSON_Delete(man);
-		return EXIT_FAIL;
-	}
-	char safety[64] = "";
-	if (!into && !no_safety) {
-		out_line(ctx->out, "taking a safety backup before restoring in place");
-		if (backup_run(ctx, BT_SAFETY, safety, sizeof safety) != 0) {
-			out_err(ctx->out,
-				"the safety backup failed; nothing was restored (--no-safety "
-				"skips it)");
-			cJSON_Delete(man);
-			return EXIT_FAIL;
-		}
-	}
-	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		cJSON_Delete(man);
-		return EXIT_FAIL;
-	}
-	PGconn *c = db_connect(ctx->target, "db-restore", err, sizeof err);
-	if (!c) {
-		out_err(ctx->out, "%s", err);
-		cJSON_Delete(man);
-		backup_repo_close(&rp);
-		return EXIT_FAIL;
-	}
-	char dbname[256];
-	char *cur = db_scalar(c, err, sizeof err, "select current_database()", 0, NULL);
-	snprintf(dbname, sizeof dbname, "%s", into ? into : cur ? cur : "");
-	free(cur);
-	int rc = EXIT_FAIL;
-	if (into) {
-		char *qid = db_ident(c, into);
-		/* Owned by the login, as before midsops did its work as its own role (db.c). */
-		char *login = db_own_role_active() == 1
-				  ? db_scalar(c, err, sizeof err, "select session_user", 0, NULL)
-				  : NULL;
-		char *qowner = login ? db_ident(c, login) : NULL;
-		char sql[1024];
-		snprintf(sql, sizeof sql, "create database %s%s%s", qid, qowner ? " owner " : "",
-			 qowner ? qowner : "");
-		PQfreemem(qid);
-		PQfreemem(qowner);
-		free(login);
-		if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0) {
-			out_err(ctx->out, "cannot create database %s: %s", into, err);
-			goto out;
-		}
-	}
+	return 0;
+}
+
+/* pg_restore itself; its exit status, 0 when it restored. */
+static int lrest_run_tool(struct lrest *l)
+{
+	struct cmd_ctx *ctx = l->ctx;
 	char bin[1024], file[4500], logf[4500];
 	proc_pg_bin("pg_restore", bin, sizeof bin);
-	snprintf(file, sizeof file, "%s/%s/dump.pgdump", rp.dir, id);
+	snprintf(file, sizeof file, "%s/%s/dump.pgdump", l->rp.dir, l->id);
 	snprintf(logf, sizeof logf, "%s/restore.log", paths_state_dir());
 	paths_mkdir_p(paths_state_dir(), 0700);
 	unlink(logf);
 	/* As midsops's own role (db.c) when that is a superuser role, which may do all the
 	 * login may (restoring owners included); a role granted to another login might not. */
 	char *role = db_own_role_active() == 1 ? "--role=" DB_OWN_ROLE : NULL;
-	char *argv_into[] = {bin, "--exit-on-error", "-d", dbname, file, role, NULL};
+	char *argv_into[] = {bin, "--exit-on-error", "-d", l->dbname, file, role, NULL};
 	/* In place: one transaction, so a failure half-way leaves the database as it was. */
-	char *argv_place[] = {
-	    bin,  "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "-d", dbname,
-	    file, role,	     NULL};
-	char **env = db_child_env(ctx->target->conninfo, dbname, err, sizeof err);
+	char *argv_place[] = {bin,
+			      "--clean",
+			      "--if-exists",
+			      "--single-transaction",
+			      "--exit-on-error",
+			      "-d",
+			      l->dbname,
+			      file,
+			      role,
+			      NULL};
+	char **env = db_child_env(ctx->target->conninfo, l->dbname, l->err, sizeof l->err);
 	if (!env) {
-		out_err(ctx->out, "pg_restore cannot run: %s", err);
-		goto out;
+		out_err(ctx->out, "pg_restore cannot run: %s", l->err);
+		return -1;
 	}
-	struct run r = {.ctx = ctx, .type = (enum backup_type)type};
-	snprintf(r.id, sizeof r.id, "%s", id);
-	double t0 = now_s();
-	int st =
-	    backup_run_tool(&r, into ? argv_into : argv_place, env, logf, "restore", NULL, 0, 0, 0);
+	struct run r = {.ctx = ctx, .type = (enum backup_type)l->type};
+	snprintf(r.id, sizeof r.id, "%s", l->id);
+	int st = backup_run_tool(&r, l->into ? argv_into : argv_place, env, logf, "restore", NULL,
+				 0, 0, 0);
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
 		backup_tool_tail(logf, st, tail, sizeof tail);
 		out_err(ctx->out, "pg_restore failed (exit %d): %s%s", st, tail,
-			into ? "" : "; the database was left as it was (single transaction)");
-		if (into) {
+			l->into ? "" : "; the database was left as it was (single transaction)");
+		if (l->into) {
 			out_err(ctx->out,
-				"the new database %s is incomplete; drop it before retrying", into);
+				"the new database %s is incomplete; drop it before retrying",
+				l->into);
 		}
-		db_event(c, "error", "restore", "restore of %s into %s failed", id, dbname);
-		goto out;
+		db_event(l->c, "error", "restore", "restore of %s into %s failed", l->id,
+			 l->dbname);
 	}
-	/* Compare with the manifest. */
+	return st;
+}
+
+/* The restored tables against the manifest's row counts and checksums. */
+static int lrest_compare(struct lrest *l, double t0)
+{
+	struct cmd_ctx *ctx = l->ctx;
+	const cJSON *tables = cJSON_GetObjectItemCaseSensitive(l->man, "tables");
 	const char *keys[] = {"dbname", "dbname", NULL};
-	const char *vals[] = {ctx->target->conninfo, dbname, NULL};
+	const char *vals[] = {ctx->target->conninfo, l->dbname, NULL};
 	PGconn *d = ctx->target->conninfo[0] ? PQconnectdbParams(keys, vals, 1) : NULL;
 	/* the checksums read every table: midsops's own work, not the web's */
 	if (d && PQstatus(d) == CONNECTION_OK)
 		db_own_role_enter(d);
 	cJSON *got = d && PQstatus(d) == CONNECTION_OK
-			 ? backup_table_checksums(
-			       d, cJSON_GetObjectItemCaseSensitive(man, "tables"), err, sizeof err)
+			 ? backup_table_checksums(d, tables, l->err, sizeof l->err)
 			 : NULL;
 	PQfinish(d);
 	char diff[1024] = "";
-	int bad = got ? backup_compare_tables(cJSON_GetObjectItemCaseSensitive(man, "tables"), got,
-					      diff, sizeof diff)
-		      : 0;
-	out_kv(ctx->out, "restored", "%s", id);
-	out_kv(ctx->out, "database", "%s", dbname);
-	if (safety[0])
-		out_kv(ctx->out, "safety_backup", "%s", safety);
+	int bad = got ? backup_compare_tables(tables, got, diff, sizeof diff) : 0;
+	out_kv(ctx->out, "restored", "%s", l->id);
+	out_kv(ctx->out, "database", "%s", l->dbname);
+	if (l->safety[0])
+		out_kv(ctx->out, "safety_backup", "%s", l->safety);
 	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
-	int compared =
-	    got || cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(man, "tables")) == 0;
+	int compared = got || cJSON_GetArraySize(tables) == 0;
 	cJSON_Delete(got);
 	if (bad) {
 		out_err(ctx->out, "restored data differs from the manifest in %d table(s): %s", bad,
 			diff);
-		goto out;
+		return -1;
 	}
 	if (compared) {
 		out_line(ctx->out,
-			 "restored %s into %s; row counts and checksums match the manifest", id,
-			 dbname);
-		db_event(c, "info", "restore", "restored %s into %s", id, dbname);
+			 "restored %s into %s; row counts and checksums match the manifest", l->id,
+			 l->dbname);
+		db_event(l->c, "info", "restore", "restored %s into %s", l->id, l->dbname);
 	} else {
 		/* Restored, but never claim a match that was not computed. */
 		out_warn(ctx->out,
 			 "restored %s into %s, but its row counts and checksums could not be "
 			 "compared with the manifest: %s",
-			 id, dbname, err[0] ? err : "cannot connect to the restored database");
-		db_event(c, "warning", "restore", "restored %s into %s, not compared", id, dbname);
+			 l->id, l->dbname,
+			 l->err[0] ? l->err : "cannot connect to the restored database");
+		db_event(l->c, "warning", "restore", "restored %s into %s, not compared", l->id,
+			 l->dbname);
 	}
+	return 0;
+}
+
+/* The dump named must be logical; in place, a safety backup first unless refused. */
+static int lrest_prepare(struct lrest *l, const char *want, int no_safety)
+{
+	struct cmd_ctx *ctx = l->ctx;
+	if (backup_repo_open(&l->rp, ctx->cfg, 0, l->err, sizeof l->err) < 0 ||
+	    backup_load(ctx, &l->rp, want, l->id, sizeof l->id, &l->man, l->err, sizeof l->err) <
+		0) {
+		out_err(ctx->out, "%s", l->err);
+		return -1;
+	}
+	l->type = backup_type_parse(jstr(l->man, "type"));
+	if (l->type != BT_ARCHIVE && l->type != BT_SAFETY) {
+		out_err(
+		    ctx->out,
+		    "%s is a %s (physical) backup; db-restore takes a logical dump (archive). Use "
+		    "db-restore-full %s, or db-restore-incremental for a point in time",
+		    l->id, jstr(l->man, "type"), l->id);
+		return -1;
+	}
+	if (!l->into && !no_safety) {
+		out_line(ctx->out, "taking a safety backup before restoring in place");
+		if (backup_run(ctx, BT_SAFETY, l->safety, sizeof l->safety) != 0) {
+			out_err(ctx->out,
+				"the safety backup failed; nothing was restored (--no-safety "
+				"skips it)");
+			return -1;
+		}
+	}
+	if (backup_repo_open(&l->rp, ctx->cfg, 1, l->err, sizeof l->err) < 0) {
+		out_err(ctx->out, "%s", l->err);
+		return -1;
+	}
+	l->c = db_connect(ctx->target, "db-restore", l->err, sizeof l->err);
+	if (!l->c) {
+		out_err(ctx->out, "%s", l->err);
+		backup_repo_close(&l->rp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Logical restore of an archive (or safety) dump: in place in one transaction, or into a
+ * new database. */
+int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *into, int no_safety)
+{
+	struct lrest *l = xcalloc(1, sizeof *l);
+	l->ctx = ctx;
+	l->into = into;
+	if (lrest_prepare(l, want, no_safety) < 0) {
+		cJSON_Delete(l->man);
+		free(l);
+		return EXIT_FAIL;
+	}
+	char *cur = db_scalar(l->c, l->err, sizeof l->err, "select current_database()", 0, NULL);
+	snprintf(l->dbname, sizeof l->dbname, "%s", into ? into : cur ? cur : "");
+	free(cur);
+	int rc = EXIT_FAIL;
+	if (into && lrest_create_into(l) < 0)
+		goto out;
+	double t0 = now_s();
+	if (lrest_run_tool(l) != 0 || lrest_compare(l, t0) < 0)
+		goto out;
 	rc = 0;
 	if (!into) {
 		struct backup_info *b;
-		int n = backup_repo_load(rp.dir, &b);
+		int n = backup_repo_load(l->rp.dir, &b);
 		PGconn *cc = backup_cat_connect(ctx);
-		backup_cat_sync(cc, rp.dir, b, n);
+		backup_cat_sync(cc, l->rp.dir, b, n);
 		PQfinish(cc);
 		free(b);
 	}
 out:
-	PQfinish(c);
-	cJSON_Delete(man);
-	backup_repo_close(&rp);
+	PQfinish(l->c);
+	cJSON_Delete(l->man);
+	backup_repo_close(&l->rp);
+	free(l);
 	return rc;
 }

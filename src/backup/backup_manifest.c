@@ -337,6 +337,165 @@ void backup_manifest_free(struct backup_manifest *m)
 	m->json = NULL;
 }
 
+/* The limits a manifest is held to before it is parsed at all, then the parse: the JSON
+ * object, or NULL with err set. */
+static cJSON *manifest_json(const char *folder, const char *text, size_t len, char *err,
+			    size_t errlen)
+{
+	if (len > BACKUP_MANIFEST_MAX) {
+		snprintf(err, errlen,
+			 "manifest.json of backup %s is %zu bytes, more than the limit of %d MiB",
+			 folder, len, BACKUP_MANIFEST_MAX >> 20);
+		return NULL;
+	}
+	if (too_deep(text, len, BACKUP_MANIFEST_DEPTH)) {
+		snprintf(err, errlen,
+			 "manifest.json of backup %s is nested deeper than %d levels (a backup's "
+			 "manifest has 3)",
+			 folder, BACKUP_MANIFEST_DEPTH);
+		return NULL;
+	}
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!cJSON_IsObject(j)) {
+		snprintf(err, errlen,
+			 j ? "manifest.json of backup %s is not a JSON object"
+			   : "manifest.json of backup %s is not valid JSON (near byte %ld)",
+			 folder, end && end >= text ? (long)(end - text) : 0L);
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void check_header(struct mcheck *k, const cJSON *j, const char *folder, enum backup_type ft)
+{
+	const char *s = get_str(k, j, "id", "id", 0);
+	if (s && strcmp(s, folder))
+		complain(k, "id", s, "is not the name of its folder");
+	s = get_str(k, j, "type", "type", 1);
+	if (s && strcmp(s, backup_type_name(ft)))
+		complain(k, "type", s, "is not the type its folder is named for");
+	s = get_str(k, j, "midsops_format", "midsops_format", 0);
+	if (s && strcmp(s, "1"))
+		complain(k, "midsops_format", s, "is not a format this midsops reads (1)");
+}
+
+/* Epochs: the run starts just after the second its id names, ends after it starts and not
+ * after now; a forged one would move status's backup age and the windows. */
+static void check_epochs(struct mcheck *k, const cJSON *j, struct backup_manifest *m, time_t idt,
+			 time_t now)
+{
+	double d, hi = (double)now + SKEW_S;
+	if (get_num(k, j, "start_epoch", "start_epoch", 1, EPOCH_MIN, hi, 0, &d) > 0) {
+		m->start_epoch = d;
+		if (d < (double)idt - 1 || d > (double)idt + START_LATE_S) {
+			char num[64];
+			snprintf(num, sizeof num, "%.3f", d);
+			complain(k, "start_epoch", num,
+				 "does not match the time in the backup's id");
+		}
+	}
+	if (get_num(k, j, "stop_epoch", "stop_epoch", 1, EPOCH_MIN, hi, 0, &d) > 0) {
+		m->stop_epoch = d;
+		if (!k->bad && d < m->start_epoch) {
+			char num[64];
+			snprintf(num, sizeof num, "%.3f", d);
+			complain(k, "stop_epoch", num, "is before start_epoch");
+		}
+	}
+	m->start = (time_t)m->start_epoch;
+	m->stop = (time_t)m->stop_epoch;
+	if (get_num(k, j, "window_start", "window_start", 0, 0, hi, 0, &d) > 0 && d > 0) {
+		if (d < EPOCH_MIN)
+			complain(k, "window_start", NULL, "is before 2000");
+		m->window_start = (time_t)d;
+	}
+	if (get_num(k, j, "window_end", "window_end", 0, 0, hi, 0, &d) > 0 && d > 0) {
+		if (d < EPOCH_MIN || (m->window_start && d < (double)m->window_start))
+			complain(k, "window_end", NULL, "is before window_start or 2000");
+		m->window_end = (time_t)d;
+	}
+}
+
+static void check_sizes(struct mcheck *k, const cJSON *j, struct backup_manifest *m)
+{
+	double d;
+	if (get_num(k, j, "size", "size", 0, 0, BIG_INT, 0, &d) > 0)
+		m->size = (long long)d;
+	get_num(k, j, "cluster_bytes", "cluster_bytes", 0, 0, BIG_INT, 0, &d);
+	get_num(k, j, "database_bytes", "database_bytes", 0, 0, BIG_INT, 0, &d);
+	get_num(k, j, "wal_bytes", "wal_bytes", 0, 0, BIG_INT, 0, &d);
+	get_num(k, j, "duration_s", "duration_s", 0, 0, 1e9, 0, &d);
+	if (get_num(k, j, "timeline", "timeline", 0, 1, 4294967295.0, 1, &d) > 0)
+		m->timeline = (unsigned)d;
+	m->wal_segment_size = 16 * 1024 * 1024;
+	if (get_num(k, j, "wal_segment_size", "wal_segment_size", 0, 1 << 20, 1 << 30, 1, &d) > 0) {
+		long long v = (long long)d;
+		if (v & (v - 1)) {
+			char num[64];
+			snprintf(num, sizeof num, "%lld", v);
+			complain(k, "wal_segment_size", num, "is not a power of two");
+		}
+		m->wal_segment_size = v;
+	}
+}
+
+/* What reaches recovery settings and paths. */
+static void check_positions(struct mcheck *k, const cJSON *j, struct backup_manifest *m,
+			    enum backup_type ft, time_t idt)
+{
+	static const struct {
+		const char *key;
+		int incr_required;
+	} lsns[] = {{"start_lsn", 0}, {"stop_lsn", 1}};
+	const char *s;
+	for (size_t i = 0; i < sizeof lsns / sizeof lsns[0]; i++) {
+		s = get_str(k, j, lsns[i].key, lsns[i].key,
+			    lsns[i].incr_required && ft == BT_INCREMENTAL);
+		if (s && !backup_lsn_valid(s))
+			complain(k, lsns[i].key, s, "is not an LSN");
+		else if (s)
+			snprintf(i ? m->stop_lsn : m->start_lsn, sizeof m->stop_lsn, "%s", s);
+	}
+	static const char *wals[] = {"wal_first", "wal_last"};
+	for (size_t i = 0; i < 2; i++) {
+		s = get_str(k, j, wals[i], wals[i], 0);
+		if (s && s[0] && !backup_is_wal_segment(s))
+			complain(k, wals[i], s, "is not a WAL segment name");
+		else if (s)
+			snprintf(i ? m->wal_last : m->wal_first, sizeof m->wal_last, "%s", s);
+	}
+	s = get_str(k, j, "base", "base", ft == BT_INCREMENTAL);
+	if (s && (s[0] || ft == BT_INCREMENTAL)) {
+		enum backup_type bt;
+		time_t bw;
+		if (ft != BT_INCREMENTAL)
+			complain(k, "base", s, "is set, but only an incremental has a base");
+		else if (backup_id_parse(s, &bt, &bw) < 0 || !backup_type_physical(bt))
+			complain(k, "base", s, "is not the id of a full or emergency backup");
+		else if (bw > idt)
+			complain(k, "base", s, "is newer than the incremental");
+		else
+			snprintf(m->base, sizeof m->base, "%s", s);
+	}
+}
+
+/* Names that go into a connection string: printable and bounded (callers quote them). */
+static void check_names(struct mcheck *k, const cJSON *j, struct backup_manifest *m)
+{
+	const char *s = get_str(k, j, "system_identifier", "system_identifier", 0);
+	if (s && (!s[0] || strlen(s) > 20 || strspn(s, "0123456789") != strlen(s)))
+		complain(k, "system_identifier", s, "is not a number");
+	check_str(k, j, "database", 63, m->database, sizeof m->database);
+	check_str(k, j, "superuser", 63, m->superuser, sizeof m->superuser);
+	check_str(k, j, "environment", 128, NULL, 129);
+	check_str(k, j, "pg_version", 64, NULL, 65);
+	check_str(k, j, "start", 64, NULL, 65);
+	check_str(k, j, "stop", 64, NULL, 65);
+	check_str(k, j, "format", 32, NULL, 33);
+}
+
 int backup_manifest_parse(const char *folder, const char *text, size_t len, time_t now,
 			  struct backup_manifest *m, char *err, size_t errlen)
 {
@@ -351,138 +510,16 @@ int backup_manifest_parse(const char *folder, const char *text, size_t len, time
 			 shown);
 		return -1;
 	}
-	if (len > BACKUP_MANIFEST_MAX) {
-		snprintf(err, errlen,
-			 "manifest.json of backup %s is %zu bytes, more than the limit of %d MiB",
-			 folder, len, BACKUP_MANIFEST_MAX >> 20);
+	cJSON *j = manifest_json(folder, text, len, err, errlen);
+	if (!j)
 		return -1;
-	}
-	if (too_deep(text, len, BACKUP_MANIFEST_DEPTH)) {
-		snprintf(err, errlen,
-			 "manifest.json of backup %s is nested deeper than %d levels (a backup's "
-			 "manifest has 3)",
-			 folder, BACKUP_MANIFEST_DEPTH);
-		return -1;
-	}
-	const char *end = NULL;
-	cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!cJSON_IsObject(j)) {
-		snprintf(err, errlen,
-			 j ? "manifest.json of backup %s is not a JSON object"
-			   : "manifest.json of backup %s is not valid JSON (near byte %ld)",
-			 folder, end && end >= text ? (long)(end - text) : 0L);
-		cJSON_Delete(j);
-		return -1;
-	}
 	snprintf(m->id, sizeof m->id, "%s", folder);
 	m->type = ft;
-	const char *s = get_str(&k, j, "id", "id", 0);
-	if (s && strcmp(s, folder))
-		complain(&k, "id", s, "is not the name of its folder");
-	s = get_str(&k, j, "type", "type", 1);
-	if (s && strcmp(s, backup_type_name(ft)))
-		complain(&k, "type", s, "is not the type its folder is named for");
-	s = get_str(&k, j, "midsops_format", "midsops_format", 0);
-	if (s && strcmp(s, "1"))
-		complain(&k, "midsops_format", s, "is not a format this midsops reads (1)");
-
-	/* Epochs: the run starts just after the second its id names, ends after it starts and
-	 * not after now; a forged one would move status's backup age and the windows. */
-	double d, hi = (double)now + SKEW_S;
-	if (get_num(&k, j, "start_epoch", "start_epoch", 1, EPOCH_MIN, hi, 0, &d) > 0) {
-		m->start_epoch = d;
-		if (d < (double)idt - 1 || d > (double)idt + START_LATE_S) {
-			char num[64];
-			snprintf(num, sizeof num, "%.3f", d);
-			complain(&k, "start_epoch", num,
-				 "does not match the time in the backup's id");
-		}
-	}
-	if (get_num(&k, j, "stop_epoch", "stop_epoch", 1, EPOCH_MIN, hi, 0, &d) > 0) {
-		m->stop_epoch = d;
-		if (!k.bad && d < m->start_epoch) {
-			char num[64];
-			snprintf(num, sizeof num, "%.3f", d);
-			complain(&k, "stop_epoch", num, "is before start_epoch");
-		}
-	}
-	m->start = (time_t)m->start_epoch;
-	m->stop = (time_t)m->stop_epoch;
-	if (get_num(&k, j, "window_start", "window_start", 0, 0, hi, 0, &d) > 0 && d > 0) {
-		if (d < EPOCH_MIN)
-			complain(&k, "window_start", NULL, "is before 2000");
-		m->window_start = (time_t)d;
-	}
-	if (get_num(&k, j, "window_end", "window_end", 0, 0, hi, 0, &d) > 0 && d > 0) {
-		if (d < EPOCH_MIN || (m->window_start && d < (double)m->window_start))
-			complain(&k, "window_end", NULL, "is before window_start or 2000");
-		m->window_end = (time_t)d;
-	}
-	if (get_num(&k, j, "size", "size", 0, 0, BIG_INT, 0, &d) > 0)
-		m->size = (long long)d;
-	get_num(&k, j, "cluster_bytes", "cluster_bytes", 0, 0, BIG_INT, 0, &d);
-	get_num(&k, j, "database_bytes", "database_bytes", 0, 0, BIG_INT, 0, &d);
-	get_num(&k, j, "wal_bytes", "wal_bytes", 0, 0, BIG_INT, 0, &d);
-	get_num(&k, j, "duration_s", "duration_s", 0, 0, 1e9, 0, &d);
-	if (get_num(&k, j, "timeline", "timeline", 0, 1, 4294967295.0, 1, &d) > 0)
-		m->timeline = (unsigned)d;
-	m->wal_segment_size = 16 * 1024 * 1024;
-	if (get_num(&k, j, "wal_segment_size", "wal_segment_size", 0, 1 << 20, 1 << 30, 1, &d) >
-	    0) {
-		long long v = (long long)d;
-		if (v & (v - 1)) {
-			char num[64];
-			snprintf(num, sizeof num, "%lld", v);
-			complain(&k, "wal_segment_size", num, "is not a power of two");
-		}
-		m->wal_segment_size = v;
-	}
-
-	/* What reaches recovery settings and paths. */
-	static const struct {
-		const char *key;
-		int incr_required;
-	} lsns[] = {{"start_lsn", 0}, {"stop_lsn", 1}};
-	for (size_t i = 0; i < sizeof lsns / sizeof lsns[0]; i++) {
-		s = get_str(&k, j, lsns[i].key, lsns[i].key,
-			    lsns[i].incr_required && ft == BT_INCREMENTAL);
-		if (s && !backup_lsn_valid(s))
-			complain(&k, lsns[i].key, s, "is not an LSN");
-		else if (s)
-			snprintf(i ? m->stop_lsn : m->start_lsn, sizeof m->stop_lsn, "%s", s);
-	}
-	static const char *wals[] = {"wal_first", "wal_last"};
-	for (size_t i = 0; i < 2; i++) {
-		s = get_str(&k, j, wals[i], wals[i], 0);
-		if (s && s[0] && !backup_is_wal_segment(s))
-			complain(&k, wals[i], s, "is not a WAL segment name");
-		else if (s)
-			snprintf(i ? m->wal_last : m->wal_first, sizeof m->wal_last, "%s", s);
-	}
-	s = get_str(&k, j, "base", "base", ft == BT_INCREMENTAL);
-	if (s && (s[0] || ft == BT_INCREMENTAL)) {
-		enum backup_type bt;
-		time_t bw;
-		if (ft != BT_INCREMENTAL)
-			complain(&k, "base", s, "is set, but only an incremental has a base");
-		else if (backup_id_parse(s, &bt, &bw) < 0 || !backup_type_physical(bt))
-			complain(&k, "base", s, "is not the id of a full or emergency backup");
-		else if (bw > idt)
-			complain(&k, "base", s, "is newer than the incremental");
-		else
-			snprintf(m->base, sizeof m->base, "%s", s);
-	}
-	s = get_str(&k, j, "system_identifier", "system_identifier", 0);
-	if (s && (!s[0] || strlen(s) > 20 || strspn(s, "0123456789") != strlen(s)))
-		complain(&k, "system_identifier", s, "is not a number");
-	/* Names that go into a connection string: printable and bounded (callers quote them). */
-	check_str(&k, j, "database", 63, m->database, sizeof m->database);
-	check_str(&k, j, "superuser", 63, m->superuser, sizeof m->superuser);
-	check_str(&k, j, "environment", 128, NULL, 129);
-	check_str(&k, j, "pg_version", 64, NULL, 65);
-	check_str(&k, j, "start", 64, NULL, 65);
-	check_str(&k, j, "stop", 64, NULL, 65);
-	check_str(&k, j, "format", 32, NULL, 33);
+	check_header(&k, j, folder, ft);
+	check_epochs(&k, j, m, idt, now);
+	check_sizes(&k, j, m);
+	check_positions(&k, j, m, ft, idt);
+	check_names(&k, j, m);
 	check_files(&k, cJSON_GetObjectItemCaseSensitive(j, "files"), "files");
 	check_files(&k, cJSON_GetObjectItemCaseSensitive(j, "wal"), "wal");
 	check_tables(&k, cJSON_GetObjectItemCaseSensitive(j, "tables"));
@@ -607,7 +644,8 @@ int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_s
 		if (backup_manifest_read(repo, e->d_name, &m, err, sizeof err) < 0) {
 			if (skipped && ns == scap) {
 				scap = scap ? scap * 2 : 8;
-				struct backup_skipped *nsk = xrealloc(sk, (size_t)scap * sizeof *sk);
+				struct backup_skipped *nsk =
+				    xrealloc(sk, (size_t)scap * sizeof *sk);
 				if (!nsk)
 					continue;
 				sk = nsk;

@@ -400,83 +400,162 @@ static int parse_until(const char *s, char *pg, size_t n, double *epoch)
 	return -1;
 }
 
-/* Physical restore: base backup + WAL to a target. In the embedded cluster's data
- * directory (stop, keep the old directory aside, restore, start, wait for promotion; on
- * failure put the old one back) or into target_dir. */
-static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *base_id,
-			    const char *target, const char *target_dir, const char *what, int flags,
-			    const struct tl_plan *plan)
+/* What the steps of one physical restore share. */
+struct rphys {
+	struct cmd_ctx *ctx;
+	struct repo *rp;
+	const char *base_id, *target, *what;
+	int flags;
+	const struct tl_plan *plan;
+	unsigned tli;
+	char src[4500];
+	double t0;
+};
+
+/* base_id names a checked manifest's folder (backup_manifest_read refuses a folder that is a
+ * symbolic link); its base must be a folder of its own too. */
+static int rphys_check_base(struct rphys *r)
 {
-	static const struct tl_plan none = {0};
-	if (!plan)
-		plan = &none;
-	unsigned tli = plan->tli;
-	char err[2048] = "", src[4500];
-	double t0 = now_s();
-	/* base_id names a checked manifest's folder (backup_manifest_read refuses a folder
-	 * that is a symbolic link); its base must be a folder of its own too. */
+	char err[2048] = "";
 	struct backup_manifest bm;
-	if (backup_manifest_read(rp->dir, base_id, &bm, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
+	if (backup_manifest_read(r->rp->dir, r->base_id, &bm, err, sizeof err) < 0) {
+		out_err(r->ctx->out, "%s", err);
+		return -1;
 	}
 	int physical = backup_type_physical(bm.type);
 	backup_manifest_free(&bm);
 	struct stat sb;
-	snprintf(src, sizeof src, "%s/%s/base", rp->dir, base_id);
-	if (!physical || lstat(src, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		out_err(ctx->out, "%s is not a physical backup with a base folder (%s)", base_id,
-			src);
+	snprintf(r->src, sizeof r->src, "%s/%s/base", r->rp->dir, r->base_id);
+	if (!physical || lstat(r->src, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		out_err(r->ctx->out, "%s is not a physical backup with a base folder (%s)",
+			r->base_id, r->src);
+		return -1;
+	}
+	return 0;
+}
+
+/* Into a new directory of the caller's: nothing running is touched. */
+static int rphys_to_dir(struct rphys *r, const char *target_dir)
+{
+	struct cmd_ctx *ctx = r->ctx;
+	struct stat st;
+	char err[2048] = "", sock[4500] = "";
+	if (stat(target_dir, &st) == 0) {
+		out_err(ctx->out, "%s already exists; give a new directory to --target-dir",
+			target_dir);
 		return EXIT_FAIL;
 	}
-	if (target_dir) {
-		struct stat st;
-		char sock[4500] = "";
-		if (stat(target_dir, &st) == 0) {
-			out_err(ctx->out, "%s already exists; give a new directory to --target-dir",
-				target_dir);
-			return EXIT_FAIL;
-		}
-		if (copy_tree(src, target_dir, rp, err, sizeof err) < 0 ||
-		    write_recovery(target_dir, rp, target, tli, NULL, err, sizeof err) < 0 ||
-		    (!(flags & BACKUP_RESTORE_KEEP_ARCHIVING) &&
-		     isolate_copy(target_dir, rp, sock, sizeof sock, err, sizeof err) < 0) ||
-		    sync_restored(target_dir, err, sizeof err) < 0) {
-			out_err(ctx->out, "%s", err);
-			backup_rm_rf(target_dir);
-			return EXIT_FAIL;
-		}
-		out_kv(ctx->out, "restored", "%s", base_id);
-		out_kv(ctx->out, "data_directory", "%s", target_dir);
-		out_kv(ctx->out, "archiving",
-		       sock[0] ? "off (a copy; --keep-archiving keeps production's)"
-			       : "kept as in the backup (--keep-archiving)");
-		if (sock[0])
-			out_kv(ctx->out, "socket_directory", "%s", sock);
-		if (tli)
-			out_kv(ctx->out, "timeline", "%u, followed when it starts (%s)", tli,
-			       plan->why);
-		if (plan->note[0])
-			out_line(ctx->out, "%s", plan->note);
-		out_kv_num(ctx->out, "duration", now_s() - t0, "s");
-		if (flags & BACKUP_RESTORE_CALLER_STARTS)
-			out_line(ctx->out, "restored %s into %s", what, target_dir);
-		else
-			out_line(
-			    ctx->out,
-			    "restored %s into %s; start it with pg_ctl -D %s start (it replays "
-			    "WAL to %s and promotes)",
-			    what, target_dir, target_dir,
-			    target ? target : "the end of the archive");
-		return 0;
+	if (copy_tree(r->src, target_dir, r->rp, err, sizeof err) < 0 ||
+	    write_recovery(target_dir, r->rp, r->target, r->tli, NULL, err, sizeof err) < 0 ||
+	    (!(r->flags & BACKUP_RESTORE_KEEP_ARCHIVING) &&
+	     isolate_copy(target_dir, r->rp, sock, sizeof sock, err, sizeof err) < 0) ||
+	    sync_restored(target_dir, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		backup_rm_rf(target_dir);
+		return EXIT_FAIL;
 	}
+	out_kv(ctx->out, "restored", "%s", r->base_id);
+	out_kv(ctx->out, "data_directory", "%s", target_dir);
+	out_kv(ctx->out, "archiving",
+	       sock[0] ? "off (a copy; --keep-archiving keeps production's)"
+		       : "kept as in the backup (--keep-archiving)");
+	if (sock[0])
+		out_kv(ctx->out, "socket_directory", "%s", sock);
+	if (r->tli)
+		out_kv(ctx->out, "timeline", "%u, followed when it starts (%s)", r->tli,
+		       r->plan->why);
+	if (r->plan->note[0])
+		out_line(ctx->out, "%s", r->plan->note);
+	out_kv_num(ctx->out, "duration", now_s() - r->t0, "s");
+	if (r->flags & BACKUP_RESTORE_CALLER_STARTS)
+		out_line(ctx->out, "restored %s into %s", r->what, target_dir);
+	else
+		out_line(ctx->out,
+			 "restored %s into %s; start it with pg_ctl -D %s start (it replays "
+			 "WAL to %s and promotes)",
+			 r->what, target_dir, target_dir,
+			 r->target ? r->target : "the end of the archive");
+	return 0;
+}
+
+/* Recovery did not reach its end: the failed attempt aside, the old directory back, and the
+ * server's own reason quoted. */
+static int rphys_in_place_failed(struct rphys *r, const char *err, long long logoff,
+				 const char *aside, int had_old, const char *ts)
+{
+	struct cluster *c = &r->rp->cl;
+	char why[2048];
+	backup_tl_log_reason(c->logfile, logoff, why, sizeof why);
+	char failed[4600];
+	snprintf(failed, sizeof failed, "%s.failed-restore-%s", c->datadir, ts);
+	char e2[256];
+	cluster_stop(c, "immediate", e2, sizeof e2);
+	rename(c->datadir, failed);
+	if (had_old)
+		rename(aside, c->datadir);
+	cluster_start(c, NULL, e2, sizeof e2);
+	char tail[512];
+	backup_log_tail(c->logfile, tail, sizeof tail);
+	const char *target = r->target;
+	if (target && strcmp(target, "immediate"))
+		out_err(r->ctx->out,
+			"restore stopped short of its target %s on timeline %u: %s (server "
+			"log: %s); the previous data directory is back in place, the failed "
+			"attempt is in %s",
+			strncmp(target, "lsn:", 4) ? target : target + 4, r->tli,
+			why[0] ? why : err, why[0] ? c->logfile : tail, failed);
+	else
+		out_err(r->ctx->out,
+			"restore failed: %s (server log: %s); the previous data directory "
+			"is back in place, the failed attempt is in %s",
+			why[0] ? why : err, why[0] ? c->logfile : tail, failed);
+	return EXIT_FAIL;
+}
+
+/* The server is up and promoted: say where it landed, and tell the catalog. */
+static int rphys_in_place_done(struct rphys *r, const char *ci, const char *aside, int had_old)
+{
+	struct cmd_ctx *ctx = r->ctx;
+	char err[2048] = "";
+	int wrong = backup_tl_report(ctx->out, ci, r->plan, err, sizeof err) < 0;
+	out_kv(ctx->out, "restored", "%s", r->what);
+	out_kv(ctx->out, "data_directory", "%s", r->rp->cl.datadir);
+	if (had_old)
+		out_kv(ctx->out, "previous_data_directory", "%s", aside);
+	out_kv_num(ctx->out, "duration", now_s() - r->t0, "s");
+	if (wrong)
+		out_err(ctx->out, "restore of %s: %s; the previous data directory is kept in %s",
+			r->what, err, had_old ? aside : "(none)");
+	else
+		out_line(ctx->out,
+			 "restored %s in %.1f s; the previous data directory is kept in %s",
+			 r->what, now_s() - r->t0, had_old ? aside : "(none)");
+	PGconn *conn = backup_cat_connect(ctx);
+	if (conn) {
+		db_event(conn, "info", "restore", "physical restore of %s (target %s)", r->what,
+			 r->target ? r->target : "latest");
+		struct backup_info *b;
+		int n = backup_repo_load(r->rp->dir, &b);
+		backup_cat_sync(conn, r->rp->dir, b, n);
+		free(b);
+		PQfinish(conn);
+	}
+	return wrong ? EXIT_FAIL : 0;
+}
+
+/* In the embedded cluster's data directory: stop, keep the old directory aside, restore,
+ * start, wait for promotion; on failure put the old one back. */
+static int rphys_in_place(struct rphys *r)
+{
+	struct cmd_ctx *ctx = r->ctx;
+	char err[2048] = "";
 	if (!ctx->target->embedded) {
 		out_err(ctx->out,
 			"the target is not the embedded cluster; a physical restore needs a data "
 			"directory: use --target-dir DIR on the database host");
 		return EXIT_FAIL;
 	}
-	struct cluster *c = &rp->cl;
+	struct cluster *c = &r->rp->cl;
 	char aside[4500], fresh[4500];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -486,9 +565,9 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 	snprintf(aside, sizeof aside, "%s.before-restore-%s", c->datadir, ts);
 	snprintf(fresh, sizeof fresh, "%s.restoring", c->datadir);
 	backup_rm_rf(fresh);
-	out_line(ctx->out, "copying base backup %s", base_id);
-	if (copy_tree(src, fresh, rp, err, sizeof err) < 0 ||
-	    write_recovery(fresh, rp, target, tli, NULL, err, sizeof err) < 0 ||
+	out_line(ctx->out, "copying base backup %s", r->base_id);
+	if (copy_tree(r->src, fresh, r->rp, err, sizeof err) < 0 ||
+	    write_recovery(fresh, r->rp, r->target, r->tli, NULL, err, sizeof err) < 0 ||
 	    sync_restored(fresh, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s; the cluster was not touched", err);
 		backup_rm_rf(fresh);
@@ -509,67 +588,41 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 		return EXIT_FAIL;
 	}
 	backup_fsync_path(c->root); /* the swap, durable before the server writes */
-	out_line(ctx->out, "replaying WAL to %s", target ? target : "the end of the archive");
-	if (plan->note[0])
-		out_line(ctx->out, "%s", plan->note);
+	out_line(ctx->out, "replaying WAL to %s", r->target ? r->target : "the end of the archive");
+	if (r->plan->note[0])
+		out_line(ctx->out, "%s", r->plan->note);
 	char ci[4400];
 	cluster_conninfo(c, ci, sizeof ci);
 	/* What this start writes to the log is the reason if recovery stops short. */
 	struct stat lst;
 	long long logoff = stat(c->logfile, &lst) == 0 ? (long long)lst.st_size : 0;
 	if (cluster_start(c, NULL, err, sizeof err) < 0 ||
-	    backup_wait_promoted(ci, c->datadir, 3600, err, sizeof err) < 0) {
-		char why[2048];
-		backup_tl_log_reason(c->logfile, logoff, why, sizeof why);
-		char failed[4600];
-		snprintf(failed, sizeof failed, "%s.failed-restore-%s", c->datadir, ts);
-		char e2[256];
-		cluster_stop(c, "immediate", e2, sizeof e2);
-		rename(c->datadir, failed);
-		if (had_old)
-			rename(aside, c->datadir);
-		cluster_start(c, NULL, e2, sizeof e2);
-		char tail[512];
-		backup_log_tail(c->logfile, tail, sizeof tail);
-		if (target && strcmp(target, "immediate"))
-			out_err(
-			    ctx->out,
-			    "restore stopped short of its target %s on timeline %u: %s (server "
-			    "log: %s); the previous data directory is back in place, the failed "
-			    "attempt is in %s",
-			    strncmp(target, "lsn:", 4) ? target : target + 4, tli,
-			    why[0] ? why : err, why[0] ? c->logfile : tail, failed);
-		else
-			out_err(ctx->out,
-				"restore failed: %s (server log: %s); the previous data directory "
-				"is back in place, the failed attempt is in %s",
-				why[0] ? why : err, why[0] ? c->logfile : tail, failed);
+	    backup_wait_promoted(ci, c->datadir, 3600, err, sizeof err) < 0)
+		return rphys_in_place_failed(r, err, logoff, aside, had_old, ts);
+	return rphys_in_place_done(r, ci, aside, had_old);
+}
+
+/* Physical restore: base backup + WAL to a target, in the embedded cluster's data directory
+ * or into target_dir. */
+static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *base_id,
+			    const char *target, const char *target_dir, const char *what, int flags,
+			    const struct tl_plan *plan)
+{
+	static const struct tl_plan none = {0};
+	struct rphys r = {.ctx = ctx,
+			  .rp = rp,
+			  .base_id = base_id,
+			  .target = target,
+			  .what = what,
+			  .flags = flags,
+			  .plan = plan ? plan : &none,
+			  .t0 = now_s()};
+	r.tli = r.plan->tli;
+	if (rphys_check_base(&r) < 0)
 		return EXIT_FAIL;
-	}
-	int wrong = backup_tl_report(ctx->out, ci, plan, err, sizeof err) < 0;
-	out_kv(ctx->out, "restored", "%s", what);
-	out_kv(ctx->out, "data_directory", "%s", c->datadir);
-	if (had_old)
-		out_kv(ctx->out, "previous_data_directory", "%s", aside);
-	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
-	if (wrong)
-		out_err(ctx->out, "restore of %s: %s; the previous data directory is kept in %s",
-			what, err, had_old ? aside : "(none)");
-	else
-		out_line(ctx->out,
-			 "restored %s in %.1f s; the previous data directory is kept in %s", what,
-			 now_s() - t0, had_old ? aside : "(none)");
-	PGconn *conn = backup_cat_connect(ctx);
-	if (conn) {
-		db_event(conn, "info", "restore", "physical restore of %s (target %s)", what,
-			 target ? target : "latest");
-		struct backup_info *b;
-		int n = backup_repo_load(rp->dir, &b);
-		backup_cat_sync(conn, rp->dir, b, n);
-		free(b);
-		PQfinish(conn);
-	}
-	return wrong ? EXIT_FAIL : 0;
+	if (target_dir)
+		return rphys_to_dir(&r, target_dir);
+	return rphys_in_place(&r);
 }
 
 int backup_restore_full_opts(struct cmd_ctx *ctx, const char *want, const char *target_dir,
@@ -639,6 +692,173 @@ static void timelines_list(struct out *o, const struct tl_set *ts)
 	out_kv(o, "timelines", "%s", off ? buf : "none archived");
 }
 
+/* What the steps of choosing a point-in-time restore's base and target share. */
+struct pitr {
+	struct cmd_ctx *ctx;
+	struct repo rp;
+	struct backup_info *b;
+	int n;
+	struct tl_set ts;
+	const char *until, *timeline;
+	char pgtime[64], target[96], base[64];
+	double epoch;
+	struct tl_plan plan;
+	unsigned want_tli, base_tli;
+	unsigned long long base_stop;
+};
+
+static void pitr_why(struct pitr *p, int mode, unsigned num)
+{
+	if (mode == TL_NUMBER)
+		snprintf(p->plan.why, sizeof p->plan.why, "--timeline %u", num);
+	else if (mode == TL_LATEST)
+		snprintf(p->plan.why, sizeof p->plan.why, "the newest timeline in the archive: %s",
+			 p->timeline ? "--timeline latest"
+				     : "latest, the default to the end of the "
+				       "archive");
+	else
+		snprintf(p->plan.why, sizeof p->plan.why, "the base backup's timeline: %s",
+			 p->timeline ? "--timeline current"
+				     : "current, the default for a point in time");
+}
+
+/* A backup named: a full one is the base; an incremental brings its chain, up to its end or
+ * to the time. */
+static int pitr_base_named(struct pitr *p, int i)
+{
+	struct cmd_ctx *ctx = p->ctx;
+	const struct backup_info *b = p->b;
+	char err[2048] = "";
+	if (b[i].type == BT_INCREMENTAL) {
+		snprintf(p->base, sizeof p->base, "%s", b[i].base);
+		if (!p->until) {
+			struct backup_manifest m;
+			if (backup_manifest_read(p->rp.dir, b[i].id, &m, err, sizeof err) < 0) {
+				out_err(ctx->out, "%s", err);
+				return -1;
+			}
+			snprintf(p->target, sizeof p->target, "lsn:%s", m.stop_lsn);
+			backup_manifest_free(&m);
+		}
+		if (!p->timeline) {
+			unsigned long long x;
+			backup_tl_of_backup(p->rp.dir, b[i].id, &p->want_tli, &x);
+			snprintf(p->plan.why, sizeof p->plan.why,
+				 "the timeline incremental %s was taken on", b[i].id);
+		}
+	} else if (backup_type_physical(b[i].type))
+		snprintf(p->base, sizeof p->base, "%s", b[i].id);
+	else {
+		out_err(ctx->out, "%s is a logical dump; use db-restore %s", b[i].id, b[i].id);
+		return -1;
+	}
+	backup_tl_of_backup(p->rp.dir, p->base, &p->base_tli, &p->base_stop);
+	if (p->want_tli && p->base_tli &&
+	    !backup_tl_reachable(&p->ts, p->want_tli, p->base_tli, p->base_stop)) {
+		out_err(ctx->out,
+			"timeline %u cannot be reached from base backup %s (timeline %u): "
+			"its history leaves timeline %u before the backup ends, or never "
+			"passes it; choose another backup or timeline",
+			p->want_tli, p->base, p->base_tli, p->base_tli);
+		timelines_list(ctx->out, &p->ts);
+		return -1;
+	}
+	return 0;
+}
+
+/* None named: the newest physical backup that ended before the target time, on the history
+ * of the timeline asked for. */
+static int pitr_base_newest(struct pitr *p)
+{
+	struct cmd_ctx *ctx = p->ctx;
+	const struct backup_info *b = p->b;
+	int bi = -1;
+	for (int i = p->n - 1; i >= 0 && bi < 0; i--) {
+		if (!backup_type_physical(b[i].type) || (p->until && (double)b[i].stop > p->epoch))
+			continue;
+		unsigned t;
+		unsigned long long st;
+		if (backup_tl_of_backup(p->rp.dir, b[i].id, &t, &st) < 0)
+			continue;
+		if (!p->want_tli || !t || backup_tl_reachable(&p->ts, p->want_tli, t, st)) {
+			bi = i;
+			p->base_tli = t;
+			p->base_stop = st;
+		}
+	}
+	if (bi < 0) {
+		if (p->until)
+			out_err(ctx->out,
+				"no full backup ended before %s%s; the earliest "
+				"point-in-time is the end of the oldest full backup",
+				p->until,
+				p->want_tli ? " on the history of the timeline asked for" : "");
+		else
+			out_err(ctx->out, "no full backup in the repository%s",
+				p->want_tli ? " from which that timeline can be reached" : "");
+		if (p->want_tli)
+			timelines_list(ctx->out, &p->ts);
+		return -1;
+	}
+	snprintf(p->base, sizeof p->base, "%s", b[bi].id);
+	return 0;
+}
+
+/* A time given must lie after the base backup's end. */
+static int pitr_until(struct pitr *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->b[i].id, p->base) == 0 && (double)p->b[i].stop > p->epoch) {
+			out_err(p->ctx->out,
+				"%s is before the end of base backup %s; choose a later "
+				"time or an "
+				"earlier base",
+				p->until, p->base);
+			return -1;
+		}
+	snprintf(p->target, sizeof p->target, "%s", p->pgtime);
+	p->plan.until = p->epoch;
+	backup_tl_note(&p->ts, &p->plan, p->base_tli, p->base_stop, p->pgtime);
+	return 0;
+}
+
+/* The base, the target and the timeline; rc is set to the exit status when it fails. */
+static int pitr_choose(struct pitr *p, const char *want, int mode, unsigned num, int *rc)
+{
+	struct cmd_ctx *ctx = p->ctx;
+	char err[2048] = "";
+	if (p->until && parse_until(p->until, p->pgtime, sizeof p->pgtime, &p->epoch) < 0) {
+		out_err(ctx->out,
+			"cannot read --until '%s'; use 'YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM|Z]'",
+			p->until);
+		*rc = EXIT_USAGE;
+		return -1;
+	}
+	/* The default: a point in time (or a backup's own end) on the base backup's history,
+	 * as pgBackRest's 'current'; the end of the archive on the newest timeline, as the
+	 * server's 'latest'. */
+	int wi = want ? backup_resolve_id(p->b, p->n, want, err, sizeof err) : -1;
+	if (want && wi < 0) {
+		out_err(ctx->out, "%s", err);
+		return -1;
+	}
+	if (!p->timeline && !p->until && !(wi >= 0 && p->b[wi].type == BT_INCREMENTAL))
+		mode = TL_LATEST;
+	p->want_tli = mode == TL_NUMBER ? num : mode == TL_LATEST ? backup_tl_newest(&p->ts) : 0;
+	if (mode == TL_NUMBER && !backup_tl_get(&p->ts, num)) {
+		out_err(ctx->out, "timeline %u is not in the WAL archive %s", num, p->rp.wal);
+		timelines_list(ctx->out, &p->ts);
+		return -1;
+	}
+	pitr_why(p, mode, num);
+	if (want ? pitr_base_named(p, wi) < 0 : pitr_base_newest(p) < 0)
+		return -1;
+	p->plan.tli = p->want_tli ? p->want_tli : p->base_tli;
+	if (p->until && pitr_until(p) < 0)
+		return -1;
+	return 0;
+}
+
 int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *until,
 			   const char *target_dir, int flags, const char *timeline)
 {
@@ -650,160 +870,37 @@ int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *un
 			timeline);
 		return EXIT_USAGE;
 	}
-	struct repo rp;
-	if (backup_repo_open(&rp, ctx->cfg, 1, err, sizeof err) < 0) {
+	struct pitr *p = xcalloc(1, sizeof *p);
+	p->ctx = ctx;
+	p->until = until;
+	p->timeline = timeline;
+	if (backup_repo_open(&p->rp, ctx->cfg, 1, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s", err);
+		free(p);
 		return EXIT_FAIL;
 	}
-	struct backup_info *b;
 	struct backup_skipped *sk;
-	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	int ns;
+	p->n = backup_repo_scan(p->rp.dir, &p->b, &sk, &ns);
 	/* A backup left out here could be the one wanted, or newer than the base chosen. */
 	for (int i = 0; i < ns; i++)
 		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
 	free(sk);
-	struct tl_set ts;
-	backup_tl_load(rp.wal, &ts);
+	backup_tl_load(p->rp.wal, &p->ts);
 	int rc = EXIT_FAIL;
-	char pgtime[64] = "", target[96] = "", base[64] = "";
-	double epoch = 0;
-	struct tl_plan plan = {0};
-	if (until && parse_until(until, pgtime, sizeof pgtime, &epoch) < 0) {
-		out_err(ctx->out,
-			"cannot read --until '%s'; use 'YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM|Z]'",
-			until);
-		rc = EXIT_USAGE;
-		goto out;
+	if (pitr_choose(p, want, mode, num, &rc) == 0) {
+		char what[256];
+		snprintf(what, sizeof what, "%s + WAL to %s", p->base,
+			 until		? p->pgtime
+			 : p->target[0] ? p->target + 4
+					: "latest");
+		rc = restore_physical(ctx, &p->rp, p->base, p->target[0] ? p->target : NULL,
+				      target_dir, what, flags, &p->plan);
 	}
-	/* The default: a point in time (or a backup's own end) on the base backup's history,
-	 * as pgBackRest's 'current'; the end of the archive on the newest timeline, as the
-	 * server's 'latest'. */
-	int wi = want ? backup_resolve_id(b, n, want, err, sizeof err) : -1;
-	if (want && wi < 0) {
-		out_err(ctx->out, "%s", err);
-		goto out;
-	}
-	if (!timeline && !until && !(wi >= 0 && b[wi].type == BT_INCREMENTAL))
-		mode = TL_LATEST;
-	unsigned want_tli = mode == TL_NUMBER ? num : mode == TL_LATEST ? backup_tl_newest(&ts) : 0;
-	if (mode == TL_NUMBER && !backup_tl_get(&ts, num)) {
-		out_err(ctx->out, "timeline %u is not in the WAL archive %s", num, rp.wal);
-		timelines_list(ctx->out, &ts);
-		goto out;
-	}
-	if (mode == TL_NUMBER)
-		snprintf(plan.why, sizeof plan.why, "--timeline %u", num);
-	else if (mode == TL_LATEST)
-		snprintf(plan.why, sizeof plan.why, "the newest timeline in the archive: %s",
-			 timeline ? "--timeline latest"
-				  : "latest, the default to the end of the "
-				    "archive");
-	else
-		snprintf(plan.why, sizeof plan.why, "the base backup's timeline: %s",
-			 timeline ? "--timeline current"
-				  : "current, the default for a point in time");
-	unsigned base_tli = 0;
-	unsigned long long base_stop = 0;
-	if (want) {
-		int i = wi;
-		if (b[i].type == BT_INCREMENTAL) {
-			snprintf(base, sizeof base, "%s", b[i].base);
-			if (!until) {
-				struct backup_manifest m;
-				if (backup_manifest_read(rp.dir, b[i].id, &m, err, sizeof err) <
-				    0) {
-					out_err(ctx->out, "%s", err);
-					goto out;
-				}
-				snprintf(target, sizeof target, "lsn:%s", m.stop_lsn);
-				backup_manifest_free(&m);
-			}
-			/* An incremental named: its chain, up to its end or to the time. */
-			if (!timeline) {
-				unsigned long long x;
-				backup_tl_of_backup(rp.dir, b[i].id, &want_tli, &x);
-				snprintf(plan.why, sizeof plan.why,
-					 "the timeline incremental %s was taken on", b[i].id);
-			}
-		} else if (backup_type_physical(b[i].type))
-			snprintf(base, sizeof base, "%s", b[i].id);
-		else {
-			out_err(ctx->out, "%s is a logical dump; use db-restore %s", b[i].id,
-				b[i].id);
-			goto out;
-		}
-		backup_tl_of_backup(rp.dir, base, &base_tli, &base_stop);
-		if (want_tli && base_tli &&
-		    !backup_tl_reachable(&ts, want_tli, base_tli, base_stop)) {
-			out_err(ctx->out,
-				"timeline %u cannot be reached from base backup %s (timeline %u): "
-				"its history leaves timeline %u before the backup ends, or never "
-				"passes it; choose another backup or timeline",
-				want_tli, base, base_tli, base_tli);
-			timelines_list(ctx->out, &ts);
-			goto out;
-		}
-	} else {
-		/* The newest physical backup that ended before the target time, on the history
-		 * of the timeline asked for. */
-		int bi = -1;
-		for (int i = n - 1; i >= 0 && bi < 0; i--) {
-			if (!backup_type_physical(b[i].type) ||
-			    (until && (double)b[i].stop > epoch))
-				continue;
-			unsigned t;
-			unsigned long long st;
-			if (backup_tl_of_backup(rp.dir, b[i].id, &t, &st) < 0)
-				continue;
-			if (!want_tli || !t || backup_tl_reachable(&ts, want_tli, t, st)) {
-				bi = i;
-				base_tli = t;
-				base_stop = st;
-			}
-		}
-		if (bi < 0) {
-			if (until)
-				out_err(ctx->out,
-					"no full backup ended before %s%s; the earliest "
-					"point-in-time is the end of the oldest full backup",
-					until,
-					want_tli ? " on the history of the timeline asked for"
-						 : "");
-			else
-				out_err(ctx->out, "no full backup in the repository%s",
-					want_tli ? " from which that timeline can be reached" : "");
-			if (want_tli)
-				timelines_list(ctx->out, &ts);
-			goto out;
-		}
-		snprintf(base, sizeof base, "%s", b[bi].id);
-	}
-	plan.tli = want_tli ? want_tli : base_tli;
-	if (until) {
-		for (int i = 0; i < n; i++)
-			if (strcmp(b[i].id, base) == 0 && (double)b[i].stop > epoch) {
-				out_err(ctx->out,
-					"%s is before the end of base backup %s; choose a later "
-					"time or an "
-					"earlier base",
-					until, base);
-				goto out;
-			}
-		snprintf(target, sizeof target, "%s", pgtime);
-		plan.until = epoch;
-		backup_tl_note(&ts, &plan, base_tli, base_stop, pgtime);
-	}
-	char what[256];
-	snprintf(what, sizeof what, "%s + WAL to %s", base,
-		 until	     ? pgtime
-		 : target[0] ? target + 4
-			     : "latest");
-	rc = restore_physical(ctx, &rp, base, target[0] ? target : NULL, target_dir, what, flags,
-			      &plan);
-out:
-	backup_tl_free(&ts);
-	free(b);
-	backup_repo_close(&rp);
+	backup_tl_free(&p->ts);
+	free(p->b);
+	backup_repo_close(&p->rp);
+	free(p);
 	return rc;
 }
 
