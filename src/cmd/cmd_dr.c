@@ -23,13 +23,7 @@
 #include "probe.h"
 #include "proc.h"
 #include "target.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 static void state_set_str(cJSON *o, const char *key, const char *v)
 {
@@ -362,7 +356,7 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 	int rc = EXIT_FAIL;
 	if (setup_resolve(ctx, &p, &rc))
 		return rc;
-	double t0 = now_s();
+	double t0 = util_mono();
 
 	PGconn *pc = db_connect_ready(ctx->target, "dr-setup", err, sizeof err);
 	if (!pc) {
@@ -388,7 +382,7 @@ static int cmd_dr_setup_exec(struct cmd_ctx *ctx)
 		       : "no: the primary does not wait (a commit acknowledged just before it "
 			 "dies can be lost)");
 	out_kv(ctx->out, "environment", "dr = %s (written to %s)", dsn, ctx->cfg->path);
-	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
+	out_kv_num(ctx->out, "seconds", util_mono() - t0, "s");
 	if (!args_has(ctx->args, "no-baseline"))
 		record_perf_baseline(ctx, NULL);
 	dr_phase("setup", ST_OK, "standby created at %s", p.dir);
@@ -729,7 +723,7 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 		out_err(ctx->out, "dr-restore: say which backup: --latest or --backup ID");
 		return EXIT_USAGE;
 	}
-	double t0 = now_s();
+	double t0 = util_mono();
 	const char *tdir = args_get(ctx->args, "target-dir");
 	/* The runbook runs dr-restore after dr-activate: with a streaming standby there is
 	 * nothing to restore, its data is already current. */
@@ -845,7 +839,7 @@ static int cmd_dr_restore_exec(struct cmd_ctx *ctx)
 	cJSON_Delete(st);
 	out_kv(ctx->out, "dr_site", "%s", dir);
 	out_kv(ctx->out, "environment", "dr = %s", dsn);
-	out_kv_num(ctx->out, "seconds", now_s() - t0, "s");
+	out_kv_num(ctx->out, "seconds", util_mono() - t0, "s");
 	dr_phase("restore", ST_OK, "latest backup and WAL restored into %s", dir);
 	out_line(
 	    ctx->out,

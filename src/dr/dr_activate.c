@@ -18,15 +18,9 @@
 #include "dr_role.h"
 #include "probe.h"
 #include "target.h"
+#include "util.h"
 
 enum fence_plan { FENCE_CLUSTER, FENCE_COMMAND, FENCE_ASSERTED };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int confirm(struct cmd_ctx *ctx, const char *what)
 {
@@ -386,7 +380,7 @@ static int act_run(struct act *a)
 	if (act_repoint(a) < 0)
 		return EXIT_FAIL;
 	act_record(a, at, lsn, tli);
-	double secs = now_s() - a->t0;
+	double secs = util_mono() - a->t0;
 	out_kv(ctx->out, "promoted", "%s", a->shown_site);
 	out_kv(ctx->out, "position", "%s", lsn);
 	if (tli)
@@ -427,7 +421,7 @@ int dr_activate_exec(struct cmd_ctx *ctx)
 	}
 	struct act act, *a = &act;
 	memset(a, 0, sizeof *a);
-	a->t0 = now_s();
+	a->t0 = util_mono();
 	a->ctx = ctx;
 	a->site = site;
 	a->asserted = args_has(ctx->args, "i-have-fenced-it");

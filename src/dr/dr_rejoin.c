@@ -21,13 +21,7 @@
 #include "log.h"
 #include "proc.h"
 #include "target.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 int dr_slots_drop_orphans(PGconn *old_primary, char *err, size_t errlen)
 {
@@ -115,11 +109,18 @@ static int run_rewind(const struct dr_node *old, const struct dr_node *src, char
 static int reclone(const struct dr_node *old, const struct dr_node *src, PGconn *nc, char *err,
 		   size_t errlen)
 {
-	/* pg_basebackup -C makes the slot: one left from an earlier standby would stop it. */
-	db_exec(nc, err, errlen,
-		"select pg_drop_replication_slot(slot_name) from pg_replication_slots\n"
-		"where slot_name = '" DR_SLOT "' and not active",
-		0, NULL);
+	/* pg_basebackup -C makes the slot: one left from an earlier standby would stop it,
+	 * after the old data directory is gone. So a slot that cannot be dropped stops the
+	 * reclone here, with the old directory still in place. */
+	if (dr_setup_drop_idle_slot(nc, err, errlen) < 0) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen,
+			 "cannot drop the idle slot " DR_SLOT " on the primary, so the old "
+			 "primary was not recloned (its data directory is untouched): %.900s",
+			 why);
+		return -1;
+	}
 	if (dr_site_remove(&old->c, err, errlen) < 0 ||
 	    dr_site_basebackup(&old->c, src->dsn, DR_SLOT, err, errlen) < 0)
 		return -1;
@@ -201,7 +202,7 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 		rc = confirm_needed(o, &old, &n);
 		goto out;
 	}
-	double t0 = now_s();
+	double t0 = util_mono();
 	char why[700] = "", diverged[32] = "";
 	const char *method = "pg_rewind";
 	/* pg_rewind runs even then: its own refusal is the reason given for the copy. */
@@ -233,7 +234,7 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 		goto refence;
 	}
 	int streaming = dr_wait_streaming(nc, 90) == 0;
-	double secs = now_s() - t0;
+	double secs = util_mono() - t0;
 	int dropped = 0;
 	PGconn *oc = probe_dr_connect(old.dsn, "dr-rejoin", 10, err, sizeof err);
 	if (oc) {

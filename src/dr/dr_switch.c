@@ -23,13 +23,7 @@
 #include "paths.h"
 #include "proc.h"
 #include "target.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 static void node_dsn(struct dr_node *n, const char *dbname, const char *user)
 {
@@ -418,15 +412,20 @@ static int handover(struct sw *w, double *t0, uint64_t *ckpt, uint64_t *replay)
 	db_event(w->pc, "warning", "dr-switchover", "switchover to the %s: writes stop here now",
 		 w->s.name);
 	/* Most dirty pages written before the clock starts: the shutdown checkpoint, during
-	 * which nothing can be written, is then short. */
-	db_exec(w->pc, err, sizeof err, "checkpoint", 0, NULL);
+	 * which nothing can be written, is then short. Without it the switchover is only
+	 * slower, so it goes on. */
+	if (db_exec(w->pc, err, sizeof err, "checkpoint", 0, NULL) < 0)
+		out_warn(w->o,
+			 "dr-switchover: the checkpoint before the handover failed, so writes "
+			 "stop for the whole shutdown checkpoint: %s",
+			 err);
 	if (w->was_sync && sync_apply(w->pc, 0, err, sizeof err) < 0) {
 		out_err(w->o, "dr-switchover: cannot stop waiting for the standby: %s", err);
 		return -1;
 	}
 	PQfinish(w->pc);
 	w->pc = NULL;
-	*t0 = now_s();
+	*t0 = util_mono();
 	if (dr_site_pg_ctl(&w->p.c, "stop", "fast", err, sizeof err) < 0) {
 		undo(w, err);
 		return -1;
@@ -511,7 +510,7 @@ int dr_switchover(struct out *o, struct config *cfg, const struct target *t,
 	/* A transaction id is only given to a transaction that may write. */
 	char *xid =
 	    promoted ? db_scalar(w.sc, err, sizeof err, "select txid_current()", 0, NULL) : NULL;
-	double rto = now_s() - t0;
+	double rto = util_mono() - t0;
 	if (!xid) {
 		out_err(o,
 			"dr-switchover: the promotion of the %s failed: %s; the old primary %s is "
@@ -525,10 +524,17 @@ int dr_switchover(struct out *o, struct config *cfg, const struct target *t,
 	lsn_text(replay, rp, sizeof rp);
 	log_event("warning", "dr-switchover",
 		  "%s promoted after replaying %s (shutdown checkpoint %s)", w.s.c.datadir, rp, ck);
-	/* The recovery settings the copy carried point at the node that is now the standby. */
-	db_exec(w.sc, err, sizeof err, "alter system reset primary_conninfo", 0, NULL);
-	db_exec(w.sc, err, sizeof err, "alter system reset primary_slot_name", 0, NULL);
-	db_exec(w.sc, err, sizeof err, "select pg_reload_conf()", 0, NULL);
+	/* The recovery settings the copy carried point at the node that is now the standby.
+	 * A primary ignores them, so the switchover stands; but left behind they would send
+	 * this node after the wrong primary the day it is made a standby again. */
+	if (db_exec(w.sc, err, sizeof err, "alter system reset primary_conninfo", 0, NULL) < 0 ||
+	    db_exec(w.sc, err, sizeof err, "alter system reset primary_slot_name", 0, NULL) < 0 ||
+	    db_exec(w.sc, err, sizeof err, "select pg_reload_conf()", 0, NULL) < 0)
+		out_warn(o,
+			 "dr-switchover: the new primary, the %s, keeps the recovery settings of "
+			 "its time as a standby (reset primary_conninfo and primary_slot_name with "
+			 "ALTER SYSTEM RESET, then select pg_reload_conf()): %s",
+			 w.s.name, err);
 
 	int streaming = 0, dropped = 0;
 	if (dr_slot_ensure(w.sc, err, sizeof err) < 0 ||
