@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
+#include "maint.h"
 #include "out.h"
 
 struct config;
@@ -166,6 +168,67 @@ int import_request_stop(PGconn *c, long run, char *err, size_t errlen, long *sto
 int import_stats_render(struct out *o, PGconn *c, int checksums);
 /* `status` section: the last run, its state and age. */
 enum status import_status_section(struct out *o, const struct config *cfg, PGconn *c);
+
+/* ---- What the commands read and do on the database (runs.c, estop.c, health.c) ----
+ * Each takes the command's open connection, fills plain structs and fails with struct
+ * db_error (SQLSTATE and message); the commands render. */
+/* A run's row (ops.import_runs_seen, the columns import-status shows): run > 0 that run;
+ * latest: else the running one, or the last. numeric: bit k when column k is a number. */
+struct import_run_row {
+	struct maint_rows rows;
+	unsigned long long numeric;
+};
+int import_q_run(PGconn *c, long run, int latest, struct import_run_row *row, struct db_error *e);
+/* Import events (at, level, source, message) and errors of the last secs seconds. */
+int import_q_events(PGconn *c, long secs, struct maint_rows *r, struct db_error *e);
+int import_q_errors(PGconn *c, long secs, long run, struct maint_rows *r, struct db_error *e);
+/* import-debug's figures of one run; each part is shown only when it could be read. */
+struct import_debug {
+	int have_staging, have_codes, have_problems;
+	struct maint_rows staging, codes, problems; /* problems and log_path: verbose only */
+	char *log_incomplete;			    /* the first line lost, or NULL */
+	char log_path[4300];
+};
+void import_q_debug(PGconn *c, const struct config *cfg, long run, int verbose,
+		    struct import_debug *d);
+void import_debug_free(struct import_debug *d);
+/* Rate, duration and size of each run started in the last secs seconds. */
+int import_q_perf(PGconn *c, long secs, struct maint_rows *r, struct db_error *e);
+/* builds-mini.json's builds in one transaction: counts (builds, powers, unknown powers,
+ * unknown enhancements) in one row. */
+int import_seed_builds(PGconn *c, const char *json, const char *file, struct maint_rows *counts,
+		       struct db_error *e);
+/* import-health's findings, rendered (shared with the status section); summary: one line. */
+enum status import_health_render(struct out *o, PGconn *c, char *summary, size_t n);
+
+/* The emergency stop: the runs in progress (id, host, pid, kind, phase); a short lock
+ * timeout so the flag never waits for promote's commit; the flag; the cancel (or
+ * termination) of a run's backends, returning how many were signalled of *total. */
+int import_q_running(PGconn *c, struct maint_rows *r, struct db_error *e);
+int import_estop_begin(PGconn *c, struct db_error *e);
+int import_estop_flag(PGconn *c, const char *id, struct db_error *e);
+int import_estop_signal(PGconn *c, const char *id, int terminate, int *total);
+/* 1 when pid is still a midsops import (a dead importer's pid may have been recycled). */
+int import_pid_is_importer(long pid);
+/* What a run looks like now: state, phase, the generation it promoted ("" none), how many
+ * backends it still holds. */
+struct import_estop_seen {
+	char state[16], phase[32], gen[16];
+	int backends;
+};
+/* Wait up to tenths * 0.1 s for the run to settle: it wrote its end, or it is gone with
+ * every backend it held (pid: its local process, 0 if none). 1 when settled. */
+int import_estop_settle(PGconn *c, const char *id, long pid, long tenths,
+			struct import_estop_seen *s);
+/* A run gone without writing its end: stopped before promote. */
+int import_estop_mark_stopped(PGconn *c, const char *id, struct db_error *e);
+/* emergency-status's reads; a part that cannot be read is empty. */
+struct import_emergency {
+	int have_runs, have_backups, have_running;
+	struct maint_rows running, interrupted, last_errors, backups;
+};
+void import_q_emergency(PGconn *c, struct import_emergency *s);
+void import_emergency_free(struct import_emergency *s);
 
 /* ---- Export tools ---- */
 int import_export_dir(struct out *o, PGconn *c, const char *dir);

@@ -535,159 +535,193 @@ static int scan_side(struct out *o, const char *dir, struct import_scan *scan, s
 	return 0;
 }
 
-int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
+/* What export-diff counts: records per kind, and the enhancements inside the sets. */
+struct diff_counts {
+	long long added[IK_COUNT], removed[IK_COUNT], changed[IK_COUNT];
+	long long enh_added, enh_removed, enh_changed;
+};
+
+/* Records in NEW: added, or changed when their JSON values differ (key order aside). */
+static void diff_records(const struct side *a, const struct import_scan *sa,
+			 const struct import_scan *sb, struct import_buf *text,
+			 struct import_buf *text2, struct diff_counts *d)
 {
-	struct side a = {0}, b = {0};
-	struct import_scan sa = {0}, sb = {0};
-	struct import_buf text = {0}, text2 = {0};
-	long long added[IK_COUNT] = {0}, removed[IK_COUNT] = {0}, changed[IK_COUNT] = {0};
-	int rc = 0;
-	if (scan_side(o, olddir, &sa, &a, &text) < 0 || scan_side(o, newdir, &sb, &b, &text) < 0) {
-		rc = EXIT_FAIL;
-		goto out;
-	}
-	/* Records in NEW: added, or changed when their JSON values differ (key order aside). */
-	for (size_t i = 0; i < sb.n; i++) {
+	for (size_t i = 0; i < sb->n; i++) {
 		char key[IMPORT_MAX_KEY + 1], kk[IMPORT_MAX_KEY + 64], k2[IMPORT_MAX_KEY + 1];
-		cJSON *nr = load_record(sb.rootfd, &sb.files[i], &text, key, sizeof key);
+		cJSON *nr = load_record(sb->rootfd, &sb->files[i], text, key, sizeof key);
 		if (!nr)
 			continue;
-		enum import_kind k = sb.files[i].kind;
+		enum import_kind k = sb->files[i].kind;
 		snprintf(kk, sizeof kk, "%s\t%s", import_kind_name(k), key);
-		const char *oldpath = sset_get(&a.recs, kk);
+		const char *oldpath = sset_get(&a->recs, kk);
 		if (!oldpath) {
-			added[k]++;
+			d->added[k]++;
 		} else {
-			struct import_file of = sb.files[i];
+			struct import_file of = sb->files[i];
 			of.rel = (char *)oldpath;
-			cJSON *orr = load_record(sa.rootfd, &of, &text2, k2, sizeof k2);
+			cJSON *orr = load_record(sa->rootfd, &of, text2, k2, sizeof k2);
 			if (!orr || !cJSON_Compare(orr, nr, 1))
-				changed[k]++;
+				d->changed[k]++;
 			cJSON_Delete(orr);
 		}
 		cJSON_Delete(nr);
 	}
-	/* Enhancements of NEW's sets: added, or changed against OLD's record of that key
-	 * (the old set file is read once for all its enhancements, they seldom move). */
-	long long enh_added = 0, enh_removed = 0, enh_changed = 0;
+}
+
+/* Enhancements of NEW's sets: added, or changed against OLD's record of that key (the old
+ * set file is read once for all its enhancements, they seldom move). */
+static void diff_enhancements(const struct side *a, const struct import_scan *sa,
+			      const struct import_scan *sb, struct import_buf *text,
+			      struct import_buf *text2, struct diff_counts *d)
+{
 	char *cached = NULL;
 	cJSON *old_set = NULL;
-	for (size_t i = 0; i < sb.n; i++) {
-		if (sb.files[i].kind != IK_ENHANCEMENT_SET)
+	for (size_t i = 0; i < sb->n; i++) {
+		if (sb->files[i].kind != IK_ENHANCEMENT_SET)
 			continue;
 		char key[IMPORT_MAX_KEY + 1], k2[IMPORT_MAX_KEY + 1];
-		cJSON *nr = load_record(sb.rootfd, &sb.files[i], &text, key, sizeof key);
+		cJSON *nr = load_record(sb->rootfd, &sb->files[i], text, key, sizeof key);
 		const cJSON *bi = nr ? boost_infos(nr) : NULL;
 		for (const cJSON *e = bi ? bi->child : NULL; e; e = e->next) {
-			const char *oldpath = e->string ? sset_get(&a.enh, e->string) : NULL;
+			const char *oldpath = e->string ? sset_get(&a->enh, e->string) : NULL;
 			if (!e->string)
 				continue;
 			if (!oldpath) {
-				enh_added++;
+				d->enh_added++;
 				continue;
 			}
 			if (!cached || strcmp(cached, oldpath) != 0) {
 				cJSON_Delete(old_set);
 				free(cached);
 				cached = xstrdup(oldpath);
-				struct import_file of = sb.files[i];
+				struct import_file of = sb->files[i];
 				of.rel = cached;
-				old_set = load_record(sa.rootfd, &of, &text2, k2, sizeof k2);
+				old_set = load_record(sa->rootfd, &of, text2, k2, sizeof k2);
 			}
 			const cJSON *ob = old_set ? boost_infos(old_set) : NULL;
 			const cJSON *oe =
 			    ob ? cJSON_GetObjectItemCaseSensitive(ob, e->string) : NULL;
 			if (!oe || !cJSON_Compare(oe, e, 1))
-				enh_changed++;
+				d->enh_changed++;
 		}
 		cJSON_Delete(nr);
 	}
 	cJSON_Delete(old_set);
 	free(cached);
-	for (size_t i = 0; i < a.enh.cap; i++)
-		if (a.enh.slots[i] && !sset_get(&b.enh, a.enh.slots[i]))
-			enh_removed++;
-	for (size_t i = 0; i < a.recs.cap; i++)
-		if (a.recs.slots[i] && !sset_get(&b.recs, a.recs.slots[i])) {
+}
+
+/* What OLD has and NEW lacks. */
+static void diff_removed(const struct side *a, const struct side *b, struct diff_counts *d)
+{
+	for (size_t i = 0; i < a->enh.cap; i++)
+		if (a->enh.slots[i] && !sset_get(&b->enh, a->enh.slots[i]))
+			d->enh_removed++;
+	for (size_t i = 0; i < a->recs.cap; i++)
+		if (a->recs.slots[i] && !sset_get(&b->recs, a->recs.slots[i])) {
 			char kind[64];
-			snprintf(kind, sizeof kind, "%.*s", (int)strcspn(a.recs.slots[i], "\t"),
-				 a.recs.slots[i]);
-			removed[import_kind_from_name(kind)]++;
+			snprintf(kind, sizeof kind, "%.*s", (int)strcspn(a->recs.slots[i], "\t"),
+				 a->recs.slots[i]);
+			d->removed[import_kind_from_name(kind)]++;
 		}
+}
+
+/* The records table; returns how many records differ. */
+static long long diff_render_records(struct out *o, const struct side *a, const struct side *b,
+				     const struct diff_counts *d)
+{
 	const char *cols[] = {"entity", "old", "new", "added", "removed", "changed"};
 	out_table_begin(o, "records", 6, cols);
 	long long tot = 0;
 	for (int k = 1; k < IK_COUNT; k++) {
-		if (!a.counts[k] && !b.counts[k])
+		if (!a->counts[k] && !b->counts[k])
 			continue;
 		char v[5][32];
-		snprintf(v[0], 32, "%lld", a.counts[k]);
-		snprintf(v[1], 32, "%lld", b.counts[k]);
-		snprintf(v[2], 32, "%lld", added[k]);
-		snprintf(v[3], 32, "%lld", removed[k]);
-		snprintf(v[4], 32, "%lld", changed[k]);
-		tot += added[k] + removed[k] + changed[k];
+		snprintf(v[0], 32, "%lld", a->counts[k]);
+		snprintf(v[1], 32, "%lld", b->counts[k]);
+		snprintf(v[2], 32, "%lld", d->added[k]);
+		snprintf(v[3], 32, "%lld", d->removed[k]);
+		snprintf(v[4], 32, "%lld", d->changed[k]);
+		tot += d->added[k] + d->removed[k] + d->changed[k];
 		out_rowf(o, import_kind_name((enum import_kind)k), v[0], v[1], v[2], v[3], v[4]);
-		if (k == IK_ENHANCEMENT_SET && (a.enh.n || b.enh.n)) {
-			snprintf(v[0], 32, "%zu", a.enh.n);
-			snprintf(v[1], 32, "%zu", b.enh.n);
-			snprintf(v[2], 32, "%lld", enh_added);
-			snprintf(v[3], 32, "%lld", enh_removed);
-			snprintf(v[4], 32, "%lld", enh_changed);
-			tot += enh_added + enh_removed + enh_changed;
+		if (k == IK_ENHANCEMENT_SET && (a->enh.n || b->enh.n)) {
+			snprintf(v[0], 32, "%zu", a->enh.n);
+			snprintf(v[1], 32, "%zu", b->enh.n);
+			snprintf(v[2], 32, "%lld", d->enh_added);
+			snprintf(v[3], 32, "%lld", d->enh_removed);
+			snprintf(v[4], 32, "%lld", d->enh_changed);
+			tot += d->enh_added + d->enh_removed + d->enh_changed;
 			out_rowf(o, "enhancement", v[0], v[1], v[2], v[3], v[4]);
 		}
 	}
 	out_table_end(o);
-	/* Schema changes: top-level keys that appear on one side only. */
+	return tot;
+}
+
+/* Rows of the keys in `from` that `other` lacks, when `other` has records of that entity
+ * at all; returns how many. */
+static int diff_keys_one_way(struct out *o, const char *entity, const struct sset *from,
+			     const struct sset *other, int other_has, const char *change)
+{
+	int n = 0;
+	char key[4096];
+	for (size_t i = 0; i < from->cap; i++)
+		if (from->slots[i] && other_has && !sset_get(other, from->slots[i])) {
+			out_rowf(o, entity, change, shown(from->slots[i], key, sizeof key));
+			n++;
+		}
+	return n;
+}
+
+/* Schema changes: top-level keys that appear on one side only. Returns how many. */
+static int diff_render_keys(struct out *o, const struct side *a, const struct side *b)
+{
 	const char *cols2[] = {"entity", "change", "key"};
 	out_table_begin(o, "key_changes", 3, cols2);
 	int nschema = 0;
-	char key[4096];
 	for (int k = 1; k < IK_COUNT; k++) {
-		for (size_t i = 0; i < b.fields[k].cap; i++)
-			if (b.fields[k].slots[i] && a.counts[k] &&
-			    !sset_get(&a.fields[k], b.fields[k].slots[i])) {
-				out_rowf(o, import_kind_name((enum import_kind)k), "key added",
-					 shown(b.fields[k].slots[i], key, sizeof key));
-				nschema++;
-			}
-		for (size_t i = 0; i < a.fields[k].cap; i++)
-			if (a.fields[k].slots[i] && b.counts[k] &&
-			    !sset_get(&b.fields[k], a.fields[k].slots[i])) {
-				out_rowf(o, import_kind_name((enum import_kind)k), "key removed",
-					 shown(a.fields[k].slots[i], key, sizeof key));
-				nschema++;
-			}
+		const char *name = import_kind_name((enum import_kind)k);
+		nschema += diff_keys_one_way(o, name, &b->fields[k], &a->fields[k],
+					     a->counts[k] != 0, "key added");
+		nschema += diff_keys_one_way(o, name, &a->fields[k], &b->fields[k],
+					     b->counts[k] != 0, "key removed");
 	}
-	for (size_t i = 0; i < b.enh_fields.cap; i++)
-		if (b.enh_fields.slots[i] && a.enh.n &&
-		    !sset_get(&a.enh_fields, b.enh_fields.slots[i])) {
-			out_rowf(o, "enhancement", "key added",
-				 shown(b.enh_fields.slots[i], key, sizeof key));
-			nschema++;
-		}
-	for (size_t i = 0; i < a.enh_fields.cap; i++)
-		if (a.enh_fields.slots[i] && b.enh.n &&
-		    !sset_get(&b.enh_fields, a.enh_fields.slots[i])) {
-			out_rowf(o, "enhancement", "key removed",
-				 shown(a.enh_fields.slots[i], key, sizeof key));
-			nschema++;
-		}
+	nschema += diff_keys_one_way(o, "enhancement", &b->enh_fields, &a->enh_fields,
+				     a->enh.n != 0, "key added");
+	nschema += diff_keys_one_way(o, "enhancement", &a->enh_fields, &b->enh_fields,
+				     b->enh.n != 0, "key removed");
 	out_table_end(o);
-	out_kv_int(o, "records_differing", tot);
-	out_kv_int(o, "schema_changes", nschema);
-out:
-	for (int k = 0; k < IK_COUNT; k++) {
-		sset_free(&a.fields[k]);
-		sset_free(&b.fields[k]);
+	return nschema;
+}
+
+static void side_free(struct side *s)
+{
+	for (int k = 0; k < IK_COUNT; k++)
+		sset_free(&s->fields[k]);
+	sset_free(&s->recs);
+	sset_free(&s->enh);
+	sset_free(&s->enh_fields);
+}
+
+int import_diff_dirs(struct out *o, const char *olddir, const char *newdir)
+{
+	struct side a = {0}, b = {0};
+	struct import_scan sa = {0}, sb = {0};
+	struct import_buf text = {0}, text2 = {0};
+	struct diff_counts d = {0};
+	int rc = 0;
+	if (scan_side(o, olddir, &sa, &a, &text) < 0 || scan_side(o, newdir, &sb, &b, &text) < 0) {
+		rc = EXIT_FAIL;
+	} else {
+		diff_records(&a, &sa, &sb, &text, &text2, &d);
+		diff_enhancements(&a, &sa, &sb, &text, &text2, &d);
+		diff_removed(&a, &b, &d);
+		long long tot = diff_render_records(o, &a, &b, &d);
+		int nschema = diff_render_keys(o, &a, &b);
+		out_kv_int(o, "records_differing", tot);
+		out_kv_int(o, "schema_changes", nschema);
 	}
-	sset_free(&a.recs);
-	sset_free(&b.recs);
-	sset_free(&a.enh);
-	sset_free(&b.enh);
-	sset_free(&a.enh_fields);
-	sset_free(&b.enh_fields);
+	side_free(&a);
+	side_free(&b);
 	import_scan_free(&sa);
 	import_scan_free(&sb);
 	import_buf_free(&text);
