@@ -14,7 +14,7 @@ if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/l
 fi
 SAN="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unknown-warning-option"
 make -s BUILD=build-fuzz BIN=build-fuzz/midsops CC=clang CFLAGS="$SAN" build-fuzz/libmidsops.a || exit 1
-PKG=$(pkg-config --cflags --libs ncursesw libpq libcjson readline)
+PKG=$(pkg-config --cflags --libs ncursesw libpq libcjson readline libzstd)
 mkdir -p build-fuzz/bin tests/fuzz/crashes
 status=0
 printf '%-16s %12s %10s %8s %s\n' target executions "exec/s" cov result

@@ -97,7 +97,7 @@ offers_only "--env=NAME" plain "midsops --env=st" "staging"
 offers_only "--env after the command" plain "midsops status --env pro" "production"
 offers_only "--config FILE on the line changes the environments" plain \
 	"midsops --config $TEST_TMP/other.conf --env " "elsewhere embedded"
-offers_only "literal subcommands from the usage" plain "midsops cluster " "init start stop status"
+offers_only "literal subcommands from the usage" plain "midsops cluster " "init start stop status unfence"
 offers_only "a subcommand's own words" plain "midsops cluster stop " "smart fast immediate"
 offers "wizard: subcommands, shipped and user runbooks" plain "midsops wizard " list resume daily-check ci-drill
 offers_only "wizard: a runbook by prefix" plain "midsops wizard ci-" "ci-drill"
