@@ -31,7 +31,14 @@ trap 'exit 130' INT TERM
 
 ms() { date +%s%3N; }
 step() { printf '%-34s %s\n' "$1" "$2"; }
-die() { echo "drill-dr: $*" >&2; exit 1; }
+# A failure shows the server's own account before the folder goes.
+die() {
+	echo "drill-dr: $*" >&2
+	for log in "$D"/state/midsops/log/postgresql/postgresql.log "$D"/state/midsops/dr/log/postgresql/postgresql.log; do
+		[ -f "$log" ] && { echo "== tail of $log" >&2; tail -n 25 "$log" >&2; }
+	done
+	exit 1
+}
 q() { psql "$1" -XAtq -c "$2"; }
 
 echo "== drill-dr in $D (port $PORT)"

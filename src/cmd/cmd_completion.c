@@ -413,8 +413,8 @@ static const char *const script_helpers[] = {
     "\t# The value of an option: --opt VALUE, or --opt=VALUE.",
     "\tif [[ $split == true ]]; then",
     "\t\topt=$prev",
-    "\telif ((!dd)) && [[ \" $_midsops_gvalues \" == *\" $prev \"* || ($cmd && \" $_v \" == *\" "
-    "$prev \"*) ]]; then",
+    ("\telif ((!dd)) && [[ \" $_midsops_gvalues \" == *\" $prev \"* || ($cmd && \" $_v \" == *\" "
+     "$prev \"*) ]]; then"),
     "\t\topt=$prev",
     "\tfi",
     "\tif [[ $opt ]]; then",

@@ -208,6 +208,15 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 	/* pg_rewind runs even then: its own refusal is the reason given for the copy. */
 	if (opts->no_rewind)
 		snprintf(why, sizeof why, "--no-rewind");
+	/* pg_rewind reads the source's timeline from its control file, which a freshly
+	 * promoted server updates only at its first checkpoint (spread over minutes): until
+	 * then the rewound node would ask for the new timeline with a minimum recovery point
+	 * on an old one, and not start. */
+	else if (db_exec(nc, err, sizeof err, "checkpoint", 0, NULL) < 0)
+		out_warn(o,
+			 "dr-rejoin: the checkpoint on the %s failed, so pg_rewind may see its "
+			 "timeline as it was before the promotion: %s",
+			 n.name, err);
 	if (why[0] || run_rewind(&old, &n, why, sizeof why, diverged, sizeof diverged) < 0) {
 		method = "re-clone (pg_basebackup)";
 		out_kv(o, "pg_rewind", "%s: %s",
