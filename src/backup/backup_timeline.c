@@ -397,8 +397,9 @@ time_t backup_tl_reach(const struct tl_set *s, unsigned tli, long long from, lon
 			backup_wal_name(path[p],
 					(unsigned long long)idx * (unsigned long long)segsize,
 					segsize, name);
-			found = bsearch(name, s->w.names, (size_t)s->w.n, sizeof *s->w.names,
-					wal_cmp) != NULL;
+			/* An empty archive has no array: bsearch must not see NULL. */
+			found = s->w.n > 0 && bsearch(name, s->w.names, (size_t)s->w.n,
+						      sizeof *s->w.names, wal_cmp) != NULL;
 			if (found)
 				snprintf(last, 25, "%s", name);
 		}

@@ -17,15 +17,10 @@
 static int db_schema_exec(struct cmd_ctx *ctx, const char *what)
 {
 	char err[1024];
-	PGconn *c = db_connect(ctx->target, what, err, sizeof err);
-	if (!c) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
-	}
+	PGconn *c = ctx->db;
 	int before = migrate_current(c, err, sizeof err), applied = 0;
 	if (before < 0 || migrate_up(c, &applied, err, sizeof err) < 0) {
 		out_err(ctx->out, "%s: %s", what, err);
-		PQfinish(c);
 		return EXIT_FAIL;
 	}
 	if (applied)
@@ -37,7 +32,6 @@ static int db_schema_exec(struct cmd_ctx *ctx, const char *what)
 		 applied ? "schema upgraded from version %d to %d"
 			 : "schema is up to date (version %d%.0d)",
 		 before, applied ? migrate_latest() : 0);
-	PQfinish(c);
 	return 0;
 }
 
@@ -51,25 +45,24 @@ static int cmd_db_migrate_exec(struct cmd_ctx *ctx)
 	return db_schema_exec(ctx, "db-migrate");
 }
 
+/* Unreachable is the check's finding, shown as its connection line too. */
+static int db_check_db_failed(struct cmd_ctx *ctx, const char *err)
+{
+	out_kv_status(ctx->out, "connection", ST_CRITICAL, "%s", err);
+	out_status(ctx->out, ST_CRITICAL, "%s", err);
+	return ST_CRITICAL;
+}
+
 static int cmd_db_check_exec(struct cmd_ctx *ctx)
 {
-	char err[1024];
-	PGconn *c = db_connect(ctx->target, "db-check", err, sizeof err);
-	if (!c) {
-		out_kv_status(ctx->out, "connection", ST_CRITICAL, "%s", err);
-		out_status(ctx->out, ST_CRITICAL, "%s", err);
-		return ST_CRITICAL;
-	}
 	struct db_snapshot s;
-	if (probe_db(c, &s) < 0) {
+	if (probe_db(ctx->db, &s) < 0) {
 		out_status(ctx->out, ST_UNKNOWN, "health query failed: %s", s.error);
-		PQfinish(c);
 		return ST_UNKNOWN;
 	}
 	struct db_judgement j;
 	status_render_db(ctx->out, ctx->cfg, &s, &j);
-	enum status st = status_worst(j.overall, status_render_repl(ctx->out, ctx->cfg, c));
-	PQfinish(c);
+	enum status st = status_worst(j.overall, status_render_repl(ctx->out, ctx->cfg, ctx->db));
 	out_status(ctx->out, st, "database %s", st == ST_OK ? "healthy" : "needs attention");
 	return st;
 }
@@ -129,6 +122,8 @@ const struct cmd_entry cmd_db_table[] = {
 		   "standby",
 	.usage = "db-check [--json]",
 	.flags = CMD_CHECK,
+	.db = CMD_DB_CONNECT,
+	.db_failed = db_check_db_failed,
 	.exec = cmd_db_check_exec,
     },
     {
@@ -151,6 +146,7 @@ const struct cmd_entry cmd_db_table[] = {
 	    "Create the database objects (schemas game, builds, ops, cache, stage); idempotent",
 	.usage = "db-create",
 	.flags = CMD_DESTRUCTIVE,
+	.db = CMD_DB_CONNECT,
 	.exec = cmd_db_create_exec,
     },
     {
@@ -158,6 +154,7 @@ const struct cmd_entry cmd_db_table[] = {
 	.summary = "Upgrade the schema to this version of midsops; idempotent",
 	.usage = "db-migrate",
 	.flags = CMD_DESTRUCTIVE,
+	.db = CMD_DB_CONNECT,
 	.exec = cmd_db_migrate_exec,
     },
     {

@@ -75,14 +75,8 @@ static int cmd_history_prune_exec(struct cmd_ctx *ctx)
 	    .vacuum = !args_has(ctx->args, "no-vacuum"),
 	};
 	char err[1024];
-	PGconn *c = db_connect_ready(ctx->target, "history-prune", err, sizeof err);
-	if (!c) {
-		out_err(ctx->out, "history-prune: %s", err);
-		return EXIT_FAIL;
-	}
 	struct history_report rep;
-	int rc = history_prune(c, &opt, &rep, err, sizeof err);
-	PQfinish(c);
+	int rc = history_prune(ctx->db, &opt, &rep, err, sizeof err);
 	if (rc < 0) {
 		out_err(ctx->out, "history-prune: %s%s", err,
 			rc == HISTORY_BUSY ? "" : "; nothing was deleted");
@@ -104,6 +98,7 @@ const struct cmd_entry cmd_history_table[] = {
 		   "generations restorable, drop old runs, errors and events",
 	.usage = "history-prune [--dry-run] [--no-vacuum]",
 	.flags = CMD_DESTRUCTIVE | CMD_LONG,
+	.db = CMD_DB_READY,
 	.exec = cmd_history_prune_exec,
     },
     {0},

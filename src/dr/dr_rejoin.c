@@ -136,6 +136,30 @@ static int confirm_needed(struct out *o, const struct dr_node *old, const struct
 	return EXIT_USAGE;
 }
 
+/* A running old primary is rejoined already when it streams as a standby; any other
+ * running node is refused, since rewinding it would need it stopped. */
+static int old_running(struct out *o, PGconn *nc, const struct dr_node *old,
+		       const struct dr_node *n)
+{
+	char err[1024];
+	PGconn *oc = probe_dr_connect(old->dsn, "dr-rejoin", 5, err, sizeof err);
+	char *r2 =
+	    oc ? db_scalar(oc, err, sizeof err, "select pg_is_in_recovery()", 0, NULL) : NULL;
+	int standby = r2 && r2[0] == 't';
+	free(r2);
+	PQfinish(oc);
+	if (standby && dr_wait_streaming(nc, 1) == 0) {
+		out_line(o, "the %s already streams from the %s as its standby", old->name,
+			 n->name);
+		return 0;
+	}
+	out_err(o,
+		"dr-rejoin: refused: the old primary %s (%s) is running%s; stop or fence it "
+		"first (dr-activate fences it)",
+		old->name, old->c.datadir, standby ? " as a standby that does not stream" : "");
+	return EXIT_FAIL;
+}
+
 int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 	      const struct dr_rejoin_opts *opts)
 {
@@ -161,23 +185,7 @@ int dr_rejoin(struct out *o, struct config *cfg, const struct target *t,
 		goto out;
 	}
 	if (cluster_state(&old.c, NULL) == CLUSTER_RUNNING) {
-		PGconn *oc = probe_dr_connect(old.dsn, "dr-rejoin", 5, err, sizeof err);
-		char *r2 =
-		    oc ? db_scalar(oc, err, sizeof err, "select pg_is_in_recovery()", 0, NULL)
-		       : NULL;
-		int standby = r2 && r2[0] == 't';
-		free(r2);
-		PQfinish(oc);
-		if (standby && dr_wait_streaming(nc, 1) == 0) {
-			out_line(o, "the %s already streams from the %s as its standby", old.name,
-				 n.name);
-			rc = 0;
-		} else
-			out_err(o,
-				"dr-rejoin: refused: the old primary %s (%s) is running%s; stop or "
-				"fence it first (dr-activate fences it)",
-				old.name, old.c.datadir,
-				standby ? " as a standby that does not stream" : "");
+		rc = old_running(o, nc, &old, &n);
 		goto out;
 	}
 	if (cluster_state(&old.c, NULL) == CLUSTER_ABSENT) {

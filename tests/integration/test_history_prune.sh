@@ -40,7 +40,10 @@ for g in $(seq 1 30); do
 	fi
 	[ "$g" = 1 ] && "$MIDSOPS" seed-builds "$TOP/tests/data/builds-mini.json" >/dev/null 2>&1
 	sums >"$TEST_TMP/sum.$(cur_gen)"
-	"$MIDSOPS" history-prune >"$TEST_TMP/prune.out" 2>&1 || fails=$((fails + 1))
+	if ! "$MIDSOPS" history-prune >"$TEST_TMP/prune.out" 2>&1; then
+		fails=$((fails + 1))
+		tail -n 3 "$TEST_TMP/prune.out"
+	fi
 	if [ "$g" = 15 ]; then
 		hist15=$(psql_q "select count(*) from game.history")
 		files15=$(psql_q "select count(*) from ops.import_files")
