@@ -85,6 +85,22 @@ expect_exit 0 "import-status" "$MIDSOPS" import-status
 assert_contains "$OUT" "completed" "import-status shows the completed run"
 expect_exit 0 "import-status RUN" "$MIDSOPS" import-status "$(last_run)"
 expect_exit 1 "import-status of an unknown run" "$MIDSOPS" import-status 999999
+# The run's duration is measured by the clock: finished_at was now(), the start of the
+# promote transaction, so a run's recorded time was a fraction of what it took.
+cp -r "$MINI_EXPORT" "$TEST_TMP/changed"
+for f in $(find "$TEST_TMP/changed/powers" -name '*.json' ! -name index.json | sort | head -n 20); do
+	python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["accuracy"]=1.234; json.dump(d,open(p,"w"))' "$f"
+done
+psql_q "create database $db" >/dev/null
+"$MIDSOPS" --dsn "$other" db-migrate >/dev/null 2>&1
+"$MIDSOPS" --dsn "$other" import "$MINI_EXPORT" >/dev/null 2>&1
+expect_exit 0 "an import of 20 changed files" "$MIDSOPS" --dsn "$other" --json import "$TEST_TMP/changed"
+took=$(printf '%s' "$OUT" | json_get .duration)
+expect_exit 0 "import-status of that run" "$MIDSOPS" --dsn "$other" --json import-status
+recorded=$(printf '%s' "$OUT" | json_get .duration)
+assert_eq "$(python3 -c "print($recorded >= 0.4 * $took and $recorded <= $took)")" True \
+	"the recorded duration ($recorded s) is the run's, not its promote transaction's (the command took $took s)"
+psql_q "drop database $db" >/dev/null
 expect_exit 0 "import-health after a good import" "$MIDSOPS" import-health
 expect_exit 0 "import-logs" "$MIDSOPS" import-logs --last 1h
 assert_contains "$OUT" "promoted generation" "import-logs shows the promote"
