@@ -245,7 +245,8 @@ void import_progress(struct import_run_state *r, int force)
 		    "files_total "
 		    "= $4, bytes_done = $5, bytes_total = $6, records_done = $7, records_total = "
 		    "$8, "
-		    "rate = $9, eta_s = $10, errors = $11, warnings = $12, updated_at = clock_timestamp() "
+		    "rate = $9, eta_s = $10, errors = $11, warnings = $12, updated_at = "
+		    "clock_timestamp() "
 		    "where "
 		    "id = $1 returning stop_requested) select stop_requested, "
 		    "pg_notify('midsops_import', json_build_object('run', $1::bigint, 'phase', $2, "
@@ -269,12 +270,12 @@ void import_set_state(struct import_run_state *r, const char *state, const char 
 {
 	const char *p[] = {r->idtxt, state, msg, r->phase};
 	char err[256];
-	PGresult *res =
-	    db_query(r->pc ? r->pc : r->c, err, sizeof err,
-		     "update ops.import_runs set state = $2, message = $3, phase = $4, "
-		     "updated_at = clock_timestamp(), finished_at = case when $2 in ('running') then "
-		     "null else clock_timestamp() end where id = $1",
-		     4, p);
+	PGresult *res = db_query(
+	    r->pc ? r->pc : r->c, err, sizeof err,
+	    "update ops.import_runs set state = $2, message = $3, phase = $4, "
+	    "updated_at = clock_timestamp(), finished_at = case when $2 in ('running') then "
+	    "null else clock_timestamp() end where id = $1",
+	    4, p);
 	PQclear(res);
 	import_log_level(r, strcmp(state, "failed") == 0 ? "error" : "info", "state %s: %s", state,
 			 msg ? msg : "");
@@ -501,7 +502,8 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	if (!(res[0] = import_q(
 		  r, err, sizeof err,
 		  "update ops.import_runs set state = 'completed', phase = 'done', generation = "
-		  "$2::int, warnings = $3::int, finished_at = clock_timestamp(), updated_at = clock_timestamp(), summary = "
+		  "$2::int, warnings = $3::int, finished_at = clock_timestamp(), updated_at = "
+		  "clock_timestamp(), summary = "
 		  "(select counts from ops.import_generations where generation = $2::int), "
 		  "message = 'promoted to generation ' || $2 where id = $1",
 		  3, p)) ||
@@ -576,12 +578,13 @@ static int record_run(struct import_run_state *r, const char *dir, const char *h
 {
 	if (r->id) {
 		const char *p[] = {r->idtxt, host, pid};
-		return db_exec(r->c, err, errlen,
-			       "update ops.import_runs set state = 'running', host = $2, pid = "
-			       "$3::int, backend_pid = pg_backend_pid(), stop_requested = false, "
-			       "finished_at = null, message = 'resumed', updated_at = clock_timestamp() where "
-			       "id = $1",
-			       3, p);
+		return db_exec(
+		    r->c, err, errlen,
+		    "update ops.import_runs set state = 'running', host = $2, pid = "
+		    "$3::int, backend_pid = pg_backend_pid(), stop_requested = false, "
+		    "finished_at = null, message = 'resumed', updated_at = clock_timestamp() where "
+		    "id = $1",
+		    3, p);
 	}
 	char maxe[32];
 	snprintf(maxe, sizeof maxe, "%ld", r->max_errors);

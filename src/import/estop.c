@@ -130,7 +130,8 @@ int import_estop_mark_stopped(PGconn *c, const char *id, struct db_error *e)
 	PGresult *r = db_query_e(
 	    c, e,
 	    "update ops.import_runs set state = 'stopped', message = 'emergency-stop: stopped in "
-	    "phase ' || phase || ' before promote', finished_at = clock_timestamp(), updated_at = clock_timestamp() where "
+	    "phase ' || phase || ' before promote', finished_at = clock_timestamp(), updated_at = "
+	    "clock_timestamp() where "
 	    "id = $1 and state in ('running', 'stopping')",
 	    1, p);
 	PQclear(r);
