@@ -38,7 +38,7 @@ void out_section(struct out *o, const char *name);
 void out_section_end(struct out *o);
 
 void out_kv(struct out *o, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void out_kv_int(struct out *o, const char *key, long long v);
 void out_kv_num(struct out *o, const char *key, double v, const char *unit);
 void out_kv_bool(struct out *o, const char *key, int v);
@@ -47,7 +47,7 @@ void out_kv_bool(struct out *o, const char *key, int v);
 void out_kv_numeric(struct out *o, const char *key, const char *text);
 /* A judged figure: value plus its status; text colours it, JSON adds {"value","status"}. */
 void out_kv_status(struct out *o, const char *key, enum status st, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Tables: text aligns columns at out_table_end; JSON emits an array of objects.
  * Cells are strings; a NULL cell prints as "" and becomes JSON null. Cells that parse
@@ -66,14 +66,18 @@ void out_vline(struct out *o, const char *fmt, va_list ap);
 
 /* Progress of long work: a bar on a tty, plain lines elsewhere (at most one per second),
  * nothing in JSON. total <= 0 means unknown. */
-void out_progress(struct out *o, const char *label, double done, double total,
-		  const char *detail);
+void out_progress(struct out *o, const char *label, double done, double total, const char *detail);
+/* The same for a count of bytes: plain lines show "28.4 MB/114.7 MB", never raw bytes. */
+void out_progress_bytes(struct out *o, const char *label, double done, double total,
+			const char *detail);
+/* bytes in binary units with one decimal: "512 B", "28.4 MB". */
+void fmt_bytes(char *buf, size_t n, double bytes);
 void out_progress_end(struct out *o);
 
 /* The overall result of a check command: text prints "STATUS: summary", JSON sets
  * "status" and "summary" at the top level. */
 void out_status(struct out *o, enum status st, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Checks print in the monitoring-plugin format: the first line is
  * "SERVICE STATUS - text | perfdata", the detail lines follow. cmd_run begins one for every
@@ -112,7 +116,7 @@ struct out_fig {
 /* A figure with its display text: text prints the text; JSON an object
  * {"value", "unit", "warn", "crit", "min", "max", "status", "text"}; a check adds perfdata. */
 void out_fig(struct out *o, const char *key, const struct out_fig *f, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void out_fig_status(struct out *o, const char *key, enum status st, const struct out_fig *f,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

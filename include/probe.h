@@ -15,15 +15,15 @@ struct config;
 #define PROBE_TOP 5
 
 struct db_snapshot {
-	int ok;		  /* the probe ran */
-	char error[512];  /* why not, when !ok */
+	int ok;		 /* the probe ran */
+	char error[512]; /* why not, when !ok */
 	time_t taken;
 	char version[64];
-	int server_num;	  /* server_version_num */
+	int server_num; /* server_version_num */
 	double uptime_s;
 	long long db_size;
 	int connections, max_connections;
-	double hit_ratio; /* % of buffer-cache hits, NAN when no reads yet */
+	double hit_ratio;     /* % of buffer-cache hits, NAN when no reads yet */
 	long long xact_total; /* commits + rollbacks, for TPS between two snapshots */
 	double tps;	      /* filled by probe_db_rate from two snapshots */
 	long long dead_tuples, live_tuples;
@@ -54,8 +54,7 @@ struct db_judgement {
 	enum status overall, conn, hit, dead, txn, locks;
 	double conn_pct, dead_pct;
 };
-void probe_db_judge(const struct db_snapshot *s, const struct config *cfg,
-		    struct db_judgement *j);
+void probe_db_judge(const struct db_snapshot *s, const struct config *cfg, struct db_judgement *j);
 
 struct fs_usage {
 	char label[32];
@@ -131,11 +130,10 @@ int probe_metrics(PGconn *c, struct metrics_snapshot *s);
  * transactions is not scraped (s->up 0, the reason in s->error). */
 struct target;
 struct repl_health;
-void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s,
-			  struct repl_health *h, int *have_repl);
+void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s, struct repl_health *h,
+			  int *have_repl);
 
 /* Human-readable sizes and durations for text output. */
-void fmt_bytes(char *buf, size_t n, double bytes);
 void fmt_duration(char *buf, size_t n, double seconds);
 
 #endif

@@ -524,7 +524,36 @@ void out_line(struct out *o, const char *fmt, ...)
 	va_end(ap);
 }
 
+void fmt_bytes(char *buf, size_t n, double b)
+{
+	const char *u[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	int i = 0;
+	while (b >= 1024 && i < 5) {
+		b /= 1024;
+		i++;
+	}
+	if (i == 0)
+		snprintf(buf, n, "%.0f %s", b, u[i]);
+	else
+		snprintf(buf, n, "%.1f %s", b, u[i]);
+}
+
+static void progress(struct out *o, const char *label, double done, double total,
+		     const char *detail, int bytes);
+
 void out_progress(struct out *o, const char *label, double done, double total, const char *detail)
+{
+	progress(o, label, done, total, detail, 0);
+}
+
+void out_progress_bytes(struct out *o, const char *label, double done, double total,
+			const char *detail)
+{
+	progress(o, label, done, total, detail, 1);
+}
+
+static void progress(struct out *o, const char *label, double done, double total,
+		     const char *detail, int bytes)
 {
 	if (o->fmt == OUT_JSON)
 		return;
@@ -561,11 +590,21 @@ void out_progress(struct out *o, const char *label, double done, double total, c
 		return;
 	o->last_progress = now;
 	char *l = text_escape(label), *d = text_escape(detail ? detail : "");
+	char dn[32], tn[32];
+	if (bytes) {
+		fmt_bytes(dn, sizeof dn, done);
+		fmt_bytes(tn, sizeof tn, total);
+	} else {
+		snprintf(dn, sizeof dn, "%.0f", done);
+		snprintf(tn, sizeof tn, "%.0f", total);
+	}
 	if (total > 0)
-		snprintf(buf, sizeof buf, "%s: %.0f/%.0f (%.1f%%) %s\n", l, done, total,
+		snprintf(buf, sizeof buf, "%s: %s/%s (%.1f%%) %s\n", l, dn, tn,
 			 done / total * 100.0, d);
+	else if (done > 0)
+		snprintf(buf, sizeof buf, "%s: %s %s\n", l, dn, d);
 	else
-		snprintf(buf, sizeof buf, "%s: %.0f %s\n", l, done, d);
+		snprintf(buf, sizeof buf, "%s: %s\n", l, d);
 	free(l);
 	free(d);
 	emits(o, buf);

@@ -213,6 +213,30 @@ static int stop_run(struct import_run_state *r, const char *kind, const char *wh
 	return EXIT_FAIL;
 }
 
+/* Each figure with its own unit: bytes against bytes, files against files; records (the
+ * game rows) are counted only once promoted, so until then the rate is in files. */
+static void progress_line(struct import_run_state *r, double el, double rate)
+{
+	char detail[160];
+	int scan = strcmp(r->phase, "scan") == 0;
+	if (scan && r->files_total == 0) {
+		out_progress(r->o, r->phase, 0, 0, "walking the export");
+		return;
+	}
+	if (scan)
+		snprintf(detail, sizeof detail, "%lld files found", r->files_total);
+	else if (strcmp(r->phase, "done") == 0)
+		snprintf(detail, sizeof detail,
+			 "%lld/%lld files, %lld records, %.0f rec/s, %d errors", r->files_done,
+			 r->files_total, r->records_total, rate, r->errors);
+	else
+		snprintf(detail, sizeof detail, "%lld/%lld files, %.0f files/s, %d errors",
+			 r->files_done, r->files_total, el > 0 ? (double)r->files_done / el : 0,
+			 r->errors);
+	double done = scan ? (double)r->bytes_total : (double)r->bytes_done;
+	out_progress_bytes(r->o, r->phase, done, (double)r->bytes_total, detail);
+}
+
 void import_progress(struct import_run_state *r, int force)
 {
 	double now = import_now();
@@ -260,10 +284,7 @@ void import_progress(struct import_run_state *r, int force)
 	}
 	if (import_signalled)
 		r->stop_requested = 1;
-	char detail[128];
-	snprintf(detail, sizeof detail, "%lld/%lld files, %.0f rec/s, %d errors", r->files_done,
-		 r->files_total, rate, r->errors);
-	out_progress(r->o, r->phase, (double)r->bytes_done, (double)r->bytes_total, detail);
+	progress_line(r, el, rate);
 }
 
 void import_set_state(struct import_run_state *r, const char *state, const char *msg)
@@ -774,6 +795,7 @@ static int scan_stage_promote(struct import_run_state *r, struct stage_ctx *sc,
 		return stop_run(r, "import", "stop requested");
 	import_log(r, "scanned %zu files at %.2fs", sc->scan->n, import_now() - r->t0);
 	count_committed(r, sc, sc->scan);
+	import_progress(r, 1);
 	if (opts->resume_run >= 0)
 		import_log(r, "resume: %lld files already committed, not staged again",
 			   r->files_done);

@@ -100,6 +100,18 @@ expect_exit 0 "import-status of that run" "$MIDSOPS" --dsn "$other" --json impor
 recorded=$(printf '%s' "$OUT" | json_get .duration)
 assert_eq "$(python3 -c "print($recorded >= 0.4 * $took and $recorded <= $took)")" True \
 	"the recorded duration ($recorded s) is the run's, not its promote transaction's (the command took $took s)"
+# Progress without a terminal: each figure in its own unit, bytes in human units.
+cp -r "$MINI_EXPORT" "$TEST_TMP/changed2"
+python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["accuracy"]=2.5; json.dump(d,open(p,"w"))' \
+	"$(find "$TEST_TMP/changed2/powers" -name '*.json' ! -name index.json | sort | head -n 1)"
+expect_exit 0 "a plain import" "$MIDSOPS" --dsn "$other" import "$TEST_TMP/changed2"
+assert_contains "$OUT" "scan: walking the export" "the scan has its own progress line"
+check "the scan's line counts the files found, in bytes of human units" \
+	sh -c 'printf "%s\n" "$1" | grep -Eq "^scan: [0-9.]+ [kM]?B/[0-9.]+ [kM]?B \(100\.0%\) [0-9]+ files found$"' _ "$OUT"
+check "the end's line gives files, records and rec/s over the run" \
+	sh -c 'printf "%s\n" "$1" | grep -Eq "^done: [0-9.]+ [kM]?B/[0-9.]+ [kM]?B \(100\.0%\) [0-9]+/[0-9]+ files, [0-9]+ records, [0-9]+ rec/s, 0 errors$"' _ "$OUT"
+check "no progress line shows a raw byte count" \
+	sh -c '! printf "%s\n" "$1" | grep -Eq "^[a-z]+: [0-9]{5,}/"' _ "$OUT"
 psql_q "drop database $db" >/dev/null
 expect_exit 0 "import-health after a good import" "$MIDSOPS" import-health
 expect_exit 0 "import-logs" "$MIDSOPS" import-logs --last 1h
