@@ -11,36 +11,36 @@
  * needs no JSON. pg_stat_activity only shows other users' queries to pg_read_all_stats,
  * which pg_monitor grants, so the probe degrades to counts without it. */
 const char probe_db_sql[] =
-	"select version(),\n"
-	"  current_setting('server_version_num')::int,\n"
-	"  extract(epoch from now() - pg_postmaster_start_time()),\n"
-	"  pg_database_size(current_database()),\n"
-	"  (select count(*) from pg_stat_activity where backend_type = 'client backend'),\n"
-	"  current_setting('max_connections')::int,\n"
-	"  (select case when sum(blks_hit + blks_read) > 0\n"
-	"     then 100.0 * sum(blks_hit) / sum(blks_hit + blks_read) end from pg_stat_database),\n"
-	"  (select sum(xact_commit + xact_rollback) from pg_stat_database),\n"
-	"  (select coalesce(sum(n_dead_tup), 0) from pg_stat_user_tables),\n"
-	"  (select coalesce(sum(n_live_tup), 0) from pg_stat_user_tables),\n"
-	"  (select array_agg(schemaname || '.' || relname || '|' || n_dead_tup || '|' || n_live_tup\n"
-	"     order by n_dead_tup desc) from (select * from pg_stat_user_tables\n"
-	"     where n_dead_tup > 0 order by n_dead_tup desc limit 5) t),\n"
-	"  (select extract(epoch from now() - xact_start) from pg_stat_activity\n"
-	"     where xact_start is not null and pid <> pg_backend_pid()\n"
-	"       and backend_type = 'client backend' order by xact_start limit 1),\n"
-	"  (select pid from pg_stat_activity where xact_start is not null\n"
-	"     and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
-	"     order by xact_start limit 1),\n"
-	"  (select left(query, 200) from pg_stat_activity where xact_start is not null\n"
-	"     and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
-	"     order by xact_start limit 1),\n"
-	"  (select count(*) from pg_locks where not granted),\n"
-	"  pg_is_in_recovery(),\n"
-	"  case when pg_is_in_recovery() then\n"
-	"    extract(epoch from now() - pg_last_xact_replay_timestamp()) end,\n"
-	"  (select count(*) from pg_stat_replication),\n"
-	"  (select max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint\n"
-	"     from pg_stat_replication where not pg_is_in_recovery())";
+    "select version(),\n"
+    "  current_setting('server_version_num')::int,\n"
+    "  extract(epoch from now() - pg_postmaster_start_time()),\n"
+    "  pg_database_size(current_database()),\n"
+    "  (select count(*) from pg_stat_activity where backend_type = 'client backend'),\n"
+    "  current_setting('max_connections')::int,\n"
+    "  (select case when sum(blks_hit + blks_read) > 0\n"
+    "     then 100.0 * sum(blks_hit) / sum(blks_hit + blks_read) end from pg_stat_database),\n"
+    "  (select sum(xact_commit + xact_rollback) from pg_stat_database),\n"
+    "  (select coalesce(sum(n_dead_tup), 0) from pg_stat_user_tables),\n"
+    "  (select coalesce(sum(n_live_tup), 0) from pg_stat_user_tables),\n"
+    "  (select array_agg(schemaname || '.' || relname || '|' || n_dead_tup || '|' || n_live_tup\n"
+    "     order by n_dead_tup desc) from (select * from pg_stat_user_tables\n"
+    "     where n_dead_tup > 0 order by n_dead_tup desc limit 5) t),\n"
+    "  (select extract(epoch from now() - xact_start) from pg_stat_activity\n"
+    "     where xact_start is not null and pid <> pg_backend_pid()\n"
+    "       and backend_type = 'client backend' order by xact_start limit 1),\n"
+    "  (select pid from pg_stat_activity where xact_start is not null\n"
+    "     and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
+    "     order by xact_start limit 1),\n"
+    "  (select left(query, 200) from pg_stat_activity where xact_start is not null\n"
+    "     and pid <> pg_backend_pid() and backend_type = 'client backend'\n"
+    "     order by xact_start limit 1),\n"
+    "  (select count(*) from pg_locks where not granted),\n"
+    "  pg_is_in_recovery(),\n"
+    "  case when pg_is_in_recovery() then\n"
+    "    extract(epoch from now() - pg_last_xact_replay_timestamp()) end,\n"
+    "  (select count(*) from pg_stat_replication),\n"
+    "  (select max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint\n"
+    "     from pg_stat_replication where not pg_is_in_recovery())";
 
 static double num(PGresult *r, int col)
 {
@@ -83,7 +83,7 @@ static void parse_dead_top(const char *s, struct db_snapshot *snap)
 			continue;
 		*p1 = *p2 = 0;
 		int k = snap->ndead_top++;
-		snprintf(snap->dead_top[k].name, sizeof snap->dead_top[k].name, "%s", item);
+		snprintf(snap->dead_top[k].name, sizeof snap->dead_top[k].name, "%.127s", item);
 		snap->dead_top[k].dead = atoll(p1 + 1);
 		snap->dead_top[k].live = atoll(p2 + 1);
 	}
@@ -143,8 +143,7 @@ void probe_db_rate(struct db_snapshot *now, const struct db_snapshot *prev)
 		now->tps = (double)(now->xact_total - prev->xact_total) / dt;
 }
 
-void probe_db_judge(const struct db_snapshot *s, const struct config *cfg,
-		    struct db_judgement *j)
+void probe_db_judge(const struct db_snapshot *s, const struct config *cfg, struct db_judgement *j)
 {
 	memset(j, 0, sizeof *j);
 	if (!s->ok) {
@@ -153,7 +152,8 @@ void probe_db_judge(const struct db_snapshot *s, const struct config *cfg,
 	}
 	j->conn_pct = s->max_connections ? 100.0 * s->connections / s->max_connections : 0;
 	j->conn = threshold_judge(&cfg->connections, j->conn_pct);
-	j->hit = isnan(s->hit_ratio) ? ST_OK : threshold_judge(&cfg->buffer_hit_ratio, s->hit_ratio);
+	j->hit =
+	    isnan(s->hit_ratio) ? ST_OK : threshold_judge(&cfg->buffer_hit_ratio, s->hit_ratio);
 	/* Dead tuples matter relative to live ones, and not at all in tiny tables. */
 	long long total = s->dead_tuples + s->live_tuples;
 	j->dead_pct = total > 0 ? 100.0 * (double)s->dead_tuples / (double)total : 0;
