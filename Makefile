@@ -21,8 +21,7 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/
 PKG_LIBS   = $(eval PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null))$(PKG_LIBS)
 DEPS_SCRIPT ?= tools/deps.sh
 CFLAGS    ?= -O2 -g
-# Truncation by snprintf is deliberate everywhere (bounded buffers), so that warning is off.
-XCFLAGS    = -std=c11 -Wall -Wextra -Wno-format-truncation -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
+XCFLAGS    = -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude $(PKG_CFLAGS) \
              -DMIDSOPS_SHAREDIR='"$(SHAREDIR)"' -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lm
 BUILD     ?= build

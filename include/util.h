@@ -27,6 +27,13 @@ const char *util_json_str(const struct cJSON *o, const char *k);
 /* o[k] copied into buf ("" when absent), cut to n - 1 bytes. */
 void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n);
 
+/* Whether snprintf's result n fit a buffer of size bytes. Callers that build a path, SQL
+ * text or a conninfo check it: a cut one would name something else. */
+static inline int util_fits(int n, size_t size)
+{
+	return n >= 0 && (size_t)n < size;
+}
+
 /* A growable, always NUL-terminated string: appending never truncates. */
 struct strbuf {
 	char *s;

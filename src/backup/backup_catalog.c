@@ -219,7 +219,7 @@ static void list_timelines(struct out *o, const struct repo *rp, const struct ba
 			fmt_when(t->branch_time, when, sizeof when);
 			if (!t->branch_time_exact) {
 				char tmp[64];
-				snprintf(tmp, sizeof tmp, "about %s", when);
+				snprintf(tmp, sizeof tmp, "about %.57s", when);
 				snprintf(when, sizeof when, "%s", tmp);
 			}
 		}

@@ -16,13 +16,17 @@
 #include "db.h"
 #include "proc.h"
 #include "target.h"
+#include "util.h"
 
 /* The base-backup files' sha256 as computed by the server into backup_manifest. */
 static cJSON *server_checksums(const char *basedir, cJSON *man)
 {
 	char path[4400];
-	snprintf(path, sizeof path, "%s/backup_manifest", basedir);
-	cJSON *bm = backup_read_json(path);
+	/* A cut path would name another file: read none, as when the server wrote none. */
+	cJSON *bm =
+	    util_fits(snprintf(path, sizeof path, "%s/backup_manifest", basedir), sizeof path)
+		? backup_read_json(path)
+		: NULL;
 	cJSON *known = cJSON_CreateObject();
 	if (!bm)
 		return known;

@@ -9,6 +9,7 @@
 #include "backup_int.h"
 #include "config.h"
 #include "db.h"
+#include "util.h"
 
 /* A restore into the embedded cluster keeps the previous data directory as
  * pg.before-restore-TIME: a way back until the restore is trusted, but a whole cluster
@@ -29,7 +30,9 @@ static int prune_old_data(struct cmd_ctx *ctx, const struct repo *rp, int dry_ru
 	const char *base = strrchr(rp->cl.datadir, '/');
 	base = base ? base + 1 : rp->cl.datadir;
 	char prefix[256];
-	snprintf(prefix, sizeof prefix, "%s.before-restore-", base);
+	/* No directory entry has a name longer than the prefix can hold, so none to prune. */
+	if (!util_fits(snprintf(prefix, sizeof prefix, "%s.before-restore-", base), sizeof prefix))
+		return 0;
 	DIR *d = opendir(rp->cl.root);
 	if (!d)
 		return 0;

@@ -181,7 +181,7 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 		if (cluster_own_dir(owner, sock, 0700, err, errlen) < 0)
 			return -1;
 	} else if ((mkdir(sock, 0700) < 0 && errno != EEXIST) || chmod(sock, 0700) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", sock, strerror(errno));
+		snprintf(err, errlen, "cannot create %.900s: %s", sock, strerror(errno));
 		return -1;
 	}
 	static const char *const copy_keys[] = {"archive_mode", "unix_socket_directories", NULL};
@@ -190,7 +190,7 @@ static int isolate_copy(const char *datadir, const struct repo *rp, char *sock, 
 		return -1;
 	char sq[4400], conf[4600];
 	if (conf_value(sock, sq, sizeof sq) < 0) {
-		snprintf(err, errlen, "%s cannot be written as a setting", sock);
+		snprintf(err, errlen, "%.900s cannot be written as a setting", sock);
 		return -1;
 	}
 	snprintf(conf, sizeof conf,
@@ -392,7 +392,8 @@ static int parse_until(const char *s, char *pg, size_t n, double *epoch)
 		*epoch = (double)t + frac;
 		struct tm g;
 		gmtime_r(&t, &g);
-		char b[64];
+		/* Small enough that b, the fraction and the zone fit pgtime[64] whole. */
+		char b[32];
 		strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S", &g);
 		snprintf(pg, n, "%s.%06d+00", b, (int)(frac * 1e6 + 0.5));
 		return 0;

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "proc.h"
 #include "target.h"
+#include "util.h"
 
 /* ---------- making what a tool wrote durable ---------- */
 
@@ -272,7 +273,8 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 			if (done <= (double)expect)
 				out_progress(r->ctx->out, label, done, (double)expect, NULL);
 			else
-				out_progress(r->ctx->out, label, done, 0, "bytes, past the estimate");
+				out_progress(r->ctx->out, label, done, 0,
+					     "bytes, past the estimate");
 			double t = now_s();
 			if (t - r->last_cat >= 1.0) {
 				double pct = done / (double)expect;
@@ -318,9 +320,13 @@ static int run_begin(struct run *r, struct cmd_ctx *ctx, enum backup_type type, 
 			break;
 		sleep(1);
 	}
-	snprintf(r->partial, sizeof r->partial, "%s.partial", r->final);
+	if (!util_fits(snprintf(r->partial, sizeof r->partial, "%s.partial", r->final),
+		       sizeof r->partial)) {
+		snprintf(err, errlen, "path too long: %.900s", r->final);
+		return -1;
+	}
 	if (mkdir(r->partial, 0700) < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", r->partial, strerror(errno));
+		snprintf(err, errlen, "cannot create %.900s: %s", r->partial, strerror(errno));
 		return -1;
 	}
 	r->t0 = now_s();
@@ -428,7 +434,7 @@ static int run_finish(struct run *r, char *err, size_t errlen)
 		return -1;
 	backup_fsync_path(r->partial);
 	if (rename(r->partial, r->final) < 0) {
-		snprintf(err, errlen, "cannot rename %s: %s", r->partial, strerror(errno));
+		snprintf(err, errlen, "cannot rename %.900s: %s", r->partial, strerror(errno));
 		return -1;
 	}
 	backup_fsync_path(r->repo.dir);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backup_int.h"
+#include "util.h"
 
 #define HISTORY_MAX (64 * 1024)
 
@@ -190,8 +191,10 @@ static int read_history(int dfd, const char *name, char **text, size_t *len, tim
 		return -1;
 	}
 	char side[64], want[80] = "", hex[65];
-	snprintf(side, sizeof side, "%s.sha256", name);
-	int sfd = openat(dfd, side, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* A cut name would open another file's checksum: then it has none. */
+	int sfd = util_fits(snprintf(side, sizeof side, "%s.sha256", name), sizeof side)
+		      ? openat(dfd, side, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+		      : -1;
 	ssize_t n = sfd >= 0 ? read(sfd, want, sizeof want - 1) : -1;
 	if (sfd >= 0)
 		close(sfd);
@@ -522,10 +525,11 @@ void backup_tl_note(const struct tl_set *s, struct tl_plan *p, unsigned base_tli
 		return;
 	char head[sizeof p->note];
 	snprintf(head, sizeof head, "%s", p->note);
-	snprintf(p->note, sizeof p->note,
-		 "%s lies after a branch point, so more than one timeline holds it (%s); followed "
-		 "timeline %u: %s; --timeline %s follows the other history",
-		 until_text, head, p->tli, p->why, others);
+	snprintf(
+	    p->note, sizeof p->note,
+	    "%s lies after a branch point, so more than one timeline holds it (%.800s); followed "
+	    "timeline %u: %s; --timeline %s follows the other history",
+	    until_text, head, p->tli, p->why, others);
 }
 
 /* ---------- what a restored server replayed ---------- */

@@ -90,7 +90,7 @@ void backup_walset_load(const char *dir, struct walset *w)
 			cap = cap ? cap * 2 : 256;
 			w->names = realloc(w->names, (size_t)cap * sizeof *w->names);
 		}
-		snprintf(w->names[w->n++], WAL_NAME_LEN + 1, "%s", e->d_name);
+		snprintf(w->names[w->n++], WAL_NAME_LEN + 1, "%.*s", WAL_NAME_LEN, e->d_name);
 	}
 	closedir(d);
 	if (w->n)
@@ -427,7 +427,7 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], const 
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create %.900s: %s", tmp, strerror(errno));
 		close(in);
 		return -1;
 	}
@@ -444,7 +444,8 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], const 
 		}
 	}
 	if (n < 0 || rc < 0 || fsync(out) < 0) {
-		snprintf(err, errlen, "cannot copy %s to %s: %s", src, tmp, strerror(errno));
+		snprintf(err, errlen, "cannot copy %.400s to %.400s: %s", src, tmp,
+			 strerror(errno));
 		rc = -1;
 	}
 	close(in);
@@ -462,7 +463,7 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], const 
 			rc = -1;
 	}
 	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot rename %.900s: %s", tmp, strerror(errno));
 		rc = -1;
 	}
 	if (rc < 0)
@@ -486,7 +487,7 @@ static int read_sidecar(const char *path, char hex[65])
 	buf[strcspn(buf, "\n")] = 0;
 	if (strlen(buf) != 64 || strspn(buf, "0123456789abcdef") != 64)
 		return -1;
-	snprintf(hex, 65, "%s", buf);
+	snprintf(hex, 65, "%.64s", buf);
 	return 1;
 }
 
@@ -506,7 +507,7 @@ static int push_zst(const char *src, const char *dir, const char *name, int leve
 	}
 	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (out < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot create %.900s: %s", tmp, strerror(errno));
 		close(in);
 		return -1;
 	}
@@ -517,13 +518,13 @@ static int push_zst(const char *src, const char *dir, const char *name, int leve
 	if (close(out) < 0)
 		rc = -1;
 	if (rc < 0)
-		snprintf(err, errlen, "cannot compress %s to %s: %s", src, tmp,
+		snprintf(err, errlen, "cannot compress %.300s to %.300s: %.300s", src, tmp,
 			 n < 0 ? e : strerror(errno));
 	snprintf(line, sizeof line, "%s\n", hex);
 	if (rc == 0 && backup_write_file(side, line, err, errlen) < 0)
 		rc = -1;
 	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "cannot rename %.900s: %s", tmp, strerror(errno));
 		rc = -1;
 	}
 	if (rc < 0)
@@ -553,7 +554,7 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 	if (zst) {
 		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
+			snprintf(err, errlen, "cannot read %.900s: %s", p, strerror(errno));
 			return -2;
 		}
 		/* A stored file that does not decompress is not this segment either. */
@@ -563,7 +564,7 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 			return rc == -2 ? -1 : -2;
 	} else {
 		if (backup_sha256_file(p, have) < 0) {
-			snprintf(err, errlen, "cannot read %s: %s", p, strerror(errno));
+			snprintf(err, errlen, "cannot read %.900s: %s", p, strerror(errno));
 			return -2;
 		}
 		snprintf(zhave, sizeof zhave, "%s", have);
@@ -869,7 +870,7 @@ static int recv_lock(const struct repo *rp, char *err, size_t errlen)
 	snprintf(path, sizeof path, "%s/.wal-receive.lock", rp->dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %.900s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -877,8 +878,8 @@ static int recv_lock(const struct repo *rp, char *err, size_t errlen)
 		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 1] = 0;
 		pid[strcspn(pid, "\n")] = 0;
-		snprintf(err, errlen, "wal-receive is already streaming into %s (pid %s)", rp->wal,
-			 pid);
+		snprintf(err, errlen, "wal-receive is already streaming into %.900s (pid %s)",
+			 rp->wal, pid);
 		close(fd);
 		return -1;
 	}
@@ -967,7 +968,8 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 				: paths_mkdir_p(logdir, 0700);
 	if (dir_ok < 0) {
 		if (!rp.have_cl)
-			snprintf(err, sizeof err, "cannot create %s: %s", logdir, strerror(errno));
+			snprintf(err, sizeof err, "cannot create %.900s: %s", logdir,
+				 strerror(errno));
 		out_err(ctx->out, "wal-receive: %s", err);
 		db_env_free(env);
 		close(lockfd);

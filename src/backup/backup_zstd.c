@@ -303,7 +303,7 @@ static int tar_file(struct zread *z, int dfd, const char *name, unsigned long lo
 {
 	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", name, strerror(errno));
+		snprintf(err, errlen, "cannot create %.900s: %s", name, strerror(errno));
 		return -1;
 	}
 	static unsigned char buf[IOBUF];
@@ -312,7 +312,7 @@ static int tar_file(struct zread *z, int dfd, const char *name, unsigned long lo
 		if (zr_read(z, buf, k, err, errlen) < 0)
 			break;
 		if (write_all(fd, buf, k) < 0) {
-			snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
+			snprintf(err, errlen, "cannot write %.900s: %s", name, strerror(errno));
 			break;
 		}
 		size -= k;
@@ -439,7 +439,7 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 			if (strcmp(name, ".") != 0 && mkdirat(dfd, name, 0700) < 0 &&
 			    (errno != EEXIST || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 			     !S_ISDIR(st.st_mode))) {
-				snprintf(e, sizeof e, "cannot create folder %s: %s", name,
+				snprintf(e, sizeof e, "cannot create folder %.900s: %s", name,
 					 strerror(errno));
 				goto out;
 			}

@@ -211,11 +211,11 @@ static int is_literal(const char *w)
 static void usage_literals(const char *usage, struct literals *l)
 {
 	enum { NONE, LITERAL, OTHER, OPTION } prev = NONE;
-	char last[32] = "";
+	char last[64] = ""; /* as long as any word w below, so a literal is never cut */
 	/* Per bracket depth, whose choices its literals are: "" the first argument's, a
 	 * literal's name, or NULL (a placeholder's or an option's bracket: not literals). */
 	const char *owner[16] = {""};
-	char owners[16][32];
+	char owners[16][64];
 	int depth = 0;
 	memset(l, 0, sizeof *l);
 	const char *p = usage + strcspn(usage, " ");

@@ -173,16 +173,23 @@ static int setup_resolve(struct cmd_ctx *ctx, struct setup_plan *p, int *rc)
 			return 1;
 		}
 	}
+	int n;
 	if (tdir) {
 		if (tdir[0] != '/') {
 			char cwd[PATH_MAX];
 			if (!getcwd(cwd, sizeof cwd))
 				cwd[0] = 0;
-			snprintf(p->dir, sizeof p->dir, "%s/%s", cwd, tdir);
+			n = snprintf(p->dir, sizeof p->dir, "%s/%s", cwd, tdir);
 		} else
-			snprintf(p->dir, sizeof p->dir, "%s", tdir);
+			n = snprintf(p->dir, sizeof p->dir, "%s", tdir);
 	} else
-		snprintf(p->dir, sizeof p->dir, "%s/dr", paths_data_dir());
+		n = snprintf(p->dir, sizeof p->dir, "%s/dr", paths_data_dir());
+	if (!util_fits(n, sizeof p->dir)) {
+		out_err(ctx->out, "dr-setup: path too long: %.200s",
+			tdir ? tdir : paths_data_dir());
+		*rc = EXIT_USAGE;
+		return 1;
+	}
 	return 0;
 }
 

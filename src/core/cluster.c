@@ -17,8 +17,9 @@
 #include "log.h"
 #include "paths.h"
 #include "proc.h"
+#include "util.h"
 
-#define CLUSTER_DB "midsops"
+#define CLUSTER_DB   "midsops"
 #define CLUSTER_USER "midsops"
 
 static int read_port(const char *root)
@@ -42,14 +43,27 @@ static int read_port(const char *root)
 int cluster_locate(struct cluster *c, const char *root, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof *c);
-	snprintf(c->root, sizeof c->root, "%s", root ? root : paths_data_dir());
-	snprintf(c->datadir, sizeof c->datadir, "%s/pg", c->root);
-	snprintf(c->sockdir, sizeof c->sockdir, "%s/run", c->root);
+	const char *r = root ? root : paths_data_dir();
+	if (!util_fits(snprintf(c->root, sizeof c->root, "%s", r), sizeof c->root) ||
+	    !util_fits(snprintf(c->datadir, sizeof c->datadir, "%s/pg", c->root),
+		       sizeof c->datadir) ||
+	    !util_fits(snprintf(c->sockdir, sizeof c->sockdir, "%s/run", c->root),
+		       sizeof c->sockdir) ||
+	    !util_fits(snprintf(c->archive_dir, sizeof c->archive_dir, "%s/wal-archive", c->root),
+		       sizeof c->archive_dir)) {
+		snprintf(err, errlen, "path too long: %.200s", r);
+		return -1;
+	}
 	/* A folder of its own inside the log directory: it belongs to the server's user, while
 	 * midsops.log stays in one only root can write when we are root (log.c). */
-	snprintf(c->logdir, sizeof c->logdir, "%s/log/postgresql", paths_state_dir());
-	snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir);
-	snprintf(c->archive_dir, sizeof c->archive_dir, "%s/wal-archive", c->root);
+	if (!util_fits(
+		snprintf(c->logdir, sizeof c->logdir, "%s/log/postgresql", paths_state_dir()),
+		sizeof c->logdir) ||
+	    !util_fits(snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir),
+		       sizeof c->logfile)) {
+		snprintf(err, errlen, "path too long: %.200s", paths_state_dir());
+		return -1;
+	}
 	c->port = read_port(c->root);
 	c->uid = geteuid();
 	c->gid = getegid();
@@ -274,11 +288,11 @@ int cluster_init(struct cluster *c, char *err, size_t errlen)
 	}
 	char initlog[4300];
 	snprintf(initlog, sizeof initlog, "%s/initdb.log", c->logdir);
-	char *argv[] = {initdb,	      "-D",	  c->datadir, "-U",	    CLUSTER_USER,
-			"-E",	      "UTF8",	  "--no-locale", "--auth-local=trust",
-			"--auth-host=reject", "--no-instructions",
-			/* pg_rewind needs checksums (or wal_log_hints) to rejoin it after a failover */
-			"--data-checksums", NULL};
+	char *argv[] = {
+	    initdb, "-D", c->datadir, "-U", CLUSTER_USER, "-E", "UTF8", "--no-locale",
+	    "--auth-local=trust", "--auth-host=reject", "--no-instructions",
+	    /* pg_rewind needs checksums (or wal_log_hints) to rejoin it after a failover */
+	    "--data-checksums", NULL};
 	/* Opened by initdb's own process, as the server's user, in that user's folder. */
 	struct proc_opts o = {.uid = c->uid, .gid = c->gid, .stdout_file = initlog, .cwd = "/"};
 	int rc = proc_run(argv, &o, NULL);
@@ -327,9 +341,8 @@ static int ensure_database(const struct cluster *c, char *err, size_t errlen)
 		return -1;
 	}
 	const char *params[] = {CLUSTER_DB};
-	PGresult *r =
-		PQexecParams(conn, "select 1 from pg_database where datname = $1", 1, NULL, params,
-			     NULL, NULL, 0);
+	PGresult *r = PQexecParams(conn, "select 1 from pg_database where datname = $1", 1, NULL,
+				   params, NULL, NULL, 0);
 	int exists = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
 	PQclear(r);
 	int rc = 0;
@@ -358,11 +371,12 @@ int cluster_start(struct cluster *c, int *already, char *err, size_t errlen)
 	/* An old primary fenced at a DR activation must never come back writable beside the
 	 * promoted site because some command wanted its embedded cluster. */
 	if (cluster_fenced(c, why, sizeof why)) {
-		snprintf(err, errlen,
-			 "the cluster at %s is fenced (%s); it is kept from serving so that it cannot "
-			 "take writes beside the promoted DR site. Lift the fence with 'midsops cluster "
-			 "unfence' (or rejoin it as a standby with 'midsops dr-rejoin')",
-			 c->datadir, why);
+		snprintf(
+		    err, errlen,
+		    "the cluster at %s is fenced (%s); it is kept from serving so that it cannot "
+		    "take writes beside the promoted DR site. Lift the fence with 'midsops cluster "
+		    "unfence' (or rejoin it as a standby with 'midsops dr-rejoin')",
+		    c->datadir, why);
 		rc = CLUSTER_START_FENCED;
 		goto out;
 	}
@@ -413,17 +427,18 @@ int cluster_stop(struct cluster *c, const char *mode, char *err, size_t errlen)
 	if (cluster_state(c, NULL) == CLUSTER_RUNNING) {
 		char pgctl[1024];
 		proc_pg_bin("pg_ctl", pgctl, sizeof pgctl);
-		char *argv[] = {pgctl, "-D", c->datadir, "-m", (char *)(mode ? mode : "fast"),
-				"-w", "-t", "120", "stop", NULL};
+		char *argv[] = {pgctl, "-D", c->datadir, "-m",	 (char *)(mode ? mode : "fast"),
+				"-w",  "-t", "120",	 "stop", NULL};
 		struct proc_opts o = {.uid = c->uid, .gid = c->gid, .quiet = 1, .cwd = "/"};
 		int st = proc_run(argv, &o, NULL);
 		if (st != 0) {
-			snprintf(err, errlen, "pg_ctl stop failed (exit %d); see %s", st, c->logfile);
+			snprintf(err, errlen, "pg_ctl stop failed (exit %d); see %s", st,
+				 c->logfile);
 			rc = -1;
 		}
 		if (rc == 0)
-			log_event("info", NULL, "embedded cluster stopped (%s, mode %s)", c->datadir,
-				  mode ? mode : "fast");
+			log_event("info", NULL, "embedded cluster stopped (%s, mode %s)",
+				  c->datadir, mode ? mode : "fast");
 		else
 			log_event("error", NULL, "embedded cluster did not stop: %s", err);
 	}
@@ -438,8 +453,7 @@ void cluster_conninfo(const struct cluster *c, char *buf, size_t n)
 		 CLUSTER_USER);
 }
 
-int cluster_set(struct cluster *c, const char *name, const char *value, char *err,
-		size_t errlen)
+int cluster_set(struct cluster *c, const char *name, const char *value, char *err, size_t errlen)
 {
 	char ci[4400];
 	cluster_conninfo(c, ci, sizeof ci);

@@ -675,7 +675,7 @@ static void err_emit(const char *prefix, const char *fmt, va_list ap)
 	char msg[4096], buf[4200];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (!*prefix)
-		snprintf(last_error, sizeof last_error, "%s", msg);
+		snprintf(last_error, sizeof last_error, "%.1023s", msg);
 	/* libpq's messages end in a newline of their own: a terminator, not text */
 	for (size_t l = strlen(msg); l && msg[l - 1] == '\n'; l--)
 		msg[l - 1] = 0;

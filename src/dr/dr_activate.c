@@ -222,13 +222,14 @@ static int act_fence(struct act *a)
 			return -1;
 		}
 		a->fence_done = 1;
-		snprintf(a->fence_text, sizeof a->fence_text,
-			 "fenced: the embedded cluster %s is stopped and marked; 'cluster start' "
-			 "refuses it until 'cluster unfence'%s",
-			 c.datadir,
-			 cleared ? "; its synchronous_standby_names was cleared, so it will not "
-				   "wait for the promoted site if started again"
-				 : "");
+		snprintf(
+		    a->fence_text, sizeof a->fence_text,
+		    "fenced: the embedded cluster %.1200s is stopped and marked; 'cluster start' "
+		    "refuses it until 'cluster unfence'%s",
+		    c.datadir,
+		    cleared ? "; its synchronous_standby_names was cleared, so it will not "
+			      "wait for the promoted site if started again"
+			    : "");
 	} else if (a->plan == FENCE_COMMAND) {
 		if (act_fence_command(a) < 0)
 			return -1;
@@ -359,7 +360,7 @@ static int act_run(struct act *a)
 	struct cmd_ctx *ctx = a->ctx;
 	if (act_evidence(a) < 0 || act_plan(a) < 0)
 		return EXIT_FAIL;
-	char what[3000];
+	char what[sizeof a->shown_old + sizeof a->shown_site + 256]; /* both names whole */
 	snprintf(what, sizeof what,
 		 "dr-activate fences the old primary %s (%s), promotes %s and re-points "
 		 "production to it",

@@ -92,8 +92,8 @@ static int run_rewind(const struct dr_node *old, const struct dr_node *src, char
 	char *out = NULL;
 	int st = proc_run(argv, &o, &out);
 	const char *d = out ? strstr(out, "servers diverged at WAL location ") : NULL;
-	char at[64];
-	if (d && sscanf(d + 33, "%63s", at) == 1)
+	char at[32]; /* an LSN is 17 bytes at most; diverged[] holds 32 */
+	if (d && sscanf(d + 33, "%31s", at) == 1)
 		snprintf(diverged, dlen, "%s", at);
 	if (st != 0) {
 		char last[512];
@@ -117,7 +117,7 @@ static int reclone(const struct dr_node *old, const struct dr_node *src, PGconn 
 		snprintf(why, sizeof why, "%s", err);
 		snprintf(err, errlen,
 			 "cannot drop the idle slot " DR_SLOT " on the primary, so the old "
-			 "primary was not recloned (its data directory is untouched): %.900s",
+			 "primary was not recloned (its data directory is untouched): %.850s",
 			 why);
 		return -1;
 	}

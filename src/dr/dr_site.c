@@ -15,6 +15,7 @@
 #include "dr_site.h"
 #include "paths.h"
 #include "proc.h"
+#include "util.h"
 
 int dr_site_locate(struct cluster *c, const char *dir, int port, char *err, size_t errlen)
 {
@@ -38,8 +39,12 @@ int dr_site_locate(struct cluster *c, const char *dir, int port, char *err, size
 	if (cluster_locate(c, dir, err, errlen) < 0)
 		return -1;
 	/* Its own log, not the primary's. */
-	snprintf(c->logdir, sizeof c->logdir, "%s/log", dir);
-	snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir);
+	if (!util_fits(snprintf(c->logdir, sizeof c->logdir, "%s/log", dir), sizeof c->logdir) ||
+	    !util_fits(snprintf(c->logfile, sizeof c->logfile, "%s/postgresql.log", c->logdir),
+		       sizeof c->logfile)) {
+		snprintf(err, errlen, "path too long: %.200s", dir);
+		return -1;
+	}
 	return 0;
 }
 

@@ -25,11 +25,19 @@
 #include "target.h"
 #include "util.h"
 
-static void node_dsn(struct dr_node *n, const char *dbname, const char *user)
+/* A cut conninfo would connect elsewhere or as someone else: -1 (err) then. */
+static int node_dsn(struct dr_node *n, const char *dbname, const char *user, char *err,
+		    size_t errlen)
 {
-	snprintf(n->dsn, sizeof n->dsn, "host=%s port=%d dbname=%s user=%s", n->c.sockdir,
-		 n->c.port, dbname && *dbname ? dbname : "midsops",
-		 user && *user ? user : "midsops");
+	if (!util_fits(snprintf(n->dsn, sizeof n->dsn, "host=%s port=%d dbname=%s user=%s",
+				n->c.sockdir, n->c.port, dbname && *dbname ? dbname : "midsops",
+				user && *user ? user : "midsops"),
+		       sizeof n->dsn)) {
+		snprintf(err, errlen, "conninfo too long for the socket directory %.200s",
+			 n->c.sockdir);
+		return -1;
+	}
+	return 0;
 }
 
 int dr_node_embedded(struct dr_node *n, const char *dbname, const char *user, char *err,
@@ -40,8 +48,7 @@ int dr_node_embedded(struct dr_node *n, const char *dbname, const char *user, ch
 		return -1;
 	n->embedded = 1;
 	snprintf(n->name, sizeof n->name, "embedded cluster");
-	node_dsn(n, dbname, user);
-	return 0;
+	return node_dsn(n, dbname, user, err, errlen);
 }
 
 int dr_node_site(struct dr_node *n, const char *dbname, const char *user, char *err, size_t errlen)
@@ -63,8 +70,7 @@ int dr_node_site(struct dr_node *n, const char *dbname, const char *user, char *
 	if (dr_site_locate(&n->c, dir, 0, err, errlen) < 0)
 		return -1;
 	snprintf(n->name, sizeof n->name, "DR site");
-	node_dsn(n, dbname, user);
-	return 0;
+	return node_dsn(n, dbname, user, err, errlen);
 }
 
 static int same_dir(const char *a, const char *b)
@@ -163,8 +169,9 @@ int dr_node_control(const struct dr_node *n, struct dr_control *ctl, char *err, 
 }
 
 /* A conninfo value in single quotes, then the whole setting in the configuration file's
- * own quoting: two layers, so a socket path with a space or quote survives both. */
-static void conf_conninfo(char *dst, size_t n, const struct dr_node *primary)
+ * own quoting: two layers, so a socket path with a space or quote survives both. -1 when it
+ * does not fit ci: a cut one would name another server. */
+static int conf_conninfo(char *dst, size_t n, const struct dr_node *primary)
 {
 	char ci[PATH_MAX * 2], q[PATH_MAX * 2];
 	size_t k = 0;
@@ -178,8 +185,10 @@ static void conf_conninfo(char *dst, size_t n, const struct dr_node *primary)
 	char user[256] = "midsops";
 	if (u)
 		sscanf(u + 5, "%255s", user);
-	snprintf(ci, sizeof ci, "host='%s' port=%d user=%s application_name=%s", q, primary->c.port,
-		 user, DR_APP);
+	if (!util_fits(snprintf(ci, sizeof ci, "host='%s' port=%d user=%s application_name=%s", q,
+				primary->c.port, user, DR_APP),
+		       sizeof ci))
+		return -1;
 	k = 0;
 	for (const char *s = ci; *s && k + 3 < n; s++) {
 		if (*s == '\'')
@@ -187,13 +196,18 @@ static void conf_conninfo(char *dst, size_t n, const struct dr_node *primary)
 		dst[k++] = *s;
 	}
 	dst[k] = 0;
+	return 0;
 }
 
 int dr_node_make_standby(const struct dr_node *n, const struct dr_node *primary, int own_conf,
 			 char *err, size_t errlen)
 {
 	char ci[PATH_MAX * 3], text[PATH_MAX * 3 + 256];
-	conf_conninfo(ci, sizeof ci, primary);
+	if (conf_conninfo(ci, sizeof ci, primary) < 0) {
+		snprintf(err, errlen, "primary_conninfo too long for the socket directory %.200s",
+			 primary->c.sockdir);
+		return -1;
+	}
 	/* Appended after what pg_basebackup -R or a rewound copy left there: later lines win,
 	 * and ALTER SYSTEM keeps only the last one when it next rewrites the file. */
 	snprintf(text, sizeof text,
@@ -399,7 +413,7 @@ static int preflight(struct sw *w, const struct dr_switch_opts *opts, char *err,
 	if (dr_node_of(w->pc, &w->p, err, errlen) < 0 || dr_node_of(w->sc, &w->s, err, errlen) < 0)
 		return -1;
 	if (w->p.embedded == w->s.embedded) {
-		snprintf(err, errlen, "the primary and the DR site are the same cluster (%s)",
+		snprintf(err, errlen, "the primary and the DR site are the same cluster (%.900s)",
 			 w->p.c.datadir);
 		return -1;
 	}

@@ -190,9 +190,10 @@ static int phase_pause(struct import_run_state *r, char *err, size_t errlen)
 /* err, which may quote a document (the server's messages do), as printable text. */
 static void printable(char *err, size_t n)
 {
-	char tmp[4096];
-	import_printable(tmp, sizeof tmp, err, strlen(err));
-	snprintf(err, n, "%s", tmp);
+	/* Straight into err, so a long message is cut at a whole character or escape. */
+	char *raw = xstrdup(err);
+	import_printable(err, n, raw, strlen(raw));
+	free(raw);
 }
 
 /* The run stops before promote committed (a stop was asked for, or a statement of it was
@@ -334,9 +335,17 @@ static void open_run_log(struct import_run_state *r, const struct config *cfg)
 	char path[4300];
 	import_log_path(cfg, PQdb(r->c), r->id, path, sizeof path);
 	const char *slash = strrchr(path, '/');
-	snprintf(r->log_dir, sizeof r->log_dir, "%.*s", slash ? (int)(slash - path) : 1,
-		 slash ? path : ".");
-	snprintf(r->log_name, sizeof r->log_name, "%s", slash ? slash + 1 : path);
+	if (!util_fits(snprintf(r->log_dir, sizeof r->log_dir, "%.*s",
+				slash ? (int)(slash - path) : 1, slash ? path : "."),
+		       sizeof r->log_dir) ||
+	    !util_fits(snprintf(r->log_name, sizeof r->log_name, "%s", slash ? slash + 1 : path),
+		       sizeof r->log_name)) {
+		/* A cut name would write into another file: no run log, and the warning says so. */
+		r->log_dir[0] = r->log_name[0] = 0;
+		char why[600];
+		snprintf(why, sizeof why, "run log path too long: %.500s", path);
+		log_failed(why);
+	}
 }
 
 /* Take the one-import-per-target lock, or say who holds it. */

@@ -254,8 +254,8 @@ int history_prune(PGconn *c, const struct history_opts *o, struct history_report
 				 i == HP_HISTORY || i == HP_FILES ? "full, " : "", ptables[i].name);
 			if (db_exec(c, e, sizeof e, sql, 0, NULL) < 0) {
 				if (!rep->vacuum_err[0])
-					snprintf(rep->vacuum_err, sizeof rep->vacuum_err, "%s: %s",
-						 ptables[i].name, e);
+					snprintf(rep->vacuum_err, sizeof rep->vacuum_err,
+						 "%s: %.400s", ptables[i].name, e);
 				continue;
 			}
 			rep->vacuumed++;

@@ -198,7 +198,7 @@ static void walk(int rootfd, int dfd, const char *rel, struct import_scan *s, im
 				/* Nothing is read from a directory the layout does not define. */
 				char msg[600];
 				snprintf(msg, sizeof msg,
-					 "unknown directory %s/ skipped (not part of the "
+					 "unknown directory %.500s/ skipped (not part of the "
 					 "export layout)",
 					 sub);
 				fn(ctx, sub, NULL, "unknown_directory", msg);

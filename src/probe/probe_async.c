@@ -696,7 +696,7 @@ static void take_result(struct monitor *m, PGresult *r)
 			v->blocked_pid =
 			    nf > 30 && !PQgetisnull(r, 0, 30) ? atoi(PQgetvalue(r, 0, 30)) : 0;
 		} else
-			snprintf(perr, 256, "%s", s.error);
+			snprintf(perr, 256, "%.255s", s.error);
 		break;
 	}
 	case MON_IMPORT: {
@@ -876,7 +876,7 @@ static int embedded_running(struct monitor *m)
 	if (st == CLUSTER_RUNNING)
 		return 1;
 	snprintf(err, sizeof err,
-		 "the embedded cluster (%s) is %s; start it with 'midsops cluster start'",
+		 "the embedded cluster (%.400s) is %s; start it with 'midsops cluster start'",
 		 c.datadir, st == CLUSTER_ABSENT ? "not created yet" : "stopped");
 	drop_connection(m, err);
 	/* Looked at again each second, whatever the backoff: it is a stat, not a connection. */

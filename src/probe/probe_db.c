@@ -83,7 +83,7 @@ static void parse_dead_top(const char *s, struct db_snapshot *snap)
 			continue;
 		*p1 = *p2 = 0;
 		int k = snap->ndead_top++;
-		snprintf(snap->dead_top[k].name, sizeof snap->dead_top[k].name, "%s", item);
+		snprintf(snap->dead_top[k].name, sizeof snap->dead_top[k].name, "%.127s", item);
 		snap->dead_top[k].dead = atoll(p1 + 1);
 		snap->dead_top[k].live = atoll(p2 + 1);
 	}

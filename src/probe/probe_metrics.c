@@ -367,13 +367,13 @@ void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s, st
 			 0, NULL) < 0) {
 		PQfinish(c);
 		c = NULL;
-		char why[1100];
-		snprintf(why, sizeof why, "cannot limit the scrape's session: %s", err);
-		snprintf(err, sizeof err, "%s", why);
+		char why[sizeof err];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, sizeof err, "cannot limit the scrape's session: %.900s", why);
 	}
 	if (!c) {
 		memset(s, 0, sizeof *s);
-		snprintf(s->error, sizeof s->error, "%s", err);
+		snprintf(s->error, sizeof s->error, "%.511s", err);
 		return;
 	}
 	probe_metrics(c, s);

@@ -555,9 +555,15 @@ int wz_child_start(struct wz_child *ch, const struct config *cfg, const struct t
 	}
 	exe[n] = 0;
 	char dir[4200];
-	snprintf(dir, sizeof dir, "%s/wizards", paths_state_dir());
+	/* A cut path would unlink and truncate some other file. */
+	if (!util_fits(snprintf(dir, sizeof dir, "%s/wizards", paths_state_dir()), sizeof dir) ||
+	    !util_fits(snprintf(ch->outpath, sizeof ch->outpath, "%s/out-%ld-%d.log", dir,
+				(long)getpid(), ++seq),
+		       sizeof ch->outpath)) {
+		snprintf(err, errlen, "path too long: %.200s", paths_state_dir());
+		return -1;
+	}
 	paths_mkdir_p(dir, 0700);
-	snprintf(ch->outpath, sizeof ch->outpath, "%s/out-%ld-%d.log", dir, (long)getpid(), ++seq);
 	unlink(ch->outpath);
 	int fd = open(ch->outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {

@@ -180,7 +180,11 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 static int file_write(const char *path, const char *text)
 {
 	char tmp[4400];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	/* A cut name could be path itself, or another file, to truncate and rename. */
+	if (!util_fits(snprintf(tmp, sizeof tmp, "%s.tmp", path), sizeof tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
@@ -227,8 +231,8 @@ static void go_offline(struct wz_store *s, const char *why)
 		PQfinish(conn(s));
 	s->conn = NULL;
 	s->db_locked = 0;
-	snprintf(s->note, sizeof s->note, "database unreachable (%s); recording locally in %s", why,
-		 wz_dir());
+	snprintf(s->note, sizeof s->note,
+		 "database unreachable (%.200s); recording locally in %.250s", why, wz_dir());
 	s->last_try = time(NULL);
 }
 
@@ -438,7 +442,7 @@ int wz_save(struct wz_store *s, struct wz_run *r)
 		} else if (PQstatus(conn(s)) != CONNECTION_OK)
 			go_offline(s, err);
 		else
-			snprintf(s->note, sizeof s->note, "could not record the run: %s", err);
+			snprintf(s->note, sizeof s->note, "could not record the run: %.480s", err);
 	}
 	if (!r->synced)
 		r->offline = 1;

@@ -111,9 +111,9 @@ static void target_short(const struct target *tg, char *buf, size_t n)
 	if ((p = strstr(shown, "dbname=")))
 		snprintf(db, sizeof db, "%.*s", (int)strcspn(p + 7, " "), p + 7);
 	if (host[0] || db[0])
-		snprintf(buf, n, "%s/%s", host[0] ? host : "local", db[0] ? db : "-");
+		snprintf(buf, n, "%.255s/%.255s", host[0] ? host : "local", db[0] ? db : "-");
 	else
-		snprintf(buf, n, "%s", shown);
+		snprintf(buf, n, "%.511s", shown);
 }
 
 /* The header names the worst item and why ("WARNING: 1 blocked session, pid 17523"), not

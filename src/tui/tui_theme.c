@@ -45,10 +45,17 @@ static int colour_num(const char *s)
 	return -2;
 }
 
+/* A folder whose name does not fit is left out (""): a cut one would be another folder. */
+static void theme_dir(char dir[PATH_MAX], const char *parent)
+{
+	if (!util_fits(snprintf(dir, PATH_MAX, "%s/themes", parent), PATH_MAX))
+		dir[0] = 0;
+}
+
 static void theme_dirs(char dirs[3][PATH_MAX])
 {
-	snprintf(dirs[0], PATH_MAX, "%s/themes", paths_config_dir());
-	snprintf(dirs[1], PATH_MAX, "%s/themes", paths_share_dir());
+	theme_dir(dirs[0], paths_config_dir());
+	theme_dir(dirs[1], paths_share_dir());
 	/* A build tree (build-x/midsops) keeps themes/ one level up. */
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -61,7 +68,7 @@ static void theme_dirs(char dirs[3][PATH_MAX])
 			s = strrchr(exe, '/');
 			if (s) {
 				*s = 0;
-				snprintf(dirs[2], PATH_MAX, "%s/themes", exe);
+				theme_dir(dirs[2], exe);
 			}
 		}
 	}
@@ -75,7 +82,10 @@ static char *read_theme(const char *name)
 		if (!dirs[i][0])
 			continue;
 		char path[PATH_MAX + 128];
-		snprintf(path, sizeof path, "%s/%s.theme", dirs[i], name);
+		/* A cut path would read another file as the theme. */
+		if (!util_fits(snprintf(path, sizeof path, "%s/%s.theme", dirs[i], name),
+			       sizeof path))
+			continue;
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;

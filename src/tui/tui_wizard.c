@@ -219,7 +219,7 @@ static void picker_load(struct wzv *v, struct tui *t)
 	int n = rb_list(e, 128);
 	int m = wz_list(&v->s, w, 200, err, sizeof err);
 	if (m < 0) {
-		snprintf(v->error, sizeof v->error, "cannot list runs: %s", err);
+		snprintf(v->error, sizeof v->error, "cannot list runs: %.1000s", err);
 		m = 0;
 	}
 	free(v->items);
@@ -227,9 +227,10 @@ static void picker_load(struct wzv *v, struct tui *t)
 	v->nitems = 0;
 	for (int i = 0; i < n; i++) {
 		struct pick_item *it = &v->items[v->nitems++];
-		snprintf(it->name, sizeof it->name, "%s", e[i].name);
+		/* The same size as e[i].name, so the whole name: the precision tells gcc. */
+		snprintf(it->name, sizeof it->name, "%.*s", (int)sizeof it->name - 1, e[i].name);
 		struct runbook *rb = rb_load_file(e[i].path, err, sizeof err);
-		snprintf(it->text, sizeof it->text, "%-26s %s", e[i].name,
+		snprintf(it->text, sizeof it->text, "%-26.63s %s", e[i].name,
 			 rb ? rb->title : "(does not load: see 'wizard validate')");
 		rb_free(rb);
 	}
@@ -287,7 +288,7 @@ static void begin_run(struct wzv *v, struct tui *t)
 	char err[2048];
 	struct wz_run *r = v->r;
 	if (wz_lock(&v->s, r, err, sizeof err) < 0) {
-		snprintf(v->error, sizeof v->error, "%s", err);
+		snprintf(v->error, sizeof v->error, "%.1023s", err);
 		wz_run_free(r);
 		v->r = NULL;
 		picker_open(v, t);
@@ -337,7 +338,7 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 	v->error[0] = 0;
 	struct runbook *rb = rb_load(name, err, sizeof err);
 	if (!rb) {
-		snprintf(v->error, sizeof v->error, "%s", err);
+		snprintf(v->error, sizeof v->error, "%.1023s", err);
 		picker_open(v, t);
 		return;
 	}
@@ -396,7 +397,7 @@ static void resume(struct wzv *v, struct tui *t, const char *ref)
 	v->error[0] = 0;
 	struct wz_run *r = wz_load(&v->s, ref, err, sizeof err);
 	if (!r) {
-		snprintf(v->error, sizeof v->error, "%s", err);
+		snprintf(v->error, sizeof v->error, "%.1023s", err);
 		picker_open(v, t);
 		return;
 	}
@@ -409,7 +410,7 @@ static void resume(struct wzv *v, struct tui *t, const char *ref)
 		return;
 	}
 	if (wz_lock(&v->s, r, err, sizeof err) < 0) {
-		snprintf(v->error, sizeof v->error, "%s", err);
+		snprintf(v->error, sizeof v->error, "%.1023s", err);
 		wz_run_free(r);
 		picker_open(v, t);
 		return;
@@ -835,7 +836,16 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 			     "no approver given: the step waits (Enter asks again)");
 			break;
 		}
-		snprintf(v->approver, sizeof v->approver, "%s", v->in);
+		/* The name goes on the record: a cut one would name someone else. */
+		if (!util_fits(snprintf(v->approver, sizeof v->approver, "%s", v->in),
+			       sizeof v->approver)) {
+			outl(v, ROLE_NORMAL,
+			     "approver name too long (at most %zu bytes): the step waits "
+			     "(Enter asks again)",
+			     sizeof v->approver - 1);
+			v->in[0] = 0;
+			break;
+		}
 		v->prompt = P_PHRASE;
 		v->in[0] = 0;
 		snprintf(v->ask, sizeof v->ask, "Type '%s' to approve (anything else rejects): ",
