@@ -411,6 +411,50 @@ static int wal_file_name_ok(const char *name)
 	return 1;
 }
 
+/* NAME.sha256 in the one form read_sidecar accepts: the digest and a newline. */
+static int write_sidecar(const char *path, const char hex[65], char *err, size_t errlen)
+{
+	char line[80];
+	snprintf(line, sizeof line, "%s\n", hex);
+	return backup_write_file(path, line, err, errlen);
+}
+
+/* The two ends of an archive copy: src, and dst's temporary name dst.tmp.PID (into tmp).
+ * Either both are open, or neither is and err says why. */
+static int copy_open(const char *src, const char *dst, char *tmp, size_t tmplen, int *in, int *out,
+		     char *err, size_t errlen)
+{
+	snprintf(tmp, tmplen, "%s.tmp.%ld", dst, (long)getpid());
+	*in = open(src, O_RDONLY | O_CLOEXEC);
+	if (*in < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+		return -1;
+	}
+	*out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		close(*in);
+		return -1;
+	}
+	return 0;
+}
+
+/* After a copy that ended with rc: the checksum file goes in before the rename, so the
+ * archive never holds a file without one; on any failure the temporary file goes. */
+static int copy_finish(int rc, const char *tmp, const char *dst, const char *side,
+		       const char hex[65], char *err, size_t errlen)
+{
+	if (rc == 0 && side && write_sidecar(side, hex, err, errlen) < 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, dst) < 0) {
+		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
 /* Copy src to dst through dst.tmp.PID, hashing on the way (the server waits for
  * archive_command on every segment: one pass over the data). want: the SHA-256 the copy
  * must have, or the copy is dropped (returns -2). side: a NAME.sha256 to write before the
@@ -418,19 +462,10 @@ static int wal_file_name_ok(const char *name)
 static int copy_file_sync(const char *src, const char *dst, char hex[65], const char *want,
 			  const char *side, char *err, size_t errlen)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
-		return -1;
-	}
 	char tmp[4600];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		close(in);
+	int in, out;
+	if (copy_open(src, dst, tmp, sizeof tmp, &in, &out, err, errlen) < 0)
 		return -1;
-	}
 	static char buf[1 << 20];
 	struct sha256_ctx sha;
 	sha256_init(&sha);
@@ -455,19 +490,7 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], const 
 		snprintf(err, errlen, "SHA-256 %s, but %s.sha256 says %s", hex, src, want);
 		rc = -2;
 	}
-	if (rc == 0 && side) {
-		char line[80];
-		snprintf(line, sizeof line, "%s\n", hex);
-		if (backup_write_file(side, line, err, errlen) < 0)
-			rc = -1;
-	}
-	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return copy_finish(rc, tmp, dst, side, hex, err, errlen);
 }
 
 /* NAME.sha256 as wal-push and wal-receive write it: 64 hex digits and a newline. Returns
@@ -495,21 +518,12 @@ static int read_sidecar(const char *path, char hex[65])
 static int push_zst(const char *src, const char *dir, const char *name, int level, char *err,
 		    size_t errlen)
 {
-	char dst[4600], tmp[4700], side[4700], hex[65], line[80];
+	char dst[4600], tmp[4700], side[4700], hex[65];
 	snprintf(dst, sizeof dst, "%s/%s.zst", dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
 	snprintf(side, sizeof side, "%s.sha256", dst);
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+	int in, out;
+	if (copy_open(src, dst, tmp, sizeof tmp, &in, &out, err, errlen) < 0)
 		return -1;
-	}
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		close(in);
-		return -1;
-	}
 	char e[512];
 	long long n = backup_zstd_copy(in, out, level, hex, e, sizeof e);
 	close(in);
@@ -519,16 +533,7 @@ static int push_zst(const char *src, const char *dir, const char *name, int leve
 	if (rc < 0)
 		snprintf(err, errlen, "cannot compress %s to %s: %s", src, tmp,
 			 n < 0 ? e : strerror(errno));
-	snprintf(line, sizeof line, "%s\n", hex);
-	if (rc == 0 && backup_write_file(side, line, err, errlen) < 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return copy_finish(rc, tmp, dst, side, hex, err, errlen);
 }
 
 /* Whether name is archived already, in either form, with the content of src. 1: the same
@@ -573,9 +578,7 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 	/* Re-archiving after a crash is normal. A push killed before its checksum file was
 	 * written left the segment without one. */
 	if (read_sidecar(side, old) != 1 || strcmp(old, zhave)) {
-		char line[80];
-		snprintf(line, sizeof line, "%s\n", zhave);
-		if (backup_write_file(side, line, err, errlen) < 0)
+		if (write_sidecar(side, zhave, err, errlen) < 0)
 			return -2;
 		backup_fsync_path(dir);
 	}
@@ -631,28 +634,41 @@ int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, con
 	return 0;
 }
 
-/* wal-fetch of NAME.zst: checked against NAME.zst.sha256 while it is decompressed into
- * path's temporary name, renamed into place only when both agree. */
-static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+/* The stored form of name (ext "" or ".zst") and the SHA-256 recorded beside it, for
+ * wal-fetch. Returns 0, or the status wal-fetch ends with: a missing checksum file is the
+ * end of the archive, a damaged one stops recovery. */
+static int fetch_want(struct cmd_ctx *ctx, const char *dir, const char *name, const char *ext,
+		      char *src, size_t srclen, char want[65])
 {
-	char src[4600], side[4700], tmp[4600], want[65], got[65], err[1024] = "";
-	snprintf(src, sizeof src, "%s/%s.zst", dir, name);
+	char side[4700];
+	snprintf(src, srclen, "%s/%s%s", dir, name, ext);
 	snprintf(side, sizeof side, "%s.sha256", src);
 	int sc = read_sidecar(side, want);
 	if (sc == 0) {
 		out_err(ctx->out,
-			"wal-fetch: %s.zst has no %s.zst.sha256 beside it in %s; not restoring a "
-			"file that cannot be checked (taken as the end of the archive)",
-			name, name, dir);
+			"wal-fetch: %s%s has no %s%s.sha256 beside it in %s; not restoring a file "
+			"that cannot be checked (taken as the end of the archive)",
+			name, ext, name, ext, dir);
 		return EXIT_FAIL;
 	}
 	if (sc < 0) {
 		out_err(ctx->out,
-			"wal-fetch: %s.zst.sha256 in %s is unreadable or not a SHA-256; %s cannot "
-			"be checked: recovery stops here",
-			name, dir, name);
+			"wal-fetch: %s%s.sha256 in %s is unreadable or not a SHA-256; %s cannot be "
+			"checked: recovery stops here",
+			name, ext, dir, name);
 		return WAL_FETCH_ABORT;
 	}
+	return 0;
+}
+
+/* wal-fetch of NAME.zst: checked against NAME.zst.sha256 while it is decompressed into
+ * path's temporary name, renamed into place only when both agree. */
+static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+{
+	char src[4600], tmp[4600], want[65], got[65], err[1024] = "";
+	int sc = fetch_want(ctx, dir, name, ".zst", src, sizeof src, want);
+	if (sc != 0)
+		return sc;
 	int in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -702,7 +718,7 @@ static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, co
  * end of the archive, as for a missing file. */
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
 {
-	char err[1024] = "", src[4600], dirbuf[4200], side[4700], want[65], got[65];
+	char err[1024] = "", src[4600], dirbuf[4200], want[65], got[65];
 	if (!dir) {
 		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
 		dir = dirbuf;
@@ -719,23 +735,9 @@ int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, co
 		return EXIT_FAIL; /* the end of the archive: normal, and quiet */
 	if (zst)
 		return fetch_zst(ctx, name, path, dir);
-	snprintf(src, sizeof src, "%s/%s", dir, name);
-	snprintf(side, sizeof side, "%s.sha256", src);
-	int sc = read_sidecar(side, want);
-	if (sc == 0) {
-		out_err(ctx->out,
-			"wal-fetch: %s has no %s.sha256 beside it in %s; not restoring a file "
-			"that cannot be checked (taken as the end of the archive)",
-			name, name, dir);
-		return EXIT_FAIL;
-	}
-	if (sc < 0) {
-		out_err(ctx->out,
-			"wal-fetch: %s.sha256 in %s is unreadable or not a SHA-256; %s cannot be "
-			"checked: recovery stops here",
-			name, dir, name);
-		return WAL_FETCH_ABORT;
-	}
+	int sc = fetch_want(ctx, dir, name, "", src, sizeof src, want);
+	if (sc != 0)
+		return sc;
 	int rc = copy_file_sync(src, path, got, want, NULL, err, sizeof err);
 	if (rc == -2) {
 		out_err(ctx->out,
