@@ -27,6 +27,15 @@ const char *util_json_str(const struct cJSON *o, const char *k);
 /* o[k] copied into buf ("" when absent), cut to n - 1 bytes. */
 void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n);
 
+/* Edit distance for "did you mean": insertions, deletions and substitutions, with
+ * UTIL_EDIT_SWAP an adjacent transposition as one edit too (optimal string alignment), with
+ * UTIL_EDIT_ICASE letters compared regardless of case. A string longer than max (at most
+ * UTIL_EDIT_MAX) is 99 away: too far to suggest anything. */
+#define UTIL_EDIT_MAX	80
+#define UTIL_EDIT_SWAP	1u
+#define UTIL_EDIT_ICASE 2u
+int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags);
+
 /* A growable, always NUL-terminated string: appending never truncates. */
 struct strbuf {
 	char *s;

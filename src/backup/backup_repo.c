@@ -15,6 +15,7 @@
 
 #include "backup.h"
 #include "sha256.h"
+#include "util.h"
 
 static const char *type_names[BT_NTYPES] = {"full", "incremental", "archive", "emergency",
 					    "safety"};
@@ -128,26 +129,6 @@ int backup_retention(const struct backup_info *b, int n, int keep_daily, int kee
 
 /* ---- id resolution ---- */
 
-static int edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 80 || lb > 80)
-		return 99;
-	int d[81][81];
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
-						   tolower((unsigned char)b[j - 1]));
-			int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
-			d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
-		}
-	return d[la][lb];
-}
-
 /* backup_20250119_full.sql, 2025-01-19-incr, ...: digits of the date/time and a type word. */
 static void near_key(const char *s, char *digits, size_t dn, int *type)
 {
@@ -212,7 +193,7 @@ int backup_resolve_id(const struct backup_info *b, int n, const char *want, char
 	/* Name up to three nearest. */
 	int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
 	for (int i = 0; i < n; i++) {
-		int d = edit_distance(b[i].id, want);
+		int d = util_edit_distance(b[i].id, want, 80, UTIL_EDIT_ICASE);
 		for (int k = 0; k < 3; k++)
 			if (d < bestd[k]) {
 				for (int m = 2; m > k; m--)
