@@ -149,6 +149,24 @@ void backup_repo_close(struct repo *r)
 	r->lockfd = -1;
 }
 
+int backup_repo_read(struct cmd_ctx *ctx, struct repo *rp, int lock, struct backup_info **b,
+		     struct backup_skipped **sk, int *ns)
+{
+	char err[1024] = "";
+	if (backup_repo_open(rp, ctx->cfg, lock, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return -1;
+	}
+	return backup_repo_scan(rp->dir, b, sk, ns);
+}
+
+void backup_skipped_warn(struct out *o, struct backup_skipped *sk, int ns, const char *note)
+{
+	for (int i = 0; i < ns; i++)
+		out_warn(o, "skipped %s%s: %s", sk[i].name, note, sk[i].why);
+	free(sk);
+}
+
 int backup_disk_check(const char *dir, long long need, char *err, size_t errlen)
 {
 	struct statvfs vs;
