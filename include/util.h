@@ -36,6 +36,12 @@ void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n)
 #define UTIL_EDIT_ICASE 2u
 int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags);
 
+/* One holder at a time: the file at path (created 0600) locked exclusively, without
+ * waiting, with holder written into it for whoever finds it taken. Returns the descriptor;
+ * -1 when it cannot be opened (errno set); -2 when someone else holds it, with who set to
+ * the first line that holder wrote (left as it was when the file is empty). */
+int util_lock_file(const char *path, const char *holder, char *who, size_t wholen);
+
 /* A growable, always NUL-terminated string: appending never truncates. */
 struct strbuf {
 	char *s;

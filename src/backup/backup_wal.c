@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "target.h"
 #include "sha256.h"
+#include "util.h"
 
 /* ---------- WAL names ---------- */
 
@@ -867,28 +868,16 @@ static int recv_slot_ok(const char *slot)
  * segments. Returns the lock's fd, or -1 with err naming the holder. */
 static int recv_lock(const struct repo *rp, char *err, size_t errlen)
 {
-	char path[4300];
+	char path[4300], me[32], pid[32] = "?";
 	snprintf(path, sizeof path, "%s/.wal-receive.lock", rp->dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	snprintf(me, sizeof me, "%ld\n", (long)getpid());
+	int fd = util_lock_file(path, me, pid, sizeof pid);
+	if (fd == -1)
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "?";
-		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 1] = 0;
-		pid[strcspn(pid, "\n")] = 0;
+	if (fd == -2)
 		snprintf(err, errlen, "wal-receive is already streaming into %s (pid %s)", rp->wal,
 			 pid);
-		close(fd);
-		return -1;
-	}
-	char pid[32];
-	int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)pl, 0) < 0)
-		pid[0] = 0;
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 int backup_wal_receiving(const struct repo *rp)

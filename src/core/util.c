@@ -3,11 +3,14 @@
 
 #include <cJSON.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 int util_oom_status = UTIL_EXIT_OOM;
 
@@ -115,6 +118,27 @@ int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags)
 			d[i][j] = v;
 		}
 	return d[la][lb];
+}
+
+int util_lock_file(const char *path, const char *holder, char *who, size_t wholen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, who, wholen - 1, 0);
+		if (n > 0) {
+			who[n] = 0;
+			who[strcspn(who, "\n")] = 0;
+		}
+		close(fd);
+		return -2;
+	}
+	/* Only a hint for the message of the one refused: a failure to write it is no reason
+	 * to give the lock up. */
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, holder, strlen(holder), 0) < 0)
+		(void)0;
+	return fd;
 }
 
 void strbuf_reserve(struct strbuf *b, size_t more)
