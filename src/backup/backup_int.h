@@ -86,6 +86,13 @@ static inline double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* backup_repo.c */
+/* backup_sha256_file of name inside the folder dfd (AT_FDCWD: path), never through a link
+ * and never a FIFO; one_link: never a file with a second name either (a hard link to
+ * somebody else's file, in a folder another user writes). Returns the size, or -1 with
+ * errno set (EINVAL: not such a file). */
+long long backup_sha256_at(int dfd, const char *name, int one_link, char hex[65]);
+
 /* backup_util.c */
 int backup_rm_rf(const char *path);
 void backup_fsync_path(const char *path);

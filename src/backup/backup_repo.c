@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backup.h"
+#include "backup_int.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -47,15 +47,15 @@ void backup_sha256_hex(const void *data, size_t len, char hex[65])
 	sha256_buf(data, len, hex);
 }
 
-long long backup_sha256_file(const char *path, char hex[65])
+long long backup_sha256_at(int dfd, const char *name, int one_link, char hex[65])
 {
 	/* Also run by root on backup_dir/wal, which the server's user writes: never through a
 	 * link, and never a FIFO, which would hang the backup. */
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (one_link && st.st_nlink != 1)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -70,11 +70,19 @@ long long backup_sha256_file(const char *path, char hex[65])
 		sha256_update(&s, buf, (size_t)n);
 		total += n;
 	}
+	int e = errno;
 	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		errno = e;
 		return -1;
+	}
 	sha256_hex(&s, hex);
 	return total;
+}
+
+long long backup_sha256_file(const char *path, char hex[65])
+{
+	return backup_sha256_at(AT_FDCWD, path, 0, hex);
 }
 
 /* ---- retention ---- */

@@ -218,39 +218,6 @@ static int archiving_configured(struct run *r)
 	return ok;
 }
 
-/* SHA-256 of name inside the folder dfd, a folder the server's user writes (backup_dir/wal):
- * never through a link, never a FIFO (which would hang us) and never a file with a second
- * name (a hard link to somebody else's file). Returns the size, or -1 with errno set. */
-static long long wal_hash_at(int dfd, const char *name, char hex[65])
-{
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	static unsigned char buf[1 << 20];
-	struct sha256_ctx sha;
-	sha256_init(&sha);
-	long long total = 0;
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		sha256_update(&sha, buf, (size_t)n);
-		total += n;
-	}
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		errno = e;
-		return -1;
-	}
-	sha256_hex(&sha, hex);
-	return total;
-}
-
 static int latest_of(const struct backup_info *b, int n, int physical_only)
 {
 	for (int i = n - 1; i >= 0; i--)
@@ -346,7 +313,8 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		snprintf(zname, sizeof zname, "%s.zst", w.names[i]);
 		/* The file as stored: its checksum is of the compressed bytes. */
 		int z = wfd >= 0 && faccessat(wfd, zname, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-		long long sz = wfd >= 0 ? wal_hash_at(wfd, z ? zname : w.names[i], hex) : -1;
+		long long sz =
+		    wfd >= 0 ? backup_sha256_at(wfd, z ? zname : w.names[i], 1, hex) : -1;
 		if (sz < 0)
 			continue;
 		if (!first[0])
@@ -826,7 +794,7 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 	for (size_t i = 0; i < n; i++) {
 		char side[300], hex[65], line[80], err[4800];
 		snprintf(side, sizeof side, "%s.sha256", names[i]);
-		long long size = wal_hash_at(dfd, names[i], hex);
+		long long size = backup_sha256_at(dfd, names[i], 1, hex);
 		snprintf(line, sizeof line, "%s\n", hex);
 		if (size < 0 || cluster_file_put(rp->have_cl ? &rp->cl : NULL, rp->wal, side, line,
 						 0, err, sizeof err) < 0) {
