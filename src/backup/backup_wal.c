@@ -424,6 +424,23 @@ static int copy_finish(int rc, const char *tmp, const char *dst, const char *sid
 	return rc;
 }
 
+/* What wal-push and wal-fetch (cmd, for the message) start with: the archive folder (*dir,
+ * or backup_dir/wal in dirbuf when none was given) and the name the server passed, checked.
+ * -1 when the name is refused, said on ctx->out. */
+static int wal_cmd_start(struct cmd_ctx *ctx, const char *cmd, const char *name, const char **dir,
+			 char *dirbuf, size_t dirlen)
+{
+	if (!*dir) {
+		snprintf(dirbuf, dirlen, "%s/wal", ctx->cfg->backup_dir);
+		*dir = dirbuf;
+	}
+	if (!wal_file_name_ok(name)) {
+		out_err(ctx->out, "%s: bad file name %.64s", cmd, name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Copy src to dst through dst.tmp.PID, hashing on the way (the server waits for
  * archive_command on every segment: one pass over the data). want: the SHA-256 the copy
  * must have, or the copy is dropped (returns -2). side: a NAME.sha256 to write before the
@@ -557,14 +574,8 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir)
 {
 	char err[1024] = "", dst[4600], dirbuf[4200], side[4700];
-	if (!dir) {
-		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
-		dir = dirbuf;
-	}
-	if (!wal_file_name_ok(name)) {
-		out_err(ctx->out, "wal-push: bad file name %.64s", name);
+	if (wal_cmd_start(ctx, "wal-push", name, &dir, dirbuf, sizeof dirbuf) < 0)
 		return EXIT_FAIL;
-	}
 	const char *zopt = ctx->args ? args_get(ctx->args, "compress") : NULL;
 	int level = zopt ? backup_compress_parse(zopt) : ctx->cfg->backup_compress;
 	if (level < 0) {
@@ -688,14 +699,8 @@ static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, co
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
 {
 	char err[1024] = "", src[4600], dirbuf[4200], want[65], got[65];
-	if (!dir) {
-		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
-		dir = dirbuf;
-	}
-	if (!wal_file_name_ok(name)) {
-		out_err(ctx->out, "wal-fetch: bad file name %.64s", name);
+	if (wal_cmd_start(ctx, "wal-fetch", name, &dir, dirbuf, sizeof dirbuf) < 0)
 		return WAL_FETCH_ABORT;
-	}
 	struct stat st;
 	int zst = 0;
 	if ((backup_is_wal_name(name)
