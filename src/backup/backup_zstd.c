@@ -403,7 +403,7 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 			mine += i >= 148 && i < 156 ? ' ' : h[i];
 		unsigned long long size = tar_num(h + 124, 12, &bad);
 		if (bad || sum != mine) {
-			snprintf(e, sizeof e, "a header is damaged (checksum or number field)");
+			snprintf(e, sizeof e, "damaged: a tar header's checksum or number field is wrong");
 			goto out;
 		}
 		char type = (char)h[156];
