@@ -1,7 +1,6 @@
 /* Cache statistics pane: the application cache beside PostgreSQL's buffer cache. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"

@@ -2,7 +2,6 @@
  * tuples, longest transaction, waiting locks, replication (commits waiting for a synchronous
  * standby, abandoned slots), backup and WAL ages. */
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 

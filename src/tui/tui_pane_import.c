@@ -1,7 +1,6 @@
 /* Import progress pane: the current or last run of ops.import_runs, live through NOTIFY. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
