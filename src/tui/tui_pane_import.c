@@ -1,7 +1,6 @@
 /* Import progress pane: the current or last run of ops.import_runs, live through NOTIFY. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -98,14 +97,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int from = tui_pane_banner(t, p, r);
 	build(t, &l, r.w);
 	tui_text_pane(t, p, r, from, &l);
-	tui_lines_clear(&l);
-	free(l.v);
-}
-
-static int key(struct tui_pane *p, struct tui *t, int k)
-{
-	(void)t;
-	return tui_list_key(p, k, p->lines);
+	tui_lines_free(&l);
 }
 
 static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
@@ -116,10 +108,8 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 		return 0;
 	struct tui_lines l = {0};
 	build(t, &l, 60);
-	for (int i = 0; i < l.n; i++)
-		tui_lines_add(out, l.v[i] + 1);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_add_plain(out, &l);
+	tui_lines_free(&l);
 	tui_lines_addf(out, "bytes %lld of %lld, records %lld of %lld", s->bytes_done,
 		       s->bytes_total, s->records_done, s->records_total);
 	tui_lines_addf(out, "NOTIFY midsops_import received: %lld", t->v->notifies);
@@ -131,7 +121,7 @@ const struct tui_pane_ops tui_pane_import_ops = {
     .name = "import",
     .title = "Import progress",
     .draw = draw,
-    .key = key,
+    .key = tui_pane_scroll_key,
     .details = details,
     .filterable = 1,
 };
