@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -890,4 +891,16 @@ void wz_reports_refresh(const struct config *cfg, const struct wz_run *r)
 			free(t);
 		}
 	}
+}
+
+void rb_operator_name(const char *given, char *buf, size_t n)
+{
+	const char *o = given;
+	if (!o || !*o)
+		o = getenv("MIDSOPS_OPERATOR");
+	if (!o || !*o) {
+		struct passwd *pw = getpwuid(getuid());
+		o = pw ? pw->pw_name : "unknown";
+	}
+	snprintf(buf, n, "%s", o);
 }

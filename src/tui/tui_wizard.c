@@ -73,18 +73,6 @@ static double now_s(void)
 	return util_mono();
 }
 
-static void operator_name(char *buf, size_t n, const char *given)
-{
-	const char *o = given;
-	if (!o || !*o)
-		o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
-}
-
 static void run_ref(const struct wz_run *r, char *buf, size_t n)
 {
 	if (r->id)
@@ -329,7 +317,7 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 			given_op = params[i] + 11;
 		else if (strcmp(params[i], "--operator") == 0 && i + 1 < nparams)
 			given_op = params[++i];
-	operator_name(op, sizeof op, given_op);
+	rb_operator_name(given_op, op, sizeof op);
 	store_ensure(v, t);
 	v->r = wz_run_new(rb, op);
 	for (int i = 0; i < nparams; i++) {
@@ -399,7 +387,7 @@ static void resume(struct wzv *v, struct tui *t, const char *ref)
 	}
 	v->r = r;
 	v->locked = 1;
-	operator_name(op, sizeof op, NULL);
+	rb_operator_name(NULL, op, sizeof op);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
 	r->status = WZ_RUN_RUNNING;
 	wz_save(&v->s, r);
