@@ -229,7 +229,7 @@ static int promote_failed(struct import_run_state *r, const char *kind, char *er
 
 /* Each figure with its own unit: bytes against bytes, files against files; records (the
  * game rows) are counted only once promoted, so until then the rate is in files. */
-static void progress_line(struct import_run_state *r, double el, double rate)
+static void progress_line(struct import_run_state *r, double rate)
 {
 	char detail[160];
 	int scan = strcmp(r->phase, "scan") == 0;
@@ -245,8 +245,7 @@ static void progress_line(struct import_run_state *r, double el, double rate)
 			 r->files_total, r->records_total, rate, r->errors);
 	else
 		snprintf(detail, sizeof detail, "%lld/%lld files, %.0f files/s, %d errors",
-			 r->files_done, r->files_total, el > 0 ? (double)r->files_done / el : 0,
-			 r->errors);
+			 r->files_done, r->files_total, rate, r->errors);
 	double done = scan ? (double)r->bytes_total : (double)r->bytes_done;
 	out_progress_bytes(r->o, r->phase, done, (double)r->bytes_total, detail);
 }
@@ -258,7 +257,12 @@ void import_progress(struct import_run_state *r, int force)
 		return;
 	r->last_progress = now;
 	double el = now - r->t0;
-	double rate = el > 0 ? (double)r->records_done / el : 0;
+	/* Records are the game rows, counted once promoted: until then the run's figures are
+	 * files (rate in files/s), and records stay 0 rather than count files. */
+	int done = strcmp(r->phase, "done") == 0;
+	double rate = el <= 0 ? 0
+		      : done  ? (double)r->records_done / el
+			      : (double)r->files_done / el;
 	double brate = el > 0 ? (double)r->bytes_done / el : 0;
 	double eta = brate > 0 ? (double)(r->bytes_total - r->bytes_done) / brate : -1;
 	char v[10][32];
@@ -266,8 +270,8 @@ void import_progress(struct import_run_state *r, int force)
 	snprintf(v[1], 32, "%lld", r->files_total);
 	snprintf(v[2], 32, "%lld", r->bytes_done);
 	snprintf(v[3], 32, "%lld", r->bytes_total);
-	snprintf(v[4], 32, "%lld", r->records_done);
-	snprintf(v[5], 32, "%lld", r->records_total);
+	snprintf(v[4], 32, "%lld", done ? r->records_done : 0);
+	snprintf(v[5], 32, "%lld", done ? r->records_total : 0);
 	snprintf(v[6], 32, "%.1f", rate);
 	snprintf(v[7], 32, "%.1f", eta < 0 ? 0 : eta);
 	snprintf(v[8], 32, "%d", r->errors);
@@ -298,7 +302,7 @@ void import_progress(struct import_run_state *r, int force)
 	}
 	if (import_signalled)
 		r->stop_requested = 1;
-	progress_line(r, el, rate);
+	progress_line(r, rate);
 }
 
 void import_set_state(struct import_run_state *r, const char *state, const char *msg)

@@ -71,7 +71,7 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 		     " end",
 		     &m->query_mean_ms);
 	optional_num(c,
-		     "select rate from ops.import_runs where rate is not null"
+		     "select rate from ops.import_runs where rate is not null and state = 'completed'"
 		     " order by started_at desc limit 1",
 		     &m->import_rate);
 	probe_system(cfg, &sys);
