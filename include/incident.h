@@ -53,7 +53,7 @@ struct incident_fired {
 	char outcome[600];
 };
 
-/* "0s", "45s", "15m", "1h", "1h 5m", "2d 3h" (rounded down past a minute). */
+/* "0s", "45s", "15m", "15m 3s", "1h", "1h 5m", "2d 3h" (seconds dropped past an hour). */
 void incident_duration(char *buf, size_t n, double seconds);
 
 /* The open incident: 1 (filled), 0 none, -1. */

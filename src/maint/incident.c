@@ -39,8 +39,10 @@ void incident_duration(char *buf, size_t n, double seconds)
 	long s = seconds < 0 ? 0 : (long)(seconds + 0.5);
 	if (s < 60)
 		snprintf(buf, n, "%lds", s);
-	else if (s < 3600)
+	else if (s < 3600 && s % 60 == 0)
 		snprintf(buf, n, "%ldm", s / 60);
+	else if (s < 3600)
+		snprintf(buf, n, "%ldm %lds", s / 60, s % 60);
 	else if (s < 86400 && s % 3600 / 60 == 0)
 		snprintf(buf, n, "%ldh", s / 3600);
 	else if (s < 86400)

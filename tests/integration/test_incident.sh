@@ -173,4 +173,20 @@ assert_contains "$OUT" "on-call (after 0s) not delivered: notify_command" "start
 assert_eq "$(psql_q "select delivered from ops.incident_escalations e join ops.incidents i on i.id = e.incident_id where i.closed_at is null")" \
 	"f" "the failed delivery is recorded"
 expect_exit 0 "the failed contact is not notified again" "$MIDSOPS" incident-status
+assert_eq "$(psql_q "select count(*) from ops.events where source = 'incident' and level = 'error' and message like '%on-call%not delivered: notify_command%pager down%'")" \
+	1 "the failed delivery is journalled once, with the command's message"
+# A contact due later, whose notification fails when incident-status fires it: WARNING.
+write_conf '[incident]
+escalate = dba:1m
+'
+backdate "2 minutes"
+expect_exit 1 "an escalation incident-status could not deliver is WARNING" "$MIDSOPS" incident-status
+assert_contains "$(printf '%s\n' "$OUT" | head -n 1)" "escalation: dba (after 1m) not delivered: notify_command" \
+	"the plugin line names the undelivered escalation"
 expect_exit 0 "close the last" "$MIDSOPS" incident close
+
+# config show gives the escalations in force.
+write_conf ""
+expect_exit 0 "config show" "$MIDSOPS" config show
+assert_contains "$OUT" "on-call after 0s, dba after 15m, dev-lead after 30m, management after 1h" \
+	"config show: the runbook's contact list by default"
