@@ -64,7 +64,7 @@ expect_exit 0 "incident-status with an S3 in time is OK" "$MIDSOPS" incident-sta
 line=$(printf '%s\n' "$OUT" | head -n 1)
 assert_contains "$line" "MIDSOPS INCIDENT-STATUS OK - incident #1 S3 open for" "the plugin line of an S3 in time"
 assert_contains "$OUT" "'cache hit rate low', open " "the detail gives the title and age"
-assert_contains "$OUT" "response 4 hours: no response yet, due in 3h 59m" "the age against the response time"
+assert_contains "$OUT" "response 4 hours: no response yet, due in " "the age against the response time"
 assert_contains "$line" "'incident_age'=" "the age is perfdata"
 
 # 20 minutes later: the DBA team (15 minutes), once; not the development lead (30).
@@ -190,3 +190,11 @@ write_conf ""
 expect_exit 0 "config show" "$MIDSOPS" config show
 assert_contains "$OUT" "on-call after 0s, dba after 15m, dev-lead after 30m, management after 1h" \
 	"config show: the runbook's contact list by default"
+
+# Usage errors come before the connection; a database that is down is CRITICAL for the check.
+DEAD_DSN="host=127.0.0.1 port=1 connect_timeout=3"
+expect_exit 64 "a bad severity is refused without the database" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident start S0 x
+expect_exit 64 "incident list --limit 0 is a usage error" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident list --limit 0
+expect_exit 2 "incident-status with the database down is CRITICAL" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident-status
+assert_contains "$(printf '%s\n' "$OUT" | head -n 1)" "MIDSOPS INCIDENT-STATUS CRITICAL - " "the plugin line of a database that is down"
+expect_exit 1 "incident start with the database down exits 1" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident start S1 x
