@@ -257,7 +257,9 @@ static void fire(PGconn *c, const struct config *cfg, const struct incident *inc
 	char where[4400] = "", err[2048] = "";
 	f->delivered =
 	    notify_send(cfg, subj.s, body.s, env, where, sizeof where, err, sizeof err) == 0;
-	snprintf(f->outcome, sizeof f->outcome, "%s", f->delivered ? where : err);
+	/* A long path or message is cut to the outcome's size: it is shown, never used. */
+	snprintf(f->outcome, sizeof f->outcome, "%.*s", (int)sizeof f->outcome - 1,
+		 f->delivered ? where : err);
 	strbuf_free(&subj);
 	strbuf_free(&body);
 	char ids[32];
@@ -505,9 +507,13 @@ static int write_report(const char *dir, const char *name, const struct strbuf *
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	char tmp[4200];
-	snprintf(path, pathlen, "%s/%s", dir, name);
-	snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, name, (long)getpid());
+	char tmp[4400];
+	int n1 = snprintf(path, pathlen, "%s/%s", dir, name);
+	int n2 = snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, name, (long)getpid());
+	if (n1 < 0 || (size_t)n1 >= pathlen || n2 < 0 || (size_t)n2 >= sizeof tmp) {
+		snprintf(err, errlen, "incidents_dir is too long for the report's path");
+		return -1;
+	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
