@@ -198,3 +198,15 @@ expect_exit 64 "incident list --limit 0 is a usage error" env MIDSOPS_DSN="$DEAD
 expect_exit 2 "incident-status with the database down is CRITICAL" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident-status
 assert_contains "$(printf '%s\n' "$OUT" | head -n 1)" "MIDSOPS INCIDENT-STATUS CRITICAL - " "the plugin line of a database that is down"
 expect_exit 1 "incident start with the database down exits 1" env MIDSOPS_DSN="$DEAD_DSN" "$MIDSOPS" incident start S1 x
+
+# Two operators start an incident at the same moment: one opens it, the other is refused.
+for i in 1 2 3 4; do
+	("$MIDSOPS" incident start S2 "race $i" >"$TEST_TMP/race.$i" 2>&1; echo $? >"$TEST_TMP/race.$i.rc") &
+done
+wait
+rcs=$(cat "$TEST_TMP"/race.*.rc | sort | tr '\n' ' ')
+assert_eq "$rcs" "0 4 4 4 " "four simultaneous starts: one opens, three exit 4"
+assert_eq "$(psql_q "select count(*) from ops.incidents where closed_at is null")" 1 "one incident is open"
+assert_eq "$(psql_q "select count(*) from ops.incident_escalations e join ops.incidents i on i.id = e.incident_id where i.closed_at is null")" \
+	1 "its on-call contact fired once"
+expect_exit 0 "close the raced one" "$MIDSOPS" incident close
