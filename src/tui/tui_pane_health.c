@@ -142,6 +142,11 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 	}
 	fmt_duration(a, sizeof a, s->uptime_s);
 	tui_lines_addf(out, "server_version_num %d, uptime %s", s->server_num, a);
+	/* The pane's size is an estimate: say what it counts, and where the exact one is. */
+	fmt_bytes(a, sizeof a, (double)s->db_size);
+	tui_lines_addf(out, "size ~%s is estimated: the pages of tables, indexes, TOAST", a);
+	tui_lines_addf(out, "as of their last VACUUM or ANALYZE (pg_class.relpages);");
+	tui_lines_addf(out, "db-check gives the exact pg_database_size");
 	return 1;
 }
 
