@@ -34,6 +34,13 @@ struct health_extra {
 	char sync_names[128], fallback_names[128];
 	char slot[64], slot_wal_status[16];
 	long long slot_bytes; /* -1: none or unknown */
+	/* The open incident (ops.incidents), incident_id 0 when none: its age and its
+	 * severity's response time in seconds, whether anyone has responded (a note). */
+	long long incident_id;
+	char incident_severity[4];
+	double incident_age_s, incident_respond_s;
+	int incident_responded;
+	char incident_title[128];
 };
 
 /* The database probe with the extras: columns 0..18 are probe_db_sql's. */

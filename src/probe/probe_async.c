@@ -147,7 +147,16 @@ static const char health_fmt[] =
     "  (select slot_name || '|' || coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)\n"
     "     ::bigint::text, '') || '|' || coalesce(wal_status, '') from pg_replication_slots\n"
     "   where not active and not pg_is_in_recovery()\n"
-    "   order by pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) desc nulls last limit 1)";
+    "   order by pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) desc nulls last limit 1),\n"
+    /* the open incident, if the table exists: id|severity|age s|response time s|responded|title */
+    "  case when to_regclass('ops.incidents') is not null then (xpath('/row/v/text()',\n"
+    /* always one row (xpath cannot parse the empty document of none) */
+    "    query_to_xml('select (select id || ''|'' || severity || ''|'' ||\n"
+    "      extract(epoch from now() - opened_at)::bigint || ''|'' ||\n"
+    "      extract(epoch from respond_by - opened_at)::bigint || ''|'' ||\n"
+    "      (responded_at is not null) || ''|'' || title\n"
+    "      from ops.incidents where closed_at is null limit 1) as v', false, true, '')))[1]::text\n"
+    "  end";
 
 const char *probe_health_sql(void)
 {
@@ -168,6 +177,45 @@ const char *probe_health_sql_variant(int with_size)
 		strbuf_addf(&lite, health_fmt, "null::bigint");
 	}
 	return with_size ? full.s : lite.s;
+}
+
+/* query_to_xml's text is XML: the title comes back with its entities. */
+static void xml_unescape(char *s)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {
+	    {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	char *w = s;
+	for (const char *p = s; *p;) {
+		size_t i, n = sizeof ents / sizeof ents[0];
+		for (i = 0; i < n; i++)
+			if (strncmp(p, ents[i].ent, strlen(ents[i].ent)) == 0)
+				break;
+		if (i < n) {
+			*w++ = ents[i].c;
+			p += strlen(ents[i].ent);
+		} else
+			*w++ = *p++;
+	}
+	*w = 0;
+}
+
+static void parse_incident(const char *v, struct health_extra *x)
+{
+	char sev[8] = "", yes[8] = "";
+	int at = 0;
+	if (sscanf(v, "%lld|%7[^|]|%lf|%lf|%7[^|]|%n", &x->incident_id, sev, &x->incident_age_s,
+		   &x->incident_respond_s, yes, &at) < 5 ||
+	    !at) {
+		x->incident_id = 0;
+		return;
+	}
+	snprintf(x->incident_severity, sizeof x->incident_severity, "%s", sev);
+	x->incident_responded = yes[0] == 't';
+	snprintf(x->incident_title, sizeof x->incident_title, "%s", v + at);
+	xml_unescape(x->incident_title);
 }
 
 int probe_health_parse(PGresult *r, struct health_extra *x)
@@ -216,6 +264,8 @@ int probe_health_parse(PGresult *r, struct health_extra *x)
 				 sl[n] == '|' ? sl + n + 1 : "");
 		}
 	}
+	if (PQnfields(r) > 36 && !PQgetisnull(r, 0, 36))
+		parse_incident(PQgetvalue(r, 0, 36), x);
 	return 0;
 }
 

@@ -116,6 +116,30 @@ static void target_short(const struct target *tg, char *buf, size_t n)
 		snprintf(buf, n, "%.511s", shown);
 }
 
+/* An open incident leads the header, whatever else it says: its severity and its age
+ * against the severity's response time ("S2 #4 12m of 1h0m", "late" once the response is
+ * overdue), in the colour incident-status would give it. Returns the columns used. */
+static int incident_segment(struct tui *t, char *seg, size_t n, enum status *st)
+{
+	const struct health_extra *x = &t->v->hx;
+	seg[0] = 0;
+	if (x->incident_id <= 0 || !t->v->have[MON_HEALTH])
+		return 0;
+	char age[32], due[32];
+	fmt_duration(age, sizeof age, x->incident_age_s);
+	if (x->incident_respond_s <= 0)
+		snprintf(due, sizeof due, "now");
+	else
+		fmt_duration(due, sizeof due, x->incident_respond_s);
+	int overdue = !x->incident_responded && x->incident_age_s > x->incident_respond_s;
+	snprintf(seg, n, " %s #%lld %s of %s%s ", x->incident_severity, x->incident_id, age, due,
+		 overdue ? " late" : "");
+	*st = strcmp(x->incident_severity, "S1") == 0		   ? ST_CRITICAL
+	      : strcmp(x->incident_severity, "S2") == 0 || overdue ? ST_WARNING
+								   : ST_OK;
+	return tui_text_width(seg);
+}
+
 /* The header names the worst item and why ("WARNING: 1 blocked session, pid 17523"), not
  * a bare status word; when the line is short the target gives way, never the verdict. */
 static void draw_header(struct tui *t)
@@ -135,14 +159,22 @@ static void draw_header(struct tui *t)
 	attrset(t->attrs[ROLE_HEADER]);
 	mvhline(0, 0, ' ', COLS);
 	/* the verdict, with a blank on each side */
+	/* The incident keeps its place first; the verdict, then the target, give way to it. */
+	char seg[96];
+	enum status ist = ST_OK;
+	int iw = incident_segment(t, seg, sizeof seg, &ist);
+	if (iw > COLS / 2)
+		iw = COLS / 2;
 	int vw = tui_text_width(verdict) + 2;
-	if (vw > COLS - 20)
-		vw = COLS - 20;
+	if (vw > COLS - 20 - iw)
+		vw = COLS - 20 - iw;
 	int rw = tui_text_width(right);
 	if (rw + vw > COLS - 10)
 		rw = 0; /* the clock and interval give way too */
 	int lw = COLS - rw - vw;
-	tui_putf(t, 0, 0, lw, ROLE_HEADER, " midsops  %s  PostgreSQL %s  %s", t->target->env,
+	if (iw)
+		tui_put(t, 0, 0, iw, ist == ST_OK ? ROLE_HEADER : tui_status_role(ist), seg);
+	tui_putf(t, 0, iw, lw - iw, ROLE_HEADER, " midsops  %s  PostgreSQL %s  %s", t->target->env,
 		 t->v->have[MON_HEALTH] ? t->v->db.version : "?", tgt);
 	if (rw)
 		tui_put(t, 0, lw, rw, ROLE_HEADER, right);

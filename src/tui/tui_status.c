@@ -87,6 +87,21 @@ void tui_verdict(struct tui *t, struct tui_verdict *vd)
 		consider(vd, j.hit, "buffer hit %.1f%%", s->hit_ratio);
 		consider(vd, j.dead, "dead tuples %.1f%%%s%s", j.dead_pct,
 			 s->ndead_top ? ", most in " : "", s->ndead_top ? s->dead_top[0].name : "");
+		/* An open incident judges as incident-status does: S1 CRITICAL; S2, or a
+		 * response overdue, WARNING. */
+		if (v->hx.incident_id > 0) {
+			const struct health_extra *x = &v->hx;
+			int overdue =
+			    !x->incident_responded && x->incident_age_s > x->incident_respond_s;
+			enum status ist = strcmp(x->incident_severity, "S1") == 0 ? ST_CRITICAL
+					  : strcmp(x->incident_severity, "S2") == 0 || overdue
+					      ? ST_WARNING
+					      : ST_OK;
+			fmt_duration(a, sizeof a, x->incident_age_s);
+			consider(vd, ist, "%s incident #%lld open %s%s: %s", x->incident_severity,
+				 x->incident_id, a, overdue ? ", response overdue" : "",
+				 x->incident_title);
+		}
 		if (v->hx.backups_present && !isnan(v->hx.backup_age_s)) {
 			fmt_duration(a, sizeof a, v->hx.backup_age_s);
 			consider(vd,
