@@ -329,7 +329,9 @@ static void begin_run(struct wzv *v, struct tui *t)
 static void prompt_param(struct wzv *v)
 {
 	struct wz_run *r = v->r;
-	while (v->param < r->rb->nparams && wz_param(r, r->rb->params[v->param].name))
+	/* Given ones are not asked, nor those a choice step sets from its list. */
+	while (v->param < r->rb->nparams &&
+	       (wz_param(r, r->rb->params[v->param].name) || r->rb->params[v->param].set_by))
 		v->param++;
 	if (v->param >= r->rb->nparams) {
 		v->prompt = P_NONE;
@@ -373,9 +375,24 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 			*eq = 0;
 			for (int k = 0; k < rb->nparams; k++)
 				known |= strcmp(rb->params[k].name, params[i]) == 0;
-			if (known)
+			int bad = 0;
+			for (int k = 0; known && k < rb->nparams; k++)
+				if (strcmp(rb->params[k].name, params[i]) == 0 &&
+				    wz_param_check(&rb->params[k], t->cfg, eq + 1, err,
+						   sizeof err) < 0) {
+					snprintf(v->error, sizeof v->error, "not started: %.900s",
+						 err);
+					bad = 1;
+				}
+			if (known && !bad)
 				wz_param_set(v->r, params[i], eq + 1);
 			*eq = '=';
+			if (bad) {
+				wz_run_free(v->r);
+				v->r = NULL;
+				picker_open(v, t);
+				return;
+			}
 		}
 		if (!known) {
 			if (eq)
@@ -846,7 +863,16 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 	switch (p) {
 	case P_PARAM: {
 		const struct rb_param *pp = &r->rb->params[v->param];
-		wz_param_set(r, pp->name, v->in[0] ? v->in : (pp->def ? pp->def : ""));
+		const char *val = v->in[0] ? v->in : (pp->def ? pp->def : "");
+		char err[1024];
+		/* Said and asked again; Esc gives up the start. */
+		if (wz_param_check(pp, t->cfg, val, err, sizeof err) < 0 ||
+		    rb_param_value_ok(r->rb, pp->name, val, err, sizeof err) < 0) {
+			outl(v, ROLE_CRITICAL, "%s", err);
+			prompt_param(v);
+			break;
+		}
+		wz_param_set(r, pp->name, val);
 		outl(v, ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
 		v->param++;
 		prompt_param(v);
@@ -1376,8 +1402,9 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 		if (v->choice_live && !v->failed) {
 			tui_tl(&l, ROLE_NORMAL, "Choose %s (Up/Down, Enter takes it):", st->param);
 			for (int i = 0; i < v->choice.n; i++)
-				tui_tl(&l, i == v->choice_sel ? ROLE_SELECTED : ROLE_NORMAL, "%s %s",
-				       i == v->choice_sel ? ">" : " ", v->choice.labels[i]);
+				tui_tl(&l, i == v->choice_sel ? ROLE_SELECTED : ROLE_NORMAL,
+				       "%s %s", i == v->choice_sel ? ">" : " ",
+				       v->choice.labels[i]);
 		}
 		if (v->busy == B_WAIT) {
 			long el = (long)(now_s() - v->wait_t0);
