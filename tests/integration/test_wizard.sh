@@ -312,6 +312,24 @@ print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
 	assert_contains "$OUT" "chose run_id=$BAD_RUN" "the transcript names the chosen run"
 	assert_eq "$(psql_q "select outcome || ' ' || exit_status from ops.wizard_steps where run_id = ${WRUN:-0} and step_id = 'rollback'")" \
 		"done 0" "the rollback step succeeded"
+	# The other ways: no to the rollback shows the point-in-time restore to the bad run's
+	# start; no to that offers the logical archives only (not the full backup), the newest
+	# preselected. The restore itself is not run here: abort at its go-ahead.
+	BAD_STARTED=$("$MIDSOPS" --json import-runs | python3 -c 'import json,sys
+print(next(r["started"] for r in json.load(sys.stdin)["runs"] if r["run"] == int(sys.argv[1])))' "$BAD_RUN")
+	"$MIDSOPS" db-backup-archive >/dev/null 2>&1
+	"$MIDSOPS" db-backup-full >/dev/null 2>&1
+	TYPES=$("$MIDSOPS" --json db-backup-list | python3 -c 'import json,sys
+print(" ".join(sorted({b["type"] for b in json.load(sys.stdin)["backups"]})))')
+	assert_eq "$TYPES" "archive full" "an archive and a full backup in the repository"
+	ARCHIVE=$("$MIDSOPS" --json db-backup-list | python3 -c 'import json,sys
+print([b["id"] for b in json.load(sys.stdin)["backups"] if b["type"] == "archive"][-1])')
+	OUT=$(printf 's\nno import running\n\nn\nn\n\na\nyes\nnot today\n' | "$MIDSOPS" wizard corrupted-import 2>&1); rc=$?
+	assert_eq "$rc" 2 "corrupted-import aborted at the logical restore (exit 2)"
+	assert_contains "$OUT" "Restore the database to just before run $BAD_RUN started ($BAD_STARTED)?" "the point-in-time way names the bad run's start"
+	assert_contains "$OUT" "*  1) id $ARCHIVE, time" "the logical archive is listed and preselected"
+	case $OUT in *"-full, time"*) fail "the full backup is not offered for db-restore" "$OUT" ;; *) ok "the full backup is not offered for db-restore" ;; esac
+	assert_contains "$OUT" "Restore archive $ARCHIVE (command)" "the restore step names the chosen archive"
 else
 	skip "corrupted-import by rollback" "tests/data/export-mini is absent"
 fi
