@@ -401,6 +401,12 @@ if [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ] && [ -d "$MINI_EXPORT" ]
 		ok "wizard update runs to its end (worst status $rc)"
 	fi
 	assert_contains "$OUT" "approved by Dana" "update records the approver"
+	expect_exit 64 "update refuses an export directory that does not exist, at start" \
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$TEST_TMP/no-such-export" previous_export="$MINI_EXPORT"
+	assert_contains "$OUT" "export_dir: '$TEST_TMP/no-such-export' is not a directory" "the refusal names the parameter"
+	expect_exit 64 "update refuses a staging environment that is not in the config" \
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$MINI_EXPORT" previous_export="$MINI_EXPORT" staging_env=stagin
+	assert_contains "$OUT" "there is no environment 'stagin' in the config" "the refusal names the missing environment"
 elif [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ]; then
 	skip "wizard update" "tests/data/export-mini is absent"
 fi
