@@ -491,7 +491,11 @@ static void choice_step(struct drive *d, const struct rb_step *st)
 		out_line(o, "  (a number from 1 to %d, or Enter for %d)", c.n, c.def + 1);
 	else {
 		enum act act = parse_act(ans, 0);
-		common_act(d, act == ACT_NO ? ACT_BAD : act, st);
+		if (act == ACT_NO || act == ACT_BAD)
+			out_line(o, "  (a number from 1 to %d, Enter for %d, or s, b, a, q, ?)",
+				 c.n, c.def + 1);
+		else
+			common_act(d, act, st);
 	}
 	free(ans);
 	wz_choice_free(&c);

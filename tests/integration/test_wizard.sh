@@ -285,6 +285,10 @@ print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
 	expect_exit 0 "import-runs --json lists the runs" "$MIDSOPS" --json import-runs
 	assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["run"], r[0]["before"], r[1]["run"])')" \
 		"$BAD_RUN $GOOD_GEN $((BAD_RUN - 1))" "newest first, with the generation before each run"
+	expect_exit 0 "import-runs --limit 1" "$MIDSOPS" import-runs --limit 1
+	check "import-runs shows the newest run first" sh -c 'printf "%s\n" "$1" | grep -Eq "^$2 +import +completed"' _ "$OUT" "$BAD_RUN"
+	case $OUT in *"$TEST_TMP/bad-export"*) ok "import-runs shows the run's source" ;; *) fail "import-runs source" "$OUT" ;; esac
+	expect_exit 64 "import-runs --limit 0 is refused" "$MIDSOPS" import-runs --limit 0
 	# a choice by number, and a number out of range asked again
 	OUT=$(printf '9\n2\n\n' | "$MIDSOPS" wizard t-choice 2>&1); rc=$?
 	assert_eq "$rc" 0 "t-choice runs to its end"
