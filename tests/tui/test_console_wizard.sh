@@ -287,6 +287,20 @@ EOF2
 		keys "$S" Enter
 		expect_screen "the picking run ends" "$S" "run $PKRUN done" 50
 		keys "$S" Enter
+		# The shipped corrupted-import: the newest import preselected, Enter, roll back.
+		BADGEN=$(psql_q "select generation from ops.import_runs where id = $1")
+		keys "$S" ':' 'wizard corrupted-import' Enter
+		expect_box "corrupted-import waits at import-stop" "$S" "^command: midsops import-stop" 50
+		expect_box "for Enter" "$S" "^Enter: run it" 50
+		# import-stop: nothing runs, so it fails; continue past it
+		keys "$S" Enter
+		wait_until 100 bottom_has "$S" "Step failed. Enter" && keys "$S" c
+		expect_box "corrupted-import lists the import runs, the newest preselected" "$S" "^ *> run $1, state completed" 100
+		if drive "$S"; then ok "corrupted-import by rollback runs to its end in the console"; else fail "corrupted-import by rollback in the console" "$(screen "$S" | tail -8)"; fi
+		CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 'corrupted-import' order by id desc limit 1")
+		assert_eq "$(psql_q "select outcome from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'rollback' order by seq desc limit 1")" "done" "the console's rollback step succeeded"
+		assert_eq "$(psql_q "select kind || ' ' || previous from ops.import_generations order by generation desc limit 1")" "rollback $BADGEN" "the current generation rolls back the chosen run's"
+		keys "$S" Enter
 	else
 		fail "two import runs for the choice test" "runs: $PRUNS"
 	fi
