@@ -19,6 +19,13 @@ struct config_env {
 	char dsn[1024];
 };
 
+/* [incident] escalate: a contact and how long after an incident opens it is notified. */
+#define CONFIG_MAX_ESCALATIONS 16
+struct config_escalation {
+	char contact[64];
+	long after; /* seconds */
+};
+
 struct config {
 	char path[4096];
 	int loaded; /* the file existed */
@@ -76,6 +83,11 @@ struct config {
 	 * stops a primary midsops does not run, before dr-activate promotes the DR site */
 	char dr_fence_command[1024];
 
+	/* [incident] escalate = on-call:0m, dba:15m, dev-lead:30m, management:1h (the runbook's
+	 * contact list, the default); "none" notifies nobody */
+	int nescalations;
+	struct config_escalation escalations[CONFIG_MAX_ESCALATIONS];
+
 	/* [cache] */
 	long cache_max_entries;
 	long cache_max_bytes;
@@ -92,6 +104,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 int config_save_key(const struct config *cfg, const char *section, const char *key,
 		    const char *value, char *err, size_t errlen);
 const struct config_env *config_env(const struct config *cfg, const char *name);
+/* Parse an [incident] escalate value into cfg; -1 with the reason in why. */
+int config_parse_escalate(struct config *cfg, const char *v, char *why, size_t whylen);
 /* status for a value against a threshold */
 int threshold_judge(const struct threshold *t, double value);
 

@@ -138,6 +138,8 @@ struct rb_entry {
 int rb_list(struct rb_entry *out, int max);
 const char *rb_user_dir(void);
 const char *rb_share_dir(void);
+/* Who runs a wizard: given (--operator), else $MIDSOPS_OPERATOR, else the login name. */
+void rb_operator_name(const char *given, char *buf, size_t n);
 
 /* Maintenance window "Sun 02:00-04:00" ("*" or "daily" for any day). Returns 1 inside,
  * 0 outside, -1 if unparsable. */

@@ -15,6 +15,8 @@ struct target;
 
 /* A figure judged against a [thresholds] entry; scale turns its units into base units. */
 struct out_fig status_fig(double v, enum out_unit u, const struct threshold *t, double scale);
+struct out_fig status_fig_range(double v, enum out_unit u, const struct threshold *t, double scale,
+				double max);
 
 void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
 		      struct db_judgement *j);

@@ -41,6 +41,10 @@ void tui_lines_add(struct tui_lines *l, const char *s);
 void tui_lines_addf(struct tui_lines *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void tui_lines_clear(struct tui_lines *l);
+/* Also frees the array, so a list on the stack or in a closing view leaves nothing. */
+void tui_lines_free(struct tui_lines *l);
+/* Lines built by tui_tl without their role byte (the details overlay has no colours). */
+void tui_lines_add_plain(struct tui_lines *out, const struct tui_lines *l);
 
 struct tui;
 struct tui_pane;
@@ -178,6 +182,8 @@ void tui_bar(char *buf, size_t n, int width, double frac);
 void tui_sparkline(char *buf, size_t n, const double *v, int nv);
 enum tui_role tui_status_role(int st);
 int tui_list_key(struct tui_pane *p, int key, int page);
+/* The key op of a pane whose only keys scroll it a page at a time. */
+int tui_pane_scroll_key(struct tui_pane *p, struct tui *t, int key);
 int tui_match(const char *hay, const char *needle);
 void tui_clock(char *buf, size_t n, time_t when);
 

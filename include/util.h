@@ -34,6 +34,21 @@ static inline int util_fits(int n, size_t size)
 	return n >= 0 && (size_t)n < size;
 }
 
+/* Edit distance for "did you mean": insertions, deletions and substitutions, with
+ * UTIL_EDIT_SWAP an adjacent transposition as one edit too (optimal string alignment), with
+ * UTIL_EDIT_ICASE letters compared regardless of case. A string longer than max (at most
+ * UTIL_EDIT_MAX) is 99 away: too far to suggest anything. */
+#define UTIL_EDIT_MAX	80
+#define UTIL_EDIT_SWAP	1u
+#define UTIL_EDIT_ICASE 2u
+int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags);
+
+/* One holder at a time: the file at path (created 0600) locked exclusively, without
+ * waiting, with holder written into it for whoever finds it taken. Returns the descriptor;
+ * -1 when it cannot be opened (errno set); -2 when someone else holds it, with who set to
+ * the first line that holder wrote (left as it was when the file is empty). */
+int util_lock_file(const char *path, const char *holder, char *who, size_t wholen);
+
 /* A growable, always NUL-terminated string: appending never truncates. */
 struct strbuf {
 	char *s;

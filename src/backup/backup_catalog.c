@@ -276,15 +276,12 @@ static void list_timelines(struct out *o, const struct repo *rp, const struct ba
 
 int backup_list(struct cmd_ctx *ctx)
 {
-	char err[1024] = "";
 	struct repo rp;
-	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
-	}
 	struct backup_info *b;
 	struct backup_skipped *sk;
-	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	int ns, n = backup_repo_read(ctx, &rp, 0, &b, &sk, &ns);
+	if (n < 0)
+		return EXIT_FAIL;
 	struct tl_set ts;
 	backup_tl_load(rp.wal, &ts);
 	unsigned *tli = calloc((size_t)n + 1, sizeof *tli);

@@ -86,6 +86,13 @@ static inline double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* backup_repo.c */
+/* backup_sha256_file of name inside the folder dfd (AT_FDCWD: path), never through a link
+ * and never a FIFO; one_link: never a file with a second name either (a hard link to
+ * somebody else's file, in a folder another user writes). Returns the size, or -1 with
+ * errno set (EINVAL: not such a file). */
+long long backup_sha256_at(int dfd, const char *name, int one_link, char hex[65]);
+
 /* backup_util.c */
 int backup_rm_rf(const char *path);
 void backup_fsync_path(const char *path);
@@ -96,6 +103,12 @@ const char *backup_self_exe(void);
 /* lock: take the repository lock (writers); fails naming the holder's pid. */
 int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *err, size_t errlen);
 void backup_repo_close(struct repo *r);
+/* backup_repo_open and backup_repo_scan for a command: the number of backups, or -1 when the
+ * repository cannot be opened (said on ctx->out). */
+int backup_repo_read(struct cmd_ctx *ctx, struct repo *rp, int lock, struct backup_info **b,
+		     struct backup_skipped **sk, int *ns);
+/* Each refused folder as a warning, note ("" or a parenthesis) after its name; frees sk. */
+void backup_skipped_warn(struct out *o, struct backup_skipped *sk, int ns, const char *note);
 int backup_disk_check(const char *dir, long long need, char *err, size_t errlen);
 void backup_log_tail(const char *logfile, char *buf, size_t n);
 /* backup_log_tail for a tool that failed with status st: an empty log is explained. */

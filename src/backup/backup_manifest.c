@@ -252,7 +252,10 @@ static void check_str(struct mcheck *k, const cJSON *o, const char *key, size_t 
 		snprintf(dst, dn, "%s", s);
 }
 
-static void check_files(struct mcheck *k, const cJSON *arr, const char *name)
+/* Each element of the array arr (absent: nothing to check) must be an object, checked by
+ * check; the first complaint ends the walk. */
+static void check_objects(struct mcheck *k, const cJSON *arr, const char *name,
+			  void (*check)(struct mcheck *, const cJSON *, const char *, int))
 {
 	if (!arr)
 		return;
@@ -261,74 +264,61 @@ static void check_files(struct mcheck *k, const cJSON *arr, const char *name)
 		return;
 	}
 	int i = 0;
-	const cJSON *f;
-	cJSON_ArrayForEach(f, arr)
+	const cJSON *o;
+	cJSON_ArrayForEach(o, arr)
 	{
-		char field[96];
-		double d;
-		if (!cJSON_IsObject(f)) {
+		if (!cJSON_IsObject(o)) {
+			char field[96];
 			snprintf(field, sizeof field, "%s[%d]", name, i);
 			complain(k, field, NULL, "is not an object");
 			return;
 		}
-		const char *key = strcmp(name, "wal") ? "path" : "name";
-		snprintf(field, sizeof field, "%s[%d].%s", name, i, key);
-		const char *p = get_str(k, f, key, field, 1);
-		if (p && strcmp(name, "wal") == 0 && !backup_is_wal_segment(p))
-			complain(k, field, p, "is not a WAL segment name");
-		else if (p && !plain_relpath(p))
-			complain(k, field, p, "is not a plain path inside the backup's folder");
-		snprintf(field, sizeof field, "%s[%d].size", name, i);
-		get_num(k, f, "size", field, 1, 0, BIG_INT, 1, &d);
-		snprintf(field, sizeof field, "%s[%d].sha256", name, i);
-		const char *h = get_str(k, f, "sha256", field, 1);
-		if (h && !hex_lower(h, 64))
-			complain(k, field, h, "is not a SHA-256 in hex");
+		check(k, o, name, i);
 		if (k->bad)
 			return;
 		i++;
 	}
 }
 
-static void check_tables(struct mcheck *k, const cJSON *arr)
+static void check_file(struct mcheck *k, const cJSON *f, const char *name, int i)
 {
-	if (!arr)
-		return;
-	if (!cJSON_IsArray(arr)) {
-		complain(k, "tables", NULL, "is not an array");
-		return;
-	}
-	int i = 0;
-	const cJSON *t;
-	cJSON_ArrayForEach(t, arr)
-	{
-		char field[96];
-		double d;
-		if (!cJSON_IsObject(t)) {
-			snprintf(field, sizeof field, "tables[%d]", i);
-			complain(k, field, NULL, "is not an object");
-			return;
-		}
-		snprintf(field, sizeof field, "tables[%d].table", i);
-		const char *n = get_str(k, t, "table", field, 1);
-		if (n && (!n[0] || !printable(n, 300)))
-			complain(k, field, n, "is not a table name");
-		snprintf(field, sizeof field, "tables[%d].rows", i);
-		get_num(k, t, "rows", field, 1, 0, BIG_INT, 1, &d);
-		snprintf(field, sizeof field, "tables[%d].checksum", i);
-		const char *c = get_str(k, t, "checksum", field, 1);
-		if (c && (!c[0] || strlen(c) > 80 || strspn(c, "0123456789abcdef-") != strlen(c)))
-			complain(k, field, c, "is not a checksum");
-		snprintf(field, sizeof field, "tables[%d].checksum_method", i);
-		const char *m = get_str(k, t, "checksum_method", field, 0);
-		/* Unknown versions pass: the comparison names them (a newer midsops made it). */
-		if (m && (m[0] != 'v' || !m[1] || strlen(m) > 4 ||
-			  strspn(m + 1, "0123456789") != strlen(m + 1)))
-			complain(k, field, m, "is not a checksum method (v1, v2, ...)");
-		if (k->bad)
-			return;
-		i++;
-	}
+	char field[96];
+	double d;
+	const char *key = strcmp(name, "wal") ? "path" : "name";
+	snprintf(field, sizeof field, "%s[%d].%s", name, i, key);
+	const char *p = get_str(k, f, key, field, 1);
+	if (p && strcmp(name, "wal") == 0 && !backup_is_wal_segment(p))
+		complain(k, field, p, "is not a WAL segment name");
+	else if (p && !plain_relpath(p))
+		complain(k, field, p, "is not a plain path inside the backup's folder");
+	snprintf(field, sizeof field, "%s[%d].size", name, i);
+	get_num(k, f, "size", field, 1, 0, BIG_INT, 1, &d);
+	snprintf(field, sizeof field, "%s[%d].sha256", name, i);
+	const char *h = get_str(k, f, "sha256", field, 1);
+	if (h && !hex_lower(h, 64))
+		complain(k, field, h, "is not a SHA-256 in hex");
+}
+
+static void check_table(struct mcheck *k, const cJSON *t, const char *name, int i)
+{
+	char field[96];
+	double d;
+	snprintf(field, sizeof field, "%s[%d].table", name, i);
+	const char *n = get_str(k, t, "table", field, 1);
+	if (n && (!n[0] || !printable(n, 300)))
+		complain(k, field, n, "is not a table name");
+	snprintf(field, sizeof field, "%s[%d].rows", name, i);
+	get_num(k, t, "rows", field, 1, 0, BIG_INT, 1, &d);
+	snprintf(field, sizeof field, "%s[%d].checksum", name, i);
+	const char *c = get_str(k, t, "checksum", field, 1);
+	if (c && (!c[0] || strlen(c) > 80 || strspn(c, "0123456789abcdef-") != strlen(c)))
+		complain(k, field, c, "is not a checksum");
+	snprintf(field, sizeof field, "%s[%d].checksum_method", name, i);
+	const char *m = get_str(k, t, "checksum_method", field, 0);
+	/* Unknown versions pass: the comparison names them (a newer midsops made it). */
+	if (m &&
+	    (m[0] != 'v' || !m[1] || strlen(m) > 4 || strspn(m + 1, "0123456789") != strlen(m + 1)))
+		complain(k, field, m, "is not a checksum method (v1, v2, ...)");
 }
 
 void backup_manifest_free(struct backup_manifest *m)
@@ -520,9 +510,9 @@ int backup_manifest_parse(const char *folder, const char *text, size_t len, time
 	check_sizes(&k, j, m);
 	check_positions(&k, j, m, ft, idt);
 	check_names(&k, j, m);
-	check_files(&k, cJSON_GetObjectItemCaseSensitive(j, "files"), "files");
-	check_files(&k, cJSON_GetObjectItemCaseSensitive(j, "wal"), "wal");
-	check_tables(&k, cJSON_GetObjectItemCaseSensitive(j, "tables"));
+	check_objects(&k, cJSON_GetObjectItemCaseSensitive(j, "files"), "files", check_file);
+	check_objects(&k, cJSON_GetObjectItemCaseSensitive(j, "wal"), "wal", check_file);
+	check_objects(&k, cJSON_GetObjectItemCaseSensitive(j, "tables"), "tables", check_table);
 	if (k.bad) {
 		cJSON_Delete(j);
 		memset(m, 0, sizeof *m);

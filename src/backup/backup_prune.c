@@ -79,19 +79,14 @@ static int prune_old_data(struct cmd_ctx *ctx, const struct repo *rp, int dry_ru
 
 int backup_prune(struct cmd_ctx *ctx, int dry_run)
 {
-	char err[1024] = "";
 	struct repo rp;
-	if (backup_repo_open(&rp, ctx->cfg, !dry_run, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
-	}
 	struct backup_info *b;
 	struct backup_skipped *sk;
-	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
+	int ns, n = backup_repo_read(ctx, &rp, !dry_run, &b, &sk, &ns);
+	if (n < 0)
+		return EXIT_FAIL;
 	/* Never deleted: what cannot be read is evidence, or someone's, not ours to judge. */
-	for (int i = 0; i < ns; i++)
-		out_warn(ctx->out, "skipped %s (kept, not pruned): %s", sk[i].name, sk[i].why);
-	free(sk);
+	backup_skipped_warn(ctx->out, sk, ns, " (kept, not pruned)");
 	int *keep = calloc((size_t)n + 1, sizeof *keep);
 	int kept = backup_retention(b, n, ctx->cfg->keep_daily, ctx->cfg->keep_weekly,
 				    ctx->cfg->keep_monthly, keep);

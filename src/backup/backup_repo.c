@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backup.h"
+#include "backup_int.h"
 #include "sha256.h"
+#include "util.h"
 
 static const char *type_names[BT_NTYPES] = {"full", "incremental", "archive", "emergency",
 					    "safety"};
@@ -46,15 +47,15 @@ void backup_sha256_hex(const void *data, size_t len, char hex[65])
 	sha256_buf(data, len, hex);
 }
 
-long long backup_sha256_file(const char *path, char hex[65])
+long long backup_sha256_at(int dfd, const char *name, int one_link, char hex[65])
 {
 	/* Also run by root on backup_dir/wal, which the server's user writes: never through a
 	 * link, and never a FIFO, which would hang the backup. */
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (one_link && st.st_nlink != 1)) {
 		close(fd);
 		errno = EINVAL;
 		return -1;
@@ -69,11 +70,19 @@ long long backup_sha256_file(const char *path, char hex[65])
 		sha256_update(&s, buf, (size_t)n);
 		total += n;
 	}
+	int e = errno;
 	close(fd);
-	if (n < 0)
+	if (n < 0) {
+		errno = e;
 		return -1;
+	}
 	sha256_hex(&s, hex);
 	return total;
+}
+
+long long backup_sha256_file(const char *path, char hex[65])
+{
+	return backup_sha256_at(AT_FDCWD, path, 0, hex);
 }
 
 /* ---- retention ---- */
@@ -127,26 +136,6 @@ int backup_retention(const struct backup_info *b, int n, int keep_daily, int kee
 }
 
 /* ---- id resolution ---- */
-
-static int edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 80 || lb > 80)
-		return 99;
-	int d[81][81];
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			int c = d[i - 1][j - 1] + (tolower((unsigned char)a[i - 1]) !=
-						   tolower((unsigned char)b[j - 1]));
-			int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
-			d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
-		}
-	return d[la][lb];
-}
 
 /* backup_20250119_full.sql, 2025-01-19-incr, ...: digits of the date/time and a type word. */
 static void near_key(const char *s, char *digits, size_t dn, int *type)
@@ -212,7 +201,7 @@ int backup_resolve_id(const struct backup_info *b, int n, const char *want, char
 	/* Name up to three nearest. */
 	int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
 	for (int i = 0; i < n; i++) {
-		int d = edit_distance(b[i].id, want);
+		int d = util_edit_distance(b[i].id, want, 80, UTIL_EDIT_ICASE);
 		for (int k = 0; k < 3; k++)
 			if (d < bestd[k]) {
 				for (int m = 2; m > k; m--)

@@ -884,9 +884,7 @@ int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *un
 	int ns;
 	p->n = backup_repo_scan(p->rp.dir, &p->b, &sk, &ns);
 	/* A backup left out here could be the one wanted, or newer than the base chosen. */
-	for (int i = 0; i < ns; i++)
-		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
-	free(sk);
+	backup_skipped_warn(ctx->out, sk, ns, "");
 	backup_tl_load(p->rp.wal, &p->ts);
 	int rc = EXIT_FAIL;
 	if (pitr_choose(p, want, mode, num, &rc) == 0) {
@@ -907,18 +905,13 @@ int backup_restore_pitr_tl(struct cmd_ctx *ctx, const char *want, const char *un
 
 int backup_emergency_restore(struct cmd_ctx *ctx)
 {
-	char err[1024] = "";
 	struct repo rp;
-	if (backup_repo_open(&rp, ctx->cfg, 0, err, sizeof err) < 0) {
-		out_err(ctx->out, "%s", err);
-		return EXIT_FAIL;
-	}
 	struct backup_info *b;
 	struct backup_skipped *sk;
-	int ns, n = backup_repo_scan(rp.dir, &b, &sk, &ns);
-	for (int i = 0; i < ns; i++)
-		out_warn(ctx->out, "skipped %s: %s", sk[i].name, sk[i].why);
-	free(sk);
+	int ns, n = backup_repo_read(ctx, &rp, 0, &b, &sk, &ns);
+	if (n < 0)
+		return EXIT_FAIL;
+	backup_skipped_warn(ctx->out, sk, ns, "");
 	int pick = -1;
 	for (int i = n - 1; i >= 0 && pick < 0; i--)
 		if (b[i].verified > 0 && (ctx->target->embedded ? backup_type_physical(b[i].type) ||

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "paths.h"
+#include "util.h"
 
 /* ---------- small file helpers ---------- */
 
@@ -115,30 +115,22 @@ int backup_repo_open(struct repo *r, const struct config *cfg, int lock, char *e
 		return -1;
 	if (!lock)
 		return 0;
-	char path[4300];
+	char path[4300], me[32], pid[32] = "?";
 	snprintf(path, sizeof path, "%s/.lock", r->dir);
-	r->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (r->lockfd < 0) {
+	snprintf(me, sizeof me, "%ld\n", (long)getpid());
+	int fd = util_lock_file(path, me, pid, sizeof pid);
+	if (fd == -1) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(r->lockfd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "?";
-		ssize_t n = pread(r->lockfd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 1] = 0;
-		pid[strcspn(pid, "\n")] = 0;
+	if (fd == -2) {
 		snprintf(err, errlen,
 			 "another backup or restore is running on %s (pid %s); one at a time per "
 			 "repository",
 			 r->dir, pid);
-		close(r->lockfd);
-		r->lockfd = -1;
 		return -1;
 	}
-	char pid[32];
-	int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(r->lockfd, 0) == 0 && pwrite(r->lockfd, pid, (size_t)pl, 0) < 0)
-		pid[0] = 0;
+	r->lockfd = fd;
 	return 0;
 }
 
@@ -147,6 +139,24 @@ void backup_repo_close(struct repo *r)
 	if (r->lockfd >= 0)
 		close(r->lockfd);
 	r->lockfd = -1;
+}
+
+int backup_repo_read(struct cmd_ctx *ctx, struct repo *rp, int lock, struct backup_info **b,
+		     struct backup_skipped **sk, int *ns)
+{
+	char err[1024] = "";
+	if (backup_repo_open(rp, ctx->cfg, lock, err, sizeof err) < 0) {
+		out_err(ctx->out, "%s", err);
+		return -1;
+	}
+	return backup_repo_scan(rp->dir, b, sk, ns);
+}
+
+void backup_skipped_warn(struct out *o, struct backup_skipped *sk, int ns, const char *note)
+{
+	for (int i = 0; i < ns; i++)
+		out_warn(o, "skipped %s%s: %s", sk[i].name, note, sk[i].why);
+	free(sk);
 }
 
 int backup_disk_check(const char *dir, long long need, char *err, size_t errlen)

@@ -23,6 +23,7 @@
 #include "proc.h"
 #include "target.h"
 #include "sha256.h"
+#include "util.h"
 
 /* ---------- WAL names ---------- */
 
@@ -217,39 +218,6 @@ static int archiving_configured(struct run *r)
 	return ok;
 }
 
-/* SHA-256 of name inside the folder dfd, a folder the server's user writes (backup_dir/wal):
- * never through a link, never a FIFO (which would hang us) and never a file with a second
- * name (a hard link to somebody else's file). Returns the size, or -1 with errno set. */
-static long long wal_hash_at(int dfd, const char *name, char hex[65])
-{
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	static unsigned char buf[1 << 20];
-	struct sha256_ctx sha;
-	sha256_init(&sha);
-	long long total = 0;
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		sha256_update(&sha, buf, (size_t)n);
-		total += n;
-	}
-	int e = errno;
-	close(fd);
-	if (n < 0) {
-		errno = e;
-		return -1;
-	}
-	sha256_hex(&sha, hex);
-	return total;
-}
-
 static int latest_of(const struct backup_info *b, int n, int physical_only)
 {
 	for (int i = n - 1; i >= 0; i--)
@@ -345,7 +313,8 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		snprintf(zname, sizeof zname, "%s.zst", w.names[i]);
 		/* The file as stored: its checksum is of the compressed bytes. */
 		int z = wfd >= 0 && faccessat(wfd, zname, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-		long long sz = wfd >= 0 ? wal_hash_at(wfd, z ? zname : w.names[i], hex) : -1;
+		long long sz =
+		    wfd >= 0 ? backup_sha256_at(wfd, z ? zname : w.names[i], 1, hex) : -1;
 		if (sz < 0)
 			continue;
 		if (!first[0])
@@ -411,6 +380,67 @@ static int wal_file_name_ok(const char *name)
 	return 1;
 }
 
+/* NAME.sha256 in the one form read_sidecar accepts: the digest and a newline. */
+static int write_sidecar(const char *path, const char hex[65], char *err, size_t errlen)
+{
+	char line[80];
+	snprintf(line, sizeof line, "%s\n", hex);
+	return backup_write_file(path, line, err, errlen);
+}
+
+/* The two ends of an archive copy: src, and dst's temporary name dst.tmp.PID (into tmp).
+ * Either both are open, or neither is and err says why. */
+static int copy_open(const char *src, const char *dst, char *tmp, size_t tmplen, int *in, int *out,
+		     char *err, size_t errlen)
+{
+	snprintf(tmp, tmplen, "%s.tmp.%ld", dst, (long)getpid());
+	*in = open(src, O_RDONLY | O_CLOEXEC);
+	if (*in < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+		return -1;
+	}
+	*out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (*out < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+		close(*in);
+		return -1;
+	}
+	return 0;
+}
+
+/* After a copy that ended with rc: the checksum file goes in before the rename, so the
+ * archive never holds a file without one; on any failure the temporary file goes. */
+static int copy_finish(int rc, const char *tmp, const char *dst, const char *side,
+		       const char hex[65], char *err, size_t errlen)
+{
+	if (rc == 0 && side && write_sidecar(side, hex, err, errlen) < 0)
+		rc = -1;
+	if (rc == 0 && rename(tmp, dst) < 0) {
+		snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+/* What wal-push and wal-fetch (cmd, for the message) start with: the archive folder (*dir,
+ * or backup_dir/wal in dirbuf when none was given) and the name the server passed, checked.
+ * -1 when the name is refused, said on ctx->out. */
+static int wal_cmd_start(struct cmd_ctx *ctx, const char *cmd, const char *name, const char **dir,
+			 char *dirbuf, size_t dirlen)
+{
+	if (!*dir) {
+		snprintf(dirbuf, dirlen, "%s/wal", ctx->cfg->backup_dir);
+		*dir = dirbuf;
+	}
+	if (!wal_file_name_ok(name)) {
+		out_err(ctx->out, "%s: bad file name %.64s", cmd, name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Copy src to dst through dst.tmp.PID, hashing on the way (the server waits for
  * archive_command on every segment: one pass over the data). want: the SHA-256 the copy
  * must have, or the copy is dropped (returns -2). side: a NAME.sha256 to write before the
@@ -418,19 +448,10 @@ static int wal_file_name_ok(const char *name)
 static int copy_file_sync(const char *src, const char *dst, char hex[65], const char *want,
 			  const char *side, char *err, size_t errlen)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
-		return -1;
-	}
 	char tmp[4600];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create %.900s: %s", tmp, strerror(errno));
-		close(in);
+	int in, out;
+	if (copy_open(src, dst, tmp, sizeof tmp, &in, &out, err, errlen) < 0)
 		return -1;
-	}
 	static char buf[1 << 20];
 	struct sha256_ctx sha;
 	sha256_init(&sha);
@@ -456,19 +477,7 @@ static int copy_file_sync(const char *src, const char *dst, char hex[65], const 
 		snprintf(err, errlen, "SHA-256 %s, but %s.sha256 says %s", hex, src, want);
 		rc = -2;
 	}
-	if (rc == 0 && side) {
-		char line[80];
-		snprintf(line, sizeof line, "%s\n", hex);
-		if (backup_write_file(side, line, err, errlen) < 0)
-			rc = -1;
-	}
-	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %.900s: %s", tmp, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return copy_finish(rc, tmp, dst, side, hex, err, errlen);
 }
 
 /* NAME.sha256 as wal-push and wal-receive write it: 64 hex digits and a newline. Returns
@@ -496,21 +505,12 @@ static int read_sidecar(const char *path, char hex[65])
 static int push_zst(const char *src, const char *dir, const char *name, int level, char *err,
 		    size_t errlen)
 {
-	char dst[4600], tmp[4700], side[4700], hex[65], line[80];
+	char dst[4600], tmp[4700], side[4700], hex[65];
 	snprintf(dst, sizeof dst, "%s/%s.zst", dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
 	snprintf(side, sizeof side, "%s.sha256", dst);
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", src, strerror(errno));
+	int in, out;
+	if (copy_open(src, dst, tmp, sizeof tmp, &in, &out, err, errlen) < 0)
 		return -1;
-	}
-	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create %.900s: %s", tmp, strerror(errno));
-		close(in);
-		return -1;
-	}
 	char e[512];
 	long long n = backup_zstd_copy(in, out, level, hex, e, sizeof e);
 	close(in);
@@ -520,16 +520,7 @@ static int push_zst(const char *src, const char *dir, const char *name, int leve
 	if (rc < 0)
 		snprintf(err, errlen, "cannot compress %.300s to %.300s: %.300s", src, tmp,
 			 n < 0 ? e : strerror(errno));
-	snprintf(line, sizeof line, "%s\n", hex);
-	if (rc == 0 && backup_write_file(side, line, err, errlen) < 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, dst) < 0) {
-		snprintf(err, errlen, "cannot rename %.900s: %s", tmp, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return copy_finish(rc, tmp, dst, side, hex, err, errlen);
 }
 
 /* Whether name is archived already, in either form, with the content of src. 1: the same
@@ -574,9 +565,7 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 	/* Re-archiving after a crash is normal. A push killed before its checksum file was
 	 * written left the segment without one. */
 	if (read_sidecar(side, old) != 1 || strcmp(old, zhave)) {
-		char line[80];
-		snprintf(line, sizeof line, "%s\n", zhave);
-		if (backup_write_file(side, line, err, errlen) < 0)
+		if (write_sidecar(side, zhave, err, errlen) < 0)
 			return -2;
 		backup_fsync_path(dir);
 	}
@@ -586,14 +575,8 @@ static int pushed_already(const char *dir, const char *name, const char *src, ch
 int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, const char *dir)
 {
 	char err[1024] = "", dst[4600], dirbuf[4200], side[4700];
-	if (!dir) {
-		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
-		dir = dirbuf;
-	}
-	if (!wal_file_name_ok(name)) {
-		out_err(ctx->out, "wal-push: bad file name %.64s", name);
+	if (wal_cmd_start(ctx, "wal-push", name, &dir, dirbuf, sizeof dirbuf) < 0)
 		return EXIT_FAIL;
-	}
 	const char *zopt = ctx->args ? args_get(ctx->args, "compress") : NULL;
 	int level = zopt ? backup_compress_parse(zopt) : ctx->cfg->backup_compress;
 	if (level < 0) {
@@ -632,28 +615,41 @@ int backup_wal_push(struct cmd_ctx *ctx, const char *path, const char *name, con
 	return 0;
 }
 
-/* wal-fetch of NAME.zst: checked against NAME.zst.sha256 while it is decompressed into
- * path's temporary name, renamed into place only when both agree. */
-static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+/* The stored form of name (ext "" or ".zst") and the SHA-256 recorded beside it, for
+ * wal-fetch. Returns 0, or the status wal-fetch ends with: a missing checksum file is the
+ * end of the archive, a damaged one stops recovery. */
+static int fetch_want(struct cmd_ctx *ctx, const char *dir, const char *name, const char *ext,
+		      char *src, size_t srclen, char want[65])
 {
-	char src[4600], side[4700], tmp[4600], want[65], got[65], err[1024] = "";
-	snprintf(src, sizeof src, "%s/%s.zst", dir, name);
+	char side[4700];
+	snprintf(src, srclen, "%s/%s%s", dir, name, ext);
 	snprintf(side, sizeof side, "%s.sha256", src);
 	int sc = read_sidecar(side, want);
 	if (sc == 0) {
 		out_err(ctx->out,
-			"wal-fetch: %s.zst has no %s.zst.sha256 beside it in %s; not restoring a "
-			"file that cannot be checked (taken as the end of the archive)",
-			name, name, dir);
+			"wal-fetch: %s%s has no %s%s.sha256 beside it in %s; not restoring a file "
+			"that cannot be checked (taken as the end of the archive)",
+			name, ext, name, ext, dir);
 		return EXIT_FAIL;
 	}
 	if (sc < 0) {
 		out_err(ctx->out,
-			"wal-fetch: %s.zst.sha256 in %s is unreadable or not a SHA-256; %s cannot "
-			"be checked: recovery stops here",
-			name, dir, name);
+			"wal-fetch: %s%s.sha256 in %s is unreadable or not a SHA-256; %s cannot be "
+			"checked: recovery stops here",
+			name, ext, dir, name);
 		return WAL_FETCH_ABORT;
 	}
+	return 0;
+}
+
+/* wal-fetch of NAME.zst: checked against NAME.zst.sha256 while it is decompressed into
+ * path's temporary name, renamed into place only when both agree. */
+static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
+{
+	char src[4600], tmp[4600], want[65], got[65], err[1024] = "";
+	int sc = fetch_want(ctx, dir, name, ".zst", src, sizeof src, want);
+	if (sc != 0)
+		return sc;
 	int in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -703,15 +699,9 @@ static int fetch_zst(struct cmd_ctx *ctx, const char *name, const char *path, co
  * end of the archive, as for a missing file. */
 int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, const char *dir)
 {
-	char err[1024] = "", src[4600], dirbuf[4200], side[4700], want[65], got[65];
-	if (!dir) {
-		snprintf(dirbuf, sizeof dirbuf, "%s/wal", ctx->cfg->backup_dir);
-		dir = dirbuf;
-	}
-	if (!wal_file_name_ok(name)) {
-		out_err(ctx->out, "wal-fetch: bad file name %.64s", name);
+	char err[1024] = "", src[4600], dirbuf[4200], want[65], got[65];
+	if (wal_cmd_start(ctx, "wal-fetch", name, &dir, dirbuf, sizeof dirbuf) < 0)
 		return WAL_FETCH_ABORT;
-	}
 	struct stat st;
 	int zst = 0;
 	if ((backup_is_wal_name(name)
@@ -720,23 +710,9 @@ int backup_wal_fetch(struct cmd_ctx *ctx, const char *name, const char *path, co
 		return EXIT_FAIL; /* the end of the archive: normal, and quiet */
 	if (zst)
 		return fetch_zst(ctx, name, path, dir);
-	snprintf(src, sizeof src, "%s/%s", dir, name);
-	snprintf(side, sizeof side, "%s.sha256", src);
-	int sc = read_sidecar(side, want);
-	if (sc == 0) {
-		out_err(ctx->out,
-			"wal-fetch: %s has no %s.sha256 beside it in %s; not restoring a file "
-			"that cannot be checked (taken as the end of the archive)",
-			name, name, dir);
-		return EXIT_FAIL;
-	}
-	if (sc < 0) {
-		out_err(ctx->out,
-			"wal-fetch: %s.sha256 in %s is unreadable or not a SHA-256; %s cannot be "
-			"checked: recovery stops here",
-			name, dir, name);
-		return WAL_FETCH_ABORT;
-	}
+	int sc = fetch_want(ctx, dir, name, "", src, sizeof src, want);
+	if (sc != 0)
+		return sc;
 	int rc = copy_file_sync(src, path, got, want, NULL, err, sizeof err);
 	if (rc == -2) {
 		out_err(ctx->out,
@@ -824,7 +800,7 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 	for (size_t i = 0; i < n; i++) {
 		char side[300], hex[65], line[80], err[4800];
 		snprintf(side, sizeof side, "%s.sha256", names[i]);
-		long long size = wal_hash_at(dfd, names[i], hex);
+		long long size = backup_sha256_at(dfd, names[i], 1, hex);
 		snprintf(line, sizeof line, "%s\n", hex);
 		if (size < 0 || cluster_file_put(rp->have_cl ? &rp->cl : NULL, rp->wal, side, line,
 						 0, err, sizeof err) < 0) {
@@ -866,28 +842,16 @@ static int recv_slot_ok(const char *slot)
  * segments. Returns the lock's fd, or -1 with err naming the holder. */
 static int recv_lock(const struct repo *rp, char *err, size_t errlen)
 {
-	char path[4300];
+	char path[4300], me[32], pid[32] = "?";
 	snprintf(path, sizeof path, "%s/.wal-receive.lock", rp->dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	snprintf(me, sizeof me, "%ld\n", (long)getpid());
+	int fd = util_lock_file(path, me, pid, sizeof pid);
+	if (fd == -1)
 		snprintf(err, errlen, "cannot open %.900s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "?";
-		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 1] = 0;
-		pid[strcspn(pid, "\n")] = 0;
+	if (fd == -2)
 		snprintf(err, errlen, "wal-receive is already streaming into %.900s (pid %s)",
 			 rp->wal, pid);
-		close(fd);
-		return -1;
-	}
-	char pid[32];
-	int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)pl, 0) < 0)
-		pid[0] = 0;
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 int backup_wal_receiving(const struct repo *rp)

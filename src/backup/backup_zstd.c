@@ -201,6 +201,34 @@ struct zread {
 	struct sha256_ctx sha; /* of the compressed bytes, against the manifest */
 };
 
+/* The next block of the compressed file, into z->in and its checksum: the bytes read (0 at
+ * the end of the file), or -1 (err set). */
+static ssize_t zr_fill(struct zread *z, char *err, size_t errlen)
+{
+	ssize_t r;
+	while ((r = read(z->fd, z->ib, IOBUF)) < 0 && errno == EINTR)
+		;
+	if (r < 0) {
+		snprintf(err, errlen, "read: %s", strerror(errno));
+		return -1;
+	}
+	sha256_update(&z->sha, z->ib, (size_t)r);
+	z->in = (ZSTD_inBuffer){z->ib, (size_t)r, 0};
+	return r;
+}
+
+/* Decompress what z->in holds into z->ob (*zo says how much came out), or -1 (err set). */
+static int zr_inflate(struct zread *z, ZSTD_outBuffer *zo, char *err, size_t errlen)
+{
+	*zo = (ZSTD_outBuffer){z->ob, ZSTD_DStreamOutSize(), 0};
+	z->left = ZSTD_decompressStream(z->d, zo, &z->in);
+	if (ZSTD_isError(z->left)) {
+		snprintf(err, errlen, "damaged: %s", ZSTD_getErrorName(z->left));
+		return -1;
+	}
+	return 0;
+}
+
 /* Exactly n bytes, or -1 (err set): a tar cut short is as bad as a damaged one. */
 static int zr_read(struct zread *z, void *dst, size_t n, char *err, size_t errlen)
 {
@@ -219,25 +247,16 @@ static int zr_read(struct zread *z, void *dst, size_t n, char *err, size_t errle
 				snprintf(err, errlen, "the archive ends in the middle of an entry");
 				return -1;
 			}
-			ssize_t r = read(z->fd, z->ib, IOBUF);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				snprintf(err, errlen, "read: %s", strerror(errno));
+			ssize_t r = zr_fill(z, err, errlen);
+			if (r < 0)
 				return -1;
-			}
 			z->eof = r == 0;
-			sha256_update(&z->sha, z->ib, r > 0 ? (size_t)r : 0);
-			z->in = (ZSTD_inBuffer){z->ib, (size_t)r, 0};
 			if (r == 0)
 				continue;
 		}
-		ZSTD_outBuffer zo = {z->ob, ZSTD_DStreamOutSize(), 0};
-		z->left = ZSTD_decompressStream(z->d, &zo, &z->in);
-		if (ZSTD_isError(z->left)) {
-			snprintf(err, errlen, "damaged: %s", ZSTD_getErrorName(z->left));
+		ZSTD_outBuffer zo;
+		if (zr_inflate(z, &zo, err, errlen) < 0)
 			return -1;
-		}
 		z->opos = 0;
 		z->olen = zo.pos;
 	}
@@ -327,26 +346,17 @@ static int tar_drain(struct zread *z, char *err, size_t errlen)
 {
 	for (int eof = z->eof;;) {
 		if (z->in.pos == z->in.size && !eof) {
-			ssize_t r = read(z->fd, z->ib, IOBUF);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				snprintf(err, errlen, "read: %s", strerror(errno));
+			ssize_t r = zr_fill(z, err, errlen);
+			if (r < 0)
 				return -1;
-			}
 			eof = r == 0;
-			sha256_update(&z->sha, z->ib, r > 0 ? (size_t)r : 0);
-			z->in = (ZSTD_inBuffer){z->ib, (size_t)r, 0};
 		}
 		/* left is 0 when the last call ended a frame (its checksum checked). */
 		if (eof && z->in.pos == z->in.size && z->left == 0)
 			return 0;
-		ZSTD_outBuffer zo = {z->ob, ZSTD_DStreamOutSize(), 0};
-		z->left = ZSTD_decompressStream(z->d, &zo, &z->in);
-		if (ZSTD_isError(z->left)) {
-			snprintf(err, errlen, "damaged: %s", ZSTD_getErrorName(z->left));
+		ZSTD_outBuffer zo;
+		if (zr_inflate(z, &zo, err, errlen) < 0)
 			return -1;
-		}
 		if (eof && z->in.pos == z->in.size && z->left != 0 && zo.pos < zo.size) {
 			snprintf(err, errlen, "the compressed stream is cut short");
 			return -1;
@@ -393,7 +403,7 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 			mine += i >= 148 && i < 156 ? ' ' : h[i];
 		unsigned long long size = tar_num(h + 124, 12, &bad);
 		if (bad || sum != mine) {
-			snprintf(e, sizeof e, "a header is damaged (checksum or number field)");
+			snprintf(e, sizeof e, "damaged: a tar header's checksum or number field is wrong");
 			goto out;
 		}
 		char type = (char)h[156];

@@ -4,8 +4,10 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "incident.h"
 #include "target.h"
 #include "tui.h"
+#include "util.h"
 #include "version.h"
 
 #include <cJSON.h>
@@ -91,6 +93,17 @@ static int cmd_config_exec(struct cmd_ctx *ctx)
 	out_kv_bool(ctx->out, "log_syslog", cfg->log_syslog);
 	out_kv(ctx->out, "reports_dir", "%s", cfg->reports_dir);
 	out_kv(ctx->out, "incidents_dir", "%s", cfg->incidents_dir);
+	{
+		struct strbuf esc = {0};
+		for (int i = 0; i < cfg->nescalations; i++) {
+			char d[32];
+			incident_duration(d, sizeof d, (double)cfg->escalations[i].after);
+			strbuf_addf(&esc, "%s%s after %s", i ? ", " : "",
+				    cfg->escalations[i].contact, d);
+		}
+		out_kv(ctx->out, "incident_escalate", "%s", esc.s ? esc.s : "none");
+		strbuf_free(&esc);
+	}
 	out_kv(ctx->out, "maintenance_window", "%s", cfg->maintenance_window);
 	out_section_end(ctx->out);
 	const char *cols[] = {"env", "dsn"};

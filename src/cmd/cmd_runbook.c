@@ -90,18 +90,6 @@ static char *ask(struct out *o, const char *prompt)
 
 /* ------------------------------------------------------------ helpers */
 
-static void operator_name(const struct cmd_ctx *ctx, char *buf, size_t n)
-{
-	const char *o = args_get(ctx->args, "operator");
-	if (!o || !*o)
-		o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
-}
-
 static void print_lines(struct out *o, const char *prefix, const char *text)
 {
 	const char *p = text;
@@ -789,7 +777,7 @@ static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int
 			 "runbook %s belongs in the maintenance window (%s); it is outside "
 			 "it now",
 			 rb->name, ctx->cfg->maintenance_window);
-	operator_name(ctx, op, sizeof op);
+	rb_operator_name(args_get(ctx->args, "operator"), op, sizeof op);
 	struct wz_store s;
 	wz_store_open(&s, ctx->cfg, ctx->target);
 	struct wz_run *r = wz_run_new(rb, op);
@@ -849,7 +837,7 @@ static int wizard_resume(struct cmd_ctx *ctx, const char *ref, int nonint)
 		wz_store_close(&s);
 		return EXIT_FAIL;
 	}
-	operator_name(ctx, op, sizeof op);
+	rb_operator_name(args_get(ctx->args, "operator"), op, sizeof op);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
 	r->status = WZ_RUN_RUNNING;
 	wz_save(&s, r);

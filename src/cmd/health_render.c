@@ -142,10 +142,8 @@ enum status health_render_probe(struct out *o, const struct config *cfg,
 		double max = nrows ? fval(r, 0, fcol(r, "max_connections")) : 0;
 		double pct = max > 0 ? 100.0 * total / max : 0;
 		st = threshold_judge(&cfg->connections, pct);
-		struct out_fig f = status_fig(total, OUT_COUNT, &cfg->connections, max / 100.0);
-		f.range = 1;
-		f.min = 0;
-		f.max = max;
+		struct out_fig f =
+		    status_fig_range(total, OUT_COUNT, &cfg->connections, max / 100.0, max);
 		out_fig_status(o, "client_connections", st, &f, "%.0f of %.0f (%.0f%%)", total, max,
 			       pct);
 		render_table(o, "by_state", r);
@@ -198,11 +196,8 @@ void health_render_cache(struct out *o, const struct config *cfg, const struct c
 		return;
 	}
 	/* A hit rate from a handful of reads says nothing; judge it from 100 reads on. */
-	struct out_fig f = status_fig(isnan(s->hit_rate) ? NAN : s->hit_rate / 100.0, OUT_RATIO,
-				      &cfg->cache_hit_rate, 0.01);
-	f.range = 1;
-	f.min = 0;
-	f.max = 1;
+	struct out_fig f = status_fig_range(isnan(s->hit_rate) ? NAN : s->hit_rate / 100.0,
+					    OUT_RATIO, &cfg->cache_hit_rate, 0.01, 1);
 	if (isnan(s->hit_rate))
 		out_fig_status(o, "hit_rate", ST_OK, &f, "n/a (no reads yet)");
 	else {

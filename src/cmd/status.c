@@ -27,6 +27,17 @@ struct out_fig status_fig(double v, enum out_unit u, const struct threshold *t, 
 	return f;
 }
 
+/* The same, for a figure whose range is 0..max. */
+struct out_fig status_fig_range(double v, enum out_unit u, const struct threshold *t, double scale,
+				double max)
+{
+	struct out_fig f = status_fig(v, u, t, scale);
+	f.range = 1;
+	f.min = 0;
+	f.max = max;
+	return f;
+}
+
 void status_render_db(struct out *o, const struct config *cfg, const struct db_snapshot *s,
 		      struct db_judgement *j)
 {
@@ -41,17 +52,12 @@ void status_render_db(struct out *o, const struct config *cfg, const struct db_s
 	out_fig(o, "database_size",
 		&(struct out_fig){.value = (double)s->db_size, .unit = OUT_BYTES}, "%s", b);
 	/* Warned in % of max_connections; the figure is the count, its range 0..max. */
-	f = status_fig(s->connections, OUT_COUNT, &cfg->connections, s->max_connections / 100.0);
-	f.range = 1;
-	f.min = 0;
-	f.max = s->max_connections;
+	f = status_fig_range(s->connections, OUT_COUNT, &cfg->connections,
+			     s->max_connections / 100.0, s->max_connections);
 	out_fig_status(o, "connections", j->conn, &f, "%d of %d (%.0f%%)", s->connections,
 		       s->max_connections, j->conn_pct);
-	f = status_fig(isnan(s->hit_ratio) ? NAN : s->hit_ratio / 100.0, OUT_RATIO,
-		       &cfg->buffer_hit_ratio, 0.01);
-	f.range = 1;
-	f.min = 0;
-	f.max = 1;
+	f = status_fig_range(isnan(s->hit_ratio) ? NAN : s->hit_ratio / 100.0, OUT_RATIO,
+			     &cfg->buffer_hit_ratio, 0.01, 1);
 	if (isnan(s->hit_ratio))
 		out_fig_status(o, "buffer_hit_ratio", ST_OK, &f, "n/a (no reads yet)");
 	else

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 static const struct cmd_entry *const families[] = {
-	cmd_misc_table,	  cmd_cluster_table, cmd_db_table,    cmd_import_table,
-	cmd_cache_table,  cmd_maint_table,   cmd_report_table,  cmd_metrics_table,
-	cmd_backup_table, cmd_runbook_table, cmd_history_table,
-	cmd_dr_table,	  cmd_dr_role_table, cmd_console_table, cmd_roles_table,   cmd_completion_table,
-	cmd_dr_sync_table,
+    cmd_misc_table,	  cmd_cluster_table, cmd_db_table,	cmd_import_table,
+    cmd_cache_table,	  cmd_maint_table,   cmd_report_table,	cmd_metrics_table,
+    cmd_backup_table,	  cmd_runbook_table, cmd_history_table, cmd_incident_table,
+    cmd_dr_table,	  cmd_dr_role_table, cmd_console_table, cmd_roles_table,
+    cmd_completion_table, cmd_dr_sync_table,
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 
@@ -51,33 +51,6 @@ int cmd_count(void)
 	return n;
 }
 
-/* Optimal string alignment distance, for "did you mean". */
-static int edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	if (la > 63 || lb > 63)
-		return 99;
-	int d[64][64];
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (size_t i = 1; i <= la; i++)
-		for (size_t j = 1; j <= lb; j++) {
-			int cost = a[i - 1] != b[j - 1];
-			int v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[la][lb];
-}
-
 const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen)
 {
 	const struct cmd_entry *prefix = NULL, *best = NULL;
@@ -90,7 +63,8 @@ const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen)
 			nprefix++;
 			prefix = ce;
 		}
-		int d = edit_distance(name, ce->name);
+		/* Two swapped letters count as one typo. */
+		int d = util_edit_distance(name, ce->name, 63, UTIL_EDIT_SWAP);
 		if (d < bestd && !(ce->flags & CMD_HIDDEN)) {
 			bestd = d;
 			best = ce;
@@ -142,7 +116,8 @@ void cmd_help(const struct cmd_entry *ce, struct out *out)
 		out_line(out, "%s",
 			 "This is a check: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
 	if (ce->flags & CMD_DESTRUCTIVE)
-		out_line(out, "%s", "This command changes data; it must be given by its full name.");
+		out_line(out, "%s",
+			 "This command changes data; it must be given by its full name.");
 	out_line(out, "%s", "See midsops(1) for details.");
 }
 
@@ -184,9 +159,8 @@ static int finish_log(const struct cmd_entry *ce, struct out *out, int plugin, i
 static int open_db(const struct cmd_entry *ce, struct cmd_ctx *ctx)
 {
 	char err[1024];
-	ctx->db = ce->db == CMD_DB_READY
-		      ? db_connect_ready(ctx->target, ce->name, err, sizeof err)
-		      : db_connect(ctx->target, ce->name, err, sizeof err);
+	ctx->db = ce->db == CMD_DB_READY ? db_connect_ready(ctx->target, ce->name, err, sizeof err)
+					 : db_connect(ctx->target, ce->name, err, sizeof err);
 	if (ctx->db)
 		return 0;
 	if (ce->db_failed)
@@ -213,8 +187,8 @@ static int run_exec(const struct cmd_entry *ce, struct cmd_ctx *ctx)
 	return rc;
 }
 
-int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
-	    struct config *cfg, struct target *target, int in_console)
+int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out, struct config *cfg,
+	    struct target *target, int in_console)
 {
 	struct args a;
 	char err[512];
@@ -245,12 +219,12 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
 		return cmd_exit_usage(ce);
 	}
 	struct cmd_ctx ctx = {
-		.out = out,
-		.cfg = cfg,
-		.target = target,
-		.args = &a,
-		.interactive = isatty(0) && isatty(1),
-		.in_console = in_console,
+	    .out = out,
+	    .cfg = cfg,
+	    .target = target,
+	    .args = &a,
+	    .interactive = isatty(0) && isatty(1),
+	    .in_console = in_console,
 	};
 	db_set_may_start(!(ce->flags & (CMD_CHECK | CMD_OBSERVE)));
 	/* watch streams a snapshot per interval: a status line per run would not fit it. */

@@ -49,6 +49,9 @@ void config_defaults(struct config *cfg)
 	th(&cfg->slot_retained_wal, 1, 4, 1);
 	th(&cfg->sync_wait, 1, 10, 1);
 	cfg->dr_sync_fallback_after = 30;
+	/* The runbook's contact list (appendix A): on-call at once, the DBA team after 15
+	 * minutes, the development lead after 30, management after an hour. */
+	config_parse_escalate(cfg, "on-call:0m, dba:15m, dev-lead:30m, management:1h", NULL, 0);
 	cfg->events_days = 90;
 	cfg->keep_generations = 12;
 	cfg->import_runs_days = 90;
@@ -228,8 +231,99 @@ static int parse_long(const char *v, long *out)
 	return 0;
 }
 
-static int parse_other(struct config *cfg, const char *section, const char *name,
-		       int lineno, const char *k, const char *v, char *err, size_t errlen)
+/* "on-call:0m, dba:15m, dev-lead:30m, management:1h": CONTACT:DURATION, comma-separated,
+ * the duration a whole number with its unit (s, m, h or d), at most 30 days; a contact once.
+ * "none" notifies nobody. Strict: the value is taken whole or not at all. */
+int config_parse_escalate(struct config *cfg, const char *v, char *why, size_t whylen)
+{
+	struct config_escalation e[CONFIG_MAX_ESCALATIONS];
+	int n = 0;
+	char buf[1024];
+	if (!why || !whylen) {
+		why = buf;
+		whylen = sizeof buf;
+	}
+	if (strlen(v) >= sizeof buf) {
+		snprintf(why, whylen, "escalate is longer than %zu bytes", sizeof buf - 1);
+		return -1;
+	}
+	char copy[1024];
+	snprintf(copy, sizeof copy, "%s", v);
+	if (strcmp(trim(copy), "none") == 0) {
+		cfg->nescalations = 0;
+		return 0;
+	}
+	const char *want = "wants CONTACT:DURATION, ... (e.g. 'on-call:0m, dba:15m, "
+			   "dev-lead:30m, management:1h') or none";
+	char *p = copy;
+	for (;;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = 0;
+		char *item = trim(p);
+		char *colon = strchr(item, ':');
+		if (!*item || !colon) {
+			snprintf(why, whylen, "escalate %s; '%s' is not CONTACT:DURATION", want,
+				 item);
+			return -1;
+		}
+		*colon = 0;
+		char *name = trim(item), *dur = trim(colon + 1);
+		size_t nl = strlen(name);
+		if (!nl || nl >= sizeof e[0].contact) {
+			snprintf(why, whylen,
+				 "escalate: contact '%s' is empty or longer than %zu bytes", name,
+				 sizeof e[0].contact - 1);
+			return -1;
+		}
+		for (char *c = name; *c; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.') {
+				snprintf(why, whylen,
+					 "escalate: contact '%s' may hold only letters, digits, "
+					 "'-', '_' and '.'",
+					 name);
+				return -1;
+			}
+		char *end = dur;
+		long num = 0;
+		while (isdigit((unsigned char)*end) && num <= 1000000)
+			num = num * 10 + (*end++ - '0');
+		long unit = *end == 's'	  ? 1
+			    : *end == 'm' ? 60
+			    : *end == 'h' ? 3600
+			    : *end == 'd' ? 86400
+					  : 0;
+		if (end == dur || !unit || end[1] || num * unit > 30L * 86400) {
+			snprintf(why, whylen,
+				 "escalate: '%s' for %s wants a whole number with s, m, h or d "
+				 "(e.g. 15m), at most 30d",
+				 dur, name);
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+			if (strcmp(e[i].contact, name) == 0) {
+				snprintf(why, whylen, "escalate names '%s' twice", name);
+				return -1;
+			}
+		if (n == CONFIG_MAX_ESCALATIONS) {
+			snprintf(why, whylen, "escalate names more than %d contacts",
+				 CONFIG_MAX_ESCALATIONS);
+			return -1;
+		}
+		snprintf(e[n].contact, sizeof e[n].contact, "%s", name);
+		e[n].after = num * unit;
+		n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	memcpy(cfg->escalations, e, sizeof e[0] * (size_t)n);
+	cfg->nescalations = n;
+	return 0;
+}
+
+static int parse_other(struct config *cfg, const char *section, const char *name, int lineno,
+		       const char *k, const char *v, char *err, size_t errlen)
 {
 	long n;
 	if (strcmp(section, "maintenance") == 0 && strcmp(k, "events_days") == 0) {
@@ -306,6 +400,14 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 		}
 		ERR("unknown key '%s' in section [dr]", k);
 	}
+	if (strcmp(section, "incident") == 0) {
+		char why[512];
+		if (strcmp(k, "escalate") != 0)
+			ERR("unknown key '%s' in section [incident]", k);
+		if (config_parse_escalate(cfg, v, why, sizeof why) < 0)
+			ERR("%s", why);
+		return 0;
+	}
 	if (strcmp(section, "cache") == 0) {
 		long *dst = strcmp(k, "max_entries") == 0 ? &cfg->cache_max_entries
 			    : strcmp(k, "max_bytes") == 0 ? &cfg->cache_max_bytes
@@ -371,7 +473,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 			}
 			if (strcmp(sec, "midsops") && strcmp(sec, "thresholds") &&
 			    strcmp(sec, "maintenance") && strcmp(sec, "backup") &&
-			    strcmp(sec, "cache") && strcmp(sec, "dr") && strcmp(sec, "import"))
+			    strcmp(sec, "cache") && strcmp(sec, "dr") && strcmp(sec, "import") &&
+			    strcmp(sec, "incident"))
 				ERR("unknown section [%s]", sec);
 			snprintf(section, sizeof section, "%s", sec);
 			continue;

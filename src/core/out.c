@@ -695,22 +695,26 @@ static void err_emit(const char *prefix, const char *fmt, va_list ap)
 	}
 }
 
+/* A bar in progress ends first, so the message gets a line of its own. */
+static void err_after_progress(struct out *o, const char *prefix, const char *fmt, va_list ap)
+{
+	if (o)
+		out_progress_end(o);
+	err_emit(prefix, fmt, ap);
+}
+
 void out_err(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	if (o)
-		out_progress_end(o);
 	va_start(ap, fmt);
-	err_emit("", fmt, ap);
+	err_after_progress(o, "", fmt, ap);
 	va_end(ap);
 }
 
 void out_warn(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
-	if (o)
-		out_progress_end(o);
 	va_start(ap, fmt);
-	err_emit("warning: ", fmt, ap);
+	err_after_progress(o, "warning: ", fmt, ap);
 	va_end(ap);
 }

@@ -189,9 +189,10 @@ static int open_out(const struct proc_opts *o, int pipefd[2])
 	return -1;
 }
 
-pid_t proc_spawn(char *const argv[], const struct proc_opts *opts)
+/* Fork and exec argv, its output where opts sends it; pfd[0] is left open for the caller
+ * when the output is captured. tie: the child always dies with midsops (proc_run). */
+static pid_t fork_exec(char *const argv[], const struct proc_opts *opts, int tie, int pfd[2])
 {
-	int pfd[2] = {-1, -1};
 	int outfd = open_out(opts, pfd);
 	if (outfd == -2)
 		return -1;
@@ -204,13 +205,22 @@ pid_t proc_spawn(char *const argv[], const struct proc_opts *opts)
 		if (pfd[0] >= 0)
 			close(pfd[0]);
 		child_setup(opts, outfd);
+		if (tie)
+			child_tie(opts, 1);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
 	group_add(pid, opts);
 	if (outfd >= 0)
 		close(outfd);
-	if (pfd[0] >= 0)
+	return pid;
+}
+
+pid_t proc_spawn(char *const argv[], const struct proc_opts *opts)
+{
+	int pfd[2] = {-1, -1};
+	pid_t pid = fork_exec(argv, opts, 0, pfd);
+	if (pid >= 0 && pfd[0] >= 0)
 		close(pfd[0]);
 	return pid;
 }
@@ -231,25 +241,9 @@ static int wait_status(pid_t pid)
 int proc_run(char *const argv[], const struct proc_opts *opts, char **output)
 {
 	int pfd[2] = {-1, -1};
-	int outfd = open_out(opts, pfd);
-	if (outfd == -2)
-		return -1;
-	spawn_parent = getpid();
-	pid_t pid = fork();
+	pid_t pid = fork_exec(argv, opts, 1, pfd);
 	if (pid < 0)
 		return -1;
-	if (pid == 0) {
-		child_group(opts);
-		if (pfd[0] >= 0)
-			close(pfd[0]);
-		child_setup(opts, outfd);
-		child_tie(opts, 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	group_add(pid, opts);
-	if (outfd >= 0)
-		close(outfd);
 	if (opts && opts->capture) {
 		size_t len = 0, cap = 4096;
 		char *buf = xmalloc(cap);
@@ -435,10 +429,12 @@ const char *proc_pg_bin(const char *name, char *buf, size_t n)
 			while ((e = readdir(d))) {
 				int v = atoi(e->d_name);
 				char probe[1200];
-				snprintf(probe, sizeof probe, "/usr/lib/postgresql/%s/bin/initdb", e->d_name);
+				snprintf(probe, sizeof probe, "/usr/lib/postgresql/%s/bin/initdb",
+					 e->d_name);
 				if (v > best && stat(probe, &st) == 0) {
 					best = v;
-					snprintf(bindir, sizeof bindir, "/usr/lib/postgresql/%s/bin", e->d_name);
+					snprintf(bindir, sizeof bindir,
+						 "/usr/lib/postgresql/%s/bin", e->d_name);
 				}
 			}
 			closedir(d);

@@ -2,11 +2,15 @@
 #include "util.h"
 
 #include <cJSON.h>
+#include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 int util_oom_status = UTIL_EXIT_OOM;
 
@@ -78,6 +82,63 @@ void util_json_strcpy(const cJSON *o, const char *k, char *buf, size_t n)
 {
 	const char *s = util_json_str(o, k);
 	snprintf(buf, n, "%s", s ? s : "");
+}
+
+static int same_char(char x, char y, unsigned flags)
+{
+	if (flags & UTIL_EDIT_ICASE)
+		return tolower((unsigned char)x) == tolower((unsigned char)y);
+	return x == y;
+}
+
+int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (max > UTIL_EDIT_MAX)
+		max = UTIL_EDIT_MAX;
+	if (la > max || lb > max)
+		return 99;
+	int d[UTIL_EDIT_MAX + 1][UTIL_EDIT_MAX + 1];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int cost = !same_char(a[i - 1], b[j - 1], flags);
+			int v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if ((flags & UTIL_EDIT_SWAP) && i > 1 && j > 1 &&
+			    same_char(a[i - 1], b[j - 2], flags) &&
+			    same_char(a[i - 2], b[j - 1], flags) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+int util_lock_file(const char *path, const char *holder, char *who, size_t wholen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, who, wholen - 1, 0);
+		if (n > 0) {
+			who[n] = 0;
+			who[strcspn(who, "\n")] = 0;
+		}
+		close(fd);
+		return -2;
+	}
+	/* Only a hint for the message of the one refused: a failure to write it is no reason
+	 * to give the lock up. */
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, holder, strlen(holder), 0) < 0)
+		(void)0;
+	return fd;
 }
 
 void strbuf_reserve(struct strbuf *b, size_t more)

@@ -57,21 +57,6 @@ void dr_rewind_readiness(PGconn *c, char *msg, size_t n)
 	PQclear(r);
 }
 
-/* The last non-empty line of a tool's output: its error. */
-static void last_line(const char *text, char *dst, size_t n)
-{
-	dst[0] = 0;
-	if (!text)
-		return;
-	size_t len = strlen(text);
-	while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		len--;
-	size_t start = len;
-	while (start && text[start - 1] != '\n')
-		start--;
-	snprintf(dst, n, "%.*s", (int)(len - start), text + start);
-}
-
 static int run_rewind(const struct dr_node *old, const struct dr_node *src, char *why,
 		      size_t whylen, char *diverged, size_t dlen)
 {
@@ -97,7 +82,7 @@ static int run_rewind(const struct dr_node *old, const struct dr_node *src, char
 		snprintf(diverged, dlen, "%s", at);
 	if (st != 0) {
 		char last[512];
-		last_line(out, last, sizeof last);
+		dr_last_lines(last, sizeof last, out, 1); /* the tool's error */
 		snprintf(why, whylen, "pg_rewind exit %d: %s", st, last[0] ? last : "no output");
 	}
 	log_event(st ? "warning" : "info", "dr-rejoin", "pg_rewind of %s: exit %d", old->c.datadir,
@@ -314,7 +299,7 @@ static int run_checksums(const struct dr_node *n, char *err, size_t errlen)
 	int st = proc_run(argv, &o, &out);
 	if (st != 0) {
 		char last[512];
-		last_line(out, last, sizeof last);
+		dr_last_lines(last, sizeof last, out, 1); /* the tool's error */
 		snprintf(err, errlen, "pg_checksums --enable -D %s: exit %d: %s", n->c.datadir, st,
 			 last);
 	}

@@ -214,9 +214,22 @@ static int stop_run(struct import_run_state *r, const char *kind, const char *wh
 	return EXIT_FAIL;
 }
 
+/* Promote failed, or its commit did: nothing of the new generation stays. A stop that was
+ * asked for ends the run as stopped, anything else as failed. */
+static int promote_failed(struct import_run_state *r, const char *kind, char *err, size_t errlen)
+{
+	db_rollback(r->c);
+	if (import_stopping(r))
+		return stop_run(r, kind, err);
+	printable(err, errlen);
+	import_set_state(r, "failed", err);
+	out_err(r->o, "promote: %s", err);
+	return EXIT_FAIL;
+}
+
 /* Each figure with its own unit: bytes against bytes, files against files; records (the
  * game rows) are counted only once promoted, so until then the rate is in files. */
-static void progress_line(struct import_run_state *r, double el, double rate)
+static void progress_line(struct import_run_state *r, double rate)
 {
 	char detail[160];
 	int scan = strcmp(r->phase, "scan") == 0;
@@ -232,8 +245,7 @@ static void progress_line(struct import_run_state *r, double el, double rate)
 			 r->files_total, r->records_total, rate, r->errors);
 	else
 		snprintf(detail, sizeof detail, "%lld/%lld files, %.0f files/s, %d errors",
-			 r->files_done, r->files_total, el > 0 ? (double)r->files_done / el : 0,
-			 r->errors);
+			 r->files_done, r->files_total, rate, r->errors);
 	double done = scan ? (double)r->bytes_total : (double)r->bytes_done;
 	out_progress_bytes(r->o, r->phase, done, (double)r->bytes_total, detail);
 }
@@ -245,7 +257,12 @@ void import_progress(struct import_run_state *r, int force)
 		return;
 	r->last_progress = now;
 	double el = now - r->t0;
-	double rate = el > 0 ? (double)r->records_done / el : 0;
+	/* Records are the game rows, counted once promoted: until then the run's figures are
+	 * files (rate in files/s), and records stay 0 rather than count files. */
+	int done = strcmp(r->phase, "done") == 0;
+	double rate = el <= 0 ? 0
+		      : done  ? (double)r->records_done / el
+			      : (double)r->files_done / el;
 	double brate = el > 0 ? (double)r->bytes_done / el : 0;
 	double eta = brate > 0 ? (double)(r->bytes_total - r->bytes_done) / brate : -1;
 	char v[10][32];
@@ -253,8 +270,8 @@ void import_progress(struct import_run_state *r, int force)
 	snprintf(v[1], 32, "%lld", r->files_total);
 	snprintf(v[2], 32, "%lld", r->bytes_done);
 	snprintf(v[3], 32, "%lld", r->bytes_total);
-	snprintf(v[4], 32, "%lld", r->records_done);
-	snprintf(v[5], 32, "%lld", r->records_total);
+	snprintf(v[4], 32, "%lld", done ? r->records_done : 0);
+	snprintf(v[5], 32, "%lld", done ? r->records_total : 0);
 	snprintf(v[6], 32, "%.1f", rate);
 	snprintf(v[7], 32, "%.1f", eta < 0 ? 0 : eta);
 	snprintf(v[8], 32, "%d", r->errors);
@@ -285,7 +302,7 @@ void import_progress(struct import_run_state *r, int force)
 	}
 	if (import_signalled)
 		r->stop_requested = 1;
-	progress_line(r, el, rate);
+	progress_line(r, rate);
 }
 
 void import_set_state(struct import_run_state *r, const char *state, const char *msg)
@@ -348,6 +365,15 @@ static void open_run_log(struct import_run_state *r, const struct config *cfg)
 	}
 }
 
+PGresult *import_lock_holder(PGconn *c, char *err, size_t errlen)
+{
+	return db_query(c, err, errlen,
+			"select id, kind, coalesce(host, '?'), coalesce(pid::text, '?') from "
+			"ops.import_runs where state in ('running', 'stopping') order by id "
+			"desc limit 1",
+			0, NULL);
+}
+
 /* Take the one-import-per-target lock, or say who holds it. */
 static int take_lock(PGconn *c, struct out *o)
 {
@@ -359,18 +385,13 @@ static int take_lock(PGconn *c, struct out *o)
 		return 0;
 	}
 	free(v);
-	PGresult *res =
-	    db_query(c, err, sizeof err,
-		     "select id, coalesce(host, '?'), coalesce(pid::text, '?'), kind from "
-		     "ops.import_runs where state in ('running', 'stopping') order by id "
-		     "desc limit 1",
-		     0, NULL);
+	PGresult *res = import_lock_holder(c, err, sizeof err);
 	if (res && PQntuples(res))
 		out_err(
 		    o,
 		    "another %s is running: run %s on host %s, pid %s (midsops import-status %s)",
-		    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-		    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0));
+		    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2),
+		    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 0));
 	else
 		out_err(o, "another import, rollback or history-prune holds the import lock on "
 			   "this target");
@@ -403,6 +424,24 @@ static void finish(struct import_run_state *r)
 		PQfinish(r->pc);
 	if (r->c)
 		PQfinish(r->c);
+}
+
+/* An import and a rollback begin alike: both connections, then the target's import lock.
+ * On failure the error is said and r finished. */
+static int begin_run(struct import_run_state *r, const struct target *t)
+{
+	char err[2048];
+	r->t0 = import_now();
+	if (connect_both(r, t, err, sizeof err) < 0) {
+		out_err(r->o, "%s", err);
+		finish(r);
+		return -1;
+	}
+	if (take_lock(r->c, r->o) < 0) {
+		finish(r);
+		return -1;
+	}
+	return 0;
 }
 
 static void summary_out(struct import_run_state *r, int gen)
@@ -511,15 +550,8 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	int gen = phase_pause(r, err, sizeof err) < 0
 		      ? -1
 		      : import_promote(r, kind, piped ? pp : NULL, err, sizeof err);
-	if (gen < 0) {
-		db_rollback(r->c);
-		if (import_stopping(r))
-			return stop_run(r, kind, err);
-		printable(err, sizeof err);
-		import_set_state(r, "failed", err);
-		out_err(r->o, "promote: %s", err);
-		return EXIT_FAIL;
-	}
+	if (gen < 0)
+		return promote_failed(r, kind, err, sizeof err);
 	char gen_s[32], warn[32];
 	snprintf(gen_s, sizeof gen_s, "%d", gen);
 	snprintf(warn, sizeof warn, "%d", r->warnings);
@@ -544,13 +576,7 @@ static int validate_promote(struct import_run_state *r, int dry_run, int no_prom
 	    !(res[2] = import_exec_on(r, r->c, err, sizeof err, "commit", 0, NULL))) {
 		for (int i = 0; i < 3; i++)
 			PQclear(res[i]);
-		db_rollback(r->c);
-		if (import_stopping(r))
-			return stop_run(r, kind, err);
-		printable(err, sizeof err);
-		import_set_state(r, "failed", err);
-		out_err(r->o, "promote: %s", err);
-		return EXIT_FAIL;
+		return promote_failed(r, kind, err, sizeof err);
 	}
 	for (int i = 0; i < 3; i++)
 		PQclear(res[i]);
@@ -842,16 +868,8 @@ int import_run(struct out *o, const struct config *cfg, const struct target *t,
 	struct import_run_state r = {
 	    .o = o, .cfg = cfg, .phase = "scan", .max_errors = opts->max_errors};
 	char err[2048];
-	r.t0 = import_now();
-	if (connect_both(&r, t, err, sizeof err) < 0) {
-		out_err(o, "%s", err);
-		finish(&r);
+	if (begin_run(&r, t) < 0)
 		return EXIT_FAIL;
-	}
-	if (take_lock(r.c, o) < 0) {
-		finish(&r);
-		return EXIT_FAIL;
-	}
 	char host[256] = "", pid[32], dir[4096];
 	gethostname(host, sizeof host - 1);
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
@@ -946,16 +964,8 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 {
 	struct import_run_state r = {.o = o, .cfg = cfg, .phase = "rollback"};
 	char err[2048];
-	r.t0 = import_now();
-	if (connect_both(&r, t, err, sizeof err) < 0) {
-		out_err(o, "%s", err);
-		finish(&r);
+	if (begin_run(&r, t) < 0)
 		return EXIT_FAIL;
-	}
-	if (take_lock(r.c, o) < 0) {
-		finish(&r);
-		return EXIT_FAIL;
-	}
 	char *cur =
 	    db_scalar(r.c, err, sizeof err,
 		      "select coalesce(max(generation), 0) from ops.import_generations", 0, NULL);

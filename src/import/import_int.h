@@ -10,6 +10,10 @@
 #include "util.h"
 
 #define IMPORT_LOCK_KEY "7013370001" /* pg advisory lock: one import per target */
+/* The run that most likely holds IMPORT_LOCK_KEY (the newest running or stopping one), so
+ * a refusal can name it: columns id, kind, host, pid (host and pid '?' when unknown). No
+ * row when none is recorded; NULL when the query failed. */
+PGresult *import_lock_holder(PGconn *c, char *err, size_t errlen);
 
 struct import_run_state {
 	struct out *o;

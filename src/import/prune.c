@@ -89,12 +89,7 @@ static void sizes(PGconn *c, struct history_report *rep, int after)
 static void busy(PGconn *c, char *err, size_t errlen)
 {
 	char e[256];
-	PGresult *r =
-	    db_query(c, e, sizeof e,
-		     "select id, kind, coalesce(host, '?'), coalesce(pid::text, '?') from "
-		     "ops.import_runs where state in ('running', 'stopping') order by id "
-		     "desc limit 1",
-		     0, NULL);
+	PGresult *r = import_lock_holder(c, e, sizeof e);
 	if (r && PQntuples(r))
 		snprintf(err, errlen,
 			 "an %s is running (run %s on host %s, pid %s): history-prune never runs "

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "probe_console.h"
+#include "probe_int.h"
 #include "util.h"
 
 /* Counters are per prefix and shard (a few hundred small rows); the size figures are
@@ -51,22 +52,23 @@ const char *probe_console_cache_sql(void)
 	return cache_sql;
 }
 
+/* A database's or a table's row: both lists come from the query in the same form. */
+static void hit_row(const cJSON *v, char *name, size_t n, double *hit, long long *blocks)
+{
+	const cJSON *nm = cJSON_GetObjectItemCaseSensitive(v, "name");
+	snprintf(name, n, "%s", cJSON_IsString(nm) ? nm->valuestring : "?");
+	*hit = util_json_num(v, "hit", NAN);
+	*blocks = (long long)util_json_num(v, "blocks", 0);
+}
+
 int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	s->taken = time(NULL);
 	s->hit_rate = NAN;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(s->error, sizeof s->error, "%s",
-			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
-		s->error[strcspn(s->error, "\n")] = 0;
+	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
+	if (!j)
 		return -1;
-	}
-	cJSON *j = cJSON_Parse(PQgetvalue(r, 0, 0));
-	if (!j) {
-		snprintf(s->error, sizeof s->error, "probe returned malformed JSON");
-		return -1;
-	}
 	s->installed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "installed"));
 	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "counters");
 	if (cJSON_IsString(cs)) {
@@ -106,22 +108,16 @@ int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 	{
 		if (s->ndb >= PROBE_CACHE_DBS)
 			break;
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "name");
-		snprintf(s->db[s->ndb].name, sizeof s->db[s->ndb].name, "%s",
-			 cJSON_IsString(n) ? n->valuestring : "?");
-		s->db[s->ndb].hit = util_json_num(v, "hit", NAN);
-		s->db[s->ndb].blocks = (long long)util_json_num(v, "blocks", 0);
+		hit_row(v, s->db[s->ndb].name, sizeof s->db[s->ndb].name, &s->db[s->ndb].hit,
+			&s->db[s->ndb].blocks);
 		s->ndb++;
 	}
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "tables"))
 	{
 		if (s->ntables >= 5)
 			break;
-		const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "name");
-		snprintf(s->tables[s->ntables].name, sizeof s->tables[s->ntables].name, "%s",
-			 cJSON_IsString(n) ? n->valuestring : "?");
-		s->tables[s->ntables].hit = util_json_num(v, "hit", NAN);
-		s->tables[s->ntables].blocks = (long long)util_json_num(v, "blocks", 0);
+		hit_row(v, s->tables[s->ntables].name, sizeof s->tables[s->ntables].name,
+			&s->tables[s->ntables].hit, &s->tables[s->ntables].blocks);
 		s->ntables++;
 	}
 	cJSON_Delete(j);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "db.h"
 #include "probe_health.h"
+#include "probe_int.h"
 
 const char probe_cache_stats_sql[] =
     "select coalesce(sum(hits), 0), coalesce(sum(misses), 0), coalesce(sum(expiries), 0),\n"
@@ -29,10 +30,8 @@ int probe_cache_stats_parse(PGresult *r, struct cache_snapshot *s)
 	s->taken = time(NULL);
 	s->hit_rate = NAN;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 14) {
-		const char *m = PQresultErrorMessage(r);
-		snprintf(s->error, sizeof s->error, "%s",
-			 m && *m ? m : "no result (is the schema migrated? run db-migrate)");
-		s->error[strcspn(s->error, "\n")] = 0;
+		probe_result_error(s->error, sizeof s->error, r,
+				   "no result (is the schema migrated? run db-migrate)");
 		return -1;
 	}
 	s->hits = col(r, 0);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "probe.h"
+#include "probe_int.h"
 
 /* Everything in one row; lists come back as text arrays (name|dead|live) so the parser
  * needs no JSON. pg_stat_activity only shows other users' queries to pg_read_all_stats,
@@ -94,9 +95,7 @@ int probe_db_parse(PGresult *r, struct db_snapshot *s)
 	memset(s, 0, sizeof *s);
 	s->taken = time(NULL);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 19) {
-		snprintf(s->error, sizeof s->error, "%s",
-			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
-		s->error[strcspn(s->error, "\n")] = 0;
+		probe_result_error(s->error, sizeof s->error, r, "no result");
 		return -1;
 	}
 	const char *v = PQgetvalue(r, 0, 0);

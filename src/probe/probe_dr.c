@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "probe_int.h"
 #include "target.h"
 
 /* The walsender row is found through our slot; a standby set up without it (a managed
@@ -79,9 +80,7 @@ int probe_dr_primary_parse(PGresult *r, struct dr_primary_snap *p)
 {
 	memset(p, 0, sizeof *p);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 17) {
-		CP(p->error,
-		   PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
-		p->error[strcspn(p->error, "\n")] = 0;
+		probe_result_error(p->error, sizeof p->error, r, "unexpected result");
 		return -1;
 	}
 	p->in_recovery = tf(r, 0);
@@ -109,9 +108,7 @@ int probe_dr_standby_parse(PGresult *r, struct dr_standby_snap *s)
 {
 	memset(s, 0, sizeof *s);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 11) {
-		CP(s->error,
-		   PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
-		s->error[strcspn(s->error, "\n")] = 0;
+		probe_result_error(s->error, sizeof s->error, r, "unexpected result");
 		return -1;
 	}
 	s->in_recovery = tf(r, 0);
@@ -250,8 +247,7 @@ const char probe_repl_slots_sql[] =
 
 static void repl_error(struct repl_health *h, PGresult *r)
 {
-	CP(h->error, PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "unexpected result");
-	h->error[strcspn(h->error, "\n")] = 0;
+	probe_result_error(h->error, sizeof h->error, r, "unexpected result");
 }
 
 static double rnum(PGresult *r, int row, int col, double dflt)

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 
 #include "probe_console.h"
+#include "probe_int.h"
 #include "util.h"
 
 /* One index scan per level (events_level_at) instead of sorting every warning. */
@@ -48,17 +49,9 @@ int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	s->taken = time(NULL);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		snprintf(s->error, sizeof s->error, "%s",
-			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
-		s->error[strcspn(s->error, "\n")] = 0;
+	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
+	if (!j)
 		return -1;
-	}
-	cJSON *j = cJSON_Parse(PQgetvalue(r, 0, 0));
-	if (!j) {
-		snprintf(s->error, sizeof s->error, "probe returned malformed JSON");
-		return -1;
-	}
 	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
 	const cJSON *v;
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(j, "items"))

@@ -11,6 +11,7 @@
 
 #include "db.h"
 #include "probe_console.h"
+#include "probe_int.h"
 #include "util.h"
 
 static const char import_sql_absent[] =
@@ -36,28 +37,13 @@ const char *probe_import_sql(int present)
 	return present ? import_sql_present : import_sql_absent;
 }
 
-/* Shared by the console parsers: the one JSON column of a probe row. */
-static cJSON *json_row(PGresult *r, char *err, size_t errlen)
-{
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 1) {
-		snprintf(err, errlen, "%s",
-			 PQresultErrorMessage(r)[0] ? PQresultErrorMessage(r) : "no result");
-		err[strcspn(err, "\n")] = 0;
-		return NULL;
-	}
-	cJSON *j = cJSON_Parse(PQgetvalue(r, 0, 0));
-	if (!j)
-		snprintf(err, errlen, "probe returned malformed JSON");
-	return j;
-}
-
 int probe_import_parse(PGresult *r, struct import_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	s->taken = time(NULL);
 	s->rate = s->eta_s = NAN;
 	s->generation = -1;
-	cJSON *j = json_row(r, s->error, sizeof s->error);
+	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
 	if (!j)
 		return -1;
 	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));

@@ -11,6 +11,17 @@
 #include "probe_dr.h"
 #include "probe_health.h"
 
+/* A figure that may be missing: *out stays as it was when the query fails or is NULL. */
+static void optional_num(PGconn *c, const char *sql, double *out)
+{
+	char err[256];
+	char *v = db_scalar(c, err, sizeof err, sql, 0, NULL);
+	if (v) {
+		*out = strtod(v, NULL);
+		free(v);
+	}
+}
+
 int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metrics_sample *prev,
 			struct metrics_sample *m, char *err, size_t errlen)
 {
@@ -51,27 +62,18 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 			m->cache_hit_pct = 100.0 * (double)h / (double)(h + mi);
 	}
 	/* Optional figures: each may be missing (no extension, no import yet). */
-	char e2[256];
-	char *v = db_scalar(
-	    c, e2, sizeof e2,
-	    "select case when exists (select 1 from pg_extension"
-	    " where extname = 'pg_stat_statements') then"
-	    " (select sum(total_exec_time) / nullif(sum(calls), 0) from pg_stat_statements"
-	    "  where dbid = (select oid from pg_database where datname = current_database()))"
-	    " end",
-	    0, NULL);
-	if (v) {
-		m->query_mean_ms = strtod(v, NULL);
-		free(v);
-	}
-	v = db_scalar(c, e2, sizeof e2,
-		      "select rate from ops.import_runs where rate is not null"
-		      " order by started_at desc limit 1",
-		      0, NULL);
-	if (v) {
-		m->import_rate = strtod(v, NULL);
-		free(v);
-	}
+	optional_num(c,
+		     "select case when exists (select 1 from pg_extension"
+		     " where extname = 'pg_stat_statements') then"
+		     " (select sum(total_exec_time) / nullif(sum(calls), 0) from pg_stat_statements"
+		     "  where dbid = (select oid from pg_database where datname = "
+		     "current_database()))"
+		     " end",
+		     &m->query_mean_ms);
+	optional_num(c,
+		     "select rate from ops.import_runs where rate is not null and state = 'completed'"
+		     " order by started_at desc limit 1",
+		     &m->import_rate);
 	probe_system(cfg, &sys);
 	m->mem_used = (long long)(sys.mem_total - sys.mem_avail);
 	return 0;

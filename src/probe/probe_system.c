@@ -44,6 +44,18 @@ static void fs_probe(struct fs_usage *f, const char *label, const char *path)
 	f->free_pct = f->total ? 100.0 * (double)f->avail / (double)f->total : 0;
 }
 
+/* A /proc file's text, as much of it as fits: the fields read from it come first. */
+static int read_text(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t got = fread(buf, 1, n - 1, f);
+	buf[got] = 0;
+	fclose(f);
+	return 0;
+}
+
 int probe_system(const struct config *cfg, struct sys_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
@@ -55,23 +67,14 @@ int probe_system(const struct config *cfg, struct sys_snapshot *s)
 	}
 	s->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	char text[8192];
-	f = fopen("/proc/meminfo", "r");
-	if (f) {
-		size_t n = fread(text, 1, sizeof text - 1, f);
-		text[n] = 0;
-		fclose(f);
+	if (read_text("/proc/meminfo", text, sizeof text) == 0) {
 		s->mem_total = meminfo(text, "MemTotal:");
 		s->mem_avail = meminfo(text, "MemAvailable:");
 		s->swap_total = meminfo(text, "SwapTotal:");
 		s->swap_free = meminfo(text, "SwapFree:");
 	}
-	f = fopen("/proc/self/status", "r");
-	if (f) {
-		size_t n = fread(text, 1, sizeof text - 1, f);
-		text[n] = 0;
-		fclose(f);
+	if (read_text("/proc/self/status", text, sizeof text) == 0)
 		s->self_rss = meminfo(text, "VmRSS:");
-	}
 	char data[4096];
 	snprintf(data, sizeof data, "%s/pg", paths_data_dir());
 	fs_probe(&s->fs[s->nfs++], "data", data);

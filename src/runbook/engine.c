@@ -4,9 +4,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "notify.h"
 #include "paths.h"
 #include "proc.h"
 #include "target.h"
@@ -665,88 +666,7 @@ void wz_child_kill(struct wz_child *ch)
 int wz_notify(const struct config *cfg, const char *subject, const char *body, char *where,
 	      size_t wherelen, char *err, size_t errlen)
 {
-	char dir[4200];
-	snprintf(dir, sizeof dir, "%s", paths_state_dir());
-	paths_mkdir_p(dir, 0700);
-	if (cfg && cfg->notify_command[0]) {
-		char buf[1024];
-		char *argv[33];
-		snprintf(buf, sizeof buf, "%s", cfg->notify_command);
-		if (rb_split_argv(buf, argv, 32) <= 0) {
-			snprintf(err, errlen, "notify_command '%s' is empty or badly quoted",
-				 cfg->notify_command);
-			return -1;
-		}
-		char tmp[4300];
-		snprintf(tmp, sizeof tmp, "%s/notify-%ld.txt", dir, (long)getpid());
-		FILE *f = fopen(tmp, "w");
-		if (!f) {
-			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-			return -1;
-		}
-		fchmod(fileno(f), 0600);
-		fprintf(f, "%s\n%s\n", subject, body ? body : "");
-		fclose(f);
-		struct proc_opts o = {.stdin_file = tmp, .capture = 1};
-		char *out = NULL;
-		int rc = proc_run(argv, &o, &out);
-		unlink(tmp);
-		if (rc != 0) {
-			if (out)
-				out[strcspn(out, "\n")] = 0;
-			snprintf(err, errlen, "notify_command %s %s%s%s", argv[0],
-				 rc < 0 ? "could not start" : "failed", out && *out ? ": " : "",
-				 out ? out : "");
-			free(out);
-			return -1;
-		}
-		free(out);
-		snprintf(where, wherelen, "notify_command %s", argv[0]);
-		return 0;
-	}
-	char path[4300];
-	snprintf(path, sizeof path, "%s/announcements.log", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	FILE *f = fd >= 0 ? fdopen(fd, "a") : NULL;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char ts[64];
-	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S %z", &tm);
-	fprintf(f, "=== %s\nSubject: %s\n\n%s\n\n", ts, subject, body ? body : "");
-	fclose(f);
-	snprintf(where, wherelen, "%s", path);
-	return 0;
-}
-
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if (b->len + (size_t)n + 1 > b->cap) {
-		b->cap = (b->len + (size_t)n + 1) * 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
+	return notify_send(cfg, subject, body, NULL, where, wherelen, err, errlen);
 }
 
 static void fmt_time(time_t t, char *buf, size_t n)
@@ -760,49 +680,50 @@ static void fmt_time(time_t t, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-static void md_cell(struct sbuf *b, const char *s)
+static void md_cell(struct strbuf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		if (*s == '|')
-			sb_add(b, "\\|");
+			strbuf_addf(b, "\\|");
 		else if (*s == '\n')
-			sb_add(b, " ");
+			strbuf_addf(b, " ");
 		else
-			sb_add(b, "%c", *s);
+			strbuf_addf(b, "%c", *s);
 	}
 }
 
 char *wz_transcript(const struct wz_run *r)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	char t1[32], t2[32];
 	const struct runbook *rb = r->rb;
 	if (r->id)
-		sb_add(&b, "# %s: run %lld\n\n", r->title, r->id);
+		strbuf_addf(&b, "# %s: run %lld\n\n", r->title, r->id);
 	else
-		sb_add(&b, "# %s: run %s\n\n", r->title, r->local_id);
+		strbuf_addf(&b, "# %s: run %s\n\n", r->title, r->local_id);
 	fmt_time(r->started, t1, sizeof t1);
 	fmt_time(r->ended, t2, sizeof t2);
-	sb_add(&b, "- Runbook: %s", r->runbook);
+	strbuf_addf(&b, "- Runbook: %s", r->runbook);
 	if (rb)
-		sb_add(&b, " (%s)", rb->path);
-	sb_add(&b, "\n- Operator: %s on %s\n", r->operator_, r->host);
-	sb_add(&b, "- Started: %s\n- Ended: %s\n", t1, t2);
-	sb_add(&b, "- Status: %s", wz_status_name(r->status));
+		strbuf_addf(&b, " (%s)", rb->path);
+	strbuf_addf(&b, "\n- Operator: %s on %s\n", r->operator_, r->host);
+	strbuf_addf(&b, "- Started: %s\n- Ended: %s\n", t1, t2);
+	strbuf_addf(&b, "- Status: %s", wz_status_name(r->status));
 	if (r->reason[0])
-		sb_add(&b, " (%s)", r->reason);
-	sb_add(&b, "\n");
-	sb_add(&b, "- Worst check status: %d\n", r->worst);
+		strbuf_addf(&b, " (%s)", r->reason);
+	strbuf_addf(&b, "\n");
+	strbuf_addf(&b, "- Worst check status: %d\n", r->worst);
 	if (r->offline)
-		sb_add(&b, "- Part of this run was recorded offline (database unreachable)\n");
+		strbuf_addf(&b, "- Part of this run was recorded offline (database unreachable)\n");
 	for (int i = 0; i < r->nparams; i++)
-		sb_add(&b, "- Parameter %s: %s\n", r->params[i].name, r->params[i].value);
+		strbuf_addf(&b, "- Parameter %s: %s\n", r->params[i].name, r->params[i].value);
 	if (rb && r->cursor < rb->nsteps && !wz_finished(r))
-		sb_add(&b, "- Current step: %s (%s)\n", rb->steps[r->cursor].id,
-		       rb->steps[r->cursor].title);
+		strbuf_addf(&b, "- Current step: %s (%s)\n", rb->steps[r->cursor].id,
+			    rb->steps[r->cursor].title);
 
-	sb_add(&b, "\n## Timeline\n\n| started | ended | section | step | outcome | who | notes |\n"
-		   "| --- | --- | --- | --- | --- | --- | --- |\n");
+	strbuf_addf(
+	    &b, "\n## Timeline\n\n| started | ended | section | step | outcome | who | notes |\n"
+		"| --- | --- | --- | --- | --- | --- | --- |\n");
 	for (int i = 0; i < r->nattempts; i++) {
 		const struct wz_attempt *a = &r->attempts[i];
 		fmt_time(a->started, t1, sizeof t1);
@@ -812,21 +733,21 @@ char *wz_transcript(const struct wz_run *r)
 				      : "";
 		const char *title =
 		    rb && a->step < rb->nsteps ? rb->steps[a->step].title : a->step_id;
-		sb_add(&b, "| %s | %s | ", t1, t2);
+		strbuf_addf(&b, "| %s | %s | ", t1, t2);
 		md_cell(&b, sec);
-		sb_add(&b, " | ");
+		strbuf_addf(&b, " | ");
 		md_cell(&b, title);
-		sb_add(&b, " | %s", wz_outcome_name(a->outcome));
+		strbuf_addf(&b, " | %s", wz_outcome_name(a->outcome));
 		if (a->exit_status >= 0)
-			sb_add(&b, " (exit %d)", a->exit_status);
-		sb_add(&b, " | %s | ", a->actor);
+			strbuf_addf(&b, " (exit %d)", a->exit_status);
+		strbuf_addf(&b, " | %s | ", a->actor);
 		if (a->detail)
 			md_cell(&b, a->detail);
 		if (a->detail && a->reason)
-			sb_add(&b, "; ");
+			strbuf_addf(&b, "; ");
 		if (a->reason)
 			md_cell(&b, a->reason);
-		sb_add(&b, " |\n");
+		strbuf_addf(&b, " |\n");
 	}
 	int any = 0;
 	for (int i = 0; i < r->nattempts; i++) {
@@ -834,17 +755,17 @@ char *wz_transcript(const struct wz_run *r)
 		if (!a->excerpt || !*a->excerpt)
 			continue;
 		if (!any++)
-			sb_add(&b, "\n## Output\n");
+			strbuf_addf(&b, "\n## Output\n");
 		const struct rb_step *st = rb && a->step < rb->nsteps ? &rb->steps[a->step] : NULL;
-		sb_add(&b, "\n### %s", st ? st->title : a->step_id);
+		strbuf_addf(&b, "\n### %s", st ? st->title : a->step_id);
 		if (st && st->argc) {
-			sb_add(&b, ": `midsops");
+			strbuf_addf(&b, ": `midsops");
 			for (int k = 0; k < st->argc; k++)
-				sb_add(&b, " %s", st->argv[k]);
-			sb_add(&b, "`");
+				strbuf_addf(&b, " %s", st->argv[k]);
+			strbuf_addf(&b, "`");
 		}
-		sb_add(&b, " (%s)\n\n```text\n%s%s```\n", wz_outcome_name(a->outcome), a->excerpt,
-		       a->excerpt[strlen(a->excerpt) - 1] == '\n' ? "" : "\n");
+		strbuf_addf(&b, " (%s)\n\n```text\n%s%s```\n", wz_outcome_name(a->outcome),
+			    a->excerpt, a->excerpt[strlen(a->excerpt) - 1] == '\n' ? "" : "\n");
 	}
 	return b.s ? b.s : xstrdup("");
 }
@@ -914,4 +835,16 @@ void wz_reports_refresh(const struct config *cfg, const struct wz_run *r)
 			free(t);
 		}
 	}
+}
+
+void rb_operator_name(const char *given, char *buf, size_t n)
+{
+	const char *o = given;
+	if (!o || !*o)
+		o = getenv("MIDSOPS_OPERATOR");
+	if (!o || !*o) {
+		struct passwd *pw = getpwuid(getuid());
+		o = pw ? pw->pw_name : "unknown";
+	}
+	snprintf(buf, n, "%s", o);
 }

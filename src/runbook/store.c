@@ -505,17 +505,14 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 {
 	char path[4400];
 	state_path(r->local_id, "lock", path, sizeof path);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	char who[256], buf[256] = "";
+	snprintf(who, sizeof who, "%s on %s (pid %ld)\n", r->operator_, r->host, (long)getpid());
+	int fd = util_lock_file(path, who, buf, sizeof buf);
+	if (fd == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char buf[256] = "";
-		ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-		buf[n > 0 ? n : 0] = 0;
-		buf[strcspn(buf, "\n")] = 0;
-		close(fd);
+	if (fd == -2) {
 		snprintf(err, errlen,
 			 "run %s is being driven right now by %s; two operators cannot drive one "
 			 "run at once (watch it with 'midsops wizard show %s')",
@@ -532,11 +529,6 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 		}
 		return -1;
 	}
-	char who[256];
-	int wl = snprintf(who, sizeof who, "%s on %s (pid %ld)\n", r->operator_, r->host,
-			  (long)getpid());
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, who, (size_t)wl, 0) < 0)
-		(void)0;
 	if (s->conn && r->id) {
 		char id[32], e2[512];
 		snprintf(id, sizeof id, "%lld", r->id);

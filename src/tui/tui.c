@@ -213,8 +213,7 @@ static void draw_overlay(struct tui *t, struct tui_lines *l, int *scroll, const 
 			 *scroll + i < wrapped.n ? wrapped.v[*scroll + i] : "");
 	tui_put(t, box.y + box.h - 1, box.x + 2, box.w - 4, ROLE_DIM,
 		" Up/Down/PgUp/PgDn scroll, Esc or q closes ");
-	tui_lines_clear(&wrapped);
-	free(wrapped.v);
+	tui_lines_free(&wrapped);
 }
 
 static void draw_bottom(struct tui *t)

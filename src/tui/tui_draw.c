@@ -225,6 +225,12 @@ int tui_list_key(struct tui_pane *p, int key, int page)
 	return TUI_HANDLED | TUI_REDRAW;
 }
 
+int tui_pane_scroll_key(struct tui_pane *p, struct tui *t, int key)
+{
+	(void)t;
+	return tui_list_key(p, key, p->lines);
+}
+
 int tui_match(const char *hay, const char *needle)
 {
 	if (!needle || !*needle)
@@ -275,6 +281,20 @@ void tui_lines_clear(struct tui_lines *l)
 	for (int i = 0; i < l->n; i++)
 		free(l->v[i]);
 	l->n = 0;
+}
+
+void tui_lines_free(struct tui_lines *l)
+{
+	tui_lines_clear(l);
+	free(l->v);
+	l->v = NULL;
+	l->cap = 0;
+}
+
+void tui_lines_add_plain(struct tui_lines *out, const struct tui_lines *l)
+{
+	for (int i = 0; i < l->n; i++)
+		tui_lines_add(out, l->v[i] + 1);
 }
 
 int tui_words_split(const char *line, char ***words, char *err, size_t errlen)

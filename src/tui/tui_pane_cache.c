@@ -1,7 +1,6 @@
 /* Cache statistics pane: the application cache beside PostgreSQL's buffer cache. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -62,14 +61,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int from = tui_pane_banner(t, p, r);
 	build(t, &l);
 	tui_text_pane(t, p, r, from, &l);
-	tui_lines_clear(&l);
-	free(l.v);
-}
-
-static int key(struct tui_pane *p, struct tui *t, int k)
-{
-	(void)t;
-	return tui_list_key(p, k, p->lines);
+	tui_lines_free(&l);
 }
 
 static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
@@ -77,10 +69,8 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 	(void)p;
 	struct tui_lines l = {0};
 	build(t, &l);
-	for (int i = 0; i < l.n; i++)
-		tui_lines_add(out, l.v[i] + 1);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_add_plain(out, &l);
+	tui_lines_free(&l);
 	return 1;
 }
 
@@ -88,7 +78,7 @@ const struct tui_pane_ops tui_pane_cache_ops = {
     .name = "cache",
     .title = "Cache statistics",
     .draw = draw,
-    .key = key,
+    .key = tui_pane_scroll_key,
     .details = details,
     .filterable = 1,
 };

@@ -95,12 +95,6 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	}
 }
 
-static int key(struct tui_pane *p, struct tui *t, int k)
-{
-	(void)t;
-	return tui_list_key(p, k, p->lines);
-}
-
 static void wrap(struct tui_lines *out, const char *label, const char *text)
 {
 	char buf[2048];
@@ -147,7 +141,7 @@ const struct tui_pane_ops tui_pane_errors_ops = {
     .name = "errors",
     .title = "Recent errors",
     .draw = draw,
-    .key = key,
+    .key = tui_pane_scroll_key,
     .details = details,
     .filterable = 1,
 };

@@ -2,7 +2,6 @@
  * tuples, longest transaction, waiting locks, replication (commits waiting for a synchronous
  * standby, abandoned slots), backup and WAL ages. */
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -123,14 +122,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int from = tui_pane_banner(t, p, r);
 	build(t, &l, t->zoom == PANE_HEALTH);
 	tui_text_pane(t, p, r, from, &l);
-	tui_lines_clear(&l);
-	free(l.v);
-}
-
-static int key(struct tui_pane *p, struct tui *t, int k)
-{
-	(void)t;
-	return tui_list_key(p, k, p->lines);
+	tui_lines_free(&l);
 }
 
 static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
@@ -139,10 +131,8 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 	const struct db_snapshot *s = &t->v->db;
 	struct tui_lines l = {0};
 	build(t, &l, 1);
-	for (int i = 0; i < l.n; i++)
-		tui_lines_add(out, l.v[i] + 1);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_add_plain(out, &l);
+	tui_lines_free(&l);
 	char a[64];
 	static const char *const names[MON_NPANES] = {"health", "import", "cache", "errors"};
 	for (int p2 = 0; p2 < MON_NPANES; p2++) {
@@ -152,6 +142,11 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 	}
 	fmt_duration(a, sizeof a, s->uptime_s);
 	tui_lines_addf(out, "server_version_num %d, uptime %s", s->server_num, a);
+	/* The pane's size is an estimate: say what it counts, and where the exact one is. */
+	fmt_bytes(a, sizeof a, (double)s->db_size);
+	tui_lines_addf(out, "size ~%s is estimated: the pages of tables, indexes, TOAST", a);
+	tui_lines_addf(out, "as of their last VACUUM or ANALYZE (pg_class.relpages);");
+	tui_lines_addf(out, "db-check gives the exact pg_database_size");
 	return 1;
 }
 
@@ -159,7 +154,7 @@ const struct tui_pane_ops tui_pane_health_ops = {
     .name = "health",
     .title = "Database health",
     .draw = draw,
-    .key = key,
+    .key = tui_pane_scroll_key,
     .details = details,
     .filterable = 1,
 };

@@ -1,7 +1,6 @@
 /* Import progress pane: the current or last run of ops.import_runs, live through NOTIFY. */
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -43,28 +42,33 @@ static void build(struct tui *t, struct tui_lines *l, int width)
 	int running = strcmp(s->state, "running") == 0 || strcmp(s->state, "stopping") == 0;
 	tui_tl(l, state_role(s->state), "run #%lld %s %s, phase %s", s->id,
 	       s->kind[0] ? s->kind : "import", s->state, s->phase);
-	double frac = s->records_total > 0 ? (double)s->records_done / (double)s->records_total
-		      : s->bytes_total > 0 ? (double)s->bytes_done / (double)s->bytes_total
+	/* The bar is bytes read of the export's bytes, as the command's progress line. */
+	double frac = s->bytes_total > 0   ? (double)s->bytes_done / (double)s->bytes_total
 		      : s->files_total > 0 ? (double)s->files_done / (double)s->files_total
 					   : (strcmp(s->state, "completed") == 0 ? 1.0 : 0.0);
+	/* Records (game rows) are counted once the run is promoted; until then its rate is
+	 * in files per second. */
+	int counted = s->records_total > 0 && !running;
 	int bw = width - 8;
 	if (bw > 60)
 		bw = 60;
 	tui_bar(c, sizeof c, bw, frac);
 	tui_tl(l, ROLE_NORMAL, "%s %3.0f%%", c, frac * 100);
-	fmt_count(a, sizeof a, s->records_done);
-	fmt_count(b, sizeof b, s->records_total);
-	tui_tl(l, ROLE_NORMAL, "files %lld/%lld  records %s/%s", s->files_done, s->files_total, a,
-	       b);
+	if (counted)
+		fmt_count(a, sizeof a, s->records_total);
+	else
+		snprintf(a, sizeof a, "%s", running ? "counted at promote" : "-");
+	tui_tl(l, ROLE_NORMAL, "files %lld/%lld  records %s", s->files_done, s->files_total, a);
 	fmt_bytes(a, sizeof a, (double)s->bytes_done);
 	fmt_bytes(b, sizeof b, (double)s->bytes_total);
 	enum tui_role rr = ROLE_NORMAL;
-	if (running && !isnan(s->rate) && s->rate > 0)
+	/* import_speed is in records/s: a rate in files/s is not judged against it. */
+	if (counted && !isnan(s->rate) && s->rate > 0)
 		rr = tui_status_role(threshold_judge(&t->cfg->import_speed, s->rate));
 	if (isnan(s->rate))
 		snprintf(c, sizeof c, "n/a");
 	else
-		snprintf(c, sizeof c, "%.0f rec/s", s->rate);
+		snprintf(c, sizeof c, "%.0f %s", s->rate, counted ? "rec/s" : "files/s");
 	tui_tl(l, rr, "bytes %s/%s  rate %s", a, b, c);
 	if (running && !isnan(s->eta_s))
 		fmt_duration(a, sizeof a, s->eta_s);
@@ -98,14 +102,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int from = tui_pane_banner(t, p, r);
 	build(t, &l, r.w);
 	tui_text_pane(t, p, r, from, &l);
-	tui_lines_clear(&l);
-	free(l.v);
-}
-
-static int key(struct tui_pane *p, struct tui *t, int k)
-{
-	(void)t;
-	return tui_list_key(p, k, p->lines);
+	tui_lines_free(&l);
 }
 
 static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
@@ -116,10 +113,8 @@ static int details(struct tui_pane *p, struct tui *t, struct tui_lines *out)
 		return 0;
 	struct tui_lines l = {0};
 	build(t, &l, 60);
-	for (int i = 0; i < l.n; i++)
-		tui_lines_add(out, l.v[i] + 1);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_add_plain(out, &l);
+	tui_lines_free(&l);
 	tui_lines_addf(out, "bytes %lld of %lld, records %lld of %lld", s->bytes_done,
 		       s->bytes_total, s->records_done, s->records_total);
 	tui_lines_addf(out, "NOTIFY midsops_import received: %lld", t->v->notifies);
@@ -131,7 +126,7 @@ const struct tui_pane_ops tui_pane_import_ops = {
     .name = "import",
     .title = "Import progress",
     .draw = draw,
-    .key = key,
+    .key = tui_pane_scroll_key,
     .details = details,
     .filterable = 1,
 };

@@ -231,8 +231,7 @@ int tui_outage_details(struct tui *t, struct tui_pane *p, struct tui_lines *out)
 		wrap_words(&w, ROLE_NORMAL, v->conn_error, COLS - 16, 64);
 		for (int i = 0; i < w.n; i++)
 			tui_lines_addf(out, "  %s", w.v[i] + 1);
-		tui_lines_clear(&w);
-		free(w.v);
+		tui_lines_free(&w);
 		if (v->embedded_stopped)
 			tui_lines_add(out,
 				      "The console never starts the embedded cluster by itself: "

@@ -76,37 +76,12 @@ static double now_s(void)
 	return util_mono();
 }
 
-static void operator_name(char *buf, size_t n, const char *given)
-{
-	const char *o = given;
-	if (!o || !*o)
-		o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
-}
-
 static void run_ref(const struct wz_run *r, char *buf, size_t n)
 {
 	if (r->id)
 		snprintf(buf, n, "%lld", r->id);
 	else
 		snprintf(buf, n, "%s", r->local_id);
-}
-
-static void outl(struct wzv *v, enum tui_role role, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void outl(struct wzv *v, enum tui_role role, const char *fmt, ...)
-{
-	char buf[4096];
-	buf[0] = (char)('0' + role);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + 1, sizeof buf - 1, fmt, ap);
-	va_end(ap);
-	tui_lines_add(&v->out, buf);
 }
 
 /* Each line of text (several lines, \r dropped) into l with a role byte. */
@@ -130,7 +105,7 @@ static void add_text(struct tui_lines *l, enum tui_role role, const char *prefix
 static void store_note(struct wzv *v)
 {
 	if (v->s.note[0] && strcmp(v->s.note, v->note_shown) != 0) {
-		outl(v, ROLE_WARNING, "%s", v->s.note);
+		tui_tl(&v->out, ROLE_WARNING, "%s", v->s.note);
 		snprintf(v->note_shown, sizeof v->note_shown, "%s", v->s.note);
 	}
 }
@@ -197,13 +172,8 @@ static void wiz_end(struct wzv *v, struct tui *t)
 {
 	if (v->view != V_OFF)
 		view_close(v, t, 1);
-	tui_lines_clear(&v->out);
-	free(v->out.v);
-	v->out.v = NULL;
-	v->out.cap = 0;
-	free(v->fig.v);
-	v->fig.v = NULL;
-	v->fig.cap = 0;
+	tui_lines_free(&v->out);
+	tui_lines_free(&v->fig);
 }
 
 static int wiz_active(struct wzv *v)
@@ -289,10 +259,10 @@ static void settle(struct wzv *v, int cursor_before)
 		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED;
 	if (v->failed)
-		outl(v, ROLE_CRITICAL,
-		     "Step '%s' failed: Enter retries, c continues anyway, s skips, "
-		     "a aborts",
-		     r->rb->steps[r->cursor].id);
+		tui_tl(&v->out, ROLE_CRITICAL,
+		       "Step '%s' failed: Enter retries, c continues anyway, s skips, "
+		       "a aborts",
+		       r->rb->steps[r->cursor].id);
 }
 
 static void begin_run(struct wzv *v, struct tui *t)
@@ -310,13 +280,13 @@ static void begin_run(struct wzv *v, struct tui *t)
 	wz_save(&v->s, r);
 	run_ref(r, v->ref, sizeof v->ref);
 	tui_lines_clear(&v->out);
-	outl(v, ROLE_HEADER, "# %s: run %s by %s on %s", r->rb->title, v->ref, r->operator_,
-	     r->host);
+	tui_tl(&v->out, ROLE_HEADER, "# %s: run %s by %s on %s", r->rb->title, v->ref, r->operator_,
+	       r->host);
 	store_note(v);
 	if (r->rb->maintenance && rb_in_window(t->cfg->maintenance_window, time(NULL)) == 0)
-		outl(v, ROLE_WARNING,
-		     "runbook %s belongs in the maintenance window (%s); it is outside it now",
-		     r->rb->name, t->cfg->maintenance_window);
+		tui_tl(&v->out, ROLE_WARNING,
+		       "runbook %s belongs in the maintenance window (%s); it is outside it now",
+		       r->rb->name, t->cfg->maintenance_window);
 	if (r->rb->description)
 		add_text(&v->out, ROLE_DIM, "", r->rb->description);
 	v->error[0] = 0;
@@ -361,7 +331,7 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 			given_op = params[i] + 11;
 		else if (strcmp(params[i], "--operator") == 0 && i + 1 < nparams)
 			given_op = params[++i];
-	operator_name(op, sizeof op, given_op);
+	rb_operator_name(given_op, op, sizeof op);
 	store_ensure(v, t);
 	v->r = wz_run_new(rb, op);
 	for (int i = 0; i < nparams; i++) {
@@ -411,7 +381,7 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 	v->view = V_RUN;
 	v->param = 0;
 	tui_lines_clear(&v->out);
-	outl(v, ROLE_HEADER, "# %s", rb->title);
+	tui_tl(&v->out, ROLE_HEADER, "# %s", rb->title);
 	prompt_param(v);
 	if (v->prompt == P_NONE)
 		begin_run(v, t);
@@ -446,14 +416,14 @@ static void resume(struct wzv *v, struct tui *t, const char *ref)
 	}
 	v->r = r;
 	v->locked = 1;
-	operator_name(op, sizeof op, NULL);
+	rb_operator_name(NULL, op, sizeof op);
 	snprintf(r->driver, sizeof r->driver, "%s", op);
 	r->status = WZ_RUN_RUNNING;
 	wz_save(&v->s, r);
 	run_ref(r, v->ref, sizeof v->ref);
 	tui_lines_clear(&v->out);
-	outl(v, ROLE_HEADER, "# %s: resuming run %s (started by %s) at step '%s'", r->title, v->ref,
-	     r->operator_, r->rb->steps[r->cursor].id);
+	tui_tl(&v->out, ROLE_HEADER, "# %s: resuming run %s (started by %s) at step '%s'", r->title,
+	       v->ref, r->operator_, r->rb->steps[r->cursor].id);
 	store_note(v);
 	v->view = V_RUN;
 	v->out_back = 0;
@@ -529,13 +499,13 @@ static int child_start(struct wzv *v, struct tui *t, const struct rb_step *st)
 			sl = sizeof shown - 1;
 	}
 	if (v->busy != B_WAIT)
-		outl(v, ROLE_HEADER, "$ midsops%s", shown);
+		tui_tl(&v->out, ROLE_HEADER, "$ midsops%s", shown);
 	snprintf(v->cmdname, sizeof v->cmdname, "%s", ac ? argv[0] : "");
 	v->npartial = 0;
 	int rc = wz_child_start(&v->ch, t->cfg, t->target, argv, err, sizeof err);
 	wz_argv_free(argv);
 	if (rc < 0) {
-		outl(v, ROLE_CRITICAL, "%s", err);
+		tui_tl(&v->out, ROLE_CRITICAL, "%s", err);
 		return -1;
 	}
 	v->ch_live = 1;
@@ -569,11 +539,11 @@ static void command_done(struct wzv *v)
 	v->ch_live = 0;
 	int rc = v->ch.status;
 	enum wz_outcome oc = wz_outcome_for(v->cmdname, rc);
-	outl(v,
-	     oc == WZ_DONE	? ROLE_OK
-	     : oc == WZ_WARNING ? ROLE_WARNING
-				: ROLE_CRITICAL,
-	     "-> %s (exit %d)", wz_outcome_name(oc), rc);
+	tui_tl(&v->out,
+	       oc == WZ_DONE	  ? ROLE_OK
+	       : oc == WZ_WARNING ? ROLE_WARNING
+				  : ROLE_CRITICAL,
+	       "-> %s (exit %d)", wz_outcome_name(oc), rc);
 	v->busy = B_IDLE;
 	wz_step_end(&v->s, v->r, oc, rc, output, wz_exit_reason(rc), NULL);
 	free(output);
@@ -591,7 +561,7 @@ static void wait_start(struct wzv *v, const struct rb_step *st)
 	v->wait_t0 = v->next_fig = now_s();
 	v->busy = B_WAIT;
 	tui_lines_clear(&v->fig);
-	outl(v, ROLE_NORMAL, "waiting %lds; Enter ends the wait early", dur);
+	tui_tl(&v->out, ROLE_NORMAL, "waiting %lds; Enter ends the wait early", dur);
 }
 
 static void wait_end(struct wzv *v, int early)
@@ -603,7 +573,7 @@ static void wait_end(struct wzv *v, int early)
 	long el = (long)(now_s() - v->wait_t0 + 0.5);
 	snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, v->wait_dur,
 		 early ? " (ended early by the operator)" : "");
-	outl(v, ROLE_OK, "-> %s", detail);
+	tui_tl(&v->out, ROLE_OK, "-> %s", detail);
 	if (v->fig_text)
 		add_text(&v->out, ROLE_DIM, "  ", v->fig_text);
 	v->busy = B_IDLE;
@@ -653,12 +623,12 @@ static void do_notify(struct wzv *v, struct tui *t, const struct rb_step *st)
 	char *body = wz_expand(v->r, t->cfg, st->body);
 	char where[4400], err[1024];
 	wz_step_begin(&v->s, v->r);
-	outl(v, ROLE_NORMAL, "Subject: %s", subj);
+	tui_tl(&v->out, ROLE_NORMAL, "Subject: %s", subj);
 	if (wz_notify(t->cfg, subj, body, where, sizeof where, err, sizeof err) == 0) {
-		outl(v, ROLE_OK, "-> sent to %s", where);
+		tui_tl(&v->out, ROLE_OK, "-> sent to %s", where);
 		wz_step_end(&v->s, v->r, WZ_DONE, -1, NULL, NULL, where);
 	} else {
-		outl(v, ROLE_CRITICAL, "notification failed: %s", err);
+		tui_tl(&v->out, ROLE_CRITICAL, "notification failed: %s", err);
 		wz_step_end(&v->s, v->r, WZ_FAILED, -1, NULL, err, NULL);
 	}
 	free(subj);
@@ -672,10 +642,10 @@ static void do_report(struct wzv *v, struct tui *t, const struct rb_step *st)
 	char path[4400], err[1024];
 	wz_step_begin(&v->s, v->r);
 	if (wz_report_write(t->cfg, v->r, st, path, sizeof path, err, sizeof err) == 0) {
-		outl(v, ROLE_OK, "-> written to %s", path);
+		tui_tl(&v->out, ROLE_OK, "-> written to %s", path);
 		wz_step_end(&v->s, v->r, WZ_DONE, -1, NULL, NULL, path);
 	} else {
-		outl(v, ROLE_CRITICAL, "report not written: %s", err);
+		tui_tl(&v->out, ROLE_CRITICAL, "report not written: %s", err);
 		wz_step_end(&v->s, v->r, WZ_FAILED, -1, NULL, err, NULL);
 	}
 	settle(v, before);
@@ -684,7 +654,7 @@ static void do_report(struct wzv *v, struct tui *t, const struct rb_step *st)
 static void branch(struct wzv *v, int yes, const char *why)
 {
 	int before = v->r->cursor;
-	outl(v, ROLE_OK, "-> %s (%s)", yes ? "yes" : "no", why);
+	tui_tl(&v->out, ROLE_OK, "-> %s (%s)", yes ? "yes" : "no", why);
 	wz_branch(&v->s, v->r, yes, why);
 	settle(v, before);
 }
@@ -696,7 +666,7 @@ static void choice_load(struct wzv *v, struct tui *t, const struct rb_step *st)
 	int before = v->r->cursor;
 	choice_drop(v);
 	if (wz_choice_load(v->r, t->cfg, t->target, st, &v->choice) == 0) {
-		outl(v, ROLE_CRITICAL, "-> %s", v->choice.error);
+		tui_tl(&v->out, ROLE_CRITICAL, "-> %s", v->choice.error);
 		wz_choice_fail(&v->s, v->r, &v->choice);
 		wz_choice_free(&v->choice);
 		settle(v, before);
@@ -704,7 +674,7 @@ static void choice_load(struct wzv *v, struct tui *t, const struct rb_step *st)
 	}
 	v->choice_live = 1;
 	v->choice_sel = v->choice.def;
-	outl(v, ROLE_NORMAL, "%d to choose from: Up/Down, then Enter", v->choice.n);
+	tui_tl(&v->out, ROLE_NORMAL, "%d to choose from: Up/Down, then Enter", v->choice.n);
 }
 
 static void choice_take(struct wzv *v)
@@ -714,8 +684,8 @@ static void choice_take(struct wzv *v)
 	int before = r->cursor;
 	wz_step_begin(&v->s, r);
 	wz_choice_pick(&v->s, r, &v->choice, v->choice_sel);
-	outl(v, ROLE_OK, "-> %s = %s (%s)", st->param, wz_param(r, st->param),
-	     v->choice.labels[v->choice_sel]);
+	tui_tl(&v->out, ROLE_OK, "-> %s = %s (%s)", st->param, wz_param(r, st->param),
+	       v->choice.labels[v->choice_sel]);
 	settle(v, before);
 }
 
@@ -728,8 +698,8 @@ static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
 	switch (k->how) {
 	case RB_HOW_ACK:
 		wz_step_end(&v->s, r, WZ_DONE, -1, NULL, NULL, k->ack);
-		outl(v, ROLE_OK, "-> %s%s%s", k->ack, k->ack_by ? " by " : "",
-		     k->ack_by ? r->driver : "");
+		tui_tl(&v->out, ROLE_OK, "-> %s%s%s", k->ack, k->ack_by ? " by " : "",
+		       k->ack_by ? r->driver : "");
 		settle(v, before);
 		break;
 	case RB_HOW_COMMAND:
@@ -750,7 +720,7 @@ static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
 		snprintf(v->ask, sizeof v->ask, "Approver's name (Esc cancels): ");
 		break;
 	case RB_HOW_BRANCH:
-		outl(v, ROLE_NORMAL, "answer y (yes) or n (no)");
+		tui_tl(&v->out, ROLE_NORMAL, "answer y (yes) or n (no)");
 		break;
 	case RB_HOW_CHOICE:
 		if (v->choice_live)
@@ -772,12 +742,12 @@ static void enter_step(struct wzv *v, struct tui *t)
 		if (!v->finished_shown) {
 			v->finished_shown = 1;
 			wz_reports_refresh(t->cfg, r);
-			outl(v, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
-			     "run %s %s%s%s%s; worst check status %d; recorded in %s", v->ref,
-			     wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
-			     r->reason[0] ? ")" : "", r->worst,
-			     r->synced ? "the database and local state" : "local state only");
-			outl(v, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
+			tui_tl(&v->out, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
+			       "run %s %s%s%s%s; worst check status %d; recorded in %s", v->ref,
+			       wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
+			       r->reason[0] ? ")" : "", r->worst,
+			       r->synced ? "the database and local state" : "local state only");
+			tui_tl(&v->out, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
 		}
 		return;
 	}
@@ -785,8 +755,8 @@ static void enter_step(struct wzv *v, struct tui *t)
 		return;
 	const struct rb_step *st = &r->rb->steps[r->cursor];
 	char *title = wz_expand(r, t->cfg, st->title);
-	outl(v, ROLE_HEADER, "[%d/%d] %s (%s)", r->cursor + 1, r->rb->nsteps, title,
-	     rb_kind_name(st->kind));
+	tui_tl(&v->out, ROLE_HEADER, "[%d/%d] %s (%s)", r->cursor + 1, r->rb->nsteps, title,
+	       rb_kind_name(st->kind));
 	free(title);
 	/* Under way from the moment it is shown: a console killed here leaves it recorded as
 	 * interrupted, and a resume offers it again. */
@@ -849,7 +819,7 @@ static void go(struct wzv *v, struct tui *t)
 	}
 	if (v->failed) {
 		v->failed = 0;
-		outl(v, ROLE_NORMAL, "retrying '%s'", st->id);
+		tui_tl(&v->out, ROLE_NORMAL, "retrying '%s'", st->id);
 	}
 	run_step(v, t, st);
 }
@@ -868,12 +838,12 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 		/* Said and asked again; Esc gives up the start. */
 		if (wz_param_check(pp, t->cfg, val, err, sizeof err) < 0 ||
 		    rb_param_value_ok(r->rb, pp->name, val, err, sizeof err) < 0) {
-			outl(v, ROLE_CRITICAL, "%s", err);
+			tui_tl(&v->out, ROLE_CRITICAL, "%s", err);
 			prompt_param(v);
 			break;
 		}
 		wz_param_set(r, pp->name, val);
-		outl(v, ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
+		tui_tl(&v->out, ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
 		v->param++;
 		prompt_param(v);
 		if (v->prompt == P_NONE)
@@ -884,14 +854,15 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 		if (v->busy == B_WAIT)
 			child_drop(v);
 		v->busy = B_IDLE;
-		outl(v, ROLE_WARNING, "-> skipped: %s", v->in[0] ? v->in : "(no reason given)");
+		tui_tl(&v->out, ROLE_WARNING, "-> skipped: %s",
+		       v->in[0] ? v->in : "(no reason given)");
 		wz_skip(&v->s, r, v->in);
 		v->failed = 0;
 		settle(v, -1);
 		break;
 	case P_ABORT_SURE:
 		if (strcmp(v->in, "yes") != 0) {
-			outl(v, ROLE_NORMAL, "not aborted");
+			tui_tl(&v->out, ROLE_NORMAL, "not aborted");
 			break;
 		}
 		v->prompt = P_ABORT_WHY;
@@ -902,23 +873,23 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 		child_drop(v);
 		v->busy = B_IDLE;
 		wz_abort(&v->s, r, v->in);
-		outl(v, ROLE_CRITICAL, "-> run aborted: %s", r->reason);
+		tui_tl(&v->out, ROLE_CRITICAL, "-> run aborted: %s", r->reason);
 		v->failed = 0;
 		settle(v, -1);
 		break;
 	case P_APPROVER:
 		if (!v->in[0]) {
-			outl(v, ROLE_NORMAL,
-			     "no approver given: the step waits (Enter asks again)");
+			tui_tl(&v->out, ROLE_NORMAL,
+			       "no approver given: the step waits (Enter asks again)");
 			break;
 		}
 		/* The name goes on the record: a cut one would name someone else. */
 		if (!util_fits(snprintf(v->approver, sizeof v->approver, "%s", v->in),
 			       sizeof v->approver)) {
-			outl(v, ROLE_NORMAL,
-			     "approver name too long (at most %zu bytes): the step waits "
-			     "(Enter asks again)",
-			     sizeof v->approver - 1);
+			tui_tl(&v->out, ROLE_NORMAL,
+			       "approver name too long (at most %zu bytes): the step waits "
+			       "(Enter asks again)",
+			       sizeof v->approver - 1);
 			v->in[0] = 0;
 			break;
 		}
@@ -932,11 +903,11 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 		wz_step_begin(&v->s, r);
 		if (strcmp(v->in, r->rb->steps[r->cursor].phrase) == 0) {
 			snprintf(detail, sizeof detail, "approved by %s", v->approver);
-			outl(v, ROLE_OK, "-> %s", detail);
+			tui_tl(&v->out, ROLE_OK, "-> %s", detail);
 			wz_step_end(&v->s, r, WZ_DONE, -1, NULL, NULL, detail);
 		} else {
 			snprintf(detail, sizeof detail, "rejected by %s", v->approver);
-			outl(v, ROLE_CRITICAL, "-> %s", detail);
+			tui_tl(&v->out, ROLE_CRITICAL, "-> %s", detail);
 			wz_step_end(&v->s, r, WZ_FAILED, -1, NULL, "not approved", detail);
 		}
 		settle(v, before);
@@ -962,7 +933,7 @@ static void prompt_key(struct wzv *v, struct tui *t, int k)
 			return;
 		}
 		v->prompt = P_NONE;
-		outl(v, ROLE_DIM, "(cancelled)");
+		tui_tl(&v->out, ROLE_DIM, "(cancelled)");
 	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
 		prompt_submit(v, t);
 	} else if (k == KEY_BACKSPACE || k == 127 || k == 8) {
@@ -1074,10 +1045,11 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 	/* A step's command is never left half done by a stray key: Ctrl-C stops it first. */
 	if (v->busy == B_CHILD) {
 		if (k == 3) {
-			outl(v, ROLE_WARNING, "stopping '%s'", v->cmdname);
+			tui_tl(&v->out, ROLE_WARNING, "stopping '%s'", v->cmdname);
 			wz_child_kill(&v->ch);
 		} else
-			outl(v, ROLE_DIM, "'%s' is still running; Ctrl-C stops it", v->cmdname);
+			tui_tl(&v->out, ROLE_DIM, "'%s' is still running; Ctrl-C stops it",
+			       v->cmdname);
 		return;
 	}
 	if (k == 'q' || k == 27) {
@@ -1099,7 +1071,7 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 	case 'c':
 		if (v->failed) {
 			v->failed = 0;
-			outl(v, ROLE_WARNING, "-> continued after the failure");
+			tui_tl(&v->out, ROLE_WARNING, "-> continued after the failure");
 			wz_skip(&v->s, r, "operator continued after the failure");
 			settle(v, -1);
 		}
@@ -1119,9 +1091,9 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 			child_drop(v);
 		v->busy = B_IDLE;
 		if (wz_back(&v->s, r) < 0)
-			outl(v, ROLE_DIM, "(already at the first step)");
+			tui_tl(&v->out, ROLE_DIM, "(already at the first step)");
 		else
-			outl(v, ROLE_NORMAL, "-> back to '%s'", r->rb->steps[r->cursor].id);
+			tui_tl(&v->out, ROLE_NORMAL, "-> back to '%s'", r->rb->steps[r->cursor].id);
 		v->failed = 0;
 		settle(v, -1);
 		break;
@@ -1161,8 +1133,7 @@ static void wrap(struct tui_lines *l, enum tui_role role, const char *text, int 
 				break;
 		} while (*s);
 	}
-	tui_lines_clear(&raw);
-	free(raw.v);
+	tui_lines_free(&raw);
 }
 
 static void draw_lines(struct tui *t, struct tui_rect r, struct tui_lines *l, int top)
@@ -1210,8 +1181,7 @@ static void draw_picker(struct wzv *v, struct tui *t, struct tui_rect a)
 	if (top < 0)
 		top = 0;
 	draw_lines(t, in, &l, top);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_free(&l);
 }
 
 static const char *marker(struct wzv *v, enum wz_outcome o, int current, enum tui_role *role,
@@ -1294,8 +1264,7 @@ static void draw_steps(struct wzv *v, struct tui *t, struct tui_rect a)
 	if (top < 0)
 		top = 0;
 	draw_lines(t, in, &l, top);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_free(&l);
 }
 
 static const char *enter_does(const struct rb_step *st)
@@ -1427,8 +1396,7 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_DIM, "Enter: %s", enter_does(st));
 	}
 	draw_lines(t, in, &l, 0);
-	tui_lines_clear(&l);
-	free(l.v);
+	tui_lines_free(&l);
 }
 
 static void draw_output(struct wzv *v, struct tui *t, struct tui_rect a)
@@ -1451,10 +1419,8 @@ static void draw_output(struct wzv *v, struct tui *t, struct tui_rect a)
 		v->out_back = tail.n - in.h > 0 ? tail.n - in.h : 0;
 	int top = tail.n - in.h - v->out_back;
 	draw_lines(t, in, &tail, top > 0 ? top : 0);
-	tui_lines_clear(&tail);
-	tui_lines_clear(&one);
-	free(tail.v);
-	free(one.v);
+	tui_lines_free(&tail);
+	tui_lines_free(&one);
 }
 
 static void wiz_draw(struct wzv *v, struct tui *t)

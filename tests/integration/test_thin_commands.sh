@@ -83,3 +83,14 @@ assert_eq "$seen" 1 "collect's connection is named 'midsops collect'"
 assert_eq "$rc" 0 "collect stored its samples"
 assert_contains "$(cat "$TEST_TMP/collect.out")" "sample 3 stored" "collect took three samples"
 assert_eq "$(psql_q "select count(*) from ops.metrics")" 3 "three samples are in ops.metrics"
+
+# ---- the code's shape rules (issue 17), from the source as checked out ----
+sql_in_cmd=$(grep -cE 'db_query|db_exec|db_scalar|PQexec|PQsendQuery' "$TOP"/src/cmd/*.c | grep -v ':0$')
+assert_eq "$sql_in_cmd" "" "src/cmd/ makes no SQL call (db_query, db_exec, db_scalar, PQexec, PQsendQuery)"
+longest=$(awk -f "$TOP/tools/funclen.awk" "$TOP"/src/*.c "$TOP"/src/*/*.c | sort -rn | head -n 1)
+[ "${longest%% *}" -le 150 ] && ok "no function in src/ is over 150 lines (longest: ${longest%% *})" ||
+	fail "no function in src/ is over 150 lines" "$longest"
+curses_out=$(grep -l 'curses.h' "$TOP"/src/*.c "$TOP"/src/*/*.c | grep -v '/src/tui/')
+assert_eq "$curses_out" "" "curses stays in src/tui/"
+libpq_in_tui=$(grep -lE '\bPQ[a-zA-Z]+\(' "$TOP"/src/tui/*.c)
+assert_eq "$libpq_in_tui" "" "no libpq call in src/tui/"

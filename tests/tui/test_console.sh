@@ -101,6 +101,11 @@ for line in sys.stdin.read().split("\n"):
     if "Überprüfung" in line and w(line) != 100:
         print(w(line), line)')
 assert_eq "$bad" "" "UTF-8 lines are cut at the right display width"
+# The health pane's size is an estimate; its details say what it counts.
+keys "$S" Enter
+expect_screen "the health pane's details say what its size counts" "$S" "is estimated: the pages of tables" 20
+expect_screen "and where the exact size is" "$S" "exact pg_database_size" 20
+keys "$S" Escape
 keys "$S" Tab Tab Tab
 expect_screen "Tab moves the focus to the errors pane" "$S" "> Recent errors" 20
 keys "$S" Enter

@@ -55,7 +55,10 @@ i=0
 while [ $i -lt 3000 ]; do
 	scr=$(screen "$S")
 	printf '%s\n' "$scr" | grep -ao 'files [0-9]*/[0-9]*' | head -n 1 >>"$files_seen"
-	printf '%s\n' "$scr" | grep -aq 'run #[0-9]* import running' && echo running >>"$files_seen"
+	if printf '%s\n' "$scr" | grep -aq 'run #[0-9]* import running'; then
+		echo running >>"$files_seen"
+		printf '%s\n' "$scr" | grep -aoE 'records counted at promote|[0-9]+ (files|rec)/s' | sed 's/^[0-9]* //' >>"$TEST_TMP/units-running"
+	fi
 	case "$scr" in *"[exit"*) break ;; esac
 	sleep 0.2
 	i=$((i + 1))
@@ -65,6 +68,20 @@ expect_pane "the progress pane shows it completed" "$S" "run #$want import compl
 expect_pane "the progress pane shows files" "$S" "files " 20
 expect_pane "the progress pane shows records" "$S" "records " 20
 expect_pane "the progress pane shows the rate" "$S" "rate " 20
+expect_pane "once promoted, the rate is in records per second" "$S" " rec/s" 20
+pane_done=$(import_pane "$S" | tr -s ' ')
+if printf '%s\n' "$pane_done" | grep -Eq 'records [0-9.]+[kM]?( |$)'; then
+	ok "records are the game rows counted at promote, one count, not a fraction of files"
+else
+	fail "records are the game rows counted at promote" "$pane_done"
+fi
+if [ -s "$TEST_TMP/units-running" ]; then
+	if grep -q 'rec/s' "$TEST_TMP/units-running"; then
+		fail "while it runs, the rate is in files per second" "$(sort -u "$TEST_TMP/units-running")"
+	else
+		ok "while it runs, the rate is in files per second ($(sort -u "$TEST_TMP/units-running" | tr '\n' ',' ))"
+	fi
+fi
 distinct=$(grep -c . "$files_seen" | tr -d ' ')
 moving=$(grep -a '^files' "$files_seen" | sort -u | wc -l)
 if grep -q running "$files_seen" && [ "$moving" -ge 2 ]; then

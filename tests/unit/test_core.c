@@ -85,6 +85,13 @@ static void test_config(void)
 		{"[midsops\n", "t.conf:1: malformed section header"},
 		{"[dr]\nsynchronous = maybe\n", "t.conf:2: synchronous wants strict or fallback"},
 		{"[dr]\nsynchronous_fallback_after = 0\n", "t.conf:2: synchronous_fallback_after"},
+		{"[incident]\nescalate = dba:15\n", "t.conf:2: escalate: '15' for dba wants"},
+		{"[incident]\nescalate = dba:15m,\n", "t.conf:2: escalate wants CONTACT:DURATION"},
+		{"[incident]\nescalate = a:1m, a:2m\n", "t.conf:2: escalate names 'a' twice"},
+		{"[incident]\nescalate = a/b:1m\n", "t.conf:2: escalate: contact 'a/b' may hold"},
+		{"[incident]\nescalate = a:-1m\n", "t.conf:2: escalate: '-1m' for a wants"},
+		{"[incident]\nescalate = a:99999999999h\n", "t.conf:2: escalate: '99999999999h'"},
+		{"[incident]\nescalat = a:1m\n", "t.conf:2: unknown key 'escalat' in section [incident]"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		config_defaults(&c);
@@ -94,6 +101,18 @@ static void test_config(void)
 		CHECK(config_parse(&c, "t.conf", bad[i].text, err, sizeof err) < 0, name);
 		CHECK_CONTAINS(err, bad[i].want, name);
 	}
+	config_defaults(&c);
+	CHECK(c.nescalations == 4 && strcmp(c.escalations[1].contact, "dba") == 0 &&
+		  c.escalations[1].after == 900 && c.escalations[3].after == 3600,
+	      "config: [incident] escalate defaults to the runbook's contact list");
+	CHECK(config_parse(&c, "t.conf", "[incident]\nescalate = pager : 90s ,boss:2d\n", err,
+			   sizeof err) == 0 &&
+		  c.nescalations == 2 && strcmp(c.escalations[0].contact, "pager") == 0 &&
+		  c.escalations[0].after == 90 && c.escalations[1].after == 2 * 86400,
+	      "config: [incident] escalate with spaces and units");
+	CHECK(config_parse(&c, "t.conf", "[incident]\nescalate = none\n", err, sizeof err) == 0 &&
+		  c.nescalations == 0,
+	      "config: [incident] escalate = none");
 	config_defaults(&c);
 	CHECK(threshold_judge(&c.import_speed, 1200) == ST_OK, "threshold: speed ok");
 	CHECK(threshold_judge(&c.import_speed, 700) == ST_WARNING, "threshold: speed warning");
