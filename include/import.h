@@ -194,6 +194,10 @@ void import_q_debug(PGconn *c, const struct config *cfg, long run, int verbose,
 void import_debug_free(struct import_debug *d);
 /* Rate, duration and size of each run started in the last secs seconds. */
 int import_q_perf(PGconn *c, long secs, struct maint_rows *r, struct db_error *e);
+/* The last limit runs, newest first: id, kind, state, started and finished (UTC, ISO 8601),
+ * the generation it made, the generation current before it (what a rollback of it goes
+ * back to), source, errors. */
+int import_q_runs(PGconn *c, long limit, struct maint_rows *r, struct db_error *e);
 /* builds-mini.json's builds in one transaction: counts (builds, powers, unknown powers,
  * unknown enhancements) in one row. */
 int import_seed_builds(PGconn *c, const char *json, const char *file, struct maint_rows *counts,

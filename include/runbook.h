@@ -24,6 +24,7 @@ enum rb_kind {
 	RB_WAIT,     /* waits a duration, refreshing a live figure (a command) */
 	RB_NOTIFY,   /* hands a subject and body to notify_command */
 	RB_REPORT,   /* writes the run's transcript (incident report, status dashboard) */
+	RB_CHOICE,   /* the operator picks one row of a command's JSON list; it sets parameters */
 	RB_NKINDS
 };
 
@@ -35,7 +36,11 @@ enum rb_onfail { RB_FAIL_DEFAULT, RB_FAIL_CONTINUE, RB_FAIL_STOP, RB_FAIL_ASK, R
 struct rb_param {
 	char *name, *prompt, *def; /* def may be NULL: required */
 	int allow_dash; /* "allow_dash": true, a value may start with '-' (else refused) */
+	char *set_by;	/* the choice step that sets it (no up-front prompt), or NULL */
+	char *check;	/* "env" | "dir" | "file": checked at start to name something real */
 };
+
+#define RB_CHOICE_MAX 8 /* labels, extra parameters and filters of one choice step */
 
 struct rb_section {
 	char *title;
@@ -60,6 +65,14 @@ struct rb_step {
 	char *report_dir;	     /* report: "incidents" | "reports" */
 	char *report_name;	     /* report: file stem after YYYYMMDD_ */
 	int dated;		     /* report: prefix the date (default 1) */
+	/* choice: the list is the array at items (dotted path, "" = the top level) of the
+	 * command's JSON; the chosen row's value field sets param, each set_fields[i] sets
+	 * set_params[i]; rows whose where_fields[i] differ from where_values[i] are left out */
+	char *items, *value_field, *param, *choice_default;
+	int nlabels, nset, nwhere;
+	char *labels[RB_CHOICE_MAX];
+	char *set_params[RB_CHOICE_MAX], *set_fields[RB_CHOICE_MAX];
+	char *where_fields[RB_CHOICE_MAX], *where_values[RB_CHOICE_MAX];
 };
 
 struct runbook {
@@ -81,6 +94,7 @@ enum rb_how {
 	RB_HOW_WAIT,	/* waits, refreshing its command's figure */
 	RB_HOW_APPROVE, /* an approver's name, then the phrase */
 	RB_HOW_BRANCH,	/* decides by itself, else asks yes or no */
+	RB_HOW_CHOICE,	/* lists its command's rows; the operator picks one */
 };
 enum rb_cmd_use { RB_CMD_NONE, RB_CMD_MAY, RB_CMD_NEEDS };
 
@@ -304,6 +318,33 @@ int wz_step_argv(const struct wz_run *r, const struct config *cfg, const struct 
 int wz_step_argv_checked(const struct wz_run *r, const struct config *cfg, const struct rb_step *st,
 			 char *argv[RB_MAX_ARGV + 1], char *err, size_t errlen);
 void wz_argv_free(char **argv);
+
+/* A choice step's rows: its command run to the end (with --json), the array at the step's
+ * items path, filtered by its where. def is the preselected row: the one whose value is the
+ * parameter's current value, else the step's default (first or last). */
+struct wz_choice {
+	int n, def;
+	char **labels; /* what a row shows */
+	char **values; /* n * (1 + nset): the value, then each set_fields[i] */
+	int nvals;     /* 1 + nset */
+	char *output;  /* the command's whole output */
+	int exit_status;
+	char error[1200]; /* why there are no rows */
+};
+/* Returns the number of rows (0: none, with error), never blocks for input; it waits for
+ * the command (list commands are quick). */
+int wz_choice_load(const struct wz_run *r, const struct config *cfg, const struct target *t,
+		   const struct rb_step *st, struct wz_choice *c);
+/* Set the step's parameters from row i and end the step as done. */
+void wz_choice_pick(struct wz_store *s, struct wz_run *r, const struct wz_choice *c, int i);
+/* End the step as failed: no rows (on_fail decides; the default asks). */
+void wz_choice_fail(struct wz_store *s, struct wz_run *r, const struct wz_choice *c);
+void wz_choice_free(struct wz_choice *c);
+/* Check a parameter's value at start: required ones are not empty, and those with "check"
+ * name something real (an environment of the config, a directory, a file). Returns 0, or -1
+ * with the reason. */
+int wz_param_check(const struct rb_param *p, const struct config *cfg, const char *value, char *err,
+		   size_t errlen);
 /* The reason recorded with an exit status that means the step did not really run
  * (127: could not start, 64: usage error), or NULL. */
 const char *wz_exit_reason(int exit_status);

@@ -343,6 +343,48 @@ static int cmd_import_health_exec(struct cmd_ctx *ctx)
 	return st;
 }
 
+static int runs_limit(struct cmd_ctx *ctx, long *limit)
+{
+	char err[1024] = "";
+	*limit = 20;
+	if (args_get_long(ctx->args, "limit", limit, err, sizeof err) < 0 || *limit < 1) {
+		out_err(ctx->out, "import-runs: %s", err[0] ? err : "--limit must be at least 1");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int check_runs_args(struct cmd_ctx *ctx)
+{
+	long limit;
+	return runs_limit(ctx, &limit);
+}
+
+static int cmd_import_runs_exec(struct cmd_ctx *ctx)
+{
+	long limit;
+	struct db_error e;
+	struct maint_rows r;
+	if (runs_limit(ctx, &limit))
+		return EXIT_USAGE;
+	if (import_q_runs(ctx->db, limit, &r, &e) < 0) {
+		out_err(ctx->out, "import-runs: %s", e.message);
+		return EXIT_FAIL;
+	}
+	const char *cols[] = {"run",	    "kind",   "state",	"started", "finished",
+			      "generation", "before", "source", "errors"};
+	out_table_begin(ctx->out, "runs", 9, cols);
+	for (int i = 0; i < r.nrows; i++) {
+		const char *cells[9];
+		for (int k = 0; k < 9; k++)
+			cells[k] = cell(&r, i, k);
+		out_row(ctx->out, cells);
+	}
+	out_table_end(ctx->out);
+	maint_rows_free(&r);
+	return 0;
+}
+
 static int check_perf_args(struct cmd_ctx *ctx)
 {
 	long secs;
@@ -845,6 +887,16 @@ const struct cmd_entry cmd_import_table[] = {
 	.exec = cmd_import_perf_exec,
 	.db = CMD_DB_READY,
 	.check_args = check_perf_args,
+    },
+    {
+	.name = "import-runs",
+	.options = "limit=",
+	.summary = "The last import and rollback runs, newest first: state, times, the generation "
+		   "each made and the one before it (what import-rollback --to goes back to)",
+	.usage = "import-runs [--limit N] [--json]",
+	.exec = cmd_import_runs_exec,
+	.db = CMD_DB_READY,
+	.check_args = check_runs_args,
     },
     {
 	.name = "import-stats",

@@ -437,6 +437,58 @@ static void approval_step(struct drive *d, const struct rb_step *st)
 	free(typed);
 }
 
+/* A choice: the rows as a numbered list, the preselected one marked; a number picks, Enter
+ * takes the marked row. No rows: the step fails (on_fail decides; by default the operator
+ * is asked to retry, skip or abort). */
+static void choice_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	struct wz_choice c;
+	char *argv[RB_MAX_ARGV + 1], err[512], shown[1024] = "";
+	size_t sl = 0;
+	int ac = wz_step_argv_checked(d->r, d->ctx->cfg, st, argv, err, sizeof err);
+	for (int i = 0; i < ac && sl < sizeof shown; i++)
+		sl += (size_t)snprintf(shown + sl, sizeof shown - sl, " %s", argv[i]);
+	if (ac > 0)
+		wz_argv_free(argv);
+	out_line(o, "  $ midsops%s", shown);
+	if (wz_choice_load(d->r, d->ctx->cfg, d->ctx->target, st, &c) == 0) {
+		out_err(o, "%s", c.error);
+		wz_step_begin(d->s, d->r);
+		wz_choice_fail(d->s, d->r, &c);
+		wz_choice_free(&c);
+		return;
+	}
+	for (int i = 0; i < c.n; i++)
+		out_line(o, "  %c %2d) %s", i == c.def ? '*' : ' ', i + 1, c.labels[i]);
+	char *ans = ask(o, rb_kind(st->kind)->ask);
+	const char *a = ans;
+	while (a && *a == ' ')
+		a++;
+	char *end = NULL;
+	long num = a && *a >= '0' && *a <= '9' ? strtol(a, &end, 10) : -1;
+	/* Enter (or y, the usual go-ahead) takes the marked row. */
+	if (a && (!*a || parse_act(a, 1) == ACT_GO))
+		num = c.def + 1, end = NULL;
+	if (num >= 1 && num <= c.n && (!end || !*end)) {
+		wz_step_begin(d->s, d->r);
+		wz_choice_pick(d->s, d->r, &c, (int)num - 1);
+		out_line(o, "  -> %s = %s (%s)", st->param, wz_param(d->r, st->param),
+			 c.labels[num - 1]);
+	} else if (num >= 0)
+		out_line(o, "  (a number from 1 to %d, or Enter for %d)", c.n, c.def + 1);
+	else {
+		enum act act = parse_act(ans, 0);
+		if (act == ACT_NO || act == ACT_BAD)
+			out_line(o, "  (a number from 1 to %d, Enter for %d, or s, b, a, q, ?)",
+				 c.n, c.def + 1);
+		else
+			common_act(d, act, st);
+	}
+	free(ans);
+	wz_choice_free(&c);
+}
+
 /* Run the step the way its kind runs, once it has the go-ahead. */
 static void run_step(struct drive *d, const struct rb_step *st)
 {
@@ -462,6 +514,9 @@ static void run_step(struct drive *d, const struct rb_step *st)
 		break;
 	case RB_HOW_BRANCH:
 		break;
+	case RB_HOW_CHOICE:
+		choice_step(d, st);
+		break;
 	}
 }
 
@@ -483,6 +538,10 @@ static void drive_step(struct drive *d, const struct rb_step *st)
 	}
 	if (k->how == RB_HOW_APPROVE) {
 		approval_step(d, st);
+		return;
+	}
+	if (k->how == RB_HOW_CHOICE) {
+		choice_step(d, st);
 		return;
 	}
 	enum act a = ACT_GO;
@@ -615,6 +674,15 @@ static void summary(struct drive *d)
 	out_line(o, "transcript: midsops wizard show %s", ref);
 }
 
+static int param_check(const struct runbook *rb, const struct config *cfg, const char *name,
+		       const char *value, char *err, size_t errlen)
+{
+	for (int k = 0; k < rb->nparams; k++)
+		if (strcmp(rb->params[k].name, name) == 0)
+			return wz_param_check(&rb->params[k], cfg, value, err, errlen);
+	return 0;
+}
+
 static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 {
 	struct cmd_ctx *ctx = d->ctx;
@@ -636,7 +704,8 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 			return EXIT_USAGE;
 		}
 		/* Refused now rather than at the step that would take it for an option. */
-		if (rb_param_value_ok(r->rb, a, eq + 1, err, sizeof err) < 0) {
+		if (rb_param_value_ok(r->rb, a, eq + 1, err, sizeof err) < 0 ||
+		    param_check(r->rb, ctx->cfg, a, eq + 1, err, sizeof err) < 0) {
 			out_err(ctx->out, "wizard: %s", err);
 			*eq = '=';
 			return EXIT_USAGE;
@@ -646,10 +715,10 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 	}
 	for (int k = 0; k < r->rb->nparams; k++) {
 		const struct rb_param *p = &r->rb->params[k];
-		if (wz_param(r, p->name))
-			continue;
+		if (wz_param(r, p->name) || p->set_by)
+			continue; /* given, or a choice step sets it from a list */
 		if (d->nonint) {
-			if (!p->def) {
+			if (!p->def || wz_param_check(p, ctx->cfg, p->def, err, sizeof err) < 0) {
 				out_err(ctx->out, "wizard: runbook %s needs %s (%s): pass %s=VALUE",
 					r->runbook, p->name, p->prompt, p->name);
 				return EXIT_USAGE;
@@ -660,19 +729,26 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 		char prompt[512];
 		snprintf(prompt, sizeof prompt, "%s%s%s%s:", p->prompt, p->def ? " [" : "",
 			 p->def ? p->def : "", p->def ? "]" : "");
-		char *v = ask(ctx->out, prompt);
-		if (!v) {
-			out_err(ctx->out, "wizard: no value for %s", p->name);
-			return EXIT_USAGE;
-		}
-		const char *val = *v ? v : (p->def ? p->def : "");
-		if (rb_param_value_ok(r->rb, p->name, val, err, sizeof err) < 0) {
-			out_err(ctx->out, "wizard: %s", err);
+		/* A wrong answer is said and asked again (three times), never taken. */
+		for (int tries = 0;; tries++) {
+			char *v = ask(ctx->out, prompt);
+			if (!v) {
+				out_err(ctx->out, "wizard: no value for %s", p->name);
+				return EXIT_USAGE;
+			}
+			const char *val = *v ? v : (p->def ? p->def : "");
+			if (rb_param_value_ok(r->rb, p->name, val, err, sizeof err) < 0 ||
+			    wz_param_check(p, ctx->cfg, val, err, sizeof err) < 0) {
+				out_err(ctx->out, "wizard: %s", err);
+				free(v);
+				if (tries < 2)
+					continue;
+				return EXIT_USAGE;
+			}
+			wz_param_set(r, p->name, val);
 			free(v);
-			return EXIT_USAGE;
+			break;
 		}
-		wz_param_set(r, p->name, val);
-		free(v);
 	}
 	return 0;
 }

@@ -139,6 +139,26 @@ int import_q_perf(PGconn *c, long secs, struct maint_rows *r, struct db_error *e
 	    1, p);
 }
 
+int import_q_runs(PGconn *c, long limit, struct maint_rows *r, struct db_error *e)
+{
+	char s[32];
+	snprintf(s, sizeof s, "%ld", limit);
+	const char *p[] = {s};
+	/* "before": the generation the run replaced, else (a run that made none) the newest one
+	 * made before it started. Times floor to the second, so --until a run's start is
+	 * before anything it committed. */
+	return maint_rows_query(
+	    c, r, e,
+	    "select r.id, r.kind, r.state, to_char(r.started_at at time zone 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(to_char(r.finished_at at time zone "
+	    "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(r.generation::text, ''), "
+	    "coalesce(coalesce(g.previous, (select max(p.generation) from ops.import_generations "
+	    "p where p.created_at < r.started_at))::text, ''), coalesce(r.source_dir, ''), "
+	    "r.errors from ops.import_runs r left join ops.import_generations g on g.generation "
+	    "= r.generation order by r.id desc limit $1::int",
+	    1, p);
+}
+
 /* The builds are loaded in one transaction from the file's JSON, so references resolve by
  * natural key on the server; the counts are read before the commit. */
 int import_seed_builds(PGconn *c, const char *json, const char *file, struct maint_rows *counts,

@@ -56,6 +56,13 @@ static const struct rb_kind_info kinds[RB_NKINDS] = {
 		   .how = RB_HOW_REPORT,
 		   .at_once = 1,
 		   .enter_does = "write the report"},
+    [RB_CHOICE] = {.name = "choice",
+		   .how = RB_HOW_CHOICE,
+		   .command = RB_CMD_NEEDS,
+		   .ask = "  Number [Enter: the one marked *] (s/b/a/q/?):",
+		   .ask_always = 1,
+		   .enter_is_go = 1,
+		   .enter_does = "take the highlighted row (up/down to move)"},
 };
 
 const struct rb_kind_info *rb_kind(enum rb_kind k)

@@ -33,14 +33,20 @@ void rb_free(struct runbook *rb)
 		free(s->id), free(s->title), free(s->help), free(s->on_fail_goto), free(s->on_ok);
 		free(s->next), free(s->condition), free(s->then_step), free(s->else_step);
 		free(s->subject), free(s->body), free(s->phrase), free(s->report_dir);
-		free(s->report_name);
+		free(s->report_name), free(s->items), free(s->value_field), free(s->param);
+		free(s->choice_default);
+		for (int k = 0; k < RB_CHOICE_MAX; k++) {
+			free(s->labels[k]), free(s->set_params[k]), free(s->set_fields[k]);
+			free(s->where_fields[k]), free(s->where_values[k]);
+		}
 		for (int k = 0; k < s->argc; k++)
 			free(s->argv[k]);
 	}
 	for (int i = 0; i < rb->nsections; i++)
 		free(rb->sections[i].title);
 	for (int i = 0; i < rb->nparams; i++)
-		free(rb->params[i].name), free(rb->params[i].prompt), free(rb->params[i].def);
+		free(rb->params[i].name), free(rb->params[i].prompt), free(rb->params[i].def),
+		    free(rb->params[i].set_by), free(rb->params[i].check);
 	free(rb->steps), free(rb->sections), free(rb->params);
 	free(rb->name), free(rb->title), free(rb->description), free(rb->path);
 	free(rb);
@@ -63,6 +69,8 @@ int rb_needs_human(const struct runbook *rb)
 		if (s->kind == RB_CONFIRM || s->kind == RB_APPROVAL)
 			return i;
 		if (s->kind == RB_BRANCH && s->condition && strcmp(s->condition, "ask") == 0)
+			return i;
+		if (s->kind == RB_CHOICE)
 			return i;
 	}
 	return -1;
@@ -290,6 +298,81 @@ static int parse_command(struct rb_step *s, const cJSON *js, char *bad, size_t b
 	return 0;
 }
 
+static int field_ok(const char *s)
+{
+	return s && id_ok(s);
+}
+
+/* A choice: "items" (the array's path in the command's JSON), "value" (the field that
+ * becomes "param"), "label" (fields shown per row), "set" ({"param": "field"} for more
+ * parameters from the same row), "where" ({"field": "value"}), "default" (first, last). */
+static int parse_choice(struct rb_step *s, const cJSON *js, char *bad, size_t badlen)
+{
+	const char *items = util_json_str(js, "items"), *value = util_json_str(js, "value");
+	const char *param = util_json_str(js, "param"), *def = util_json_str(js, "default");
+	if (!items || !value || !field_ok(value) || !field_ok(param)) {
+		snprintf(bad, badlen,
+			 "a choice needs \"items\" (the list's JSON path), \"value\" (a field) "
+			 "and \"param\" (the parameter it sets)");
+		return -1;
+	}
+	s->items = xstrdup(items);
+	s->value_field = xstrdup(value);
+	s->param = xstrdup(param);
+	if (def && strcmp(def, "first") && strcmp(def, "last")) {
+		snprintf(bad, badlen, "a choice's \"default\" is \"first\" or \"last\"");
+		return -1;
+	}
+	s->choice_default = xstrdup(def ? def : "first");
+	const cJSON *lab = cJSON_GetObjectItemCaseSensitive(js, "label"), *w;
+	if (cJSON_IsString(lab) && field_ok(lab->valuestring))
+		s->labels[s->nlabels++] = xstrdup(lab->valuestring);
+	else if (cJSON_IsArray(lab)) {
+		cJSON_ArrayForEach(w, lab)
+		{
+			if (!cJSON_IsString(w) || !field_ok(w->valuestring) ||
+			    s->nlabels >= RB_CHOICE_MAX) {
+				snprintf(bad, badlen, "\"label\" must be at most %d field names",
+					 RB_CHOICE_MAX);
+				return -1;
+			}
+			s->labels[s->nlabels++] = xstrdup(w->valuestring);
+		}
+	} else if (lab) {
+		snprintf(bad, badlen, "\"label\" must be a field name or a list of them");
+		return -1;
+	}
+	const char *objs[] = {"set", "where"};
+	for (int k = 0; k < 2; k++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(js, objs[k]);
+		if (!o)
+			continue;
+		if (!cJSON_IsObject(o)) {
+			snprintf(bad, badlen, "\"%s\" must be an object of strings", objs[k]);
+			return -1;
+		}
+		cJSON_ArrayForEach(w, o)
+		{
+			int *n = k ? &s->nwhere : &s->nset;
+			if (!cJSON_IsString(w) || *n >= RB_CHOICE_MAX ||
+			    (k == 0 && (!field_ok(w->string) || !field_ok(w->valuestring))) ||
+			    (k == 1 && !field_ok(w->string))) {
+				snprintf(bad, badlen, "\"%s\" must map at most %d names to strings",
+					 objs[k], RB_CHOICE_MAX);
+				return -1;
+			}
+			if (k == 0) {
+				s->set_params[*n] = xstrdup(w->string);
+				s->set_fields[(*n)++] = xstrdup(w->valuestring);
+			} else {
+				s->where_fields[*n] = xstrdup(w->string);
+				s->where_values[(*n)++] = xstrdup(w->valuestring);
+			}
+		}
+	}
+	return 0;
+}
+
 /* The fields only some kinds have. */
 static int parse_kind_fields(const struct runbook *rb, struct rb_step *s, const cJSON *js,
 			     char *bad, size_t badlen)
@@ -308,6 +391,17 @@ static int parse_kind_fields(const struct runbook *rb, struct rb_step *s, const 
 			snprintf(bad, badlen, "a branch needs \"then\" or \"else\" (a step id)");
 			return -1;
 		}
+	}
+	if (s->kind == RB_CHOICE && parse_choice(s, js, bad, badlen) < 0)
+		return -1;
+	if (s->kind != RB_CHOICE) {
+		static const char *const only[] = {"items",   "value", "label", "param",
+						   "default", "set",   "where", NULL};
+		for (int i = 0; only[i]; i++)
+			if (cJSON_GetObjectItemCaseSensitive(js, only[i])) {
+				snprintf(bad, badlen, "\"%s\" belongs to a choice step", only[i]);
+				return -1;
+			}
 	}
 	if (s->kind == RB_NOTIFY && (!s->subject || !*s->subject)) {
 		snprintf(bad, badlen, "a notify step needs \"subject\"");
@@ -360,9 +454,10 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 		      size_t badlen)
 {
 	static const char *const known[] = {
-	    "id",	"kind",	    "title", "help", "command", "on_fail", "on_ok",
-	    "next",	"if",	    "then",  "else", "subject", "body",	   "phrase",
-	    "duration", "interval", "dir",   "name", "dated",	NULL,
+	    "id",	"kind",	    "title", "help",	"command", "on_fail", "on_ok",
+	    "next",	"if",	    "then",  "else",	"subject", "body",    "phrase",
+	    "duration", "interval", "dir",   "name",	"dated",   "items",   "value",
+	    "label",	"param",    "set",   "default", "where",   NULL,
 	};
 	if (!cJSON_IsObject(js)) {
 		snprintf(bad, badlen, "a step must be an object");
@@ -381,7 +476,7 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	if (s->kind == RB_NKINDS) {
 		snprintf(bad, badlen,
 			 "\"kind\" %s%s%s is not one of info, confirm, command, check, approval, "
-			 "branch, wait, notify, report",
+			 "branch, wait, notify, report, choice",
 			 kind ? "'" : "", kind ? kind : "is missing and", kind ? "'" : "");
 		return -1;
 	}
@@ -457,7 +552,8 @@ static int parse_params(struct runbook *rb, const cJSON *j, const char *path, ch
 	rb->params = xcalloc((size_t)np + 1, sizeof *rb->params);
 	cJSON_ArrayForEach(p, params)
 	{
-		static const char *const pk[] = {"name", "prompt", "default", "allow_dash", NULL};
+		static const char *const pk[] = {"name",       "prompt", "default",
+						 "allow_dash", "check",	 NULL};
 		const char *pn = util_json_str(p, "name");
 		if (!cJSON_IsObject(p) || !pn || !id_ok(pn) ||
 		    keys_known(p, pk, bad, sizeof bad) < 0) {
@@ -476,9 +572,69 @@ static int parse_params(struct runbook *rb, const cJSON *j, const char *path, ch
 			return -1;
 		}
 		rp->allow_dash = cJSON_IsTrue(ad);
+		const char *ck = util_json_str(p, "check");
+		if (ck && strcmp(ck, "env") && strcmp(ck, "dir") && strcmp(ck, "file")) {
+			snprintf(err, errlen,
+				 "%s: param '%s': \"check\" is \"env\", \"dir\" or \"file\"", path,
+				 pn);
+			return -1;
+		}
+		rp->check = dup_or_null(ck);
 		if (rb_param_value_ok(rb, pn, rp->def, bad, sizeof bad) < 0) {
 			snprintf(err, errlen, "%s: param '%s': its default: %s", path, pn, bad);
 			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A parameter a choice step sets needs no prompt at start; it need not be declared. */
+static int mark_param(struct runbook *rb, const char *name, const char *step, const char *path,
+		      char *err, size_t errlen)
+{
+	if (!name || !id_ok(name))
+		return 0; /* the step's own parse says what is wrong */
+	for (int i = 0; i < rb->nparams; i++)
+		if (strcmp(rb->params[i].name, name) == 0) {
+			if (!rb->params[i].set_by)
+				rb->params[i].set_by = xstrdup(step);
+			return 0;
+		}
+	if (rb->nparams >= WZ_MAX_PARAMS) {
+		snprintf(err, errlen, "%s: at most %d params (with those choices set)", path,
+			 WZ_MAX_PARAMS);
+		return -1;
+	}
+	rb->params = xrealloc(rb->params, ((size_t)rb->nparams + 2) * sizeof *rb->params);
+	struct rb_param *rp = &rb->params[rb->nparams++];
+	memset(rp, 0, sizeof *rp);
+	rp->name = xstrdup(name);
+	rp->prompt = xstrdup(name);
+	rp->set_by = xstrdup(step);
+	return 0;
+}
+
+static int choice_params(struct runbook *rb, const cJSON *j, const char *path, char *err,
+			 size_t errlen)
+{
+	const cJSON *sec, *st, *w;
+	cJSON_ArrayForEach(sec, cJSON_GetObjectItemCaseSensitive(j, "sections"))
+	{
+		cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(sec, "steps"))
+		{
+			const char *kind = util_json_str(st, "kind"), *id = util_json_str(st, "id");
+			if (!kind || strcmp(kind, "choice") != 0 || !id)
+				continue;
+			if (mark_param(rb, util_json_str(st, "param"), id, path, err, errlen) < 0)
+				return -1;
+			const cJSON *set = cJSON_GetObjectItemCaseSensitive(st, "set");
+			if (!cJSON_IsObject(set))
+				continue;
+			cJSON_ArrayForEach(w, set)
+			{
+				if (mark_param(rb, w->string, id, path, err, errlen) < 0)
+					return -1;
+			}
 		}
 	}
 	return 0;
@@ -526,6 +682,8 @@ struct runbook *rb_parse(const char *path, const char *name, const char *text, c
 	rb->maintenance = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "maintenance_window"));
 
 	if (parse_params(rb, j, path, err, errlen) < 0)
+		goto fail;
+	if (choice_params(rb, j, path, err, errlen) < 0)
 		goto fail;
 
 	const cJSON *sections = cJSON_GetObjectItemCaseSensitive(j, "sections"), *sec;

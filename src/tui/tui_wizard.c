@@ -62,6 +62,9 @@ struct wzv {
 	double wait_t0, next_fig;
 	long wait_dur;
 	int failed; /* the step failed and waits for the operator's decision */
+	/* a choice step's rows, loaded when the step comes on screen; Up/Down move sel */
+	struct wz_choice choice;
+	int choice_live, choice_sel;
 	int help;
 	int finished_shown;
 	struct tui_lines out;
@@ -119,6 +122,13 @@ static void child_drop(struct wzv *v)
 	v->npartial = 0;
 }
 
+static void choice_drop(struct wzv *v)
+{
+	if (v->choice_live)
+		wz_choice_free(&v->choice);
+	v->choice_live = 0;
+}
+
 static void run_close(struct wzv *v, struct tui *t, int pause)
 {
 	if (v->r) {
@@ -139,6 +149,7 @@ static void run_close(struct wzv *v, struct tui *t, int pause)
 	v->busy = B_IDLE;
 	v->prompt = P_NONE;
 	v->failed = v->help = v->finished_shown = 0;
+	choice_drop(v);
 	tui_lines_clear(&v->fig);
 	free(v->fig_text);
 	v->fig_text = NULL;
@@ -241,6 +252,7 @@ static void picker_open(struct wzv *v, struct tui *t)
 static void settle(struct wzv *v, int cursor_before)
 {
 	struct wz_run *r = v->r;
+	choice_drop(v);
 	v->seq++;
 	v->help = 0;
 	v->failed = !wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
@@ -287,7 +299,9 @@ static void begin_run(struct wzv *v, struct tui *t)
 static void prompt_param(struct wzv *v)
 {
 	struct wz_run *r = v->r;
-	while (v->param < r->rb->nparams && wz_param(r, r->rb->params[v->param].name))
+	/* Given ones are not asked, nor those a choice step sets from its list. */
+	while (v->param < r->rb->nparams &&
+	       (wz_param(r, r->rb->params[v->param].name) || r->rb->params[v->param].set_by))
 		v->param++;
 	if (v->param >= r->rb->nparams) {
 		v->prompt = P_NONE;
@@ -331,9 +345,24 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 			*eq = 0;
 			for (int k = 0; k < rb->nparams; k++)
 				known |= strcmp(rb->params[k].name, params[i]) == 0;
-			if (known)
+			int bad = 0;
+			for (int k = 0; known && k < rb->nparams; k++)
+				if (strcmp(rb->params[k].name, params[i]) == 0 &&
+				    wz_param_check(&rb->params[k], t->cfg, eq + 1, err,
+						   sizeof err) < 0) {
+					snprintf(v->error, sizeof v->error, "not started: %.900s",
+						 err);
+					bad = 1;
+				}
+			if (known && !bad)
 				wz_param_set(v->r, params[i], eq + 1);
 			*eq = '=';
+			if (bad) {
+				wz_run_free(v->r);
+				v->r = NULL;
+				picker_open(v, t);
+				return;
+			}
 		}
 		if (!known) {
 			if (eq)
@@ -630,6 +659,36 @@ static void branch(struct wzv *v, int yes, const char *why)
 	settle(v, before);
 }
 
+/* A choice step's rows, loaded when it comes on screen (or on a retry): the list command
+ * runs to its end here, which a list command does at once. No rows fail the step. */
+static void choice_load(struct wzv *v, struct tui *t, const struct rb_step *st)
+{
+	int before = v->r->cursor;
+	choice_drop(v);
+	if (wz_choice_load(v->r, t->cfg, t->target, st, &v->choice) == 0) {
+		tui_tl(&v->out, ROLE_CRITICAL, "-> %s", v->choice.error);
+		wz_choice_fail(&v->s, v->r, &v->choice);
+		wz_choice_free(&v->choice);
+		settle(v, before);
+		return;
+	}
+	v->choice_live = 1;
+	v->choice_sel = v->choice.def;
+	tui_tl(&v->out, ROLE_NORMAL, "%d to choose from: Up/Down, then Enter", v->choice.n);
+}
+
+static void choice_take(struct wzv *v)
+{
+	struct wz_run *r = v->r;
+	const struct rb_step *st = &r->rb->steps[r->cursor];
+	int before = r->cursor;
+	wz_step_begin(&v->s, r);
+	wz_choice_pick(&v->s, r, &v->choice, v->choice_sel);
+	tui_tl(&v->out, ROLE_OK, "-> %s = %s (%s)", st->param, wz_param(r, st->param),
+	       v->choice.labels[v->choice_sel]);
+	settle(v, before);
+}
+
 /* Run the step the way its kind runs: at once when reached, or on Enter. */
 static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
 {
@@ -662,6 +721,12 @@ static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
 		break;
 	case RB_HOW_BRANCH:
 		tui_tl(&v->out, ROLE_NORMAL, "answer y (yes) or n (no)");
+		break;
+	case RB_HOW_CHOICE:
+		if (v->choice_live)
+			choice_take(v);
+		else
+			choice_load(v, t, st);
 		break;
 	}
 }
@@ -697,6 +762,8 @@ static void enter_step(struct wzv *v, struct tui *t)
 	 * interrupted, and a resume offers it again. */
 	wz_step_begin(&v->s, r);
 	const struct rb_kind_info *k = rb_kind(st->kind);
+	if (k->how == RB_HOW_CHOICE)
+		choice_load(v, t, st);
 	if (!k->at_once)
 		return;
 	if (k->how == RB_HOW_BRANCH) {
@@ -766,7 +833,16 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 	switch (p) {
 	case P_PARAM: {
 		const struct rb_param *pp = &r->rb->params[v->param];
-		wz_param_set(r, pp->name, v->in[0] ? v->in : (pp->def ? pp->def : ""));
+		const char *val = v->in[0] ? v->in : (pp->def ? pp->def : "");
+		char err[1024];
+		/* Said and asked again; Esc gives up the start. */
+		if (wz_param_check(pp, t->cfg, val, err, sizeof err) < 0 ||
+		    rb_param_value_ok(r->rb, pp->name, val, err, sizeof err) < 0) {
+			tui_tl(&v->out, ROLE_CRITICAL, "%s", err);
+			prompt_param(v);
+			break;
+		}
+		wz_param_set(r, pp->name, val);
 		tui_tl(&v->out, ROLE_NORMAL, "%s = %s", pp->name, wz_param(r, pp->name));
 		v->param++;
 		prompt_param(v);
@@ -926,6 +1002,14 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 	struct wz_run *r = v->r;
 	if (!r) {
 		view_close(v, t, 0);
+		return;
+	}
+	if (v->choice_live && !v->failed && v->busy == B_IDLE && (k == KEY_UP || k == KEY_DOWN)) {
+		v->choice_sel += k == KEY_UP ? -1 : 1;
+		if (v->choice_sel < 0)
+			v->choice_sel = 0;
+		if (v->choice_sel >= v->choice.n)
+			v->choice_sel = v->choice.n - 1;
 		return;
 	}
 	switch (k) {
@@ -1198,7 +1282,8 @@ static const char *const view_help[] = {
     "  y, n         answer a branch step",
     "  c            continue anyway after a failed step",
     "  Ctrl-C       stop the step's running command",
-    "  Up/Down, PgUp/PgDn, End   scroll the output",
+    "  Up/Down      a choice step: move in its list; else scroll the output",
+    "  PgUp/PgDn, End   scroll the output",
     "  ?            this help, again to return",
     "  q or Esc     leave the view; the run is paused (:wizard resume RUN)",
     "",
@@ -1282,6 +1367,13 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 			if (a2 >= 0)
 				tui_tl(&l, ROLE_DIM, "  decided by the run so far: %s",
 				       a2 ? "yes" : "no");
+		}
+		if (v->choice_live && !v->failed) {
+			tui_tl(&l, ROLE_NORMAL, "Choose %s (Up/Down, Enter takes it):", st->param);
+			for (int i = 0; i < v->choice.n; i++)
+				tui_tl(&l, i == v->choice_sel ? ROLE_SELECTED : ROLE_NORMAL,
+				       "%s %s", i == v->choice_sel ? ">" : " ",
+				       v->choice.labels[i]);
 		}
 		if (v->busy == B_WAIT) {
 			long el = (long)(now_s() - v->wait_t0);

@@ -207,6 +207,138 @@ else
 fi
 rm -f "$RB"/t-*.json
 
+# --- choice steps: pick a row of a command's JSON list; parameters checked at start ------
+cat >"$RB/bad-choice.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "pick", "kind": "choice", "title": "Pick", "command": ["import-runs"], "items": "runs", "value": "run"}]}]}
+EOF2
+expect_exit 78 "a choice without \"param\" is refused at load" "$MIDSOPS" wizard bad-choice
+assert_contains "$OUT" "step 1 'pick': a choice needs \"items\"" "the error names the step and the keys a choice needs"
+cat >"$RB/bad-choice.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "pick", "kind": "choice", "title": "Pick", "command": ["import-runz"], "items": "runs", "value": "run", "param": "x"}]}]}
+EOF2
+expect_exit 78 "a choice naming an unknown command is refused at load" "$MIDSOPS" wizard bad-choice
+assert_contains "$OUT" "unknown command 'import-runz'; did you mean 'import-runs'?" "the choice's command is checked against the command table"
+cat >"$RB/bad-choice.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "pick", "kind": "choice", "title": "Pick", "command": ["import-runs"], "items": "runs", "value": "run", "param": "x", "lable": "run"}]}]}
+EOF2
+expect_exit 78 "an unknown key of a choice is refused" "$MIDSOPS" wizard bad-choice
+assert_contains "$OUT" "unknown key \"lable\"" "the typo is named"
+cat >"$RB/bad-choice.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "c", "kind": "check", "title": "Check", "command": ["db-check"], "param": "x"}]}]}
+EOF2
+expect_exit 78 "choice keys on another kind are refused" "$MIDSOPS" wizard bad-choice
+assert_contains "$OUT" "\"param\" belongs to a choice step" "the error says which kind the key belongs to"
+rm -f "$RB"/bad-*.json
+
+# A required parameter is never taken empty; one that names an environment must name one.
+cat >"$RB/t-param.json" <<'EOF2'
+{"title": "Params", "params": [{"name": "who", "prompt": "Who"},
+  {"name": "where", "prompt": "Environment", "check": "env", "default": ""},
+  {"name": "dir", "prompt": "Export directory", "check": "dir", "default": ""}],
+ "sections": [{"title": "S", "steps": [{"id": "hi", "kind": "info", "title": "Hello ${who} ${where}"}]}]}
+EOF2
+OUT=$(printf '\n\n\n' | "$MIDSOPS" wizard t-param 2>&1); rc=$?
+assert_eq "$rc" 64 "a required parameter answered empty three times: not started (exit 64)"
+assert_contains "$OUT" "who (Who) is required; an empty value is not accepted" "the empty answer is refused with a message"
+expect_exit 64 "an empty required parameter on the command line is refused" "$MIDSOPS" wizard t-param who=
+expect_exit 64 "an environment parameter naming no environment is refused at start" "$MIDSOPS" wizard t-param who=x where=nowhere
+assert_contains "$OUT" "there is no environment 'nowhere' in the config" "the refusal says what is not real"
+expect_exit 64 "a directory parameter naming no directory is refused at start" "$MIDSOPS" wizard t-param who=x dir=/nonexistent/export
+OUT=$(printf '\nAlice\n\n\n\n' | "$MIDSOPS" wizard t-param 2>&1); rc=$?
+assert_eq "$rc" 0 "after an empty answer the parameter is asked again"
+assert_contains "$OUT" "Hello Alice" "the second answer is taken"
+
+# No rows: the step fails clearly and offers retry, skip, abort.
+cat >"$RB/t-choice.json" <<'EOF2'
+{"title": "Choose", "sections": [{"title": "S", "steps": [
+  {"id": "pick", "kind": "choice", "title": "Pick a run", "command": ["import-runs"], "items": "runs",
+   "value": "run", "param": "run_id", "set": {"gen": "generation", "before": "before"}, "label": ["run", "started"]},
+  {"id": "said", "kind": "info", "title": "Picked run ${run_id}: generation ${gen}, before it ${before}"}]}]}
+EOF2
+OUT=$(printf 'a\nyes\nnothing to choose\n' | "$MIDSOPS" wizard t-choice 2>&1); rc=$?
+assert_contains "$OUT" "the list is empty: 'midsops import-runs' has no runs to choose from" "an empty list fails the choice step with a clear message"
+assert_contains "$OUT" "Step failed: [r]etry" "the failed choice offers retry, continue, skip, abort"
+assert_eq "$rc" 2 "the aborted run exits 2"
+CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-choice' order by id desc limit 1")
+assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'pick' order by seq limit 1")" \
+	"failed:the list is empty: 'midsops import-runs' has no runs to choose from" "the failure and its reason are recorded"
+
+# --- corrupted-import: two imports, the second is bad; choose it, roll back --------------
+if [ -d "$MINI_EXPORT" ]; then
+	sums() { "$MIDSOPS" --json import-stats --checksums | python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
+	"$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1
+	GOOD=$(sums)
+	GOOD_GEN=$(psql_q "select max(generation) from ops.import_generations")
+	cp -r "$MINI_EXPORT" "$TEST_TMP/bad-export"
+	for f in $(find "$TEST_TMP/bad-export/powers" -name '*.json' ! -name index.json | sort | head -n 20); do
+		python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["accuracy"]=1.234; json.dump(d,open(p,"w"))' "$f"
+	done
+	"$MIDSOPS" import "$TEST_TMP/bad-export" >/dev/null 2>&1
+	BAD_RUN=$(psql_q "select max(id) from ops.import_runs")
+	[ "$(sums)" != "$GOOD" ] && ok "the second import changed the game tables" || fail "second import" "checksums unchanged"
+	expect_exit 0 "import-runs --json lists the runs" "$MIDSOPS" --json import-runs
+	assert_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin)["runs"]; print(r[0]["run"], r[0]["before"], r[1]["run"])')" \
+		"$BAD_RUN $GOOD_GEN $((BAD_RUN - 1))" "newest first, with the generation before each run"
+	expect_exit 0 "import-runs --limit 1" "$MIDSOPS" import-runs --limit 1
+	check "import-runs shows the newest run first" sh -c 'printf "%s\n" "$1" | grep -Eq "^$2 +import +completed"' _ "$OUT" "$BAD_RUN"
+	case $OUT in *"$TEST_TMP/bad-export"*) ok "import-runs shows the run's source" ;; *) fail "import-runs source" "$OUT" ;; esac
+	expect_exit 64 "import-runs --limit 0 is refused" "$MIDSOPS" import-runs --limit 0
+	# a choice by number, and a number out of range asked again
+	OUT=$(printf '9\n2\n\n' | "$MIDSOPS" wizard t-choice 2>&1); rc=$?
+	assert_eq "$rc" 0 "t-choice runs to its end"
+	assert_contains "$OUT" "(a number from 1 to 2, or Enter for 1)" "a number out of range is asked again"
+	assert_contains "$OUT" "Picked run $((BAD_RUN - 1)): generation $GOOD_GEN" "the number picks the row, its fields set the parameters"
+	# import-status; skip import-stop (nothing runs); Enter takes the newest run; roll back
+	OUT=$(printf 's\nno import running\n\ny\ny\n' | "$MIDSOPS" wizard corrupted-import --operator tester 2>&1); rc=$?
+	# (db-check may judge this test cluster CRITICAL: the exit is the worst check's)
+	case $rc in 0|1|2) ok "corrupted-import by rollback runs to its end ($rc)" ;; *) fail "corrupted-import by rollback" "exit $rc: $(printf '%s' "$OUT" | tail -n 30)" ;; esac
+	assert_contains "$OUT" "*  1) run $BAD_RUN, state completed" "the newest run is listed first and preselected"
+	assert_contains "$OUT" "\$ midsops import-rollback --to $GOOD_GEN" "the rollback targets the generation before the bad run"
+	assert_eq "$(psql_q "select kind || ' ' || previous from ops.import_generations order by generation desc limit 1")" \
+		"rollback $((GOOD_GEN + 1))" "the current generation is a rollback of the bad run's generation"
+	[ "$(sums)" = "$GOOD" ] && ok "after the rollback the game tables equal those after the first import" ||
+		fail "checksums after rollback" "they differ from the first import's"
+	WRUN=$(psql_q "select id from ops.wizard_runs where runbook = 'corrupted-import' order by id desc limit 1")
+	assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${WRUN:-0}")" "done" "the corrupted-import run is recorded as done"
+	assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${WRUN:-0} and step_id = 'bad-run'")" \
+		"chose run_id=$BAD_RUN, bad_generation=$((GOOD_GEN + 1)), rollback_to=$GOOD_GEN" "the audit trail records the chosen run"
+	assert_eq "$(psql_q "select string_agg(step_id, ',' order by seq) from ops.wizard_steps where run_id = ${WRUN:-0} and outcome = 'skipped' and step_id in ('restore-pitr', 'db-restore')")" \
+		"restore-pitr,db-restore" "the restore paths are recorded as skipped"
+	REPORT="$XDG_STATE_HOME/midsops/incidents/$(date +%Y%m%d)_corrupted_import.md"
+	assert_contains "$(cat "$REPORT" 2>/dev/null)" "chose run_id=$BAD_RUN" "the incident report names the chosen run"
+	expect_exit 0 "wizard show of the corrupted-import run" "$MIDSOPS" wizard show "$WRUN"
+	assert_contains "$OUT" "chose run_id=$BAD_RUN" "the transcript names the chosen run"
+	assert_eq "$(psql_q "select outcome || ' ' || exit_status from ops.wizard_steps where run_id = ${WRUN:-0} and step_id = 'rollback'")" \
+		"done 0" "the rollback step succeeded"
+	# The other ways: no to the rollback shows the point-in-time restore to the bad run's
+	# start; no to that offers the logical archives only (not the full backup), the newest
+	# preselected. The restore itself is not run here: abort at its go-ahead.
+	BAD_STARTED=$("$MIDSOPS" --json import-runs | python3 -c 'import json,sys
+print(next(r["started"] for r in json.load(sys.stdin)["runs"] if r["run"] == int(sys.argv[1])))' "$BAD_RUN")
+	"$MIDSOPS" db-backup-archive >/dev/null 2>&1
+	"$MIDSOPS" db-backup-full >/dev/null 2>&1
+	TYPES=$("$MIDSOPS" --json db-backup-list | python3 -c 'import json,sys
+print(" ".join(sorted({b["type"] for b in json.load(sys.stdin)["backups"]})))')
+	assert_eq "$TYPES" "archive full" "an archive and a full backup in the repository"
+	ARCHIVE=$("$MIDSOPS" --json db-backup-list | python3 -c 'import json,sys
+print([b["id"] for b in json.load(sys.stdin)["backups"] if b["type"] == "archive"][-1])')
+	OUT=$(printf 's\nno import running\n\nn\nn\n\na\nyes\nnot today\n' | "$MIDSOPS" wizard corrupted-import 2>&1); rc=$?
+	assert_eq "$rc" 2 "corrupted-import aborted at the logical restore (exit 2)"
+	assert_contains "$OUT" "Restore the database to just before run $BAD_RUN started ($BAD_STARTED)?" "the point-in-time way names the bad run's start"
+	assert_contains "$OUT" "*  1) id $ARCHIVE, time" "the logical archive is listed and preselected"
+	case $OUT in *"-full, time"*) fail "the full backup is not offered for db-restore" "$OUT" ;; *) ok "the full backup is not offered for db-restore" ;; esac
+	assert_contains "$OUT" "Restore archive $ARCHIVE (command)" "the restore step names the chosen archive"
+else
+	skip "corrupted-import by rollback" "tests/data/export-mini is absent"
+fi
+rm -f "$RB"/t-*.json
+
 # --- shipped runbooks -----------------------------------------------------------------
 for f in "$TOP"/runbooks/*.json; do
 	name=$(basename "$f" .json)
@@ -243,7 +375,7 @@ drive() {
 	id=$(psql_q "select id from ops.wizard_runs where runbook = '$name' order by id desc limit 1")
 	assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${id:-0}")" "done" "run of $name is recorded as done"
 }
-drive corrupted-import "backup-that-does-not-exist"
+drive corrupted-import
 drive import-failure 1
 drive database-loss "backup-that-does-not-exist" ""
 drive disaster-recovery
@@ -273,6 +405,12 @@ if [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ] && [ -d "$MINI_EXPORT" ]
 		ok "wizard update runs to its end (worst status $rc)"
 	fi
 	assert_contains "$OUT" "approved by Dana" "update records the approver"
+	expect_exit 64 "update refuses an export directory that does not exist, at start" \
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$TEST_TMP/no-such-export" previous_export="$MINI_EXPORT"
+	assert_contains "$OUT" "export_dir: '$TEST_TMP/no-such-export' is not a directory" "the refusal names the parameter"
+	expect_exit 64 "update refuses a staging environment that is not in the config" \
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$MINI_EXPORT" previous_export="$MINI_EXPORT" staging_env=stagin
+	assert_contains "$OUT" "there is no environment 'stagin' in the config" "the refusal names the missing environment"
 elif [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ]; then
 	skip "wizard update" "tests/data/export-mini is absent"
 fi

@@ -229,15 +229,17 @@ printf '[env staging]\ndsn = %s\n' "$SDSN" >"$XDG_CONFIG_HOME/midsops/midsops.co
 console_start "$S" MIDSOPS_OPERATOR=tester MIDSOPS_WAIT_SCALE=0.002
 expect_screen "console up for the shipped runbooks" "$S" "connected  up" 100
 
+# No import yet: the choice of the bad run has nothing to list, so it fails (and drive
+# continues past it, then past the rollback that has no generation to go to).
 keys "$S" ':' 'wizard corrupted-import' Enter
-expect_screen "corrupted-import asks for its backup" "$S" "Backup to restore" 50
-keys "$S" 'backup-that-does-not-exist' Enter
-expect_screen "corrupted-import starts" "$S" "Steps: corrupted-import" 50
+expect_screen "corrupted-import starts without asking for a parameter" "$S" "Steps: corrupted-import" 50
 if drive "$S"; then ok "corrupted-import runs to its end in the console"; else fail "corrupted-import runs to its end" "$(screen "$S" | tail -8)"; fi
 CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 'corrupted-import' order by id desc limit 1")
 expect_screen "corrupted-import: the end is on screen" "$S" "run $CRUN done" 20
 assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${CRUN:-0}")" "done" "corrupted-import is recorded as done"
-assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'db-restore' and outcome = 'failed'")" 1 "the failed restore is in the audit trail"
+assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'bad-run' order by seq limit 1")" \
+	"failed:the list is empty: 'midsops import-runs' has no runs to choose from" "an empty list fails the choice step, with the reason"
+assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'rollback' and outcome = 'failed'")" 1 "the rollback without a run failed, in the audit trail"
 [ -f "$XDG_STATE_HOME/midsops/incidents/$(date +%Y%m%d)_corrupted_import.md" ] &&
 	ok "corrupted-import writes its incident report" || fail "incident report" "missing"
 keys "$S" Enter
@@ -256,7 +258,54 @@ if [ -d "$MINI_EXPORT" ]; then
 else
 	skip "update in the console" "tests/data/export-mini is absent"
 fi
+# A choice step: the rows in the step box, the first preselected; Down, Enter takes the second.
+if [ -d "$MINI_EXPORT" ]; then
+	cat >"$RB/t-pick.json" <<'EOF2'
+{"title": "Pick", "sections": [{"title": "S", "steps": [
+  {"id": "pick", "kind": "choice", "title": "Pick a run", "command": ["import-runs"], "items": "runs",
+   "value": "run", "param": "run_id", "set": {"gen": "generation"}, "label": ["run", "kind", "generation"]},
+  {"id": "said", "kind": "info", "title": "Picked run ${run_id} of generation ${gen}"}]}]}
+EOF2
+	"$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1
+	cp -r "$MINI_EXPORT" "$TEST_TMP/changed"
+	python3 -c 'import json,sys; p=sys.argv[1]; d=json.load(open(p)); d["accuracy"]=2.5; json.dump(d,open(p,"w"))' \
+		"$(find "$TEST_TMP/changed/powers" -name '*.json' ! -name index.json | sort | head -n 1)"
+	"$MIDSOPS" import "$TEST_TMP/changed" >/dev/null 2>&1
+	PRUNS=$(psql_q "select string_agg(id::text, ' ' order by id desc) from ops.import_runs")
+	set -- $PRUNS
+	if [ $# -ge 2 ]; then
+		keys "$S" ':' 'wizard t-pick' Enter
+		expect_box "the choice lists the rows, the newest preselected" "$S" "^ *> run $1, kind " 50
+		expect_box "the other rows below it" "$S" "^ +run $2, kind " 20
+		keys "$S" Down
+		expect_box "Down moves the selection" "$S" "^ *> run $2, kind " 20
+		keys "$S" Up Down Enter
+		expect_screen "Enter takes the selected row and sets the parameters" "$S" "Picked run $2 of generation" 50
+		PKRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-pick' order by id desc limit 1")
+		assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${PKRUN:-0} and step_id = 'pick' and outcome = 'done'")" \
+			"chose run_id=$2" "the choice is recorded"
+		keys "$S" Enter
+		expect_screen "the picking run ends" "$S" "run $PKRUN done" 50
+		keys "$S" Enter
+		# The shipped corrupted-import: the newest import preselected, Enter, roll back.
+		BADGEN=$(psql_q "select generation from ops.import_runs where id = $1")
+		keys "$S" ':' 'wizard corrupted-import' Enter
+		expect_box "corrupted-import waits at import-stop" "$S" "^command: midsops import-stop" 50
+		expect_box "for Enter" "$S" "^Enter: run it" 50
+		# import-stop: nothing runs, so it fails; continue past it
+		keys "$S" Enter
+		wait_until 100 bottom_has "$S" "Step failed. Enter" && keys "$S" c
+		expect_box "corrupted-import lists the import runs, the newest preselected" "$S" "^ *> run $1, state completed" 100
+		if drive "$S"; then ok "corrupted-import by rollback runs to its end in the console"; else fail "corrupted-import by rollback in the console" "$(screen "$S" | tail -8)"; fi
+		CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 'corrupted-import' order by id desc limit 1")
+		assert_eq "$(psql_q "select outcome from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'rollback' order by seq desc limit 1")" "done" "the console's rollback step succeeded"
+		assert_eq "$(psql_q "select kind || ' ' || previous from ops.import_generations order by generation desc limit 1")" "rollback $BADGEN" "the current generation rolls back the chosen run's"
+		keys "$S" Enter
+	else
+		fail "two import runs for the choice test" "runs: $PRUNS"
+	fi
+fi
 keys "$S" q
 expect_screen "the console quits" "$S" "CONSOLE-EXITED 0" 50
 tm kill-session -t "$S" 2>/dev/null
-rm -f "$RB"/t-con.json "$RB"/t-hold.json "$RB"/t-long.json
+rm -f "$RB"/t-pick.json "$RB"/t-con.json "$RB"/t-hold.json "$RB"/t-long.json

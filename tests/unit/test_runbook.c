@@ -86,6 +86,61 @@ int main(void)
 	snprintf(buf, sizeof buf, "x 'open");
 	CHECK(rb_split_argv(buf, av, 7) < 0, "an open quote is an error");
 
+	/* choice steps */
+	rb = parse("{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":["
+		   "{\"id\":\"p\",\"kind\":\"choice\",\"title\":\"pick\",\"command\":"
+		   "[\"import-runs\"],\"items\":\"runs\",\"value\":\"run\",\"param\":"
+		   "\"run_id\",\"set\":{\"gen\":\"generation\"},\"where\":{\"kind\":"
+		   "\"import\"},\"label\":[\"run\",\"state\"],\"default\":\"last\"},"
+		   "{\"id\":\"i\",\"kind\":\"info\",\"title\":\"${run_id} ${gen}\"}]}]}",
+		   err);
+	CHECK(rb != NULL, "a choice step parses, and the parameters it sets may be used");
+	if (rb) {
+		const struct rb_step *c = &rb->steps[0];
+		CHECK(c->kind == RB_CHOICE && rb_kind(c->kind)->how == RB_HOW_CHOICE,
+		      "the choice kind");
+		CHECK_STR(c->items, "runs", "items");
+		CHECK(c->nlabels == 2 && c->nset == 1 && c->nwhere == 1, "labels, set and where");
+		CHECK_STR(c->choice_default, "last", "default");
+		CHECK(rb->nparams == 2 && rb->params[0].set_by && rb->params[1].set_by,
+		      "the parameters a choice sets are declared by it");
+		CHECK(rb_needs_human(rb) == 0, "a choice needs a human");
+		rb_free(rb);
+	}
+	static const char *const bad_choices[] = {
+	    /* no param */
+	    "{\"id\":\"p\",\"kind\":\"choice\",\"title\":\"t\",\"command\":"
+	    "[\"import-runs\"],\"items\":\"runs\",\"value\":\"run\"}",
+	    /* no command */
+	    "{\"id\":\"p\",\"kind\":\"choice\",\"title\":\"t\",\"items\":\"runs\","
+	    "\"value\":\"run\",\"param\":\"x\"}",
+	    /* a bad default */
+	    "{\"id\":\"p\",\"kind\":\"choice\",\"title\":\"t\",\"command\":"
+	    "[\"import-runs\"],\"items\":\"runs\",\"value\":\"run\",\"param\":\"x\","
+	    "\"default\":\"middle\"}",
+	    /* a choice key on a check */
+	    "{\"id\":\"p\",\"kind\":\"check\",\"title\":\"t\",\"command\":"
+	    "[\"db-check\"],\"items\":\"runs\"}",
+	    NULL};
+	for (int i = 0; bad_choices[i]; i++) {
+		char text[1024];
+		snprintf(text, sizeof text,
+			 "{\"title\":\"T\",\"sections\":[{\"title\":\"S\",\"steps\":[%s]}]}",
+			 bad_choices[i]);
+		rb = parse(text, err);
+		CHECK(rb == NULL, "a wrong choice step is refused at load");
+		rb_free(rb);
+	}
+	struct rb_param req = {.name = "who", .prompt = "Who"};
+	struct rb_param opt = {.name = "o", .prompt = "O", .def = ""};
+	struct rb_param dir = {.name = "d", .prompt = "D", .def = "", .check = "dir"};
+	CHECK(wz_param_check(&req, NULL, "", err, sizeof err) < 0, "a required value is not empty");
+	CHECK(strstr(err, "is required") != NULL, "and says so");
+	CHECK(wz_param_check(&opt, NULL, "", err, sizeof err) == 0, "an optional one may be");
+	CHECK(wz_param_check(&dir, NULL, "/", err, sizeof err) == 0, "a directory that exists");
+	CHECK(wz_param_check(&dir, NULL, "/nonexistent/x", err, sizeof err) < 0,
+	      "a directory that does not");
+
 	struct tm tm = {0};
 	tm.tm_year = 125, tm.tm_mon = 0, tm.tm_mday = 19, tm.tm_hour = 2,
 	tm.tm_min = 30; /* Sunday */
