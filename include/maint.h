@@ -29,6 +29,9 @@ void maint_rows_free(struct maint_rows *r);
 /* Run a statement with text parameters and copy its rows; -1 with e filled. */
 int maint_rows_query(PGconn *c, struct maint_rows *r, struct db_error *e, const char *sql,
 		     int nparams, const char *const *params);
+/* The same with one whole-number parameter ($1): a limit, a run id, a number of seconds. */
+int maint_rows_query_num(PGconn *c, struct maint_rows *r, struct db_error *e, const char *sql,
+			 long long v);
 
 /* pg_stat_statements through health_statements, copied into rows. ok = 0 when the view
  * cannot be read, with the reason (how to enable it); ok with a reason is a caveat. */

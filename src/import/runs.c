@@ -52,15 +52,13 @@ int import_q_run(PGconn *c, long run, int latest, struct import_run_row *row, st
 
 int import_q_events(PGconn *c, long secs, struct maint_rows *r, struct db_error *e)
 {
-	char s[32];
-	snprintf(s, sizeof s, "%ld", secs);
-	const char *p[] = {s};
-	return maint_rows_query(c, r, e,
-				"select to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
-				"level, source, message from ops.events where source in ('import', "
-				"'emergency-stop', 'seed-builds', 'export') and at > now() - "
-				"make_interval(secs => $1::int) order by id",
-				1, p);
+	return maint_rows_query_num(
+	    c, r, e,
+	    "select to_char(at at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS'), "
+	    "level, source, message from ops.events where source in ('import', "
+	    "'emergency-stop', 'seed-builds', 'export') and at > now() - "
+	    "make_interval(secs => $1::int) order by id",
+	    secs);
 }
 
 int import_q_errors(PGconn *c, long secs, long run, struct maint_rows *r, struct db_error *e)
@@ -125,10 +123,7 @@ void import_debug_free(struct import_debug *d)
 
 int import_q_perf(PGconn *c, long secs, struct maint_rows *r, struct db_error *e)
 {
-	char s[32];
-	snprintf(s, sizeof s, "%ld", secs);
-	const char *p[] = {s};
-	return maint_rows_query(
+	return maint_rows_query_num(
 	    c, r, e,
 	    "select id, kind, state, to_char(started_at at time zone 'UTC', 'YYYY-MM-DD "
 	    "HH24:MI'), round(extract(epoch from (coalesce(finished_at, updated_at) - "
@@ -136,18 +131,15 @@ int import_q_perf(PGconn *c, long secs, struct maint_rows *r, struct db_error *e
 	    "round(records_total / greatest(extract(epoch from (coalesce(finished_at, "
 	    "updated_at) - started_at)), 0.001)::numeric, 0), errors from ops.import_runs where "
 	    "started_at > now() - make_interval(secs => $1::int) order by id",
-	    1, p);
+	    secs);
 }
 
 int import_q_runs(PGconn *c, long limit, struct maint_rows *r, struct db_error *e)
 {
-	char s[32];
-	snprintf(s, sizeof s, "%ld", limit);
-	const char *p[] = {s};
 	/* "before": the generation the run replaced, else (a run that made none) the newest one
 	 * made before it started. Times floor to the second, so --until a run's start is
 	 * before anything it committed. */
-	return maint_rows_query(
+	return maint_rows_query_num(
 	    c, r, e,
 	    "select r.id, r.kind, r.state, to_char(r.started_at at time zone 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), coalesce(to_char(r.finished_at at time zone "
@@ -156,7 +148,7 @@ int import_q_runs(PGconn *c, long limit, struct maint_rows *r, struct db_error *
 	    "p where p.created_at < r.started_at))::text, ''), coalesce(r.source_dir, ''), "
 	    "r.errors from ops.import_runs r left join ops.import_generations g on g.generation "
 	    "= r.generation order by r.id desc limit $1::int",
-	    1, p);
+	    limit);
 }
 
 /* The builds are loaded in one transaction from the file's JSON, so references resolve by

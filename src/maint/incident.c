@@ -326,10 +326,7 @@ int incident_escalate(PGconn *c, const struct config *cfg, struct incident_fired
 
 int incident_list(PGconn *c, int limit, struct maint_rows *r, struct db_error *e)
 {
-	char lim[32];
-	snprintf(lim, sizeof lim, "%d", limit);
-	const char *p[] = {lim};
-	return maint_rows_query(
+	return maint_rows_query_num(
 	    c, r, e,
 	    "select i.id, i.severity, i.title, case when closed_at is null then 'open' "
 	    "else 'closed' end, " TS(
@@ -342,7 +339,7 @@ int incident_list(PGconn *c, int limit, struct maint_rows *r, struct db_error *e
 						  "where n.incident_id = i.id) "
 						  "from ops.incidents i order by i.id desc limit "
 						  "$1::int",
-	    1, p);
+	    limit);
 }
 
 int incident_escalations(PGconn *c, long long id, struct maint_rows *r, struct db_error *e)

@@ -33,6 +33,15 @@ int maint_rows_query(PGconn *c, struct maint_rows *r, struct db_error *e, const 
 	return 0;
 }
 
+int maint_rows_query_num(PGconn *c, struct maint_rows *r, struct db_error *e, const char *sql,
+			 long long v)
+{
+	char s[32];
+	snprintf(s, sizeof s, "%lld", v);
+	const char *p[] = {s};
+	return maint_rows_query(c, r, e, sql, 1, p);
+}
+
 const char *maint_cell(const struct maint_rows *r, int row, int col)
 {
 	if (!r->cells || row < 0 || row >= r->nrows || col < 0 || col >= r->ncols)
