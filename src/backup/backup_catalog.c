@@ -298,7 +298,11 @@ int backup_list(struct cmd_ctx *ctx)
 	for (int i = 0; i < n; i++) {
 		char when[64], size[32], win[160] = "", tl[16] = "";
 		fmt_when(b[i].start, when, sizeof when);
-		snprintf(size, sizeof size, "%.1f MB", (double)b[i].size / 1048576.0);
+		/* JSON gives figures in base units: the size in bytes, a number. */
+		if (out_format(ctx->out) == OUT_JSON)
+			snprintf(size, sizeof size, "%.0f", (double)b[i].size);
+		else
+			snprintf(size, sizeof size, "%.1f MB", (double)b[i].size / 1048576.0);
 		if (tli[i])
 			snprintf(tl, sizeof tl, "%u", tli[i]);
 		if (b[i].window_start)

@@ -675,7 +675,9 @@ static enum status render_emergency_backup(struct cmd_ctx *ctx, const struct imp
 		char a[64];
 		fmt_duration(a, sizeof a, age);
 		enum status st = threshold_judge(&ctx->cfg->backup_age, age / 3600.0);
-		out_kv_status(ctx->out, "last_backup", st, "%s ago", a);
+		/* backup_age is in hours; the figure is the age in seconds. */
+		struct out_fig f = status_fig(age, OUT_SECONDS, &ctx->cfg->backup_age, 3600);
+		out_fig_status(ctx->out, "last_backup", st, &f, "%s ago", a);
 		return st;
 	}
 	out_kv_status(ctx->out, "last_backup", ST_WARNING, "no backups recorded");

@@ -4,6 +4,8 @@
 "$MIDSOPS" db-create >/dev/null 2>&1
 "$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1 || fail "import the mini export" "failed"
 psql_q "select api.get_power(full_name) from game.powers limit 20" >/dev/null 2>&1
+# A backup in the repository, so db-backup-list has a row whose size is checked below.
+"$MIDSOPS" db-backup-archive >/dev/null 2>&1 || fail "db-backup-archive for db-backup-list" "failed"
 
 for c in status db-check system-resources import-health emergency-status cache-stats db-health \
 	diag-quick diag-full import-status import-errors import-perf import-stats db-backup-list cache-analyze \
@@ -16,6 +18,9 @@ for c in status db-check system-resources import-health emergency-status cache-s
 	bad=$(python3 "$TOP/tests/data/json-figures.py" <"$TEST_TMP/$c.json")
 	[ -z "$bad" ] && ok "$c --json: every figure is a number" || fail "$c --json: every figure is a number" "$bad"
 done
+
+size=$(python3 -c 'import json,sys; print(type(json.load(open(sys.argv[1]))["backups"][0]["size"]).__name__)' "$TEST_TMP/db-backup-list.json" 2>&1)
+assert_eq "$size" "int" "db-backup-list --json gives a backup's size in bytes, as a number"
 
 # The figure shape: {"value": number, "unit", "warn", "crit", "min", "max", "status", "text"}.
 python3 - "$TEST_TMP/db-check.json" <<'PY' && ok "db-check --json figures have the documented shape" || fail "db-check --json figure shape" "$(cat "$TEST_TMP/db-check.json" | head -c 600)"
