@@ -17,7 +17,7 @@
  * signal is whoever may execute ops.session_signal (the operator role): looked up in
  * pg_proc, so a database without the function answers false, not an error. */
 static const char sessions_sql[] =
-    "/* midsops: sessions */ with a as materialized (\n"
+    "/* midsops console: sessions */ with a as materialized (\n"
     "  select pid, datname, usename, application_name, client_addr, client_port, state,\n"
     "    wait_event_type, wait_event, xact_start, query_start, query,\n"
     "    pg_blocking_pids(pid) as by\n"

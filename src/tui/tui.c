@@ -719,9 +719,10 @@ static void write_trace(struct tui *t)
 	if (!f)
 		return;
 	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
-	static const char *const names[] = {"health", "import", "cache", "errors"};
-	for (int p = 0; p < MON_NPANES; p++) {
-		const struct mon_stats *st = &t->v->stats[p];
+	static const char *const names[] = {"health", "import", "cache", "errors", "sessions"};
+	for (int p = 0; p <= MON_NPANES; p++) {
+		/* the sessions view's probe last: 0 queries while the view was never on */
+		const struct mon_stats *st = p < MON_NPANES ? &t->v->stats[p] : &t->v->sess_stats;
 		int n = st->nsamples < 64 ? st->nsamples : 64;
 		double s[64];
 		memcpy(s, st->samples, sizeof(double) * (size_t)n);
