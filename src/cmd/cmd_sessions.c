@@ -132,21 +132,6 @@ static int check_pid_args(struct cmd_ctx *ctx)
 	return 0;
 }
 
-static int confirmed(struct cmd_ctx *ctx, const char *question)
-{
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive) {
-		out_err(ctx->out, "%s: not a terminal; confirm with --yes", question);
-		return 0;
-	}
-	out_line(ctx->out, "%s [y/N]", question);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	return line[0] == 'y' || line[0] == 'Y';
-}
-
 /* The backend as the probe sees it, before asking: NULL (after saying why) when the pid is
  * not a client backend of this cluster. */
 static const struct session_row *find_backend(struct cmd_ctx *ctx, struct sessions_snapshot *s,
@@ -189,7 +174,9 @@ static int signal_exec(struct cmd_ctx *ctx, int terminate)
 	snprintf(q, sizeof q, "%s %d (user %s, application %s, %s): %.300s",
 		 terminate ? "terminate backend" : "cancel the query of backend", pid, r->user,
 		 r->app[0] ? r->app : "-", r->state, r->query[0] ? r->query : "(no query)");
-	if (!confirmed(ctx, q)) {
+	char refusal[128];
+	snprintf(refusal, sizeof refusal, "%s: no terminal to ask: confirm with --yes", name);
+	if (!cmd_confirm(ctx, NULL, q, refusal)) {
 		out_err(ctx->out, "%s: not confirmed; nothing signalled", name);
 		rc = EXIT_FAIL;
 		goto done;
