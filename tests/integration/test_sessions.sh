@@ -87,6 +87,18 @@ assert_contains "$OUT" "confirm with --yes" "it says how to confirm"
 assert_eq "$(psql_q "select count(*) from pg_stat_activity where pid = $wpid and state = 'active'")" 1 \
 	"nothing was cancelled without confirmation"
 
+# On a terminal it asks, naming the pid and the query; n signals nothing.
+if command -v script >/dev/null; then
+	asked=$(printf 'n\n' | script -qec "'$MIDSOPS' session-cancel $wpid" /dev/null 2>&1)
+	assert_contains "$asked" "cancel the query of backend $wpid" "on a terminal it asks, naming the pid"
+	assert_contains "$asked" "sess_t /* waiter */" "the question names the query"
+	assert_contains "$asked" "not confirmed; nothing signalled" "n signals nothing"
+	assert_eq "$(psql_q "select count(*) from pg_stat_activity where pid = $wpid and state = 'active'")" 1 \
+		"the waiter still waits after n"
+else
+	skip "session-cancel asks on a terminal" "no script(1)"
+fi
+
 # Cancel the waiter: its query ends, the event names the pid, the query and the operator.
 expect_exit 0 "session-cancel --yes cancels the waiter's query" env MIDSOPS_OPERATOR=oncall-ann "$MIDSOPS" session-cancel "$wpid" --yes
 wait "$waitj" 2>/dev/null
