@@ -211,12 +211,13 @@ static void draw_summary(struct tui *t, struct tui_rect r, const struct sv_list 
 		waiting += s->rows[i].nby > 0;
 		blocking += s->rows[i].blocking > 0;
 	}
+	/* The view first: at 80 columns the end of the line is what gives way. */
 	tui_line(t, r, 0, waiting ? ROLE_WARNING : ROLE_NORMAL,
-		 "%s (a): %d of %d | %d waiting, %d blocking | view %s (v) | sort %s%s (o, r)",
+		 "view %s (v) | %d waiting, %d blocking | %d of %d in %s (a) | sort %s%s (o, r)",
+		 view_names[S.view], waiting, blocking, l->n, s->total,
 		 s->all	    ? "every database"
 		 : s->db[0] ? s->db
-			    : "target",
-		 l->n, s->total, waiting, blocking, view_names[S.view],
+			    : "the target",
 		 S.view == SV_BLOCKING ? "tree" : sort_names[S.sort],
 		 S.rev && S.view != SV_BLOCKING ? " reversed" : "");
 }
@@ -230,13 +231,12 @@ static void draw_bottom_lines(struct tui *t, struct tui_rect r)
 		tui_line(t, r, r.h - 2, ROLE_NORMAL, "%s", "");
 	if (t->v->sess_have && !s->can_signal)
 		tui_line(t, r, r.h - 1, ROLE_DIM,
-			 "monitor only (login %s): c and k need the operator role  v o r a / Enter "
-			 "S back",
+			 "monitor only (login %s): c, k need the operator role | v o r a / Enter S",
 			 s->login);
 	else
 		tui_line(t, r, r.h - 1, ROLE_DIM,
-			 "v view  o sort  r reverse  a databases  / filter  Enter query  c cancel  "
-			 "k terminate  S back");
+			 "v view  o/r sort  a dbs  / filter  Enter query  c cancel  k terminate  "
+			 "S back");
 }
 
 static void clamp(struct tui_pane *p, int n, int h)

@@ -90,7 +90,7 @@ wait_gone "$S" "[filter:" 30
 keys "$S" v a
 expect_screen "v from the tree comes back to every session" "$S" "view all (v)" 50
 expect_screen "a shows every database's sessions" "$S" "sess_other" 50
-expect_screen "the view says every database" "$S" "every database (a)" 50
+expect_screen "the view says every database" "$S" "in every database (a)" 50
 keys "$S" Escape
 wait_gone "$S" "Sessions and locks" 30 && ok "Esc returns to the panes" || fail "Esc returns to the panes" "$(screen "$S")"
 expect_screen "the panes are back" "$S" "Recent errors" 30
