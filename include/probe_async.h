@@ -16,6 +16,7 @@
 
 #include "probe.h"
 #include "probe_console.h"
+#include "probe_kpi.h"
 #include "probe_sessions.h"
 
 enum mon_pane { MON_HEALTH, MON_IMPORT, MON_CACHE, MON_ERRORS, MON_NPANES };
@@ -30,6 +31,8 @@ enum mon_pane { MON_HEALTH, MON_IMPORT, MON_CACHE, MON_ERRORS, MON_NPANES };
 #define MONITOR_SLACK_S 1.0
 /* Console events kept locally (disconnects and reconnects) until ops.events has them. */
 #define MONITOR_LOCAL_EVENTS 8
+/* pg_stat_statements' mean moves slowly: the strip's query time is asked this often. */
+#define MONITOR_KPI_EVERY_S 10.0
 
 struct mon_stats {
 	long long queries; /* round trips sent */
@@ -86,6 +89,21 @@ struct monitor_view {
 	 * snapshot of ops.events holds them, or for good when it cannot. */
 	int nlocal;
 	struct error_item local[MONITOR_LOCAL_EVENTS];
+
+	/* The key metrics strip (probe_kpi.h): the query time, asked every
+	 * MONITOR_KPI_EVERY_S after the panes' probes; the host's memory, read at each
+	 * refresh (bytes; 0 before the first). */
+	struct kpi_query kpi_q;
+	struct mon_stats kpi_stats;
+	double mem_used, mem_total;
+	/* The trends: one sample of each figure as each health snapshot arrives (never in
+	 * the draw code), and :trend's backfill from ops.metrics (monitor_trend_backfill). */
+	struct trend_ring trend;
+	struct trend_ring trend_bf;
+	int bf_have, bf_busy;
+	double bf_window; /* seconds the backfill covers */
+	time_t bf_as_of;
+	char bf_err[256];
 };
 
 struct monitor;
@@ -111,6 +129,9 @@ void monitor_refresh(struct monitor *m);
 /* The sessions view is on screen (on), for every database or the target's (all): its
  * probe is sent at once, then at each refresh until it is off. */
 void monitor_sessions(struct monitor *m, int on, int all);
+/* Backfill the trends of the last window_s seconds from ops.metrics: one query, sent after
+ * the panes' probes; the answer lands in v->trend_bf (bf_have), or bf_err. */
+void monitor_trend_backfill(struct monitor *m, double window_s);
 /* Ignore NOTIFY-triggered probes while paused. */
 void monitor_set_paused(struct monitor *m, int paused);
 

@@ -102,9 +102,10 @@ struct tui_view {
 enum tui_mode { MODE_NORMAL, MODE_BAR, MODE_FILTER, MODE_CONFIRM };
 
 #define TUI_NPANES 5 /* the layout's panes, which Tab cycles */
-enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT, PANE_SESSIONS };
-/* With the panes that are only ever shown zoomed, in the layout's place (S: sessions). */
-#define TUI_NALL (PANE_SESSIONS + 1)
+enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT, PANE_SESSIONS, PANE_TRENDS };
+/* With the panes that are only ever shown zoomed, in the layout's place (S: sessions, R:
+ * trends). */
+#define TUI_NALL (PANE_TRENDS + 1)
 
 struct tui_child {
 	pid_t pid; /* 0: none */
@@ -182,6 +183,8 @@ void tui_box(struct tui *t, struct tui_rect r, const char *title, int focused);
 void tui_fill(struct tui *t, struct tui_rect r, enum tui_role role);
 void tui_bar(char *buf, size_t n, int width, double frac);
 void tui_sparkline(char *buf, size_t n, const double *v, int nv);
+/* The terminal's locale cannot show the block glyphs: sparklines in ASCII. */
+int tui_ascii(void);
 enum tui_role tui_status_role(int st);
 int tui_list_key(struct tui_pane *p, int key, int page);
 /* The key op of a pane whose only keys scroll it a page at a time. */
@@ -236,6 +239,18 @@ extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_p
 extern const struct tui_pane_ops tui_pane_sessions_ops;
 void tui_sessions_toggle(struct tui *t);
 extern const char *const tui_sessions_help[];
+/* tui_kpi.c: the key metrics strip under the header; rows it takes (0: folded away). */
+struct kpi_fig;
+int tui_kpi_rows(const struct tui *t, int banner_h);
+void tui_kpi_strip(struct tui *t, int y);
+void tui_kpi_figures(struct tui *t, struct kpi_fig *f);
+void tui_kpi_value(const struct kpi_fig *f, int id, char *buf, size_t n);
+/* tui_pane_trends.c: R opens the trends view (the pane zoomed) and closes it; :trend [DURATION]
+ * opens it over a window (past 15 minutes: backfilled from ops.metrics). */
+extern const struct tui_pane_ops tui_pane_trends_ops;
+void tui_trends_toggle(struct tui *t);
+int tui_trends_open(struct tui *t, char **w, int n);
+extern const char *const tui_trends_help[];
 /* A database pane's own failure (its probe failed or waits) as its first line; an outage
  * is the banner's, over all panes. Returns lines used. */
 int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r);

@@ -18,6 +18,8 @@
 #include "paths.h"
 #include "probe.h"
 #include "probe_health.h"
+#include "probe_kpi.h"
+#include "spark.h"
 #include "status.h"
 #include "target.h"
 #include "util.h"
@@ -218,6 +220,18 @@ static void mb_chart(struct strbuf *b, const char *title, const struct maint_row
 		else
 			strbuf_addf(b, "%-10s %-40s n/a\n", label, "");
 	}
+	/* The days as one sparkline on the console's trends' scale (spark.h), labelled alike. */
+	double *d = xcalloc((size_t)r->nrows + 1, sizeof *d), lo, hi;
+	for (int i = 0; i < r->nrows; i++)
+		if (!maint_num(r, i, 1, &d[i]))
+			d[i] = NAN;
+	spark_range(d, r->nrows, &lo, &hi);
+	if (!isnan(lo)) {
+		char sp[256];
+		spark_text(sp, sizeof sp, d, r->nrows, lo, hi, 0);
+		strbuf_addf(b, "%-10s %s  min %g%s  max %g%s\n", "trend", sp, lo, unit, hi, unit);
+	}
+	free(d);
 	strbuf_addf(b, "```\n\n");
 }
 
@@ -561,11 +575,7 @@ static void find_query_time(struct findings *fs, struct pg_conn *c, const struct
 	long long calls = 0;
 	if (health_statements_mean(c, STMTS_WEB, &ms, &calls, err, sizeof err) == 0) {
 		*f = (struct finding){
-		    "query_time",
-		    "",
-		    threshold_judge(&cfg->query_time, ms),
-		    "optimize indexes: check the slowest statements with db-slow-queries",
-		    0,
+		    "query_time", "", kpi_judge(cfg, KPI_QUERY, ms, 0), kpi_action(KPI_QUERY, 0), 0,
 		    NULL};
 		snprintf(f->value, 64, "%.2f ms mean (web)", ms);
 		finding_num(f, ms / 1000.0, "s");
@@ -579,15 +589,14 @@ static void find_query_time(struct findings *fs, struct pg_conn *c, const struct
 static void find_cache(struct findings *fs, struct pg_conn *c, const struct config *cfg)
 {
 	struct cache_snapshot cs;
-	if (probe_cache_stats(c, &cs) < 0 || isnan(cs.hit_rate) || cs.hits + cs.misses < 100)
+	if (probe_cache_stats(c, &cs) < 0 || isnan(cs.hit_rate) ||
+	    cs.hits + cs.misses < KPI_CACHE_MIN_READS)
 		return;
 	struct finding *f = &fs->f[fs->n++];
-	*f = (struct finding){"cache_hit_rate",
+	*f = (struct finding){kpi_names[KPI_CACHE],
 			      "",
-			      threshold_judge(&cfg->cache_hit_rate, cs.hit_rate),
-			      cs.evictions > 0
-				  ? "increase cache size ([cache] max_entries, max_bytes)"
-				  : "increase cache size, or run cache-warm after imports",
+			      kpi_judge(cfg, KPI_CACHE, cs.hit_rate, 0),
+			      kpi_action(KPI_CACHE, cs.evictions > 0),
 			      0,
 			      NULL};
 	snprintf(f->value, 64, "%.1f%%", cs.hit_rate);
@@ -631,10 +640,12 @@ static void find_host(struct findings *fs, struct pg_conn *c, const struct confi
 	double gb = (double)(s.mem_total - s.mem_avail) / (1024.0 * 1024 * 1024);
 	struct finding *f = &fs->f[fs->n++];
 	*f = (struct finding){
-	    "memory", "",  threshold_judge(&cfg->memory, gb), "reduce batch size of imports",
-	    0,	      NULL};
-	if ((double)s.mem_total / (1024.0 * 1024 * 1024) < cfg->memory.critical * 2)
-		f->st = ST_OK;
+	    kpi_names[KPI_MEMORY],
+	    "",
+	    kpi_judge(cfg, KPI_MEMORY, gb, (double)s.mem_total / (1024.0 * 1024 * 1024)),
+	    kpi_action(KPI_MEMORY, 0),
+	    0,
+	    NULL};
 	snprintf(f->value, 64, "%.2f GB used", gb);
 	finding_num(f, (double)(s.mem_total - s.mem_avail), "B");
 	double rate;
@@ -643,8 +654,8 @@ static void find_host(struct findings *fs, struct pg_conn *c, const struct confi
 	if (maint_last_import_rate(c, &rate, &e) <= 0)
 		return;
 	f = &fs->f[fs->n++];
-	*f = (struct finding){"import_speed",	     "", threshold_judge(&cfg->import_speed, rate),
-			      "increase batch size", 0,	 NULL};
+	*f = (struct finding){kpi_names[KPI_IMPORT],	 "", kpi_judge(cfg, KPI_IMPORT, rate, 0),
+			      kpi_action(KPI_IMPORT, 0), 0,  NULL};
 	snprintf(f->value, 64, "%.0f records/s", rate);
 	finding_num(f, rate, "per_s");
 }

@@ -31,6 +31,9 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 #define MON_EVENT MON_NPANES
 /* The sessions view's probe, sent only while the view is on screen. */
 #define MON_SESS (MON_NPANES + 1)
+/* The strip's query time and :trend's backfill, after the panes' probes. */
+#define MON_KPI	  (MON_NPANES + 2)
+#define MON_TREND (MON_NPANES + 3)
 
 /* A console event's way into ops.events. */
 enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
@@ -69,6 +72,8 @@ struct monitor {
 	int ev_inflight; /* index in v.local of the event being written, -1 none */
 	int ev_hold;	 /* a write failed: no more until the next refresh */
 	int sess_on, sess_all, sess_pending; /* the sessions view's probe (monitor_sessions) */
+	double kpi_at;			     /* when the query-time probe was last queued */
+	int kpi_pending, bf_pending;
 	struct monitor_view v;
 };
 
@@ -449,6 +454,9 @@ static void drop_connection(struct monitor *m, const char *why)
 		begin_outage(m, was);
 	m->v.attempts++;
 	m->state = MS_IDLE;
+	if (m->inflight == MON_TREND)
+		m->bf_pending = 1; /* asked for again once the server is back */
+	m->kpi_pending = 0;
 	m->inflight = -1;
 	m->want_write = 0;
 	m->pending = 0;
@@ -690,6 +698,91 @@ static void take_sessions(struct monitor *m, PGresult *r)
 	m->changed = 1;
 }
 
+/* A probe of the strip (the query time) or of :trend (the backfill) with its parameters. */
+static int send_kpi(struct monitor *m, int which)
+{
+	char win[32], step[32];
+	snprintf(win, sizeof win, "%.0f", m->v.bf_window);
+	/* about two buckets a column of the widest screen, whatever the window */
+	snprintf(step, sizeof step, "%.0f", m->v.bf_window / 240 < 1 ? 1 : m->v.bf_window / 240);
+	const char *params[] = {win, step};
+	int ok = which == MON_KPI ? PQsendQuery(m->conn, probe_kpi_query_sql())
+				  : PQsendQueryParams(m->conn, probe_trend_sql(), 2, NULL, params,
+						      NULL, NULL, 0);
+	if (which == MON_KPI)
+		m->kpi_pending = 0;
+	else
+		m->bf_pending = 0;
+	if (!ok) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->inflight = which;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	if (which == MON_KPI)
+		m->v.kpi_stats.queries++;
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
+/* The on-demand probes, after the panes': the sessions view's, the strip's query time and
+ * :trend's backfill. 1 sent, 0 none due, -1 connection lost. */
+static int send_extra(struct monitor *m)
+{
+	if (!m->v.have[MON_HEALTH])
+		return 0;
+	if (m->sess_pending)
+		return send_sessions(m);
+	if (m->kpi_pending)
+		return send_kpi(m, MON_KPI);
+	if (m->bf_pending)
+		return send_kpi(m, MON_TREND);
+	return 0;
+}
+
+static void take_kpi(struct monitor *m, int which, PGresult *r)
+{
+	struct monitor_view *v = &m->v;
+	if (which == MON_KPI) {
+		struct kpi_query q;
+		if (probe_kpi_query_parse(r, &q) == 0)
+			v->kpi_q = q;
+	} else {
+		v->bf_busy = 0;
+		if (probe_trend_parse(r, &v->trend_bf, v->bf_err, sizeof v->bf_err) == 0) {
+			v->bf_have = 1;
+			v->bf_err[0] = 0;
+			v->bf_as_of = time(NULL);
+		}
+	}
+	m->changed = 1;
+}
+
+/* One sample of each trend, as the health snapshot arrives: the import and cache figures
+ * are those of the probes just before it. */
+static void trend_sample(struct monitor_view *v)
+{
+	double x[TR_N];
+	const struct db_snapshot *d = &v->db;
+	x[TR_TPS] = d->tps;
+	x[TR_CONN] = d->connections;
+	x[TR_BUFHIT] = d->hit_ratio;
+	x[TR_APIHIT] = v->have[MON_CACHE] && v->cache.installed ? v->cache.hit_rate : NAN;
+	x[TR_IMPORT] =
+	    !v->have[MON_IMPORT] || !v->imp.present ? NAN
+	    : v->imp.has_run && strcmp(v->imp.state, "running") == 0 && !isnan(v->imp.rate)
+		? v->imp.rate
+		: 0;
+	v->trend.lag_bytes = !d->in_recovery;
+	x[TR_LAG] = d->in_recovery     ? d->replay_lag_s
+		    : d->nreplicas > 0 ? (double)d->max_replica_lag_bytes
+				       : NAN;
+	x[TR_WAL] = v->hx.wal_age_s;
+	x[TR_BACKUP] = v->hx.backup_age_s;
+	trend_push(&v->trend, (double)d->taken, x);
+}
+
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0) {
@@ -703,11 +796,11 @@ static void send_next(struct monitor *m)
 			continue;
 		}
 		if (!m->pending) {
-			/* The sessions view's probe comes after the panes'. */
-			if (!m->sess_pending || !m->v.have[MON_HEALTH])
-				break;
-			if (send_sessions(m) < 0)
+			int rc = send_extra(m);
+			if (rc < 0)
 				return;
+			if (rc == 0)
+				break;
 			continue;
 		}
 		int pane = 0;
@@ -777,6 +870,10 @@ static void take_result(struct monitor *m, PGresult *r)
 		take_sessions(m, r);
 		return;
 	}
+	if (pane == MON_KPI || pane == MON_TREND) {
+		take_kpi(m, pane, r);
+		return;
+	}
 	struct monitor_view *v = &m->v;
 	int rc = 0;
 	char *perr = v->perr[pane];
@@ -797,6 +894,7 @@ static void take_result(struct monitor *m, PGresult *r)
 			    nf > 29 && !PQgetisnull(r, 0, 29) ? atoi(PQgetvalue(r, 0, 29)) : 0;
 			v->blocked_pid =
 			    nf > 30 && !PQgetisnull(r, 0, 30) ? atoi(PQgetvalue(r, 0, 30)) : 0;
+			trend_sample(v);
 		} else
 			snprintf(perr, 256, "%.255s", s.error);
 		break;
@@ -869,6 +967,9 @@ static void read_results(struct monitor *m)
 						    (util_mono() - m->sent_at) * 1000.0);
 				else if (m->inflight == MON_SESS)
 					record_time(&m->v.sess_stats,
+						    (util_mono() - m->sent_at) * 1000.0);
+				else if (m->inflight == MON_KPI)
+					record_time(&m->v.kpi_stats,
 						    (util_mono() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
@@ -1088,6 +1189,13 @@ int monitor_timeout_ms(const struct monitor *m)
 void monitor_refresh(struct monitor *m)
 {
 	m->ev_hold = 0;
+	kpi_host_memory(&m->v.mem_used, &m->v.mem_total);
+	double now = util_mono();
+	if (m->state == MS_READY && m->inflight != MON_KPI &&
+	    (!m->v.kpi_q.have || now - m->kpi_at >= MONITOR_KPI_EVERY_S)) {
+		m->kpi_at = now;
+		m->kpi_pending = 1;
+	}
 	if (m->state != MS_READY) {
 		if (m->state == MS_IDLE)
 			m->v.retry_in = m->next_attempt - util_mono();
@@ -1124,6 +1232,18 @@ void monitor_sessions(struct monitor *m, int on, int all)
 		m->sess_pending = 0;
 	m->sess_on = on;
 	m->sess_all = all;
+	if (m->state == MS_READY)
+		send_next(m);
+}
+
+void monitor_trend_backfill(struct monitor *m, double window_s)
+{
+	m->v.bf_window = window_s;
+	m->v.bf_have = 0;
+	m->v.bf_busy = 1;
+	m->v.bf_err[0] = 0;
+	m->bf_pending = 1;
+	m->changed = 1;
 	if (m->state == MS_READY)
 		send_next(m);
 }

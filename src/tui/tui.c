@@ -46,6 +46,7 @@ static const char *const help_text[] = {
     "  + or -             longer or shorter refresh interval",
     "  z                  zoom the focused pane to the full screen, again to return",
     "  S                  sessions and locks, in the panes' place (keys below)",
+    "  R                  trends: sparklines of the last 15 minutes (more below)",
     "  Ctrl-L             redraw the screen",
     "  Ctrl-C             stop the running command (asks first if it changes data)",
     "  Esc                close help, details, zoom or the command bar",
@@ -298,6 +299,11 @@ void tui_draw_all(struct tui *t)
 	tui_lines_clear(&t->banner);
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
+	/* The key metrics strip under the banner; the priority layout folds it first. */
+	if (!view_on(t) && tui_kpi_rows(t, bh)) {
+		tui_kpi_strip(t, 1 + bh);
+		bh++;
+	}
 	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
@@ -468,6 +474,7 @@ const struct tui_builtin tui_builtins[] = {
     {"quit", ":quit", COMPLETE_NONE, bi_quit},
     {"q", NULL, COMPLETE_NONE, bi_quit},
     {"wizard", NULL, COMPLETE_NONE, bi_wizard},
+    {"trend", ":trend [24h]", COMPLETE_NONE, tui_trends_open},
     {NULL, NULL, 0, NULL},
 };
 
@@ -562,7 +569,13 @@ static int normal_key(struct tui *t, int k)
 	/* Each leaves the sessions view, as Esc leaves a zoom. */
 	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
 		k = 'S';
+	if (t->focus == PANE_TRENDS &&
+	    (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB || k == 'S'))
+		tui_trends_toggle(t);
 	switch (k) {
+	case 'R':
+		tui_trends_toggle(t);
+		return TUI_REDRAW;
 	case 'S':
 		tui_sessions_toggle(t);
 		return TUI_REDRAW;
@@ -719,10 +732,14 @@ static void write_trace(struct tui *t)
 	if (!f)
 		return;
 	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
-	static const char *const names[] = {"health", "import", "cache", "errors", "sessions"};
-	for (int p = 0; p <= MON_NPANES; p++) {
-		/* the sessions view's probe last: 0 queries while the view was never on */
-		const struct mon_stats *st = p < MON_NPANES ? &t->v->stats[p] : &t->v->sess_stats;
+	static const char *const names[] = {"health", "import",	  "cache",
+					    "errors", "sessions", "kpi"};
+	for (int p = 0; p <= MON_NPANES + 1; p++) {
+		/* the sessions view's probe: 0 queries while the view was never on; the strip's
+		 * query time every MONITOR_KPI_EVERY_S */
+		const struct mon_stats *st = p < MON_NPANES    ? &t->v->stats[p]
+					     : p == MON_NPANES ? &t->v->sess_stats
+							       : &t->v->kpi_stats;
 		int n = st->nsamples < 64 ? st->nsamples : 64;
 		double s[64];
 		memcpy(s, st->samples, sizeof(double) * (size_t)n);
@@ -749,8 +766,8 @@ static void on_hangup(int sig)
 static void panes_init(struct tui *t)
 {
 	static const struct tui_pane_ops *const ops[TUI_NALL] = {
-	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops,
-	    &tui_pane_errors_ops, &tui_pane_output_ops, &tui_pane_sessions_ops};
+	    &tui_pane_health_ops, &tui_pane_import_ops,	  &tui_pane_cache_ops, &tui_pane_errors_ops,
+	    &tui_pane_output_ops, &tui_pane_sessions_ops, &tui_pane_trends_ops};
 	for (int i = 0; i < TUI_NALL; i++) {
 		t->panes[i].ops = ops[i];
 		t->panes[i].mon = i < MON_NPANES ? i : -1;
@@ -765,6 +782,8 @@ static void panes_init(struct tui *t)
 		tui_lines_add(&t->help_lines, help_after[i]);
 	for (int i = 0; tui_sessions_help[i]; i++)
 		tui_lines_add(&t->help_lines, tui_sessions_help[i]);
+	for (int i = 0; tui_trends_help[i]; i++)
+		tui_lines_add(&t->help_lines, tui_trends_help[i]);
 }
 
 /* How long the loop may sleep in poll: the next refresh, the monitor, the clock, a child

@@ -1,13 +1,17 @@
 /* Drawing helpers: UTF-8 text cut at display width, boxes, bars, sparklines; plus the
  * pure helpers (word splitting, text width, line lists). */
 #include <ctype.h>
+#include <langinfo.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <wchar.h>
 
 #include "out.h"
+#include "spark.h"
 #include "util.h"
 #include "tui_int.h"
 
@@ -156,24 +160,22 @@ void tui_bar(char *buf, size_t n, int width, double frac)
 	buf[o] = 0;
 }
 
+/* Recent import rates from zero up: the trends' scale (spark.h) with its floor at 0. */
 void tui_sparkline(char *buf, size_t n, const double *v, int nv)
 {
-	static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
-					     "\u2585", "\u2586", "\u2587", "\u2588"};
-	double max = 0;
-	for (int i = 0; i < nv; i++)
-		if (v[i] > max)
-			max = v[i];
-	size_t o = 0;
-	buf[0] = 0;
-	for (int i = 0; i < nv && o + 4 < n; i++) {
-		int k = max > 0 ? (int)(v[i] / max * 7 + 0.5) : 0;
-		if (k < 0)
-			k = 0;
-		if (k > 7)
-			k = 7;
-		o += (size_t)snprintf(buf + o, n - o, "%s", blocks[k]);
+	double lo, hi;
+	spark_range(v, nv, &lo, &hi);
+	spark_text(buf, n, v, nv, 0, isnan(hi) || hi < 0 ? 0 : hi, tui_ascii());
+}
+
+int tui_ascii(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		const char *cs = nl_langinfo(CODESET);
+		known = !(cs && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0));
 	}
+	return known;
 }
 
 enum tui_role tui_status_role(int st)

@@ -1,0 +1,126 @@
+# The console's key metrics strip and trends view (R): the strip under the header shows the
+# runbook's four figures with their values and states; the trends view shows sparklines
+# with labelled scales (now, min, max); under a pgbench load the TPS sparkline's figures
+# rise and its glyphs change; :trend 24h backfills from ops.metrics (midsops collect);
+# ? lists R and :trend. Real cluster, real pgbench.
+. "$TOP/tests/tui/console_lib.sh"
+
+"$MIDSOPS" db-create >/dev/null 2>&1
+mkdir -p "$XDG_CONFIG_HOME/midsops"
+printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+PGBENCH=$(command -v pgbench || echo /usr/lib/postgresql/15/bin/pgbench)
+
+# Some web statements, so the query time has a figure (the console's own are not judged).
+psql_q "select count(*) from pg_class" >/dev/null
+S=trend$$
+console_start "$S"
+expect_screen "console up" "$S" "connected  up" 300
+
+# The strip: the four figures, each with a value and a state, or n/a.
+expect_screen_re "the strip shows the import speed" "$S" "import (n/a|[0-9.]+k?/s (OK|WARN|CRIT))" 50
+expect_screen_re "the strip shows the query time with a state" "$S" "query [0-9.]+ms (OK|WARN|CRIT)" 150
+expect_screen_re "the strip shows the cache hit rate" "$S" "cache hit (n/a|[0-9.]+% (OK|WARN|CRIT))" 50
+expect_screen_re "the strip shows the memory with a state" "$S" "memory [0-9.]+G (OK|WARN|CRIT)" 50
+line2=$(screen "$S" | sed -n 2p)
+case "$line2" in *import*query*cache\ hit*memory*) ok "the strip is one line under the header" ;;
+*) fail "the strip is one line under the header" "line 2: $line2" ;; esac
+
+# A query-time threshold below anything measured: the strip says CRIT and names the
+# runbook's action (perf-analyze's words).
+printf '[midsops]\nrefresh = 1\n[thresholds]\nquery_time = 0.00001 0.00002\n' \
+	>"$XDG_CONFIG_HOME/midsops/midsops.conf"
+S2=trendq$$
+console_start "$S2"
+expect_screen_re "an off figure names the runbook's action" "$S2" "query [0-9.]+ms CRIT: optimize indexes" 150
+pa=$("$MIDSOPS" perf-analyze 2>&1)
+assert_contains "$pa" "optimize indexes" "perf-analyze names the same action"
+keys "$S2" q
+printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+
+# The trends view: every sparkline with its labelled scale.
+keys "$S" R
+expect_screen "R opens the trends view" "$S" "last 15m from the console's own samples" 50
+for l in "TPS" "connections" "buffer hit" "API cache hit" "import rate" "replication lag" \
+	"WAL archive age" "last backup age"; do
+	assert_contains "$(screen "$S")" "$l" "the trends view has $l"
+done
+expect_screen_re "TPS has a sparkline and its scale" "$S" "^.TPS +[▁▂▃▄▅▆▇█ ]+ now [0-9.k]+ +min [0-9.k]+ +max [0-9.k]+" 100
+expect_screen_re "connections has a sparkline and its scale" "$S" "connections +[▁▂▃▄▅▆▇█ ]+ now [0-9]" 50
+assert_contains "$(screen "$S")" "replication lag" "replication lag is listed"
+expect_screen "the key metrics in full under the sparklines" "$S" "key metrics (runbook)" 50
+
+tps_max() { screen "$S" | LC_ALL=C.UTF-8 sed -n 's/^.TPS .* max \([0-9.k]*\).*/\1/p' | head -n 1; }
+tps_glyphs() { screen "$S" | LC_ALL=C.UTF-8 sed -n 's/^.TPS *\([^n]*\)now.*/\1/p' | head -n 1; }
+to_num() { case "$1" in *k) awk -v v="${1%k}" 'BEGIN {print v * 1000}' ;; *M) awk -v v="${1%M}" 'BEGIN {print v * 1e6}' ;; *) echo "${1:-0}" ;; esac; }
+sleep 3 # a few idle samples first (this is the idle baseline, not a check)
+max0=$(to_num "$(tps_max)"); g0=$(tps_glyphs)
+
+# pgbench on a scratch database of the same cluster, in the background for a few seconds.
+psql "$BASE_DSN dbname=postgres" -XAtq -c "drop database if exists trend_bench" -c "create database trend_bench" >/dev/null 2>&1
+BDSN="$BASE_DSN dbname=trend_bench"
+if "$PGBENCH" -i -q -s 1 "$BDSN" >"$TEST_TMP/pgbench-i.log" 2>&1; then
+	"$PGBENCH" -c 2 -j 1 -T 6 -n "$BDSN" >"$TEST_TMP/pgbench.log" 2>&1 &
+	pb=$!
+	rises() { m=$(to_num "$(tps_max)"); awk -v a="$m" -v b="$max0" -v lim=50 'BEGIN {exit !(a > b + lim)}'; }
+	if wait_until 150 rises; then ok "under pgbench the TPS max rises (from $max0 to $(tps_max))"
+	else fail "under pgbench the TPS max rises" "max $max0 then $(tps_max): $(screen "$S")"; fi
+	g1=$(tps_glyphs)
+	[ -n "$g1" ] && [ "$g1" != "$g0" ] && ok "the TPS sparkline's glyphs change ('$g0' -> '$g1')" ||
+		fail "the TPS sparkline's glyphs change" "'$g0' and '$g1'"
+	wait "$pb"
+	grep -q "number of transactions actually processed" "$TEST_TMP/pgbench.log" && ok "pgbench ran" ||
+		fail "pgbench ran" "$(cat "$TEST_TMP/pgbench.log")"
+else
+	fail "pgbench -i" "$(cat "$TEST_TMP/pgbench-i.log")"
+fi
+
+# :trend 24h backfills from ops.metrics: samples collect writes, and older rows.
+"$MIDSOPS" collect --count 2 --interval 1 >/dev/null 2>&1
+psql_q "insert into ops.metrics(at, tps, connections, buffer_hit_pct, cache_hit_pct, import_rate)
+  select now() - g * interval '1 hour', 100 + g * 10, 5, 99, 90, 0 from generate_series(1, 20) g" >/dev/null
+keys "$S" ':'
+keys "$S" 'trend 24h' Enter
+expect_screen_re "the backfilled window is named" "$S" "last 24h backfilled from ops.metrics .*: [0-9]+ buckets" 100
+expect_screen_re "its TPS scale comes from ops.metrics" "$S" "^.TPS .* max 3[0-9]{2}" 50
+expect_screen "the lag is not in ops.metrics, said so" "$S" "not kept in ops.metrics" 50
+keys "$S" ':'
+keys "$S" 'trend 15m' Enter
+expect_screen "back to the live window" "$S" "last 15m from the console's own samples" 50
+
+if [ -n "${TRENDS_CAPTURES:-}" ]; then
+	mkdir -p "$TRENDS_CAPTURES"
+	for size in 80x24 160x48; do
+		tm resize-window -t "$S" -x "${size%x*}" -y "${size#*x}"
+		sleep 1.5
+		screen "$S" >"$TRENDS_CAPTURES/trends-$size.txt"
+		keys "$S" R
+		sleep 1.2
+		screen "$S" >"$TRENDS_CAPTURES/panes-$size.txt"
+		keys "$S" R
+	done
+	tm resize-window -t "$S" -x 100 -y 30
+fi
+
+# R returns to the panes; the strip stays.
+keys "$S" R
+expect_screen "R returns to the panes" "$S" "Database health" 50
+assert_not_contains "$(screen "$S")" "last 15m from" "the trends view is gone"
+
+# At 80x24 the strip and the panes fit.
+tm resize-window -t "$S" -x 80 -y 24
+sleep 1.5
+scr=$(screen "$S")
+line2=$(printf '%s\n' "$scr" | sed -n 2p)
+case "$line2" in *imp*qry*hit*mem*|*import*query*memory*) ok "at 80x24 the strip keeps its four figures" ;;
+*) fail "at 80x24 the strip keeps its four figures" "$scr" ;; esac
+assert_not_contains "$scr" "too small" "at 80x24 the console still fits"
+tm resize-window -t "$S" -x 100 -y 30
+
+# ? lists R and :trend.
+keys "$S" '?'
+expect_screen "help lists R" "$S" "R                  trends" 50
+keys "$S" End
+expect_screen "help explains :trend" "$S" ":trend 24h" 50
+keys "$S" Escape
+keys "$S" q
+psql "$BASE_DSN dbname=postgres" -XAtq -c "drop database if exists trend_bench" >/dev/null 2>&1
