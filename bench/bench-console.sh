@@ -104,6 +104,7 @@ printf 'CPU                       %s%% of one core over %s s; median per second 
 printf 'RSS                       median %s MB, max %s MB  [target <= 20 MB]\n' "$rss_med" "$rss_max"
 echo "probe round trips (client side, from the console's trace; queries over the whole run):"
 awk '/^probe/ {printf "  %-8s %4s queries  median %6s ms  max %6s ms\n", $2, $4, $6, $8}' "$ROOT/trace" 2>/dev/null
+awk '/^probe/ {q += $4} /^probe health/ {h = $4} END {if (h > 0) printf "round trips per refresh   %.2f (all probes'"'"' queries over the health probe'"'"'s, one a refresh)\n", q / h}' "$ROOT/trace" 2>/dev/null
 echo "server execution per probe (pg_stat_statements, during the ${SECS} s window and after):"
 q "select rpad(substring(query from 'midsops console: ([a-z]+)'), 8) || ' ' || lpad(calls::text, 4)
      || ' calls  ' || lpad(round(calls / $SECS.0, 2)::text, 5) || ' per s  mean '

@@ -183,11 +183,13 @@ static void draw_header(struct tui *t)
 	tui_put(t, 0, COLS - vw + 1, vw - 2, tui_status_role(vd.st), verdict);
 }
 
-/* Pane rectangles below the header and the banner (banner_h lines). */
+/* Pane rectangles below the header, the banner (banner_h lines) and the key metrics strip. */
 static void pane_rects(struct tui *t, struct tui_rect *r, int banner_h)
 {
+	/* The strip's row comes from the upper panes: the output area keeps its size. */
+	int ob = (LINES - banner_h - 2) / 4;
+	banner_h += tui_kpi_rows(t, banner_h);
 	int H = LINES - banner_h, W = COLS, y0 = 1 + banner_h;
-	int ob = (H - 2) / 4;
 	if (ob < 6)
 		ob = 6;
 	int mid = H - 2 - ob;
@@ -300,10 +302,8 @@ void tui_draw_all(struct tui *t)
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
 	/* The key metrics strip under the banner; the priority layout folds it first. */
-	if (!view_on(t) && tui_kpi_rows(t, bh)) {
+	if (!view_on(t) && tui_kpi_rows(t, bh))
 		tui_kpi_strip(t, 1 + bh);
-		bh++;
-	}
 	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
