@@ -54,6 +54,10 @@ if [ -n "$w" ]; then
 		assert_contains "$body" "$s" "weekly report has '$s'"
 	done
 	assert_eq "$(( $(grep -c '^```' "$w") % 2 ))" 0 "code fences in the weekly report are balanced"
+	# The daily charts end with a trend line on the console's sparkline scale (spark.h).
+	printf '%s\n' "$body" | LC_ALL=C.UTF-8 grep -qE '^trend +[▁▂▃▄▅▆▇█ ]+ +min [0-9.e+-]+.* +max [0-9.e+-]+' &&
+		ok "the daily charts have a trend line with its scale" ||
+		fail "the daily charts have a trend line with its scale" "$(grep -A9 'per day' "$w" | head -40)"
 	python3 - "$w" <<'PY' && ok "weekly report tables are well-formed" || fail "weekly tables" "ragged table"
 import sys
 rows = [l for l in open(sys.argv[1]) if l.startswith("|")]
