@@ -4,7 +4,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -839,12 +838,5 @@ void wz_reports_refresh(const struct config *cfg, const struct wz_run *r)
 
 void rb_operator_name(const char *given, char *buf, size_t n)
 {
-	const char *o = given;
-	if (!o || !*o)
-		o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
+	util_operator_name(given, buf, n);
 }
