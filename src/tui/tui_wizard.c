@@ -425,9 +425,8 @@ static int window_asked(struct wzv *v, struct tui *t, struct runbook *rb, char *
 		v->pend[v->npend++] = xstrdup(params[i]);
 	v->prompt = P_WINDOW;
 	snprintf(v->ask, sizeof v->ask,
-		 "%.64s belongs in the maintenance window (%.200s); it is outside it now. Start it "
-		 "anyway? [y/N] ",
-		 rb->name, t->cfg->maintenance_window);
+		 "Outside the maintenance window (%.200s): start %.64s? [y/N] ",
+		 t->cfg->maintenance_window, rb->name);
 	rb_free(rb);
 	return 0;
 }
