@@ -308,6 +308,7 @@ cat >"$RB/t-until.json" <<'EOF2'
   {"id": "never", "kind": "wait", "title": "Wait for a run that is not there", "duration": "2s", "interval": "1s",
    "until": ["import-status", "999999"], "on_fail": "continue"}]}]}
 EOF2
+expect_exit 0 "import-status --finished: no import is running (exit 0)" "$MIDSOPS" import-status --finished
 T0=$(date +%s)
 OUT=$(env -u MIDSOPS_WAIT_SCALE timeout 60 "$MIDSOPS" wizard t-until --non-interactive 2>&1); rc=$?
 T1=$(date +%s)

@@ -123,6 +123,19 @@ expect_screen "Enter (No) does not start it" "$S" "weekly-maintenance not starte
 assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 'weekly-maintenance'")" 0 "no run of weekly-maintenance was started"
 keys "$S" Escape
 expect_screen "Esc closes the picker" "$S" "Database health" 20
+# update's default staging environment is not in this config: refused when it is given.
+keys "$S" ':' "wizard update export_dir=$TEST_TMP previous_export=$TEST_TMP" Enter
+wait_until 50 bottom_has "$S" "start update? [y/N]" && keys "$S" y
+wait_until 50 bottom_has "$S" "Staging environment name (from midsops.conf) [staging]:" &&
+	ok "update asks for the staging environment" || fail "the staging question" "$(bottom "$S")"
+keys "$S" Enter
+expect_screen "the default staging environment is refused at start, named" "$S" "staging_env: there is no environment 'staging'" 30
+expect_screen "with the config file" "$S" "[env staging] section in" 20
+assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 'update'")" 0 "no update run was started"
+keys "$S" Escape
+expect_screen "Esc gives up the start" "$S" "not started: a parameter was not given" 30
+keys "$S" Escape
+expect_screen "and closes the picker" "$S" "Database health" 20
 
 # --- every kind of step, driven by keys ----------------------------------------------------
 keys "$S" ':' 'wizard t-con' Enter
