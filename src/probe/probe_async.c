@@ -29,6 +29,8 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 #define QUERY_GRACE_S 3.0
 /* The event write goes through the probe queue as one more "pane". */
 #define MON_EVENT MON_NPANES
+/* The sessions view's probe, sent only while the view is on screen. */
+#define MON_SESS (MON_NPANES + 1)
 
 /* A console event's way into ops.events. */
 enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
@@ -66,6 +68,7 @@ struct monitor {
 	int ev_tries[MONITOR_LOCAL_EVENTS];
 	int ev_inflight; /* index in v.local of the event being written, -1 none */
 	int ev_hold;	 /* a write failed: no more until the next refresh */
+	int sess_on, sess_all, sess_pending; /* the sessions view's probe (monitor_sessions) */
 	struct monitor_view v;
 };
 
@@ -310,6 +313,7 @@ static void mark_all_stale(struct monitor *m)
 {
 	for (int p = 0; p < MON_NPANES; p++)
 		m->v.stale[p] = m->v.have[p];
+	m->v.sess_stale = m->v.sess_have;
 }
 
 /* libpq's messages run over several lines ("...failed: No such file or directory\n\tIs the
@@ -448,6 +452,7 @@ static void drop_connection(struct monitor *m, const char *why)
 	m->inflight = -1;
 	m->want_write = 0;
 	m->pending = 0;
+	m->sess_pending = 0;
 	m->next_attempt = util_mono() + m->backoff;
 	/* Short first retries so a restarted server is seen at once; capped so the retry
 	 * line never promises long waits. */
@@ -648,6 +653,43 @@ static void drop_written_events(struct monitor *m)
 	m->v.nlocal = o;
 }
 
+/* The sessions probe: its one parameter says every database or the target's. */
+static int send_sessions(struct monitor *m)
+{
+	const char *params[] = {m->sess_all ? "true" : "false"};
+	m->sess_pending = 0;
+	if (!PQsendQueryParams(m->conn, probe_sessions_sql(), 1, NULL, params, NULL, NULL, 0)) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->inflight = MON_SESS;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	m->v.sess_stats.queries++;
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
+static void probe_failure(struct monitor *m, PGresult *r, char *perr, size_t n);
+
+static void take_sessions(struct monitor *m, PGresult *r)
+{
+	static struct sessions_snapshot s;
+	struct monitor_view *v = &m->v;
+	if (probe_sessions_parse(r, &s) == 0) {
+		v->sess = s;
+		v->sess_have = 1;
+		v->sess_stale = 0;
+		v->sess_as_of = time(NULL);
+		v->sess_err[0] = 0;
+	} else {
+		snprintf(v->sess_err, sizeof v->sess_err, "%s", s.error);
+		probe_failure(m, r, v->sess_err, sizeof v->sess_err);
+		v->sess_stale = v->sess_have;
+	}
+	m->changed = 1;
+}
+
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0) {
@@ -660,8 +702,14 @@ static void send_next(struct monitor *m)
 				return;
 			continue;
 		}
-		if (!m->pending)
-			break;
+		if (!m->pending) {
+			/* The sessions view's probe comes after the panes'. */
+			if (!m->sess_pending || !m->v.have[MON_HEALTH])
+				break;
+			if (send_sessions(m) < 0)
+				return;
+			continue;
+		}
 		int pane = 0;
 		while (!(m->pending & (1u << pane)))
 			pane++;
@@ -723,6 +771,10 @@ static void take_result(struct monitor *m, PGresult *r)
 	int pane = m->inflight;
 	if (pane == MON_EVENT) {
 		take_event_result(m, r);
+		return;
+	}
+	if (pane == MON_SESS) {
+		take_sessions(m, r);
 		return;
 	}
 	struct monitor_view *v = &m->v;
@@ -809,10 +861,14 @@ static void read_results(struct monitor *m)
 				m->v.conn_error[0] = 0;
 				m->backoff = 0.25;
 				m->pending = (1u << MON_NPANES) - 1;
+				m->sess_pending = m->sess_on;
 				m->changed = 1;
 			} else if (m->inflight >= 0) {
 				if (m->inflight < MON_NPANES)
 					record_time(&m->v.stats[m->inflight],
+						    (util_mono() - m->sent_at) * 1000.0);
+				else if (m->inflight == MON_SESS)
+					record_time(&m->v.sess_stats,
 						    (util_mono() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
@@ -1048,7 +1104,28 @@ void monitor_refresh(struct monitor *m)
 		}
 		m->pending |= 1u << p;
 	}
+	if (m->sess_on) {
+		if (m->inflight == MON_SESS || m->sess_pending) {
+			if (m->v.sess_have && !m->v.sess_stale) {
+				m->v.sess_stale = 1;
+				m->changed = 1;
+			}
+		} else
+			m->sess_pending = 1;
+	}
 	send_next(m);
+}
+
+void monitor_sessions(struct monitor *m, int on, int all)
+{
+	if (on && (!m->sess_on || all != m->sess_all))
+		m->sess_pending = 1;
+	if (!on)
+		m->sess_pending = 0;
+	m->sess_on = on;
+	m->sess_all = all;
+	if (m->state == MS_READY)
+		send_next(m);
 }
 
 void monitor_set_paused(struct monitor *m, int paused)
