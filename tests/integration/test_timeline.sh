@@ -44,6 +44,18 @@ expect_exit 0 "timeline --since 5m" $MT timeline --since 5m
 assert_not_contains "$OUT" "run $run started on" "--since 5m leaves out the import moved 10 minutes back"
 assert_contains "$OUT" "backup $bk complete" "--since 5m keeps the backup"
 
+# A wizard's run and a failed step (as the wizard engine records them in ops.wizard_runs and
+# ops.wizard_steps) are entries of the kind 'wizard'.
+psql_q "insert into ops.wizard_runs (local_id, runbook, title, operator, host, status, started_at, state)
+          values ('tl-test', 'timeline-drill', 'Timeline drill', 'tester', 'h', 'running', now(), '{}');
+        insert into ops.wizard_steps (run_id, seq, step_id, kind, title, started_at, ended_at, outcome, exit_status, reason)
+          select id, 1, 's1', 'command', 'Check the disk', now(), now(), 'failed', 2, 'disk full'
+          from ops.wizard_runs where local_id = 'tl-test'" >/dev/null
+expect_exit 0 "timeline with a wizard run" $MT timeline
+assert_contains "$OUT" "wizard timeline-drill #" "the wizard's start is an entry"
+printf '%s\n' "$OUT" | grep -qE "wizard +wizard timeline-drill #[0-9]+ step 1 Check the disk: failed \(exit 2\): disk full" &&
+	ok "the wizard's step is an entry with its outcome" || fail "the wizard's step is an entry" "$OUT"
+
 expect_exit 0 "timeline --json" $MT timeline --json
 printf '%s' "$OUT" | python3 -c '
 import json, sys

@@ -121,3 +121,32 @@ screen "$S" >"$TEST_TMP/timeline-160x48.txt"
 sed 's/^/    | /' "$TEST_TMP/timeline-160x48.txt" | head -20
 keys "$S" q
 expect_screen "q quits" "$S" "CONSOLE-EXITED 0" 50
+
+# --- The host line's colours follow [thresholds] disk_free as system-resources judges it:
+# never past (plain), past the warning (yellow), past the critical (red).
+esc=$(printf '\033')
+sgr_has() { LC_ALL=C grep -c "$esc\[\([0-9;]*;\)\{0,1\}$1\(;[0-9;]*\)\{0,1\}m[^$esc]*data [0-9]"; }
+host_colour() { # NAME THRESHOLDS SGR-WANTED
+	mkdir -p "$TEST_TMP/cfg-$1/midsops"
+	printf '[midsops]\nrefresh = 1\n[thresholds]\ndisk_free = %s\nmemory = 1000 2000\n' "$2" >"$TEST_TMP/cfg-$1/midsops/midsops.conf"
+	MIDSOPS_DSN=$DSN2
+	console_start "$S-$1" "XDG_CONFIG_HOME=$TEST_TMP/cfg-$1" "NO_COLOR=" "TERM=tmux-256color"
+	MIDSOPS_DSN=$SHARED_DSN
+	if ! wait_until 50 sh -c "tmux -L '$TMUX_SOCKET' capture-pane -p -t '$S-$1' | sed -n 2p | grep -q 'log [0-9]'"; then
+		fail "host line with disk_free = $2" "$(screen "$S-$1" | head -3)"
+		return
+	fi
+	line=$(tm capture-pane -e -p -t "$S-$1" | sed -n 2p)
+	y=$(printf '%s\n' "$line" | sgr_has 33)
+	r=$(printf '%s\n' "$line" | sgr_has 31)
+	case "$3" in
+	plain) [ "$y$r" = 00 ] && ok "disk_free = $2: the disk figures in the plain colour" || fail "disk_free = $2: plain" "yellow $y red $r: $(printf '%s' "$line" | od -c | head -5)" ;;
+	33) [ "$y" = 1 ] && [ "$r" = 0 ] && ok "disk_free = $2: the disk figures turn yellow" || fail "disk_free = $2: yellow" "yellow $y red $r: $(printf '%s' "$line" | od -c | head -8)" ;;
+	31) [ "$r" = 1 ] && ok "disk_free = $2: the disk figures turn red" || fail "disk_free = $2: red" "yellow $y red $r: $(printf '%s' "$line" | od -c | head -8)" ;;
+	esac
+	keys "$S-$1" q
+	wait_for "$S-$1" "CONSOLE-EXITED" 50
+}
+host_colour never "0 0" plain
+host_colour warn "101 0" 33
+host_colour crit "101 101" 31
