@@ -150,3 +150,16 @@ host_colour() { # NAME THRESHOLDS SGR-WANTED
 host_colour never "0 0" plain
 host_colour warn "101 0" 33
 host_colour crit "101 101" 31
+
+# --- A schema without the wizards' tables (older than them): the view falls back to
+# ops.events alone (SQLSTATE 42P01), and still lists what happened.
+q2 "drop table ops.wizard_steps; drop table ops.wizard_runs" >/dev/null
+MIDSOPS_DSN=$DSN2
+console_start "$S-old"
+MIDSOPS_DSN=$SHARED_DSN
+expect_screen "no wizard tables: the console connects" "$S-old" "connected  up" 100
+keys "$S-old" T
+expect_screen "no wizard tables: the timeline still lists the backup" "$S-old" "backup      backup " 100
+assert_not_contains "$(screen "$S-old")" "probe failed" "no wizard tables: no probe failure shown"
+keys "$S-old" q
+wait_for "$S-old" "CONSOLE-EXITED" 50
