@@ -28,6 +28,12 @@ MIDSOPS_DSN=$SHARED_DSN
 tm resize-window -t "$S" -x 80 -y 24 2>/dev/null
 expect_screen "timeline: the console connects" "$S" "connected  up" 100
 
+# ? lists the key.
+keys "$S" "?"
+expect_screen "? help lists T, the timeline" "$S" "T                  timeline: what happened" 30
+keys "$S" Escape
+wait_gone "$S" "T                  timeline" 30
+
 # --- The host line, second line of the screen at 80x24.
 host_ok() { screen "$S" | sed -n 2p | LC_ALL=C.UTF-8 grep -qE 'load [0-9]+\.[0-9]{2}.*cpu .*[0-9]+%.*mem .*[0-9.]+G.*free data [0-9]+%  backup [0-9]+%  log [0-9]+%'; }
 wait_until 50 host_ok && ok "the host line: load, cpu, mem, free disk of data, backup, log: $(screen "$S" | sed -n 2p | sed 's/  */ /g')" ||
