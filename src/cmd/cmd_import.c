@@ -472,21 +472,6 @@ static int cmd_parse_only_exec(struct cmd_ctx *ctx)
 	return import_parse_only(ctx->out, ctx->args->argv[0]);
 }
 
-static int confirm(struct cmd_ctx *ctx, const char *question)
-{
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive) {
-		out_err(ctx->out, "%s: not a terminal; confirm with --yes", question);
-		return 0;
-	}
-	out_line(ctx->out, "%s [y/N]", question);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	return line[0] == 'y' || line[0] == 'Y';
-}
-
 /* One run being stopped: its row of the runs table, and the sentence that says what
  * happened to it. */
 struct estop_run {
@@ -621,7 +606,7 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 			 cell(&r, i, 0), cell(&r, i, 1), cell(&r, i, 2), cell(&r, i, 4));
 	char q[128];
 	snprintf(q, sizeof q, "stop %d running import%s now", n, n == 1 ? "" : "s");
-	if (!confirm(ctx, q)) {
+	if (!cmd_confirm(ctx, NULL, q, "emergency-stop: no terminal to ask: confirm with --yes")) {
 		out_err(ctx->out, "emergency-stop: not confirmed; nothing stopped");
 		maint_rows_free(&r);
 		return EXIT_FAIL;

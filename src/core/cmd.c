@@ -247,3 +247,23 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out, 
 	args_free(&a);
 	return rc;
 }
+
+int cmd_confirm(struct cmd_ctx *ctx, const char *word, const char *what, const char *refusal)
+{
+	if (args_has(ctx->args, "yes"))
+		return 1;
+	if (!ctx->interactive || ctx->in_console) {
+		if (refusal)
+			out_err(ctx->out, "%s", refusal);
+		return 0;
+	}
+	if (word)
+		out_err(ctx->out, "%s. Type '%s' to confirm: ", what, word);
+	else
+		out_err(ctx->out, "%s? [y/N] ", what);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin))
+		return 0;
+	line[strcspn(line, "\r\n")] = 0;
+	return word ? strcmp(line, word) == 0 : (line[0] == 'y' || line[0] == 'Y');
+}
