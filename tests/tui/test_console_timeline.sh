@@ -30,7 +30,14 @@ expect_screen "timeline: the console connects" "$S" "connected  up" 100
 
 # ? lists the key.
 keys "$S" "?"
-expect_screen "? help lists T, the timeline" "$S" "T                  timeline: what happened" 30
+wait_for "$S" "midsops console: keys" 30
+# 80x24 shows part of the help: scroll down a line at a time until it shows.
+i=0
+while [ $i -lt 40 ] && ! wait_for "$S" "T                  timeline: what happened" 2; do
+	keys "$S" Down
+	i=$((i + 1))
+done
+expect_screen "? help lists T, the timeline" "$S" "T                  timeline: what happened" 10
 keys "$S" Escape
 wait_gone "$S" "T                  timeline" 30
 
@@ -120,6 +127,7 @@ done
 keys "$S" T
 expect_screen "the timeline at 80x24" "$S" "Timeline: the last 24h" 50
 screen "$S" >"$TEST_TMP/timeline-80x24.txt"
+sed 's/^/    | /' "$TEST_TMP/timeline-80x24.txt"
 tm resize-window -t "$S" -x 160 -y 48 2>/dev/null
 wait_until 30 sh -c "[ \"\$(tmux -L '$TMUX_SOCKET' capture-pane -p -t '$S' | wc -l)\" -ge 48 ]"
 expect_screen "the timeline keeps its state across a resize" "$S" "Timeline: the last 24h" 30
