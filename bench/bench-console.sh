@@ -67,6 +67,11 @@ for i in $(seq 1 300); do
 	fi
 	sleep 0.01
 done
+# BENCH_SESSIONS=1: the same with the sessions view (S) on screen, its probe at each refresh.
+if [ "${BENCH_SESSIONS:-0}" = 1 ]; then
+	tmux -L "$SOCK" send-keys -t bench S
+	echo "== with the sessions view on screen"
+fi
 PID=$(tmux -L "$SOCK" display -p -t bench '#{pane_pid}')
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }

@@ -16,6 +16,7 @@
 
 #include "probe.h"
 #include "probe_console.h"
+#include "probe_sessions.h"
 #include "probe_timeline.h"
 
 struct config;
@@ -84,6 +85,14 @@ struct monitor_view {
 	/* Sessions waiting for a lock, and one of them, for the header. */
 	int blocked_sessions, blocked_pid;
 
+	/* The sessions view's snapshot: asked for only while the view is on screen
+	 * (monitor_sessions), once per refresh, with the same deadlines as the panes. */
+	struct sessions_snapshot sess;
+	int sess_have, sess_stale;
+	time_t sess_as_of;
+	char sess_err[256];
+	struct mon_stats sess_stats;
+
 	/* The console's own events (newest first), shown in the errors pane until a
 	 * snapshot of ops.events holds them, or for good when it cannot. */
 	int nlocal;
@@ -119,6 +128,9 @@ int monitor_timeout_ms(const struct monitor *m);
 /* A refresh tick: queue one probe per pane; a pane whose previous probe has not
  * finished is marked stale rather than queued twice. */
 void monitor_refresh(struct monitor *m);
+/* The sessions view is on screen (on), for every database or the target's (all): its
+ * probe is sent at once, then at each refresh until it is off. */
+void monitor_sessions(struct monitor *m, int on, int all);
 /* Ignore NOTIFY-triggered probes while paused. */
 void monitor_set_paused(struct monitor *m, int paused);
 

@@ -103,8 +103,10 @@ struct tui_view {
 
 enum tui_mode { MODE_NORMAL, MODE_BAR, MODE_FILTER, MODE_CONFIRM };
 
-#define TUI_NPANES 5
-enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT };
+#define TUI_NPANES 5 /* the layout's panes, which Tab cycles */
+enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT, PANE_SESSIONS };
+/* With the panes that are only ever shown zoomed, in the layout's place (S: sessions). */
+#define TUI_NALL (PANE_SESSIONS + 1)
 
 struct tui_child {
 	pid_t pid; /* 0: none */
@@ -123,7 +125,7 @@ struct tui {
 	struct monitor *mon;
 	const struct monitor_view *v;
 
-	struct tui_pane panes[TUI_NPANES];
+	struct tui_pane panes[TUI_NALL];
 	int focus, zoom; /* zoom: -1 or a pane */
 	/* A pane shown alone in the panes' place, as a zoomed one, with the keys, / and Enter
 	 * (T: the timeline); NULL: the panes. */
@@ -235,6 +237,11 @@ int tui_outage_details(struct tui *t, struct tui_pane *p, struct tui_lines *out)
 /* Panes. */
 extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,
     tui_pane_errors_ops, tui_pane_output_ops, tui_pane_timeline_ops;
+/* tui_pane_sessions.c: S opens the sessions view (the pane zoomed) and closes it; its keys
+ * for the help overlay. */
+extern const struct tui_pane_ops tui_pane_sessions_ops;
+void tui_sessions_toggle(struct tui *t);
+extern const char *const tui_sessions_help[];
 
 /* tui_hostline.c: the host in one line under the header; rows it takes (0: folded away). */
 int tui_host_line_rows(const struct tui *t, int banner_h);

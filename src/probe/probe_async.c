@@ -30,7 +30,9 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 /* The event write goes through the probe queue as one more "pane". */
 #define MON_EVENT MON_NPANES
 /* So does the timeline view's probe, only while the view is open. */
-#define MON_TIMELINE (MON_NPANES + 1)
+#define MON_TIMELINE (MON_NPANES + 2)
+/* The sessions view's probe, sent only while the view is on screen. */
+#define MON_SESS (MON_NPANES + 1)
 
 /* A console event's way into ops.events. */
 enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
@@ -75,6 +77,7 @@ struct monitor {
 	/* The host sampler: the directories' config, and the previous CPU ticks. */
 	const struct config *host_cfg;
 	unsigned long long cpu_busy, cpu_total;
+	int sess_on, sess_all, sess_pending; /* the sessions view's probe (monitor_sessions) */
 	struct monitor_view v;
 };
 
@@ -321,6 +324,7 @@ static void mark_all_stale(struct monitor *m)
 	for (int p = 0; p < MON_NPANES; p++)
 		m->v.stale[p] = m->v.have[p];
 	m->v.tl_stale = m->v.tl_have;
+	m->v.sess_stale = m->v.sess_have;
 }
 
 /* libpq's messages run over several lines ("...failed: No such file or directory\n\tIs the
@@ -460,6 +464,7 @@ static void drop_connection(struct monitor *m, const char *why)
 	m->want_write = 0;
 	m->pending = 0;
 	m->tl_pending = 0;
+	m->sess_pending = 0;
 	m->next_attempt = util_mono() + m->backoff;
 	/* Short first retries so a restarted server is seen at once; capped so the retry
 	 * line never promises long waits. */
@@ -695,6 +700,23 @@ static int send_timeline(struct monitor *m)
 	return 1;
 }
 
+/* The sessions probe: its one parameter says every database or the target's. */
+static int send_sessions(struct monitor *m)
+{
+	const char *params[] = {m->sess_all ? "true" : "false"};
+	m->sess_pending = 0;
+	if (!PQsendQueryParams(m->conn, probe_sessions_sql(), 1, NULL, params, NULL, NULL, 0)) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->inflight = MON_SESS;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	m->v.sess_stats.queries++;
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
 static void take_timeline_result(struct monitor *m, PGresult *r)
 {
 	struct monitor_view *v = &m->v;
@@ -715,6 +737,24 @@ static void take_timeline_result(struct monitor *m, PGresult *r)
 	m->changed = 1;
 }
 
+static void take_sessions(struct monitor *m, PGresult *r)
+{
+	static struct sessions_snapshot s;
+	struct monitor_view *v = &m->v;
+	if (probe_sessions_parse(r, &s) == 0) {
+		v->sess = s;
+		v->sess_have = 1;
+		v->sess_stale = 0;
+		v->sess_as_of = time(NULL);
+		v->sess_err[0] = 0;
+	} else {
+		snprintf(v->sess_err, sizeof v->sess_err, "%s", s.error);
+		probe_failure(m, r, v->sess_err, sizeof v->sess_err);
+		v->sess_stale = v->sess_have;
+	}
+	m->changed = 1;
+}
+
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0) {
@@ -728,6 +768,12 @@ static void send_next(struct monitor *m)
 			continue;
 		}
 		if (!m->pending) {
+			/* The sessions and timeline views' probes come after the panes'. */
+			if (m->sess_pending && m->v.have[MON_HEALTH]) {
+				if (send_sessions(m) < 0)
+					return;
+				continue;
+			}
 			if (m->tl_pending && m->v.have[MON_HEALTH]) {
 				if (send_timeline(m) < 0)
 					return;
@@ -800,6 +846,10 @@ static void take_result(struct monitor *m, PGresult *r)
 	}
 	if (pane == MON_TIMELINE) {
 		take_timeline_result(m, r);
+		return;
+	}
+	if (pane == MON_SESS) {
+		take_sessions(m, r);
 		return;
 	}
 	struct monitor_view *v = &m->v;
@@ -887,6 +937,7 @@ static void read_results(struct monitor *m)
 				m->backoff = 0.25;
 				m->pending = (1u << MON_NPANES) - 1;
 				m->tl_pending = m->tl_since > 0;
+				m->sess_pending = m->sess_on;
 				m->changed = 1;
 			} else if (m->inflight >= 0) {
 				if (m->inflight < MON_NPANES)
@@ -894,6 +945,9 @@ static void read_results(struct monitor *m)
 						    (util_mono() - m->sent_at) * 1000.0);
 				else if (m->inflight == MON_TIMELINE)
 					record_time(&m->v.tl_stats,
+						    (util_mono() - m->sent_at) * 1000.0);
+				else if (m->inflight == MON_SESS)
+					record_time(&m->v.sess_stats,
 						    (util_mono() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
@@ -1187,7 +1241,28 @@ void monitor_refresh(struct monitor *m)
 		} else
 			m->tl_pending = 1;
 	}
+	if (m->sess_on) {
+		if (m->inflight == MON_SESS || m->sess_pending) {
+			if (m->v.sess_have && !m->v.sess_stale) {
+				m->v.sess_stale = 1;
+				m->changed = 1;
+			}
+		} else
+			m->sess_pending = 1;
+	}
 	send_next(m);
+}
+
+void monitor_sessions(struct monitor *m, int on, int all)
+{
+	if (on && (!m->sess_on || all != m->sess_all))
+		m->sess_pending = 1;
+	if (!on)
+		m->sess_pending = 0;
+	m->sess_on = on;
+	m->sess_all = all;
+	if (m->state == MS_READY)
+		send_next(m);
 }
 
 void monitor_set_paused(struct monitor *m, int paused)

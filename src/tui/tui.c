@@ -45,6 +45,7 @@ static const char *const help_text[] = {
     "  Space or p         pause or resume the refresh",
     "  + or -             longer or shorter refresh interval",
     "  z                  zoom the focused pane to the full screen, again to return",
+    "  S                  sessions and locks, in the panes' place (keys below)",
     "  T                  timeline: what happened (imports, backups, checks, wizard steps,",
     "                     disconnects), newest first; Enter details, / filter, T returns",
     "  Ctrl-L             redraw the screen",
@@ -307,7 +308,7 @@ void tui_draw_all(struct tui *t)
 	tui_banner_draw(t, 1, &t->banner);
 	if (!view_on(t) && tui_host_line_rows(t, bh))
 		tui_host_line(t, 1 + bh);
-	struct tui_rect r[TUI_NPANES];
+	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
 		t->view->ops->draw(t->view, t);
@@ -320,8 +321,8 @@ void tui_draw_all(struct tui *t)
 		tui_box(t, fr, title, 1);
 		t->full->ops->draw(t->full, t, (struct tui_rect){fr.y + 1, 1, fr.h - 2, COLS - 2});
 	}
-	for (int i = 0; i < TUI_NPANES && !view_on(t) && !t->full; i++) {
-		if (t->zoom >= 0 && t->zoom != i)
+	for (int i = 0; i < TUI_NALL && !view_on(t) && !t->full; i++) {
+		if ((t->zoom >= 0 || i >= TUI_NPANES) && t->zoom != i)
 			continue;
 		char title[256];
 		pane_title(t, i, title, sizeof title);
@@ -485,6 +486,8 @@ static void run_command(struct tui *t, const char *line, char **w);
 static int bi_timeline(struct tui *t, char **w, int n)
 {
 	if (n == 1) {
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
 		if (t->full != &t->timeline)
 			show_full(t, &t->timeline);
 		return 0;
@@ -618,7 +621,16 @@ static int normal_key(struct tui *t, int k)
 		}
 		return TUI_REDRAW;
 	}
+	/* The timeline and the sessions view each take the panes' place: one at a time. */
+	if (t->full && k == 'S')
+		show_full(t, NULL);
+	/* Each leaves the sessions view, as Esc leaves a zoom. */
+	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
+		k = 'S';
 	switch (k) {
+	case 'S':
+		tui_sessions_toggle(t);
+		return TUI_REDRAW;
 	case '\t':
 		t->focus = (t->focus + 1) % TUI_NPANES;
 		if (t->zoom >= 0)
@@ -666,6 +678,8 @@ static int normal_key(struct tui *t, int k)
 			t->zoom = t->zoom >= 0 ? -1 : t->focus;
 		return TUI_REDRAW;
 	case 'T':
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
 		show_full(t, &t->timeline);
 		return TUI_REDRAW;
 	case 12: /* Ctrl-L */
@@ -782,9 +796,10 @@ static void write_trace(struct tui *t)
 	if (!f)
 		return;
 	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
-	static const char *const names[] = {"health", "import", "cache", "errors"};
-	for (int p = 0; p < MON_NPANES; p++) {
-		const struct mon_stats *st = &t->v->stats[p];
+	static const char *const names[] = {"health", "import", "cache", "errors", "sessions"};
+	for (int p = 0; p <= MON_NPANES; p++) {
+		/* the sessions view's probe last: 0 queries while the view was never on */
+		const struct mon_stats *st = p < MON_NPANES ? &t->v->stats[p] : &t->v->sess_stats;
 		int n = st->nsamples < 64 ? st->nsamples : 64;
 		double s[64];
 		memcpy(s, st->samples, sizeof(double) * (size_t)n);
@@ -810,13 +825,13 @@ static void on_hangup(int sig)
 
 static void panes_init(struct tui *t)
 {
-	static const struct tui_pane_ops *const ops[TUI_NPANES] = {
-	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops, &tui_pane_errors_ops,
-	    &tui_pane_output_ops};
-	for (int i = 0; i < TUI_NPANES; i++) {
+	static const struct tui_pane_ops *const ops[TUI_NALL] = {
+	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops,
+	    &tui_pane_errors_ops, &tui_pane_output_ops, &tui_pane_sessions_ops};
+	for (int i = 0; i < TUI_NALL; i++) {
 		t->panes[i].ops = ops[i];
 		t->panes[i].mon = i < MON_NPANES ? i : -1;
-		if (t->cfg->focus[0] && strcmp(t->cfg->focus, ops[i]->name) == 0)
+		if (i < TUI_NPANES && t->cfg->focus[0] && strcmp(t->cfg->focus, ops[i]->name) == 0)
 			t->focus = i;
 	}
 	t->panes[PANE_OUTPUT].follow = 1;
@@ -827,6 +842,8 @@ static void panes_init(struct tui *t)
 	help_builtins(&t->help_lines);
 	for (int i = 0; help_after[i]; i++)
 		tui_lines_add(&t->help_lines, help_after[i]);
+	for (int i = 0; tui_sessions_help[i]; i++)
+		tui_lines_add(&t->help_lines, tui_sessions_help[i]);
 }
 
 /* How long the loop may sleep in poll: the next refresh, the monitor, the clock, a child
