@@ -123,6 +123,18 @@ for k in disconnect reconnect import backup check; do
 	assert_contains "$md" " | $k | " "the Markdown has the $k entry"
 done
 
+# The sessions view (S) and the timeline take the panes' place one at a time.
+keys "$S" S
+expect_screen "S opens the sessions view" "$S" "Sessions and locks" 50
+keys "$S" T
+expect_screen "T from the sessions view opens the timeline" "$S" "Timeline: the last 24h" 50
+assert_not_contains "$(screen "$S")" "Sessions and locks" "the sessions view gave way to the timeline"
+keys "$S" S
+expect_screen "S from the timeline opens the sessions view" "$S" "Sessions and locks" 50
+assert_not_contains "$(screen "$S")" "Timeline: the last 24h" "the timeline gave way to the sessions view"
+keys "$S" Escape
+expect_screen "Esc returns to the panes" "$S" "Database health" 50
+
 # The whole screen at 80x24, and at 160x48, for the record.
 keys "$S" T
 expect_screen "the timeline at 80x24" "$S" "Timeline: the last 24h" 50
