@@ -76,6 +76,11 @@ void probe_timeline_kind(const char *source, const char *message, char *kind, si
 	    {"connected again", "reconnect"},
 	    {"check ", "check"},
 	};
+	/* The sessions view's actions (maint_sessions.c): what they did, in a word. */
+	if (strcmp(source, "session-cancel") == 0 || strcmp(source, "session-terminate") == 0) {
+		snprintf(kind, n, "%s", source + strlen("session-"));
+		return;
+	}
 	if (strcmp(source, "console") == 0)
 		for (size_t i = 0; i < sizeof console / sizeof console[0]; i++)
 			if (strncmp(message, console[i].prefix, strlen(console[i].prefix)) == 0) {

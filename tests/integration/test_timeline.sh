@@ -56,6 +56,22 @@ assert_contains "$OUT" "wizard timeline-drill #" "the wizard's start is an entry
 printf '%s\n' "$OUT" | grep -qE "wizard +wizard timeline-drill #[0-9]+ step 1 Check the disk: failed \(exit 2\): disk full" &&
 	ok "the wizard's step is an entry with its outcome" || fail "the wizard's step is an entry" "$OUT"
 
+# A cancel from the sessions commands is an entry of the kind 'cancel'.
+psql "$MIDSOPS_DSN application_name=timeline_sleeper" -XAtq -c "select pg_sleep(60)" >/dev/null 2>&1 &
+sleeper=$!
+spid=""
+i=0
+while [ -z "$spid" ] && [ $i -lt 50 ]; do
+	spid=$(psql_q "select pid from pg_stat_activity where application_name = 'timeline_sleeper' and state = 'active'")
+	[ -z "$spid" ] && sleep 0.1
+	i=$((i + 1))
+done
+expect_exit 0 "session-cancel of a sleeping query" $MT session-cancel "$spid" --yes
+wait "$sleeper" 2>/dev/null
+expect_exit 0 "timeline after a cancel" $MT timeline
+printf '%s\n' "$OUT" | grep -qE "^[0-9-]+ [0-9:]+ +cancel +.*$spid" &&
+	ok "the cancel is an entry of the kind cancel" || fail "the cancel is an entry" "$OUT"
+
 expect_exit 0 "timeline --json" $MT timeline --json
 printf '%s' "$OUT" | python3 -c '
 import json, sys

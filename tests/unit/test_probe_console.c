@@ -170,6 +170,10 @@ int main(void)
 	probe_timeline_kind("console", "check db-check run from the console: OK (exit 0)", kind,
 			    sizeof kind);
 	CHECK_STR(kind, "check", "timeline: a check from the bar");
+	probe_timeline_kind("session-terminate", "terminated pid 1", kind, sizeof kind);
+	CHECK_STR(kind, "terminate", "timeline: a terminate from the sessions view");
+	probe_timeline_kind("session-cancel", "cancelled pid 1", kind, sizeof kind);
+	CHECK_STR(kind, "cancel", "timeline: a cancel from the sessions view");
 	probe_timeline_kind("backup", "check the disk", kind, sizeof kind);
 	CHECK_STR(kind, "backup", "timeline: other sources are their own kind");
 	r = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
