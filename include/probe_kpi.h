@@ -49,8 +49,6 @@ struct kpi_query {
 };
 int probe_kpi_query_parse(PGresult *r, struct kpi_query *q);
 
-/* The host's memory in use and in all, in bytes, from /proc/meminfo (0 when unreadable). */
-void kpi_host_memory(double *used, double *total);
 /* The four figures from the monitor's view; mem_used and mem_total in bytes (0: unknown). */
 void kpi_figures(const struct config *cfg, const struct monitor_view *v, double mem_used,
 		 double mem_total, struct kpi_fig f[KPI_N]);

@@ -244,25 +244,3 @@ int probe_trend_parse(PGresult *r, struct trend_ring *out, char *err, size_t err
 	}
 	return 0;
 }
-
-void kpi_host_memory(double *used, double *total)
-{
-	*used = *total = 0;
-	FILE *f = fopen("/proc/meminfo", "re");
-	if (!f)
-		return;
-	char line[256];
-	double tot = -1, avail = -1;
-	while (fgets(line, sizeof line, f)) {
-		double kb;
-		if (sscanf(line, "MemTotal: %lf kB", &kb) == 1)
-			tot = kb * 1024;
-		else if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1)
-			avail = kb * 1024;
-	}
-	fclose(f);
-	if (tot > 0 && avail >= 0) {
-		*total = tot;
-		*used = tot - avail;
-	}
-}

@@ -47,12 +47,16 @@ static const char *const help_text[] = {
     "  z                  zoom the focused pane to the full screen, again to return",
     "  S                  sessions and locks, in the panes' place (keys below)",
     "  R                  trends: sparklines of the last 15 minutes (more below)",
+    "  T                  timeline: what happened (imports, backups, checks, wizard steps,",
+    "                     disconnects), newest first; Enter details, / filter, T returns",
     "  Ctrl-L             redraw the screen",
     "  Ctrl-C             stop the running command (asks first if it changes data)",
     "  Esc                close help, details, zoom or the command bar",
     "  q                  quit (asks first while a command is still running)",
     "",
     "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
+    "The line under the header: the host's load, CPU, memory and free disk (data, backup,",
+    "log), yellow or red at the [thresholds] of system-resources.",
     NULL,
 };
 
@@ -60,6 +64,8 @@ static const char *const help_text[] = {
 static const char *const help_after[] = {
     ":wizard opens the runbook picker; :wizard NAME [PARAM=VALUE...] starts a run and",
     ":wizard resume RUN continues one, in the wizard view (? there lists its keys).",
+    ":timeline opens the timeline view; :timeline --since 2h writes it as Markdown to the",
+    "Output pane and to a file in the reports directory (its path is the last line).",
     "Every other command runs as a child process; its output appears in the Output pane.",
     NULL,
 };
@@ -183,11 +189,14 @@ static void draw_header(struct tui *t)
 	tui_put(t, 0, COLS - vw + 1, vw - 2, tui_status_role(vd.st), verdict);
 }
 
-/* Pane rectangles below the header, the banner (banner_h lines) and the key metrics strip. */
+/* Pane rectangles below the header, the banner (banner_h lines), the host line and the key
+ * metrics strip. */
 static void pane_rects(struct tui *t, struct tui_rect *r, int banner_h)
 {
-	/* The strip's row comes from the upper panes: the output area keeps its size. */
+	/* The host line's and the strip's rows come from the upper panes: the output area
+	 * keeps its size. */
 	int ob = (LINES - banner_h - 2) / 4;
+	banner_h += tui_host_line_rows(t, banner_h);
 	banner_h += tui_kpi_rows(t, banner_h);
 	int H = LINES - banner_h, W = COLS, y0 = 1 + banner_h;
 	if (ob < 6)
@@ -301,14 +310,26 @@ void tui_draw_all(struct tui *t)
 	tui_lines_clear(&t->banner);
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
-	/* The key metrics strip under the banner; the priority layout folds it first. */
-	if (!view_on(t) && tui_kpi_rows(t, bh))
-		tui_kpi_strip(t, 1 + bh);
+	int hl = !view_on(t) ? tui_host_line_rows(t, bh) : 0;
+	if (hl)
+		tui_host_line(t, 1 + bh);
+	/* The key metrics strip under the host line; the priority layout folds it first. */
+	if (!view_on(t) && tui_kpi_rows(t, bh + hl))
+		tui_kpi_strip(t, 1 + bh + hl);
 	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
 		t->view->ops->draw(t->view, t);
-	for (int i = 0; i < TUI_NALL && !view_on(t); i++) {
+	else if (t->full) {
+		struct tui_rect fr = {r[PANE_HEALTH].y, 0, LINES - 1 - r[PANE_HEALTH].y, COLS};
+		char title[256];
+		snprintf(title, sizeof title, "%s%s%.128s%s", t->full->ops->title,
+			 t->full->filter[0] ? " [filter: " : "", t->full->filter,
+			 t->full->filter[0] ? "]" : "");
+		tui_box(t, fr, title, 1);
+		t->full->ops->draw(t->full, t, (struct tui_rect){fr.y + 1, 1, fr.h - 2, COLS - 2});
+	}
+	for (int i = 0; i < TUI_NALL && !view_on(t) && !t->full; i++) {
 		if ((t->zoom >= 0 || i >= TUI_NPANES) && t->zoom != i)
 			continue;
 		char title[256];
@@ -465,6 +486,48 @@ static int bi_wizard(struct tui *t, char **w, int n)
 	return tui_wizard_open(t, w, n) == 0 ? 0 : -1;
 }
 
+static void show_full(struct tui *t, struct tui_pane *p);
+static void run_command(struct tui *t, const char *line, char **w);
+
+/* :timeline opens the view; with options it runs the command, whose Markdown lands in the
+ * output area and in a file of the reports directory (--json: as asked). */
+static int bi_timeline(struct tui *t, char **w, int n)
+{
+	if (n == 1) {
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		if (t->focus == PANE_TRENDS)
+			tui_trends_toggle(t);
+		if (t->full != &t->timeline)
+			show_full(t, &t->timeline);
+		return 0;
+	}
+	for (int i = 1; i < n; i++)
+		if (strcmp(w[i], "--json") == 0 || strcmp(w[i], "--markdown") == 0 ||
+		    strcmp(w[i], "--help") == 0 || strcmp(w[i], "-h") == 0)
+			return -1;
+	char **mw = xcalloc((size_t)n + 2, sizeof *mw);
+	struct strbuf line = {0};
+	for (int i = 0; i < n; i++) {
+		mw[i] = w[i];
+		strbuf_addf(&line, "%s ", w[i]);
+	}
+	mw[n] = "--markdown";
+	strbuf_adds(&line, "--markdown");
+	run_command(t, line.s, mw);
+	strbuf_free(&line);
+	free(mw);
+	return 0;
+}
+
+/* :trend [DURATION]: the trends view, in the timeline's place if that is on screen. */
+static int bi_trend(struct tui *t, char **w, int n)
+{
+	if (t->full)
+		show_full(t, NULL);
+	return tui_trends_open(t, w, n);
+}
+
 /* In the order the help overlay lists them. */
 const struct tui_builtin tui_builtins[] = {
     {"theme", ":theme NAME", COMPLETE_THEME, bi_theme},
@@ -474,7 +537,8 @@ const struct tui_builtin tui_builtins[] = {
     {"quit", ":quit", COMPLETE_NONE, bi_quit},
     {"q", NULL, COMPLETE_NONE, bi_quit},
     {"wizard", NULL, COMPLETE_NONE, bi_wizard},
-    {"trend", ":trend [24h]", COMPLETE_NONE, tui_trends_open},
+    {"trend", ":trend [24h]", COMPLETE_NONE, bi_trend},
+    {"timeline", NULL, COMPLETE_NONE, bi_timeline},
     {NULL, NULL, 0, NULL},
 };
 
@@ -525,9 +589,19 @@ void tui_execute(struct tui *t, const char *line)
 	t->need_redraw = 1;
 }
 
+/* A pane alone in the panes' place (p), or back to the panes (NULL, or p again). */
+static void show_full(struct tui *t, struct tui_pane *p)
+{
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 0);
+	t->full = t->full == p ? NULL : p;
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 1);
+}
+
 static int normal_key(struct tui *t, int k)
 {
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (t->help || t->details_on) {
 		int *scroll = t->help ? &t->help_scroll : &t->details_scroll;
 		switch (k) {
@@ -566,12 +640,19 @@ static int normal_key(struct tui *t, int k)
 		}
 		return TUI_REDRAW;
 	}
+	/* The timeline and the sessions view each take the panes' place: one at a time. */
+	if (t->full && k == 'S')
+		show_full(t, NULL);
 	/* Each leaves the sessions view, as Esc leaves a zoom. */
 	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
 		k = 'S';
-	if (t->focus == PANE_TRENDS &&
-	    (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB || k == 'S'))
+	/* The trends view gives way to the other views; Esc, z and Tab leave it. */
+	if (t->focus == PANE_TRENDS && (k == 'S' || k == 'T'))
 		tui_trends_toggle(t);
+	else if (t->focus == PANE_TRENDS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
+		k = 'R';
+	if (t->full && k == 'R')
+		show_full(t, NULL);
 	switch (k) {
 	case 'R':
 		tui_trends_toggle(t);
@@ -620,7 +701,15 @@ static int normal_key(struct tui *t, int k)
 		set_refresh(t, -1);
 		return TUI_REDRAW;
 	case 'z':
-		t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		if (t->full)
+			show_full(t, NULL);
+		else
+			t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		return TUI_REDRAW;
+	case 'T':
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		show_full(t, &t->timeline);
 		return TUI_REDRAW;
 	case 12: /* Ctrl-L */
 		clearok(curscr, TRUE);
@@ -632,6 +721,10 @@ static int normal_key(struct tui *t, int k)
 		request_quit(t);
 		return TUI_REDRAW;
 	case 27:
+		if (t->full) {
+			show_full(t, NULL);
+			return TUI_REDRAW;
+		}
 		if (t->zoom >= 0) {
 			t->zoom = -1;
 			return TUI_REDRAW;
@@ -658,7 +751,7 @@ static int normal_key(struct tui *t, int k)
 static void filter_key(struct tui *t, int k)
 {
 	size_t n = strlen(t->filter_buf);
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (k == 27) {
 		t->mode = MODE_NORMAL;
 	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
@@ -732,14 +825,15 @@ static void write_trace(struct tui *t)
 	if (!f)
 		return;
 	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
-	static const char *const names[] = {"health", "import",	  "cache",
-					    "errors", "sessions", "kpi"};
-	for (int p = 0; p <= MON_NPANES + 1; p++) {
-		/* the sessions view's probe: 0 queries while the view was never on; the strip's
-		 * query time every MONITOR_KPI_EVERY_S */
-		const struct mon_stats *st = p < MON_NPANES    ? &t->v->stats[p]
-					     : p == MON_NPANES ? &t->v->sess_stats
-							       : &t->v->kpi_stats;
+	static const char *const names[] = {"health",	"import", "cache",   "errors",
+					    "sessions", "kpi",	  "timeline"};
+	for (int p = 0; p <= MON_NPANES + 2; p++) {
+		/* the views' probes: 0 queries while the view was never on; the strip's query
+		 * time every MONITOR_KPI_EVERY_S */
+		const struct mon_stats *st = p < MON_NPANES	   ? &t->v->stats[p]
+					     : p == MON_NPANES	   ? &t->v->sess_stats
+					     : p == MON_NPANES + 1 ? &t->v->kpi_stats
+								   : &t->v->tl_stats;
 		int n = st->nsamples < 64 ? st->nsamples : 64;
 		double s[64];
 		memcpy(s, st->samples, sizeof(double) * (size_t)n);
@@ -775,6 +869,8 @@ static void panes_init(struct tui *t)
 			t->focus = i;
 	}
 	t->panes[PANE_OUTPUT].follow = 1;
+	t->timeline.ops = &tui_pane_timeline_ops;
+	t->timeline.mon = -1;
 	for (int i = 0; help_text[i]; i++)
 		tui_lines_add(&t->help_lines, help_text[i]);
 	help_builtins(&t->help_lines);
@@ -849,6 +945,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	if (!t->mon)
 		return EXIT_FAIL;
 	monitor_set_embedded(t->mon, tg->embedded);
+	monitor_host(t->mon, cfg);
 	t->v = monitor_view(t->mon);
 
 	/* Anything written to stderr would scroll the screen: send it to a log instead. */

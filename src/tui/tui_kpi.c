@@ -30,7 +30,11 @@ void tui_kpi_value(const struct kpi_fig *f, int id, char *buf, size_t n)
 		snprintf(buf, n, f->value >= 10000 ? "%.0fk/s" : "%.0f/s",
 			 f->value >= 10000 ? f->value / 1000 : f->value);
 	else if (id == KPI_QUERY)
-		snprintf(buf, n, f->value < 10 ? "%.1fms" : "%.0fms", f->value);
+		snprintf(buf, n,
+			 f->value < 1	 ? "%.2fms"
+			 : f->value < 10 ? "%.1fms"
+					 : "%.0fms",
+			 f->value);
 	else if (id == KPI_CACHE)
 		snprintf(buf, n, "%.1f%%", f->value);
 	else
@@ -66,7 +70,11 @@ static int build(const struct kpi_fig *f, int level, char seg[KPI_N][160])
 
 void tui_kpi_figures(struct tui *t, struct kpi_fig *f)
 {
-	kpi_figures(t->cfg, t->v, t->v->mem_used, t->v->mem_total, f);
+	/* The host line's sample (the monitor's, at each refresh): one reading of memory. */
+	const struct host_snapshot *h = &t->v->host;
+	double total = h->have ? (double)h->sys.mem_total : 0;
+	kpi_figures(t->cfg, t->v, h->have ? (double)(h->sys.mem_total - h->sys.mem_avail) : 0,
+		    total, f);
 }
 
 void tui_kpi_strip(struct tui *t, int y)

@@ -21,9 +21,10 @@ expect_screen_re "the strip shows the import speed" "$S" "import (n/a|[0-9.]+k?/
 expect_screen_re "the strip shows the query time with a state" "$S" "query [0-9.]+ms (OK|WARN|CRIT)" 150
 expect_screen_re "the strip shows the cache hit rate" "$S" "cache hit (n/a|[0-9.]+% (OK|WARN|CRIT))" 50
 expect_screen_re "the strip shows the memory with a state" "$S" "memory [0-9.]+G (OK|WARN|CRIT)" 50
-line2=$(screen "$S" | sed -n 2p)
-case "$line2" in *import*query*cache\ hit*memory*) ok "the strip is one line under the header" ;;
-*) fail "the strip is one line under the header" "line 2: $line2" ;; esac
+line3=$(screen "$S" | sed -n 3p)
+case "$line3" in *import*query*cache\ hit*memory*) ok "the strip is one line, under the header and the host line" ;;
+*) fail "the strip is one line, under the header and the host line" "$(screen "$S" | head -4)" ;; esac
+assert_eq "$(screen "$S" | sed -n 4p | cut -c1-3)" "┌" "the panes begin under the strip"
 
 # A query-time threshold below anything measured: the strip says CRIT and names the
 # runbook's action (perf-analyze's words).
@@ -34,6 +35,9 @@ console_start "$S2"
 expect_screen_re "an off figure names the runbook's action" "$S2" "query [0-9.]+ms CRIT: optimize indexes" 150
 pa=$("$MIDSOPS" perf-analyze 2>&1)
 assert_contains "$pa" "optimize indexes" "perf-analyze names the same action"
+# At 80 columns the four figures fit, and the critical one keeps its action.
+tm resize-window -t "$S2" -x 80 -y 30
+expect_screen_re "at 80 columns the strip keeps the four figures and the action" "$S2" "^ (import|imp) .*(query|qry) [0-9.]+ms CRIT: optimize indexes.*(memory|mem) [0-9.]+G" 50
 keys "$S2" q
 printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 
@@ -106,15 +110,18 @@ keys "$S" R
 expect_screen "R returns to the panes" "$S" "Database health" 50
 assert_not_contains "$(screen "$S")" "last 15m from" "the trends view is gone"
 
-# At 80x24 the strip and the panes fit.
+# At 80x24 the priority layout folds the strip (the host line keeps its row, the panes
+# theirs); the trends view still lists the four figures in full.
 tm resize-window -t "$S" -x 80 -y 24
-sleep 1.5
-scr=$(screen "$S")
-line2=$(printf '%s\n' "$scr" | sed -n 2p)
-case "$line2" in *imp*qry*hit*mem*|*import*query*memory*) ok "at 80x24 the strip keeps its four figures" ;;
-*) fail "at 80x24 the strip keeps its four figures" "$scr" ;; esac
-assert_not_contains "$scr" "too small" "at 80x24 the console still fits"
+wait_until 30 sh -c "tmux -L '$TMUX_SOCKET' capture-pane -p -t '$S' | sed -n 3p | grep -q '^┌'" &&
+	ok "at 80x24 the strip folds away, the panes begin under the host line" ||
+	fail "at 80x24 the strip folds away" "$(screen "$S" | head -4)"
+assert_not_contains "$(screen "$S")" "too small" "at 80x24 the console still fits"
+keys "$S" R
+expect_screen_re "at 80x24 the trends view lists the key metrics" "$S" "query time +[0-9.]+ms +OK" 50
+keys "$S" R
 tm resize-window -t "$S" -x 100 -y 30
+expect_screen "back at 100x30 the strip returns" "$S" "cache hit" 30
 
 # ? lists R and :trend.
 keys "$S" '?'
