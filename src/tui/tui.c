@@ -599,6 +599,21 @@ static void show_full(struct tui *t, struct tui_pane *p)
 		t->full->ops->shown(t->full, t, 1);
 }
 
+/* The timeline, the sessions and the trends views each take the panes' place: one at a
+ * time. Returns the key to act on: Esc, z and Tab leave the view on screen. */
+static int views_key(struct tui *t, int k)
+{
+	if (t->full && (k == 'S' || k == 'R'))
+		show_full(t, NULL);
+	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
+		return 'S';
+	if (t->focus == PANE_TRENDS && (k == 'S' || k == 'T'))
+		tui_trends_toggle(t);
+	else if (t->focus == PANE_TRENDS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
+		return 'R';
+	return k;
+}
+
 static int normal_key(struct tui *t, int k)
 {
 	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
@@ -640,19 +655,7 @@ static int normal_key(struct tui *t, int k)
 		}
 		return TUI_REDRAW;
 	}
-	/* The timeline and the sessions view each take the panes' place: one at a time. */
-	if (t->full && k == 'S')
-		show_full(t, NULL);
-	/* Each leaves the sessions view, as Esc leaves a zoom. */
-	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
-		k = 'S';
-	/* The trends view gives way to the other views; Esc, z and Tab leave it. */
-	if (t->focus == PANE_TRENDS && (k == 'S' || k == 'T'))
-		tui_trends_toggle(t);
-	else if (t->focus == PANE_TRENDS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
-		k = 'R';
-	if (t->full && k == 'R')
-		show_full(t, NULL);
+	k = views_key(t, k);
 	switch (k) {
 	case 'R':
 		tui_trends_toggle(t);

@@ -105,6 +105,19 @@ if [ -n "${TRENDS_CAPTURES:-}" ]; then
 	tm resize-window -t "$S" -x 100 -y 30
 fi
 
+# The trends, timeline and sessions views take the panes' place one at a time.
+keys "$S" T
+expect_screen "T from the trends view opens the timeline" "$S" "Timeline: the last 24h" 50
+assert_not_contains "$(screen "$S")" "last 15m from" "the trends view gave way to the timeline"
+keys "$S" R
+expect_screen "R from the timeline opens the trends view" "$S" "last 15m from" 50
+assert_not_contains "$(screen "$S")" "Timeline: the last 24h" "the timeline gave way to the trends view"
+keys "$S" S
+expect_screen "S from the trends view opens the sessions view" "$S" "Sessions and locks" 50
+keys "$S" R
+expect_screen "R from the sessions view opens the trends view" "$S" "last 15m from" 50
+assert_not_contains "$(screen "$S")" "Sessions and locks" "the sessions view gave way to the trends view"
+
 # R returns to the panes; the strip stays.
 keys "$S" R
 expect_screen "R returns to the panes" "$S" "Database health" 50
