@@ -270,7 +270,7 @@ static void advance_connect(struct fleet *f, struct fleet_conn *c)
 void fleet_refresh(struct fleet *f)
 {
 	double now = util_mono();
-	for (int i = 0; i < f->n; i++) {
+	for (int i = 0; f && i < f->n; i++) {
 		struct fleet_conn *c = &f->e[i];
 		if (i == f->skip)
 			continue;

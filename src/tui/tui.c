@@ -19,6 +19,7 @@
 #include "config.h"
 #include "out.h"
 #include "paths.h"
+#include "probe_fleet.h"
 #include "target.h"
 #include "tui_int.h"
 #include "tui_wizard.h"
@@ -46,6 +47,8 @@ static const char *const help_text[] = {
     "  + or -             longer or shorter refresh interval",
     "  z                  zoom the focused pane to the full screen, again to return",
     "  S                  sessions and locks, in the panes' place (keys below)",
+    "  E                  switch the panes' target to the next environment of the fleet",
+    "                     strip (shown when the config names more than one [env NAME])",
     "  Ctrl-L             redraw the screen",
     "  Ctrl-C             stop the running command (asks first if it changes data)",
     "  Esc                close help, details, zoom or the command bar",
@@ -298,6 +301,9 @@ void tui_draw_all(struct tui *t)
 	tui_lines_clear(&t->banner);
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
+	int fh = view_on(t) ? 0 : tui_fleet_height(t, LINES - 2 - bh);
+	tui_fleet_draw(t, 1 + bh, fh);
+	bh += fh;
 	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
@@ -566,6 +572,9 @@ static int normal_key(struct tui *t, int k)
 	case 'S':
 		tui_sessions_toggle(t);
 		return TUI_REDRAW;
+	case 'E':
+		tui_fleet_next(t);
+		return TUI_REDRAW;
 	case '\t':
 		t->focus = (t->focus + 1) % TUI_NPANES;
 		if (t->zoom >= 0)
@@ -777,6 +786,9 @@ static int loop_timeout(struct tui *t, double now)
 	int mt = monitor_timeout_ms(t->mon);
 	if (mt >= 0 && mt < timeout)
 		timeout = mt;
+	int ft = fleet_timeout_ms(t->fleet);
+	if (ft >= 0 && ft < timeout)
+		timeout = ft;
 	/* The clock in the header ticks each second. */
 	int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
 	if (to_second < timeout)
@@ -831,6 +843,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 		return EXIT_FAIL;
 	monitor_set_embedded(t->mon, tg->embedded);
 	t->v = monitor_view(t->mon);
+	tui_fleet_init(t);
 
 	/* Anything written to stderr would scroll the screen: send it to a log instead. */
 	int saved_err = dup(2);
@@ -878,12 +891,14 @@ int tui_run(struct config *cfg, const struct target *tg)
 	time_t last_second = time(NULL);
 
 	while (!t->quit && !tui_hangup) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[4 + CONFIG_MAX_ENVS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
 		int mfd = n;
 		int nm = monitor_pollfds(t->mon, pfd + n, 2);
 		n += nm;
+		int ffd = n, nf = fleet_pollfds(t->fleet, pfd + n, CONFIG_MAX_ENVS);
+		n += nf;
 		int cfd = -1;
 		if (t->child.pid && t->child.fd >= 0) {
 			cfd = n;
@@ -902,6 +917,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 		while ((k = getch()) != ERR)
 			handle_key(t, k);
 		monitor_service(t->mon, nm ? pfd + mfd : NULL, nm);
+		fleet_service(t->fleet, pfd + ffd, nf);
 		if (cfd >= 0 && pfd[cfd].revents)
 			tui_child_read(t);
 		if (t->child.pid)
@@ -910,11 +926,13 @@ int tui_run(struct config *cfg, const struct target *tg)
 			t->view->ops->tick(t->view, t);
 		now = util_mono();
 		if (now >= t->next_refresh) {
-			if (!t->paused)
+			if (!t->paused) {
 				monitor_refresh(t->mon);
+				fleet_refresh(t->fleet);
+			}
 			t->next_refresh = now + t->refresh;
 		}
-		if (monitor_changed(t->mon) && !t->paused)
+		if ((monitor_changed(t->mon) | fleet_changed(t->fleet)) && !t->paused)
 			t->need_redraw = 1;
 		if (time(NULL) != last_second) {
 			last_second = time(NULL);
@@ -934,6 +952,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	}
 	write_trace(t);
 	monitor_free(t->mon);
+	tui_fleet_free(t);
 	return 0;
 }
 
