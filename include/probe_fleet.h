@@ -21,9 +21,9 @@
 
 /* A connection attempt gives up after this long; a query with no answer this long past
  * its statement_timeout means the server has stopped answering. */
-#define FLEET_CONNECT_TIMEOUT_S	     3.0
-#define FLEET_STATEMENT_TIMEOUT_MS   1000
-#define FLEET_ANSWER_GRACE_S	     1.0
+#define FLEET_CONNECT_TIMEOUT_S	   3.0
+#define FLEET_STATEMENT_TIMEOUT_MS 1000
+#define FLEET_ANSWER_GRACE_S	   1.0
 /* Replication lag judged by the strip (no [thresholds] key yet). */
 #define FLEET_LAG_WARNING_S  60.0
 #define FLEET_LAG_CRITICAL_S 300.0
@@ -33,8 +33,8 @@ struct fleet_figures {
 	double lag_s;	     /* standby: replay delay; primary: its standbys' max; NAN: none */
 	long long lag_bytes; /* primary: bytes its slowest standby has still to replay; -1 */
 	int nreplicas;
-	int imports_present;  /* ops.import_runs exists */
-	long long import_id;  /* 0: no run */
+	int imports_present; /* ops.import_runs exists */
+	long long import_id; /* 0: no run */
 	char import_state[16];
 	double import_at;     /* epoch: finished, or started while running; NAN */
 	long long generation; /* -1: none */
@@ -45,14 +45,14 @@ struct fleet_figures {
 
 struct fleet_env_view {
 	char name[64];
-	int is_target;	     /* the console's target: its figures come from the monitor */
-	int reachable;	     /* connected, and the last query answered */
-	int tried;	     /* at least one attempt has ended (either way) */
-	char reason[512];    /* why not reachable, or why the last query failed (scrubbed) */
-	int have;	     /* figures have arrived at least once */
-	time_t as_of;	     /* when the figures were taken */
+	int is_target;	  /* the console's target: its figures come from the monitor */
+	int reachable;	  /* connected, and the last query answered */
+	int tried;	  /* at least one attempt has ended (either way) */
+	char reason[512]; /* why not reachable, or why the last query failed (scrubbed) */
+	int have;	  /* figures have arrived at least once */
+	time_t as_of;	  /* when the figures were taken */
 	struct fleet_figures f;
-	long long queries;   /* round trips sent */
+	long long queries; /* round trips sent */
 	double last_ms;
 };
 

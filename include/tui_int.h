@@ -155,7 +155,7 @@ struct tui {
 
 	/* tui_fleet.c: the fleet strip; NULL unless the config names two environments. */
 	struct fleet *fleet;
-	int fleet_target;	   /* index in cfg->envs of the panes' target; -1: none */
+	int fleet_target;	  /* index in cfg->envs of the panes' target; -1: none */
 	struct target *fleet_tgt; /* the target after E switched it (owned) */
 };
 

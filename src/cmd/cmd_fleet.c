@@ -17,7 +17,7 @@
 
 /* Every environment answers, fails or times out within its own deadlines; this only
  * guards the loop. */
-#define FLEET_CMD_LIMIT_S                                                                      \
+#define FLEET_CMD_LIMIT_S                                                                          \
 	(FLEET_CONNECT_TIMEOUT_S + FLEET_STATEMENT_TIMEOUT_MS / 1000.0 + FLEET_ANSWER_GRACE_S + 1)
 
 static void wait_fleet(struct fleet *f)
@@ -102,9 +102,9 @@ static int cmd_fleet_exec(struct cmd_ctx *ctx)
 	wait_fleet(f);
 	int ti = fleet_target_index(ctx->cfg, ctx->target ? ctx->target->env : NULL,
 				    ctx->target ? ctx->target->conninfo : NULL);
-	static const char *const cols[] = {"environment", "target",	 "reachable", "role",
-					   "lag",	  "replicas",	 "last_import", "generation",
-					   "backup_age",  "status",	 "why"};
+	static const char *const cols[] = {"environment", "target",   "reachable",   "role",
+					   "lag",	  "replicas", "last_import", "generation",
+					   "backup_age",  "status",   "why"};
 	out_table_begin(ctx->out, "environments", 11, cols);
 	enum status worst = ST_OK;
 	int bad = 0, down = 0;
@@ -121,8 +121,9 @@ static int cmd_fleet_exec(struct cmd_ctx *ctx)
 	out_table_end(ctx->out);
 	out_kv_int(ctx->out, "round_trips", fleet_queries(f));
 	if (bad)
-		out_status(ctx->out, worst, "%d of %d environments need attention (%d unreachable), "
-					    "worst %s",
+		out_status(ctx->out, worst,
+			   "%d of %d environments need attention (%d unreachable), "
+			   "worst %s",
 			   bad, fleet_count(f), down, worst_name);
 	else
 		out_status(ctx->out, worst, "%d environments healthy", fleet_count(f));

@@ -1,7 +1,9 @@
 /* The fleet probe (include/probe_fleet.h): one connection per environment, one query per
  * refresh, every step non-blocking. The query names the ops tables only inside
  * query_to_xml, behind to_regclass, so an environment without midsops's schema (a bare
- * standby of another system, a staging server not migrated yet) still answers. */
+ * standby of another system, a staging server not migrated yet) still answers. Each
+ * query_to_xml returns exactly one row (a scalar subquery), as xpath cannot parse the
+ * empty document of none. */
 #include "probe_fleet.h"
 
 #include <math.h>
@@ -27,10 +29,11 @@ static const char fleet_sql[] =
     "  (select count(*) from pg_stat_replication),\n"
     "  to_regclass('ops.import_runs') is not null,\n"
     "  case when to_regclass('ops.import_runs') is not null then (xpath('/row/v/text()',\n"
-    "    query_to_xml('select concat(r.j->>''id'', ''|'', r.j->>''state'', ''|'',\n"
+    "    query_to_xml('select (select concat(r.j->>''id'', ''|'', r.j->>''state'', ''|'',\n"
     "      extract(epoch from coalesce(r.j->>''finished_at'', r.j->>''started_at'')\n"
-    "        ::timestamptz), ''|'', r.j->>''generation'') as v\n"
-    "      from (select to_jsonb(x) as j from ops.import_runs x order by x.id desc limit 1) r',\n"
+    "        ::timestamptz), ''|'', r.j->>''generation'')\n"
+    "      from (select to_jsonb(x) as j from ops.import_runs x order by x.id desc limit 1) r)\n"
+    "      as v',\n"
     "      false, true, '')))[1]::text end,\n"
     "  case when to_regclass('ops.import_generations') is not null then\n"
     "    (xpath('/row/v/text()', query_to_xml('select max(generation) as v\n"
@@ -375,11 +378,11 @@ int fleet_timeout_ms(const struct fleet *f)
 	double now = util_mono(), best = -1;
 	for (int i = 0; f && i < f->n; i++) {
 		const struct fleet_conn *c = &f->e[i];
-		double at = c->state == FS_CONNECTING ? c->started + FLEET_CONNECT_TIMEOUT_S
-			    : c->state == FS_BUSY
-				? c->sent_at + FLEET_STATEMENT_TIMEOUT_MS / 1000.0 +
-				      FLEET_ANSWER_GRACE_S
-				: -1;
+		double at =
+		    c->state == FS_CONNECTING ? c->started + FLEET_CONNECT_TIMEOUT_S
+		    : c->state == FS_BUSY
+			? c->sent_at + FLEET_STATEMENT_TIMEOUT_MS / 1000.0 + FLEET_ANSWER_GRACE_S
+			: -1;
 		if (at >= 0 && (best < 0 || at < best))
 			best = at;
 	}
@@ -492,9 +495,9 @@ enum status fleet_judge(const struct fleet_env_view *e, const struct config *cfg
 		snprintf(why, n, "replication lag %s", d);
 	}
 	if (f->backups_present) {
-		int b = isnan(f->backup_age_s) ? ST_WARNING
-						: threshold_judge(&cfg->backup_age,
-								  f->backup_age_s / 3600.0);
+		int b = isnan(f->backup_age_s)
+			    ? ST_WARNING
+			    : threshold_judge(&cfg->backup_age, f->backup_age_s / 3600.0);
 		if (b > (int)st) {
 			st = (enum status)b;
 			char d[32];

@@ -109,22 +109,25 @@ static void full_line(struct tui *t, int y, int i, int namew)
 	tui_put(t, y, namew + 12, COLS - namew - 12, st == ST_OK ? ROLE_NORMAL : ROLE_DIM, text);
 }
 
-/* One line: "fleet", then each environment's name and status, the not-OK ones first
- * with their reason, so the trouble is never the part cut off. */
+/* One line: "fleet", then each environment's name and status, the worst first with
+ * their reason (CRITICAL, UNKNOWN, WARNING, then OK), so the trouble is never the part
+ * cut off. */
 static void folded_line(struct tui *t, int y)
 {
+	static const enum status order[] = {ST_CRITICAL, ST_UNKNOWN, ST_WARNING, ST_OK};
 	int x = 0, n = fleet_count(t->fleet);
 	tui_put(t, y, 0, 6, ROLE_DIM, "fleet ");
 	x = 6;
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 4; pass++)
 		for (int i = 0; i < n && x < COLS; i++) {
 			struct fleet_env_view own;
 			const struct fleet_env_view *e = row(t, i, &own);
 			char why[256], seg[320];
 			enum status st = fleet_judge(e, t->cfg, stale_after(t), why, sizeof why);
-			if ((st != ST_OK) != (pass == 0))
+			if (st != order[pass])
 				continue;
-			snprintf(seg, sizeof seg, "%s%s ", i == t->fleet_target ? ">" : "", e->name);
+			snprintf(seg, sizeof seg, "%s%s ", i == t->fleet_target ? ">" : "",
+				 e->name);
 			int w = tui_text_width(seg);
 			tui_put(t, y, x, COLS - x, ROLE_NORMAL, seg);
 			x += w;

@@ -15,21 +15,26 @@ if ! fleet_up; then
 fi
 ok "fleet: a second primary and its streaming standby run"
 
-# production has midsops's schema, an import run and its generation.
+row() { printf '%s' "$JSON" | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+r = [e for e in d["environments"] if e["environment"] == sys.argv[1]][0]
+print(r[sys.argv[2]])' "$1" "$2"; }
+
+# production has midsops's schema: first no import run at all, then one and its generation.
 "$MIDSOPS" db-create >/dev/null 2>&1
+fleet_config
+"$MIDSOPS" fleet --json >"$TEST_TMP/fleet0.json" 2>&1
+JSON=$(cat "$TEST_TMP/fleet0.json")
+assert_eq "$(row production role)/$(row production last_import)" "primary/" \
+	"production before any import: a primary with no last import (not a failed query)"
 psql_q "insert into ops.import_runs(state, phase, started_at, finished_at, generation)
         values ('completed', 'done', now() - interval '2 hours', now() - interval '1 hour', 7)" \
 	>/dev/null
-fleet_config
 
 t0=$(date +%s)
 expect_exit 2 "fleet is CRITICAL while an environment is down" "$MIDSOPS" fleet --json
 t1=$(date +%s)
 JSON=$OUT
-row() { printf '%s' "$JSON" | python3 -c 'import json,sys
-d = json.load(sys.stdin)
-r = [e for e in d["environments"] if e["environment"] == sys.argv[1]][0]
-print(r[sys.argv[2]])' "$1" "$2"; }
 assert_eq "$(row production target)" yes "production is the target (MIDSOPS_DSN is its dsn)"
 assert_eq "$(row production reachable)/$(row production role)" yes/primary \
 	"production: reachable primary"
