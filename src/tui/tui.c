@@ -744,6 +744,9 @@ static void write_trace(struct tui *t)
 		fprintf(f, "probe %s queries %lld median_ms %.2f max_ms %.2f\n", names[p],
 			st->queries, n ? s[n / 2] : 0.0, st->max_ms);
 	}
+	if (t->fleet)
+		fprintf(f, "fleet envs %d queries %lld\n", fleet_count(t->fleet) - (t->fleet_target >= 0),
+			fleet_queries(t->fleet));
 	fclose(f);
 }
 
