@@ -61,6 +61,8 @@ struct tui_pane_ops {
 	/* Enter: fill lines with the details of the selection; 0 if there is nothing. */
 	int (*details)(struct tui_pane *p, struct tui *t, struct tui_lines *out);
 	int filterable;
+	/* Optional: a pane shown alone (tui->full) comes on screen (on 1) or goes (on 0). */
+	void (*shown)(struct tui_pane *p, struct tui *t, int on);
 };
 
 struct tui_pane {
@@ -125,6 +127,10 @@ struct tui {
 
 	struct tui_pane panes[TUI_NALL];
 	int focus, zoom; /* zoom: -1 or a pane */
+	/* A pane shown alone in the panes' place, as a zoomed one, with the keys, / and Enter
+	 * (T: the timeline); NULL: the panes. */
+	struct tui_pane *full;
+	struct tui_pane timeline;
 	enum tui_mode mode;
 	int help, help_scroll;
 	int details_on, details_scroll;
@@ -244,12 +250,16 @@ void tui_fleet_next(struct tui *t);
 
 /* Panes. */
 extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,
-    tui_pane_errors_ops, tui_pane_output_ops;
+    tui_pane_errors_ops, tui_pane_output_ops, tui_pane_timeline_ops;
 /* tui_pane_sessions.c: S opens the sessions view (the pane zoomed) and closes it; its keys
  * for the help overlay. */
 extern const struct tui_pane_ops tui_pane_sessions_ops;
 void tui_sessions_toggle(struct tui *t);
 extern const char *const tui_sessions_help[];
+
+/* tui_hostline.c: the host in one line under the header; rows it takes (0: folded away). */
+int tui_host_line_rows(const struct tui *t, int banner_h);
+void tui_host_line(struct tui *t, int y);
 /* A database pane's own failure (its probe failed or waits) as its first line; an outage
  * is the banner's, over all panes. Returns lines used. */
 int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r);

@@ -164,6 +164,9 @@ static int cmd_import_status_exec(struct cmd_ctx *ctx)
 		}
 	} else {
 		render_run(ctx->out, &row, 0);
+		/* --finished: a condition for a runbook's wait ("until"): 0 once it has ended. */
+		if (args_has(ctx->args, "finished") && strcmp(cell(r, 0, 2), "running") == 0)
+			rc = EXIT_FAIL;
 		double total = atof(cell(r, 0, 13)), done = atof(cell(r, 0, 12));
 		if (strcmp(cell(r, 0, 2), "running") == 0 && total > 0)
 			out_kv(ctx->out, "progress", "%.1f%%", 100.0 * done / total);
@@ -792,9 +795,11 @@ const struct cmd_entry cmd_import_table[] = {
     },
     {
 	.name = "import-status",
+	.options = "finished",
 	.max_args = 1,
-	.summary = "Progress of the running import, or the last (or given) run",
-	.usage = "import-status [RUN]",
+	.summary = "Progress of the running import, or the last (or given) run; --finished exits "
+		   "1 while it runs, 0 once it has ended",
+	.usage = "import-status [RUN] [--finished]",
 	.complete = COMPLETE_RUN,
 	.exec = cmd_import_status_exec,
 	.db = CMD_DB_READY,

@@ -4,7 +4,6 @@
  * ops.session_signal), each recorded in ops.events with the pid, the query and the
  * operator. */
 #include <math.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,17 +108,6 @@ static int cmd_sessions_exec(struct cmd_ctx *ctx)
 	return 0;
 }
 
-/* Who acts: MIDSOPS_OPERATOR, else the login of this machine, as incidents record it. */
-static void operator_name(char *buf, size_t n)
-{
-	const char *o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
-}
-
 static int check_pid_args(struct cmd_ctx *ctx)
 {
 	const char *a = ctx->args->argv[0];
@@ -199,7 +187,7 @@ static int signal_exec(struct cmd_ctx *ctx, int terminate)
 		goto done;
 	}
 	char op[128];
-	operator_name(op, sizeof op);
+	util_operator_name(NULL, op, sizeof op);
 	out_kv_int(ctx->out, "pid", pid);
 	out_kv(ctx->out, "action", "%s", terminate ? "terminate" : "cancel");
 	out_kv(ctx->out, "user", "%s", sig.user);

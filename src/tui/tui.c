@@ -47,6 +47,8 @@ static const char *const help_text[] = {
     "  + or -             longer or shorter refresh interval",
     "  z                  zoom the focused pane to the full screen, again to return",
     "  S                  sessions and locks, in the panes' place (keys below)",
+    "  T                  timeline: what happened (imports, backups, checks, wizard steps,",
+    "                     disconnects), newest first; Enter details, / filter, T returns",
     "  E                  switch the panes' target to the next environment of the fleet",
     "                     strip (shown when the config names more than one [env NAME])",
     "  Ctrl-L             redraw the screen",
@@ -55,6 +57,8 @@ static const char *const help_text[] = {
     "  q                  quit (asks first while a command is still running)",
     "",
     "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
+    "The line under the header: the host's load, CPU, memory and free disk (data, backup,",
+    "log), yellow or red at the [thresholds] of system-resources.",
     NULL,
 };
 
@@ -62,6 +66,8 @@ static const char *const help_text[] = {
 static const char *const help_after[] = {
     ":wizard opens the runbook picker; :wizard NAME [PARAM=VALUE...] starts a run and",
     ":wizard resume RUN continues one, in the wizard view (? there lists its keys).",
+    ":timeline opens the timeline view; :timeline --since 2h writes it as Markdown to the",
+    "Output pane and to a file in the reports directory (its path is the last line).",
     "Every other command runs as a child process; its output appears in the Output pane.",
     NULL,
 };
@@ -185,11 +191,13 @@ static void draw_header(struct tui *t)
 	tui_put(t, 0, COLS - vw + 1, vw - 2, tui_status_role(vd.st), verdict);
 }
 
-/* Pane rectangles below the header and the banner (banner_h lines). */
+/* Pane rectangles below the header, the banner (banner_h lines) and the host line. */
 static void pane_rects(struct tui *t, struct tui_rect *r, int banner_h)
 {
+	/* The host line's row comes from the upper panes: the output area keeps its size. */
+	int ob = (LINES - banner_h - 2) / 4;
+	banner_h += tui_host_line_rows(t, banner_h);
 	int H = LINES - banner_h, W = COLS, y0 = 1 + banner_h;
-	int ob = (H - 2) / 4;
 	if (ob < 6)
 		ob = 6;
 	int mid = H - 2 - ob;
@@ -304,11 +312,22 @@ void tui_draw_all(struct tui *t)
 	int fh = view_on(t) ? 0 : tui_fleet_height(t, LINES - 2 - bh);
 	tui_fleet_draw(t, 1 + bh, fh);
 	bh += fh;
+	if (!view_on(t) && tui_host_line_rows(t, bh))
+		tui_host_line(t, 1 + bh);
 	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
 		t->view->ops->draw(t->view, t);
-	for (int i = 0; i < TUI_NALL && !view_on(t); i++) {
+	else if (t->full) {
+		struct tui_rect fr = {r[PANE_HEALTH].y, 0, LINES - 1 - r[PANE_HEALTH].y, COLS};
+		char title[256];
+		snprintf(title, sizeof title, "%s%s%.128s%s", t->full->ops->title,
+			 t->full->filter[0] ? " [filter: " : "", t->full->filter,
+			 t->full->filter[0] ? "]" : "");
+		tui_box(t, fr, title, 1);
+		t->full->ops->draw(t->full, t, (struct tui_rect){fr.y + 1, 1, fr.h - 2, COLS - 2});
+	}
+	for (int i = 0; i < TUI_NALL && !view_on(t) && !t->full; i++) {
 		if ((t->zoom >= 0 || i >= TUI_NPANES) && t->zoom != i)
 			continue;
 		char title[256];
@@ -465,6 +484,38 @@ static int bi_wizard(struct tui *t, char **w, int n)
 	return tui_wizard_open(t, w, n) == 0 ? 0 : -1;
 }
 
+static void show_full(struct tui *t, struct tui_pane *p);
+static void run_command(struct tui *t, const char *line, char **w);
+
+/* :timeline opens the view; with options it runs the command, whose Markdown lands in the
+ * output area and in a file of the reports directory (--json: as asked). */
+static int bi_timeline(struct tui *t, char **w, int n)
+{
+	if (n == 1) {
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		if (t->full != &t->timeline)
+			show_full(t, &t->timeline);
+		return 0;
+	}
+	for (int i = 1; i < n; i++)
+		if (strcmp(w[i], "--json") == 0 || strcmp(w[i], "--markdown") == 0 ||
+		    strcmp(w[i], "--help") == 0 || strcmp(w[i], "-h") == 0)
+			return -1;
+	char **mw = xcalloc((size_t)n + 2, sizeof *mw);
+	struct strbuf line = {0};
+	for (int i = 0; i < n; i++) {
+		mw[i] = w[i];
+		strbuf_addf(&line, "%s ", w[i]);
+	}
+	mw[n] = "--markdown";
+	strbuf_adds(&line, "--markdown");
+	run_command(t, line.s, mw);
+	strbuf_free(&line);
+	free(mw);
+	return 0;
+}
+
 /* In the order the help overlay lists them. */
 const struct tui_builtin tui_builtins[] = {
     {"theme", ":theme NAME", COMPLETE_THEME, bi_theme},
@@ -474,6 +525,7 @@ const struct tui_builtin tui_builtins[] = {
     {"quit", ":quit", COMPLETE_NONE, bi_quit},
     {"q", NULL, COMPLETE_NONE, bi_quit},
     {"wizard", NULL, COMPLETE_NONE, bi_wizard},
+    {"timeline", NULL, COMPLETE_NONE, bi_timeline},
     {NULL, NULL, 0, NULL},
 };
 
@@ -524,9 +576,19 @@ void tui_execute(struct tui *t, const char *line)
 	t->need_redraw = 1;
 }
 
+/* A pane alone in the panes' place (p), or back to the panes (NULL, or p again). */
+static void show_full(struct tui *t, struct tui_pane *p)
+{
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 0);
+	t->full = t->full == p ? NULL : p;
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 1);
+}
+
 static int normal_key(struct tui *t, int k)
 {
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (t->help || t->details_on) {
 		int *scroll = t->help ? &t->help_scroll : &t->details_scroll;
 		switch (k) {
@@ -565,6 +627,9 @@ static int normal_key(struct tui *t, int k)
 		}
 		return TUI_REDRAW;
 	}
+	/* The timeline and the sessions view each take the panes' place: one at a time. */
+	if (t->full && k == 'S')
+		show_full(t, NULL);
 	/* Each leaves the sessions view, as Esc leaves a zoom. */
 	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
 		k = 'S';
@@ -573,6 +638,8 @@ static int normal_key(struct tui *t, int k)
 		tui_sessions_toggle(t);
 		return TUI_REDRAW;
 	case 'E':
+		if (t->full) /* its probe belongs to the monitor being replaced */
+			show_full(t, NULL);
 		tui_fleet_next(t);
 		return TUI_REDRAW;
 	case '\t':
@@ -616,7 +683,15 @@ static int normal_key(struct tui *t, int k)
 		set_refresh(t, -1);
 		return TUI_REDRAW;
 	case 'z':
-		t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		if (t->full)
+			show_full(t, NULL);
+		else
+			t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		return TUI_REDRAW;
+	case 'T':
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		show_full(t, &t->timeline);
 		return TUI_REDRAW;
 	case 12: /* Ctrl-L */
 		clearok(curscr, TRUE);
@@ -628,6 +703,10 @@ static int normal_key(struct tui *t, int k)
 		request_quit(t);
 		return TUI_REDRAW;
 	case 27:
+		if (t->full) {
+			show_full(t, NULL);
+			return TUI_REDRAW;
+		}
 		if (t->zoom >= 0) {
 			t->zoom = -1;
 			return TUI_REDRAW;
@@ -654,7 +733,7 @@ static int normal_key(struct tui *t, int k)
 static void filter_key(struct tui *t, int k)
 {
 	size_t n = strlen(t->filter_buf);
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (k == 27) {
 		t->mode = MODE_NORMAL;
 	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
@@ -745,8 +824,8 @@ static void write_trace(struct tui *t)
 			st->queries, n ? s[n / 2] : 0.0, st->max_ms);
 	}
 	if (t->fleet)
-		fprintf(f, "fleet envs %d queries %lld\n", fleet_count(t->fleet) - (t->fleet_target >= 0),
-			fleet_queries(t->fleet));
+		fprintf(f, "fleet envs %d queries %lld\n",
+			fleet_count(t->fleet) - (t->fleet_target >= 0), fleet_queries(t->fleet));
 	fclose(f);
 }
 
@@ -770,6 +849,8 @@ static void panes_init(struct tui *t)
 			t->focus = i;
 	}
 	t->panes[PANE_OUTPUT].follow = 1;
+	t->timeline.ops = &tui_pane_timeline_ops;
+	t->timeline.mon = -1;
 	for (int i = 0; help_text[i]; i++)
 		tui_lines_add(&t->help_lines, help_text[i]);
 	help_builtins(&t->help_lines);
@@ -845,6 +926,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	if (!t->mon)
 		return EXIT_FAIL;
 	monitor_set_embedded(t->mon, tg->embedded);
+	monitor_host(t->mon, cfg);
 	t->v = monitor_view(t->mon);
 	tui_fleet_init(t);
 

@@ -186,6 +186,7 @@ void tui_fleet_next(struct tui *t)
 	t->mon = monitor_new(nt->conninfo, "console", MONITOR_STATEMENT_TIMEOUT_MS);
 	t->v = monitor_view(t->mon);
 	monitor_set_paused(t->mon, t->paused);
+	monitor_host(t->mon, t->cfg);
 	t->target = nt;
 	free(t->fleet_tgt);
 	t->fleet_tgt = nt;

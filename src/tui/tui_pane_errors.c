@@ -20,7 +20,9 @@ static void merge(const struct monitor_view *mv, struct merged *m)
 	m->n = 0;
 	/* both lists are newest first: a merge, not a sort */
 	while (i < s->n || k < mv->nlocal) {
-		if (k < mv->nlocal && (i >= s->n || mv->local[k].at >= s->items[i].at))
+		if (k < mv->nlocal && strcmp(mv->local[k].level, "info") == 0)
+			k++; /* a check that passed: the timeline's, not an error */
+		else if (k < mv->nlocal && (i >= s->n || mv->local[k].at >= s->items[i].at))
 			m->v[m->n++] = &mv->local[k++];
 		else
 			m->v[m->n++] = &s->items[i++];
