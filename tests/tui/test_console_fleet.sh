@@ -70,8 +70,12 @@ tm resize-window -t "$S" -x 80 -y 24
 expect_screen_re "80x24: the strip folds to one line, the trouble first" "$S" \
 	'^fleet old CRITICAL unreachable' 50
 expect_screen "80x24: the panes are still there" "$S" "Database health" 30
+echo "    the 80x24 console with the fleet strip folded, for the record:"
+screen "$S" | sed 's/^/    | /'
 tm resize-window -t "$S" -x 160 -y 48
 expect_screen_re "160x48: a line per environment again" "$S" '^ dr +OK +standby' 50
+echo "    the 160x48 console with a line per environment, for the record:"
+screen "$S" | sed 's/^/    | /'
 
 fl_as_pg "$FL_BIN/pg_ctl" -D "$FL/b" -m immediate -w stop >/dev/null 2>&1
 expect_screen_re "a standby that stops turns its line CRITICAL" "$S" '^ dr +CRITICAL +unreachable' 80
