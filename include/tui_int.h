@@ -190,6 +190,9 @@ void tui_putf(struct tui *t, int y, int x, int w, enum tui_role role, const char
 int tui_line(struct tui *t, struct tui_rect r, int i, enum tui_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void tui_box(struct tui *t, struct tui_rect r, const char *title, int focused);
+/* A list pane of n items in h lines: keep the selection on an item and in view, and the
+ * view on the items (sets nitems and lines). */
+void tui_pane_keep_in_view(struct tui_pane *p, int n, int h);
 void tui_fill(struct tui *t, struct tui_rect r, enum tui_role role);
 void tui_bar(char *buf, size_t n, int width, double frac);
 void tui_sparkline(char *buf, size_t n, const double *v, int nv);
