@@ -494,18 +494,15 @@ enum status fleet_judge(const struct fleet_env_view *e, const struct config *cfg
 		fmt_duration(d, sizeof d, f->lag_s);
 		snprintf(why, n, "replication lag %s", d);
 	}
-	if (f->backups_present) {
-		int b = isnan(f->backup_age_s)
-			    ? ST_WARNING
-			    : threshold_judge(&cfg->backup_age, f->backup_age_s / 3600.0);
+	/* No backup yet is not judged, as the health pane and the header leave it: the line
+	 * says "no backup". */
+	if (f->backups_present && !isnan(f->backup_age_s)) {
+		int b = threshold_judge(&cfg->backup_age, f->backup_age_s / 3600.0);
 		if (b > (int)st) {
 			st = (enum status)b;
 			char d[32];
 			fmt_duration(d, sizeof d, f->backup_age_s);
-			if (isnan(f->backup_age_s))
-				snprintf(why, n, "no finished backup");
-			else
-				snprintf(why, n, "last backup %s old", d);
+			snprintf(why, n, "last backup %s old", d);
 		}
 	}
 	if (f->import_id && strcmp(f->import_state, "failed") == 0 && st < ST_WARNING) {

@@ -24,7 +24,8 @@ printf '\n[midsops]\nrefresh = 1\n' >>"$XDG_CONFIG_HOME/midsops/midsops.conf"
 console_start "$S"
 
 expect_screen "console starts" "$S" "connected  up" 80
-expect_screen_re "strip: the target's line, from the monitor" "$S" '^>production +[A-Z]+ +primary' 50
+expect_screen_re "strip: the target's line, from the monitor" "$S" \
+	'^>production +OK +primary +- +no import yet +no backup' 50
 expect_screen_re "strip: staging is a reachable primary with its standby" "$S" \
 	'^ staging +OK +primary +lag [0-9]+s \(1 stby\)' 80
 expect_screen_re "strip: dr is a reachable standby, no lag" "$S" '^ dr +OK +standby +lag 0s' 80
@@ -70,6 +71,7 @@ tm resize-window -t "$S" -x 80 -y 24
 expect_screen_re "80x24: the strip folds to one line, the trouble first" "$S" \
 	'^fleet old CRITICAL unreachable' 50
 expect_screen "80x24: the panes are still there" "$S" "Database health" 30
+expect_screen "80x24: production's figures are back" "$S" "connected  up" 50
 echo "    the 80x24 console with the fleet strip folded, for the record:"
 screen "$S" | sed 's/^/    | /'
 tm resize-window -t "$S" -x 160 -y 48
