@@ -99,6 +99,7 @@ extern const struct cmd_entry cmd_completion_table[];
 extern const struct cmd_entry cmd_history_table[];
 extern const struct cmd_entry cmd_incident_table[];
 extern const struct cmd_entry cmd_sessions_table[];
+extern const struct cmd_entry cmd_fleet_table[];
 extern const struct cmd_entry cmd_timeline_table[];
 
 /* Iterate over every command of every family, in help order. Returns NULL at the end. */

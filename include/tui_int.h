@@ -159,6 +159,11 @@ struct tui {
 	int first_frame;
 	double first_frame_ms;
 	char trace[4096];
+
+	/* tui_fleet.c: the fleet strip; NULL unless the config names two environments. */
+	struct fleet *fleet;
+	int fleet_target;	  /* index in cfg->envs of the panes' target; -1: none */
+	struct target *fleet_tgt; /* the target after E switched it (owned) */
 };
 
 /* tui.c */
@@ -186,6 +191,9 @@ void tui_putf(struct tui *t, int y, int x, int w, enum tui_role role, const char
 int tui_line(struct tui *t, struct tui_rect r, int i, enum tui_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void tui_box(struct tui *t, struct tui_rect r, const char *title, int focused);
+/* A list pane of n items in h lines: keep the selection on an item and in view, and the
+ * view on the items (sets nitems and lines). */
+void tui_pane_keep_in_view(struct tui_pane *p, int n, int h);
 void tui_fill(struct tui *t, struct tui_rect r, enum tui_role role);
 void tui_bar(char *buf, size_t n, int width, double frac);
 void tui_sparkline(char *buf, size_t n, const double *v, int nv);
@@ -236,6 +244,15 @@ int tui_pane_stale(const struct tui *t, const struct tui_pane *p);
 void tui_pane_asof(struct tui *t, struct tui_pane *p, struct tui_rect box);
 /* The outage (or the pane's own failure) in full, for the details overlay; lines added. */
 int tui_outage_details(struct tui *t, struct tui_pane *p, struct tui_lines *out);
+
+/* tui_fleet.c: the fleet strip under the header, and E, which switches the target. */
+void tui_fleet_init(struct tui *t);
+void tui_fleet_free(struct tui *t);
+/* Lines the strip takes when avail lines are left below the header: 0, 1 (folded) or one
+ * per environment. */
+int tui_fleet_height(struct tui *t, int avail);
+void tui_fleet_draw(struct tui *t, int y, int h);
+void tui_fleet_next(struct tui *t);
 
 /* Panes. */
 extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,

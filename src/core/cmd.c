@@ -16,6 +16,7 @@ static const struct cmd_entry *const families[] = {
     cmd_backup_table,	  cmd_runbook_table, cmd_history_table, cmd_incident_table,
     cmd_dr_table,	  cmd_dr_role_table, cmd_console_table, cmd_roles_table,
     cmd_completion_table, cmd_dr_sync_table, cmd_sessions_table, cmd_timeline_table,
+    cmd_fleet_table,
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "out.h"
 #include "paths.h"
+#include "probe_fleet.h"
 #include "target.h"
 #include "tui_int.h"
 #include "tui_wizard.h"
@@ -49,6 +50,8 @@ static const char *const help_text[] = {
     "  R                  trends: sparklines of the last 15 minutes (more below)",
     "  T                  timeline: what happened (imports, backups, checks, wizard steps,",
     "                     disconnects), newest first; Enter details, / filter, T returns",
+    "  E                  switch the panes' target to the next environment of the fleet",
+    "                     strip (shown when the config names more than one [env NAME])",
     "  Ctrl-L             redraw the screen",
     "  Ctrl-C             stop the running command (asks first if it changes data)",
     "  Esc                close help, details, zoom or the command bar",
@@ -310,6 +313,9 @@ void tui_draw_all(struct tui *t)
 	tui_lines_clear(&t->banner);
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
+	int fh = view_on(t) ? 0 : tui_fleet_height(t, LINES - 2 - bh);
+	tui_fleet_draw(t, 1 + bh, fh);
+	bh += fh;
 	int hl = !view_on(t) ? tui_host_line_rows(t, bh) : 0;
 	if (hl)
 		tui_host_line(t, 1 + bh);
@@ -663,6 +669,11 @@ static int normal_key(struct tui *t, int k)
 	case 'S':
 		tui_sessions_toggle(t);
 		return TUI_REDRAW;
+	case 'E':
+		if (t->full) /* its probe belongs to the monitor being replaced */
+			show_full(t, NULL);
+		tui_fleet_next(t);
+		return TUI_REDRAW;
 	case '\t':
 		t->focus = (t->focus + 1) % TUI_NPANES;
 		if (t->zoom >= 0)
@@ -849,6 +860,9 @@ static void write_trace(struct tui *t)
 		fprintf(f, "probe %s queries %lld median_ms %.2f max_ms %.2f\n", names[p],
 			st->queries, n ? s[n / 2] : 0.0, st->max_ms);
 	}
+	if (t->fleet)
+		fprintf(f, "fleet envs %d queries %lld\n",
+			fleet_count(t->fleet) - (t->fleet_target >= 0), fleet_queries(t->fleet));
 	fclose(f);
 }
 
@@ -895,6 +909,9 @@ static int loop_timeout(struct tui *t, double now)
 	int mt = monitor_timeout_ms(t->mon);
 	if (mt >= 0 && mt < timeout)
 		timeout = mt;
+	int ft = fleet_timeout_ms(t->fleet);
+	if (ft >= 0 && ft < timeout)
+		timeout = ft;
 	/* The clock in the header ticks each second. */
 	int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
 	if (to_second < timeout)
@@ -950,6 +967,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	monitor_set_embedded(t->mon, tg->embedded);
 	monitor_host(t->mon, cfg);
 	t->v = monitor_view(t->mon);
+	tui_fleet_init(t);
 
 	/* Anything written to stderr would scroll the screen: send it to a log instead. */
 	int saved_err = dup(2);
@@ -997,12 +1015,14 @@ int tui_run(struct config *cfg, const struct target *tg)
 	time_t last_second = time(NULL);
 
 	while (!t->quit && !tui_hangup) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[4 + CONFIG_MAX_ENVS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
 		int mfd = n;
 		int nm = monitor_pollfds(t->mon, pfd + n, 2);
 		n += nm;
+		int ffd = n, nf = fleet_pollfds(t->fleet, pfd + n, CONFIG_MAX_ENVS);
+		n += nf;
 		int cfd = -1;
 		if (t->child.pid && t->child.fd >= 0) {
 			cfd = n;
@@ -1021,6 +1041,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 		while ((k = getch()) != ERR)
 			handle_key(t, k);
 		monitor_service(t->mon, nm ? pfd + mfd : NULL, nm);
+		fleet_service(t->fleet, pfd + ffd, nf);
 		if (cfd >= 0 && pfd[cfd].revents)
 			tui_child_read(t);
 		if (t->child.pid)
@@ -1029,11 +1050,13 @@ int tui_run(struct config *cfg, const struct target *tg)
 			t->view->ops->tick(t->view, t);
 		now = util_mono();
 		if (now >= t->next_refresh) {
-			if (!t->paused)
+			if (!t->paused) {
 				monitor_refresh(t->mon);
+				fleet_refresh(t->fleet);
+			}
 			t->next_refresh = now + t->refresh;
 		}
-		if (monitor_changed(t->mon) && !t->paused)
+		if ((monitor_changed(t->mon) | fleet_changed(t->fleet)) && !t->paused)
 			t->need_redraw = 1;
 		if (time(NULL) != last_second) {
 			last_second = time(NULL);
@@ -1053,6 +1076,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	}
 	write_trace(t);
 	monitor_free(t->mon);
+	tui_fleet_free(t);
 	return 0;
 }
 

@@ -63,17 +63,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int n = 0;
 	for (int i = 0; i < s.n; i++)
 		n += matches(s.v[i], p->filter);
-	p->nitems = n;
-	if (p->sel >= n)
-		p->sel = n - 1;
-	if (p->sel < 0)
-		p->sel = 0;
-	if (p->sel < p->scroll)
-		p->scroll = p->sel;
-	if (h > 0 && p->sel >= p->scroll + h)
-		p->scroll = p->sel - h + 1;
-	if (p->scroll > 0 && p->scroll > n - h)
-		p->scroll = n - h > 0 ? n - h : 0;
+	tui_pane_keep_in_view(p, n, h);
 	for (int i = 0; i < h; i++) {
 		int k = nth(&s, p->filter, p->scroll + i);
 		if (k < 0) {

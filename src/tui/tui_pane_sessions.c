@@ -239,22 +239,6 @@ static void draw_bottom_lines(struct tui *t, struct tui_rect r)
 			 "S back");
 }
 
-static void clamp(struct tui_pane *p, int n, int h)
-{
-	p->nitems = n;
-	p->lines = h;
-	if (p->sel >= n)
-		p->sel = n - 1;
-	if (p->sel < 0)
-		p->sel = 0;
-	if (p->sel < p->scroll)
-		p->scroll = p->sel;
-	if (h > 0 && p->sel >= p->scroll + h)
-		p->scroll = p->sel - h + 1;
-	if (p->scroll < 0)
-		p->scroll = 0;
-}
-
 static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 {
 	const struct monitor_view *v = t->v;
@@ -284,7 +268,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	head_text(wide, buf, sizeof buf);
 	tui_line(t, r, 1, ROLE_HEADER, "%s", buf);
 	int h = r.h - from - 2;
-	clamp(p, l.n, h);
+	tui_pane_keep_in_view(p, l.n, h);
 	for (int i = 0; i < h; i++) {
 		int k = p->scroll + i;
 		if (k >= l.n) {

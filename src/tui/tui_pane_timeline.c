@@ -100,20 +100,6 @@ static enum tui_role level_role(const char *level)
 					       : ROLE_NORMAL;
 }
 
-static void keep_in_view(struct tui_pane *p, int n, int h)
-{
-	if (p->sel >= n)
-		p->sel = n - 1;
-	if (p->sel < 0)
-		p->sel = 0;
-	if (p->sel < p->scroll)
-		p->scroll = p->sel;
-	if (h > 0 && p->sel >= p->scroll + h)
-		p->scroll = p->sel - h + 1;
-	if (p->scroll > 0 && p->scroll > n - h)
-		p->scroll = n - h > 0 ? n - h : 0;
-}
-
 static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 {
 	const struct monitor_view *v = t->v;
@@ -128,12 +114,10 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 			 "stale: the probe is still waiting (a lock or a slow server)");
 	tui_line(t, r, from++, ROLE_DIM, "%-14s %-11s %s", "time", "kind", "summary");
 	int h = r.h - from;
-	p->lines = h;
 	int n = 0;
 	for (int i = 0; i < s.n; i++)
 		n += matches(&s.v[i], p->filter);
-	p->nitems = n;
-	keep_in_view(p, n, h);
+	tui_pane_keep_in_view(p, n, h);
 	for (int i = 0; i < h; i++) {
 		int k = nth(&s, p->filter, p->scroll + i);
 		if (k < 0) {
