@@ -1,8 +1,9 @@
-# The console's key metrics strip and trends view (R): the strip under the header shows the
+# The console's key metrics strip and trends view (R): the strip under the host line shows the
 # runbook's four figures with their values and states; the trends view shows sparklines
 # with labelled scales (now, min, max); under a pgbench load the TPS sparkline's figures
 # rise and its glyphs change; :trend 24h backfills from ops.metrics (midsops collect);
-# ? lists R and :trend. Real cluster, real pgbench.
+# without pg_stat_statements the query time is n/a with the reason; ? lists R and :trend.
+# Real cluster, real pgbench.
 . "$TOP/tests/tui/console_lib.sh"
 
 "$MIDSOPS" db-create >/dev/null 2>&1
@@ -144,3 +145,13 @@ expect_screen "help explains :trend" "$S" ":trend 24h" 50
 keys "$S" Escape
 keys "$S" q
 psql "$BASE_DSN dbname=postgres" -XAtq -c "drop database if exists trend_bench" >/dev/null 2>&1
+
+# Without pg_stat_statements the query time is n/a with the reason, never a made-up OK.
+psql_q "drop extension if exists pg_stat_statements" >/dev/null
+S3=trendn$$
+console_start "$S3"
+expect_screen "console up without pg_stat_statements" "$S3" "connected  up" 300
+expect_screen_re "the strip says the query time is n/a" "$S3" "query n/a +cache hit" 100
+keys "$S3" R
+expect_screen "the trends view says why" "$S3" "pg_stat_statements is not installed and preloaded" 50
+keys "$S3" q
