@@ -266,7 +266,9 @@ extern const char *const tui_sessions_help[];
 struct kpi_fig;
 int tui_kpi_rows(const struct tui *t, int banner_h);
 void tui_kpi_strip(struct tui *t, int y);
-void tui_kpi_figures(struct tui *t, struct kpi_fig *f);
+void tui_kpi_figures(const struct tui *t, struct kpi_fig *f);
+/* The worst status among the figures known (ST_OK when none is). */
+int tui_kpi_worst(const struct tui *t);
 void tui_kpi_value(const struct kpi_fig *f, int id, char *buf, size_t n);
 /* tui_pane_trends.c: R opens the trends view (the pane zoomed) and closes it; :trend [DURATION]
  * opens it over a window (past 15 minutes: backfilled from ops.metrics). */
@@ -276,6 +278,8 @@ int tui_trends_open(struct tui *t, char **w, int n);
 extern const char *const tui_trends_help[];
 
 /* tui_hostline.c: the host in one line under the header; rows it takes (0: folded away). */
+/* 1 when the host line has a row. With one row to spare (80x24) the key metrics strip has
+ * it, unless the host is worse off than they are. */
 int tui_host_line_rows(const struct tui *t, int banner_h);
 void tui_host_line(struct tui *t, int y);
 /* A database pane's own failure (its probe failed or waits) as its first line; an outage

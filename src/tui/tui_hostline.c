@@ -82,10 +82,27 @@ static int build(struct tui *t, int level, struct seg *sg)
 	return n;
 }
 
+static int host_worst(const struct tui *t)
+{
+	const struct sys_snapshot *s = &t->v->host.sys;
+	int worst = memory_status(t->cfg, s);
+	for (int i = 0; i < s->nfs; i++) {
+		int st =
+		    s->fs[i].ok ? threshold_judge(&t->cfg->disk_free, s->fs[i].free_pct) : ST_OK;
+		if (st > worst)
+			worst = st;
+	}
+	return worst;
+}
+
 int tui_host_line_rows(const struct tui *t, int banner_h)
 {
-	/* It gives way first: to an outage banner on a small screen. */
-	return t->v->host.have && LINES - banner_h >= 24 ? 1 : 0;
+	/* It gives way first: to an outage banner on a small screen, and to the runbook's key
+	 * metrics (memory is one of them) when there is one row to spare and the host is no
+	 * worse off than they are. */
+	if (!t->v->host.have || LINES - banner_h < 24)
+		return 0;
+	return LINES - banner_h >= 25 || host_worst(t) > tui_kpi_worst(t) ? 1 : 0;
 }
 
 void tui_host_line(struct tui *t, int y)

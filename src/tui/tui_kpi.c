@@ -68,13 +68,24 @@ static int build(const struct kpi_fig *f, int level, char seg[KPI_N][160])
 	return w;
 }
 
-void tui_kpi_figures(struct tui *t, struct kpi_fig *f)
+void tui_kpi_figures(const struct tui *t, struct kpi_fig *f)
 {
 	/* The host line's sample (the monitor's, at each refresh): one reading of memory. */
 	const struct host_snapshot *h = &t->v->host;
 	double total = h->have ? (double)h->sys.mem_total : 0;
 	kpi_figures(t->cfg, t->v, h->have ? (double)(h->sys.mem_total - h->sys.mem_avail) : 0,
 		    total, f);
+}
+
+int tui_kpi_worst(const struct tui *t)
+{
+	struct kpi_fig f[KPI_N];
+	tui_kpi_figures(t, f);
+	int worst = ST_OK;
+	for (int i = 0; i < KPI_N; i++)
+		if (f[i].have && f[i].st != ST_UNKNOWN && (int)f[i].st > worst)
+			worst = f[i].st;
+	return worst;
 }
 
 void tui_kpi_strip(struct tui *t, int y)

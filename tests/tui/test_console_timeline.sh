@@ -41,13 +41,21 @@ expect_screen "? help lists T, the timeline" "$S" "T                  timeline: 
 keys "$S" Escape
 wait_gone "$S" "T                  timeline" 30
 
-# --- The host line, second line of the screen at 80x24.
+# --- The host line, second line of the screen at 80x25 (a row for it, one for the key
+# metrics strip).
+tm resize-window -t "$S" -x 80 -y 25 2>/dev/null
 host_ok() { screen "$S" | sed -n 2p | LC_ALL=C.UTF-8 grep -qE 'load [0-9]+\.[0-9]{2}.*cpu .*[0-9]+%.*mem .*[0-9.]+G.*free data [0-9]+%  backup [0-9]+%  log [0-9]+%'; }
 wait_until 50 host_ok && ok "the host line: load, cpu, mem, free disk of data, backup, log: $(screen "$S" | sed -n 2p | sed 's/  */ /g')" ||
 	fail "the host line shows load, cpu, mem and disk figures" "$(screen "$S" | head -3)"
-assert_eq "$(screen "$S" | sed -n 3p | cut -c1-3)" "┌" "the panes begin under the host line"
+assert_eq "$(screen "$S" | sed -n 4p | cut -c1-3)" "┌" "the panes begin under the host line and the key metrics"
 # The CPU figure is measured (two samples apart), not a placeholder.
 assert_not_contains "$(screen "$S" | sed -n 2p)" "cpu --" "the CPU share is measured after a refresh"
+# At 80x24 one row is left: the key metrics keep it while the host is no worse off.
+tm resize-window -t "$S" -x 80 -y 24 2>/dev/null
+kpi_row() { screen "$S" | sed -n 2p | grep -qE '(import|imp) .*(query|qry) '; }
+wait_until 30 kpi_row && ok "at 80x24 the key metrics have the spare row (the host is fine)" ||
+	fail "at 80x24 the key metrics have the spare row" "$(screen "$S" | head -3)"
+assert_eq "$(screen "$S" | sed -n 3p | cut -c1-3)" "┌" "at 80x24 the panes begin under the key metrics"
 
 # --- A disconnect: the cluster stopped, the banner, then started again.
 menv "$MIDSOPS" cluster stop immediate >/dev/null 2>&1
