@@ -4,6 +4,10 @@
 # (client round trip and server execution from pg_stat_statements), and the time to the
 # first full frame. Targets: CPU <= 1%, RSS <= 20 MB, probe <= 5 ms, first frame <= 300 ms.
 # Usage: make bench-console   (BENCH_SECONDS=N to change the 60 s window)
+# BENCH_FLEET=1: three environments configured (production, the target; staging and dr,
+# the same cluster's postgres and template1 databases, probed by the fleet strip);
+# BENCH_FLEET=dead: dr is a port where nothing listens. Round trips per refresh are the
+# monitor's and the fleet's together.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 MIDSOPS=${MIDSOPS:-$TOP/midsops}
@@ -47,6 +51,13 @@ fi
 	     'value out of range' from generate_series(1, 2000) g" >/dev/null
 mkdir -p "$XDG_CONFIG_HOME/midsops"
 printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+if [ "${BENCH_FLEET:-0}" != 0 ]; then
+	DR_DSN="$DSN dbname=template1"
+	[ "$BENCH_FLEET" = dead ] && DR_DSN="host=127.0.0.1 port=$((MIDSOPS_PGPORT + 1)) dbname=postgres"
+	printf '[env production]\ndsn = %s\n[env staging]\ndsn = %s\n[env dr]\ndsn = %s\n' \
+		"$DSN" "$DSN dbname=postgres" "$DR_DSN" >>"$XDG_CONFIG_HOME/midsops/midsops.conf"
+	echo "== three environments configured (BENCH_FLEET=$BENCH_FLEET)"
+fi
 q "select pg_stat_statements_reset()" >/dev/null 2>&1 || echo "(pg_stat_statements not available: server times skipped)"
 
 W=$ROOT/console.sh
@@ -67,6 +78,11 @@ for i in $(seq 1 300); do
 	fi
 	sleep 0.01
 done
+# BENCH_SESSIONS=1: the same with the sessions view (S) on screen, its probe at each refresh.
+if [ "${BENCH_SESSIONS:-0}" = 1 ]; then
+	tmux -L "$SOCK" send-keys -t bench S
+	echo "== with the sessions view on screen"
+fi
 PID=$(tmux -L "$SOCK" display -p -t bench '#{pane_pid}')
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
@@ -99,6 +115,10 @@ printf 'CPU                       %s%% of one core over %s s; median per second 
 printf 'RSS                       median %s MB, max %s MB  [target <= 20 MB]\n' "$rss_med" "$rss_max"
 echo "probe round trips (client side, from the console's trace; queries over the whole run):"
 awk '/^probe/ {printf "  %-8s %4s queries  median %6s ms  max %6s ms\n", $2, $4, $6, $8}' "$ROOT/trace" 2>/dev/null
+# One health probe per refresh: the refreshes are its count.
+awk '/^probe health/ {r = $4} /^probe/ {q += $4} /^fleet/ {q += $5; e = $3; fq = $5}
+     END {if (r) printf "round trips per refresh    %.2f (monitor %.2f, fleet %.2f over %d other environments)\n",
+       q / r, (q - fq) / r, fq / r, e}' "$ROOT/trace" 2>/dev/null
 echo "server execution per probe (pg_stat_statements, during the ${SECS} s window and after):"
 q "select rpad(substring(query from 'midsops console: ([a-z]+)'), 8) || ' ' || lpad(calls::text, 4)
      || ' calls  ' || lpad(round(calls / $SECS.0, 2)::text, 5) || ' per s  mean '

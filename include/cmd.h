@@ -12,8 +12,8 @@ struct target;
 struct pg_conn; /* libpq's PGconn: commands hold it, engines use it */
 
 /* Exit statuses besides the check convention (0..3 in out.h). */
-#define EXIT_FAIL 1
-#define EXIT_USAGE 64
+#define EXIT_FAIL   1
+#define EXIT_USAGE  64
 #define EXIT_CONFIG 78
 
 enum cmd_flags {
@@ -44,11 +44,11 @@ struct cmd_ctx {
 	struct out *out;
 	struct config *cfg;
 	struct target *target;
-	struct args *args;    /* parsed options and positionals of this command */
-	int interactive;      /* stdin and stdout are a terminal */
-	int in_console;       /* run from the console command bar */
-	struct pg_conn *db;   /* the entry's .db connection, open for exec (else NULL) */
-	double started;       /* util_mono() before that connection: what the command took */
+	struct args *args;  /* parsed options and positionals of this command */
+	int interactive;    /* stdin and stdout are a terminal */
+	int in_console;	    /* run from the console command bar */
+	struct pg_conn *db; /* the entry's .db connection, open for exec (else NULL) */
+	double started;	    /* util_mono() before that connection: what the command took */
 };
 
 /* What the dispatcher resolves before exec, as tmux's command queue resolves a target:
@@ -64,10 +64,10 @@ enum cmd_db {
 
 struct cmd_entry {
 	const char *name;
-	const char *options;  /* args spec, see args.h: "dry-run no-promote max-errors=" */
+	const char *options;	/* args spec, see args.h: "dry-run no-promote max-errors=" */
 	int min_args, max_args; /* positional counts; max -1 = unlimited */
-	const char *summary;  /* one line */
-	const char *usage;    /* "import DIR [--dry-run] [--no-promote] [--max-errors N]" */
+	const char *summary;	/* one line */
+	const char *usage;	/* "import DIR [--dry-run] [--no-promote] [--max-errors N]" */
 	int flags;
 	enum cmd_complete complete; /* what positional arguments complete to */
 	int (*exec)(struct cmd_ctx *ctx);
@@ -98,6 +98,9 @@ extern const struct cmd_entry cmd_roles_table[];
 extern const struct cmd_entry cmd_completion_table[];
 extern const struct cmd_entry cmd_history_table[];
 extern const struct cmd_entry cmd_incident_table[];
+extern const struct cmd_entry cmd_sessions_table[];
+extern const struct cmd_entry cmd_fleet_table[];
+extern const struct cmd_entry cmd_timeline_table[];
 
 /* Iterate over every command of every family, in help order. Returns NULL at the end. */
 const struct cmd_entry *cmd_next(const struct cmd_entry *prev);
@@ -109,8 +112,14 @@ const struct cmd_entry *cmd_find(const char *name, char *err, size_t errlen);
 
 /* Parse argv (argv[0] is the command name), run it, return its exit status.
  * Handles --help / -h for the command itself. */
-int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out,
-	    struct config *cfg, struct target *target, int in_console);
+int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out, struct config *cfg,
+	    struct target *target, int in_console);
+
+/* Ask before a step that cannot be undone. --yes answers for the operator. In the
+ * console, or without a terminal, nobody can answer: 0, after writing refusal (NULL: say
+ * nothing, the caller explains). Else the prompt is what, then the operator types word
+ * (NULL: y or n). Returns 1 when confirmed. */
+int cmd_confirm(struct cmd_ctx *ctx, const char *word, const char *what, const char *refusal);
 
 /* Print "usage: midsops USAGE" through out_err. */
 void cmd_usage(const struct cmd_entry *ce, struct out *out);

@@ -33,12 +33,19 @@ struct db_error {
 /* db_query that keeps the SQLSTATE of a failure in e. */
 PGresult *db_query_e(PGconn *c, struct db_error *e, const char *sql, int nparams,
 		     const char *const *params);
+/* The same, discarding the result: 0, or -1 with the SQLSTATE in e. */
+int db_exec_e(PGconn *c, struct db_error *e, const char *sql, int nparams,
+	      const char *const *params);
 /* Convenience: run, discard result, return 0 or -1. */
 int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 	    const char *const *params);
 /* First column of the first row as a malloc'ed string (NULL on error or SQL NULL). */
 char *db_scalar(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 		const char *const *params);
+/* The same read as a whole number: 0, or -1 with err. No row or SQL NULL gives dflt, so
+ * a count or a max() needs no check of its own. */
+int db_scalar_num(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		  const char *const *params, long long dflt, long long *out);
 
 int db_begin(PGconn *c, char *err, size_t errlen);
 int db_commit(PGconn *c, char *err, size_t errlen);

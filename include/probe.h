@@ -77,6 +77,9 @@ struct sys_snapshot {
 
 /* Reads /proc and statvfs: the data, backup and log directories of cfg. */
 int probe_system(const struct config *cfg, struct sys_snapshot *s);
+/* The CPU time of all CPUs from /proc/stat, in ticks: busy (neither idle nor iowait) and in
+ * all; a share needs two samples. -1 when it cannot be read. */
+int probe_cpu_ticks(unsigned long long *busy, unsigned long long *total);
 
 /* The figures of `metrics` (src/probe/probe_metrics.c). Counters are the server's own
  * running totals, not rates: the scraper computes rates and sees resets. Every figure is a

@@ -16,6 +16,10 @@
 
 #include "probe.h"
 #include "probe_console.h"
+#include "probe_sessions.h"
+#include "probe_timeline.h"
+
+struct config;
 
 enum mon_pane { MON_HEALTH, MON_IMPORT, MON_CACHE, MON_ERRORS, MON_NPANES };
 
@@ -35,6 +39,14 @@ struct mon_stats {
 	double last_ms, max_ms;
 	double samples[64]; /* recent round trips, for medians */
 	int nsamples;
+};
+
+/* The host in one line: sampled by the monitor at each refresh (never by the draw code). */
+struct host_snapshot {
+	int have;
+	time_t taken;
+	struct sys_snapshot sys;
+	double cpu_pct; /* busy share of all CPUs since the previous sample; NAN before it */
 };
 
 struct monitor_view {
@@ -73,10 +85,27 @@ struct monitor_view {
 	/* Sessions waiting for a lock, and one of them, for the header. */
 	int blocked_sessions, blocked_pid;
 
+	/* The sessions view's snapshot: asked for only while the view is on screen
+	 * (monitor_sessions), once per refresh, with the same deadlines as the panes. */
+	struct sessions_snapshot sess;
+	int sess_have, sess_stale;
+	time_t sess_as_of;
+	char sess_err[256];
+	struct mon_stats sess_stats;
+
 	/* The console's own events (newest first), shown in the errors pane until a
 	 * snapshot of ops.events holds them, or for good when it cannot. */
 	int nlocal;
 	struct error_item local[MONITOR_LOCAL_EVENTS];
+
+	/* The timeline view's entries while it is wanted (monitor_want_timeline). */
+	struct timeline tl;
+	int tl_have, tl_stale;
+	time_t tl_as_of;
+	char tl_err[256];
+	struct mon_stats tl_stats;
+
+	struct host_snapshot host; /* once monitor_host was called */
 };
 
 struct monitor;
@@ -99,8 +128,22 @@ int monitor_timeout_ms(const struct monitor *m);
 /* A refresh tick: queue one probe per pane; a pane whose previous probe has not
  * finished is marked stale rather than queued twice. */
 void monitor_refresh(struct monitor *m);
+/* The sessions view is on screen (on), for every database or the target's (all): its
+ * probe is sent at once, then at each refresh until it is off. */
+void monitor_sessions(struct monitor *m, int on, int all);
 /* Ignore NOTIFY-triggered probes while paused. */
 void monitor_set_paused(struct monitor *m, int paused);
+
+/* The timeline view is open: its probe (the last since_s seconds, at most
+ * TIMELINE_CONSOLE_MAX entries) joins each refresh, and goes at once; 0 when it closes, and
+ * the probe stops. */
+void monitor_want_timeline(struct monitor *m, long since_s);
+/* Sample the host (load, CPU, memory, the data, backup and log directories of cfg) now and
+ * at each refresh; cfg must outlive the monitor. */
+void monitor_host(struct monitor *m, const struct config *cfg);
+/* A console event of the console's own (a check run from the command bar): kept, shown,
+ * and written to ops.events (source 'console') as the disconnects are. */
+void monitor_note(struct monitor *m, const char *level, const char *msg);
 
 const struct monitor_view *monitor_view(const struct monitor *m);
 /* Whether the view changed since the last call (clears the flag). */

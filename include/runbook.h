@@ -61,7 +61,8 @@ struct rb_step {
 	char *then_step, *else_step; /* branch targets (NULL = next step) */
 	char *subject, *body;	     /* notify */
 	char *phrase;		     /* approval: the text to type ("approve") */
-	long duration, interval;     /* wait, seconds */
+	long duration, interval;     /* wait, seconds (duration: the timeout with until) */
+	struct rb_step *until;	     /* wait: a command whose exit 0 ends the wait (or NULL) */
 	char *report_dir;	     /* report: "incidents" | "reports" */
 	char *report_name;	     /* report: file stem after YYYYMMDD_ */
 	int dated;		     /* report: prefix the date (default 1) */
@@ -287,6 +288,23 @@ int wz_finished(const struct wz_run *r);
 enum wz_outcome wz_step_state(const struct wz_run *r, int step);
 /* Status 0..3 of an outcome for the report (done 0, warning 1, failed 2, exit 3 -> 3). */
 
+/* ---- what the drivers show ---- */
+/* The latest result of a step: its last finished attempt that was not left by going back
+ * nor interrupted, or NULL. */
+const struct wz_attempt *wz_last_result(const struct wz_run *r, int step);
+/* "done (exit 0): detail; reason" for a result. */
+void wz_result_text(const struct wz_attempt *a, char *buf, size_t n);
+/* End the current step with its latest result without running it again (the operator went
+ * back to it and continues). Returns -1 when it has none. */
+int wz_keep(struct wz_store *s, struct wz_run *r);
+/* Every other step whose latest result is skipped or failed, one line each with the reason
+ * ("step 9 'Import to staging': skipped: no staging today"); NULL when there is none. */
+char *wz_problems(const struct wz_run *r, const struct config *cfg);
+/* The worst step in words: "step 7 'Database health' WARNING", or "none (...)". */
+void wz_worst_text(const struct wz_run *r, const struct config *cfg, char *buf, size_t n);
+/* The runbook parameters the step's command (or its until) names; returns how many. */
+int wz_step_params(const struct wz_run *r, const struct rb_step *st, const char **names, int max);
+
 /* ---- running a command step as a child of this binary ---- */
 struct wz_child {
 	pid_t pid;
@@ -358,6 +376,8 @@ int wz_notify(const struct config *cfg, const char *subject, const char *body, c
 	      size_t wherelen, char *err, size_t errlen);
 /* The run as a Markdown transcript (malloc'ed). */
 char *wz_transcript(const struct wz_run *r);
+/* The same with cfg for ${window} (cfg may be NULL); every ${...} is expanded. */
+char *wz_transcript_cfg(const struct wz_run *r, const struct config *cfg);
 /* Write a report step's file; path receives where it went. */
 int wz_report_write(const struct config *cfg, const struct wz_run *r, const struct rb_step *st,
 		    char *path, size_t pathlen, char *err, size_t errlen);

@@ -61,6 +61,8 @@ struct tui_pane_ops {
 	/* Enter: fill lines with the details of the selection; 0 if there is nothing. */
 	int (*details)(struct tui_pane *p, struct tui *t, struct tui_lines *out);
 	int filterable;
+	/* Optional: a pane shown alone (tui->full) comes on screen (on 1) or goes (on 0). */
+	void (*shown)(struct tui_pane *p, struct tui *t, int on);
 };
 
 struct tui_pane {
@@ -101,8 +103,10 @@ struct tui_view {
 
 enum tui_mode { MODE_NORMAL, MODE_BAR, MODE_FILTER, MODE_CONFIRM };
 
-#define TUI_NPANES 5
-enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT };
+#define TUI_NPANES 5 /* the layout's panes, which Tab cycles */
+enum { PANE_HEALTH, PANE_IMPORT, PANE_CACHE, PANE_ERRORS, PANE_OUTPUT, PANE_SESSIONS };
+/* With the panes that are only ever shown zoomed, in the layout's place (S: sessions). */
+#define TUI_NALL (PANE_SESSIONS + 1)
 
 struct tui_child {
 	pid_t pid; /* 0: none */
@@ -121,8 +125,12 @@ struct tui {
 	struct monitor *mon;
 	const struct monitor_view *v;
 
-	struct tui_pane panes[TUI_NPANES];
+	struct tui_pane panes[TUI_NALL];
 	int focus, zoom; /* zoom: -1 or a pane */
+	/* A pane shown alone in the panes' place, as a zoomed one, with the keys, / and Enter
+	 * (T: the timeline); NULL: the panes. */
+	struct tui_pane *full;
+	struct tui_pane timeline;
 	enum tui_mode mode;
 	int help, help_scroll;
 	int details_on, details_scroll;
@@ -150,6 +158,11 @@ struct tui {
 	int first_frame;
 	double first_frame_ms;
 	char trace[4096];
+
+	/* tui_fleet.c: the fleet strip; NULL unless the config names two environments. */
+	struct fleet *fleet;
+	int fleet_target;	  /* index in cfg->envs of the panes' target; -1: none */
+	struct target *fleet_tgt; /* the target after E switched it (owned) */
 };
 
 /* tui.c */
@@ -177,6 +190,9 @@ void tui_putf(struct tui *t, int y, int x, int w, enum tui_role role, const char
 int tui_line(struct tui *t, struct tui_rect r, int i, enum tui_role role, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void tui_box(struct tui *t, struct tui_rect r, const char *title, int focused);
+/* A list pane of n items in h lines: keep the selection on an item and in view, and the
+ * view on the items (sets nitems and lines). */
+void tui_pane_keep_in_view(struct tui_pane *p, int n, int h);
 void tui_fill(struct tui *t, struct tui_rect r, enum tui_role role);
 void tui_bar(char *buf, size_t n, int width, double frac);
 void tui_sparkline(char *buf, size_t n, const double *v, int nv);
@@ -226,9 +242,27 @@ void tui_pane_asof(struct tui *t, struct tui_pane *p, struct tui_rect box);
 /* The outage (or the pane's own failure) in full, for the details overlay; lines added. */
 int tui_outage_details(struct tui *t, struct tui_pane *p, struct tui_lines *out);
 
+/* tui_fleet.c: the fleet strip under the header, and E, which switches the target. */
+void tui_fleet_init(struct tui *t);
+void tui_fleet_free(struct tui *t);
+/* Lines the strip takes when avail lines are left below the header: 0, 1 (folded) or one
+ * per environment. */
+int tui_fleet_height(struct tui *t, int avail);
+void tui_fleet_draw(struct tui *t, int y, int h);
+void tui_fleet_next(struct tui *t);
+
 /* Panes. */
 extern const struct tui_pane_ops tui_pane_health_ops, tui_pane_import_ops, tui_pane_cache_ops,
-    tui_pane_errors_ops, tui_pane_output_ops;
+    tui_pane_errors_ops, tui_pane_output_ops, tui_pane_timeline_ops;
+/* tui_pane_sessions.c: S opens the sessions view (the pane zoomed) and closes it; its keys
+ * for the help overlay. */
+extern const struct tui_pane_ops tui_pane_sessions_ops;
+void tui_sessions_toggle(struct tui *t);
+extern const char *const tui_sessions_help[];
+
+/* tui_hostline.c: the host in one line under the header; rows it takes (0: folded away). */
+int tui_host_line_rows(const struct tui *t, int banner_h);
+void tui_host_line(struct tui *t, int y);
 /* A database pane's own failure (its probe failed or waits) as its first line; an outage
  * is the banner's, over all panes. Returns lines used. */
 int tui_pane_banner(struct tui *t, struct tui_pane *p, struct tui_rect r);

@@ -49,6 +49,9 @@ int util_edit_distance(const char *a, const char *b, size_t max, unsigned flags)
  * the first line that holder wrote (left as it was when the file is empty). */
 int util_lock_file(const char *path, const char *holder, char *who, size_t wholen);
 
+/* Who acts, as midsops records it: given, else MIDSOPS_OPERATOR, else the login. */
+void util_operator_name(const char *given, char *buf, size_t n);
+
 /* A growable, always NUL-terminated string: appending never truncates. */
 struct strbuf {
 	char *s;

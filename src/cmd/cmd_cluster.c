@@ -5,30 +5,26 @@
 #include "cluster.h"
 #include "cmd.h"
 #include "dr.h"
+#include "util.h"
 
 /* `cluster start` of a fenced cluster: documented in midsops.1. */
 #define EXIT_FENCED 4
 
 static int confirm_unfence(struct cmd_ctx *ctx, const struct cluster *c, const char *why)
 {
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive || ctx->in_console) {
-		out_err(ctx->out,
-			"cluster unfence needs confirmation: pass --yes (the cluster at %s was "
-			"fenced: %s)",
-			c->datadir, why);
-		return 0;
-	}
-	out_err(ctx->out,
-		"%s was fenced (%s). If the DR site was promoted, starting this cluster again "
-		"makes two primaries that cannot be merged. Type 'unfence' to confirm: ",
-		c->datadir, why);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	line[strcspn(line, "\r\n")] = 0;
-	return strcmp(line, "unfence") == 0;
+	struct strbuf what = {0}, refusal = {0};
+	strbuf_addf(&what,
+		    "%s was fenced (%s). If the DR site was promoted, starting this cluster "
+		    "again makes two primaries that cannot be merged",
+		    c->datadir, why);
+	strbuf_addf(&refusal,
+		    "cluster unfence needs confirmation: pass --yes (the cluster at %s was "
+		    "fenced: %s)",
+		    c->datadir, why);
+	int yes = cmd_confirm(ctx, "unfence", what.s, refusal.s);
+	strbuf_free(&what);
+	strbuf_free(&refusal);
+	return yes;
 }
 
 static int cluster_unfence(struct cmd_ctx *ctx, struct cluster *c)

@@ -6,19 +6,11 @@
 #include "cmd.h"
 #include "dr_role.h"
 
-/* Each of these stops a server: --yes, or the command's own name typed at a terminal. */
+/* Each of these stops a server: --yes, or the command's own name typed at a terminal.
+ * Refused silently: the engine explains what --yes would do. */
 static int confirmed(struct cmd_ctx *ctx, const char *word, const char *what)
 {
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive || ctx->in_console)
-		return 0;
-	out_err(ctx->out, "%s. Type '%s' to confirm: ", what, word);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	line[strcspn(line, "\r\n")] = 0;
-	return strcmp(line, word) == 0;
+	return cmd_confirm(ctx, word, what, NULL);
 }
 
 static int cmd_dr_switchover_exec(struct cmd_ctx *ctx)

@@ -164,6 +164,9 @@ static int cmd_import_status_exec(struct cmd_ctx *ctx)
 		}
 	} else {
 		render_run(ctx->out, &row, 0);
+		/* --finished: a condition for a runbook's wait ("until"): 0 once it has ended. */
+		if (args_has(ctx->args, "finished") && strcmp(cell(r, 0, 2), "running") == 0)
+			rc = EXIT_FAIL;
 		double total = atof(cell(r, 0, 13)), done = atof(cell(r, 0, 12));
 		if (strcmp(cell(r, 0, 2), "running") == 0 && total > 0)
 			out_kv(ctx->out, "progress", "%.1f%%", 100.0 * done / total);
@@ -472,21 +475,6 @@ static int cmd_parse_only_exec(struct cmd_ctx *ctx)
 	return import_parse_only(ctx->out, ctx->args->argv[0]);
 }
 
-static int confirm(struct cmd_ctx *ctx, const char *question)
-{
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive) {
-		out_err(ctx->out, "%s: not a terminal; confirm with --yes", question);
-		return 0;
-	}
-	out_line(ctx->out, "%s [y/N]", question);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	return line[0] == 'y' || line[0] == 'Y';
-}
-
 /* One run being stopped: its row of the runs table, and the sentence that says what
  * happened to it. */
 struct estop_run {
@@ -621,7 +609,7 @@ static int cmd_emergency_stop_exec(struct cmd_ctx *ctx)
 			 cell(&r, i, 0), cell(&r, i, 1), cell(&r, i, 2), cell(&r, i, 4));
 	char q[128];
 	snprintf(q, sizeof q, "stop %d running import%s now", n, n == 1 ? "" : "s");
-	if (!confirm(ctx, q)) {
+	if (!cmd_confirm(ctx, NULL, q, "emergency-stop: no terminal to ask: confirm with --yes")) {
 		out_err(ctx->out, "emergency-stop: not confirmed; nothing stopped");
 		maint_rows_free(&r);
 		return EXIT_FAIL;
@@ -936,9 +924,11 @@ const struct cmd_entry cmd_import_table[] = {
     },
     {
 	.name = "import-status",
+	.options = "finished",
 	.max_args = 1,
-	.summary = "Progress of the running import, or the last (or given) run",
-	.usage = "import-status [RUN]",
+	.summary = "Progress of the running import, or the last (or given) run; --finished exits "
+		   "1 while it runs, 0 once it has ended",
+	.usage = "import-status [RUN] [--finished]",
 	.complete = COMPLETE_RUN,
 	.exec = cmd_import_status_exec,
 	.db = CMD_DB_READY,

@@ -4,7 +4,6 @@
  * ([incident] escalate). The engine is src/maint/incident.c; this file parses and renders.
  * Escalations are evaluated whenever incident-status, start, note or list runs: midsops is
  * no daemon, so a timer runs incident-status. */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +20,6 @@
 #define NOTE_MAX	   4000
 
 static const struct cmd_entry *incident_entry(void);
-
-/* Who acts: MIDSOPS_OPERATOR, else the login, as the wizards record it. */
-static void operator_name(char *buf, size_t n)
-{
-	const char *o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
-}
 
 /* The positionals from i on, joined by spaces: a title needs no quotes. */
 static char *join_from(const struct args *a, int i)
@@ -327,7 +315,7 @@ static int cmd_incident_exec(struct cmd_ctx *ctx)
 {
 	const char *sub = ctx->args->argv[0];
 	char who[128];
-	operator_name(who, sizeof who);
+	util_operator_name(NULL, who, sizeof who);
 	if (strcmp(sub, "start") == 0)
 		return sub_start(ctx, who);
 	if (strcmp(sub, "note") == 0)

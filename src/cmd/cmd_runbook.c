@@ -146,6 +146,7 @@ struct drive {
 	struct wz_store *s;
 	struct wz_run *r;
 	int nonint;
+	int revisit; /* cursor + 1 of the step reached by going back (0: none) */
 	char note[512];
 };
 
@@ -166,8 +167,26 @@ static void show_help(struct drive *d, const struct rb_step *st)
 		print_lines(o, "  ", h);
 		free(h);
 	}
-	out_line(o, "  keys: Enter/y go on, s skip (asks a reason), b back, a abort (asks), "
-		    "q pause (resume later), ? help");
+	out_line(o, "  keys: Enter/y go on, s skip (asks a reason), b back (the step is not run "
+		    "again until you say so), a abort (asks), q leave (asks; the run is paused), "
+		    "? help");
+}
+
+/* q asks first: leaving pauses the run. End of input leaves. */
+static int leave_sure(struct drive *d)
+{
+	char ref[64], prompt[256];
+	run_ref(d->r, ref, sizeof ref);
+	snprintf(prompt, sizeof prompt,
+		 "  Leave run %s? It stays paused and can be resumed with 'midsops wizard resume "
+		 "%s'. [y/N]:",
+		 ref, ref);
+	char *ans = ask(d->ctx->out, prompt);
+	int yes = !ans || ans[0] == 'y' || ans[0] == 'Y';
+	if (!yes)
+		out_line(d->ctx->out, "  (staying in the run)");
+	free(ans);
+	return yes;
 }
 
 /* Common handling of skip/back/abort/pause. Returns 1 when the step is settled. */
@@ -189,6 +208,10 @@ static int common_act(struct drive *d, enum act a, const struct rb_step *st)
 	case ACT_BACK:
 		if (wz_back(d->s, d->r) < 0)
 			out_line(o, "  (already at the first step)");
+		else {
+			d->revisit = d->r->cursor + 1;
+			out_line(o, "  -> back to '%s'", d->r->rb->steps[d->r->cursor].id);
+		}
 		return 1;
 	case ACT_ABORT: {
 		char *yes = ask(o, "  Abort the whole run? Type 'yes' to abort:");
@@ -209,6 +232,8 @@ static int common_act(struct drive *d, enum act a, const struct rb_step *st)
 	}
 	case ACT_PAUSE:
 	case ACT_EOF:
+		if (a == ACT_PAUSE && !leave_sure(d))
+			return 0;
 		wz_pause(d->s, d->r);
 		out_line(o, "run %s paused at step '%s'; continue with 'midsops wizard resume %s'",
 			 run_ref(d->r, ref, sizeof ref), st->id, ref);
@@ -296,6 +321,37 @@ static void run_command_step(struct drive *d, const struct rb_step *st)
 	free(output);
 }
 
+/* Whether the wait's until command exits 0 now (its output is printed as a figure). */
+static int until_met(struct drive *d, const struct rb_step *st)
+{
+	char *out = NULL;
+	int rc = run_child(d, st->until, &out);
+	free(out);
+	return rc == 0;
+}
+
+/* Sleep up to iv seconds; 1 when the operator pressed Enter to end the wait. */
+static int wait_a_while(struct drive *d, long iv)
+{
+	if (d->nonint) {
+		sleep((unsigned)iv);
+		return 0;
+	}
+	fflush(stdout);
+	if (have_line() || fill((int)(iv * 1000)) || have_line()) {
+		if (have_line()) {
+			free(take_line());
+			return 1;
+		}
+	}
+	if (in_eof && !have_line())
+		sleep((unsigned)iv);
+	return 0;
+}
+
+/* A wait ends when its until command exits 0 (tried at once, then every interval), when
+ * the operator presses Enter, or at its duration: the end of a plain wait, the timeout of
+ * one with until (the step fails). */
 static void run_wait_step(struct drive *d, const struct rb_step *st)
 {
 	struct out *o = d->ctx->out;
@@ -305,41 +361,41 @@ static void run_wait_step(struct drive *d, const struct rb_step *st)
 	const char *scale = getenv("MIDSOPS_WAIT_SCALE"); /* tests shorten waits */
 	if (scale && atof(scale) > 0)
 		dur = (long)(dur * atof(scale) + 0.5);
-	out_line(o, "  waiting %lds%s", dur, d->nonint ? "" : "; press Enter to stop early");
+	out_line(o, "  waiting %s%lds%s", st->until ? "until the condition holds, at most " : "",
+		 dur, d->nonint ? "" : "; press Enter to stop early");
 	char *last = NULL;
-	int early = 0;
+	int early = 0, met = 0;
 	for (;;) {
 		long el = (long)(time(NULL) - t0);
+		out_line(o, "  [%lds/%lds]", el, dur);
 		if (st->argc) {
 			free(last);
 			last = NULL;
-			out_line(o, "  [%lds/%lds]", el, dur);
 			run_child(d, st, &last);
-		} else
-			out_line(o, "  [%lds/%lds]", el, dur);
-		if (el >= dur)
+		}
+		if (st->until && until_met(d, st))
+			met = 1;
+		if (met || el >= dur)
 			break;
 		long left = dur - el, iv = st->interval < left ? st->interval : left;
-		if (!d->nonint) {
-			fflush(stdout);
-			if (have_line() || fill((int)(iv * 1000)) || have_line()) {
-				if (have_line()) {
-					free(take_line());
-					early = 1;
-					break;
-				}
-			}
-			if (in_eof && !have_line()) {
-				sleep((unsigned)iv);
-			}
-		} else
-			sleep((unsigned)iv);
+		if (wait_a_while(d, iv)) {
+			early = 1;
+			break;
+		}
 	}
-	char detail[128];
-	snprintf(detail, sizeof detail, "waited %lds of %lds%s", (long)(time(NULL) - t0), dur,
-		 early ? " (ended early by the operator)" : "");
-	out_line(o, "  -> %s", detail);
-	wz_step_end(d->s, d->r, WZ_DONE, -1, last, NULL, detail);
+	char detail[160];
+	long el = (long)(time(NULL) - t0);
+	if (met)
+		snprintf(detail, sizeof detail, "condition met after %lds (timeout %lds)", el, dur);
+	else
+		snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, dur,
+			 early ? " (ended early by the operator)" : "");
+	out_line(o, "  -> %s%s", detail, st->until && !met && !early ? ": timed out" : "");
+	if (st->until && !met && !early)
+		wz_step_end(d->s, d->r, WZ_FAILED, -1, last, "timed out: the condition never held",
+			    detail);
+	else
+		wz_step_end(d->s, d->r, WZ_DONE, -1, last, NULL, detail);
 	free(last);
 }
 
@@ -404,6 +460,14 @@ static void report_step(struct drive *d, const struct rb_step *st)
 static void approval_step(struct drive *d, const struct rb_step *st)
 {
 	struct out *o = d->ctx->out;
+	/* The approver sees what did not run, and what failed, before giving a name. */
+	char *pb = wz_problems(d->r, d->ctx->cfg);
+	if (pb) {
+		out_line(o, "  Before approving: these steps were skipped or failed:");
+		print_lines(o, "    ", pb);
+		free(pb);
+	} else
+		out_line(o, "  Before approving: no step was skipped and none failed.");
 	char *name = ask(o, rb_kind(st->kind)->ask);
 	if (!name || !*name) {
 		free(name);
@@ -529,8 +593,9 @@ static void drive_step(struct drive *d, const struct rb_step *st)
 	if (k->how == RB_HOW_BRANCH) {
 		int yes = wz_branch_auto(r, st);
 		if (yes >= 0) {
-			char why[128];
-			snprintf(why, sizeof why, "worst status so far %d", r->worst);
+			char why[600], worst[512];
+			wz_worst_text(r, d->ctx->cfg, worst, sizeof worst);
+			snprintf(why, sizeof why, "worst so far: %s", worst);
 			out_line(o, "  -> %s (%s)", yes ? "yes" : "no", why);
 			wz_branch(d->s, r, yes, why);
 			return;
@@ -560,6 +625,97 @@ static void drive_step(struct drive *d, const struct rb_step *st)
 		run_step(d, st);
 }
 
+/* "name = 'value', ..." of the step's parameters. */
+static const char *params_now(struct drive *d, const char **names, int np)
+{
+	static char list[1024];
+	size_t l = 0;
+	list[0] = 0;
+	for (int i = 0; i < np && l < sizeof list; i++) {
+		const char *v = wz_param(d->r, names[i]);
+		l += (size_t)snprintf(list + l, sizeof list - l, "%s%s = '%.200s'", i ? ", " : "",
+				      names[i], v ? v : "");
+	}
+	return list;
+}
+
+/* A new value for one of the step's parameters, checked as at start; the step then runs
+ * again with it. */
+static void edit_param(struct drive *d, const char **names, int np)
+{
+	struct out *o = d->ctx->out;
+	const char *name = names[0];
+	char prompt[600], err[1024];
+	if (np > 1) {
+		snprintf(prompt, sizeof prompt,
+			 "  Which parameter (%s)? [%s]:", params_now(d, names, np), names[0]);
+		char *which = ask(o, prompt);
+		if (!which)
+			return;
+		for (int i = 0; which[0] && i < np; i++)
+			if (strcmp(which, names[i]) == 0)
+				name = names[i];
+		int found = !which[0] || strcmp(which, name) == 0;
+		free(which);
+		if (!found) {
+			out_line(o, "  (not one of the step's parameters)");
+			return;
+		}
+	}
+	const struct rb_param *p = NULL;
+	for (int k = 0; k < d->r->rb->nparams; k++)
+		if (strcmp(d->r->rb->params[k].name, name) == 0)
+			p = &d->r->rb->params[k];
+	const char *cur = wz_param(d->r, name);
+	snprintf(prompt, sizeof prompt, "  New value for %s (%s; now '%.200s'):", name,
+		 p ? p->prompt : name, cur ? cur : "");
+	char *v = ask(o, prompt);
+	if (!v)
+		return;
+	if (!p || rb_param_value_ok(d->r->rb, name, v, err, sizeof err) < 0 ||
+	    wz_param_check(p, d->ctx->cfg, v, err, sizeof err) < 0) {
+		out_err(o, "wizard: %s", p ? err : "no such parameter");
+		free(v);
+		return;
+	}
+	wz_param_set(d->r, name, v);
+	wz_save(d->s, d->r);
+	out_line(o, "  -> %s = %s; the step runs again with it", name, v);
+	free(v);
+}
+
+/* A step reached by going back shows its last result and runs only when the operator says
+ * so (r); c keeps that result and goes on. Returns 0 when the step is to run as usual. */
+static int revisit_step(struct drive *d, const struct rb_step *st)
+{
+	struct out *o = d->ctx->out;
+	struct wz_run *r = d->r;
+	const struct wz_attempt *last = wz_last_result(r, r->cursor);
+	d->revisit = 0;
+	if (!last)
+		return 0;
+	char res[800];
+	wz_result_text(last, res, sizeof res);
+	out_line(o, "  last result: %s", res);
+	char *ans = ask(o, "  [r]un it again / [c]ontinue with that result / [s]kip / [b]ack / "
+			   "[a]bort / [q] leave / [?]:");
+	int c0 = ans ? ans[0] : 0;
+	enum act a = parse_act(ans, 0);
+	free(ans);
+	if (c0 == 'r' || c0 == 'R')
+		return 0;
+	int cursor = r->cursor;
+	if (c0 == 'c' || c0 == 'C' || c0 == 'y' || c0 == 'Y') {
+		out_line(o, "  -> kept: %s", res);
+		wz_keep(d->s, r);
+		return 1;
+	}
+	common_act(d, a == ACT_NO || a == ACT_GO ? ACT_BAD : a, st);
+	if (r->cursor == cursor && !wz_finished(r) && r->status != WZ_RUN_PAUSED)
+		d->revisit = cursor + 1;
+	return 1;
+}
+
 /* A failure that nobody decided about keeps the cursor on the step: ask what next.
  * Returns -1 when the run ends here (--non-interactive). */
 static int drive_failed(struct drive *d, const struct rb_step *st)
@@ -570,12 +726,23 @@ static int drive_failed(struct drive *d, const struct rb_step *st)
 		wz_fail(d->s, d->r, why);
 		return -1;
 	}
-	char *ans = ask(d->ctx->out, "  Step failed: [r]etry / [c]ontinue anyway / [s]kip / "
-				     "[b]ack / [a]bort / [q] pause:");
+	const char *names[WZ_MAX_PARAMS];
+	int np = wz_step_params(d->r, st, names, WZ_MAX_PARAMS);
+	char prompt[512];
+	snprintf(prompt, sizeof prompt,
+		 "  Step failed: [r]etry / %s[c]ontinue anyway / [s]kip / "
+		 "[b]ack / [a]bort / [q] pause:",
+		 np ? "[e]dit a parameter / " : "");
+	if (np)
+		out_line(d->ctx->out, "  it uses %s", params_now(d, names, np));
+	char *ans = ask(d->ctx->out, prompt);
 	enum act a = parse_act(ans, 0);
 	int cont = ans && (ans[0] == 'c' || ans[0] == 'C');
+	int edit = np && ans && (ans[0] == 'e' || ans[0] == 'E');
 	free(ans);
-	if (cont)
+	if (edit)
+		edit_param(d, names, np);
+	else if (cont)
 		wz_skip(d->s, d->r, "operator continued after the failure");
 	else if (a != ACT_GO)
 		common_act(d, a == ACT_BAD ? ACT_HELP : a, st);
@@ -623,7 +790,8 @@ static void drive(struct drive *d)
 			shown_attempts = r->nattempts;
 		}
 		int cursor_before = r->cursor;
-		drive_step(d, st);
+		if (d->revisit != r->cursor + 1 || !revisit_step(d, st))
+			drive_step(d, st);
 		if (!wz_finished(r) && r->status != WZ_RUN_PAUSED && r->cursor == cursor_before &&
 		    r->nattempts > 0 && r->attempts[r->nattempts - 1].step == r->cursor &&
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED) {
@@ -655,8 +823,9 @@ static void summary(struct drive *d)
 	out_kv(o, "runbook", "%s", r->runbook);
 	out_kv(o, "status", "%s%s%s%s", wz_status_name(r->status), r->reason[0] ? " (" : "",
 	       r->reason, r->reason[0] ? ")" : "");
-	out_kv_status(o, "worst_check", (enum status)r->worst, "%s",
-		      status_name((enum status)r->worst));
+	char worst[512];
+	wz_worst_text(r, d->ctx->cfg, worst, sizeof worst);
+	out_kv_status(o, "worst", (enum status)r->worst, "%s", worst);
 	out_kv(o, "recorded", "%s",
 	       r->synced ? "database and local state" : "local state only (database unreachable)");
 	out_section_end(o);
@@ -718,9 +887,13 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 		if (wz_param(r, p->name) || p->set_by)
 			continue; /* given, or a choice step sets it from a list */
 		if (d->nonint) {
-			if (!p->def || wz_param_check(p, ctx->cfg, p->def, err, sizeof err) < 0) {
+			if (!p->def) {
 				out_err(ctx->out, "wizard: runbook %s needs %s (%s): pass %s=VALUE",
 					r->runbook, p->name, p->prompt, p->name);
+				return EXIT_USAGE;
+			}
+			if (wz_param_check(p, ctx->cfg, p->def, err, sizeof err) < 0) {
+				out_err(ctx->out, "wizard: %s; pass %s=VALUE", err, p->name);
 				return EXIT_USAGE;
 			}
 			wz_param_set(r, p->name, p->def);
@@ -753,6 +926,33 @@ static int params_fill(struct drive *d, struct wz_run *r, int first_arg)
 	return 0;
 }
 
+/* A maintenance runbook outside the window starts only when the operator says yes (the
+ * default is no), or with --yes; with --non-interactive and no --yes it is refused. */
+static int window_ok(struct cmd_ctx *ctx, const struct runbook *rb, int nonint)
+{
+	if (!rb->maintenance || rb_in_window(ctx->cfg->maintenance_window, time(NULL)) != 0)
+		return 1;
+	out_warn(ctx->out,
+		 "runbook %s belongs in the maintenance window (%s); it is outside it now",
+		 rb->name, ctx->cfg->maintenance_window);
+	if (args_has(ctx->args, "yes"))
+		return 1;
+	if (nonint) {
+		out_err(ctx->out,
+			"wizard: %s not started outside the maintenance window; pass --yes "
+			"to start it anyway",
+			rb->name);
+		return 0;
+	}
+	char *ans = ask(ctx->out, "Start it outside the maintenance window? [y/N]:");
+	int yes = ans && (ans[0] == 'y' || ans[0] == 'Y');
+	free(ans);
+	if (!yes)
+		out_err(ctx->out, "wizard: %s not started (outside the maintenance window)",
+			rb->name);
+	return yes;
+}
+
 /* Start NAME and drive it. */
 static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int nonint,
 		     struct runbook *rb_given)
@@ -772,11 +972,11 @@ static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int
 		rb_free(rb);
 		return EXIT_USAGE;
 	}
-	if (rb->maintenance && rb_in_window(ctx->cfg->maintenance_window, time(NULL)) == 0)
-		out_warn(ctx->out,
-			 "runbook %s belongs in the maintenance window (%s); it is outside "
-			 "it now",
-			 rb->name, ctx->cfg->maintenance_window);
+	/* The cron commands (rb_given) run when cron says; a person starting it is asked. */
+	if (!rb_given && !window_ok(ctx, rb, nonint)) {
+		rb_free(rb);
+		return EXIT_USAGE;
+	}
 	rb_operator_name(args_get(ctx->args, "operator"), op, sizeof op);
 	struct wz_store s;
 	wz_store_open(&s, ctx->cfg, ctx->target);
@@ -922,7 +1122,7 @@ static int wizard_show(struct cmd_ctx *ctx, const char *ref)
 		out_err(ctx->out, "%s", err);
 		return EXIT_FAIL;
 	}
-	char *t = wz_transcript(r);
+	char *t = wz_transcript_cfg(r, ctx->cfg);
 	print_lines(ctx->out, "", t);
 	free(t);
 	wz_run_free(r);
@@ -1041,11 +1241,11 @@ static int cmd_weekly_maintenance_exec(struct cmd_ctx *ctx)
 const struct cmd_entry cmd_runbook_table[] = {
     {
 	.name = "wizard",
-	.options = "non-interactive operator=",
+	.options = "non-interactive operator= yes",
 	.max_args = -1,
 	.summary = "Guided runbooks: list, start NAME, show RUN, resume RUN, validate, sync",
 	.usage = "wizard [list | NAME [PARAM=VALUE...] | show RUN | resume RUN | validate "
-		 "[NAME|FILE...] | sync] [--non-interactive] [--operator NAME]",
+		 "[NAME|FILE...] | sync] [--non-interactive] [--operator NAME] [--yes]",
 	.complete = COMPLETE_RUNBOOK,
 	.exec = cmd_wizard_exec,
     },

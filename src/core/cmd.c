@@ -15,7 +15,8 @@ static const struct cmd_entry *const families[] = {
     cmd_cache_table,	  cmd_maint_table,   cmd_report_table,	cmd_metrics_table,
     cmd_backup_table,	  cmd_runbook_table, cmd_history_table, cmd_incident_table,
     cmd_dr_table,	  cmd_dr_role_table, cmd_console_table, cmd_roles_table,
-    cmd_completion_table, cmd_dr_sync_table,
+    cmd_completion_table, cmd_dr_sync_table, cmd_sessions_table, cmd_timeline_table,
+    cmd_fleet_table,
 };
 #define NFAMILIES (sizeof families / sizeof families[0])
 
@@ -246,4 +247,24 @@ int cmd_run(const struct cmd_entry *ce, int argc, char **argv, struct out *out, 
 		rc = out_check_finish(out, rc);
 	args_free(&a);
 	return rc;
+}
+
+int cmd_confirm(struct cmd_ctx *ctx, const char *word, const char *what, const char *refusal)
+{
+	if (args_has(ctx->args, "yes"))
+		return 1;
+	if (!ctx->interactive || ctx->in_console) {
+		if (refusal)
+			out_err(ctx->out, "%s", refusal);
+		return 0;
+	}
+	if (word)
+		out_err(ctx->out, "%s. Type '%s' to confirm: ", what, word);
+	else
+		out_err(ctx->out, "%s? [y/N] ", what);
+	char line[64];
+	if (!fgets(line, sizeof line, stdin))
+		return 0;
+	line[strcspn(line, "\r\n")] = 0;
+	return word ? strcmp(line, word) == 0 : (line[0] == 'y' || line[0] == 'Y');
 }

@@ -49,8 +49,8 @@ int db_type_numeric(Oid type)
 {
 	/* pg_type's fixed oids: int8 20, int2 21, int4 23, oid 26, float4 700, float8 701,
 	 * numeric 1700. */
-	return type == 20 || type == 21 || type == 23 || type == 26 || type == 700 ||
-	       type == 701 || type == 1700;
+	return type == 20 || type == 21 || type == 23 || type == 26 || type == 700 || type == 701 ||
+	       type == 1700;
 }
 
 /* Whether a connection may start a stopped embedded cluster. A check that started the
@@ -73,8 +73,9 @@ static int embedded_ready(char *err, size_t errlen)
 	if (st == CLUSTER_RUNNING)
 		return 0;
 	if (!may_start) {
-		snprintf(err, errlen, "the embedded cluster (%s) is %s; start it with 'midsops "
-				      "cluster start'",
+		snprintf(err, errlen,
+			 "the embedded cluster (%s) is %s; start it with 'midsops "
+			 "cluster start'",
 			 c.datadir, st == CLUSTER_ABSENT ? "not created yet" : "stopped");
 		return -1;
 	}
@@ -270,6 +271,14 @@ PGresult *db_query_e(PGconn *c, struct db_error *e, const char *sql, int nparams
 	return NULL;
 }
 
+int db_exec_e(PGconn *c, struct db_error *e, const char *sql, int nparams,
+	      const char *const *params)
+{
+	PGresult *r = db_query_e(c, e, sql, nparams, params);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 int db_exec(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
 	    const char *const *params)
 {
@@ -291,6 +300,19 @@ char *db_scalar(PGconn *c, char *err, size_t errlen, const char *sql, int nparam
 		v = xstrdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return v;
+}
+
+int db_scalar_num(PGconn *c, char *err, size_t errlen, const char *sql, int nparams,
+		  const char *const *params, long long dflt, long long *out)
+{
+	PGresult *r = db_query(c, err, errlen, sql, nparams, params);
+	if (!r)
+		return -1;
+	*out = PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0)
+		   ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+		   : dflt;
+	PQclear(r);
+	return 0;
 }
 
 int db_begin(PGconn *c, char *err, size_t errlen)

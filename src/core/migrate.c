@@ -22,18 +22,16 @@ int migrate_latest(void)
 int migrate_current(PGconn *c, char *err, size_t errlen)
 {
 	err[0] = 0; /* db_scalar leaves it alone for SQL NULL, which means "no schema" here */
-	char *reg = db_scalar(c, err, errlen, "select to_regclass('ops.schema_version')::text", 0,
-			      NULL);
+	char *reg =
+	    db_scalar(c, err, errlen, "select to_regclass('ops.schema_version')::text", 0, NULL);
 	if (!reg)
 		return err[0] ? -1 : 0;
 	free(reg);
-	char *v = db_scalar(c, err, errlen, "select coalesce(max(version), 0) from ops.schema_version",
-			    0, NULL);
-	if (!v)
+	long long n;
+	if (db_scalar_num(c, err, errlen, "select max(version) from ops.schema_version", 0, NULL, 0,
+			  &n) < 0)
 		return -1;
-	int n = atoi(v);
-	free(v);
-	return n;
+	return (int)n;
 }
 
 int migrate_up(PGconn *c, int *applied, char *err, size_t errlen)

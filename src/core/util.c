@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +196,16 @@ void strbuf_free(struct strbuf *b)
 	free(b->s);
 	b->s = NULL;
 	b->len = b->cap = 0;
+}
+
+void util_operator_name(const char *given, char *buf, size_t n)
+{
+	const char *o = given;
+	if (!o || !*o)
+		o = getenv("MIDSOPS_OPERATOR");
+	if (!o || !*o) {
+		struct passwd *pw = getpwuid(getuid());
+		o = pw ? pw->pw_name : "unknown";
+	}
+	snprintf(buf, n, "%s", o);
 }

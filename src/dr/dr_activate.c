@@ -22,22 +22,6 @@
 
 enum fence_plan { FENCE_CLUSTER, FENCE_COMMAND, FENCE_ASSERTED };
 
-static int confirm(struct cmd_ctx *ctx, const char *what)
-{
-	if (args_has(ctx->args, "yes"))
-		return 1;
-	if (!ctx->interactive || ctx->in_console) {
-		out_err(ctx->out, "%s needs confirmation: pass --yes", what);
-		return 0;
-	}
-	out_err(ctx->out, "%s. Type 'activate' to confirm: ", what);
-	char line[64];
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	line[strcspn(line, "\r\n")] = 0;
-	return strcmp(line, "activate") == 0;
-}
-
 /* The old primary as midsops sees it: 1 reachable (*writable set), 0 not. */
 static int primary_reach(const struct target *t, int *writable, struct dr_primary_snap *p)
 {
@@ -369,7 +353,9 @@ static int act_run(struct act *a)
 		 : a->plan == FENCE_COMMAND ? "runs [dr] fence_command"
 					    : "NOT fenced by midsops: you said you fenced it",
 		 a->shown_site);
-	if (!confirm(ctx, what))
+	char refusal[sizeof what + 64];
+	snprintf(refusal, sizeof refusal, "%s needs confirmation: pass --yes", what);
+	if (!cmd_confirm(ctx, "activate", what, refusal))
 		return EXIT_USAGE;
 	act_drop_old_slot(a);
 	if (act_fence(a) < 0 || act_fence_held(a) < 0 || act_promote(a) < 0)

@@ -67,16 +67,14 @@ int dr_setup_hba_replication_rules(PGconn *pc, char *err, size_t errlen)
 {
 	/* initdb --auth-local=trust writes "local replication all trust"; a hand-edited
 	 * pg_hba.conf may not have it. Only a superuser can read the rules. */
-	char *n =
-	    db_scalar(pc, err, errlen,
-		      "select count(*) from pg_hba_file_rules\n"
-		      "where 'replication' = any(database) and type = 'local' and error is null",
-		      0, NULL);
-	if (!n)
+	long long n;
+	if (db_scalar_num(
+		pc, err, errlen,
+		"select count(*) from pg_hba_file_rules\n"
+		"where 'replication' = any(database) and type = 'local' and error is null",
+		0, NULL, 0, &n) < 0)
 		return -1;
-	int count = atoi(n);
-	free(n);
-	return count;
+	return (int)n;
 }
 
 int dr_setup_slot_active(PGconn *pc)

@@ -114,16 +114,14 @@ static int named_standby_streams(PGconn *c, const char *names, char *err, size_t
 	if (!list[0])
 		return 0;
 	const char *prm[] = {list};
-	char *v = db_scalar(c, err, errlen,
-			    "select count(*) from pg_stat_replication where state = 'streaming'"
-			    " and (application_name = any(string_to_array($1, E'\\n'))"
-			    "      or '*' = any(string_to_array($1, E'\\n')))",
-			    1, prm);
-	if (!v)
+	long long count;
+	if (db_scalar_num(c, err, errlen,
+			  "select count(*) from pg_stat_replication where state = 'streaming'"
+			  " and (application_name = any(string_to_array($1, E'\\n'))"
+			  "      or '*' = any(string_to_array($1, E'\\n')))",
+			  1, prm, 0, &count) < 0)
 		return -1;
-	int yes = atoi(v) > 0;
-	free(v);
-	return yes;
+	return count > 0;
 }
 
 static int drop_to_async(PGconn *c, struct dr_sync_result *res, char *err, size_t errlen)

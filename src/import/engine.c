@@ -966,42 +966,42 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	char err[2048];
 	if (begin_run(&r, t) < 0)
 		return EXIT_FAIL;
-	char *cur =
-	    db_scalar(r.c, err, sizeof err,
-		      "select coalesce(max(generation), 0) from ops.import_generations", 0, NULL);
-	int current = cur ? atoi(cur) : 0;
-	free(cur);
+	long long current = 0, prev = 0, lowest = 0;
+	if (db_scalar_num(r.c, err, sizeof err,
+			  "select max(generation) from ops.import_generations", 0, NULL, 0,
+			  &current) < 0 ||
+	    (to <= 0 &&
+	     db_scalar_num(r.c, err, sizeof err,
+			   "select previous from ops.import_generations where generation = "
+			   "(select max(generation) from ops.import_generations)",
+			   0, NULL, 0, &prev) < 0) ||
+	    /* history-prune deleted what a rollback before the floor would read. Asked under
+	     * the lock, which a prune takes too; the trigger on ops.import_runs refuses it as
+	     * well, for any client, but in the server's words. */
+	    db_scalar_num(r.c, err, sizeof err, "select ops.rollback_floor()", 0, NULL, 0,
+			  &lowest) < 0) {
+		out_err(o, "import-rollback: %s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
 	if (current == 0) {
 		out_err(o, "nothing to roll back: no import generation yet");
 		finish(&r);
 		return EXIT_FAIL;
 	}
-	if (to <= 0) {
-		char *prev = db_scalar(r.c, err, sizeof err,
-				       "select coalesce(previous, 0) from ops.import_generations "
-				       "where generation = (select max(generation) from "
-				       "ops.import_generations)",
-				       0, NULL);
-		to = prev ? atoi(prev) : 0;
-		free(prev);
-	}
+	if (to <= 0)
+		to = (int)prev;
 	if (to >= current || to < 0) {
-		out_err(o, "generation %d is not before the current generation %d", to, current);
+		out_err(o, "generation %d is not before the current generation %lld", to, current);
 		finish(&r);
 		return EXIT_FAIL;
 	}
-	/* history-prune deleted what a rollback before the floor would read. Asked under the
-	 * lock, which a prune takes too; the trigger on ops.import_runs refuses it as well,
-	 * for any client, but in the server's words. */
-	char *fl = db_scalar(r.c, err, sizeof err, "select ops.rollback_floor()", 0, NULL);
-	int lowest = fl ? atoi(fl) : 0;
-	free(fl);
 	if (lowest > 0 && to < lowest) {
 		out_err(
 		    o,
 		    "generation %d can no longer be restored: history-prune removed its saved "
 		    "versions ([import] keep_generations); the oldest generation a rollback can "
-		    "restore is %d",
+		    "restore is %lld",
 		    to, lowest);
 		finish(&r);
 		return EXIT_FAIL;
@@ -1028,7 +1028,7 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 	snprintf(r.idtxt, sizeof r.idtxt, "%ld", r.id);
 	record_backends(&r, NULL);
 	open_run_log(&r, cfg);
-	import_log(&r, "rollback from generation %d to %d", current, to);
+	import_log(&r, "rollback from generation %lld to %d", current, to);
 	const char *q[] = {r.idtxt, to_s};
 	/* Later generations are undone newest first: the oldest saved version of a key wins.
 	 * Keys untouched since `to` are staged without raw: promote leaves them as they are. */

@@ -113,12 +113,9 @@ int maint_reindex(PGconn *c, const char *table, struct db_error *e)
 	char *id = PQescapeIdentifier(c, table, strlen(table));
 	strbuf_adds(&sql, id ? id : "");
 	PQfreemem(id);
-	PGresult *r = db_query_e(c, e, sql.s, 0, NULL);
+	int rc = db_exec_e(c, e, sql.s, 0, NULL);
 	strbuf_free(&sql);
-	if (!r)
-		return -1;
-	PQclear(r);
-	return 0;
+	return rc;
 }
 
 int maint_cache_warm(PGconn *c, long powers, char *warmed, size_t n, struct db_error *e)

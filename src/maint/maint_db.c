@@ -55,11 +55,10 @@ int maint_table_figures(PGconn *c, const char *name, struct table_fig *f, struct
 {
 	const char *p[] = {name};
 	/* Our own snapshot of the statistics would hide what the vacuum just did. */
-	PGresult *r = db_query_e(c, e, "select pg_stat_clear_snapshot()", 0, NULL);
-	if (!r)
+	if (db_exec_e(c, e, "select pg_stat_clear_snapshot()", 0, NULL) < 0)
 		return -1;
-	PQclear(r);
-	r = db_query_e(c, e,
+	PGresult *r =
+	    db_query_e(c, e,
 		       "select s.n_dead_tup, s.n_live_tup, pg_total_relation_size(s.relid),"
 		       " s.n_mod_since_analyze,"
 		       " coalesce(to_char(greatest(s.last_vacuum, s.last_autovacuum), "

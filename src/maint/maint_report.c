@@ -214,25 +214,19 @@ int maint_metrics_store(PGconn *c, const struct metrics_sample *m, long keep_s, 
 	char b[16][64];
 	const char *p[16];
 	params(m, b, p);
-	PGresult *r = db_query_e(
-	    c, e,
-	    "insert into ops.metrics (xact_total, tps, db_size, connections, buffer_hit_pct,"
-	    " cache_hits, cache_misses, cache_hit_pct, cache_entries, cache_bytes,"
-	    " query_mean_ms, dead_tuples, waiting_locks, longest_txn_s, import_rate, mem_used)"
-	    " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-	    16, p);
-	if (!r)
-		return -1;
-	PQclear(r);
 	char keep[32];
 	snprintf(keep, sizeof keep, "%ld", keep_s);
 	const char *kp[] = {keep};
-	r = db_query_e(c, e,
-		       "delete from ops.metrics where at < now() - make_interval(secs => "
-		       "$1::float8)",
-		       1, kp);
-	if (!r)
+	if (db_exec_e(c, e,
+		      "insert into ops.metrics (xact_total, tps, db_size, connections,"
+		      " buffer_hit_pct, cache_hits, cache_misses, cache_hit_pct, cache_entries,"
+		      " cache_bytes, query_mean_ms, dead_tuples, waiting_locks, longest_txn_s,"
+		      " import_rate, mem_used) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+		      " $11, $12, $13, $14, $15, $16)",
+		      16, p) < 0)
 		return -1;
-	PQclear(r);
-	return 0;
+	return db_exec_e(c, e,
+			 "delete from ops.metrics where at < now() - make_interval(secs => "
+			 "$1::float8)",
+			 1, kp);
 }

@@ -61,6 +61,8 @@ const struct role_stmt roles_stmts[] = {
     /* Functions are executable by PUBLIC unless revoked; this one signals sessions. */
     {"monitor: not ops.import_signal",
      "revoke all on function ops.import_signal(bigint, boolean) from public, " MON, 0},
+    {"monitor: not ops.session_signal",
+     "revoke all on function ops.session_signal(integer, boolean) from public, " MON, 0},
 };
 
 const size_t roles_nstmts = sizeof roles_stmts / sizeof roles_stmts[0];

@@ -29,6 +29,10 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 #define QUERY_GRACE_S 3.0
 /* The event write goes through the probe queue as one more "pane". */
 #define MON_EVENT MON_NPANES
+/* So does the timeline view's probe, only while the view is open. */
+#define MON_TIMELINE (MON_NPANES + 2)
+/* The sessions view's probe, sent only while the view is on screen. */
+#define MON_SESS (MON_NPANES + 1)
 
 /* A console event's way into ops.events. */
 enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
@@ -66,6 +70,14 @@ struct monitor {
 	int ev_tries[MONITOR_LOCAL_EVENTS];
 	int ev_inflight; /* index in v.local of the event being written, -1 none */
 	int ev_hold;	 /* a write failed: no more until the next refresh */
+	/* The timeline view: its window (0: closed), a probe due, and whether the wizards'
+	 * tables are missing (a schema that predates them). */
+	long tl_since;
+	int tl_pending, tl_nowiz;
+	/* The host sampler: the directories' config, and the previous CPU ticks. */
+	const struct config *host_cfg;
+	unsigned long long cpu_busy, cpu_total;
+	int sess_on, sess_all, sess_pending; /* the sessions view's probe (monitor_sessions) */
 	struct monitor_view v;
 };
 
@@ -298,6 +310,7 @@ void monitor_free(struct monitor *m)
 		return;
 	if (m->conn)
 		PQfinish(m->conn);
+	probe_timeline_free(&m->v.tl);
 	free(m);
 }
 
@@ -310,6 +323,8 @@ static void mark_all_stale(struct monitor *m)
 {
 	for (int p = 0; p < MON_NPANES; p++)
 		m->v.stale[p] = m->v.have[p];
+	m->v.tl_stale = m->v.tl_have;
+	m->v.sess_stale = m->v.sess_have;
 }
 
 /* libpq's messages run over several lines ("...failed: No such file or directory\n\tIs the
@@ -448,6 +463,8 @@ static void drop_connection(struct monitor *m, const char *why)
 	m->inflight = -1;
 	m->want_write = 0;
 	m->pending = 0;
+	m->tl_pending = 0;
+	m->sess_pending = 0;
 	m->next_attempt = util_mono() + m->backoff;
 	/* Short first retries so a restarted server is seen at once; capped so the retry
 	 * line never promises long waits. */
@@ -648,6 +665,96 @@ static void drop_written_events(struct monitor *m)
 	m->v.nlocal = o;
 }
 
+static void probe_failure(struct monitor *m, PGresult *r, char *perr, size_t n);
+
+/* The timeline view's probe: 1 sent (or answered without a round trip), -1 connection
+ * lost. */
+static int send_timeline(struct monitor *m)
+{
+	m->tl_pending = 0;
+	if (!m->v.hx.has_events) {
+		/* No journal in this database: the console's own events are the timeline. */
+		probe_timeline_free(&m->v.tl);
+		m->v.tl.ok = 1;
+		m->v.tl_have = 1;
+		m->v.tl_stale = 0;
+		m->v.tl_as_of = time(NULL);
+		m->v.tl_err[0] = 0;
+		m->changed = 1;
+		return 1;
+	}
+	char secs[32], lim[32];
+	snprintf(secs, sizeof secs, "%ld", m->tl_since);
+	snprintf(lim, sizeof lim, "%d", TIMELINE_CONSOLE_MAX);
+	const char *params[] = {secs, lim};
+	if (!PQsendQueryParams(m->conn, probe_timeline_sql(!m->tl_nowiz), 2, NULL, params, NULL,
+			       NULL, 0)) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->inflight = MON_TIMELINE;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	m->v.tl_stats.queries++;
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
+/* The sessions probe: its one parameter says every database or the target's. */
+static int send_sessions(struct monitor *m)
+{
+	const char *params[] = {m->sess_all ? "true" : "false"};
+	m->sess_pending = 0;
+	if (!PQsendQueryParams(m->conn, probe_sessions_sql(), 1, NULL, params, NULL, NULL, 0)) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->inflight = MON_SESS;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	m->v.sess_stats.queries++;
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
+}
+
+static void take_timeline_result(struct monitor *m, PGresult *r)
+{
+	struct monitor_view *v = &m->v;
+	if (probe_timeline_parse(r, &v->tl) == 0) {
+		v->tl_have = 1;
+		v->tl_stale = 0;
+		v->tl_as_of = time(NULL);
+		v->tl_err[0] = 0;
+	} else if (strcmp(v->tl.sqlstate, "42P01") == 0 && !m->tl_nowiz) {
+		/* undefined_table: the wizards' tables are not there; ops.events alone */
+		m->tl_nowiz = 1;
+		m->tl_pending = m->tl_since > 0;
+	} else {
+		snprintf(v->tl_err, sizeof v->tl_err, "%s", v->tl.error);
+		probe_failure(m, r, v->tl_err, sizeof v->tl_err);
+		v->tl_stale = v->tl_have;
+	}
+	m->changed = 1;
+}
+
+static void take_sessions(struct monitor *m, PGresult *r)
+{
+	static struct sessions_snapshot s;
+	struct monitor_view *v = &m->v;
+	if (probe_sessions_parse(r, &s) == 0) {
+		v->sess = s;
+		v->sess_have = 1;
+		v->sess_stale = 0;
+		v->sess_as_of = time(NULL);
+		v->sess_err[0] = 0;
+	} else {
+		snprintf(v->sess_err, sizeof v->sess_err, "%s", s.error);
+		probe_failure(m, r, v->sess_err, sizeof v->sess_err);
+		v->sess_stale = v->sess_have;
+	}
+	m->changed = 1;
+}
+
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0) {
@@ -660,8 +767,20 @@ static void send_next(struct monitor *m)
 				return;
 			continue;
 		}
-		if (!m->pending)
+		if (!m->pending) {
+			/* The sessions and timeline views' probes come after the panes'. */
+			if (m->sess_pending && m->v.have[MON_HEALTH]) {
+				if (send_sessions(m) < 0)
+					return;
+				continue;
+			}
+			if (m->tl_pending && m->v.have[MON_HEALTH]) {
+				if (send_timeline(m) < 0)
+					return;
+				continue;
+			}
 			break;
+		}
 		int pane = 0;
 		while (!(m->pending & (1u << pane)))
 			pane++;
@@ -723,6 +842,14 @@ static void take_result(struct monitor *m, PGresult *r)
 	int pane = m->inflight;
 	if (pane == MON_EVENT) {
 		take_event_result(m, r);
+		return;
+	}
+	if (pane == MON_TIMELINE) {
+		take_timeline_result(m, r);
+		return;
+	}
+	if (pane == MON_SESS) {
+		take_sessions(m, r);
 		return;
 	}
 	struct monitor_view *v = &m->v;
@@ -809,10 +936,18 @@ static void read_results(struct monitor *m)
 				m->v.conn_error[0] = 0;
 				m->backoff = 0.25;
 				m->pending = (1u << MON_NPANES) - 1;
+				m->tl_pending = m->tl_since > 0;
+				m->sess_pending = m->sess_on;
 				m->changed = 1;
 			} else if (m->inflight >= 0) {
 				if (m->inflight < MON_NPANES)
 					record_time(&m->v.stats[m->inflight],
+						    (util_mono() - m->sent_at) * 1000.0);
+				else if (m->inflight == MON_TIMELINE)
+					record_time(&m->v.tl_stats,
+						    (util_mono() - m->sent_at) * 1000.0);
+				else if (m->inflight == MON_SESS)
+					record_time(&m->v.sess_stats,
 						    (util_mono() - m->sent_at) * 1000.0);
 				m->inflight = -1;
 			}
@@ -1029,9 +1164,58 @@ int monitor_timeout_ms(const struct monitor *m)
 	return ms < 0 ? 0 : (int)ms + 1;
 }
 
+static void sample_host(struct monitor *m)
+{
+	if (!m->host_cfg)
+		return;
+	struct host_snapshot *h = &m->v.host;
+	probe_system(m->host_cfg, &h->sys);
+	unsigned long long busy, total;
+	h->cpu_pct = NAN;
+	if (probe_cpu_ticks(&busy, &total) == 0) {
+		if (m->cpu_total && total > m->cpu_total)
+			h->cpu_pct =
+			    100.0 * (double)(busy - m->cpu_busy) / (double)(total - m->cpu_total);
+		m->cpu_busy = busy;
+		m->cpu_total = total;
+	}
+	h->have = 1;
+	h->taken = time(NULL);
+	m->changed = 1;
+}
+
+void monitor_host(struct monitor *m, const struct config *cfg)
+{
+	m->host_cfg = cfg;
+	sample_host(m);
+}
+
+void monitor_want_timeline(struct monitor *m, long since_s)
+{
+	m->tl_since = since_s > 0 ? since_s : 0;
+	if (!m->tl_since) {
+		m->tl_pending = 0;
+		return;
+	}
+	if (m->inflight != MON_TIMELINE) {
+		m->tl_pending = 1;
+		if (m->state == MS_READY)
+			send_next(m);
+	}
+}
+
+void monitor_note(struct monitor *m, const char *level, const char *msg)
+{
+	log_event(level, NULL, "%s", msg);
+	add_event(m, time(NULL), level, msg);
+	if (m->state == MS_READY)
+		send_next(m);
+}
+
 void monitor_refresh(struct monitor *m)
 {
 	m->ev_hold = 0;
+	sample_host(m);
 	if (m->state != MS_READY) {
 		if (m->state == MS_IDLE)
 			m->v.retry_in = m->next_attempt - util_mono();
@@ -1048,7 +1232,37 @@ void monitor_refresh(struct monitor *m)
 		}
 		m->pending |= 1u << p;
 	}
+	if (m->tl_since > 0) {
+		if (m->inflight == MON_TIMELINE || m->tl_pending) {
+			if (m->v.tl_have && !m->v.tl_stale) {
+				m->v.tl_stale = 1;
+				m->changed = 1;
+			}
+		} else
+			m->tl_pending = 1;
+	}
+	if (m->sess_on) {
+		if (m->inflight == MON_SESS || m->sess_pending) {
+			if (m->v.sess_have && !m->v.sess_stale) {
+				m->v.sess_stale = 1;
+				m->changed = 1;
+			}
+		} else
+			m->sess_pending = 1;
+	}
 	send_next(m);
+}
+
+void monitor_sessions(struct monitor *m, int on, int all)
+{
+	if (on && (!m->sess_on || all != m->sess_all))
+		m->sess_pending = 1;
+	if (!on)
+		m->sess_pending = 0;
+	m->sess_on = on;
+	m->sess_all = all;
+	if (m->state == MS_READY)
+		send_next(m);
 }
 
 void monitor_set_paused(struct monitor *m, int paused)

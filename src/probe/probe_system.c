@@ -82,3 +82,19 @@ int probe_system(const struct config *cfg, struct sys_snapshot *s)
 	fs_probe(&s->fs[s->nfs++], "log", cfg->log_dir);
 	return 0;
 }
+
+int probe_cpu_ticks(unsigned long long *busy, unsigned long long *total)
+{
+	char text[512];
+	if (read_text("/proc/stat", text, sizeof text) < 0)
+		return -1;
+	unsigned long long v[8] = {0};
+	if (sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) < 4)
+		return -1;
+	*total = 0;
+	for (int i = 0; i < 8; i++)
+		*total += v[i];
+	*busy = *total - v[3] - v[4]; /* idle and iowait */
+	return 0;
+}

@@ -212,8 +212,10 @@ int wz_param_check(const struct rb_param *p, const struct config *cfg, const cha
 		return 0;
 	if (strcmp(p->check, "env") == 0 && !config_env(cfg, value)) {
 		snprintf(err, errlen,
-			 "%s: there is no environment '%s' in the config (an [env %s] section)",
-			 p->name, value, value);
+			 "%s: there is no environment '%s' in the config (no [env %s] section in "
+			 "%s%s)",
+			 p->name, value, value, cfg->path[0] ? cfg->path : "the config file",
+			 cfg->loaded ? "" : ", which does not exist");
 		return -1;
 	}
 	if (strcmp(p->check, "dir") == 0 && (stat(value, &sb) < 0 || !S_ISDIR(sb.st_mode))) {

@@ -4,7 +4,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +21,9 @@
 #include "target.h"
 
 #define EXCERPT_MAX 4000
+
+/* The reason recorded on a step left by going back (not a result of the step). */
+static const char back_reason[] = "operator went back";
 
 static const char *const outcome_names[] = {"pending", "running", "done",	"warning",
 					    "failed",  "skipped", "interrupted"};
@@ -382,6 +384,122 @@ void wz_skip(struct wz_store *s, struct wz_run *r, const char *reason)
 	wz_save(s, r);
 }
 
+const struct wz_attempt *wz_last_result(const struct wz_run *r, int step)
+{
+	for (int i = r->nattempts - 1; i >= 0; i--) {
+		const struct wz_attempt *a = &r->attempts[i];
+		if (a->step != step || !a->ended || a->outcome == WZ_NONE ||
+		    a->outcome == WZ_RUNNING || a->outcome == WZ_INTERRUPTED)
+			continue;
+		/* Leaving a step by going back is no result of it. */
+		if (a->outcome == WZ_SKIPPED && a->reason && strcmp(a->reason, back_reason) == 0)
+			continue;
+		return a;
+	}
+	return NULL;
+}
+
+void wz_result_text(const struct wz_attempt *a, char *buf, size_t n)
+{
+	int o = snprintf(buf, n, "%s", wz_outcome_name(a->outcome));
+	if (o >= 0 && (size_t)o < n && a->exit_status >= 0)
+		o += snprintf(buf + o, n - (size_t)o, " (exit %d)", a->exit_status);
+	if (o >= 0 && (size_t)o < n && a->detail)
+		o += snprintf(buf + o, n - (size_t)o, ": %.300s", a->detail);
+	if (o >= 0 && (size_t)o < n && a->reason)
+		snprintf(buf + o, n - (size_t)o, "%s%.300s", a->detail ? "; " : ": ", a->reason);
+}
+
+int wz_keep(struct wz_store *s, struct wz_run *r)
+{
+	const struct wz_attempt *last = wz_last_result(r, r->cursor);
+	if (!last || r->cursor >= r->rb->nsteps)
+		return -1;
+	/* Copies: ending the step adds attempts, which may move the array. */
+	enum wz_outcome o = last->outcome;
+	int ex = last->exit_status;
+	char *excerpt = last->excerpt ? xstrdup(last->excerpt) : NULL;
+	char *reason = last->reason ? xstrdup(last->reason) : NULL;
+	int yes = last->detail && strncmp(last->detail, "yes", 3) == 0;
+	const struct rb_step *st = &r->rb->steps[r->cursor];
+	if (st->kind == RB_BRANCH && o == WZ_DONE)
+		wz_branch(s, r, yes, "the earlier answer, kept");
+	else if (o == WZ_SKIPPED)
+		wz_skip(s, r, reason);
+	else
+		wz_step_end(s, r, o, ex, excerpt, reason,
+			    "the earlier result, kept (not run again)");
+	free(excerpt);
+	free(reason);
+	return 0;
+}
+
+char *wz_problems(const struct wz_run *r, const struct config *cfg)
+{
+	struct strbuf b = {0};
+	for (int i = 0; i < r->rb->nsteps; i++) {
+		const struct wz_attempt *a = i == r->cursor ? NULL : wz_last_result(r, i);
+		if (!a || (a->outcome != WZ_SKIPPED && a->outcome != WZ_FAILED))
+			continue;
+		char *t = wz_expand(r, cfg, r->rb->steps[i].title);
+		strbuf_addf(&b, "step %d '%s': %s", i + 1, t,
+			    a->outcome == WZ_SKIPPED ? "skipped" : "FAILED");
+		if (a->exit_status >= 0)
+			strbuf_addf(&b, " (exit %d)", a->exit_status);
+		if (a->reason)
+			strbuf_addf(&b, ": %s", a->reason);
+		strbuf_addf(&b, "\n");
+		free(t);
+	}
+	return b.s;
+}
+
+static int attempt_status(const struct wz_attempt *a, const struct rb_step *st);
+
+void wz_worst_text(const struct wz_run *r, const struct config *cfg, char *buf, size_t n)
+{
+	snprintf(buf, n, "none (no check warned or failed)");
+	for (int i = r->nattempts - 1; r->worst > 0 && r->rb && i >= 0; i--) {
+		const struct wz_attempt *a = &r->attempts[i];
+		if (a->step >= r->rb->nsteps ||
+		    attempt_status(a, &r->rb->steps[a->step]) != r->worst)
+			continue;
+		char *t = wz_expand(r, cfg, r->rb->steps[a->step].title);
+		snprintf(buf, n, "step %d '%.300s' %s", a->step + 1, t,
+			 status_name((enum status)r->worst));
+		free(t);
+		return;
+	}
+	if (r->worst > 0)
+		snprintf(buf, n, "%s", status_name((enum status)r->worst));
+}
+
+/* Whether word names ${name}. */
+static int names_param(const char *word, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = strstr(word, "${"); p; p = strstr(p + 2, "${"))
+		if (strncmp(p + 2, name, n) == 0 && p[2 + n] == '}')
+			return 1;
+	return 0;
+}
+
+int wz_step_params(const struct wz_run *r, const struct rb_step *st, const char **names, int max)
+{
+	int k = 0;
+	for (int i = 0; i < r->rb->nparams && k < max; i++) {
+		const char *name = r->rb->params[i].name;
+		int uses = 0;
+		for (int w = 0; w < st->argc; w++)
+			uses |= names_param(st->argv[w], name);
+		for (int w = 0; st->until && w < st->until->argc; w++)
+			uses |= names_param(st->until->argv[w], name);
+		if (uses)
+			names[k++] = name;
+	}
+	return k;
+}
+
 int wz_back(struct wz_store *s, struct wz_run *r)
 {
 	if (r->nhistory == 0)
@@ -390,7 +508,7 @@ int wz_back(struct wz_store *s, struct wz_run *r)
 	if (a) {
 		a->ended = time(NULL);
 		a->outcome = WZ_SKIPPED;
-		a->reason = xstrdup("operator went back");
+		a->reason = xstrdup(back_reason);
 	}
 	r->cursor = r->history[--r->nhistory];
 	r->status = WZ_RUN_RUNNING;
@@ -694,13 +812,32 @@ static void md_cell(struct strbuf *b, const char *s)
 
 char *wz_transcript(const struct wz_run *r)
 {
+	return wz_transcript_cfg(r, NULL);
+}
+
+/* Titles and commands as the run saw them: every ${...} expanded. */
+static void add_expanded(struct strbuf *b, const struct wz_run *r, const struct config *cfg,
+			 const char *text, int md)
+{
+	char *t = wz_expand(r, cfg, text);
+	if (md)
+		md_cell(b, t);
+	else
+		strbuf_addf(b, "%s", t);
+	free(t);
+}
+
+char *wz_transcript_cfg(const struct wz_run *r, const struct config *cfg)
+{
 	struct strbuf b = {0};
 	char t1[32], t2[32];
 	const struct runbook *rb = r->rb;
+	strbuf_addf(&b, "# ");
+	add_expanded(&b, r, cfg, r->title, 0);
 	if (r->id)
-		strbuf_addf(&b, "# %s: run %lld\n\n", r->title, r->id);
+		strbuf_addf(&b, ": run %lld\n\n", r->id);
 	else
-		strbuf_addf(&b, "# %s: run %s\n\n", r->title, r->local_id);
+		strbuf_addf(&b, ": run %s\n\n", r->local_id);
 	fmt_time(r->started, t1, sizeof t1);
 	fmt_time(r->ended, t2, sizeof t2);
 	strbuf_addf(&b, "- Runbook: %s", r->runbook);
@@ -712,14 +849,18 @@ char *wz_transcript(const struct wz_run *r)
 	if (r->reason[0])
 		strbuf_addf(&b, " (%s)", r->reason);
 	strbuf_addf(&b, "\n");
-	strbuf_addf(&b, "- Worst check status: %d\n", r->worst);
+	char worst[512];
+	wz_worst_text(r, cfg, worst, sizeof worst);
+	strbuf_addf(&b, "- Worst: %s\n", worst);
 	if (r->offline)
 		strbuf_addf(&b, "- Part of this run was recorded offline (database unreachable)\n");
 	for (int i = 0; i < r->nparams; i++)
 		strbuf_addf(&b, "- Parameter %s: %s\n", r->params[i].name, r->params[i].value);
-	if (rb && r->cursor < rb->nsteps && !wz_finished(r))
-		strbuf_addf(&b, "- Current step: %s (%s)\n", rb->steps[r->cursor].id,
-			    rb->steps[r->cursor].title);
+	if (rb && r->cursor < rb->nsteps && !wz_finished(r)) {
+		strbuf_addf(&b, "- Current step: %s (", rb->steps[r->cursor].id);
+		add_expanded(&b, r, cfg, rb->steps[r->cursor].title, 0);
+		strbuf_addf(&b, ")\n");
+	}
 
 	strbuf_addf(
 	    &b, "\n## Timeline\n\n| started | ended | section | step | outcome | who | notes |\n"
@@ -736,7 +877,7 @@ char *wz_transcript(const struct wz_run *r)
 		strbuf_addf(&b, "| %s | %s | ", t1, t2);
 		md_cell(&b, sec);
 		strbuf_addf(&b, " | ");
-		md_cell(&b, title);
+		add_expanded(&b, r, cfg, title, 1);
 		strbuf_addf(&b, " | %s", wz_outcome_name(a->outcome));
 		if (a->exit_status >= 0)
 			strbuf_addf(&b, " (exit %d)", a->exit_status);
@@ -757,11 +898,14 @@ char *wz_transcript(const struct wz_run *r)
 		if (!any++)
 			strbuf_addf(&b, "\n## Output\n");
 		const struct rb_step *st = rb && a->step < rb->nsteps ? &rb->steps[a->step] : NULL;
-		strbuf_addf(&b, "\n### %s", st ? st->title : a->step_id);
+		strbuf_addf(&b, "\n### ");
+		add_expanded(&b, r, cfg, st ? st->title : a->step_id, 0);
 		if (st && st->argc) {
 			strbuf_addf(&b, ": `midsops");
-			for (int k = 0; k < st->argc; k++)
-				strbuf_addf(&b, " %s", st->argv[k]);
+			for (int k = 0; k < st->argc; k++) {
+				strbuf_addf(&b, " ");
+				add_expanded(&b, r, cfg, st->argv[k], 0);
+			}
 			strbuf_addf(&b, "`");
 		}
 		strbuf_addf(&b, " (%s)\n\n```text\n%s%s```\n", wz_outcome_name(a->outcome),
@@ -815,7 +959,7 @@ int wz_report_write(const struct config *cfg, const struct wz_run *r, const stru
 			 strerror(errno));
 		return -1;
 	}
-	char *t = wz_transcript(r);
+	char *t = wz_transcript_cfg(r, cfg);
 	int rc = write_file(path, t, err, errlen);
 	free(t);
 	return rc;
@@ -830,7 +974,7 @@ void wz_reports_refresh(const struct config *cfg, const struct wz_run *r)
 			continue;
 		char path[4400], err[512];
 		if (report_path(cfg, &r->rb->steps[a->step], a->started, path, sizeof path) == 0) {
-			char *t = wz_transcript(r);
+			char *t = wz_transcript_cfg(r, cfg);
 			write_file(path, t, err, sizeof err);
 			free(t);
 		}
@@ -839,12 +983,5 @@ void wz_reports_refresh(const struct config *cfg, const struct wz_run *r)
 
 void rb_operator_name(const char *given, char *buf, size_t n)
 {
-	const char *o = given;
-	if (!o || !*o)
-		o = getenv("MIDSOPS_OPERATOR");
-	if (!o || !*o) {
-		struct passwd *pw = getpwuid(getuid());
-		o = pw ? pw->pw_name : "unknown";
-	}
-	snprintf(buf, n, "%s", o);
+	util_operator_name(given, buf, n);
 }

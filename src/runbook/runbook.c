@@ -35,6 +35,12 @@ void rb_free(struct runbook *rb)
 		free(s->subject), free(s->body), free(s->phrase), free(s->report_dir);
 		free(s->report_name), free(s->items), free(s->value_field), free(s->param);
 		free(s->choice_default);
+		if (s->until) {
+			for (int k = 0; k < s->until->argc; k++)
+				free(s->until->argv[k]);
+			free(s->until->id);
+			free(s->until);
+		}
 		for (int k = 0; k < RB_CHOICE_MAX; k++) {
 			free(s->labels[k]), free(s->set_params[k]), free(s->set_fields[k]);
 			free(s->where_fields[k]), free(s->where_values[k]);
@@ -257,9 +263,40 @@ static int check_command(struct rb_step *s, char *bad, size_t badlen)
 }
 
 /* "command": a string split into words (never given to a shell), or a list of words. */
+static int parse_argv(struct rb_step *s, const cJSON *js, const char *key, char *bad,
+		      size_t badlen);
+
 static int parse_command(struct rb_step *s, const cJSON *js, char *bad, size_t badlen)
 {
-	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(js, "command");
+	return parse_argv(s, js, "command", bad, badlen);
+}
+
+/* A wait's "until": a midsops command, checked as a step's command is, whose exit 0 ends
+ * the wait. It is kept as a step of its own so the drivers expand and run it the same way. */
+static int parse_until(struct rb_step *s, const cJSON *js, char *bad, size_t badlen)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(js, "until"))
+		return 0;
+	if (s->kind != RB_WAIT) {
+		snprintf(bad, badlen, "\"until\" belongs to a wait step");
+		return -1;
+	}
+	struct rb_step *u = xcalloc(1, sizeof *u);
+	s->until = u;
+	u->id = xstrdup(s->id);
+	u->kind = RB_CHECK;
+	char why[1024];
+	if (parse_argv(u, js, "until", why, sizeof why) < 0 ||
+	    check_command(u, why, sizeof why) < 0) {
+		snprintf(bad, badlen, "\"until\": %.600s", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_argv(struct rb_step *s, const cJSON *js, const char *key, char *bad, size_t badlen)
+{
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(js, key);
 	if (cmd) {
 		if (cJSON_IsString(cmd)) {
 			/* A string is split into words; it is never given to a shell. */
@@ -268,8 +305,8 @@ static int parse_command(struct rb_step *s, const cJSON *js, char *bad, size_t b
 			snprintf(buf, sizeof buf, "%s", cmd->valuestring);
 			int n = rb_split_argv(buf, w, RB_MAX_ARGV);
 			if (n <= 0) {
-				snprintf(bad, badlen,
-					 "\"command\" is empty, too long or badly quoted");
+				snprintf(bad, badlen, "\"%s\" is empty, too long or badly quoted",
+					 key);
 				return -1;
 			}
 			for (int i = 0; i < n; i++)
@@ -280,18 +317,18 @@ static int parse_command(struct rb_step *s, const cJSON *js, char *bad, size_t b
 			{
 				if (!cJSON_IsString(w) || s->argc >= RB_MAX_ARGV) {
 					snprintf(bad, badlen,
-						 "\"command\" must be a list of at most %d strings",
+						 "\"%s\" must be a list of at most %d strings", key,
 						 RB_MAX_ARGV);
 					return -1;
 				}
 				s->argv[s->argc++] = xstrdup(w->valuestring);
 			}
 		} else {
-			snprintf(bad, badlen, "\"command\" must be a string or a list of strings");
+			snprintf(bad, badlen, "\"%s\" must be a string or a list of strings", key);
 			return -1;
 		}
 		if (s->argc == 0) {
-			snprintf(bad, badlen, "\"command\" is empty");
+			snprintf(bad, badlen, "\"%s\" is empty", key);
 			return -1;
 		}
 	}
@@ -457,7 +494,7 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	    "id",	"kind",	    "title", "help",	"command", "on_fail", "on_ok",
 	    "next",	"if",	    "then",  "else",	"subject", "body",    "phrase",
 	    "duration", "interval", "dir",   "name",	"dated",   "items",   "value",
-	    "label",	"param",    "set",   "default", "where",   NULL,
+	    "label",	"param",    "set",   "default", "where",   "until",   NULL,
 	};
 	if (!cJSON_IsObject(js)) {
 		snprintf(bad, badlen, "a step must be an object");
@@ -507,6 +544,8 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 	}
 	if (s->argc && check_command(s, bad, badlen) < 0)
 		return -1;
+	if (parse_until(s, js, bad, badlen) < 0)
+		return -1;
 
 	const char *of = util_json_str(js, "on_fail");
 	if (of) {
@@ -531,6 +570,9 @@ static int parse_step(struct runbook *rb, struct rb_step *s, const cJSON *js, ch
 			return -1;
 	for (int i = 0; i < s->argc; i++)
 		if (check_vars(rb, s->argv[i], bad, badlen) < 0)
+			return -1;
+	for (int i = 0; s->until && i < s->until->argc; i++)
+		if (check_vars(rb, s->until->argv[i], bad, badlen) < 0)
 			return -1;
 	return 0;
 }

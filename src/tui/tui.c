@@ -19,6 +19,7 @@
 #include "config.h"
 #include "out.h"
 #include "paths.h"
+#include "probe_fleet.h"
 #include "target.h"
 #include "tui_int.h"
 #include "tui_wizard.h"
@@ -45,12 +46,19 @@ static const char *const help_text[] = {
     "  Space or p         pause or resume the refresh",
     "  + or -             longer or shorter refresh interval",
     "  z                  zoom the focused pane to the full screen, again to return",
+    "  S                  sessions and locks, in the panes' place (keys below)",
+    "  T                  timeline: what happened (imports, backups, checks, wizard steps,",
+    "                     disconnects), newest first; Enter details, / filter, T returns",
+    "  E                  switch the panes' target to the next environment of the fleet",
+    "                     strip (shown when the config names more than one [env NAME])",
     "  Ctrl-L             redraw the screen",
     "  Ctrl-C             stop the running command (asks first if it changes data)",
     "  Esc                close help, details, zoom or the command bar",
     "  q                  quit (asks first while a command is still running)",
     "",
     "Command bar: Up/Down history, Ctrl-R reverse search, Tab completion, ~/.inputrc.",
+    "The line under the header: the host's load, CPU, memory and free disk (data, backup,",
+    "log), yellow or red at the [thresholds] of system-resources.",
     NULL,
 };
 
@@ -58,6 +66,8 @@ static const char *const help_text[] = {
 static const char *const help_after[] = {
     ":wizard opens the runbook picker; :wizard NAME [PARAM=VALUE...] starts a run and",
     ":wizard resume RUN continues one, in the wizard view (? there lists its keys).",
+    ":timeline opens the timeline view; :timeline --since 2h writes it as Markdown to the",
+    "Output pane and to a file in the reports directory (its path is the last line).",
     "Every other command runs as a child process; its output appears in the Output pane.",
     NULL,
 };
@@ -181,11 +191,13 @@ static void draw_header(struct tui *t)
 	tui_put(t, 0, COLS - vw + 1, vw - 2, tui_status_role(vd.st), verdict);
 }
 
-/* Pane rectangles below the header and the banner (banner_h lines). */
+/* Pane rectangles below the header, the banner (banner_h lines) and the host line. */
 static void pane_rects(struct tui *t, struct tui_rect *r, int banner_h)
 {
+	/* The host line's row comes from the upper panes: the output area keeps its size. */
+	int ob = (LINES - banner_h - 2) / 4;
+	banner_h += tui_host_line_rows(t, banner_h);
 	int H = LINES - banner_h, W = COLS, y0 = 1 + banner_h;
-	int ob = (H - 2) / 4;
 	if (ob < 6)
 		ob = 6;
 	int mid = H - 2 - ob;
@@ -297,12 +309,26 @@ void tui_draw_all(struct tui *t)
 	tui_lines_clear(&t->banner);
 	int bh = view_on(t) ? 0 : tui_banner_build(t, COLS - 2, &t->banner);
 	tui_banner_draw(t, 1, &t->banner);
-	struct tui_rect r[TUI_NPANES];
+	int fh = view_on(t) ? 0 : tui_fleet_height(t, LINES - 2 - bh);
+	tui_fleet_draw(t, 1 + bh, fh);
+	bh += fh;
+	if (!view_on(t) && tui_host_line_rows(t, bh))
+		tui_host_line(t, 1 + bh);
+	struct tui_rect r[TUI_NALL];
 	pane_rects(t, r, bh);
 	if (view_on(t))
 		t->view->ops->draw(t->view, t);
-	for (int i = 0; i < TUI_NPANES && !view_on(t); i++) {
-		if (t->zoom >= 0 && t->zoom != i)
+	else if (t->full) {
+		struct tui_rect fr = {r[PANE_HEALTH].y, 0, LINES - 1 - r[PANE_HEALTH].y, COLS};
+		char title[256];
+		snprintf(title, sizeof title, "%s%s%.128s%s", t->full->ops->title,
+			 t->full->filter[0] ? " [filter: " : "", t->full->filter,
+			 t->full->filter[0] ? "]" : "");
+		tui_box(t, fr, title, 1);
+		t->full->ops->draw(t->full, t, (struct tui_rect){fr.y + 1, 1, fr.h - 2, COLS - 2});
+	}
+	for (int i = 0; i < TUI_NALL && !view_on(t) && !t->full; i++) {
+		if ((t->zoom >= 0 || i >= TUI_NPANES) && t->zoom != i)
 			continue;
 		char title[256];
 		pane_title(t, i, title, sizeof title);
@@ -458,6 +484,38 @@ static int bi_wizard(struct tui *t, char **w, int n)
 	return tui_wizard_open(t, w, n) == 0 ? 0 : -1;
 }
 
+static void show_full(struct tui *t, struct tui_pane *p);
+static void run_command(struct tui *t, const char *line, char **w);
+
+/* :timeline opens the view; with options it runs the command, whose Markdown lands in the
+ * output area and in a file of the reports directory (--json: as asked). */
+static int bi_timeline(struct tui *t, char **w, int n)
+{
+	if (n == 1) {
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		if (t->full != &t->timeline)
+			show_full(t, &t->timeline);
+		return 0;
+	}
+	for (int i = 1; i < n; i++)
+		if (strcmp(w[i], "--json") == 0 || strcmp(w[i], "--markdown") == 0 ||
+		    strcmp(w[i], "--help") == 0 || strcmp(w[i], "-h") == 0)
+			return -1;
+	char **mw = xcalloc((size_t)n + 2, sizeof *mw);
+	struct strbuf line = {0};
+	for (int i = 0; i < n; i++) {
+		mw[i] = w[i];
+		strbuf_addf(&line, "%s ", w[i]);
+	}
+	mw[n] = "--markdown";
+	strbuf_adds(&line, "--markdown");
+	run_command(t, line.s, mw);
+	strbuf_free(&line);
+	free(mw);
+	return 0;
+}
+
 /* In the order the help overlay lists them. */
 const struct tui_builtin tui_builtins[] = {
     {"theme", ":theme NAME", COMPLETE_THEME, bi_theme},
@@ -467,6 +525,7 @@ const struct tui_builtin tui_builtins[] = {
     {"quit", ":quit", COMPLETE_NONE, bi_quit},
     {"q", NULL, COMPLETE_NONE, bi_quit},
     {"wizard", NULL, COMPLETE_NONE, bi_wizard},
+    {"timeline", NULL, COMPLETE_NONE, bi_timeline},
     {NULL, NULL, 0, NULL},
 };
 
@@ -517,9 +576,19 @@ void tui_execute(struct tui *t, const char *line)
 	t->need_redraw = 1;
 }
 
+/* A pane alone in the panes' place (p), or back to the panes (NULL, or p again). */
+static void show_full(struct tui *t, struct tui_pane *p)
+{
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 0);
+	t->full = t->full == p ? NULL : p;
+	if (t->full && t->full->ops->shown)
+		t->full->ops->shown(t->full, t, 1);
+}
+
 static int normal_key(struct tui *t, int k)
 {
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (t->help || t->details_on) {
 		int *scroll = t->help ? &t->help_scroll : &t->details_scroll;
 		switch (k) {
@@ -558,7 +627,21 @@ static int normal_key(struct tui *t, int k)
 		}
 		return TUI_REDRAW;
 	}
+	/* The timeline and the sessions view each take the panes' place: one at a time. */
+	if (t->full && k == 'S')
+		show_full(t, NULL);
+	/* Each leaves the sessions view, as Esc leaves a zoom. */
+	if (t->focus == PANE_SESSIONS && (k == 27 || k == 'z' || k == '\t' || k == KEY_BTAB))
+		k = 'S';
 	switch (k) {
+	case 'S':
+		tui_sessions_toggle(t);
+		return TUI_REDRAW;
+	case 'E':
+		if (t->full) /* its probe belongs to the monitor being replaced */
+			show_full(t, NULL);
+		tui_fleet_next(t);
+		return TUI_REDRAW;
 	case '\t':
 		t->focus = (t->focus + 1) % TUI_NPANES;
 		if (t->zoom >= 0)
@@ -600,7 +683,15 @@ static int normal_key(struct tui *t, int k)
 		set_refresh(t, -1);
 		return TUI_REDRAW;
 	case 'z':
-		t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		if (t->full)
+			show_full(t, NULL);
+		else
+			t->zoom = t->zoom >= 0 ? -1 : t->focus;
+		return TUI_REDRAW;
+	case 'T':
+		if (t->focus == PANE_SESSIONS)
+			tui_sessions_toggle(t);
+		show_full(t, &t->timeline);
 		return TUI_REDRAW;
 	case 12: /* Ctrl-L */
 		clearok(curscr, TRUE);
@@ -612,6 +703,10 @@ static int normal_key(struct tui *t, int k)
 		request_quit(t);
 		return TUI_REDRAW;
 	case 27:
+		if (t->full) {
+			show_full(t, NULL);
+			return TUI_REDRAW;
+		}
 		if (t->zoom >= 0) {
 			t->zoom = -1;
 			return TUI_REDRAW;
@@ -638,7 +733,7 @@ static int normal_key(struct tui *t, int k)
 static void filter_key(struct tui *t, int k)
 {
 	size_t n = strlen(t->filter_buf);
-	struct tui_pane *p = &t->panes[t->focus];
+	struct tui_pane *p = t->full ? t->full : &t->panes[t->focus];
 	if (k == 27) {
 		t->mode = MODE_NORMAL;
 	} else if (k == '\n' || k == '\r' || k == KEY_ENTER) {
@@ -712,9 +807,10 @@ static void write_trace(struct tui *t)
 	if (!f)
 		return;
 	fprintf(f, "first_frame_ms %.1f\n", t->first_frame_ms);
-	static const char *const names[] = {"health", "import", "cache", "errors"};
-	for (int p = 0; p < MON_NPANES; p++) {
-		const struct mon_stats *st = &t->v->stats[p];
+	static const char *const names[] = {"health", "import", "cache", "errors", "sessions"};
+	for (int p = 0; p <= MON_NPANES; p++) {
+		/* the sessions view's probe last: 0 queries while the view was never on */
+		const struct mon_stats *st = p < MON_NPANES ? &t->v->stats[p] : &t->v->sess_stats;
 		int n = st->nsamples < 64 ? st->nsamples : 64;
 		double s[64];
 		memcpy(s, st->samples, sizeof(double) * (size_t)n);
@@ -727,6 +823,9 @@ static void write_trace(struct tui *t)
 		fprintf(f, "probe %s queries %lld median_ms %.2f max_ms %.2f\n", names[p],
 			st->queries, n ? s[n / 2] : 0.0, st->max_ms);
 	}
+	if (t->fleet)
+		fprintf(f, "fleet envs %d queries %lld\n",
+			fleet_count(t->fleet) - (t->fleet_target >= 0), fleet_queries(t->fleet));
 	fclose(f);
 }
 
@@ -740,21 +839,25 @@ static void on_hangup(int sig)
 
 static void panes_init(struct tui *t)
 {
-	static const struct tui_pane_ops *const ops[TUI_NPANES] = {
-	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops, &tui_pane_errors_ops,
-	    &tui_pane_output_ops};
-	for (int i = 0; i < TUI_NPANES; i++) {
+	static const struct tui_pane_ops *const ops[TUI_NALL] = {
+	    &tui_pane_health_ops, &tui_pane_import_ops, &tui_pane_cache_ops,
+	    &tui_pane_errors_ops, &tui_pane_output_ops, &tui_pane_sessions_ops};
+	for (int i = 0; i < TUI_NALL; i++) {
 		t->panes[i].ops = ops[i];
 		t->panes[i].mon = i < MON_NPANES ? i : -1;
-		if (t->cfg->focus[0] && strcmp(t->cfg->focus, ops[i]->name) == 0)
+		if (i < TUI_NPANES && t->cfg->focus[0] && strcmp(t->cfg->focus, ops[i]->name) == 0)
 			t->focus = i;
 	}
 	t->panes[PANE_OUTPUT].follow = 1;
+	t->timeline.ops = &tui_pane_timeline_ops;
+	t->timeline.mon = -1;
 	for (int i = 0; help_text[i]; i++)
 		tui_lines_add(&t->help_lines, help_text[i]);
 	help_builtins(&t->help_lines);
 	for (int i = 0; help_after[i]; i++)
 		tui_lines_add(&t->help_lines, help_after[i]);
+	for (int i = 0; tui_sessions_help[i]; i++)
+		tui_lines_add(&t->help_lines, tui_sessions_help[i]);
 }
 
 /* How long the loop may sleep in poll: the next refresh, the monitor, the clock, a child
@@ -767,6 +870,9 @@ static int loop_timeout(struct tui *t, double now)
 	int mt = monitor_timeout_ms(t->mon);
 	if (mt >= 0 && mt < timeout)
 		timeout = mt;
+	int ft = fleet_timeout_ms(t->fleet);
+	if (ft >= 0 && ft < timeout)
+		timeout = ft;
 	/* The clock in the header ticks each second. */
 	int to_second = 1000 - (int)(fmod(now, 1.0) * 1000);
 	if (to_second < timeout)
@@ -820,7 +926,9 @@ int tui_run(struct config *cfg, const struct target *tg)
 	if (!t->mon)
 		return EXIT_FAIL;
 	monitor_set_embedded(t->mon, tg->embedded);
+	monitor_host(t->mon, cfg);
 	t->v = monitor_view(t->mon);
+	tui_fleet_init(t);
 
 	/* Anything written to stderr would scroll the screen: send it to a log instead. */
 	int saved_err = dup(2);
@@ -868,12 +976,14 @@ int tui_run(struct config *cfg, const struct target *tg)
 	time_t last_second = time(NULL);
 
 	while (!t->quit && !tui_hangup) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[4 + CONFIG_MAX_ENVS];
 		int n = 0;
 		pfd[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
 		int mfd = n;
 		int nm = monitor_pollfds(t->mon, pfd + n, 2);
 		n += nm;
+		int ffd = n, nf = fleet_pollfds(t->fleet, pfd + n, CONFIG_MAX_ENVS);
+		n += nf;
 		int cfd = -1;
 		if (t->child.pid && t->child.fd >= 0) {
 			cfd = n;
@@ -892,6 +1002,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 		while ((k = getch()) != ERR)
 			handle_key(t, k);
 		monitor_service(t->mon, nm ? pfd + mfd : NULL, nm);
+		fleet_service(t->fleet, pfd + ffd, nf);
 		if (cfd >= 0 && pfd[cfd].revents)
 			tui_child_read(t);
 		if (t->child.pid)
@@ -900,11 +1011,13 @@ int tui_run(struct config *cfg, const struct target *tg)
 			t->view->ops->tick(t->view, t);
 		now = util_mono();
 		if (now >= t->next_refresh) {
-			if (!t->paused)
+			if (!t->paused) {
 				monitor_refresh(t->mon);
+				fleet_refresh(t->fleet);
+			}
 			t->next_refresh = now + t->refresh;
 		}
-		if (monitor_changed(t->mon) && !t->paused)
+		if ((monitor_changed(t->mon) | fleet_changed(t->fleet)) && !t->paused)
 			t->need_redraw = 1;
 		if (time(NULL) != last_second) {
 			last_second = time(NULL);
@@ -924,6 +1037,7 @@ int tui_run(struct config *cfg, const struct target *tg)
 	}
 	write_trace(t);
 	monitor_free(t->mon);
+	tui_fleet_free(t);
 	return 0;
 }
 

@@ -176,7 +176,19 @@ void tui_child_reap(struct tui *t)
 	double el = util_mono() - c->started;
 	if (WIFEXITED(st))
 		tui_lines_addf(&t->out, "[exit %d: %s, %.1fs]", WEXITSTATUS(st), c->name, el);
-	else if (WIFSIGNALED(st))
+	if (WIFEXITED(st) && (c->flags & CMD_CHECK)) {
+		/* A check run from the bar is on the timeline (and in ops.events): what the
+		 * operator looked at during an incident, and what it said. */
+		int x = WEXITSTATUS(st);
+		char msg[160];
+		snprintf(msg, sizeof msg, "check %s run from the console: %s (exit %d)", c->name,
+			 x <= ST_UNKNOWN ? status_name((enum status)x) : "failed", x);
+		monitor_note(t->mon,
+			     x == ST_OK		? "info"
+			     : x == ST_CRITICAL ? "error"
+						: "warning",
+			     msg);
+	} else if (WIFSIGNALED(st))
 		tui_lines_addf(&t->out, "[exit %d: %s stopped by signal %d, %.1fs]",
 			       128 + WTERMSIG(st), c->name, WTERMSIG(st), el);
 	tui_message(t, "%s finished", c->name);

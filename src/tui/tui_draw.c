@@ -433,3 +433,21 @@ void tui_tl(struct tui_lines *l, enum tui_role role, const char *fmt, ...)
 	va_end(ap);
 	tui_lines_add(l, buf);
 }
+
+void tui_pane_keep_in_view(struct tui_pane *p, int n, int h)
+{
+	p->nitems = n;
+	p->lines = h;
+	if (p->sel >= n)
+		p->sel = n - 1;
+	if (p->sel < 0)
+		p->sel = 0;
+	if (p->sel < p->scroll)
+		p->scroll = p->sel;
+	if (h > 0 && p->sel >= p->scroll + h)
+		p->scroll = p->sel - h + 1;
+	if (p->scroll > n - h)
+		p->scroll = n - h;
+	if (p->scroll < 0)
+		p->scroll = 0;
+}

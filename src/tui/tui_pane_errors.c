@@ -20,7 +20,9 @@ static void merge(const struct monitor_view *mv, struct merged *m)
 	m->n = 0;
 	/* both lists are newest first: a merge, not a sort */
 	while (i < s->n || k < mv->nlocal) {
-		if (k < mv->nlocal && (i >= s->n || mv->local[k].at >= s->items[i].at))
+		if (k < mv->nlocal && strcmp(mv->local[k].level, "info") == 0)
+			k++; /* a check that passed: the timeline's, not an error */
+		else if (k < mv->nlocal && (i >= s->n || mv->local[k].at >= s->items[i].at))
 			m->v[m->n++] = &mv->local[k++];
 		else
 			m->v[m->n++] = &s->items[i++];
@@ -61,17 +63,7 @@ static void draw(struct tui_pane *p, struct tui *t, struct tui_rect r)
 	int n = 0;
 	for (int i = 0; i < s.n; i++)
 		n += matches(s.v[i], p->filter);
-	p->nitems = n;
-	if (p->sel >= n)
-		p->sel = n - 1;
-	if (p->sel < 0)
-		p->sel = 0;
-	if (p->sel < p->scroll)
-		p->scroll = p->sel;
-	if (h > 0 && p->sel >= p->scroll + h)
-		p->scroll = p->sel - h + 1;
-	if (p->scroll > 0 && p->scroll > n - h)
-		p->scroll = n - h > 0 ? n - h : 0;
+	tui_pane_keep_in_view(p, n, h);
 	for (int i = 0; i < h; i++) {
 		int k = nth(&s, p->filter, p->scroll + i);
 		if (k < 0) {

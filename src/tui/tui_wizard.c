@@ -19,7 +19,20 @@
 #include "tui_wizard.h"
 
 enum view { V_OFF, V_PICK, V_RUN };
-enum prompt { P_NONE, P_PARAM, P_SKIP, P_ABORT_SURE, P_ABORT_WHY, P_APPROVER, P_PHRASE };
+/* P_LEAVE and P_WINDOW take one key (y leaves, starts; anything else does not). */
+enum prompt {
+	P_NONE,
+	P_PARAM,
+	P_SKIP,
+	P_ABORT_SURE,
+	P_ABORT_WHY,
+	P_APPROVER,
+	P_PHRASE,
+	P_LEAVE,
+	P_WINDOW,
+	P_EDIT_WHICH,
+	P_EDIT_VAL
+};
 enum busy { B_IDLE, B_CHILD, B_WAIT };
 
 struct pick_item {
@@ -67,6 +80,13 @@ struct wzv {
 	int choice_live, choice_sel;
 	int help;
 	int finished_shown;
+	int revisit;   /* cursor + 1 of the step reached by going back: it waits (0: none) */
+	int ch_until;  /* the live child is the wait's until command */
+	char edit[64]; /* the parameter being edited after a failure */
+	/* a maintenance runbook asked about (outside its window): what to start on y */
+	char pend_name[64];
+	char *pend[16];
+	int npend, window_yes;
 	struct tui_lines out;
 	int out_back; /* lines scrolled back from the newest */
 };
@@ -148,15 +168,23 @@ static void run_close(struct wzv *v, struct tui *t, int pause)
 	v->locked = 0;
 	v->busy = B_IDLE;
 	v->prompt = P_NONE;
-	v->failed = v->help = v->finished_shown = 0;
+	v->failed = v->help = v->finished_shown = v->revisit = v->ch_until = 0;
 	choice_drop(v);
 	tui_lines_clear(&v->fig);
 	free(v->fig_text);
 	v->fig_text = NULL;
 }
 
+static void pend_free(struct wzv *v)
+{
+	for (int i = 0; i < v->npend; i++)
+		free(v->pend[i]);
+	v->npend = 0;
+}
+
 static void view_close(struct wzv *v, struct tui *t, int pause)
 {
+	pend_free(v);
 	run_close(v, t, pause);
 	if (v->store_open)
 		wz_store_close(&v->s);
@@ -249,6 +277,72 @@ static void picker_open(struct wzv *v, struct tui *t)
 
 /* ------------------------------------------------------------------ starting */
 
+static int step_has_params(struct wzv *v, const struct rb_step *st)
+{
+	const char *names[WZ_MAX_PARAMS];
+	return wz_step_params(v->r, st, names, WZ_MAX_PARAMS) > 0;
+}
+
+/* e on a failed step: which parameter (when it uses several), then its new value. */
+static void edit_start(struct wzv *v, const struct rb_step *st)
+{
+	const char *names[WZ_MAX_PARAMS];
+	int n = wz_step_params(v->r, st, names, WZ_MAX_PARAMS);
+	if (!n) {
+		tui_tl(&v->out, ROLE_DIM, "(this step uses no parameter)");
+		return;
+	}
+	v->in[0] = 0;
+	if (n == 1) {
+		const char *cur = wz_param(v->r, names[0]);
+		snprintf(v->edit, sizeof v->edit, "%s", names[0]);
+		snprintf(v->ask, sizeof v->ask, "New value for %s (now '%.200s'): ", names[0],
+			 cur ? cur : "");
+		v->prompt = P_EDIT_VAL;
+		return;
+	}
+	size_t o = (size_t)snprintf(v->ask, sizeof v->ask, "Edit which parameter (");
+	for (int i = 0; i < n && o < sizeof v->ask; i++)
+		o += (size_t)snprintf(v->ask + o, sizeof v->ask - o, "%s%s", i ? ", " : "",
+				      names[i]);
+	if (o < sizeof v->ask)
+		snprintf(v->ask + o, sizeof v->ask - o, ")? ");
+	v->prompt = P_EDIT_WHICH;
+}
+
+/* The edited value, checked as at start; Enter then retries the step with it. */
+static void edit_submit(struct wzv *v, struct tui *t, enum prompt p)
+{
+	struct wz_run *r = v->r;
+	const struct rb_param *pp = NULL;
+	const char *name = p == P_EDIT_WHICH ? v->in : v->edit;
+	for (int k = 0; k < r->rb->nparams; k++)
+		if (strcmp(r->rb->params[k].name, name) == 0)
+			pp = &r->rb->params[k];
+	if (!pp) {
+		tui_tl(&v->out, ROLE_CRITICAL, "no parameter '%s'", name);
+		return;
+	}
+	if (p == P_EDIT_WHICH) {
+		const char *cur = wz_param(r, pp->name);
+		snprintf(v->edit, sizeof v->edit, "%s", pp->name);
+		snprintf(v->ask, sizeof v->ask, "New value for %s (now '%.200s'): ", pp->name,
+			 cur ? cur : "");
+		v->in[0] = 0;
+		v->prompt = P_EDIT_VAL;
+		return;
+	}
+	char err[1024];
+	if (rb_param_value_ok(r->rb, pp->name, v->in, err, sizeof err) < 0 ||
+	    wz_param_check(pp, t->cfg, v->in, err, sizeof err) < 0) {
+		tui_tl(&v->out, ROLE_CRITICAL, "%s", err);
+		return;
+	}
+	wz_param_set(r, pp->name, v->in);
+	wz_save(&v->s, r);
+	tui_tl(&v->out, ROLE_OK, "-> %s = %s; Enter runs the step again with it", pp->name, v->in);
+}
+
 static void settle(struct wzv *v, int cursor_before)
 {
 	struct wz_run *r = v->r;
@@ -260,9 +354,10 @@ static void settle(struct wzv *v, int cursor_before)
 		    r->attempts[r->nattempts - 1].outcome == WZ_FAILED;
 	if (v->failed)
 		tui_tl(&v->out, ROLE_CRITICAL,
-		       "Step '%s' failed: Enter retries, c continues anyway, s skips, "
+		       "Step '%s' failed: Enter retries, %sc continues anyway, s skips, "
 		       "a aborts",
-		       r->rb->steps[r->cursor].id);
+		       r->rb->steps[r->cursor].id,
+		       step_has_params(v, &r->rb->steps[r->cursor]) ? "e edits a parameter, " : "");
 }
 
 static void begin_run(struct wzv *v, struct tui *t)
@@ -314,6 +409,28 @@ static void prompt_param(struct wzv *v)
 	v->prompt = P_PARAM;
 }
 
+/* A maintenance runbook outside its window is not started on one key: the picker asks
+ * (y starts it, anything else does not). Returns 1 when it may start now; else rb is
+ * freed and the question is up. */
+static int window_asked(struct wzv *v, struct tui *t, struct runbook *rb, char **params,
+			int nparams)
+{
+	if (v->window_yes || !rb->maintenance ||
+	    rb_in_window(t->cfg->maintenance_window, time(NULL)) != 0)
+		return 1;
+	picker_open(v, t);
+	snprintf(v->pend_name, sizeof v->pend_name, "%s", rb->name);
+	pend_free(v);
+	for (int i = 0; i < nparams && v->npend < 16; i++)
+		v->pend[v->npend++] = xstrdup(params[i]);
+	v->prompt = P_WINDOW;
+	snprintf(v->ask, sizeof v->ask,
+		 "Outside the maintenance window (%.200s): start %.64s? [y/N] ",
+		 t->cfg->maintenance_window, rb->name);
+	rb_free(rb);
+	return 0;
+}
+
 static void start_named(struct wzv *v, struct tui *t, const char *name, char **params, int nparams)
 {
 	char err[2048], op[64];
@@ -326,6 +443,8 @@ static void start_named(struct wzv *v, struct tui *t, const char *name, char **p
 		picker_open(v, t);
 		return;
 	}
+	if (!window_asked(v, t, rb, params, nparams))
+		return;
 	for (int i = 0; i < nparams; i++)
 		if (strncmp(params[i], "--operator=", 11) == 0)
 			given_op = params[i] + 11;
@@ -464,6 +583,8 @@ static int wiz_open(struct wzv *v, struct tui *t, char **w, int n)
 
 static void child_line(struct wzv *v, const char *s)
 {
+	if (v->ch_until && v->r && v->r->rb->steps[v->r->cursor].argc)
+		return; /* the figure is the step's command; until only decides */
 	char line[4200];
 	snprintf(line, sizeof line, "%c  %s", '0' + ROLE_NORMAL, s);
 	tui_lines_add(v->busy == B_WAIT ? &v->fig : &v->out, line);
@@ -561,27 +682,75 @@ static void wait_start(struct wzv *v, const struct rb_step *st)
 	v->wait_t0 = v->next_fig = now_s();
 	v->busy = B_WAIT;
 	tui_lines_clear(&v->fig);
-	tui_tl(&v->out, ROLE_NORMAL, "waiting %lds; Enter ends the wait early", dur);
+	tui_tl(&v->out, ROLE_NORMAL, "waiting %s%lds; Enter ends the wait early",
+	       st->until ? "until the condition holds, at most " : "", dur);
 }
 
-static void wait_end(struct wzv *v, int early)
+/* how: 0 the duration passed (with until: the timeout, the step fails), 1 ended early by
+ * the operator, 2 the until command exited 0. */
+static void wait_end(struct wzv *v, int how)
 {
 	int before = v->r->cursor;
 	const struct rb_step *st = &v->r->rb->steps[v->r->cursor];
 	child_drop(v);
+	v->ch_until = 0;
 	char detail[160];
 	long el = (long)(now_s() - v->wait_t0 + 0.5);
-	snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, v->wait_dur,
-		 early ? " (ended early by the operator)" : "");
-	tui_tl(&v->out, ROLE_OK, "-> %s", detail);
+	int timeout = how == 0 && st->until;
+	if (how == 2)
+		snprintf(detail, sizeof detail, "condition met after %lds (timeout %lds)", el,
+			 v->wait_dur);
+	else
+		snprintf(detail, sizeof detail, "waited %lds of %lds%s", el, v->wait_dur,
+			 how == 1 ? " (ended early by the operator)" : "");
+	tui_tl(&v->out, timeout ? ROLE_CRITICAL : ROLE_OK, "-> %s%s", detail,
+	       timeout ? ": timed out" : "");
 	if (v->fig_text)
 		add_text(&v->out, ROLE_DIM, "  ", v->fig_text);
 	v->busy = B_IDLE;
-	(void)st;
-	wz_step_end(&v->s, v->r, WZ_DONE, -1, v->fig_text, NULL, detail);
+	if (timeout)
+		wz_step_end(&v->s, v->r, WZ_FAILED, -1, v->fig_text,
+			    "timed out: the condition never held", detail);
+	else
+		wz_step_end(&v->s, v->r, WZ_DONE, -1, v->fig_text, NULL, detail);
 	free(v->fig_text);
 	v->fig_text = NULL;
 	settle(v, before);
+}
+
+/* Start the figure (the step's command) or the until command. */
+static void wait_child(struct wzv *v, struct tui *t, const struct rb_step *st, int until)
+{
+	v->ch_until = until;
+	if (child_start(v, t, until ? st->until : st) < 0)
+		v->ch_until = 0;
+}
+
+/* A child of the wait finished: the figure is kept; the until's exit 0 ends the wait, and
+ * a figure is followed by the until. */
+static void wait_child_done(struct wzv *v, struct tui *t, const struct rb_step *st)
+{
+	if (v->npartial) {
+		v->partial[v->npartial] = 0;
+		child_line(v, v->partial);
+		v->npartial = 0;
+	}
+	char *out = wz_child_finish(&v->ch);
+	int until = v->ch_until;
+	v->ch_live = v->ch_until = 0;
+	t->need_redraw = 1;
+	if (!until || !st->argc) {
+		/* The figure just finished replaces the previous one. */
+		free(v->fig_text);
+		v->fig_text = out;
+		tui_lines_clear(&v->fig);
+		add_text(&v->fig, ROLE_NORMAL, "  ", v->fig_text);
+	} else
+		free(out);
+	if (until && v->ch.status == 0)
+		wait_end(v, 2);
+	else if (!until && st->until)
+		wait_child(v, t, st, 1);
 }
 
 static void wait_tick(struct wzv *v, struct tui *t)
@@ -592,27 +761,18 @@ static void wait_tick(struct wzv *v, struct tui *t)
 		child_read(v);
 		if (!v->ch.done)
 			return;
-		if (v->npartial) {
-			v->partial[v->npartial] = 0;
-			child_line(v, v->partial);
-			v->npartial = 0;
-		}
-		free(v->fig_text);
-		v->fig_text = wz_child_finish(&v->ch);
-		v->ch_live = 0;
-		/* The figure just finished replaces the previous one. */
-		tui_lines_clear(&v->fig);
-		add_text(&v->fig, ROLE_NORMAL, "  ", v->fig_text);
-		t->need_redraw = 1;
+		wait_child_done(v, t, st);
+		if (v->busy != B_WAIT || v->ch_live)
+			return;
 	}
 	if (now - v->wait_t0 >= v->wait_dur) {
 		wait_end(v, 0);
 		t->need_redraw = 1;
 		return;
 	}
-	if (st->argc && now >= v->next_fig) {
+	if ((st->argc || st->until) && now >= v->next_fig) {
 		v->next_fig = now + (st->interval > 0 ? st->interval : 15);
-		child_start(v, t, st);
+		wait_child(v, t, st, !st->argc);
 	}
 }
 
@@ -731,6 +891,33 @@ static void run_step(struct wzv *v, struct tui *t, const struct rb_step *st)
 	}
 }
 
+/* A step reached by going back: its last result; Enter runs it again, c keeps the result.
+ * Returns 0 when it has none (it runs as usual). */
+static int revisit_show(struct wzv *v)
+{
+	const struct wz_attempt *a = wz_last_result(v->r, v->r->cursor);
+	if (!a)
+		return 0;
+	char res[800];
+	wz_result_text(a, res, sizeof res);
+	tui_tl(&v->out, ROLE_NORMAL, "last result: %s", res);
+	tui_tl(&v->out, ROLE_DIM,
+	       "not run again: Enter runs it again, c continues with that result");
+	return 1;
+}
+
+/* Before an approval: every step skipped or failed, with its reason. */
+static void problems_show(struct wzv *v, struct tui *t, struct tui_lines *l)
+{
+	char *pb = wz_problems(v->r, t->cfg);
+	if (pb) {
+		tui_tl(l, ROLE_WARNING, "Before approving: these steps were skipped or failed:");
+		add_text(l, ROLE_WARNING, "  ", pb);
+		free(pb);
+	} else
+		tui_tl(l, ROLE_OK, "Before approving: no step was skipped and none failed.");
+}
+
 /* A new step on screen: record it as under way, and take the steps that need nobody. */
 static void enter_step(struct wzv *v, struct tui *t)
 {
@@ -742,10 +929,12 @@ static void enter_step(struct wzv *v, struct tui *t)
 		if (!v->finished_shown) {
 			v->finished_shown = 1;
 			wz_reports_refresh(t->cfg, r);
+			char worst[512];
+			wz_worst_text(r, t->cfg, worst, sizeof worst);
 			tui_tl(&v->out, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL,
-			       "run %s %s%s%s%s; worst check status %d; recorded in %s", v->ref,
+			       "run %s %s%s%s%s; worst: %s; recorded in %s", v->ref,
 			       wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
-			       r->reason[0] ? ")" : "", r->worst,
+			       r->reason[0] ? ")" : "", worst,
 			       r->synced ? "the database and local state" : "local state only");
 			tui_tl(&v->out, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
 		}
@@ -762,6 +951,11 @@ static void enter_step(struct wzv *v, struct tui *t)
 	 * interrupted, and a resume offers it again. */
 	wz_step_begin(&v->s, r);
 	const struct rb_kind_info *k = rb_kind(st->kind);
+	if (v->revisit == r->cursor + 1 && revisit_show(v)) /* went back: it waits */
+		return;
+	v->revisit = 0;
+	if (k->how == RB_HOW_APPROVE)
+		problems_show(v, t, &v->out);
 	if (k->how == RB_HOW_CHOICE)
 		choice_load(v, t, st);
 	if (!k->at_once)
@@ -769,8 +963,9 @@ static void enter_step(struct wzv *v, struct tui *t)
 	if (k->how == RB_HOW_BRANCH) {
 		int yes = wz_branch_auto(r, st);
 		if (yes >= 0) {
-			char why[128];
-			snprintf(why, sizeof why, "worst status so far %d", r->worst);
+			char why[600], worst[512];
+			wz_worst_text(r, t->cfg, worst, sizeof worst);
+			snprintf(why, sizeof why, "worst so far: %s", worst);
 			branch(v, yes, why);
 		}
 	} else
@@ -820,6 +1015,19 @@ static void go(struct wzv *v, struct tui *t)
 	if (v->failed) {
 		v->failed = 0;
 		tui_tl(&v->out, ROLE_NORMAL, "retrying '%s'", st->id);
+	}
+	if (v->revisit == r->cursor + 1) {
+		v->revisit = 0;
+		tui_tl(&v->out, ROLE_NORMAL, "running '%s' again", st->id);
+		const struct rb_kind_info *k = rb_kind(st->kind);
+		if (k->how == RB_HOW_CHOICE && !v->choice_live) {
+			choice_load(v, t, st);
+			return;
+		}
+		if (k->how == RB_HOW_BRANCH && wz_branch_auto(r, st) >= 0) {
+			branch(v, wz_branch_auto(r, st), "decided again by the run so far");
+			return;
+		}
 	}
 	run_step(v, t, st);
 }
@@ -898,6 +1106,12 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 		snprintf(v->ask, sizeof v->ask, "Type '%s' to approve (anything else rejects): ",
 			 r->rb->steps[r->cursor].phrase);
 		break;
+	case P_EDIT_WHICH:
+	case P_EDIT_VAL:
+		edit_submit(v, t, p);
+		if (v->prompt != P_NONE)
+			return; /* asks for the value next: keep nothing typed */
+		break;
 	case P_PHRASE: {
 		char detail[256];
 		wz_step_begin(&v->s, r);
@@ -919,9 +1133,46 @@ static void prompt_submit(struct wzv *v, struct tui *t)
 	v->in[0] = 0;
 }
 
+/* The one-key questions: leave the run, start outside the maintenance window. */
+static void yes_no_key(struct wzv *v, struct tui *t, int k)
+{
+	enum prompt p = v->prompt;
+	int yes = k == 'y' || k == 'Y';
+	v->prompt = P_NONE;
+	if (p == P_LEAVE) {
+		if (yes)
+			view_close(v, t, 1);
+		else
+			tui_tl(&v->out, ROLE_DIM, "(staying in the run)");
+		return;
+	}
+	char name[64];
+	snprintf(name, sizeof name, "%s", v->pend_name);
+	if (!yes) {
+		snprintf(v->error, sizeof v->error,
+			 "%s not started: it is outside the maintenance window (%.200s)", name,
+			 t->cfg->maintenance_window);
+		pend_free(v);
+		return;
+	}
+	v->window_yes = 1;
+	char *pend[16];
+	int n = v->npend;
+	memcpy(pend, v->pend, sizeof pend);
+	v->npend = 0;
+	start_named(v, t, name, pend, n);
+	v->window_yes = 0;
+	for (int i = 0; i < n; i++)
+		free(pend[i]);
+}
+
 static void prompt_key(struct wzv *v, struct tui *t, int k)
 {
 	size_t n = strlen(v->in);
+	if (v->prompt == P_LEAVE || v->prompt == P_WINDOW) {
+		yes_no_key(v, t, k);
+		return;
+	}
 	if (k == 27 || k == 3) {
 		if (v->prompt == P_PARAM) {
 			wz_run_free(v->r);
@@ -991,12 +1242,12 @@ static void picker_key(struct wzv *v, struct tui *t, int k)
 static void wiz_key(struct wzv *v, struct tui *t, int k)
 {
 	t->need_redraw = 1;
-	if (v->view == V_PICK) {
-		picker_key(v, t, k);
-		return;
-	}
 	if (v->prompt != P_NONE) {
 		prompt_key(v, t, k);
+		return;
+	}
+	if (v->view == V_PICK) {
+		picker_key(v, t, k);
 		return;
 	}
 	struct wz_run *r = v->r;
@@ -1037,6 +1288,11 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 		clearok(curscr, TRUE);
 		return;
 	}
+	/* Esc closes the topmost thing: the help over the step first. */
+	if (k == 27 && v->help) {
+		v->help = 0;
+		return;
+	}
 	if (wz_finished(r)) {
 		if (k == 'q' || k == 27 || k == '\n' || k == '\r' || k == KEY_ENTER)
 			view_close(v, t, 0);
@@ -1053,7 +1309,12 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 		return;
 	}
 	if (k == 'q' || k == 27) {
-		view_close(v, t, 1);
+		v->prompt = P_LEAVE;
+		snprintf(
+		    v->ask, sizeof v->ask,
+		    "Leave run %s? It stays paused and can be resumed with ':wizard resume %s'. "
+		    "[y/N] ",
+		    v->ref, v->ref);
 		return;
 	}
 	const struct rb_step *st = &r->rb->steps[r->cursor];
@@ -1074,7 +1335,17 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 			tui_tl(&v->out, ROLE_WARNING, "-> continued after the failure");
 			wz_skip(&v->s, r, "operator continued after the failure");
 			settle(v, -1);
+		} else if (v->revisit == r->cursor + 1) {
+			int before = r->cursor;
+			v->revisit = 0;
+			tui_tl(&v->out, ROLE_OK, "-> kept its last result, not run again");
+			wz_keep(&v->s, r);
+			settle(v, before);
 		}
+		break;
+	case 'e':
+		if (v->failed)
+			edit_start(v, st);
 		break;
 	case 'y':
 	case 'n':
@@ -1092,8 +1363,10 @@ static void wiz_key(struct wzv *v, struct tui *t, int k)
 		v->busy = B_IDLE;
 		if (wz_back(&v->s, r) < 0)
 			tui_tl(&v->out, ROLE_DIM, "(already at the first step)");
-		else
+		else {
+			v->revisit = r->cursor + 1;
 			tui_tl(&v->out, ROLE_NORMAL, "-> back to '%s'", r->rb->steps[r->cursor].id);
+		}
 		v->failed = 0;
 		settle(v, -1);
 		break;
@@ -1277,15 +1550,17 @@ static const char *const view_help[] = {
     "",
     "  Enter        run the step or confirm it (a failed step: retry)",
     "  s            skip the step (asks for a reason)",
-    "  b            back to the previous step",
+    "  b            back to the previous step; it is not run again: Enter runs it,",
+    "               c continues with its last result",
     "  a            abort the run (asks, then asks for a reason)",
     "  y, n         answer a branch step",
     "  c            continue anyway after a failed step",
+    "  e            a failed step: edit the parameter it uses, then Enter retries",
     "  Ctrl-C       stop the step's running command",
     "  Up/Down      a choice step: move in its list; else scroll the output",
     "  PgUp/PgDn, End   scroll the output",
-    "  ?            this help, again to return",
-    "  q or Esc     leave the view; the run is paused (:wizard resume RUN)",
+    "  ?            this help; ? or Esc closes it",
+    "  q or Esc     leave the run (asks; it is paused, :wizard resume RUN)",
     "",
     "Steps: [x] done  [!] warning  [F] failed  [s] skipped  >> current  [ ] pending",
     NULL,
@@ -1315,7 +1590,9 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 		tui_tl(&l, r->status == WZ_RUN_DONE ? ROLE_OK : ROLE_CRITICAL, "Run %s %s%s%s%s",
 		       v->ref, wz_status_name(r->status), r->reason[0] ? " (" : "", r->reason,
 		       r->reason[0] ? ")" : "");
-		tui_tl(&l, ROLE_NORMAL, "worst check status %d", r->worst);
+		char worst[512];
+		wz_worst_text(r, t->cfg, worst, sizeof worst);
+		tui_tl(&l, ROLE_NORMAL, "worst: %s", worst);
 		tui_tl(&l, ROLE_NORMAL, "recorded in %s",
 		       r->synced ? "the database and local state" : "local state only");
 		tui_tl(&l, ROLE_DIM, "transcript: midsops wizard show %s", v->ref);
@@ -1349,9 +1626,11 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_NORMAL, "subject: %s", s);
 			free(s);
 		}
-		if (rb_kind(st->kind)->how == RB_HOW_APPROVE)
+		if (rb_kind(st->kind)->how == RB_HOW_APPROVE) {
+			problems_show(v, t, &l);
 			tui_tl(&l, ROLE_NORMAL, "The approver gives their name and types '%s'.",
 			       st->phrase);
+		}
 		if (rb_kind(st->kind)->how == RB_HOW_BRANCH) {
 			int a2 = wz_branch_auto(r, st);
 			int ti =
@@ -1390,10 +1669,21 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 			tui_tl(&l, ROLE_WARNING, "running '%s' (%.0fs); Ctrl-C stops it",
 			       v->cmdname, now_s() - v->ch_started);
 		else if (v->failed)
-			wrap(&l, ROLE_CRITICAL,
-			     "This step failed: Enter retries, c continues anyway, s skips, a "
-			     "aborts.",
-			     in.w);
+			wrap(
+			    &l, ROLE_CRITICAL,
+			    step_has_params(v, st)
+				? "This step failed: Enter retries, e edits a parameter, c "
+				  "continues "
+				  "anyway, s skips, a aborts."
+				: "This step failed: Enter retries, c continues anyway, s skips, a "
+				  "aborts.",
+			    in.w);
+		else if (v->revisit == r->cursor + 1)
+			wrap(
+			    &l, ROLE_NORMAL,
+			    "You came back to this step: it is not run again. Enter runs it again, "
+			    "c continues with its last result.",
+			    in.w);
 		else
 			tui_tl(&l, ROLE_DIM, "Enter: %s", enter_does(st));
 	}
@@ -1470,8 +1760,9 @@ static int wiz_bottom(struct wzv *v, struct tui *t, int y)
 		hint =
 		    "Enter: end the wait early  s skip  b back  a abort  ? help  q leave (pauses)";
 	else if (v->failed)
-		hint = "Step failed. Enter: retry  c continue anyway  s skip  b back  a abort  q "
-		       "leave";
+		hint =
+		    "Step failed. Enter: retry  e edit a parameter  c continue anyway  s skip  b "
+		    "back  a abort  q leave";
 	else if (rb_kind(v->r->rb->steps[v->r->cursor].kind)->how == RB_HOW_BRANCH)
 		hint = "y yes  n no  s skip  b back  a abort  ? help  q leave (pauses)";
 	else

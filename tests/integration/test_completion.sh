@@ -91,6 +91,11 @@ offers_only "a unique prefix stands for its command" plain "midsops db-backup-li
 offers "a command's options and the global ones" plain "midsops db-check --" --json --help --env --no-color --dsn
 offers "import's own options" plain "midsops import --" --dry-run --no-promote --max-errors
 offers "a short alias" plain "midsops import-debug -" -v
+offers "timeline's own options" plain "midsops timeline --" --since --markdown --json
+offers_only "timeline from its prefix" plain "midsops timel" "timeline"
+offers "sessions' own options" plain "midsops sessions --" --all-databases --blocking --json
+offers_only "session-cancel by its prefix" plain "midsops session-c" "session-cancel"
+offers_only "session-terminate's confirmation" plain "midsops session-terminate 123 --y" "--yes"
 offers_only "global options before a command" plain "midsops --no-c" "--no-color"
 offers "--env NAME from the config's environments" plain "midsops --env " staging production embedded
 offers_only "--env=NAME" plain "midsops --env=st" "staging"

@@ -267,6 +267,126 @@ CRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-choice' order b
 assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${CRUN:-0} and step_id = 'pick' order by seq limit 1")" \
 	"failed:the list is empty: 'midsops import-runs' has no runs to choose from" "the failure and its reason are recorded"
 
+# --- driving a run: back, leaving, waits with a condition, approvals, the worst step ------
+cat >"$RB/t-drive.json" <<'EOF2'
+{"title": "Drive ${who}", "params": [{"name": "who", "prompt": "Who", "default": "Zed"}],
+ "sections": [{"title": "S", "steps": [
+  {"id": "one", "kind": "info", "title": "Hello ${who}"},
+  {"id": "chk", "kind": "check", "title": "Version of ${who}", "command": ["version"]},
+  {"id": "two", "kind": "confirm", "title": "Two"},
+  {"id": "three", "kind": "confirm", "title": "Three"}]}]}
+EOF2
+# one; (chk runs); two y; three: b -> two: b -> chk (not run again): b -> one: c keeps it;
+# then chk runs going forward, two y, three y.
+OUT=$(printf '\ny\nb\nb\nb\nc\ny\ny\n' | "$MIDSOPS" wizard t-drive who=Zed 2>&1); rc=$?
+assert_eq "$rc" 0 "back through a check and on again: the run ends (exit 0)"
+assert_contains "$OUT" "-> back to 'chk'
+[2/4] Version of Zed (check)
+  last result: done (exit 0)
+  [r]un it again / [c]ontinue with that result" "back to a check shows its last result and waits: it is not run again"
+assert_contains "$OUT" "-> back to 'one'" "back goes on past the check to the first step"
+assert_contains "$OUT" "-> kept: done: read" "c continues with the step's last result"
+DRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-drive' order by id desc limit 1")
+assert_eq "$(psql_q "select count(*) from ops.wizard_steps where run_id = ${DRUN:-0} and step_id = 'chk' and exit_status = 0")" 2 "the check ran twice: once, and once going forward again (not on the way back)"
+OUT=$(printf 'b\nr\n\ny\nq\nq\ny\n' | "$MIDSOPS" wizard t-drive who=Zed 2>&1); rc=$?
+assert_contains "$OUT" "(already at the first step)" "b at the first step says so"
+OUT=$(printf 'q\nn\nq\ny\n' | "$MIDSOPS" wizard t-drive who=Zed 2>&1); rc=$?
+assert_eq "$rc" 75 "leaving with q and y pauses the run (exit 75)"
+assert_contains "$OUT" "Leave run " "q asks before leaving"
+assert_contains "$OUT" "It stays paused and can be resumed with 'midsops wizard resume " "the question says how to resume"
+assert_contains "$OUT" "(staying in the run)" "n stays in the run"
+expect_exit 0 "wizard show expands every parameter" "$MIDSOPS" wizard show "$DRUN"
+assert_contains "$OUT" "# Drive Zed: run $DRUN" "the transcript's heading is expanded"
+assert_contains "$OUT" "| Version of Zed | done (exit 0)" "the transcript's step titles are expanded"
+assert_contains "$OUT" '### Version of Zed: `midsops version`' "the output headings are expanded"
+case $OUT in *'${'*) fail "no \${...} is left in the transcript" "$(printf '%s' "$OUT" | grep -F '${' | head -3)" ;; *) ok "no \${...} is left in the transcript" ;; esac
+
+# A wait with "until" ends as soon as its command exits 0; else it fails at its timeout.
+cat >"$RB/t-until.json" <<'EOF2'
+{"title": "Until", "sections": [{"title": "S", "steps": [
+  {"id": "done-already", "kind": "wait", "title": "Wait for nothing", "duration": "10m", "interval": "15s", "until": ["version"]},
+  {"id": "never", "kind": "wait", "title": "Wait for a run that is not there", "duration": "2s", "interval": "1s",
+   "until": ["import-status", "999999"], "on_fail": "continue"}]}]}
+EOF2
+expect_exit 0 "import-status --finished: no import is running (exit 0)" "$MIDSOPS" import-status --finished
+T0=$(date +%s)
+OUT=$(env -u MIDSOPS_WAIT_SCALE timeout 60 "$MIDSOPS" wizard t-until --non-interactive 2>&1); rc=$?
+T1=$(date +%s)
+assert_contains "$OUT" "condition met after 0s (timeout 600s)" "a wait whose condition already holds ends at once"
+[ $((T1 - T0)) -lt 30 ] && ok "the 10-minute wait took $((T1 - T0))s" || fail "the wait ends at once" "$((T1 - T0))s"
+assert_contains "$OUT" "s of 2s: timed out" "a condition that never holds times out"
+UTRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-until' order by id desc limit 1")
+assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${UTRUN:-0} and step_id = 'never'")" \
+	"failed:timed out: the condition never held" "the timeout fails the step, with the reason"
+cat >"$RB/bad-until.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "c", "kind": "confirm", "title": "t", "until": ["version"]}]}]}
+EOF2
+expect_exit 78 "until on a step that is no wait is refused" "$MIDSOPS" wizard bad-until
+assert_contains "$OUT" "step 1 'c': \"until\" belongs to a wait step" "the error names the step"
+cat >"$RB/bad-until.json" <<'EOF2'
+{"title": "Bad", "sections": [{"title": "S", "steps": [
+  {"id": "w", "kind": "wait", "title": "t", "duration": "1m", "until": ["import-statsu"]}]}]}
+EOF2
+expect_exit 78 "an until naming an unknown command is refused" "$MIDSOPS" wizard bad-until
+assert_contains "$OUT" "\"until\": unknown command 'import-statsu'" "the until's command is checked like a step's"
+rm -f "$RB/bad-until.json"
+
+# The approval lists what was skipped and failed; the end names the worst step.
+cat >"$RB/t-appr.json" <<'EOF2'
+{"title": "Approve", "sections": [{"title": "S", "steps": [
+  {"id": "skipme", "kind": "confirm", "title": "Skip me"},
+  {"id": "bad", "kind": "check", "title": "Bad check", "command": ["import-status", "999999"]},
+  {"id": "ok", "kind": "approval", "title": "Approve it"}]}]}
+EOF2
+OUT=$(printf 's\nno staging today\nAnn\napprove\n' | "$MIDSOPS" wizard t-appr 2>&1); rc=$?
+assert_contains "$OUT" "Before approving: these steps were skipped or failed:
+    step 1 'Skip me': skipped: no staging today
+    step 2 'Bad check': FAILED (exit 1)" "the approval lists every skipped and failed step, with the reason"
+assert_contains "$OUT" "step 2 'Bad check' CRITICAL" "the end names the worst step and its status in words"
+expect_exit 0 "wizard show of the approval run" "$MIDSOPS" wizard show "$(psql_q "select id from ops.wizard_runs where runbook = 't-appr' order by id desc limit 1")"
+assert_contains "$OUT" "- Worst: step 2 'Bad check' CRITICAL" "the transcript names the worst step"
+
+# A maintenance runbook outside the window asks, and No is the default.
+cat >"$RB/t-maint.json" <<'EOF2'
+{"title": "Maint", "maintenance_window": true, "sections": [{"title": "S", "steps": [
+  {"id": "v", "kind": "check", "title": "Version", "command": ["version"]}]}]}
+EOF2
+printf '[maintenance]\nwindow = daily 00:00-00:00\n' >"$TEST_TMP/never.conf"
+OUT=$(printf '\n' | "$MIDSOPS" --config "$TEST_TMP/never.conf" wizard t-maint 2>&1); rc=$?
+assert_eq "$rc" 64 "Enter at the window question does not start it (exit 64)"
+assert_contains "$OUT" "Start it outside the maintenance window? [y/N]:" "outside the window, the start asks"
+assert_contains "$OUT" "t-maint not started (outside the maintenance window)" "and says it did not start"
+assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 't-maint'")" 0 "no run was recorded"
+OUT=$(printf 'y\n' | "$MIDSOPS" --config "$TEST_TMP/never.conf" wizard t-maint 2>&1); rc=$?
+assert_eq "$rc" 0 "y starts it outside the window"
+expect_exit 64 "--non-interactive outside the window is refused" "$MIDSOPS" --config "$TEST_TMP/never.conf" wizard t-maint --non-interactive
+assert_contains "$OUT" "pass --yes to start it anyway" "the refusal names --yes"
+expect_exit 0 "--yes starts it outside the window" "$MIDSOPS" --config "$TEST_TMP/never.conf" wizard t-maint --non-interactive --yes
+
+# A step that fails because of a parameter: edit it, and the step runs again with it.
+printf '[env real]\ndsn = %s\n' "$MIDSOPS_DSN" >"$TEST_TMP/edit.conf"
+cat >"$RB/t-edit.json" <<'EOF2'
+{"title": "Edit", "params": [{"name": "envname", "prompt": "Environment", "default": "real"}],
+ "sections": [{"title": "S", "steps": [
+  {"id": "st", "kind": "command", "title": "Status in ${envname}", "command": ["import-status", "--env", "${envname}"]}]}]}
+EOF2
+OUT=$(printf 'y\ne\nreal\ny\n' | "$MIDSOPS" --config "$TEST_TMP/edit.conf" wizard t-edit envname=nowhere 2>&1); rc=$?
+ERUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-edit' order by id desc limit 1")
+assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${ERUN:-0}")" "done" "after editing the parameter the step succeeds and the run ends"
+assert_eq "$(psql_q "select string_agg(outcome, ',' order by seq) from ops.wizard_steps where run_id = ${ERUN:-0}")" "failed,done" "the audit trail has the failure, then the success"
+assert_contains "$OUT" "Step failed: [r]etry / [e]dit a parameter / [c]ontinue anyway / [s]kip" "a failed step that uses a parameter offers to edit it"
+assert_contains "$OUT" "-> envname = real; the step runs again with it" "the new value is taken"
+assert_contains "$OUT" "\$ midsops import-status --env real" "the step runs again with the new value"
+OUT=$(printf 'y\ne\nelsewhere\na\nyes\nwrong env\n' | "$MIDSOPS" --config "$TEST_TMP/edit.conf" wizard t-edit envname=nowhere 2>&1); rc=$?
+assert_eq "$rc" 2 "abort after a failure (exit 2)"
+
+# The update wizard refuses its default staging environment when the config has none.
+expect_exit 64 "update refuses the default staging environment when the config has none" \
+	sh -c "printf '\n\n\n' | '$MIDSOPS' wizard update export_dir='$TEST_TMP' previous_export='$TEST_TMP' --yes"
+assert_contains "$OUT" "staging_env: there is no environment 'staging' in the config (no [env staging] section in $XDG_CONFIG_HOME/midsops/midsops.conf" "the refusal names the environment and the config file"
+rm -f "$RB"/t-drive.json "$RB"/t-until.json "$RB"/t-appr.json "$RB"/t-maint.json "$RB"/t-edit.json
+
 # --- corrupted-import: two imports, the second is bad; choose it, roll back --------------
 if [ -d "$MINI_EXPORT" ]; then
 	sums() { "$MIDSOPS" --json import-stats --checksums | python3 -c 'import json,sys
@@ -375,7 +495,7 @@ drive() {
 	name=$1; shift
 	miss=$(missing_cmds "$TOP/runbooks/$name.json")
 	[ -n "$miss" ] && return 0
-	OUT=$( { printf '%s\n' "$@"; yes c | head -n 200; } | "$MIDSOPS" wizard "$name" --operator tester 2>&1); rc=$?
+	OUT=$( { printf '%s\n' "$@"; yes c | head -n 200; } | "$MIDSOPS" wizard "$name" --operator tester --yes 2>&1); rc=$?
 	if [ "$rc" = 75 ] || [ "$rc" -gt 3 ]; then
 		fail "wizard $name runs to its end" "exit $rc: $(printf '%s' "$OUT" | tail -n 8)"
 	else
@@ -407,18 +527,20 @@ if [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ] && [ -d "$MINI_EXPORT" ]
 	# params, announce, backup, (staging check), (versions), export, validate, diff,
 	# schema, staging import, (validate), perf, uat, approver, phrase, then go on
 	OUT=$( { printf '%s\n' "$MINI_EXPORT" "$MINI_EXPORT" "" y y y y y y y y y Dana approve; yes c | head -n 30; } |
-		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update --operator tester 2>&1); rc=$?
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update --operator tester --yes 2>&1); rc=$?
 	if [ "$rc" = 75 ] || [ "$rc" -gt 3 ]; then
 		fail "wizard update runs to its end" "exit $rc: $(printf '%s' "$OUT" | tail -n 8)"
 	else
 		ok "wizard update runs to its end (worst status $rc)"
 	fi
 	assert_contains "$OUT" "approved by Dana" "update records the approver"
+	assert_contains "$OUT" "condition met after" "update's monitor ends as soon as the import has finished"
+	assert_contains "$OUT" "Before approving: " "update's approval says what was skipped or failed first"
 	expect_exit 64 "update refuses an export directory that does not exist, at start" \
-		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$TEST_TMP/no-such-export" previous_export="$MINI_EXPORT"
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$TEST_TMP/no-such-export" previous_export="$MINI_EXPORT" --yes
 	assert_contains "$OUT" "export_dir: '$TEST_TMP/no-such-export' is not a directory" "the refusal names the parameter"
 	expect_exit 64 "update refuses a staging environment that is not in the config" \
-		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$MINI_EXPORT" previous_export="$MINI_EXPORT" staging_env=stagin
+		"$MIDSOPS" --config "$TEST_TMP/update.conf" wizard update export_dir="$MINI_EXPORT" previous_export="$MINI_EXPORT" staging_env=stagin --yes
 	assert_contains "$OUT" "there is no environment 'stagin' in the config" "the refusal names the missing environment"
 elif [ -z "$(missing_cmds "$TOP/runbooks/update.json")" ]; then
 	skip "wizard update" "tests/data/export-mini is absent"

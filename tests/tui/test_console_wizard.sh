@@ -87,6 +87,21 @@ cat >"$RB/t-hold.json" <<'EOF'
   {"id": "last", "kind": "check", "title": "Last", "command": ["version"]}]}]}
 EOF
 
+# A maintenance window that is never open, and an environment for the edit test.
+mkdir -p "$XDG_CONFIG_HOME/midsops"
+printf '[maintenance]\nwindow = daily 00:00-00:00\n[env real]\ndsn = %s\n' "$MIDSOPS_DSN" >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+cat >"$RB/t-appr.json" <<'EOF'
+{"title": "Approve", "sections": [{"title": "S", "steps": [
+  {"id": "skipme", "kind": "confirm", "title": "Skip me"},
+  {"id": "bad", "kind": "check", "title": "Bad check", "command": ["import-status", "999999"]},
+  {"id": "ok", "kind": "approval", "title": "Approve it"}]}]}
+EOF
+cat >"$RB/t-edit.json" <<'EOF'
+{"title": "Edit", "params": [{"name": "envname", "prompt": "Environment", "default": "real"}],
+ "sections": [{"title": "S", "steps": [
+  {"id": "st", "kind": "command", "title": "Status in ${envname}", "command": ["import-status", "--env", "${envname}"]}]}]}
+EOF
+
 # --- the picker ---------------------------------------------------------------------------
 S=wz$$
 console_start "$S" MIDSOPS_OPERATOR=alice
@@ -97,8 +112,30 @@ expect_screen ":wizard opens the picker" "$S" "Wizard: start a runbook or contin
 for n in update corrupted-import daily-check t-con "Runs in progress"; do
 	expect_screen "the picker lists $n" "$S" "$n" 20
 done
+# One Enter on a maintenance runbook outside its window asks; Enter again is No.
+j=0
+while [ $j -lt 30 ] && ! screen_re "$S" '> weekly-maintenance'; do keys "$S" Down; sleep 0.2; j=$((j + 1)); done
+keys "$S" Enter
+wait_until 50 bottom_has "$S" "Outside the maintenance window (daily 00:00-00:00): start weekly-maintenance? [y/N]" &&
+	ok "Enter on weekly-maintenance outside its window asks first" || fail "the window question" "$(bottom "$S")"
+keys "$S" Enter
+expect_screen "Enter (No) does not start it" "$S" "weekly-maintenance not started: it is outside the maintenance window" 30
+assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 'weekly-maintenance'")" 0 "no run of weekly-maintenance was started"
 keys "$S" Escape
 expect_screen "Esc closes the picker" "$S" "Database health" 20
+# update's default staging environment is not in this config: refused when it is given.
+keys "$S" ':' "wizard update export_dir=$TEST_TMP previous_export=$TEST_TMP" Enter
+wait_until 50 bottom_has "$S" "start update? [y/N]" && keys "$S" y
+wait_until 50 bottom_has "$S" "Staging environment name (from midsops.conf) [staging]:" &&
+	ok "update asks for the staging environment" || fail "the staging question" "$(bottom "$S")"
+keys "$S" Enter
+expect_screen "the default staging environment is refused at start, named" "$S" "staging_env: there is no environment 'staging'" 30
+expect_screen "with the config file" "$S" "[env staging] section in" 20
+assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 'update'")" 0 "no update run was started"
+keys "$S" Escape
+expect_screen "Esc gives up the start" "$S" "not started: a parameter was not given" 30
+keys "$S" Escape
+expect_screen "and closes the picker" "$S" "Database health" 20
 
 # --- every kind of step, driven by keys ----------------------------------------------------
 keys "$S" ':' 'wizard t-con' Enter
@@ -112,7 +149,10 @@ wait_until 20 bottom_has "$S" "Enter: run/confirm  s skip  b back  a abort  ? he
 	ok "the bottom line lists the keys" || fail "the bottom line lists the keys" "$(bottom "$S")"
 keys "$S" '?'
 expect_screen "? shows the view's keys" "$S" "skip the step (asks for a reason)" 20
-keys "$S" '?'
+keys "$S" Escape
+wait_gone "$S" "skip the step (asks for a reason)" 30 && ok "Esc closes the help" || fail "Esc closes the help" "$(screen "$S" | tail -5)"
+expect_screen "and stays in the run" "$S" "Step 1/8: Hello Alice" 20
+assert_eq "$(psql_q "select status from ops.wizard_runs where runbook = 't-con' order by id desc limit 1")" "running" "Esc over the help did not pause the run"
 keys "$S" Enter
 expect_screen "Enter: the info step is done" "$S" "[x] Hello Alice" 20
 keys "$S" Enter
@@ -144,12 +184,24 @@ expect_screen "Enter ends the wait early" "$S" "ended early by the operator" 30
 expect_screen "next: the step to skip" "$S" ">>  To be skipped" 30
 keys "$S" b
 expect_screen "b goes back" "$S" "back to 'pause'" 30
+expect_screen "the wait is not run again: its last result shows" "$S" "last result: done: waited" 30
+expect_box "the step box says it waits for the operator" "$S" "You came back to this step: it is not run again" 30
+keys "$S" b
+expect_screen "b again reaches the step before it" "$S" "back to 'ask'" 30
+keys "$S" c
+expect_screen "c keeps the branch's answer" "$S" "kept its last result, not run again" 30
+expect_screen "and goes the same way, to the wait" "$S" ">>  Wait a bit" 30
 keys "$S" Enter
-expect_screen "the wait ends early again" "$S" ">>  To be skipped" 50
+expect_screen "Enter ends the wait early again" "$S" ">>  To be skipped" 50
 keys "$S" s
 expect_screen "s asks for a reason" "$S" "Reason for skipping 'skipme': _" 20
 keys "$S" 'not needed today' Enter
 expect_screen "the skipped step is marked" "$S" "[s] To be skipped" 20
+keys "$S" q
+wait_until 30 bottom_has "$S" "It stays paused and can be resumed with ':wizard resume" &&
+	ok "q at the run asks before leaving" || fail "q asks before leaving" "$(bottom "$S")"
+keys "$S" n
+expect_screen "n stays in the run" "$S" "(staying in the run)" 20
 keys "$S" a
 expect_screen "a asks before aborting" "$S" "Abort the whole run? Type 'yes' to abort:" 20
 keys "$S" 'no' Enter
@@ -162,7 +214,7 @@ expect_screen "the run is aborted, on screen" "$S" "aborted (test over)" 30
 RUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-con' order by id desc limit 1")
 assert_eq "$(psql_q "select status || ':' || reason || ':' || operator from ops.wizard_runs where id = ${RUN:-0}")" "aborted:test over:alice" "the abort and its reason are recorded"
 assert_eq "$(psql_q "select outcome || ':' || coalesce(reason, '') from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'skipme' order by seq desc limit 1")" "skipped:not needed today" "the skip reason is recorded"
-assert_eq "$(psql_q "select detail from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'ask'")" "yes: operator's answer" "the branch answer is recorded"
+assert_eq "$(psql_q "select string_agg(detail, ', ' order by seq) from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'ask'")" "yes: operator's answer, yes: the earlier answer, kept" "the branch answer is recorded, and kept when the operator came back to it"
 assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'pause' order by seq limit 1")" "ended early by the operator" "the early end of the wait is recorded"
 assert_contains "$(psql_q "select output_excerpt from ops.wizard_steps where run_id = ${RUN:-0} and step_id = 'ver' order by seq desc limit 1")" "version" "the command's output is recorded"
 keys "$S" Enter
@@ -185,6 +237,36 @@ keys "$S" a
 keys "$S" 'yes' Enter 'enough' Enter
 expect_screen "then the run can be aborted" "$S" "aborted (enough)" 30
 keys "$S" q
+
+# The approval lists the skipped and failed steps; the end names the worst step.
+keys "$S" ':' 'wizard t-appr' Enter
+expect_screen "t-appr starts" "$S" ">>  Skip me" 50
+keys "$S" s
+keys "$S" 'no time' Enter
+expect_box "the approval lists what was skipped, with the reason" "$S" "step 1 'Skip me': skipped: no time" 50
+expect_box "and what failed" "$S" "step 2 'Bad check': FAILED [(]exit 1[)]" 20
+keys "$S" Enter
+keys "$S" Ann Enter
+keys "$S" approve Enter
+expect_screen "the end names the worst step in words" "$S" "worst: step 2 'Bad check' CRITICAL" 50
+keys "$S" Enter
+
+# A step that failed because of its parameter: e edits it, Enter runs the step again.
+keys "$S" ':' 'wizard t-edit envname=nowhere' Enter
+expect_screen "t-edit starts" "$S" "Step 1/1: Status in nowhere" 50
+keys "$S" Enter
+wait_until 100 bottom_has "$S" "Step failed. Enter: retry  e edit a parameter" &&
+	ok "a failed step that uses a parameter offers e" || fail "e offered" "$(bottom "$S")"
+keys "$S" e
+wait_until 30 bottom_has "$S" "New value for envname (now 'nowhere'):" &&
+	ok "e asks for the parameter's new value" || fail "e asks" "$(bottom "$S")"
+keys "$S" real Enter
+expect_screen "the value is taken" "$S" "envname = real; Enter runs the step again" 30
+keys "$S" Enter
+expect_screen "the step runs again with it" "$S" "midsops import-status --env real" 50
+ERUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-edit' order by id desc limit 1")
+expect_screen "and the run ends" "$S" "run $ERUN done" 50
+keys "$S" Enter
 
 # --- the lock, a console killed mid-run, resume from the picker ---------------------------
 keys "$S" ':' 'wizard t-hold' Enter
@@ -225,7 +307,7 @@ S=wx$$
 mkdir -p "$XDG_CONFIG_HOME/midsops"
 psql_q "create database staging" >/dev/null 2>&1
 SDSN=$(printf '%s' "$MIDSOPS_DSN" | sed 's/dbname=[^ ]*/dbname=staging/')
-printf '[env staging]\ndsn = %s\n' "$SDSN" >"$XDG_CONFIG_HOME/midsops/midsops.conf"
+printf '[env staging]\ndsn = %s\n[maintenance]\nwindow = daily 00:00-00:00\n' "$SDSN" >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 console_start "$S" MIDSOPS_OPERATOR=tester MIDSOPS_WAIT_SCALE=0.002
 expect_screen "console up for the shipped runbooks" "$S" "connected  up" 100
 
@@ -246,13 +328,16 @@ keys "$S" Enter
 
 if [ -d "$MINI_EXPORT" ]; then
 	keys "$S" ':' "wizard update export_dir=$MINI_EXPORT previous_export=$MINI_EXPORT staging_env=staging" Enter
+	wait_until 50 bottom_has "$S" "start update? [y/N]" &&
+		ok "update outside the window asks first" || fail "update asks first" "$(bottom "$S")"
+	keys "$S" y
 	expect_screen "update starts with its parameters" "$S" "Steps: update" 50
 	if drive "$S"; then ok "update runs to its end in the console"; else fail "update runs to its end" "$(screen "$S" | tail -8)"; fi
 	URUN=$(psql_q "select id from ops.wizard_runs where runbook = 'update' order by id desc limit 1")
 	expect_screen "update: the end is on screen" "$S" "run $URUN done" 20
 	assert_eq "$(psql_q "select status from ops.wizard_runs where id = ${URUN:-0}")" "done" "update is recorded as done"
 	assert_eq "$(psql_q "select detail from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'approve' order by seq desc limit 1")" "approved by Dana" "update records the approver"
-	assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'monitor' order by seq desc limit 1")" "waited" "the wait step ran"
+	assert_contains "$(psql_q "select detail from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'monitor' order by seq desc limit 1")" "condition met after" "the monitor ends as soon as the import has finished"
 	assert_eq "$(psql_q "select outcome from ops.wizard_steps where run_id = ${URUN:-0} and step_id = 'import' order by seq desc limit 1")" "done" "the production import step succeeded"
 	keys "$S" Enter
 else
@@ -308,4 +393,4 @@ fi
 keys "$S" q
 expect_screen "the console quits" "$S" "CONSOLE-EXITED 0" 50
 tm kill-session -t "$S" 2>/dev/null
-rm -f "$RB"/t-pick.json "$RB"/t-con.json "$RB"/t-hold.json "$RB"/t-long.json
+rm -f "$RB"/t-appr.json "$RB"/t-edit.json "$RB"/t-pick.json "$RB"/t-con.json "$RB"/t-hold.json "$RB"/t-long.json

@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "probe_console.h"
+#include "probe_timeline.h"
 
 static PGresult *result(int ncols, const char *const *vals)
 {
@@ -138,6 +139,45 @@ int main(void)
 	CHECK(probe_health_parse(r, &x) == 0 && x.slot_bytes == -1 &&
 		  strcmp(x.slot, "standby_slot") == 0,
 	      "health: a slot whose retention is unknown");
+	PQclear(r);
+
+	/* The timeline: a row of the query, and the console's own events by their words. */
+	const char *tr[] = {"1700000000.5",
+			    "42",
+			    "warning",
+			    "console",
+			    "connected again after an outage of 2s\nsecond line",
+			    "h",
+			    "77",
+			    "0"};
+	r = result(8, tr);
+	struct timeline tl = {0};
+	CHECK(probe_timeline_parse(r, &tl) == 0 && tl.n == 1, "timeline: a row parses");
+	CHECK(tl.v[0].id == 42 && tl.v[0].pid == 77 && tl.v[0].at == 1700000000.5,
+	      "timeline: id, pid and time");
+	CHECK_STR(tl.v[0].kind, "reconnect", "timeline: a console reconnect is its own kind");
+	char sum[128];
+	probe_timeline_summary(&tl.v[0], sum, sizeof sum);
+	CHECK_STR(sum, "connected again after an outage of 2s ...",
+		  "timeline: the summary is the first line");
+	probe_timeline_free(&tl);
+	PQclear(r);
+	char kind[16];
+	probe_timeline_kind("console", "lost the connection (last answer ...)", kind, sizeof kind);
+	CHECK_STR(kind, "disconnect", "timeline: lost the connection is a disconnect");
+	probe_timeline_kind("console", "cannot connect (since 10:00:00): x", kind, sizeof kind);
+	CHECK_STR(kind, "disconnect", "timeline: cannot connect is a disconnect");
+	probe_timeline_kind("console", "check db-check run from the console: OK (exit 0)", kind,
+			    sizeof kind);
+	CHECK_STR(kind, "check", "timeline: a check from the bar");
+	probe_timeline_kind("session-terminate", "terminated pid 1", kind, sizeof kind);
+	CHECK_STR(kind, "terminate", "timeline: a terminate from the sessions view");
+	probe_timeline_kind("session-cancel", "cancelled pid 1", kind, sizeof kind);
+	CHECK_STR(kind, "cancel", "timeline: a cancel from the sessions view");
+	probe_timeline_kind("backup", "check the disk", kind, sizeof kind);
+	CHECK_STR(kind, "backup", "timeline: other sources are their own kind");
+	r = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
+	CHECK(probe_timeline_parse(r, &tl) == -1 && tl.n == 0, "timeline: a failed query");
 	PQclear(r);
 	HARNESS_END();
 }
