@@ -166,6 +166,28 @@ int import_request_stop(PGconn *c, long run, char *err, size_t errlen, long *sto
 /* Rows per game table, generation, last import; zeros until there is an import. Also
  * used by the foundation's status and reports. */
 int import_stats_render(struct out *o, PGconn *c, int checksums);
+/* ---- data-checksums (export.c, sums.c) ---- */
+struct cJSON;
+/* [{table: "game.powers", rows, checksum}] for every game and builds table, over content
+ * (natural keys, values, retired flags; never game ids or generations), in one snapshot. */
+struct cJSON *import_data_sums(PGconn *c, char *err, size_t errlen);
+/* A record name: 1 to 64 of [A-Za-z0-9._-], not starting with '.' or '-'. 0 or -1. */
+int import_sums_name_ok(const char *name, char *err, size_t errlen);
+/* Record tables under name ($XDG_STATE_HOME/midsops/checksums/NAME.json, 0600, replaced
+ * whole); path gets the file. 0 or -1 with err. */
+int import_sums_save(const char *name, const struct cJSON *tables, char *path, size_t pathlen,
+		     char *err, size_t errlen);
+/* A record {name, at, tables}, or NULL with err (none by that name: says how to list). */
+struct cJSON *import_sums_load(const char *name, char *err, size_t errlen);
+struct import_sums_rec {
+	char name[65];
+	char at[32]; /* UTC, YYYY-MM-DDTHH:MM:SSZ */
+	int ntables;
+	double rows;
+};
+/* Every record, oldest first; *out malloc'ed. Returns how many, or -1 with err. */
+int import_sums_list(struct import_sums_rec **out, char *err, size_t errlen);
+
 /* `status` section: the last run, its state and age. */
 enum status import_status_section(struct out *o, const struct config *cfg, PGconn *c);
 

@@ -76,6 +76,9 @@ int incident_escalate(PGconn *c, const struct config *cfg, struct incident_fired
 int incident_list(PGconn *c, int limit, struct maint_rows *r, struct db_error *e);
 /* An incident's escalations: contact, after_s, fired_at, delivered, outcome. */
 int incident_escalations(PGconn *c, long long id, struct maint_rows *r, struct db_error *e);
+/* The wizard runs attached to an incident (started while it was open): id, runbook,
+ * operator, status, current_step, started_at, ended_at, attempts. */
+int incident_runs(PGconn *c, long long id, struct maint_rows *r, struct db_error *e);
 /* Close the open incident and write its report (Markdown, 0600) into cfg->incidents_dir,
  * in one transaction: a report that cannot be written leaves the incident open. 0
  * (inc->report_path is the file), INCIDENT_NONE or -1 with err. */

@@ -208,11 +208,13 @@ struct wz_run {
 	struct wz_param params[WZ_MAX_PARAMS];
 	int nattempts;
 	struct wz_attempt *attempts;
-	int worst;	 /* worst check status 0..3 seen */
-	int version;	 /* bumped on every save */
-	int synced;	 /* the database has this version */
-	int offline;	 /* some of it was recorded without the database */
-	char driver[64]; /* who drives it now (actor of new attempts); not persisted */
+	int worst;	    /* worst check status 0..3 seen */
+	int version;	    /* bumped on every save */
+	int synced;	    /* the database has this version */
+	int offline;	    /* some of it was recorded without the database */
+	char driver[64];    /* who drives it now (actor of new attempts); not persisted */
+	long long incident; /* the incident it is attached to (ops.wizard_runs.incident_id), 0 none;
+			       known once saved to the database; not persisted locally */
 	struct runbook *rb;
 };
 

@@ -781,6 +781,135 @@ static int cmd_seed_builds_exec(struct cmd_ctx *ctx)
 	return rc;
 }
 
+/* ---- data-checksums ---- */
+
+static int check_sums_args(struct cmd_ctx *ctx)
+{
+	const char *save = args_get(ctx->args, "save"), *cmp = args_get(ctx->args, "compare");
+	int modes = !!save + !!cmp + args_has(ctx->args, "list");
+	char err[256];
+	if (modes > 1) {
+		out_err(ctx->out, "data-checksums: --save, --compare and --list go alone");
+		return EXIT_USAGE;
+	}
+	if ((save && import_sums_name_ok(save, err, sizeof err) < 0) ||
+	    (cmp && import_sums_name_ok(cmp, err, sizeof err) < 0)) {
+		out_err(ctx->out, "data-checksums: %s", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int sums_list(struct cmd_ctx *ctx)
+{
+	struct import_sums_rec *rec;
+	char err[1024];
+	int n = import_sums_list(&rec, err, sizeof err);
+	if (n < 0) {
+		out_err(ctx->out, "data-checksums: %s", err);
+		return EXIT_FAIL;
+	}
+	const char *cols[] = {"name", "at", "tables", "rows"};
+	out_table_begin(ctx->out, "records", 4, cols);
+	for (int i = 0; i < n; i++) {
+		char t[16], r[32];
+		snprintf(t, sizeof t, "%d", rec[i].ntables);
+		snprintf(r, sizeof r, "%.0f", rec[i].rows);
+		out_rowf(ctx->out, rec[i].name, rec[i].at, t, r);
+	}
+	out_table_end(ctx->out);
+	if (!n)
+		out_line(ctx->out,
+			 "no records yet: 'midsops data-checksums --save NAME' makes one");
+	free(rec);
+	return 0;
+}
+
+/* The database against a record: every table's rows and checksum, and a verdict. */
+static int sums_compare(struct cmd_ctx *ctx, const cJSON *now, const char *name)
+{
+	char err[1024];
+	cJSON *rec = import_sums_load(name, err, sizeof err);
+	if (!rec) {
+		out_err(ctx->out, "data-checksums: %s", err);
+		return EXIT_FAIL;
+	}
+	const cJSON *then = cJSON_GetObjectItemCaseSensitive(rec, "tables"), *t, *u;
+	const char *cols[] = {"table", "rows_then", "rows_now", "checksum"};
+	out_table_begin(ctx->out, "tables", 4, cols);
+	int differ = 0, n = 0;
+	struct strbuf which = {0};
+	cJSON_ArrayForEach(t, then)
+	{
+		const char *tn = util_json_str(t, "table");
+		const cJSON *match = NULL;
+		cJSON_ArrayForEach(u, now) if (strcmp(util_json_str(u, "table"), tn) == 0) match =
+		    u;
+		char r1[32], r2[32] = "-";
+		snprintf(r1, sizeof r1, "%.0f", util_json_num(t, "rows", 0));
+		if (match)
+			snprintf(r2, sizeof r2, "%.0f", util_json_num(match, "rows", 0));
+		int same =
+		    match && strcmp(r1, r2) == 0 &&
+		    strcmp(util_json_str(t, "checksum"), util_json_str(match, "checksum")) == 0;
+		out_rowf(ctx->out, tn, r1, r2, !match ? "missing" : same ? "same" : "DIFFERENT");
+		n++;
+		if (!same)
+			strbuf_addf(&which, "%s%s (%s rows, now %s)", differ++ ? ", " : "", tn, r1,
+				    r2);
+	}
+	out_table_end(ctx->out);
+	char at[32];
+	util_json_strcpy(rec, "at", at, sizeof at);
+	if (differ)
+		out_kv(ctx->out, "verdict", "%d of %d tables differ from '%s' (recorded %s): %s",
+		       differ, n, name, at, which.s);
+	else
+		out_kv(ctx->out, "verdict", "builds and game equal '%s' (recorded %s): %d tables",
+		       name, at, n);
+	strbuf_free(&which);
+	cJSON_Delete(rec);
+	return differ || !n ? EXIT_FAIL : 0;
+}
+
+static int cmd_data_checksums_exec(struct cmd_ctx *ctx)
+{
+	if (args_has(ctx->args, "list"))
+		return sums_list(ctx);
+	char err[1024];
+	cJSON *now = import_data_sums(ctx->db, err, sizeof err);
+	if (!now) {
+		out_err(ctx->out, "data-checksums: %s", err);
+		return EXIT_FAIL;
+	}
+	const char *save = args_get(ctx->args, "save"), *cmp = args_get(ctx->args, "compare");
+	int rc = 0;
+	if (cmp) {
+		rc = sums_compare(ctx, now, cmp);
+	} else {
+		const char *cols[] = {"table", "rows", "checksum"};
+		out_table_begin(ctx->out, "tables", 3, cols);
+		const cJSON *t;
+		cJSON_ArrayForEach(t, now)
+		{
+			char r[32];
+			snprintf(r, sizeof r, "%.0f", util_json_num(t, "rows", 0));
+			out_rowf(ctx->out, util_json_str(t, "table"), r,
+				 util_json_str(t, "checksum"));
+		}
+		out_table_end(ctx->out);
+	}
+	char path[4400];
+	if (save && import_sums_save(save, now, path, sizeof path, err, sizeof err) < 0) {
+		out_err(ctx->out, "data-checksums: %s", err);
+		rc = EXIT_FAIL;
+	} else if (save) {
+		out_kv(ctx->out, "recorded", "%s (%s)", save, path);
+	}
+	cJSON_Delete(now);
+	return rc;
+}
+
 const struct cmd_entry cmd_import_table[] = {
     {
 	.name = "import",
@@ -897,6 +1026,17 @@ const struct cmd_entry cmd_import_table[] = {
 	.usage = "import-stats [--checksums] [--json]",
 	.exec = cmd_import_stats_exec,
 	.db = CMD_DB_READY,
+    },
+    {
+	.name = "data-checksums",
+	.options = "save= compare= list",
+	.summary =
+	    "Row counts and content checksums of every builds and game table; --save records "
+	    "them, --compare proves a recovery against a record (exit 1 if any differ)",
+	.usage = "data-checksums [--save NAME | --compare NAME | --list] [--json]",
+	.exec = cmd_data_checksums_exec,
+	.db = CMD_DB_READY,
+	.check_args = check_sums_args,
     },
     {
 	.name = "export-validate",

@@ -170,6 +170,27 @@ static void render_escalations(struct cmd_ctx *ctx, long long id)
 	maint_rows_free(&r);
 }
 
+/* The wizard runs attached to the incident: what is being done about it. */
+static void render_runs(struct cmd_ctx *ctx, long long id)
+{
+	struct maint_rows r;
+	struct db_error e = {0};
+	if (incident_runs(ctx->db, id, &r, &e) < 0) {
+		out_err(ctx->out, "incident: wizard runs: %s", e.message);
+		return;
+	}
+	const char *cols[] = {"run", "runbook", "operator", "status", "step", "started"};
+	out_table_begin(ctx->out, "wizard_runs", 6, cols);
+	for (int i = 0; i < r.nrows; i++)
+		out_rowf(ctx->out, maint_cell(&r, i, 0), maint_cell(&r, i, 1), maint_cell(&r, i, 2),
+			 maint_cell(&r, i, 3), maint_cell(&r, i, 4), maint_cell(&r, i, 5));
+	out_table_end(ctx->out);
+	if (!r.nrows)
+		out_line(ctx->out, "no wizard runs attached (a wizard started while it is open "
+				   "attaches to it)");
+	maint_rows_free(&r);
+}
+
 static int sub_start(struct cmd_ctx *ctx, const char *who)
 {
 	const struct incident_severity *sev = incident_severity(ctx->args->argv[1]);
@@ -225,6 +246,7 @@ static int sub_note(struct cmd_ctx *ctx, const char *who)
 		out_line(ctx->out, "note added to incident #%lld", inc.id);
 	}
 	render_incident(ctx->out, &inc);
+	render_runs(ctx, inc.id);
 	return 0;
 }
 
@@ -263,8 +285,10 @@ static int sub_list(struct cmd_ctx *ctx)
 	if (!r.nrows)
 		out_line(ctx->out, "no incidents recorded");
 	maint_rows_free(&r);
-	if (open_id)
+	if (open_id) {
 		render_escalations(ctx, open_id);
+		render_runs(ctx, open_id);
+	}
 	return esc == ST_OK ? 0 : EXIT_FAIL;
 }
 

@@ -998,6 +998,9 @@ static int start_run(struct cmd_ctx *ctx, const char *name, int first_param, int
 	char ref[64];
 	out_line(ctx->out, "# %s: run %s by %s on %s", rb->title, run_ref(r, ref, sizeof ref),
 		 r->operator_, r->host);
+	if (r->incident)
+		out_line(ctx->out, "attached to incident #%lld (its report lists this run's steps)",
+			 r->incident);
 	if (s.note[0]) {
 		out_warn(ctx->out, "%s", s.note);
 		snprintf(d.note, sizeof d.note, "%s", s.note);

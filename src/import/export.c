@@ -144,6 +144,53 @@ int import_stats_render(struct out *o, PGconn *c, int checksums)
 	return 0;
 }
 
+/* builds and game, content only: the game tables as import-stats --checksums sums them (natural
+ * keys and content, never ids or generations, so a rollback that restores the content
+ * compares equal), builds by their whole rows (builds keep their ids across imports and
+ * rollbacks), in one snapshot. */
+cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
+{
+	if (db_exec(c, err, errlen, "begin isolation level repeatable read read only", 0, NULL) < 0)
+		return NULL;
+	cJSON *arr = cJSON_CreateArray();
+	static const char *const builds[] = {"builds", "build_powers", "build_enhancements"};
+	size_t ngame = sizeof stat_tables / sizeof stat_tables[0];
+	for (size_t i = 0; i < ngame + 3; i++) {
+		char sql[2048], row[1024], name[96];
+		const char *t = i < ngame ? stat_tables[i].table : builds[i - ngame];
+		snprintf(name, sizeof name, "%s.%s", i < ngame ? "game" : "builds", t);
+		if (i >= ngame)
+			snprintf(sql, sizeof sql,
+				 "select count(*), md5(coalesce(string_agg(t::text, ',' order by "
+				 "t.id), '')) from builds.%s t",
+				 t);
+		else if (stat_tables[i].checksum)
+			snprintf(sql, sizeof sql, "select (select count(*) from game.%s), (%s)", t,
+				 stat_tables[i].checksum);
+		else
+			snprintf(
+			    sql, sizeof sql,
+			    "select count(*), md5(coalesce(string_agg(key || ':' || retired || "
+			    "':' || path || ':' || raw::text%s, ',' order by key), '')) from "
+			    "game.%s",
+			    typed_row(t, row, sizeof row), t);
+		PGresult *r = db_query(c, err, errlen, sql, 0, NULL);
+		if (!r) {
+			cJSON_Delete(arr);
+			db_rollback(c);
+			return NULL;
+		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "table", name);
+		cJSON_AddNumberToObject(o, "rows", atof(PQgetvalue(r, 0, 0)));
+		cJSON_AddStringToObject(o, "checksum", PQgetvalue(r, 0, 1));
+		cJSON_AddItemToArray(arr, o);
+		PQclear(r);
+	}
+	db_exec(c, err, errlen, "commit", 0, NULL);
+	return arr;
+}
+
 /* ---- export DIR ---- */
 
 int import_dir_is_empty(const char *dir)

@@ -358,6 +358,22 @@ int incident_escalations(PGconn *c, long long id, struct maint_rows *r, struct d
 	    1, p);
 }
 
+int incident_runs(PGconn *c, long long id, struct maint_rows *r, struct db_error *e)
+{
+	char ids[32];
+	snprintf(ids, sizeof ids, "%lld", id);
+	const char *p[] = {ids};
+	return maint_rows_query(c, r, e,
+				"select w.id, w.runbook, w.operator, w.status, "
+				"coalesce(w.current_step, ''), " TS("w.started_at") ", " TS(
+				    "w.ended_at") ", "
+						  "(select count(*) from ops.wizard_steps s "
+						  "where s.run_id = w.id) "
+						  "from ops.wizard_runs w where w.incident_id = "
+						  "$1 order by w.started_at, w.id",
+				1, p);
+}
+
 /* ---------------------------------------------------------------- the report */
 
 /* Text for one line of Markdown: no line breaks or control bytes; in a table cell, no '|'. */
@@ -395,6 +411,47 @@ static void md_table(struct strbuf *b, const struct maint_rows *r, int nrows,
 	}
 }
 
+/* The wizard runs attached to the incident, then the steps taken in each with their
+ * outcomes, in the order they were taken. */
+static void report_steps(struct strbuf *b, const struct maint_rows *wiz,
+			 const struct maint_rows *steps)
+{
+	strbuf_adds(b, "\n## Wizard runs\n\n");
+	if (!wiz->nrows) {
+		strbuf_adds(b, "None attached: no wizard was started while it was open.\n");
+		return;
+	}
+	const char *h[] = {"run",	   "runbook", "operator", "status",
+			   "current step", "started", "ended",	  "attempts"};
+	md_table(b, wiz, wiz->nrows, h, 8);
+	strbuf_adds(b, "\n## Steps taken\n");
+	for (int w = 0; w < wiz->nrows; w++) {
+		const char *run = maint_cell(wiz, w, 0);
+		strbuf_addf(b, "\n### Run %s: ", run);
+		md(b, maint_cell(wiz, w, 1), 0);
+		strbuf_adds(b, " (");
+		md(b, maint_cell(wiz, w, 3), 0);
+		strbuf_adds(b,
+			    ")\n\n| # | step | title | kind | outcome | exit | at | by | detail |\n"
+			    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+		int any = 0;
+		for (int i = 0; i < steps->nrows; i++) {
+			if (strcmp(maint_cell(steps, i, 0), run) != 0)
+				continue;
+			any = 1;
+			strbuf_adds(b, "|");
+			for (int j = 1; j < 10; j++) {
+				strbuf_adds(b, " ");
+				md(b, maint_cell(steps, i, j), 1);
+				strbuf_adds(b, " |");
+			}
+			strbuf_adds(b, "\n");
+		}
+		if (!any)
+			strbuf_adds(b, "\nNo step was taken.\n");
+	}
+}
+
 /* Events in a report at most (one more is asked for, to know there are more). */
 #define REPORT_EVENTS 1000
 #define STR_(x)	      #x
@@ -406,22 +463,23 @@ static int report_text(PGconn *c, const struct incident *inc, struct strbuf *b, 
 	char ids[32], d[32];
 	snprintf(ids, sizeof ids, "%lld", inc->id);
 	const char *p[] = {ids};
-	struct maint_rows notes = {0}, esc = {0}, wiz = {0}, ev = {0};
+	struct maint_rows notes = {0}, esc = {0}, wiz = {0}, steps = {0}, ev = {0};
 	int rc = -1;
 	if (maint_rows_query(c, &notes, e,
 			     "select " TS("at") ", author, body from ops.incident_notes "
 						"where incident_id = $1 order by at, id",
 			     1, p) < 0 ||
 	    incident_escalations(c, inc->id, &esc, e) < 0 ||
+	    incident_runs(c, inc->id, &wiz, e) < 0 ||
 	    maint_rows_query(
-		c, &wiz, e,
-		"select w.id, w.runbook, w.title, w.operator, w.status, " TS(
-		    "w.started_at") ", " TS("w.ended_at") " from ops.wizard_runs w, "
-							  "ops.incidents i "
-							  "where i.id = $1 and w.started_at <= "
-							  "i.closed_at and "
-							  "coalesce(w.ended_at, 'infinity') >= "
-							  "i.opened_at order by w.started_at",
+		c, &steps, e,
+		"select s.run_id, s.seq, s.step_id, s.title, s.kind, s.outcome, "
+		"coalesce(s.exit_status::text, ''), " TS(
+		    "s.started_at") ", coalesce(s.actor, ''), "
+				    "concat_ws('; ', nullif(s.reason, ''), nullif(s.detail, '')) "
+				    "from ops.wizard_steps s join ops.wizard_runs w on w.id = "
+				    "s.run_id where w.incident_id = $1 order by w.started_at, "
+				    "w.id, s.seq",
 		1, p) < 0 ||
 	    maint_rows_query(
 		c, &ev, e,
@@ -469,14 +527,7 @@ static int report_text(PGconn *c, const struct incident *inc, struct strbuf *b, 
 		const char *h[] = {"contact", "after (s)", "fired at", "delivered", "outcome"};
 		md_table(b, &esc, esc.nrows, h, 5);
 	}
-	strbuf_adds(b, "\n## Wizard runs in the window\n\n");
-	if (!wiz.nrows) {
-		strbuf_adds(b, "None.\n");
-	} else {
-		const char *h[] = {"run",    "runbook", "title", "operator",
-				   "status", "started", "ended"};
-		md_table(b, &wiz, wiz.nrows, h, 7);
-	}
+	report_steps(b, &wiz, &steps);
 	strbuf_adds(b, "\n## Events in the window\n\n");
 	if (!ev.nrows) {
 		strbuf_adds(b, "None.\n");
@@ -492,6 +543,7 @@ out:
 	maint_rows_free(&notes);
 	maint_rows_free(&esc);
 	maint_rows_free(&wiz);
+	maint_rows_free(&steps);
 	maint_rows_free(&ev);
 	return rc;
 }

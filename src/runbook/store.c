@@ -340,25 +340,33 @@ static int db_save(struct wz_store *s, struct wz_run *r, char *err, size_t errle
 			   version,
 			   state,
 			   pid};
-	char *id = db_scalar(
+	PGresult *res = db_query(
 	    c, err, errlen,
 	    "insert into ops.wizard_runs as w (local_id, runbook, title, operator, host, status, "
 	    "reason, started_at, ended_at, current_step, worst, offline, version, state, "
-	    "driver_host, driver_pid, updated_at) values ($1, $2, $3, $4, $5, $6, $7, "
-	    "to_timestamp($8::bigint), to_timestamp($9::bigint), $10, $11::int, $12::bool, "
-	    "$13::int, $14::jsonb, $5, $15::int, now()) "
+	    "driver_host, driver_pid, updated_at, incident_id) values ($1, $2, $3, $4, $5, $6, "
+	    "$7, to_timestamp($8::bigint), to_timestamp($9::bigint), $10, $11::int, $12::bool, "
+	    "$13::int, $14::jsonb, $5, $15::int, now(), "
+	    /* The incident open when the run started (to the second, as started_at is). */
+	    "(select i.id from ops.incidents i where date_trunc('second', i.opened_at) <= "
+	    "to_timestamp($8::bigint) and (i.closed_at is null or i.closed_at >= "
+	    "to_timestamp($8::bigint)) order by i.id desc limit 1)) "
 	    "on conflict (local_id) do update set status = excluded.status, reason = "
 	    "excluded.reason, ended_at = excluded.ended_at, current_step = excluded.current_step, "
 	    "worst = excluded.worst, offline = excluded.offline, version = excluded.version, "
 	    "state = excluded.state, operator = excluded.operator, driver_host = "
-	    "excluded.driver_host, driver_pid = excluded.driver_pid, updated_at = now() "
-	    "returning id",
+	    "excluded.driver_host, driver_pid = excluded.driver_pid, updated_at = now(), "
+	    "incident_id = coalesce(w.incident_id, excluded.incident_id) "
+	    "returning id, coalesce(incident_id, 0)",
 	    15, p);
 	free(state);
-	if (!id) {
+	if (!res) {
 		db_rollback(c);
 		return -1;
 	}
+	char *id = xstrdup(PQgetvalue(res, 0, 0));
+	r->incident = atoll(PQgetvalue(res, 0, 1));
+	PQclear(res);
 	r->id = atoll(id);
 	const char *dp[] = {id};
 	if (db_exec(c, err, errlen, "delete from ops.wizard_steps where run_id = $1::bigint", 1,

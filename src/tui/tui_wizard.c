@@ -1572,6 +1572,7 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 	struct tui_rect in = {a.y + 1, a.x + 1, a.h - 2, a.w - 2};
 	struct tui_lines l = {0};
 	char title[512];
+	int sel_line = -1; /* the line of a choice's highlighted row */
 	if (v->help) {
 		tui_box(t, a, "Help", 1);
 		for (int i = 0; view_help[i]; i++)
@@ -1649,6 +1650,7 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 		}
 		if (v->choice_live && !v->failed) {
 			tui_tl(&l, ROLE_NORMAL, "Choose %s (Up/Down, Enter takes it):", st->param);
+			sel_line = l.n + v->choice_sel;
 			for (int i = 0; i < v->choice.n; i++)
 				tui_tl(&l, i == v->choice_sel ? ROLE_SELECTED : ROLE_NORMAL,
 				       "%s %s", i == v->choice_sel ? ">" : " ",
@@ -1685,7 +1687,10 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 		else
 			tui_tl(&l, ROLE_DIM, "Enter: %s", enter_does(st));
 	}
-	draw_lines(t, in, &l, 0);
+	/* A choice's highlighted row stays in view, with the line after it, on a short
+	 * screen: the step's description scrolls off first. */
+	int off = sel_line + 2 - in.h;
+	draw_lines(t, in, &l, sel_line >= 0 && off > 0 ? off : 0);
 	tui_lines_free(&l);
 }
 
@@ -1729,6 +1734,9 @@ static void wiz_draw(struct wzv *v, struct tui *t)
 	int top = a.h * 9 / 20;
 	if (top < 8)
 		top = 8;
+	/* A choice needs its rows in view more than the output log. */
+	if (v->choice_live && !v->failed && top < a.h - 7)
+		top = a.h - 7;
 	draw_step_box(v, t, (struct tui_rect){a.y, lw, top, COLS - lw});
 	draw_output(v, t, (struct tui_rect){a.y + top, lw, a.h - top, COLS - lw});
 }

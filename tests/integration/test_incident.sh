@@ -50,6 +50,20 @@ expect_exit 1 "incident close with none open exits 1" "$MIDSOPS" incident close
 expect_exit 0 "incident list with none exits 0" "$MIDSOPS" incident list
 assert_contains "$OUT" "no incidents recorded" "list says none recorded"
 
+# A small runbook for the wizard runs an incident attaches.
+mkdir -p "$CONF_DIR/runbooks"
+cat >"$CONF_DIR/runbooks/t-inc.json" <<'EOF2'
+{"title": "Incident steps", "sections": [{"title": "S", "steps": [
+  {"id": "look", "kind": "check", "title": "Look at the imports", "command": ["import-status"]},
+  {"id": "tick", "kind": "confirm", "title": "Cache restarted"},
+  {"id": "fail", "kind": "command", "title": "A command that fails", "command": ["import-rollback", "--to", "999"], "on_fail": "continue"}]}]}
+EOF2
+# Started with no incident open: attached to none.
+OUT=$(printf 'y\ny\n' | "$MIDSOPS" wizard t-inc --operator tester 2>&1)
+assert_eq "$(psql_q "select count(*) from ops.wizard_runs where runbook = 't-inc' and incident_id is null")" 1 \
+	"a wizard started with no incident open is attached to none"
+case $OUT in *"attached to incident"*) fail "no attachment line without an incident" "$OUT" ;; *) ok "no attachment line without an incident" ;; esac
+
 # S3: the on-call contact is notified at once, and only on-call.
 expect_exit 0 "incident start S3 exits 0" "$MIDSOPS" incident start S3 cache hit rate low
 assert_contains "$OUT" "incident #1 opened: S3 (minor issues), response 4 hours" "start says what opened"
@@ -102,6 +116,19 @@ assert_contains "$OUT" "note added to incident #1" "the second note is added"
 expect_exit 0 "an answered S3 is OK again" "$MIDSOPS" incident-status
 assert_contains "$OUT" "responded after 5h" "incident-status gives the response"
 
+# A wizard started while it is open attaches to it: note and list show the run, and the
+# report lists its steps with their outcomes.
+OUT=$(printf 'y\ny\n' | "$MIDSOPS" wizard t-inc --operator tester 2>&1)
+IRUN=$(psql_q "select id from ops.wizard_runs where runbook = 't-inc' order by id desc limit 1")
+assert_contains "$OUT" "attached to incident #1" "the wizard says it is attached to the open incident"
+assert_eq "$(psql_q "select incident_id from ops.wizard_runs where id = ${IRUN:-0}")" 1 "the run records the incident"
+expect_exit 0 "incident list with an attached run" "$MIDSOPS" incident list
+check "incident list shows the attached run" sh -c 'printf "%s\n" "$1" | grep -Eq "^ *$2 +t-inc +tester +done"' _ "$OUT" "$IRUN"
+expect_exit 0 "a third note" "$MIDSOPS" incident note wizard done
+check "incident note shows the attached run" sh -c 'printf "%s\n" "$1" | grep -Eq "^ *$2 +t-inc +tester +done"' _ "$OUT" "$IRUN"
+OUT=$("$MIDSOPS" --json incident list)
+assert_eq "$(printf '%s' "$OUT" | json_get .wizard_runs.0.runbook)" "t-inc" "incident list --json: the attached run"
+
 # Close: the report, 0600, with what happened.
 expect_exit 0 "incident close exits 0" "$MIDSOPS" incident close
 assert_contains "$OUT" "incident #1 closed" "close says so"
@@ -117,7 +144,12 @@ assert_contains "$R" "- Time to respond: 5h (first note at" "report: the time to
 assert_contains "$R" "- Time to resolve: 5h" "report: the time to resolve"
 assert_contains "$R" ": restarted the cache | warmed it" "report: the notes"
 assert_contains "$R" "| dev-lead | 1800 |" "report: the escalations"
-assert_contains "$R" "## Wizard runs in the window" "report: the wizard runs"
+assert_contains "$R" "## Wizard runs" "report: the wizard runs"
+assert_contains "$R" "### Run $IRUN: t-inc (done)" "report: the steps of the attached run"
+assert_contains "$R" "| 1 | look | Look at the imports | check | done | 0 |" "report: a step done, with its exit"
+assert_contains "$R" "| 2 | tick | Cache restarted | confirm | done |" "report: a confirmed step"
+check "report: a failed step with its exit status" sh -c 'printf "%s\n" "$1" | grep -Eq "^\| 3 \| fail \| A command that fails \| command \| failed \| 1 \|"' _ "$R"
+case $R in *"### Run $((IRUN - 1)):"*) fail "report: only attached runs" "$R" ;; *) ok "report: only the attached runs" ;; esac
 assert_contains "$R" "incident #1 opened: S3 (minor issues)" "report: the events in the window"
 expect_exit 0 "incident-status after the close is OK" "$MIDSOPS" incident-status
 assert_contains "$(printf '%s\n' "$OUT" | head -n 1)" "OK - no open incident" "no open incident after the close"

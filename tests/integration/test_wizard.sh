@@ -394,6 +394,7 @@ d=json.load(sys.stdin)
 print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
 	"$MIDSOPS" import "$MINI_EXPORT" >/dev/null 2>&1
 	GOOD=$(sums)
+	"$MIDSOPS" data-checksums --save before-bad >/dev/null 2>&1
 	GOOD_GEN=$(psql_q "select max(generation) from ops.import_generations")
 	cp -r "$MINI_EXPORT" "$TEST_TMP/bad-export"
 	for f in $(find "$TEST_TMP/bad-export/powers" -name '*.json' ! -name index.json | sort | head -n 20); do
@@ -415,7 +416,8 @@ print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
 	assert_contains "$OUT" "(a number from 1 to 2, or Enter for 1)" "a number out of range is asked again"
 	assert_contains "$OUT" "Picked run $((BAD_RUN - 1)): generation $GOOD_GEN" "the number picks the row, its fields set the parameters"
 	# import-status; skip import-stop (nothing runs); Enter takes the newest run; roll back
-	OUT=$(printf 's\nno import running\n\ny\ny\n' | "$MIDSOPS" wizard corrupted-import --operator tester 2>&1); rc=$?
+	OUT=$(printf 's\nno import running\n\ny\ny\n\n' | "$MIDSOPS" wizard corrupted-import --operator tester 2>&1); rc=$?
+	WOUT=$OUT
 	# (db-check may judge this test cluster CRITICAL: the exit is the worst check's)
 	case $rc in 0|1|2) ok "corrupted-import by rollback runs to its end ($rc)" ;; *) fail "corrupted-import by rollback" "exit $rc: $(printf '%s' "$OUT" | tail -n 30)" ;; esac
 	assert_contains "$OUT" "*  1) run $BAD_RUN, state completed" "the newest run is listed first and preselected"
@@ -436,6 +438,10 @@ print("\n".join(r["table"] + " " + r["checksum"] for r in d["tables"]))'; }
 	assert_contains "$OUT" "chose run_id=$BAD_RUN" "the transcript names the chosen run"
 	assert_eq "$(psql_q "select outcome || ' ' || exit_status from ops.wizard_steps where run_id = ${WRUN:-0} and step_id = 'rollback'")" \
 		"done 0" "the rollback step succeeded"
+	assert_contains "$WOUT" "\$ midsops data-checksums --compare before-bad" "the rollback path ends by comparing with the record made before the bad run"
+	assert_contains "$WOUT" "builds and game equal 'before-bad'" "the proof says builds and game equal the record"
+	assert_eq "$(psql_q "select outcome || ' ' || exit_status from ops.wizard_steps where run_id = ${WRUN:-0} and step_id = 'prove'")" \
+		"done 0" "the proof step is recorded as done"
 	# The other ways: no to the rollback shows the point-in-time restore to the bad run's
 	# start; no to that offers the logical archives only (not the full backup), the newest
 	# preselected. The restore itself is not run here: abort at its go-ahead.
@@ -500,7 +506,7 @@ drive() {
 }
 drive corrupted-import
 drive import-failure 1
-drive database-loss "backup-that-does-not-exist" ""
+drive database-loss
 drive disaster-recovery
 drive weekly-maintenance
 if [ -z "$(missing_cmds "$TOP/runbooks/import-failure.json")" ]; then
