@@ -164,9 +164,10 @@ static int run(int argc, char **argv, char **rest)
 	/* The server runs wal-push and wal-fetch as its own account, in the environment of
 	 * whoever started it, so the default config file may be one only that user can read
 	 * (dr-restore writes one). They need nothing from it: the archive and the compression
-	 * are in their arguments. A file named with --config or MIDSOPS_CONFIG still counts. */
+	 * are in their arguments. MIDSOPS_CONFIG is that environment too (a wizard sets it for
+	 * the restore it runs); only a file named with --config still counts. */
 	int cfg_rc = config_load(&cfg, cfgpath, err, sizeof err);
-	if (cfg_rc < 0 && !cfgpath && (ce->flags & CMD_SERVER)) {
+	if (cfg_rc < 0 && !g.config && (ce->flags & CMD_SERVER)) {
 		char err2[256];
 		cfg_rc = config_load(&cfg, "/dev/null", err2, sizeof err2);
 	}

@@ -245,6 +245,10 @@ if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && runuser -u postgres -- t
 	rc=$?
 	assert_eq "$rc" 0 "wal-fetch as the server's account with an unreadable default config ($OUT)"
 	cmp -s "$TEST_TMP/$SEG" "$TEST_TMP/pgfetch/seg" && ok "and fetches the segment" || fail "pgfetch" "differs"
+	# A wizard's restore: the server inherits MIDSOPS_CONFIG naming root's file.
+	OUT=$(cd / && runuser -u postgres -- env MIDSOPS_CONFIG="$RC/midsops/midsops.conf" "$MIDSOPS" wal-fetch "$SEG" "$TEST_TMP/pgfetch/seg3" --archive "$ARCH" 2>&1)
+	rc=$?
+	assert_eq "$rc" 0 "wal-fetch with an inherited MIDSOPS_CONFIG it cannot read ($OUT)"
 	OUT=$(cd / && runuser -u postgres -- env XDG_CONFIG_HOME="$RC" "$MIDSOPS" --config "$RC/midsops/midsops.conf" wal-fetch "$SEG" "$TEST_TMP/pgfetch/seg2" --archive "$ARCH" 2>&1)
 	assert_contains "$OUT" "cannot read" "a config named with --config that cannot be read is still an error"
 	chmod 0700 "$ARCH"
