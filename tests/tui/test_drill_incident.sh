@@ -191,7 +191,9 @@ R2=$(esql "select id from ops.wizard_runs where runbook = 'corrupted-import' ord
 assert_eq "$(step_is "${R2:-0}" archive-wal)" "done 0" "drill 2: the WAL up to the bad run was archived first"
 got=$(step_is "${R2:-0}" restore-pitr)
 [ "$got" = "done 0" ] && ok "drill 2: the point-in-time restore step is done" ||
-	fail "drill 2: the point-in-time restore step is done" "$got: $(esql "select output_excerpt from ops.wizard_steps where run_id = ${R2:-0} and step_id = 'restore-pitr' order by seq limit 1" | tail -n 12)"
+	fail "drill 2: the point-in-time restore step is done" "$got: $(esql "select output_excerpt from ops.wizard_steps where run_id = ${R2:-0} and step_id = 'restore-pitr' order by seq limit 1" | tail -n 12)
+the archive: $(find "$E" -name '0000000*' -newer "$E/config/midsops/midsops.conf" 2>/dev/null | sort | tail -n 8)
+the server log: $(tail -n 30 "$E"/state/midsops/log/postgresql/postgresql.log 2>/dev/null)"
 assert_eq "$(step_is "${R2:-0}" prove)" "done 0" "drill 2: the proof step is done"
 assert_eq "$(step_is "${R2:-0}" rollback)" "skipped -1" "drill 2: the rollback was not taken"
 keys "$S" Enter
