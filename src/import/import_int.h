@@ -25,6 +25,9 @@ struct import_run_state {
 	const char *phase;
 	char sqlstate[6]; /* of the run's last failed statement; a cancel (57014) stays */
 	long long files_total, files_done, bytes_total, bytes_done, records_done, records_total;
+	/* Files with the same bytes as the current generation: staged from it, not parsed (a
+	 * re-import's real work is the rest). Counted as their batches commit. */
+	long long files_unchanged;
 	int errors, warnings, shown_errors;
 	long max_errors;
 	double t0, last_progress;

@@ -103,6 +103,7 @@ struct batch {
 	unsigned kinds;		   /* a bit per kind with documents in the batch */
 	char prefix[64];	   /* "RUN\tBATCH\t", before every child row */
 	int nfiles;
+	int nunchanged; /* of its files, staged without a parse (same bytes as current) */
 	long long bytes;
 	int open;	    /* gathering rows (the COPY header is in rows) */
 	int copying;	    /* its COPY runs on the server */
@@ -189,6 +190,7 @@ static void batch_reset(struct batch *b)
 	b->typed.effects.n = 0;
 	b->typed.templates.n = 0;
 	b->nfiles = 0;
+	b->nunchanged = 0;
 	b->bytes = 0;
 }
 
@@ -267,6 +269,7 @@ static int batch_end_finish(struct import_run_state *r, struct batch *b, int blo
 	int ok = !b->failed && b->step >= END_STEPS;
 	if (ok) {
 		r->files_done += b->nfiles;
+		r->files_unchanged += b->nunchanged;
 		import_log(r, "batch %ld: %d files committed at %.2fs", b->no, b->nfiles,
 			   import_now() - r->t0);
 	} else {
@@ -360,6 +363,7 @@ static int stage_one(struct stage_ctx *sc, size_t i, struct batch *b)
 	bin_text(&b->rows, kind);
 	if (k && k->sha && k->kind == (int)f->kind && strcmp(k->sha, sha) == 0) {
 		/* Same bytes as the current generation: already checked then, nothing to parse. */
+		b->nunchanged++;
 		bin_text(&b->rows, k->key);
 		bin_text(&b->rows, f->rel);
 		bin_text(&b->rows, sha);

@@ -96,6 +96,12 @@ psql_q "create database $db" >/dev/null
 "$MIDSOPS" --dsn "$other" import "$MINI_EXPORT" >/dev/null 2>&1
 expect_exit 0 "an import of 20 changed files" "$MIDSOPS" --dsn "$other" --json import "$TEST_TMP/changed"
 took=$(printf '%s' "$OUT" | json_get .duration)
+# A re-import parses only what changed: it says how many, and its rate over them.
+assert_eq "$(printf '%s' "$OUT" | json_get .files_changed)" 20 "the re-import names the 20 changed files it parsed"
+assert_eq "$(printf '%s' "$OUT" | json_get .files_unchanged)" "$(( $(printf '%s' "$OUT" | json_get .files) - 20 ))" \
+	"and the unchanged ones, staged without a parse"
+check "and a rate over the changed files" python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)" \
+	"$(printf '%s' "$OUT" | json_get .changed_files_per_second)"
 expect_exit 0 "import-status of that run" "$MIDSOPS" --dsn "$other" --json import-status
 recorded=$(printf '%s' "$OUT" | json_get .duration)
 assert_eq "$(python3 -c "print($recorded >= 0.4 * $took and $recorded <= $took)")" True \
@@ -129,6 +135,8 @@ expect_exit 64 "import needs its full name" "$MIDSOPS" impor "$MINI_EXPORT"
 ids=$(psql_q "select md5(string_agg(key || id, ',' order by key)) from game.powers")
 gen=$(psql_q "select max(generation) from ops.import_generations")
 expect_exit 0 "re-import of the unchanged export" "$MIDSOPS" import "$MINI_EXPORT"
+check "a re-import of the same export parses no file" \
+	sh -c 'printf "%s\n" "$1" | grep -Eq "^files_changed +0$"' _ "$OUT"
 assert_eq "$(psql_q "select count(*) from game.powers where generation > $gen")" 0 "unchanged rows keep their generation"
 assert_eq "$(psql_q "select md5(string_agg(key || id, ',' order by key)) from game.powers")" "$ids" "ids stable across re-import"
 
