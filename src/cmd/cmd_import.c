@@ -92,6 +92,10 @@ static int cmd_import_stop_exec(struct cmd_ctx *ctx)
 		out_err(ctx->out, "import-stop: %s", err);
 		return EXIT_FAIL;
 	}
+	if (stopped == 0) {
+		out_line(ctx->out, "no import is running: nothing to stop");
+		return 0;
+	}
 	db_event(ctx->db, "warning", "import", "stop requested for run %ld", stopped);
 	out_kv_int(ctx->out, "run", stopped);
 	out_line(ctx->out,

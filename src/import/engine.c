@@ -955,9 +955,9 @@ int import_request_stop(PGconn *c, long run, char *err, size_t errlen, long *sto
 		return -1;
 	*stopped = atol(v);
 	free(v);
-	if (*stopped == 0) {
-		snprintf(err, errlen, "%s",
-			 run > 0 ? "that run is not running" : "no import is running");
+	/* Nothing running is what a stop wants: only a named run that is not running fails. */
+	if (*stopped == 0 && run > 0) {
+		snprintf(err, errlen, "%s", "that run is not running");
 		return -1;
 	}
 	return 0;

@@ -199,6 +199,9 @@ expect_exit 0 "import-debug of the failed pipeline" "$MIDSOPS" import-debug "$(l
 assert_contains "$OUT" "promote pipeline: batches through" "the pipeline is in the run log"
 assert_contains "$OUT" "division by zero" "the log says why the pipeline failed"
 
+# Nothing running is what a stop wants (a wizard's "stop the import" step is done, not failed).
+expect_exit 0 "import-stop with no import running: nothing to stop" "$MIDSOPS" import-stop
+assert_contains "$OUT" "no import is running: nothing to stop" "import-stop says there was nothing to stop"
 # The lock: a second import names the running one; import-stop stops it at a batch boundary.
 "$MIDSOPS" import "$V2_EXPORT" >/dev/null 2>&1
 MIDSOPS_IMPORT_DELAY_MS=100 MIDSOPS_IMPORT_BATCH_FILES=5 "$MIDSOPS" import "$MINI_EXPORT" \
