@@ -13,6 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "target.h"
+#include "util.h"
 
 /* ---------- catalogue (ops.backups) ---------- */
 
@@ -284,7 +285,7 @@ int backup_list(struct cmd_ctx *ctx)
 		return EXIT_FAIL;
 	struct tl_set ts;
 	backup_tl_load(rp.wal, &ts);
-	unsigned *tli = calloc((size_t)n + 1, sizeof *tli);
+	unsigned *tli = xcalloc((size_t)n + 1, sizeof *tli);
 	if (!tli) {
 		out_err(ctx->out, "out of memory");
 		backup_tl_free(&ts);

@@ -44,9 +44,9 @@ static int prune_old_data(struct cmd_ctx *ctx, const struct repo *rp, int dry_ru
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
-			names = realloc(names, (size_t)cap * sizeof *names);
+			names = xrealloc(names, (size_t)cap * sizeof *names);
 		}
-		names[n++] = strdup(e->d_name);
+		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
 	int deleted = 0;
@@ -87,7 +87,7 @@ int backup_prune(struct cmd_ctx *ctx, int dry_run)
 		return EXIT_FAIL;
 	/* Never deleted: what cannot be read is evidence, or someone's, not ours to judge. */
 	backup_skipped_warn(ctx->out, sk, ns, " (kept, not pruned)");
-	int *keep = calloc((size_t)n + 1, sizeof *keep);
+	int *keep = xcalloc((size_t)n + 1, sizeof *keep);
 	int kept = backup_retention(b, n, ctx->cfg->keep_daily, ctx->cfg->keep_weekly,
 				    ctx->cfg->keep_monthly, keep);
 	const char *cols[] = {"id", "type", "action"};

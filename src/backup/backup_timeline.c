@@ -32,7 +32,7 @@ static struct tl_info *tl_add(struct tl_set *s, unsigned tli)
 			return &s->v[i];
 	if (s->n == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 16;
-		struct tl_info *nv = realloc(s->v, (size_t)cap * sizeof *nv);
+		struct tl_info *nv = xrealloc(s->v, (size_t)cap * sizeof *nv);
 		if (!nv)
 			return NULL;
 		s->v = nv;
@@ -48,7 +48,7 @@ static void tl_bad(struct tl_set *s, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void tl_bad(struct tl_set *s, const char *name, const char *fmt, ...)
 {
-	struct backup_skipped *nb = realloc(s->bad, (size_t)(s->nbad + 1) * sizeof *nb);
+	struct backup_skipped *nb = xrealloc(s->bad, (size_t)(s->nbad + 1) * sizeof *nb);
 	if (!nb)
 		return;
 	s->bad = nb;

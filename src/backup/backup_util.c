@@ -462,7 +462,7 @@ int backup_archive_word(const char *s, char *out, size_t n)
  * *got is what was read. NULL when out of memory. */
 char *backup_read_fd(int fd, size_t size, size_t *got)
 {
-	char *buf = malloc(size + 1);
+	char *buf = xmalloc(size + 1);
 	*got = 0;
 	while (buf && *got < size) {
 		ssize_t n = read(fd, buf + *got, size - *got);

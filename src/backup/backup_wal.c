@@ -89,7 +89,7 @@ void backup_walset_load(const char *dir, struct walset *w)
 			continue;
 		if (w->n == cap) {
 			cap = cap ? cap * 2 : 256;
-			w->names = realloc(w->names, (size_t)cap * sizeof *w->names);
+			w->names = xrealloc(w->names, (size_t)cap * sizeof *w->names);
 		}
 		snprintf(w->names[w->n++], WAL_NAME_LEN + 1, "%.*s", WAL_NAME_LEN, e->d_name);
 	}
@@ -786,12 +786,12 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			char **nn = realloc(names, cap * sizeof *names);
+			char **nn = xrealloc(names, cap * sizeof *names);
 			if (!nn)
 				break;
 			names = nn;
 		}
-		names[n++] = strdup(e->d_name);
+		names[n++] = xstrdup(e->d_name);
 	}
 	closedir(d);
 	if (n)

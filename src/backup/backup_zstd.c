@@ -18,6 +18,7 @@
 #include "backup_int.h"
 #include "proc.h"
 #include "sha256.h"
+#include "util.h"
 
 int backup_compress_parse(const char *s)
 {
@@ -52,7 +53,7 @@ static int write_all(int fd, const void *p, size_t n)
 long long backup_zstd_copy(int in, int out, int level, char hex[65], char *err, size_t errlen)
 {
 	ZSTD_CCtx *z = ZSTD_createCCtx();
-	unsigned char *ib = malloc(IOBUF), *ob = malloc(ZSTD_CStreamOutSize());
+	unsigned char *ib = xmalloc(IOBUF), *ob = xmalloc(ZSTD_CStreamOutSize());
 	long long total = -1, written = 0;
 	struct sha256_ctx sha;
 	sha256_init(&sha);
@@ -105,7 +106,7 @@ out:
 int backup_unzstd_copy(int in, int out, char zhex[65], char phex[65], char *err, size_t errlen)
 {
 	ZSTD_DCtx *z = ZSTD_createDCtx();
-	unsigned char *ib = malloc(IOBUF), *ob = malloc(ZSTD_DStreamOutSize());
+	unsigned char *ib = xmalloc(IOBUF), *ob = xmalloc(ZSTD_DStreamOutSize());
 	struct sha256_ctx zs, ps;
 	sha256_init(&zs);
 	sha256_init(&ps);
@@ -367,9 +368,9 @@ static int tar_drain(struct zread *z, char *err, size_t errlen)
 /* Extract the tar.zst on zfd into the folder dfd. what names the archive in messages. */
 static int untar(int zfd, int dfd, const char *what, const char *want, char *err, size_t errlen)
 {
-	struct zread z = {.fd = zfd, .d = ZSTD_createDCtx(), .ib = malloc(IOBUF)};
+	struct zread z = {.fd = zfd, .d = ZSTD_createDCtx(), .ib = xmalloc(IOBUF)};
 	sha256_init(&z.sha);
-	z.ob = malloc(ZSTD_DStreamOutSize());
+	z.ob = xmalloc(ZSTD_DStreamOutSize());
 	char e[1024] = "", longname[4096] = "", name[4096];
 	int rc = -1;
 	if (!z.d || !z.ib || !z.ob) {
@@ -403,7 +404,8 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 			mine += i >= 148 && i < 156 ? ' ' : h[i];
 		unsigned long long size = tar_num(h + 124, 12, &bad);
 		if (bad || sum != mine) {
-			snprintf(e, sizeof e, "damaged: a tar header's checksum or number field is wrong");
+			snprintf(e, sizeof e,
+				 "damaged: a tar header's checksum or number field is wrong");
 			goto out;
 		}
 		char type = (char)h[156];

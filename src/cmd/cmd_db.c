@@ -13,6 +13,7 @@
 #include "proc.h"
 #include "status.h"
 #include "target.h"
+#include "util.h"
 
 static int db_schema_exec(struct cmd_ctx *ctx, const char *what)
 {
@@ -104,7 +105,7 @@ static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 	for (char **e = envs; *e; e++)
 		putenv(*e);
 	fflush(NULL);
-	char **argv = calloc((size_t)ctx->args->argc + 2, sizeof *argv);
+	char **argv = xcalloc((size_t)ctx->args->argc + 2, sizeof *argv);
 	argv[0] = "psql";
 	for (int i = 0; i < ctx->args->argc; i++)
 		argv[i + 1] = ctx->args->argv[i];

@@ -13,6 +13,7 @@
 
 #include "out.h"
 #include "paths.h"
+#include "util.h"
 
 #define CONFIG_MAX_SIZE (1 << 20)
 #define CONFIG_MAX_LINE 4096
@@ -32,8 +33,7 @@ void config_defaults(struct config *cfg)
 	snprintf(cfg->backup_dir, sizeof cfg->backup_dir, "%s/backups", paths_data_dir());
 	snprintf(cfg->log_dir, sizeof cfg->log_dir, "%s/log", paths_state_dir());
 	snprintf(cfg->reports_dir, sizeof cfg->reports_dir, "%s/reports", paths_state_dir());
-	snprintf(cfg->incidents_dir, sizeof cfg->incidents_dir, "%s/incidents",
-		 paths_state_dir());
+	snprintf(cfg->incidents_dir, sizeof cfg->incidents_dir, "%s/incidents", paths_state_dir());
 	snprintf(cfg->maintenance_window, sizeof cfg->maintenance_window, "Sun 02:00-04:00");
 	th(&cfg->import_speed, 1000, 500, 0);
 	th(&cfg->query_time, 50, 100, 1);
@@ -91,12 +91,12 @@ static char *trim(char *s)
 	return s;
 }
 
-#define ERR(...)                                                                    \
-	do {                                                                        \
-		int n_ = snprintf(err, errlen, "%s:%d: ", name, lineno);            \
-		if (n_ > 0 && (size_t)n_ < errlen)                                  \
-			snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__);       \
-		return -1;                                                          \
+#define ERR(...)                                                                                   \
+	do {                                                                                       \
+		int n_ = snprintf(err, errlen, "%s:%d: ", name, lineno);                           \
+		if (n_ > 0 && (size_t)n_ < errlen)                                                 \
+			snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__);                      \
+		return -1;                                                                         \
 	} while (0)
 
 static int parse_num(const char *v, double *out)
@@ -123,13 +123,16 @@ struct key_str {
 	size_t off, size;
 };
 
-#define KS(k, field) {k, offsetof(struct config, field), sizeof(((struct config *)0)->field)}
+#define KS(k, field)                                                                               \
+	{                                                                                          \
+		k, offsetof(struct config, field), sizeof(((struct config *)0)->field)             \
+	}
 
 static const struct key_str midsops_keys[] = {
-	KS("default_env", default_env),	    KS("theme", theme),
-	KS("backup_dir", backup_dir),	    KS("log_dir", log_dir),
-	KS("reports_dir", reports_dir),	    KS("incidents_dir", incidents_dir),
-	KS("notify_command", notify_command), KS("focus", focus),
+    KS("default_env", default_env),	  KS("theme", theme),
+    KS("backup_dir", backup_dir),	  KS("log_dir", log_dir),
+    KS("reports_dir", reports_dir),	  KS("incidents_dir", incidents_dir),
+    KS("notify_command", notify_command), KS("focus", focus),
 };
 
 struct key_th {
@@ -137,16 +140,19 @@ struct key_th {
 	size_t off;
 };
 
-#define KT(k, field) {k, offsetof(struct config, field)}
+#define KT(k, field)                                                                               \
+	{                                                                                          \
+		k, offsetof(struct config, field)                                                  \
+	}
 
 static const struct key_th threshold_keys[] = {
-	KT("import_speed", import_speed),     KT("query_time", query_time),
-	KT("cache_hit_rate", cache_hit_rate), KT("memory", memory),
-	KT("connections", connections),	      KT("buffer_hit_ratio", buffer_hit_ratio),
-	KT("dead_tuples", dead_tuples),	      KT("long_txn", long_txn),
-	KT("waiting_locks", waiting_locks),   KT("disk_free", disk_free),
-	KT("backup_age", backup_age),
-	KT("slot_retained_wal", slot_retained_wal), KT("sync_wait", sync_wait),
+    KT("import_speed", import_speed),	  KT("query_time", query_time),
+    KT("cache_hit_rate", cache_hit_rate), KT("memory", memory),
+    KT("connections", connections),	  KT("buffer_hit_ratio", buffer_hit_ratio),
+    KT("dead_tuples", dead_tuples),	  KT("long_txn", long_txn),
+    KT("waiting_locks", waiting_locks),	  KT("disk_free", disk_free),
+    KT("backup_age", backup_age),	  KT("slot_retained_wal", slot_retained_wal),
+    KT("sync_wait", sync_wait),
 };
 
 /* yes/no, true/false, on/off, 1/0, any case; -1 for anything else. */
@@ -364,7 +370,7 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 		return 0;
 	}
 	if (strcmp(section, "backup") == 0) {
-		int *dst = strcmp(k, "keep_daily") == 0	   ? &cfg->keep_daily
+		int *dst = strcmp(k, "keep_daily") == 0	    ? &cfg->keep_daily
 			   : strcmp(k, "keep_weekly") == 0  ? &cfg->keep_weekly
 			   : strcmp(k, "keep_monthly") == 0 ? &cfg->keep_monthly
 							    : NULL;
@@ -423,8 +429,7 @@ static int parse_other(struct config *cfg, const char *section, const char *name
 	ERR("unknown section [%s]", section);
 }
 
-int config_parse(struct config *cfg, const char *name, const char *text, char *err,
-		 size_t errlen)
+int config_parse(struct config *cfg, const char *name, const char *text, char *err, size_t errlen)
 {
 	char section[128] = "";
 	struct config_env *env = NULL;
@@ -460,7 +465,8 @@ int config_parse(struct config *cfg, const char *name, const char *text, char *e
 					ERR("environment name missing or too long");
 				for (char *c = en; *c; c++)
 					if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
-						ERR("environment name '%s' may hold only letters, digits, '-' and '_'",
+						ERR("environment name '%s' may hold only letters, "
+						    "digits, '-' and '_'",
 						    en);
 				if (config_env(cfg, en))
 					ERR("environment '%s' is defined twice", en);
@@ -556,7 +562,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		fclose(f);
 		return -1;
 	}
-	char *text = malloc(CONFIG_MAX_SIZE + 1);
+	char *text = xmalloc(CONFIG_MAX_SIZE + 1);
 	if (!text) {
 		fclose(f);
 		snprintf(err, errlen, "%s: out of memory", path);

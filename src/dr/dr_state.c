@@ -17,6 +17,7 @@
 #include "paths.h"
 #include "proc.h"
 #include "target.h"
+#include "util.h"
 
 const char *dr_state_dir(void)
 {
@@ -40,7 +41,7 @@ cJSON *dr_load(const char *name)
 	FILE *f = fopen(path, "r");
 	cJSON *o = NULL;
 	if (f) {
-		char *buf = malloc(8 << 20);
+		char *buf = xmalloc(8 << 20);
 		size_t n = buf ? fread(buf, 1, (8 << 20) - 1, f) : 0;
 		if (buf) {
 			buf[n] = 0;

@@ -74,13 +74,19 @@ settle() {
 }
 # console_cmd SESSION COMMAND WHAT CHECK...: type COMMAND on the command bar, then wait until
 # CHECK holds (what the command did, read from the database or the repository).
+# The console refuses a command while another runs ("still running"): its result (a file,
+# a row) can be there before the command has exited, so wait for the Output pane's title to
+# drop "(running: ...)" before and after.
+console_idle() { ! screen "$1" | grep -q '(running: '; }
 console_cmd() {
 	s=$1 c=$2 what=$3
 	shift 3
+	wait_until 600 console_idle "$s"
 	keys "$s" ':' "$c" Enter
 	if wait_until 600 "$@"; then ok "drill: $what"; else
 		fail "drill: $what" "$(screen "$s" | tail -n 12)"
 	fi
+	wait_until 600 console_idle "$s"
 }
 is() { [ "$($1 "${2:-}" 2>/dev/null)" = "$3" ]; }
 runs_are() { [ "$(completed_runs)" = "$1" ]; }
