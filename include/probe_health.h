@@ -112,6 +112,9 @@ struct metrics_sample {
 	int connections, waiting_locks;
 	double tps, buffer_hit_pct, cache_hit_pct, query_mean_ms, longest_txn_s, import_rate;
 	long long cache_hits, cache_misses, cache_entries, cache_bytes, mem_used;
+	/* The trends' last three (NAN when not known): a standby's replay delay, a primary's
+	 * largest standby lag in bytes, the last archived WAL's and the last backup's age. */
+	double replay_lag_s, replica_lag_bytes, wal_age_s, backup_age_s;
 	time_t at;
 };
 /* Take a sample (prev, when given, turns counters into rates). */

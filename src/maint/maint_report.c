@@ -182,26 +182,33 @@ static const char *fig(char *buf, size_t n, double v, const char *fmt)
 	return buf;
 }
 
-/* The sample as the insert's 16 parameters: counters as integers, figures with their
+/* The sample as the insert's parameters: counters as integers, figures with their
  * precision, a figure not known (NAN) as SQL NULL. */
-static void params(const struct metrics_sample *m, char b[16][64], const char *p[16])
+#define METRICS_NPARAMS 20
+static void params(const struct metrics_sample *m, char b[METRICS_NPARAMS][64],
+		   const char *p[METRICS_NPARAMS])
 {
-	const long long ints[16] = {m->xact_total,    0, m->db_size,
-				    m->connections,   0, m->cache_hits,
-				    m->cache_misses,  0, m->cache_entries,
-				    m->cache_bytes,   0, m->dead_tuples,
-				    m->waiting_locks, 0, 0,
-				    m->mem_used};
-	const double figs[16] = {[1] = m->tps,
-				 [4] = m->buffer_hit_pct,
-				 [7] = m->cache_hit_pct,
-				 [10] = m->query_mean_ms,
-				 [13] = m->longest_txn_s,
-				 [14] = m->import_rate};
-	const unsigned is_fig = 1u << 1 | 1u << 4 | 1u << 7 | 1u << 10 | 1u << 13 | 1u << 14;
-	for (int i = 0; i < 16; i++) {
+	const long long ints[METRICS_NPARAMS] = {m->xact_total,	   0, m->db_size,
+						 m->connections,   0, m->cache_hits,
+						 m->cache_misses,  0, m->cache_entries,
+						 m->cache_bytes,   0, m->dead_tuples,
+						 m->waiting_locks, 0, 0,
+						 m->mem_used};
+	const double figs[METRICS_NPARAMS] = {[1] = m->tps,
+					      [4] = m->buffer_hit_pct,
+					      [7] = m->cache_hit_pct,
+					      [10] = m->query_mean_ms,
+					      [13] = m->longest_txn_s,
+					      [14] = m->import_rate,
+					      [16] = m->replay_lag_s,
+					      [17] = m->replica_lag_bytes,
+					      [18] = m->wal_age_s,
+					      [19] = m->backup_age_s};
+	const unsigned is_fig = 1u << 1 | 1u << 4 | 1u << 7 | 1u << 10 | 1u << 13 | 1u << 14 |
+				1u << 16 | 1u << 17 | 1u << 18 | 1u << 19;
+	for (int i = 0; i < METRICS_NPARAMS; i++) {
 		if (is_fig >> i & 1) {
-			p[i] = fig(b[i], 64, figs[i], i == 10 ? "%.4f" : "%.3f");
+			p[i] = fig(b[i], 64, figs[i], i == 10 ? "%.4f" : i == 17 ? "%.0f" : "%.3f");
 			continue;
 		}
 		snprintf(b[i], 64, "%lld", ints[i]);
@@ -211,8 +218,8 @@ static void params(const struct metrics_sample *m, char b[16][64], const char *p
 
 int maint_metrics_store(PGconn *c, const struct metrics_sample *m, long keep_s, struct db_error *e)
 {
-	char b[16][64];
-	const char *p[16];
+	char b[METRICS_NPARAMS][64];
+	const char *p[METRICS_NPARAMS];
 	params(m, b, p);
 	char keep[32];
 	snprintf(keep, sizeof keep, "%ld", keep_s);
@@ -221,9 +228,10 @@ int maint_metrics_store(PGconn *c, const struct metrics_sample *m, long keep_s, 
 		      "insert into ops.metrics (xact_total, tps, db_size, connections,"
 		      " buffer_hit_pct, cache_hits, cache_misses, cache_hit_pct, cache_entries,"
 		      " cache_bytes, query_mean_ms, dead_tuples, waiting_locks, longest_txn_s,"
-		      " import_rate, mem_used) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-		      " $11, $12, $13, $14, $15, $16)",
-		      16, p) < 0)
+		      " import_rate, mem_used, replay_lag_s, replica_lag_bytes, wal_age_s,"
+		      " backup_age_s) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+		      " $13, $14, $15, $16, $17, $18, $19, $20)",
+		      METRICS_NPARAMS, p) < 0)
 		return -1;
 	return db_exec_e(c, e,
 			 "delete from ops.metrics where at < now() - make_interval(secs => "

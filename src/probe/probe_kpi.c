@@ -198,10 +198,11 @@ void trend_columns(const struct trend_ring *r, int id, double now, double window
 
 static const char trend_sql[] =
     "/* midsops console: trend */ select extract(epoch from b.t)::float8,\n"
-    "  b.tps, b.conn, b.buf, b.api, b.imp from (\n"
+    "  b.tps, b.conn, b.buf, b.api, b.imp, b.lag_s, b.lag_b, b.wal, b.bak from (\n"
     "  select to_timestamp(floor(extract(epoch from at) / $2::float8) * $2::float8) as t,\n"
     "    avg(tps) as tps, avg(connections) as conn, avg(buffer_hit_pct) as buf,\n"
-    "    avg(cache_hit_pct) as api, avg(import_rate) as imp\n"
+    "    avg(cache_hit_pct) as api, avg(import_rate) as imp, avg(replay_lag_s) as lag_s,\n"
+    "    avg(replica_lag_bytes) as lag_b, avg(wal_age_s) as wal, avg(backup_age_s) as bak\n"
     "  from ops.metrics where at >= now() - make_interval(secs => $1::float8)\n"
     "  group by 1) b order by 1";
 
@@ -240,6 +241,16 @@ int probe_trend_parse(PGresult *r, struct trend_ring *out, char *err, size_t err
 		v[TR_BUFHIT] = cell(r, i, 3);
 		v[TR_APIHIT] = cell(r, i, 4);
 		v[TR_IMPORT] = cell(r, i, 5);
+		/* The lag as the live trend keeps it: a standby's seconds, else a primary's
+		 * bytes (a window that spans a role change shows the newer kind). */
+		v[TR_LAG] = cell(r, i, 6);
+		if (isnan(v[TR_LAG]) && !isnan(cell(r, i, 7))) {
+			v[TR_LAG] = cell(r, i, 7);
+			out->lag_bytes = 1;
+		} else if (!isnan(v[TR_LAG]))
+			out->lag_bytes = 0;
+		v[TR_WAL] = cell(r, i, 8);
+		v[TR_BACKUP] = cell(r, i, 9);
 		trend_push(out, cell(r, i, 0), v);
 	}
 	return 0;

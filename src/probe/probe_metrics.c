@@ -45,6 +45,10 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 	m->cache_hit_pct = NAN;
 	m->query_mean_ms = NAN;
 	m->import_rate = NAN;
+	m->replay_lag_s = d.in_recovery ? d.replay_lag_s : NAN;
+	m->replica_lag_bytes =
+	    !d.in_recovery && d.nreplicas > 0 ? (double)d.max_replica_lag_bytes : NAN;
+	m->wal_age_s = m->backup_age_s = NAN;
 	if (probe_cache_stats(c, &cs) == 0) {
 		m->cache_hits = cs.hits;
 		m->cache_misses = cs.misses;
@@ -70,10 +74,20 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 		     "current_database()))"
 		     " end",
 		     &m->query_mean_ms);
+	optional_num(
+	    c,
+	    "select rate from ops.import_runs where rate is not null and state = 'completed'"
+	    " order by started_at desc limit 1",
+	    &m->import_rate);
 	optional_num(c,
-		     "select rate from ops.import_runs where rate is not null and state = 'completed'"
-		     " order by started_at desc limit 1",
-		     &m->import_rate);
+		     "select extract(epoch from now() - last_archived_time) from pg_stat_archiver",
+		     &m->wal_age_s);
+	optional_num(c,
+		     "select case when to_regclass('ops.backups') is not null then"
+		     " (xpath('/row/v/text()', query_to_xml('select extract(epoch from now() -"
+		     " max(finished_at)) as v from ops.backups where status = ''complete''',"
+		     " false, true, '')))[1]::text::float8 end",
+		     &m->backup_age_s);
 	probe_system(cfg, &sys);
 	m->mem_used = (long long)(sys.mem_total - sys.mem_avail);
 	return 0;

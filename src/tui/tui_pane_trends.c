@@ -122,8 +122,8 @@ static void window_name(char *buf, size_t n, double s)
 /* Why a trend has no figure in the window. */
 static const char *no_data(struct tui *t, int id, int backfill)
 {
-	if (backfill && id >= TR_LAG)
-		return "not kept in ops.metrics";
+	if (backfill)
+		return "no figure in ops.metrics for the window";
 	if (id == TR_LAG)
 		return "no standby";
 	if (id == TR_APIHIT)

@@ -81,13 +81,22 @@ fi
 
 # :trend 24h backfills from ops.metrics: samples collect writes, and older rows.
 "$MIDSOPS" collect --count 2 --interval 1 >/dev/null 2>&1
-psql_q "insert into ops.metrics(at, tps, connections, buffer_hit_pct, cache_hit_pct, import_rate)
-  select now() - g * interval '1 hour', 100 + g * 10, 5, 99, 90, 0 from generate_series(1, 20) g" >/dev/null
+psql_q "insert into ops.metrics(at, tps, connections, buffer_hit_pct, cache_hit_pct, import_rate,
+    replica_lag_bytes, wal_age_s, backup_age_s)
+  select now() - g * interval '1 hour', 100 + g * 10, 5, 99, 90, 0, g * 1000, 60 + g, 7200 + g * 60
+  from generate_series(1, 20) g" >/dev/null
 keys "$S" ':'
 keys "$S" 'trend 24h' Enter
 expect_screen_re "the backfilled window is named" "$S" "last 24h backfilled from ops.metrics .*: [0-9]+ buckets" 100
 expect_screen_re "its TPS scale comes from ops.metrics" "$S" "^.TPS .* max 3[0-9]{2}" 50
-expect_screen "the lag is not in ops.metrics, said so" "$S" "not kept in ops.metrics" 50
+# The lag, the WAL archive's and the last backup's age are kept by collect too.
+expect_screen_re "the WAL archive age is backfilled, with its scale" "$S" "^.WAL archive age .* max 1m[0-9]{2}s" 50
+expect_screen_re "the last backup age is backfilled" "$S" "^.last backup age .* max 2h[0-9]{2}m" 50
+expect_screen_re "the replication lag is backfilled (a primary's bytes)" "$S" "^.replication lag .* max [0-9.]+ kB" 50
+assert_eq "$(psql_q "select count(*) filter (where wal_age_s is not null or backup_age_s is null)
+  from ops.metrics where at > now() - interval '10 minutes'")" \
+	"$(psql_q "select count(*) from ops.metrics where at > now() - interval '10 minutes'")" \
+	"collect writes the new columns (NULL where there is nothing to age)"
 keys "$S" ':'
 keys "$S" 'trend 15m' Enter
 expect_screen "back to the live window" "$S" "last 15m from the console's own samples" 50
