@@ -43,6 +43,16 @@ psql_q() {
 	psql "$MIDSOPS_DSN" -XAtq -v ON_ERROR_STOP=1 -c "$1"
 }
 
+# app_pid NAME: the pid of the active session with that application_name, waiting up to 5 s.
+app_pid() {
+	for _ in $(seq 1 50); do
+		p=$(psql_q "select pid from pg_stat_activity where application_name = '$1' and state = 'active' limit 1")
+		[ -n "$p" ] && { echo "$p"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
 # JSON field from stdin: json_get '.a.b' (uses python3, present on Debian by default).
 json_get() {
 	python3 -c 'import json,sys

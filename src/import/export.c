@@ -88,9 +88,23 @@ static const char *typed_row(const char *table, char *buf, size_t n)
 	return buf;
 }
 
+/* The query for stat_tables[i]'s checksum: over natural keys and content, never ids or
+ * generations, so a rollback that restores the content compares equal. */
+static void checksum_sql(size_t i, char *sql, size_t n)
+{
+	char row[1024];
+	if (stat_tables[i].checksum)
+		snprintf(sql, n, "%s", stat_tables[i].checksum);
+	else
+		snprintf(sql, n,
+			 "select md5(coalesce(string_agg(key || ':' || retired || ':' || path || "
+			 "':' || raw::text%s, ',' order by key), '')) from game.%s",
+			 typed_row(stat_tables[i].table, row, sizeof row), stat_tables[i].table);
+}
+
 int import_stats_render(struct out *o, PGconn *c, int checksums)
 {
-	char err[1024], sql[2048], row[1024];
+	char err[1024], sql[2048];
 	const char *cols[] = {"table", "rows", "retired", "checksum"};
 	out_table_begin(o, "tables", checksums ? 4 : 3, cols);
 	long long total = 0;
@@ -107,14 +121,7 @@ int import_stats_render(struct out *o, PGconn *c, int checksums)
 		}
 		char sum[64] = "";
 		if (checksums) {
-			if (stat_tables[i].checksum)
-				snprintf(sql, sizeof sql, "%s", stat_tables[i].checksum);
-			else
-				snprintf(sql, sizeof sql,
-					 "select md5(coalesce(string_agg(key || ':' || retired || "
-					 "':' || path || ':' || raw::text%s, ',' order by key), "
-					 "'')) from game.%s",
-					 typed_row(t, row, sizeof row), t);
+			checksum_sql(i, sql, sizeof sql);
 			char *v = db_scalar(c, err, sizeof err, sql, 0, NULL);
 			snprintf(sum, sizeof sum, "%s", v ? v : "?");
 			free(v);
@@ -156,7 +163,7 @@ cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
 	static const char *const builds[] = {"builds", "build_powers", "build_enhancements"};
 	size_t ngame = sizeof stat_tables / sizeof stat_tables[0];
 	for (size_t i = 0; i < ngame + 3; i++) {
-		char sql[2048], row[1024], name[96];
+		char sql[2560], sum[2048], name[96];
 		const char *t = i < ngame ? stat_tables[i].table : builds[i - ngame];
 		snprintf(name, sizeof name, "%s.%s", i < ngame ? "game" : "builds", t);
 		if (i >= ngame)
@@ -164,16 +171,11 @@ cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
 				 "select count(*), md5(coalesce(string_agg(t::text, ',' order by "
 				 "t.id), '')) from builds.%s t",
 				 t);
-		else if (stat_tables[i].checksum)
+		else {
+			checksum_sql(i, sum, sizeof sum);
 			snprintf(sql, sizeof sql, "select (select count(*) from game.%s), (%s)", t,
-				 stat_tables[i].checksum);
-		else
-			snprintf(
-			    sql, sizeof sql,
-			    "select count(*), md5(coalesce(string_agg(key || ':' || retired || "
-			    "':' || path || ':' || raw::text%s, ',' order by key), '')) from "
-			    "game.%s",
-			    typed_row(t, row, sizeof row), t);
+				 sum);
+		}
 		PGresult *r = db_query(c, err, errlen, sql, 0, NULL);
 		if (!r) {
 			cJSON_Delete(arr);

@@ -4,15 +4,6 @@
 "$MIDSOPS" db-create >/dev/null 2>&1
 psql_q "create table if not exists sess_t(i int)" >/dev/null
 
-# app_pid NAME [STATE]: the pid of the session with that application_name, waiting up to 5 s.
-app_pid() {
-	for _ in $(seq 1 50); do
-		p=$(psql_q "select pid from pg_stat_activity where application_name = '$1' and state = 'active' limit 1")
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 gone() {
 	for _ in $(seq 1 50); do
 		[ "$(psql_q "select count(*) from pg_stat_activity where pid = $1")" = 0 ] && return 0

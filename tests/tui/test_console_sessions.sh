@@ -9,14 +9,6 @@ psql_q "create table if not exists sess_t(i int)" >/dev/null
 mkdir -p "$XDG_CONFIG_HOME/midsops"
 printf '[midsops]\nrefresh = 1\n' >"$XDG_CONFIG_HOME/midsops/midsops.conf"
 
-app_pid() {
-	for _ in $(seq 1 50); do
-		p=$(psql_q "select pid from pg_stat_activity where application_name = '$1' and state = 'active' limit 1")
-		[ -n "$p" ] && { echo "$p"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
 psql "$MIDSOPS_DSN application_name=sess_blocker" -XAtq \
 	-c "begin; lock table sess_t in access exclusive mode; select pg_sleep(120)" >/dev/null 2>&1 &
 hold=$!
