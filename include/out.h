@@ -72,6 +72,11 @@ void out_progress_bytes(struct out *o, const char *label, double done, double to
 			const char *detail);
 /* bytes in binary units with one decimal: "512 B", "28.4 MB". */
 void fmt_bytes(char *buf, size_t n, double bytes);
+/* seconds for a person: "42s", "3m05s", "2h10m", "1d04h"; "n/a" for NAN. */
+void fmt_duration(char *buf, size_t n, double seconds);
+/* A table cell of seconds: for a person "1m20s" ("-" when not known, NAN); in JSON the
+ * figure with `decimals` places ("" when not known). */
+void out_seconds_cell(char *buf, size_t n, double s, int json, int decimals);
 void out_progress_end(struct out *o);
 
 /* The overall result of a check command: text prints "STATUS: summary", JSON sets

@@ -136,7 +136,4 @@ struct repl_health;
 void probe_metrics_scrape(const struct target *t, struct metrics_snapshot *s, struct repl_health *h,
 			  int *have_repl);
 
-/* Human-readable sizes and durations for text output. */
-void fmt_duration(char *buf, size_t n, double seconds);
-
 #endif

@@ -37,20 +37,10 @@ static void wait_fleet(struct fleet *f)
 	}
 }
 
-static void age_cell(char *buf, size_t n, double s, int json)
-{
-	if (isnan(s))
-		snprintf(buf, n, "%s", json ? "" : "-");
-	else if (json)
-		snprintf(buf, n, "%.0f", s);
-	else
-		fmt_duration(buf, n, s);
-}
-
 static void lag_cell(char *buf, size_t n, const struct fleet_figures *f, int json)
 {
 	if (!isnan(f->lag_s))
-		age_cell(buf, n, f->lag_s, json);
+		out_seconds_cell(buf, n, f->lag_s, json, 0);
 	else if (f->lag_bytes >= 0 && !json)
 		fmt_bytes(buf, n, (double)f->lag_bytes);
 	else
@@ -80,7 +70,7 @@ static enum status env_row(struct cmd_ctx *ctx, const struct fleet_env_view *e, 
 	lag_cell(lag, sizeof lag, f, json);
 	import_cell(imp, sizeof imp, f, json);
 	snprintf(gen, sizeof gen, "%lld", f->generation);
-	age_cell(backup, sizeof backup, f->backup_age_s, json);
+	out_seconds_cell(backup, sizeof backup, f->backup_age_s, json, 0);
 	snprintf(repl, sizeof repl, "%d", f->nreplicas);
 	if (!f->generation || f->generation < 0)
 		snprintf(gen, sizeof gen, "%s", json ? "" : "-");

@@ -22,16 +22,6 @@
 /* Text output cuts the query here; --json and the console's details keep it whole. */
 #define QUERY_TEXT_MAX 160
 
-static void duration_cell(struct cmd_ctx *ctx, char *buf, size_t n, double s)
-{
-	if (isnan(s))
-		snprintf(buf, n, "%s", out_format(ctx->out) == OUT_JSON ? "" : "-");
-	else if (out_format(ctx->out) == OUT_JSON)
-		snprintf(buf, n, "%.3f", s);
-	else
-		fmt_duration(buf, n, s);
-}
-
 static void by_cell(const struct session_row *r, char *buf, size_t n)
 {
 	size_t o = 0;
@@ -49,8 +39,8 @@ static void session_row_out(struct cmd_ctx *ctx, const struct session_row *r, in
 		snprintf(pid, sizeof pid, "%*s└ %d", (depth - 1) * 2, "", r->pid);
 	else
 		snprintf(pid, sizeof pid, "%d", r->pid);
-	duration_cell(ctx, xact, sizeof xact, r->xact_s);
-	duration_cell(ctx, q, sizeof q, r->query_s);
+	out_seconds_cell(xact, sizeof xact, r->xact_s, json, 3);
+	out_seconds_cell(q, sizeof q, r->query_s, json, 3);
 	by_cell(r, by, sizeof by);
 	snprintf(blocking, sizeof blocking, "%d", r->blocking);
 	snprintf(dep, sizeof dep, "%d", depth);

@@ -538,6 +538,30 @@ void fmt_bytes(char *buf, size_t n, double b)
 		snprintf(buf, n, "%.1f %s", b, u[i]);
 }
 
+void fmt_duration(char *buf, size_t n, double s)
+{
+	if (isnan(s))
+		snprintf(buf, n, "n/a");
+	else if (s < 60)
+		snprintf(buf, n, "%.0fs", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
+	else if (s < 86400)
+		snprintf(buf, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s, 3600) / 60);
+	else
+		snprintf(buf, n, "%.0fd%02.0fh", floor(s / 86400), fmod(s, 86400) / 3600);
+}
+
+void out_seconds_cell(char *buf, size_t n, double s, int json, int decimals)
+{
+	if (isnan(s))
+		snprintf(buf, n, "%s", json ? "" : "-");
+	else if (json)
+		snprintf(buf, n, "%.*f", decimals, s);
+	else
+		fmt_duration(buf, n, s);
+}
+
 static void progress(struct out *o, const char *label, double done, double total,
 		     const char *detail, int bytes);
 

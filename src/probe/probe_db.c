@@ -164,17 +164,3 @@ void probe_db_judge(const struct db_snapshot *s, const struct config *cfg, struc
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		j->overall = status_worst(j->overall, all[i]);
 }
-
-void fmt_duration(char *buf, size_t n, double s)
-{
-	if (isnan(s))
-		snprintf(buf, n, "n/a");
-	else if (s < 60)
-		snprintf(buf, n, "%.0fs", s);
-	else if (s < 3600)
-		snprintf(buf, n, "%.0fm%02.0fs", floor(s / 60), fmod(s, 60));
-	else if (s < 86400)
-		snprintf(buf, n, "%.0fh%02.0fm", floor(s / 3600), fmod(s, 3600) / 60);
-	else
-		snprintf(buf, n, "%.0fd%02.0fh", floor(s / 86400), fmod(s, 86400) / 3600);
-}
