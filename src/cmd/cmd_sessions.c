@@ -148,7 +148,7 @@ static int signal_exec(struct cmd_ctx *ctx, int terminate)
 		rc = EXIT_FAIL;
 		goto done;
 	}
-	char q[512];
+	char q[1024];
 	snprintf(q, sizeof q, "%s %d (user %s, application %s, %s): %.300s",
 		 terminate ? "terminate backend" : "cancel the query of backend", pid, r->user,
 		 r->app[0] ? r->app : "-", r->state, r->query[0] ? r->query : "(no query)");

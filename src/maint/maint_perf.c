@@ -105,7 +105,7 @@ static int clients_open(const struct target *t, struct client *cl, long n, struc
 			return -1;
 		}
 		for (int k = 0; k < PERF_COUNT; k++) {
-			char name[8];
+			char name[16];
 			snprintf(name, sizeof name, "q%d", k);
 			PGresult *r = PQprepare(cl[i].c, name, kind_sql[k], 1, NULL);
 			int ok = PQresultStatus(r) == PGRES_COMMAND_OK;

@@ -229,7 +229,7 @@ static void parse_incident(const char *v, struct health_extra *x)
 		x->incident_id = 0;
 		return;
 	}
-	snprintf(x->incident_severity, sizeof x->incident_severity, "%s", sev);
+	snprintf(x->incident_severity, sizeof x->incident_severity, "%.3s", sev);
 	x->incident_responded = yes[0] == 't';
 	snprintf(x->incident_title, sizeof x->incident_title, "%s", v + at);
 	xml_unescape(x->incident_title);

@@ -375,7 +375,7 @@ static int ask_signal(struct tui_pane *p, struct tui *t, int terminate)
 	}
 	S.ask_pid = r->pid;
 	S.ask_terminate = terminate;
-	snprintf(t->confirm_q, sizeof t->confirm_q, "%s pid %d (%s, %s): %.150s?",
+	snprintf(t->confirm_q, sizeof t->confirm_q, "%s pid %d (%.32s, %.32s): %.100s?",
 		 terminate ? "Terminate backend" : "Cancel the query of", r->pid, r->user,
 		 r->app[0] ? r->app : "-", r->query[0] ? r->query : "(no query)");
 	t->confirm_yes = do_signal;
