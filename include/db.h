@@ -51,6 +51,10 @@ int db_begin(PGconn *c, char *err, size_t errlen);
 int db_commit(PGconn *c, char *err, size_t errlen);
 void db_rollback(PGconn *c);
 
+/* One table's figures for a comparison (backup manifests, data-checksums): sql answers
+ * one row of count and checksum. Returns {"table", "rows", "checksum"}, or NULL with err. */
+struct cJSON *db_table_sum(PGconn *c, const char *table, const char *sql, char *err, size_t errlen);
+
 /* midsops's own work runs as this NOLOGIN role, so that pg_stat_statements, which keeps
  * figures per role, tells it from the web workload (db.c, ARCHITECTURE.md). db_connect
  * switches to it when it may; the schema's setup (migrate_up) creates it for a superuser

@@ -4,6 +4,7 @@
 #define MIDSOPS_UTIL_H
 
 #include <stddef.h>
+#include <time.h>
 
 struct cJSON;
 
@@ -26,6 +27,31 @@ double util_json_num(const struct cJSON *o, const char *k, double def);
 const char *util_json_str(const struct cJSON *o, const char *k);
 /* o[k] copied into buf ("" when absent), cut to n - 1 bytes. */
 void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n);
+
+/* A struct read from a JSON object by a table, a row a member, instead of a line a member:
+ * a string is copied and cut to the member's size ("" when absent), a number converted to
+ * the member's type (0 when absent; NaN for UTIL_J_NAN). Build rows with UTIL_JF. */
+enum util_jtype { UTIL_J_STR, UTIL_J_INT, UTIL_J_LL, UTIL_J_DBL, UTIL_J_NAN, UTIL_J_TIME };
+struct util_jfield {
+	const char *key;
+	enum util_jtype type;
+	size_t off, size;
+};
+#define UTIL_JSIZE(t)                                                                              \
+	((t) == UTIL_J_INT    ? sizeof(int)                                                        \
+	 : (t) == UTIL_J_LL   ? sizeof(long long)                                                  \
+	 : (t) == UTIL_J_TIME ? sizeof(time_t)                                                     \
+			      : sizeof(double))
+/* A row whose number type does not match its member does not compile (a negative array). */
+#define UTIL_JF(st, m, key, t)                                                                     \
+	{                                                                                          \
+		(key), (t), offsetof(st, m),                                                       \
+		    sizeof(((st *)0)->m) +                                                         \
+			0 * sizeof(char[(t) == UTIL_J_STR || sizeof(((st *)0)->m) == UTIL_JSIZE(t) \
+					    ? 1                                                    \
+					    : -1])                                                 \
+	}
+void util_json_fill(const struct cJSON *o, const struct util_jfield *f, size_t n, void *dst);
 
 /* Whether snprintf's result n fit a buffer of size bytes. Callers that build a path, SQL
  * text or a conninfo check it: a cut one would name something else. */

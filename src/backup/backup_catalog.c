@@ -286,13 +286,6 @@ int backup_list(struct cmd_ctx *ctx)
 	struct tl_set ts;
 	backup_tl_load(rp.wal, &ts);
 	unsigned *tli = xcalloc((size_t)n + 1, sizeof *tli);
-	if (!tli) {
-		out_err(ctx->out, "out of memory");
-		backup_tl_free(&ts);
-		free(b);
-		free(sk);
-		return EXIT_FAIL;
-	}
 	compute_windows(&rp, b, n, &ts, tli);
 	const char *cols[] = {"id", "type", "timeline", "time", "size", "verified", "window"};
 	out_table_begin(ctx->out, "backups", 7, cols);

@@ -650,10 +650,6 @@ int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_s
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
 			struct backup_info *nv = xrealloc(v, (size_t)cap * sizeof *v);
-			if (!nv) {
-				backup_manifest_free(&m);
-				break;
-			}
 			v = nv;
 		}
 		struct backup_info *b = &v[n++];

@@ -33,8 +33,6 @@ static struct tl_info *tl_add(struct tl_set *s, unsigned tli)
 	if (s->n == s->cap) {
 		int cap = s->cap ? s->cap * 2 : 16;
 		struct tl_info *nv = xrealloc(s->v, (size_t)cap * sizeof *nv);
-		if (!nv)
-			return NULL;
 		s->v = nv;
 		s->cap = cap;
 	}
@@ -49,8 +47,6 @@ static void tl_bad(struct tl_set *s, const char *name, const char *fmt, ...)
 static void tl_bad(struct tl_set *s, const char *name, const char *fmt, ...)
 {
 	struct backup_skipped *nb = xrealloc(s->bad, (size_t)(s->nbad + 1) * sizeof *nb);
-	if (!nb)
-		return;
 	s->bad = nb;
 	struct backup_skipped *b = &s->bad[s->nbad++];
 	snprintf(b->name, sizeof b->name, "%s", name);

@@ -349,22 +349,17 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 			    "select count(*), coalesce(sum(hash_record_extended(%s, 0)::numeric)"
 			    ", 0)::text from %s t",
 			    PQgetvalue(r, i, 2), table);
-		PGresult *q = db_query(c, err, errlen, sql, 0, NULL);
-		if (!q) {
+		cJSON *t = db_table_sum(c, table, sql, err, errlen);
+		if (!t) {
 			PQclear(r);
 			cJSON_Delete(arr);
 			db_rollback(c);
 			return NULL;
 		}
-		cJSON *t = cJSON_CreateObject();
-		cJSON_AddStringToObject(t, "table", table);
-		cJSON_AddNumberToObject(t, "rows", atof(PQgetvalue(q, 0, 0)));
-		cJSON_AddStringToObject(t, "checksum", PQgetvalue(q, 0, 1));
 		/* v1 entries stay as they always were, so an old manifest's copy compares. */
 		if (strcmp(method, "v1"))
 			cJSON_AddStringToObject(t, "checksum_method", method);
 		cJSON_AddItemToArray(arr, t);
-		PQclear(q);
 	}
 	PQclear(r);
 	db_exec(c, err, errlen, "commit", 0, NULL);

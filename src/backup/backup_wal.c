@@ -787,8 +787,6 @@ static int recv_seal(struct cmd_ctx *ctx, const struct repo *rp, char *last, siz
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			char **nn = xrealloc(names, cap * sizeof *names);
-			if (!nn)
-				break;
 			names = nn;
 		}
 		names[n++] = xstrdup(e->d_name);

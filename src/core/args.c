@@ -90,10 +90,6 @@ int args_parse(const char *spec, int argc, char **argv, struct args *a, char *er
 	int nspec = spec_parse(spec, opts, ARGS_MAX_OPTS);
 	memset(a, 0, sizeof *a);
 	a->argv = xcalloc((size_t)argc + 1, sizeof *a->argv);
-	if (!a->argv) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	int only_pos = 0;
 	for (int i = 1; i < argc; i++) {
 		char *s = argv[i];

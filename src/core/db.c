@@ -2,6 +2,8 @@
 #include "db.h"
 #include "util.h"
 
+#include <cJSON.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -399,10 +401,6 @@ static PQconninfoOption *service_options(const char *service)
 	while (all[n].keyword)
 		n++;
 	char **saved = xcalloc((size_t)n, sizeof *saved);
-	if (!saved) {
-		PQconninfoFree(all);
-		return NULL;
-	}
 	for (int i = 0; i < n; i++) {
 		if (!all[i].envvar)
 			continue;
@@ -579,4 +577,17 @@ void db_env_free(char **env)
 		free(*e);
 	}
 	free(env);
+}
+
+cJSON *db_table_sum(PGconn *c, const char *table, const char *sql, char *err, size_t errlen)
+{
+	PGresult *r = db_query(c, err, errlen, sql, 0, NULL);
+	if (!r)
+		return NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "table", table);
+	cJSON_AddNumberToObject(o, "rows", atof(PQgetvalue(r, 0, 0)));
+	cJSON_AddStringToObject(o, "checksum", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return o;
 }

@@ -4,6 +4,7 @@
 #include <cJSON.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -83,6 +84,32 @@ void util_json_strcpy(const cJSON *o, const char *k, char *buf, size_t n)
 {
 	const char *s = util_json_str(o, k);
 	snprintf(buf, n, "%s", s ? s : "");
+}
+
+void util_json_fill(const cJSON *o, const struct util_jfield *f, size_t n, void *dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = (char *)dst + f[i].off;
+		double v = util_json_num(o, f[i].key, f[i].type == UTIL_J_NAN ? NAN : 0);
+		switch (f[i].type) {
+		case UTIL_J_STR:
+			util_json_strcpy(o, f[i].key, p, f[i].size);
+			break;
+		case UTIL_J_INT:
+			*(int *)(void *)p = (int)v;
+			break;
+		case UTIL_J_LL:
+			*(long long *)(void *)p = (long long)v;
+			break;
+		case UTIL_J_DBL:
+		case UTIL_J_NAN:
+			*(double *)(void *)p = v;
+			break;
+		case UTIL_J_TIME:
+			*(time_t *)(void *)p = (time_t)v;
+			break;
+		}
+	}
 }
 
 static int same_char(char x, char y, unsigned flags)

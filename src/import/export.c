@@ -176,18 +176,13 @@ cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
 			snprintf(sql, sizeof sql, "select (select count(*) from game.%s), (%s)", t,
 				 sum);
 		}
-		PGresult *r = db_query(c, err, errlen, sql, 0, NULL);
-		if (!r) {
+		cJSON *o = db_table_sum(c, name, sql, err, errlen);
+		if (!o) {
 			cJSON_Delete(arr);
 			db_rollback(c);
 			return NULL;
 		}
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "table", name);
-		cJSON_AddNumberToObject(o, "rows", atof(PQgetvalue(r, 0, 0)));
-		cJSON_AddStringToObject(o, "checksum", PQgetvalue(r, 0, 1));
 		cJSON_AddItemToArray(arr, o);
-		PQclear(r);
 	}
 	db_exec(c, err, errlen, "commit", 0, NULL);
 	return arr;

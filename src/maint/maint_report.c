@@ -1,6 +1,7 @@
 /* The reports' reads and the metrics store: the last import, the weekly report's sections,
  * ops.metrics samples. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,23 +74,55 @@ static void section(PGconn *c, struct weekly *w, struct maint_rows *r, const cha
 		w->first_error = e;
 }
 
-static void weekly_growth(PGconn *c, struct weekly *w)
+/* The report's sections that are a query each, in the order they are read; the backups
+ * section only where ops.backups exists. maint_weekly_free frees from the same list. */
+#define SECTION(m) offsetof(struct weekly, m)
+static const struct {
+	size_t off; /* its struct maint_rows in struct weekly */
+	const char *sql;
+} weekly_sections[] = {
+    {SECTION(imports),
+     "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
+     " count(*) filter (where state = 'failed') as failed,"
+     " coalesce(sum(records_done), 0) as records,"
+     " round(avg(rate)::numeric, 1) as avg_rate_per_s,"
+     " round(min(rate)::numeric, 1) as min_rate_per_s"
+     " from ops.import_runs where started_at >= now() - interval '7 days'"},
+    {SECTION(runs),
+     "select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+     " records_done as records, round(rate::numeric, 1) as rate, errors, generation"
+     " from ops.import_runs where started_at >= now() - interval '7 days' order by id"},
+    {SECTION(errors), "select code, severity, count(*) as count from ops.import_errors"
+		      " where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1"},
+    {SECTION(backups),
+     "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+     " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
+     " where started_at >= now() - interval '7 days' order by started_at"},
+    {SECTION(growth),
+     "select pg_size_pretty(pg_database_size(current_database())) as now,"
+     " (select pg_size_pretty(db_size) from ops.metrics"
+     "  where at >= now() - interval '7 days' order by at limit 1) as week_start,"
+     " (select pg_size_pretty(pg_database_size(current_database()) - db_size)"
+     "  from ops.metrics where at >= now() - interval '7 days' order by at limit 1)"
+     " as growth"},
+    {SECTION(tables),
+     "select schemaname || '.' || relname as table,"
+     " pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
+     " from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8"},
+    {SECTION(incidents),
+     "select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
+     " from ops.events where level = 'error' and at >= now() - interval '7 days'"
+     " group by 1 order by 2 desc"},
+};
+#define NSECTIONS (sizeof weekly_sections / sizeof weekly_sections[0])
+
+static struct maint_rows *section_rows(struct weekly *w, size_t i)
 {
-	section(c, w, &w->growth,
-		"select pg_size_pretty(pg_database_size(current_database())) as now,"
-		" (select pg_size_pretty(db_size) from ops.metrics"
-		"  where at >= now() - interval '7 days' order by at limit 1) as week_start,"
-		" (select pg_size_pretty(pg_database_size(current_database()) - db_size)"
-		"  from ops.metrics where at >= now() - interval '7 days' order by at limit 1)"
-		" as growth");
-	section(c, w, &w->tables,
-		"select schemaname || '.' || relname as table,"
-		" pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
-		" from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8");
-	section(c, w, &w->incidents,
-		"select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
-		" from ops.events where level = 'error' and at >= now() - interval '7 days'"
-		" group by 1 order by 2 desc");
+	return (struct maint_rows *)(void *)((char *)w + weekly_sections[i].off);
+}
+
+static void weekly_charts(PGconn *c, struct weekly *w)
+{
 	for (int i = 0; i < WEEKLY_CHARTS; i++) {
 		struct strbuf sql = {0};
 		strbuf_addf(&sql,
@@ -110,44 +143,23 @@ void maint_weekly(PGconn *c, struct weekly *w)
 	struct maint_rows week = {0};
 	section(c, w, &week,
 		"select to_char(now() - interval '7 days', 'YYYY-MM-DD'),"
-		" to_char(now(), 'YYYY-MM-DD')");
+		" to_char(now(), 'YYYY-MM-DD'), to_regclass('ops.backups')::text");
 	if (week.nrows > 0) {
 		snprintf(w->from, sizeof w->from, "%s", maint_cell(&week, 0, 0));
 		snprintf(w->to, sizeof w->to, "%s", maint_cell(&week, 0, 1));
+		w->has_backups = maint_cell(&week, 0, 2) != NULL;
 	}
 	maint_rows_free(&week);
-	section(c, w, &w->imports,
-		"select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
-		" count(*) filter (where state = 'failed') as failed,"
-		" coalesce(sum(records_done), 0) as records,"
-		" round(avg(rate)::numeric, 1) as avg_rate_per_s,"
-		" round(min(rate)::numeric, 1) as min_rate_per_s"
-		" from ops.import_runs where started_at >= now() - interval '7 days'");
-	section(c, w, &w->runs,
-		"select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-		" records_done as records, round(rate::numeric, 1) as rate, errors, generation"
-		" from ops.import_runs where started_at >= now() - interval '7 days' order by id");
-	section(c, w, &w->errors,
-		"select code, severity, count(*) as count from ops.import_errors"
-		" where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1");
-	struct maint_rows has = {0};
-	section(c, w, &has, "select to_regclass('ops.backups')::text");
-	w->has_backups = maint_cell(&has, 0, 0) != NULL;
-	maint_rows_free(&has);
-	if (w->has_backups)
-		section(c, w, &w->backups,
-			"select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as "
-			"started, pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
-			" where started_at >= now() - interval '7 days' order by started_at");
-	weekly_growth(c, w);
+	for (size_t i = 0; i < NSECTIONS; i++)
+		if (weekly_sections[i].off != SECTION(backups) || w->has_backups)
+			section(c, w, section_rows(w, i), weekly_sections[i].sql);
+	weekly_charts(c, w);
 }
 
 void maint_weekly_free(struct weekly *w)
 {
-	struct maint_rows *all[] = {&w->imports, &w->runs,   &w->errors,   &w->backups,
-				    &w->growth,	 &w->tables, &w->incidents};
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		maint_rows_free(all[i]);
+	for (size_t i = 0; i < NSECTIONS; i++)
+		maint_rows_free(section_rows(w, i));
 	for (int i = 0; i < WEEKLY_CHARTS; i++)
 		maint_rows_free(&w->charts[i]);
 }

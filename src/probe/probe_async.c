@@ -289,8 +289,6 @@ int probe_health_parse(PGresult *r, struct health_extra *x)
 struct monitor *monitor_new(const char *conninfo, const char *app, int statement_timeout_ms)
 {
 	struct monitor *m = xcalloc(1, sizeof *m);
-	if (!m)
-		return NULL;
 	snprintf(m->conninfo, sizeof m->conninfo, "%s", conninfo ? conninfo : "");
 	if (m->conninfo[0])
 		conninfo_mask(m->conninfo, m->shown, sizeof m->shown);

@@ -61,12 +61,16 @@ static void hit_row(const cJSON *v, char *name, size_t n, double *hit, long long
 	*blocks = (long long)util_json_num(v, "blocks", 0);
 }
 
+/* The API's own counters, as its cache.stats row holds them. */
+#define F(m) UTIL_JF(struct console_cache_snapshot, m, #m, UTIL_J_LL)
+static const struct util_jfield counter_fields[] = {F(hits),	  F(misses),  F(expiries),
+						    F(evictions), F(entries), F(bytes)};
+#undef F
+
 int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 {
-	memset(s, 0, sizeof *s);
-	s->taken = time(NULL);
+	cJSON *j = PROBE_JSON_START(s, r);
 	s->hit_rate = NAN;
-	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
 	if (!j)
 		return -1;
 	s->installed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "installed"));
@@ -88,12 +92,8 @@ int probe_console_cache_parse(PGresult *r, struct console_cache_snapshot *s)
 		buf[o] = 0;
 		cJSON *c = cJSON_Parse(buf);
 		if (c) {
-			s->hits = (long long)util_json_num(c, "hits", 0);
-			s->misses = (long long)util_json_num(c, "misses", 0);
-			s->expiries = (long long)util_json_num(c, "expiries", 0);
-			s->evictions = (long long)util_json_num(c, "evictions", 0);
-			s->entries = (long long)util_json_num(c, "entries", 0);
-			s->bytes = (long long)util_json_num(c, "bytes", 0);
+			util_json_fill(c, counter_fields,
+				       sizeof counter_fields / sizeof *counter_fields, s);
 			if (s->hits + s->misses > 0)
 				s->hit_rate =
 				    100.0 * (double)s->hits / (double)(s->hits + s->misses);

@@ -54,13 +54,8 @@ int probe_cache_stats_parse(PGresult *r, struct cache_snapshot *s)
 	return 0;
 }
 
-int probe_cache_stats(PGconn *c, struct cache_snapshot *s)
-{
-	PGresult *r = PQexec(c, probe_cache_stats_sql);
-	int rc = probe_cache_stats_parse(r, s);
-	PQclear(r);
-	return rc;
-}
+PROBE_BLOCKING(probe_cache_stats, struct cache_snapshot, probe_cache_stats_sql,
+	       probe_cache_stats_parse)
 
 int cache_sync_settings(PGconn *c, const struct config *cfg, char *err, size_t errlen)
 {

@@ -127,13 +127,7 @@ int probe_db_parse(PGresult *r, struct db_snapshot *s)
 	return 0;
 }
 
-int probe_db(PGconn *c, struct db_snapshot *s)
-{
-	PGresult *r = PQexec(c, probe_db_sql);
-	int rc = probe_db_parse(r, s);
-	PQclear(r);
-	return rc;
-}
+PROBE_BLOCKING(probe_db, struct db_snapshot, probe_db_sql, probe_db_parse)
 
 void probe_db_rate(struct db_snapshot *now, const struct db_snapshot *prev)
 {

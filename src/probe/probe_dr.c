@@ -176,21 +176,11 @@ PGconn *probe_dr_connect(const char *conninfo, const char *app, int timeout_s, c
 	return c;
 }
 
-int probe_dr_primary(PGconn *c, struct dr_primary_snap *p)
-{
-	PGresult *r = PQexec(c, probe_dr_primary_sql);
-	int rc = probe_dr_primary_parse(r, p);
-	PQclear(r);
-	return rc;
-}
+PROBE_BLOCKING(probe_dr_primary, struct dr_primary_snap, probe_dr_primary_sql,
+	       probe_dr_primary_parse)
 
-int probe_dr_standby(PGconn *c, struct dr_standby_snap *s)
-{
-	PGresult *r = PQexec(c, probe_dr_standby_sql);
-	int rc = probe_dr_standby_parse(r, s);
-	PQclear(r);
-	return rc;
-}
+PROBE_BLOCKING(probe_dr_standby, struct dr_standby_snap, probe_dr_standby_sql,
+	       probe_dr_standby_parse)
 
 int probe_dr(const char *primary_conninfo, const char *standby_conninfo, struct dr_snapshot *s)
 {

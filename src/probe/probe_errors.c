@@ -45,11 +45,16 @@ const char *probe_errors_sql(int have_events, int have_import_errors)
 	return none;
 }
 
+#define F(m, t) UTIL_JF(struct error_item, m, #m, t)
+static const struct util_jfield item_fields[] = {
+    F(kind, UTIL_J_STR),      F(source, UTIL_J_STR), F(level, UTIL_J_STR),   F(path, UTIL_J_STR),
+    F(json_path, UTIL_J_STR), F(code, UTIL_J_STR),   F(message, UTIL_J_STR), F(id, UTIL_J_LL),
+    F(at, UTIL_J_DBL),	      F(run_id, UTIL_J_LL)};
+#undef F
+
 int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
 {
-	memset(s, 0, sizeof *s);
-	s->taken = time(NULL);
-	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
+	cJSON *j = PROBE_JSON_START(s, r);
 	if (!j)
 		return -1;
 	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
@@ -58,17 +63,8 @@ int probe_errors_parse(PGresult *r, struct errors_snapshot *s)
 	{
 		if (s->n >= PROBE_ERRORS)
 			break;
-		struct error_item *e = &s->items[s->n++];
-		util_json_strcpy(v, "kind", e->kind, sizeof e->kind);
-		util_json_strcpy(v, "source", e->source, sizeof e->source);
-		util_json_strcpy(v, "level", e->level, sizeof e->level);
-		util_json_strcpy(v, "path", e->path, sizeof e->path);
-		util_json_strcpy(v, "json_path", e->json_path, sizeof e->json_path);
-		util_json_strcpy(v, "code", e->code, sizeof e->code);
-		util_json_strcpy(v, "message", e->message, sizeof e->message);
-		e->id = (long long)util_json_num(v, "id", 0);
-		e->at = util_json_num(v, "at", 0);
-		e->run_id = (long long)util_json_num(v, "run_id", 0);
+		util_json_fill(v, item_fields, sizeof item_fields / sizeof *item_fields,
+			       &s->items[s->n++]);
 	}
 	cJSON_Delete(j);
 	s->ok = 1;

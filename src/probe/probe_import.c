@@ -37,13 +37,20 @@ const char *probe_import_sql(int present)
 	return present ? import_sql_present : import_sql_absent;
 }
 
+#define F(m, t) UTIL_JF(struct import_snapshot, m, #m, t)
+static const struct util_jfield run_fields[] = {
+    F(id, UTIL_J_LL),	       F(kind, UTIL_J_STR),	   F(state, UTIL_J_STR),
+    F(phase, UTIL_J_STR),      F(source_dir, UTIL_J_STR),  F(message, UTIL_J_STR),
+    F(files_done, UTIL_J_LL),  F(files_total, UTIL_J_LL),  F(bytes_done, UTIL_J_LL),
+    F(bytes_total, UTIL_J_LL), F(records_done, UTIL_J_LL), F(records_total, UTIL_J_LL),
+    F(rate, UTIL_J_NAN),       F(errors, UTIL_J_LL),	   F(warnings, UTIL_J_LL)};
+#undef F
+
 int probe_import_parse(PGresult *r, struct import_snapshot *s)
 {
-	memset(s, 0, sizeof *s);
-	s->taken = time(NULL);
+	cJSON *j = PROBE_JSON_START(s, r);
 	s->rate = s->eta_s = NAN;
 	s->generation = -1;
-	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
 	if (!j)
 		return -1;
 	s->present = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "present"));
@@ -52,22 +59,8 @@ int probe_import_parse(PGresult *r, struct import_snapshot *s)
 	const cJSON *rr = cJSON_GetObjectItemCaseSensitive(run, "r");
 	if (cJSON_IsObject(rr)) {
 		s->has_run = 1;
-		s->id = (long long)util_json_num(rr, "id", 0);
-		util_json_strcpy(rr, "kind", s->kind, sizeof s->kind);
-		util_json_strcpy(rr, "state", s->state, sizeof s->state);
-		util_json_strcpy(rr, "phase", s->phase, sizeof s->phase);
-		util_json_strcpy(rr, "source_dir", s->source_dir, sizeof s->source_dir);
-		util_json_strcpy(rr, "message", s->message, sizeof s->message);
-		s->files_done = (long long)util_json_num(rr, "files_done", 0);
-		s->files_total = (long long)util_json_num(rr, "files_total", 0);
-		s->bytes_done = (long long)util_json_num(rr, "bytes_done", 0);
-		s->bytes_total = (long long)util_json_num(rr, "bytes_total", 0);
-		s->records_done = (long long)util_json_num(rr, "records_done", 0);
-		s->records_total = (long long)util_json_num(rr, "records_total", 0);
-		s->rate = util_json_num(rr, "rate", NAN);
+		util_json_fill(rr, run_fields, sizeof run_fields / sizeof *run_fields, s);
 		s->eta_s = util_json_num(rr, "eta_s", util_json_num(rr, "eta", NAN));
-		s->errors = (long long)util_json_num(rr, "errors", 0);
-		s->warnings = (long long)util_json_num(rr, "warnings", 0);
 		s->generation = (long long)util_json_num(rr, "generation", -1);
 		s->started = util_json_num(run, "started", 0);
 		s->finished = util_json_num(run, "finished", 0);

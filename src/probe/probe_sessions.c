@@ -48,21 +48,18 @@ const char *probe_sessions_sql(void)
 	return sessions_sql;
 }
 
+#define F(m, t) UTIL_JF(struct session_row, m, #m, t)
+static const struct util_jfield row_fields[] = {
+    F(pid, UTIL_J_INT),	      F(db, UTIL_J_STR),      F(user, UTIL_J_STR),
+    F(app, UTIL_J_STR),	      F(client, UTIL_J_STR),  F(state, UTIL_J_STR),
+    F(wait_type, UTIL_J_STR), F(wait, UTIL_J_STR),    F(query, UTIL_J_STR),
+    F(xact_s, UTIL_J_NAN),    F(query_s, UTIL_J_NAN), F(blocking, UTIL_J_INT)};
+#undef F
+
 static void parse_row(const cJSON *v, struct session_row *r)
 {
 	memset(r, 0, sizeof *r);
-	r->pid = (int)util_json_num(v, "pid", 0);
-	util_json_strcpy(v, "db", r->db, sizeof r->db);
-	util_json_strcpy(v, "user", r->user, sizeof r->user);
-	util_json_strcpy(v, "app", r->app, sizeof r->app);
-	util_json_strcpy(v, "client", r->client, sizeof r->client);
-	util_json_strcpy(v, "state", r->state, sizeof r->state);
-	util_json_strcpy(v, "wait_type", r->wait_type, sizeof r->wait_type);
-	util_json_strcpy(v, "wait", r->wait, sizeof r->wait);
-	util_json_strcpy(v, "query", r->query, sizeof r->query);
-	r->xact_s = util_json_num(v, "xact_s", NAN);
-	r->query_s = util_json_num(v, "query_s", NAN);
-	r->blocking = (int)util_json_num(v, "blocking", 0);
+	util_json_fill(v, row_fields, sizeof row_fields / sizeof *row_fields, r);
 	const cJSON *b;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(v, "by"))
 	{
@@ -73,9 +70,7 @@ static void parse_row(const cJSON *v, struct session_row *r)
 
 int probe_sessions_parse(PGresult *r, struct sessions_snapshot *s)
 {
-	memset(s, 0, sizeof *s);
-	s->taken = time(NULL);
-	cJSON *j = probe_json_row(r, s->error, sizeof s->error);
+	cJSON *j = PROBE_JSON_START(s, r);
 	if (!j)
 		return -1;
 	util_json_strcpy(j, "db", s->db, sizeof s->db);

@@ -826,8 +826,6 @@ struct runbook *rb_load_file(const char *path, char *err, size_t errlen)
 		if (len + 1 >= cap) {
 			cap *= 2;
 			char *nb = xrealloc(buf, cap);
-			if (!nb)
-				free(buf);
 			buf = nb;
 		}
 	}

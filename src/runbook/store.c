@@ -101,25 +101,24 @@ static double jn(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+#define F(m, key, t) UTIL_JF(struct wz_run, m, key, t)
+static const struct util_jfield run_fields[] = {
+    F(local_id, "local_id", UTIL_J_STR),  F(id, "id", UTIL_J_LL),
+    F(runbook, "runbook", UTIL_J_STR),	  F(title, "title", UTIL_J_STR),
+    F(operator_, "operator", UTIL_J_STR), F(host, "host", UTIL_J_STR),
+    F(reason, "reason", UTIL_J_STR),	  F(started, "started", UTIL_J_TIME),
+    F(ended, "ended", UTIL_J_TIME),	  F(updated, "updated", UTIL_J_TIME),
+    F(worst, "worst", UTIL_J_INT),	  F(version, "version", UTIL_J_INT)};
+#undef F
+
 /* A run from its JSON; with rb given, step ids become indexes (a step id the runbook no
  * longer has is an error). */
 static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *err, size_t errlen)
 {
 	struct wz_run *r = xcalloc(1, sizeof *r);
 	r->rb = rb;
-	snprintf(r->local_id, sizeof r->local_id, "%s", js(j, "local_id"));
-	r->id = (long long)jn(j, "id");
-	snprintf(r->runbook, sizeof r->runbook, "%s", js(j, "runbook"));
-	snprintf(r->title, sizeof r->title, "%s", js(j, "title"));
-	snprintf(r->operator_, sizeof r->operator_, "%s", js(j, "operator"));
-	snprintf(r->host, sizeof r->host, "%s", js(j, "host"));
+	util_json_fill(j, run_fields, sizeof run_fields / sizeof *run_fields, r);
 	r->status = wz_status_parse(js(j, "status"));
-	snprintf(r->reason, sizeof r->reason, "%s", js(j, "reason"));
-	r->started = (time_t)jn(j, "started");
-	r->ended = (time_t)jn(j, "ended");
-	r->updated = (time_t)jn(j, "updated");
-	r->worst = (int)jn(j, "worst");
-	r->version = (int)jn(j, "version");
 	r->synced = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "synced"));
 	r->offline = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "offline"));
 	const cJSON *p, *params = cJSON_GetObjectItemCaseSensitive(j, "params");
@@ -509,6 +508,22 @@ int wz_store_sync(struct wz_store *s, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ locking */
 
+/* The run's advisory lock in the database, taken (without waiting) or given back: 1 when
+ * the server answered true. */
+static int run_db_lock(struct wz_store *s, long long run_id, int take)
+{
+	char id[32], err[256];
+	snprintf(id, sizeof id, "%lld", run_id);
+	const char *p[] = {id};
+	char *got = db_scalar(conn(s), err, sizeof err,
+			      take ? "select pg_try_advisory_lock(" WZ_LOCK_CLASS ", $1::int)"
+				   : "select pg_advisory_unlock(" WZ_LOCK_CLASS ", $1::int)",
+			      1, p);
+	int ok = got && strcmp(got, "t") == 0;
+	free(got);
+	return ok;
+}
+
 int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 {
 	char path[4400];
@@ -541,12 +556,7 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 		char id[32], e2[512];
 		snprintf(id, sizeof id, "%lld", r->id);
 		const char *p[] = {id};
-		char *got =
-		    db_scalar(conn(s), e2, sizeof e2,
-			      "select pg_try_advisory_lock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
-		int ok = got && strcmp(got, "t") == 0;
-		free(got);
-		if (!ok) {
+		if (!run_db_lock(s, r->id, 1)) {
 			PGresult *res =
 			    db_query(conn(s), e2, sizeof e2,
 				     "select operator, coalesce(driver_host, host), "
@@ -575,15 +585,8 @@ int wz_lock(struct wz_store *s, struct wz_run *r, char *err, size_t errlen)
 
 void wz_unlock(struct wz_store *s, struct wz_run *r)
 {
-	if (s->conn && s->db_locked && r->id) {
-		char id[32], err[256];
-		snprintf(id, sizeof id, "%lld", r->id);
-		const char *p[] = {id};
-		char *got =
-		    db_scalar(conn(s), err, sizeof err,
-			      "select pg_advisory_unlock(" WZ_LOCK_CLASS ", $1::int)", 1, p);
-		free(got);
-	}
+	if (s->conn && s->db_locked && r->id)
+		run_db_lock(s, r->id, 0);
 	s->db_locked = 0;
 	if (s->lockfd >= 0)
 		close(s->lockfd);
@@ -724,37 +727,51 @@ static int lock_held(const char *local_id)
 	return held;
 }
 
+/* A summary from a run's JSON: the database's row (wz_list asks for it in the state
+ * file's keys) or a local state file, read alike. */
+#define F(m, key, t) UTIL_JF(struct wz_summary, m, key, t)
+static const struct util_jfield summary_fields[] = {F(id, "id", UTIL_J_LL),
+						    F(local_id, "local_id", UTIL_J_STR),
+						    F(runbook, "runbook", UTIL_J_STR),
+						    F(operator_, "operator", UTIL_J_STR),
+						    F(host, "host", UTIL_J_STR),
+						    F(step, "cursor", UTIL_J_STR),
+						    F(started, "started", UTIL_J_TIME),
+						    F(ended, "ended", UTIL_J_TIME),
+						    F(updated, "updated", UTIL_J_TIME)};
+#undef F
+
+static void summary_from_json(const cJSON *j, struct wz_summary *w)
+{
+	memset(w, 0, sizeof *w);
+	util_json_fill(j, summary_fields, sizeof summary_fields / sizeof *summary_fields, w);
+	w->status = wz_status_parse(js(j, "status"));
+	w->active =
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "active")) || lock_held(w->local_id);
+}
+
 int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size_t errlen)
 {
 	int n = 0;
 	if (s->conn) {
 		PGresult *res = db_query(
 		    conn(s), err, errlen,
-		    "select w.id, w.local_id, w.runbook, w.operator, w.host, w.status, "
-		    "coalesce(w.current_step, ''), extract(epoch from w.started_at)::bigint, "
-		    "coalesce(extract(epoch from w.ended_at)::bigint, 0), "
-		    "extract(epoch from w.updated_at)::bigint, exists (select 1 from pg_locks l "
-		    "where l.locktype = 'advisory' and l.classid = " WZ_LOCK_CLASS
-		    " and l.objid = w.id and l.objsubid = 2 and l.granted) "
-		    "from ops.wizard_runs w order by w.started_at desc limit 200",
+		    "select json_build_object('id', w.id, 'local_id', w.local_id, 'runbook', "
+		    "w.runbook, 'operator', w.operator, 'host', w.host, 'status', w.status, "
+		    "'cursor', coalesce(w.current_step, ''), 'started', extract(epoch from "
+		    "w.started_at)::bigint, 'ended', coalesce(extract(epoch from "
+		    "w.ended_at)::bigint, 0), 'updated', extract(epoch from w.updated_at)::bigint, "
+		    "'active', exists (select 1 from pg_locks l where l.locktype = 'advisory' and "
+		    "l.classid = " WZ_LOCK_CLASS " and l.objid = w.id and l.objsubid = 2 and "
+		    "l.granted)) from ops.wizard_runs w order by w.started_at desc limit 200",
 		    0, NULL);
 		if (!res)
 			return -1;
-		for (int i = 0; i < PQntuples(res) && n < max; i++, n++) {
-			struct wz_summary *w = &out[n];
-			memset(w, 0, sizeof *w);
-			w->id = atoll(PQgetvalue(res, i, 0));
-			snprintf(w->local_id, sizeof w->local_id, "%s", PQgetvalue(res, i, 1));
-			snprintf(w->runbook, sizeof w->runbook, "%s", PQgetvalue(res, i, 2));
-			snprintf(w->operator_, sizeof w->operator_, "%s", PQgetvalue(res, i, 3));
-			snprintf(w->host, sizeof w->host, "%s", PQgetvalue(res, i, 4));
-			w->status = wz_status_parse(PQgetvalue(res, i, 5));
-			snprintf(w->step, sizeof w->step, "%s", PQgetvalue(res, i, 6));
-			w->started = atoll(PQgetvalue(res, i, 7));
-			w->ended = atoll(PQgetvalue(res, i, 8));
-			w->updated = atoll(PQgetvalue(res, i, 9));
-			w->active =
-			    strcmp(PQgetvalue(res, i, 10), "t") == 0 || lock_held(w->local_id);
+		for (int i = 0; i < PQntuples(res) && n < max; i++) {
+			cJSON *j = cJSON_Parse(PQgetvalue(res, i, 0));
+			if (j)
+				summary_from_json(j, &out[n++]);
+			cJSON_Delete(j);
 		}
 		PQclear(res);
 	}
@@ -774,18 +791,7 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 			known |= strcmp(out[i].local_id, js(j, "local_id")) == 0;
 		if (!known) {
 			struct wz_summary *w = &out[n++];
-			memset(w, 0, sizeof *w);
-			w->id = (long long)jn(j, "id");
-			snprintf(w->local_id, sizeof w->local_id, "%s", js(j, "local_id"));
-			snprintf(w->runbook, sizeof w->runbook, "%s", js(j, "runbook"));
-			snprintf(w->operator_, sizeof w->operator_, "%s", js(j, "operator"));
-			snprintf(w->host, sizeof w->host, "%s", js(j, "host"));
-			w->status = wz_status_parse(js(j, "status"));
-			snprintf(w->step, sizeof w->step, "%s", js(j, "cursor"));
-			w->started = (time_t)jn(j, "started");
-			w->ended = (time_t)jn(j, "ended");
-			w->updated = (time_t)jn(j, "updated");
-			w->active = lock_held(w->local_id);
+			summary_from_json(j, w);
 			w->offline = 1;
 		}
 		cJSON_Delete(j);

@@ -96,8 +96,6 @@ static void cands_clear(void)
 static void cand_add(const char *s)
 {
 	char **n = xrealloc(cands, (size_t)(ncands + 2) * sizeof *n);
-	if (!n)
-		return;
 	cands = n;
 	cands[ncands++] = xstrdup(s);
 	cands[ncands] = NULL;

@@ -260,8 +260,6 @@ void tui_lines_add(struct tui_lines *l, const char *s)
 	if (l->n >= l->cap) {
 		int cap = l->cap ? l->cap * 2 : 64;
 		char **nv = xrealloc(l->v, (size_t)cap * sizeof *nv);
-		if (!nv)
-			return;
 		l->v = nv;
 		l->cap = cap;
 	}
@@ -345,8 +343,6 @@ int tui_words_split(const char *line, char ***words, char *err, size_t errlen)
 		if (n + 2 > cap) {
 			cap *= 2;
 			char **nw = xrealloc(w, cap * sizeof *nw);
-			if (!nw)
-				goto unterminated;
 			w = nw;
 		}
 		w[n++] = xstrdup(cur);

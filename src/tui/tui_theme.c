@@ -112,8 +112,6 @@ int tui_theme_load(struct tui *t, const char *name, char *err, size_t errlen)
 			return -1;
 		}
 		text = xstrdup(builtin_default);
-		if (!text)
-			return -1;
 	}
 	int fg[ROLE_N], bg[ROLE_N];
 	attr_t at[ROLE_N];
@@ -187,8 +185,6 @@ static int add_name(char ***v, int *n, const char *name)
 		if (strcmp((*v)[i], name) == 0)
 			return 0;
 	char **nv = xrealloc(*v, (size_t)(*n + 2) * sizeof *nv);
-	if (!nv)
-		return -1;
 	*v = nv;
 	nv[(*n)++] = xstrdup(name);
 	nv[*n] = NULL;

@@ -1,5 +1,6 @@
 /* Unit tests of pure core code: args, config, command table, output renderers, masking. */
 #include <cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "args.h"
@@ -8,12 +9,14 @@
 #include "harness.h"
 #include "out.h"
 #include "target.h"
+#include "util.h"
 
 static void test_args(void)
 {
 	char err[256];
 	struct args a;
-	char *argv[] = {"import", "dir", "--dry-run", "--max-errors", "5", "-v", "--last=24h", NULL};
+	char *argv[] = {"import", "dir", "--dry-run",  "--max-errors",
+			"5",	  "-v",	 "--last=24h", NULL};
 	int rc = args_parse("dry-run no-promote max-errors= verbose|v last=", 7, argv, &a, err,
 			    sizeof err);
 	CHECK(rc == 0, "args: parse ok");
@@ -74,24 +77,25 @@ static void test_config(void)
 	struct {
 		const char *text, *want;
 	} bad[] = {
-		{"[midsops]\nrefrsh = 2\n", "t.conf:2: unknown key 'refrsh'"},
-		{"[midsops]\nno equals here\n", "t.conf:2: expected 'key = value'"},
-		{"[nosuch]\n", "t.conf:1: unknown section [nosuch]"},
-		{"key = 1\n", "t.conf:1: key 'key' outside any section"},
-		{"[midsops]\nrefresh = fast\n", "t.conf:2: refresh wants seconds"},
-		{"[env a]\ndsn = x\n[env a]\n", "t.conf:3: environment 'a' is defined twice"},
-		{"[midsops]\ndefault_env = prod\n", "default_env 'prod' is not defined"},
-		{"[thresholds]\nimport_speed = fast\n", "t.conf:2: 'import_speed' wants two numbers"},
-		{"[midsops\n", "t.conf:1: malformed section header"},
-		{"[dr]\nsynchronous = maybe\n", "t.conf:2: synchronous wants strict or fallback"},
-		{"[dr]\nsynchronous_fallback_after = 0\n", "t.conf:2: synchronous_fallback_after"},
-		{"[incident]\nescalate = dba:15\n", "t.conf:2: escalate: '15' for dba wants"},
-		{"[incident]\nescalate = dba:15m,\n", "t.conf:2: escalate wants CONTACT:DURATION"},
-		{"[incident]\nescalate = a:1m, a:2m\n", "t.conf:2: escalate names 'a' twice"},
-		{"[incident]\nescalate = a/b:1m\n", "t.conf:2: escalate: contact 'a/b' may hold"},
-		{"[incident]\nescalate = a:-1m\n", "t.conf:2: escalate: '-1m' for a wants"},
-		{"[incident]\nescalate = a:99999999999h\n", "t.conf:2: escalate: '99999999999h'"},
-		{"[incident]\nescalat = a:1m\n", "t.conf:2: unknown key 'escalat' in section [incident]"},
+	    {"[midsops]\nrefrsh = 2\n", "t.conf:2: unknown key 'refrsh'"},
+	    {"[midsops]\nno equals here\n", "t.conf:2: expected 'key = value'"},
+	    {"[nosuch]\n", "t.conf:1: unknown section [nosuch]"},
+	    {"key = 1\n", "t.conf:1: key 'key' outside any section"},
+	    {"[midsops]\nrefresh = fast\n", "t.conf:2: refresh wants seconds"},
+	    {"[env a]\ndsn = x\n[env a]\n", "t.conf:3: environment 'a' is defined twice"},
+	    {"[midsops]\ndefault_env = prod\n", "default_env 'prod' is not defined"},
+	    {"[thresholds]\nimport_speed = fast\n", "t.conf:2: 'import_speed' wants two numbers"},
+	    {"[midsops\n", "t.conf:1: malformed section header"},
+	    {"[dr]\nsynchronous = maybe\n", "t.conf:2: synchronous wants strict or fallback"},
+	    {"[dr]\nsynchronous_fallback_after = 0\n", "t.conf:2: synchronous_fallback_after"},
+	    {"[incident]\nescalate = dba:15\n", "t.conf:2: escalate: '15' for dba wants"},
+	    {"[incident]\nescalate = dba:15m,\n", "t.conf:2: escalate wants CONTACT:DURATION"},
+	    {"[incident]\nescalate = a:1m, a:2m\n", "t.conf:2: escalate names 'a' twice"},
+	    {"[incident]\nescalate = a/b:1m\n", "t.conf:2: escalate: contact 'a/b' may hold"},
+	    {"[incident]\nescalate = a:-1m\n", "t.conf:2: escalate: '-1m' for a wants"},
+	    {"[incident]\nescalate = a:99999999999h\n", "t.conf:2: escalate: '99999999999h'"},
+	    {"[incident]\nescalat = a:1m\n",
+	     "t.conf:2: unknown key 'escalat' in section [incident]"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		config_defaults(&c);
@@ -173,7 +177,8 @@ static void test_cmd_table(void)
 			if (strcmp(o->name, ce->name) == 0)
 				bad++;
 	}
-	CHECK(bad == 0, "cmd: every entry has summary, usage starting with its name, exec; names unique");
+	CHECK(bad == 0,
+	      "cmd: every entry has summary, usage starting with its name, exec; names unique");
 }
 
 static void test_out(void)
@@ -265,8 +270,45 @@ static void test_out(void)
 	CHECK(status_worst(ST_WARNING, ST_UNKNOWN) == ST_UNKNOWN, "status: unknown beats warning");
 }
 
+struct jf_sample {
+	char name[6];
+	int n;
+	long long big;
+	double x, missing;
+	time_t at;
+};
+
+static void test_json_fill(void)
+{
+	static const struct util_jfield f[] = {
+	    UTIL_JF(struct jf_sample, name, "name", UTIL_J_STR),
+	    UTIL_JF(struct jf_sample, n, "n", UTIL_J_INT),
+	    UTIL_JF(struct jf_sample, big, "big", UTIL_J_LL),
+	    UTIL_JF(struct jf_sample, x, "x", UTIL_J_DBL),
+	    UTIL_JF(struct jf_sample, missing, "missing", UTIL_J_NAN),
+	    UTIL_JF(struct jf_sample, at, "at", UTIL_J_TIME)};
+	cJSON *j = cJSON_Parse(
+	    "{\"name\": \"longer than six\", \"n\": 7, \"big\": \"9007199254740993\", \"x\": 2.5, "
+	    "\"at\": 1700000000}");
+	struct jf_sample s;
+	memset(&s, 0x55, sizeof s);
+	util_json_fill(j, f, sizeof f / sizeof *f, &s);
+	CHECK_STR(s.name, "longe", "json fill: a string cut to its member's size");
+	CHECK(s.n == 7 && s.x == 2.5, "json fill: int and double");
+	CHECK(s.big > 9007199254740000LL, "json fill: a numeric string (SQL's bigint as text)");
+	CHECK(isnan(s.missing), "json fill: an absent UTIL_J_NAN member is NaN");
+	CHECK(s.at == (time_t)1700000000, "json fill: time_t");
+	cJSON_Delete(j);
+	j = cJSON_Parse("{}");
+	util_json_fill(j, f, sizeof f / sizeof *f, &s);
+	CHECK(s.name[0] == 0 && s.n == 0 && s.big == 0 && s.at == 0,
+	      "json fill: absent members are empty and zero");
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
+	test_json_fill();
 	test_args();
 	test_config();
 	test_mask();
