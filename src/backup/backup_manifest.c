@@ -653,18 +653,17 @@ int backup_repo_scan(const char *repo, struct backup_info **out, struct backup_s
 			v = nv;
 		}
 		struct backup_info *b = &v[n++];
-		memset(b, 0, sizeof *b);
+		*b = (struct backup_info){.type = m.type,
+					  .start = m.start,
+					  .stop = m.stop,
+					  .size = m.size,
+					  .window_start = m.window_start,
+					  .window_end = m.window_end,
+					  .verified = read_verified(repo, m.id)};
 		snprintf(b->id, sizeof b->id, "%s", m.id);
-		b->type = m.type;
-		b->start = m.start;
-		b->stop = m.stop;
-		b->size = m.size;
-		b->window_start = m.window_start;
-		b->window_end = m.window_end;
 		snprintf(b->base, sizeof b->base, "%s", m.base);
 		snprintf(b->wal_first, sizeof b->wal_first, "%s", m.wal_first);
 		snprintf(b->wal_last, sizeof b->wal_last, "%s", m.wal_last);
-		b->verified = read_verified(repo, m.id);
 		backup_manifest_free(&m);
 	}
 	closedir(d);
