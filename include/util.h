@@ -25,6 +25,8 @@ double util_mono(void);
 double util_json_num(const struct cJSON *o, const char *k, double def);
 /* o[k] as a string, or NULL when absent or not a string. */
 const char *util_json_str(const struct cJSON *o, const char *k);
+/* o[k] as a string, "" when absent or not a string: for text to show or compare. */
+const char *util_json_text(const struct cJSON *o, const char *k);
 /* o[k] copied into buf ("" when absent), cut to n - 1 bytes. */
 void util_json_strcpy(const struct cJSON *o, const char *k, char *buf, size_t n);
 

@@ -28,11 +28,11 @@ void backup_cat_put(struct run *r, const char *status, double progress, const ch
 	char *mj = r->man && strcmp(status, "running") ? cJSON_PrintUnformatted(r->man) : NULL;
 	char size[32] = "", ws[32] = "", we[32] = "";
 	if (r->man) {
-		snprintf(size, sizeof size, "%.0f", jnum(r->man, "size"));
-		if (jnum(r->man, "window_start") > 0)
-			snprintf(ws, sizeof ws, "%.0f", jnum(r->man, "window_start"));
-		if (jnum(r->man, "window_end") > 0)
-			snprintf(we, sizeof we, "%.0f", jnum(r->man, "window_end"));
+		snprintf(size, sizeof size, "%.0f", util_json_num(r->man, "size", 0));
+		if (util_json_num(r->man, "window_start", 0) > 0)
+			snprintf(ws, sizeof ws, "%.0f", util_json_num(r->man, "window_start", 0));
+		if (util_json_num(r->man, "window_end", 0) > 0)
+			snprintf(we, sizeof we, "%.0f", util_json_num(r->man, "window_end", 0));
 	}
 	char t0[32];
 	snprintf(t0, sizeof t0, "%.3f", r->t0);

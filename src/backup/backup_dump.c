@@ -21,7 +21,8 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 			 "pg_dump not found; install postgresql-client-15 (make deps)");
 		return -1;
 	}
-	long long need = (long long)(jnum(r->man, "database_bytes") * 0.6) + (16LL << 20);
+	long long need =
+	    (long long)(util_json_num(r->man, "database_bytes", 0) * 0.6) + (16LL << 20);
 	if (backup_disk_check(r->repo.dir, need, err, errlen) < 0)
 		return -1;
 	/* Checksums first, in their own snapshot; pg_dump takes its own. */
@@ -40,7 +41,7 @@ int backup_do_archive(struct run *r, char *err, size_t errlen)
 	if (!env)
 		return -1;
 	int st = backup_run_tool(r, argv, env, logf, "logical dump", r->partial,
-				 (long long)(jnum(r->man, "database_bytes") / 4), 0, 0);
+				 (long long)(util_json_num(r->man, "database_bytes", 0) / 4), 0, 0);
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];
@@ -271,13 +272,13 @@ static int lrest_prepare(struct lrest *l, const char *want, int no_safety)
 		out_err(ctx->out, "%s", l->err);
 		return -1;
 	}
-	l->type = backup_type_parse(jstr(l->man, "type"));
+	l->type = backup_type_parse(util_json_text(l->man, "type"));
 	if (l->type != BT_ARCHIVE && l->type != BT_SAFETY) {
 		out_err(
 		    ctx->out,
 		    "%s is a %s (physical) backup; db-restore takes a logical dump (archive). Use "
 		    "db-restore-full %s, or db-restore-incremental for a point in time",
-		    l->id, jstr(l->man, "type"), l->id);
+		    l->id, util_json_text(l->man, "type"), l->id);
 		return -1;
 	}
 	if (!l->into && !no_safety) {

@@ -33,22 +33,23 @@ static cJSON *server_checksums(const char *basedir, cJSON *man)
 	const cJSON *f;
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(bm, "Files"))
 	{
-		if (strcmp(jstr(f, "Checksum-Algorithm"), "SHA256") == 0)
-			cJSON_AddStringToObject(known, jstr(f, "Path"), jstr(f, "Checksum"));
+		if (strcmp(util_json_text(f, "Checksum-Algorithm"), "SHA256") == 0)
+			cJSON_AddStringToObject(known, util_json_text(f, "Path"),
+						util_json_text(f, "Checksum"));
 	}
 	const cJSON *ranges = cJSON_GetObjectItemCaseSensitive(bm, "WAL-Ranges");
 	const cJSON *first = cJSON_GetArrayItem(ranges, 0);
 	const cJSON *last = cJSON_GetArrayItem(ranges, cJSON_GetArraySize(ranges) - 1);
 	if (first && last) {
 		long long segsize = backup_seg_size(man);
-		unsigned tli = (unsigned)jnum(last, "Timeline");
-		unsigned long long s = backup_parse_lsn(jstr(first, "Start-LSN")),
-				   e = backup_parse_lsn(jstr(last, "End-LSN"));
+		unsigned tli = (unsigned)util_json_num(last, "Timeline", 0);
+		unsigned long long s = backup_parse_lsn(util_json_text(first, "Start-LSN")),
+				   e = backup_parse_lsn(util_json_text(last, "End-LSN"));
 		char a[25], b[25];
-		backup_wal_name((unsigned)jnum(first, "Timeline"), s, segsize, a);
+		backup_wal_name((unsigned)util_json_num(first, "Timeline", 0), s, segsize, a);
 		backup_wal_name(tli, e > 0 ? e - 1 : 0, segsize, b);
-		cJSON_AddStringToObject(man, "start_lsn", jstr(first, "Start-LSN"));
-		cJSON_AddStringToObject(man, "stop_lsn", jstr(last, "End-LSN"));
+		cJSON_AddStringToObject(man, "start_lsn", util_json_text(first, "Start-LSN"));
+		cJSON_AddStringToObject(man, "stop_lsn", util_json_text(last, "End-LSN"));
 		cJSON_AddStringToObject(man, "wal_first", a);
 		cJSON_AddStringToObject(man, "wal_last", b);
 	}
@@ -73,7 +74,8 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 		snprintf(err, errlen, "pg_basebackup not found; install postgresql-15 (make deps)");
 		return -1;
 	}
-	long long need = (long long)(jnum(r->man, "cluster_bytes") * 1.1) + (64LL << 20);
+	long long need =
+	    (long long)(util_json_num(r->man, "cluster_bytes", 0) * 1.1) + (64LL << 20);
 	if (backup_disk_check(r->repo.dir, need, err, errlen) < 0)
 		return -1;
 	if (r->ctx->target->embedded && backup_archive_setup(r, err, errlen) < 0)
@@ -132,9 +134,9 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 		}
 	}
 	/* Progress counts what lands in the folder: about a third of it when compressed. */
-	int st =
-	    backup_run_tool(r, argv, env, logf, "base backup", base,
-			    (long long)jnum(r->man, "cluster_bytes") / (level > 0 ? 3 : 1), 0, 0);
+	int st = backup_run_tool(
+	    r, argv, env, logf, "base backup", base,
+	    (long long)util_json_num(r->man, "cluster_bytes", 0) / (level > 0 ? 3 : 1), 0, 0);
 	db_env_free(env);
 	if (st != 0) {
 		char tail[512];

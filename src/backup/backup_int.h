@@ -60,18 +60,6 @@ struct scratch {
 	gid_t gid;
 };
 
-static inline const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static inline double jnum(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static inline void iso_time(time_t t, char *buf, size_t n)
 {
 	struct tm tm;

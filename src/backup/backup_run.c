@@ -502,7 +502,7 @@ int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t 
 		return EXIT_FAIL;
 	}
 	char sz[32];
-	double size = jnum(r.man, "size");
+	double size = util_json_num(r.man, "size", 0);
 	snprintf(sz, sizeof sz, "%.1f MB", size / 1048576.0);
 	out_kv(ctx->out, "id", "%s", r.id);
 	out_kv(ctx->out, "type", "%s", backup_type_name(type));

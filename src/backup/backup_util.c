@@ -267,9 +267,9 @@ static int cks_known(const char *m)
 static const char *cks_method(const cJSON *want, const char *table, int v2)
 {
 	const cJSON *w;
-	cJSON_ArrayForEach(w, want) if (strcmp(jstr(w, "table"), table) == 0)
+	cJSON_ArrayForEach(w, want) if (strcmp(util_json_text(w, "table"), table) == 0)
 	{
-		const char *m = jstr(w, "checksum_method");
+		const char *m = util_json_text(w, "checksum_method");
 		return m[0] ? m : "v1";
 	}
 	return v2 ? "v2" : "v1";
@@ -376,16 +376,17 @@ int backup_compare_tables(const cJSON *want, const cJSON *got, char *detail, siz
 	cJSON_ArrayForEach(w, want)
 	{
 		const cJSON *g, *found = NULL;
-		cJSON_ArrayForEach(g, got) if (strcmp(jstr(g, "table"), jstr(w, "table")) == 0)
-		    found = g;
-		if (!found || jnum(found, "rows") != jnum(w, "rows") ||
-		    strcmp(jstr(found, "checksum"), jstr(w, "checksum"))) {
+		cJSON_ArrayForEach(g, got) if (strcmp(util_json_text(g, "table"),
+						      util_json_text(w, "table")) == 0) found = g;
+		if (!found || util_json_num(found, "rows", 0) != util_json_num(w, "rows", 0) ||
+		    strcmp(util_json_text(found, "checksum"), util_json_text(w, "checksum"))) {
 			bad++;
 			if (off < n)
 				off += (size_t)snprintf(
 				    detail + off, n - off, "%s%s (%.0f rows, want %.0f)",
-				    bad > 1 ? ", " : "", jstr(w, "table"),
-				    found ? jnum(found, "rows") : -1, jnum(w, "rows"));
+				    bad > 1 ? ", " : "", util_json_text(w, "table"),
+				    found ? util_json_num(found, "rows", 0) : -1,
+				    util_json_num(w, "rows", 0));
 		}
 	}
 	return bad;

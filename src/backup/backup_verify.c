@@ -118,7 +118,7 @@ static int verify_files(struct verify *v)
 	cJSON_ArrayForEach(f, files)
 	{
 		char p[8800];
-		const char *rel = jstr(f, "path");
+		const char *rel = util_json_text(f, "path");
 		snprintf(p, sizeof p, "%s/%s", v->dir, rel);
 		struct stat st;
 		i++;
@@ -126,16 +126,16 @@ static int verify_files(struct verify *v)
 			problem(v, "missing file %s", rel);
 			continue;
 		}
-		if ((double)st.st_size != jnum(f, "size")) {
+		if ((double)st.st_size != util_json_num(f, "size", 0)) {
 			problem(v, "size mismatch for file %s: %lld bytes, manifest says %.0f", rel,
-				(long long)st.st_size, jnum(f, "size"));
+				(long long)st.st_size, util_json_num(f, "size", 0));
 			continue;
 		}
 		if (v->physical && !v->compressed && strncmp(rel, "base/", 5) == 0 &&
 		    strcmp(rel, "base/backup_manifest"))
 			continue;
 		char hex[65];
-		if (backup_sha256_file(p, hex) < 0 || strcmp(hex, jstr(f, "sha256"))) {
+		if (backup_sha256_file(p, hex) < 0 || strcmp(hex, util_json_text(f, "sha256"))) {
 			problem(v, "checksum mismatch for file %s", rel);
 		}
 		out_progress(v->ctx->out, "checksums", i, nfiles, rel);
@@ -238,13 +238,15 @@ static void verify_wal(struct verify *v)
 	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(v->man, "wal"))
 	{
 		char p[4600], hex[65];
-		int z = strcmp(jstr(w, "compression"), "zstd") == 0;
-		snprintf(p, sizeof p, "%s/%s%s", v->rp.wal, jstr(w, "name"), z ? ".zst" : "");
+		int z = strcmp(util_json_text(w, "compression"), "zstd") == 0;
+		snprintf(p, sizeof p, "%s/%s%s", v->rp.wal, util_json_text(w, "name"),
+			 z ? ".zst" : "");
 		if (backup_sha256_file(p, hex) < 0)
-			problem(v, "missing WAL segment %s (gap in the archive)", jstr(w, "name"));
-		else if (strcmp(hex, jstr(w, "sha256")))
+			problem(v, "missing WAL segment %s (gap in the archive)",
+				util_json_text(w, "name"));
+		else if (strcmp(hex, util_json_text(w, "sha256")))
 			problem(v, "checksum mismatch for WAL segment %s (file %s)",
-				jstr(w, "name"), strrchr(p, '/') + 1);
+				util_json_text(w, "name"), strrchr(p, '/') + 1);
 	}
 	verify_wal_gap(v);
 }

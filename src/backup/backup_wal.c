@@ -29,7 +29,7 @@
 
 long long backup_seg_size(const cJSON *m)
 {
-	long long s = (long long)jnum(m, "wal_segment_size");
+	long long s = (long long)util_json_num(m, "wal_segment_size", 0);
 	return s > 0 ? s : 16 * 1024 * 1024;
 }
 

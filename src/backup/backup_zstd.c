@@ -572,10 +572,10 @@ static int manifest_sums(const char *base, char bsha[65], char wsha[65], char *e
 	const cJSON *f;
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(m.json, "files"))
 	{
-		if (strcmp(jstr(f, "path"), "base/base.tar.zst") == 0)
-			snprintf(bsha, 65, "%s", jstr(f, "sha256"));
-		else if (strcmp(jstr(f, "path"), "base/pg_wal.tar.zst") == 0)
-			snprintf(wsha, 65, "%s", jstr(f, "sha256"));
+		if (strcmp(util_json_text(f, "path"), "base/base.tar.zst") == 0)
+			snprintf(bsha, 65, "%s", util_json_text(f, "sha256"));
+		else if (strcmp(util_json_text(f, "path"), "base/pg_wal.tar.zst") == 0)
+			snprintf(wsha, 65, "%s", util_json_text(f, "sha256"));
 	}
 	backup_manifest_free(&m);
 	if (!bsha[0] || !wsha[0]) {

@@ -80,6 +80,12 @@ const char *util_json_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+const char *util_json_text(const cJSON *o, const char *k)
+{
+	const char *s = util_json_str(o, k);
+	return s ? s : "";
+}
+
 void util_json_strcpy(const cJSON *o, const char *k, char *buf, size_t n)
 {
 	const char *s = util_json_str(o, k);

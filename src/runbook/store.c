@@ -89,18 +89,6 @@ static cJSON *run_to_json(const struct wz_run *r)
 	return j;
 }
 
-static const char *js(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double jn(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 #define F(m, key, t) UTIL_JF(struct wz_run, m, key, t)
 static const struct util_jfield run_fields[] = {
     F(local_id, "local_id", UTIL_J_STR),  F(id, "id", UTIL_J_LL),
@@ -118,7 +106,7 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 	struct wz_run *r = xcalloc(1, sizeof *r);
 	r->rb = rb;
 	util_json_fill(j, run_fields, sizeof run_fields / sizeof *run_fields, r);
-	r->status = wz_status_parse(js(j, "status"));
+	r->status = wz_status_parse(util_json_text(j, "status"));
 	r->synced = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "synced"));
 	r->offline = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "offline"));
 	const cJSON *p, *params = cJSON_GetObjectItemCaseSensitive(j, "params");
@@ -127,7 +115,7 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 		if (cJSON_IsString(p))
 			wz_param_set(r, p->string, p->valuestring);
 	}
-	const char *cur = js(j, "cursor");
+	const char *cur = util_json_text(j, "cursor");
 	r->cursor = rb ? rb->nsteps : 0;
 	if (rb && *cur) {
 		r->cursor = rb_step_index(rb, cur);
@@ -153,25 +141,25 @@ static struct wz_run *run_from_json(const cJSON *j, struct runbook *rb, char *er
 	cJSON_ArrayForEach(a, as)
 	{
 		struct wz_attempt *t = &r->attempts[r->nattempts++];
-		snprintf(t->step_id, sizeof t->step_id, "%s", js(a, "step"));
+		snprintf(t->step_id, sizeof t->step_id, "%s", util_json_text(a, "step"));
 		t->step = rb ? rb_step_index(rb, t->step_id) : 0;
 		if (t->step < 0)
 			t->step = rb->nsteps; /* a step since removed: shown by id */
-		t->started = (time_t)jn(a, "started");
-		t->ended = (time_t)jn(a, "ended");
-		const char *o = js(a, "outcome");
+		t->started = (time_t)util_json_num(a, "started", 0);
+		t->ended = (time_t)util_json_num(a, "ended", 0);
+		const char *o = util_json_text(a, "outcome");
 		t->outcome = WZ_NONE;
 		for (int k = 0; k <= WZ_INTERRUPTED; k++)
 			if (strcmp(o, wz_outcome_name((enum wz_outcome)k)) == 0)
 				t->outcome = (enum wz_outcome)k;
-		t->exit_status = (int)jn(a, "exit_status");
-		if (*js(a, "excerpt"))
-			t->excerpt = xstrdup(js(a, "excerpt"));
-		if (*js(a, "reason"))
-			t->reason = xstrdup(js(a, "reason"));
-		if (*js(a, "detail"))
-			t->detail = xstrdup(js(a, "detail"));
-		snprintf(t->actor, sizeof t->actor, "%s", js(a, "actor"));
+		t->exit_status = (int)util_json_num(a, "exit_status", 0);
+		if (*util_json_text(a, "excerpt"))
+			t->excerpt = xstrdup(util_json_text(a, "excerpt"));
+		if (*util_json_text(a, "reason"))
+			t->reason = xstrdup(util_json_text(a, "reason"));
+		if (*util_json_text(a, "detail"))
+			t->detail = xstrdup(util_json_text(a, "detail"));
+		snprintf(t->actor, sizeof t->actor, "%s", util_json_text(a, "actor"));
 	}
 	return r;
 }
@@ -487,7 +475,7 @@ int wz_store_sync(struct wz_store *s, char *err, size_t errlen)
 			continue;
 		}
 		char rerr[512];
-		struct runbook *rb = rb_load(js(j, "runbook"), rerr, sizeof rerr);
+		struct runbook *rb = rb_load(util_json_text(j, "runbook"), rerr, sizeof rerr);
 		struct wz_run *r = run_from_json(j, rb, rerr, sizeof rerr);
 		cJSON_Delete(j);
 		if (r && db_save(s, r, err, errlen) == 0) {
@@ -651,7 +639,7 @@ static cJSON *local_state(const char *ref)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", wz_dir(), e->d_name);
 		cJSON *j = file_read_json(path);
-		if (j && (long long)jn(j, "id") == atoll(ref))
+		if (j && (long long)util_json_num(j, "id", 0) == atoll(ref))
 			found = j;
 		else
 			cJSON_Delete(j);
@@ -670,13 +658,13 @@ struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t er
 	cJSON *dbj = db_state(s, ref, ref[0] == 'L');
 	cJSON *lj = NULL;
 	if (dbj)
-		lj = local_state(js(dbj, "local_id"));
+		lj = local_state(util_json_text(dbj, "local_id"));
 	if (!lj)
 		lj = local_state(ref);
 	/* The newer of the two: another operator may have driven it further from elsewhere,
 	 * or this host recorded steps while the database was away. */
 	cJSON *j = dbj;
-	if (!j || (lj && jn(lj, "version") > jn(dbj, "version")))
+	if (!j || (lj && util_json_num(lj, "version", 0) > util_json_num(dbj, "version", 0)))
 		j = lj;
 	if (!j) {
 		snprintf(err, errlen, "no wizard run '%s'%s; 'midsops wizard list' shows them", ref,
@@ -684,9 +672,10 @@ struct wz_run *wz_load(struct wz_store *s, const char *ref, char *err, size_t er
 		cJSON_Delete(dbj);
 		return NULL;
 	}
-	if (j == lj && dbj && jn(lj, "id") == 0)
-		cJSON_ReplaceItemInObject(lj, "id", cJSON_CreateNumber(jn(dbj, "id")));
-	struct runbook *rb = rb_load(js(j, "runbook"), err, errlen);
+	if (j == lj && dbj && util_json_num(lj, "id", 0) == 0)
+		cJSON_ReplaceItemInObject(lj, "id",
+					  cJSON_CreateNumber(util_json_num(dbj, "id", 0)));
+	struct runbook *rb = rb_load(util_json_text(j, "runbook"), err, errlen);
 	struct wz_run *r = NULL;
 	if (rb) {
 		r = run_from_json(j, rb, err, errlen);
@@ -745,7 +734,7 @@ static void summary_from_json(const cJSON *j, struct wz_summary *w)
 {
 	memset(w, 0, sizeof *w);
 	util_json_fill(j, summary_fields, sizeof summary_fields / sizeof *summary_fields, w);
-	w->status = wz_status_parse(js(j, "status"));
+	w->status = wz_status_parse(util_json_text(j, "status"));
 	w->active =
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "active")) || lock_held(w->local_id);
 }
@@ -788,7 +777,7 @@ int wz_list(struct wz_store *s, struct wz_summary *out, int max, char *err, size
 			continue;
 		int known = 0;
 		for (int i = 0; i < n; i++)
-			known |= strcmp(out[i].local_id, js(j, "local_id")) == 0;
+			known |= strcmp(out[i].local_id, util_json_text(j, "local_id")) == 0;
 		if (!known) {
 			struct wz_summary *w = &out[n++];
 			summary_from_json(j, w);
