@@ -20,6 +20,9 @@ char *xstrdup(const char *s);
 
 /* Seconds on the monotonic clock, for durations (never for wall time). */
 double util_mono(void);
+/* Seconds since the epoch, with their fraction: for times recorded (a manifest's start and
+ * stop, a window), never for a deadline or a duration, which a clock step would bend. */
+double util_wall(void);
 
 /* o[k] as a number; a numeric string counts (SQL's numeric travels as text in JSON). */
 double util_json_num(const struct cJSON *o, const char *k, double def);

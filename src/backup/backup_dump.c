@@ -236,7 +236,7 @@ static int lrest_compare(struct lrest *l, double t0)
 	out_kv(ctx->out, "database", "%s", l->dbname);
 	if (l->safety[0])
 		out_kv(ctx->out, "safety_backup", "%s", l->safety);
-	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
+	out_kv_num(ctx->out, "duration", util_mono() - t0, "s");
 	int compared = got || cJSON_GetArraySize(tables) == 0;
 	cJSON_Delete(got);
 	if (bad) {
@@ -321,7 +321,7 @@ int backup_restore_logical(struct cmd_ctx *ctx, const char *want, const char *in
 	int rc = EXIT_FAIL;
 	if (into && lrest_create_into(l) < 0)
 		goto out;
-	double t0 = now_s();
+	double t0 = util_mono();
 	if (lrest_run_tool(l) != 0 || lrest_compare(l, t0) < 0)
 		goto out;
 	rc = 0;

@@ -165,7 +165,7 @@ int backup_do_physical(struct run *r, int checksums, char *err, size_t errlen)
 		stop_checksums(cpid, tabf);
 		return -1;
 	}
-	double stop = now_s();
+	double stop = util_wall();
 	cJSON_AddNumberToObject(r->man, "window_start", stop);
 	cJSON_AddNumberToObject(r->man, "window_end", stop);
 	if (checksums) {

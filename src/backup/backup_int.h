@@ -67,13 +67,6 @@ static inline void iso_time(time_t t, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static inline double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* backup_repo.c */
 /* backup_sha256_file of name inside the folder dfd (AT_FDCWD: path), never through a link
  * and never a FIFO; one_link: never a file with a second name either (a hard link to

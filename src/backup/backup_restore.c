@@ -238,8 +238,8 @@ static int pg_ctl(const char *datadir, const char *action, const char *logfile, 
 int backup_wait_promoted(const char *conninfo, const char *datadir, int timeout_s, char *err,
 			 size_t errlen)
 {
-	double deadline = now_s() + timeout_s;
-	while (now_s() < deadline) {
+	double deadline = util_mono() + timeout_s;
+	while (util_mono() < deadline) {
 		char pidf[4500];
 		struct stat pst;
 		snprintf(pidf, sizeof pidf, "%s/postmaster.pid", datadir);
@@ -467,7 +467,7 @@ static int rphys_to_dir(struct rphys *r, const char *target_dir)
 		       r->plan->why);
 	if (r->plan->note[0])
 		out_line(ctx->out, "%s", r->plan->note);
-	out_kv_num(ctx->out, "duration", now_s() - r->t0, "s");
+	out_kv_num(ctx->out, "duration", util_mono() - r->t0, "s");
 	if (r->flags & BACKUP_RESTORE_CALLER_STARTS)
 		out_line(ctx->out, "restored %s into %s", r->what, target_dir);
 	else
@@ -523,14 +523,14 @@ static int rphys_in_place_done(struct rphys *r, const char *ci, const char *asid
 	out_kv(ctx->out, "data_directory", "%s", r->rp->cl.datadir);
 	if (had_old)
 		out_kv(ctx->out, "previous_data_directory", "%s", aside);
-	out_kv_num(ctx->out, "duration", now_s() - r->t0, "s");
+	out_kv_num(ctx->out, "duration", util_mono() - r->t0, "s");
 	if (wrong)
 		out_err(ctx->out, "restore of %s: %s; the previous data directory is kept in %s",
 			r->what, err, had_old ? aside : "(none)");
 	else
 		out_line(ctx->out,
 			 "restored %s in %.1f s; the previous data directory is kept in %s",
-			 r->what, now_s() - r->t0, had_old ? aside : "(none)");
+			 r->what, util_mono() - r->t0, had_old ? aside : "(none)");
 	PGconn *conn = backup_cat_connect(ctx);
 	if (conn) {
 		db_event(conn, "info", "restore", "physical restore of %s (target %s)", r->what,
@@ -617,7 +617,7 @@ static int restore_physical(struct cmd_ctx *ctx, struct repo *rp, const char *ba
 			  .what = what,
 			  .flags = flags,
 			  .plan = plan ? plan : &none,
-			  .t0 = now_s()};
+			  .t0 = util_mono()};
 	r.tli = r.plan->tli;
 	if (rphys_check_base(&r) < 0)
 		return EXIT_FAIL;

@@ -50,7 +50,7 @@ static int walk_written_cb(const char *p, const struct stat *st, int flag, struc
  * second of overlap. Returns the bytes under dir. */
 static long long walk_written(const char *dir, double *since)
 {
-	double start = now_s() - 1.0;
+	double start = util_wall() - 1.0;
 	walk_total = 0;
 	walk_since = *since;
 	nftw(dir, walk_written_cb, 32, FTW_PHYS);
@@ -261,7 +261,7 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 				st = 128 + (r->stop_signal ? r->stop_signal : SIGTERM);
 			break;
 		}
-		double tp = now_s();
+		double tp = util_mono();
 		if (watch && tp - last_walk >= 0.25) {
 			last_walk = tp;
 			done = (double)walk_written(watch, &walked);
@@ -275,7 +275,7 @@ int backup_run_tool(struct run *r, char *const argv[], char **env, const char *l
 			else
 				out_progress(r->ctx->out, label, done, 0,
 					     "bytes, past the estimate");
-			double t = now_s();
+			double t = util_mono();
 			if (t - r->last_cat >= 1.0) {
 				double pct = done / (double)expect;
 				backup_cat_put(r, "running", pct > 0.99 ? 0.99 : pct, label, NULL);
@@ -329,7 +329,7 @@ static int run_begin(struct run *r, struct cmd_ctx *ctx, enum backup_type type, 
 		snprintf(err, errlen, "cannot create %.900s: %s", r->partial, strerror(errno));
 		return -1;
 	}
-	r->t0 = now_s();
+	r->t0 = util_wall();
 	r->man = cJSON_CreateObject();
 	cJSON_AddStringToObject(r->man, "id", r->id);
 	cJSON_AddStringToObject(r->man, "type", backup_type_name(type));
@@ -419,7 +419,7 @@ int backup_list_files(struct run *r, const cJSON *known, char *err, size_t errle
 
 static int run_finish(struct run *r, char *err, size_t errlen)
 {
-	double t = now_s();
+	double t = util_wall();
 	char ts[64];
 	iso_time((time_t)t, ts, sizeof ts);
 	cJSON_AddStringToObject(r->man, "stop", ts);
@@ -507,7 +507,7 @@ int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t 
 	out_kv(ctx->out, "id", "%s", r.id);
 	out_kv(ctx->out, "type", "%s", backup_type_name(type));
 	out_kv_int(ctx->out, "size_bytes", (long long)size);
-	out_kv_num(ctx->out, "duration", now_s() - r.t0, "s");
+	out_kv_num(ctx->out, "duration", util_wall() - r.t0, "s");
 	out_kv(ctx->out, "path", "%s", r.final);
 	out_line(ctx->out, "backup %s complete (%s)", r.id, sz);
 	if (r.conn)

@@ -333,7 +333,7 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 	snprintf(v->id, sizeof v->id, "%s", v->bm.id);
 	v->man = v->bm.json;
 	snprintf(v->dir, sizeof v->dir, "%s/%s", v->rp.dir, v->id);
-	double t0 = now_s();
+	double t0 = util_mono();
 	v->problems = cJSON_CreateArray();
 	int type = (int)v->bm.type;
 	v->physical = backup_type_physical(v->bm.type);
@@ -354,7 +354,7 @@ int backup_verify(struct cmd_ctx *ctx, const char *want, int restore_test)
 	verify_record(v, restore_test);
 	out_kv(ctx->out, "id", "%s", v->id);
 	out_kv_int(ctx->out, "files", nfiles);
-	out_kv_num(ctx->out, "duration", now_s() - t0, "s");
+	out_kv_num(ctx->out, "duration", util_mono() - t0, "s");
 	verify_catalog(v);
 	backup_manifest_free(&v->bm);
 	backup_repo_close(&v->rp);

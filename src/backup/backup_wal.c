@@ -276,9 +276,9 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 	/* Wait until the server has archived the segment. */
 	struct stat st;
 	int zst;
-	double deadline = now_s() + 120;
+	double deadline = util_mono() + 120;
 	while (backup_wal_stat(r->repo.wal, seg, &st, &zst) < 0) {
-		if (now_s() > deadline) {
+		if (util_mono() > deadline) {
 			char *why = db_scalar(r->conn, err, errlen,
 					      "select coalesce(last_failed_wal || ' failed at ' || "
 					      "last_failed_time, 'no failure recorded') from "
@@ -357,7 +357,7 @@ int backup_do_incremental(struct run *r, char *err, size_t errlen)
 		return -1;
 	cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(r->man, "size"), (double)total);
 	cJSON_AddNumberToObject(r->man, "window_start", (double)base_stop);
-	cJSON_AddNumberToObject(r->man, "window_end", now_s());
+	cJSON_AddNumberToObject(r->man, "window_end", util_wall());
 	return 0;
 }
 
@@ -971,7 +971,7 @@ int backup_wal_receive(struct cmd_ctx *ctx, const char *slot)
 		pid_t w = waitpid(pid, &ws, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
 			break;
-		double t = now_s();
+		double t = util_mono();
 		/* pg_receivewal ends cleanly (the segment it writes synced and kept as
 		 * .partial) on SIGINT; SIGTERM only in PostgreSQL 16 and later. */
 		if (recv_stop && !asked) {

@@ -91,11 +91,6 @@ struct wzv {
 	int out_back; /* lines scrolled back from the newest */
 };
 
-static double now_s(void)
-{
-	return util_mono();
-}
-
 static void run_ref(const struct wz_run *r, char *buf, size_t n)
 {
 	if (r->id)
@@ -630,7 +625,7 @@ static int child_start(struct wzv *v, struct tui *t, const struct rb_step *st)
 		return -1;
 	}
 	v->ch_live = 1;
-	v->ch_started = now_s();
+	v->ch_started = util_mono();
 	return 0;
 }
 
@@ -679,7 +674,7 @@ static void wait_start(struct wzv *v, const struct rb_step *st)
 	if (scale && atof(scale) > 0)
 		dur = (long)(dur * atof(scale) + 0.5);
 	v->wait_dur = dur;
-	v->wait_t0 = v->next_fig = now_s();
+	v->wait_t0 = v->next_fig = util_mono();
 	v->busy = B_WAIT;
 	tui_lines_clear(&v->fig);
 	tui_tl(&v->out, ROLE_NORMAL, "waiting %s%lds; Enter ends the wait early",
@@ -695,7 +690,7 @@ static void wait_end(struct wzv *v, int how)
 	child_drop(v);
 	v->ch_until = 0;
 	char detail[160];
-	long el = (long)(now_s() - v->wait_t0 + 0.5);
+	long el = (long)(util_mono() - v->wait_t0 + 0.5);
 	int timeout = how == 0 && st->until;
 	if (how == 2)
 		snprintf(detail, sizeof detail, "condition met after %lds (timeout %lds)", el,
@@ -756,7 +751,7 @@ static void wait_child_done(struct wzv *v, struct tui *t, const struct rb_step *
 static void wait_tick(struct wzv *v, struct tui *t)
 {
 	const struct rb_step *st = &v->r->rb->steps[v->r->cursor];
-	double now = now_s();
+	double now = util_mono();
 	if (v->ch_live) {
 		child_read(v);
 		if (!v->ch.done)
@@ -1657,7 +1652,7 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 				       v->choice.labels[i]);
 		}
 		if (v->busy == B_WAIT) {
-			long el = (long)(now_s() - v->wait_t0);
+			long el = (long)(util_mono() - v->wait_t0);
 			tui_tl(&l, ROLE_WARNING, "waiting %lds of %lds; Enter ends the wait early",
 			       el, v->wait_dur);
 			if (st->argc)
@@ -1667,7 +1662,7 @@ static void draw_step_box(struct wzv *v, struct tui *t, struct tui_rect a)
 				tui_lines_add(&l, v->fig.v[i]);
 		} else if (v->busy == B_CHILD)
 			tui_tl(&l, ROLE_WARNING, "running '%s' (%.0fs); Ctrl-C stops it",
-			       v->cmdname, now_s() - v->ch_started);
+			       v->cmdname, util_mono() - v->ch_started);
 		else if (v->failed)
 			wrap(
 			    &l, ROLE_CRITICAL,
