@@ -120,7 +120,8 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 	}
 	free(output);
 	snprintf(sql, sizeof sql, "drop database if exists %s with (force)", id);
-	db_exec(c, err, sizeof err, sql, 0, NULL);
+	if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0)
+		out_warn(ctx->out, "the scratch database %s is left behind: %s", name, err);
 out:
 	PQfreemem(id);
 	PQfinish(c);

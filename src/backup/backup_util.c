@@ -362,7 +362,11 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 		cJSON_AddItemToArray(arr, t);
 	}
 	PQclear(r);
-	db_exec(c, err, errlen, "commit", 0, NULL);
+	/* A snapshot that cannot end cleanly is a connection gone: nothing to trust. */
+	if (db_exec(c, err, errlen, "commit", 0, NULL) < 0) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
 	return arr;
 }
 

@@ -1084,10 +1084,15 @@ int import_rollback(struct out *o, const struct config *cfg, const struct target
 		finish(&r);
 		return EXIT_FAIL;
 	}
-	db_exec(r.c, err, sizeof err,
-		"analyze stage.records (run_id, kind, key, path, sha, batch), stage.effects (key), "
-		"stage.templates (key)",
-		0, NULL);
+	if (db_exec(r.c, err, sizeof err,
+		    "analyze stage.records (run_id, kind, key, path, sha, batch), stage.effects "
+		    "(key), stage.templates (key)",
+		    0, NULL) < 0) {
+		import_set_state(&r, "failed", err);
+		out_err(o, "rollback: %s", err);
+		finish(&r);
+		return EXIT_FAIL;
+	}
 	char *n = db_scalar(r.c, err, sizeof err,
 			    "select count(*) from stage.records where run_id = $1", 1, q);
 	r.files_total = r.files_done = r.records_total = n ? atoll(n) : 0;

@@ -184,7 +184,11 @@ cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
 		}
 		cJSON_AddItemToArray(arr, o);
 	}
-	db_exec(c, err, errlen, "commit", 0, NULL);
+	/* A snapshot that cannot end cleanly is a connection gone: nothing to trust. */
+	if (db_exec(c, err, errlen, "commit", 0, NULL) < 0) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
 	return arr;
 }
 
