@@ -70,10 +70,10 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 	char name[64];
 	snprintf(name, sizeof name, "midsops_verify_%ld", (long)getpid());
 	char *id = db_ident(c, name);
-	char sql[256];
-	snprintf(sql, sizeof sql, "create database %s", id);
+	struct strbuf sql = {0};
+	strbuf_addf(&sql, "create database %s", id);
 	int rc = -1;
-	if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0) {
+	if (db_exec(c, err, sizeof err, sql.s, 0, NULL) < 0) {
 		snprintf(detail, dn, "cannot create a scratch database: %s", err);
 		goto out;
 	}
@@ -119,10 +119,12 @@ int backup_restore_test_logical(struct cmd_ctx *ctx, const char *dir, cJSON *man
 		cJSON_Delete(got);
 	}
 	free(output);
-	snprintf(sql, sizeof sql, "drop database if exists %s with (force)", id);
-	if (db_exec(c, err, sizeof err, sql, 0, NULL) < 0)
+	strbuf_reset(&sql);
+	strbuf_addf(&sql, "drop database if exists %s with (force)", id);
+	if (db_exec(c, err, sizeof err, sql.s, 0, NULL) < 0)
 		out_warn(ctx->out, "the scratch database %s is left behind: %s", name, err);
 out:
+	strbuf_free(&sql);
 	PQfreemem(id);
 	PQfinish(c);
 	return rc;
@@ -152,13 +154,15 @@ static int lrest_create_into(struct lrest *l)
 			  ? db_scalar(c, l->err, sizeof l->err, "select session_user", 0, NULL)
 			  : NULL;
 	char *qowner = login ? db_ident(c, login) : NULL;
-	char sql[1024];
-	snprintf(sql, sizeof sql, "create database %s%s%s", qid, qowner ? " owner " : "",
-		 qowner ? qowner : "");
+	struct strbuf sql = {0};
+	strbuf_addf(&sql, "create database %s%s%s", qid, qowner ? " owner " : "",
+		    qowner ? qowner : "");
 	PQfreemem(qid);
 	PQfreemem(qowner);
 	free(login);
-	if (db_exec(c, l->err, sizeof l->err, sql, 0, NULL) < 0) {
+	int rc = db_exec(c, l->err, sizeof l->err, sql.s, 0, NULL);
+	strbuf_free(&sql);
+	if (rc < 0) {
 		out_err(l->ctx->out, "cannot create database %s: %s", l->into, l->err);
 		return -1;
 	}

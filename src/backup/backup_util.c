@@ -301,20 +301,22 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 	    "      where am.amname = 'hash' and oc.opcdefault\n"
 	    "        and oc.opcintype = coalesce(et.oid, bt.oid))) h(ok)\n"
 	    "    where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped), 't')";
-	char cat[4096];
-	snprintf(cat, sizeof cat,
-		 "select format('%%I.%%I', n.nspname, c.relname),\n"
-		 "  coalesce((select string_agg(format('t.%%I', a.attname), ', ' order by "
-		 "k.ord)\n"
-		 "    from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)\n"
-		 "    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum\n"
-		 "    where i.indrelid = c.oid and i.indisprimary), 't::text'),\n"
-		 "  %s\n"
-		 "from pg_class c join pg_namespace n on n.oid = c.relnamespace\n"
-		 "where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p')\n"
-		 "  and not c.relispartition order by 1",
-		 v2 ? v2_expr : "null");
-	PGresult *r = db_query(c, err, errlen, cat, 0, NULL);
+	struct strbuf cat = {0};
+	strbuf_addf(
+	    &cat,
+	    "select format('%%I.%%I', n.nspname, c.relname),\n"
+	    "  coalesce((select string_agg(format('t.%%I', a.attname), ', ' order by "
+	    "k.ord)\n"
+	    "    from pg_index i cross join unnest(i.indkey) with ordinality k(attnum, ord)\n"
+	    "    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum\n"
+	    "    where i.indrelid = c.oid and i.indisprimary), 't::text'),\n"
+	    "  %s\n"
+	    "from pg_class c join pg_namespace n on n.oid = c.relnamespace\n"
+	    "where n.nspname in ('builds', 'game') and c.relkind in ('r', 'p')\n"
+	    "  and not c.relispartition order by 1",
+	    v2 ? v2_expr : "null");
+	PGresult *r = db_query(c, err, errlen, cat.s, 0, NULL);
+	strbuf_free(&cat);
 	if (!r) {
 		db_rollback(c);
 		return NULL;
@@ -322,7 +324,7 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 	cJSON *arr = cJSON_CreateArray();
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *table = PQgetvalue(r, i, 0), *method = cks_method(want, table, v2);
-		char sql[8192];
+		struct strbuf sql = {0};
 		if (!cks_known(method) || (!v2 && strcmp(method, "v1"))) {
 			if (cks_known(method))
 				snprintf(err, errlen,
@@ -339,17 +341,17 @@ cJSON *backup_table_checksums(PGconn *c, const cJSON *want, char *err, size_t er
 			return NULL;
 		}
 		if (strcmp(method, "v1") == 0)
-			snprintf(sql, sizeof sql,
-				 "select count(*), coalesce(md5(string_agg(md5(t::text), '' order "
-				 "by %s)), md5('')) from %s t",
-				 PQgetvalue(r, i, 1), table);
+			strbuf_addf(&sql,
+				    "select count(*), coalesce(md5(string_agg(md5(t::text), '' "
+				    "order by %s)), md5('')) from %s t",
+				    PQgetvalue(r, i, 1), table);
 		else
-			snprintf(
-			    sql, sizeof sql,
-			    "select count(*), coalesce(sum(hash_record_extended(%s, 0)::numeric)"
-			    ", 0)::text from %s t",
-			    PQgetvalue(r, i, 2), table);
-		cJSON *t = db_table_sum(c, table, sql, err, errlen);
+			strbuf_addf(&sql,
+				    "select count(*), coalesce(sum(hash_record_extended(%s, "
+				    "0)::numeric), 0)::text from %s t",
+				    PQgetvalue(r, i, 2), table);
+		cJSON *t = db_table_sum(c, table, sql.s, err, errlen);
+		strbuf_free(&sql);
 		if (!t) {
 			PQclear(r);
 			cJSON_Delete(arr);

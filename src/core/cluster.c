@@ -467,9 +467,10 @@ int cluster_set(struct cluster *c, const char *name, const char *value, char *er
 	char *id = PQescapeIdentifier(conn, name, strlen(name));
 	char *lit = PQescapeLiteral(conn, value, strlen(value));
 	if (id && lit) {
-		char sql[8192];
-		snprintf(sql, sizeof sql, "alter system set %s = %s", id, lit);
-		PGresult *r = PQexec(conn, sql);
+		struct strbuf sql = {0};
+		strbuf_addf(&sql, "alter system set %s = %s", id, lit);
+		PGresult *r = PQexec(conn, sql.s);
+		strbuf_free(&sql);
 		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
 			PQclear(r);
 			r = PQexec(conn, "select pg_reload_conf()");

@@ -185,12 +185,13 @@ cJSON *dr_figures(PGconn *c, char *err, size_t errlen)
 	cJSON *tabs = cJSON_AddObjectToObject(fig, "tables");
 	for (int i = 0; i < PQntuples(r); i++) {
 		const char *name = PQgetvalue(r, i, 0);
-		char sql[1024];
-		snprintf(sql, sizeof sql,
-			 "select count(*), coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)"
-			 "::bigint::numeric), 0)::text from %s t",
-			 name);
-		PGresult *q = db_query(c, err, errlen, sql, 0, NULL);
+		struct strbuf sql = {0};
+		strbuf_addf(&sql,
+			    "select count(*), coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)"
+			    "::bigint::numeric), 0)::text from %s t",
+			    name);
+		PGresult *q = db_query(c, err, errlen, sql.s, 0, NULL);
+		strbuf_free(&sql);
 		if (!q) {
 			PQclear(r);
 			cJSON_Delete(fig);

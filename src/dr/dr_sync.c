@@ -15,6 +15,7 @@
 #include "dr.h"
 #include "log.h"
 #include "probe.h"
+#include "util.h"
 
 static const char *const action_names[] = {
     [DS_IDLE] = "idle",	      [DS_HEALTHY] = "synchronous", [DS_WAITING] = "waiting",
@@ -42,19 +43,22 @@ int dr_sync_session(PGconn *c, char *err, size_t errlen)
 /* ALTER SYSTEM takes no parameters: the value goes in as an escaped literal. */
 static int alter_system(PGconn *c, const char *name, const char *value, char *err, size_t errlen)
 {
-	char sql[1024];
-	if (!value) {
-		snprintf(sql, sizeof sql, "alter system reset %s", name);
-		return db_exec(c, err, errlen, sql, 0, NULL);
+	struct strbuf sql = {0};
+	if (!value)
+		strbuf_addf(&sql, "alter system reset %s", name);
+	else {
+		char *lit = PQescapeLiteral(c, value, strlen(value));
+		if (!lit) {
+			snprintf(err, errlen, "cannot quote the value of %s: %s", name,
+				 PQerrorMessage(c));
+			return -1;
+		}
+		strbuf_addf(&sql, "alter system set %s = %s", name, lit);
+		PQfreemem(lit);
 	}
-	char *lit = PQescapeLiteral(c, value, strlen(value));
-	if (!lit) {
-		snprintf(err, errlen, "cannot quote the value of %s: %s", name, PQerrorMessage(c));
-		return -1;
-	}
-	snprintf(sql, sizeof sql, "alter system set %s = %s", name, lit);
-	PQfreemem(lit);
-	return db_exec(c, err, errlen, sql, 0, NULL);
+	int rc = db_exec(c, err, errlen, sql.s, 0, NULL);
+	strbuf_free(&sql);
+	return rc;
 }
 
 /* ALTER SYSTEM knows a custom setting only once the session has a placeholder for it. A

@@ -68,61 +68,60 @@ static const struct {
     {"documents", NULL},
 };
 
-/* " || ':' || row(typed columns)::text" of a per-file table, or "". */
-static const char *typed_row(const char *table, char *buf, size_t n)
+/* Appends " || ':' || row(typed columns)::text" of a per-file table, or nothing. */
+static void typed_row(const char *table, struct strbuf *b)
 {
-	buf[0] = 0;
 	for (int k = 1; k < IK_COUNT; k++) {
 		const char *t = import_kind_table((enum import_kind)k);
 		const struct import_tcol *tc = import_typed_cols((enum import_kind)k);
 		if (!t || strcmp(t, table) != 0 || !tc)
 			continue;
-		snprintf(buf, n, " || ':' || row(");
-		for (int i = 0; tc[i].json; i++) {
-			size_t l = strlen(buf);
-			snprintf(buf + l, n - l, "%s%s", i ? ", " : "", tc[i].col);
-		}
-		size_t l = strlen(buf);
-		snprintf(buf + l, n - l, ")::text");
+		strbuf_adds(b, " || ':' || row(");
+		for (int i = 0; tc[i].json; i++)
+			strbuf_addf(b, "%s%s", i ? ", " : "", tc[i].col);
+		strbuf_adds(b, ")::text");
 	}
-	return buf;
 }
 
-/* The query for stat_tables[i]'s checksum: over natural keys and content, never ids or
- * generations, so a rollback that restores the content compares equal. */
-static void checksum_sql(size_t i, char *sql, size_t n)
+/* Appends the query for stat_tables[i]'s checksum: over natural keys and content, never
+ * ids or generations, so a rollback that restores the content compares equal. */
+static void checksum_sql(size_t i, struct strbuf *sql)
 {
-	char row[1024];
-	if (stat_tables[i].checksum)
-		snprintf(sql, n, "%s", stat_tables[i].checksum);
-	else
-		snprintf(sql, n,
-			 "select md5(coalesce(string_agg(key || ':' || retired || ':' || path || "
-			 "':' || raw::text%s, ',' order by key), '')) from game.%s",
-			 typed_row(stat_tables[i].table, row, sizeof row), stat_tables[i].table);
+	if (stat_tables[i].checksum) {
+		strbuf_adds(sql, stat_tables[i].checksum);
+		return;
+	}
+	strbuf_adds(sql, "select md5(coalesce(string_agg(key || ':' || retired || ':' || path || "
+			 "':' || raw::text");
+	typed_row(stat_tables[i].table, sql);
+	strbuf_addf(sql, ", ',' order by key), '')) from game.%s", stat_tables[i].table);
 }
 
 int import_stats_render(struct out *o, PGconn *c, int checksums)
 {
-	char err[1024], sql[2048];
+	char err[1024];
+	struct strbuf sql = {0};
 	const char *cols[] = {"table", "rows", "retired", "checksum"};
 	out_table_begin(o, "tables", checksums ? 4 : 3, cols);
 	long long total = 0;
 	for (size_t i = 0; i < sizeof stat_tables / sizeof stat_tables[0]; i++) {
 		const char *t = stat_tables[i].table;
 		int has_retired = !stat_tables[i].checksum || strcmp(t, "enhancements") == 0;
-		snprintf(sql, sizeof sql, "select count(*), %s from game.%s",
-			 has_retired ? "count(*) filter (where retired)" : "0", t);
-		PGresult *r = db_query(c, err, sizeof err, sql, 0, NULL);
+		strbuf_reset(&sql);
+		strbuf_addf(&sql, "select count(*), %s from game.%s",
+			    has_retired ? "count(*) filter (where retired)" : "0", t);
+		PGresult *r = db_query(c, err, sizeof err, sql.s, 0, NULL);
 		if (!r) {
 			out_err(o, "import-stats: %s", err);
 			out_table_end(o);
+			strbuf_free(&sql);
 			return -1;
 		}
 		char sum[64] = "";
 		if (checksums) {
-			checksum_sql(i, sql, sizeof sql);
-			char *v = db_scalar(c, err, sizeof err, sql, 0, NULL);
+			strbuf_reset(&sql);
+			checksum_sql(i, &sql);
+			char *v = db_scalar(c, err, sizeof err, sql.s, 0, NULL);
 			snprintf(sum, sizeof sum, "%s", v ? v : "?");
 			free(v);
 		}
@@ -130,6 +129,7 @@ int import_stats_render(struct out *o, PGconn *c, int checksums)
 		out_rowf(o, t, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), sum);
 		PQclear(r);
 	}
+	strbuf_free(&sql);
 	out_table_end(o);
 	out_kv_int(o, "total_rows", total);
 	PGresult *r =
@@ -163,20 +163,23 @@ cJSON *import_data_sums(PGconn *c, char *err, size_t errlen)
 	static const char *const builds[] = {"builds", "build_powers", "build_enhancements"};
 	size_t ngame = sizeof stat_tables / sizeof stat_tables[0];
 	for (size_t i = 0; i < ngame + 3; i++) {
-		char sql[2560], sum[2048], name[96];
+		char name[96];
+		struct strbuf sql = {0};
 		const char *t = i < ngame ? stat_tables[i].table : builds[i - ngame];
 		snprintf(name, sizeof name, "%s.%s", i < ngame ? "game" : "builds", t);
 		if (i >= ngame)
-			snprintf(sql, sizeof sql,
-				 "select count(*), md5(coalesce(string_agg(t::text, ',' order by "
-				 "t.id), '')) from builds.%s t",
-				 t);
+			strbuf_addf(
+			    &sql,
+			    "select count(*), md5(coalesce(string_agg(t::text, ',' order by "
+			    "t.id), '')) from builds.%s t",
+			    t);
 		else {
-			checksum_sql(i, sum, sizeof sum);
-			snprintf(sql, sizeof sql, "select (select count(*) from game.%s), (%s)", t,
-				 sum);
+			strbuf_addf(&sql, "select (select count(*) from game.%s), (", t);
+			checksum_sql(i, &sql);
+			strbuf_adds(&sql, ")");
 		}
-		cJSON *o = db_table_sum(c, name, sql, err, errlen);
+		cJSON *o = db_table_sum(c, name, sql.s, err, errlen);
+		strbuf_free(&sql);
 		if (!o) {
 			cJSON_Delete(arr);
 			db_rollback(c);

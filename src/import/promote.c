@@ -41,21 +41,22 @@ static const struct kspec kspecs[] = {
 
 /* The kind's typed columns: names ("a, b"), their values from s.f ("s.f[1]::int, ..."),
  * and their updates ("a = excluded.a, ..."). */
-static void typed_lists(const struct kspec *ks, char *cols, char *vals, char *upd, size_t n)
+static void typed_lists(const struct kspec *ks, struct strbuf *cols, struct strbuf *vals,
+			struct strbuf *upd)
 {
-	cols[0] = vals[0] = upd[0] = 0;
+	strbuf_adds(cols, "");
+	strbuf_adds(vals, "");
+	strbuf_adds(upd, "");
 	const struct import_tcol *tc = import_typed_cols(ks->kind);
 	for (int i = 0; tc && tc[i].json; i++) {
-		size_t lc = strlen(cols), lv = strlen(vals), lu = strlen(upd);
-		snprintf(cols + lc, n - lc, ", %s", tc[i].col);
-		snprintf(vals + lv, n - lv, ", s.f[%d]::%s", i + 1, import_typed_cast(tc[i].conv));
-		snprintf(upd + lu, n - lu, ", %s = excluded.%s", tc[i].col, tc[i].col);
+		strbuf_addf(cols, ", %s", tc[i].col);
+		strbuf_addf(vals, ", s.f[%d]::%s", i + 1, import_typed_cast(tc[i].conv));
+		strbuf_addf(upd, ", %s = excluded.%s", tc[i].col, tc[i].col);
 	}
 	if (ks->ref) {
-		size_t lc = strlen(cols), lv = strlen(vals), lu = strlen(upd);
-		snprintf(cols + lc, n - lc, ", %s", ks->ref);
-		snprintf(vals + lv, n - lv, ", %s", ks->refexpr);
-		snprintf(upd + lu, n - lu, ", %s = excluded.%s", ks->ref, ks->ref);
+		strbuf_addf(cols, ", %s", ks->ref);
+		strbuf_addf(vals, ", %s", ks->refexpr);
+		strbuf_addf(upd, ", %s = excluded.%s", ks->ref, ks->ref);
 	}
 }
 
@@ -104,19 +105,20 @@ int import_stage_derive(struct import_run_state *r, char *err, size_t errlen)
 		const struct import_tcol *tc = import_typed_cols(kspecs[i].kind);
 		if (!tc)
 			continue;
-		char sql[4096], e[512];
-		snprintf(sql, sizeof sql, "update stage.records s set f = array[");
+		struct strbuf sql = {0};
+		char e[512];
+		strbuf_adds(&sql, "update stage.records s set f = array[");
 		for (int k = 0; tc[k].json; k++) {
 			import_typed_sql(&tc[k], "s.raw", e, sizeof e);
-			size_t l = strlen(sql);
-			snprintf(sql + l, sizeof sql - l, "%s(%s)::text", k ? ", " : "", e);
+			strbuf_addf(&sql, "%s(%s)::text", k ? ", " : "", e);
 		}
-		size_t l = strlen(sql);
-		snprintf(sql + l, sizeof sql - l,
-			 "] where s.run_id = $1 and s.kind = '%s' and s.raw is not null and s.f is "
-			 "null",
-			 import_kind_name(kspecs[i].kind));
-		if (db_exec(r->c, err, errlen, sql, 1, p) < 0)
+		strbuf_addf(&sql,
+			    "] where s.run_id = $1 and s.kind = '%s' and s.raw is not null and s.f "
+			    "is null",
+			    import_kind_name(kspecs[i].kind));
+		int rc = db_exec(r->c, err, errlen, sql.s, 1, p);
+		strbuf_free(&sql);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;
@@ -206,16 +208,17 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 {
 	const char *kind = import_kind_name(ks->kind), *table = import_kind_table(ks->kind);
 	const char *p[] = {k->r->idtxt, kind, gen, sp->lo, sp->hi};
-	int np = sp->hi ? 5 : 4;
-	char sql[8192], pred[128];
+	int np = sp->hi ? 5 : 4, rc;
+	char pred[128];
+	struct strbuf sql = {0};
 	span_pred(sp, "s", 4, pred, sizeof pred);
 	/* What this generation replaces: changed and gone rows keep their old version, new
 	 * keys are recorded as absent, so undoing a generation is mechanical. A batch records
 	 * what its own rows replace; the end records the rest (rows a batch already took
 	 * match their staged version by then) and the rows that left the export. */
 	if (sp->hi)
-		snprintf(
-		    sql, sizeof sql,
+		strbuf_addf(
+		    &sql,
 		    "insert into game.history (generation, kind, key, path, sha, raw) "
 		    "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t join "
 		    "stage.records s on s.run_id = $1 and s.kind = $2 and s.key = t.key and "
@@ -225,8 +228,8 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 		    "game.%s t where t.key = s.key and not t.retired)",
 		    table, pred, pred, table);
 	else
-		snprintf(
-		    sql, sizeof sql,
+		strbuf_addf(
+		    &sql,
 		    "insert into game.history (generation, kind, key, path, sha, raw) "
 		    "select $3::int, $2, t.key, t.path, t.sha, t.raw from game.%s t "
 		    "where not t.retired and not exists (select 1 from stage.records s where "
@@ -236,41 +239,47 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 		    "where s.run_id = $1 and s.kind = $2 and not exists (select 1 from game.%s t "
 		    "where t.key = s.key and not t.retired)",
 		    table, table);
-	if (sink_exec(k, 0, err, errlen, sql, sp->hi ? 5 : 3, p) < 0)
-		return -1;
-	if (sp->none_left)
-		goto retire;
-	char cols[2048], vals[2048], upd[2048];
-	typed_lists(ks, cols, vals, upd, sizeof cols);
-	snprintf(sql, sizeof sql,
-		 "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
-		 "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records s "
-		 "where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s",
-		 table, cols, vals, pred);
-	if (!k->plain) {
-		size_t l = strlen(sql);
-		snprintf(sql + l, sizeof sql - l,
-			 " on conflict (key) do update set path = excluded.path, sha = "
-			 "excluded.sha, raw = excluded.raw, generation = excluded.generation, "
-			 "retired = false%s where t.sha is distinct from excluded.sha or t.retired "
-			 "or t.path <> excluded.path",
-			 upd);
+	if ((rc = sink_exec(k, 0, err, errlen, sql.s, sp->hi ? 5 : 3, p)) < 0)
+		goto out;
+	if (!sp->none_left) {
+		struct strbuf cols = {0}, vals = {0}, upd = {0};
+		typed_lists(ks, &cols, &vals, &upd);
+		strbuf_reset(&sql);
+		strbuf_addf(
+		    &sql,
+		    "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
+		    "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records "
+		    "s where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s",
+		    table, cols.s, vals.s, pred);
+		if (!k->plain)
+			strbuf_addf(
+			    &sql,
+			    " on conflict (key) do update set path = excluded.path, sha = "
+			    "excluded.sha, raw = excluded.raw, generation = "
+			    "excluded.generation, retired = false%s where t.sha is distinct "
+			    "from excluded.sha or t.retired or t.path <> excluded.path",
+			    upd.s);
+		strbuf_free(&cols);
+		strbuf_free(&vals);
+		strbuf_free(&upd);
+		if ((rc = sink_exec(k, 1, err, errlen, sql.s, np, p)) < 0 || sp->hi)
+			goto out;
 	}
-	if (sink_exec(k, 1, err, errlen, sql, np, p) < 0)
-		return -1;
-	if (sp->hi)
-		return 0;
-retire:
 	/* Rows that left the export: deleted, unless a build still points at them. */
-	snprintf(sql, sizeof sql,
-		 "with gone as (select t.id, %s as keep from game.%s t where not t.retired and "
-		 "not exists (select 1 from stage.records s where s.run_id = $1 and s.kind = $2 "
-		 "and s.key = t.key)), "
-		 "del as (delete from game.%s d using gone where d.id = gone.id and not gone.keep) "
-		 "update game.%s u set retired = true, generation = $3::int from gone "
-		 "where u.id = gone.id and gone.keep",
-		 ks->keep ? ks->keep : "false", table, table, table);
-	return sink_exec(k, 0, err, errlen, sql, 3, p);
+	strbuf_reset(&sql);
+	strbuf_addf(&sql,
+		    "with gone as (select t.id, %s as keep from game.%s t where not t.retired and "
+		    "not exists (select 1 from stage.records s where s.run_id = $1 and s.kind = "
+		    "$2 and s.key = t.key)), "
+		    "del as (delete from game.%s d using gone where d.id = gone.id and not "
+		    "gone.keep) "
+		    "update game.%s u set retired = true, generation = $3::int from gone "
+		    "where u.id = gone.id and gone.keep",
+		    ks->keep ? ks->keep : "false", table, table, table);
+	rc = sink_exec(k, 0, err, errlen, sql.s, 3, p);
+out:
+	strbuf_free(&sql);
+	return rc;
 }
 
 /* Effects and templates of the powers changed in generation $1, from the importer's
@@ -311,14 +320,19 @@ static int promote_effects(struct sink *k, const char *gen, const struct span *s
 			   char *err, size_t errlen)
 {
 	const char *p[] = {gen, k->r->idtxt, sp->lo, sp->hi};
-	char sql[2048], pred[128];
+	char pred[128];
+	struct strbuf sql = {0};
 	span_pred(sp, "e", 3, pred, sizeof pred);
-	snprintf(sql, sizeof sql, effects_insert, pred, fresh ? "" : effects_upsert);
-	if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
-		return -1;
-	span_pred(sp, "t", 3, pred, sizeof pred);
-	snprintf(sql, sizeof sql, templates_insert, pred, fresh ? "" : templates_upsert);
-	return sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p);
+	strbuf_addf(&sql, effects_insert, pred, fresh ? "" : effects_upsert);
+	int rc = sink_exec(k, 1, err, errlen, sql.s, sp->hi ? 4 : 3, p);
+	if (rc == 0) {
+		span_pred(sp, "t", 3, pred, sizeof pred);
+		strbuf_reset(&sql);
+		strbuf_addf(&sql, templates_insert, pred, fresh ? "" : templates_upsert);
+		rc = sink_exec(k, 1, err, errlen, sql.s, sp->hi ? 4 : 3, p);
+	}
+	strbuf_free(&sql);
+	return rc;
 }
 
 /* Children of the parents changed in generation $1, derived from their documents (names
@@ -437,18 +451,21 @@ static int promote_children(struct sink *k, unsigned mask, const char *gen, cons
 		const struct child *c = &child_inserts[i];
 		if (!(mask & (1u << c->kind)))
 			continue;
-		char span[128], pred[512], sql[4096];
+		char span[128];
+		struct strbuf pred = {0}, sql = {0};
 		span_pred(sp, "b", 3, span, sizeof span);
-		snprintf(pred, sizeof pred,
-			 "exists (select 1 from stage.records b where b.run_id = $2 and b.kind = "
-			 "'%s' and b.key = %s.key and %s)",
-			 import_kind_name(c->kind), c->alias, span);
-		snprintf(sql, sizeof sql, c->fmt, pred);
-		if (!k->plain || c->global_key) {
-			size_t l = strlen(sql);
-			snprintf(sql + l, sizeof sql - l, "%s", c->upsert);
-		}
-		if (sink_exec(k, 1, err, errlen, sql, sp->hi ? 4 : 3, p) < 0)
+		strbuf_addf(
+		    &pred,
+		    "exists (select 1 from stage.records b where b.run_id = $2 and b.kind = "
+		    "'%s' and b.key = %s.key and %s)",
+		    import_kind_name(c->kind), c->alias, span);
+		strbuf_addf(&sql, c->fmt, pred.s);
+		if (!k->plain || c->global_key)
+			strbuf_adds(&sql, c->upsert);
+		int rc = sink_exec(k, 1, err, errlen, sql.s, sp->hi ? 4 : 3, p);
+		strbuf_free(&pred);
+		strbuf_free(&sql);
+		if (rc < 0)
 			return -1;
 	}
 	return 0;
@@ -710,13 +727,14 @@ int import_pipe_start(struct import_run_state *r, struct import_pipe *pp, char *
 	free(none);
 	/* Every record table is empty; the children cascade with their parents, but an
 	 * enhancement outlives its set while a build slots it. */
-	char sql[2048] = "select not exists (select 1 from game.enhancements)";
-	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++) {
-		size_t l = strlen(sql);
-		snprintf(sql + l, sizeof sql - l, " and not exists (select 1 from game.%s)",
-			 import_kind_table(kspecs[i].kind));
-	}
-	if (!(none = db_scalar(pp->c, err, errlen, sql, 0, NULL)))
+	struct strbuf sql = {0};
+	strbuf_adds(&sql, "select not exists (select 1 from game.enhancements)");
+	for (size_t i = 0; i < sizeof kspecs / sizeof kspecs[0]; i++)
+		strbuf_addf(&sql, " and not exists (select 1 from game.%s)",
+			    import_kind_table(kspecs[i].kind));
+	none = db_scalar(pp->c, err, errlen, sql.s, 0, NULL);
+	strbuf_free(&sql);
+	if (!none)
 		return -1;
 	pp->empty = none[0] == 't';
 	free(none);

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "history.h"
 #include "import_int.h"
+#include "util.h"
 
 /* The newest import run: import-resume may still finish it from its committed files. */
 #define NEWEST_IMPORT "(select max(id) from ops.import_runs where kind = 'import')"
@@ -108,19 +109,22 @@ static int prune_table(PGconn *c, int i, int dry, const char *const *p, struct h
 {
 	static const int nparams[HP_NTABLES] = {
 	    [HP_FILES] = 1, [HP_ERRORS] = 3, [HP_RUNS] = 2, [HP_HISTORY] = 1, [HP_EVENTS] = 1};
-	char sql[4096];
+	struct strbuf sql = {0};
 	if (dry)
-		snprintf(sql, sizeof sql,
-			 "select count(*), coalesce(sum(pg_column_size(t.*)), 0)::bigint from %s t "
-			 "where %s",
-			 ptables[i].name, ptables[i].where);
+		strbuf_addf(
+		    &sql,
+		    "select count(*), coalesce(sum(pg_column_size(t.*)), 0)::bigint from %s "
+		    "t where %s",
+		    ptables[i].name, ptables[i].where);
 	else
-		snprintf(sql, sizeof sql,
-			 "with d as (delete from %s t where %s returning pg_column_size(t.*) b) "
-			 "select count(*), coalesce(sum(b), 0)::bigint from d",
-			 ptables[i].name, ptables[i].where);
+		strbuf_addf(&sql,
+			    "with d as (delete from %s t where %s returning pg_column_size(t.*) b) "
+			    "select count(*), coalesce(sum(b), 0)::bigint from d",
+			    ptables[i].name, ptables[i].where);
 	t->name = ptables[i].name;
-	if (llpair(c, sql, nparams[i], p, &t->rows, &t->bytes, err, errlen) < 0) {
+	int rc = llpair(c, sql.s, nparams[i], p, &t->rows, &t->bytes, err, errlen);
+	strbuf_free(&sql);
+	if (rc < 0) {
 		char m[512];
 		snprintf(m, sizeof m, "%s: %s", ptables[i].name, err);
 		snprintf(err, errlen, "%s", m);
@@ -233,7 +237,7 @@ int history_prune(PGconn *c, const struct history_opts *o, struct history_report
 		for (int i = 0; i < HP_NTABLES; i++) {
 			if (!rep->t[i].rows)
 				continue;
-			char sql[128], e[512];
+			char e[512];
 			/* VACUUM skips, with a mere warning, a table the role does not own (the
 			 * operator's, for one): asked first, so the report never claims it. */
 			const char *p[] = {ptables[i].name};
@@ -245,9 +249,13 @@ int history_prune(PGconn *c, const struct history_opts *o, struct history_report
 					 ptables[i].name);
 				continue;
 			}
-			snprintf(sql, sizeof sql, "vacuum (%sanalyze) %s",
-				 i == HP_HISTORY || i == HP_FILES ? "full, " : "", ptables[i].name);
-			if (db_exec(c, e, sizeof e, sql, 0, NULL) < 0) {
+			struct strbuf sql = {0};
+			strbuf_addf(&sql, "vacuum (%sanalyze) %s",
+				    i == HP_HISTORY || i == HP_FILES ? "full, " : "",
+				    ptables[i].name);
+			int rc = db_exec(c, e, sizeof e, sql.s, 0, NULL);
+			strbuf_free(&sql);
+			if (rc < 0) {
 				if (!rep->vacuum_err[0])
 					snprintf(rep->vacuum_err, sizeof rep->vacuum_err,
 						 "%s: %.400s", ptables[i].name, e);

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "probe_health.h"
+#include "util.h"
 
 static const char *const names[HP_COUNT] = {
     [HP_BLOAT] = "bloat",
@@ -242,10 +243,11 @@ int health_statements(PGconn *c, enum stmt_scope scope, const char *order, int l
 	const char *col = strcmp(order, "total") == 0	? "total_exec_time"
 			  : strcmp(order, "calls") == 0 ? "calls"
 							: "mean_exec_time";
-	char sql[1400], lim[32], thr[64], cond[128];
+	char lim[32], thr[64], cond[128];
+	struct strbuf sql = {0};
 	scope_cond(scope, 3, cond, sizeof cond);
-	snprintf(
-	    sql, sizeof sql,
+	strbuf_addf(
+	    &sql,
 	    "select queryid::text as queryid, calls, round(total_exec_time::numeric, 1) as "
 	    "total_ms,"
 	    " round(mean_exec_time::numeric, 2) as mean_ms,"
@@ -260,7 +262,8 @@ int health_statements(PGconn *c, enum stmt_scope scope, const char *order, int l
 	snprintf(lim, sizeof lim, "%d", limit);
 	snprintf(thr, sizeof thr, "%.3f", min_mean_ms);
 	const char *params[] = {thr, lim, DB_OWN_ROLE};
-	r = PQexecParams(c, sql, 3, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(c, sql.s, 3, NULL, params, NULL, NULL, 0);
+	strbuf_free(&sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		set_reason(p, PQresultErrorMessage(r),
 			   "pg_stat_statements must be in shared_preload_libraries; reading other "
@@ -282,16 +285,18 @@ int health_statements_mean(PGconn *c, enum stmt_scope scope, double *mean_ms, lo
 	/* Top-level statements only, where the server tracks nesting (14 and later): with
 	 * pg_stat_statements.track = all a function's inner statements are counted again
 	 * inside its own time. */
-	char sql[1024], cond[128];
+	char cond[128];
+	struct strbuf sql = {0};
 	scope_cond(scope, 1, cond, sizeof cond);
-	snprintf(sql, sizeof sql,
-		 "select sum(total_exec_time) / nullif(sum(calls), 0), coalesce(sum(calls), 0)"
-		 " from pg_stat_statements"
-		 " where dbid = (select oid from pg_database where datname = current_database())"
-		 " and %s%s",
-		 cond, PQserverVersion(c) >= 140000 ? " and toplevel" : "");
+	strbuf_addf(&sql,
+		    "select sum(total_exec_time) / nullif(sum(calls), 0), coalesce(sum(calls), 0)"
+		    " from pg_stat_statements"
+		    " where dbid = (select oid from pg_database where datname = "
+		    "current_database()) and %s%s",
+		    cond, PQserverVersion(c) >= 140000 ? " and toplevel" : "");
 	const char *params[] = {DB_OWN_ROLE};
-	PGresult *r = db_query(c, err, errlen, sql, 1, params);
+	PGresult *r = db_query(c, err, errlen, sql.s, 1, params);
+	strbuf_free(&sql);
 	if (!r)
 		return -1;
 	*mean_ms = PQgetisnull(r, 0, 0) ? 0 : strtod(PQgetvalue(r, 0, 0), NULL);

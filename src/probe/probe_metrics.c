@@ -10,6 +10,7 @@
 #include "probe.h"
 #include "probe_dr.h"
 #include "probe_health.h"
+#include "util.h"
 
 /* A figure that may be missing: *out stays as it was when the query fails or is NULL. */
 static void optional_num(PGconn *c, const char *sql, double *out)
@@ -257,14 +258,16 @@ static void metrics_statements(PGconn *c, struct metrics_snapshot *s, const char
 		return;
 	}
 	/* total_exec_time replaced total_time in PostgreSQL 13. */
-	char sql[512];
-	snprintf(sql, sizeof sql,
-		 "select coalesce(sum(calls), 0), coalesce(sum(%s), 0) / 1000.0"
-		 " from %s.pg_stat_statements"
-		 " where dbid = (select oid from pg_database where datname = current_database())",
-		 server_num >= 130000 ? "total_exec_time" : "total_time", ns);
+	struct strbuf sql = {0};
+	strbuf_addf(&sql,
+		    "select coalesce(sum(calls), 0), coalesce(sum(%s), 0) / 1000.0"
+		    " from %s.pg_stat_statements"
+		    " where dbid = (select oid from pg_database where datname = "
+		    "current_database())",
+		    server_num >= 130000 ? "total_exec_time" : "total_time", ns);
 	PQfreemem(ns);
-	PGresult *r = metrics_query(c, s, "statements", sql);
+	PGresult *r = metrics_query(c, s, "statements", sql.s);
+	strbuf_free(&sql);
 	if (r) {
 		s->stmt_calls = mval(r, 0, 0);
 		s->stmt_seconds = mval(r, 0, 1);
@@ -334,10 +337,12 @@ int probe_metrics(PGconn *c, struct metrics_snapshot *s)
 
 	if (pgss[0])
 		metrics_statements(c, s, pgss, server_num);
-	char import_sql[sizeof metrics_import_sql + 64];
-	snprintf(import_sql, sizeof import_sql, metrics_import_sql,
-		 have_seen ? "ops.import_runs_seen" : "ops.import_runs");
-	if (have_import && (r = metrics_query(c, s, "import", import_sql))) {
+	struct strbuf import_sql = {0};
+	strbuf_addf(&import_sql, metrics_import_sql,
+		    have_seen ? "ops.import_runs_seen" : "ops.import_runs");
+	r = have_import ? metrics_query(c, s, "import", import_sql.s) : NULL;
+	strbuf_free(&import_sql);
+	if (r) {
 		double *imp[] = {
 		    &s->import_records,	     &s->import_completed,     &s->import_failed,
 		    &s->import_running,	     &s->import_stopped,       &s->import_interrupted,
