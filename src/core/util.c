@@ -211,16 +211,23 @@ void strbuf_adds(struct strbuf *b, const char *s)
 
 void strbuf_addf(struct strbuf *b, const char *fmt, ...)
 {
+	/* Straight into the spare room; measured and written again only when it is short
+	 * (a first try into a NULL buffer is what GCC's sanitizer build warns about). */
+	strbuf_reserve(b, 0);
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->s[b->len] = 0;
 		return;
-	strbuf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		strbuf_reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

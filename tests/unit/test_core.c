@@ -306,9 +306,30 @@ static void test_json_fill(void)
 	cJSON_Delete(j);
 }
 
+static void test_strbuf(void)
+{
+	struct strbuf b = {0};
+	strbuf_addf(&b, "%s", "");
+	CHECK(b.s && b.len == 0 && b.s[0] == 0, "strbuf: an empty append leaves an empty string");
+	strbuf_addf(&b, "select %d", 1);
+	char big[1000];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = 0;
+	strbuf_addf(&b, " /* %s */", big); /* past the first allocation: written again */
+	CHECK(b.len == strlen("select 1 /*  */") + 999 && strlen(b.s) == b.len,
+	      "strbuf: a long append grows the buffer, whole and terminated");
+	CHECK(strncmp(b.s, "select 1 /* xxx", 15) == 0 && strcmp(b.s + b.len - 4, "x */") == 0,
+	      "strbuf: what was there stays in front");
+	strbuf_reset(&b);
+	strbuf_addf(&b, "%s-%s", "a", "b");
+	CHECK_STR(b.s, "a-b", "strbuf: reset starts again");
+	strbuf_free(&b);
+}
+
 int main(void)
 {
 	test_json_fill();
+	test_strbuf();
 	test_args();
 	test_config();
 	test_mask();
