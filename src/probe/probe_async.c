@@ -36,6 +36,8 @@ enum mon_state { MS_IDLE, MS_CONNECTING, MS_SETUP, MS_READY };
 /* The strip's query time and :trend's backfill, after the panes' probes. */
 #define MON_KPI	  (MON_NPANES + 3)
 #define MON_TREND (MON_NPANES + 4)
+/* The statements the first health probe does not need, prepared after it answers. */
+#define MON_PREP (MON_NPANES + 5)
 
 /* A console event's way into ops.events. */
 enum ev_state { EV_PENDING, EV_SENT, EV_WRITTEN, EV_LOCAL };
@@ -83,6 +85,7 @@ struct monitor {
 	int sess_on, sess_all, sess_pending; /* the sessions view's probe (monitor_sessions) */
 	double kpi_at;			     /* when the query-time probe was last queued */
 	int kpi_pending, bf_pending;
+	int prep_rest; /* the light health and cache statements are not prepared yet */
 	struct monitor_view v;
 };
 
@@ -510,20 +513,20 @@ static void send_setup(struct monitor *m)
 	 * behind it on this connection stay on time. LISTEN makes import progress live
 	 * between refreshes. */
 	/* The health and cache probes read the statistics views, whose planning costs more
-	 * than their execution: prepared once here, each refresh only executes them. They
-	 * name optional tables only inside query_to_xml, so preparing never fails. */
+	 * than their execution: prepared once per connection, each refresh only executes
+	 * them. They name optional tables only inside query_to_xml, so preparing never fails.
+	 * Only the full health statement is prepared here: the first frame waits for its
+	 * answer, and the light one and the cache's (send_prep_rest) after it. */
 	/* First the switch to midsops's own role (db.c), so that the probes are never taken
 	 * for the web workload whose statements they judge. */
 	struct strbuf sql = {0};
-	strbuf_addf(
-	    &sql,
-	    "%s; set statement_timeout = %d; set lock_timeout = %d; "
-	    "set client_min_messages = warning; "
-	    "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
-	    "prepare midsops_console_health as %s; prepare midsops_console_health_lite as %s; "
-	    "prepare midsops_console_cache as %s",
-	    db_own_role_sql(), m->stmt_timeout_ms, m->lock_timeout_ms, "midsops console",
-	    probe_health_sql_variant(1), probe_health_sql_variant(0), probe_console_cache_sql());
+	strbuf_addf(&sql,
+		    "%s; set statement_timeout = %d; set lock_timeout = %d; "
+		    "set client_min_messages = warning; "
+		    "set application_name = '%s'; listen midsops_import; listen midsops_backup; "
+		    "prepare midsops_console_health as %s",
+		    db_own_role_sql(), m->stmt_timeout_ms, m->lock_timeout_ms, "midsops console",
+		    probe_health_sql_variant(1));
 	PQsetnonblocking(m->conn, 1);
 	int sent = PQsendQuery(m->conn, sql.s);
 	strbuf_free(&sql);
@@ -532,7 +535,32 @@ static void send_setup(struct monitor *m)
 		return;
 	}
 	m->state = MS_SETUP;
+	m->prep_rest = 1;
 	m->want_write = PQflush(m->conn) == 1;
+}
+
+/* The rest of the setup, once the connection's first health probe has answered and before
+ * any other probe: the light health statement and the cache's. 1 sent, -1 connection
+ * lost. */
+static int send_prep_rest(struct monitor *m)
+{
+	struct strbuf sql = {0};
+	strbuf_addf(&sql,
+		    "prepare midsops_console_health_lite as %s; "
+		    "prepare midsops_console_cache as %s",
+		    probe_health_sql_variant(0), probe_console_cache_sql());
+	int sent = PQsendQuery(m->conn, sql.s);
+	strbuf_free(&sql);
+	if (!sent) {
+		drop_connection(m, NULL);
+		return -1;
+	}
+	m->prep_rest = 0;
+	m->inflight = MON_PREP;
+	m->got_result = 0;
+	m->sent_at = util_mono();
+	m->want_write = PQflush(m->conn) == 1;
+	return 1;
 }
 
 static const char *pane_sql(struct monitor *m, int pane)
@@ -571,11 +599,12 @@ static void fill_absent(struct monitor *m, int pane)
 	m->changed = 1;
 }
 
-/* The full health probe (with the database size) every 30 s, the light one between. */
+/* The full health probe (with the database size) every 30 s, the light one between; the
+ * full one also first on each connection, where the light one is not prepared yet. */
 static const char *health_stmt(struct monitor *m)
 {
 	double now = util_mono();
-	m->size_now = !m->v.have[MON_HEALTH] || now - m->size_at >= 30;
+	m->size_now = !m->v.have[MON_HEALTH] || m->prep_rest || now - m->size_at >= 30;
 	if (m->size_now)
 		m->size_at = now;
 	return m->size_now ? "midsops_console_health" : "midsops_console_health_lite";
@@ -851,6 +880,13 @@ static void trend_sample(struct monitor_view *v)
 static void send_next(struct monitor *m)
 {
 	while (m->state == MS_READY && m->inflight < 0) {
+		/* A new connection's health probe goes first (the lowest bit); once it has
+		 * answered, the rest of the setup before any other probe. */
+		if (m->prep_rest && !(m->pending & 1u)) {
+			if (send_prep_rest(m) < 0)
+				return;
+			continue;
+		}
 		/* Console events go first once the health probe has said whether ops.events
 		 * exists, so that the errors probe of the same round reads them back. */
 		if (m->v.have[MON_HEALTH] && !(m->pending & 1u) && next_event(m) >= 0 &&
@@ -1057,7 +1093,7 @@ static void read_results(struct monitor *m)
 			m->v.silent_s = 0;
 			m->changed = 1;
 		}
-		if (m->state == MS_SETUP) {
+		if (m->state == MS_SETUP || m->inflight == MON_PREP) {
 			/* the role switch returns a row; the rest are commands */
 			if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 			    PQresultStatus(r) != PGRES_TUPLES_OK) {

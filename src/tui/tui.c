@@ -965,7 +965,6 @@ int tui_run(struct config *cfg, const struct target *tg)
 	if (!t->mon)
 		return EXIT_FAIL;
 	monitor_set_embedded(t->mon, tg->embedded);
-	monitor_host(t->mon, cfg);
 	t->v = monitor_view(t->mon);
 	tui_fleet_init(t);
 
@@ -979,6 +978,10 @@ int tui_run(struct config *cfg, const struct target *tg)
 		dup2(lfd, 2);
 		close(lfd);
 	}
+	/* Start connecting at once, so the first frame has figures: the server sets up the
+	 * session while the host is sampled and the terminal is set up. */
+	monitor_service(t->mon, NULL, 0);
+	monitor_host(t->mon, cfg);
 	setlocale(LC_ALL, "");
 	if (!getenv("ESCDELAY"))
 		set_escdelay(25);
@@ -1008,8 +1011,6 @@ int tui_run(struct config *cfg, const struct target *tg)
 	sa.sa_handler = on_hangup;
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Start connecting at once, so the first frame has figures. */
-	monitor_service(t->mon, NULL, 0);
 	t->next_refresh = util_mono() + t->refresh;
 	tui_draw_all(t);
 	time_t last_second = time(NULL);
