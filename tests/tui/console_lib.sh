@@ -30,24 +30,24 @@ screen() { tm capture-pane -p -t "$1" 2>/dev/null; }
 # stretches every wait (a wait ends as soon as the text shows, so this costs nothing when
 # the console is on time).
 wait_for() {
-	i=0
-	n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
-	while [ "$i" -lt "$n" ]; do
+	_cl_i=0
+	_cl_n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
+	while [ "$_cl_i" -lt "$_cl_n" ]; do
 		case "$(screen "$1")" in *"$2"*) return 0 ;; esac
 		sleep 0.1
-		i=$((i + 1))
+		_cl_i=$((_cl_i + 1))
 	done
 	return 1
 }
 
 # wait_gone SESSION TEXT [TENTHS]
 wait_gone() {
-	i=0
-	n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
-	while [ "$i" -lt "$n" ]; do
+	_cl_i=0
+	_cl_n=$(( ${3:-100} * ${TEST_TIME_FACTOR:-1} ))
+	while [ "$_cl_i" -lt "$_cl_n" ]; do
 		case "$(screen "$1")" in *"$2"*) ;; *) return 0 ;; esac
 		sleep 0.1
-		i=$((i + 1))
+		_cl_i=$((_cl_i + 1))
 	done
 	return 1
 }
