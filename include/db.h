@@ -50,6 +50,11 @@ int db_scalar_num(PGconn *c, char *err, size_t errlen, const char *sql, int npar
 int db_begin(PGconn *c, char *err, size_t errlen);
 int db_commit(PGconn *c, char *err, size_t errlen);
 void db_rollback(PGconn *c);
+/* Close a connection a command opened itself (NULL is fine): the one libpq call commands
+ * would otherwise make. */
+void db_close(PGconn *c);
+/* The linked libpq's version (PQlibVersion), for `midsops version`. */
+int db_client_version(void);
 
 /* One table's figures for a comparison (backup manifests, data-checksums): sql answers
  * one row of count and checksum. Returns {"table", "rows", "checksum"}, or NULL with err. */

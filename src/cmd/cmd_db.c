@@ -94,7 +94,7 @@ static int cmd_db_shell_exec(struct cmd_ctx *ctx)
 			out_err(ctx->out, "%s", err);
 			return EXIT_FAIL;
 		}
-		PQfinish(c);
+		db_close(c);
 	}
 	char **envs = db_child_env(ctx->target->conninfo, NULL, err, sizeof err);
 	if (!envs) {

@@ -11,7 +11,7 @@
 #include "version.h"
 
 #include <cJSON.h>
-#include <libpq-fe.h>
+#include "db.h"
 
 static int cmd_help_exec(struct cmd_ctx *ctx)
 {
@@ -37,7 +37,7 @@ static int cmd_help_exec(struct cmd_ctx *ctx)
 	for (const struct cmd_entry *ce = cmd_next(NULL); ce; ce = cmd_next(ce))
 		if (!(ce->flags & CMD_HIDDEN))
 			out_rowf(ctx->out, ce->name,
-				 ce->flags & CMD_CHECK	     ? "check"
+				 ce->flags & CMD_CHECK	       ? "check"
 				 : ce->flags & CMD_DESTRUCTIVE ? "changes data"
 							       : "",
 				 ce->summary);
@@ -50,7 +50,7 @@ static int cmd_help_exec(struct cmd_ctx *ctx)
 
 static int cmd_version_exec(struct cmd_ctx *ctx)
 {
-	int pq = PQlibVersion();
+	int pq = db_client_version();
 	out_kv(ctx->out, "version", "%s", MIDSOPS_VERSION);
 	out_kv(ctx->out, "git", "%s", midsops_git_desc);
 	out_kv(ctx->out, "libpq", "%d.%d", pq / 10000, pq % 10000);
@@ -118,12 +118,13 @@ static int cmd_config_exec(struct cmd_ctx *ctx)
 	struct {
 		const char *n;
 		const struct threshold *t;
-	} th[] = {{"import_speed", &cfg->import_speed},	    {"query_time", &cfg->query_time},
-		  {"cache_hit_rate", &cfg->cache_hit_rate}, {"memory", &cfg->memory},
-		  {"connections", &cfg->connections},	    {"buffer_hit_ratio", &cfg->buffer_hit_ratio},
-		  {"dead_tuples", &cfg->dead_tuples},	    {"long_txn", &cfg->long_txn},
-		  {"waiting_locks", &cfg->waiting_locks},   {"disk_free", &cfg->disk_free},
-		  {"backup_age", &cfg->backup_age}};
+	} th[] = {
+	    {"import_speed", &cfg->import_speed},     {"query_time", &cfg->query_time},
+	    {"cache_hit_rate", &cfg->cache_hit_rate}, {"memory", &cfg->memory},
+	    {"connections", &cfg->connections},	      {"buffer_hit_ratio", &cfg->buffer_hit_ratio},
+	    {"dead_tuples", &cfg->dead_tuples},	      {"long_txn", &cfg->long_txn},
+	    {"waiting_locks", &cfg->waiting_locks},   {"disk_free", &cfg->disk_free},
+	    {"backup_age", &cfg->backup_age}};
 	for (size_t i = 0; i < sizeof th / sizeof th[0]; i++) {
 		char w[32], c[32];
 		snprintf(w, sizeof w, "%g", th[i].t->warning);
@@ -135,30 +136,30 @@ static int cmd_config_exec(struct cmd_ctx *ctx)
 }
 
 const struct cmd_entry cmd_misc_table[] = {
-	{
-		.name = "help",
-		.max_args = 1,
-		.summary = "List the commands, or show one command's usage",
-		.usage = "help [COMMAND]",
-		.flags = CMD_NODB,
-		.complete = COMPLETE_COMMAND,
-		.exec = cmd_help_exec,
-	},
-	{
-		.name = "version",
-		.summary = "Print the version of midsops",
-		.usage = "version",
-		.flags = CMD_NODB,
-		.exec = cmd_version_exec,
-	},
-	{
-		.name = "config",
-		.min_args = 1,
-		.max_args = 1,
-		.summary = "Show the resolved target and configuration (passwords masked)",
-		.usage = "config show",
-		.flags = CMD_NODB,
-		.exec = cmd_config_exec,
-	},
-	{0},
+    {
+	.name = "help",
+	.max_args = 1,
+	.summary = "List the commands, or show one command's usage",
+	.usage = "help [COMMAND]",
+	.flags = CMD_NODB,
+	.complete = COMPLETE_COMMAND,
+	.exec = cmd_help_exec,
+    },
+    {
+	.name = "version",
+	.summary = "Print the version of midsops",
+	.usage = "version",
+	.flags = CMD_NODB,
+	.exec = cmd_version_exec,
+    },
+    {
+	.name = "config",
+	.min_args = 1,
+	.max_args = 1,
+	.summary = "Show the resolved target and configuration (passwords masked)",
+	.usage = "config show",
+	.flags = CMD_NODB,
+	.exec = cmd_config_exec,
+    },
+    {0},
 };

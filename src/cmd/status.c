@@ -191,7 +191,7 @@ int status_render_all(struct out *o, const struct config *cfg, const struct targ
 		out_section_end(o);
 		worst = status_worst(worst, st);
 	}
-	PQfinish(c);
+	db_close(c);
 	out_status(o, worst, "%s", c ? "all probes ran" : "database unreachable");
 	return worst;
 }

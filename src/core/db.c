@@ -591,3 +591,13 @@ cJSON *db_table_sum(PGconn *c, const char *table, const char *sql, char *err, si
 	PQclear(r);
 	return o;
 }
+
+void db_close(PGconn *c)
+{
+	PQfinish(c);
+}
+
+int db_client_version(void)
+{
+	return PQlibVersion();
+}
