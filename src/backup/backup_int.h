@@ -41,7 +41,9 @@ struct run {
 	char id[64];
 	char partial[4300], final[4300];
 	enum backup_type type;
-	double t0, last_cat, last_progress;
+	double t0;    /* when it started, util_wall: the manifest's start */
+	double mono0; /* the same moment by util_mono: its duration */
+	double last_cat, last_progress;
 	cJSON *man;
 	int stop_signal; /* SIGTERM/SIGINT/SIGHUP stopped a tool of this run */
 };

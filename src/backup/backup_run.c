@@ -330,6 +330,7 @@ static int run_begin(struct run *r, struct cmd_ctx *ctx, enum backup_type type, 
 		return -1;
 	}
 	r->t0 = util_wall();
+	r->mono0 = util_mono();
 	r->man = cJSON_CreateObject();
 	cJSON_AddStringToObject(r->man, "id", r->id);
 	cJSON_AddStringToObject(r->man, "type", backup_type_name(type));
@@ -424,7 +425,7 @@ static int run_finish(struct run *r, char *err, size_t errlen)
 	iso_time((time_t)t, ts, sizeof ts);
 	cJSON_AddStringToObject(r->man, "stop", ts);
 	cJSON_AddNumberToObject(r->man, "stop_epoch", t);
-	cJSON_AddNumberToObject(r->man, "duration_s", t - r->t0);
+	cJSON_AddNumberToObject(r->man, "duration_s", util_mono() - r->mono0);
 	char path[4400];
 	snprintf(path, sizeof path, "%s/manifest.json", r->partial);
 	char *txt = cJSON_Print(r->man);
@@ -507,7 +508,7 @@ int backup_run(struct cmd_ctx *ctx, enum backup_type type, char *id_out, size_t 
 	out_kv(ctx->out, "id", "%s", r.id);
 	out_kv(ctx->out, "type", "%s", backup_type_name(type));
 	out_kv_int(ctx->out, "size_bytes", (long long)size);
-	out_kv_num(ctx->out, "duration", util_wall() - r.t0, "s");
+	out_kv_num(ctx->out, "duration", util_mono() - r.mono0, "s");
 	out_kv(ctx->out, "path", "%s", r.final);
 	out_line(ctx->out, "backup %s complete (%s)", r.id, sz);
 	if (r.conn)
