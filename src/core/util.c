@@ -95,31 +95,32 @@ const char *util_json_text(const cJSON *o, const char *k)
 
 void util_json_strcpy(const cJSON *o, const char *k, char *buf, size_t n)
 {
-	const char *s = util_json_str(o, k);
-	snprintf(buf, n, "%s", s ? s : "");
+	snprintf(buf, n, "%s", util_json_text(o, k));
 }
 
 void util_json_fill(const cJSON *o, const struct util_jfield *f, size_t n, void *dst)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *p = (char *)dst + f[i].off;
-		double v = util_json_num(o, f[i].key, f[i].type == UTIL_J_NAN ? NAN : 0);
+		const char *k = f[i].key;
 		switch (f[i].type) {
 		case UTIL_J_STR:
-			util_json_strcpy(o, f[i].key, p, f[i].size);
+			util_json_strcpy(o, k, p, f[i].size);
 			break;
 		case UTIL_J_INT:
-			*(int *)(void *)p = (int)v;
+			*(int *)(void *)p = (int)util_json_num(o, k, 0);
 			break;
 		case UTIL_J_LL:
-			*(long long *)(void *)p = (long long)v;
+			*(long long *)(void *)p = (long long)util_json_num(o, k, 0);
 			break;
 		case UTIL_J_DBL:
+			*(double *)(void *)p = util_json_num(o, k, 0);
+			break;
 		case UTIL_J_NAN:
-			*(double *)(void *)p = v;
+			*(double *)(void *)p = util_json_num(o, k, NAN);
 			break;
 		case UTIL_J_TIME:
-			*(time_t *)(void *)p = (time_t)v;
+			*(time_t *)(void *)p = (time_t)util_json_num(o, k, 0);
 			break;
 		}
 	}
