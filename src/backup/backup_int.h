@@ -231,7 +231,7 @@ int backup_base_lay_down(const char *base, const char *dst, const struct repo *r
 
 /* A path as one single-quoted shell word for restore_command/archive_command, % doubled. */
 int backup_archive_word(const char *s, char *out, size_t n);
-/* The whole file behind fd (closed here), NUL-terminated; NULL when out of memory. */
+/* The whole file behind fd (closed here), NUL-terminated; *got is what was read. */
 char *backup_read_fd(int fd, size_t size, size_t *got);
 
 #endif

@@ -547,10 +547,6 @@ static char *read_capped(const char *path, size_t max, size_t *len, char *why, s
 	}
 	size_t got;
 	char *buf = backup_read_fd(fd, (size_t)st.st_size, &got);
-	if (!buf) {
-		snprintf(why, wn, "cannot be read: out of memory");
-		return NULL;
-	}
 	*len = got;
 	return buf;
 }

@@ -182,10 +182,6 @@ static int read_history(int dfd, const char *name, char **text, size_t *len, tim
 	}
 	*mtime = st.st_mtime;
 	*text = backup_read_fd(fd, (size_t)st.st_size, len);
-	if (!*text) {
-		snprintf(err, errlen, "cannot be read");
-		return -1;
-	}
 	char side[64], want[80] = "", hex[65];
 	/* A cut name would open another file's checksum: then it has none. */
 	int sfd = util_fits(snprintf(side, sizeof side, "%s.sha256", name), sizeof side)
@@ -615,8 +611,6 @@ void backup_tl_log_reason(const char *logfile, long long offset, char *buf, size
 		want = 4u << 20;
 	}
 	char *text = backup_read_fd(fd, want, &got);
-	if (!text)
-		return;
 	static const char *keys[] = {"FATAL:",
 				     "PANIC:",
 				     "redo done at",

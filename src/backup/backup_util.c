@@ -72,7 +72,7 @@ cJSON *backup_read_json(const char *path)
 	}
 	size_t got;
 	char *buf = backup_read_fd(fd, (size_t)st.st_size, &got);
-	cJSON *j = buf ? cJSON_ParseWithLength(buf, got) : NULL;
+	cJSON *j = cJSON_ParseWithLength(buf, got);
 	free(buf);
 	return j;
 }
@@ -461,12 +461,12 @@ int backup_archive_word(const char *s, char *out, size_t n)
 }
 
 /* The whole of a regular file of size bytes from fd (closed here), NUL-terminated;
- * *got is what was read. NULL when out of memory. */
+ * *got is what was read. */
 char *backup_read_fd(int fd, size_t size, size_t *got)
 {
 	char *buf = xmalloc(size + 1);
 	*got = 0;
-	while (buf && *got < size) {
+	while (*got < size) {
 		ssize_t n = read(fd, buf + *got, size - *got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -475,7 +475,6 @@ char *backup_read_fd(int fd, size_t size, size_t *got)
 		*got += (size_t)n;
 	}
 	close(fd);
-	if (buf)
-		buf[*got] = 0;
+	buf[*got] = 0;
 	return buf;
 }

@@ -57,8 +57,8 @@ long long backup_zstd_copy(int in, int out, int level, char hex[65], char *err, 
 	long long total = -1, written = 0;
 	struct sha256_ctx sha;
 	sha256_init(&sha);
-	if (!z || !ib || !ob) {
-		snprintf(err, errlen, "out of memory");
+	if (!z) {
+		snprintf(err, errlen, "cannot create a zstd compression context");
 		goto out;
 	}
 	/* The frame's own checksum: a damaged file fails to decompress even where no
@@ -112,8 +112,8 @@ int backup_unzstd_copy(int in, int out, char zhex[65], char phex[65], char *err,
 	sha256_init(&ps);
 	int rc = 0;
 	size_t left = 1; /* an empty file is no frame either */
-	if (!z || !ib || !ob) {
-		snprintf(err, errlen, "out of memory");
+	if (!z) {
+		snprintf(err, errlen, "cannot create a zstd decompression context");
 		rc = -1;
 		goto out;
 	}
@@ -373,8 +373,8 @@ static int untar(int zfd, int dfd, const char *what, const char *want, char *err
 	z.ob = xmalloc(ZSTD_DStreamOutSize());
 	char e[1024] = "", longname[4096] = "", name[4096];
 	int rc = -1;
-	if (!z.d || !z.ib || !z.ob) {
-		snprintf(e, sizeof e, "out of memory");
+	if (!z.d) {
+		snprintf(e, sizeof e, "cannot create a zstd decompression context");
 		goto out;
 	}
 	for (;;) {

@@ -563,11 +563,6 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	char *text = xmalloc(CONFIG_MAX_SIZE + 1);
-	if (!text) {
-		fclose(f);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
 	size_t n = fread(text, 1, CONFIG_MAX_SIZE + 1, f);
 	fclose(f);
 	if (n > CONFIG_MAX_SIZE) {

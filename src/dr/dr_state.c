@@ -42,11 +42,9 @@ cJSON *dr_load(const char *name)
 	cJSON *o = NULL;
 	if (f) {
 		char *buf = xmalloc(8 << 20);
-		size_t n = buf ? fread(buf, 1, (8 << 20) - 1, f) : 0;
-		if (buf) {
-			buf[n] = 0;
-			o = cJSON_Parse(buf);
-		}
+		size_t n = fread(buf, 1, (8 << 20) - 1, f);
+		buf[n] = 0;
+		o = cJSON_Parse(buf);
 		free(buf);
 		fclose(f);
 	}
