@@ -2,6 +2,7 @@
  * reconnect with backoff, LISTEN midsops_import. One connection keeps the idle console
  * cheap (bench-console); per-probe lock and statement timeouts keep a stuck probe from
  * starving the panes queued behind it. */
+#include "probe_int.h"
 #include "probe_async.h"
 #include "util.h"
 
@@ -134,23 +135,12 @@ static const char health_fmt[] =
     "  (select max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn))::bigint\n"
     "     from pg_stat_replication where not pg_is_in_recovery()),\n"
     "  to_regclass('ops.backups') is not null,\n"
-    "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
-    "    query_to_xml('select extract(epoch from now() - max(coalesce(\n"
-    "      (to_jsonb(b)->>''finished_at'')::timestamptz, "
-    "(to_jsonb(b)->>''stopped_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''stop_time'')::timestamptz, "
-    "(to_jsonb(b)->>''completed_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''created_at'')::timestamptz, "
-    "(to_jsonb(b)->>''started_at'')::timestamptz)))\n"
-    "      as v from ops.backups b where coalesce(to_jsonb(b)->>''state'', "
-    "to_jsonb(b)->>''status'',\n"
-    "      ''ok'') not in (''failed'', ''running'', ''in_progress'', ''pruned'')', false, true, "
-    "'')))[1]::text end,\n"
+    "  " PROBE_BACKUP_AGE_SQL ",\n"
     "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
     "    query_to_xml('select string_agg(to_jsonb(b)->>''id'', '','') as v from\n"
     "      (select * from ops.backups order by 1 desc limit 20) b', false, true, "
     "'')))[1]::text end,\n"
-    "  (select extract(epoch from now() - last_archived_time) from pg_stat_archiver),\n"
+    "  " PROBE_WAL_AGE_SQL ",\n"
     "  (select archived_count from pg_stat_archiver),\n"
     "  (select failed_count from pg_stat_archiver),\n"
     "  to_regclass('ops.import_runs') is not null,\n"

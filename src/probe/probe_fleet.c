@@ -4,6 +4,7 @@
  * standby of another system, a staging server not migrated yet) still answers. Each
  * query_to_xml returns exactly one row (a scalar subquery), as xpath cannot parse the
  * empty document of none. */
+#include "probe_int.h"
 #include "probe_fleet.h"
 
 #include <math.h>
@@ -39,17 +40,7 @@ static const char fleet_sql[] =
     "    (xpath('/row/v/text()', query_to_xml('select max(generation) as v\n"
     "      from ops.import_generations', false, true, '')))[1]::text end,\n"
     "  to_regclass('ops.backups') is not null,\n"
-    "  case when to_regclass('ops.backups') is not null then (xpath('/row/v/text()',\n"
-    "    query_to_xml('select extract(epoch from now() - max(coalesce(\n"
-    "      (to_jsonb(b)->>''finished_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''stopped_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''stop_time'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''completed_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''created_at'')::timestamptz,\n"
-    "      (to_jsonb(b)->>''started_at'')::timestamptz))) as v from ops.backups b\n"
-    "      where coalesce(to_jsonb(b)->>''state'', to_jsonb(b)->>''status'', ''ok'')\n"
-    "        not in (''failed'', ''running'', ''in_progress'', ''pruned'')',\n"
-    "      false, true, '')))[1]::text end,\n"
+    "  " PROBE_BACKUP_AGE_SQL ",\n"
     "  extract(epoch from now())";
 
 const char *probe_fleet_sql(void)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe_int.h"
 #include "config.h"
 #include "db.h"
 #include "probe.h"
@@ -80,15 +81,10 @@ int metrics_sample_take(PGconn *c, const struct config *cfg, const struct metric
 	    "select rate from ops.import_runs where rate is not null and state = 'completed'"
 	    " order by started_at desc limit 1",
 	    &m->import_rate);
-	optional_num(c,
-		     "select extract(epoch from now() - last_archived_time) from pg_stat_archiver",
-		     &m->wal_age_s);
-	optional_num(c,
-		     "select case when to_regclass('ops.backups') is not null then"
-		     " (xpath('/row/v/text()', query_to_xml('select extract(epoch from now() -"
-		     " max(finished_at)) as v from ops.backups where status = ''complete''',"
-		     " false, true, '')))[1]::text::float8 end",
-		     &m->backup_age_s);
+	/* The health pane's own definitions: a trend backfilled from these samples
+	 * measures what the live figure does. */
+	optional_num(c, "select " PROBE_WAL_AGE_SQL, &m->wal_age_s);
+	optional_num(c, "select " PROBE_BACKUP_AGE_SQL, &m->backup_age_s);
 	probe_system(cfg, &sys);
 	m->mem_used = (long long)(sys.mem_total - sys.mem_avail);
 	return 0;
