@@ -94,5 +94,10 @@ void strbuf_addf(struct strbuf *b, const char *fmt, ...) __attribute__((format(p
 void strbuf_reserve(struct strbuf *b, size_t more);
 void strbuf_reset(struct strbuf *b);
 void strbuf_free(struct strbuf *b);
+/* The text so far: "" before anything was added. */
+static inline const char *strbuf_str(const struct strbuf *b)
+{
+	return b->s ? b->s : "";
+}
 
 #endif

@@ -3,7 +3,6 @@
  * destructive actions on one backend (the engine of include/maint_sessions.h, through
  * ops.session_signal), each recorded in ops.events with the pid, the query and the
  * operator. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -44,9 +44,6 @@ static const struct kspec kspecs[] = {
 static void typed_lists(const struct kspec *ks, struct strbuf *cols, struct strbuf *vals,
 			struct strbuf *upd)
 {
-	strbuf_adds(cols, "");
-	strbuf_adds(vals, "");
-	strbuf_adds(upd, "");
 	const struct import_tcol *tc = import_typed_cols(ks->kind);
 	for (int i = 0; tc && tc[i].json; i++) {
 		strbuf_addf(cols, ", %s", tc[i].col);
@@ -250,7 +247,7 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 		    "insert into game.%s as t (key, path, sha, raw, generation, retired%s) "
 		    "select s.key, s.path, s.sha, s.raw, $3::int, false%s from stage.records "
 		    "s where s.run_id = $1 and s.kind = $2 and s.raw is not null and %s",
-		    table, cols.s, vals.s, pred);
+		    table, strbuf_str(&cols), strbuf_str(&vals), pred);
 		if (!k->plain)
 			strbuf_addf(
 			    &sql,
@@ -258,7 +255,7 @@ static int promote_kind(struct sink *k, const struct kspec *ks, const char *gen,
 			    "excluded.sha, raw = excluded.raw, generation = "
 			    "excluded.generation, retired = false%s where t.sha is distinct "
 			    "from excluded.sha or t.retired or t.path <> excluded.path",
-			    upd.s);
+			    strbuf_str(&upd));
 		strbuf_free(&cols);
 		strbuf_free(&vals);
 		strbuf_free(&upd);
