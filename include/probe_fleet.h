@@ -91,8 +91,7 @@ void fleet_from_monitor(struct fleet_env_view *e, const char *name, const struct
 enum status fleet_judge(const struct fleet_env_view *e, const struct config *cfg, double stale_s,
 			char *why, size_t n);
 
-/* The query, and its parser (for a synchronous caller). */
-const char *probe_fleet_sql(void);
+/* The query's parser (the unit tests feed it results). */
 int probe_fleet_parse(PGresult *r, struct fleet_figures *out, char *err, size_t n);
 
 #endif

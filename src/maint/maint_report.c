@@ -79,42 +79,43 @@ static void section(PGconn *c, struct weekly *w, struct maint_rows *r, const cha
 #define SECTION(m) offsetof(struct weekly, m)
 static const struct {
 	size_t off; /* its struct maint_rows in struct weekly */
-	int needs_backups;
 	const char *sql;
+	int needs_backups;
 } weekly_sections[] = {
-    {SECTION(imports), 0,
-     "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
-     " count(*) filter (where state = 'failed') as failed,"
-     " coalesce(sum(records_done), 0) as records,"
-     " round(avg(rate)::numeric, 1) as avg_rate_per_s,"
-     " round(min(rate)::numeric, 1) as min_rate_per_s"
-     " from ops.import_runs where started_at >= now() - interval '7 days'"},
-    {SECTION(runs), 0,
-     "select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-     " records_done as records, round(rate::numeric, 1) as rate, errors, generation"
-     " from ops.import_runs where started_at >= now() - interval '7 days' order by id"},
-    {SECTION(errors), 0,
-     "select code, severity, count(*) as count from ops.import_errors"
-     " where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1"},
-    {SECTION(backups), 1,
-     "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
-     " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
-     " where started_at >= now() - interval '7 days' order by started_at"},
-    {SECTION(growth), 0,
-     "select pg_size_pretty(pg_database_size(current_database())) as now,"
-     " (select pg_size_pretty(db_size) from ops.metrics"
-     "  where at >= now() - interval '7 days' order by at limit 1) as week_start,"
-     " (select pg_size_pretty(pg_database_size(current_database()) - db_size)"
-     "  from ops.metrics where at >= now() - interval '7 days' order by at limit 1)"
-     " as growth"},
-    {SECTION(tables), 0,
-     "select schemaname || '.' || relname as table,"
-     " pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
-     " from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8"},
-    {SECTION(incidents), 0,
-     "select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
-     " from ops.events where level = 'error' and at >= now() - interval '7 days'"
-     " group by 1 order by 2 desc"},
+    {.off = SECTION(imports),
+     .sql = "select count(*) as runs, count(*) filter (where state = 'completed') as completed,"
+	    " count(*) filter (where state = 'failed') as failed,"
+	    " coalesce(sum(records_done), 0) as records,"
+	    " round(avg(rate)::numeric, 1) as avg_rate_per_s,"
+	    " round(min(rate)::numeric, 1) as min_rate_per_s"
+	    " from ops.import_runs where started_at >= now() - interval '7 days'"},
+    {.off = SECTION(runs),
+     .sql = "select id, kind, state, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+	    " records_done as records, round(rate::numeric, 1) as rate, errors, generation"
+	    " from ops.import_runs where started_at >= now() - interval '7 days' order by id"},
+    {.off = SECTION(errors),
+     .sql = "select code, severity, count(*) as count from ops.import_errors"
+	    " where at >= now() - interval '7 days' group by 1, 2 order by 3 desc, 1"},
+    {.off = SECTION(backups),
+     .needs_backups = 1,
+     .sql = "select id, type, status, to_char(started_at, 'YYYY-MM-DD HH24:MI') as started,"
+	    " pg_size_pretty(size_bytes) as size, verify_ok from ops.backups"
+	    " where started_at >= now() - interval '7 days' order by started_at"},
+    {.off = SECTION(growth),
+     .sql = "select pg_size_pretty(pg_database_size(current_database())) as now,"
+	    " (select pg_size_pretty(db_size) from ops.metrics"
+	    "  where at >= now() - interval '7 days' order by at limit 1) as week_start,"
+	    " (select pg_size_pretty(pg_database_size(current_database()) - db_size)"
+	    "  from ops.metrics where at >= now() - interval '7 days' order by at limit 1)"
+	    " as growth"},
+    {.off = SECTION(tables),
+     .sql = "select schemaname || '.' || relname as table,"
+	    " pg_size_pretty(pg_total_relation_size(relid)) as size, n_live_tup as rows"
+	    " from pg_stat_user_tables order by pg_total_relation_size(relid) desc limit 8"},
+    {.off = SECTION(incidents),
+     .sql = "select source, count(*) as errors, to_char(max(at), 'YYYY-MM-DD HH24:MI') as last"
+	    " from ops.events where level = 'error' and at >= now() - interval '7 days'"
+	    " group by 1 order by 2 desc"},
 };
 #define NSECTIONS (sizeof weekly_sections / sizeof weekly_sections[0])
 

@@ -43,11 +43,6 @@ static const char fleet_sql[] =
     "  " PROBE_BACKUP_AGE_SQL ",\n"
     "  extract(epoch from now())";
 
-const char *probe_fleet_sql(void)
-{
-	return fleet_sql;
-}
-
 static double cell_num(PGresult *r, int col)
 {
 	return PQgetisnull(r, 0, col) || !*PQgetvalue(r, 0, col)
